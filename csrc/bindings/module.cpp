@@ -1,0 +1,85 @@
+// The kernels._cpu extension module: gemm/matmul, configuration, threads, info, test hooks.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "../cpu_info.hpp"
+#include "../engine.hpp"
+#include "../threads.hpp"
+#include "gemm_entry.hpp"
+#include "ukernel_entry.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace py = pybind11;
+using namespace kernels;
+
+namespace {
+
+template <typename T>
+py::dict engine_info() {
+    const Engine<T>& e = engine<T>();
+    py::dict d;
+    d["ukernel"] = e.ukr->name;
+    d["isa"] = isa_name(e.ukr->isa);
+    d["mr"] = e.ukr->mr;
+    d["nr"] = e.ukr->nr;
+    d["mc"] = e.blk.mc;
+    d["kc"] = e.blk.kc;
+    d["nc"] = e.blk.nc;
+    return d;
+}
+
+py::dict info() {
+    py::dict d;
+    py::list built, supported;
+    for (Isa isa : {Isa::avx512, Isa::avx2, Isa::generic}) {
+        if (isa_built(isa)) built.append(isa_name(isa));
+        if (cpu_supports(isa)) supported.append(isa_name(isa));
+    }
+    d["isas_built"] = built;
+    d["isas_supported"] = supported;
+    d["isa_cap"] = isa_name(isa_cap());
+    const CacheSizes cs = cache_sizes();
+    d["cache_bytes"] = py::dict(py::arg("l1d") = cs.l1d, py::arg("l2") = cs.l2, py::arg("l3") = cs.l3);
+    d["float32"] = engine_info<float>();
+    d["float64"] = engine_info<double>();
+#ifdef _OPENMP
+    d["openmp"] = _OPENMP;
+#else
+    d["openmp"] = py::none();
+#endif
+    d["compiler"] = __VERSION__;
+    return d;
+}
+
+void configure_entry(const std::string& isa, py::ssize_t mc, py::ssize_t kc, py::ssize_t nc) {
+    Isa cap;
+    if (!parse_isa(isa.c_str(), &cap))
+        throw py::value_error("unknown ISA '" + isa + "'; allowed: generic, avx2, avx512");
+    if (mc < 0 || kc < 0 || nc < 0) throw py::value_error("block sizes must be >= 0 (0 = derive)");
+    configure(cap, mc, kc, nc);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_cpu, m) {
+    m.doc() = "C++ BLIS-style GEMM engine of the kernels package (cpu backend)";
+    m.def("gemm", &gemm_entry, py::arg("a").noconvert(), py::arg("b").noconvert(),
+          py::arg("c").noconvert() = py::none(), py::arg("alpha") = 1.0, py::arg("beta") = 0.0,
+          py::arg("trans_a") = false, py::arg("trans_b") = false,
+          "C := alpha*op(a)@op(b) + beta*C, in place into c when given");
+    m.def("matmul", &matmul_entry, py::arg("a").noconvert(), py::arg("b").noconvert(),
+          py::arg("out").noconvert() = py::none(), "batched matmul of >= 2-D arrays");
+    m.def("configure", &configure_entry, py::arg("isa") = "avx512", py::arg("mc") = 0,
+          py::arg("kc") = 0, py::arg("nc") = 0,
+          "cap the ISA and override block sizes (0 = derive from caches)");
+    m.def("set_num_threads", &kernels::set_num_threads, py::arg("n"));
+    m.def("get_num_threads", &kernels::num_threads);
+    m.def("info", &info);
+    m.def("ukernels", &list_ukernels);
+    m.def("run_ukernel", &run_ukernel, py::arg("name"), py::arg("k"), py::arg("alpha"),
+          py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("beta"),
+          py::arg("c").noconvert(), py::arg("m"), py::arg("n"));
+}

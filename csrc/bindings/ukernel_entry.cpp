@@ -1,0 +1,88 @@
+// Test hooks: list every built micro-kernel and run one directly on packed panels.
+#include "ukernel_entry.hpp"
+
+#include <string>
+
+#include "../cpu_info.hpp"
+#include "../registry.hpp"
+#include "array_checks.hpp"
+
+namespace kernels {
+
+namespace {
+
+template <typename T>
+void list_into(py::list& out, const char* dtype) {
+    for (const Ukernel<T>* u : built_ukernels<T>()) {
+        py::dict d;
+        d["name"] = u->name;
+        d["isa"] = isa_name(u->isa);
+        d["dtype"] = dtype;
+        d["mr"] = u->mr;
+        d["nr"] = u->nr;
+        d["runnable"] = cpu_supports(u->isa);
+        out.append(d);
+    }
+}
+
+template <typename T>
+const Ukernel<T>* find(const std::string& name) {
+    for (const Ukernel<T>* u : built_ukernels<T>())
+        if (name == u->name) return u;
+    return nullptr;
+}
+
+template <typename T>
+void run_typed(const Ukernel<T>& u, py::ssize_t k, double alpha, const py::array& a, const py::array& b,
+               double beta, const py::array& c, py::ssize_t m, py::ssize_t n) {
+    if (!cpu_supports(u.isa))
+        throw py::value_error(std::string(u.name) + " cannot run on this CPU");
+    if (m < 0 || n < 0 || m > u.mr || n > u.nr || k < 0)
+        throw py::value_error("run_ukernel: need 0 <= m <= MR, 0 <= n <= NR, k >= 0");
+    if (a.ndim() != 1 || a.size() < k * u.mr || b.ndim() != 1 || b.size() < k * u.nr ||
+        !(a.flags() & py::array::c_style) || !(b.flags() & py::array::c_style))
+        throw py::value_error("run_ukernel: a and b must be contiguous 1-D packed panels of k*MR and k*NR");
+    if (c.ndim() != 2 || c.shape(0) < m || c.shape(1) < n)
+        throw py::value_error("run_ukernel: c must be 2-D with at least m rows and n columns");
+    py_checks::require_writable_output(c, "run_ukernel", "c");
+    inc_t st[2];
+    py_checks::element_strides(c, st, "run_ukernel", "c");
+    // Packed panels must be 64-byte aligned (the kernels use aligned loads): copy into our own.
+    std::vector<T, std::allocator<T>> pa(static_cast<std::size_t>(k * u.mr) + 64 / sizeof(T));
+    std::vector<T> pb(static_cast<std::size_t>(k * u.nr) + 64 / sizeof(T));
+    auto aligned = [](std::vector<T>& v) {
+        auto p = reinterpret_cast<std::uintptr_t>(v.data());
+        return reinterpret_cast<T*>((p + kAlign - 1) / kAlign * kAlign);
+    };
+    T* ap = aligned(pa);
+    T* bp = aligned(pb);
+    std::copy_n(static_cast<const T*>(a.data()), k * u.mr, ap);
+    std::copy_n(static_cast<const T*>(b.data()), k * u.nr, bp);
+    u.kernel(k, static_cast<T>(alpha), ap, bp, static_cast<T>(beta),
+             static_cast<T*>(const_cast<void*>(c.data())), st[0], st[1], m, n);
+}
+
+}  // namespace
+
+py::list list_ukernels() {
+    py::list out;
+    list_into<float>(out, "float32");
+    list_into<double>(out, "float64");
+    return out;
+}
+
+void run_ukernel(const std::string& name, py::ssize_t k, double alpha, const py::array& a,
+                 const py::array& b, double beta, const py::array& c, py::ssize_t m, py::ssize_t n) {
+    const auto dt = py_checks::dtype_of(c, "run_ukernel", "c");
+    if (py_checks::dtype_of(a, "run_ukernel", "a") != dt || py_checks::dtype_of(b, "run_ukernel", "b") != dt)
+        throw py::type_error("run_ukernel: a, b and c must share one dtype");
+    if (dt == py_checks::Dtype::f32) {
+        if (const auto* u = find<float>(name)) return run_typed<float>(*u, k, alpha, a, b, beta, c, m, n);
+    } else if (const auto* u = find<double>(name)) {
+        return run_typed<double>(*u, k, alpha, a, b, beta, c, m, n);
+    }
+    throw py::value_error("run_ukernel: no " + std::string(py_checks::dtype_name(dt)) +
+                          " micro-kernel named '" + name + "' in this build");
+}
+
+}  // namespace kernels

@@ -1,0 +1,170 @@
+// Five-loop GEMM driver: jc (NC) -> pc (KC, pack B) -> ic (MC, pack A) -> jr (NR) -> ir (MR).
+//
+// Parallelism: threads form a tm x tn grid over the ic (M) and jr (N) loops. All threads pack the
+// shared KC x NC block of B together, then each packs its own MC x KC block of A (A blocks are
+// private to a core's L2) and runs its tiles. Two barriers per (jc, pc) iteration.
+#include "gemm.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "workspace.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace kernels {
+
+namespace {
+
+template <typename T>
+void scale_c(dim_t m, dim_t n, T beta, T* c, inc_t rs, inc_t cs) {
+    for (dim_t i = 0; i < m; ++i)
+        for (dim_t j = 0; j < n; ++j) {
+            T& x = c[i * rs + j * cs];
+            x = beta == T(0) ? T(0) : beta * x;  // beta == 0: do not read C
+        }
+}
+
+struct Grid {
+    int tm, tn;
+};
+
+// Factor nt = tm * tn to minimise the largest per-thread tile count; ties favour splitting M,
+// which keeps B shared and A blocks unduplicated.
+Grid choose_grid(int nt, dim_t m_panels, dim_t n_panels) {
+    Grid best{nt, 1};
+    dim_t best_cost = -1;
+    for (int tm = nt; tm >= 1; --tm) {
+        if (nt % tm) continue;
+        const int tn = nt / tm;
+        const dim_t cost = ceil_div(m_panels, tm) * ceil_div(n_panels, tn);
+        if (best_cost < 0 || cost < best_cost) best = {tm, tn}, best_cost = cost;
+    }
+    return best;
+}
+
+// [lo, hi) of `count` items for part `i` of `parts`, as even as possible.
+inline void split(dim_t count, int parts, int i, dim_t* lo, dim_t* hi) {
+    *lo = count * i / parts;
+    *hi = count * (i + 1) / parts;
+}
+
+template <typename T>
+void run(const GemmArgs<T>& g, const Engine<T>& e, int nt) {
+    // Barriers only inside our own team: a serial call may run inside an enclosing parallel
+    // region (batched matmul), where an orphaned barrier would bind to that outer team.
+    const bool team = nt > 1;
+    const Ukernel<T>& u = *e.ukr;
+    const dim_t MR = u.mr, NR = u.nr;
+    const dim_t KC = std::min(e.blk.kc, g.k);
+    const dim_t NC = std::min(e.blk.nc, round_up(g.n, NR));
+    const dim_t MC = std::min(e.blk.mc, round_up(g.m, MR));
+
+    const Grid grid = choose_grid(nt, ceil_div(g.m, MR), ceil_div(NC, NR));
+    const std::size_t b_elems = static_cast<std::size_t>(KC * NC);
+    const std::size_t a_elems = static_cast<std::size_t>(KC * MC);
+    // One buffer: packed B (shared) followed by one packed A block per thread; each part
+    // starts on a cache line.
+    const std::size_t b_bytes = round_up(b_elems * sizeof(T), kAlign);
+    const std::size_t a_bytes = round_up(a_elems * sizeof(T), kAlign);
+    char* ws = static_cast<char*>(workspace(b_bytes + a_bytes * nt));
+    T* const bufb = reinterpret_cast<T*>(ws);
+
+    auto body = [&](int tid) {
+        T* const bufa = reinterpret_cast<T*>(ws + b_bytes + a_bytes * tid);
+        const int ti = tid % grid.tm, tj = tid / grid.tm;
+        dim_t mp0, mp1;
+        split(ceil_div(g.m, MR), grid.tm, ti, &mp0, &mp1);
+        const dim_t m0 = mp0 * MR, m1 = std::min(g.m, mp1 * MR);
+
+        for (dim_t jc = 0; jc < g.n; jc += NC) {
+            const dim_t nc = std::min(NC, g.n - jc);
+            const dim_t n_panels = ceil_div(nc, NR);
+            dim_t np0, np1;  // this thread's share of the jr loop
+            split(n_panels, grid.tn, tj, &np0, &np1);
+            dim_t bp0, bp1;  // this thread's share of packing B
+            split(n_panels, nt, tid, &bp0, &bp1);
+
+            for (dim_t pc = 0; pc < g.k; pc += KC) {
+                const dim_t kc = std::min(KC, g.k - pc);
+                if (bp1 > bp0) {
+                    const dim_t j0 = bp0 * NR, j1 = std::min(nc, bp1 * NR);
+                    u.pack_b(kc, j1 - j0, g.b + pc * g.rs_b + (jc + j0) * g.cs_b, g.rs_b, g.cs_b,
+                             bufb + j0 * kc);
+                }
+                if (team) {
+#pragma omp barrier
+                }
+                // Only the first k block applies the caller's beta; later ones accumulate.
+                const T beta = pc == 0 ? g.beta : T(1);
+                for (dim_t ic = m0; ic < m1; ic += MC) {
+                    const dim_t mc = std::min(MC, m1 - ic);
+                    u.pack_a(mc, kc, g.a + ic * g.rs_a + pc * g.cs_a, g.rs_a, g.cs_a, bufa);
+                    for (dim_t jp = np0; jp < np1; ++jp) {
+                        const dim_t jr = jp * NR;
+                        const dim_t nr = std::min(NR, nc - jr);
+                        const T* bp = bufb + jr * kc;
+                        T* cj = g.c + (jc + jr) * g.cs_c + ic * g.rs_c;
+                        for (dim_t ir = 0; ir < mc; ir += MR)
+                            u.kernel(kc, g.alpha, bufa + ir * kc, bp, beta, cj + ir * g.rs_c,
+                                     g.rs_c, g.cs_c, std::min(MR, mc - ir), nr);
+                    }
+                }
+                if (team) {
+#pragma omp barrier
+                }
+            }
+        }
+    };
+
+#ifdef _OPENMP
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        body(omp_get_thread_num());
+        return;
+    }
+#endif
+    body(0);
+}
+
+}  // namespace
+
+template <typename T>
+int useful_threads(dim_t m, dim_t n, dim_t k, const Engine<T>& e, int nthreads) {
+    if (nthreads <= 1) return 1;
+    const double fmas = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+    const double tiles = static_cast<double>(ceil_div(m, e.ukr->mr) * ceil_div(n, e.ukr->nr));
+    const double by_work = fmas / 2.0e5, cap = std::min(by_work, tiles);
+    return cap < 2.0 ? 1 : static_cast<int>(std::min<double>(cap, nthreads));
+}
+
+template <typename T>
+void gemm(const GemmArgs<T>& in, const Engine<T>& e, int nthreads) {
+    GemmArgs<T> g = in;
+    if (g.m <= 0 || g.n <= 0) return;
+    if (g.k <= 0 || g.alpha == T(0)) {  // BLAS: A and B are not referenced
+        scale_c(g.m, g.n, g.beta, g.c, g.rs_c, g.cs_c);
+        return;
+    }
+    // The micro-kernels vectorise along the rows of a C tile (rs_c == 1 is their fast path).
+    // For row-major C compute C^T = B^T A^T instead: same memory, roles swapped, no copy.
+    if (std::llabs(g.cs_c) < std::llabs(g.rs_c)) {
+        std::swap(g.m, g.n);
+        std::swap(g.a, g.b);
+        const inc_t ra = g.rs_a, ca = g.cs_a;
+        g.rs_a = g.cs_b, g.cs_a = g.rs_b;
+        g.rs_b = ca, g.cs_b = ra;
+        std::swap(g.rs_c, g.cs_c);
+    }
+    run(g, e, useful_threads(g.m, g.n, g.k, e, nthreads));
+}
+
+template void gemm<float>(const GemmArgs<float>&, const Engine<float>&, int);
+template void gemm<double>(const GemmArgs<double>&, const Engine<double>&, int);
+template int useful_threads<float>(dim_t, dim_t, dim_t, const Engine<float>&, int);
+template int useful_threads<double>(dim_t, dim_t, dim_t, const Engine<double>&, int);
+
+}  // namespace kernels

@@ -1,0 +1,13 @@
+// Thread-count policy of the cpu backend, on top of the OpenMP runtime's own setting.
+#pragma once
+
+namespace kernels {
+
+// Process-wide thread count (kernels.set_num_threads). Each calling thread adopts it into its
+// OpenMP ICV on its next call, so threadpoolctl, which sets the calling thread's ICV through
+// omp_set_num_threads, can still lower it for a scope.
+void set_num_threads(int n);
+// Threads a call made from this thread may use (the calling thread's OpenMP ICV).
+int num_threads();
+
+}  // namespace kernels

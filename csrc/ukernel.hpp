@@ -1,0 +1,37 @@
+// The one micro-kernel contract shared by every ISA, and the descriptor the registry keeps per kernel.
+#pragma once
+
+#include "common.hpp"
+
+namespace kernels {
+
+// C[0:m, 0:n] := beta * C + alpha * Apanel * Bpanel  for m <= MR, n <= NR.
+//   a: packed A micro-panel, k columns of MR contiguous elements (zero padded past m),
+//   b: packed B micro-panel, k rows of NR contiguous elements (zero padded past n),
+//   c: element (i, j) at c[i*rs_c + j*cs_c], any strides (negative included).
+// beta == 0 means C is not read (NaN/Inf already in C must not leak into the result).
+template <typename T>
+using ukr_fn = void (*)(dim_t k, T alpha, const T* KERNELS_RESTRICT a, const T* KERNELS_RESTRICT b,
+                        T beta, T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n);
+
+// Packs op(A)[0:mc, 0:kc] (element (i, p) at a[i*rs + p*cs]) into ceil(mc/MR) micro-panels.
+template <typename T>
+using pack_a_fn = void (*)(dim_t mc, dim_t kc, const T* a, inc_t rs, inc_t cs, T* dst);
+// Packs op(B)[0:kc, 0:nc] (element (p, j) at b[p*rs + j*cs]) into ceil(nc/NR) micro-panels.
+template <typename T>
+using pack_b_fn = void (*)(dim_t kc, dim_t nc, const T* b, inc_t rs, inc_t cs, T* dst);
+
+// Instruction sets in increasing order of capability; a cap selects the best one <= cap.
+enum class Isa : int { generic = 0, avx2 = 1, avx512 = 2 };
+
+template <typename T>
+struct Ukernel {
+    const char* name;  // e.g. "ukr_f32_avx512_32x12"
+    Isa isa;
+    dim_t mr, nr;
+    ukr_fn<T> kernel;
+    pack_a_fn<T> pack_a;  // compiled with the same ISA flags as the kernel
+    pack_b_fn<T> pack_b;
+};
+
+}  // namespace kernels

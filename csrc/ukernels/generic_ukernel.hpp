@@ -1,0 +1,28 @@
+// Portable C++ micro-kernel: compiles on any CPU (x86, ARM, RISC-V) and is the oracle of the
+// micro-kernel tests. The compiler vectorises the i loop with whatever the target offers.
+#pragma once
+
+#include "../common.hpp"
+#include "tile_store.hpp"
+
+namespace kernels {
+namespace {
+
+template <typename T, int MR, int NR>
+void generic_ukr(dim_t k, T alpha, const T* KERNELS_RESTRICT a, const T* KERNELS_RESTRICT b, T beta,
+                 T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n) {
+    alignas(kAlign) T acc[NR * MR] = {};
+    for (dim_t p = 0; p < k; ++p) {
+        for (int j = 0; j < NR; ++j) {
+            const T bj = b[j];
+            for (int i = 0; i < MR; ++i) acc[j * MR + i] += a[i] * bj;
+        }
+        a += MR;
+        b += NR;
+    }
+    for (int t = 0; t < NR * MR; ++t) acc[t] *= alpha;
+    store_tile<T, MR>(acc, beta, c, rs_c, cs_c, m, n);
+}
+
+}  // namespace
+}  // namespace kernels
