@@ -1,1 +1,48 @@
-"""placeholder"""
+"""kernels: optimized GEMM and convolution kernels for HPC and AI workflows.
+
+    import kernels
+    c = kernels.gemm(a, b)             # BLAS semantics, C++ engine for NumPy arrays
+    d = kernels.matmul(x, y)           # NumPy matmul semantics, batched
+    with kernels.use_backend("reference"): ...
+    kernels.set_num_threads(2)
+"""
+from __future__ import annotations
+
+from ._dispatch import backend_names, configure_logging, get_backend, use_backend
+from ._errors import BackendNotAvailable, UnsupportedOperation
+from ._linalg import gemm, matmul
+from ._threads import get_num_threads, num_threads, set_num_threads
+from ._version import __version__
+from .info import info
+
+__all__ = [
+    "BackendNotAvailable",
+    "UnsupportedOperation",
+    "__version__",
+    "backend_names",
+    "gemm",
+    "get_backend",
+    "get_num_threads",
+    "info",
+    "matmul",
+    "num_threads",
+    "set_num_threads",
+    "use_backend",
+]
+
+
+def _init() -> None:
+    from . import _threads
+    from ._config import config
+    from .backends.cpu import _cpu
+
+    configure_logging()
+    if _cpu is not None:
+        try:
+            _cpu.configure(config.cpu_isa or "avx512", config.cpu_mc, config.cpu_kc, config.cpu_nc)
+        except ValueError as exc:
+            raise ValueError(f"KERNELS_CPU_ISA / KERNELS_CPU_MC,KC,NC: {exc}") from None
+    _threads.init_from_env()
+
+
+_init()

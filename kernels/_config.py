@@ -1,0 +1,56 @@
+"""Every KERNELS_* environment variable, read in this one place at import time."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+# name -> what it does; the README's table is generated from the same wording.
+ENV_VARS = {
+    "KERNELS_BACKEND": "backend used when none is given (cpu, reference, ...); default: by array type",
+    "KERNELS_NUM_THREADS": "threads of the cpu backend; default OMP_NUM_THREADS, else the core count",
+    "KERNELS_CPU_ISA": "cap on the cpu micro-kernel ISA: avx512, avx2 or generic (default: best the CPU runs)",
+    "KERNELS_CPU_MC": "cpu GEMM block size MC (rows of the packed A block); default from the L2 size",
+    "KERNELS_CPU_KC": "cpu GEMM block size KC (depth of packed panels); default from the L1 size",
+    "KERNELS_CPU_NC": "cpu GEMM block size NC (columns of the packed B block); default from the L3 size",
+    "KERNELS_VERBOSE": "1 logs every dispatch decision (logger 'kernels') to stderr",
+}
+
+
+def _int(name: str) -> Optional[int]:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not an integer") from None
+    if value < 0 or (value == 0 and name == "KERNELS_NUM_THREADS"):
+        raise ValueError(f"{name}={raw!r} must be a positive integer")
+    return value
+
+
+@dataclass(frozen=True)
+class Config:
+    backend: Optional[str]
+    num_threads: Optional[int]
+    cpu_isa: Optional[str]
+    cpu_mc: int
+    cpu_kc: int
+    cpu_nc: int
+    verbose: bool
+
+
+def read() -> Config:
+    return Config(
+        backend=os.environ.get("KERNELS_BACKEND", "").strip().lower() or None,
+        num_threads=_int("KERNELS_NUM_THREADS"),
+        cpu_isa=os.environ.get("KERNELS_CPU_ISA", "").strip().lower() or None,
+        cpu_mc=_int("KERNELS_CPU_MC") or 0,
+        cpu_kc=_int("KERNELS_CPU_KC") or 0,
+        cpu_nc=_int("KERNELS_CPU_NC") or 0,
+        verbose=os.environ.get("KERNELS_VERBOSE", "").strip().lower() in ("1", "true", "yes", "on"),
+    )
+
+
+config = read()

@@ -1,0 +1,109 @@
+"""Backend registry and the choice of a backend for each call.
+
+Order of precedence: the ``backend=`` argument, then ``with kernels.use_backend(name)``, then the
+``KERNELS_BACKEND`` environment variable, then the array type (NumPy -> the first available of the
+backends that accept NumPy arrays, in registry order). Every decision is logged at DEBUG on the
+``kernels`` logger.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import importlib
+import logging
+from typing import Any, Dict, Iterator, List, Optional
+
+from ._config import config
+from ._errors import BackendNotAvailable, UnsupportedOperation
+from .backends import REGISTRY
+
+logger = logging.getLogger("kernels")
+
+_context: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("kernels_backend", default=None)
+_loaded: Dict[str, Any] = {}
+_by_type: Dict[type, Any] = {}  # array type -> backend chosen for it (cache of the type rule)
+
+
+def _load(name: str):
+    """The backend object for a registered name (imported on first use), or ValueError."""
+    be = _loaded.get(name)
+    if be is None:
+        path = REGISTRY.get(name)
+        if path is None:
+            raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(REGISTRY)}")
+        module_name, _, attr = path.partition(":")
+        be = getattr(importlib.import_module(module_name), attr)
+        _loaded[name] = be
+    return be
+
+
+def backend_names() -> List[str]:
+    return list(REGISTRY)
+
+
+def get_backend(name: str):
+    """The backend called `name`, raising BackendNotAvailable when it cannot run here."""
+    be = _load(name)
+    if not be.available:
+        raise BackendNotAvailable(name, be.reason, be.extra)
+    return be
+
+
+def _named(op: str, name: str, why: str):
+    be = get_backend(name)
+    if op not in be.ops:
+        raise UnsupportedOperation(f"backend {name!r} does not implement {op}; it implements {sorted(be.ops)}")
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("%s -> backend %r (%s)", op, name, why)
+    return be
+
+
+def _by_array_type(op: str, x: Any):
+    kind = type(x)
+    for name in REGISTRY:
+        be = _load(name)
+        if be.available and op in be.ops and be.accepts(x):
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("%s -> backend %r (array type %s.%s)", op, name, kind.__module__, kind.__qualname__)
+            return be
+    raise TypeError(f"{op}: no available backend accepts arrays of type {kind.__module__}.{kind.__qualname__}")
+
+
+def pick(op: str, backend: Optional[str], x: Any):
+    """The backend that runs `op` on first operand `x`. Kept cheap: it is on every call's path."""
+    if backend is not None:
+        return _named(op, backend, "backend= argument")
+    name = _context.get()
+    if name is not None:
+        return _named(op, name, "use_backend() context")
+    if config.backend is not None:
+        return _named(op, config.backend, "KERNELS_BACKEND")
+    be = _by_type.get(type(x))
+    if be is not None and op in be.ops:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s -> backend %r (array type %s)", op, be.name, type(x).__name__)
+        return be
+    be = _by_array_type(op, x)
+    _by_type.setdefault(type(x), be)
+    return be
+
+
+@contextlib.contextmanager
+def use_backend(name: str) -> Iterator[None]:
+    """Run the calls inside the block on backend `name` (per thread / async task: a context variable)."""
+    get_backend(name)  # fail at the `with`, not at the first call
+    token = _context.set(name)
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def configure_logging() -> None:
+    """KERNELS_VERBOSE=1: send the kernels logger's DEBUG records to stderr."""
+    if config.verbose and not any(getattr(h, "_kernels_verbose", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("kernels: %(message)s"))
+        handler._kernels_verbose = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)

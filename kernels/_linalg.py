@@ -1,0 +1,63 @@
+"""Public gemm and matmul: argument handling shared by every backend, then dispatch."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from ._dispatch import pick
+
+
+def gemm(
+    a: Any,
+    b: Any,
+    c: Any = None,
+    *,
+    alpha: float = 1.0,
+    beta: float = 0.0,
+    trans_a: bool = False,
+    trans_b: bool = False,
+    out: Any = None,
+    backend: Optional[str] = None,
+) -> Any:
+    """BLAS GEMM: ``alpha * op(a) @ op(b) + beta * c`` with ``op(x) = x.T`` when ``trans_x``.
+
+    The result is written into ``out`` if given, else into ``c`` if given (in place), else into a
+    new array, and returned. ``beta == 0`` never reads ``c`` (NaN in ``c`` does not leak);
+    ``alpha == 0`` or an empty inner dimension never reads ``a``/``b`` (BLAS semantics). Outputs
+    must have the result's dtype and shape and be writable: they are never copied or cast.
+    Raises TypeError for dtypes other than float32/float64 or mixed dtypes, ValueError for shapes.
+    """
+    return pick("gemm", backend, a).gemm(a, b, c, alpha, beta, trans_a, trans_b, out)
+
+
+def matmul(a: Any, b: Any, *, out: Any = None, backend: Optional[str] = None) -> Any:
+    """``a @ b`` with NumPy matmul semantics: 1-D operands are promoted and the added axis removed,
+    batch dimensions broadcast, and the whole batch runs as one call. Scalars are rejected."""
+    be = pick("matmul", backend, a)
+    if isinstance(be.array_types, tuple) and np.ndarray in be.array_types:
+        a = a if type(a) is np.ndarray else np.asarray(a)
+        b = b if type(b) is np.ndarray else np.asarray(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("matmul: scalar operands are not allowed, use '*' instead")
+    if a.ndim >= 2 and b.ndim >= 2:
+        return be.matmul(a, b, out)
+    # 1-D operands: a (k,) -> (1, k) and b (k,) -> (k, 1); the added axes are dropped from the result.
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    out2 = out
+    if out is not None:
+        want = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) if a2.ndim > 2 or b2.ndim > 2 else ()
+        want = tuple(want) + ((a2.shape[-2],) if a.ndim > 1 else ()) + ((b2.shape[-1],) if b.ndim > 1 else ())
+        if getattr(out, "shape", None) != want:
+            raise ValueError(f"matmul: out has shape {getattr(out, 'shape', None)}, expected {want}")
+        out2 = out[..., None, :] if a.ndim == 1 else out
+        out2 = out2[..., None] if b.ndim == 1 else out2
+    r = be.matmul(a2, b2, out2)
+    if out is not None:
+        return out
+    if b.ndim == 1:
+        r = r[..., 0]
+    if a.ndim == 1:
+        r = r[..., 0, :] if b.ndim > 1 else r[..., 0]
+    return r

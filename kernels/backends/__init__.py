@@ -1,0 +1,7 @@
+"""Backend registry: name -> "module:object". Order matters: for an array type, the first
+available backend that accepts it is the default. A new backend is a new module plus one line."""
+
+REGISTRY = {
+    "cpu": "kernels.backends.cpu:backend",
+    "reference": "kernels.backends.reference:backend",
+}

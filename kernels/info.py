@@ -1,0 +1,71 @@
+"""`kernels.info()` and its text form for `python -m kernels info`."""
+from __future__ import annotations
+
+import platform
+from typing import Any, Dict
+
+from . import _dispatch
+from ._config import ENV_VARS
+from ._threads import get_num_threads
+from ._version import __version__
+
+
+def info() -> Dict[str, Any]:
+    """Version, cpu engine (ISAs built / chosen, micro-kernel and block sizes per dtype), threads,
+    and every registered backend with the reason it is or is not available."""
+    from .backends.cpu import _cpu
+
+    backends = {}
+    for name in _dispatch.backend_names():
+        try:
+            backends[name] = _dispatch._load(name).describe()
+        except ImportError as exc:  # a backend module that cannot even be imported
+            backends[name] = {"name": name, "available": False, "reason": str(exc)}
+    return {
+        "version": __version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "processor": _cpu_model(),
+        "num_threads": get_num_threads(),
+        "cpu_engine": _cpu.info() if _cpu is not None else None,
+        "backends": backends,
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def format_info(d: Dict[str, Any]) -> str:
+    lines = [
+        f"kernels {d['version']} (Python {d['python']}, {d['machine']})",
+        f"processor:   {d['processor']}",
+        f"threads:     {d['num_threads']}",
+    ]
+    e = d["cpu_engine"]
+    if e:
+        kib = {k: v // 1024 for k, v in e["cache_bytes"].items()}
+        lines += [
+            f"cpu ISAs:    built {', '.join(e['isas_built'])}; CPU runs {', '.join(e['isas_supported'])}; cap {e['isa_cap']}",
+            f"caches:      L1d {kib['l1d']} KiB, L2 {kib['l2']} KiB, L3 {kib['l3']} KiB",
+            f"openmp:      {e['openmp']}   compiler: {e['compiler']}",
+        ]
+        for dt in ("float32", "float64"):
+            k = e[dt]
+            lines.append(
+                f"{dt}:     {k['ukernel']} (MR={k['mr']}, NR={k['nr']}) MC={k['mc']} KC={k['kc']} NC={k['nc']}"
+            )
+    lines.append("backends:")
+    for name, b in d["backends"].items():
+        mark = "yes" if b["available"] else "no "
+        lines.append(f"  {name:<10} {mark}  {b['reason']}")
+    lines.append("environment variables:")
+    lines += [f"  {k:<20} {v}" for k, v in ENV_VARS.items()]
+    return "\n".join(lines)
