@@ -28,6 +28,9 @@ void scale_c(dim_t m, dim_t n, T beta, T* c, inc_t rs, inc_t cs) {
         }
 }
 
+// Largest product (m*n*k) that skips packing; see direct_suits.
+constexpr double kDirectMaxFmas = 96.0 * 96.0 * 96.0;
+
 struct Grid {
     int tm, tn;
 };
@@ -130,6 +133,24 @@ void run(const GemmArgs<T>& g, const Engine<T>& e, int nt) {
     body(0);
 }
 
+// Small products: no packing at all, every tile straight from the caller's arrays. Packing pays
+// off by reusing each packed element many times; below a few hundred thousand FMAs (all operands
+// in L1/L2) the copies cost as much as the product.
+template <typename T>
+bool direct_suits(const GemmArgs<T>& g, const Ukernel<T>& u) {
+    return u.direct != nullptr && g.rs_a == 1 &&
+           static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k) <= kDirectMaxFmas;
+}
+
+template <typename T>
+void run_direct(const GemmArgs<T>& g, const Ukernel<T>& u) {
+    for (dim_t jr = 0; jr < g.n; jr += u.nr)
+        for (dim_t ir = 0; ir < g.m; ir += u.mr)
+            u.direct(g.k, g.alpha, g.a + ir, g.cs_a, g.b + jr * g.cs_b, g.rs_b, g.cs_b, g.beta,
+                     g.c + ir * g.rs_c + jr * g.cs_c, g.rs_c, g.cs_c, std::min(u.mr, g.m - ir),
+                     std::min(u.nr, g.n - jr));
+}
+
 }  // namespace
 
 template <typename T>
@@ -159,7 +180,9 @@ void gemm(const GemmArgs<T>& in, const Engine<T>& e, int nthreads) {
         g.rs_b = ca, g.cs_b = ra;
         std::swap(g.rs_c, g.cs_c);
     }
-    run(g, e, useful_threads(g.m, g.n, g.k, e, nthreads));
+    const int nt = useful_threads(g.m, g.n, g.k, e, nthreads);
+    if (nt == 1 && direct_suits(g, *e.ukr)) return run_direct(g, *e.ukr);
+    run(g, e, nt);
 }
 
 template void gemm<float>(const GemmArgs<float>&, const Engine<float>&, int);

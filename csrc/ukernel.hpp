@@ -14,6 +14,12 @@ template <typename T>
 using ukr_fn = void (*)(dim_t k, T alpha, const T* KERNELS_RESTRICT a, const T* KERNELS_RESTRICT b,
                         T beta, T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n);
 
+// Optional unpacked variant for small problems: A(i, p) at a[i + p*lda] (unit stride along i),
+// B(p, j) at b[p*rs_b + j*cs_b]; otherwise the same contract as ukr_fn.
+template <typename T>
+using direct_fn = void (*)(dim_t k, T alpha, const T* a, inc_t lda, const T* b, inc_t rs_b,
+                           inc_t cs_b, T beta, T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n);
+
 // Packs op(A)[0:mc, 0:kc] (element (i, p) at a[i*rs + p*cs]) into ceil(mc/MR) micro-panels.
 template <typename T>
 using pack_a_fn = void (*)(dim_t mc, dim_t kc, const T* a, inc_t rs, inc_t cs, T* dst);
@@ -32,6 +38,7 @@ struct Ukernel {
     ukr_fn<T> kernel;
     pack_a_fn<T> pack_a;  // compiled with the same ISA flags as the kernel
     pack_b_fn<T> pack_b;
+    direct_fn<T> direct;  // nullptr when the ISA has no unpacked kernel
 };
 
 }  // namespace kernels

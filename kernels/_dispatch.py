@@ -19,6 +19,9 @@ from .backends import REGISTRY
 
 logger = logging.getLogger("kernels")
 
+_debug_on = logger.isEnabledFor  # bound once: pick() runs on every call
+_DEBUG = logging.DEBUG
+_ENV_BACKEND = config.backend
 _context: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("kernels_backend", default=None)
 _loaded: Dict[str, Any] = {}
 _by_type: Dict[type, Any] = {}  # array type -> backend chosen for it (cache of the type rule)
@@ -76,11 +79,11 @@ def pick(op: str, backend: Optional[str], x: Any):
     name = _context.get()
     if name is not None:
         return _named(op, name, "use_backend() context")
-    if config.backend is not None:
-        return _named(op, config.backend, "KERNELS_BACKEND")
+    if _ENV_BACKEND is not None:
+        return _named(op, _ENV_BACKEND, "KERNELS_BACKEND")
     be = _by_type.get(type(x))
     if be is not None and op in be.ops:
-        if logger.isEnabledFor(logging.DEBUG):
+        if _debug_on(_DEBUG):
             logger.debug("%s -> backend %r (array type %s)", op, be.name, type(x).__name__)
         return be
     be = _by_array_type(op, x)

@@ -92,14 +92,14 @@ py::array gemm_entry(const py::array& a, const py::array& b, std::optional<py::a
                               ", op(b) is " + std::to_string(kb) + "x" + std::to_string(n) +
                               " (trans_a=" + (trans_a ? "True" : "False") +
                               ", trans_b=" + (trans_b ? "True" : "False") + ")");
-    py::array out;
     if (c) {
-        out = *c;
-        check_output(out, da, py_checks::dtype_of(out, "gemm", "c"), {m, n}, a, b, "gemm", "c");
+        check_output(*c, da, py_checks::dtype_of(*c, "gemm", "c"), {m, n}, a, b, "gemm", "c");
     } else {
         if (beta != 0.0) throw py::value_error("gemm: beta != 0 needs an input c");
-        out = da == Dtype::f32 ? py::array(py::array_t<float>({m, n})) : py::array(py::array_t<double>({m, n}));
+        // (py::array's default constructor would allocate a throw-away array: construct directly.)
+        c = da == Dtype::f32 ? py::array(py::array_t<float>({m, n})) : py::array(py::array_t<double>({m, n}));
     }
+    const py::array& out = *c;
     if (da == Dtype::f32) gemm_typed<float>(a, b, out, alpha, beta, trans_a, trans_b);
     else gemm_typed<double>(a, b, out, alpha, beta, trans_a, trans_b);
     return out;
@@ -185,13 +185,12 @@ py::array matmul_entry(const py::array& a, const py::array& b, std::optional<py:
     std::vector<py::ssize_t> batch = shape;
     shape.push_back(a.shape(a.ndim() - 2));
     shape.push_back(b.shape(b.ndim() - 1));
-    py::array out;
     if (out_opt) {
-        out = *out_opt;
-        check_output(out, da, py_checks::dtype_of(out, "matmul", "out"), shape, a, b, "matmul", "out");
+        check_output(*out_opt, da, py_checks::dtype_of(*out_opt, "matmul", "out"), shape, a, b, "matmul", "out");
     } else {
-        out = da == Dtype::f32 ? py::array(py::array_t<float>(shape)) : py::array(py::array_t<double>(shape));
+        out_opt = da == Dtype::f32 ? py::array(py::array_t<float>(shape)) : py::array(py::array_t<double>(shape));
     }
+    const py::array& out = *out_opt;
     if (out.size() == 0) return out;
     if (da == Dtype::f32) matmul_typed<float>(a, b, out, batch);
     else matmul_typed<double>(a, b, out, batch);

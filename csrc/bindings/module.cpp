@@ -15,6 +15,11 @@
 namespace py = pybind11;
 using namespace kernels;
 
+namespace kernels {
+double fma_peak_avx512(bool f64, double seconds);
+double fma_peak_avx2(bool f64, double seconds);
+}  // namespace kernels
+
 namespace {
 
 template <typename T>
@@ -62,6 +67,26 @@ void configure_entry(const std::string& isa, py::ssize_t mc, py::ssize_t kc, py:
     configure(cap, mc, kc, nc);
 }
 
+// Single-thread FMA peak (GFLOP/s) with the best built ISA the CPU runs; None without a SIMD ISA.
+py::object fma_peak_entry(const std::string& dtype, double seconds) {
+    if (dtype != "float32" && dtype != "float64")
+        throw py::type_error("fma_peak: dtype must be 'float32' or 'float64', got '" + dtype + "'");
+    const bool f64 = dtype == "float64";
+    double gflops = -1.0;
+    {
+        py::gil_scoped_release nogil;  // no Python objects may be touched in this scope
+#ifdef KERNELS_HAVE_AVX512
+        if (gflops < 0 && cpu_supports(Isa::avx512)) gflops = fma_peak_avx512(f64, seconds);
+#endif
+#ifdef KERNELS_HAVE_AVX2
+        if (gflops < 0 && cpu_supports(Isa::avx2)) gflops = fma_peak_avx2(f64, seconds);
+#endif
+    }
+    (void)f64;
+    (void)seconds;
+    return gflops < 0 ? py::object(py::none()) : py::object(py::float_(gflops));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_cpu, m) {
@@ -78,6 +103,8 @@ PYBIND11_MODULE(_cpu, m) {
     m.def("set_num_threads", &kernels::set_num_threads, py::arg("n"));
     m.def("get_num_threads", &kernels::num_threads);
     m.def("info", &info);
+    m.def("fma_peak", &fma_peak_entry, py::arg("dtype") = "float32", py::arg("seconds") = 0.2,
+          "single-thread FMA throughput in GFLOP/s (the roofline ceiling per core)");
     m.def("ukernels", &list_ukernels);
     m.def("run_ukernel", &run_ukernel, py::arg("name"), py::arg("k"), py::arg("alpha"),
           py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("beta"),

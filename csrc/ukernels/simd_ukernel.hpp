@@ -9,47 +9,20 @@
 #include "../common.hpp"
 #include "tile_store.hpp"
 
+
+
+
 namespace kernels {
 namespace {
 
+// Write-back shared by the packed and direct kernels: C := beta*C + alpha*acc on the m x n tile.
 template <class V, int MV, int NR>
-void simd_ukr(dim_t k, typename V::T alpha, const typename V::T* KERNELS_RESTRICT a,
-              const typename V::T* KERNELS_RESTRICT b, typename V::T beta, typename V::T* c,
-              inc_t rs_c, inc_t cs_c, dim_t m, dim_t n) {
+KERNELS_INLINE void store_acc(typename V::R (&acc)[NR][MV], typename V::T alpha, typename V::T beta,
+                              typename V::T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n) {
     using T = typename V::T;
     using R = typename V::R;
     constexpr int W = V::W;
     constexpr int MR = MV * W;
-
-    // Warm the C tile while the k loop runs; it is needed only at the end.
-    if (rs_c == 1)
-#pragma GCC unroll 16
-        for (int j = 0; j < NR; ++j) {
-            __builtin_prefetch(c + j * cs_c, 1);
-            __builtin_prefetch(c + j * cs_c + MR - 1, 1);
-        }
-
-    R acc[NR][MV];
-#pragma GCC unroll 16
-    for (int j = 0; j < NR; ++j)
-#pragma GCC unroll 4
-        for (int i = 0; i < MV; ++i) acc[j][i] = V::zero();
-
-#pragma GCC unroll 4
-    for (dim_t p = 0; p < k; ++p) {
-        R av[MV];
-#pragma GCC unroll 4
-        for (int i = 0; i < MV; ++i) av[i] = V::load(a + i * W);
-#pragma GCC unroll 16
-        for (int j = 0; j < NR; ++j) {
-            const R bj = V::bcast(b + j);
-#pragma GCC unroll 4
-            for (int i = 0; i < MV; ++i) acc[j][i] = V::fma(av[i], bj, acc[j][i]);
-        }
-        a += MR;
-        b += NR;
-    }
-
     const R va = V::set1(alpha);
     if (rs_c == 1 && n == NR && (m == MR || V::kMasked)) {
         // Columns of C are contiguous: vector write-back (masked along m on the last row block).
@@ -79,6 +52,109 @@ void simd_ukr(dim_t k, typename V::T alpha, const typename V::T* KERNELS_RESTRIC
 #pragma GCC unroll 4
         for (int i = 0; i < MV; ++i) V::store_aligned(tile + j * MR + i * W, V::mul(va, acc[j][i]));
     store_tile<T, MR>(tile, beta, c, rs_c, cs_c, m, n);
+}
+
+template <class V, int MR, int NR>
+KERNELS_INLINE void prefetch_c(typename V::T* c, inc_t rs_c, inc_t cs_c) {
+    // Warm the C tile while the k loop runs; it is needed only at the end.
+    if (rs_c == 1)
+#pragma GCC unroll 16
+        for (int j = 0; j < NR; ++j) {
+            __builtin_prefetch(c + j * cs_c, 1);
+            __builtin_prefetch(c + j * cs_c + MR - 1, 1);
+        }
+}
+
+// Packed operands: A micro-panel (MR per k, aligned), B micro-panel (NR per k).
+template <class V, int MV, int NR>
+void simd_ukr(dim_t k, typename V::T alpha, const typename V::T* KERNELS_RESTRICT a,
+              const typename V::T* KERNELS_RESTRICT b, typename V::T beta, typename V::T* c,
+              inc_t rs_c, inc_t cs_c, dim_t m, dim_t n) {
+    using R = typename V::R;
+    constexpr int W = V::W;
+    constexpr int MR = MV * W;
+    prefetch_c<V, MR, NR>(c, rs_c, cs_c);
+
+    R acc[NR][MV];
+#pragma GCC unroll 16
+    for (int j = 0; j < NR; ++j)
+#pragma GCC unroll 4
+        for (int i = 0; i < MV; ++i) acc[j][i] = V::zero();
+
+#pragma GCC unroll 4
+    for (dim_t p = 0; p < k; ++p) {
+        R av[MV];
+#ifdef KERNELS_PF_A
+#pragma GCC unroll 4
+        for (int i = 0; i < MV; ++i) __builtin_prefetch(a + KERNELS_PF_A * MR + i * W, 0, 3);
+#endif
+#pragma GCC unroll 4
+        for (int i = 0; i < MV; ++i) av[i] = V::load(a + i * W);
+#pragma GCC unroll 16
+        for (int j = 0; j < NR; ++j) {
+            const R bj = V::bcast(b + j);
+#pragma GCC unroll 4
+            for (int i = 0; i < MV; ++i) acc[j][i] = V::fma(av[i], bj, acc[j][i]);
+        }
+        a += MR;
+        b += NR;
+    }
+    store_acc<V, MV, NR>(acc, alpha, beta, c, rs_c, cs_c, m, n);
+}
+
+// Unpacked operands, for small problems where packing would cost as much as the product:
+// A(i, p) at a[i + p*lda] (unit stride along i; rows past m are masked off, never read),
+// B(p, j) at b[p*rs_b + j*cs_b] (columns past n re-read column n-1 and are never stored).
+template <class V, int MV, int NR>
+void simd_ukr_direct(dim_t k, typename V::T alpha, const typename V::T* a, inc_t lda,
+                     const typename V::T* b, inc_t rs_b, inc_t cs_b, typename V::T beta,
+                     typename V::T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n) {
+    static_assert(V::kMasked, "the direct kernel needs masked loads for m < MR");
+    using R = typename V::R;
+    using T = typename V::T;
+    constexpr int W = V::W;
+    constexpr int MR = MV * W;
+    prefetch_c<V, MR, NR>(c, rs_c, cs_c);
+
+    const T* bj[NR];
+#pragma GCC unroll 16
+    for (int j = 0; j < NR; ++j) bj[j] = b + (j < n ? j : n - 1) * cs_b;
+
+    R acc[NR][MV];
+#pragma GCC unroll 16
+    for (int j = 0; j < NR; ++j)
+#pragma GCC unroll 4
+        for (int i = 0; i < MV; ++i) acc[j][i] = V::zero();
+
+    if (m == MR) {
+#pragma GCC unroll 2
+        for (dim_t p = 0; p < k; ++p) {
+            R av[MV];
+#pragma GCC unroll 4
+            for (int i = 0; i < MV; ++i) av[i] = V::loadu(a + p * lda + i * W);
+            const inc_t off = p * rs_b;
+#pragma GCC unroll 16
+            for (int j = 0; j < NR; ++j) {
+                const R bv = V::bcast(bj[j] + off);
+#pragma GCC unroll 4
+                for (int i = 0; i < MV; ++i) acc[j][i] = V::fma(av[i], bv, acc[j][i]);
+            }
+        }
+    } else {
+        for (dim_t p = 0; p < k; ++p) {
+            R av[MV];
+#pragma GCC unroll 4
+            for (int i = 0; i < MV; ++i) av[i] = V::load_c(a + p * lda + i * W, m - i * W);
+            const inc_t off = p * rs_b;
+#pragma GCC unroll 16
+            for (int j = 0; j < NR; ++j) {
+                const R bv = V::bcast(bj[j] + off);
+#pragma GCC unroll 4
+                for (int i = 0; i < MV; ++i) acc[j][i] = V::fma(av[i], bv, acc[j][i]);
+            }
+        }
+    }
+    store_acc<V, MV, NR>(acc, alpha, beta, c, rs_c, cs_c, m, n);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@ struct Avx512F32 {
     static KERNELS_INLINE R zero() { return _mm512_setzero_ps(); }
     static KERNELS_INLINE R set1(T x) { return _mm512_set1_ps(x); }
     static KERNELS_INLINE R load(const T* p) { return _mm512_load_ps(p); }
+    static KERNELS_INLINE R loadu(const T* p) { return _mm512_loadu_ps(p); }
     static KERNELS_INLINE R bcast(const T* p) { return _mm512_set1_ps(*p); }
     static KERNELS_INLINE R fma(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
     static KERNELS_INLINE R mul(R a, R b) { return _mm512_mul_ps(a, b); }
@@ -43,6 +44,7 @@ struct Avx512F64 {
     static KERNELS_INLINE R zero() { return _mm512_setzero_pd(); }
     static KERNELS_INLINE R set1(T x) { return _mm512_set1_pd(x); }
     static KERNELS_INLINE R load(const T* p) { return _mm512_load_pd(p); }
+    static KERNELS_INLINE R loadu(const T* p) { return _mm512_loadu_pd(p); }
     static KERNELS_INLINE R bcast(const T* p) { return _mm512_set1_pd(*p); }
     static KERNELS_INLINE R fma(R a, R b, R c) { return _mm512_fmadd_pd(a, b, c); }
     static KERNELS_INLINE R mul(R a, R b) { return _mm512_mul_pd(a, b); }

@@ -13,6 +13,9 @@ except ImportError as exc:  # the C++ extension was not built or cannot load
     _import_error = f"the C++ extension kernels._cpu could not be imported ({exc})"
 
 
+_ndarray = np.ndarray
+
+
 class CpuBackend(Backend):
     name = "cpu"
     extra = None
@@ -21,12 +24,17 @@ class CpuBackend(Backend):
     reason = "C++ extension kernels._cpu loaded" if _cpu is not None else _import_error
 
     def gemm(self, a, b, c, alpha, beta, trans_a, trans_b, out):
-        if type(a) is not np.ndarray:
+        if type(a) is not _ndarray:
             a = np.asarray(a)
-        if type(b) is not np.ndarray:
+        if type(b) is not _ndarray:
             b = np.asarray(b)
         if out is not None and out is not c:
-            c, beta = gemm_target(a, b, c, out, beta, trans_a, trans_b)
+            if c is None:  # C is not read: out is simply where the result goes
+                if beta != 0:
+                    raise ValueError("gemm: beta != 0 needs an input c")
+                c = out
+            else:
+                c, beta = gemm_target(a, b, c, out, beta, trans_a, trans_b)
         # _cpu validates dtypes, shapes, strides, writability and overlap before computing.
         return _cpu.gemm(a, b, c, alpha, beta, trans_a, trans_b)
 

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             rows = []
             for dt in args.dtype:
                 for case in todo:
-                    row = run_case(case, np.dtype(dt), rounds)
+                    row = run_case(case, np.dtype(dt), rounds, nt)
                     row["threads"] = nt
                     rows.append(row)
             print(format_table(rows), flush=True)

@@ -31,7 +31,7 @@ def check(result: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.all(np.abs(result - ref) <= bound + np.finfo(a.dtype).tiny))
 
 
-def run_case(case: GemmCase, dtype: np.dtype, rounds: int) -> dict:
+def run_case(case: GemmCase, dtype: np.dtype, rounds: int, threads: int = 1) -> dict:
     import kernels
 
     rng = np.random.default_rng(0)
@@ -44,7 +44,7 @@ def run_case(case: GemmCase, dtype: np.dtype, rounds: int) -> dict:
         "kernels": lambda: kernels.gemm(a, b, out=c_k),
         "numpy": lambda: np.matmul(a, b, out=c_n),
     }
-    t = interleaved_medians(fns, rounds=rounds)
+    t = interleaved_medians(fns, rounds=rounds, settle_s=0.2 if threads > 1 else 0.0)
     return {
         "case": case.name,
         "dtype": np.dtype(dtype).name,
