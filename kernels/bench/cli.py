@@ -12,7 +12,7 @@ from . import cases
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=["gemm"], help="what to benchmark")
+    p.add_argument("what", choices=["gemm", "peak"], help="gemm: kernels vs NumPy; peak: FMA peak of one core")
     p.add_argument("--threads", type=int, nargs="+", default=None, help="thread counts (default: 1 and all cores)")
     p.add_argument("--dtype", nargs="+", default=["float32", "float64"], choices=["float32", "float64"])
     p.add_argument("--quick", action="store_true", help="fewer sizes and rounds (about a minute)")
@@ -23,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import kernels
+
+    if args.what == "peak":
+        return run_peak(args)
     from ._threads_default import default_threads
     from .gemm import format_table, numpy_threads, run_case
 
@@ -62,4 +65,22 @@ def run(args: argparse.Namespace) -> int:
     if bad:
         print(f"\n{len(bad)} result(s) failed the correctness check", file=sys.stderr)
         return 1
+    return 0
+
+
+def run_peak(args: argparse.Namespace) -> int:
+    """Single-core FMA throughput (median of 5 probes): the roofline ceiling per core."""
+    import statistics
+
+    from ..backends.cpu import _cpu
+
+    if _cpu is None:
+        print("the cpu backend is not built: no FMA probe", file=sys.stderr)
+        return 1
+    for dt in args.dtype:
+        runs = [_cpu.fma_peak(dt, 0.2) for _ in range(5)]
+        if runs[0] is None:
+            print(f"{dt}: no SIMD ISA built/supported for the FMA probe")
+            continue
+        print(f"{dt}: FMA peak of one core {statistics.median(runs):.1f} GFLOP/s (median of 5)")
     return 0
