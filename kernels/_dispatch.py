@@ -13,6 +13,8 @@ import importlib
 import logging
 from typing import Any, Dict, Iterator, List, Optional
 
+import numpy as np
+
 from ._config import config
 from ._errors import BackendNotAvailable, UnsupportedOperation
 from .backends import REGISTRY
@@ -69,6 +71,8 @@ def _by_array_type(op: str, x: Any):
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("%s -> backend %r (array type %s.%s)", op, name, kind.__module__, kind.__qualname__)
             return be
+    if kind.__module__ == "builtins" or hasattr(x, "__array__"):  # lists, scalars, array-likes: NumPy's
+        return _by_array_type(op, np.empty(0))
     raise TypeError(f"{op}: no available backend accepts arrays of type {kind.__module__}.{kind.__qualname__}")
 
 

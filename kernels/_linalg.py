@@ -1,7 +1,7 @@
 """Public gemm and matmul: argument handling shared by every backend, then dispatch."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -34,26 +34,28 @@ def gemm(
 def matmul(a: Any, b: Any, *, out: Any = None, backend: Optional[str] = None) -> Any:
     """``a @ b`` with NumPy matmul semantics: 1-D operands are promoted and the added axis removed,
     batch dimensions broadcast, and the whole batch runs as one call. Scalars are rejected."""
-    be = pick("matmul", backend, a)
-    if isinstance(be.array_types, tuple) and np.ndarray in be.array_types:
-        a = a if type(a) is np.ndarray else np.asarray(a)
-        b = b if type(b) is np.ndarray else np.asarray(b)
+    return pick("matmul", backend, a).matmul(a, b, out)
+
+
+def matmul_promoting(core: Callable[[Any, Any, Any], Any], a: Any, b: Any, out: Any) -> Any:
+    """NumPy's rules for operands with fewer than 2 dimensions around a `core` that takes >= 2-D
+    operands: scalars are an error; a (k,) -> (1, k) and b (k,) -> (k, 1), the added axes dropped
+    from the result (and viewed into `out`, which has the final shape)."""
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul: scalar operands are not allowed, use '*' instead")
     if a.ndim >= 2 and b.ndim >= 2:
-        return be.matmul(a, b, out)
-    # 1-D operands: a (k,) -> (1, k) and b (k,) -> (k, 1); the added axes are dropped from the result.
+        return core(a, b, out)
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b
     out2 = out
     if out is not None:
-        want = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) if a2.ndim > 2 or b2.ndim > 2 else ()
-        want = tuple(want) + ((a2.shape[-2],) if a.ndim > 1 else ()) + ((b2.shape[-1],) if b.ndim > 1 else ())
+        batch = tuple(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]))
+        want = batch + ((a2.shape[-2],) if a.ndim > 1 else ()) + ((b2.shape[-1],) if b.ndim > 1 else ())
         if getattr(out, "shape", None) != want:
             raise ValueError(f"matmul: out has shape {getattr(out, 'shape', None)}, expected {want}")
         out2 = out[..., None, :] if a.ndim == 1 else out
         out2 = out2[..., None] if b.ndim == 1 else out2
-    r = be.matmul(a2, b2, out2)
+    r = core(a2, b2, out2)
     if out is not None:
         return out
     if b.ndim == 1:

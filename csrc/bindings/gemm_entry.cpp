@@ -36,15 +36,22 @@ View2<T> view2(const py::array& x, bool trans, const char* fn, const char* arg) 
     return v;
 }
 
+// c_src: when given, C is read from it and the result written to c (already checked: same
+// dtype and shape, no overlap); it is copied into c first, only when beta != 0.
 template <typename T>
-void gemm_typed(const py::array& a, const py::array& b, const py::array& c, double alpha, double beta,
-                bool ta, bool tb) {
-    const View2<T> A = view2<T>(a, ta, "gemm", "a"), B = view2<T>(b, tb, "gemm", "b");
-    const View2<T> C = view2<T>(c, false, "gemm", "c");
+void gemm_typed(const py::array& a, const py::array& b, const py::array& c, const py::array* c_src,
+                double alpha, double beta, bool ta, bool tb, const char* fn, const char* cname) {
+    const View2<T> A = view2<T>(a, ta, fn, "a"), B = view2<T>(b, tb, fn, "b");
+    const View2<T> C = view2<T>(c, false, fn, cname);
+    View2<T> S{};
+    if (c_src) S = view2<T>(*c_src, false, fn, "c");
     const GemmArgs<T> g{A.rows, B.cols, A.cols, static_cast<T>(alpha), A.p, A.rs, A.cs,
                         B.p, B.rs, B.cs, static_cast<T>(beta), C.p, C.rs, C.cs};
     const int nt = num_threads();  // read on the calling thread: its ICV is the one that counts
     py::gil_scoped_release nogil;
+    if (c_src && beta != 0.0)
+        for (dim_t i = 0; i < C.rows; ++i)
+            for (dim_t j = 0; j < C.cols; ++j) C.p[i * C.rs + j * C.cs] = S.p[i * S.rs + j * S.cs];
     gemm<T>(g, engine<T>(), nt);
 }
 
@@ -78,31 +85,76 @@ void check_output(const py::array& out, Dtype dt, Dtype dout, const std::vector<
 
 }  // namespace
 
-py::array gemm_entry(const py::array& a, const py::array& b, std::optional<py::array> c,
-                     double alpha, double beta, bool trans_a, bool trans_b) {
-    const Dtype da = py_checks::dtype_of(a, "gemm", "a"), db = py_checks::dtype_of(b, "gemm", "b");
-    py_checks::require_same_dtype(a, da, b, db, "gemm", "a", "b");
-    require_rank(a, 2, 2, "gemm", "a");
-    require_rank(b, 2, 2, "gemm", "b");
+namespace {
+
+// Inputs may be any array-like (converted as NumPy would, never to another float dtype: the dtype
+// check follows); outputs must already be arrays.
+py::array as_input(const py::object& x) {
+    return py::isinstance<py::array>(x) ? py::reinterpret_borrow<py::array>(x) : py::array::ensure(x);
+}
+
+// An output argument: None, or a NumPy array used as it is (never converted).
+std::optional<py::array> as_output(const py::object& x, const char* fn, const char* name) {
+    if (x.is_none()) return std::nullopt;
+    if (!py::isinstance<py::array>(x))
+        throw py::type_error(std::string(fn) + ": " + name + " must be a numpy.ndarray, got " +
+                             py::str(py::type::handle_of(x).attr("__name__")).cast<std::string>());
+    return py::reinterpret_borrow<py::array>(x);
+}
+
+// Shared by gemm and 2-D matmul: validate everything, then run with the GIL released.
+// `target` is written (allocated when absent); `c_src`, when given, is where C is read from.
+py::array gemm_checked(const py::array& a, const py::array& b, std::optional<py::array> target,
+                       const py::array* c_src, double alpha, double beta, bool trans_a, bool trans_b,
+                       const char* fn, const char* tname) {
+    const Dtype da = py_checks::dtype_of(a, fn, "a"), db = py_checks::dtype_of(b, fn, "b");
+    py_checks::require_same_dtype(a, da, b, db, fn, "a", "b");
+    require_rank(a, 2, 2, fn, "a");
+    require_rank(b, 2, 2, fn, "b");
     const py::ssize_t m = trans_a ? a.shape(1) : a.shape(0), k = trans_a ? a.shape(0) : a.shape(1);
     const py::ssize_t kb = trans_b ? b.shape(1) : b.shape(0), n = trans_b ? b.shape(0) : b.shape(1);
+    if (k != kb && std::string(fn) == "matmul")
+        throw py::value_error("matmul: shapes " + py_checks::shape_str(a) + " and " + py_checks::shape_str(b) +
+                              " do not agree: a has " + std::to_string(k) + " columns, b has " +
+                              std::to_string(kb) + " rows");
     if (k != kb)
-        throw py::value_error("gemm: shapes " + py_checks::shape_str(a) + " and " + py_checks::shape_str(b) +
-                              " do not agree: op(a) is " + std::to_string(m) + "x" + std::to_string(k) +
-                              ", op(b) is " + std::to_string(kb) + "x" + std::to_string(n) +
-                              " (trans_a=" + (trans_a ? "True" : "False") +
+        throw py::value_error(std::string(fn) + ": shapes " + py_checks::shape_str(a) + " and " +
+                              py_checks::shape_str(b) + " do not agree: op(a) is " + std::to_string(m) +
+                              "x" + std::to_string(k) + ", op(b) is " + std::to_string(kb) + "x" +
+                              std::to_string(n) + " (trans_a=" + (trans_a ? "True" : "False") +
                               ", trans_b=" + (trans_b ? "True" : "False") + ")");
-    if (c) {
-        check_output(*c, da, py_checks::dtype_of(*c, "gemm", "c"), {m, n}, a, b, "gemm", "c");
+    if (target) {
+        check_output(*target, da, py_checks::dtype_of(*target, fn, tname), {m, n}, a, b, fn, tname);
     } else {
-        if (beta != 0.0) throw py::value_error("gemm: beta != 0 needs an input c");
+        if (beta != 0.0) throw py::value_error(std::string(fn) + ": beta != 0 needs an input c");
         // (py::array's default constructor would allocate a throw-away array: construct directly.)
-        c = da == Dtype::f32 ? py::array(py::array_t<float>({m, n})) : py::array(py::array_t<double>({m, n}));
+        target = da == Dtype::f32 ? py::array(py::array_t<float>({m, n})) : py::array(py::array_t<double>({m, n}));
     }
-    const py::array& out = *c;
-    if (da == Dtype::f32) gemm_typed<float>(a, b, out, alpha, beta, trans_a, trans_b);
-    else gemm_typed<double>(a, b, out, alpha, beta, trans_a, trans_b);
-    return out;
+    if (c_src) {
+        if (py_checks::dtype_of(*c_src, fn, "c") != da)
+            throw py::type_error(std::string(fn) + ": c has dtype " + py_checks::dtype_name(py_checks::dtype_of(*c_src, fn, "c")) +
+                                 " but the result is " + py_checks::dtype_name(da) + "; outputs are never cast");
+        if (c_src->ndim() != 2 || c_src->shape(0) != m || c_src->shape(1) != n)
+            throw py::value_error(std::string(fn) + ": c has shape " + py_checks::shape_str(*c_src) + ", expected (" +
+                                  std::to_string(m) + ", " + std::to_string(n) + ")");
+        py_checks::require_no_overlap(*target, *c_src, fn, tname, "c");
+    }
+    if (da == Dtype::f32) gemm_typed<float>(a, b, *target, c_src, alpha, beta, trans_a, trans_b, fn, tname);
+    else gemm_typed<double>(a, b, *target, c_src, alpha, beta, trans_a, trans_b, fn, tname);
+    return *target;
+}
+
+}  // namespace
+
+py::array gemm_entry(const py::object& a, const py::object& b, const py::object& c_obj, double alpha,
+                     double beta, bool trans_a, bool trans_b, const py::object& out_obj) {
+    const py::array A = as_input(a), B = as_input(b);
+    std::optional<py::array> c = as_output(c_obj, "gemm", "c"), out = as_output(out_obj, "gemm", "out");
+    if (!out || (c && out->is(*c)))  // result in place into c (or a new array)
+        return gemm_checked(A, B, std::move(c), nullptr, alpha, beta, trans_a, trans_b, "gemm", "c");
+    if (!c && beta != 0.0) throw py::value_error("gemm: beta != 0 needs an input c");
+    // out distinct from c: C is read from c (only if beta != 0) and the result goes to out.
+    return gemm_checked(A, B, std::move(out), c ? &*c : nullptr, alpha, beta, trans_a, trans_b, "gemm", "out");
 }
 
 namespace {
@@ -162,7 +214,11 @@ void matmul_typed(const py::array& a, const py::array& b, const py::array& out,
 
 }  // namespace
 
-py::array matmul_entry(const py::array& a, const py::array& b, std::optional<py::array> out_opt) {
+py::array matmul_entry(const py::array& a, const py::array& b, const py::object& out_obj) {
+    std::optional<py::array> out_opt = as_output(out_obj, "matmul", "out");
+    // Plain 2-D products (the common case) skip the batch bookkeeping and its allocations.
+    if (a.ndim() == 2 && b.ndim() == 2)
+        return gemm_checked(a, b, std::move(out_opt), nullptr, 1.0, 0.0, false, false, "matmul", "out");
     const Dtype da = py_checks::dtype_of(a, "matmul", "a"), db = py_checks::dtype_of(b, "matmul", "b");
     py_checks::require_same_dtype(a, da, b, db, "matmul", "a", "b");
     require_rank(a, 2, 64, "matmul", "a");

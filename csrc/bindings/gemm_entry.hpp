@@ -10,10 +10,11 @@ namespace kernels {
 
 namespace py = pybind11;
 
-// C (or a new array) := alpha * op(a) @ op(b) + beta * C; returns the array written.
-py::array gemm_entry(const py::array& a, const py::array& b, std::optional<py::array> c, double alpha,
-                     double beta, bool trans_a, bool trans_b);
+// alpha * op(a) @ op(b) + beta * C, written into out, else into c (in place), else a new array;
+// returns the array written. With out and c distinct, C is read from c.
+py::array gemm_entry(const py::object& a, const py::object& b, const py::object& c, double alpha,
+                     double beta, bool trans_a, bool trans_b, const py::object& out);
 // NumPy matmul of arrays with >= 2 dims, batch dims broadcast, into out or a new array.
-py::array matmul_entry(const py::array& a, const py::array& b, std::optional<py::array> out);
+py::array matmul_entry(const py::array& a, const py::array& b, const py::object& out);
 
 }  // namespace kernels

@@ -91,12 +91,12 @@ py::object fma_peak_entry(const std::string& dtype, double seconds) {
 
 PYBIND11_MODULE(_cpu, m) {
     m.doc() = "C++ BLIS-style GEMM engine of the kernels package (cpu backend)";
-    m.def("gemm", &gemm_entry, py::arg("a").noconvert(), py::arg("b").noconvert(),
-          py::arg("c").noconvert() = py::none(), py::arg("alpha") = 1.0, py::arg("beta") = 0.0,
-          py::arg("trans_a") = false, py::arg("trans_b") = false,
-          "C := alpha*op(a)@op(b) + beta*C, in place into c when given");
+    m.def("gemm", &gemm_entry, py::arg("a"), py::arg("b"), py::arg("c") = py::none(),
+          py::arg("alpha") = 1.0, py::arg("beta") = 0.0, py::arg("trans_a") = false,
+          py::arg("trans_b") = false, py::arg("out") = py::none(),
+          "alpha*op(a)@op(b) + beta*C into out, else c (in place), else a new array");
     m.def("matmul", &matmul_entry, py::arg("a").noconvert(), py::arg("b").noconvert(),
-          py::arg("out").noconvert() = py::none(), "batched matmul of >= 2-D arrays");
+          py::arg("out") = py::none(), "batched matmul of >= 2-D arrays");
     m.def("configure", &configure_entry, py::arg("isa") = "avx512", py::arg("mc") = 0,
           py::arg("kc") = 0, py::arg("nc") = 0,
           "cap the ISA and override block sizes (0 = derive from caches)");

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import gemm_target
+from .._linalg import matmul_promoting
+from .._validation import as_input
 from .base import Backend
 
 try:
@@ -23,23 +24,16 @@ class CpuBackend(Backend):
     available = _cpu is not None
     reason = "C++ extension kernels._cpu loaded" if _cpu is not None else _import_error
 
-    def gemm(self, a, b, c, alpha, beta, trans_a, trans_b, out):
-        if type(a) is not _ndarray:
-            a = np.asarray(a)
-        if type(b) is not _ndarray:
-            b = np.asarray(b)
-        if out is not None and out is not c:
-            if c is None:  # C is not read: out is simply where the result goes
-                if beta != 0:
-                    raise ValueError("gemm: beta != 0 needs an input c")
-                c = out
-            else:
-                c, beta = gemm_target(a, b, c, out, beta, trans_a, trans_b)
-        # _cpu validates dtypes, shapes, strides, writability and overlap before computing.
-        return _cpu.gemm(a, b, c, alpha, beta, trans_a, trans_b)
+    def __init__(self) -> None:
+        if _cpu is not None:
+            # The C++ entry takes gemm's arguments as they are and validates them itself (dtypes,
+            # shapes, strides, writability, overlap): no Python frame on the hot path.
+            self.gemm = _cpu.gemm
 
     def matmul(self, a, b, out):
-        return _cpu.matmul(a, b, out)
+        if type(a) is _ndarray and type(b) is _ndarray and a.ndim >= 2 and b.ndim >= 2:
+            return _cpu.matmul(a, b, out)  # validated in C++
+        return matmul_promoting(_cpu.matmul, as_input(a), as_input(b), out)
 
 
 backend = CpuBackend()

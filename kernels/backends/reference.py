@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validation as v
+from .._linalg import matmul_promoting
 from .base import Backend
 
 
@@ -32,6 +33,10 @@ class ReferenceBackend(Backend):
         return target
 
     def matmul(self, a, b, out):
+        return matmul_promoting(self._matmul, v.as_input(a), v.as_input(b), out)
+
+    @staticmethod
+    def _matmul(a, b, out):
         dt = v.same_dtype("matmul", a, b)
         shape = v.matmul_shape(a, b)
         if out is not None:
