@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "cpu_info.hpp"
 #include "workspace.hpp"
 
 #ifdef _OPENMP
@@ -28,8 +29,9 @@ void scale_c(dim_t m, dim_t n, T beta, T* c, inc_t rs, inc_t cs) {
         }
 }
 
-// Largest product (m*n*k) that skips packing; see direct_suits.
+// Limits of the unpacked path; see direct_suits.
 constexpr double kDirectMaxFmas = 96.0 * 96.0 * 96.0;
+constexpr dim_t kDirectMaxRows = 64;
 
 struct Grid {
     int tm, tn;
@@ -133,22 +135,43 @@ void run(const GemmArgs<T>& g, const Engine<T>& e, int nt) {
     body(0);
 }
 
-// Small products: no packing at all, every tile straight from the caller's arrays. Packing pays
-// off by reusing each packed element many times; below a few hundred thousand FMAs (all operands
-// in L1/L2) the copies cost as much as the product.
+// When to skip packing and run every tile straight from the caller's arrays (the "direct" kernel):
+//  - tiny products (m*n*k <= 96^3): the copies would cost as much as the product;
+//  - few rows of C in kernel orientation (m <= kDirectMaxRows, e.g. the N = 49 or 196 pixels of
+//    late CNN layers): each packed B element would be used only m times, so packing B (a
+//    transpose for row-major inputs) rivals the FMAs; the unpacked A (k x m) stays in L2 instead.
+// Needs unit stride along the rows of A, which row-major NumPy operands have after the swap.
 template <typename T>
-bool direct_suits(const GemmArgs<T>& g, const Ukernel<T>& u) {
-    return u.direct != nullptr && g.rs_a == 1 &&
-           static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k) <= kDirectMaxFmas;
+bool direct_suits(const GemmArgs<T>& g, const Ukernel<T>& u, std::size_t l2_bytes) {
+    if (u.direct == nullptr || g.rs_a != 1) return false;
+    const double mnk = static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
+    const bool a_in_l2 = static_cast<double>(g.m) * static_cast<double>(g.k) * sizeof(T) <= l2_bytes / 2;
+    return mnk <= kDirectMaxFmas || (g.m <= kDirectMaxRows && a_in_l2);
 }
 
+// Tiles are independent: threads split the jr loop, no packing, no barriers.
 template <typename T>
-void run_direct(const GemmArgs<T>& g, const Ukernel<T>& u) {
-    for (dim_t jr = 0; jr < g.n; jr += u.nr)
-        for (dim_t ir = 0; ir < g.m; ir += u.mr)
-            u.direct(g.k, g.alpha, g.a + ir, g.cs_a, g.b + jr * g.cs_b, g.rs_b, g.cs_b, g.beta,
-                     g.c + ir * g.rs_c + jr * g.cs_c, g.rs_c, g.cs_c, std::min(u.mr, g.m - ir),
-                     std::min(u.nr, g.n - jr));
+void run_direct(const GemmArgs<T>& g, const Ukernel<T>& u, int nt) {
+    const dim_t n_tiles = ceil_div(g.n, u.nr);
+    auto body = [&](int tid, int parts) {
+        dim_t j0, j1;
+        split(n_tiles, parts, tid, &j0, &j1);
+        for (dim_t jp = j0; jp < j1; ++jp) {
+            const dim_t jr = jp * u.nr;
+            for (dim_t ir = 0; ir < g.m; ir += u.mr)
+                u.direct(g.k, g.alpha, g.a + ir, g.cs_a, g.b + jr * g.cs_b, g.rs_b, g.cs_b, g.beta,
+                         g.c + ir * g.rs_c + jr * g.cs_c, g.rs_c, g.cs_c, std::min(u.mr, g.m - ir),
+                         std::min(u.nr, g.n - jr));
+        }
+    };
+#ifdef _OPENMP
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        body(omp_get_thread_num(), omp_get_num_threads());
+        return;
+    }
+#endif
+    body(0, 1);
 }
 
 }  // namespace
@@ -181,7 +204,7 @@ void gemm(const GemmArgs<T>& in, const Engine<T>& e, int nthreads) {
         std::swap(g.rs_c, g.cs_c);
     }
     const int nt = useful_threads(g.m, g.n, g.k, e, nthreads);
-    if (nt == 1 && direct_suits(g, *e.ukr)) return run_direct(g, *e.ukr);
+    if (direct_suits(g, *e.ukr, cache_sizes().l2)) return run_direct(g, *e.ukr, nt);
     run(g, e, nt);
 }
 
