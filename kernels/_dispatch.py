@@ -88,7 +88,7 @@ def pick(op: str, backend: Optional[str], x: Any):
     be = _by_type.get(type(x))
     if be is not None and op in be.ops:
         if _debug_on(_DEBUG):
-            logger.debug("%s -> backend %r (array type %s)", op, be.name, type(x).__name__)
+            logger.debug("%s -> backend %r (array type %s.%s)", op, be.name, type(x).__module__, type(x).__qualname__)
         return be
     be = _by_array_type(op, x)
     _by_type.setdefault(type(x), be)

@@ -53,8 +53,9 @@ def matmul_promoting(core: Callable[[Any, Any, Any], Any], a: Any, b: Any, out: 
         want = batch + ((a2.shape[-2],) if a.ndim > 1 else ()) + ((b2.shape[-1],) if b.ndim > 1 else ())
         if getattr(out, "shape", None) != want:
             raise ValueError(f"matmul: out has shape {getattr(out, 'shape', None)}, expected {want}")
-        out2 = out[..., None, :] if a.ndim == 1 else out
-        out2 = out2[..., None] if b.ndim == 1 else out2
+        # Views with the promoted axes put back (expand_dims never copies).
+        out2 = out[..., None] if b.ndim == 1 else out
+        out2 = np.expand_dims(out2, -2) if a.ndim == 1 else out2
     r = core(a2, b2, out2)
     if out is not None:
         return out
@@ -62,4 +63,4 @@ def matmul_promoting(core: Callable[[Any, Any, Any], Any], a: Any, b: Any, out: 
         r = r[..., 0]
     if a.ndim == 1:
         r = r[..., 0, :] if b.ndim > 1 else r[..., 0]
-    return r
+    return r[()] if r.ndim == 0 else r  # vector . vector: a scalar, as NumPy returns

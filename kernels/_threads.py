@@ -22,6 +22,8 @@ def _cores() -> int:
 
 
 def _count(n) -> int:
+    if isinstance(n, bool):
+        raise TypeError("number of threads must be an integer, got bool")
     try:
         n = operator.index(n)
     except TypeError:

@@ -2,6 +2,7 @@
 (kernels/_cpu validates its own arguments before touching memory)."""
 from __future__ import annotations
 
+import numbers
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
@@ -69,6 +70,8 @@ def matmul_shape(a: np.ndarray, b: np.ndarray) -> Tuple[int, ...]:
 
 
 def _self_overlapping(x: np.ndarray) -> bool:
+    if x.size == 0:  # nothing to write (NumPy gives fresh empty arrays zero strides)
+        return False
     dims = sorted((abs(s), n) for s, n in zip(x.strides, x.shape) if n > 1)
     span = x.itemsize
     for stride, n in dims:
@@ -98,13 +101,21 @@ def check_output(fn: str, name: str, out, dtype: np.dtype, shape: Tuple[int, ...
             raise ValueError(f"{fn}: {name} shares memory with {label}; the output must not overlap an input")
 
 
+def real_scalar(fn: str, name: str, x) -> float:
+    """alpha/beta: a real number (Python or NumPy), else TypeError; strings are not numbers."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{fn}: {name} must be a real number, got {type(x).__name__}")
+    return float(x)
+
+
 def gemm_target(
     a: np.ndarray, b: np.ndarray, c: Optional[np.ndarray], out: Optional[np.ndarray], beta: float, trans_a: bool, trans_b: bool
 ) -> Tuple[Optional[np.ndarray], float]:
     """Resolve gemm's (c, out) pair to the one array that is written in place (None: allocate).
 
     With both given and distinct, C is read from `c` and the result goes to `out`: after checking
-    both, `c` is copied into `out` (only when beta != 0, since beta == 0 never reads C).
+    both (c too, even when beta == 0 leaves it unread, as the cpu backend does), `c` is copied
+    into `out` only when beta != 0.
     """
     if c is None and beta != 0:
         raise ValueError("gemm: beta != 0 needs an input c")
@@ -113,15 +124,17 @@ def gemm_target(
     dt = same_dtype("gemm", a, b)
     m, n, _ = gemm_shapes(a, b, trans_a, trans_b)
     check_output("gemm", "out", out, dt, (m, n), (a, b))
-    if c is not None and beta != 0:
-        if not isinstance(c, np.ndarray):
-            raise TypeError(f"gemm: c must be a numpy.ndarray, got {type(c).__name__}")
-        if c.dtype != dt:
-            raise TypeError(f"gemm: c has dtype {c.dtype} but the result is {dt}; outputs are never cast")
-        if c.shape != (m, n):
-            raise ValueError(f"gemm: c has shape {shape_str(c.shape)}, expected {shape_str((m, n))}")
-        if np.may_share_memory(out, c):
-            raise ValueError("gemm: out shares memory with c; pass out=c to update c in place")
-        np.copyto(out, c, casting="no")
-        return out, beta
-    return out, 0.0
+    if c is None:
+        return out, 0.0
+    if not isinstance(c, np.ndarray):
+        raise TypeError(f"gemm: c must be a numpy.ndarray, got {type(c).__name__}")
+    if c.dtype != dt:
+        raise TypeError(f"gemm: c has dtype {c.dtype} but the result is {dt}; outputs are never cast")
+    if c.shape != (m, n):
+        raise ValueError(f"gemm: c has shape {shape_str(c.shape)}, expected {shape_str((m, n))}")
+    if out.size and c.size and np.may_share_memory(out, c):
+        raise ValueError("gemm: out shares memory with c; pass out=c to update c in place")
+    if beta == 0:
+        return out, 0.0
+    np.copyto(out, c, casting="no")
+    return out, beta

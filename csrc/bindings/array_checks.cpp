@@ -80,6 +80,7 @@ void element_strides(const py::array& x, inc_t* out, const char* fn, const char*
 void require_writable_output(const py::array& out, const char* fn, const char* arg) {
     if (!out.writeable())
         throw py::value_error(std::string(fn) + ": " + arg + " is read-only; pass a writable array");
+    if (out.size() == 0) return;  // nothing to write (NumPy gives fresh empty arrays zero strides)
     // Sufficient non-overlap test: sorted by |stride|, each stride clears the span of the smaller.
     std::vector<std::pair<inc_t, inc_t>> dims;  // (|stride| in bytes, extent)
     for (py::ssize_t d = 0; d < out.ndim(); ++d)

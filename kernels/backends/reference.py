@@ -15,6 +15,7 @@ class ReferenceBackend(Backend):
 
     def gemm(self, a, b, c, alpha, beta, trans_a, trans_b, out):
         a, b = v.as_input(a), v.as_input(b)
+        alpha, beta = v.real_scalar("gemm", "alpha", alpha), v.real_scalar("gemm", "beta", beta)
         dt = v.same_dtype("gemm", a, b)
         m, n, k = v.gemm_shapes(a, b, trans_a, trans_b)
         target, beta = v.gemm_target(a, b, c, out, beta, trans_a, trans_b)

@@ -1,0 +1,101 @@
+"""Fixtures: seeded RNG, cpu-engine configuration that is always restored, thread-count restore."""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+# Test the installed package. `python -m pytest` (the README's command) puts the repository root
+# first on sys.path, where kernels/ is the source tree without the compiled kernels._cpu; drop it
+# (an editable install is unaffected: its import hook maps kernels to the source and build trees).
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _ROOT]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import kernels  # noqa: E402
+from kernels import _cpu  # noqa: E402
+from kernels._config import config  # noqa: E402
+
+from _helpers import ISAS  # noqa: E402
+
+_DEFAULT_INFO = _cpu.info()
+
+
+def _restore_defaults() -> None:
+    """The configuration kernels starts with: avx512 cap and derived blocks, unless the
+    KERNELS_CPU_* variables said otherwise (as kernels._init applies them)."""
+    _cpu.configure(config.cpu_isa or "avx512", config.cpu_mc, config.cpu_kc, config.cpu_nc)
+
+
+@pytest.fixture
+def rng(request) -> np.random.Generator:
+    """A generator seeded from the test id: reproducible, different per test."""
+    seed = sum(request.node.nodeid.encode()) * 7919 % (2**32)
+    return np.random.default_rng(seed)
+
+
+@pytest.fixture
+def cpu_config():
+    """`cpu_config(isa, mc=0, kc=0, nc=0)` configures the cpu engine; defaults restored after."""
+    try:
+        yield lambda isa, mc=0, kc=0, nc=0: _cpu.configure(isa, mc, kc, nc)
+    finally:
+        _restore_defaults()
+
+
+@pytest.fixture(autouse=True)
+def _engine_and_threads_restored():
+    """Every test leaves the cpu engine and thread count as it found them (checked, not assumed)."""
+    threads = kernels.get_num_threads()
+    yield
+    if kernels.get_num_threads() != threads:
+        kernels.set_num_threads(threads)
+    info = _cpu.info()
+    if info["isa_cap"] != _DEFAULT_INFO["isa_cap"] or info["float32"] != _DEFAULT_INFO["float32"] or info[
+        "float64"
+    ] != _DEFAULT_INFO["float64"]:
+        _restore_defaults()
+        pytest.fail("test left a non-default cpu engine configuration behind")
+
+
+# Engines for the gemm sweeps: every ISA this CPU runs, with default blocks and with tiny blocks
+# (so the MC/KC/NC loops run many times on small matrices), and the NumPy reference backend.
+SMALL_BLOCKS = dict(mc=40, kc=13, nc=30)  # rounded down per kernel to multiples of MR / NR
+ENGINES = [f"cpu-{isa}" for isa in ISAS] + [f"cpu-{isa}-small" for isa in ISAS] + ["reference"]
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request, cpu_config) -> str:
+    """Configures the engine named by the param and returns the backend= name to pass."""
+    if request.param == "reference":
+        return "reference"
+    return _configure_from_id(request.param, cpu_config)
+
+
+@pytest.fixture(params=[f"cpu-{isa}" for isa in ISAS] + [f"cpu-{isa}-small" for isa in ISAS])
+def cpu_engine(request, cpu_config) -> str:
+    """Like `engine` but only the cpu backend (block-boundary tests need its block sizes)."""
+    return _configure_from_id(request.param, cpu_config)
+
+
+def _configure_from_id(name: str, cpu_config) -> str:
+    """'cpu-<isa>' or 'cpu-<isa>-small': configure, check it took effect, return 'cpu'."""
+    parts = name.split("-")
+    isa = parts[1]
+    small = len(parts) == 3
+    cpu_config(isa, **(SMALL_BLOCKS if small else {}))
+    info = _cpu.info()
+    for dt in ("float32", "float64"):
+        assert info[dt]["isa"] == isa, f"configure({isa!r}) selected {info[dt]['ukernel']}"
+        if small:
+            assert info[dt]["kc"] == SMALL_BLOCKS["kc"] and info[dt]["mc"] <= SMALL_BLOCKS["mc"]
+    return "cpu"
+
+
+@pytest.fixture
+def type_dispatch():
+    """For tests of the default (by array type) choice: KERNELS_BACKEND would override it."""
+    if config.backend is not None:
+        pytest.skip(f"KERNELS_BACKEND={config.backend} is set for this run")
