@@ -7,11 +7,9 @@ from .._linalg import matmul_promoting
 from .._validation import as_input
 from .base import Backend
 
-try:
-    from .. import _cpu
-except ImportError as exc:  # the C++ extension was not built or cannot load
-    _cpu = None
-    _import_error = f"the C++ extension kernels._cpu could not be imported ({exc})"
+from .._extension import load_cpu_extension
+
+_cpu, _reason = load_cpu_extension()
 
 
 _ndarray = np.ndarray
@@ -22,7 +20,7 @@ class CpuBackend(Backend):
     extra = None
     ops = frozenset({"gemm", "matmul"})
     available = _cpu is not None
-    reason = "C++ extension kernels._cpu loaded" if _cpu is not None else _import_error
+    reason = _reason
 
     def __init__(self) -> None:
         if _cpu is not None:
