@@ -15,8 +15,8 @@ Blocking derive_blocking(dim_t mr, dim_t nr, dim_t s, const CacheSizes& caches) 
     Blocking b;
     // KC a multiple of 8 keeps the unrolled k loop free of remainders on full blocks.
     b.kc = std::clamp<dim_t>(l1 / 2 / (nr * s) / 8 * 8, 64, 1024);
-    b.mc = round_down_min(std::min<dim_t>(l2 / 2 / (b.kc * s), 1024), mr);
-    b.nc = round_down_min(std::clamp<dim_t>(l3 / 4 / (b.kc * s), 512, 4096), nr);
+    b.mc = round_down_min(std::min<dim_t>(l2 / 4 / (b.kc * s), 1024), mr);
+    b.nc = round_down_min(std::clamp<dim_t>(l3 / 4 / (b.kc * s), 512, 2048), nr);
     return b;
 }
 

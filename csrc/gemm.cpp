@@ -58,12 +58,12 @@ inline void split(dim_t count, int parts, int i, dim_t* lo, dim_t* hi) {
 }
 
 template <typename T>
-void run(const GemmArgs<T>& g, const Engine<T>& e, int nt) {
+void run(const GemmArgs<T>& g, const Candidate<T>& e, int nt) {
     // Barriers only inside our own team: a serial call may run inside an enclosing parallel
     // region (batched matmul), where an orphaned barrier would bind to that outer team.
     const bool team = nt > 1;
     const Ukernel<T>& u = *e.ukr;
-    const dim_t MR = u.mr, NR = u.nr;
+    const dim_t MR = u.mr, NR = u.nr;  // (e: the chosen kernel and its block sizes)
     const dim_t KC = std::min(e.blk.kc, g.k);
     const dim_t NC = std::min(e.blk.nc, round_up(g.n, NR));
     const dim_t MC = std::min(e.blk.mc, round_up(g.m, MR));
@@ -179,8 +179,9 @@ void run_direct(const GemmArgs<T>& g, const Ukernel<T>& u, int nt) {
 template <typename T>
 int useful_threads(dim_t m, dim_t n, dim_t k, const Engine<T>& e, int nthreads) {
     if (nthreads <= 1) return 1;
+    const Ukernel<T>& u = *e.cands.front().ukr;
     const double fmas = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-    const double tiles = static_cast<double>(ceil_div(m, e.ukr->mr) * ceil_div(n, e.ukr->nr));
+    const double tiles = static_cast<double>(ceil_div(m, u.mr) * ceil_div(n, u.nr));
     const double by_work = fmas / 2.0e5, cap = std::min(by_work, tiles);
     return cap < 2.0 ? 1 : static_cast<int>(std::min<double>(cap, nthreads));
 }
@@ -204,8 +205,9 @@ void gemm(const GemmArgs<T>& in, const Engine<T>& e, int nthreads) {
         std::swap(g.rs_c, g.cs_c);
     }
     const int nt = useful_threads(g.m, g.n, g.k, e, nthreads);
-    if (direct_suits(g, *e.ukr, cache_sizes().l2)) return run_direct(g, *e.ukr, nt);
-    run(g, e, nt);
+    const Candidate<T>& chosen = e.pick(g.m, g.n);
+    if (direct_suits(g, *chosen.ukr, cache_sizes().l2)) return run_direct(g, *chosen.ukr, nt);
+    run(g, chosen, nt);
 }
 
 template void gemm<float>(const GemmArgs<float>&, const Engine<float>&, int);

@@ -11,8 +11,9 @@ namespace kernels {
 template <typename T>
 const std::vector<const Ukernel<T>*>& built_ukernels();
 
-// The best micro-kernel whose ISA is <= cap and that this CPU can run (generic always qualifies).
+// The micro-kernels of the best ISA <= cap that this CPU runs (generic always qualifies), in
+// table order; the driver picks among them per problem shape.
 template <typename T>
-const Ukernel<T>& select_ukernel(Isa cap);
+std::vector<const Ukernel<T>*> select_ukernels(Isa cap);
 
 }  // namespace kernels

@@ -35,6 +35,10 @@ struct Ukernel {
     const char* name;  // e.g. "ukr_f32_avx512_32x12"
     Isa isa;
     dim_t mr, nr;
+    // Fraction of the FMA peak the kernel sustains on L1-resident panels (measured for AVX-512 on
+    // a Sapphire Rapids core; nominal elsewhere). Only compared between kernels of one ISA, to
+    // trade a faster tile against the padding it adds on a given m (see Engine::pick).
+    double efficiency;
     ukr_fn<T> kernel;
     pack_a_fn<T> pack_a;  // compiled with the same ISA flags as the kernel
     pack_b_fn<T> pack_b;

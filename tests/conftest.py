@@ -18,7 +18,7 @@ import kernels  # noqa: E402
 from kernels import _cpu  # noqa: E402
 from kernels._config import config  # noqa: E402
 
-from _helpers import ISAS  # noqa: E402
+from _helpers import ISAS, RUNNABLE_UKERNELS  # noqa: E402
 
 _DEFAULT_INFO = _cpu.info()
 
@@ -63,7 +63,10 @@ def _engine_and_threads_restored():
 # Engines for the gemm sweeps: every ISA this CPU runs, with default blocks and with tiny blocks
 # (so the MC/KC/NC loops run many times on small matrices), and the NumPy reference backend.
 SMALL_BLOCKS = dict(mc=40, kc=13, nc=30)  # rounded down per kernel to multiples of MR / NR
-ENGINES = [f"cpu-{isa}" for isa in ISAS] + [f"cpu-{isa}-small" for isa in ISAS] + ["reference"]
+# ISAs with several micro-kernels (the driver picks one per shape) also get each kernel forced.
+_SHARED_ISA = [u for u in RUNNABLE_UKERNELS if sum(v["isa"] == u["isa"] and v["dtype"] == u["dtype"] for v in RUNNABLE_UKERNELS) > 1]
+FORCED = [f"cpu-kernel-{u['name']}" for u in _SHARED_ISA]
+ENGINES = [f"cpu-{isa}" for isa in ISAS] + [f"cpu-{isa}-small" for isa in ISAS] + FORCED + ["reference"]
 
 
 @pytest.fixture(params=ENGINES)
@@ -74,14 +77,22 @@ def engine(request, cpu_config) -> str:
     return _configure_from_id(request.param, cpu_config)
 
 
-@pytest.fixture(params=[f"cpu-{isa}" for isa in ISAS] + [f"cpu-{isa}-small" for isa in ISAS])
+@pytest.fixture(params=[f"cpu-{isa}" for isa in ISAS] + [f"cpu-{isa}-small" for isa in ISAS] + FORCED)
 def cpu_engine(request, cpu_config) -> str:
     """Like `engine` but only the cpu backend (block-boundary tests need its block sizes)."""
     return _configure_from_id(request.param, cpu_config)
 
 
 def _configure_from_id(name: str, cpu_config) -> str:
-    """'cpu-<isa>' or 'cpu-<isa>-small': configure, check it took effect, return 'cpu'."""
+    """'cpu-<isa>', 'cpu-<isa>-small' or 'cpu-kernel-<name>': configure, check it took effect,
+    return 'cpu'."""
+    if name.startswith("cpu-kernel-"):
+        ukr = name[len("cpu-kernel-"):]
+        (u,) = [u for u in RUNNABLE_UKERNELS if u["name"] == ukr]
+        _cpu.configure(u["isa"], ukernel=ukr)
+        info = _cpu.info()[u["dtype"]]
+        assert info["ukernel"] == ukr and len(info["candidates"]) == 1
+        return "cpu"
     parts = name.split("-")
     isa = parts[1]
     small = len(parts) == 3
@@ -90,7 +101,8 @@ def _configure_from_id(name: str, cpu_config) -> str:
     for dt in ("float32", "float64"):
         assert info[dt]["isa"] == isa, f"configure({isa!r}) selected {info[dt]['ukernel']}"
         if small:
-            assert info[dt]["kc"] == SMALL_BLOCKS["kc"] and info[dt]["mc"] <= SMALL_BLOCKS["mc"]
+            for c in info[dt]["candidates"]:  # MC is rounded down to whole micro-panels, >= MR
+                assert c["kc"] == SMALL_BLOCKS["kc"] and c["mc"] == max(c["mr"], SMALL_BLOCKS["mc"] // c["mr"] * c["mr"])
     return "cpu"
 
 

@@ -217,10 +217,12 @@ def test_info_keys():
     assert set(e["cache_bytes"]) == {"l1d", "l2", "l3"} and all(v > 0 for v in e["cache_bytes"].values())
     for dt, mr_max in (("float32", 64), ("float64", 32)):
         k = e[dt]
-        assert set(k) == {"ukernel", "isa", "mr", "nr", "mc", "kc", "nc"}
-        assert 0 < k["mr"] <= mr_max and k["nr"] > 0
-        assert k["mc"] % k["mr"] == 0 and k["nc"] % k["nr"] == 0 and k["kc"] > 0
-        assert k["isa"] in e["isas_supported"]
+        assert set(k) == {"ukernel", "isa", "mr", "nr", "efficiency", "mc", "kc", "nc", "candidates"}
+        assert k["candidates"][0] == {key: v for key, v in k.items() if key != "candidates"}
+        for c in k["candidates"]:  # every candidate: same ISA, whole micro-panels per block
+            assert 0 < c["mr"] <= mr_max and c["nr"] > 0 and 0 < c["efficiency"] <= 1
+            assert c["mc"] % c["mr"] == 0 and c["nc"] % c["nr"] == 0 and c["kc"] > 0
+            assert c["isa"] == k["isa"] and c["isa"] in e["isas_supported"]
     json.dumps(d)  # serialisable (python -m kernels info --json)
 
 

@@ -2,6 +2,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <stdexcept>
+
 #include "../cpu_info.hpp"
 #include "../engine.hpp"
 #include "../threads.hpp"
@@ -22,18 +24,30 @@ double fma_peak_avx2(bool f64, double seconds);
 
 namespace {
 
+py::dict candidate_info(const char* name, const char* isa, dim_t mr, dim_t nr, double eff, const Blocking& b) {
+    py::dict d;
+    d["ukernel"] = name;
+    d["isa"] = isa;
+    d["mr"] = mr;
+    d["nr"] = nr;
+    d["efficiency"] = eff;
+    d["mc"] = b.mc;
+    d["kc"] = b.kc;
+    d["nc"] = b.nc;
+    return d;
+}
+
+// The first candidate's fields at the top level (what a single-kernel ISA has), all under "candidates".
 template <typename T>
 py::dict engine_info() {
-    const Engine<T>& e = engine<T>();
-    py::dict d;
-    d["ukernel"] = e.ukr->name;
-    d["isa"] = isa_name(e.ukr->isa);
-    d["mr"] = e.ukr->mr;
-    d["nr"] = e.ukr->nr;
-    d["mc"] = e.blk.mc;
-    d["kc"] = e.blk.kc;
-    d["nc"] = e.blk.nc;
-    return d;
+    py::list all;
+    for (const Candidate<T>& c : engine<T>().cands)
+        all.append(candidate_info(c.ukr->name, isa_name(c.ukr->isa), c.ukr->mr, c.ukr->nr, c.ukr->efficiency, c.blk));
+    py::dict d = all[0].cast<py::dict>();
+    py::dict top;
+    for (auto item : d) top[item.first] = item.second;
+    top["candidates"] = all;
+    return top;
 }
 
 py::dict info() {
@@ -59,12 +73,17 @@ py::dict info() {
     return d;
 }
 
-void configure_entry(const std::string& isa, py::ssize_t mc, py::ssize_t kc, py::ssize_t nc) {
+void configure_entry(const std::string& isa, py::ssize_t mc, py::ssize_t kc, py::ssize_t nc,
+                     const std::string& ukernel) {
     Isa cap;
     if (!parse_isa(isa.c_str(), &cap))
         throw py::value_error("unknown ISA '" + isa + "'; allowed: generic, avx2, avx512");
     if (mc < 0 || kc < 0 || nc < 0) throw py::value_error("block sizes must be >= 0 (0 = derive)");
-    configure(cap, mc, kc, nc);
+    try {
+        configure(cap, mc, kc, nc, ukernel);
+    } catch (const std::invalid_argument& e) {
+        throw py::value_error(e.what());
+    }
 }
 
 // Single-thread FMA peak (GFLOP/s) with the best built ISA the CPU runs; None without a SIMD ISA.
@@ -98,8 +117,8 @@ PYBIND11_MODULE(_cpu, m) {
     m.def("matmul", &matmul_entry, py::arg("a").noconvert(), py::arg("b").noconvert(),
           py::arg("out") = py::none(), "batched matmul of >= 2-D arrays");
     m.def("configure", &configure_entry, py::arg("isa") = "avx512", py::arg("mc") = 0,
-          py::arg("kc") = 0, py::arg("nc") = 0,
-          "cap the ISA and override block sizes (0 = derive from caches)");
+          py::arg("kc") = 0, py::arg("nc") = 0, py::arg("ukernel") = "",
+          "cap the ISA, override block sizes (0 = derive from caches), or force one micro-kernel");
     m.def("set_num_threads", &kernels::set_num_threads, py::arg("n"));
     m.def("get_num_threads", &kernels::num_threads);
     m.def("info", &info);
