@@ -7,11 +7,12 @@ backends that accept NumPy arrays, in registry order). Every decision is logged 
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import contextvars
 import importlib
 import logging
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, DefaultDict, Dict, Iterator, List, Optional
 
 import numpy as np
 
@@ -26,7 +27,9 @@ _DEBUG = logging.DEBUG
 _ENV_BACKEND = config.backend
 _context: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("kernels_backend", default=None)
 _loaded: Dict[str, Any] = {}
-_by_type: Dict[type, Any] = {}  # array type -> backend chosen for it (cache of the type rule)
+# Cache of the type rule: op -> {array type -> the chosen backend's method}, and the backend's name.
+_fast: DefaultDict[str, Dict[type, Any]] = collections.defaultdict(dict)
+_fast_names: DefaultDict[str, Dict[type, str]] = collections.defaultdict(dict)
 
 
 def _load(name: str):
@@ -77,22 +80,25 @@ def _by_array_type(op: str, x: Any):
 
 
 def pick(op: str, backend: Optional[str], x: Any):
-    """The backend that runs `op` on first operand `x`. Kept cheap: it is on every call's path."""
+    """The function that runs `op` on first operand `x`: the chosen backend's method. Kept cheap,
+    it is on every call's path: one dict lookup by array type when nothing overrides the choice."""
+    if backend is None and _ENV_BACKEND is None and _context.get() is None:
+        fn = _fast[op].get(type(x))
+        if fn is not None:
+            if _debug_on(_DEBUG):
+                kind = type(x)
+                logger.debug("%s -> backend %r (array type %s.%s)", op, _fast_names[op][kind], kind.__module__, kind.__qualname__)
+            return fn
+        be = _by_array_type(op, x)
+        _fast[op][type(x)] = getattr(be, op)
+        _fast_names[op][type(x)] = be.name
+        return getattr(be, op)
     if backend is not None:
-        return _named(op, backend, "backend= argument")
+        return getattr(_named(op, backend, "backend= argument"), op)
     name = _context.get()
     if name is not None:
-        return _named(op, name, "use_backend() context")
-    if _ENV_BACKEND is not None:
-        return _named(op, _ENV_BACKEND, "KERNELS_BACKEND")
-    be = _by_type.get(type(x))
-    if be is not None and op in be.ops:
-        if _debug_on(_DEBUG):
-            logger.debug("%s -> backend %r (array type %s.%s)", op, be.name, type(x).__module__, type(x).__qualname__)
-        return be
-    be = _by_array_type(op, x)
-    _by_type.setdefault(type(x), be)
-    return be
+        return getattr(_named(op, name, "use_backend() context"), op)
+    return getattr(_named(op, _ENV_BACKEND, "KERNELS_BACKEND"), op)
 
 
 @contextlib.contextmanager

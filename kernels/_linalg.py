@@ -28,13 +28,13 @@ def gemm(
     must have the result's dtype and shape and be writable: they are never copied or cast.
     Raises TypeError for dtypes other than float32/float64 or mixed dtypes, ValueError for shapes.
     """
-    return pick("gemm", backend, a).gemm(a, b, c, alpha, beta, trans_a, trans_b, out)
+    return pick("gemm", backend, a)(a, b, c, alpha, beta, trans_a, trans_b, out)
 
 
 def matmul(a: Any, b: Any, *, out: Any = None, backend: Optional[str] = None) -> Any:
     """``a @ b`` with NumPy matmul semantics: 1-D operands are promoted and the added axis removed,
     batch dimensions broadcast, and the whole batch runs as one call. Scalars are rejected."""
-    return pick("matmul", backend, a).matmul(a, b, out)
+    return pick("matmul", backend, a)(a, b, out)
 
 
 def matmul_promoting(core: Callable[[Any, Any, Any], Any], a: Any, b: Any, out: Any) -> Any:
