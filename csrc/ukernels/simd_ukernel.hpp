@@ -6,6 +6,8 @@
 // (4 cycles x 2 FMA ports needs >= 8 chains; 24 are in flight for the AVX-512 shapes).
 #pragma once
 
+#include <type_traits>
+
 #include "../common.hpp"
 #include "tile_store.hpp"
 
@@ -126,12 +128,17 @@ void simd_ukr_direct(dim_t k, typename V::T alpha, const typename V::T* a, inc_t
 #pragma GCC unroll 4
         for (int i = 0; i < MV; ++i) acc[j][i] = V::zero();
 
-    if (m == MR) {
+    // One k loop, instantiated twice: full tiles load A unmasked, the last row block masked.
+    auto k_loop = [&](auto full) {
 #pragma GCC unroll 2
         for (dim_t p = 0; p < k; ++p) {
             R av[MV];
 #pragma GCC unroll 4
-            for (int i = 0; i < MV; ++i) av[i] = V::loadu(a + p * lda + i * W);
+            for (int i = 0; i < MV; ++i) {
+                const T* ap = a + p * lda + i * W;
+                if constexpr (decltype(full)::value) av[i] = V::loadu(ap);
+                else av[i] = V::load_c(ap, m - i * W);
+            }
             const inc_t off = p * rs_b;
 #pragma GCC unroll 16
             for (int j = 0; j < NR; ++j) {
@@ -140,20 +147,9 @@ void simd_ukr_direct(dim_t k, typename V::T alpha, const typename V::T* a, inc_t
                 for (int i = 0; i < MV; ++i) acc[j][i] = V::fma(av[i], bv, acc[j][i]);
             }
         }
-    } else {
-        for (dim_t p = 0; p < k; ++p) {
-            R av[MV];
-#pragma GCC unroll 4
-            for (int i = 0; i < MV; ++i) av[i] = V::load_c(a + p * lda + i * W, m - i * W);
-            const inc_t off = p * rs_b;
-#pragma GCC unroll 16
-            for (int j = 0; j < NR; ++j) {
-                const R bv = V::bcast(bj[j] + off);
-#pragma GCC unroll 4
-                for (int i = 0; i < MV; ++i) acc[j][i] = V::fma(av[i], bv, acc[j][i]);
-            }
-        }
-    }
+    };
+    if (m == MR) k_loop(std::true_type{});
+    else k_loop(std::false_type{});
     store_acc<V, MV, NR>(acc, alpha, beta, c, rs_c, cs_c, m, n);
 }
 

@@ -3,7 +3,9 @@
 With several threads, every library's workers keep spinning for a while after a call (OpenBLAS for
 ~2^28 cycles, libgomp for its spin count) and steal the cores from whichever library runs next;
 on a 2-core machine that turns each barrier into a scheduler time slice. `settle_s` sleeps after
-each sample so every library starts from parked workers, the state a real workflow step sees.
+each sample so every library starts from parked workers. Waking parked workers is slow on a VM
+(an idle vCPU is halted: the first call after a sleep measured up to 10 ms here), so every sample
+starts with one untimed call, and the calls per sample are sized from the fastest of a few calls.
 """
 from __future__ import annotations
 
@@ -14,10 +16,13 @@ from typing import Callable, Dict, List
 
 def _reps_for(fn: Callable[[], object], budget_s: float) -> int:
     """Calls per sample so that one sample lasts about `budget_s` (short calls are batched)."""
-    t0 = time.perf_counter()
-    fn()
-    dt = max(time.perf_counter() - t0, 1e-7)
-    return max(1, int(budget_s / dt))
+    fn()  # wake the workers
+    dt = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        fn()
+        dt = min(dt, time.perf_counter() - t0)
+    return max(1, int(budget_s / max(dt, 1e-7)))
 
 
 def interleaved_medians(
@@ -36,6 +41,7 @@ def interleaved_medians(
     for _ in range(rounds):
         for name, fn in fns.items():
             r = reps[name]
+            fn()  # untimed: wakes the workers parked during the settle sleep
             t0 = time.perf_counter()
             for _ in range(r):
                 fn()
