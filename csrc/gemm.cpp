@@ -112,9 +112,12 @@ void run(const GemmArgs<T>& g, const Candidate<T>& cand, int nt) {
                         const dim_t nr = std::min(NR, nc - jr);
                         const T* bp = bufb + jr * kc;
                         T* cj = g.c + (jc + jr) * g.cs_c + ic * g.rs_c;
-                        for (dim_t ir = 0; ir < mc; ir += MR)
-                            u.kernel(kc, g.alpha, bufa + ir * kc, bp, beta, cj + ir * g.rs_c,
-                                     g.rs_c, g.cs_c, std::min(MR, mc - ir), nr);
+                        for (dim_t ir = 0; ir < mc; ir += MR) {
+                            const dim_t mr = std::min(MR, mc - ir);
+                            const auto kern = mr <= MR / 2 && u.kernel_half ? u.kernel_half : u.kernel;
+                            kern(kc, g.alpha, bufa + ir * kc, bp, beta, cj + ir * g.rs_c, g.rs_c,
+                                 g.cs_c, mr, nr);
+                        }
                     }
                 }
                 if (team) {
@@ -159,10 +162,12 @@ void run_direct(const GemmArgs<T>& g, const Ukernel<T>& u, int nt) {
         split(n_tiles, parts, tid, &j0, &j1);
         for (dim_t jp = j0; jp < j1; ++jp) {
             const dim_t jr = jp * u.nr;
-            for (dim_t ir = 0; ir < g.m; ir += u.mr)
-                u.direct(g.k, g.alpha, g.a + ir, g.cs_a, g.b + jr * g.cs_b, g.rs_b, g.cs_b, g.beta,
-                         g.c + ir * g.rs_c + jr * g.cs_c, g.rs_c, g.cs_c, std::min(u.mr, g.m - ir),
-                         std::min(u.nr, g.n - jr));
+            for (dim_t ir = 0; ir < g.m; ir += u.mr) {
+                const dim_t mr = std::min(u.mr, g.m - ir);
+                const auto kern = mr <= u.mr / 2 && u.direct_half ? u.direct_half : u.direct;
+                kern(g.k, g.alpha, g.a + ir, g.cs_a, g.b + jr * g.cs_b, g.rs_b, g.cs_b, g.beta,
+                     g.c + ir * g.rs_c + jr * g.cs_c, g.rs_c, g.cs_c, mr, std::min(u.nr, g.n - jr));
+            }
         }
     };
 #ifdef _OPENMP

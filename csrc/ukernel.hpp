@@ -43,6 +43,16 @@ struct Ukernel {
     pack_a_fn<T> pack_a;  // compiled with the same ISA flags as the kernel
     pack_b_fn<T> pack_b;
     direct_fn<T> direct;  // nullptr when the ISA has no unpacked kernel
+    // Half-height variants (MR/2 rows, same packed panels) for the last rows of a block;
+    // nullptr when the kernel has none. Same contract with m <= MR/2.
+    ukr_fn<T> kernel_half;
+    direct_fn<T> direct_half;
+
+    // Rows of C actually computed for m rows: full tiles, and a half tile for a short remainder.
+    dim_t padded_rows(dim_t m) const {
+        const dim_t rem = m % mr, half = mr / 2;
+        return m - rem + (rem == 0 ? 0 : (kernel_half && rem <= half ? half : mr));
+    }
 };
 
 }  // namespace kernels

@@ -2,6 +2,7 @@
 #include "ukernel_entry.hpp"
 
 #include <string>
+#include <vector>
 
 #include "../cpu_info.hpp"
 #include "../registry.hpp"
@@ -11,35 +12,35 @@ namespace kernels {
 
 namespace {
 
+// A runnable micro-kernel entry point: every kernel, and "<name>_half" for its half-height edge
+// variant (MR/2 rows, reading panels packed for the full MR).
 template <typename T>
-void list_into(py::list& out, const char* dtype) {
+struct Variant {
+    std::string name;
+    const Ukernel<T>* u;
+    dim_t mr;
+    ukr_fn<T> fn;
+};
+
+template <typename T>
+std::vector<Variant<T>> variants() {
+    std::vector<Variant<T>> out;
     for (const Ukernel<T>* u : built_ukernels<T>()) {
-        py::dict d;
-        d["name"] = u->name;
-        d["isa"] = isa_name(u->isa);
-        d["dtype"] = dtype;
-        d["mr"] = u->mr;
-        d["nr"] = u->nr;
-        d["runnable"] = cpu_supports(u->isa);
-        out.append(d);
+        out.push_back({u->name, u, u->mr, u->kernel});
+        if (u->kernel_half) out.push_back({std::string(u->name) + "_half", u, u->mr / 2, u->kernel_half});
     }
+    return out;
 }
 
 template <typename T>
-const Ukernel<T>* find(const std::string& name) {
-    for (const Ukernel<T>* u : built_ukernels<T>())
-        if (name == u->name) return u;
-    return nullptr;
-}
-
-template <typename T>
-void run_typed(const Ukernel<T>& u, py::ssize_t k, double alpha, const py::array& a, const py::array& b,
+void run_typed(const Variant<T>& v, py::ssize_t k, double alpha, const py::array& a, const py::array& b,
                double beta, const py::array& c, py::ssize_t m, py::ssize_t n) {
+    const Ukernel<T>& u = *v.u;
     if (!cpu_supports(u.isa))
-        throw py::value_error(std::string(u.name) + " cannot run on this CPU");
-    if (m < 0 || n < 0 || m > u.mr || n > u.nr || k < 0)
+        throw py::value_error(v.name + " cannot run on this CPU");
+    if (m < 0 || n < 0 || m > v.mr || n > u.nr || k < 0)
         throw py::value_error("run_ukernel: need 0 <= m <= MR, 0 <= n <= NR, k >= 0");
-    if (a.ndim() != 1 || a.size() < k * u.mr || b.ndim() != 1 || b.size() < k * u.nr ||
+    if (a.ndim() != 1 || a.size() < k * v.mr || b.ndim() != 1 || b.size() < k * u.nr ||
         !(a.flags() & py::array::c_style) || !(b.flags() & py::array::c_style))
         throw py::value_error("run_ukernel: a and b must be contiguous 1-D packed panels of k*MR and k*NR");
     if (c.ndim() != 2 || c.shape(0) < m || c.shape(1) < n)
@@ -56,10 +57,36 @@ void run_typed(const Ukernel<T>& u, py::ssize_t k, double alpha, const py::array
     };
     T* ap = aligned(pa);
     T* bp = aligned(pb);
-    std::copy_n(static_cast<const T*>(a.data()), k * u.mr, ap);
+    const T* as = static_cast<const T*>(a.data());
+    for (py::ssize_t p = 0; p < k; ++p) std::copy_n(as + p * v.mr, v.mr, ap + p * u.mr);  // full-MR stride
     std::copy_n(static_cast<const T*>(b.data()), k * u.nr, bp);
-    u.kernel(k, static_cast<T>(alpha), ap, bp, static_cast<T>(beta),
+    v.fn(k, static_cast<T>(alpha), ap, bp, static_cast<T>(beta),
              static_cast<T*>(const_cast<void*>(c.data())), st[0], st[1], m, n);
+}
+
+template <typename T>
+void list_into(py::list& out, const char* dtype) {
+    for (const Variant<T>& v : variants<T>()) {
+        py::dict d;
+        d["name"] = v.name;
+        d["isa"] = isa_name(v.u->isa);
+        d["dtype"] = dtype;
+        d["mr"] = v.mr;
+        d["nr"] = v.u->nr;
+        d["runnable"] = cpu_supports(v.u->isa);
+        out.append(d);
+    }
+}
+
+template <typename T>
+bool run_named(const std::string& name, py::ssize_t k, double alpha, const py::array& a,
+               const py::array& b, double beta, const py::array& c, py::ssize_t m, py::ssize_t n) {
+    for (const Variant<T>& v : variants<T>())
+        if (v.name == name) {
+            run_typed<T>(v, k, alpha, a, b, beta, c, m, n);
+            return true;
+        }
+    return false;
 }
 
 }  // namespace
@@ -76,11 +103,9 @@ void run_ukernel(const std::string& name, py::ssize_t k, double alpha, const py:
     const auto dt = py_checks::dtype_of(c, "run_ukernel", "c");
     if (py_checks::dtype_of(a, "run_ukernel", "a") != dt || py_checks::dtype_of(b, "run_ukernel", "b") != dt)
         throw py::type_error("run_ukernel: a, b and c must share one dtype");
-    if (dt == py_checks::Dtype::f32) {
-        if (const auto* u = find<float>(name)) return run_typed<float>(*u, k, alpha, a, b, beta, c, m, n);
-    } else if (const auto* u = find<double>(name)) {
-        return run_typed<double>(*u, k, alpha, a, b, beta, c, m, n);
-    }
+    if (dt == py_checks::Dtype::f32 ? run_named<float>(name, k, alpha, a, b, beta, c, m, n)
+                                    : run_named<double>(name, k, alpha, a, b, beta, c, m, n))
+        return;
     throw py::value_error("run_ukernel: no " + std::string(py_checks::dtype_name(dt)) +
                           " micro-kernel named '" + name + "' in this build");
 }

@@ -67,8 +67,10 @@ KERNELS_INLINE void prefetch_c(typename V::T* c, inc_t rs_c, inc_t cs_c) {
         }
 }
 
-// Packed operands: A micro-panel (MR per k, aligned), B micro-panel (NR per k).
-template <class V, int MV, int NR>
+// Packed operands: A micro-panel (AS elements per k, aligned), B micro-panel (NR per k).
+// AS > MV*W makes the half-height edge kernel: it reads the first MV vectors of a taller panel,
+// so the last rows of a block (m <= MR/2) cost half the FMAs of a full tile.
+template <class V, int MV, int NR, int AS = MV * V::W>
 void simd_ukr(dim_t k, typename V::T alpha, const typename V::T* KERNELS_RESTRICT a,
               const typename V::T* KERNELS_RESTRICT b, typename V::T beta, typename V::T* c,
               inc_t rs_c, inc_t cs_c, dim_t m, dim_t n) {
@@ -98,7 +100,7 @@ void simd_ukr(dim_t k, typename V::T alpha, const typename V::T* KERNELS_RESTRIC
 #pragma GCC unroll 4
             for (int i = 0; i < MV; ++i) acc[j][i] = V::fma(av[i], bj, acc[j][i]);
         }
-        a += MR;
+        a += AS;
         b += NR;
     }
     store_acc<V, MV, NR>(acc, alpha, beta, c, rs_c, cs_c, m, n);

@@ -7,5 +7,6 @@
 namespace kernels {
 extern const Ukernel<float> ukr_f32_avx2_16x6;
 const Ukernel<float> ukr_f32_avx2_16x6 = {"ukr_f32_avx2_16x6", Isa::avx2, 16, 6, 0.85, &simd_ukr<Avx2F32, 2, 6>,
-                                &pack_a<float, 16>, &pack_b<float, 6>, nullptr};
+                                &pack_a<float, 16>, &pack_b<float, 6>, nullptr,
+                                &simd_ukr<Avx2F32, 1, 6, 16>, nullptr};
 }  // namespace kernels

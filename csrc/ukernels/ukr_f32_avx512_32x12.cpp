@@ -9,5 +9,6 @@ namespace kernels {
 extern const Ukernel<float> ukr_f32_avx512_32x12;
 const Ukernel<float> ukr_f32_avx512_32x12 = {"ukr_f32_avx512_32x12", Isa::avx512, 32, 12, 0.86, &simd_ukr<Avx512F32, 2, 12>,
                                 &pack_a<float, 32>, &pack_b_avx512<float, 12>,
-                                &simd_ukr_direct<Avx512F32, 2, 12>};
+                                &simd_ukr_direct<Avx512F32, 2, 12>,
+                                &simd_ukr<Avx512F32, 1, 12, 32>, &simd_ukr_direct<Avx512F32, 1, 12>};
 }  // namespace kernels

@@ -11,5 +11,6 @@ namespace kernels {
 extern const Ukernel<float> ukr_f32_avx512_64x6;
 const Ukernel<float> ukr_f32_avx512_64x6 = {"ukr_f32_avx512_64x6", Isa::avx512, 64, 6, 0.90, &simd_ukr<Avx512F32, 4, 6>,
                                 &pack_a<float, 64>, &pack_b_avx512<float, 6>,
-                                &simd_ukr_direct<Avx512F32, 4, 6>};
+                                &simd_ukr_direct<Avx512F32, 4, 6>,
+                                &simd_ukr<Avx512F32, 2, 6, 64>, &simd_ukr_direct<Avx512F32, 2, 6>};
 }  // namespace kernels

@@ -7,5 +7,6 @@
 namespace kernels {
 extern const Ukernel<double> ukr_f64_avx2_8x6;
 const Ukernel<double> ukr_f64_avx2_8x6 = {"ukr_f64_avx2_8x6", Isa::avx2, 8, 6, 0.85, &simd_ukr<Avx2F64, 2, 6>,
-                                &pack_a<double, 8>, &pack_b<double, 6>, nullptr};
+                                &pack_a<double, 8>, &pack_b<double, 6>, nullptr,
+                                &simd_ukr<Avx2F64, 1, 6, 8>, nullptr};
 }  // namespace kernels

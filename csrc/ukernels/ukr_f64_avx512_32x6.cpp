@@ -11,5 +11,6 @@ namespace kernels {
 extern const Ukernel<double> ukr_f64_avx512_32x6;
 const Ukernel<double> ukr_f64_avx512_32x6 = {"ukr_f64_avx512_32x6", Isa::avx512, 32, 6, 0.84, &simd_ukr<Avx512F64, 4, 6>,
                                 &pack_a<double, 32>, &pack_b_avx512<double, 6>,
-                                &simd_ukr_direct<Avx512F64, 4, 6>};
+                                &simd_ukr_direct<Avx512F64, 4, 6>,
+                                &simd_ukr<Avx512F64, 2, 6, 32>, &simd_ukr_direct<Avx512F64, 2, 6>};
 }  // namespace kernels
