@@ -2,7 +2,8 @@
 //
 // Parallelism: threads form a tm x tn grid over the ic (M) and jr (N) loops. All threads pack the
 // shared KC x NC block of B together, then each packs its own MC x KC block of A (A blocks are
-// private to a core's L2) and runs its tiles. Two barriers per (jc, pc) iteration.
+// private to a core's L2) and runs its tiles. Two barriers per (jc, pc) iteration, none when only
+// the N dimension is split (each thread then packs the B panels it uses itself).
 #include "gemm.hpp"
 
 #include <algorithm>
@@ -36,15 +37,20 @@ struct Grid {
     int tm, tn;
 };
 
-// Factor nt = tm * tn to minimise the largest per-thread tile count; ties favour splitting M,
-// which keeps B shared and A blocks unduplicated.
-Grid choose_grid(int nt, dim_t m_panels, dim_t n_panels) {
+// Factor nt = tm * tn to minimise each thread's work per k step: its FMA lanes (tiles x MR x NR)
+// plus what it streams, weighted: its share of A rows and of the packed B columns (splitting M
+// makes every thread read the whole B block, splitting N the whole A block). A streamed element
+// costs about 4 FMA lanes (an L2/L3 line shared by 8-16 elements vs 32 lanes per cycle); the
+// term matters only for short, wide C such as 49 x 512, where splitting N avoids sharing B.
+Grid choose_grid(int nt, dim_t m, dim_t nc, dim_t mr, dim_t nr) {
+    constexpr dim_t kStreamWeight = 4;
     Grid best{nt, 1};
     dim_t best_cost = -1;
     for (int tm = nt; tm >= 1; --tm) {
         if (nt % tm) continue;
         const int tn = nt / tm;
-        const dim_t cost = ceil_div(m_panels, tm) * ceil_div(n_panels, tn);
+        const dim_t tiles = ceil_div(ceil_div(m, mr), tm) * ceil_div(ceil_div(nc, nr), tn);
+        const dim_t cost = tiles * mr * nr + kStreamWeight * (ceil_div(m, tm) + ceil_div(nc, tn));
         if (best_cost < 0 || cost < best_cost) best = {tm, tn}, best_cost = cost;
     }
     return best;
@@ -67,7 +73,8 @@ void run(const GemmArgs<T>& g, const Candidate<T>& cand, int nt) {
     const dim_t NC = std::min(cand.blk.nc, round_up(g.n, NR));
     const dim_t MC = std::min(cand.blk.mc, round_up(g.m, MR));
 
-    const Grid grid = choose_grid(nt, ceil_div(g.m, MR), ceil_div(NC, NR));
+    const Grid grid = choose_grid(nt, g.m, NC, MR, NR);
+    const bool shared_b = grid.tm > 1;
     const std::size_t b_elems = static_cast<std::size_t>(KC * NC);
     const std::size_t a_elems = static_cast<std::size_t>(KC * MC);
     // One buffer: packed B (shared) followed by one packed A block per thread; each part
@@ -89,8 +96,12 @@ void run(const GemmArgs<T>& g, const Candidate<T>& cand, int nt) {
             const dim_t n_panels = ceil_div(nc, NR);
             dim_t np0, np1;  // this thread's share of the jr loop
             split(n_panels, grid.tn, tj, &np0, &np1);
-            dim_t bp0, bp1;  // this thread's share of packing B
-            split(n_panels, nt, tid, &bp0, &bp1);
+            // This thread's share of packing B: with M split (tm > 1) the B block is shared and
+            // packed by all threads together; with only N split each thread packs just the panels
+            // it uses, so no thread waits for another (no barriers: packing, which is memory
+            // bound, then overlaps with the other thread's FMAs).
+            dim_t bp0 = np0, bp1 = np1;
+            if (shared_b) split(n_panels, nt, tid, &bp0, &bp1);
 
             for (dim_t pc = 0; pc < g.k; pc += KC) {
                 const dim_t kc = std::min(KC, g.k - pc);
@@ -99,7 +110,7 @@ void run(const GemmArgs<T>& g, const Candidate<T>& cand, int nt) {
                     u.pack_b(kc, j1 - j0, g.b + pc * g.rs_b + (jc + j0) * g.cs_b, g.rs_b, g.cs_b,
                              bufb + j0 * kc);
                 }
-                if (team) {
+                if (team && shared_b) {
 #pragma omp barrier
                 }
                 // Only the first k block applies the caller's beta; later ones accumulate.
@@ -120,7 +131,7 @@ void run(const GemmArgs<T>& g, const Candidate<T>& cand, int nt) {
                         }
                     }
                 }
-                if (team) {
+                if (team && shared_b) {
 #pragma omp barrier
                 }
             }

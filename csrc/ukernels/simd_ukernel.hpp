@@ -11,9 +11,6 @@
 #include "../common.hpp"
 #include "tile_store.hpp"
 
-
-
-
 namespace kernels {
 namespace {
 
@@ -26,20 +23,22 @@ KERNELS_INLINE void store_acc(typename V::R (&acc)[NR][MV], typename V::T alpha,
     constexpr int W = V::W;
     constexpr int MR = MV * W;
     const R va = V::set1(alpha);
-    if (rs_c == 1 && n == NR && (m == MR || V::kMasked)) {
-        // Columns of C are contiguous: vector write-back (masked along m on the last row block).
+    if (rs_c == 1 && ((m == MR && n == NR) || V::kMasked)) {
+        // Columns of C are contiguous: vector write-back, masked along m on the last row block
+        // and stopping at column n on the last column block.
         if (beta == T(0)) {
 #pragma GCC unroll 16
             for (int j = 0; j < NR; ++j)
 #pragma GCC unroll 4
                 for (int i = 0; i < MV; ++i)
-                    V::store(c + j * cs_c + i * W, V::mul(va, acc[j][i]), m - i * W);
+                    if (j < n) V::store(c + j * cs_c + i * W, V::mul(va, acc[j][i]), m - i * W);
         } else {
             const R vb = V::set1(beta);
 #pragma GCC unroll 16
             for (int j = 0; j < NR; ++j)
 #pragma GCC unroll 4
                 for (int i = 0; i < MV; ++i) {
+                    if (j >= n) continue;
                     T* cp = c + j * cs_c + i * W;
                     const R old = V::load_c(cp, m - i * W);
                     V::store(cp, V::fma(vb, old, V::mul(va, acc[j][i])), m - i * W);
@@ -47,7 +46,7 @@ KERNELS_INLINE void store_acc(typename V::R (&acc)[NR][MV], typename V::T alpha,
         }
         return;
     }
-    // Edge tile (n < NR, or m < MR without masks) or strided C: scalar write-back.
+    // Edge tile without masks (AVX2, portable) or strided C: scalar write-back.
     alignas(kAlign) T tile[NR * MR];
 #pragma GCC unroll 16
     for (int j = 0; j < NR; ++j)
