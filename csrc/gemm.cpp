@@ -2,8 +2,8 @@
 //
 // Parallelism: threads form a tm x tn grid over the ic (M) and jr (N) loops. All threads pack the
 // shared KC x NC block of B together, then each packs its own MC x KC block of A (A blocks are
-// private to a core's L2) and runs its tiles. Two barriers per (jc, pc) iteration, none when only
-// the N dimension is split (each thread then packs the B panels it uses itself).
+// private to a core's L2) and runs its tiles. Two barriers per (jc, pc) iteration; none when only
+// N is split, where each thread packs the B panels it uses into a region of its own.
 #include "gemm.hpp"
 
 #include <algorithm>
@@ -74,11 +74,16 @@ void run(const GemmArgs<T>& g, const Candidate<T>& cand, int nt) {
     const dim_t MC = std::min(cand.blk.mc, round_up(g.m, MR));
 
     const Grid grid = choose_grid(nt, g.m, NC, MR, NR);
+    // With M split (tm > 1) the B block is shared: all threads pack it together, between
+    // barriers. With only N split each thread packs just the panels it uses into a region of its
+    // own, and never waits for another (packing, memory bound, overlaps the other's FMAs).
     const bool shared_b = grid.tm > 1;
-    const std::size_t b_elems = static_cast<std::size_t>(KC * NC);
+    const dim_t own_panels = ceil_div(ceil_div(NC, NR), grid.tn);  // most panels a thread owns
+    const dim_t own_b_elems = round_up(own_panels * NR * KC, static_cast<dim_t>(kAlign / sizeof(T)));
+    const std::size_t b_elems = static_cast<std::size_t>(shared_b ? KC * NC : own_b_elems * nt);
     const std::size_t a_elems = static_cast<std::size_t>(KC * MC);
-    // One buffer: packed B (shared) followed by one packed A block per thread; each part
-    // starts on a cache line.
+    // One buffer: packed B followed by one packed A block per thread; each part starts on a
+    // cache line.
     const std::size_t b_bytes = round_up(b_elems * sizeof(T), kAlign);
     const std::size_t a_bytes = round_up(a_elems * sizeof(T), kAlign);
     char* ws = static_cast<char*>(workspace(b_bytes + a_bytes * nt));
@@ -96,19 +101,18 @@ void run(const GemmArgs<T>& g, const Candidate<T>& cand, int nt) {
             const dim_t n_panels = ceil_div(nc, NR);
             dim_t np0, np1;  // this thread's share of the jr loop
             split(n_panels, grid.tn, tj, &np0, &np1);
-            // This thread's share of packing B: with M split (tm > 1) the B block is shared and
-            // packed by all threads together; with only N split each thread packs just the panels
-            // it uses, so no thread waits for another (no barriers: packing, which is memory
-            // bound, then overlaps with the other thread's FMAs).
-            dim_t bp0 = np0, bp1 = np1;
+            dim_t bp0 = np0, bp1 = np1;  // the B panels this thread packs
             if (shared_b) split(n_panels, nt, tid, &bp0, &bp1);
+            // Panel p of this block is at packed_b + (p - first) * NR * kc.
+            T* const packed_b = shared_b ? bufb : bufb + own_b_elems * tid;
+            const dim_t first = shared_b ? 0 : np0;
 
             for (dim_t pc = 0; pc < g.k; pc += KC) {
                 const dim_t kc = std::min(KC, g.k - pc);
                 if (bp1 > bp0) {
                     const dim_t j0 = bp0 * NR, j1 = std::min(nc, bp1 * NR);
                     u.pack_b(kc, j1 - j0, g.b + pc * g.rs_b + (jc + j0) * g.cs_b, g.rs_b, g.cs_b,
-                             bufb + j0 * kc);
+                             packed_b + (bp0 - first) * NR * kc);
                 }
                 if (team && shared_b) {
 #pragma omp barrier
@@ -121,7 +125,7 @@ void run(const GemmArgs<T>& g, const Candidate<T>& cand, int nt) {
                     for (dim_t jp = np0; jp < np1; ++jp) {
                         const dim_t jr = jp * NR;
                         const dim_t nr = std::min(NR, nc - jr);
-                        const T* bp = bufb + jr * kc;
+                        const T* bp = packed_b + (jp - first) * NR * kc;
                         T* cj = g.c + (jc + jr) * g.cs_c + ic * g.rs_c;
                         for (dim_t ir = 0; ir < mc; ir += MR) {
                             const dim_t mr = std::min(MR, mc - ir);

@@ -10,7 +10,7 @@ import pytest
 
 import kernels
 
-from _helpers import check_gemm, python_code, rand
+from _helpers import ISAS, check_gemm, python_code, rand
 
 
 def test_set_get_num_threads():
@@ -187,3 +187,21 @@ def test_one_and_two_threads_within_bound(rng):
     for nt in (1, 2):
         with kernels.num_threads(nt):
             check_gemm(kernels.gemm(a, b), a, b, None, 1.0, 0.0, what=f"{nt} threads")
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_thread_counts_give_identical_results(rng, cpu_config, isa):
+    """The work split never changes the arithmetic (same kernel, same k blocking per C element),
+    so 1..4 threads must agree bit for bit. Small blocks make every loop run many times, which
+    exposes races between threads packing and reading B (shared or per-thread regions)."""
+    cpu_config(isa, mc=40, kc=13, nc=30)
+    shapes = [(200, 37, 150), (49, 512, 300), (300, 49, 70), (129, 257, 65), (7, 400, 33), (333, 5, 41)]
+    for dtype in (np.float32, np.float64):
+        for m, n, k in shapes:
+            a, b = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype)
+            results = []
+            for nt in (1, 2, 3, 4):
+                with kernels.num_threads(nt):
+                    results += [kernels.gemm(a, b) for _ in range(3)]
+            for r in results[1:]:
+                assert np.array_equal(r, results[0]), f"{isa} {np.dtype(dtype).name} {m}x{n}x{k}"
