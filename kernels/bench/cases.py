@@ -16,6 +16,7 @@ class GemmCase:
     m: int
     n: int
     k: int
+    count: int = 1  # occurrences in its network (ResNet-50 layers)
 
     @property
     def flops(self) -> float:
@@ -35,4 +36,4 @@ def resnet50_cases(quick: bool) -> List[GemmCase]:
     layers = resnet50_layers()
     if quick:  # one layer per stage: the shapes that differ most
         layers = [layer for layer in layers if layer["name"] in ("conv1 7x7/2", "l2 3x3 128", "l3 3x3 256", "l4 3x3 512")]
-    return [GemmCase(f"resnet50 {d['name']}", d["M"], d["N"], d["K"]) for d in layers]
+    return [GemmCase(f"resnet50 {d['name']}", d["M"], d["N"], d["K"], d["count"]) for d in layers]

@@ -51,6 +51,7 @@ def run_case(case: GemmCase, dtype: np.dtype, rounds: int, threads: int = 1) -> 
         "m": case.m,
         "n": case.n,
         "k": case.k,
+        "count": case.count,
         "kernels_s": t["kernels"],
         "numpy_s": t["numpy"],
         "kernels_gflops": case.flops / t["kernels"] / 1e9,
@@ -58,6 +59,23 @@ def run_case(case: GemmCase, dtype: np.dtype, rounds: int, threads: int = 1) -> 
         "ratio": t["numpy"] / t["kernels"],
         "correct": check(c_k, a, b),
     }
+
+
+def network_totals(rows: List[dict]) -> List[str]:
+    """One line per dtype: total time of all ResNet-50 layers (each layer times its count)."""
+    lines = []
+    for dt in sorted({r["dtype"] for r in rows}):
+        layers = [r for r in rows if r["dtype"] == dt and r["case"].startswith("resnet50")]
+        if not layers:
+            continue
+        tk = sum(r["count"] * r["kernels_s"] for r in layers)
+        tn = sum(r["count"] * r["numpy_s"] for r in layers)
+        n = sum(r["count"] for r in layers)
+        lines.append(
+            f"resnet50 {dt}: {len(layers)} layer shapes, {n} layers: kernels {tk * 1e3:.1f} ms, "
+            f"numpy {tn * 1e3:.1f} ms, ratio {tn / tk:.2f}"
+        )
+    return lines
 
 
 def format_table(rows: List[dict]) -> str:
@@ -68,4 +86,4 @@ def format_table(rows: List[dict]) -> str:
             f"{r['case']:<28} {r['dtype']:<8} {r['m']:>5} {r['n']:>6} {r['k']:>5} {r['kernels_gflops']:>13.1f} "
             f"{r['numpy_gflops']:>11.1f} {r['ratio']:>6.2f}  {'yes' if r['correct'] else 'NO'}"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + network_totals(rows))
