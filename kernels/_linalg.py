@@ -49,10 +49,12 @@ def matmul_promoting(core: Callable[[Any, Any, Any], Any], a: Any, b: Any, out: 
     b2 = b[:, None] if b.ndim == 1 else b
     out2 = out
     if out is not None:
+        if not hasattr(out, "shape"):
+            raise TypeError(f"matmul: out must be an array, got {type(out).__name__}")
         batch = tuple(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]))
         want = batch + ((a2.shape[-2],) if a.ndim > 1 else ()) + ((b2.shape[-1],) if b.ndim > 1 else ())
-        if getattr(out, "shape", None) != want:
-            raise ValueError(f"matmul: out has shape {getattr(out, 'shape', None)}, expected {want}")
+        if out.shape != want:
+            raise ValueError(f"matmul: out has shape {out.shape}, expected {want}")
         # Views with the promoted axes put back (expand_dims never copies).
         out2 = out[..., None] if b.ndim == 1 else out
         out2 = np.expand_dims(out2, -2) if a.ndim == 1 else out2

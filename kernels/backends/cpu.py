@@ -3,15 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._extension import load_cpu_extension
 from .._linalg import matmul_promoting
 from .._validation import as_input
 from .base import Backend
 
-from .._extension import load_cpu_extension
-
 _cpu, _reason = load_cpu_extension()
-
-
 _ndarray = np.ndarray
 
 
