@@ -57,7 +57,8 @@ KERNELS_INLINE void store_acc(typename V::R (&acc)[NR][MV], typename V::T alpha,
 
 template <class V, int MR, int NR>
 KERNELS_INLINE void prefetch_c(typename V::T* c, inc_t rs_c, inc_t cs_c) {
-    // Warm the C tile while the k loop runs; it is needed only at the end.
+    // Warm the C tile while the k loop runs; it is needed only at the end. (Software prefetch of
+    // the A panel ahead, at 8-32 k steps, measured 2-8% slower: the hardware streams it better.)
     if (rs_c == 1)
 #pragma GCC unroll 16
         for (int j = 0; j < NR; ++j) {
@@ -87,10 +88,6 @@ void simd_ukr(dim_t k, typename V::T alpha, const typename V::T* KERNELS_RESTRIC
 #pragma GCC unroll 4
     for (dim_t p = 0; p < k; ++p) {
         R av[MV];
-#ifdef KERNELS_PF_A
-#pragma GCC unroll 4
-        for (int i = 0; i < MV; ++i) __builtin_prefetch(a + KERNELS_PF_A * MR + i * W, 0, 3);
-#endif
 #pragma GCC unroll 4
         for (int i = 0; i < MV; ++i) av[i] = V::load(a + i * W);
 #pragma GCC unroll 16
