@@ -58,10 +58,11 @@ def format_info(d: Dict[str, Any]) -> str:
             f"openmp:      {e['openmp']}   compiler: {e['compiler']}",
         ]
         for dt in ("float32", "float64"):
-            k = e[dt]
-            lines.append(
-                f"{dt}:     {k['ukernel']} (MR={k['mr']}, NR={k['nr']}) MC={k['mc']} KC={k['kc']} NC={k['nc']}"
-            )
+            for i, k in enumerate(e[dt]["candidates"]):  # the driver picks one per problem shape
+                lines.append(
+                    f"{dt + ':' if i == 0 else '':<13}{k['ukernel']} (MR={k['mr']}, NR={k['nr']}, "
+                    f"efficiency {k['efficiency']:.2f}) MC={k['mc']} KC={k['kc']} NC={k['nc']}"
+                )
     lines.append("backends:")
     for name, b in d["backends"].items():
         mark = "yes" if b["available"] else "no "
