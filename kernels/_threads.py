@@ -14,7 +14,8 @@ from ._config import config
 from .backends.cpu import _cpu
 
 
-def _cores() -> int:
+def cores() -> int:
+    """Cores this process may run on (its affinity mask where the OS has one)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
@@ -62,4 +63,4 @@ def init_from_env() -> None:
     if config.num_threads is not None:
         set_num_threads(config.num_threads)
     elif _cpu is not None and not os.environ.get("OMP_NUM_THREADS"):
-        set_num_threads(_cores())
+        set_num_threads(cores())

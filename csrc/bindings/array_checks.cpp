@@ -53,7 +53,7 @@ Dtype dtype_of(const py::array& x, const char* fn, const char* arg) {
                          "; allowed dtypes are float32 and float64 (native byte order)");
 }
 
-void require_same_dtype(const py::array&, Dtype da, const py::array&, Dtype db, const char* fn,
+void require_same_dtype(Dtype da, Dtype db, const char* fn,
                         const char* an, const char* bn) {
     if (da != db)
         throw py::type_error(std::string(fn) + ": " + an + " and " + bn +

@@ -17,7 +17,7 @@ enum class Dtype { f32, f64 };
 // float32 or float64 in native byte order, else TypeError.
 Dtype dtype_of(const py::array& x, const char* fn, const char* arg);
 const char* dtype_name(Dtype d);
-void require_same_dtype(const py::array& a, Dtype da, const py::array& b, Dtype db, const char* fn,
+void require_same_dtype(Dtype da, Dtype db, const char* fn,
                         const char* an, const char* bn);
 // Element strides of x (byte strides divided by the item size); ValueError when not a multiple.
 void element_strides(const py::array& x, inc_t* out, const char* fn, const char* arg);

@@ -108,7 +108,7 @@ py::array gemm_checked(const py::array& a, const py::array& b, std::optional<py:
                        const py::array* c_src, double alpha, double beta, bool trans_a, bool trans_b,
                        const char* fn, const char* tname) {
     const Dtype da = py_checks::dtype_of(a, fn, "a"), db = py_checks::dtype_of(b, fn, "b");
-    py_checks::require_same_dtype(a, da, b, db, fn, "a", "b");
+    py_checks::require_same_dtype(da, db, fn, "a", "b");
     require_rank(a, 2, 2, fn, "a");
     require_rank(b, 2, 2, fn, "b");
     const py::ssize_t m = trans_a ? a.shape(1) : a.shape(0), k = trans_a ? a.shape(0) : a.shape(1);
@@ -220,7 +220,7 @@ py::array matmul_entry(const py::array& a, const py::array& b, const py::object&
     if (a.ndim() == 2 && b.ndim() == 2)
         return gemm_checked(a, b, std::move(out_opt), nullptr, 1.0, 0.0, false, false, "matmul", "out");
     const Dtype da = py_checks::dtype_of(a, "matmul", "a"), db = py_checks::dtype_of(b, "matmul", "b");
-    py_checks::require_same_dtype(a, da, b, db, "matmul", "a", "b");
+    py_checks::require_same_dtype(da, db, "matmul", "a", "b");
     require_rank(a, 2, 64, "matmul", "a");
     require_rank(b, 2, 64, "matmul", "b");
     const py::ssize_t k = a.shape(a.ndim() - 1), kb = b.shape(b.ndim() - 2);

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.what == "peak":
         return run_peak(args)
-    from ._threads_default import default_threads
+    from .._threads import cores
     from .gemm import format_table, numpy_threads, run_case
 
     rounds = args.rounds or (3 if args.quick else 5)
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         todo += cases.square_cases(args.quick)
     if args.shapes in ("all", "resnet50"):
         todo += cases.resnet50_cases(args.quick)
-    threads = args.threads or default_threads()
+    threads = args.threads or sorted({1, cores()})  # one thread and every core
     engine = kernels.info()["cpu_engine"]
     results = []
     for nt in threads:
