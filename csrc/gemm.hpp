@@ -3,11 +3,13 @@
 
 #include "common.hpp"
 #include "engine.hpp"
+#include "epilogue.hpp"
 
 namespace kernels {
 
 // C := alpha * A * B + beta * C with A m x k, B k x n, C m x n, each given by a pointer and
 // element strides (rows, cols); strides may be negative or zero-free broadcasts of inputs.
+// ep: optional per-channel epilogue on the result (1x1 convolutions); inactive by default.
 template <typename T>
 struct GemmArgs {
     dim_t m, n, k;
@@ -19,6 +21,7 @@ struct GemmArgs {
     T beta;
     T* c;
     inc_t rs_c, cs_c;
+    Epilogue<T> ep{};
 };
 
 // Runs one GEMM with at most `nthreads` OpenMP threads (fewer when the problem is small).

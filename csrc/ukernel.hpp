@@ -2,6 +2,7 @@
 #pragma once
 
 #include "common.hpp"
+#include "epilogue.hpp"
 
 namespace kernels {
 
@@ -10,15 +11,18 @@ namespace kernels {
 //   b: packed B micro-panel, k rows of NR contiguous elements (zero padded past n),
 //   c: element (i, j) at c[i*rs_c + j*cs_c], any strides (negative included).
 // beta == 0 means C is not read (NaN/Inf already in C must not leak into the result).
+// ep: nullptr, or a per-channel epilogue applied to the result before it is stored (already
+// offset to this tile, see Epilogue::at); only the last k block of a product passes one.
 template <typename T>
 using ukr_fn = void (*)(dim_t k, T alpha, const T* KERNELS_RESTRICT a, const T* KERNELS_RESTRICT b,
-                        T beta, T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n);
+                        T beta, T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n, const Epilogue<T>* ep);
 
 // Optional unpacked variant for small problems: A(i, p) at a[i + p*lda] (unit stride along i),
 // B(p, j) at b[p*rs_b + j*cs_b]; otherwise the same contract as ukr_fn.
 template <typename T>
 using direct_fn = void (*)(dim_t k, T alpha, const T* a, inc_t lda, const T* b, inc_t rs_b,
-                           inc_t cs_b, T beta, T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n);
+                           inc_t cs_b, T beta, T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n,
+                           const Epilogue<T>* ep);
 
 // Packs op(A)[0:mc, 0:kc] (element (i, p) at a[i*rs + p*cs]) into ceil(mc/MR) micro-panels.
 template <typename T>

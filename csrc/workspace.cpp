@@ -16,12 +16,13 @@ struct Buffer {
     std::size_t size = 0;
     ~Buffer() { std::free(ptr); }
 };
-thread_local Buffer t_buffer;
+thread_local Buffer t_buffers[2];
 constexpr std::size_t kPage = 4096;
 constexpr std::size_t kHugePage = 2u << 20;
 }  // namespace
 
-void* workspace(std::size_t bytes) {
+void* workspace(std::size_t bytes, Slot slot) {
+    Buffer& t_buffer = t_buffers[static_cast<int>(slot)];
     if (bytes <= t_buffer.size) return t_buffer.ptr;
     std::size_t want = t_buffer.size * 3 / 2;
     if (want < bytes) want = bytes;

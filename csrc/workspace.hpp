@@ -5,8 +5,12 @@
 
 namespace kernels {
 
-// A buffer of at least `bytes`, valid until the next call from the same thread. Reused across calls
-// so mid-size GEMMs do not pay mmap + page faults for their packing buffers every time.
-void* workspace(std::size_t bytes);
+// Independent per-thread buffers: packing (the blocked driver) and scratch (the im2col lowered
+// matrix, depthwise padded planes), which are alive at the same time.
+enum class Slot : int { packing = 0, scratch = 1 };
+
+// A buffer of at least `bytes`, valid until the next call for the same slot from the same thread.
+// Reused across calls so mid-size products do not pay mmap + page faults every time.
+void* workspace(std::size_t bytes, Slot slot = Slot::packing);
 
 }  // namespace kernels

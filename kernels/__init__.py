@@ -3,11 +3,13 @@
     import kernels
     c = kernels.gemm(a, b)             # BLAS semantics, C++ engine for NumPy arrays
     d = kernels.matmul(x, y)           # NumPy matmul semantics, batched
+    y = kernels.conv2d(x, w, b, padding=1, activation="relu")   # NCHW or NHWC, fused epilogue
     with kernels.use_backend("reference"): ...
     kernels.set_num_threads(2)
 """
 from __future__ import annotations
 
+from ._conv import Conv2d, conv2d, conv2d_workspace, im2col
 from ._dispatch import backend_names, configure_logging, get_backend, use_backend
 from ._errors import BackendNotAvailable, UnsupportedOperation
 from ._linalg import gemm, matmul
@@ -17,11 +19,15 @@ from .info import info
 
 __all__ = [
     "BackendNotAvailable",
+    "Conv2d",
     "UnsupportedOperation",
     "__version__",
     "backend_names",
+    "conv2d",
+    "conv2d_workspace",
     "gemm",
     "get_backend",
+    "im2col",
     "get_num_threads",
     "info",
     "matmul",

@@ -14,6 +14,7 @@ ENV_VARS = {
     "KERNELS_CPU_KC": "cpu GEMM block size KC (depth of packed panels); default from the L1 size",
     "KERNELS_CPU_NC": "cpu GEMM block size NC (columns of the packed B block); default from the L3 size",
     "KERNELS_VERBOSE": "1 logs every dispatch decision (logger 'kernels') to stderr",
+    "KERNELS_CACHE_DIR": "directory of the conv2d tuning cache; default: the platform's user cache dir",
 }
 
 
@@ -39,6 +40,7 @@ class Config:
     cpu_kc: int
     cpu_nc: int
     verbose: bool
+    cache_dir: Optional[str]
 
 
 def read() -> Config:
@@ -50,6 +52,7 @@ def read() -> Config:
         cpu_kc=_int("KERNELS_CPU_KC") or 0,
         cpu_nc=_int("KERNELS_CPU_NC") or 0,
         verbose=os.environ.get("KERNELS_VERBOSE", "").strip().lower() in ("1", "true", "yes", "on"),
+        cache_dir=os.environ.get("KERNELS_CACHE_DIR", "").strip() or None,
     )
 
 

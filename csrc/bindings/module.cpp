@@ -7,6 +7,7 @@
 #include "../cpu_info.hpp"
 #include "../engine.hpp"
 #include "../threads.hpp"
+#include "conv_entry.hpp"
 #include "gemm_entry.hpp"
 #include "ukernel_entry.hpp"
 
@@ -124,6 +125,7 @@ PYBIND11_MODULE(_cpu, m) {
     m.def("info", &info);
     m.def("fma_peak", &fma_peak_entry, py::arg("dtype") = "float32", py::arg("seconds") = 0.2,
           "single-thread FMA throughput in GFLOP/s (the roofline ceiling per core)");
+    register_conv(m);
     m.def("ukernels", &list_ukernels);
     m.def("run_ukernel", &run_ukernel, py::arg("name"), py::arg("k"), py::arg("alpha"),
           py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("beta"),

@@ -61,7 +61,7 @@ void run_typed(const Variant<T>& v, py::ssize_t k, double alpha, const py::array
     for (py::ssize_t p = 0; p < k; ++p) std::copy_n(as + p * v.mr, v.mr, ap + p * u.mr);  // full-MR stride
     std::copy_n(static_cast<const T*>(b.data()), k * u.nr, bp);
     v.fn(k, static_cast<T>(alpha), ap, bp, static_cast<T>(beta),
-             static_cast<T*>(const_cast<void*>(c.data())), st[0], st[1], m, n);
+             static_cast<T*>(const_cast<void*>(c.data())), st[0], st[1], m, n, nullptr);
 }
 
 template <typename T>

@@ -10,7 +10,7 @@ namespace {
 
 template <typename T, int MR, int NR>
 void generic_ukr(dim_t k, T alpha, const T* KERNELS_RESTRICT a, const T* KERNELS_RESTRICT b, T beta,
-                 T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n) {
+                 T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n, const Epilogue<T>* ep) {
     alignas(kAlign) T acc[NR * MR] = {};
     for (dim_t p = 0; p < k; ++p) {
         for (int j = 0; j < NR; ++j) {
@@ -21,7 +21,7 @@ void generic_ukr(dim_t k, T alpha, const T* KERNELS_RESTRICT a, const T* KERNELS
         b += NR;
     }
     for (int t = 0; t < NR * MR; ++t) acc[t] *= alpha;
-    store_tile<T, MR>(acc, beta, c, rs_c, cs_c, m, n);
+    store_tile<T, MR>(acc, beta, c, rs_c, cs_c, m, n, ep);
 }
 
 }  // namespace

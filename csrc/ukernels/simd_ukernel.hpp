@@ -14,45 +14,89 @@
 namespace kernels {
 namespace {
 
-// Write-back shared by the packed and direct kernels: C := beta*C + alpha*acc on the m x n tile.
-template <class V, int MV, int NR>
-KERNELS_INLINE void store_acc(typename V::R (&acc)[NR][MV], typename V::T alpha, typename V::T beta,
-                              typename V::T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n) {
+// No epilogue: the value goes to C as computed.
+struct NoEpilogue {
+    template <class R>
+    KERNELS_INLINE R operator()(R v, int, int) const { return v; }
+};
+
+// The per-channel epilogue on vectors: v := act(fma(v, scale, shift)). Channels along the rows of
+// the tile are loaded as vectors (masked past m), along its columns broadcast per column.
+// max/min take v as the second operand, which x86 returns when either input is NaN: NaN stays NaN.
+template <class V>
+struct VecEpilogue {
+    using T = typename V::T;
+    using R = typename V::R;
+    const Epilogue<T>& e;
+    dim_t m;
+    KERNELS_INLINE R operator()(R v, int i, int j) const {
+        if (e.scale || e.shift) {
+            R s, t;
+            if (e.along_rows) {
+                s = e.scale ? V::load_c(e.scale + i * V::W, m - i * V::W) : V::set1(T(1));
+                t = e.shift ? V::load_c(e.shift + i * V::W, m - i * V::W) : V::zero();
+            } else {
+                s = V::set1(e.scale ? e.scale[j] : T(1));
+                t = V::set1(e.shift ? e.shift[j] : T(0));
+            }
+            v = V::fma(v, s, t);
+        }
+        if (e.act != Act::none) v = V::max(V::zero(), v);
+        if (e.act == Act::relu6) v = V::min(V::set1(T(6)), v);
+        return v;
+    }
+};
+
+// Vector write-back of a tile whose columns are contiguous in C (rs_c == 1): C := finish(beta*C +
+// alpha*acc), masked along m on the last row block and stopping at column n on the last column block.
+template <class V, int MV, int NR, class F>
+KERNELS_INLINE void store_columns(typename V::R (&acc)[NR][MV], typename V::T alpha, typename V::T beta,
+                                  typename V::T* c, inc_t cs_c, dim_t m, dim_t n, const F& finish) {
     using T = typename V::T;
     using R = typename V::R;
     constexpr int W = V::W;
-    constexpr int MR = MV * W;
     const R va = V::set1(alpha);
+    if (beta == T(0)) {  // C is not read
+#pragma GCC unroll 16
+        for (int j = 0; j < NR; ++j)
+#pragma GCC unroll 4
+            for (int i = 0; i < MV; ++i)
+                if (j < n) V::store(c + j * cs_c + i * W, finish(V::mul(va, acc[j][i]), i, j), m - i * W);
+    } else {
+        const R vb = V::set1(beta);
+#pragma GCC unroll 16
+        for (int j = 0; j < NR; ++j)
+#pragma GCC unroll 4
+            for (int i = 0; i < MV; ++i) {
+                if (j >= n) continue;
+                T* cp = c + j * cs_c + i * W;
+                const R old = V::load_c(cp, m - i * W);
+                V::store(cp, finish(V::fma(vb, old, V::mul(va, acc[j][i])), i, j), m - i * W);
+            }
+    }
+}
+
+// Write-back shared by the packed and direct kernels: C := ep(beta*C + alpha*acc) on the m x n tile.
+template <class V, int MV, int NR>
+KERNELS_INLINE void store_acc(typename V::R (&acc)[NR][MV], typename V::T alpha, typename V::T beta,
+                              typename V::T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n,
+                              const Epilogue<typename V::T>* ep) {
+    using T = typename V::T;
+    constexpr int W = V::W;
+    constexpr int MR = MV * W;
     if (rs_c == 1 && ((m == MR && n == NR) || V::kMasked)) {
-        // Columns of C are contiguous: vector write-back, masked along m on the last row block
-        // and stopping at column n on the last column block.
-        if (beta == T(0)) {
-#pragma GCC unroll 16
-            for (int j = 0; j < NR; ++j)
-#pragma GCC unroll 4
-                for (int i = 0; i < MV; ++i)
-                    if (j < n) V::store(c + j * cs_c + i * W, V::mul(va, acc[j][i]), m - i * W);
-        } else {
-            const R vb = V::set1(beta);
-#pragma GCC unroll 16
-            for (int j = 0; j < NR; ++j)
-#pragma GCC unroll 4
-                for (int i = 0; i < MV; ++i) {
-                    if (j >= n) continue;
-                    T* cp = c + j * cs_c + i * W;
-                    const R old = V::load_c(cp, m - i * W);
-                    V::store(cp, V::fma(vb, old, V::mul(va, acc[j][i])), m - i * W);
-                }
-        }
+        if (ep) store_columns<V, MV, NR>(acc, alpha, beta, c, cs_c, m, n, VecEpilogue<V>{*ep, m});
+        else store_columns<V, MV, NR>(acc, alpha, beta, c, cs_c, m, n, NoEpilogue{});
         return;
     }
     // Edge tile without masks (AVX2, portable) or strided C: scalar write-back.
     alignas(kAlign) T tile[NR * MR];
+    const typename V::R va = V::set1(alpha);
 #pragma GCC unroll 16
     for (int j = 0; j < NR; ++j)
 #pragma GCC unroll 4
         for (int i = 0; i < MV; ++i) V::store_aligned(tile + j * MR + i * W, V::mul(va, acc[j][i]));
-    store_tile<T, MR>(tile, beta, c, rs_c, cs_c, m, n);
+    store_tile<T, MR>(tile, beta, c, rs_c, cs_c, m, n, ep);
 }
 
 template <class V, int MR, int NR>
@@ -73,7 +117,7 @@ KERNELS_INLINE void prefetch_c(typename V::T* c, inc_t rs_c, inc_t cs_c) {
 template <class V, int MV, int NR, int AS = MV * V::W>
 void simd_ukr(dim_t k, typename V::T alpha, const typename V::T* KERNELS_RESTRICT a,
               const typename V::T* KERNELS_RESTRICT b, typename V::T beta, typename V::T* c,
-              inc_t rs_c, inc_t cs_c, dim_t m, dim_t n) {
+              inc_t rs_c, inc_t cs_c, dim_t m, dim_t n, const Epilogue<typename V::T>* ep) {
     using R = typename V::R;
     constexpr int W = V::W;
     constexpr int MR = MV * W;
@@ -99,7 +143,7 @@ void simd_ukr(dim_t k, typename V::T alpha, const typename V::T* KERNELS_RESTRIC
         a += AS;
         b += NR;
     }
-    store_acc<V, MV, NR>(acc, alpha, beta, c, rs_c, cs_c, m, n);
+    store_acc<V, MV, NR>(acc, alpha, beta, c, rs_c, cs_c, m, n, ep);
 }
 
 // Unpacked operands, for small problems where packing would cost as much as the product:
@@ -108,7 +152,8 @@ void simd_ukr(dim_t k, typename V::T alpha, const typename V::T* KERNELS_RESTRIC
 template <class V, int MV, int NR>
 void simd_ukr_direct(dim_t k, typename V::T alpha, const typename V::T* a, inc_t lda,
                      const typename V::T* b, inc_t rs_b, inc_t cs_b, typename V::T beta,
-                     typename V::T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n) {
+                     typename V::T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n,
+                     const Epilogue<typename V::T>* ep) {
     static_assert(V::kMasked, "the direct kernel needs masked loads for m < MR");
     using R = typename V::R;
     using T = typename V::T;
@@ -148,7 +193,7 @@ void simd_ukr_direct(dim_t k, typename V::T alpha, const typename V::T* a, inc_t
     };
     if (m == MR) k_loop(std::true_type{});
     else k_loop(std::false_type{});
-    store_acc<V, MV, NR>(acc, alpha, beta, c, rs_c, cs_c, m, n);
+    store_acc<V, MV, NR>(acc, alpha, beta, c, rs_c, cs_c, m, n, ep);
 }
 
 }  // namespace

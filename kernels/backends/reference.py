@@ -5,13 +5,14 @@ import numpy as np
 
 from .. import _validation as v
 from .._linalg import matmul_promoting
+from . import _conv_numpy
 from .base import Backend
 
 
 class ReferenceBackend(Backend):
     name = "reference"
     extra = None
-    ops = frozenset({"gemm", "matmul"})
+    ops = frozenset({"gemm", "matmul", "conv2d", "im2col", "pack_conv2d", "conv2d_packed"})
 
     def gemm(self, a, b, c, alpha, beta, trans_a, trans_b, out):
         a, b = v.as_input(a), v.as_input(b)
@@ -45,6 +46,23 @@ class ReferenceBackend(Backend):
             np.matmul(a, b, out=out)
             return out
         return np.matmul(a, b)
+
+    def conv2d(self, x, w, bias, scale, shift, spec, shape, algorithm, out):
+        y = _conv_numpy.conv2d(x, w, bias, scale, shift, spec, shape)
+        if out is None:
+            return y
+        v.check_output("conv2d", "out", out, x.dtype, shape.out_shape(spec.layout), (x, w))  # + overlap
+        out[...] = y
+        return out
+
+    def im2col(self, x, spec, shape):
+        return _conv_numpy.im2col(x, spec, shape)
+
+    def pack_conv2d(self, w, bias, scale, shift, spec):
+        return tuple(None if a is None else a.copy() for a in (w, bias, scale, shift))
+
+    def conv2d_packed(self, packed, x, spec, shape, algorithm, out):
+        return self.conv2d(x, *packed, spec, shape, algorithm, out)
 
 
 backend = ReferenceBackend()

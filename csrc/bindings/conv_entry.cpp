@@ -1,0 +1,353 @@
+// Python entry points of the convolution: validate arrays and geometry, release the GIL, run.
+//
+// The Python layer (kernels/_conv.py) normalises stride/padding/dilation and raises the
+// argument errors users see first; everything here is re-checked so that a direct call into
+// kernels._cpu can never read or write out of bounds.
+#include "conv_entry.hpp"
+
+#include <pybind11/stl.h>
+
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../conv/conv.hpp"
+#include "../conv/depthwise.hpp"
+#include "../conv/im2col.hpp"
+#include "../engine.hpp"
+#include "../threads.hpp"
+#include "array_checks.hpp"
+
+namespace kernels {
+
+namespace {
+
+using py_checks::Dtype;
+using Pair = std::array<dim_t, 2>;
+using Quad = std::array<dim_t, 4>;
+
+[[noreturn]] void fail(const std::string& msg) { throw py::value_error("conv2d: " + msg); }
+
+ConvAlgo parse_algo(const std::string& s) {
+    if (s == "im2col") return ConvAlgo::im2col;
+    if (s == "convgemm") return ConvAlgo::convgemm;
+    if (s == "gemm") return ConvAlgo::gemm;
+    if (s == "direct") return ConvAlgo::direct;
+    fail("algorithm must be one of 'im2col', 'convgemm', 'gemm', 'direct', got '" + s + "'");
+}
+
+Act parse_act(const std::string& s) {
+    if (s.empty() || s == "none") return Act::none;
+    if (s == "relu") return Act::relu;
+    if (s == "relu6") return Act::relu6;
+    fail("activation must be None, 'relu' or 'relu6', got '" + s + "'");
+}
+
+bool parse_layout(const std::string& s) {
+    if (s == "NCHW") return false;
+    if (s == "NHWC") return true;
+    fail("layout must be 'NCHW' or 'NHWC', got '" + s + "'");
+}
+
+// Logical (n, c, h, w) element strides of a 4-D array in the given layout.
+Strides4 strides4(const py::array& a, bool nhwc, const char* name) {
+    inc_t st[4];
+    py_checks::element_strides(a, st, "conv2d", name);
+    return nhwc ? Strides4{st[0], st[3], st[1], st[2]} : Strides4{st[0], st[1], st[2], st[3]};
+}
+
+void require_4d(const py::array& a, const char* name, const char* what) {
+    if (a.ndim() != 4)
+        fail(std::string(name) + " must be 4-D " + what + ", got shape " + py_checks::shape_str(a));
+}
+
+// The geometry of x convolved with K x Cg x R x S filters; checks what conv2d's Python layer
+// checks, for direct callers.
+ConvGeom make_geom(const py::array& x, dim_t k, dim_t cg, dim_t r, dim_t s, dim_t groups, bool nhwc,
+                   const Pair& stride, const Quad& pad, const Pair& dil) {
+    require_4d(x, "x", nhwc ? "(N, H, W, C)" : "(N, C, H, W)");
+    ConvGeom g{};
+    g.n = x.shape(0);
+    g.c = x.shape(nhwc ? 3 : 1), g.h = x.shape(nhwc ? 1 : 2), g.w = x.shape(nhwc ? 2 : 3);
+    g.k = k, g.r = r, g.s = s, g.groups = groups, g.nhwc = nhwc;
+    g.sh = stride[0], g.sw = stride[1], g.pt = pad[0], g.pb = pad[1], g.pl = pad[2], g.pr = pad[3];
+    g.dh = dil[0], g.dw = dil[1];
+    if (g.sh < 1 || g.sw < 1) fail("stride must be >= 1");
+    if (g.dh < 1 || g.dw < 1) fail("dilation must be >= 1");
+    if (g.pt < 0 || g.pb < 0 || g.pl < 0 || g.pr < 0) fail("padding must be >= 0");
+    if (groups < 1 || g.c % groups || k % groups)
+        fail("groups=" + std::to_string(groups) + " must divide the input channels (" + std::to_string(g.c) +
+             ") and the output channels (" + std::to_string(k) + ")");
+    if (cg * groups != g.c)
+        fail("w has " + std::to_string(cg) + " input channels per group but x has " + std::to_string(g.c) +
+             " channels in " + std::to_string(groups) + " group(s)");
+    if (g.ho() < 1 || g.wo() < 1)
+        fail("the (dilated) kernel is larger than the padded input");
+    return g;
+}
+
+std::vector<py::ssize_t> out_shape(const ConvGeom& g) {
+    if (g.nhwc) return {g.n, g.ho(), g.wo(), g.k};
+    return {g.n, g.k, g.ho(), g.wo()};
+}
+
+void check_out(const py::array& out, Dtype dt, const ConvGeom& g, ConvAlgo algo, const py::array& x) {
+    const Dtype dout = py_checks::dtype_of(out, "conv2d", "out");
+    if (dout != dt)
+        throw py::type_error(std::string("conv2d: out has dtype ") + py_checks::dtype_name(dout) +
+                             " but the result is " + py_checks::dtype_name(dt) + "; outputs are never cast");
+    const auto want = out_shape(g);
+    bool same = out.ndim() == 4;
+    for (int d = 0; same && d < 4; ++d) same = out.shape(d) == want[d];
+    if (!same)
+        fail("out has shape " + py_checks::shape_str(out) + ", expected (" + std::to_string(want[0]) + ", " +
+             std::to_string(want[1]) + ", " + std::to_string(want[2]) + ", " + std::to_string(want[3]) + ")");
+    py_checks::require_writable_output(out, "conv2d", "out");
+    py_checks::require_no_overlap(out, x, "conv2d", "out", "x");
+    const Strides4 ys = strides4(out, g.nhwc, "out");
+    // The GEMM paths address output pixels as one index: rows of an image must follow each other.
+    if (algo != ConvAlgo::direct && g.ho() > 1 && ys.h != g.wo() * ys.w)
+        fail("out must have its H and W dimensions contiguous with each other (stride of H == Wo * stride "
+             "of W); slice along N or C only");
+}
+
+// Per-channel epilogue folded to y = act(scale' * conv + shift'), scale' = scale,
+// shift' = scale * bias + shift. Owns its arrays.
+template <typename T>
+struct FoldedEpilogue {
+    std::vector<T> scale, shift;
+    Act act = Act::none;
+    Epilogue<T> view() const {
+        Epilogue<T> e;
+        e.scale = scale.empty() ? nullptr : scale.data();
+        e.shift = shift.empty() ? nullptr : shift.data();
+        e.act = act;
+        return e;
+    }
+};
+
+template <typename T>
+const T* channel_vector(const py::object& v, Dtype dt, dim_t k, const char* name) {
+    if (v.is_none()) return nullptr;
+    if (!py::isinstance<py::array>(v)) fail(std::string(name) + " must be a NumPy array of shape (K,)");
+    const py::array a = v.cast<py::array>();
+    if (py_checks::dtype_of(a, "conv2d", name) != dt)
+        throw py::type_error(std::string("conv2d: ") + name + " must have the dtype of x and w");
+    if (a.ndim() != 1 || a.shape(0) != k || (a.size() > 1 && a.strides(0) != static_cast<py::ssize_t>(sizeof(T))))
+        fail(std::string(name) + " must be a contiguous array of shape (" + std::to_string(k) + ",), got " +
+             py_checks::shape_str(a));
+    return static_cast<const T*>(a.data());
+}
+
+template <typename T>
+FoldedEpilogue<T> fold(const py::object& bias, const py::object& scale, const py::object& shift, Dtype dt,
+                       dim_t k, Act act) {
+    const T* b = channel_vector<T>(bias, dt, k, "bias");
+    const T* sc = channel_vector<T>(scale, dt, k, "scale");
+    const T* sf = channel_vector<T>(shift, dt, k, "shift");
+    FoldedEpilogue<T> f;
+    f.act = act;
+    if (sc) f.scale.assign(sc, sc + k);
+    if (b || sf) {
+        f.shift.assign(static_cast<std::size_t>(k), T(0));
+        for (dim_t i = 0; i < k; ++i) f.shift[i] = (b ? (sc ? sc[i] * b[i] : b[i]) : T(0)) + (sf ? sf[i] : T(0));
+    }
+    return f;
+}
+
+// gemm needs the image's pixels at one stride, direct a depthwise layer; otherwise an error for
+// direct, and for gemm the implicit path (same arithmetic per output, no copy).
+ConvAlgo effective_algo(ConvAlgo algo, const ConvGeom& g, const Strides4& xs) {
+    if (algo == ConvAlgo::direct) {
+        if (!g.depthwise()) fail("algorithm 'direct' is for depthwise layers only (groups == C == K)");
+        if (g.r * g.s > kMaxDepthwiseTaps) fail("algorithm 'direct' takes at most 1024 taps (R*S)");
+    }
+    if (algo == ConvAlgo::gemm) {
+        if (!g.pointwise()) fail("algorithm 'gemm' is for 1x1 kernels with stride 1 and no padding only");
+        if (g.h > 1 && xs.h != g.w * xs.w) return ConvAlgo::convgemm;
+    }
+    return algo;
+}
+
+// A Conv2d plan's weights: a contiguous copy, the folded epilogue, and the packed panels.
+struct ConvWeights {
+    Dtype dt;
+    py::array w;  // owned, contiguous K x Cg x R x S
+    dim_t k, cg, r, s, groups;
+    bool nhwc;
+    std::shared_ptr<const void> folded;  // FoldedEpilogue<T>
+    std::shared_ptr<const void> packed;  // PackedWeights<T>
+    const void* engine;                  // the engine the panels were packed for
+};
+
+template <typename T>
+void run(const ConvGeom& g, const py::array& x, const T* w, const Epilogue<T>& ep, const py::array& out,
+         ConvAlgo algo, const PackedWeights<T>* pw) {
+    ConvIO<T> io{};
+    io.x = static_cast<const T*>(x.data());
+    io.xs = strides4(x, g.nhwc, "x");
+    io.w = w;
+    io.y = static_cast<T*>(const_cast<void*>(out.data()));
+    io.ys = strides4(out, g.nhwc, "out");
+    io.ep = ep;
+    algo = effective_algo(algo, g, io.xs);
+    const int nt = num_threads();  // the calling thread's ICV
+    const Engine<T>& e = engine<T>();
+    if (pw != nullptr && pw->entries.empty() && !pw->taps_rsc.size) pw = nullptr;
+    py::gil_scoped_release nogil;
+    conv2d<T>(g, io, algo, pw, e, nt);
+}
+
+void conv2d_entry(const py::array& x, const py::array& w, const py::object& bias, const py::object& scale,
+                  const py::object& shift, const py::array& out, const Pair& stride, const Quad& pad,
+                  const Pair& dil, dim_t groups, const std::string& layout, const std::string& activation,
+                  const std::string& algorithm) {
+    const bool nhwc = parse_layout(layout);
+    const ConvAlgo algo = parse_algo(algorithm);
+    const Act act = parse_act(activation);
+    const Dtype dt = py_checks::dtype_of(x, "conv2d", "x");
+    py_checks::require_same_dtype(dt, py_checks::dtype_of(w, "conv2d", "w"), "conv2d", "x", "w");
+    require_4d(w, "w", "(K, C/groups, R, S)");
+    if (!(w.flags() & py::array::c_style)) fail("w must be C-contiguous");
+    const ConvGeom g = make_geom(x, w.shape(0), w.shape(1), w.shape(2), w.shape(3), groups, nhwc, stride, pad, dil);
+    check_out(out, dt, g, algo, x);
+    py_checks::require_no_overlap(out, w, "conv2d", "out", "w");
+    if (dt == Dtype::f32) {
+        const auto f = fold<float>(bias, scale, shift, dt, g.k, act);
+        run<float>(g, x, static_cast<const float*>(w.data()), f.view(), out, algo, nullptr);
+    } else {
+        const auto f = fold<double>(bias, scale, shift, dt, g.k, act);
+        run<double>(g, x, static_cast<const double*>(w.data()), f.view(), out, algo, nullptr);
+    }
+}
+
+template <typename T>
+void pack_into(ConvWeights& cw, const py::object& bias, const py::object& scale, const py::object& shift, Act act) {
+    cw.folded = std::make_shared<FoldedEpilogue<T>>(fold<T>(bias, scale, shift, cw.dt, cw.k, act));
+    ConvGeom g{};
+    g.n = 1, g.c = cw.cg * cw.groups, g.k = cw.k, g.r = cw.r, g.s = cw.s, g.groups = cw.groups, g.nhwc = cw.nhwc;
+    const Engine<T>& e = engine<T>();
+    cw.engine = &e;
+    cw.packed = pack_weights<T>(g, static_cast<const T*>(cw.w.data()), e);
+}
+
+ConvWeights make_weights(const py::array& w, const py::object& bias, const py::object& scale,
+                         const py::object& shift, dim_t groups, const std::string& layout,
+                         const std::string& activation) {
+    ConvWeights cw{};
+    cw.dt = py_checks::dtype_of(w, "Conv2d", "w");
+    cw.nhwc = parse_layout(layout);
+    const Act act = parse_act(activation);
+    require_4d(w, "w", "(K, C/groups, R, S)");
+    cw.k = w.shape(0), cw.cg = w.shape(1), cw.r = w.shape(2), cw.s = w.shape(3), cw.groups = groups;
+    if (groups < 1 || cw.k % groups) fail("groups must be >= 1 and divide the output channels");
+    // Our own contiguous copy: later changes to the caller's array do not reach the plan.
+    cw.w = py::array(w.dtype(), std::vector<py::ssize_t>{cw.k, cw.cg, cw.r, cw.s});
+    py::module_::import("numpy").attr("copyto")(cw.w, w);
+    if (cw.dt == Dtype::f32) pack_into<float>(cw, bias, scale, shift, act);
+    else pack_into<double>(cw, bias, scale, shift, act);
+    return cw;
+}
+
+template <typename T>
+void run_packed(const ConvWeights& cw, const ConvGeom& g, const py::array& x, const py::array& out, ConvAlgo algo) {
+    const auto* f = static_cast<const FoldedEpilogue<T>*>(cw.folded.get());
+    // Panels packed for another engine (kernels.configure since) are not used.
+    const auto* pw = cw.engine == &engine<T>() ? static_cast<const PackedWeights<T>*>(cw.packed.get()) : nullptr;
+    run<T>(g, x, static_cast<const T*>(cw.w.data()), f->view(), out, algo, pw);
+}
+
+void conv2d_packed_entry(const ConvWeights& cw, const py::array& x, const py::array& out, const Pair& stride,
+                         const Quad& pad, const Pair& dil, const std::string& algorithm) {
+    const ConvAlgo algo = parse_algo(algorithm);
+    const Dtype dt = py_checks::dtype_of(x, "conv2d", "x");
+    py_checks::require_same_dtype(dt, cw.dt, "conv2d", "x", "the plan's weights");
+    const ConvGeom g = make_geom(x, cw.k, cw.cg, cw.r, cw.s, cw.groups, cw.nhwc, stride, pad, dil);
+    check_out(out, dt, g, algo, x);
+    if (dt == Dtype::f32) run_packed<float>(cw, g, x, out, algo);
+    else run_packed<double>(cw, g, x, out, algo);
+}
+
+template <typename T>
+void lower_typed(const ConvGeom& g, const py::array& x, const py::array& out) {
+    const Strides4 xs = strides4(x, g.nhwc, "x");
+    const T* xp = static_cast<const T*>(x.data());
+    T* op = static_cast<T*>(const_cast<void*>(out.data()));
+    const dim_t per_image = g.kd() * g.pixels();
+    const int nt = num_threads();
+    py::gil_scoped_release nogil;
+    for (dim_t img = 0; img < g.n; ++img) {
+        const ImageView<T> v{xp + img * xs.n, xs, &g};
+        if (g.nhwc) lower_nhwc(v, g.c, op + img * per_image, nt);
+        else lower_nchw(v, g.c, op + img * per_image, nt);
+    }
+}
+
+// The lowered matrix of every image: NCHW (N, C*R*S, Ho*Wo), NHWC (N, Ho*Wo, R*S*C).
+py::array im2col_entry(const py::array& x, const Pair& ksize, const Pair& stride, const Quad& pad,
+                       const Pair& dil, const std::string& layout) {
+    const bool nhwc = parse_layout(layout);
+    const Dtype dt = py_checks::dtype_of(x, "im2col", "x");
+    if (ksize[0] < 1 || ksize[1] < 1) fail("kernel_size must be >= 1");
+    require_4d(x, "x", nhwc ? "(N, H, W, C)" : "(N, C, H, W)");
+    const dim_t c = x.shape(nhwc ? 3 : 1);
+    const ConvGeom g = make_geom(x, c, c, ksize[0], ksize[1], 1, nhwc, stride, pad, dil);
+    const dim_t kd = g.kd(), pix = g.pixels();
+    py::array out(x.dtype(), nhwc ? std::vector<py::ssize_t>{g.n, pix, kd} : std::vector<py::ssize_t>{g.n, kd, pix});
+    if (dt == Dtype::f32) lower_typed<float>(g, x, out);
+    else lower_typed<double>(g, x, out);
+    return out;
+}
+
+py::int_ workspace_entry(const std::vector<dim_t>& xshape, const std::vector<dim_t>& wshape, const Pair& stride,
+                         const Quad& pad, const Pair& dil, dim_t groups, const std::string& layout,
+                         const std::string& dtype, const std::string& algorithm, int threads) {
+    if (xshape.size() != 4 || wshape.size() != 4) fail("x_shape and w_shape must have 4 entries");
+    const bool nhwc = parse_layout(layout);
+    ConvGeom g{};
+    g.n = xshape[0], g.c = xshape[nhwc ? 3 : 1], g.h = xshape[nhwc ? 1 : 2], g.w = xshape[nhwc ? 2 : 3];
+    g.k = wshape[0], g.r = wshape[2], g.s = wshape[3], g.groups = groups, g.nhwc = nhwc;
+    g.sh = stride[0], g.sw = stride[1], g.pt = pad[0], g.pb = pad[1], g.pl = pad[2], g.pr = pad[3];
+    g.dh = dil[0], g.dw = dil[1];
+    const ConvAlgo algo = parse_algo(algorithm);
+    const int nt = threads > 0 ? threads : num_threads();
+    if (dtype == "float32") return py::int_(conv2d_workspace<float>(g, algo, engine<float>(), nt));
+    if (dtype == "float64") return py::int_(conv2d_workspace<double>(g, algo, engine<double>(), nt));
+    throw py::type_error("conv2d_workspace: dtype must be float32 or float64, got " + dtype);
+}
+
+}  // namespace
+
+void register_conv(py::module_& m) {
+    py::class_<ConvWeights>(m, "ConvWeights", "Conv2d weights: a private copy, packed for the engine's micro-kernels")
+        .def(py::init(&make_weights), py::arg("w").noconvert(), py::arg("bias"), py::arg("scale"),
+             py::arg("shift"), py::arg("groups"), py::arg("layout"), py::arg("activation"))
+        .def_property_readonly("shape", [](const ConvWeights& cw) { return py::make_tuple(cw.k, cw.cg, cw.r, cw.s); })
+        .def_property_readonly("groups", [](const ConvWeights& cw) { return cw.groups; })
+        .def_property_readonly("layout", [](const ConvWeights& cw) { return cw.nhwc ? "NHWC" : "NCHW"; })
+        .def_property_readonly("dtype", [](const ConvWeights& cw) { return cw.w.dtype(); })
+        .def_property_readonly("packed_bytes", [](const ConvWeights& cw) {
+            std::size_t n = 0;
+            if (cw.dt == Dtype::f32) {
+                for (const auto& e : static_cast<const PackedWeights<float>*>(cw.packed.get())->entries) n += e.panels.size * 4;
+            } else {
+                for (const auto& e : static_cast<const PackedWeights<double>*>(cw.packed.get())->entries) n += e.panels.size * 8;
+            }
+            return n;
+        });
+    m.def("conv2d", &conv2d_entry, py::arg("x").noconvert(), py::arg("w").noconvert(), py::arg("bias"),
+          py::arg("scale"), py::arg("shift"), py::arg("out").noconvert(), py::arg("stride"), py::arg("padding"),
+          py::arg("dilation"), py::arg("groups"), py::arg("layout"), py::arg("activation"), py::arg("algorithm"),
+          "y := act(scale * (conv2d(x, w) + bias) + shift) into out (arguments already normalised)");
+    m.def("conv2d_packed", &conv2d_packed_entry, py::arg("weights"), py::arg("x").noconvert(),
+          py::arg("out").noconvert(), py::arg("stride"), py::arg("padding"), py::arg("dilation"),
+          py::arg("algorithm"), "conv2d with a ConvWeights plan's packed weights and epilogue");
+    m.def("im2col", &im2col_entry, py::arg("x").noconvert(), py::arg("kernel_size"), py::arg("stride"),
+          py::arg("padding"), py::arg("dilation"), py::arg("layout"));
+    m.def("conv2d_workspace", &workspace_entry, py::arg("x_shape"), py::arg("w_shape"), py::arg("stride"),
+          py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("layout"), py::arg("dtype"),
+          py::arg("algorithm"), py::arg("threads") = 0);
+}
+
+}  // namespace kernels

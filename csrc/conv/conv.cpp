@@ -1,0 +1,218 @@
+// Convolution driver: orients each layer as a GEMM whose vector dimension runs along the output's
+// contiguous dimension, then feeds the blocked driver from the chosen operand sources.
+//
+//  NCHW output (K x pixels per image, pixels contiguous): C = pixels x channels, so the tile's
+//    vectors run along output pixels. A = im2col^T (gathered by convGemm, or the lowered matrix,
+//    or for 1x1 stride-1 layers the image itself); B = the weights, K x (c, r, s) transposed.
+//  NHWC output (pixels x K, channels contiguous): C = channels x pixels. A = the weights in
+//    (r, s, c) order; B = im2col (gathered, lowered, or the image), the batch merged into pixels.
+#include "conv.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <new>
+
+#include "../driver.hpp"
+#include "../gemm.hpp"
+#include "../workspace.hpp"
+#include "conv_pack.hpp"
+#include "depthwise.hpp"
+#include "im2col.hpp"
+
+namespace kernels {
+
+template <typename T>
+void AlignedBuffer<T>::Free::operator()(T* p) const {
+    std::free(p);
+}
+
+template <typename T>
+AlignedBuffer<T>::AlignedBuffer(std::size_t n) : size(n) {
+    if (n == 0) return;
+    void* p = std::aligned_alloc(kAlign, round_up(n * sizeof(T), kAlign));
+    if (p == nullptr) throw std::bad_alloc();
+    data.reset(static_cast<T*>(p));
+}
+
+namespace {
+
+// The epilogue of group `grp` (its first channel is grp*Kg), channels along rows or columns of C.
+template <typename T>
+Epilogue<T> group_epilogue(const Epilogue<T>& ep, dim_t first_channel, bool along_rows) {
+    Epilogue<T> e = ep;
+    e.along_rows = along_rows;
+    return e.at(first_channel, first_channel);
+}
+
+// C/groups == 0: an empty reduction, so every output is the epilogue of zero.
+template <typename T>
+void fill_empty(const ConvGeom& g, const ConvIO<T>& io) {
+    for (dim_t i = 0; i < g.n; ++i)
+        for (dim_t k = 0; k < g.k; ++k)
+            for (dim_t ho = 0; ho < g.ho(); ++ho)
+                for (dim_t wo = 0; wo < g.wo(); ++wo)
+                    io.y[i * io.ys.n + k * io.ys.c + ho * io.ys.h + wo * io.ys.w] = io.ep.apply(T(0), k);
+}
+
+// NCHW: per image and group, C (pixels x Kg) = im2col^T (pixels x Kd) * W^T (Kd x Kg).
+template <typename T>
+void conv_pixel_rows(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, const PackedWeights<T>* pw,
+                     const Engine<T>& e, int nthreads) {
+    const dim_t pix = g.pixels(), kg = g.kg(), cg = g.cg(), kd = g.kd();
+    const Candidate<T>& cand = e.pick(pix, kg);
+    const int nt = useful_threads(pix, kg, kd, e, nthreads);
+    T* lowered = algo == ConvAlgo::im2col
+                     ? static_cast<T*>(workspace(static_cast<std::size_t>(kd * pix) * sizeof(T), Slot::scratch))
+                     : nullptr;
+    for (dim_t img = 0; img < g.n; ++img)
+        for (dim_t grp = 0; grp < g.groups; ++grp) {
+            const T* xg = io.x + img * io.xs.n + grp * cg * io.xs.c;
+            T* yg = io.y + img * io.ys.n + grp * kg * io.ys.c;
+            const T* wg = io.w + grp * kg * kd;
+            if (algo == ConvAlgo::gemm && pw == nullptr) {
+                // Y (Kg x pixels) = W (Kg x Cg) * X (Cg x pixels): the GEMM entry, with its
+                // unpacked path for small products.
+                const GemmArgs<T> a{kg,   pix,     cg,      T(1), wg,       cg,       1,
+                                    xg,   io.xs.c, io.xs.w, T(0), yg,       io.ys.c,  io.ys.w,
+                                    group_epilogue(io.ep, grp * kg, true)};
+                gemm(a, e, nthreads);
+                continue;
+            }
+            const Tiles<T> t{pix, kg, kd, T(1), T(0), yg, io.ys.w, io.ys.c, group_epilogue(io.ep, grp * kg, false)};
+            const T* packed = pw ? pw->find(cand.ukr, grp) : nullptr;
+            auto with_weights = [&](const auto& a) {
+                if (packed) run_blocked(t, a, PrepackedPanels<T>{packed, cand.ukr->nr, kd}, cand, nt);
+                else run_blocked(t, a, StridedB<T>{wg, 1, kd}, cand, nt);
+            };
+            const ImageView<T> v{xg, io.xs, &g};
+            if (algo == ConvAlgo::convgemm) {
+                with_weights(PixelRowsA<T>{v});
+            } else if (algo == ConvAlgo::im2col) {
+                lower_nchw(v, cg, lowered, nthreads);
+                with_weights(StridedA<T>{lowered, 1, pix});
+            } else {  // gemm: the image's pixels are the rows of A
+                with_weights(StridedA<T>{xg, io.xs.w, io.xs.c});
+            }
+        }
+}
+
+// With all of A in one MC block, each packed B block is used by one A block only: a narrower NC
+// costs nothing (A is repacked per NC block, 1/NC of the FMAs) and bounds the gathered B block,
+// hence the workspace, to ~1 MiB instead of KC x 2048 elements.
+template <typename T>
+Candidate<T> single_pass_nc(Candidate<T> c, dim_t m) {
+    constexpr dim_t kSinglePassNc = 512;
+    if (m <= c.blk.mc) c.blk.nc = std::min(c.blk.nc, round_up(kSinglePassNc, c.ukr->nr));
+    return c;
+}
+
+// NHWC: per group, C (Kg x pixels) = W (Kg x Kd, taps (r, s, c)) * im2col (Kd x pixels), with the
+// batch merged into the pixels when the output's images follow each other.
+template <typename T>
+void conv_channel_rows(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, const PackedWeights<T>* pw,
+                       const Engine<T>& e, int nthreads) {
+    const dim_t pix = g.pixels(), kg = g.kg(), cg = g.cg(), kd = g.kd();
+    const bool merge = algo != ConvAlgo::im2col && io.ys.n == pix * io.ys.w &&
+                       (algo != ConvAlgo::gemm || io.xs.n == g.h * g.w * io.xs.w);
+    const dim_t images = merge ? 1 : g.n, npix = merge ? g.n * pix : pix;
+    const Candidate<T> cand = single_pass_nc(e.pick(kg, npix), kg);
+    const int nt = useful_threads(kg, npix, kd, e, nthreads);
+    T* lowered = algo == ConvAlgo::im2col
+                     ? static_cast<T*>(workspace(static_cast<std::size_t>(kd * pix) * sizeof(T), Slot::scratch))
+                     : nullptr;
+    for (dim_t img = 0; img < images; ++img)
+        for (dim_t grp = 0; grp < g.groups; ++grp) {
+            const T* xg = io.x + img * io.xs.n + grp * cg * io.xs.c;
+            T* yg = io.y + img * io.ys.n + grp * kg * io.ys.c;
+            const T* wg = io.w + grp * kg * kd;
+            if (algo == ConvAlgo::gemm && pw == nullptr) {
+                // Y (pixels x Kg) = X (pixels x Cg) * W^T (Cg x Kg).
+                const GemmArgs<T> a{npix, kg,      cg,      T(1), xg,       io.xs.w,  io.xs.c,
+                                    wg,   1,       cg,      T(0), yg,       io.ys.w,  io.ys.c,
+                                    group_epilogue(io.ep, grp * kg, false)};
+                gemm(a, e, nthreads);
+                continue;
+            }
+            const Tiles<T> t{kg, npix, kd, T(1), T(0), yg, io.ys.c, io.ys.w, group_epilogue(io.ep, grp * kg, true)};
+            const T* packed = pw ? pw->find(cand.ukr, grp) : nullptr;
+            auto with_weights = [&](const auto& b) {
+                if (packed) run_blocked(t, PrepackedPanels<T>{packed, cand.ukr->mr, kd}, b, cand, nt);
+                else run_blocked(t, WeightRowsA<T>{wg, &g}, b, cand, nt);
+            };
+            const ImageView<T> v{xg, io.xs, &g};
+            if (algo == ConvAlgo::convgemm) {
+                with_weights(PixelColsB<T>{v});
+            } else if (algo == ConvAlgo::im2col) {
+                lower_nhwc(v, cg, lowered, nthreads);
+                with_weights(StridedB<T>{lowered, 1, kd});
+            } else {  // gemm: the image's pixels are the columns of B
+                with_weights(StridedB<T>{xg, io.xs.c, io.xs.w});
+            }
+        }
+}
+
+}  // namespace
+
+template <typename T>
+std::shared_ptr<const PackedWeights<T>> pack_weights(const ConvGeom& g, const T* w, const Engine<T>& e) {
+    auto pw = std::make_shared<PackedWeights<T>>();
+    const dim_t kg = g.kg(), kd = g.kd();
+    if (g.depthwise() && g.nhwc) {
+        pw->taps_rsc = AlignedBuffer<T>(static_cast<std::size_t>(g.r * g.s * g.c));
+        transpose_depthwise_taps(g, w, pw->taps_rsc.get());
+    }
+    if (kd == 0 || kg == 0) return pw;
+    for (const Candidate<T>& cand : e.cands) {
+        const Ukernel<T>& u = *cand.ukr;
+        const dim_t width = g.nhwc ? u.mr : u.nr;
+        const dim_t stride = round_up(kg, width) * kd;
+        typename PackedWeights<T>::Entry entry{&u, stride, AlignedBuffer<T>(static_cast<std::size_t>(stride * g.groups))};
+        for (dim_t grp = 0; grp < g.groups; ++grp) {
+            const T* wg = w + grp * kg * kd;
+            T* dst = entry.panels.get() + grp * stride;
+            if (g.nhwc) WeightRowsA<T>{wg, &g}.pack(u, 0, kg, 0, kd, dst);
+            else StridedB<T>{wg, 1, kd}.pack(u, 0, kg, 0, kd, dst);
+        }
+        pw->entries.push_back(std::move(entry));
+    }
+    return pw;
+}
+
+template <typename T>
+void conv2d(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, const PackedWeights<T>* pw,
+            const Engine<T>& e, int nthreads) {
+    if (g.n == 0 || g.k == 0 || g.ho() <= 0 || g.wo() <= 0) return;
+    if (g.kd() == 0) return fill_empty(g, io);
+    if (algo == ConvAlgo::direct) {
+        const T* taps = pw && pw->taps_rsc.size ? pw->taps_rsc.get() : nullptr;
+        return depthwise_conv(g, io, taps, nthreads);
+    }
+    if (g.nhwc) conv_channel_rows(g, io, algo, pw, e, nthreads);
+    else conv_pixel_rows(g, io, algo, pw, e, nthreads);
+}
+
+template <typename T>
+std::size_t conv2d_workspace(const ConvGeom& g, ConvAlgo algo, const Engine<T>& e, int nthreads) {
+    if (g.n == 0 || g.k == 0 || g.kd() == 0) return 0;
+    if (algo == ConvAlgo::direct) return depthwise_workspace(g, sizeof(T), nthreads);
+    const dim_t pix = g.pixels(), kg = g.kg(), kd = g.kd();
+    const dim_t m = g.nhwc ? kg : pix;
+    const dim_t n = g.nhwc ? (algo == ConvAlgo::im2col ? pix : g.n * pix) : kg;
+    const Candidate<T> cand = g.nhwc ? single_pass_nc(e.pick(m, n), m) : e.pick(m, n);
+    const int nt = useful_threads(m, n, kd, e, nthreads);
+    const std::size_t lowered = algo == ConvAlgo::im2col ? static_cast<std::size_t>(kd * pix) * sizeof(T) : 0;
+    return plan_blocks<T>(m, n, kd, cand, nt, false, false).total_bytes(nt) + lowered;
+}
+
+#define KERNELS_CONV(T)                                                                                   \
+    template struct AlignedBuffer<T>;                                                                     \
+    template std::shared_ptr<const PackedWeights<T>> pack_weights<T>(const ConvGeom&, const T*,           \
+                                                                     const Engine<T>&);                   \
+    template void conv2d<T>(const ConvGeom&, const ConvIO<T>&, ConvAlgo, const PackedWeights<T>*,         \
+                            const Engine<T>&, int);                                                       \
+    template std::size_t conv2d_workspace<T>(const ConvGeom&, ConvAlgo, const Engine<T>&, int);
+
+KERNELS_CONV(float)
+KERNELS_CONV(double)
+
+}  // namespace kernels

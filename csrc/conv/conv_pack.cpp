@@ -1,0 +1,144 @@
+// Gathering packers of the implicit im2col (see conv_pack.hpp).
+//
+// They are data movement only, so one binary serves every ISA; on x86 GCC clones them for AVX-512
+// and AVX2 (picked at load time by CPUID) because the zero-padded row copies are the inner loop.
+#include "conv_pack.hpp"
+
+#include <algorithm>
+
+#include "gather_row.hpp"
+
+namespace kernels {
+
+namespace {
+
+constexpr dim_t kMaxPanel = 128;  // widest micro-panel (MR or NR) the gathers accept
+
+// A run of output pixels on one output row: `len` pixels from (ho, wo), at lane `off` of a panel.
+struct Segment {
+    dim_t ho, wo, len, off;
+};
+
+template <typename T>
+KERNELS_INLINE void pixel_rows(const ImageView<T>& v, dim_t mr, dim_t i0, dim_t mc, dim_t p0, dim_t kc,
+                               T* KERNELS_RESTRICT dst) {
+    const ConvGeom& g = *v.g;
+    const dim_t wo_n = g.wo(), rs_n = g.r * g.s;
+    Segment seg[kMaxPanel];
+    for (dim_t ib = 0; ib < mc; ib += mr) {
+        const dim_t w = std::min(mr, mc - ib);
+        // Split the panel's pixels into output-row runs once; every q step reuses them.
+        int nseg = 0;
+        for (dim_t off = 0; off < w;) {
+            const dim_t pix = i0 + ib + off, ho = pix / wo_n, wo = pix % wo_n;
+            const dim_t len = std::min(wo_n - wo, w - off);
+            seg[nseg++] = {ho, wo, len, off};
+            off += len;
+        }
+        dim_t c = p0 / rs_n, r = p0 % rs_n / g.s, s = p0 % g.s;
+        for (dim_t kk = 0; kk < kc; ++kk) {
+            T* d = dst + kk * mr;
+            const T* xc = v.x + c * v.xs.c;
+            const dim_t ih_base = r * g.dh - g.pt, iw_base = s * g.dw - g.pl;
+            for (int q = 0; q < nseg; ++q) {
+                const Segment& sg = seg[q];
+                const dim_t ih = sg.ho * g.sh + ih_base;
+                const T* row = ih >= 0 && ih < g.h ? xc + ih * v.xs.h : nullptr;
+                gather_row(d + sg.off, row, sg.wo * g.sw + iw_base, g.sw, v.xs.w, sg.len, g.w);
+            }
+            for (dim_t t = w; t < mr; ++t) d[t] = T(0);
+            if (++s == g.s) {
+                s = 0;
+                if (++r == g.r) r = 0, ++c;
+            }
+        }
+        dst += kc * mr;
+    }
+}
+
+template <typename T>
+KERNELS_INLINE void pixel_cols(const ImageView<T>& v, const Ukernel<T>& u, dim_t j0, dim_t nc, dim_t p0,
+                               dim_t kc, T* KERNELS_RESTRICT dst) {
+    const ConvGeom& g = *v.g;
+    const dim_t nr = u.nr, wo_n = g.wo(), pix_n = g.pixels(), cg = g.cg();
+    const T* base[kMaxPanel];  // per pixel: its image; and its top-left input tap
+    dim_t ih0[kMaxPanel], iw0[kMaxPanel];
+    for (dim_t jb = 0; jb < nc; jb += nr) {
+        const dim_t w = std::min(nr, nc - jb);
+        for (dim_t t = 0; t < w; ++t) {
+            const dim_t j = j0 + jb + t, img = j / pix_n, pix = j % pix_n;
+            base[t] = v.x + img * v.xs.n;
+            ih0[t] = pix / wo_n * g.sh - g.pt;
+            iw0[t] = pix % wo_n * g.sw - g.pl;
+        }
+        // A full panel on one output row reads NR taps at a constant input stride.
+        const bool one_row = w == nr && base[0] == base[nr - 1] && ih0[0] == ih0[nr - 1];
+        for (dim_t q = p0; q < p0 + kc;) {
+            const dim_t rs = q / cg, c0 = q % cg, len = std::min(cg - c0, p0 + kc - q);
+            const dim_t r = rs / g.s, s = rs % g.s;
+            T* d = dst + (q - p0) * nr;
+            q += len;
+            if (one_row) {
+                const dim_t ih = ih0[0] + r * g.dh, iwa = iw0[0] + s * g.dw;
+                if (ih >= 0 && ih < g.h && iwa >= 0 && iwa + (nr - 1) * g.sw < g.w) {
+                    u.pack_b(len, nr, base[0] + ih * v.xs.h + iwa * v.xs.w + c0 * v.xs.c, v.xs.c,
+                             g.sw * v.xs.w, d);
+                    continue;
+                }
+            }
+            const T* src[kMaxPanel];
+            for (dim_t t = 0; t < nr; ++t) {
+                const dim_t ih = t < w ? ih0[t] + r * g.dh : -1, iw = t < w ? iw0[t] + s * g.dw : -1;
+                src[t] = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w
+                             ? base[t] + ih * v.xs.h + iw * v.xs.w + c0 * v.xs.c
+                             : nullptr;
+            }
+            for (dim_t cc = 0; cc < len; ++cc)
+                for (dim_t t = 0; t < nr; ++t) d[cc * nr + t] = src[t] ? src[t][cc * v.xs.c] : T(0);
+        }
+        dst += kc * nr;
+    }
+}
+
+template <typename T>
+KERNELS_INLINE void weight_rows_rsc(const T* wgt, const ConvGeom& g, dim_t mr, dim_t i0, dim_t mc, dim_t p0,
+                                    dim_t kc, T* KERNELS_RESTRICT dst) {
+    const dim_t cg = g.cg(), kd = g.kd(), rs_n = g.r * g.s;
+    for (dim_t ib = 0; ib < mc; ib += mr) {
+        const dim_t w = std::min(mr, mc - ib);
+        const T* rows = wgt + (i0 + ib) * kd;
+        dim_t rs = p0 / cg, c = p0 % cg;
+        for (dim_t kk = 0; kk < kc; ++kk) {
+            T* d = dst + kk * mr;
+            const dim_t off = c * rs_n + rs;
+            for (dim_t t = 0; t < w; ++t) d[t] = rows[t * kd + off];
+            for (dim_t t = w; t < mr; ++t) d[t] = T(0);
+            if (++c == cg) c = 0, ++rs;
+        }
+        dst += kc * mr;
+    }
+}
+
+}  // namespace
+
+#define KERNELS_CONV_PACK(T)                                                                           \
+    template <>                                                                                        \
+    KERNELS_CLONES void pack_pixel_rows<T>(const ImageView<T>& v, dim_t mr, dim_t i0, dim_t mc, dim_t p0, \
+                                           dim_t kc, T* dst) {                                         \
+        pixel_rows<T>(v, mr, i0, mc, p0, kc, dst);                                                     \
+    }                                                                                                  \
+    template <>                                                                                        \
+    KERNELS_CLONES void pack_pixel_cols<T>(const ImageView<T>& v, const Ukernel<T>& u, dim_t j0, dim_t nc, \
+                                           dim_t p0, dim_t kc, T* dst) {                               \
+        pixel_cols<T>(v, u, j0, nc, p0, kc, dst);                                                      \
+    }                                                                                                  \
+    template <>                                                                                        \
+    void pack_weight_rows_rsc<T>(const T* w, const ConvGeom& g, dim_t mr, dim_t i0, dim_t mc, dim_t p0,  \
+                                 dim_t kc, T* dst) {                                                   \
+        weight_rows_rsc<T>(w, g, mr, i0, mc, p0, kc, dst);                                             \
+    }
+
+KERNELS_CONV_PACK(float)
+KERNELS_CONV_PACK(double)
+
+}  // namespace kernels

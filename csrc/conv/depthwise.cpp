@@ -1,0 +1,229 @@
+// Direct depthwise convolution, vectorised along each channel's output row (NCHW) or across
+// channels (NHWC). See depthwise.hpp.
+//
+// NCHW: each channel's plane is first copied into a zero-padded scratch plane (width Wp). With
+// equal strides st, output (ho, wo) reads the taps at st*(ho*Wp + wo) + r*dh*Wp + s*dw, so the
+// whole plane is one 1-D correlation over the flattened index i = ho*Wp + wo: long branch-free
+// loops with 4 vector accumulators, no per-row edge handling; the columns wo >= Wo are computed
+// and dropped (Wp - Wo of every Wp, the padding width).
+// NHWC: channels are contiguous, so 4 vectors of channels accumulate the R*S taps in registers.
+#include "depthwise.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "../workspace.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace kernels {
+
+namespace {
+
+template <typename T>
+constexpr dim_t kBlock = 4 * 64 / static_cast<dim_t>(sizeof(T));  // four 512-bit vectors
+
+struct PlaneShape {
+    dim_t wp;         // padded plane width
+    dim_t len;        // flattened outputs computed: (Ho - 1) * Wp + Wo, rounded up to the block
+    dim_t elems;      // scratch plane elements (padded plane + slack read by the last block)
+};
+
+PlaneShape plane_shape(const ConvGeom& g, std::size_t elem) {
+    const dim_t block = elem == sizeof(float) ? kBlock<float> : kBlock<double>;
+    PlaneShape p;
+    p.wp = g.w + g.pl + g.pr;
+    p.len = round_up((g.ho() - 1) * p.wp + g.wo(), block);
+    const dim_t reach = g.sh * (p.len - 1) + (g.r - 1) * g.dh * p.wp + (g.s - 1) * g.dw + 1;
+    p.elems = round_up(std::max(reach, (g.h + g.pt + g.pb) * p.wp), 16);
+    return p;
+}
+
+// The zero-padded copy of one input plane.
+template <typename T>
+KERNELS_CLONES void fill_plane(const ConvGeom& g, const PlaneShape& ps, const T* x, inc_t xs_h, inc_t xs_w,
+                               T* KERNELS_RESTRICT plane) {
+    std::fill(plane, plane + g.pt * ps.wp, T(0));
+    for (dim_t ih = 0; ih < g.h; ++ih) {
+        T* d = plane + (g.pt + ih) * ps.wp;
+        const T* s = x + ih * xs_h;
+        for (dim_t j = 0; j < g.pl; ++j) d[j] = T(0);
+        if (xs_w == 1)
+            for (dim_t j = 0; j < g.w; ++j) d[g.pl + j] = s[j];
+        else
+            for (dim_t j = 0; j < g.w; ++j) d[g.pl + j] = s[j * xs_w];
+        for (dim_t j = g.pl + g.w; j < ps.wp; ++j) d[j] = T(0);
+    }
+    std::fill(plane + (g.pt + g.h) * ps.wp, plane + ps.elems, T(0));
+}
+
+// out[i] = sum over taps of taps[r*S + s] * plane[ST*i + r*dh*Wp + s*dw], i in [0, len), len a
+// multiple of the block. ST is the stride when it is 1 or 2 (constant-stride loads), else 0 and st.
+template <typename T, int ST>
+KERNELS_CLONES void correlate_flat(const ConvGeom& g, const PlaneShape& ps, const T* plane, const T* taps,
+                                   dim_t st, T* KERNELS_RESTRICT out) {
+    constexpr dim_t B = kBlock<T>;
+    const dim_t step = ST ? ST : st;
+    for (dim_t i0 = 0; i0 < ps.len; i0 += B) {
+        T acc[B] = {};
+        for (dim_t r = 0; r < g.r; ++r)
+            for (dim_t s = 0; s < g.s; ++s) {
+                const T wv = taps[r * g.s + s];
+                const T* src = plane + step * i0 + r * g.dh * ps.wp + s * g.dw;
+#pragma GCC unroll 64
+                for (dim_t t = 0; t < B; ++t) acc[t] += wv * src[t * step];
+            }
+#pragma GCC unroll 64
+        for (dim_t t = 0; t < B; ++t) out[i0 + t] = acc[t];
+    }
+}
+
+// y row := act(scale * v + shift) for one channel.
+template <typename T>
+KERNELS_CLONES void store_row(const T* v, dim_t n, T sc, T sf, Act act, T* y, inc_t ys_w) {
+    for (dim_t j = 0; j < n; ++j) {
+        T t = v[j] * sc + sf;
+        if (act != Act::none) t = t < T(0) ? T(0) : t;
+        if (act == Act::relu6) t = t > T(6) ? T(6) : t;
+        y[j * ys_w] = t;
+    }
+}
+
+template <typename T>
+void nchw_plane(const ConvGeom& g, const ConvIO<T>& io, const PlaneShape& ps, dim_t img, dim_t c, T* scratch) {
+    const T* x = io.x + img * io.xs.n + c * io.xs.c;
+    T* y = io.y + img * io.ys.n + c * io.ys.c;
+    const T* taps = io.w + c * g.r * g.s;
+    const Epilogue<T>& ep = io.ep;
+    const T sc = ep.scale ? ep.scale[c] : T(1), sf = ep.shift ? ep.shift[c] : T(0);
+    T* plane = scratch;
+    T* out = scratch + ps.elems;
+    fill_plane(g, ps, x, io.xs.h, io.xs.w, plane);
+    if (g.sh == 1) correlate_flat<T, 1>(g, ps, plane, taps, 1, out);
+    else if (g.sh == 2) correlate_flat<T, 2>(g, ps, plane, taps, 2, out);
+    else correlate_flat<T, 0>(g, ps, plane, taps, g.sh, out);
+    for (dim_t ho = 0; ho < g.ho(); ++ho) store_row(out + ho * ps.wp, g.wo(), sc, sf, ep.act, y + ho * io.ys.h, io.ys.w);
+}
+
+// Unequal strides: the flattened trick does not apply; a plain loop over outputs.
+template <typename T>
+void nchw_plane_general(const ConvGeom& g, const ConvIO<T>& io, dim_t img, dim_t c) {
+    const T* x = io.x + img * io.xs.n + c * io.xs.c;
+    T* y = io.y + img * io.ys.n + c * io.ys.c;
+    const T* taps = io.w + c * g.r * g.s;
+    for (dim_t ho = 0; ho < g.ho(); ++ho)
+        for (dim_t wo = 0; wo < g.wo(); ++wo) {
+            T acc = T(0);
+            for (dim_t r = 0; r < g.r; ++r) {
+                const dim_t ih = ho * g.sh - g.pt + r * g.dh;
+                if (ih < 0 || ih >= g.h) continue;
+                for (dim_t s = 0; s < g.s; ++s) {
+                    const dim_t iw = wo * g.sw - g.pl + s * g.dw;
+                    if (iw >= 0 && iw < g.w) acc += taps[r * g.s + s] * x[ih * io.xs.h + iw * io.xs.w];
+                }
+            }
+            y[ho * io.ys.h + wo * io.ys.w] = io.ep.active() ? io.ep.apply(acc, c) : acc;
+        }
+}
+
+// One output pixel, all channels: acc[c] = sum over valid taps of w_rsc[tap][c] * x[tap pixel][c].
+template <typename T, bool kUnitC>
+KERNELS_CLONES void nhwc_pixel(const ConvGeom& g, const ConvIO<T>& io, const T* w_rsc, dim_t img, dim_t ho,
+                               dim_t wo) {
+    constexpr dim_t B = kBlock<T>;
+    const T* x = io.x + img * io.xs.n;
+    T* y = io.y + img * io.ys.n + ho * io.ys.h + wo * io.ys.w;
+    const T* src[kMaxDepthwiseTaps];  // per tap: the input pixel, or nullptr for padding
+    const dim_t taps = g.r * g.s;
+    for (dim_t r = 0; r < g.r; ++r)
+        for (dim_t s = 0; s < g.s; ++s) {
+            const dim_t ih = ho * g.sh - g.pt + r * g.dh, iw = wo * g.sw - g.pl + s * g.dw;
+            src[r * g.s + s] = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w ? x + ih * io.xs.h + iw * io.xs.w : nullptr;
+        }
+    const inc_t xc = kUnitC ? 1 : io.xs.c;
+    for (dim_t c0 = 0; c0 < g.c; c0 += B) {
+        const dim_t cn = std::min(B, g.c - c0);
+        T acc[B] = {};
+        for (dim_t q = 0; q < taps; ++q) {
+            if (!src[q]) continue;
+            const T* s = src[q] + c0 * xc;
+            const T* wq = w_rsc + q * g.c + c0;
+            if (cn == B) {
+#pragma GCC unroll 64
+                for (dim_t t = 0; t < B; ++t) acc[t] += wq[t] * s[t * xc];
+            } else {
+                for (dim_t t = 0; t < cn; ++t) acc[t] += wq[t] * s[t * xc];
+            }
+        }
+        for (dim_t t = 0; t < cn; ++t) {
+            const dim_t c = c0 + t;
+            y[c * io.ys.c] = io.ep.active() ? io.ep.apply(acc[t], c) : acc[t];
+        }
+    }
+}
+
+}  // namespace
+
+std::size_t depthwise_workspace(const ConvGeom& g, std::size_t elem, int nthreads) {
+    if (g.nhwc) return static_cast<std::size_t>(g.r * g.s * g.c) * elem;
+    if (g.sh != g.sw) return 0;
+    const PlaneShape ps = plane_shape(g, elem);
+    return static_cast<std::size_t>(ps.elems + ps.len) * elem * static_cast<std::size_t>(nthreads);
+}
+
+template <typename T>
+void transpose_depthwise_taps(const ConvGeom& g, const T* w, T* w_rsc) {
+    const dim_t taps = g.r * g.s;
+    for (dim_t c = 0; c < g.c; ++c)
+        for (dim_t q = 0; q < taps; ++q) w_rsc[q * g.c + c] = w[c * taps + q];
+}
+
+template <typename T>
+void depthwise_conv(const ConvGeom& g, const ConvIO<T>& io, const T* w_rsc, int nt) {
+    const dim_t ho_n = g.ho(), wo_n = g.wo();
+    if (g.nhwc) {
+        if (w_rsc == nullptr) {
+            T* t = static_cast<T*>(workspace(static_cast<std::size_t>(g.r * g.s * g.c) * sizeof(T), Slot::scratch));
+            transpose_depthwise_taps(g, io.w, t);
+            w_rsc = t;
+        }
+        const dim_t rows = g.n * ho_n;
+        const bool unit_c = io.xs.c == 1;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (dim_t row = 0; row < rows; ++row)
+            for (dim_t wo = 0; wo < wo_n; ++wo) {
+                if (unit_c) nhwc_pixel<T, true>(g, io, w_rsc, row / ho_n, row % ho_n, wo);
+                else nhwc_pixel<T, false>(g, io, w_rsc, row / ho_n, row % ho_n, wo);
+            }
+        return;
+    }
+    const dim_t planes = g.n * g.c;
+    if (g.sh != g.sw) {
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (dim_t p = 0; p < planes; ++p) nchw_plane_general(g, io, p / g.c, p % g.c);
+        return;
+    }
+    const PlaneShape ps = plane_shape(g, sizeof(T));
+    const std::size_t per_thread = round_up(static_cast<std::size_t>(ps.elems + ps.len), 16);
+    // Allocated here, on the calling thread: an allocation failure must throw before any worker runs.
+    T* scratch = static_cast<T*>(workspace(per_thread * sizeof(T) * static_cast<std::size_t>(nt), Slot::scratch));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#ifdef _OPENMP
+        T* mine = scratch + per_thread * static_cast<std::size_t>(omp_get_thread_num());
+#else
+        T* mine = scratch;
+#endif
+#pragma omp for schedule(static)
+        for (dim_t p = 0; p < planes; ++p) nchw_plane(g, io, ps, p / g.c, p % g.c, mine);
+    }
+}
+
+template void depthwise_conv<float>(const ConvGeom&, const ConvIO<float>&, const float*, int);
+template void depthwise_conv<double>(const ConvGeom&, const ConvIO<double>&, const double*, int);
+template void transpose_depthwise_taps<float>(const ConvGeom&, const float*, float*);
+template void transpose_depthwise_taps<double>(const ConvGeom&, const double*, double*);
+
+}  // namespace kernels

@@ -1,0 +1,215 @@
+"""Public convolution API: conv2d, im2col, conv2d_workspace and Conv2d plans.
+
+Arguments are normalised and checked here once for every backend (kernels/_conv_args.py); the
+backend then runs the chosen algorithm. algorithm="auto" picks, in order: the direct kernel for
+depthwise layers, a plain GEMM for 1x1 stride-1 unpadded layers, a measured choice from the tuning
+cache (kernels/_tuning.py), else convGemm (no workspace beyond the packing buffers, and as fast as
+explicit im2col on CNN layers).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Sequence
+
+import numpy as np
+
+from . import _conv_args as A
+from . import _tuning
+from ._dispatch import logger, pick
+from ._threads import get_num_threads
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _as_array(x: Any) -> np.ndarray:
+    return x if isinstance(x, np.ndarray) else np.asarray(x)
+
+
+def _float_dtype(fn: str, x: np.ndarray, w: np.ndarray) -> np.dtype:
+    if x.dtype not in _FLOATS:
+        raise TypeError(f"{fn}: x has dtype {x.dtype}; supported: float32, float64")
+    if w.dtype != x.dtype:
+        raise TypeError(f"{fn}: x is {x.dtype} but w is {w.dtype}; both must have the same dtype (no silent casts)")
+    return x.dtype
+
+
+def applicable_algorithms(shape: A.ConvShape, spec: A.ConvSpec) -> list:
+    algos = ["im2col", "convgemm"]
+    if shape.r == shape.s == 1 and spec.stride == (1, 1) and shape.padding == (0, 0, 0, 0):
+        algos.append("gemm")
+    if spec.groups == shape.c == shape.k and shape.r * shape.s <= 1024:
+        algos.append("direct")
+    return algos
+
+
+def resolve_algorithm(fn: str, algorithm: str, shape: A.ConvShape, spec: A.ConvSpec, dtype: np.dtype) -> str:
+    """The algorithm to run: the caller's (checked against the layer) or the "auto" choice."""
+    if algorithm != "auto":
+        if algorithm == "gemm" and "gemm" not in applicable_algorithms(shape, spec):
+            raise ValueError(f"{fn}: algorithm 'gemm' needs a 1x1 kernel, stride 1 and no padding")
+        if algorithm == "direct" and "direct" not in applicable_algorithms(shape, spec):
+            raise ValueError(f"{fn}: algorithm 'direct' is for depthwise layers (groups == C == K, R*S <= 1024)")
+        return algorithm
+    if spec.groups == shape.c == shape.k and shape.r * shape.s <= 1024:
+        return "direct"
+    if shape.r == shape.s == 1 and spec.stride == (1, 1) and shape.padding == (0, 0, 0, 0):
+        return "gemm"
+    if _tuning.entries():  # measured choices exist for this machine
+        choice = _tuning.lookup(_tuning.layer_key(shape, spec, dtype.name, get_num_threads()))
+        if choice is not None:
+            if logger.isEnabledFor(10):
+                logger.debug("%s: algorithm %r from the tuning cache", fn, choice)
+            return choice
+    return "convgemm"
+
+
+def conv2d(
+    x: Any,
+    w: Any,
+    bias: Any = None,
+    *,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+    layout: str = "NCHW",
+    activation: Optional[str] = None,
+    scale: Any = None,
+    shift: Any = None,
+    algorithm: str = "auto",
+    out: Any = None,
+    backend: Optional[str] = None,
+) -> Any:
+    """2-D convolution (cross-correlation, PyTorch semantics) with a fused per-channel epilogue:
+    ``y = activation(scale * (conv2d(x, w) + bias) + shift)``.
+
+    x is (N, C, H, W) for layout "NCHW" or (N, H, W, C) for "NHWC"; the output has the same
+    layout; w is (K, C/groups, R, S). padding: int, (h, w), (top, bottom, left, right), "same"
+    (stride 1 only) or "valid". stride, dilation: int or (h, w). bias, scale, shift: (K,) or None.
+    activation: None, "relu" or "relu6". algorithm: "auto", "im2col", "convgemm", "gemm" (1x1,
+    stride 1, no padding) or "direct" (depthwise). out: a writable array of the output's shape
+    and dtype (never copied or cast). float32 and float64.
+    """
+    fn = pick("conv2d", backend, x)
+    x, w = _as_array(x), _as_array(w)
+    spec = A.make_spec("conv2d", stride, padding, dilation, groups, layout, activation)
+    A.check_algorithm("conv2d", algorithm)
+    shape = A.shape_of("conv2d", x.shape, w.shape, spec)
+    dt = _float_dtype("conv2d", x, w)
+    vec = [A.channel_vector("conv2d", name, v, shape.k, dt) for name, v in (("bias", bias), ("scale", scale), ("shift", shift))]
+    algo = resolve_algorithm("conv2d", algorithm, shape, spec, dt)
+    if out is not None:
+        A.check_out("conv2d", out, dt, shape, spec.layout)
+    return fn(x, w, *vec, spec, shape, algo, out)
+
+
+def im2col(
+    x: Any,
+    kernel_size: Any,
+    *,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    layout: str = "NCHW",
+    backend: Optional[str] = None,
+) -> np.ndarray:
+    """The lowered matrix of explicit im2col, one per image: (N, C*R*S, Ho*Wo) for "NCHW" (rows
+    (c, r, s), as torch.nn.functional.unfold) and (N, Ho*Wo, R*S*C) for "NHWC" (columns (r, s, c))."""
+    fn = pick("im2col", backend, x)
+    x = _as_array(x)
+    r, s = A.pair("im2col", "kernel_size", kernel_size, 1)
+    spec = A.make_spec("im2col", stride, padding, dilation, 1, layout, None)
+    c = x.shape[1 if layout == "NCHW" else 3] if x.ndim == 4 else 1
+    shape = A.shape_of("im2col", x.shape, (c, c, r, s), spec)
+    if x.dtype not in _FLOATS:
+        raise TypeError(f"im2col: x has dtype {x.dtype}; supported: float32, float64")
+    return fn(x, spec, shape)
+
+
+def conv2d_workspace(
+    x_shape: Sequence[int],
+    w_shape: Sequence[int],
+    *,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+    layout: str = "NCHW",
+    dtype: Any = "float32",
+    threads: Optional[int] = None,
+) -> Dict[str, int]:
+    """Extra bytes each applicable cpu algorithm allocates for this layer besides its output:
+    packing buffers, im2col's lowered matrix, the depthwise kernel's scratch planes."""
+    from .backends.cpu import _cpu
+
+    dt = np.dtype(dtype)
+    if dt not in _FLOATS:
+        raise TypeError(f"conv2d_workspace: dtype must be float32 or float64, got {dt}")
+    spec = A.make_spec("conv2d_workspace", stride, padding, dilation, groups, layout, None)
+    shape = A.shape_of("conv2d_workspace", tuple(x_shape), tuple(w_shape), spec)
+    if _cpu is None:
+        raise RuntimeError("conv2d_workspace: the cpu backend is not built")
+    nt = threads or get_num_threads()
+    return {
+        a: int(_cpu.conv2d_workspace(tuple(x_shape), tuple(w_shape), spec.stride, shape.padding, spec.dilation,
+                                     spec.groups, layout, dt.name, a, nt))
+        for a in applicable_algorithms(shape, spec)
+    }
+
+
+class Conv2d:
+    """An inference plan: validates and packs the weights (and folds bias/scale/shift) once;
+    ``plan(x, out=None)`` runs the convolution with them. Safe to call from several threads."""
+
+    def __init__(
+        self,
+        w: Any,
+        bias: Any = None,
+        *,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+        layout: str = "NCHW",
+        activation: Optional[str] = None,
+        scale: Any = None,
+        shift: Any = None,
+        algorithm: str = "auto",
+        backend: Optional[str] = None,
+    ) -> None:
+        w = _as_array(w)
+        self.spec = A.make_spec("Conv2d", stride, padding, dilation, groups, layout, activation)
+        self.algorithm = A.check_algorithm("Conv2d", algorithm)
+        if w.ndim != 4:
+            raise ValueError(f"Conv2d: w must be 4-D (K, C/groups, R, S), got shape {w.shape}")
+        if w.dtype not in _FLOATS:
+            raise TypeError(f"Conv2d: w has dtype {w.dtype}; supported: float32, float64")
+        k = w.shape[0]
+        if k % self.spec.groups:
+            raise ValueError(f"Conv2d: groups={self.spec.groups} must divide the output channels ({k})")
+        self.weight_shape = tuple(w.shape)
+        self._check_fixed_algorithm(k, w.shape[1], w.shape[2], w.shape[3])
+        self.dtype = w.dtype
+        vec = [A.channel_vector("Conv2d", n, v, k, w.dtype) for n, v in (("bias", bias), ("scale", scale), ("shift", shift))]
+        self._run = pick("conv2d_packed", backend, w)
+        self._packed = pick("pack_conv2d", backend, w)(w, *vec, self.spec)
+
+    def _check_fixed_algorithm(self, k: int, cg: int, r: int, s: int) -> None:
+        """gemm and direct depend on the weights and options only: reject them here, not per call."""
+        sp = self.spec
+        if self.algorithm == "gemm" and not (r == s == 1 and sp.stride == (1, 1) and sp.padding in ((0, 0, 0, 0), "same")):
+            raise ValueError("Conv2d: algorithm 'gemm' needs a 1x1 kernel, stride 1 and no padding")
+        if self.algorithm == "direct" and not (cg == 1 and k == sp.groups and r * s <= 1024):
+            raise ValueError("Conv2d: algorithm 'direct' is for depthwise layers (groups == C == K, R*S <= 1024)")
+
+    def __call__(self, x: Any, out: Any = None) -> Any:
+        x = _as_array(x)
+        shape = A.shape_of("Conv2d", x.shape, self.weight_shape, self.spec)
+        if x.dtype != self.dtype:
+            raise TypeError(f"Conv2d: x has dtype {x.dtype} but the plan's weights are {self.dtype}")
+        algo = resolve_algorithm("Conv2d", self.algorithm, shape, self.spec, self.dtype)
+        if out is not None:
+            A.check_out("Conv2d", out, self.dtype, shape, self.spec.layout)
+        return self._run(self._packed, x, self.spec, shape, algo, out)
+
+    def __repr__(self) -> str:
+        return f"Conv2d(w={self.weight_shape}, {self.spec}, algorithm={self.algorithm!r}, dtype={self.dtype})"

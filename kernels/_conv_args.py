@@ -1,0 +1,179 @@
+"""Argument normalisation and validation of conv2d, shared by every backend.
+
+Turns the user-facing forms (int or pair strides, "same"/"valid"/int/pair/4-tuple padding, layout
+names) into one ConvSpec and checks shapes against it, raising TypeError/ValueError that name the
+argument and what is allowed.
+"""
+from __future__ import annotations
+
+import operator
+from typing import Any, NamedTuple, Optional, Tuple
+
+import numpy as np
+
+LAYOUTS = ("NCHW", "NHWC")
+ACTIVATIONS = (None, "relu", "relu6")
+ALGORITHMS = ("auto", "im2col", "convgemm", "gemm", "direct")
+
+
+class ConvSpec(NamedTuple):
+    """Normalised options of one convolution (shape-independent except "same" padding)."""
+
+    stride: Tuple[int, int]
+    padding: Any  # (top, bottom, left, right), or "same" until the kernel size is known
+    dilation: Tuple[int, int]
+    groups: int
+    layout: str
+    activation: str  # "" for none
+
+
+class ConvShape(NamedTuple):
+    n: int
+    c: int
+    h: int
+    w: int
+    k: int
+    r: int
+    s: int
+    ho: int
+    wo: int
+    padding: Tuple[int, int, int, int]
+
+    def out_shape(self, layout: str) -> Tuple[int, int, int, int]:
+        return (self.n, self.k, self.ho, self.wo) if layout == "NCHW" else (self.n, self.ho, self.wo, self.k)
+
+
+def _int(fn: str, name: str, v: Any) -> int:
+    if isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{fn}: {name} must be an integer, got {v!r}")
+    try:
+        return operator.index(v)
+    except TypeError:
+        raise TypeError(f"{fn}: {name} must be an integer or a sequence of integers, got {v!r}") from None
+
+
+def pair(fn: str, name: str, v: Any, lo: int) -> Tuple[int, int]:
+    """An int or a pair of ints, each >= lo."""
+    vals = (v, v) if not isinstance(v, (tuple, list)) else tuple(v)
+    if len(vals) != 2:
+        raise ValueError(f"{fn}: {name} must be an int or a pair (h, w), got {v!r}")
+    a, b = (_int(fn, name, x) for x in vals)
+    if a < lo or b < lo:
+        raise ValueError(f"{fn}: {name} must be >= {lo}, got {v!r}")
+    return a, b
+
+
+def padding4(fn: str, v: Any, stride: Tuple[int, int]) -> Any:
+    """(top, bottom, left, right) from an int, a pair, a 4-tuple or "valid"; "same" is resolved
+    later against the kernel size (and needs stride 1)."""
+    if isinstance(v, str):
+        if v == "valid":
+            return (0, 0, 0, 0)
+        if v == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{fn}: padding='same' needs stride 1, got stride={stride}")
+            return "same"
+        raise ValueError(f"{fn}: padding must be an int, a pair, a 4-tuple, 'same' or 'valid', got {v!r}")
+    vals = tuple(v) if isinstance(v, (tuple, list)) else (v,)
+    if len(vals) not in (1, 2, 4):
+        raise ValueError(f"{fn}: padding must be an int, a pair (h, w) or a 4-tuple (top, bottom, left, right), got {v!r}")
+    vals = tuple(_int(fn, "padding", x) for x in vals)
+    if any(x < 0 for x in vals):
+        raise ValueError(f"{fn}: padding must be >= 0, got {v!r}")
+    if len(vals) == 1:
+        return (vals[0],) * 4
+    if len(vals) == 2:
+        return (vals[0], vals[0], vals[1], vals[1])
+    return vals
+
+
+def make_spec(fn: str, stride: Any, padding: Any, dilation: Any, groups: Any, layout: Any, activation: Any) -> ConvSpec:
+    st = pair(fn, "stride", stride, 1)
+    dil = pair(fn, "dilation", dilation, 1)
+    g = _int(fn, "groups", groups)
+    if g < 1:
+        raise ValueError(f"{fn}: groups must be >= 1, got {groups}")
+    if layout not in LAYOUTS:
+        raise ValueError(f"{fn}: layout must be 'NCHW' or 'NHWC', got {layout!r}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"{fn}: activation must be None, 'relu' or 'relu6', got {activation!r}")
+    return ConvSpec(st, padding4(fn, padding, st), dil, g, layout, activation or "")
+
+
+def check_algorithm(fn: str, algorithm: Any) -> str:
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"{fn}: algorithm must be one of {', '.join(map(repr, ALGORITHMS))}, got {algorithm!r}")
+    return algorithm
+
+
+def resolve_padding(spec: ConvSpec, r: int, s: int) -> Tuple[int, int, int, int]:
+    if spec.padding != "same":
+        return spec.padding
+    th, tw = spec.dilation[0] * (r - 1), spec.dilation[1] * (s - 1)
+    return (th // 2, th - th // 2, tw // 2, tw - tw // 2)  # the odd pixel goes bottom/right, as in PyTorch
+
+
+def shape_of(fn: str, x_shape: Tuple[int, ...], w_shape: Tuple[int, ...], spec: ConvSpec) -> ConvShape:
+    """Checks x against w and the options; the output geometry."""
+    if len(x_shape) != 4:
+        raise ValueError(f"{fn}: x must be 4-D {'(N, C, H, W)' if spec.layout == 'NCHW' else '(N, H, W, C)'} for layout {spec.layout!r}, got shape {tuple(x_shape)}")
+    if len(w_shape) != 4:
+        raise ValueError(f"{fn}: w must be 4-D (K, C/groups, R, S), got shape {tuple(w_shape)}")
+    if spec.layout == "NCHW":
+        n, c, h, w = x_shape
+    else:
+        n, h, w, c = x_shape
+    k, cg, r, s = w_shape
+    g = spec.groups
+    if c % g or k % g:
+        raise ValueError(f"{fn}: groups={g} must divide the input channels ({c}) and the output channels ({k})")
+    if cg * g != c:
+        raise ValueError(f"{fn}: w has {cg} input channels per group (shape {tuple(w_shape)}) but x has {c} channels in {g} group(s): w.shape[1] must be {c // g}")
+    if r < 1 or s < 1:
+        raise ValueError(f"{fn}: the kernel must be at least 1x1, got {r}x{s}")
+    pad = resolve_padding(spec, r, s)
+    (sh, sw), (dh, dw) = spec.stride, spec.dilation
+    ho = (h + pad[0] + pad[1] - dh * (r - 1) - 1) // sh + 1
+    wo = (w + pad[2] + pad[3] - dw * (s - 1) - 1) // sw + 1
+    if ho < 1 or wo < 1:
+        raise ValueError(
+            f"{fn}: the kernel ({r}x{s}, dilation {spec.dilation}, extent {dh * (r - 1) + 1}x{dw * (s - 1) + 1}) is larger than the padded input "
+            f"({h + pad[0] + pad[1]}x{w + pad[2] + pad[3]})"
+        )
+    return ConvShape(n, c, h, w, k, r, s, ho, wo, pad)
+
+
+def channel_vector(fn: str, name: str, v: Any, k: int, dtype: np.dtype) -> Optional[np.ndarray]:
+    """bias/scale/shift: None, or a (K,) array of the conv's dtype (array-likes are converted;
+    arrays of another dtype are an error, never a silent cast)."""
+    if v is None:
+        return None
+    if isinstance(v, np.ndarray):
+        if v.dtype != dtype:
+            raise TypeError(f"{fn}: {name} has dtype {v.dtype} but x and w are {dtype}")
+    else:
+        v = np.asarray(v, dtype=dtype)
+    if v.shape != (k,):
+        raise ValueError(f"{fn}: {name} must have shape ({k},) (one value per output channel), got {v.shape}")
+    return np.ascontiguousarray(v)
+
+
+def check_out(fn: str, out: Any, dtype: np.dtype, shape: ConvShape, layout: str) -> None:
+    """out must be a writable ndarray of the result's dtype and shape whose H and W dimensions
+    form one stride (stride_H == Wo * stride_W): the kernels address an image's output pixels as
+    one index. Slices along N, C or with a step along W qualify; nothing is ever copied or cast."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{fn}: out must be a NumPy array, got {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(f"{fn}: out has dtype {out.dtype} but the result is {dtype}; outputs are never cast")
+    want = shape.out_shape(layout)
+    if out.shape != want:
+        raise ValueError(f"{fn}: out has shape {out.shape}, expected {want} ({layout})")
+    if not out.flags.writeable:
+        raise ValueError(f"{fn}: out is read-only")
+    hax, wax = (2, 3) if layout == "NCHW" else (1, 2)
+    if shape.ho > 1 and out.strides[hax] != shape.wo * out.strides[wax]:
+        raise ValueError(
+            f"{fn}: out must have its H and W dimensions contiguous with each other (stride of H == Wo * stride "
+            f"of W), got strides {out.strides}; slice along N or C only"
+        )

@@ -1,0 +1,272 @@
+"""Oracle of the convolution tests: a float64 NumPy conv2d of our own (PyTorch semantics,
+cross-correlation), its elementwise error bound, an im2col reference and an integer-valued
+data generator whose convolutions are exact in float32.
+
+The reference convolution loops over the kernel taps (r, s) only: every tap is one batched
+matmul over (groups, K/groups, C/groups) x (N, groups, C/groups, Ho*Wo), so it is fast enough
+for the sweeps. It was checked against torch.nn.functional.conv2d / unfold (float64) on random
+configurations covering groups, dilation, stride, every padding form and both layouts.
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple, Union
+
+import numpy as np
+
+from _helpers import EPS
+
+Padding = Union[int, str, Tuple[int, ...]]
+
+ACTIVATIONS = (None, "relu", "relu6")
+
+
+# --------------------------------------------------------------------------------------------
+# Geometry
+# --------------------------------------------------------------------------------------------
+
+def pair(v) -> Tuple[int, int]:
+    if isinstance(v, (int, np.integer)):
+        return int(v), int(v)
+    a, b = v
+    return int(a), int(b)
+
+
+def kernel_hw(kernel_size) -> Tuple[int, int]:
+    return pair(kernel_size)
+
+
+def normalize_padding(padding: Padding, R: int, S: int, dilation=1) -> Tuple[int, int, int, int]:
+    """(top, bottom, left, right) of any accepted padding form. "same": total padding
+    dilation*(kernel-1) per axis, the odd extra element at the bottom / right (as PyTorch)."""
+    dh, dw = pair(dilation)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return 0, 0, 0, 0
+        if padding == "same":
+            th, tw = dh * (R - 1), dw * (S - 1)
+            return th // 2, th - th // 2, tw // 2, tw - tw // 2
+        raise ValueError(f"bad padding string {padding!r}")
+    if isinstance(padding, (int, np.integer)):
+        p = int(padding)
+        return p, p, p, p
+    padding = tuple(int(p) for p in padding)
+    if len(padding) == 2:
+        return padding[0], padding[0], padding[1], padding[1]
+    if len(padding) == 4:
+        return padding  # type: ignore[return-value]
+    raise ValueError(f"bad padding {padding!r}")
+
+
+def output_hw(H: int, W: int, R: int, S: int, stride=1, padding: Padding = 0, dilation=1) -> Tuple[int, int]:
+    sh, sw = pair(stride)
+    dh, dw = pair(dilation)
+    t, b, l, r = normalize_padding(padding, R, S, dilation)
+    Ho = (H + t + b - dh * (R - 1) - 1) // sh + 1
+    Wo = (W + l + r - dw * (S - 1) - 1) // sw + 1
+    return Ho, Wo
+
+
+def output_shape(x_shape, w_shape, stride=1, padding: Padding = 0, dilation=1, layout: str = "NCHW") -> Tuple[int, ...]:
+    if layout == "NCHW":
+        N, C, H, W = x_shape
+    else:
+        N, H, W, C = x_shape
+    K, _, R, S = w_shape
+    Ho, Wo = output_hw(H, W, R, S, stride, padding, dilation)
+    return (N, K, Ho, Wo) if layout == "NCHW" else (N, Ho, Wo, K)
+
+
+def applicable_algorithms(x_shape, w_shape, stride=1, padding: Padding = 0, dilation=1, groups: int = 1,
+                          layout: str = "NCHW"):
+    """The algorithms the spec allows for this layer: im2col and convgemm always; gemm for 1x1
+    kernels with stride 1 and zero padding; direct for depthwise (groups == C == K)."""
+    C = x_shape[1] if layout == "NCHW" else x_shape[3]
+    K, _, R, S = w_shape
+    algs = ["auto", "im2col", "convgemm"]
+    if (R, S) == (1, 1) and pair(stride) == (1, 1) and normalize_padding(padding, R, S, dilation) == (0, 0, 0, 0):
+        algs.append("gemm")
+    if groups == C == K:
+        algs.append("direct")
+    return algs
+
+
+# --------------------------------------------------------------------------------------------
+# Reference convolution
+# --------------------------------------------------------------------------------------------
+
+def _to_nchw(x: np.ndarray, layout: str) -> np.ndarray:
+    return x if layout == "NCHW" else x.transpose(0, 3, 1, 2)
+
+
+def _from_nchw(y: np.ndarray, layout: str) -> np.ndarray:
+    return y if layout == "NCHW" else y.transpose(0, 2, 3, 1)
+
+
+def conv2d_raw(x, w, *, stride=1, padding: Padding = 0, dilation=1, groups: int = 1, layout: str = "NCHW") -> np.ndarray:
+    """float64 cross-correlation without epilogue, output in `layout` (C-contiguous)."""
+    x = _to_nchw(np.asarray(x, dtype=np.float64), layout)
+    w = np.asarray(w, dtype=np.float64)
+    N, C, H, W = x.shape
+    K, Cg, R, S = w.shape
+    G = groups
+    assert C == Cg * G and K % G == 0, (x.shape, w.shape, groups)
+    Kg = K // G
+    sh, sw = pair(stride)
+    dh, dw = pair(dilation)
+    t, b, l, r = normalize_padding(padding, R, S, dilation)
+    Ho, Wo = output_hw(H, W, R, S, stride, padding, dilation)
+    assert Ho >= 1 and Wo >= 1
+    xp = np.zeros((N, C, H + t + b, W + l + r))
+    xp[:, :, t : t + H, l : l + W] = x
+    xp = xp.reshape(N, G, Cg, H + t + b, W + l + r)
+    wg = w.reshape(G, Kg, Cg, R, S)
+    y = np.zeros((N, G, Kg, Ho * Wo))
+    if N > 0:
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN / Inf inputs are tested on purpose
+            _accumulate_taps(y, xp, wg, R, S, Ho, Wo, sh, sw, dh, dw)
+    y = y.reshape(N, K, Ho, Wo)
+    return np.ascontiguousarray(_from_nchw(y, layout))
+
+
+def _accumulate_taps(y, xp, wg, R, S, Ho, Wo, sh, sw, dh, dw) -> None:
+    """y (N, G, Kg, Ho*Wo) += every kernel tap (r, s) of the padded, grouped input xp."""
+    N, G, Cg = xp.shape[:3]
+    for ri in range(R):
+        for si in range(S):
+            h0, w0 = ri * dh, si * dw
+            tap = xp[:, :, :, h0 : h0 + (Ho - 1) * sh + 1 : sh, w0 : w0 + (Wo - 1) * sw + 1 : sw]
+            tap = tap.reshape(N, G, Cg, Ho * Wo)
+            y += np.matmul(wg[:, :, :, ri, si], tap)  # (G,Kg,Cg) @ (N,G,Cg,P) -> (N,G,Kg,P)
+
+
+def _channel(v, layout: str, K: int):
+    """A (K,) vector broadcast over the channel axis of an output in `layout`."""
+    v = np.asarray(v, dtype=np.float64).reshape(K)
+    return v.reshape(1, K, 1, 1) if layout == "NCHW" else v.reshape(1, 1, 1, K)
+
+
+def apply_activation(y: np.ndarray, activation: Optional[str]) -> np.ndarray:
+    if activation is None:
+        return y
+    if activation == "relu":  # np.maximum / np.minimum propagate NaN
+        return np.maximum(y, 0.0)
+    if activation == "relu6":
+        return np.minimum(np.maximum(y, 0.0), 6.0)
+    raise ValueError(activation)
+
+
+def conv2d_ref(x, w, bias=None, *, stride=1, padding: Padding = 0, dilation=1, groups: int = 1, layout: str = "NCHW",
+               activation: Optional[str] = None, scale=None, shift=None) -> np.ndarray:
+    """float64 y = act(scale * (conv(x, w) + bias) + shift); missing bias/scale/shift: 0, 1, 0."""
+    y = conv2d_raw(x, w, stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout)
+    K = np.shape(w)[0]
+    if bias is not None:
+        y = y + _channel(bias, layout, K)
+    if scale is not None:
+        y = y * _channel(scale, layout, K)
+    if shift is not None:
+        y = y + _channel(shift, layout, K)
+    return apply_activation(y, activation)
+
+
+def conv2d_ref_and_bound(x, w, bias=None, *, stride=1, padding: Padding = 0, dilation=1, groups: int = 1,
+                         layout: str = "NCHW", activation: Optional[str] = None, scale=None, shift=None,
+                         dtype=None) -> Tuple[np.ndarray, np.ndarray]:
+    """(ref, bound): the float64 reference and the elementwise bound
+        |y - ref| <= (2*Kd + 8) * eps * (|scale| * (|x| conv |w| + |bias|) + |shift|),
+    Kd = (C/groups)*R*S, the reduction length (netlib style: grows with it). 2*Kd covers the
+    Kd-term sums (and the float64 reference's own error for float64 data), +8 the bias add,
+    scale, shift and any re-association of the epilogue (e.g. scale folded into w, or
+    scale*bias + shift precomputed). relu / relu6 are 1-Lipschitz: the bound carries over."""
+    dt = np.dtype(dtype if dtype is not None else np.asarray(x).dtype)
+    geo = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout)
+    ref = conv2d_ref(x, w, bias, activation=activation, scale=scale, shift=shift, **geo)
+    mag = conv2d_raw(np.abs(np.asarray(x, dtype=np.float64)), np.abs(np.asarray(w, dtype=np.float64)), **geo)
+    K, Cg, R, S = np.shape(w)
+    if bias is not None:
+        mag = mag + np.abs(_channel(bias, layout, K))
+    if scale is not None:
+        mag = mag * np.abs(_channel(scale, layout, K))
+    if shift is not None:
+        mag = mag + np.abs(_channel(shift, layout, K))
+    kd = Cg * R * S
+    return ref, (2 * kd + 8) * EPS[dt] * mag
+
+
+def gamma_conv(kd: int) -> int:
+    return 2 * kd + 8
+
+
+def nan_mask_ref(x, w, *, stride=1, padding: Padding = 0, dilation=1, groups: int = 1, layout: str = "NCHW") -> np.ndarray:
+    """Output positions whose receptive field (through a nonzero weight) holds a NaN of x."""
+    x = np.asarray(x, dtype=np.float64)
+    ind = np.isnan(x).astype(np.float64)
+    wnz = (np.asarray(w) != 0).astype(np.float64)
+    return conv2d_raw(ind, wnz, stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout) > 0
+
+
+# --------------------------------------------------------------------------------------------
+# im2col reference
+# --------------------------------------------------------------------------------------------
+
+def im2col_ref(x, kernel_size, *, stride=1, padding: Padding = 0, dilation=1, layout: str = "NCHW") -> np.ndarray:
+    """NCHW: (N, C*R*S, Ho*Wo), row (c*R + r)*S + s, column ho*Wo + wo (torch unfold).
+    NHWC: (N, Ho*Wo, R*S*C), column (r*S + s)*C + c. Padded positions are 0. float64."""
+    R, S = kernel_hw(kernel_size)
+    x = _to_nchw(np.asarray(x, dtype=np.float64), layout)
+    N, C, H, W = x.shape
+    sh, sw = pair(stride)
+    dh, dw = pair(dilation)
+    t, b, l, r = normalize_padding(padding, R, S, dilation)
+    Ho, Wo = output_hw(H, W, R, S, stride, padding, dilation)
+    xp = np.zeros((N, C, H + t + b, W + l + r))
+    xp[:, :, t : t + H, l : l + W] = x
+    cols = np.zeros((N, C, R, S, Ho, Wo))
+    for ri in range(R):
+        for si in range(S):
+            h0, w0 = ri * dh, si * dw
+            cols[:, :, ri, si] = xp[:, :, h0 : h0 + (Ho - 1) * sh + 1 : sh, w0 : w0 + (Wo - 1) * sw + 1 : sw]
+    if layout == "NCHW":
+        return cols.reshape(N, C * R * S, Ho * Wo)
+    return cols.transpose(0, 4, 5, 2, 3, 1).reshape(N, Ho * Wo, R * S * C)
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+EXACT_LIMIT = 2**24  # float32 integers are exact below this
+
+
+def int_values(rng: np.random.Generator, shape, dtype, lo: int = -3, hi: int = 3) -> np.ndarray:
+    return rng.integers(lo, hi + 1, size=shape).astype(dtype)
+
+
+def int_operands(rng: np.random.Generator, x_shape, w_shape, dtype, *, bias: bool = False, scale: bool = False,
+                 shift: bool = False, layout: str = "NCHW") -> Dict[str, Optional[np.ndarray]]:
+    """Integer-valued x, w in [-3, 3], bias/shift in [-3, 3], scale in [-2, 2] (oneDNN benchdnn
+    style): every partial sum of the convolution and the epilogue is an integer of magnitude
+    < 2^24, so every float32 / float64 evaluation order gives the exact result."""
+    K, Cg, R, S = w_shape
+    kd = Cg * R * S
+    worst = (kd * 9 + 3) * 2 + 3  # |conv| + |bias|, times |scale|, plus |shift|
+    assert worst < EXACT_LIMIT, f"reduction length {kd} too long for exact float32 data"
+    ops: Dict[str, Optional[np.ndarray]] = dict(
+        x=int_values(rng, x_shape, dtype), w=int_values(rng, w_shape, dtype),
+        bias=int_values(rng, (K,), dtype) if bias else None,
+        scale=int_values(rng, (K,), dtype, -2, 2) if scale else None,
+        shift=int_values(rng, (K,), dtype) if shift else None,
+    )
+    return ops
+
+
+def normal_operands(rng: np.random.Generator, x_shape, w_shape, dtype, *, bias: bool = False, scale: bool = False,
+                    shift: bool = False) -> Dict[str, Optional[np.ndarray]]:
+    """Random normal operands (scale around +-1, both signs)."""
+    K = w_shape[0]
+    return dict(
+        x=rng.standard_normal(x_shape).astype(dtype), w=rng.standard_normal(w_shape).astype(dtype),
+        bias=rng.standard_normal(K).astype(dtype) if bias else None,
+        scale=(rng.uniform(0.5, 1.5, K) * rng.choice([-1.0, 1.0], K)).astype(dtype) if scale else None,
+        shift=rng.standard_normal(K).astype(dtype) if shift else None,
+    )
