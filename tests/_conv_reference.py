@@ -193,10 +193,6 @@ def conv2d_ref_and_bound(x, w, bias=None, *, stride=1, padding: Padding = 0, dil
     return ref, (2 * kd + 8) * EPS[dt] * mag
 
 
-def gamma_conv(kd: int) -> int:
-    return 2 * kd + 8
-
-
 def nan_mask_ref(x, w, *, stride=1, padding: Padding = 0, dilation=1, groups: int = 1, layout: str = "NCHW") -> np.ndarray:
     """Output positions whose receptive field (through a nonzero weight) holds a NaN of x."""
     x = np.asarray(x, dtype=np.float64)

@@ -522,6 +522,34 @@ def test_thread_counts(layout, algorithm, rng):
 
 
 # --------------------------------------------------------------------------------------------
+# Every cpu engine: ISAs, tiny blocks (the MC/KC/NC loops run many times), forced micro-kernels
+# --------------------------------------------------------------------------------------------
+
+ENGINE_LAYERS = [l for l in LAYERS if l.name in (
+    "3x3-s2-c17-k33", "2x5-s2-asym", "1x1-c17-k19", "1x1-g2-b3", "dw-c33-s2", "g3-s3-d3", "3x3-c19-k17-b3",
+    "7x7-s2-p3-stem", "3x5-s21-d12-g3", "dw-multiplier2")]
+
+
+def _engine_cases():
+    for li, layer in enumerate(ENGINE_LAYERS):
+        for ai, alg in enumerate(applicable_algorithms(layer.x_shape("NCHW"), layer.w_shape, layer.stride,
+                                                       layer.padding, layer.dilation, layer.groups)):
+            layout = LAYOUTS[(li + ai) % 2]
+            yield pytest.param(layer, alg, layout, id=f"{layer.name}-{alg}-{layout}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dt_id)
+@pytest.mark.parametrize("layer,algorithm,layout", list(_engine_cases()))
+def test_engines_exact_integer_data(cpu_engine, layer, algorithm, layout, dtype, rng):
+    """Integer data, full epilogue, on every cpu engine configuration of conftest.cpu_engine."""
+    ops = int_operands(rng, layer.x_shape(layout), layer.w_shape, dtype, bias=True, scale=True, shift=True)
+    got = run_conv(layer, ops, algorithm, layout, "relu6", backend=cpu_engine)
+    ref = conv2d_ref(ops["x"], ops["w"], ops["bias"], scale=ops["scale"], shift=ops["shift"], activation="relu6",
+                     **layer.geo(layout))
+    assert np.array_equal(got, ref), f"{layer} {algorithm} {layout}: {int((got != ref).sum())} elements differ"
+
+
+# --------------------------------------------------------------------------------------------
 # Backends
 # --------------------------------------------------------------------------------------------
 

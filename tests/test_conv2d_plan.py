@@ -47,10 +47,16 @@ def x_shape(N, C, H, W, layout):
     return (N, C, H, W) if layout == "NCHW" else (N, H, W, C)
 
 
+# Algorithms whose plan runs exactly the one-shot arithmetic. "gemm" and NCHW "im2col" one-shot
+# calls go through the GEMM entry, which may take its unpacked path (one k sweep) where the plan
+# runs the blocked driver on prepacked weights (k blocks): equal within the bound, not bitwise.
+BITWISE = ("convgemm", "direct")
+
+
 def check_same(plan_y, one_y, algorithm, ref=None, bound=None, what=""):
-    """Fixed algorithm: bitwise equal. auto (may pick differently per call): both within the bound."""
+    """convgemm/direct: bitwise equal. Others (auto may also pick per call): both within the bound."""
     assert plan_y.shape == one_y.shape and plan_y.dtype == one_y.dtype, what
-    if algorithm != "auto":
+    if algorithm in BITWISE:
         if not np.array_equal(plan_y, one_y, equal_nan=True):
             d = np.abs(plan_y.astype(np.float64) - one_y)
             raise AssertionError(f"{what}: plan differs from one-shot conv2d (algorithm={algorithm}); "
@@ -74,6 +80,50 @@ def test_plan_equals_one_shot(name, C, K, RS, geo, algorithm, layout, dtype, rng
     ref, bound = conv2d_ref_and_bound(ops["x"], ops["w"], ops["bias"], activation="relu", scale=ops["scale"],
                                       shift=ops["shift"], layout=layout, **geo)
     check_same(got, one, algorithm, ref, bound, f"{name} {layout}")
+
+
+def _fixed_plan_cases():
+    for p in _plan_cases():
+        if p.values[-1] != "auto":
+            yield p
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dt_id)
+@pytest.mark.parametrize("name,C,K,RS,geo,algorithm", list(_fixed_plan_cases()))
+def test_plan_equals_one_shot_every_engine(cpu_engine, name, C, K, RS, geo, algorithm, dtype, rng):
+    """Bitwise plan == one-shot on every cpu engine configuration (ISAs, tiny blocks so the
+    reduction is split into many KC blocks, forced micro-kernels)."""
+    w_shape = (K, C // geo.get("groups", 1), *RS)
+    ops = normal_operands(rng, (2, C, 11, 9), w_shape, dtype, bias=True)
+    plan = kernels.Conv2d(ops["w"], ops["bias"], algorithm=algorithm, backend=cpu_engine, **geo)
+    check_same(plan(ops["x"]), kernels.conv2d(ops["x"], ops["w"], ops["bias"], algorithm=algorithm,
+                                              backend=cpu_engine, **geo), algorithm, what=name)
+
+
+def _long_reduction_cases():
+    """Layers whose reduction C*R*S exceeds the engine's default KC of the dtype (so the K loop
+    of the GEMM runs more than once), with few (<= 64) and many output channels."""
+    from kernels import _cpu
+    info = _cpu.info()
+    for dt in DTYPES:
+        kc = info[np.dtype(dt).name]["kc"]
+        for RS, C, K in [((1, 1), kc + 37, 20), ((1, 1), kc + 37, 96), ((3, 3), kc // 9 + 13, 24)]:
+            w_shape = (K, C, *RS)
+            for alg in applicable_algorithms((1, C, 6, 5), w_shape):
+                yield pytest.param(dt, C, K, RS, alg, id=f"{dt_id(dt)}-{RS[0]}x{RS[1]}-C{C}-K{K}-{alg}")
+
+
+@pytest.mark.parametrize("dtype,C,K,RS,algorithm", list(_long_reduction_cases()))
+def test_plan_equals_one_shot_long_reduction(dtype, C, K, RS, algorithm, rng):
+    """Default engine, C*R*S > KC: the plan's pre-packed weights must give the very same sums as
+    the one-shot call (bitwise for a fixed algorithm, within the bound for auto)."""
+    ops = normal_operands(rng, (1, C, 6, 5), (K, C, *RS), dtype, bias=True)
+    pad = 0 if RS == (1, 1) else 1
+    plan = kernels.Conv2d(ops["w"], ops["bias"], padding=pad, algorithm=algorithm)
+    got = plan(ops["x"])
+    one = kernels.conv2d(ops["x"], ops["w"], ops["bias"], padding=pad, algorithm=algorithm)
+    ref, bound = conv2d_ref_and_bound(ops["x"], ops["w"], ops["bias"], padding=pad)
+    check_same(got, one, algorithm, ref, bound, f"C={C} K={K} {RS}")
 
 
 @pytest.mark.parametrize("algorithm", ["auto", "im2col", "convgemm"])

@@ -73,7 +73,7 @@ def test_im2col_matches_reference(geo, layout, dtype, rng):
 def test_im2col_index_convention():
     """NCHW row (c*R + r)*S + s, column ho*Wo + wo; NHWC column (r*S + s)*C + c: checked on an
     input whose values encode their own coordinates."""
-    N, C, H, W, R, S = 1, 3, 5, 6, 2, 3
+    C, H, W, R, S = 3, 5, 6, 2, 3
     c, h, w = np.meshgrid(np.arange(C), np.arange(H), np.arange(W), indexing="ij")
     x = (1000 * c + 10 * h + w + 1).astype(np.float64)[None]  # > 0 everywhere: 0 means padding
     cols = kernels.im2col(x, (R, S), padding=(1, 0, 0, 1))

@@ -69,11 +69,18 @@ void conv_pixel_rows(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, cons
             const T* xg = io.x + img * io.xs.n + grp * cg * io.xs.c;
             T* yg = io.y + img * io.ys.n + grp * kg * io.ys.c;
             const T* wg = io.w + grp * kg * kd;
-            if (algo == ConvAlgo::gemm && pw == nullptr) {
-                // Y (Kg x pixels) = W (Kg x Cg) * X (Cg x pixels): the GEMM entry, with its
-                // unpacked path for small products.
-                const GemmArgs<T> a{kg,   pix,     cg,      T(1), wg,       cg,       1,
-                                    xg,   io.xs.c, io.xs.w, T(0), yg,       io.ys.c,  io.ys.w,
+            if ((algo == ConvAlgo::gemm || algo == ConvAlgo::im2col) && pw == nullptr) {
+                // Y (Kg x pixels) = W (Kg x Kd) * X (Kd x pixels), X the image (1x1) or its lowered
+                // matrix: the GEMM entry, whose unpacked path reads the weights in place for layers
+                // with few pixels (7x7), where packing them per call would rival the FMAs.
+                const T* b = xg;
+                inc_t rs_b = io.xs.c, cs_b = io.xs.w;
+                if (algo == ConvAlgo::im2col) {
+                    lower_nchw(ImageView<T>{xg, io.xs, &g}, cg, lowered, nthreads);
+                    b = lowered, rs_b = pix, cs_b = 1;
+                }
+                const GemmArgs<T> a{kg, pix,  kd,   T(1), wg,      kd,      1,
+                                    b,  rs_b, cs_b, T(0), yg,      io.ys.c, io.ys.w,
                                     group_epilogue(io.ep, grp * kg, true)};
                 gemm(a, e, nthreads);
                 continue;
@@ -87,10 +94,10 @@ void conv_pixel_rows(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, cons
             const ImageView<T> v{xg, io.xs, &g};
             if (algo == ConvAlgo::convgemm) {
                 with_weights(PixelRowsA<T>{v});
-            } else if (algo == ConvAlgo::im2col) {
+            } else if (algo == ConvAlgo::im2col) {  // with prepacked weights
                 lower_nchw(v, cg, lowered, nthreads);
                 with_weights(StridedA<T>{lowered, 1, pix});
-            } else {  // gemm: the image's pixels are the rows of A
+            } else {  // gemm with prepacked weights: the image's pixels are the rows of A
                 with_weights(StridedA<T>{xg, io.xs.w, io.xs.c});
             }
         }

@@ -43,10 +43,21 @@ struct ConvIO {
 };
 
 // The positions t in [0, len) whose input coordinate first + t*step lies in [0, size): [*lo, *hi).
+// On the gathers' inner path (per tap and row segment): strides 1 and 2 avoid the division.
 KERNELS_INLINE void valid_range(dim_t first, dim_t step, dim_t len, dim_t size, dim_t* lo, dim_t* hi) {
-    dim_t a = first < 0 ? (-first + step - 1) / step : 0;
-    dim_t b = first > size - 1 ? 0 : (size - 1 - first) / step + 1;
+    dim_t a, b;
+    if (step == 1) {
+        a = first < 0 ? -first : 0;
+        b = size - first;
+    } else if (step == 2) {
+        a = first < 0 ? (1 - first) >> 1 : 0;
+        b = first > size - 1 ? 0 : ((size - 1 - first) >> 1) + 1;
+    } else {
+        a = first < 0 ? (-first + step - 1) / step : 0;
+        b = first > size - 1 ? 0 : (size - 1 - first) / step + 1;
+    }
     if (b > len) b = len;
+    if (b < 0) b = 0;
     if (a > b) a = b;
     *lo = a, *hi = b;
 }

@@ -20,9 +20,10 @@ struct Segment {
 };
 
 template <typename T>
-KERNELS_INLINE void pixel_rows(const ImageView<T>& v, dim_t mr, dim_t i0, dim_t mc, dim_t p0, dim_t kc,
-                               T* KERNELS_RESTRICT dst) {
+KERNELS_INLINE void pixel_rows(const ImageView<T>& v, row_gather_fn<T> fast, dim_t mr, dim_t i0, dim_t mc,
+                               dim_t p0, dim_t kc, T* KERNELS_RESTRICT dst) {
     const ConvGeom& g = *v.g;
+    if (v.xs.w != 1 || g.sw > 2) fast = nullptr;
     const dim_t wo_n = g.wo(), rs_n = g.r * g.s;
     Segment seg[kMaxPanel];
     for (dim_t ib = 0; ib < mc; ib += mr) {
@@ -44,7 +45,8 @@ KERNELS_INLINE void pixel_rows(const ImageView<T>& v, dim_t mr, dim_t i0, dim_t 
                 const Segment& sg = seg[q];
                 const dim_t ih = sg.ho * g.sh + ih_base;
                 const T* row = ih >= 0 && ih < g.h ? xc + ih * v.xs.h : nullptr;
-                gather_row(d + sg.off, row, sg.wo * g.sw + iw_base, g.sw, v.xs.w, sg.len, g.w);
+                if (fast) fast(d + sg.off, row, sg.wo * g.sw + iw_base, g.sw, sg.len, g.w);
+                else gather_row(d + sg.off, row, sg.wo * g.sw + iw_base, g.sw, v.xs.w, sg.len, g.w);
             }
             for (dim_t t = w; t < mr; ++t) d[t] = T(0);
             if (++s == g.s) {
@@ -121,11 +123,22 @@ KERNELS_INLINE void weight_rows_rsc(const T* wgt, const ConvGeom& g, dim_t mr, d
 
 }  // namespace
 
+template <typename T>
+row_gather_fn<T> row_gather_for(Isa isa) {
+#ifdef KERNELS_HAVE_AVX512
+    if (isa == Isa::avx512) return fast_row_gather<T>();
+#endif
+    (void)isa;
+    return nullptr;
+}
+template row_gather_fn<float> row_gather_for<float>(Isa);
+template row_gather_fn<double> row_gather_for<double>(Isa);
+
 #define KERNELS_CONV_PACK(T)                                                                           \
     template <>                                                                                        \
-    KERNELS_CLONES void pack_pixel_rows<T>(const ImageView<T>& v, dim_t mr, dim_t i0, dim_t mc, dim_t p0, \
-                                           dim_t kc, T* dst) {                                         \
-        pixel_rows<T>(v, mr, i0, mc, p0, kc, dst);                                                     \
+    KERNELS_CLONES void pack_pixel_rows<T>(const ImageView<T>& v, Isa isa, dim_t mr, dim_t i0, dim_t mc, \
+                                           dim_t p0, dim_t kc, T* dst) {                               \
+        pixel_rows<T>(v, row_gather_for<T>(isa), mr, i0, mc, p0, kc, dst);                             \
     }                                                                                                  \
     template <>                                                                                        \
     KERNELS_CLONES void pack_pixel_cols<T>(const ImageView<T>& v, const Ukernel<T>& u, dim_t j0, dim_t nc, \

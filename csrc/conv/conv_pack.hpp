@@ -24,8 +24,9 @@ struct ImageView {
 
 // Rows [i0, i0+mc) (output pixels of one image) x columns [p0, p0+kc) (q = (c, r, s)) of the
 // implicit im2col^T, into MR-row micro-panels.
+// isa: that of the micro-kernel the panels are for (AVX-512 ones get the masked-load row gather).
 template <typename T>
-void pack_pixel_rows(const ImageView<T>& v, dim_t mr, dim_t i0, dim_t mc, dim_t p0, dim_t kc, T* dst);
+void pack_pixel_rows(const ImageView<T>& v, Isa isa, dim_t mr, dim_t i0, dim_t mc, dim_t p0, dim_t kc, T* dst);
 
 // Rows [p0, p0+kc) (q = (r, s, c)) x columns [j0, j0+nc) (output pixels, batch-major across
 // images) of the implicit im2col, into NR-column micro-panels. Full panels of one output row with
@@ -46,7 +47,7 @@ struct PixelRowsA {
     static constexpr bool prepacked = false;
     ImageView<T> v;
     void pack(const Ukernel<T>& u, dim_t i0, dim_t mc, dim_t p0, dim_t kc, T* dst) const {
-        pack_pixel_rows(v, u.mr, i0, mc, p0, kc, dst);
+        pack_pixel_rows(v, u.isa, u.mr, i0, mc, p0, kc, dst);
     }
 };
 
