@@ -1,4 +1,5 @@
-"""Command line: `python -m kernels info` and `python -m kernels bench gemm ...`."""
+"""Command line: `python -m kernels info`, `python -m kernels bench gemm|conv2d|peak ...` and
+`python -m kernels tune conv2d ...`."""
 from __future__ import annotations
 
 import argparse
@@ -16,6 +17,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .bench.cli import add_arguments
 
     add_arguments(p_bench)
+    p_tune = sub.add_parser("tune", help="measure algorithm choices into the tuning cache")
+    from .bench.tune import add_arguments as add_tune_arguments
+
+    add_tune_arguments(p_tune)
     args = parser.parse_args(argv)
 
     if args.command == "info":
@@ -24,6 +29,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         d = info()
         print(json.dumps(d, indent=2) if args.json else format_info(d))
         return 0
+    if args.command == "tune":
+        from .bench.tune import run as run_tune
+
+        return run_tune(args)
     from .bench.cli import run
 
     return run(args)

@@ -29,7 +29,15 @@ def info() -> Dict[str, Any]:
         "num_threads": get_num_threads(),
         "cpu_engine": _cpu.info() if _cpu is not None else None,
         "backends": backends,
+        "tuning_cache": _tuning_info(),
     }
+
+
+def _tuning_info() -> Dict[str, Any]:
+    from . import _tuning
+
+    path = _tuning.cache_path()
+    return {"path": str(path), "exists": path.exists(), "entries": len(_tuning.entries())}
 
 
 def _cpu_model() -> str:
@@ -67,6 +75,9 @@ def format_info(d: Dict[str, Any]) -> str:
     for name, b in d["backends"].items():
         mark = "yes" if b["available"] else "no "
         lines.append(f"  {name:<10} {mark}  {b['reason']}")
+    t = d["tuning_cache"]
+    lines.append(f"tuning cache: {t['path']} ({t['entries']} conv2d choices for this machine)" if t["exists"]
+                 else f"tuning cache: {t['path']} (not created yet: python -m kernels tune conv2d)")
     lines.append("environment variables:")
     lines += [f"  {k:<20} {v}" for k, v in ENV_VARS.items()]
     return "\n".join(lines)
