@@ -192,7 +192,7 @@ void conv2d(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, const PackedW
     if (g.kd() == 0) return fill_empty(g, io);
     if (algo == ConvAlgo::direct) {
         const T* taps = pw && pw->taps_rsc.size ? pw->taps_rsc.get() : nullptr;
-        return depthwise_conv(g, io, taps, nthreads);
+        return depthwise_conv(g, io, taps, e.cands.front().ukr->isa, nthreads);
     }
     if (g.nhwc) conv_channel_rows(g, io, algo, pw, e, nthreads);
     else conv_pixel_rows(g, io, algo, pw, e, nthreads);

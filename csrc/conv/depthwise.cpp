@@ -181,7 +181,7 @@ void transpose_depthwise_taps(const ConvGeom& g, const T* w, T* w_rsc) {
 }
 
 template <typename T>
-void depthwise_conv(const ConvGeom& g, const ConvIO<T>& io, const T* w_rsc, int nt) {
+void depthwise_conv(const ConvGeom& g, const ConvIO<T>& io, const T* w_rsc, Isa isa, int nt) {
     const dim_t ho_n = g.ho(), wo_n = g.wo();
     if (g.nhwc) {
         if (w_rsc == nullptr) {
@@ -191,6 +191,16 @@ void depthwise_conv(const ConvGeom& g, const ConvIO<T>& io, const T* w_rsc, int 
         }
         const dim_t rows = g.n * ho_n;
         const bool unit_c = io.xs.c == 1;
+        depthwise_row_fn<T> fast = nullptr;
+#ifdef KERNELS_HAVE_AVX512
+        if (isa == Isa::avx512 && unit_c && io.ys.c == 1) fast = depthwise_row_avx512<T>();
+#endif
+        (void)isa;
+        if (fast) {
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+            for (dim_t row = 0; row < rows; ++row) fast(g, io, w_rsc, row / ho_n, row % ho_n);
+            return;
+        }
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
         for (dim_t row = 0; row < rows; ++row)
             for (dim_t wo = 0; wo < wo_n; ++wo) {
@@ -221,8 +231,8 @@ void depthwise_conv(const ConvGeom& g, const ConvIO<T>& io, const T* w_rsc, int 
     }
 }
 
-template void depthwise_conv<float>(const ConvGeom&, const ConvIO<float>&, const float*, int);
-template void depthwise_conv<double>(const ConvGeom&, const ConvIO<double>&, const double*, int);
+template void depthwise_conv<float>(const ConvGeom&, const ConvIO<float>&, const float*, Isa, int);
+template void depthwise_conv<double>(const ConvGeom&, const ConvIO<double>&, const double*, Isa, int);
 template void transpose_depthwise_taps<float>(const ConvGeom&, const float*, float*);
 template void transpose_depthwise_taps<double>(const ConvGeom&, const double*, double*);
 
