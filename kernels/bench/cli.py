@@ -1,4 +1,4 @@
-"""Argument parsing and the driver of `python -m kernels bench`."""
+"""Argument parsing and the driver of `python -m kernels bench` (gemm, peak; conv2d lives in conv2d.py)."""
 from __future__ import annotations
 
 import argparse
@@ -11,14 +11,36 @@ import numpy as np
 from . import cases
 
 
+def _positive(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
+    return n
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=["gemm", "peak"], help="gemm: kernels vs NumPy; peak: FMA peak of one core")
+    from .layers import NETS
+
+    p.add_argument(
+        "what", choices=["gemm", "conv2d", "peak"],
+        help="gemm: kernels vs NumPy; conv2d: network conv layers, kernels vs NumPy im2col and torch; peak: FMA peak of one core",
+    )
     p.add_argument("--threads", type=int, nargs="+", default=None, help="thread counts (default: 1 and all cores)")
-    p.add_argument("--dtype", nargs="+", default=["float32", "float64"], choices=["float32", "float64"])
-    p.add_argument("--quick", action="store_true", help="fewer sizes and rounds (about a minute)")
+    # None: each benchmark's own default (gemm both dtypes, conv2d float32, the dtype of CNN inference)
+    p.add_argument("--dtype", nargs="+", default=None, choices=["float32", "float64"], help="default: gemm both, conv2d float32")
+    p.add_argument("--quick", action="store_true", help="fewer sizes/layers and rounds (about a minute)")
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per case (default 5, quick 3)")
-    p.add_argument("--shapes", choices=["all", "square", "resnet50"], default="all")
+    p.add_argument("--shapes", choices=["all", "square", "resnet50"], default="all", help="gemm: which shapes")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    conv = p.add_argument_group("conv2d")
+    conv.add_argument("--net", choices=list(NETS) + ["all"], default="resnet50", help="network whose conv layers run (default resnet50)")
+    conv.add_argument("--batch", type=_positive, default=1, help="images per call (default 1)")
+    conv.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW", help="layout of x and y for kernels and NumPy (default NCHW)")
+    conv.add_argument(
+        "--algorithms", nargs="+", default=["auto", "im2col", "convgemm"], choices=["auto", "im2col", "convgemm", "gemm", "direct"],
+        help="kernels.conv2d algorithms timed (auto always; one that rejects a layer is skipped there)",
+    )
+    conv.add_argument("--no-torch", action="store_true", help="leave torch out even when it is installed")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.what == "peak":
         return run_peak(args)
+    if args.what == "conv2d":
+        from .conv2d import run as run_conv2d
+
+        return run_conv2d(args)
     from .._threads import cores
     from .gemm import format_table, numpy_threads, run_case
 
@@ -42,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         with kernels.num_threads(nt), numpy_threads(nt) as blas:
             print(f"\n== gemm, {nt} thread(s): kernels ({engine['float32']['isa'] if engine else 'n/a'}) vs NumPy ({blas or 'threads not limited: pip install threadpoolctl'})")
             rows = []
-            for dt in args.dtype:
+            for dt in args.dtype or ["float32", "float64"]:
                 for case in todo:
                     row = run_case(case, np.dtype(dt), rounds, nt)
                     row["threads"] = nt
@@ -77,7 +103,7 @@ def run_peak(args: argparse.Namespace) -> int:
     if _cpu is None:
         print("the cpu backend is not built: no FMA probe", file=sys.stderr)
         return 1
-    for dt in args.dtype:
+    for dt in args.dtype or ["float32", "float64"]:
         runs = [_cpu.fma_peak(dt, 0.2) for _ in range(5)]
         if runs[0] is None:
             print(f"{dt}: no SIMD ISA built/supported for the FMA probe")
