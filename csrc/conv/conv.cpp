@@ -54,12 +54,22 @@ void fill_empty(const ConvGeom& g, const ConvIO<T>& io) {
                     io.y[i * io.ys.n + k * io.ys.c + ho * io.ys.h + wo * io.ys.w] = io.ep.apply(T(0), k);
 }
 
+// With all of A in one MC block, each packed B block is used by one A block only: a narrower NC
+// costs nothing (A is repacked per NC block, 1/NC of the FMAs) and bounds the gathered B block,
+// hence the workspace, to ~1 MiB instead of KC x 2048 elements.
+template <typename T>
+Candidate<T> single_pass_nc(Candidate<T> c, dim_t m) {
+    constexpr dim_t kSinglePassNc = 512;
+    if (m <= c.blk.mc) c.blk.nc = std::min(c.blk.nc, round_up(kSinglePassNc, c.ukr->nr));
+    return c;
+}
+
 // NCHW: per image and group, C (pixels x Kg) = im2col^T (pixels x Kd) * W^T (Kd x Kg).
 template <typename T>
 void conv_pixel_rows(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, const PackedWeights<T>* pw,
                      const Engine<T>& e, int nthreads) {
     const dim_t pix = g.pixels(), kg = g.kg(), cg = g.cg(), kd = g.kd();
-    const Candidate<T>& cand = e.pick(pix, kg);
+    const Candidate<T> cand = single_pass_nc(e.pick(pix, kg), pix);
     const int nt = useful_threads(pix, kg, kd, e, nthreads);
     T* lowered = algo == ConvAlgo::im2col
                      ? static_cast<T*>(workspace(static_cast<std::size_t>(kd * pix) * sizeof(T), Slot::scratch))
@@ -101,16 +111,6 @@ void conv_pixel_rows(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, cons
                 with_weights(StridedA<T>{xg, io.xs.w, io.xs.c});
             }
         }
-}
-
-// With all of A in one MC block, each packed B block is used by one A block only: a narrower NC
-// costs nothing (A is repacked per NC block, 1/NC of the FMAs) and bounds the gathered B block,
-// hence the workspace, to ~1 MiB instead of KC x 2048 elements.
-template <typename T>
-Candidate<T> single_pass_nc(Candidate<T> c, dim_t m) {
-    constexpr dim_t kSinglePassNc = 512;
-    if (m <= c.blk.mc) c.blk.nc = std::min(c.blk.nc, round_up(kSinglePassNc, c.ukr->nr));
-    return c;
 }
 
 // NHWC: per group, C (Kg x pixels) = W (Kg x Kd, taps (r, s, c)) * im2col (Kd x pixels), with the
@@ -205,7 +205,7 @@ std::size_t conv2d_workspace(const ConvGeom& g, ConvAlgo algo, const Engine<T>& 
     const dim_t pix = g.pixels(), kg = g.kg(), kd = g.kd();
     const dim_t m = g.nhwc ? kg : pix;
     const dim_t n = g.nhwc ? (algo == ConvAlgo::im2col ? pix : g.n * pix) : kg;
-    const Candidate<T> cand = g.nhwc ? single_pass_nc(e.pick(m, n), m) : e.pick(m, n);
+    const Candidate<T> cand = single_pass_nc(e.pick(m, n), m);
     const int nt = useful_threads(m, n, kd, e, nthreads);
     const std::size_t lowered = algo == ConvAlgo::im2col ? static_cast<std::size_t>(kd * pix) * sizeof(T) : 0;
     return plan_blocks<T>(m, n, kd, cand, nt, false, false).total_bytes(nt) + lowered;
