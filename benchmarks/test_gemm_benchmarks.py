@@ -26,7 +26,8 @@ def _run(benchmark, impl, dtype, m, n, k):
         fn = lambda: kernels.gemm(a, b, out=out, backend=impl)  # noqa: E731
     benchmark.group = f"gemm {np.dtype(dtype).name} {m}x{n}x{k}"
     benchmark(fn)
-    benchmark.extra_info["gflops"] = 2.0 * m * n * k / benchmark.stats.stats.median / 1e9
+    if benchmark.stats is not None:  # None under --benchmark-disable
+        benchmark.extra_info["gflops"] = 2.0 * m * n * k / benchmark.stats.stats.median / 1e9
     benchmark.extra_info["threads"] = kernels.get_num_threads()
 
 

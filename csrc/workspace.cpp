@@ -22,23 +22,23 @@ constexpr std::size_t kHugePage = 2u << 20;
 }  // namespace
 
 void* workspace(std::size_t bytes, Slot slot) {
-    Buffer& t_buffer = t_buffers[static_cast<int>(slot)];
-    if (bytes <= t_buffer.size) return t_buffer.ptr;
-    std::size_t want = t_buffer.size * 3 / 2;
+    Buffer& buf = t_buffers[static_cast<int>(slot)];
+    if (bytes <= buf.size) return buf.ptr;
+    std::size_t want = buf.size * 3 / 2;
     if (want < bytes) want = bytes;
     // Packed blocks of A (~512 KiB) and B (several MiB) are streamed by the micro-kernels; on 4 KiB
     // pages the hardware prefetchers stop at every page boundary and the A block alone needs 128
     // TLB entries. Large buffers are 2 MiB aligned and offered to transparent huge pages.
     const std::size_t align = want >= kHugePage ? kHugePage : kPage;
     want = (want + align - 1) / align * align;
-    std::free(t_buffer.ptr);
-    t_buffer.ptr = std::aligned_alloc(align, want);
-    t_buffer.size = t_buffer.ptr ? want : 0;
-    if (!t_buffer.ptr) throw std::bad_alloc();
+    std::free(buf.ptr);
+    buf.ptr = std::aligned_alloc(align, want);
+    buf.size = buf.ptr ? want : 0;
+    if (!buf.ptr) throw std::bad_alloc();
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (align == kHugePage) madvise(t_buffer.ptr, want, MADV_HUGEPAGE);  // a hint: failure is harmless
+    if (align == kHugePage) madvise(buf.ptr, want, MADV_HUGEPAGE);  // a hint: failure is harmless
 #endif
-    return t_buffer.ptr;
+    return buf.ptr;
 }
 
 }  // namespace kernels

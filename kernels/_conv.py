@@ -47,15 +47,16 @@ def applicable_algorithms(shape: A.ConvShape, spec: A.ConvSpec) -> list:
 
 def resolve_algorithm(fn: str, algorithm: str, shape: A.ConvShape, spec: A.ConvSpec, dtype: np.dtype) -> str:
     """The algorithm to run: the caller's (checked against the layer) or the "auto" choice."""
+    usable = applicable_algorithms(shape, spec)
     if algorithm != "auto":
-        if algorithm == "gemm" and "gemm" not in applicable_algorithms(shape, spec):
+        if algorithm == "gemm" and "gemm" not in usable:
             raise ValueError(f"{fn}: algorithm 'gemm' needs a 1x1 kernel, stride 1 and no padding")
-        if algorithm == "direct" and "direct" not in applicable_algorithms(shape, spec):
+        if algorithm == "direct" and "direct" not in usable:
             raise ValueError(f"{fn}: algorithm 'direct' is for depthwise layers (groups == C == K, R*S <= 1024)")
         return algorithm
-    if spec.groups == shape.c == shape.k and shape.r * shape.s <= 1024:
+    if "direct" in usable:
         return "direct"
-    if shape.r == shape.s == 1 and spec.stride == (1, 1) and shape.padding == (0, 0, 0, 0):
+    if "gemm" in usable:
         return "gemm"
     if _tuning.entries():  # measured choices exist for this machine
         choice = _tuning.lookup(_tuning.layer_key(shape, spec, dtype.name, get_num_threads()))

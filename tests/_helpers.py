@@ -12,6 +12,11 @@ import numpy as np
 from kernels import _cpu
 
 DTYPES = (np.float32, np.float64)
+def dt_id(dt) -> str:
+    """pytest id of a dtype parameter."""
+    return np.dtype(dt).name
+
+
 EPS = {np.dtype(np.float32): float(np.finfo(np.float32).eps), np.dtype(np.float64): float(np.finfo(np.float64).eps)}
 
 # ISAs this build has AND this CPU runs, best first (the order of _cpu.info()).

@@ -31,13 +31,10 @@ from _conv_reference import (
     normal_operands,
     output_shape,
 )
-from _helpers import DTYPES, assert_within_bound
+from _helpers import DTYPES, assert_within_bound, dt_id
 
 LAYOUTS = ("NCHW", "NHWC")
 
-
-def dt_id(dt) -> str:
-    return np.dtype(dt).name
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,11 +18,8 @@ from _conv_reference import (
     normal_operands,
     output_shape,
 )
-from _helpers import DTYPES, assert_within_bound
+from _helpers import DTYPES, assert_within_bound, dt_id
 
-
-def dt_id(dt) -> str:
-    return np.dtype(dt).name
 
 
 # (name, C, K, (R, S), geometry options)

@@ -8,7 +8,7 @@ import pytest
 
 import kernels
 
-from _helpers import DTYPES, block_info, check_gemm, in_layout, layout_of, rand, small_ints
+from _helpers import DTYPES, block_info, check_gemm, dt_id, in_layout, layout_of, rand, small_ints
 
 TRANS = list(itertools.product((False, True), (False, True)))
 ALPHA_BETA = list(itertools.product((0.0, 1.0, -1.0, 0.7), (0.0, 1.0, -1.0, 0.7)))
@@ -20,9 +20,6 @@ def operands(rng, m, n, k, dtype, trans_a=False, trans_b=False, layout_a="C", la
     b, _ = layout_of(rng, (n, k) if trans_b else (k, n), dtype, layout_b, ints)
     return a, b
 
-
-def dt_id(dt):
-    return np.dtype(dt).name
 
 
 # ---------------------------------------------------------------------------------------------

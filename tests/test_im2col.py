@@ -16,13 +16,10 @@ from _conv_reference import (
     kernel_hw,
     output_hw,
 )
-from _helpers import DTYPES, assert_within_bound
+from _helpers import DTYPES, assert_within_bound, dt_id
 
 LAYOUTS = ("NCHW", "NHWC")
 
-
-def dt_id(dt) -> str:
-    return np.dtype(dt).name
 
 
 def x_shape(N, C, H, W, layout):

@@ -177,8 +177,7 @@ struct ConvWeights {
     dim_t k, cg, r, s, groups;
     bool nhwc;
     std::shared_ptr<const void> folded;  // FoldedEpilogue<T>
-    std::shared_ptr<const void> packed;  // PackedWeights<T>
-    const void* engine;                  // the engine the panels were packed for
+    std::shared_ptr<const void> packed;  // PackedWeights<T>, looked up by micro-kernel at each call
 };
 
 template <typename T>
@@ -194,7 +193,6 @@ void run(const ConvGeom& g, const py::array& x, const T* w, const Epilogue<T>& e
     algo = effective_algo(algo, g, io.xs);
     const int nt = num_threads();  // the calling thread's ICV
     const Engine<T>& e = engine<T>();
-    if (pw != nullptr && pw->entries.empty() && !pw->taps_rsc.size) pw = nullptr;
     py::gil_scoped_release nogil;
     conv2d<T>(g, io, algo, pw, e, nt);
 }
@@ -227,9 +225,7 @@ void pack_into(ConvWeights& cw, const py::object& bias, const py::object& scale,
     cw.folded = std::make_shared<FoldedEpilogue<T>>(fold<T>(bias, scale, shift, cw.dt, cw.k, act));
     ConvGeom g{};
     g.n = 1, g.c = cw.cg * cw.groups, g.k = cw.k, g.r = cw.r, g.s = cw.s, g.groups = cw.groups, g.nhwc = cw.nhwc;
-    const Engine<T>& e = engine<T>();
-    cw.engine = &e;
-    cw.packed = pack_weights<T>(g, static_cast<const T*>(cw.w.data()), e);
+    cw.packed = pack_weights<T>(g, static_cast<const T*>(cw.w.data()), engine<T>());
 }
 
 ConvWeights make_weights(const py::array& w, const py::object& bias, const py::object& scale,
@@ -253,8 +249,9 @@ ConvWeights make_weights(const py::array& w, const py::object& bias, const py::o
 template <typename T>
 void run_packed(const ConvWeights& cw, const ConvGeom& g, const py::array& x, const py::array& out, ConvAlgo algo) {
     const auto* f = static_cast<const FoldedEpilogue<T>*>(cw.folded.get());
-    // Panels packed for another engine (kernels.configure since) are not used.
-    const auto* pw = cw.engine == &engine<T>() ? static_cast<const PackedWeights<T>*>(cw.packed.get()) : nullptr;
+    // Panels depend only on the micro-kernel, so they stay valid across kernels.configure(); a
+    // kernel configured since the plan was built has none and packs per call (PackedWeights::find).
+    const auto* pw = static_cast<const PackedWeights<T>*>(cw.packed.get());
     run<T>(g, x, static_cast<const T*>(cw.w.data()), f->view(), out, algo, pw);
 }
 

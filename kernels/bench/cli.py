@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 
 import numpy as np
 
 from . import cases
+from .meta import run_meta
 
 
 def _positive(text: str) -> int:
@@ -77,15 +77,7 @@ def run(args: argparse.Namespace) -> int:
             results += rows
     bad = [r for r in results if not r["correct"]]
     if args.json:
-        meta = {
-            "machine": platform.machine(),
-            "processor": kernels.info()["processor"],
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "kernels": kernels.__version__,
-            "cpu_engine": engine,
-            "rounds": rounds,
-        }
+        meta = run_meta(engine, rounds)
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "results": results}, f, indent=2)
     if bad:

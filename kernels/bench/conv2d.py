@@ -12,7 +12,6 @@ import argparse
 import contextlib
 import gc
 import json
-import platform
 import sys
 from typing import Callable, Dict, Iterator, List, Optional
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from .gemm import numpy_threads
 from .layers import NETS, ConvLayer, largest, load
+from .meta import run_meta
 from .timing import interleaved_medians
 
 QUICK_LAYERS = 8  # distinct layers in a --quick run, split over the networks asked for
@@ -303,20 +303,15 @@ def run(args: argparse.Namespace) -> int:
             results += rows
             all_totals += totals
     if args.json:
-        meta = {
-            "machine": platform.machine(),
-            "processor": kernels.info()["processor"],
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "torch": torch.__version__ if with_torch else None,
-            "kernels": kernels.__version__,
-            "cpu_engine": engine,
-            "rounds": rounds,
-            "nets": nets,
-            "batch": args.batch,
-            "layout": args.layout,
-            "quick": args.quick,
-        }
+        meta = run_meta(
+            engine,
+            rounds,
+            torch=torch.__version__ if with_torch else None,
+            nets=nets,
+            batch=args.batch,
+            layout=args.layout,
+            quick=args.quick,
+        )
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "results": results, "totals": all_totals}, f, indent=2)
     bad = [r for r in results if not r["ok"]]
