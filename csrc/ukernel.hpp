@@ -24,6 +24,16 @@ using direct_fn = void (*)(dim_t k, T alpha, const T* a, inc_t lda, const T* b, 
                            inc_t cs_b, T beta, T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n,
                            const Epilogue<T>* ep);
 
+// Batch-reduce variant for direct convolution: C[0:m, 0:n] := ep(beta*C + sum_t A_t * B_t), with
+//   A_t: kc steps of MR elements at a + a_off[t] inside a packed A micro-panel (the weights of
+//        tap t), and B_t(p, j) at b[t*NR + j][p * rs_b] (the channels of output pixel j's input
+//        pixel under tap t; a pixel in the zero padding points at zeros).
+// B is read in place, never packed: each element is broadcast, so any address works.
+template <typename T>
+using taps_fn = void (*)(dim_t ntaps, dim_t kc, const T* a, const dim_t* a_off, const T* const* b,
+                         inc_t rs_b, T beta, T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n,
+                         const Epilogue<T>* ep);
+
 // Packs op(A)[0:mc, 0:kc] (element (i, p) at a[i*rs + p*cs]) into ceil(mc/MR) micro-panels.
 template <typename T>
 using pack_a_fn = void (*)(dim_t mc, dim_t kc, const T* a, inc_t rs, inc_t cs, T* dst);
@@ -51,6 +61,9 @@ struct Ukernel {
     // nullptr when the kernel has none. Same contract with m <= MR/2.
     ukr_fn<T> kernel_half;
     direct_fn<T> direct_half;
+    // Batch-reduce (direct convolution) kernel and its half-height variant (nullptr: none).
+    taps_fn<T> taps;
+    taps_fn<T> taps_half;
 
     // Rows of C actually computed for m rows: full tiles, and a half tile for a short remainder.
     dim_t padded_rows(dim_t m) const {

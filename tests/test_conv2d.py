@@ -128,15 +128,21 @@ class Case:
         return f"{self.layer.name}-{self.algorithm}-{self.layout}-{self.epilogue}-{dt_id(self.dtype)}"
 
 
+def layer_algorithms(layer: Layer, layout: str) -> list:
+    return applicable_algorithms(layer.x_shape(layout), layer.w_shape, layer.stride, layer.padding, layer.dilation,
+                                 layer.groups, layout)
+
+
 def sweep_cases(offset: int):
     """Every (layer, applicable algorithm, dtype); layout and epilogue cycled with `offset`."""
     cases = []
     for li, layer in enumerate(LAYERS):
-        algs = applicable_algorithms(layer.x_shape("NCHW"), layer.w_shape, layer.stride, layer.padding,
-                                     layer.dilation, layer.groups)
+        usable = {lay: layer_algorithms(layer, lay) for lay in LAYOUTS}
+        algs = list(dict.fromkeys(a for lay in LAYOUTS for a in usable[lay]))
         for ai, alg in enumerate(algs):
+            layouts = [lay for lay in LAYOUTS if alg in usable[lay]]  # direct: NHWC only, unless depthwise
             for di, dt in enumerate(DTYPES):
-                layout = LAYOUTS[(li + ai + di + offset) % 2]
+                layout = layouts[(li + ai + di + offset) % len(layouts)]
                 epi = EPI_NAMES[(3 * li + ai + 2 * di + offset) % len(EPI_NAMES)]
                 cases.append(Case(layer, alg, dt, layout, epi))
     return cases
@@ -287,16 +293,16 @@ NAN_LAYERS = [
 ]
 
 
-def _nan_cases():
-    for layer in NAN_LAYERS:
-        for alg in applicable_algorithms(layer.x_shape("NCHW"), layer.w_shape, layer.stride, layer.padding,
-                                         layer.dilation, layer.groups):
-            yield pytest.param(layer, alg, id=f"{layer.name}-{alg}")
+def _layer_cases(layers):
+    """(layer, algorithm, layout) for every algorithm each layout allows."""
+    for layer in layers:
+        for layout in LAYOUTS:
+            for alg in layer_algorithms(layer, layout):
+                yield pytest.param(layer, alg, layout, id=f"{layer.name}-{alg}-{layout}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dt_id)
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("layer,algorithm", list(_nan_cases()))
+@pytest.mark.parametrize("layer,algorithm,layout", list(_layer_cases(NAN_LAYERS)))
 def test_nan_in_x_propagates_to_its_receptive_field(layer, algorithm, layout, dtype, rng):
     """A NaN of x shows up in exactly the outputs whose receptive field holds it; the other outputs
     are the convolution of the rest (no NaN leaks through padding, tiles or the bias)."""
@@ -354,16 +360,8 @@ OUT_LAYERS = [
 ]
 
 
-def _out_cases():
-    for layer in OUT_LAYERS:
-        for alg in applicable_algorithms(layer.x_shape("NCHW"), layer.w_shape, layer.stride, layer.padding,
-                                         layer.dilation, layer.groups):
-            yield pytest.param(layer, alg, id=f"{layer.name}-{alg}")
-
-
 @pytest.mark.parametrize("dtype", DTYPES, ids=dt_id)
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("layer,algorithm", list(_out_cases()))
+@pytest.mark.parametrize("layer,algorithm,layout", list(_layer_cases(OUT_LAYERS)))
 @pytest.mark.parametrize("poison", [np.nan, np.inf], ids=["nan", "inf"])
 def test_out_poisoned_is_fully_overwritten(poison, layer, algorithm, layout, dtype, rng):
     """out= is written, never read (beta == 0): NaN / Inf in it do not leak; out is returned."""

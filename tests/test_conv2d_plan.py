@@ -33,15 +33,17 @@ PLAN_LAYERS = [
 ]
 
 
-def _plan_cases():
-    for name, C, K, RS, geo in PLAN_LAYERS:
-        for alg in applicable_algorithms((1, C, 16, 16), (K, C // geo.get("groups", 1), *RS), geo.get("stride", 1),
-                                         geo.get("padding", 0), geo.get("dilation", 1), geo.get("groups", 1)):
-            yield pytest.param(name, C, K, RS, geo, alg, id=f"{name}-{alg}")
-
-
 def x_shape(N, C, H, W, layout):
     return (N, C, H, W) if layout == "NCHW" else (N, H, W, C)
+
+
+def _plan_cases():
+    for name, C, K, RS, geo in PLAN_LAYERS:
+        for layout in ("NCHW", "NHWC"):
+            for alg in applicable_algorithms(x_shape(1, C, 16, 16, layout), (K, C // geo.get("groups", 1), *RS),
+                                             geo.get("stride", 1), geo.get("padding", 0), geo.get("dilation", 1),
+                                             geo.get("groups", 1), layout):
+                yield pytest.param(name, C, K, RS, geo, alg, layout, id=f"{name}-{alg}-{layout}")
 
 
 # Algorithms whose plan runs exactly the one-shot arithmetic. "gemm" and NCHW "im2col" one-shot
@@ -64,8 +66,7 @@ def check_same(plan_y, one_y, algorithm, ref=None, bound=None, what=""):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dt_id)
-@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
-@pytest.mark.parametrize("name,C,K,RS,geo,algorithm", list(_plan_cases()))
+@pytest.mark.parametrize("name,C,K,RS,geo,algorithm,layout", list(_plan_cases()))
 def test_plan_equals_one_shot(name, C, K, RS, geo, algorithm, layout, dtype, rng):
     """plan(x) == conv2d(x, ...) with the same options, epilogue included."""
     w_shape = (K, C // geo.get("groups", 1), *RS)
@@ -81,20 +82,23 @@ def test_plan_equals_one_shot(name, C, K, RS, geo, algorithm, layout, dtype, rng
 
 def _fixed_plan_cases():
     for p in _plan_cases():
-        if p.values[-1] != "auto":
+        if p.values[-2] != "auto":
             yield p
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dt_id)
-@pytest.mark.parametrize("name,C,K,RS,geo,algorithm", list(_fixed_plan_cases()))
-def test_plan_equals_one_shot_every_engine(cpu_engine, name, C, K, RS, geo, algorithm, dtype, rng):
+@pytest.mark.parametrize("name,C,K,RS,geo,algorithm,layout", list(_fixed_plan_cases()))
+def test_plan_equals_one_shot_every_engine(cpu_engine, name, C, K, RS, geo, algorithm, layout, dtype, rng):
     """Bitwise plan == one-shot on every cpu engine configuration (ISAs, tiny blocks so the
-    reduction is split into many KC blocks, forced micro-kernels)."""
+    reduction is split into many KC blocks and the direct kernel's weights into channel chunks,
+    forced micro-kernels)."""
     w_shape = (K, C // geo.get("groups", 1), *RS)
-    ops = normal_operands(rng, (2, C, 11, 9), w_shape, dtype, bias=True)
-    plan = kernels.Conv2d(ops["w"], ops["bias"], algorithm=algorithm, backend=cpu_engine, **geo)
-    check_same(plan(ops["x"]), kernels.conv2d(ops["x"], ops["w"], ops["bias"], algorithm=algorithm,
-                                              backend=cpu_engine, **geo), algorithm, what=name)
+    ops = normal_operands(rng, x_shape(2, C, 11, 9, layout), w_shape, dtype, bias=True)
+    opts = dict(geo, algorithm=algorithm, backend=cpu_engine, layout=layout)
+    got = kernels.Conv2d(ops["w"], ops["bias"], **opts)(ops["x"])
+    one = kernels.conv2d(ops["x"], ops["w"], ops["bias"], **opts)
+    ref, bound = conv2d_ref_and_bound(ops["x"], ops["w"], ops["bias"], layout=layout, **geo)
+    check_same(got, one, algorithm, ref, bound, what=f"{name} {layout}")
 
 
 def _long_reduction_cases():
@@ -104,23 +108,26 @@ def _long_reduction_cases():
     info = _cpu.info()
     for dt in DTYPES:
         kc = info[np.dtype(dt).name]["kc"]
-        for RS, C, K in [((1, 1), kc + 37, 20), ((1, 1), kc + 37, 96), ((3, 3), kc // 9 + 13, 24)]:
+        for RS, C, K in [((1, 1), kc + 37, 20), ((1, 1), kc + 37, 96), ((3, 3), kc // 9 + 13, 24),
+                         ((3, 3), 4 * kc // 9 + 13, 80)]:  # the last one: the direct kernel's channel chunks
             w_shape = (K, C, *RS)
-            for alg in applicable_algorithms((1, C, 6, 5), w_shape):
-                yield pytest.param(dt, C, K, RS, alg, id=f"{dt_id(dt)}-{RS[0]}x{RS[1]}-C{C}-K{K}-{alg}")
+            for layout in ("NCHW", "NHWC"):
+                for alg in applicable_algorithms(x_shape(1, C, 6, 5, layout), w_shape, layout=layout):
+                    yield pytest.param(dt, C, K, RS, alg, layout,
+                                       id=f"{dt_id(dt)}-{RS[0]}x{RS[1]}-C{C}-K{K}-{alg}-{layout}")
 
 
-@pytest.mark.parametrize("dtype,C,K,RS,algorithm", list(_long_reduction_cases()))
-def test_plan_equals_one_shot_long_reduction(dtype, C, K, RS, algorithm, rng):
+@pytest.mark.parametrize("dtype,C,K,RS,algorithm,layout", list(_long_reduction_cases()))
+def test_plan_equals_one_shot_long_reduction(dtype, C, K, RS, algorithm, layout, rng):
     """Default engine, C*R*S > KC: the plan's pre-packed weights must give the very same sums as
     the one-shot call (bitwise for a fixed algorithm, within the bound for auto)."""
-    ops = normal_operands(rng, (1, C, 6, 5), (K, C, *RS), dtype, bias=True)
+    ops = normal_operands(rng, x_shape(1, C, 6, 5, layout), (K, C, *RS), dtype, bias=True)
     pad = 0 if RS == (1, 1) else 1
-    plan = kernels.Conv2d(ops["w"], ops["bias"], padding=pad, algorithm=algorithm)
+    plan = kernels.Conv2d(ops["w"], ops["bias"], padding=pad, algorithm=algorithm, layout=layout)
     got = plan(ops["x"])
-    one = kernels.conv2d(ops["x"], ops["w"], ops["bias"], padding=pad, algorithm=algorithm)
-    ref, bound = conv2d_ref_and_bound(ops["x"], ops["w"], ops["bias"], padding=pad)
-    check_same(got, one, algorithm, ref, bound, f"C={C} K={K} {RS}")
+    one = kernels.conv2d(ops["x"], ops["w"], ops["bias"], padding=pad, algorithm=algorithm, layout=layout)
+    ref, bound = conv2d_ref_and_bound(ops["x"], ops["w"], ops["bias"], padding=pad, layout=layout)
+    check_same(got, one, algorithm, ref, bound, f"C={C} K={K} {RS} {layout}")
 
 
 @pytest.mark.parametrize("algorithm", ["auto", "im2col", "convgemm"])
@@ -160,6 +167,20 @@ def test_plan_with_out(algorithm, dtype, rng):
     assert plan(ops["x"], out=view) is view
     assert np.array_equal(big[:, 4:12], ref)
     assert np.all(big[:, :4] == -9.0) and np.all(big[:, 12:] == -9.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dt_id)
+def test_plan_with_out_nhwc_direct(dtype, rng):
+    """The NHWC direct kernel writes into a channel slice of a bigger NHWC array, nothing else."""
+    C, K = 5, 9
+    ops = int_operands(rng, (2, 8, 7, C), (K, C, 3, 3), dtype, bias=True)
+    plan = kernels.Conv2d(ops["w"], ops["bias"], padding=1, layout="NHWC", activation="relu", algorithm="direct")
+    ref = conv2d_ref(ops["x"], ops["w"], ops["bias"], padding=1, layout="NHWC", activation="relu")
+    big = np.full((2, 8, 7, 16), -9.0, dtype)
+    view = big[..., 3:3 + K]
+    assert plan(ops["x"], out=view) is view
+    assert np.array_equal(big[..., 3:3 + K], ref)
+    assert np.all(big[..., :3] == -9.0) and np.all(big[..., 3 + K:] == -9.0)
 
 
 def test_plan_out_errors(rng):

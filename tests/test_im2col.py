@@ -258,11 +258,17 @@ def test_workspace_defaults_and_dtypes():
         ((8, 1, 5, 5), dict(stride=2, groups=8), {"direct"}, {"gemm"}),
         ((16, 1, 3, 3), dict(groups=8), set(), {"gemm", "direct"}),  # depth multiplier 2: not depthwise
         ((8, 1, 1, 1), dict(groups=8), {"gemm", "direct"}, set()),
+        ((16, 8, 3, 3), dict(padding=1, layout="NHWC"), {"direct"}, {"gemm"}),
+        ((16, 4, 5, 5), dict(stride=2, groups=2, layout="NHWC"), {"direct"}, {"gemm"}),
+        ((16, 1, 3, 3), dict(groups=8, layout="NHWC"), {"direct"}, {"gemm"}),
+        ((16, 8, 1, 1), dict(layout="NHWC"), {"gemm", "direct"}, set()),
     ],
-    ids=["1x1", "1x1-g2", "1x1-s2", "1x1-pad1", "3x3", "dw", "dw-5x5-s2", "dw-multiplier", "dw-1x1"],
+    ids=["1x1", "1x1-g2", "1x1-s2", "1x1-pad1", "3x3", "dw", "dw-5x5-s2", "dw-multiplier", "dw-1x1",
+         "nhwc-3x3", "nhwc-5x5-s2-g2", "nhwc-dw-multiplier", "nhwc-1x1"],
 )
 def test_workspace_restricted_algorithms(ws, opts, present, absent):
-    got = kernels.conv2d_workspace((2, 8, 12, 12), ws, **opts)
+    xs = (2, 12, 12, 8) if opts.get("layout") == "NHWC" else (2, 8, 12, 12)
+    got = kernels.conv2d_workspace(xs, ws, **opts)
     assert {"im2col", "convgemm"} <= set(got)
     assert present <= set(got), got
     assert not (absent & set(got)), got

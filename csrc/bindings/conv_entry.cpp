@@ -107,7 +107,7 @@ void check_out(const py::array& out, Dtype dt, const ConvGeom& g, ConvAlgo algo,
     py_checks::require_no_overlap(out, x, "conv2d", "out", "x");
     const Strides4 ys = strides4(out, g.nhwc, "out");
     // The GEMM paths address output pixels as one index: rows of an image must follow each other.
-    if (algo != ConvAlgo::direct && g.ho() > 1 && ys.h != g.wo() * ys.w)
+    if (!(algo == ConvAlgo::direct && direct_is_depthwise(g)) && g.ho() > 1 && ys.h != g.wo() * ys.w)
         fail("out must have its H and W dimensions contiguous with each other (stride of H == Wo * stride "
              "of W); slice along N or C only");
 }
@@ -156,12 +156,12 @@ FoldedEpilogue<T> fold(const py::object& bias, const py::object& scale, const py
     return f;
 }
 
-// gemm needs the image's pixels at one stride, direct a depthwise layer; otherwise an error for
+// gemm needs the image's pixels at one stride, direct an NHWC or depthwise layer; otherwise an error for
 // direct, and for gemm the implicit path (same arithmetic per output, no copy).
 ConvAlgo effective_algo(ConvAlgo algo, const ConvGeom& g, const Strides4& xs) {
     if (algo == ConvAlgo::direct) {
-        if (!g.depthwise()) fail("algorithm 'direct' is for depthwise layers only (groups == C == K)");
-        if (g.r * g.s > kMaxDepthwiseTaps) fail("algorithm 'direct' takes at most 1024 taps (R*S)");
+        if (!direct_applies(g))
+            fail("algorithm 'direct' is for NHWC layers and depthwise layers (groups == C == K, R*S <= 1024)");
     }
     if (algo == ConvAlgo::gemm) {
         if (!g.pointwise()) fail("algorithm 'gemm' is for 1x1 kernels with stride 1 and no padding only");

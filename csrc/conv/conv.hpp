@@ -8,10 +8,17 @@
 
 #include "../engine.hpp"
 #include "conv_geometry.hpp"
+#include "depthwise.hpp"
 
 namespace kernels {
 
 enum class ConvAlgo : int { im2col = 0, convgemm = 1, gemm = 2, direct = 3 };
+
+// Algorithm "direct": the depthwise kernel for depthwise layers (R*S <= kMaxDepthwiseTaps), the
+// batch-reduce NHWC kernel (conv_direct.hpp) for any other channels-contiguous layer; NCHW layers
+// that are not depthwise have no direct form.
+inline bool direct_is_depthwise(const ConvGeom& g) { return g.depthwise() && g.r * g.s <= kMaxDepthwiseTaps; }
+inline bool direct_applies(const ConvGeom& g) { return direct_is_depthwise(g) || g.nhwc; }
 
 // Buffer aligned to a cache line (packed A panels are read with aligned vector loads).
 template <typename T>

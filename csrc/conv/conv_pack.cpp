@@ -121,6 +121,22 @@ KERNELS_INLINE void weight_rows_rsc(const T* wgt, const ConvGeom& g, dim_t mr, d
     }
 }
 
+// Portable form of pack_weight_chunk: each weight row read in order, written at the stride of
+// the panel.
+template <typename T>
+KERNELS_INLINE void weight_chunk(const T* wgt, const ConvGeom& g, dim_t mr, dim_t i0, dim_t mc, dim_t c0, dim_t kc,
+                                 T* KERNELS_RESTRICT dst) {
+    const dim_t taps = g.r * g.s, kd = g.kd(), len = kc * taps;
+    for (dim_t ib = 0; ib < mc; ib += mr, dst += mr * len) {
+        const dim_t w = std::min(mr, mc - ib);
+        for (dim_t t = 0; t < mr; ++t) {
+            const T* src = wgt + (i0 + ib + t) * kd + c0 * taps;
+            for (dim_t c = 0; c < kc; ++c)
+                for (dim_t tap = 0; tap < taps; ++tap) dst[(tap * kc + c) * mr + t] = t < w ? src[c * taps + tap] : T(0);
+        }
+    }
+}
+
 }  // namespace
 
 template <typename T>
@@ -134,6 +150,17 @@ row_gather_fn<T> row_gather_for(Isa isa) {
 template row_gather_fn<float> row_gather_for<float>(Isa);
 template row_gather_fn<double> row_gather_for<double>(Isa);
 
+namespace {
+template <typename T>
+weight_pack_fn<T> weight_pack_for(Isa isa) {
+#ifdef KERNELS_HAVE_AVX512
+    if (isa == Isa::avx512) return weight_pack_avx512<T>();
+#endif
+    (void)isa;
+    return nullptr;
+}
+}  // namespace
+
 #define KERNELS_CONV_PACK(T)                                                                           \
     template <>                                                                                        \
     KERNELS_CLONES void pack_pixel_rows<T>(const ImageView<T>& v, Isa isa, dim_t mr, dim_t i0, dim_t mc, \
@@ -146,8 +173,15 @@ template row_gather_fn<double> row_gather_for<double>(Isa);
         pixel_cols<T>(v, u, j0, nc, p0, kc, dst);                                                      \
     }                                                                                                  \
     template <>                                                                                        \
-    void pack_weight_rows_rsc<T>(const T* w, const ConvGeom& g, dim_t mr, dim_t i0, dim_t mc, dim_t p0,  \
-                                 dim_t kc, T* dst) {                                                   \
+    void pack_weight_chunk<T>(const T* w, const ConvGeom& g, Isa isa, dim_t mr, dim_t i0, dim_t mc,      \
+                              dim_t c0, dim_t kc, T* dst) {                                            \
+        if (const weight_pack_fn<T> fast = weight_pack_for<T>(isa)) return fast(w, g, mr, i0, mc, c0, kc, dst); \
+        weight_chunk<T>(w, g, mr, i0, mc, c0, kc, dst);                                                \
+    }                                                                                                  \
+    template <>                                                                                        \
+    void pack_weight_rows_rsc<T>(const T* w, const ConvGeom& g, Isa isa, dim_t mr, dim_t i0, dim_t mc,   \
+                                 dim_t p0, dim_t kc, T* dst) {                                         \
+        if (p0 == 0 && kc == g.kd()) return pack_weight_chunk<T>(w, g, isa, mr, i0, mc, 0, g.cg(), dst);  \
         weight_rows_rsc<T>(w, g, mr, i0, mc, p0, kc, dst);                                             \
     }
 

@@ -36,10 +36,25 @@ void pack_pixel_cols(const ImageView<T>& v, const Ukernel<T>& u, dim_t j0, dim_t
                      T* dst);
 
 // Rows [i0, i0+mc) (output channels) x columns [p0, p0+kc) (q = (r, s, c)) of the weights of one
-// group (w: Kg x Cg x R x S, contiguous), into MR-row micro-panels.
+// group (w: Kg x Cg x R x S, contiguous), into MR-row micro-panels. isa: that of the micro-kernel
+// the panels are for (whole panels, p0 == 0 and kc == kd, go through pack_weight_chunk).
 template <typename T>
-void pack_weight_rows_rsc(const T* w, const ConvGeom& g, dim_t mr, dim_t i0, dim_t mc, dim_t p0, dim_t kc,
-                          T* dst);
+void pack_weight_rows_rsc(const T* w, const ConvGeom& g, Isa isa, dim_t mr, dim_t i0, dim_t mc, dim_t p0,
+                          dim_t kc, T* dst);
+
+// Rows [i0, i0+mc) x input channels [c0, c0+kc) of one group's weights, every tap, into MR-row
+// micro-panels of taps*kc steps in (tap, channel) order, tap = r*S + s: the layout of the direct
+// NHWC kernels (for c0 == 0, kc == Cg the same panels as pack_weight_rows_rsc). AVX-512 kernels
+// get a transposing packer (weight_pack_avx512.cpp), the others a scalar loop that reads each
+// weight row in order.
+template <typename T>
+void pack_weight_chunk(const T* w, const ConvGeom& g, Isa isa, dim_t mr, dim_t i0, dim_t mc, dim_t c0, dim_t kc,
+                       T* dst);
+template <typename T>
+using weight_pack_fn = void (*)(const T* w, const ConvGeom& g, dim_t mr, dim_t i0, dim_t mc, dim_t c0, dim_t kc,
+                                T* dst);
+template <typename T>
+weight_pack_fn<T> weight_pack_avx512();  // declared here, defined only in AVX-512 builds
 
 // Driver operand sources (see driver.hpp).
 template <typename T>
@@ -66,7 +81,7 @@ struct WeightRowsA {
     const T* w;
     const ConvGeom* g;
     void pack(const Ukernel<T>& u, dim_t i0, dim_t mc, dim_t p0, dim_t kc, T* dst) const {
-        pack_weight_rows_rsc(w, *g, u.mr, i0, mc, p0, kc, dst);
+        pack_weight_rows_rsc(w, *g, u.isa, u.mr, i0, mc, p0, kc, dst);
     }
 };
 

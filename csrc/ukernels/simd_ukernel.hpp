@@ -196,5 +196,54 @@ void simd_ukr_direct(dim_t k, typename V::T alpha, const typename V::T* a, inc_t
     store_acc<V, MV, NR>(acc, alpha, beta, c, rs_c, cs_c, m, n, ep);
 }
 
+// Batch-reduce kernel of direct convolution (see taps_fn): the packed-A k loop of simd_ukr, run
+// once per tap with B broadcast straight from the image through NR column pointers. B needs no
+// packing because each element is broadcast: only A (the weights) must be vector-friendly.
+// AS > MV*W makes the half-height variant, as for simd_ukr.
+template <class V, int MV, int NR, int AS = MV * V::W>
+void simd_ukr_taps(dim_t ntaps, dim_t kc, const typename V::T* a, const dim_t* a_off,
+                   const typename V::T* const* b, inc_t rs_b, typename V::T beta, typename V::T* c,
+                   inc_t rs_c, inc_t cs_c, dim_t m, dim_t n, const Epilogue<typename V::T>* ep) {
+    using R = typename V::R;
+    using T = typename V::T;
+    constexpr int W = V::W;
+    constexpr int MR = MV * W;
+    prefetch_c<V, MR, NR>(c, rs_c, cs_c);
+
+    R acc[NR][MV];
+#pragma GCC unroll 16
+    for (int j = 0; j < NR; ++j)
+#pragma GCC unroll 4
+        for (int i = 0; i < MV; ++i) acc[j][i] = V::zero();
+
+    // Instantiated for unit-stride channels (NHWC: the k index scales into the address) and any
+    // stride.
+    auto taps_loop = [&](auto unit) {
+        for (dim_t t = 0; t < ntaps; ++t) {
+            const T* ap = a + a_off[t];
+            const T* bj[NR];
+#pragma GCC unroll 16
+            for (int j = 0; j < NR; ++j) bj[j] = b[t * NR + j];
+#pragma GCC unroll 4
+            for (dim_t p = 0; p < kc; ++p) {
+                R av[MV];
+#pragma GCC unroll 4
+                for (int i = 0; i < MV; ++i) av[i] = V::load(ap + i * W);
+                const inc_t off = decltype(unit)::value ? p : p * rs_b;
+#pragma GCC unroll 16
+                for (int j = 0; j < NR; ++j) {
+                    const R bv = V::bcast(bj[j] + off);
+#pragma GCC unroll 4
+                    for (int i = 0; i < MV; ++i) acc[j][i] = V::fma(av[i], bv, acc[j][i]);
+                }
+                ap += AS;
+            }
+        }
+    };
+    if (rs_b == 1) taps_loop(std::true_type{});
+    else taps_loop(std::false_type{});
+    store_acc<V, MV, NR>(acc, T(1), beta, c, rs_c, cs_c, m, n, ep);
+}
+
 }  // namespace
 }  // namespace kernels

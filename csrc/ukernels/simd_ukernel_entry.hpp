@@ -1,4 +1,5 @@
-// The registry entry of a SIMD micro-kernel: its tile, packing, unpacked and half-height variants,
+// The registry entry of a SIMD micro-kernel: its tile, packing, unpacked, batch-reduce (direct
+// convolution) and half-height variants,
 // all instantiated in the including TU (compiled with that ISA's flags).
 #pragma once
 
@@ -23,7 +24,8 @@ constexpr Ukernel<typename V::T> simd_ukernel(const char* name, Isa isa, double 
         direct_half = &simd_ukr_direct<V, MV / 2, NR>;
     }
     return {name,       isa,    MR,     NR, efficiency, &simd_ukr<V, MV, NR>, &pack_a<T, MR>,
-            pack_b,     direct, &simd_ukr<V, MV / 2, NR, MR>, direct_half};
+            pack_b,     direct, &simd_ukr<V, MV / 2, NR, MR>, direct_half,
+            &simd_ukr_taps<V, MV, NR>, &simd_ukr_taps<V, MV / 2, NR, MR>};
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 """`python -m kernels tune conv2d`: measure im2col against convGemm on each layer and record the
 faster in the tuning cache (kernels/_tuning.py) that conv2d(algorithm="auto") consults.
 
-Only layers where "auto" has a real choice are tuned: depthwise layers always run the direct
-kernel and 1x1 stride-1 unpadded layers a plain GEMM. A choice is kept per layer shape, dtype,
+Only layers where "auto" has a real choice are tuned: depthwise and NHWC layers always run the
+direct kernels and 1x1 stride-1 unpadded layers a plain GEMM. A choice is kept per layer shape, dtype,
 layout, thread count and machine (CPU model, ISA, library version).
 """
 from __future__ import annotations

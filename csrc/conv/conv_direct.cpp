@@ -1,0 +1,282 @@
+// Direct NHWC convolution: C (Kg x pixels) = sum over taps (r, s) of W_rs (Kg x Cg) * X_rs (Cg x
+// pixels), where column j of X_rs holds the Cg input channels that output pixel j sees through
+// tap (r, s): one contiguous run of an NHWC image. The batch-reduce micro-kernel (taps_fn)
+// broadcasts those channels straight from the image through one pointer per pixel and tap, so
+// neither an im2col block nor a packed B exists: the gather that convGemm does while packing costs
+// nothing here, and the only packing left is the weights'. Pixels in the zero padding point at a
+// zero column; taps that fall wholly into the padding are dropped.
+//
+// Blocking (same cache model as the GEMM driver, blocking.hpp):
+//   - a tile is MR output channels x NR output pixels, consecutive in the flattened (image, ho, wo)
+//     order, so 7x7 outputs waste no columns at row ends;
+//   - loop order per thread: channel chunk -> pixel tile -> K panel. The weights of one chunk
+//     (this thread's K panels x taps x chunk channels) stay in L2 while pixel tiles pass; the
+//     input pixels of one tile (NR x taps x chunk) stay in L1 across the K panels. The chunk is
+//     sized like the GEMM's MC x KC block (a quarter of L2); layers that fit keep one chunk, so
+//     each output is written once with its epilogue applied in registers;
+//   - weights: a Conv2d plan holds them packed whole. A one-shot call packs each chunk of its own
+//     K panels right before using it, into a buffer that stays in L2: packing everything first
+//     wrote, then re-read, 9 MiB per 3x3 layer of the 7x7 stage (as long as that layer's FMAs);
+//   - threads: a tm x tn grid over K panels and pixel tiles (choose_grid), fixed for the whole
+//     call, so chunks need no barrier: each thread owns its C tiles (and packs the weights of its
+//     K panels; with pixels split, both threads pack the same small panels).
+#include "conv_direct.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "../driver.hpp"
+#include "../gemm.hpp"
+#include "../workspace.hpp"
+#include "conv_pack.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace kernels {
+namespace {
+
+constexpr dim_t kMaxNr = 16;  // widest micro-tile of the registry (12 today)
+
+// K panels x input channels of the weight block kept in L2 (see weight_block).
+struct WeightBlock {
+    dim_t panels, kc;
+};
+
+// Everything about one layer's run that the workspace size depends on.
+template <typename T>
+struct DirectPlan {
+    const Candidate<T>* cand;
+    dim_t mr, nr, taps, kd;
+    WeightBlock wb;              // K panels x input channels per weight block
+    bool merge;                  // the batch flattens into one pixel range (y's images contiguous)
+    bool row_runs;               // a pixel's taps (r, 0..S-1) may be read as one run of S*Cg channels
+    dim_t blocks, npix;          // output blocks (images, or 1 when merged) and pixels per block
+    Grid grid;
+    int nt;
+    bool pack;                  // weights packed by this call, chunk by chunk
+    std::size_t chunk_elems;    // one thread's packed weight block
+    std::size_t packed_bytes;   // Slot::packing: the threads' chunk buffers
+    std::size_t zero_elems;     // the zero column
+    std::size_t table_bytes;    // one thread's tap table
+    std::size_t scratch_bytes;  // Slot::scratch: zero column + tap tables
+};
+
+// The weight block kept in L2 while the pixel tiles pass: `panels` K panels (MR output channels
+// each) x every tap x `kc` input channels, at most the GEMM's L2 block (MC x KC elements, a
+// quarter of L2: blocking.hpp). Whole input-channel ranges come first, so that each output is
+// written once, with its epilogue, straight from registers; only a panel that alone exceeds the
+// budget (3x3 layers with >= 256 channels) is cut into channel chunks, whose partial sums go
+// through C. Pixel data need no such care: a tile's NR broadcast streams cost ~2 bytes per cycle
+// from L2 against the A panel's ~21.
+template <typename T>
+WeightBlock weight_block(dim_t cg, dim_t taps, dim_t mr, dim_t own_panels, const Candidate<T>& c) {
+    const dim_t budget = c.blk.mc * c.blk.kc, panel = mr * taps * cg;
+    if (panel <= budget) return {std::clamp<dim_t>(budget / panel, 1, own_panels), cg};
+    const dim_t fit = std::max<dim_t>(budget / (mr * taps), 16);
+    const dim_t chunks = ceil_div(cg, fit);
+    return {1, std::min(cg, round_up(ceil_div(cg, chunks), 16))};
+}
+
+template <typename T>
+const Candidate<T>& taps_candidate(const Engine<T>& e, dim_t m, dim_t n) {
+    const Candidate<T>& best = e.pick(m, n);
+    if (best.ukr->taps) return best;
+    for (const Candidate<T>& c : e.cands)
+        if (c.ukr->taps) return c;
+    return best;  // unreachable: every registered kernel has a batch-reduce form
+}
+
+template <typename T>
+DirectPlan<T> plan_direct(const ConvGeom& g, const Strides4& xs, const Strides4& ys, const Engine<T>& e, int nthreads,
+                          bool have_packed) {
+    DirectPlan<T> p{};
+    const dim_t pix = g.pixels(), kg = g.kg(), cg = g.cg();
+    p.merge = ys.n == pix * ys.w;
+    p.blocks = p.merge ? 1 : g.n;
+    p.npix = p.merge ? g.n * pix : pix;
+    p.cand = &taps_candidate(e, kg, p.npix);
+    const Ukernel<T>& u = *p.cand->ukr;
+    p.mr = u.mr, p.nr = u.nr, p.taps = g.r * g.s, p.kd = g.kd();
+    p.nt = useful_threads(kg, p.npix, p.kd, e, nthreads);
+    p.grid = choose_grid(p.nt, kg, p.npix, p.mr, p.nr);
+    p.wb = weight_block(cg, p.taps, p.mr, ceil_div(ceil_div(kg, p.mr), p.grid.tm), *p.cand);
+    p.pack = !have_packed;
+    p.chunk_elems = static_cast<std::size_t>(round_up(p.wb.panels * p.mr * p.taps * p.wb.kc, kAlign / sizeof(T)));
+    p.packed_bytes = p.pack ? p.chunk_elems * sizeof(T) * static_cast<std::size_t>(p.nt) : 0;
+    // Stem-like layers (few channels, wide kernels): with undilated taps, whole channels and
+    // packed pixels, the S taps of a kernel row are S*Cg consecutive elements, matching the weight
+    // steps (r, s, c): one tap of S*Cg steps instead of S of Cg (3 for an RGB stem), which would
+    // spend more on per-tap setup than on FMAs.
+    p.row_runs = g.groups == 1 && g.s > 1 && g.dw == 1 && xs.c == 1 && xs.w == g.c && p.wb.kc == cg;
+    const inc_t stride = xs.c < 0 ? -xs.c : xs.c;
+    p.zero_elems = static_cast<std::size_t>(p.row_runs ? g.s * cg : (p.wb.kc - 1) * stride + 1);
+    p.table_bytes = round_up(static_cast<dim_t>(p.taps * (sizeof(dim_t) + p.nr * sizeof(T*))), kAlign);
+    p.scratch_bytes = round_up(static_cast<dim_t>(p.zero_elems * sizeof(T)), kAlign) + p.table_bytes * p.nt;
+    return p;
+}
+
+// The image side of one (block, group): output pixels are numbered q = img*pixels + ho*wo_n + wo
+// within the block; x points at the block's first image and the group's first channel.
+template <typename T>
+struct PixelSource {
+    const ConvGeom* g;
+    const T* x;
+    Strides4 xs;
+    const T* zero;  // the zero column, as seen with stride xs.c
+};
+
+// The taps a micro-kernel call reduces over: `kept` of them, `kc` steps each.
+struct TapList {
+    dim_t kept, kc;
+};
+
+// Fills the tap table of output pixels [q0, q0 + nr) for `kc` channels from c0: per kept tap, its
+// offset in the packed weight panel (tap * tap_step + c_step) and NR column pointers (pixels past
+// nr repeat the last one; their results are never stored). With row_runs, a tile whose pixels all
+// see their S taps inside the image gets one tap per kernel row, S*kc steps long.
+template <typename T>
+TapList fill_taps(const PixelSource<T>& src, dim_t q0, dim_t nr, dim_t NR, dim_t c0, dim_t kc, bool row_runs,
+                  dim_t tap_step, dim_t c_step, dim_t* a_off, const T** b) {
+    const ConvGeom& g = *src.g;
+    const dim_t wo_n = g.wo(), pix = g.pixels();
+    dim_t ih0[kMaxNr], iw0[kMaxNr];
+    const T* base[kMaxNr];
+    dim_t img = q0 / pix, ho = (q0 % pix) / wo_n, wo = q0 % wo_n;
+    bool rows_inside = row_runs;
+    for (dim_t j = 0; j < NR; ++j) {
+        if (j < nr) {
+            ih0[j] = ho * g.sh - g.pt, iw0[j] = wo * g.sw - g.pl;
+            base[j] = src.x + img * src.xs.n + c0 * src.xs.c;
+            rows_inside &= iw0[j] >= 0 && iw0[j] + g.s <= g.w;
+            if (++wo == wo_n) {
+                wo = 0;
+                if (++ho == g.ho()) ho = 0, ++img;
+            }
+        } else {
+            ih0[j] = ih0[j - 1], iw0[j] = iw0[j - 1], base[j] = base[j - 1];
+        }
+    }
+    const dim_t s_taps = rows_inside ? 1 : g.s;  // taps per kernel row
+    dim_t kept = 0;
+    for (dim_t r = 0; r < g.r; ++r)
+        for (dim_t s = 0; s < s_taps; ++s) {
+            const T** bt = b + kept * NR;
+            bool any = false;
+            for (dim_t j = 0; j < NR; ++j) {
+                const dim_t ih = ih0[j] + r * g.dh, iw = iw0[j] + s * g.dw;
+                const bool inside = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
+                bt[j] = inside ? base[j] + ih * src.xs.h + iw * src.xs.w : src.zero;
+                any |= inside;
+            }
+            if (any) a_off[kept++] = (r * g.s + s) * tap_step + c_step;
+        }
+    return {kept, rows_inside ? g.s * kc : kc};
+}
+
+}  // namespace
+
+template <typename T>
+void conv_direct_nhwc(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T>* pw, const Engine<T>& e,
+                      int nthreads) {
+    const dim_t kg = g.kg(), cg = g.cg();
+    // The plan's kernel is a pure function of (g, engine), so a plan's panels for it are found
+    // or the weights are packed here.
+    const DirectPlan<T> probe = plan_direct(g, io.xs, io.ys, e, nthreads, true);
+    const T* prepacked = pw ? pw->find(probe.cand->ukr, 0) : nullptr;
+    const DirectPlan<T> P = prepacked ? probe : plan_direct(g, io.xs, io.ys, e, nthreads, false);
+    const Ukernel<T>& u = *P.cand->ukr;
+    const dim_t MR = P.mr, NR = P.nr, kd = P.kd;
+
+    char* packing = P.pack ? static_cast<char*>(workspace(P.packed_bytes, Slot::packing)) : nullptr;
+    char* scratch = static_cast<char*>(workspace(P.scratch_bytes, Slot::scratch));
+    T* zbuf = reinterpret_cast<T*>(scratch);
+    std::memset(zbuf, 0, P.zero_elems * sizeof(T));
+    const T* zero = io.xs.c < 0 && !P.row_runs ? zbuf + (P.wb.kc - 1) * -io.xs.c : zbuf;
+    const dim_t k_panels = ceil_div(kg, MR), tiles = ceil_div(P.npix, NR);
+    const bool team = P.nt > 1, epilogue = io.ep.active();
+    const dim_t group_stride = round_up(kg, MR) * kd;  // a plan's packed weights per group
+
+    auto body = [&](int tid) {
+        T* chunk = P.pack ? reinterpret_cast<T*>(packing) + P.chunk_elems * tid : nullptr;
+        char* table = scratch + round_up(static_cast<dim_t>(P.zero_elems * sizeof(T)), kAlign) + P.table_bytes * tid;
+        dim_t* a_off = reinterpret_cast<dim_t*>(table);
+        const T** bptr = reinterpret_cast<const T**>(a_off + P.taps);
+        const int ti = tid % P.grid.tm, tj = tid / P.grid.tm;
+        dim_t kp0, kp1, jp0, jp1;
+        split(k_panels, P.grid.tm, ti, &kp0, &kp1);
+        split(tiles, P.grid.tn, tj, &jp0, &jp1);
+        if (kp0 == kp1 || jp0 == jp1) return;
+
+        for (dim_t blk = 0; blk < P.blocks; ++blk)
+            for (dim_t grp = 0; grp < g.groups; ++grp) {
+                const PixelSource<T> src{&g, io.x + blk * io.xs.n + grp * cg * io.xs.c, io.xs, zero};
+                T* y = io.y + blk * io.ys.n + grp * kg * io.ys.c;
+                const T* wg = io.w + grp * kg * kd;
+                Epilogue<T> gep = io.ep;
+                gep.along_rows = true;
+                gep = gep.at(grp * kg, 0);
+                for (dim_t g0 = kp0; g0 < kp1; g0 += P.wb.panels) {
+                    const dim_t g1 = std::min(kp1, g0 + P.wb.panels);
+                    for (dim_t c0 = 0; c0 < cg; c0 += P.wb.kc) {
+                        const dim_t kc = std::min(P.wb.kc, cg - c0);
+                        const T beta = c0 == 0 ? T(0) : T(1);
+                        const bool last = c0 + kc == cg;
+                        // K panel kp's steps (tap, channel) start at panels + (kp - g0) * pstride.
+                        const T* panels;
+                        dim_t pstride, tap_step, c_step;
+                        if (P.pack) {
+                            const dim_t i0 = g0 * MR;
+                            pack_weight_chunk(wg, g, u.isa, MR, i0, std::min(kg, g1 * MR) - i0, c0, kc, chunk);
+                            panels = chunk, pstride = MR * P.taps * kc, tap_step = kc * MR, c_step = 0;
+                        } else {
+                            panels = prepacked + grp * group_stride + g0 * MR * kd;
+                            pstride = MR * kd, tap_step = cg * MR, c_step = c0 * MR;
+                        }
+                        for (dim_t jp = jp0; jp < jp1; ++jp) {
+                            const dim_t q0 = jp * NR, nr = std::min(NR, P.npix - q0);
+                            const TapList tl =
+                                fill_taps(src, q0, nr, NR, c0, kc, P.row_runs, tap_step, c_step, a_off, bptr);
+                            for (dim_t kp = g0; kp < g1; ++kp) {
+                                const dim_t i0 = kp * MR, mr = std::min(MR, kg - i0);
+                                const auto kern = mr <= MR / 2 && u.taps_half ? u.taps_half : u.taps;
+                                Epilogue<T> et;
+                                const Epilogue<T>* ep = nullptr;
+                                if (epilogue && last) et = gep.at(i0, q0), ep = &et;
+                                kern(tl.kept, tl.kc, panels + (kp - g0) * pstride, a_off, bptr, io.xs.c, beta,
+                                     y + q0 * io.ys.w + i0 * io.ys.c, io.ys.c, io.ys.w, mr, nr, ep);
+                            }
+                        }
+                    }
+                }
+            }
+    };
+
+#ifdef _OPENMP
+    if (team) {
+#pragma omp parallel num_threads(P.nt)
+        body(omp_get_thread_num());
+        return;
+    }
+#endif
+    body(0);
+}
+
+template <typename T>
+std::size_t conv_direct_nhwc_workspace(const ConvGeom& g, const Engine<T>& e, int nthreads) {
+    // Contiguous NHWC input and output, as the workspace query assumes.
+    const Strides4 xs{g.h * g.w * g.c, 1, g.w * g.c, g.c}, ys{g.pixels() * g.k, 1, g.wo() * g.k, g.k};
+    const DirectPlan<T> P = plan_direct(g, xs, ys, e, nthreads, false);
+    return P.packed_bytes + P.scratch_bytes;
+}
+
+#define KERNELS_CONV_DIRECT(T)                                                                               \
+    template void conv_direct_nhwc<T>(const ConvGeom&, const ConvIO<T>&, const PackedWeights<T>*, const Engine<T>&, \
+                                      int);                                                                  \
+    template std::size_t conv_direct_nhwc_workspace<T>(const ConvGeom&, const Engine<T>&, int);
+
+KERNELS_CONV_DIRECT(float)
+KERNELS_CONV_DIRECT(double)
+
+}  // namespace kernels
