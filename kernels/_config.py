@@ -15,6 +15,8 @@ ENV_VARS = {
     "KERNELS_CPU_NC": "cpu GEMM block size NC (columns of the packed B block); default from the L3 size",
     "KERNELS_VERBOSE": "1 logs every dispatch decision (logger 'kernels') to stderr",
     "KERNELS_CACHE_DIR": "directory of the conv2d tuning cache; default: the platform's user cache dir",
+    "KERNELS_OPENCL_DEVICE": "opencl device: 'platform:device' indices or a name substring; default PYOPENCL_CTX, else the first GPU/accelerator, else a CPU",
+    "KERNELS_OPENCL_BINARY": "opencl: load the FPGA-form program from this precompiled binary (clCreateProgramWithBinary) instead of source",
 }
 
 
@@ -41,6 +43,8 @@ class Config:
     cpu_nc: int
     verbose: bool
     cache_dir: Optional[str]
+    opencl_device: Optional[str]
+    opencl_binary: Optional[str]
 
 
 def read() -> Config:
@@ -53,6 +57,8 @@ def read() -> Config:
         cpu_nc=_int("KERNELS_CPU_NC") or 0,
         verbose=os.environ.get("KERNELS_VERBOSE", "").strip().lower() in ("1", "true", "yes", "on"),
         cache_dir=os.environ.get("KERNELS_CACHE_DIR", "").strip() or None,
+        opencl_device=os.environ.get("KERNELS_OPENCL_DEVICE", "").strip() or None,
+        opencl_binary=os.environ.get("KERNELS_OPENCL_BINARY", "").strip() or None,
     )
 
 

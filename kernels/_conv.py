@@ -27,8 +27,24 @@ _FEW_PIXELS = 64
 _DIRECT_RULE = "algorithm 'direct' is for NHWC layers and depthwise layers (groups == C == K, R*S <= 1024)"
 
 
-def _as_array(x: Any) -> np.ndarray:
-    return x if isinstance(x, np.ndarray) else np.asarray(x)
+def _as_array(x: Any, fn: Any = None) -> np.ndarray:
+    """NumPy arrays, and the device arrays of the backend whose method `fn` is, as they are;
+    anything else through np.asarray."""
+    return x if isinstance(x, np.ndarray) or _device_array(fn, x) else np.asarray(x)
+
+
+def _device_array(fn: Any, x: Any) -> bool:
+    """x is a device array that the chosen backend takes as it is (it validates them itself)."""
+    be = getattr(fn, "__self__", None)
+    return be is not None and not isinstance(x, np.ndarray) and be.accepts(x)
+
+
+def _vector(fn: Any, where: str, name: str, v: Any, k: int, dtype: np.dtype) -> Any:
+    """bias/scale/shift: device arrays of the chosen backend checked as they are, else NumPy."""
+    if _device_array(fn, v):
+        A.check_vector(where, name, v, k, dtype)
+        return v
+    return A.channel_vector(where, name, v, k, dtype)
 
 
 def _float_dtype(fn: str, x: np.ndarray, w: np.ndarray) -> np.dtype:
@@ -100,14 +116,14 @@ def conv2d(
     the output's shape and dtype (never copied or cast). float32 and float64.
     """
     fn = pick("conv2d", backend, x)
-    x, w = _as_array(x), _as_array(w)
+    x, w = _as_array(x, fn), _as_array(w, fn)
     spec = A.make_spec("conv2d", stride, padding, dilation, groups, layout, activation)
     A.check_algorithm("conv2d", algorithm)
     shape = A.shape_of("conv2d", x.shape, w.shape, spec)
     dt = _float_dtype("conv2d", x, w)
-    vec = [A.channel_vector("conv2d", name, v, shape.k, dt) for name, v in (("bias", bias), ("scale", scale), ("shift", shift))]
+    vec = [_vector(fn, "conv2d", name, v, shape.k, dt) for name, v in (("bias", bias), ("scale", scale), ("shift", shift))]
     algo = resolve_algorithm("conv2d", algorithm, shape, spec, dt)
-    if out is not None:
+    if out is not None and not _device_array(fn, out):  # device outputs: checked by their backend
         A.check_out("conv2d", out, dt, shape, spec.layout)
     return fn(x, w, *vec, spec, shape, algo, out)
 
@@ -186,7 +202,8 @@ class Conv2d:
         algorithm: str = "auto",
         backend: Optional[str] = None,
     ) -> None:
-        w = _as_array(w)
+        self._run = pick("conv2d_packed", backend, w)
+        w = _as_array(w, self._run)
         self.spec = A.make_spec("Conv2d", stride, padding, dilation, groups, layout, activation)
         self.algorithm = A.check_algorithm("Conv2d", algorithm)
         if w.ndim != 4:
@@ -199,8 +216,7 @@ class Conv2d:
         self.weight_shape = tuple(w.shape)
         self._check_fixed_algorithm(k, w.shape[1], w.shape[2], w.shape[3])
         self.dtype = w.dtype
-        vec = [A.channel_vector("Conv2d", n, v, k, w.dtype) for n, v in (("bias", bias), ("scale", scale), ("shift", shift))]
-        self._run = pick("conv2d_packed", backend, w)
+        vec = [_vector(self._run, "Conv2d", n, v, k, w.dtype) for n, v in (("bias", bias), ("scale", scale), ("shift", shift))]
         self._packed = pick("pack_conv2d", backend, w)(w, *vec, self.spec)
 
     def _check_fixed_algorithm(self, k: int, cg: int, r: int, s: int) -> None:
@@ -212,12 +228,12 @@ class Conv2d:
             raise ValueError(f"Conv2d: {_DIRECT_RULE}")
 
     def __call__(self, x: Any, out: Any = None) -> Any:
-        x = _as_array(x)
+        x = _as_array(x, self._run)
         shape = A.shape_of("Conv2d", x.shape, self.weight_shape, self.spec)
         if x.dtype != self.dtype:
             raise TypeError(f"Conv2d: x has dtype {x.dtype} but the plan's weights are {self.dtype}")
         algo = resolve_algorithm("Conv2d", self.algorithm, shape, self.spec, self.dtype)
-        if out is not None:
+        if out is not None and not _device_array(self._run, out):
             A.check_out("Conv2d", out, self.dtype, shape, self.spec.layout)
         return self._run(self._packed, x, self.spec, shape, algo, out)
 

@@ -148,14 +148,18 @@ def channel_vector(fn: str, name: str, v: Any, k: int, dtype: np.dtype) -> Optio
     arrays of another dtype are an error, never a silent cast)."""
     if v is None:
         return None
-    if isinstance(v, np.ndarray):
-        if v.dtype != dtype:
-            raise TypeError(f"{fn}: {name} has dtype {v.dtype} but x and w are {dtype}")
-    else:
+    if not isinstance(v, np.ndarray):
         v = np.asarray(v, dtype=dtype)
-    if v.shape != (k,):
-        raise ValueError(f"{fn}: {name} must have shape ({k},) (one value per output channel), got {v.shape}")
+    check_vector(fn, name, v, k, dtype)
     return np.ascontiguousarray(v)
+
+
+def check_vector(fn: str, name: str, v: Any, k: int, dtype: np.dtype) -> None:
+    """dtype and shape of a bias/scale/shift array (NumPy or a backend's device array)."""
+    if v.dtype != dtype:
+        raise TypeError(f"{fn}: {name} has dtype {v.dtype} but x and w are {dtype}")
+    if tuple(v.shape) != (k,):
+        raise ValueError(f"{fn}: {name} must have shape ({k},) (one value per output channel), got {tuple(v.shape)}")
 
 
 def check_out(fn: str, out: Any, dtype: np.dtype, shape: ConvShape, layout: str) -> None:
@@ -171,6 +175,11 @@ def check_out(fn: str, out: Any, dtype: np.dtype, shape: ConvShape, layout: str)
         raise ValueError(f"{fn}: out has shape {out.shape}, expected {want} ({layout})")
     if not out.flags.writeable:
         raise ValueError(f"{fn}: out is read-only")
+    check_hw_stride(fn, out, shape, layout)
+
+
+def check_hw_stride(fn: str, out: Any, shape: ConvShape, layout: str) -> None:
+    """The output's H and W dimensions must form one stride (NumPy or a backend's device array)."""
     hax, wax = (2, 3) if layout == "NCHW" else (1, 2)
     if shape.ho > 1 and out.strides[hax] != shape.wo * out.strides[wax]:
         raise ValueError(

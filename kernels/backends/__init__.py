@@ -4,4 +4,5 @@ available backend that accepts it is the default. A new backend is a new module 
 REGISTRY = {
     "cpu": "kernels.backends.cpu:backend",
     "reference": "kernels.backends.reference:backend",
+    "opencl": "kernels.backends.opencl:backend",
 }

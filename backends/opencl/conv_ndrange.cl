@@ -1,0 +1,69 @@
+// conv2d, NDRange form: explicit im2col into GEMM panels, and implicit convGemm (the gather fused into the tile loads), with the fused epilogue.
+//
+// Per image n and group g (NDRange dimension 2, z = n*G + g) the convolution is the GEMM
+// Y_g (K/g x P) = W_g (K/g x Kd) * X_g (Kd x P), Kd = (C/g)*R*S, P = Ho*Wo. The weights arrive
+// packed in MWI-row blocks per group by pack.cl (mblocks per group, npan pixel panels per image
+// and group: the NDRange rounded up to whole work groups, every item finds data). IMPLICIT=0: im2col_panels first writes X_g
+// in the NWI-column panel layout the GEMM loop reads (bp[((z*npan + pan)*Kd + q)*NWI + j]);
+// IMPLICIT=1: the group of work items gathers each KWG x (NWI*WGN) slice of X_g from x into
+// local memory (conv_gather.cl) and computes from there, so no lowered matrix exists. The output
+// block is written through the epilogue (bias, scale, shift, relu/relu6) straight from the
+// registers, with any output strides (NCHW, NHWC, channel slices).
+//
+// Tunables: those of block.cl plus WGM, WGN, KWG, M_FIRST as in gemm_ndrange.cl.
+__kernel void im2col_panels(const int Kd, __global const REAL* restrict x, const long x_off, CONV_GEOM_ARGS,
+                            const int G, const int npan, __global REAL* restrict dst)
+{
+    const int q = get_global_id(0), pan = get_global_id(1), z = get_global_id(2);
+    if (q >= Kd) return;
+    const long xb = x_off + (long)(z / G) * xn + (long)(z % G) * Cg * xc;
+    __global REAL* d = dst + (((long)z * npan + pan) * Kd + q) * NWI;
+    _Pragma("unroll") for (int j = 0; j < NWI; ++j) d[j] = conv_gather(x, xb, q, pan * NWI + j, CONV_GEOM);
+}
+
+__kernel __attribute__((reqd_work_group_size(M_FIRST ? WGM : WGN, M_FIRST ? WGN : WGM, 1)))
+void conv_nd(const int m, const int Kd, const int G, const int mblocks, const int npan, __global const REAL* restrict ap,
+             __global const REAL* restrict src, const long x_off, CONV_GEOM_ARGS,
+             const int epi, const int act, __global const REAL* bias, __global const REAL* scale, __global const REAL* shift,
+             __global REAL* restrict y, const long y_off, const long yn, const long yk, const long yp)
+{
+    const int gm = M_FIRST ? get_global_id(0) : get_global_id(1);
+    const int gn = M_FIRST ? get_global_id(1) : get_global_id(0);
+    const int z = get_global_id(2), img = z / G, g = z % G;
+    const int i0 = gm * MWI, j0 = gn * NWI;
+    BLOCK_ZERO(acc);
+    __global const REAL* a = ap + ((long)g * mblocks + gm) * Kd * MWI;
+#if IMPLICIT
+    __local REAL bl[KWG][NWI * WGN];
+    const int lm = M_FIRST ? get_local_id(0) : get_local_id(1);
+    const int ln = M_FIRST ? get_local_id(1) : get_local_id(0);
+    const int jg = (gn - ln) * NWI;  // first pixel of the group's tile
+    const long xb = x_off + (long)img * xn + (long)g * Cg * xc;
+    for (int p0 = 0; p0 < Kd; p0 += KWG) {
+        const int kb = IMIN(KWG, Kd - p0);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int e = lm * WGN + ln; e < kb * NWI * WGN; e += WGM * WGN) {
+            const int r = e / (NWI * WGN), col = e % (NWI * WGN);
+            bl[r][col] = conv_gather(src, xb, p0 + r, jg + col, CONV_GEOM);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int p = 0; p < kb; ++p, a += MWI) BLOCK_STEP(acc, a, &bl[p][ln * NWI])
+    }
+#else
+    __global const REAL* b = src + ((long)z * npan + gn) * Kd * NWI;
+    for (int p = 0; p < Kd; ++p, a += MWI, b += NWI) BLOCK_STEP(acc, a, b)
+#endif
+
+    const bool full_n = j0 + NWI <= P;
+    _Pragma("unroll") for (int i = 0; i < MWI; ++i) {
+        const int ch = g * m + i0 + i;
+        __global REAL* yr = y + y_off + (long)img * yn + (long)ch * yk + (long)j0 * yp;
+        _Pragma("unroll") for (int v = 0; v < NVEC; ++v) {
+            BLOCK_LANES(acc, i, v, u);
+            _Pragma("unroll") for (int l = 0; l < VW; ++l) {
+                const int j = v * VW + l;
+                if (i0 + i < m && (full_n || j0 + j < P)) yr[(long)j * yp] = conv_epilogue(u.s[l], epi, act, bias, scale, shift, ch);
+            }
+        }
+    }
+}
