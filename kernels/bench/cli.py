@@ -32,6 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per case (default 5, quick 3)")
     p.add_argument("--shapes", choices=["all", "square", "resnet50"], default="all", help="gemm: which shapes")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p.add_argument("--backend", choices=["cpu", "opencl"], default="cpu",
+                   help="cpu: kernels' cpu backend vs NumPy/torch; opencl: the opencl kernels vs CLBlast on the same queue and the cpu backend")
     conv = p.add_argument_group("conv2d")
     conv.add_argument("--net", choices=list(NETS) + ["all"], default="resnet50", help="network whose conv layers run (default resnet50)")
     conv.add_argument("--batch", type=_positive, default=1, help="images per call (default 1)")
@@ -48,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.what == "peak":
         return run_peak(args)
+    if args.backend == "opencl":
+        from .opencl import run as run_opencl
+
+        return run_opencl(args)
     if args.what == "conv2d":
         from .conv2d import run as run_conv2d
 

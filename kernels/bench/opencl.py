@@ -1,0 +1,223 @@
+"""`python -m kernels bench gemm|conv2d --backend opencl`: the opencl kernels against CLBlast on the same device and queue, and the cpu backend, in one run.
+
+PoCL fixes its thread count when the platform is created (POCL_MAX_PTHREAD_COUNT), so on a PoCL
+device each thread count runs in a child process with that variable set; inside it, the cpu backend
+runs with the same number of threads. Device calls are timed to completion (queue.finish()), on
+device arrays allocated once per case, interleaved with the competitors (kernels/bench/timing.py).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from typing import Callable, Dict, List
+
+import numpy as np
+
+from .timing import interleaved_medians
+
+SQUARE = (256, 512, 1024, 2048)
+SQUARE_QUICK = (512, 1024)
+
+
+def _device():
+    from ..backends import _opencl_runtime as rt
+
+    return rt.default_device()
+
+
+def _finish(q, fn: Callable[[], object]) -> Callable[[], None]:
+    def call() -> None:
+        fn()
+        q.finish()
+
+    return call
+
+
+def _clblast(q):
+    try:
+        from .clblast import CLBlast
+
+        return CLBlast(q)
+    except ImportError as exc:
+        print(f"CLBlast left out: {exc} (pip install pyclblast; apt-get install libclblast-dev)", file=sys.stderr)
+        return None
+
+
+def gemm_rows(sizes, dtype: np.dtype, rounds: int, threads: int, fpga_max: int) -> List[dict]:
+    import pyopencl.array as cla
+
+    import kernels
+    from ..backends.opencl import use_form
+    from .gemm import check
+
+    q = _device().queue
+    cb = _clblast(q)
+    rows = []
+    rng = np.random.default_rng(0)
+    for n in sizes:
+        a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
+        ad, bd = cla.to_device(q, a), cla.to_device(q, b)
+        outs = {name: cla.empty(q, (n, n), dtype) for name in ("opencl", "fpga", "clblast")}
+        ch = np.empty((n, n), dtype)
+        fns: Dict[str, Callable[[], None]] = {"opencl": _finish(q, lambda: kernels.gemm(ad, bd, out=outs["opencl"]))}
+        if n <= fpga_max:
+            def fpga() -> None:
+                with use_form("fpga"):
+                    kernels.gemm(ad, bd, out=outs["fpga"])
+            fns["fpga"] = _finish(q, fpga)
+        if cb is not None and dtype == np.float32 or cb is not None and dtype == np.float64 and _device().fp64:
+            fns["clblast"] = _finish(q, lambda: cb.gemm(ad, bd, outs["clblast"]))
+        with kernels.num_threads(threads):
+            fns["cpu"] = lambda: kernels.gemm(a, b, out=ch)
+            t = interleaved_medians(fns, rounds=rounds, sample_s=0.2)
+        flops = 2.0 * n ** 3
+        row = {"case": f"square {n}", "n": n, "dtype": np.dtype(dtype).name, "threads": threads}
+        for name, s in t.items():
+            row[f"{name}_s"] = s
+            row[f"{name}_gflops"] = flops / s / 1e9
+            res = ch if name == "cpu" else outs[name].get()
+            row[f"{name}_ok"] = check(res, a, b)
+        rows.append(row)
+        print(_gemm_line(row), flush=True)
+    return rows
+
+
+def _gemm_line(r: dict) -> str:
+    cols = [f"{r['case']:<12} {r['dtype']:<8} {r['threads']}t"]
+    for name in ("opencl", "fpga", "clblast", "cpu"):
+        if f"{name}_gflops" in r:
+            cols.append(f"{name} {r[name + '_gflops']:7.1f}{'' if r[name + '_ok'] else ' WRONG'}")
+    if "clblast_gflops" in r:
+        cols.append(f"opencl/clblast {r['opencl_gflops'] / r['clblast_gflops']:5.2f}x")
+    return "  ".join(cols)
+
+
+def conv_rows(net: str, quick: bool, rounds: int, threads: int, dtype: np.dtype, layout: str) -> List[dict]:
+    import pyopencl.array as cla
+
+    import kernels
+    from .conv2d import reference, within
+    from .layers import largest, load
+
+    q = _device().queue
+    cb = _clblast(q) if layout == "NCHW" else None
+    layers = load(net)
+    if quick:
+        layers = largest(layers, 8)
+    rows = []
+    rng = np.random.default_rng(0)
+    for layer in layers:
+        x = rng.standard_normal(layer.x_shape(1, layout)).astype(dtype)
+        w = rng.standard_normal(layer.w_shape).astype(dtype)
+        xd, wd = cla.to_device(q, x), cla.to_device(q, w)
+        ys = layer.y_shape(1, layout)
+        outs = {name: cla.empty(q, ys, dtype) for name in ("im2col", "convgemm", "clblast")}
+        yc = np.empty(ys, dtype)
+        opts = dict(layer.conv_kwargs, layout=layout)
+        fns: Dict[str, Callable[[], None]] = {
+            a: _finish(q, lambda a=a: kernels.conv2d(xd, wd, algorithm=a, out=outs[a], **opts)) for a in ("im2col", "convgemm")
+        }
+        if cb is not None:
+            if layer.groups == 1:
+                fns["clblast"] = _finish(q, lambda: cb.convgemm(layer, xd, wd, outs["clblast"], 1))
+            else:  # CLBlast's convgemm has no groups: im2col + GEMM per group
+                cols = cla.empty(q, ((layer.c // layer.groups) * layer.r * layer.s * layer.out_h * layer.out_w,), dtype)
+                fns["clblast"] = _finish(q, lambda: cb.im2col_gemm(layer, xd, wd, outs["clblast"], cols, 1))
+        with kernels.num_threads(threads):
+            fns["cpu"] = lambda: kernels.conv2d(x, w, out=yc, **opts)
+            t = interleaved_medians(fns, rounds=rounds, sample_s=0.1)
+        row = {"layer": layer.name, "count": layer.count, "flops": layer.flops, "threads": threads, "layout": layout}
+        ref, bound = reference(layer, x, w, layout)
+        for name, s in t.items():
+            row[f"{name}_s"] = s
+            row[f"{name}_gflops"] = layer.flops / s / 1e9
+            row[f"{name}_ok"] = within(yc if name == "cpu" else outs[name].get(), ref, bound)
+        rows.append(row)
+        print(_conv_line(row), flush=True)
+    return rows
+
+
+def _conv_line(r: dict) -> str:
+    cols = [f"{r['layer']:<22} {r['threads']}t"]
+    for name in ("im2col", "convgemm", "clblast", "cpu"):
+        if f"{name}_gflops" in r:
+            cols.append(f"{name} {r[name + '_gflops']:7.1f}{'' if r[name + '_ok'] else ' WRONG'}")
+    return "  ".join(cols)
+
+
+def conv_totals(rows: List[dict]) -> List[str]:
+    lines = []
+    for nt in sorted({r["threads"] for r in rows}):
+        rs = [r for r in rows if r["threads"] == nt]
+        tot = {name: sum(r["count"] * r[f"{name}_s"] for r in rs) for name in ("im2col", "convgemm", "clblast", "cpu") if f"{name}_s" in rs[0]}
+        best = sum(r["count"] * min(r["im2col_s"], r["convgemm_s"]) for r in rs)
+        line = f"total {nt}t over {sum(r['count'] for r in rs)} layers: " + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in tot.items())
+        line += f", opencl best-of-two {best * 1e3:.1f} ms"
+        if "clblast" in tot:
+            line += f"; clblast / opencl im2col {tot['clblast'] / tot['im2col']:.2f}x, / convgemm {tot['clblast'] / tot['convgemm']:.2f}x"
+        lines.append(line)
+    return lines
+
+
+def _child(payload: str) -> None:
+    """Runs inside the per-thread-count process: prints the rows as one JSON line at the end."""
+    p = json.loads(payload)
+    if p["what"] == "gemm":
+        rows = []
+        for dt in p["dtypes"]:
+            rows += gemm_rows(p["sizes"], np.dtype(dt), p["rounds"], p["threads"], p["fpga_max"])
+    else:
+        rows = conv_rows(p["net"], p["quick"], p["rounds"], p["threads"], np.dtype(p["dtypes"][0]), p["layout"])
+    print("ROWS " + json.dumps(rows), flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .._threads import cores
+
+    dev = _device()
+    pocl = "portable computing language" in dev.device.platform.name.lower()
+    threads = args.threads or sorted({1, cores()})
+    rounds = args.rounds or (3 if args.quick else 5)
+    payload = {
+        "what": args.what, "rounds": rounds, "quick": args.quick, "dtypes": args.dtype or ["float32"],
+        "sizes": list(SQUARE_QUICK if args.quick else SQUARE), "fpga_max": 512 if args.quick else 1024,
+        "net": args.net if args.net != "all" else "resnet50", "layout": args.layout,
+    }
+    print(f"== {args.what} on {dev.describe()}: opencl (tiles {_tiles_text(dev)}) vs CLBlast on the same queue vs the cpu backend")
+    rows: List[dict] = []
+    for nt in threads:
+        env = dict(os.environ, POCL_MAX_PTHREAD_COUNT=str(nt), KERNELS_NUM_THREADS=str(nt))
+        code = f"from kernels.bench.opencl import _child; _child({json.dumps(json.dumps({**payload, 'threads': nt}))})"
+        if not pocl and nt != threads[0]:
+            break  # a GPU's parallelism is not ours to set: one run
+        proc = subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+        for line in proc.stdout.splitlines():
+            if line.startswith("ROWS "):
+                rows += json.loads(line[5:])
+            else:
+                print(line, flush=True)
+        if proc.returncode:
+            print(f"benchmark child with {nt} thread(s) failed (exit {proc.returncode})", file=sys.stderr)
+            return 1
+    if args.what == "conv2d":
+        print("\n".join(conv_totals(rows)))
+    if args.json:
+        from .meta import run_meta
+
+        with open(args.json, "w") as f:
+            json.dump({"meta": run_meta(None, rounds, device=dev.describe(), pocl_threads_env="POCL_MAX_PTHREAD_COUNT"), "results": rows}, f, indent=2)
+    bad = [r for r in rows if any(k.endswith("_ok") and not v for k, v in r.items())]
+    if bad:
+        print(f"{len(bad)} case(s) failed the correctness check", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _tiles_text(dev) -> str:
+    from ..backends import _opencl_tiles as tiles
+
+    t = tiles.ndrange(dev, "float32")
+    return f"{t['MWI']}x{t['VW'] * t['NVEC']} per item, {'tuned' if tiles.tuned(dev, 'float32') else 'defaults'}"
