@@ -51,6 +51,18 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _device_line(dev: Dict[str, Any]) -> str:
+    """One OpenCL device of the opencl backend: fp64, and the tiles its kernels use."""
+    tiles = "; ".join(
+        f"{dt} {t['ndrange']['MWI']}x{t['ndrange']['VW'] * t['ndrange']['NVEC']} per item, group "
+        f"{t['ndrange']['WGM']}x{t['ndrange']['WGN']}{', local B' if t['ndrange']['SB'] else ''} "
+        f"({'tuned' if t['tuned'] else 'default'}), fpga {t['fpga']['TM']}x{t['fpga']['TN']}x{t['fpga']['TK']}"
+        for dt, t in dev["tiles"].items()
+    )
+    return (f"    {'*' if dev['chosen'] else ' '} {dev['platform']} / {dev['name']} ({dev['type']}, {dev['compute_units']} CU, "
+            f"fp64 {'yes' if dev['fp64'] else 'no'}, form {dev['form']}): {tiles}")
+
+
 def format_info(d: Dict[str, Any]) -> str:
     lines = [
         f"kernels {d['version']} (Python {d['python']}, {d['machine']})",
@@ -75,6 +87,7 @@ def format_info(d: Dict[str, Any]) -> str:
     for name, b in d["backends"].items():
         mark = "yes" if b["available"] else "no "
         lines.append(f"  {name:<10} {mark}  {b['reason']}")
+        lines += [_device_line(dev) for dev in b.get("devices", [])]
     t = d["tuning_cache"]
     lines.append(f"tuning cache: {t['path']} ({t['entries']} conv2d choices for this machine)" if t["exists"]
                  else f"tuning cache: {t['path']} (not created yet: python -m kernels tune conv2d)")

@@ -63,7 +63,13 @@ class Device:
         self.fp64 = bool(device.double_fp_config)
 
     def describe(self) -> str:
-        return f"{self.name} ({self.device.platform.name.strip()}, {cl.device_type.to_string(self.device.type)})"
+        return f"{self.name} ({self.device.platform.name.strip()}, {kind(self.device)})"
+
+
+def kind(device) -> str:
+    """CPU, GPU, ACCELERATOR (FPGAs) or CUSTOM (drivers OR the DEFAULT bit into the type)."""
+    names = [n for n in ("GPU", "ACCELERATOR", "CPU", "CUSTOM") if device.type & getattr(cl.device_type, n)]
+    return names[0] if names else cl.device_type.to_string(device.type)
 
 
 def _by_selector(selector: str):

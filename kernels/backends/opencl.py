@@ -115,6 +115,29 @@ class OpenclBackend(Backend):
     def __init__(self) -> None:
         self.available, self.reason = rt.platforms_available()
 
+    def describe(self) -> dict:
+        """The base description plus every OpenCL device: fp64, compute units, the tiles used."""
+        from . import _opencl_tiles as tiles
+
+        d = super().describe()
+        if not self.available:
+            return d
+        chosen = rt.default_device()
+        devices = []
+        for p in rt.cl.get_platforms():
+            for dv in p.get_devices():
+                dev = chosen if dv.int_ptr == chosen.device.int_ptr else rt.Device(rt.cl.Context([dv]), dv)
+                dts = ["float32", "float64"] if dev.fp64 else ["float32"]
+                devices.append({
+                    "name": dev.name, "platform": p.name.strip(), "version": dv.version.strip(),
+                    "type": rt.kind(dv), "compute_units": dv.max_compute_units, "fp64": dev.fp64,
+                    "chosen": dev is chosen, "form": _form_for(dev),
+                    "tiles": {dt: {"ndrange": tiles.ndrange(dev, dt), "tuned": tiles.tuned(dev, dt), "fpga": tiles.FPGA[dt]} for dt in dts},
+                })
+        d["devices"] = devices
+        d["binary"] = rt.config.opencl_binary
+        return d
+
     # -- GEMM ---------------------------------------------------------------------------------
     def gemm(self, a, b, c, alpha, beta, trans_a, trans_b, out):
         alpha, beta = v.real_scalar("gemm", "alpha", alpha), v.real_scalar("gemm", "beta", beta)
