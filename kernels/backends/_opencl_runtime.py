@@ -192,7 +192,10 @@ def load_binary(dev: Device, path: str) -> dict:
     """Create and build a program from a precompiled binary (clCreateProgramWithBinary): an
     FPGA bitstream (.aocx, .xclbin) or a binary written by save_binary. Its defines come from
     `path`.json when present, else the FPGA program's float32 defaults are assumed."""
-    blob = Path(path).read_bytes()
+    try:
+        blob = Path(path).read_bytes()
+    except OSError as exc:
+        raise FileNotFoundError(f"KERNELS_OPENCL_BINARY={path}: cannot read the program binary ({exc.strerror})") from None
     meta_path = Path(str(path) + ".json")
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"program": "fpga", "defines": {"REAL": "float"}}
     if meta.get("program") != "fpga":

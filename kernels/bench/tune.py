@@ -8,6 +8,7 @@ layout, thread count and machine (CPU model, ISA, library version).
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Dict
 
 import numpy as np
@@ -18,7 +19,9 @@ from .timing import interleaved_medians
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from .layers import NETS
 
-    p.add_argument("what", choices=["conv2d"], help="the operation to tune")
+    p.add_argument("what", choices=["conv2d", "gemm"], help="conv2d: im2col vs convGemm per layer (cpu); gemm: OpenCL tile sizes (--backend opencl)")
+    p.add_argument("--backend", choices=["cpu", "opencl"], default="cpu", help="opencl: search the OpenCL kernels' tile sizes")
+    p.add_argument("--sizes", type=int, nargs="+", default=[512, 1024], help="gemm --backend opencl: square sizes timed per candidate")
     p.add_argument("--net", nargs="+", choices=list(NETS), default=["resnet50"], help="networks whose layers are tuned")
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--layout", nargs="+", choices=["NCHW", "NHWC"], default=["NCHW"])
@@ -30,6 +33,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import kernels
+
+    if args.backend == "opencl" or args.what == "gemm":
+        if args.backend != "opencl" or args.what != "gemm":
+            print("tune: the OpenCL tiles are tuned with `tune gemm --backend opencl`; conv2d is tuned on the cpu backend", file=sys.stderr)
+            return 2
+        from .tune_opencl import run as run_opencl
+
+        return run_opencl(args)
 
     from .. import _conv, _conv_args, _tuning
     from .layers import load
