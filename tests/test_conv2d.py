@@ -89,6 +89,8 @@ LAYERS = [
     Layer("dw-c33-s2", 1, 33, 10, 9, 33, (3, 3), stride=2, padding=1, groups=33),
     Layer("dw-5x5-same-b2", 2, 12, 11, 10, 12, (5, 5), padding="same", groups=12),
     Layer("dw-7x7-same-narrow", 1, 6, 13, 5, 6, (7, 7), padding="same", groups=6),
+    Layer("dw-3x3-wide-c20", 2, 20, 5, 29, 20, (3, 3), padding=1, groups=20),  # 8-pixel blocks, tails
+    Layer("dw-3x3-s2-wide-c35", 1, 35, 6, 41, 35, (3, 3), stride=2, padding=(0, 1, 1, 2), groups=35),
     Layer("dw-multiplier2", 1, 5, 9, 9, 10, (3, 3), padding=1, groups=5),
     Layer("dw-c1-k1", 1, 1, 9, 9, 1, (3, 3)),
     Layer("g3-s3-d3", 1, 6, 13, 13, 12, (3, 3), stride=3, padding=2, dilation=3, groups=3),

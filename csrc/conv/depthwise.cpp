@@ -193,7 +193,7 @@ void depthwise_conv(const ConvGeom& g, const ConvIO<T>& io, const T* w_rsc, Isa 
         const bool unit_c = io.xs.c == 1;
         depthwise_row_fn<T> fast = nullptr;
 #ifdef KERNELS_HAVE_AVX512
-        if (isa == Isa::avx512 && unit_c && io.ys.c == 1) fast = depthwise_row_avx512<T>();
+        if (isa == Isa::avx512 && unit_c && io.ys.c == 1) fast = depthwise_row_avx512<T>(g);
 #endif
         (void)isa;
         if (fast) {

@@ -17,7 +17,7 @@ constexpr long kMaxDepthwiseTaps = 1024;
 template <typename T>
 using depthwise_row_fn = void (*)(const ConvGeom& g, const ConvIO<T>& io, const T* taps, dim_t img, dim_t ho);
 template <typename T>
-depthwise_row_fn<T> depthwise_row_avx512();
+depthwise_row_fn<T> depthwise_row_avx512(const ConvGeom& g);  // the row kernel suited to g
 
 // isa: the engine's micro-kernel ISA (AVX-512 gets the vector row kernel for NHWC).
 // w: K x 1 x R x S (the caller's layout). w_rsc: the same taps as R x S x C (channels innermost,
