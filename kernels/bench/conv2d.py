@@ -218,25 +218,38 @@ def format_row(r: dict, cols: List[str], with_torch: bool) -> str:
     return line + ("  yes" if not bad else "  NO: " + ",".join(bad))
 
 
+def _is_depthwise(geometry: dict) -> bool:
+    return geometry["groups"] == geometry["c"] == geometry["k"]
+
+
+def _totals(name: str, mine: List[dict], full: list, cols: List[str], with_torch: bool) -> dict:
+    tot = {c: sum(r["count"] * r["seconds"][c] for r in mine) for c in cols if all(c in r["seconds"] for r in mine)}
+    flops = sum(r["count"] * r["flops"] for r in mine)
+    d = {"net": name, "layers": sum(r["count"] for r in mine), "distinct": len(mine), "of_distinct": len(full),
+         "flops": flops, "flop_share": flops / (mine[0]["batch"] * sum(x.count * x.flops for x in full)), "seconds": tot}
+    if with_torch:
+        d["torch_best"] = min(tot["torch"], tot["torch_cl"])
+        d["auto_vs_torch"] = tot["auto"] / d["torch_best"]
+    d["auto_vs_numpy"] = tot["auto"] / tot["numpy"]
+    if "im2col" in tot and "convgemm" in tot:
+        d["convgemm_vs_im2col"] = tot["convgemm"] / tot["im2col"]
+    return d
+
+
 def network_totals(rows: List[dict], cols: List[str], with_torch: bool) -> List[dict]:
     """Whole-network time per implementation: sum over the layers of count * time (an algorithm
     skipped on some layer gets no total). torch best is the better of the two whole-network torch
-    totals, not the per-layer minimum: a network runs in one memory format."""
+    totals, not the per-layer minimum: a network runs in one memory format. A network with
+    depthwise layers also gets their subtotal ("<net> depthwise")."""
     out = []
     for net in dict.fromkeys(r["net"] for r in rows):
         mine = [r for r in rows if r["net"] == net]
         full = load(net)
-        tot = {c: sum(r["count"] * r["seconds"][c] for r in mine) for c in cols if all(c in r["seconds"] for r in mine)}
-        flops = sum(r["count"] * r["flops"] for r in mine)
-        d = {"net": net, "layers": sum(r["count"] for r in mine), "distinct": len(mine), "of_distinct": len(full),
-             "flops": flops, "flop_share": flops / (mine[0]["batch"] * sum(x.count * x.flops for x in full)), "seconds": tot}
-        if with_torch:
-            d["torch_best"] = min(tot["torch"], tot["torch_cl"])
-            d["auto_vs_torch"] = tot["auto"] / d["torch_best"]
-        d["auto_vs_numpy"] = tot["auto"] / tot["numpy"]
-        if "im2col" in tot and "convgemm" in tot:
-            d["convgemm_vs_im2col"] = tot["convgemm"] / tot["im2col"]
-        out.append(d)
+        out.append(_totals(net, mine, full, cols, with_torch))
+        dw = [r for r in mine if _is_depthwise(r["geometry"])]
+        if dw:
+            full_dw = [x for x in full if x.groups == x.c == x.k]
+            out.append(_totals(f"{net} depthwise", dw, full_dw, cols, with_torch))
     return out
 
 
