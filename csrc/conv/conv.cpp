@@ -55,13 +55,18 @@ void fill_empty(const ConvGeom& g, const ConvIO<T>& io) {
                     io.y[i * io.ys.n + k * io.ys.c + ho * io.ys.h + wo * io.ys.w] = io.ep.apply(T(0), k);
 }
 
-// With all of A in one MC block, each packed B block is used by one A block only: a narrower NC
-// costs nothing (A is repacked per NC block, 1/NC of the FMAs) and bounds the gathered B block,
-// hence the workspace, to ~1 MiB instead of KC x 2048 elements.
+// Caps NC at 512 columns where that costs nothing, which bounds the gathered B block (hence the
+// workspace) to KC x 512 elements (2 MiB in float32) instead of KC x 2048:
+//  - all of A in one MC block: each packed B block is used by one A block only, so a narrower NC
+//    changes no reuse (A is repacked per NC block, 1/NC of the FMAs);
+//  - channels x pixels (NHWC): A is the weights, whose repacking per NC block costs 1/NC of the
+//    FMAs however many MC blocks there are (VGG-16's 256- and 512-channel layers needed 8.5 MiB).
+// (NCHW with more than MC pixels keeps the full NC: there A is the gathered image, whose
+// re-gathering per NC block would cost real time on the 2048-channel layers.)
 template <typename T>
-Candidate<T> single_pass_nc(Candidate<T> c, dim_t m) {
-    constexpr dim_t kSinglePassNc = 512;
-    if (m <= c.blk.mc) c.blk.nc = std::min(c.blk.nc, round_up(kSinglePassNc, c.ukr->nr));
+Candidate<T> capped_nc(Candidate<T> c, dim_t m, bool a_is_weights) {
+    constexpr dim_t kCappedNc = 512;
+    if (a_is_weights || m <= c.blk.mc) c.blk.nc = std::min(c.blk.nc, round_up(kCappedNc, c.ukr->nr));
     return c;
 }
 
@@ -70,7 +75,7 @@ template <typename T>
 void conv_pixel_rows(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, const PackedWeights<T>* pw,
                      const Engine<T>& e, int nthreads) {
     const dim_t pix = g.pixels(), kg = g.kg(), cg = g.cg(), kd = g.kd();
-    const Candidate<T> cand = single_pass_nc(e.pick(pix, kg), pix);
+    const Candidate<T> cand = capped_nc(e.pick(pix, kg), pix, false);
     const int nt = useful_threads(pix, kg, kd, e, nthreads);
     T* lowered = algo == ConvAlgo::im2col
                      ? static_cast<T*>(workspace(static_cast<std::size_t>(kd * pix) * sizeof(T), Slot::scratch))
@@ -123,7 +128,7 @@ void conv_channel_rows(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, co
     const bool merge = algo != ConvAlgo::im2col && io.ys.n == pix * io.ys.w &&
                        (algo != ConvAlgo::gemm || io.xs.n == g.h * g.w * io.xs.w);
     const dim_t images = merge ? 1 : g.n, npix = merge ? g.n * pix : pix;
-    const Candidate<T> cand = single_pass_nc(e.pick(kg, npix), kg);
+    const Candidate<T> cand = capped_nc(e.pick(kg, npix), kg, true);
     const int nt = useful_threads(kg, npix, kd, e, nthreads);
     T* lowered = algo == ConvAlgo::im2col
                      ? static_cast<T*>(workspace(static_cast<std::size_t>(kd * pix) * sizeof(T), Slot::scratch))
@@ -208,7 +213,7 @@ std::size_t conv2d_workspace(const ConvGeom& g, ConvAlgo algo, const Engine<T>& 
     const dim_t pix = g.pixels(), kg = g.kg(), kd = g.kd();
     const dim_t m = g.nhwc ? kg : pix;
     const dim_t n = g.nhwc ? (algo == ConvAlgo::im2col ? pix : g.n * pix) : kg;
-    const Candidate<T> cand = single_pass_nc(e.pick(m, n), m);
+    const Candidate<T> cand = capped_nc(e.pick(m, n), m, g.nhwc);
     const int nt = useful_threads(m, n, kd, e, nthreads);
     const std::size_t lowered = algo == ConvAlgo::im2col ? static_cast<std::size_t>(kd * pix) * sizeof(T) : 0;
     return plan_blocks<T>(m, n, kd, cand, nt, false, false).total_bytes(nt) + lowered;
