@@ -67,3 +67,65 @@ void conv_nd(const int m, const int Kd, const int G, const int mblocks, const in
         }
     }
 }
+
+// Implicit convGemm for CPUs (after hpca-uji/convGemm): the work item owns a panel of NWI output
+// pixels and a range of MWI-row blocks of output channels. Per KC-deep chunk of the reduction it
+// gathers the KC x NWI slice of the lowered matrix once into its local buffer (the packing step
+// of a BLIS GEMM with the im2col gather fused in, no lowered matrix in memory), then runs every
+// block of its channel range over it with the register-block loop. Chunks after the first add
+// to the partial sums already stored in y; the last one applies the epilogue. One item per
+// group, so the buffer is per-thread scratch on a CPU and no barrier splits the item's loops.
+// The pixel coordinates of the panel are computed once, the tap decomposition once per row.
+__kernel __attribute__((reqd_work_group_size(1, 1, 1)))
+void convgemm_panel(const int m, const int Kd, const int G, const int mblocks, const int mchunk,
+                    __global const REAL* restrict ap, __global const REAL* restrict x, const long x_off, CONV_GEOM_ARGS,
+                    const int epi, const int act, __global const REAL* bias, __global const REAL* scale, __global const REAL* shift,
+                    __global REAL* restrict y, const long y_off, const long yn, const long yk, const long yp)
+{
+    __local REAL bt[KC * NWI];
+    const int gn = get_global_id(0), mr = get_global_id(1), z = get_global_id(2), img = z / G, g = z % G;
+    const int j0 = gn * NWI;
+    const long xb = x_off + (long)img * xn + (long)g * Cg * xc;
+    int hb[NWI], wb[NWI];
+    _Pragma("unroll") for (int j = 0; j < NWI; ++j) {
+        const int pix = j0 + j, ho = pix / Wo;
+        hb[j] = pix < P ? ho * sh - pt : -(1 << 29);  // pixels past the end: always outside
+        wb[j] = (pix - ho * Wo) * sw - pl;
+    }
+    const int mb0 = mr * mchunk, mb1 = IMIN(mblocks, mb0 + mchunk);
+    const bool full_n = j0 + NWI <= P;
+    for (int p0 = 0; p0 < Kd; p0 += KC) {
+        const int kb = IMIN(KC, Kd - p0);
+        for (int r = 0; r < kb; ++r) {
+            const int q = p0 + r, rs = R * S, c = q / rs, t = q - c * rs, rr = t / S, ss = t - rr * S;
+            __global const REAL* xc_ = x + xb + c * xc;
+            const int dr = rr * dh, ds = ss * dw;
+            _Pragma("unroll") for (int j = 0; j < NWI; ++j) {
+                const int h = hb[j] + dr, w = wb[j] + ds;
+                bt[r * NWI + j] = (h >= 0 && h < H && w >= 0 && w < W) ? xc_[(long)h * xh + (long)w * xw] : ZERO;
+            }
+        }
+        const bool first = p0 == 0, last = p0 + KC >= Kd;
+        for (int mb = mb0; mb < mb1; ++mb) {
+            BLOCK_ZERO(acc);
+            __global const REAL* a = ap + (((long)g * mblocks + mb) * Kd + p0) * MWI;
+            __local const REAL* b = bt;
+            for (int p = 0; p < kb; ++p, a += MWI, b += NWI) BLOCK_STEP(acc, a, b)
+            const int i0 = mb * MWI;
+            _Pragma("unroll") for (int i = 0; i < MWI; ++i) {
+                const int ch = g * m + i0 + i;
+                __global REAL* yr = y + y_off + (long)img * yn + (long)ch * yk + (long)j0 * yp;
+                _Pragma("unroll") for (int v = 0; v < NVEC; ++v) {
+                    BLOCK_LANES(acc, i, v, u);
+                    _Pragma("unroll") for (int l = 0; l < VW; ++l) {
+                        const int j = v * VW + l;
+                        if (i0 + i < m && (full_n || j0 + j < P)) {
+                            const REAL s = first ? u.s[l] : yr[(long)j * yp] + u.s[l];
+                            yr[(long)j * yp] = last ? conv_epilogue(s, epi, act, bias, scale, shift, ch) : s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -152,7 +152,18 @@ def conv_ndrange(dev, dtype, geo: ConvGeometry, w: Operand, x: Operand, y: Opera
     mblk, npan = _up(-(-geo.kg // t["MWI"]), t["WGM"]), _up(-(-geo.p // nwi), t["WGN"])
     nz = geo.n * geo.groups
     ap = pack(dev, dtype, w, geo.kg, geo.kd, geo.kd, 1, t["MWI"], mblk, batch=geo.groups, zs=geo.kg * geo.kd)
-    defs = {**_real(dtype), **t, "IMPLICIT": int(implicit)}
+    defs = {**_real(dtype), **t, "IMPLICIT": int(implicit), "KC": t.get("KC", 256)}
+    epilogue = _epilogue_args(bias, scale, shift, act, dtype, dev)
+    if implicit and not t["SB"]:  # CPUs: per-item panels (convgemm_panel)
+        units = dev.device.max_compute_units
+        mb = -(-geo.kg // t["MWI"])
+        npan = -(-geo.p // nwi)
+        parts = max(1, min(mb, -(-2 * units // (npan * nz))))  # channel ranges when pixel panels are few
+        mchunk = -(-mb // parts)
+        kern = rt.kernel(dev, "conv", defs, "convgemm_panel")
+        kern(dev.queue, (npan, -(-mb // mchunk), nz), (1, 1, 1), _i32(geo.kg), _i32(geo.kd), _i32(geo.groups), _i32(mblk),
+             _i32(mchunk), ap, x.buf, _i64(x.off), *geo.args, *epilogue, y.buf, _i64(y.off), *(_i64(s) for s in geo.y_strides))
+        return
     if implicit:
         src = x
     else:
@@ -162,7 +173,7 @@ def conv_ndrange(dev, dtype, geo: ConvGeometry, w: Operand, x: Operand, y: Opera
         src = Operand(buf, 0, ())
     gs, ls = _grid(t, mblk, npan, nz)
     rt.kernel(dev, "conv", defs, "conv_nd")(dev.queue, gs, ls, _i32(geo.kg), _i32(geo.kd), _i32(geo.groups), _i32(mblk), _i32(npan), ap, src.buf,
-                _i64(src.off), *geo.args, *_epilogue_args(bias, scale, shift, act, dtype, dev), y.buf, _i64(y.off),
+                _i64(src.off), *geo.args, *epilogue, y.buf, _i64(y.off),
                 *(_i64(s) for s in geo.y_strides))
 
 
