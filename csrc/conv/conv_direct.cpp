@@ -9,11 +9,12 @@
 // Blocking (same cache model as the GEMM driver, blocking.hpp):
 //   - a tile is MR output channels x NR output pixels, consecutive in the flattened (image, ho, wo)
 //     order, so 7x7 outputs waste no columns at row ends;
-//   - loop order per thread: channel chunk -> pixel tile -> K panel. The weights of one chunk
-//     (this thread's K panels x taps x chunk channels) stay in L2 while pixel tiles pass; the
-//     input pixels of one tile (NR x taps x chunk) stay in L1 across the K panels. The chunk is
-//     sized like the GEMM's MC x KC block (a quarter of L2); layers that fit keep one chunk, so
-//     each output is written once with its epilogue applied in registers;
+//   - loop order per thread: weight block -> pixel tile -> K panel. A weight block (a few K
+//     panels x every tap x a range of input channels, see weight_block) stays in L2 while the
+//     pixel tiles pass; the input pixels of one tile stay in L1 across its K panels. Blocks are
+//     sized like the GEMM's MC x KC block (a quarter of L2) and cut along K first, so that most
+//     layers reduce over all their channels in registers and write each output once, with its
+//     epilogue applied;
 //   - weights: a Conv2d plan holds them packed whole. A one-shot call packs each chunk of its own
 //     K panels right before using it, into a buffer that stays in L2: packing everything first
 //     wrote, then re-read, 9 MiB per 3x3 layer of the 7x7 stage (as long as that layer's FMAs);
