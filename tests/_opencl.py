@@ -17,7 +17,7 @@ FORMS = ("ndrange", "fpga")
 # local-memory path and the edge handling of every tunable are exercised, not just the defaults.
 TILES = {
     "gpu-local": dict(VW=4, NVEC=1, MWI=4, WGM=4, WGN=2, KWG=8, SB=1, M_FIRST=0),
-    "cpu-odd": dict(VW=2, NVEC=3, MWI=5, WGM=1, WGN=1, KWG=8, SB=0, M_FIRST=0),
+    "cpu-odd": dict(VW=2, NVEC=3, MWI=5, WGM=1, WGN=1, KWG=8, SB=0, M_FIRST=0, KC=16),  # KC: many convGemm chunks
 }
 
 
