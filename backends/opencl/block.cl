@@ -22,7 +22,16 @@
         }                                                                        \
     }
 
-// Element l of vector v of row i of the block (write-back reads the lanes as scalars).
-#define BLOCK_LANES(acc, i, v, lanes)                                            \
-    union { REALV v; REAL s[VW]; } lanes;                                        \
-    lanes.v = acc[i][v]
+// Runs the statements given last for every element of the block that lies inside the m x n result: i (row), j
+// (column) and val (its value) in scope; the write-back of every NDRange kernel.
+#define BLOCK_EACH(acc, i0, j0, m, n, ...)                                       \
+    _Pragma("unroll") for (int i = 0; i < MWI; ++i)                              \
+        _Pragma("unroll") for (int v_ = 0; v_ < NVEC; ++v_) {                    \
+            union { REALV v; REAL s[VW]; } u_;                                   \
+            u_.v = acc[i][v_];                                                   \
+            _Pragma("unroll") for (int l_ = 0; l_ < VW; ++l_) {                  \
+                const int j = v_ * VW + l_;                                      \
+                const REAL val = u_.s[l_];                                       \
+                if ((i0) + i < (m) && (j0) + j < (n)) { __VA_ARGS__ }            \
+            }                                                                    \
+        }

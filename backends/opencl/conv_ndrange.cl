@@ -54,18 +54,10 @@ void conv_nd(const int m, const int Kd, const int G, const int mblocks, const in
     for (int p = 0; p < Kd; ++p, a += MWI, b += NWI) BLOCK_STEP(acc, a, b)
 #endif
 
-    const bool full_n = j0 + NWI <= P;
-    _Pragma("unroll") for (int i = 0; i < MWI; ++i) {
+    BLOCK_EACH(acc, i0, j0, m, P, {
         const int ch = g * m + i0 + i;
-        __global REAL* yr = y + y_off + (long)img * yn + (long)ch * yk + (long)j0 * yp;
-        _Pragma("unroll") for (int v = 0; v < NVEC; ++v) {
-            BLOCK_LANES(acc, i, v, u);
-            _Pragma("unroll") for (int l = 0; l < VW; ++l) {
-                const int j = v * VW + l;
-                if (i0 + i < m && (full_n || j0 + j < P)) yr[(long)j * yp] = conv_epilogue(u.s[l], epi, act, bias, scale, shift, ch);
-            }
-        }
-    }
+        y[y_off + (long)img * yn + (long)ch * yk + (long)(j0 + j) * yp] = conv_epilogue(val, epi, act, bias, scale, shift, ch);
+    })
 }
 
 // Implicit convGemm for CPUs (after hpca-uji/convGemm): the work item owns a panel of NWI output
@@ -93,7 +85,6 @@ void convgemm_panel(const int m, const int Kd, const int G, const int mblocks, c
         wb[j] = (pix - ho * Wo) * sw - pl;
     }
     const int mb0 = mr * mchunk, mb1 = IMIN(mblocks, mb0 + mchunk);
-    const bool full_n = j0 + NWI <= P;
     for (int p0 = 0; p0 < Kd; p0 += KC) {
         const int kb = IMIN(KC, Kd - p0);
         for (int r = 0; r < kb; ++r) {
@@ -112,20 +103,12 @@ void convgemm_panel(const int m, const int Kd, const int G, const int mblocks, c
             __local const REAL* b = bt;
             for (int p = 0; p < kb; ++p, a += MWI, b += NWI) BLOCK_STEP(acc, a, b)
             const int i0 = mb * MWI;
-            _Pragma("unroll") for (int i = 0; i < MWI; ++i) {
+            BLOCK_EACH(acc, i0, j0, m, P, {
                 const int ch = g * m + i0 + i;
-                __global REAL* yr = y + y_off + (long)img * yn + (long)ch * yk + (long)j0 * yp;
-                _Pragma("unroll") for (int v = 0; v < NVEC; ++v) {
-                    BLOCK_LANES(acc, i, v, u);
-                    _Pragma("unroll") for (int l = 0; l < VW; ++l) {
-                        const int j = v * VW + l;
-                        if (i0 + i < m && (full_n || j0 + j < P)) {
-                            const REAL s = first ? u.s[l] : yr[(long)j * yp] + u.s[l];
-                            yr[(long)j * yp] = last ? conv_epilogue(s, epi, act, bias, scale, shift, ch) : s;
-                        }
-                    }
-                }
-            }
+                __global REAL* yp_ = y + y_off + (long)img * yn + (long)ch * yk + (long)(j0 + j) * yp;
+                const REAL s = first ? val : *yp_ + val;
+                *yp_ = last ? conv_epilogue(s, epi, act, bias, scale, shift, ch) : s;
+            })
         }
     }
 }

@@ -12,10 +12,26 @@
 // gemm_fpga reads A, B and C through element strides (transposes and views need no copies);
 // conv_fpga gathers its B chunk from x (conv_gather.cl) and writes through the epilogue.
 
-#define MAC_ARRAY(acc, at, bt, kb)                                                     \
-    for (int p = 0; p < (kb); ++p) {                                                   \
-        _Pragma("unroll") for (int i = 0; i < TM; ++i)                                 \
-            _Pragma("unroll") for (int j = 0; j < TN; ++j) acc[i][j] = at[p][i] * bt[p][j] + acc[i][j]; \
+#define ACC_ZERO(acc)                                                                  \
+    REAL acc[TM][TN];                                                                  \
+    _Pragma("unroll") for (int i = 0; i < TM; ++i)                                     \
+        _Pragma("unroll") for (int j = 0; j < TN; ++j) acc[i][j] = ZERO
+
+// acc += A B over the whole depth, TK-deep chunks through the on-chip buffers at and bt, then the
+// unrolled TM x TN multiply-add array per k step. A_AT(i, q) and B_AT(q, j) are the element
+// expressions of the kernel at hand (row ti + i, column tj + j of the tile, reduction index q).
+#define TILE_PRODUCT(acc, depth)                                                       \
+    for (int p0 = 0; p0 < (depth); p0 += TK) {                                         \
+        const int kb = IMIN(TK, (depth) - p0);                                         \
+        REAL at[TK][TM], bt[TK][TN];                                                   \
+        for (int p = 0; p < kb; ++p) {                                                 \
+            _Pragma("unroll") for (int i = 0; i < TM; ++i) at[p][i] = A_AT(i, p0 + p); \
+            _Pragma("unroll") for (int j = 0; j < TN; ++j) bt[p][j] = B_AT(p0 + p, j); \
+        }                                                                              \
+        for (int p = 0; p < kb; ++p) {                                                 \
+            _Pragma("unroll") for (int i = 0; i < TM; ++i)                             \
+                _Pragma("unroll") for (int j = 0; j < TN; ++j) acc[i][j] = at[p][i] * bt[p][j] + acc[i][j]; \
+        }                                                                              \
     }
 
 __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
@@ -28,20 +44,12 @@ void gemm_fpga(const int m, const int n, const int k, const REAL alpha, const RE
     const int band = get_global_id(0), bands = get_global_size(0);
     for (int ti = band * TM; ti < m; ti += bands * TM) {
         for (int tj = 0; tj < n; tj += TN) {
-            REAL acc[TM][TN];
-            _Pragma("unroll") for (int i = 0; i < TM; ++i)
-                _Pragma("unroll") for (int j = 0; j < TN; ++j) acc[i][j] = ZERO;
-            for (int p0 = 0; p0 < k; p0 += TK) {
-                const int kb = IMIN(TK, k - p0);
-                REAL at[TK][TM], bt[TK][TN];
-                for (int p = 0; p < kb; ++p) {
-                    _Pragma("unroll") for (int i = 0; i < TM; ++i)
-                        at[p][i] = ti + i < m ? a[a_off + (long)(ti + i) * rsa + (long)(p0 + p) * csa] : ZERO;
-                    _Pragma("unroll") for (int j = 0; j < TN; ++j)
-                        bt[p][j] = tj + j < n ? b[b_off + (long)(p0 + p) * rsb + (long)(tj + j) * csb] : ZERO;
-                }
-                MAC_ARRAY(acc, at, bt, kb)
-            }
+            ACC_ZERO(acc);
+#define A_AT(i, q) (ti + (i) < m ? a[a_off + (long)(ti + (i)) * rsa + (long)(q) * csa] : ZERO)
+#define B_AT(q, j) (tj + (j) < n ? b[b_off + (long)(q) * rsb + (long)(tj + (j)) * csb] : ZERO)
+            TILE_PRODUCT(acc, k)
+#undef A_AT
+#undef B_AT
             // beta*C read from cin (c itself in place); beta == 0 never reads it.
             _Pragma("unroll") for (int i = 0; i < TM; ++i)
                 _Pragma("unroll") for (int j = 0; j < TN; ++j) {
@@ -69,19 +77,12 @@ void conv_fpga(const int m, const int Kd, const int G, const int nz, __global co
         const long xb = x_off + (long)img * xn + (long)g * Cg * xc;
         __global const REAL* wg = w + w_off + (long)g * m * Kd;
         for (int tj = 0; tj < P; tj += TN) {
-            REAL acc[TM][TN];
-            _Pragma("unroll") for (int i = 0; i < TM; ++i)
-                _Pragma("unroll") for (int j = 0; j < TN; ++j) acc[i][j] = ZERO;
-            for (int p0 = 0; p0 < Kd; p0 += TK) {
-                const int kb = IMIN(TK, Kd - p0);
-                REAL at[TK][TM], bt[TK][TN];
-                for (int p = 0; p < kb; ++p) {
-                    _Pragma("unroll") for (int i = 0; i < TM; ++i)
-                        at[p][i] = ti + i < m ? wg[(long)(ti + i) * Kd + p0 + p] : ZERO;
-                    _Pragma("unroll") for (int j = 0; j < TN; ++j) bt[p][j] = conv_gather(x, xb, p0 + p, tj + j, CONV_GEOM);
-                }
-                MAC_ARRAY(acc, at, bt, kb)
-            }
+            ACC_ZERO(acc);
+#define A_AT(i, q) (ti + (i) < m ? wg[(long)(ti + (i)) * Kd + (q)] : ZERO)
+#define B_AT(q, j) conv_gather(x, xb, (q), tj + (j), CONV_GEOM)
+            TILE_PRODUCT(acc, Kd)
+#undef A_AT
+#undef B_AT
             _Pragma("unroll") for (int i = 0; i < TM; ++i) {
                 const int ch = g * m + ti + i;
                 __global REAL* yr = y + y_off + (long)img * yn + (long)ch * yk;

@@ -45,19 +45,9 @@ void gemm_nd(const int m, const int n, const int k, const REAL alpha, const REAL
     // Write-back: beta*C is read from cin (c itself when updating in place, else the c of
     // gemm(..., c, out=...)); beta == 0 never reads it (BLAS: NaN/Inf in C do not leak). Scalar
     // stores: MWI*NWI per item against k*MWI*NWI FMAs, and no alignment or unit stride needed.
-    const bool full_n = j0 + NWI <= n;
-    _Pragma("unroll") for (int i = 0; i < MWI; ++i) {
-        __global REAL* cr = c + c_off + (long)(i0 + i) * rsc + (long)j0 * csc;
-        __global const REAL* cir = cin + ci_off + (long)(i0 + i) * rsci + (long)j0 * csci;
-        _Pragma("unroll") for (int v = 0; v < NVEC; ++v) {
-            BLOCK_LANES(acc, i, v, u);
-            _Pragma("unroll") for (int l = 0; l < VW; ++l) {
-                const int j = v * VW + l;
-                if (i0 + i < m && (full_n || j0 + j < n)) {
-                    const REAL r = alpha * u.s[l];
-                    cr[(long)j * csc] = beta != ZERO ? beta * cir[(long)j * csci] + r : r;
-                }
-            }
-        }
-    }
+    BLOCK_EACH(acc, i0, j0, m, n, {
+        const long ci = ci_off + (long)(i0 + i) * rsci + (long)(j0 + j) * csci;
+        const REAL r = alpha * val;
+        c[c_off + (long)(i0 + i) * rsc + (long)(j0 + j) * csc] = beta != ZERO ? beta * cin[ci] + r : r;
+    })
 }

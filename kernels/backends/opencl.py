@@ -223,13 +223,7 @@ class OpenclBackend(Backend):
             av, bv, cv = (ad[ia] if ia else ad), (bd[ib] if ib else bd), (res[idx] if idx else res)
             if m and n:
                 self._run_gemm(dev, dt, m, n, k, 1.0, 0.0, av, bv, False, False, L.Operand.of(cv), L.Operand.of(cv))
-        if _is_dev(a):
-            return res
-        host = res.get()
-        if out is None:
-            return host
-        out[...] = host
-        return out
+        return res if _is_dev(a) else _to_host(res, out)
 
     # -- conv2d -------------------------------------------------------------------------------
     def conv2d(self, x, w, bias, scale, shift, spec, shape, algorithm, out):
@@ -245,13 +239,7 @@ class OpenclBackend(Backend):
             y = rt.cla.empty(dev.queue, ys, x.dtype)
         if shape.n and shape.k:
             self._run_conv(dev, x, w, (bias, scale, shift), spec, shape, algorithm, y)
-        if _is_dev(x):
-            return y
-        host = y.get()
-        if out is None:
-            return host
-        out[...] = host
-        return out
+        return y if _is_dev(x) else _to_host(y, out)
 
     def _run_conv(self, dev, x, w, vecs, spec, shape, algorithm, y) -> None:
         dt = x.dtype
@@ -277,6 +265,15 @@ class OpenclBackend(Backend):
 
     def conv2d_packed(self, packed, x, spec, shape, algorithm, out):
         return self.conv2d(x, *packed, spec, shape, algorithm, out)
+
+
+def _to_host(res, out):
+    """The device result of a NumPy call: a new array, or written into the caller's `out`."""
+    host = res.get()
+    if out is None:
+        return host
+    out[...] = host
+    return out
 
 
 def _buffer_at(t):

@@ -73,25 +73,26 @@ def gemm_rows(sizes, dtype: np.dtype, rounds: int, threads: int, fpga_max: int) 
         with kernels.num_threads(threads):
             fns["cpu"] = lambda: kernels.gemm(a, b, out=ch)
             t = interleaved_medians(fns, rounds=rounds, sample_s=0.2)
-        flops = 2.0 * n ** 3
         row = {"case": f"square {n}", "n": n, "dtype": np.dtype(dtype).name, "threads": threads}
-        for name, s in t.items():
-            row[f"{name}_s"] = s
-            row[f"{name}_gflops"] = flops / s / 1e9
-            res = ch if name == "cpu" else outs[name].get()
-            row[f"{name}_ok"] = check(res, a, b)
+        _fill(row, t, 2.0 * n ** 3, lambda name: check(ch if name == "cpu" else outs[name].get(), a, b))
         rows.append(row)
-        print(_gemm_line(row), flush=True)
+        print(_line(f"{row['case']:<12} {row['dtype']:<8} {threads}t", row, ("opencl", "fpga", "clblast", "cpu")), flush=True)
     return rows
 
 
-def _gemm_line(r: dict) -> str:
-    cols = [f"{r['case']:<12} {r['dtype']:<8} {r['threads']}t"]
-    for name in ("opencl", "fpga", "clblast", "cpu"):
-        if f"{name}_gflops" in r:
-            cols.append(f"{name} {r[name + '_gflops']:7.1f}{'' if r[name + '_ok'] else ' WRONG'}")
+def _fill(row: dict, t: Dict[str, float], flops: float, ok: Callable[[str], bool]) -> None:
+    """Seconds, GFLOP/s and the correctness check of every implementation timed."""
+    for name, s in t.items():
+        row[f"{name}_s"] = s
+        row[f"{name}_gflops"] = flops / s / 1e9
+        row[f"{name}_ok"] = ok(name)
+
+
+def _line(head: str, r: dict, names) -> str:
+    cols = [head] + [f"{n} {r[n + '_gflops']:7.1f}{'' if r[n + '_ok'] else ' WRONG'}" for n in names if f"{n}_gflops" in r]
+    ours = "opencl" if "opencl_gflops" in r else "im2col"
     if "clblast_gflops" in r:
-        cols.append(f"opencl/clblast {r['opencl_gflops'] / r['clblast_gflops']:5.2f}x")
+        cols.append(f"{ours}/clblast {r[ours + '_gflops'] / r['clblast_gflops']:5.2f}x")
     return "  ".join(cols)
 
 
@@ -131,21 +132,10 @@ def conv_rows(net: str, quick: bool, rounds: int, threads: int, dtype: np.dtype,
             t = interleaved_medians(fns, rounds=rounds, sample_s=0.1)
         row = {"layer": layer.name, "count": layer.count, "flops": layer.flops, "threads": threads, "layout": layout}
         ref, bound = reference(layer, x, w, layout)
-        for name, s in t.items():
-            row[f"{name}_s"] = s
-            row[f"{name}_gflops"] = layer.flops / s / 1e9
-            row[f"{name}_ok"] = within(yc if name == "cpu" else outs[name].get(), ref, bound)
+        _fill(row, t, layer.flops, lambda name: within(yc if name == "cpu" else outs[name].get(), ref, bound))
         rows.append(row)
-        print(_conv_line(row), flush=True)
+        print(_line(f"{layer.name:<22} {threads}t", row, ("im2col", "convgemm", "clblast", "cpu")), flush=True)
     return rows
-
-
-def _conv_line(r: dict) -> str:
-    cols = [f"{r['layer']:<22} {r['threads']}t"]
-    for name in ("im2col", "convgemm", "clblast", "cpu"):
-        if f"{name}_gflops" in r:
-            cols.append(f"{name} {r[name + '_gflops']:7.1f}{'' if r[name + '_ok'] else ' WRONG'}")
-    return "  ".join(cols)
 
 
 def conv_totals(rows: List[dict]) -> List[str]:

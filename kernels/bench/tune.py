@@ -73,9 +73,16 @@ def run(args: argparse.Namespace) -> int:
                             results[key] = {"algorithm": best, "seconds": t}
                             print(f"{net:<12} {layer.name:<24} {layout} {dt.name} {nt}t: im2col {t['im2col'] * 1e3:8.3f} ms  "
                                   f"convgemm {t['convgemm'] * 1e3:8.3f} ms  -> {best}", flush=True)
-    if args.dry_run:
-        print(f"{len(results)} layer choices measured (dry run: cache not written)")
+    return save(results, "layer choices", args.dry_run)
+
+
+def save(results: Dict[str, dict], what: str, dry_run: bool) -> int:
+    """Write the measured choices into the tuning cache (unless a dry run) and say where."""
+    from .. import _tuning
+
+    if dry_run:
+        print(f"{len(results)} {what} measured (dry run: cache not written)")
         return 0
     path = _tuning.record(results)
-    print(f"{len(results)} layer choices written to {path}")
+    print(f"{len(results)} {what} written to {path}")
     return 0

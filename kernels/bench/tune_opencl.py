@@ -15,13 +15,13 @@ from typing import Dict
 import numpy as np
 
 from .timing import interleaved_medians
+from .tune import save
 
 
 def run(args: argparse.Namespace) -> int:
     import pyopencl as cl
     import pyopencl.array as cla
 
-    from .. import _tuning
     from ..backends import _opencl_launch as L
     from ..backends import _opencl_runtime as rt
     from ..backends import _opencl_tiles as tiles
@@ -58,12 +58,7 @@ def run(args: argparse.Namespace) -> int:
         best = min(times, key=times.get)
         results[tiles.key(dev, dt.name)] = {"tiles": cands[best], "gflops": flops / times[best] / 1e9, "sizes": sizes}
         print(f"{dev.name} {dt.name}: chose {_text(cands[best])}")
-    if args.dry_run:
-        print(f"{len(results)} tile choices measured (dry run: cache not written)")
-        return 0
-    path = _tuning.record(results)
-    print(f"{len(results)} tile choices written to {path}")
-    return 0
+    return save(results, "tile choices", args.dry_run)
 
 
 def _gemm(L, dev, dt, op, t, check: bool = True) -> None:
