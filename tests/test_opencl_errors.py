@@ -38,6 +38,9 @@ def test_errors_host_and_device():
     big = to_dev(np.ones((4, 8), np.float32))
     with pytest.raises(ValueError, match="shares memory with a"):
         kernels.gemm(big[:, :3], b, out=big[:, 3:8])
+    cbig = to_dev(np.ones((4, 9), np.float32))
+    with pytest.raises(ValueError, match="shares memory with c"):
+        kernels.gemm(a, b, cbig[:, :5], beta=1.0, out=cbig[:, 4:9])
     ro = np.empty((4, 5), np.float32)
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):

@@ -169,9 +169,11 @@ class OpenclBackend(Backend):
         if c is None and beta != 0:
             raise ValueError("gemm: beta != 0 needs an input c")
         target = out if out is not None else c
+        distinct_c = out is not None and c is not None and out is not c
         if target is not None:
-            _check_device_output("gemm", "out" if out is not None else "c", target, dt, (m, n), (("a", a), ("b", b)), dev)
-        if out is not None and c is not None and out is not c:
+            inputs = (("a", a), ("b", b)) + ((("c", c),) if distinct_c else ())  # out overlapping c: pass out=c instead
+            _check_device_output("gemm", "out" if out is not None else "c", target, dt, (m, n), inputs, dev)
+        if distinct_c:
             _check_device_output("gemm", "c", c, dt, (m, n), (), dev)
         if target is None:
             target = rt.cla.empty(dev.queue, (m, n), dt)
