@@ -6,11 +6,11 @@ import json
 import logging
 import os
 import threading
-from importlib import resources
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 from .._config import config
+from ._sources import read
 
 logger = logging.getLogger("kernels")
 
@@ -31,16 +31,6 @@ PROGRAMS: Dict[str, Tuple[str, ...]] = {
     "conv": ("prelude.cl", "block.cl", "conv_gather.cl", "conv_ndrange.cl"),
     "fpga": ("prelude.cl", "conv_gather.cl", "fpga.cl"),
 }
-_REPO_SOURCES = Path(__file__).resolve().parents[2] / "backends" / "opencl"  # editable installs
-
-
-def _read(name: str) -> str:
-    # The repository's copy first: an editable install sees edits to the .cl files at once;
-    # an installed wheel has no such folder and reads its package data.
-    if _REPO_SOURCES.is_dir():
-        return (_REPO_SOURCES / name).read_text()
-    return resources.files("kernels").joinpath("_sources", "opencl", name).read_text()
-
 
 _sources: Dict[str, str] = {}
 
@@ -49,7 +39,7 @@ def source(program: str) -> str:
     """The complete OpenCL C text of a program (what `clCreateProgramWithSource` gets)."""
     text = _sources.get(program)
     if text is None:
-        text = _sources[program] = "\n".join(_read(f) for f in PROGRAMS[program])
+        text = _sources[program] = "\n".join(read("opencl", f) for f in PROGRAMS[program])
     return text
 
 
