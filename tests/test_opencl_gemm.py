@@ -153,6 +153,28 @@ def test_matmul(kform, rng):
                 np.testing.assert_array_equal(got.get(), ref)
 
 
+def test_arrays_on_their_own_queue_and_context(rng):
+    """Arrays on another queue (and another context) run there: results on the arrays' queue."""
+    import pyopencl as cl
+    import pyopencl.array as cla
+
+    ctx = cl.Context([device().device])
+    q = cl.CommandQueue(ctx)
+    a, b = small_ints(rng, (30, 20), np.float32), small_ints(rng, (20, 70), np.float32)
+    for kform in FORMS:
+        with form(kform):
+            got = kernels.gemm(cla.to_device(q, a), cla.to_device(q, b))
+            assert got.queue is q
+            np.testing.assert_array_equal(got.get(), a.astype(np.float64) @ b)
+            x = small_ints(rng, (1, 3, 6, 6), np.float32)
+            w = small_ints(rng, (4, 3, 3, 3), np.float32)
+            y = kernels.conv2d(cla.to_device(q, x), w, padding=1)
+            assert y.queue is q
+            np.testing.assert_array_equal(y.get(), kernels.conv2d(x, w, padding=1, backend="reference"))
+    with pytest.raises(ValueError, match="another OpenCL context"):
+        kernels.gemm(cla.to_device(q, a), cla.to_device(q, b), out=to_dev(np.empty((30, 70), np.float32)))
+
+
 def test_dispatch_by_array_type(type_dispatch):
     """A pyopencl array picks the opencl backend without backend=."""
     import pyopencl.array as cla

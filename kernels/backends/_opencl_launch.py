@@ -35,7 +35,7 @@ def _real(dtype: np.dtype) -> dict:
 
 
 def _alloc(dev: rt.Device, elements: int, dtype: np.dtype):
-    return rt.cl.Buffer(dev.context, rt.cl.mem_flags.READ_WRITE, max(1, elements) * dtype.itemsize)
+    return dev.pool.allocate(max(1, elements) * dtype.itemsize)
 
 
 def pack(dev, dtype, src: Operand, rows: int, depth: int, rs: int, cs: int, pw: int, blocks: int, batch: int = 1, zs: int = 0):

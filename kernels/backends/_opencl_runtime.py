@@ -17,6 +17,7 @@ logger = logging.getLogger("kernels")
 try:
     import pyopencl as cl
     import pyopencl.array as cla
+    import pyopencl.tools  # noqa: F401  (cl.tools: memory pools)
 
     IMPORT_ERROR: Optional[str] = None
 except ImportError as exc:  # the backend reports itself unavailable with this reason
@@ -44,13 +45,19 @@ def source(program: str) -> str:
 
 
 class Device:
-    """A device with its context and in-order queue (the queue of NumPy calls)."""
+    """A device with its context, a queue (the default device's own, or the queue of the caller's
+    arrays) and a memory pool for the kernels' temporary buffers (packed panels, im2col panels):
+    a buffer freed while its kernels are still queued is reused only by commands enqueued later
+    on the same queue, so in-order queues make the reuse safe, and calls pay no allocation."""
 
-    def __init__(self, context, device) -> None:
+    def __init__(self, context, device, queue=None) -> None:
         self.context, self.device = context, device
-        self.queue = cl.CommandQueue(context, device)
+        self.queue = queue if queue is not None else cl.CommandQueue(context, device)
+        if self.queue.properties & cl.command_queue_properties.OUT_OF_ORDER_EXEC_MODE_ENABLE:
+            raise ValueError("opencl: the arrays' queue is out-of-order; the backend needs an in-order queue")
         self.name = device.name.strip()
         self.fp64 = bool(device.double_fp_config)
+        self.pool = cl.tools.MemoryPool(cl.tools.ImmediateAllocator(self.queue))
 
     def describe(self) -> str:
         return f"{self.name} ({self.device.platform.name.strip()}, {kind(self.device)})"

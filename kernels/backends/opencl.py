@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from typing import Iterator, Optional, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
@@ -40,14 +40,20 @@ def _is_dev(x) -> bool:
     return rt.cla is not None and isinstance(x, rt.cla.Array)
 
 
+_queues: Dict[int, rt.Device] = {}  # the Device of each foreign queue seen (kept: programs are per context)
+
+
 def _device_of(arr) -> rt.Device:
     """The Device (context, device, queue) of a pyopencl array: results go to its queue."""
-    dev = rt.default_device()
     if arr.queue is None:
         raise ValueError("opencl: the pyopencl array has no queue; create it with one")
+    dev = rt.default_device()
     if arr.queue.int_ptr == dev.queue.int_ptr:
         return dev
-    return rt.Device(arr.context, arr.queue.device, arr.queue)
+    found = _queues.get(arr.queue.int_ptr)
+    if found is None or found.queue is not arr.queue:
+        found = _queues[arr.queue.int_ptr] = rt.Device(arr.context, arr.queue.device, arr.queue)
+    return found
 
 
 def _check_fp64(fn: str, dev: rt.Device, dtype: np.dtype) -> None:
