@@ -15,7 +15,7 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 
 from . import _conv_args as A
-from . import _tuning
+from . import _precision, _tuning
 from ._dispatch import logger, pick
 from ._threads import get_num_threads
 
@@ -47,9 +47,22 @@ def _vector(fn: Any, where: str, name: str, v: Any, k: int, dtype: np.dtype) -> 
     return A.channel_vector(where, name, v, k, dtype)
 
 
-def _float_dtype(fn: str, x: np.ndarray, w: np.ndarray) -> np.dtype:
-    if x.dtype not in _FLOATS:
-        raise TypeError(f"{fn}: x has dtype {x.dtype}; supported: float32, float64")
+def _allowed(run: Any) -> tuple:
+    """The float dtypes of the chosen backend: float32, float64 and what it adds (the cuda
+    backend: float16, and bfloat16 where a NumPy bfloat16 dtype exists, e.g. from ml_dtypes)."""
+    names = getattr(getattr(run, "__self__", None), "dtypes", None) or ()
+    extra = []
+    for n in sorted(set(names) - {"float32", "float64"}):
+        try:
+            extra.append(np.dtype(n))
+        except TypeError:
+            pass
+    return _FLOATS + tuple(extra)
+
+
+def _float_dtype(fn: str, x: np.ndarray, w: np.ndarray, allowed: tuple = _FLOATS) -> np.dtype:
+    if x.dtype not in allowed:
+        raise TypeError(f"{fn}: x has dtype {x.dtype}; supported: {', '.join(d.name for d in allowed)}")
     if w.dtype != x.dtype:
         raise TypeError(f"{fn}: x is {x.dtype} but w is {w.dtype}; both must have the same dtype (no silent casts)")
     return x.dtype
@@ -104,6 +117,7 @@ def conv2d(
     algorithm: str = "auto",
     out: Any = None,
     backend: Optional[str] = None,
+    precision: Optional[str] = None,
 ) -> Any:
     """2-D convolution (cross-correlation, PyTorch semantics) with a fused per-channel epilogue:
     ``y = activation(scale * (conv2d(x, w) + bias) + shift)``.
@@ -113,14 +127,20 @@ def conv2d(
     (stride 1 only) or "valid". stride, dilation: int or (h, w). bias, scale, shift: (K,) or None.
     activation: None, "relu" or "relu6". algorithm: "auto", "im2col", "convgemm", "gemm" (1x1,
     stride 1, no padding) or "direct" (NHWC layers, depthwise layers). out: a writable array of
-    the output's shape and dtype (never copied or cast). float32 and float64.
+    the output's shape and dtype (never copied or cast). float32 and float64 (and float16 on
+    the cuda backend). precision: "exact" (default) or "tf32" (float32 on TF32 tensor cores
+    where a backend has them).
     """
+    if precision is not None:
+        with _precision.use("conv2d", precision):
+            return conv2d(x, w, bias, stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout,
+                          activation=activation, scale=scale, shift=shift, algorithm=algorithm, out=out, backend=backend)
     fn = pick("conv2d", backend, x)
     x, w = _as_array(x, fn), _as_array(w, fn)
     spec = A.make_spec("conv2d", stride, padding, dilation, groups, layout, activation)
     A.check_algorithm("conv2d", algorithm)
     shape = A.shape_of("conv2d", x.shape, w.shape, spec)
-    dt = _float_dtype("conv2d", x, w)
+    dt = _float_dtype("conv2d", x, w, _allowed(fn))
     vec = [_vector(fn, "conv2d", name, v, shape.k, dt) for name, v in (("bias", bias), ("scale", scale), ("shift", shift))]
     algo = resolve_algorithm("conv2d", algorithm, shape, spec, dt)
     if out is not None and not _device_array(fn, out):  # device outputs: checked by their backend
@@ -208,8 +228,8 @@ class Conv2d:
         self.algorithm = A.check_algorithm("Conv2d", algorithm)
         if w.ndim != 4:
             raise ValueError(f"Conv2d: w must be 4-D (K, C/groups, R, S), got shape {w.shape}")
-        if w.dtype not in _FLOATS:
-            raise TypeError(f"Conv2d: w has dtype {w.dtype}; supported: float32, float64")
+        if w.dtype not in _allowed(self._run):
+            raise TypeError(f"Conv2d: w has dtype {w.dtype}; supported: {', '.join(d.name for d in _allowed(self._run))}")
         k = w.shape[0]
         if k % self.spec.groups:
             raise ValueError(f"Conv2d: groups={self.spec.groups} must divide the output channels ({k})")

@@ -5,6 +5,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from . import _precision
 from ._dispatch import pick
 
 
@@ -19,6 +20,7 @@ def gemm(
     trans_b: bool = False,
     out: Any = None,
     backend: Optional[str] = None,
+    precision: Optional[str] = None,
 ) -> Any:
     """BLAS GEMM: ``alpha * op(a) @ op(b) + beta * c`` with ``op(x) = x.T`` when ``trans_x``.
 
@@ -27,14 +29,23 @@ def gemm(
     ``alpha == 0`` or an empty inner dimension never reads ``a``/``b`` (BLAS semantics). Outputs
     must have the result's dtype and shape and be writable: they are never copied or cast.
     Raises TypeError for dtypes other than float32/float64 or mixed dtypes, ValueError for shapes.
+    ``precision="tf32"`` lets float32 run on TF32 tensor cores where a backend has them (cuda);
+    the default ``"exact"`` never does.
     """
-    return pick("gemm", backend, a)(a, b, c, alpha, beta, trans_a, trans_b, out)
+    if precision is None:  # the common path: no context variable to set
+        return pick("gemm", backend, a)(a, b, c, alpha, beta, trans_a, trans_b, out)
+    with _precision.use("gemm", precision):
+        return pick("gemm", backend, a)(a, b, c, alpha, beta, trans_a, trans_b, out)
 
 
-def matmul(a: Any, b: Any, *, out: Any = None, backend: Optional[str] = None) -> Any:
+def matmul(a: Any, b: Any, *, out: Any = None, backend: Optional[str] = None, precision: Optional[str] = None) -> Any:
     """``a @ b`` with NumPy matmul semantics: 1-D operands are promoted and the added axis removed,
-    batch dimensions broadcast, and the whole batch runs as one call. Scalars are rejected."""
-    return pick("matmul", backend, a)(a, b, out)
+    batch dimensions broadcast, and the whole batch runs as one call. Scalars are rejected.
+    precision: as for gemm."""
+    if precision is None:
+        return pick("matmul", backend, a)(a, b, out)
+    with _precision.use("matmul", precision):
+        return pick("matmul", backend, a)(a, b, out)
 
 
 def matmul_promoting(core: Callable[[Any, Any, Any], Any], a: Any, b: Any, out: Any) -> Any:
