@@ -128,9 +128,9 @@ __global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32) conv_gemm_tc(DENSE
 }
 
 // ---------------------------------------------------------------------------------------------
-// Explicit im2col: group g's lowered matrix, [kd][npix] for NCHW (torch unfold's rows, images
-// side by side) or [npix][ldc] for NHWC (columns kd..ldc-1 zero: 16-byte aligned rows). One
-// thread per element, consecutive threads along the contiguous dimension of the output.
+// Explicit im2col: group g's lowered matrix, [kd][ldc] for NCHW (torch unfold's rows, images
+// side by side) or [npix][ldc] for NHWC, rows padded with zeros to ldc (16-byte aligned rows
+// for the GEMM's cp.async). One thread per element, consecutive threads along a row.
 // ---------------------------------------------------------------------------------------------
 
 template <typename T, bool NHWC>
@@ -143,18 +143,12 @@ __global__ void __launch_bounds__(256) im2col(int kd, int ldc, int npix, int H, 
   const int g = blockIdx.y;
   x += g * xg;
   cols += g * cols_g;
-  const i64 total = (i64)(NHWC ? ldc : kd) * npix;
+  const i64 total = (i64)(NHWC ? npix : kd) * ldc;
   for (i64 e = (i64)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (i64)gridDim.x * blockDim.x) {
-    int j, kk;
-    if (NHWC) {
-      j = (int)(e / ldc);
-      kk = (int)(e - (i64)j * ldc);
-    } else {
-      kk = (int)(e / npix);
-      j = (int)(e - (i64)kk * npix);
-    }
+    const int row = (int)(e / ldc), in = (int)(e - (i64)row * ldc);
+    const int j = NHWC ? row : in, kk = NHWC ? in : row;
     T v = T();
-    if (kk < kd) {
+    if (kk < kd) {  // pixel_at makes every tap of a pixel j >= npix fail the bounds test
       const Tap t = taps[kk];
       const Pix q = pixel_at(geo, j);
       if (inside(geo, q, t)) v = x[q.base + t.off];

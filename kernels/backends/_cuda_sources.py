@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import re
-from importlib import resources
-from pathlib import Path
 from typing import Dict, Iterator, List, NamedTuple, Tuple
+
+from ._sources import read
 
 # C++ element type of each dtype name (16-bit types are raw bits, see common.cuh).
 CTYPE = {"float32": "float", "float64": "double", "float16": "half_t", "bfloat16": "bf16_t"}
@@ -15,16 +15,7 @@ ARCHS = (80, 90)  # what the compile check covers: A100 and H100/H200
 FILES = ("gemm.cu", "conv.cu")
 HEADERS = ("common.cuh", "loaders.cuh", "mainloop.cuh")
 
-_REPO = Path(__file__).resolve().parents[2] / "backends" / "cuda"  # editable installs
 _INCLUDE = re.compile(r'^[ \t]*#include[ \t]+"([^"]+)"[ \t]*$', re.M)
-
-
-def _read(name: str) -> str:
-    # The repository's copy first, so an editable install sees edits at once; a wheel has no
-    # such folder and reads its package data (kernels/_sources/cuda).
-    if _REPO.is_dir():
-        return (_REPO / name).read_text()
-    return resources.files("kernels").joinpath("_sources", "cuda", name).read_text()
 
 
 _sources: Dict[str, str] = {}
@@ -41,17 +32,21 @@ def source(name: str) -> str:
             if fname in seen:
                 return ""
             seen.add(fname)
-            body = _read(fname).replace("#pragma once", "")
+            body = read("cuda", fname).replace("#pragma once", "")
             return _INCLUDE.sub(lambda m: expand(m.group(1)), body)
 
         text = _sources[name] = expand(name)
     return text
 
 
+# C++17 for `if constexpr`; no --use_fast_math (IEEE division/rounding in the epilogue, results
+# are compared against the CPU with a tight bound). CuPy adds the architecture itself at run time.
+RUNTIME_OPTIONS = ("--std=c++17",)
+
+
 def options(arch: int) -> Tuple[str, ...]:
-    """NVRTC options: the architecture, C++17 (if constexpr) and fast but IEEE-correct fp32
-    (no --use_fast_math: the results are compared against the CPU with a tight bound)."""
-    return (f"--gpu-architecture=sm_{arch}", "--std=c++17", "-default-device")
+    """NVRTC options of the ahead-of-time compile check for sm_<arch>."""
+    return (f"--gpu-architecture=sm_{arch}",) + RUNTIME_OPTIONS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,9 +198,13 @@ CONV_GEMM_LAYOUTS = ((True, False, False), (True, True, True))
 _BOOLS = (False, True)
 
 
-def catalogue() -> Iterator[Tuple[str, str]]:
+def catalogue() -> List[Tuple[str, str]]:
     """(file, name expression) of every kernel the backend can launch: each candidate tile
-    configuration in every operand layout, each dtype. What the compile check builds."""
+    configuration in every operand layout, each dtype, once. What the compile check builds."""
+    return list(dict.fromkeys(_every_kernel()))
+
+
+def _every_kernel() -> Iterator[Tuple[str, str]]:
     for dt in ("float32", "float64"):
         for cfg in SIMT_CANDIDATES[dt]:
             for a_kc in _BOOLS:
