@@ -115,16 +115,20 @@ class CudaBackend(Backend):
     def __init__(self) -> None:
         self.available, self.reason = rt.available()
         self._taps: Dict[tuple, Any] = {}
+        # (dtype, precision) -> a tile configuration forced by the tuner, and whether the tuner
+        # is timing our kernels alone (no cuBLAS substitution).
+        self.forced: Dict[Tuple[str, str], Any] = {}
 
     def describe(self) -> dict:
         d = super().describe()
         if self.available:
-            d["devices"] = [dict(rt.props(i), id=i) for i in range(cp.cuda.runtime.getDeviceCount())]
+            d["gpus"] = [dict(rt.props(i), id=i) for i in range(cp.cuda.runtime.getDeviceCount())]
         return d
 
     # -- kernel choice ------------------------------------------------------------------------
-    @staticmethod
-    def _config(dev_id: int, dt: str, precision: str):
+    def _config(self, dev_id: int, dt: str, precision: str):
+        if (dt, precision) in self.forced:
+            return self.forced[(dt, precision)]
         p = rt.props(dev_id)
         if S.compute_kind(dt, precision) != "simt" and p["arch"] < S.MIN_TC_ARCH:
             raise TypeError(f"cuda: {dt}{' with tf32' if precision == 'tf32' else ''} runs on tensor cores of sm_80 or newer; "
@@ -132,10 +136,11 @@ class CudaBackend(Backend):
         entry = _tuning.entries().get(plan.tiles_key(p["arch"], p["name"], dt, precision))
         return plan.config_from(entry, dt, precision)
 
-    @staticmethod
-    def _cublas_faster(dev_id: int, dt: str, precision: str, m: int, n: int, k: int) -> bool:
+    def _cublas_faster(self, dev_id: int, dt: str, precision: str, m: int, n: int, k: int) -> bool:
         """The tuning cache measured cuBLAS faster for this shape class. cuBLAS computes fp32
         exactly unless CUPY_TF32=1, which is then only allowed under precision="tf32"."""
+        if (dt, precision) in self.forced:
+            return False
         if dt == "float32" and precision == "exact" and os.environ.get("CUPY_TF32", "0") != "0":
             return False
         p = rt.props(dev_id)

@@ -27,13 +27,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--threads", type=int, nargs="+", default=None, help="thread counts (default: 1 and all cores)")
     # None: each benchmark's own default (gemm both dtypes, conv2d float32, the dtype of CNN inference)
-    p.add_argument("--dtype", nargs="+", default=None, choices=["float32", "float64"], help="default: gemm both, conv2d float32")
+    p.add_argument("--dtype", nargs="+", default=None, choices=["float32", "float64", "float16", "bfloat16"],
+                   help="default: gemm both, conv2d float32 (cuda: gemm every dtype, conv2d float16; 16-bit types on cuda only)")
     p.add_argument("--quick", action="store_true", help="fewer sizes/layers and rounds (about a minute)")
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per case (default 5, quick 3)")
     p.add_argument("--shapes", choices=["all", "square", "resnet50"], default="all", help="gemm: which shapes")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    p.add_argument("--backend", choices=["cpu", "opencl"], default="cpu",
-                   help="cpu: kernels' cpu backend vs NumPy/torch; opencl: the opencl kernels vs CLBlast on the same queue and the cpu backend")
+    p.add_argument("--backend", choices=["cpu", "opencl", "cuda"], default="cpu",
+                   help="cpu: kernels' cpu backend vs NumPy/torch; opencl: the opencl kernels vs CLBlast on the same queue and the cpu backend; "
+                        "cuda: the CUDA kernels vs cuBLAS (cupy.matmul) and cuDNN (torch), CUDA events")
     conv = p.add_argument_group("conv2d")
     conv.add_argument("--net", choices=list(NETS) + ["all"], default="resnet50", help="network whose conv layers run (default resnet50)")
     conv.add_argument("--batch", type=_positive, default=1, help="images per call (default 1)")
@@ -54,6 +56,13 @@ def run(args: argparse.Namespace) -> int:
         from .opencl import run as run_opencl
 
         return run_opencl(args)
+    if args.backend == "cuda":
+        from .cuda import run as run_cuda
+
+        return run_cuda(args)
+    if args.dtype and set(args.dtype) - {"float32", "float64"}:
+        print("bench: float16 and bfloat16 are benchmarked with --backend cuda", file=sys.stderr)
+        return 2
     if args.what == "conv2d":
         from .conv2d import run as run_conv2d
 

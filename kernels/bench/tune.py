@@ -19,13 +19,15 @@ from .timing import interleaved_medians
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from .layers import NETS
 
-    p.add_argument("what", choices=["conv2d", "gemm"], help="conv2d: im2col vs convGemm per layer (cpu); gemm: OpenCL tile sizes (--backend opencl)")
-    p.add_argument("--backend", choices=["cpu", "opencl"], default="cpu", help="opencl: search the OpenCL kernels' tile sizes")
-    p.add_argument("--sizes", type=int, nargs="+", default=[512, 1024], help="gemm --backend opencl: square sizes timed per candidate")
+    p.add_argument("what", choices=["conv2d", "gemm"], help="conv2d: im2col vs convGemm per layer (cpu); gemm: OpenCL or CUDA tile sizes (--backend opencl|cuda)")
+    p.add_argument("--backend", choices=["cpu", "opencl", "cuda"], default="cpu",
+                   help="opencl: search the OpenCL kernels' tile sizes; cuda: the CUDA tile configurations per GPU architecture and cuBLAS per shape class")
+    p.add_argument("--sizes", type=int, nargs="+", default=None, help="gemm: square sizes timed per candidate (default: opencl 512 1024, cuda 2048 4096)")
     p.add_argument("--net", nargs="+", choices=list(NETS), default=["resnet50"], help="networks whose layers are tuned")
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--layout", nargs="+", choices=["NCHW", "NHWC"], default=["NCHW"])
-    p.add_argument("--dtype", nargs="+", choices=["float32", "float64"], default=["float32"])
+    p.add_argument("--dtype", nargs="+", choices=["float32", "float64", "float16", "bfloat16"], default=None,
+                   help="default: float32 (cuda: every dtype; 16-bit types on cuda only)")
     p.add_argument("--threads", type=int, nargs="+", default=None, help="thread counts (default: the current one)")
     p.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds per layer (median)")
     p.add_argument("--dry-run", action="store_true", help="measure and print, do not write the cache")
@@ -34,6 +36,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import kernels
 
+    if args.backend == "cuda":
+        if args.what != "gemm":
+            print("tune: the CUDA tiles are tuned with `tune gemm --backend cuda` (conv2d uses the same tiles)", file=sys.stderr)
+            return 2
+        from .tune_cuda import run as run_cuda
+
+        args.sizes = args.sizes or [2048, 4096]
+        return run_cuda(args)
+    args.sizes = args.sizes or [512, 1024]
+    args.dtype = args.dtype or ["float32"]
+    if set(args.dtype) - {"float32", "float64"}:
+        print("tune: float16 and bfloat16 are tuned with --backend cuda", file=sys.stderr)
+        return 2
     if args.backend == "opencl" or args.what == "gemm":
         if args.backend != "opencl" or args.what != "gemm":
             print("tune: the OpenCL tiles are tuned with `tune gemm --backend opencl`; conv2d is tuned on the cpu backend", file=sys.stderr)
