@@ -34,13 +34,15 @@ def debug_log(caplog):
 def test_backend_names_and_get_backend():
     assert kernels.backend_names()[:2] == ["cpu", "reference"]
     for name in kernels.backend_names():
+        if not kernels._dispatch._load(name).available:  # e.g. cuda without a GPU (tests/test_cuda_host.py)
+            continue
         be = kernels.get_backend(name)
         assert be.name == name and be.available
         assert {"gemm", "matmul"} <= be.ops
         d = be.describe()
         assert d["name"] == name and d["available"] is True
         assert set(d) >= {"name", "available", "reason", "ops", "dtypes", "array_types", "extra"}
-        assert d["dtypes"] == ["float32", "float64"]
+        assert {"float32", "float64"} <= set(d["dtypes"])  # cuda adds float16, bfloat16
 
 
 def test_backend_not_available_is_import_error(monkeypatch):

@@ -5,4 +5,5 @@ REGISTRY = {
     "cpu": "kernels.backends.cpu:backend",
     "reference": "kernels.backends.reference:backend",
     "opencl": "kernels.backends.opencl:backend",
+    "cuda": "kernels.backends.cuda:backend",
 }
