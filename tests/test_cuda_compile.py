@@ -1,9 +1,6 @@
 """Every CUDA kernel instantiation compiles for sm_80 and sm_90 through NVRTC (the nvidia-cuda-nvrtc wheel via CuPy's binding): no GPU needed, so CI catches syntax and template errors."""
 from __future__ import annotations
 
-import concurrent.futures as cf
-import os
-
 import pytest
 
 from kernels.backends import _cuda_sources as S
@@ -18,32 +15,15 @@ except Exception as exc:  # libnvrtc not found
     pytest.skip(f"NVRTC is not loadable ({exc}): pip install nvidia-cuda-nvrtc-cu12", allow_module_level=True)
 
 
-def _jobs():
-    """(file, arch, names) in chunks of at most 40 kernels, so the processes share the work."""
-    for f, names in S.by_file().items():
-        for arch in S.ARCHS:
-            for i in range(0, len(names), 40):
-                yield f, arch, names[i:i + 40]
-
-
-def _compile(job):
-    f, arch, names = job
-    c = N.compile_names(f, names, arch)
-    return f, arch, c.names, c.cubin_bytes, c.seconds
-
-
 def test_every_instantiation_compiles_for_sm80_and_sm90():
     """The whole catalogue (every tile candidate, operand layout and dtype) in parallel
     processes; each name must lower to a symbol of a non-empty cubin."""
-    jobs = list(_jobs())
-    workers = min(len(jobs), os.cpu_count() or 1)
     done = {}
-    with cf.ProcessPoolExecutor(workers) as pool:
-        for f, arch, lowered, size, _ in pool.map(_compile, jobs):
-            assert size > 0
-            for name, sym in lowered.items():
-                assert sym.startswith("_Z"), (f, arch, name, sym)
-                done[(f, arch, name)] = sym
+    for c in N.compile_catalogue(S.ARCHS):
+        assert c.cubin_bytes > 0
+        for name, sym in c.names.items():
+            assert sym.startswith("_Z"), (c.file, c.arch, name, sym)
+            done[(c.file, c.arch, name)] = sym
     want = {(f, arch, n) for f, names in S.by_file().items() for arch in S.ARCHS for n in names}
     assert set(done) == want
 

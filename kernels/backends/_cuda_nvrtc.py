@@ -1,8 +1,10 @@
 """Ahead-of-time NVRTC compilation of the CUDA sources to SASS for a given architecture: the compile check that needs no GPU (CI) and the `compile` report of the cuda backend."""
 from __future__ import annotations
 
+import concurrent.futures as cf
+import os
 import time
-from typing import Dict, List, NamedTuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from . import _cuda_sources as S
 
@@ -53,3 +55,17 @@ def compile_names(file: str, names: List[str], arch: int, extra=()) -> Compiled:
     finally:
         nvrtc.destroyProgram(prog)
     return Compiled(file, arch, lowered, len(cubin), time.perf_counter() - t0, log)
+
+
+def _job(job: Tuple[str, int, List[str]]) -> Compiled:
+    f, arch, names = job
+    return compile_names(f, names, arch)
+
+
+def compile_catalogue(archs: Sequence[int] = S.ARCHS, workers: Optional[int] = None, chunk: int = 40) -> List[Compiled]:
+    """Every kernel of the catalogue for every architecture, in chunks of `chunk` kernels spread
+    over worker processes (NVRTC runs on one core per program). CompileError on the first failure."""
+    jobs = [(f, arch, names[i:i + chunk]) for f, names in S.by_file().items() for arch in archs
+            for i in range(0, len(names), chunk)]
+    with cf.ProcessPoolExecutor(workers or min(len(jobs), os.cpu_count() or 1)) as pool:
+        return list(pool.map(_job, jobs))
