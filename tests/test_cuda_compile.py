@@ -17,10 +17,12 @@ except Exception as exc:  # libnvrtc not found
 
 def test_every_instantiation_compiles_for_sm80_and_sm90():
     """The whole catalogue (every tile candidate, operand layout and dtype) in parallel
-    processes; each name must lower to a symbol of a non-empty cubin."""
+    processes; each name must lower to a symbol of a non-empty cubin, and ptxas must report no
+    register spills (a spill would put local-memory traffic in the inner loop)."""
     done = {}
     for c in N.compile_catalogue(S.ARCHS):
         assert c.cubin_bytes > 0
+        assert not N.spills(c), (c.file, c.arch, N.spills(c)[:3])
         for name, sym in c.names.items():
             assert sym.startswith("_Z"), (c.file, c.arch, name, sym)
             done[(c.file, c.arch, name)] = sym

@@ -59,7 +59,12 @@ def compile_names(file: str, names: List[str], arch: int, extra=()) -> Compiled:
 
 def _job(job: Tuple[str, int, List[str]]) -> Compiled:
     f, arch, names = job
-    return compile_names(f, names, arch)
+    return compile_names(f, names, arch, extra=("--ptxas-options=-v",))  # ptxas reports registers and spills
+
+
+def spills(c: Compiled) -> List[str]:
+    """ptxas lines of `c` (compiled by compile_catalogue) that report register spills."""
+    return [line.strip() for line in c.log.splitlines() if "spill" in line and ", 0 bytes spill stores, 0 bytes spill loads" not in line]
 
 
 def compile_catalogue(archs: Sequence[int] = S.ARCHS, workers: Optional[int] = None, chunk: int = 40) -> List[Compiled]:
