@@ -284,3 +284,19 @@ def test_channel_padding_and_async_gather_rules():
     assert not plan.gather_async_ok("NCHW", "float16", 64, (64 * 56 * 56, 56 * 56, 56, 1), 2, 256)
     assert not plan.gather_async_ok("NHWC", "simt", 64, (64 * 56 * 56, 1, 56 * 64, 64), 4, 256)
     assert plan.gather_async_ok("NHWC", "tf32", 4, (4 * 9, 1, 12, 4), 4, 0)
+
+
+def test_conv_tiles_narrow_for_short_channel_sides_and_small_grids():
+    f32, f16 = S.SIMT_DEFAULT["float32"], S.TC_DEFAULT["float16"]
+    assert plan.conv_tiles(f16, False, "float16", "float16", 32 * 3136, 64, 132, True) == S.Tc(128, 64, 32, 64, 32, 4)
+    assert plan.conv_tiles(f16, False, "float16", "float16", 32 * 3136, 256, 132, True) == f16
+    assert plan.conv_tiles(f16, False, "float16", "float16", 32 * 49, 512, 132, True) == S.Tc(128, 64, 32, 64, 32, 4)
+    assert plan.conv_tiles(f16, True, "float16", "float16", 32 * 3136, 64, 132, True) == f16  # tuned: kept
+    assert plan.conv_tiles(f32, False, "simt", "float32", 64, 100000, 132, False) == S.Simt(64, 128, 8, 4, 8, 3)
+    f64 = S.SIMT_DEFAULT["float64"]
+    assert plan.conv_tiles(f64, False, "simt", "float64", 64, 64, 132, True) == f64
+    names = {n for _, n in S.catalogue()}
+    for kind, d in plan._NARROW.items():  # every narrow tile is compile-checked
+        for pix, cfg in d.items():
+            dt = "float32" if kind == "simt" else kind
+            assert S.conv_implicit_name(cfg, dt, pix, kind != "simt") in names

@@ -123,6 +123,26 @@ def pack_weights(xp, w, groups: int, layout: str):
     return out
 
 
+# Narrower tiles for layers whose channel side is short or whose grid would not fill the GPU
+# (ResNet-50's 64-channel layers would leave half of a 128-wide tile idle; its 7x7 stage at batch
+# 32 makes 52 blocks of 128 x 128 for 132 SMs). Keyed by compute kind ("simt" = float32 here:
+# float64 keeps its 64 x 64 default) and orientation (pixel rows = NHWC).
+_NARROW = {"simt": {True: S.Simt(128, 64, 8, 8, 4, 3), False: S.Simt(64, 128, 8, 4, 8, 3)},
+           "float16": {True: S.Tc(128, 64, 32, 64, 32, 4)}, "bfloat16": {True: S.Tc(128, 64, 32, 64, 32, 4)}}
+
+
+def conv_tiles(cfg, tuned: bool, kind: str, dtype: str, m: int, n: int, sms: int, pix_rows: bool):
+    """The tile configuration of one convolution: a tuned one as it is; else the default, or a
+    narrower tile when the channel side (n for NHWC, m for NCHW) is <= 64 or the default grid has
+    fewer blocks than the GPU has SMs."""
+    if tuned or dtype == "float64":
+        return cfg
+    narrow = _NARROW.get(kind, {}).get(pix_rows)
+    if narrow is not None and ((n if pix_rows else m) <= 64 or tiles(m, n, cfg) < sms):
+        return narrow
+    return cfg
+
+
 class Pixels(NamedTuple):
     """The output's image, channel and pixel strides (elements), H and W as one pixel stride."""
 

@@ -374,8 +374,11 @@ class CudaBackend(Backend):
         vec = [t.data.ptr if t is not None else 0 for t in (wts.dev(t_) for t_ in ("bias", "scale", "shift"))]
         act = {"": 0, "relu": 1, "relu6": 2}[spec.activation]
         tail = (_i64(ystr.yn), _i64(ystr.yk), _i64(ystr.yp), _i32(shape.ho * shape.wo), *(_u64(p) for p in vec), _i32(act))
-        if kind != "simt" and not pix_rows:
-            cfg = _nchw_tc_config(cfg, kind)
+        tuned = cfg not in (S.SIMT_DEFAULT.get(dt), S.TC_DEFAULT.get(kind))
+        if kind != "simt" and not pix_rows and not tuned:
+            cfg = S.TC_CONV_NCHW_DEFAULT[kind]  # register gathers: eight warps halve the staged elements
+        mn = (npix, kg) if pix_rows else (kg, npix)
+        cfg = plan.conv_tiles(cfg, tuned, kind, dt, mn[0], mn[1], rt.props(dev_id)["sms"], pix_rows)
         (sh, sw), (pt, _, pl, _) = spec.stride, shape.padding
         geo = (_i32(shape.h), _i32(shape.w), _i32(shape.ho), _i32(shape.wo), _i32(sh), _i32(sw), _i32(pt), _i32(pl))
         if algorithm == "gemm" and pix_rows and xs[1] == 1 and xs[2] == shape.w * xs[3] and xs[0] == shape.h * xs[2]:
@@ -435,11 +438,6 @@ class CudaBackend(Backend):
                 self._taps.clear()
             t = self._taps[key] = cp.asarray(plan.taps(shape, spec, xs))
         return t
-
-
-def _nchw_tc_config(cfg, kind: str):
-    """NCHW tensor-core convolutions gather through registers: the 8-warp default unless tuned."""
-    return S.TC_CONV_NCHW_DEFAULT[kind] if cfg == S.TC_DEFAULT[kind] else cfg
 
 
 def _strided(x2, offset: int, stride: int, count: int):
