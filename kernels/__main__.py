@@ -1,5 +1,6 @@
-"""Command line: `python -m kernels info`, `python -m kernels bench gemm|conv2d|peak ...` and
-`python -m kernels tune conv2d ...`."""
+"""Command line: `python -m kernels info`, `python -m kernels bench gemm|conv2d|peak ...`,
+`python -m kernels tune conv2d ...`, `python -m kernels run gemm|conv2d ...` (a workflow step) and
+`python -m kernels demo` (the demo workflow on an embedded Dask cluster)."""
 from __future__ import annotations
 
 import argparse
@@ -21,6 +22,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .bench.tune import add_arguments as add_tune_arguments
 
     add_tune_arguments(p_tune)
+    p_run = sub.add_parser("run", help="run one kernel on .npy files (a workflow's binary step)")
+    from .workflow.cli import add_arguments as add_run_arguments
+
+    add_run_arguments(p_run)
+    p_demo = sub.add_parser("demo", help="demo workflow (simulation, analytics, inference) on an embedded Dask cluster")
+    from .demo.cli import add_arguments as add_demo_arguments
+
+    add_demo_arguments(p_demo)
     args = parser.parse_args(argv)
 
     if args.command == "info":
@@ -33,6 +42,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         from .bench.tune import run as run_tune
 
         return run_tune(args)
+    if args.command == "run":
+        from .workflow.cli import run as run_step
+
+        return run_step(args)
+    if args.command == "demo":
+        from .demo.cli import run as run_demo
+
+        return run_demo(args)
     from .bench.cli import run
 
     return run(args)

@@ -17,6 +17,7 @@ ENV_VARS = {
     "KERNELS_CACHE_DIR": "directory of the conv2d tuning cache; default: the platform's user cache dir",
     "KERNELS_OPENCL_DEVICE": "opencl device: 'platform:device' indices or a name substring; default PYOPENCL_CTX, else the first GPU/accelerator, else a CPU",
     "KERNELS_OPENCL_BINARY": "opencl: load the FPGA-form program from this precompiled binary (clCreateProgramWithBinary) instead of source",
+    "KERNELS_TASK_CUS": "computing units the PyCOMPSs task versions (kernels.workflow.compss) ask for; default 1",
 }
 
 
@@ -45,6 +46,7 @@ class Config:
     cache_dir: Optional[str]
     opencl_device: Optional[str]
     opencl_binary: Optional[str]
+    task_cus: int
 
 
 def read() -> Config:
@@ -59,6 +61,7 @@ def read() -> Config:
         cache_dir=os.environ.get("KERNELS_CACHE_DIR", "").strip() or None,
         opencl_device=os.environ.get("KERNELS_OPENCL_DEVICE", "").strip() or None,
         opencl_binary=os.environ.get("KERNELS_OPENCL_BINARY", "").strip() or None,
+        task_cus=_int("KERNELS_TASK_CUS") or 1,
     )
 
 
