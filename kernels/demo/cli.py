@@ -35,9 +35,12 @@ def _stage(label: str, futures: List[Any], t0: float) -> List[Any]:
 def _task(stage: str, first: np.ndarray, fn, *args: Any):
     """A stage function run as a workflow task on a worker: threads bound to what the task owns,
     backend and place recorded (kernels.workflow's task runner)."""
+    from kernels.workflow.arrays import aligned
     from kernels.workflow.tasks import run_kernel
 
-    value, info = run_kernel("conv2d", first, lambda be: fn(*args, backend=be), None, None, None, True)
+    # Arguments arrive from the network, possibly unaligned: aligned copies where needed.
+    args = tuple({k: aligned(v) for k, v in a.items()} if isinstance(a, dict) else aligned(a) for a in args)
+    value, info = run_kernel("conv2d", aligned(first), lambda be: fn(*args, backend=be), None, None, None, True)
     info["kernel"] = stage
     return value, info
 
@@ -95,7 +98,12 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         x = snaps.reshape(-1, n * n)
         x = np.ascontiguousarray(x - x.mean(axis=0), dtype=np.float32)
-        gram = kd.gemm(x, np.ascontiguousarray(x.T), client=client, block=512)
+        with distributed.get_task_stream(client) as stream:
+            gram = kd.gemm(x, np.ascontiguousarray(x.T), client=client, block=512)
+        blocks = [t for t in stream.data if "kernels-gemm" in str(t["key"])]
+        per_worker = {w: sum(t["worker"] == w for t in blocks) for w in sorted({t["worker"] for t in blocks})}
+        print(f"  [analytics] Gram matrix {x.shape[0]}x{x.shape[0]} (k = {x.shape[1]}): {len(blocks)} block products, "
+              + ", ".join(f"{c} on {w}" for w, c in per_worker.items()), flush=True)
         fut = client.submit(_task, "analytics", x, stages.pca_from_gram, x, gram, 4, pure=False)
         (axes, explained), info = _stage("analytics", [fut], t0)[0]
         timings["analytics"] = time.perf_counter() - t0
@@ -125,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {'task':<11} {'where':<34} {'backend':<8} {'threads':>7} {'seconds':>8}")
     for r in rows:
         print(f"  {r['kernel']:<11} {r['where']:<34} {r['backend']:<8} {r['threads']:>7} {r['seconds']:>8.3f}")
-    print("  (the Gram matrix's block products ran as kernels.distributed.gemm tasks on the workers, block 512)")
+    print(f"  gemm blocks {len(blocks)} x kernels.distributed.gemm (block 512) on " + ", ".join(per_worker))
     print("\ntimings: " + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()) + f", total {total:.1f} s")
     print(f"results: PCA explained variance of the first 4 axes {np.round(explained, 4).tolist()}; "
           f"predicted classes {np.argmax(scores, axis=1).tolist()}")
