@@ -65,9 +65,22 @@ def test_empty_inner_dimension(client):
     np.testing.assert_array_equal(c, np.zeros((3, 5)))
 
 
+def test_numpy_operands_are_laid_out_by_row_panels(client, rng):
+    a = rng.standard_normal((300, 130)).astype(np.float32)
+    b = rng.standard_normal((130, 90)).astype(np.float32)
+    a_d, b_d = kd.scatter_operands(client, a, b, 64)
+    assert a_d.chunks == ((64,) * 4 + (44,), (64, 64, 2)) and b_d.chunks == ((64, 64, 2), (64, 26))
+    workers = sorted(client.scheduler_info()["workers"])
+    who = client.who_has()
+    held = [sorted(who[key]) for key in b_d.__dask_graph__().keys() if who.get(key)]
+    assert len(held) == 6 and all(h == workers for h in held)  # every block of b on every worker
+    c = kd.gemm_graph(a_d, b_d, 64).compute()
+    assert np.all(np.abs(c - a.astype(np.float64) @ b) <= _gemm_bound(a, b))
+
+
 def test_choose_block_gives_each_thread_a_large_block():
     assert kd.choose_block(8192, 8192, 8192, 2) == 4096
-    assert kd.choose_block(8192, 8192, 8192, 4) == 4096
+    assert kd.choose_block(8192, 8192, 8192, 4) == 2048
     assert kd.choose_block(1000, 300, 50, 2) == 512
     assert kd.choose_block(5000, 5000, 5000, 1) == 5120
 

@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  gemm blocks {len(blocks)} x kernels.distributed.gemm (block 512) on " + ", ".join(per_worker))
     print("\ntimings: " + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()) + f", total {total:.1f} s")
     print(f"results: PCA explained variance of the first 4 axes {np.round(explained, 4).tolist()}; "
-          f"predicted classes {np.argmax(scores, axis=1).tolist()}")
+          f"CNN (fixed random weights, untrained) class counts {np.bincount(np.argmax(scores, axis=1), minlength=4).tolist()}")
     print("\nchecks against the reference backend (float64):")
     for c in checks:
         print(f"  {'ok  ' if c['ok'] else 'FAIL'} {c['check']}: max error {c['max_error']:.3g} (bound {c['bound']:.3g})")

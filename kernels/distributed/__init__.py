@@ -12,5 +12,6 @@ from __future__ import annotations
 from .cluster import client_for, local_cluster, worker_threads
 from .conv2d import conv2d, conv2d_graph
 from .gemm import choose_block, gemm, gemm_graph
+from .layout import scatter_operands
 
-__all__ = ["choose_block", "client_for", "conv2d", "conv2d_graph", "gemm", "gemm_graph", "local_cluster", "worker_threads"]
+__all__ = ["choose_block", "client_for", "conv2d", "conv2d_graph", "gemm", "gemm_graph", "local_cluster", "scatter_operands", "worker_threads"]

@@ -18,11 +18,14 @@ def require_distributed():
 
 
 def local_cluster(workers: int = 2, threads_per_worker: int = 1, processes: bool = True, **kwargs: Any):
-    """An embedded LocalCluster on loopback only: scheduler and workers bound to 127.0.0.1, the
-    dashboard on a free loopback port (nothing listens on other interfaces)."""
+    """An embedded LocalCluster on loopback only: scheduler and workers bound to 127.0.0.1 (worker
+    processes) or in process (processes=False), the dashboard on a free loopback port; nothing
+    listens on other interfaces."""
     distributed = require_distributed()
     options = dict(n_workers=workers, threads_per_worker=threads_per_worker, processes=processes,
-                   host="127.0.0.1", dashboard_address="127.0.0.1:0")
+                   dashboard_address="127.0.0.1:0")
+    if processes:  # TCP on loopback; threads-only clusters talk in process (inproc://), no socket at all
+        options["host"] = "127.0.0.1"
     options.update(kwargs)
     return distributed.LocalCluster(**options)
 

@@ -9,7 +9,8 @@ import numpy as np
 
 from .._validation import gemm_shapes, same_dtype
 from ..workflow.arrays import aligned as _aligned
-from ._graph import array_from, on_cluster
+from ._graph import array_from, is_dask_array, on_cluster
+from .layout import scatter_operands
 from .cluster import client_for, current_client, require_distributed, worker_threads
 
 _ALIGN = 256  # block sizes are multiples of this: whole micro-tiles and cache blocks per task
@@ -30,11 +31,10 @@ def _product(a: np.ndarray, b: np.ndarray, c: Optional[np.ndarray], alpha: float
 
 
 def choose_block(m: int, n: int, k: int, threads: int) -> int:
-    """The largest block (a multiple of 256, at least 512) that still gives every worker thread
-    an output block: each product is then as large as the parallelism allows, and the number of
-    tasks, so the total task overhead, is smallest."""
-    grid = max(1, math.ceil(math.sqrt(threads)))
-    block = math.ceil(max(m, n) / grid / _ALIGN) * _ALIGN
+    """The largest block (a multiple of 256, at least 512) that still gives every worker thread a
+    row panel of the output: each product is then as large as the parallelism allows, and the
+    number of tasks, so the total task overhead, is smallest."""
+    block = math.ceil(max(m, n) / max(1, threads) / _ALIGN) * _ALIGN
     return max(_MIN_BLOCK, block)
 
 
@@ -75,7 +75,8 @@ def gemm(
 ) -> Any:
     """``alpha * a @ b`` on a Dask cluster, block products by kernels.gemm on the workers.
 
-    a, b: NumPy arrays (cut into blocks and shipped to the workers once) or dask arrays.
+    a, b: NumPy arrays (shipped once: a's row panels spread over the workers, b to every worker,
+    see scatter_operands) or dask arrays (used where they are).
     block: block size (default: choose_block for the cluster's threads). client: a
     distributed.Client (default: the current one, else an embedded loopback LocalCluster with 2
     single-thread workers, closed afterwards). gather=True returns a NumPy array; gather=False
@@ -90,8 +91,11 @@ def gemm(
         bs = block if block is not None else choose_block(m, n, k, worker_threads(cl))
         if bs < 1:
             raise ValueError(f"gemm: block must be >= 1, got {bs}")
-        a_d, b_d = on_cluster(cl, a, bs), on_cluster(cl, b, bs)
-        c = gemm_graph(a_d, b_d, bs, alpha, backend)
+        # Empty operands (gemm_graph gives zeros) and dask arrays stay where they are.
+        if min(m, n, k) == 0 or is_dask_array(a) or is_dask_array(b):
+            c = gemm_graph(on_cluster(cl, a, bs), on_cluster(cl, b, bs), bs, alpha, backend)
+        else:
+            c = gemm_graph(*scatter_operands(cl, np.asarray(a), np.asarray(b), bs), bs, alpha, backend)
         return cl.compute(c).result() if gather else cl.persist(c)
 
 

@@ -45,7 +45,7 @@ def owned_threads() -> Tuple[int, str]:
     """
     w = dask_worker()
     if w is not None:
-        running = max(1, len(getattr(w.state, "executing", ())) or 1)
+        running = max(1, w.state.executing_count)
         n, src = max(1, w.state.nthreads // running), f"dask worker {w.address} ({w.state.nthreads} threads, {running} running)"
     else:
         n, src = cores(), "cores of this process"

@@ -36,6 +36,7 @@ def run_kernel(kernel: str, first: Any, fn, out: Optional[PathLike], threads: Op
     `out`; with info=True also a dict of what ran where (kernel, worker, backend, threads, seconds)."""
     chosen = backend if backend is not None else gpu_backend()
     name = chosen if chosen is not None else _picked(kernel, first)
+    _, source = owned_threads()  # as the task starts (a Dask worker's share depends on the moment)
     with bound_threads(threads) as n:
         t0 = time.perf_counter()
         result = fn(chosen)
@@ -46,9 +47,8 @@ def run_kernel(kernel: str, first: Any, fn, out: Optional[PathLike], threads: Op
     value: Any = save_atomic(out, result) if out is not None else result
     if not info:
         return value
-    _, source = owned_threads()
     return value, {"kernel": kernel, "where": _where(), "backend": name, "threads": seen, "threads_from": source,
-                   "threads_asked": n, "seconds": seconds}
+                   "threads_bound": n, "seconds": seconds}
 
 
 def gemm_task(
