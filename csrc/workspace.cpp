@@ -2,6 +2,7 @@
 #include "workspace.hpp"
 
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 #if defined(__linux__)
@@ -17,6 +18,7 @@ struct Buffer {
     ~Buffer() { std::free(ptr); }
 };
 thread_local Buffer t_buffers[2];
+thread_local Buffer t_zeros;
 constexpr std::size_t kPage = 4096;
 constexpr std::size_t kHugePage = 2u << 20;
 }  // namespace
@@ -39,6 +41,17 @@ void* workspace(std::size_t bytes, Slot slot) {
     if (align == kHugePage) madvise(buf.ptr, want, MADV_HUGEPAGE);  // a hint: failure is harmless
 #endif
     return buf.ptr;
+}
+
+const void* zero_block(std::size_t bytes) {
+    if (bytes <= t_zeros.size) return t_zeros.ptr;
+    const std::size_t want = (bytes + kPage - 1) / kPage * kPage;
+    std::free(t_zeros.ptr);
+    t_zeros.ptr = std::aligned_alloc(kPage, want);
+    t_zeros.size = t_zeros.ptr ? want : 0;
+    if (!t_zeros.ptr) throw std::bad_alloc();
+    std::memset(t_zeros.ptr, 0, want);
+    return t_zeros.ptr;
 }
 
 }  // namespace kernels

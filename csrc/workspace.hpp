@@ -13,4 +13,9 @@ enum class Slot : int { packing = 0, scratch = 1 };
 // Reused across calls so mid-size products do not pay mmap + page faults every time.
 void* workspace(std::size_t bytes, Slot slot = Slot::packing);
 
+// At least `bytes` of zeros, owned by the calling thread and never written by the library: the
+// zero column that direct convolution points padded pixels at. Zeroed once when it grows, so a
+// call costs nothing (NCHW layers need (C-1)*H*W + 1 elements: the column runs at plane stride).
+const void* zero_block(std::size_t bytes);
+
 }  // namespace kernels

@@ -1,10 +1,11 @@
 """Public convolution API: conv2d, im2col, conv2d_workspace and Conv2d plans.
 
 Arguments are normalised and checked here once for every backend (kernels/_conv_args.py); the
-backend then runs the chosen algorithm. algorithm="auto" picks, in order: the direct kernels for
-depthwise layers and for every NHWC layer (the batch-reduce kernel reads the image in place: no
-im2col block and no packed image; measured faster than every other algorithm on each ResNet-50
-layer), a plain GEMM for 1x1 stride-1 unpadded layers, a measured choice from the tuning cache
+backend then runs the chosen algorithm. algorithm="auto" picks, in order (heuristic_choice): the
+direct kernels for depthwise layers and for every NHWC layer (the batch-reduce kernel reads the
+image in place: no im2col block and no packed image; measured faster than every other algorithm
+on each ResNet-50 layer), a plain GEMM for 1x1 stride-1 unpadded layers, the direct kernel for
+NCHW layers with taps and >= 16 channels per group; then a measured choice from the tuning cache
 (kernels/_tuning.py), explicit im2col for NCHW layers of <= 64 output pixels, else convGemm (no
 workspace beyond the packing buffers, and as fast as explicit im2col on larger layers).
 """
@@ -24,7 +25,10 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # im2col: its lowered matrix is small, and the GEMM's unpacked path then reads the weights in
 # place instead of repacking every weight for only <= 64 uses (measured 1.17x convGemm there).
 _FEW_PIXELS = 64
-_DIRECT_RULE = "algorithm 'direct' is for NHWC layers and depthwise layers (groups == C == K, R*S <= 1024)"
+# NCHW layers with taps run the direct kernel from this many channels per group: it broadcasts
+# each channel at the plane stride, which beats convGemm's gather by 1.2-1.5x on ResNet-50's 3x3
+# layers, but with 3 channels (RGB stems) each tap is too short a reduction (0.5x convGemm).
+_DIRECT_MIN_CHANNELS = 16
 
 
 def _as_array(x: Any, fn: Any = None) -> np.ndarray:
@@ -69,12 +73,23 @@ def _float_dtype(fn: str, x: np.ndarray, w: np.ndarray, allowed: tuple = _FLOATS
 
 
 def applicable_algorithms(shape: A.ConvShape, spec: A.ConvSpec) -> list:
-    algos = ["im2col", "convgemm"]
+    algos = ["im2col", "convgemm", "direct"]
     if shape.r == shape.s == 1 and spec.stride == (1, 1) and shape.padding == (0, 0, 0, 0):
         algos.append("gemm")
-    if spec.layout == "NHWC" or (spec.groups == shape.c == shape.k and shape.r * shape.s <= 1024):
-        algos.append("direct")
     return algos
+
+
+def heuristic_choice(shape: A.ConvShape, spec: A.ConvSpec) -> Optional[str]:
+    """The choice "auto" makes without consulting the tuning cache, or None where it consults it."""
+    if spec.groups == shape.c == shape.k and shape.r * shape.s <= 1024:
+        return "direct"  # depthwise
+    if spec.layout == "NHWC":
+        return "direct"
+    if shape.r == shape.s == 1 and spec.stride == (1, 1) and shape.padding == (0, 0, 0, 0):
+        return "gemm"
+    if shape.r * shape.s > 1 and shape.c // spec.groups >= _DIRECT_MIN_CHANNELS:
+        return "direct"
+    return None
 
 
 def resolve_algorithm(fn: str, algorithm: str, shape: A.ConvShape, spec: A.ConvSpec, dtype: np.dtype) -> str:
@@ -83,13 +98,10 @@ def resolve_algorithm(fn: str, algorithm: str, shape: A.ConvShape, spec: A.ConvS
     if algorithm != "auto":
         if algorithm == "gemm" and "gemm" not in usable:
             raise ValueError(f"{fn}: algorithm 'gemm' needs a 1x1 kernel, stride 1 and no padding")
-        if algorithm == "direct" and "direct" not in usable:
-            raise ValueError(f"{fn}: {_DIRECT_RULE}")
         return algorithm
-    if "direct" in usable:
-        return "direct"
-    if "gemm" in usable:
-        return "gemm"
+    choice = heuristic_choice(shape, spec)
+    if choice is not None:
+        return choice
     if _tuning.entries():  # measured choices exist for this machine
         choice = _tuning.lookup(_tuning.layer_key(shape, spec, dtype.name, get_num_threads()))
         if choice is not None:
@@ -126,7 +138,7 @@ def conv2d(
     layout; w is (K, C/groups, R, S). padding: int, (h, w), (top, bottom, left, right), "same"
     (stride 1 only) or "valid". stride, dilation: int or (h, w). bias, scale, shift: (K,) or None.
     activation: None, "relu" or "relu6". algorithm: "auto", "im2col", "convgemm", "gemm" (1x1,
-    stride 1, no padding) or "direct" (NHWC layers, depthwise layers). out: a writable array of
+    stride 1, no padding) or "direct" (no lowering, any layer). out: a writable array of
     the output's shape and dtype (never copied or cast). float32 and float64 (and float16 on
     the cuda backend). precision: "exact" (default) or "tf32" (float32 on TF32 tensor cores
     where a backend has them).
@@ -240,12 +252,10 @@ class Conv2d:
         self._packed = pick("pack_conv2d", backend, w)(w, *vec, self.spec)
 
     def _check_fixed_algorithm(self, k: int, cg: int, r: int, s: int) -> None:
-        """gemm and direct depend on the weights and options only: reject them here, not per call."""
+        """gemm depends on the weights and options only: reject it here, not per call."""
         sp = self.spec
         if self.algorithm == "gemm" and not (r == s == 1 and sp.stride == (1, 1) and sp.padding in ((0, 0, 0, 0), "same")):
             raise ValueError("Conv2d: algorithm 'gemm' needs a 1x1 kernel, stride 1 and no padding")
-        if self.algorithm == "direct" and not (sp.layout == "NHWC" or (cg == 1 and k == sp.groups and r * s <= 1024)):
-            raise ValueError(f"Conv2d: {_DIRECT_RULE}")
 
     def __call__(self, x: Any, out: Any = None) -> Any:
         x = _as_array(x, self._run)

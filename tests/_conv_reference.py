@@ -78,16 +78,13 @@ def output_shape(x_shape, w_shape, stride=1, padding: Padding = 0, dilation=1, l
 
 def applicable_algorithms(x_shape, w_shape, stride=1, padding: Padding = 0, dilation=1, groups: int = 1,
                           layout: str = "NCHW"):
-    """The algorithms the spec allows for this layer: im2col and convgemm always; gemm for 1x1
-    kernels with stride 1 and zero padding; direct for NHWC layers and depthwise ones
-    (groups == C == K, R*S <= 1024)."""
+    """The algorithms the spec allows for this layer: im2col, convgemm and direct always; gemm for
+    1x1 kernels with stride 1 and zero padding."""
     C = x_shape[1] if layout == "NCHW" else x_shape[3]
     K, _, R, S = w_shape
-    algs = ["auto", "im2col", "convgemm"]
+    algs = ["auto", "im2col", "convgemm", "direct"]
     if (R, S) == (1, 1) and pair(stride) == (1, 1) and normalize_padding(padding, R, S, dilation) == (0, 0, 0, 0):
         algs.append("gemm")
-    if layout == "NHWC" or (groups == C == K and R * S <= 1024):
-        algs.append("direct")
     return algs
 
 

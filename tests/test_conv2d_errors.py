@@ -92,13 +92,6 @@ CASES = {
     "algorithm-gemm-1x1-pad-asym": (
         lambda: conv(w=w_(r=1, s=1), padding=(0, 1, 0, 0), algorithm="gemm"), ValueError, r"gemm|algorithm",
     ),
-    "algorithm-direct-dense": (lambda: conv(x=x_(c=4), w=w_(k=4, c=4), algorithm="direct"), ValueError, r"direct|algorithm"),
-    "algorithm-direct-groups2": (
-        lambda: conv(x=x_(c=4), w=w_(k=4, c=2), groups=2, algorithm="direct"), ValueError, r"direct|algorithm",
-    ),
-    "algorithm-direct-multiplier": (
-        lambda: conv(x=x_(c=4), w=w_(k=8, c=1), groups=4, algorithm="direct"), ValueError, r"direct|algorithm",
-    ),
     # dtypes
     "int32": (lambda: conv(x=x_().astype(np.int32), w=w_().astype(np.int32)), TypeError, "int32"),
     "int64-x": (lambda: conv(x=x_().astype(np.int64)), TypeError, "int64"),
@@ -178,12 +171,13 @@ def test_exception_types_agree_across_backends():
 
 @pytest.mark.parametrize("algorithm", ["gemm", "direct"])
 def test_restricted_algorithms_accepted_where_they_apply(algorithm):
-    """The restricted algorithms are not rejected wholesale: gemm on a 1x1 stride-1 unpadded layer
-    (also grouped), direct on a depthwise layer."""
+    """gemm is not rejected wholesale: it runs on a 1x1 stride-1 unpadded layer (also grouped);
+    direct runs on every layer (depthwise, dense, grouped, depth multiplier)."""
     if algorithm == "gemm":
         for groups in (1, 2):
             y = kernels.conv2d(x_(c=4), w_(k=6, c=4 // groups, r=1, s=1), groups=groups, algorithm="gemm")
             assert y.shape == (2, 6, 9, 8)
     else:
-        y = kernels.conv2d(x_(c=4), w_(k=4, c=1), groups=4, padding=1, algorithm="direct")
-        assert y.shape == (2, 4, 9, 8)
+        for k, c, groups in ((4, 1, 4), (4, 4, 1), (4, 2, 2), (8, 1, 4)):
+            y = kernels.conv2d(x_(c=4), w_(k=k, c=c), groups=groups, padding=1, algorithm="direct")
+            assert y.shape == (2, k, 9, 8)

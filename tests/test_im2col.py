@@ -240,7 +240,7 @@ def test_workspace_defaults_and_dtypes():
     """Defaults: stride 1, no padding, one group, NCHW, float32; float64 doubles the lowered size."""
     xs, ws = (1, 8, 10, 10), (4, 8, 3, 3)
     d = kernels.conv2d_workspace(xs, ws)
-    assert set(d) == {"im2col", "convgemm"}
+    assert set(d) == {"im2col", "convgemm", "direct"}
     assert d["im2col"] >= 8 * 9 * 8 * 8 * 4
     d64 = kernels.conv2d_workspace(xs, ws, dtype="float64")
     assert d64["im2col"] >= 8 * 9 * 8 * 8 * 8
@@ -249,19 +249,19 @@ def test_workspace_defaults_and_dtypes():
 @pytest.mark.parametrize(
     "ws,opts,present,absent",
     [
-        ((16, 8, 1, 1), dict(), {"gemm"}, {"direct"}),
-        ((16, 4, 1, 1), dict(groups=2), {"gemm"}, {"direct"}),
-        ((16, 8, 1, 1), dict(stride=2), set(), {"gemm", "direct"}),
-        ((16, 8, 1, 1), dict(padding=1), set(), {"gemm", "direct"}),
-        ((16, 8, 3, 3), dict(padding=1), set(), {"gemm", "direct"}),
-        ((8, 1, 3, 3), dict(padding=1, groups=8), {"direct"}, {"gemm"}),
-        ((8, 1, 5, 5), dict(stride=2, groups=8), {"direct"}, {"gemm"}),
-        ((16, 1, 3, 3), dict(groups=8), set(), {"gemm", "direct"}),  # depth multiplier 2: not depthwise
-        ((8, 1, 1, 1), dict(groups=8), {"gemm", "direct"}, set()),
-        ((16, 8, 3, 3), dict(padding=1, layout="NHWC"), {"direct"}, {"gemm"}),
-        ((16, 4, 5, 5), dict(stride=2, groups=2, layout="NHWC"), {"direct"}, {"gemm"}),
-        ((16, 1, 3, 3), dict(groups=8, layout="NHWC"), {"direct"}, {"gemm"}),
-        ((16, 8, 1, 1), dict(layout="NHWC"), {"gemm", "direct"}, set()),
+        ((16, 8, 1, 1), dict(), {"gemm"}, set()),
+        ((16, 4, 1, 1), dict(groups=2), {"gemm"}, set()),
+        ((16, 8, 1, 1), dict(stride=2), set(), {"gemm"}),
+        ((16, 8, 1, 1), dict(padding=1), set(), {"gemm"}),
+        ((16, 8, 3, 3), dict(padding=1), set(), {"gemm"}),
+        ((8, 1, 3, 3), dict(padding=1, groups=8), set(), {"gemm"}),
+        ((8, 1, 5, 5), dict(stride=2, groups=8), set(), {"gemm"}),
+        ((16, 1, 3, 3), dict(groups=8), set(), {"gemm"}),  # depth multiplier 2: not depthwise
+        ((8, 1, 1, 1), dict(groups=8), {"gemm"}, set()),
+        ((16, 8, 3, 3), dict(padding=1, layout="NHWC"), set(), {"gemm"}),
+        ((16, 4, 5, 5), dict(stride=2, groups=2, layout="NHWC"), set(), {"gemm"}),
+        ((16, 1, 3, 3), dict(groups=8, layout="NHWC"), set(), {"gemm"}),
+        ((16, 8, 1, 1), dict(layout="NHWC"), {"gemm"}, set()),
     ],
     ids=["1x1", "1x1-g2", "1x1-s2", "1x1-pad1", "3x3", "dw", "dw-5x5-s2", "dw-multiplier", "dw-1x1",
          "nhwc-3x3", "nhwc-5x5-s2-g2", "nhwc-dw-multiplier", "nhwc-1x1"],
@@ -269,7 +269,7 @@ def test_workspace_defaults_and_dtypes():
 def test_workspace_restricted_algorithms(ws, opts, present, absent):
     xs = (2, 12, 12, 8) if opts.get("layout") == "NHWC" else (2, 8, 12, 12)
     got = kernels.conv2d_workspace(xs, ws, **opts)
-    assert {"im2col", "convgemm"} <= set(got)
+    assert {"im2col", "convgemm", "direct"} <= set(got)  # every layer has a direct form
     assert present <= set(got), got
     assert not (absent & set(got)), got
 

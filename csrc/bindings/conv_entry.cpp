@@ -156,13 +156,9 @@ FoldedEpilogue<T> fold(const py::object& bias, const py::object& scale, const py
     return f;
 }
 
-// gemm needs the image's pixels at one stride, direct an NHWC or depthwise layer; otherwise an error for
-// direct, and for gemm the implicit path (same arithmetic per output, no copy).
+// gemm needs a pointwise layer (else an error) and the image's pixels at one stride (else the
+// implicit path: same arithmetic per output, no copy). Every layer has a direct form (conv.hpp).
 ConvAlgo effective_algo(ConvAlgo algo, const ConvGeom& g, const Strides4& xs) {
-    if (algo == ConvAlgo::direct) {
-        if (!direct_applies(g))
-            fail("algorithm 'direct' is for NHWC layers and depthwise layers (groups == C == K, R*S <= 1024)");
-    }
     if (algo == ConvAlgo::gemm) {
         if (!g.pointwise()) fail("algorithm 'gemm' is for 1x1 kernels with stride 1 and no padding only");
         if (g.h > 1 && xs.h != g.w * xs.w) return ConvAlgo::convgemm;

@@ -102,7 +102,7 @@ void conv_pixel_rows(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, cons
                 continue;
             }
             const Tiles<T> t{pix, kg, kd, T(1), T(0), yg, io.ys.w, io.ys.c, group_epilogue(io.ep, grp * kg, false)};
-            const T* packed = pw ? pw->find(cand.ukr, grp) : nullptr;
+            const T* packed = pw ? pw->find(cand.ukr, false, grp) : nullptr;
             auto with_weights = [&](const auto& a) {
                 if (packed) run_blocked(t, a, PrepackedPanels<T>{packed, cand.ukr->nr, kd}, cand, nt);
                 else run_blocked(t, a, StridedB<T>{wg, 1, kd}, cand, nt);
@@ -147,7 +147,7 @@ void conv_channel_rows(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, co
                 continue;
             }
             const Tiles<T> t{kg, npix, kd, T(1), T(0), yg, io.ys.c, io.ys.w, group_epilogue(io.ep, grp * kg, true)};
-            const T* packed = pw ? pw->find(cand.ukr, grp) : nullptr;
+            const T* packed = pw ? pw->find(cand.ukr, true, grp) : nullptr;
             auto with_weights = [&](const auto& b) {
                 if (packed) run_blocked(t, PrepackedPanels<T>{packed, cand.ukr->mr, kd}, b, cand, nt);
                 else run_blocked(t, WeightRowsA<T>{wg, &g}, b, cand, nt);
@@ -175,18 +175,21 @@ std::shared_ptr<const PackedWeights<T>> pack_weights(const ConvGeom& g, const T*
         transpose_depthwise_taps(g, w, pw->taps_rsc.get());
     }
     if (kd == 0 || kg == 0) return pw;
-    for (const Candidate<T>& cand : e.cands) {
-        const Ukernel<T>& u = *cand.ukr;
-        const dim_t width = g.nhwc ? u.mr : u.nr;
-        const dim_t stride = round_up(kg, width) * kd;
-        typename PackedWeights<T>::Entry entry{&u, stride, AlignedBuffer<T>(static_cast<std::size_t>(stride * g.groups))};
-        for (dim_t grp = 0; grp < g.groups; ++grp) {
-            const T* wg = w + grp * kg * kd;
-            T* dst = entry.panels.get() + grp * stride;
-            if (g.nhwc) WeightRowsA<T>{wg, &g}.pack(u, 0, kg, 0, kd, dst);
-            else StridedB<T>{wg, 1, kd}.pack(u, 0, kg, 0, kd, dst);
+    for (const bool rows : {true, false}) {
+        if (rows ? !plan_packs_rows(g) : !plan_packs_cols(g)) continue;
+        for (const Candidate<T>& cand : e.cands) {
+            const Ukernel<T>& u = *cand.ukr;
+            const dim_t stride = round_up(kg, rows ? u.mr : u.nr) * kd;
+            typename PackedWeights<T>::Entry entry{&u, rows, stride,
+                                                   AlignedBuffer<T>(static_cast<std::size_t>(stride * g.groups))};
+            for (dim_t grp = 0; grp < g.groups; ++grp) {
+                const T* wg = w + grp * kg * kd;
+                T* dst = entry.panels.get() + grp * stride;
+                if (rows) WeightRowsA<T>{wg, &g}.pack(u, 0, kg, 0, kd, dst);
+                else StridedB<T>{wg, 1, kd}.pack(u, 0, kg, 0, kd, dst);
+            }
+            pw->entries.push_back(std::move(entry));
         }
-        pw->entries.push_back(std::move(entry));
     }
     return pw;
 }
@@ -196,7 +199,7 @@ void conv2d(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, const PackedW
             const Engine<T>& e, int nthreads) {
     if (g.n == 0 || g.k == 0 || g.ho() <= 0 || g.wo() <= 0) return;
     if (g.kd() == 0) return fill_empty(g, io);
-    if (algo == ConvAlgo::direct && !direct_is_depthwise(g)) return conv_direct_nhwc(g, io, pw, e, nthreads);
+    if (algo == ConvAlgo::direct && !direct_is_depthwise(g)) return conv_direct(g, io, pw, e, nthreads);
     if (algo == ConvAlgo::direct) {
         const T* taps = pw && pw->taps_rsc.size ? pw->taps_rsc.get() : nullptr;
         return depthwise_conv(g, io, taps, e.cands.front().ukr->isa, nthreads);
@@ -208,7 +211,7 @@ void conv2d(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, const PackedW
 template <typename T>
 std::size_t conv2d_workspace(const ConvGeom& g, ConvAlgo algo, const Engine<T>& e, int nthreads) {
     if (g.n == 0 || g.k == 0 || g.kd() == 0) return 0;
-    if (algo == ConvAlgo::direct && !direct_is_depthwise(g)) return conv_direct_nhwc_workspace(g, e, nthreads);
+    if (algo == ConvAlgo::direct && !direct_is_depthwise(g)) return conv_direct_workspace(g, e, nthreads);
     if (algo == ConvAlgo::direct) return depthwise_workspace(g, sizeof(T), nthreads);
     const dim_t pix = g.pixels(), kg = g.kg(), kd = g.kd();
     const dim_t m = g.nhwc ? kg : pix;

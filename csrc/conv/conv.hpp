@@ -15,10 +15,14 @@ namespace kernels {
 enum class ConvAlgo : int { im2col = 0, convgemm = 1, gemm = 2, direct = 3 };
 
 // Algorithm "direct": the depthwise kernel for depthwise layers (R*S <= kMaxDepthwiseTaps), the
-// batch-reduce NHWC kernel (conv_direct.hpp) for any other channels-contiguous layer; NCHW layers
-// that are not depthwise have no direct form.
+// batch-reduce kernel (conv_direct.hpp) for every other layer.
 inline bool direct_is_depthwise(const ConvGeom& g) { return g.depthwise() && g.r * g.s <= kMaxDepthwiseTaps; }
-inline bool direct_applies(const ConvGeom& g) { return direct_is_depthwise(g) || g.nhwc; }
+
+// Which packed weight layouts a plan keeps: A panels (K along MR, taps (r, s, c)) serve the NHWC
+// GEMM orientation and the batch-reduce kernel in both layouts; B panels (K along NR) the NCHW
+// GEMM orientation. NCHW layers with taps (where "auto" runs the batch-reduce kernel) keep both.
+inline bool plan_packs_rows(const ConvGeom& g) { return g.nhwc || (!direct_is_depthwise(g) && g.r * g.s > 1); }
+inline bool plan_packs_cols(const ConvGeom& g) { return !g.nhwc; }
 
 // Buffer aligned to a cache line (packed A panels are read with aligned vector loads).
 template <typename T>
@@ -33,21 +37,22 @@ struct AlignedBuffer {
 };
 
 // Weights packed once into the micro-panels of every candidate micro-kernel of the engine they
-// were built for: B panels (K along NR) for NCHW, A panels (K along MR, taps in (r, s, c) order)
-// for NHWC. A kernel without an entry (the engine was reconfigured) packs on the fly.
+// were built for, in the layouts plan_packs_rows / plan_packs_cols name. A kernel or layout
+// without an entry (the engine was reconfigured) packs on the fly.
 template <typename T>
 struct PackedWeights {
     struct Entry {
         const Ukernel<T>* ukr;
+        bool rows;           // A panels (K along MR), else B panels (K along NR)
         dim_t group_stride;  // elements between groups
         AlignedBuffer<T> panels;
     };
     std::vector<Entry> entries;
     AlignedBuffer<T> taps_rsc;  // depthwise NHWC: taps as R x S x C
 
-    const T* find(const Ukernel<T>* u, dim_t group) const {
+    const T* find(const Ukernel<T>* u, bool rows, dim_t group) const {
         for (const Entry& e : entries)
-            if (e.ukr == u) return e.panels.get() + group * e.group_stride;
+            if (e.ukr == u && e.rows == rows) return e.panels.get() + group * e.group_stride;
         return nullptr;
     }
 };

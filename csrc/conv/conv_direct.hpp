@@ -1,5 +1,5 @@
-// Direct convolution of channels-contiguous (NHWC) layers of any kernel size on the batch-reduce
-// micro-kernels: the image is read in place, only the weights are packed.
+// Direct convolution of any (non-depthwise) layer on the batch-reduce micro-kernels: the image is
+// read in place, only the weights are packed.
 #pragma once
 
 #include <cstddef>
@@ -8,14 +8,16 @@
 
 namespace kernels {
 
-// y := epilogue(conv(x, w)) for an NHWC layer (any R, S, stride, padding, dilation, groups);
-// weights from pw when it holds the chosen kernel's panels, else packed per call.
+// y := epilogue(conv(x, w)) for any layer (R, S, stride, padding, dilation, groups; NHWC or NCHW,
+// any strides; y's H and W must form one stride); weights from pw when it holds the chosen
+// kernel's A panels, else packed per call.
 template <typename T>
-void conv_direct_nhwc(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T>* pw, const Engine<T>& e,
-                      int nthreads);
+void conv_direct(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T>* pw, const Engine<T>& e,
+                 int nthreads);
 
-// Bytes conv_direct_nhwc allocates (weights packed per call, zero column, tap tables).
+// Bytes conv_direct allocates for contiguous x and y (weights packed per call, the zero column,
+// tap tables).
 template <typename T>
-std::size_t conv_direct_nhwc_workspace(const ConvGeom& g, const Engine<T>& e, int nthreads);
+std::size_t conv_direct_workspace(const ConvGeom& g, const Engine<T>& e, int nthreads);
 
 }  // namespace kernels

@@ -1,8 +1,9 @@
 """`python -m kernels tune conv2d`: measure im2col against convGemm on each layer and record the
 faster in the tuning cache (kernels/_tuning.py) that conv2d(algorithm="auto") consults.
 
-Only layers where "auto" has a real choice are tuned: depthwise and NHWC layers always run the
-direct kernels and 1x1 stride-1 unpadded layers a plain GEMM. A choice is kept per layer shape, dtype,
+Only layers where "auto" consults the cache are tuned (kernels._conv.heuristic_choice): not the
+depthwise, NHWC and wide NCHW layers with taps (direct kernels), nor the 1x1 stride-1 unpadded
+layers (a plain GEMM). A choice is kept per layer shape, dtype,
 layout, thread count and machine (CPU model, ISA, library version).
 """
 from __future__ import annotations
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                             xs = layer.x_shape(args.batch, layout)
                             ws = (layer.k, layer.c // layer.groups, layer.r, layer.s)
                             shape = _conv_args.shape_of("tune", xs, ws, spec)
-                            if "gemm" in _conv.applicable_algorithms(shape, spec) or "direct" in _conv.applicable_algorithms(shape, spec):
+                            if _conv.heuristic_choice(shape, spec) is not None:
                                 continue  # auto does not consult the cache for these
                             key = _tuning.layer_key(shape, spec, dt.name, nt)
                             if key in results:
