@@ -111,6 +111,31 @@ KERNELS_INLINE void prefetch_c(typename V::T* c, inc_t rs_c, inc_t cs_c) {
         }
 }
 
+// acc := 0.
+template <class V, int MV, int NR>
+KERNELS_INLINE void zero_acc(typename V::R (&acc)[NR][MV]) {
+#pragma GCC unroll 16
+    for (int j = 0; j < NR; ++j)
+#pragma GCC unroll 4
+        for (int i = 0; i < MV; ++i) acc[j][i] = V::zero();
+}
+
+// One k step against a packed A micro-panel: acc[j] += a[0:MV vectors] * B(j), where b_at(j)
+// points at B(j), the element broadcast for column j (packed panel or image, as the caller says).
+template <class V, int MV, int NR, class BAt>
+KERNELS_INLINE void rank1_packed_a(typename V::R (&acc)[NR][MV], const typename V::T* a, const BAt& b_at) {
+    using R = typename V::R;
+    R av[MV];
+#pragma GCC unroll 4
+    for (int i = 0; i < MV; ++i) av[i] = V::load(a + i * V::W);
+#pragma GCC unroll 16
+    for (int j = 0; j < NR; ++j) {
+        const R bj = V::bcast(b_at(j));
+#pragma GCC unroll 4
+        for (int i = 0; i < MV; ++i) acc[j][i] = V::fma(av[i], bj, acc[j][i]);
+    }
+}
+
 // Packed operands: A micro-panel (AS elements per k, aligned), B micro-panel (NR per k).
 // AS > MV*W makes the half-height edge kernel: it reads the first MV vectors of a taller panel,
 // so the last rows of a block (m <= MR/2) cost half the FMAs of a full tile.
@@ -124,22 +149,10 @@ void simd_ukr(dim_t k, typename V::T alpha, const typename V::T* KERNELS_RESTRIC
     prefetch_c<V, MR, NR>(c, rs_c, cs_c);
 
     R acc[NR][MV];
-#pragma GCC unroll 16
-    for (int j = 0; j < NR; ++j)
-#pragma GCC unroll 4
-        for (int i = 0; i < MV; ++i) acc[j][i] = V::zero();
-
+    zero_acc<V, MV, NR>(acc);
 #pragma GCC unroll 4
     for (dim_t p = 0; p < k; ++p) {
-        R av[MV];
-#pragma GCC unroll 4
-        for (int i = 0; i < MV; ++i) av[i] = V::load(a + i * W);
-#pragma GCC unroll 16
-        for (int j = 0; j < NR; ++j) {
-            const R bj = V::bcast(b + j);
-#pragma GCC unroll 4
-            for (int i = 0; i < MV; ++i) acc[j][i] = V::fma(av[i], bj, acc[j][i]);
-        }
+        rank1_packed_a<V, MV, NR>(acc, a, [b](int j) { return b + j; });
         a += AS;
         b += NR;
     }
@@ -166,10 +179,7 @@ void simd_ukr_direct(dim_t k, typename V::T alpha, const typename V::T* a, inc_t
     for (int j = 0; j < NR; ++j) bj[j] = b + (j < n ? j : n - 1) * cs_b;
 
     R acc[NR][MV];
-#pragma GCC unroll 16
-    for (int j = 0; j < NR; ++j)
-#pragma GCC unroll 4
-        for (int i = 0; i < MV; ++i) acc[j][i] = V::zero();
+    zero_acc<V, MV, NR>(acc);
 
     // One k loop, instantiated twice: full tiles load A unmasked, the last row block masked.
     auto k_loop = [&](auto full) {
@@ -211,11 +221,7 @@ void simd_ukr_taps(dim_t ntaps, dim_t kc, const typename V::T* a, const dim_t* a
     prefetch_c<V, MR, NR>(c, rs_c, cs_c);
 
     R acc[NR][MV];
-#pragma GCC unroll 16
-    for (int j = 0; j < NR; ++j)
-#pragma GCC unroll 4
-        for (int i = 0; i < MV; ++i) acc[j][i] = V::zero();
-
+    zero_acc<V, MV, NR>(acc);
     // Instantiated for unit-stride channels (NHWC: the k index scales into the address) and any
     // stride.
     auto taps_loop = [&](auto unit) {
@@ -225,18 +231,9 @@ void simd_ukr_taps(dim_t ntaps, dim_t kc, const typename V::T* a, const dim_t* a
 #pragma GCC unroll 16
             for (int j = 0; j < NR; ++j) bj[j] = b[t * NR + j];
 #pragma GCC unroll 4
-            for (dim_t p = 0; p < kc; ++p) {
-                R av[MV];
-#pragma GCC unroll 4
-                for (int i = 0; i < MV; ++i) av[i] = V::load(ap + i * W);
+            for (dim_t p = 0; p < kc; ++p, ap += AS) {
                 const inc_t off = decltype(unit)::value ? p : p * rs_b;
-#pragma GCC unroll 16
-                for (int j = 0; j < NR; ++j) {
-                    const R bv = V::bcast(bj[j] + off);
-#pragma GCC unroll 4
-                    for (int i = 0; i < MV; ++i) acc[j][i] = V::fma(av[i], bv, acc[j][i]);
-                }
-                ap += AS;
+                rank1_packed_a<V, MV, NR>(acc, ap, [&bj, off](int j) { return bj[j] + off; });
             }
         }
     };
