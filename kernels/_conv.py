@@ -5,9 +5,10 @@ backend then runs the chosen algorithm. algorithm="auto" picks, in order (heuris
 direct kernels for depthwise layers and for every NHWC layer (the batch-reduce kernel reads the
 image in place: no im2col block and no packed image; measured faster than every other algorithm
 on each ResNet-50 layer), a plain GEMM for 1x1 stride-1 unpadded layers, the direct kernel for
-NCHW layers with taps and >= 16 channels per group; then a measured choice from the tuning cache
-(kernels/_tuning.py), explicit im2col for NCHW layers of <= 64 output pixels, else convGemm (no
-workspace beyond the packing buffers, and as fast as explicit im2col on larger layers).
+NCHW layers with taps, >= 16 channels per group and planes up to 64x64; then a measured choice
+from the tuning cache (kernels/_tuning.py), explicit im2col for NCHW layers of <= 64 output
+pixels, else convGemm (no workspace beyond the packing buffers, and as fast as explicit im2col
+on larger layers).
 """
 from __future__ import annotations
 
@@ -25,10 +26,13 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # im2col: its lowered matrix is small, and the GEMM's unpacked path then reads the weights in
 # place instead of repacking every weight for only <= 64 uses (measured 1.17x convGemm there).
 _FEW_PIXELS = 64
-# NCHW layers with taps run the direct kernel from this many channels per group: it broadcasts
-# each channel at the plane stride, which beats convGemm's gather by 1.2-1.5x on ResNet-50's 3x3
-# layers, but with 3 channels (RGB stems) each tap is too short a reduction (0.5x convGemm).
+# NCHW layers with taps run the direct kernel from this many channels per group and up to this
+# many input pixels per plane: it broadcasts each channel at the plane stride, which beats
+# convGemm's gather by 1.2-1.5x on ResNet-50's 3x3 layers (planes of 7x7 to 56x56); with 3
+# channels (RGB stems) each tap is too short a reduction (0.5x convGemm), and on 112x112 and
+# 224x224 planes (VGG-16's first layers) every channel step lands on another page (0.85-1.0x).
 _DIRECT_MIN_CHANNELS = 16
+_DIRECT_MAX_PLANE = 64 * 64
 
 
 def _as_array(x: Any, fn: Any = None) -> np.ndarray:
@@ -87,7 +91,8 @@ def heuristic_choice(shape: A.ConvShape, spec: A.ConvSpec) -> Optional[str]:
         return "direct"
     if shape.r == shape.s == 1 and spec.stride == (1, 1) and shape.padding == (0, 0, 0, 0):
         return "gemm"
-    if shape.r * shape.s > 1 and shape.c // spec.groups >= _DIRECT_MIN_CHANNELS:
+    wide = shape.c // spec.groups >= _DIRECT_MIN_CHANNELS
+    if shape.r * shape.s > 1 and wide and shape.h * shape.w <= _DIRECT_MAX_PLANE:
         return "direct"
     return None
 
