@@ -124,3 +124,17 @@ def test_task_on_one_thread_worker_runs_one_thread(client, rng):
     infos = client.gather([client.submit(gemm_task, a, a, threads=4, info=True, pure=False) for _ in range(4)])
     for _, info in infos:
         assert info["threads"] == 1 and info["threads_from"].startswith("dask worker")
+
+
+def test_task_gets_the_threads_of_its_worker(rng):
+    """A worker with 2 threads running one task gives it both (or the cores there are); the
+    caller's own thread count is untouched (the limit is per worker thread)."""
+    from kernels._threads import cores
+
+    a = rng.standard_normal((300, 300))
+    before = kernels.get_num_threads()
+    with kd.local_cluster(workers=1, threads_per_worker=2, processes=False) as cluster, distributed.Client(cluster) as c:
+        _, info = c.submit(gemm_task, a, a, info=True, pure=False).result()
+        assert kd.conv2d(np.ones((2, 1, 5, 5)), np.ones((1, 1, 3, 3)), client=c).shape == (2, 1, 3, 3)
+    assert info["threads"] == min(2, cores()) and "2 threads, 1 running" in info["threads_from"]
+    assert kernels.get_num_threads() == before

@@ -13,6 +13,7 @@ measured on empty tasks too.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import statistics
 import sys
@@ -65,6 +66,7 @@ def main(argv=None) -> int:
             # Where the time outside the products goes: before the first starts (graph submission,
             # scheduling), after the last ends (result registration, wait), and between them.
             split = (spans[0][0] - wall0, wall0 + t_dist - max(e for _, e in spans))
+            per_worker = sorted(collections.Counter(t["worker"] for t in products).values())
             if r == 0:
                 err = float(np.max(np.abs(c_got - c_local)) / np.max(np.abs(c_local)))
                 print(f"n={n} {args.dtype}, {workers} workers x 1 thread, block {block}: {blocks} block products; "
@@ -78,7 +80,8 @@ def main(argv=None) -> int:
                 print(f"round {r}: single process {t_local:.3f} s, distributed {t_dist:.3f} s "
                       f"(ratio {t_dist / t_local:.3f}), gather {t_gather:.3f} s, block compute {busy / blocks:.3f} s, "
                       f"overhead per block {(t_dist * workers - busy) / blocks * 1e3:.1f} ms "
-                      f"(first product starts after {split[0] * 1e3:.0f} ms, wait returns {split[1] * 1e3:.0f} ms after the last)", flush=True)
+                      f"(first product starts after {split[0] * 1e3:.0f} ms, wait returns {split[1] * 1e3:.0f} ms after the last; "
+                      f"products per worker {per_worker})", flush=True)
             del c_d, c_got
             time.sleep(0.5)
         # The bare cost of a Dask task on this cluster: 2000 empty tasks, wall x threads / tasks.
