@@ -13,6 +13,9 @@ from typing import Iterator
 from ._config import config
 from .backends.cpu import _cpu
 
+# The count when the C++ extension is not built (the numba backend reads it): process-wide too.
+_without_cpu = {"threads": 1}
+
 
 def cores() -> int:
     """Cores this process may run on (its affinity mask where the OS has one)."""
@@ -37,13 +40,14 @@ def _count(n) -> int:
 def set_num_threads(n: int) -> None:
     """Use `n` threads in every following cpu-backend call, from any thread."""
     n = _count(n)
+    _without_cpu["threads"] = n
     if _cpu is not None:
         _cpu.set_num_threads(n)
 
 
 def get_num_threads() -> int:
     """Threads the next cpu-backend call from this thread will use at most."""
-    return _cpu.get_num_threads() if _cpu is not None else 1
+    return _cpu.get_num_threads() if _cpu is not None else _without_cpu["threads"]
 
 
 @contextlib.contextmanager
@@ -64,3 +68,6 @@ def init_from_env() -> None:
         set_num_threads(config.num_threads)
     elif _cpu is not None and not os.environ.get("OMP_NUM_THREADS"):
         set_num_threads(cores())
+    elif _cpu is None:  # OpenMP's rule without OpenMP: OMP_NUM_THREADS, else the cores
+        omp = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+        set_num_threads(int(omp) if omp.isdigit() and int(omp) > 0 else cores())

@@ -108,6 +108,19 @@ def real_scalar(fn: str, name: str, x) -> float:
     return float(x)
 
 
+def gemm_arguments(a, b, c, out, alpha, beta, trans_a: bool, trans_b: bool):
+    """gemm's checks in order, for the Python backends: (a, b, alpha, beta, dtype, (m, n, k),
+    target) with target the array written in place (None: allocate) and beta resolved for it."""
+    a, b = as_input(a), as_input(b)
+    alpha, beta = real_scalar("gemm", "alpha", alpha), real_scalar("gemm", "beta", beta)
+    dt = same_dtype("gemm", a, b)
+    m, n, k = gemm_shapes(a, b, trans_a, trans_b)
+    target, beta = gemm_target(a, b, c, out, beta, trans_a, trans_b)
+    if target is not None and target is not out:
+        check_output("gemm", "c", target, dt, (m, n), (a, b))
+    return a, b, alpha, beta, dt, (m, n, k), target
+
+
 def gemm_target(
     a: np.ndarray, b: np.ndarray, c: Optional[np.ndarray], out: Optional[np.ndarray], beta: float, trans_a: bool, trans_b: bool
 ) -> Tuple[Optional[np.ndarray], float]:

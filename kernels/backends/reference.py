@@ -15,13 +15,7 @@ class ReferenceBackend(Backend):
     ops = frozenset({"gemm", "matmul", "conv2d", "im2col", "pack_conv2d", "conv2d_packed"})
 
     def gemm(self, a, b, c, alpha, beta, trans_a, trans_b, out):
-        a, b = v.as_input(a), v.as_input(b)
-        alpha, beta = v.real_scalar("gemm", "alpha", alpha), v.real_scalar("gemm", "beta", beta)
-        dt = v.same_dtype("gemm", a, b)
-        m, n, k = v.gemm_shapes(a, b, trans_a, trans_b)
-        target, beta = v.gemm_target(a, b, c, out, beta, trans_a, trans_b)
-        if target is not None and target is not out:
-            v.check_output("gemm", "c", target, dt, (m, n), (a, b))
+        a, b, alpha, beta, dt, (m, n, k), target = v.gemm_arguments(a, b, c, out, alpha, beta, trans_a, trans_b)
         opa, opb = (a.T if trans_a else a), (b.T if trans_b else b)
         if alpha == 0 or k == 0:  # BLAS: A and B are not referenced
             result = np.zeros((m, n), dt)
