@@ -6,7 +6,8 @@ weights in (r, s, c) order, channels the vector dimension (epilogue per column).
 is gathered from x while packing (convgemm) or lowered into a scratch matrix first (im2col).
 Algorithms: "convgemm", "im2col"; "gemm" (1x1, stride 1, no padding) runs the convgemm path,
 whose gather is then a plain copy of rows of x; "direct" runs the depthwise kernel for depthwise
-layers and, for other NHWC layers, the convgemm path (the implicit GEMM also reads x in place).
+layers and the convgemm path for the others (the implicit GEMM also reads x in place, with no
+lowered matrix).
 """
 from __future__ import annotations
 
