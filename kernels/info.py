@@ -88,6 +88,9 @@ def format_info(d: Dict[str, Any]) -> str:
         mark = "yes" if b["available"] else "no "
         lines.append(f"  {name:<10} {mark}  {b['reason']}")
         lines += [_device_line(dev) for dev in b.get("devices", [])]
+        if b.get("first_call_s"):  # numba: compile on a cold cache, load from disk on a warm one
+            lines.append("             first calls (compile or load from the kernel cache): "
+                         + ", ".join(f"{dt} {t:.2f} s" for dt, t in b["first_call_s"].items()))
     t = d["tuning_cache"]
     lines.append(f"tuning cache: {t['path']} ({t['entries']} conv2d choices for this machine)" if t["exists"]
                  else f"tuning cache: {t['path']} (not created yet: python -m kernels tune conv2d)")

@@ -33,9 +33,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per case (default 5, quick 3)")
     p.add_argument("--shapes", choices=["all", "square", "resnet50"], default="all", help="gemm: which shapes")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    p.add_argument("--backend", choices=["cpu", "opencl", "cuda"], default="cpu",
+    p.add_argument("--backend", choices=["cpu", "opencl", "cuda", "numba"], default="cpu",
                    help="cpu: kernels' cpu backend vs NumPy/torch; opencl: the opencl kernels vs CLBlast on the same queue and the cpu backend; "
-                        "cuda: the CUDA kernels vs cuBLAS (cupy.matmul) and cuDNN (torch), CUDA events")
+                        "cuda: the CUDA kernels vs cuBLAS (cupy.matmul) and cuDNN (torch), CUDA events; "
+                        "numba: the numba kernels vs NumPy (gemm) and the cpu backend")
     conv = p.add_argument_group("conv2d")
     conv.add_argument("--net", choices=list(NETS) + ["all"], default="resnet50", help="network whose conv layers run (default resnet50)")
     conv.add_argument("--batch", type=_positive, default=1, help="images per call (default 1)")
@@ -60,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
         from .cuda import run as run_cuda
 
         return run_cuda(args)
+    if args.backend == "numba":
+        from .numba import run as run_numba
+
+        return run_numba(args)
     if args.dtype and set(args.dtype) - {"float32", "float64"}:
         print("bench: float16 and bfloat16 are benchmarked with --backend cuda", file=sys.stderr)
         return 2
