@@ -121,6 +121,16 @@ def gemm_arguments(a, b, c, out, alpha, beta, trans_a: bool, trans_b: bool):
     return a, b, alpha, beta, dt, (m, n, k), target
 
 
+def matmul_arguments(a: np.ndarray, b: np.ndarray, out) -> Tuple[np.dtype, Tuple[int, ...]]:
+    """matmul's checks for the Python backends (operands >= 2-D): (dtype, result shape); out,
+    when given, checked as an output."""
+    dt = same_dtype("matmul", a, b)
+    shape = matmul_shape(a, b)
+    if out is not None:
+        check_output("matmul", "out", out, dt, shape, (a, b))
+    return dt, shape
+
+
 def gemm_target(
     a: np.ndarray, b: np.ndarray, c: Optional[np.ndarray], out: Optional[np.ndarray], beta: float, trans_a: bool, trans_b: bool
 ) -> Tuple[Optional[np.ndarray], float]:

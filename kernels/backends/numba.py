@@ -67,10 +67,8 @@ class NumbaBackend(Backend):
 
     @staticmethod
     def _matmul(a, b, out):
-        dt = v.same_dtype("matmul", a, b)
-        shape = v.matmul_shape(a, b)
+        dt, shape = v.matmul_arguments(a, b, out)
         if out is not None:
-            v.check_output("matmul", "out", out, dt, shape, (a, b))
             _linalg.check_output_strides("matmul", "out", out)
         else:
             out = np.empty(shape, dt)

@@ -33,10 +33,8 @@ class ReferenceBackend(Backend):
 
     @staticmethod
     def _matmul(a, b, out):
-        dt = v.same_dtype("matmul", a, b)
-        shape = v.matmul_shape(a, b)
+        dt, shape = v.matmul_arguments(a, b, out)
         if out is not None:
-            v.check_output("matmul", "out", out, dt, shape, (a, b))
             np.matmul(a, b, out=out)
             return out
         return np.matmul(a, b)
