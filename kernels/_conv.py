@@ -251,12 +251,12 @@ class Conv2d:
         if k % self.spec.groups:
             raise ValueError(f"Conv2d: groups={self.spec.groups} must divide the output channels ({k})")
         self.weight_shape = tuple(w.shape)
-        self._check_fixed_algorithm(k, w.shape[1], w.shape[2], w.shape[3])
+        self._check_fixed_algorithm(w.shape[2], w.shape[3])
         self.dtype = w.dtype
         vec = [_vector(self._run, "Conv2d", n, v, k, w.dtype) for n, v in (("bias", bias), ("scale", scale), ("shift", shift))]
         self._packed = pick("pack_conv2d", backend, w)(w, *vec, self.spec)
 
-    def _check_fixed_algorithm(self, k: int, cg: int, r: int, s: int) -> None:
+    def _check_fixed_algorithm(self, r: int, s: int) -> None:
         """gemm depends on the weights and options only: reject it here, not per call."""
         sp = self.spec
         if self.algorithm == "gemm" and not (r == s == 1 and sp.stride == (1, 1) and sp.padding in ((0, 0, 0, 0), "same")):

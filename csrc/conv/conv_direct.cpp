@@ -62,9 +62,8 @@ struct DirectPlan {
     dim_t blocks, npix;          // output blocks (images, or 1 when merged) and pixels per block
     Grid grid;
     int nt;
-    bool pack;                  // weights packed by this call, chunk by chunk
     std::size_t chunk_elems;    // one thread's packed weight block
-    std::size_t packed_bytes;   // Slot::packing: the threads' chunk buffers
+    std::size_t packed_bytes;   // Slot::packing: the threads' chunk buffers, when a call packs
     std::size_t zero_elems;     // the zero column (zero_block)
     std::size_t table_bytes;    // one thread's tap table
     std::size_t scratch_bytes;  // Slot::scratch: the tap tables
@@ -96,8 +95,7 @@ const Candidate<T>& taps_candidate(const Engine<T>& e, dim_t m, dim_t n) {
 }
 
 template <typename T>
-DirectPlan<T> plan_direct(const ConvGeom& g, const Strides4& xs, const Strides4& ys, const Engine<T>& e, int nthreads,
-                          bool have_packed) {
+DirectPlan<T> plan_direct(const ConvGeom& g, const Strides4& xs, const Strides4& ys, const Engine<T>& e, int nthreads) {
     DirectPlan<T> p{};
     const dim_t pix = g.pixels(), kg = g.kg(), cg = g.cg();
     p.merge = ys.n == pix * ys.w;
@@ -109,9 +107,8 @@ DirectPlan<T> plan_direct(const ConvGeom& g, const Strides4& xs, const Strides4&
     p.nt = useful_threads(kg, p.npix, p.kd, e, nthreads);
     p.grid = choose_grid(p.nt, kg, p.npix, p.mr, p.nr);
     p.wb = weight_block(cg, p.taps, p.mr, ceil_div(ceil_div(kg, p.mr), p.grid.tm), *p.cand);
-    p.pack = !have_packed;
     p.chunk_elems = static_cast<std::size_t>(round_up(p.wb.panels * p.mr * p.taps * p.wb.kc, kAlign / sizeof(T)));
-    p.packed_bytes = p.pack ? p.chunk_elems * sizeof(T) * static_cast<std::size_t>(p.nt) : 0;
+    p.packed_bytes = p.chunk_elems * sizeof(T) * static_cast<std::size_t>(p.nt);
     // Stem-like layers (few channels, wide kernels): with undilated taps, whole channels and
     // packed pixels, the S taps of a kernel row are S*Cg consecutive elements, matching the weight
     // steps (r, s, c): one tap of S*Cg steps instead of S of Cg (3 for an RGB stem), which would
@@ -190,13 +187,13 @@ void conv_direct(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T>*
     const dim_t kg = g.kg(), cg = g.cg();
     // The plan's kernel is a pure function of (g, engine), so a plan's panels for it are found
     // or the weights are packed here.
-    const DirectPlan<T> probe = plan_direct(g, io.xs, io.ys, e, nthreads, true);
-    const T* prepacked = pw ? pw->find(probe.cand->ukr, true, 0) : nullptr;
-    const DirectPlan<T> P = prepacked ? probe : plan_direct(g, io.xs, io.ys, e, nthreads, false);
+    const DirectPlan<T> P = plan_direct(g, io.xs, io.ys, e, nthreads);
+    const T* prepacked = pw ? pw->find(P.cand->ukr, true, 0) : nullptr;
+    const bool pack = prepacked == nullptr;  // weights packed by this call, block by block
     const Ukernel<T>& u = *P.cand->ukr;
     const dim_t MR = P.mr, NR = P.nr, kd = P.kd;
 
-    char* packing = P.pack ? static_cast<char*>(workspace(P.packed_bytes, Slot::packing)) : nullptr;
+    char* packing = pack ? static_cast<char*>(workspace(P.packed_bytes, Slot::packing)) : nullptr;
     char* scratch = static_cast<char*>(workspace(P.scratch_bytes, Slot::scratch));
     const T* zbuf = static_cast<const T*>(zero_block(P.zero_elems * sizeof(T)));
     const T* zero = io.xs.c < 0 && !P.row_runs ? zbuf + (P.wb.kc - 1) * -io.xs.c : zbuf;
@@ -205,7 +202,7 @@ void conv_direct(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T>*
     const dim_t group_stride = round_up(kg, MR) * kd;  // a plan's packed weights per group
 
     auto body = [&](int tid) {
-        T* chunk = P.pack ? reinterpret_cast<T*>(packing) + P.chunk_elems * tid : nullptr;
+        T* chunk = pack ? reinterpret_cast<T*>(packing) + P.chunk_elems * tid : nullptr;
         char* table = scratch + P.table_bytes * tid;
         dim_t* a_off = reinterpret_cast<dim_t*>(table);
         const T** bptr = reinterpret_cast<const T**>(a_off + P.taps);
@@ -232,7 +229,7 @@ void conv_direct(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T>*
                         // K panel kp's steps (tap, channel) start at panels + (kp - g0) * pstride.
                         const T* panels;
                         dim_t pstride, tap_step, c_step;
-                        if (P.pack) {
+                        if (pack) {
                             const dim_t i0 = g0 * MR;
                             pack_weight_chunk(wg, g, u.isa, MR, i0, std::min(kg, g1 * MR) - i0, c0, kc, chunk);
                             panels = chunk, pstride = MR * P.taps * kc, tap_step = kc * MR, c_step = 0;
@@ -275,7 +272,7 @@ std::size_t conv_direct_workspace(const ConvGeom& g, const Engine<T>& e, int nth
     const dim_t hw = g.h * g.w, pix = g.pixels();
     const Strides4 xs = g.nhwc ? Strides4{hw * g.c, 1, g.w * g.c, g.c} : Strides4{hw * g.c, hw, g.w, 1};
     const Strides4 ys = g.nhwc ? Strides4{pix * g.k, 1, g.wo() * g.k, g.k} : Strides4{pix * g.k, pix, g.wo(), 1};
-    const DirectPlan<T> P = plan_direct(g, xs, ys, e, nthreads, false);
+    const DirectPlan<T> P = plan_direct(g, xs, ys, e, nthreads);
     return P.packed_bytes + P.scratch_bytes + round_up(static_cast<dim_t>(P.zero_elems * sizeof(T)), 4096);
 }
 
