@@ -9,17 +9,14 @@ and in channels_last memory format. Every result is checked against a float64 re
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
-import json
-import sys
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
+from . import progress, record, torchref
 from .gemm import numpy_threads
 from .layers import NETS, ConvLayer, largest, load
-from .meta import run_meta
 from .timing import interleaved_medians
 
 QUICK_LAYERS = 8  # distinct layers in a --quick run, split over the networks asked for
@@ -94,28 +91,46 @@ def within(y: np.ndarray, ref: np.ndarray, bound: np.ndarray) -> bool:
     return bool(np.all(np.abs(y - ref) <= bound))  # NaN compares False: fails
 
 
-def _torch():
-    try:
-        import torch
-        import torch.nn.functional as F  # noqa: N812
-    except ImportError:
-        return None, None
-    return torch, F
+NAMES = {"numpy": "numpy im2col", "torch": "torch", "torch_cl": "torch channels_last"}  # row key -> record impl
 
 
-@contextlib.contextmanager
-def torch_threads(torch, n: int) -> Iterator[None]:
-    """torch.set_num_threads(n) and inference mode for the block; the old count restored after."""
+def add_references(fns: Dict[str, Callable[[], object]], outs: Dict[str, np.ndarray], layer: ConvLayer, x: np.ndarray,
+                   w: np.ndarray, layout: str, torch, F) -> Callable[[], None]:
+    """Add the reference libraries of a conv layer to `fns` (NumPy im2col into outs["numpy"]; torch in
+    NCHW and channels_last when given). Returns what to call after the timing, under the same
+    thread settings, to put torch's results into `outs` (torch has no out=, it allocates its result)."""
+    outs["numpy"] = np.empty(layer.y_shape(x.shape[0], layout), x.dtype)
+    fns["numpy"] = NumpyIm2col(layer, x, w, layout, outs["numpy"])
     if torch is None:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        with torch.inference_mode():
-            yield
-    finally:
-        torch.set_num_threads(old)
+        return lambda: None
+    kw = layer.conv_kwargs
+    # Converted once, outside the timed region.
+    xt = torch.from_numpy(x if layout == "NCHW" else x.transpose(0, 3, 1, 2))
+    wt = torch.from_numpy(w)
+    xs = {"torch": xt.contiguous(), "torch_cl": xt.contiguous(memory_format=torch.channels_last)}
+    ws = {"torch": wt.contiguous(), "torch_cl": wt.contiguous(memory_format=torch.channels_last)}
+    for name in TORCH:
+        fns[name] = lambda xi=xs[name], wi=ws[name]: F.conv2d(xi, wi, None, **kw)
+
+    def fetch() -> None:
+        for name in TORCH:
+            y = fns[name]().numpy()  # logical NCHW whatever the memory format
+            outs[name] = y if layout == "NCHW" else y.transpose(0, 2, 3, 1)
+
+    return fetch
+
+
+def records(suite: str, layer: ConvLayer, dtype: str, layout: str, batch: int, threads: int, seconds: Dict[str, float],
+            correct: Dict[str, bool], names: Dict[str, str]) -> List[dict]:
+    """The unified records of one conv layer; `names` maps the suite's row keys to impl names (unmapped keys are left out)."""
+    itemsize = np.dtype(dtype).itemsize if dtype != "bfloat16" else 2
+    elems = (np.prod(layer.x_shape(batch, layout)) + np.prod(layer.w_shape) + np.prod(layer.y_shape(batch, layout)))
+    shape = {f: getattr(layer, f) for f in ("c", "k", "h", "w", "r", "s", "stride", "padding", "dilation", "groups")}
+    t = {names[k]: s for k, s in seconds.items() if k in names}
+    ok = {names[k]: v for k, v in correct.items() if k in names}
+    return record.expand(suite, "conv2d", layer.name, t, ok, batch * layer.flops, dtype=dtype, threads=threads,
+                         nbytes=float(itemsize * elems), shape=shape, net=layer.net, layout=layout, batch=batch,
+                         count=layer.count)
 
 
 def run_layer(layer: ConvLayer, args: argparse.Namespace, dtype: np.dtype, nt: int, rounds: int, torch, F) -> dict:
@@ -134,30 +149,18 @@ def run_layer(layer: ConvLayer, args: argparse.Namespace, dtype: np.dtype, nt: i
     for alg in args.algorithms:
         out = np.empty(layer.y_shape(n, layout), dtype)
         try:  # the first call also tells whether the algorithm takes this layer at all
-            kernels.conv2d(x, w, **kw, layout=layout, algorithm=alg, out=out)
+            kernels.conv2d(x, w, **kw, layout=layout, algorithm=alg, out=out, backend="cpu")
         except ValueError:
             if alg == "auto":
                 raise
             skipped.append(alg)
             continue
         outs[alg] = out
-        fns[alg] = lambda alg=alg, out=out: kernels.conv2d(x, w, **kw, layout=layout, algorithm=alg, out=out)
-    outs["numpy"] = np.empty(layer.y_shape(n, layout), dtype)
-    fns["numpy"] = NumpyIm2col(layer, x, w, layout, outs["numpy"])
-    if torch is not None:
-        # Converted once, outside the timed region; torch has no out=, so it allocates its result.
-        xt = torch.from_numpy(x if layout == "NCHW" else x.transpose(0, 3, 1, 2))
-        wt = torch.from_numpy(w)
-        xs = {"torch": xt.contiguous(), "torch_cl": xt.contiguous(memory_format=torch.channels_last)}
-        ws = {"torch": wt.contiguous(), "torch_cl": wt.contiguous(memory_format=torch.channels_last)}
-        for name in TORCH:
-            fns[name] = lambda xi=xs[name], wi=ws[name]: F.conv2d(xi, wi, None, **kw)
-    with kernels.num_threads(nt), numpy_threads(nt), torch_threads(torch, nt):
+        fns[alg] = lambda alg=alg, out=out: kernels.conv2d(x, w, **kw, layout=layout, algorithm=alg, out=out, backend="cpu")
+    fetch = add_references(fns, outs, layer, x, w, layout, torch, F)
+    with kernels.num_threads(nt), numpy_threads(nt), torchref.threads(torch, nt):
         t = interleaved_medians(fns, rounds=rounds, settle_s=0.2 if nt > 1 else 0.0)
-        if torch is not None:
-            for name in TORCH:
-                y = fns[name]().numpy()  # logical NCHW whatever the memory format
-                outs[name] = y if layout == "NCHW" else y.transpose(0, 2, 3, 1)
+        fetch()
     if torch is not None:
         t["torch_best"] = min(t["torch"], t["torch_cl"])  # per layer: the faster memory format
     del fns
@@ -268,67 +271,66 @@ def format_totals(totals: List[dict]) -> List[str]:
 
 # ---------------------------------------------------------------------------------------- driver
 
-def run(args: argparse.Namespace) -> int:
+def nets_of(args: argparse.Namespace) -> List[str]:
+    return list(NETS) if args.net == "all" else [args.net]
+
+
+def layers_of(args: argparse.Namespace, per_net_quick: Optional[int] = None) -> Dict[str, List[ConvLayer]]:
+    """The layers a run times, per network: all of them, or with --quick the ones that carry most
+    of each network's flops (QUICK_LAYERS split over the networks unless `per_net_quick` says)."""
+    nets = nets_of(args)
+    todo = {net: load(net) for net in nets}
+    if args.quick:
+        n = per_net_quick or max(2, QUICK_LAYERS // len(nets))
+        todo = {net: largest(v, n) for net, v in todo.items()}
+    return todo
+
+
+def planned(args: argparse.Namespace, threads: List[int]) -> int:
+    return sum(len(v) for v in layers_of(args).values()) * len(args.dtype or ["float32"]) * len(threads)
+
+
+def collect(args: argparse.Namespace, threads: List[int], rounds: int):
+    """(records, rows, totals) of the cpu suite's conv2d; prints a table and the network totals per thread count and dtype."""
     import kernels
 
-    from .._threads import cores
-
-    nets = list(NETS) if args.net == "all" else [args.net]
-    rounds = args.rounds or (3 if args.quick else 5)
-    threads = args.threads or sorted({1, cores()})  # one thread and every core
     dtypes = args.dtype or ["float32"]
     algorithms = list(dict.fromkeys(["auto"] + list(args.algorithms)))  # auto always: the ratios use it
-    args.algorithms = algorithms
-    torch, F = (None, None) if args.no_torch else _torch()
+    args = argparse.Namespace(**{**vars(args), "algorithms": algorithms})
+    torch, F = torchref.load(not args.no_torch)
     with_torch = torch is not None
-    todo = {net: load(net) for net in nets}
-    if args.quick:  # the layers that carry most of each network's flops
-        todo = {net: largest(v, max(2, QUICK_LAYERS // len(nets))) for net, v in todo.items()}
+    todo = layers_of(args)
     cols = _columns(algorithms, with_torch)
+    names = {**{a: f"cpu {a}" for a in algorithms}, **NAMES}
     engine = kernels.info()["cpu_engine"]
-    print(
-        f"conv2d benchmark: {', '.join(nets)}, batch {args.batch}, {args.layout}, {rounds} rounds; "
+    progress.emit(
+        f"conv2d benchmark: {', '.join(todo)}, batch {args.batch}, {args.layout}, {rounds} rounds; "
         f"GFLOP/s per implementation (torch = NCHW, torch_cl = channels_last{'' if with_torch else ': torch not used'}); "
         f"a/torch = time(auto) / time(torch best), a/numpy = time(auto) / time(numpy im2col): < 1 means kernels is faster; "
         f"ws = conv2d_workspace in MiB"
     )
-    results, all_totals = [], []
+    recs, results, all_totals = [], [], []
     for nt in threads:
         with numpy_threads(nt) as blas:
             blas_name = blas or "threads not limited: pip install threadpoolctl"
         for dt in dtypes:
-            print(
+            progress.emit(
                 f"\n== conv2d, {nt} thread(s), {dt}: kernels ({engine[dt]['isa'] if engine else 'n/a'}) vs NumPy im2col ({blas_name})"
-                + (f" vs torch {torch.__version__}" if with_torch else ""),
-                flush=True,
+                + (f" vs torch {torch.__version__}" if with_torch else "")
             )
-            print(format_header(cols, with_torch))
+            progress.emit(format_header(cols, with_torch))
             rows = []
-            for net, layers in todo.items():
+            for layers in todo.values():
                 for layer in layers:
                     row = run_layer(layer, args, np.dtype(dt), nt, rounds, torch, F)
                     rows.append(row)
-                    print(format_row(row, cols, with_torch), flush=True)
+                    recs += records("cpu", layer, dt, args.layout, args.batch, nt, row["seconds"], row["correct"], names)
+                    progress.emit(format_row(row, cols, with_torch))
+                    progress.tick(f"cpu conv2d {layer.net} {layer.name} {nt}t")
             totals = network_totals(rows, cols, with_torch)
             for d in totals:
                 d.update(threads=nt, dtype=dt)
-            print("\n".join(format_totals(totals)), flush=True)
+            progress.emit("\n".join(format_totals(totals)))
             results += rows
             all_totals += totals
-    if args.json:
-        meta = run_meta(
-            engine,
-            rounds,
-            torch=torch.__version__ if with_torch else None,
-            nets=nets,
-            batch=args.batch,
-            layout=args.layout,
-            quick=args.quick,
-        )
-        with open(args.json, "w") as f:
-            json.dump({"meta": meta, "results": results, "totals": all_totals}, f, indent=2)
-    bad = [r for r in results if not r["ok"]]
-    if bad:
-        print(f"\n{len(bad)} layer(s) failed the correctness check", file=sys.stderr)
-        return 1
-    return 0
+    return recs, results, all_totals

@@ -9,12 +9,12 @@ whole-network totals. Each result is checked against a float64 reference before 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import numpy as np
+
+from . import progress
 
 SQUARE = (1024, 2048, 4096, 8192)
 SQUARE_QUICK = (1024, 4096)
@@ -89,10 +89,12 @@ def gemm_rows(sizes, kinds, rounds: int) -> List[dict]:
             flops = 2.0 * n ** 3
             ok = _check(c_k, a, b, dt, precision)
             row = {"dtype": dt, "precision": precision or "exact", "n": n, "seconds": t,
-                   "tflops": {k: flops / s / 1e12 for k, s in t.items()}, "vs_cublas": t["cublas"] / t["kernels"], "ok": ok}
+                   "tflops": {k: flops / s / 1e12 for k, s in t.items()}, "vs_cublas": t["cublas"] / t["kernels"], "ok": ok,
+                   "correct": {"kernels": ok, "cublas": _check(c_b, a, b, dt, None)}}
             rows.append(row)
-            print(f"{dt:<9} {row['precision']:<6} n={n:<5} kernels {row['tflops']['kernels']:7.1f} TFLOP/s  cublas "
-                  f"{row['tflops']['cublas']:7.1f}  kernels/cublas {row['vs_cublas']:5.2f}x  {'ok' if ok else 'WRONG'}", flush=True)
+            progress.emit(f"{dt:<9} {row['precision']:<6} n={n:<5} kernels {row['tflops']['kernels']:7.1f} TFLOP/s  cublas "
+                          f"{row['tflops']['cublas']:7.1f}  kernels/cublas {row['vs_cublas']:5.2f}x  {'ok' if ok else 'WRONG'}")
+            progress.tick(f"cuda gemm {dt} {n}")
     return rows
 
 
@@ -137,12 +139,16 @@ def conv_rows(net: str, batch: int, layout: str, dt: str, algorithms, quick: boo
             fns["cudnn"] = lambda: torch.nn.functional.conv2d(xt, wt, None, **layer.conv_kwargs)
         with torch.inference_mode() if torch is not None else _null():
             t = event_medians(fns, rounds)
+            if torch is not None:  # cuDNN's result is checked too (a logical NCHW tensor on the GPU)
+                y = cp.from_dlpack(fns["cudnn"]())
+                outs["cudnn"] = y if layout == "NCHW" else y.transpose(0, 2, 3, 1)
         ok = _conv_ok(layer, x, w, outs, layout, dt)
         flops = batch * layer.flops
         row = {"layer": layer.name, "count": layer.count, "seconds": t, "tflops": {k: flops / s / 1e12 for k, s in t.items()}, "ok": ok}
         rows.append(row)
         cols = "  ".join(f"{k} {v:6.1f}" for k, v in row["tflops"].items())
-        print(f"{layer.name:<24} x{layer.count:<2} TFLOP/s {cols}  {'ok' if all(ok.values()) else 'WRONG: ' + str(ok)}", flush=True)
+        progress.emit(f"{layer.name:<24} x{layer.count:<2} TFLOP/s {cols}  {'ok' if all(ok.values()) else 'WRONG: ' + str(ok)}")
+        progress.tick(f"cuda conv2d {layer.name}")
     return rows
 
 
@@ -178,38 +184,46 @@ def totals(rows: List[dict]) -> dict:
     return tot
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..backends import cuda
+def planned(args: argparse.Namespace) -> int:
+    if args.what == "gemm":
+        kinds = [k for k in GEMM_KINDS if args.dtype is None or k[0] in args.dtype]
+        return len(kinds) * len(SQUARE_QUICK if args.quick else SQUARE)
+    from .layers import largest, load
 
-    if not cuda.backend.available:
-        print(f"bench --backend cuda: {cuda.backend.reason}", file=sys.stderr)
-        return 2
-    rounds = args.rounds or (3 if args.quick else 5)
+    net = args.net if args.net != "all" else "resnet50"
+    return len(largest(load(net), 8) if args.quick else load(net))
+
+
+def collect(args: argparse.Namespace, rounds: int) -> Tuple[List[dict], dict]:
+    """(records, {"rows", "totals"}) of the cuda suite; the GPU must be there (the driver checks)."""
+    from .cases import GemmCase
+    from .conv2d import records as conv_records
+    from .gemm import records as gemm_records
+    from .layers import load
+
+    recs: List[dict] = []
     if args.what == "gemm":
         kinds = [k for k in GEMM_KINDS if args.dtype is None or k[0] in args.dtype]
         rows = gemm_rows(SQUARE_QUICK if args.quick else SQUARE, kinds, rounds)
-        bad = [r for r in rows if not r["ok"]]
-        result = {"results": rows}
-    else:
-        dt = (args.dtype or ["float16"])[0]
-        algorithms = [a for a in args.algorithms if a in ("auto", "im2col", "convgemm")] or ["auto"]
-        net = args.net if args.net != "all" else "resnet50"
-        print(f"== conv2d {net}, batch {args.batch}, {args.layout}, {dt}: kernels {algorithms} vs cuDNN (torch), TFLOP/s")
-        rows = conv_rows(net, args.batch, args.layout, dt, algorithms, args.quick, rounds, not args.no_torch)
-        tot = totals(rows)
-        line = ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in tot.items())
-        if "cudnn" in tot:
-            best = min(tot[a] for a in algorithms)
-            line += f"; kernels best / cuDNN {best / tot['cudnn']:.2f}x (target <= 1.25)"
-        print(f"total over {sum(r['count'] for r in rows)} layers: {line}")
-        bad = [r for r in rows if not all(r["ok"].values())]
-        result = {"results": rows, "totals": tot}
-    if args.json:
-        from .meta import run_meta
-
-        with open(args.json, "w") as f:
-            json.dump({"meta": run_meta(None, rounds, gpu=cuda.backend.describe().get("gpus")), **result}, f, indent=2)
-    if bad:
-        print(f"{len(bad)} case(s) failed the correctness check", file=sys.stderr)
-        return 1
-    return 0
+        for r in rows:  # tf32 is its own case: cuBLAS runs exact float32 on it, as a user calling cupy.matmul gets
+            n, suffix = r["n"], "" if r["precision"] == "exact" else f" {r['precision']}"
+            names = {"kernels": "cuda", "cublas": "cublas"}
+            recs += gemm_records("cuda", GemmCase(f"square {n}{suffix}", n, n, n), r["dtype"], 1,
+                                 {names[k]: s for k, s in r["seconds"].items()}, {names[k]: v for k, v in r["correct"].items()})
+        return recs, {"rows": rows}
+    dt = (args.dtype or ["float16"])[0]
+    algorithms = [a for a in args.algorithms if a in ("auto", "im2col", "convgemm")] or ["auto"]
+    net = args.net if args.net != "all" else "resnet50"
+    progress.emit(f"== conv2d {net}, batch {args.batch}, {args.layout}, {dt}: kernels {algorithms} vs cuDNN (torch), TFLOP/s")
+    rows = conv_rows(net, args.batch, args.layout, dt, algorithms, args.quick, rounds, not args.no_torch)
+    layers = {layer.name: layer for layer in load(net)}
+    names = {**{a: f"cuda {a}" for a in algorithms}, "cudnn": "cudnn"}
+    for r in rows:
+        recs += conv_records("cuda", layers[r["layer"]], dt, args.layout, args.batch, 1, r["seconds"], r["ok"], names)
+    tot = totals(rows)
+    line = ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in tot.items())
+    if "cudnn" in tot:
+        best = min(tot[a] for a in algorithms)
+        line += f"; kernels best / cuDNN {best / tot['cudnn']:.2f}x (target <= 1.25)"
+    progress.emit(f"total over {sum(r['count'] for r in rows)} layers: {line}")
+    return recs, {"rows": rows, "totals": tot}

@@ -1,11 +1,13 @@
-"""`python -m kernels bench gemm`: kernels.gemm against NumPy's BLAS, interleaved in one run."""
+"""`python -m kernels bench gemm` (cpu suite): kernels' cpu backend against NumPy's BLAS and PyTorch, interleaved in one run."""
 from __future__ import annotations
 
+import argparse
 import contextlib
-from typing import Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from . import cases, progress, record, torchref
 from .cases import GemmCase
 from .timing import interleaved_medians
 
@@ -31,59 +33,109 @@ def check(result: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.all(np.abs(result - ref) <= bound + np.finfo(a.dtype).tiny))
 
 
-def run_case(case: GemmCase, dtype: np.dtype, rounds: int, threads: int = 1) -> dict:
+def records(suite: str, case: GemmCase, dtype: str, threads: int, seconds: Dict[str, float],
+            correct: Dict[str, bool]) -> List[dict]:
+    """The unified records of one GEMM case (every suite's gemm goes through here)."""
+    itemsize = np.dtype(dtype).itemsize if dtype not in ("bfloat16",) else 2
+    nbytes = itemsize * (case.m * case.k + case.k * case.n + case.m * case.n)
+    net = "resnet50" if case.name.startswith("resnet50") else None
+    return record.expand(suite, "gemm", case.name, seconds, correct, case.flops, dtype=dtype, threads=threads,
+                         nbytes=nbytes, shape={"m": case.m, "n": case.n, "k": case.k}, net=net, count=case.count)
+
+
+def operands(case: GemmCase, dtype) -> Tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal((case.m, case.k)).astype(dtype), rng.standard_normal((case.k, case.n)).astype(dtype))
+
+
+def run_case(case: GemmCase, dtype: np.dtype, rounds: int, threads: int = 1, torch=None,
+             backends: Tuple[str, ...] = ("cpu",)) -> dict:
+    """Time the backends (the first one is the suite's), NumPy and torch on one case, interleaved; check every result."""
     import kernels
 
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((case.m, case.k)).astype(dtype)
-    b = rng.standard_normal((case.k, case.n)).astype(dtype)
-    c_k = np.empty((case.m, case.n), dtype)
-    c_n = np.empty((case.m, case.n), dtype)
-    fns = {
-        # Both write into a preallocated output, so neither pays for allocating the result.
-        "kernels": lambda: kernels.gemm(a, b, out=c_k),
-        "numpy": lambda: np.matmul(a, b, out=c_n),
-    }
-    t = interleaved_medians(fns, rounds=rounds, settle_s=0.2 if threads > 1 else 0.0)
+    a, b = operands(case, dtype)
+    outs = {name: np.empty((case.m, case.n), dtype) for name in backends + ("numpy", "torch")}
+    # All write into a preallocated output, so none pays for allocating the result.
+    fns = {name: (lambda name=name: kernels.gemm(a, b, out=outs[name], backend=name)) for name in backends}
+    fns["numpy"] = lambda: np.matmul(a, b, out=outs["numpy"])
+    if torch is not None:  # tensors sharing the arrays' memory: the check reads outs["torch"]
+        ta, tb, tc = (torch.from_numpy(x) for x in (a, b, outs["torch"]))
+        fns["torch"] = lambda: torch.matmul(ta, tb, out=tc)
+    with kernels.num_threads(threads), numpy_threads(threads), torchref.threads(torch, threads):
+        t = interleaved_medians(fns, rounds=rounds, settle_s=0.2 if threads > 1 else 0.0)
     return {
-        "case": case.name,
-        "dtype": np.dtype(dtype).name,
-        "m": case.m,
-        "n": case.n,
-        "k": case.k,
-        "count": case.count,
-        "kernels_s": t["kernels"],
-        "numpy_s": t["numpy"],
-        "kernels_gflops": case.flops / t["kernels"] / 1e9,
-        "numpy_gflops": case.flops / t["numpy"] / 1e9,
-        "ratio": t["numpy"] / t["kernels"],
-        "correct": check(c_k, a, b),
+        "case": case.name, "dtype": np.dtype(dtype).name, "m": case.m, "n": case.n, "k": case.k, "count": case.count,
+        "threads": threads, "seconds": t, "gflops": {name: case.flops / s / 1e9 for name, s in t.items()},
+        # fastest reference / the suite's backend: > 1, the backend is faster
+        "ratio": min(s for name, s in t.items() if name not in backends) / t[backends[0]],
+        "correct": {name: check(outs[name], a, b) for name in t},
     }
 
 
 def network_totals(rows: List[dict]) -> List[str]:
-    """One line per dtype: total time of all ResNet-50 layers (each layer times its count)."""
+    """One line per dtype and thread count: total time of the ResNet-50 layers (each times its count)."""
     lines = []
-    for dt in sorted({r["dtype"] for r in rows}):
-        layers = [r for r in rows if r["dtype"] == dt and r["case"].startswith("resnet50")]
+    for dt, nt in sorted({(r["dtype"], r["threads"]) for r in rows}):
+        layers = [r for r in rows if r["dtype"] == dt and r["threads"] == nt and r["case"].startswith("resnet50")]
         if not layers:
             continue
-        tk = sum(r["count"] * r["kernels_s"] for r in layers)
-        tn = sum(r["count"] * r["numpy_s"] for r in layers)
+        tot = {name: sum(r["count"] * r["seconds"][name] for r in layers) for name in layers[0]["seconds"]}
         n = sum(r["count"] for r in layers)
-        lines.append(
-            f"resnet50 {dt}: {len(layers)} layer shapes, {n} layers: kernels {tk * 1e3:.1f} ms, "
-            f"numpy {tn * 1e3:.1f} ms, ratio {tn / tk:.2f}"
-        )
+        mine = next(iter(tot))  # the suite's backend comes first
+        best = min(s for name, s in tot.items() if record.kind_of(name) == "reference")
+        lines.append(f"resnet50 {dt} {nt} thread(s): {len(layers)} layer shapes, {n} layers: "
+                     + ", ".join(f"{name} {s * 1e3:.1f} ms" for name, s in tot.items()) + f", ratio {best / tot[mine]:.2f}")
     return lines
 
 
 def format_table(rows: List[dict]) -> str:
-    head = f"{'case':<28} {'dtype':<8} {'M':>5} {'N':>6} {'K':>5} {'kernels GF/s':>13} {'numpy GF/s':>11} {'ratio':>6}  ok"
+    names = list(dict.fromkeys(name for r in rows for name in r["seconds"]))
+    head = (f"{'case':<28} {'dtype':<8} {'M':>5} {'N':>6} {'K':>5} " + " ".join(f"{n + ' GF/s':>11}" for n in names)
+            + f" {'ratio':>6}  ok")
     lines = [head, "-" * len(head)]
     for r in rows:
+        bad = [n for n, ok in r["correct"].items() if not ok]
         lines.append(
-            f"{r['case']:<28} {r['dtype']:<8} {r['m']:>5} {r['n']:>6} {r['k']:>5} {r['kernels_gflops']:>13.1f} "
-            f"{r['numpy_gflops']:>11.1f} {r['ratio']:>6.2f}  {'yes' if r['correct'] else 'NO'}"
+            f"{r['case']:<28} {r['dtype']:<8} {r['m']:>5} {r['n']:>6} {r['k']:>5} "
+            + " ".join(f"{r['gflops'][n]:>11.1f}" if n in r["gflops"] else f"{'-':>11}" for n in names)
+            + f" {r['ratio']:>6.2f}  {'yes' if not bad else 'NO: ' + ','.join(bad)}"
         )
     return "\n".join(lines + network_totals(rows))
+
+
+def todo(args: argparse.Namespace) -> List[GemmCase]:
+    out = []
+    if args.shapes in ("all", "square"):
+        out += cases.square_cases(args.quick)
+    if args.shapes in ("all", "resnet50"):
+        out += cases.resnet50_cases(args.quick)
+    return out
+
+
+def planned(args: argparse.Namespace, threads: List[int]) -> int:
+    return len(todo(args)) * len(args.dtype or ["float32", "float64"]) * len(threads)
+
+
+def collect(args: argparse.Namespace, threads: List[int], rounds: int) -> Tuple[List[dict], List[dict]]:
+    """(records, rows) of the cpu suite's gemm; prints one table per thread count."""
+    import kernels
+
+    torch, _ = torchref.load(not args.no_torch)
+    engine = kernels.info()["cpu_engine"]
+    recs, rows = [], []
+    for nt in threads:
+        with numpy_threads(nt) as blas:
+            progress.emit(f"\n== gemm, {nt} thread(s): cpu ({engine['float32']['isa'] if engine else 'n/a'}) vs NumPy "
+                          f"({blas or 'threads not limited: pip install threadpoolctl'})"
+                          + (f" vs torch {torch.__version__}" if torch is not None else "")
+                          + "; ratio = time(fastest reference) / time(cpu): > 1, cpu faster")
+        mine = []
+        for dt in args.dtype or ["float32", "float64"]:
+            for case in todo(args):
+                row = run_case(case, np.dtype(dt), rounds, nt, torch)
+                progress.tick(f"cpu gemm {case.name} {dt} {nt}t")
+                mine.append(row)
+                recs += records("cpu", case, dt, nt, row["seconds"], row["correct"])
+        progress.emit(format_table(mine))
+        rows += mine
+    return recs, rows

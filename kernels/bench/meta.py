@@ -1,21 +1,64 @@
-"""What every benchmark's JSON records about the run: machine, library versions, engine, rounds."""
+"""What every benchmark's JSON records about the run: machine, ISA, threads, library versions, backends, rounds."""
 from __future__ import annotations
 
+import datetime
 import platform
-from typing import Any, Dict
+import sys
+from importlib import metadata
+from typing import Any, Dict, Optional
 
 import numpy as np
 
+# Distributions whose versions decide the figures (the references and the backends' runtimes).
+LIBRARIES = ("numpy", "torch", "numba", "llvmlite", "pyopencl", "pyclblast", "cupy-cuda12x", "cupy-cuda13x",
+             "threadpoolctl", "matplotlib", "pocl-binary-distribution")
 
-def run_meta(engine: Any, rounds: int, **extra: Any) -> Dict[str, Any]:
+
+def library_versions() -> Dict[str, Optional[str]]:
+    out: Dict[str, Optional[str]] = {}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    try:  # the BLAS behind NumPy: the reference of every CPU GEMM
+        from threadpoolctl import threadpool_info
+
+        out["numpy_blas"] = ", ".join(f"{i['internal_api']} {i['version']} ({i.get('threading_layer', '?')})"
+                                      for i in threadpool_info() if i.get("user_api") == "blas") or None
+    except ImportError:
+        pass
+    return out
+
+
+def backends() -> Dict[str, Dict[str, Any]]:
+    """Each backend's availability and, when unavailable, the reason (kernels.info()['backends'])."""
     import kernels
 
+    return {name: {"available": bool(d.get("available")), "reason": d.get("reason")}
+            for name, d in kernels.info()["backends"].items()}
+
+
+def run_meta(engine: Any = None, rounds: Optional[int] = None, **extra: Any) -> Dict[str, Any]:
+    import kernels
+
+    from .._threads import cores
+
+    info = kernels.info()
+    engine = engine if engine is not None else info.get("cpu_engine")
     meta = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["python -m kernels"] + sys.argv[1:]) if sys.argv and sys.argv[0].endswith("__main__.py") else None,
         "machine": platform.machine(),
-        "processor": kernels.info()["processor"],
+        "processor": info["processor"],
+        "system": f"{platform.system()} {platform.release()}",
+        "cores": cores(),
+        "isa": {dt: e.get("isa") for dt, e in engine.items() if isinstance(e, dict) and "isa" in e} if engine else None,
         "python": platform.python_version(),
         "numpy": np.__version__,
         "kernels": kernels.__version__,
+        "libraries": library_versions(),
+        "backends": backends(),
         "cpu_engine": engine,
         "rounds": rounds,
     }

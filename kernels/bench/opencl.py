@@ -12,10 +12,11 @@ import json
 import os
 import subprocess
 import sys
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 
+from . import progress
 from .timing import interleaved_medians
 
 SQUARE = (256, 512, 1024, 2048)
@@ -76,7 +77,7 @@ def gemm_rows(sizes, dtype: np.dtype, rounds: int, threads: int, fpga_max: int) 
         row = {"case": f"square {n}", "n": n, "dtype": np.dtype(dtype).name, "threads": threads}
         _fill(row, t, 2.0 * n ** 3, lambda name: check(ch if name == "cpu" else outs[name].get(), a, b))
         rows.append(row)
-        print(_line(f"{row['case']:<12} {row['dtype']:<8} {threads}t", row, ("opencl", "fpga", "clblast", "cpu")), flush=True)
+        progress.emit(_line(f"{row['case']:<12} {row['dtype']:<8} {threads}t", row, ("opencl", "fpga", "clblast", "cpu")))
     return rows
 
 
@@ -101,13 +102,10 @@ def conv_rows(net: str, quick: bool, rounds: int, threads: int, dtype: np.dtype,
 
     import kernels
     from .conv2d import reference, within
-    from .layers import largest, load
 
     q = _device().queue
     cb = _clblast(q) if layout == "NCHW" else None
-    layers = load(net)
-    if quick:
-        layers = largest(layers, 8)
+    layers = _layers(net, quick)
     rows = []
     rng = np.random.default_rng(0)
     for layer in layers:
@@ -134,7 +132,7 @@ def conv_rows(net: str, quick: bool, rounds: int, threads: int, dtype: np.dtype,
         ref, bound = reference(layer, x, w, layout)
         _fill(row, t, layer.flops, lambda name: within(yc if name == "cpu" else outs[name].get(), ref, bound))
         rows.append(row)
-        print(_line(f"{layer.name:<22} {threads}t", row, ("im2col", "convgemm", "clblast", "cpu")), flush=True)
+        progress.emit(_line(f"{layer.name:<22} {threads}t", row, ("im2col", "convgemm", "clblast", "cpu")))
     return rows
 
 
@@ -164,46 +162,80 @@ def _child(payload: str) -> None:
     print("ROWS " + json.dumps(rows), flush=True)
 
 
-def run(args: argparse.Namespace) -> int:
-    from .._threads import cores
+GEMM_NAMES = {"opencl": "opencl", "fpga": "opencl fpga", "clblast": "clblast", "cpu": "cpu"}
+CONV_NAMES = {"im2col": "opencl im2col", "convgemm": "opencl convgemm", "clblast": "clblast", "cpu": "cpu auto"}
 
-    dev = _device()
-    pocl = "portable computing language" in dev.device.platform.name.lower()
-    threads = args.threads or sorted({1, cores()})
-    rounds = args.rounds or (3 if args.quick else 5)
-    payload = {
+
+def _layers(net: str, quick: bool):
+    from .layers import largest, load
+
+    return largest(load(net), 8) if quick else load(net)
+
+
+def _payload(args: argparse.Namespace, rounds: int) -> dict:
+    return {
         "what": args.what, "rounds": rounds, "quick": args.quick, "dtypes": args.dtype or ["float32"],
         "sizes": list(SQUARE_QUICK if args.quick else SQUARE), "fpga_max": 512 if args.quick else 1024,
         "net": args.net if args.net != "all" else "resnet50", "layout": args.layout,
     }
-    print(f"== {args.what} on {dev.describe()}: opencl (tiles {_tiles_text(dev)}) vs CLBlast on the same queue vs the cpu backend")
+
+
+def _threads_run(threads: List[int]) -> List[int]:
+    """PoCL runs once per thread count; a GPU's parallelism is not ours to set: one run."""
+    dev = _device()
+    pocl = "portable computing language" in dev.device.platform.name.lower()
+    return threads if pocl else threads[:1]
+
+
+def planned(args: argparse.Namespace, threads: List[int]) -> int:
+    p = _payload(args, 1)
+    per = len(p["sizes"]) * len(p["dtypes"]) if args.what == "gemm" else len(_layers(p["net"], args.quick))
+    return per * len(_threads_run(threads))
+
+
+def _records(rows: List[dict], p: dict) -> List[dict]:
+    """The child rows (name_s / name_ok columns) as unified records."""
+    from .cases import GemmCase
+    from .conv2d import records as conv_records
+    from .gemm import records as gemm_records
+
+    out = []
+    layers = {layer.name: layer for layer in _layers(p["net"], p["quick"])} if p["what"] == "conv2d" else {}
+    for r in rows:
+        names = GEMM_NAMES if p["what"] == "gemm" else CONV_NAMES
+        t = {k: r[f"{k}_s"] for k in names if f"{k}_s" in r}
+        ok = {k: r[f"{k}_ok"] for k in t}
+        if p["what"] == "gemm":
+            n = r["n"]
+            out += gemm_records("opencl", GemmCase(r["case"], n, n, n), r["dtype"], r["threads"],
+                                {names[k]: s for k, s in t.items()}, {names[k]: v for k, v in ok.items()})
+        else:
+            out += conv_records("opencl", layers[r["layer"]], p["dtypes"][0], r["layout"], 1, r["threads"], t, ok, names)
+    return out
+
+
+def collect(args: argparse.Namespace, threads: List[int], rounds: int) -> Tuple[List[dict], List[dict]]:
+    """(records, rows) of the opencl suite: one child process per thread count (PoCL's count is fixed per process)."""
+    dev = _device()
+    payload = _payload(args, rounds)
+    progress.emit(f"== {args.what} on {dev.describe()}: opencl (tiles {_tiles_text(dev)}) vs CLBlast on the same queue vs the cpu backend")
     rows: List[dict] = []
-    for nt in threads:
+    for nt in _threads_run(threads):
         env = dict(os.environ, POCL_MAX_PTHREAD_COUNT=str(nt), KERNELS_NUM_THREADS=str(nt))
         code = f"from kernels.bench.opencl import _child; _child({json.dumps(json.dumps({**payload, 'threads': nt}))})"
-        if not pocl and nt != threads[0]:
-            break  # a GPU's parallelism is not ours to set: one run
-        proc = subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
-        for line in proc.stdout.splitlines():
-            if line.startswith("ROWS "):
-                rows += json.loads(line[5:])
-            else:
-                print(line, flush=True)
+        with subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True) as proc:
+            for line in proc.stdout:  # streamed: the progress bar moves with the child's cases
+                line = line.rstrip("\n")
+                if line.startswith("ROWS "):
+                    rows += json.loads(line[5:])
+                else:
+                    progress.emit(line)
+                    progress.tick(f"opencl {args.what} {nt}t")
         if proc.returncode:
-            print(f"benchmark child with {nt} thread(s) failed (exit {proc.returncode})", file=sys.stderr)
-            return 1
+            raise RuntimeError(f"opencl benchmark child with {nt} thread(s) failed (exit {proc.returncode})")
     if args.what == "conv2d":
-        print("\n".join(conv_totals(rows)))
-    if args.json:
-        from .meta import run_meta
-
-        with open(args.json, "w") as f:
-            json.dump({"meta": run_meta(None, rounds, device=dev.describe(), pocl_threads_env="POCL_MAX_PTHREAD_COUNT"), "results": rows}, f, indent=2)
-    bad = [r for r in rows if any(k.endswith("_ok") and not v for k, v in r.items())]
-    if bad:
-        print(f"{len(bad)} case(s) failed the correctness check", file=sys.stderr)
-        return 1
-    return 0
+        progress.emit("\n".join(conv_totals(rows)))
+    return _records(rows, payload), rows
 
 
 def _tiles_text(dev) -> str:

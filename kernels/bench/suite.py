@@ -1,0 +1,150 @@
+"""The driver of `python -m kernels bench gemm|conv2d|all`: runs the suite of every selected backend
+(each backend interleaved with its reference libraries), collects their records into one results
+document, writes --json and --report, and exits 1 if any result was wrong or a suite failed.
+
+Suites: cpu (kernels/bench/gemm.py, conv2d.py: vs NumPy/OpenBLAS and PyTorch), numba (numba.py:
+vs NumPy and PyTorch, cpu alongside), opencl (opencl.py: vs CLBlast on the same queue, cpu
+alongside), cuda (cuda.py: vs cuBLAS and cuDNN, CUDA events).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from typing import Any, Dict, List, Tuple
+
+from . import progress, record
+
+SUITES = ("cpu", "numba", "opencl", "cuda")
+HOST_DTYPES = {"float32", "float64"}  # the cpu, numba and opencl suites; cuda also runs float16 and bfloat16
+
+
+def select(args: argparse.Namespace, available: Dict[str, Dict[str, Any]]) -> Tuple[List[str], str]:
+    """(suites to run, error message or ""). Without --backend: every available backend for `all`
+    or a --report, else cpu (the backend NumPy arrays get), or every available one without it."""
+    if args.backend:
+        missing = [b for b in args.backend if not available.get(b, {}).get("available")]
+        if missing:
+            return [], "; ".join(f"backend {b} is not available: {available.get(b, {}).get('reason')}" for b in missing)
+        return list(dict.fromkeys(args.backend)), ""
+    usable = [b for b in SUITES if available.get(b, {}).get("available")]
+    if args.what != "all" and not args.report and "cpu" in usable:
+        return ["cpu"], ""
+    return usable, "" if usable else "no backend is available (python -m kernels info says why)"
+
+
+def _planned(suite: str, args: argparse.Namespace, threads: List[int]) -> int:
+    if suite == "cpu":
+        from . import conv2d, gemm
+
+        return (gemm if args.what == "gemm" else conv2d).planned(args, threads)
+    if suite == "numba":
+        from . import numba
+
+        return numba.planned(args, threads)
+    if suite == "opencl":
+        from . import opencl
+
+        return opencl.planned(args, threads)
+    from . import cuda
+
+    return cuda.planned(args)
+
+
+def _collect(suite: str, args: argparse.Namespace, threads: List[int], rounds: int, doc: Dict[str, Any]) -> List[dict]:
+    """Records of one suite on one op (args.what); its detailed rows go into doc["rows"]."""
+    name = f"{suite} {args.what}"
+    if suite == "cpu" and args.what == "gemm":
+        from .gemm import collect
+
+        recs, doc["rows"][name] = collect(args, threads, rounds)
+    elif suite == "cpu":
+        from .conv2d import collect
+
+        recs, doc["rows"][name], doc["totals"][name] = collect(args, threads, rounds)
+    elif suite == "numba":
+        from .numba import collect
+
+        recs = collect(args, threads, rounds)
+    elif suite == "opencl":
+        from .opencl import collect
+
+        recs, doc["rows"][name] = collect(args, threads, rounds)
+    else:
+        from .cuda import collect
+
+        recs, doc["rows"][name] = collect(args, rounds)
+    return recs
+
+
+def check_dtypes(args: argparse.Namespace, suites: List[str]) -> str:
+    wide = set(args.dtype or []) - HOST_DTYPES
+    host = [s for s in suites if s != "cuda"]
+    if wide and host:
+        return f"{' and '.join(sorted(wide))} run on the cuda backend only, not on {', '.join(host)} (pick --backend cuda)"
+    return ""
+
+
+def run(args: argparse.Namespace) -> int:
+    import kernels
+
+    from .._threads import cores
+    from .meta import backends, run_meta
+
+    available = backends()
+    suites, err = select(args, available)
+    err = err or check_dtypes(args, suites)
+    if err:
+        print(f"bench: {err}", file=sys.stderr)
+        return 2
+    ops = ["gemm", "conv2d"] if args.what == "all" else [args.what]
+    threads = args.threads or sorted({1, cores()})  # one thread and every core
+    rounds = args.rounds or (3 if args.quick else 5)
+    per_op = [(op, s, argparse.Namespace(**{**vars(args), "what": op})) for op in ops for s in suites]
+    t0 = time.perf_counter()
+    peak = None
+    if args.json or args.report:  # the roofline's ceilings, measured before the load of the benchmarks
+        from .peak import measure
+
+        progress.emit("measuring the FMA peak and the memory bandwidth (bench peak) ...")
+        peak = measure(threads, sorted({d for d in (args.dtype or ["float32", "float64"]) if d in HOST_DTYPES}) or ["float32"],
+                       0.1 if args.quick else 0.2)
+    doc: Dict[str, Any] = {"rows": {}, "totals": {}, "failed": {}}
+    recs: List[dict] = []
+    total = sum(_planned(s, a, threads) for _, s, a in per_op)
+    with progress.bar(total, "bench"):
+        for op, suite, a in per_op:
+            try:
+                recs += _collect(suite, a, threads, rounds, doc)
+            except Exception as exc:  # one broken suite must not lose the others' results
+                doc["failed"][f"{suite} {op}"] = f"{type(exc).__name__}: {exc}"
+                print(f"bench: the {suite} {op} suite failed:\n{traceback.format_exc()}", file=sys.stderr)
+    meta = run_meta(kernels.info()["cpu_engine"], rounds, threads=threads, quick=args.quick, suites=suites, ops=ops, peak=peak,
+                    wall_s=round(time.perf_counter() - t0, 1))
+    out = record.document(meta, recs, **doc)
+    status = 0
+    if args.json:
+        try:
+            record.dump(args.json, out)
+        except OSError as exc:
+            print(f"bench --json: cannot write {args.json}: {exc}", file=sys.stderr)
+            return 2
+    if args.report:
+        from .report import write
+
+        try:
+            paths = write(out, args.report)
+        except OSError as exc:
+            print(f"bench --report: cannot write the report into {args.report}: {exc}", file=sys.stderr)
+            return 2
+        print(f"\nreport: {paths['md']}, {paths['html']} (figures and results.json beside them)")
+    bad = [r for r in recs if not r["correct"]]
+    if bad:
+        print(f"\n{len(bad)} result(s) failed the correctness check: "
+              + ", ".join(f"{r['suite']} {r['impl']} {r['case']} {r['dtype']} {r['threads']}t" for r in bad[:20]), file=sys.stderr)
+        status = 1
+    if doc["failed"]:
+        print(f"bench: suite(s) failed: {', '.join(doc['failed'])}", file=sys.stderr)
+        status = 1
+    return status
