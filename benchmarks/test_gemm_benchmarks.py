@@ -1,45 +1,29 @@
-"""pytest-benchmark suite for gemm: square sizes and ResNet-50 im2col rectangles, every installed
-backend plus NumPy, GFLOP/s in extra_info. Run: pytest benchmarks/ --benchmark-only"""
+"""pytest-benchmark suite for gemm: the cases of `python -m kernels bench gemm` for every installed
+backend's suite (kernels/bench/cases.py: square sizes per suite, the ResNet-50 im2col rectangles on
+cpu), each backend next to the reference libraries of its suite (NumPy, torch, CLBlast, cuBLAS);
+GFLOP/s in extra_info. Run: pytest benchmarks/ --benchmark-only"""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 import kernels
-from kernels.bench.cases import SQUARE_FULL, resnet50_layers
+from kernels.bench.record import kind_of
 
-from .conftest import installed_backends
+from .impls import gemm_fn, gemm_params
 
-SQUARES = [n for n in SQUARE_FULL if n >= 64]
-LAYERS = resnet50_layers()
-IMPLS = installed_backends() + ["numpy"]
+PARAMS = gemm_params()
 
 
-def _run(benchmark, impl, dtype, m, n, k):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("suite,case,impl", PARAMS, ids=[f"{s}-{c.name.replace(' ', '_')}-{i}" for s, c, i in PARAMS])
+def test_gemm(benchmark, suite, case, impl, dtype):
     rng = np.random.default_rng(0)
-    a = rng.standard_normal((m, k)).astype(dtype)
-    b = rng.standard_normal((k, n)).astype(dtype)
-    out = np.empty((m, n), dtype)
-    if impl == "numpy":
-        fn = lambda: np.matmul(a, b, out=out)  # noqa: E731
-    else:
-        fn = lambda: kernels.gemm(a, b, out=out, backend=impl)  # noqa: E731
-    benchmark.group = f"gemm {np.dtype(dtype).name} {m}x{n}x{k}"
+    a = rng.standard_normal((case.m, case.k)).astype(dtype)
+    b = rng.standard_normal((case.k, case.n)).astype(dtype)
+    fn = gemm_fn(impl, a, b)
+    benchmark.group = f"gemm {suite} {np.dtype(dtype).name} {case.name} ({case.m}x{case.n}x{case.k})"
     benchmark(fn)
     if benchmark.stats is not None:  # None under --benchmark-disable
-        benchmark.extra_info["gflops"] = 2.0 * m * n * k / benchmark.stats.stats.median / 1e9
-    benchmark.extra_info["threads"] = kernels.get_num_threads()
-
-
-@pytest.mark.parametrize("impl", IMPLS)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("n", SQUARES)
-def test_gemm_square(benchmark, impl, dtype, n):
-    _run(benchmark, impl, dtype, n, n, n)
-
-
-@pytest.mark.parametrize("impl", IMPLS)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("layer", LAYERS, ids=[d["name"].replace(" ", "_") for d in LAYERS])
-def test_gemm_resnet50(benchmark, impl, dtype, layer):
-    _run(benchmark, impl, dtype, layer["M"], layer["N"], layer["K"])
+        benchmark.extra_info["gflops"] = case.flops / benchmark.stats.stats.median / 1e9
+    benchmark.extra_info.update(threads=kernels.get_num_threads(), suite=suite, kind=kind_of(impl), count=case.count)

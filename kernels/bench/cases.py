@@ -1,13 +1,22 @@
-"""GEMM benchmark cases: square sizes and the ResNet-50 im2col rectangles."""
+"""GEMM benchmark cases of every suite (square sizes, the ResNet-50 im2col rectangles): the one
+definition that `python -m kernels bench` and the pytest-benchmark suites in benchmarks/ share."""
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from importlib import resources
-from typing import List
+from typing import List, Tuple
 
 SQUARE_FULL = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 SQUARE_QUICK = (16, 64, 256, 1024)
+# Square sizes per suite (full, quick): the device suites start where their launch overhead is paid
+# off, and stop where the slowest competitor (CLBlast on PoCL: ~5 GFLOP/s) still takes seconds.
+SQUARE = {
+    "cpu": (SQUARE_FULL, SQUARE_QUICK),
+    "numba": ((256, 512, 1024, 2048), (512, 1024)),
+    "opencl": ((256, 512, 1024, 2048), (512, 1024)),
+    "cuda": ((1024, 2048, 4096, 8192), (1024, 4096)),
+}
 
 
 @dataclass(frozen=True)
@@ -28,8 +37,12 @@ def resnet50_layers() -> List[dict]:
     return json.loads(text)["layers"]
 
 
-def square_cases(quick: bool) -> List[GemmCase]:
-    return [GemmCase(f"square {n}", n, n, n) for n in (SQUARE_QUICK if quick else SQUARE_FULL)]
+def square_sizes(suite: str, quick: bool) -> Tuple[int, ...]:
+    return SQUARE[suite][1 if quick else 0]
+
+
+def square_cases(quick: bool, suite: str = "cpu") -> List[GemmCase]:
+    return [GemmCase(f"square {n}", n, n, n) for n in square_sizes(suite, quick)]
 
 
 def resnet50_cases(quick: bool) -> List[GemmCase]:

@@ -15,9 +15,8 @@ from typing import Callable, Dict, List, Tuple
 import numpy as np
 
 from . import progress
+from .cases import square_sizes
 
-SQUARE = (1024, 2048, 4096, 8192)
-SQUARE_QUICK = (1024, 4096)
 
 
 def event_medians(fns: Dict[str, Callable[[], object]], rounds: int, sample_ms: float = 25.0) -> Dict[str, float]:
@@ -187,7 +186,7 @@ def totals(rows: List[dict]) -> dict:
 def planned(args: argparse.Namespace) -> int:
     if args.what == "gemm":
         kinds = [k for k in GEMM_KINDS if args.dtype is None or k[0] in args.dtype]
-        return len(kinds) * len(SQUARE_QUICK if args.quick else SQUARE)
+        return len(kinds) * len(square_sizes("cuda", args.quick))
     from .layers import largest, load
 
     net = args.net if args.net != "all" else "resnet50"
@@ -204,7 +203,7 @@ def collect(args: argparse.Namespace, rounds: int) -> Tuple[List[dict], dict]:
     recs: List[dict] = []
     if args.what == "gemm":
         kinds = [k for k in GEMM_KINDS if args.dtype is None or k[0] in args.dtype]
-        rows = gemm_rows(SQUARE_QUICK if args.quick else SQUARE, kinds, rounds)
+        rows = gemm_rows(square_sizes("cuda", args.quick), kinds, rounds)
         for r in rows:  # tf32 is its own case: cuBLAS runs exact float32 on it, as a user calling cupy.matmul gets
             n, suffix = r["n"], "" if r["precision"] == "exact" else f" {r['precision']}"
             names = {"kernels": "cuda", "cublas": "cublas"}

@@ -9,13 +9,11 @@ from typing import Callable, Dict, List, Tuple
 import numpy as np
 
 from . import progress, torchref
-from .cases import GemmCase
+from .cases import GemmCase, square_cases
 from .conv2d import NAMES, add_references, layers_of, records as conv_records, reference, within
 from .gemm import numpy_threads, records as gemm_records, run_case
 from .timing import interleaved_medians
 
-SIZES = (256, 512, 1024, 2048)
-SIZES_QUICK = (512, 1024)
 QUICK_LAYERS = 4  # per network
 
 
@@ -26,7 +24,7 @@ def _backends() -> Tuple[str, ...]:
 
 
 def _gemm_cases(args: argparse.Namespace) -> List[GemmCase]:
-    return [GemmCase(f"square {n}", n, n, n) for n in (SIZES_QUICK if args.quick else SIZES)]
+    return square_cases(args.quick, "numba")
 
 
 def planned(args: argparse.Namespace, threads: List[int]) -> int:

@@ -17,10 +17,9 @@ from typing import Callable, Dict, List, Tuple
 import numpy as np
 
 from . import progress
+from .cases import square_sizes
 from .timing import interleaved_medians
 
-SQUARE = (256, 512, 1024, 2048)
-SQUARE_QUICK = (512, 1024)
 
 
 def _device():
@@ -175,7 +174,7 @@ def _layers(net: str, quick: bool):
 def _payload(args: argparse.Namespace, rounds: int) -> dict:
     return {
         "what": args.what, "rounds": rounds, "quick": args.quick, "dtypes": args.dtype or ["float32"],
-        "sizes": list(SQUARE_QUICK if args.quick else SQUARE), "fpga_max": 512 if args.quick else 1024,
+        "sizes": list(square_sizes("opencl", args.quick)), "fpga_max": 512 if args.quick else 1024,
         "net": args.net if args.net != "all" else "resnet50", "layout": args.layout,
     }
 

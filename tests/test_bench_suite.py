@@ -1,0 +1,74 @@
+"""`python -m kernels bench`: a tiny cpu run in process (one small GEMM, one small conv layer, one
+round), its records and JSON; backend selection and the messages of bad requests."""
+from __future__ import annotations
+
+import pytest
+
+from kernels.__main__ import main
+from kernels.bench import cases, conv2d, gemm, peak, record, suite
+from kernels.bench.layers import ConvLayer
+
+TINY_LAYER = ConvLayer("resnet50", "tiny 3x3", 4, 8, 8, 8, 3, 3, 1, 1, 1, 1, 2)
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    monkeypatch.setattr(gemm, "todo", lambda args: [cases.GemmCase("square 8", 8, 8, 8)])
+    monkeypatch.setattr(conv2d, "layers_of", lambda args, per_net_quick=None: {"resnet50": [TINY_LAYER]})
+    fake = {"fma_gflops": {"float32": {"1": 100.0}}, "bandwidth": {"1": {"gbs": 10.0, "kernel": "add", "threads": 1,
+                                                                       "array_bytes": 1 << 20, "llc_bytes": None}}}
+    monkeypatch.setattr(peak, "measure", lambda threads, dtypes, seconds: fake)
+
+
+def test_all_cpu_records(tiny, tmp_path, capsys):
+    path = str(tmp_path / "r.json")
+    rc = main(["bench", "all", "--backend", "cpu", "--threads", "1", "--rounds", "1", "--dtype", "float32", "--quick",
+               "--no-torch", "--json", path])
+    assert rc == 0, capsys.readouterr().err
+    doc = record.load(path)
+    got = {(r["op"], r["case"], r["impl"], r["kind"]) for r in doc["records"]}
+    assert got == {("gemm", "square 8", "cpu", "backend"), ("gemm", "square 8", "numpy", "reference"),
+                   ("conv2d", "tiny 3x3", "cpu auto", "backend"), ("conv2d", "tiny 3x3", "cpu im2col", "backend"),
+                   ("conv2d", "tiny 3x3", "cpu convgemm", "backend"), ("conv2d", "tiny 3x3", "numpy im2col", "reference")}
+    assert all(r["correct"] and r["threads"] == 1 and r["suite"] == "cpu" for r in doc["records"])
+    conv = [r for r in doc["records"] if r["op"] == "conv2d"]
+    assert all(r["net"] == "resnet50" and r["count"] == 2 and r["layout"] == "NCHW" for r in conv)
+    m = doc["meta"]
+    assert m["peak"]["bandwidth"]["1"]["gbs"] == 10.0 and m["threads"] == [1] and "numpy" in m["libraries"]
+    assert m["backends"]["cpu"]["available"] and "cpu gemm" in doc["rows"]
+    out = capsys.readouterr().out
+    assert "square 8" in out and "tiny 3x3" in out
+
+
+def test_default_selection():
+    import argparse
+
+    avail = {"cpu": {"available": True}, "numba": {"available": True}, "opencl": {"available": False, "reason": "no platform"},
+             "cuda": {"available": False, "reason": "no GPU"}}
+    ns = lambda **kw: argparse.Namespace(**{"backend": None, "what": "gemm", "report": None, **kw})  # noqa: E731
+    assert suite.select(ns(), avail) == (["cpu"], "")
+    assert suite.select(ns(what="all"), avail) == (["cpu", "numba"], "")
+    assert suite.select(ns(report="out"), avail) == (["cpu", "numba"], "")
+    sel, err = suite.select(ns(backend=["cpu", "cuda"]), avail)
+    assert sel == [] and "backend cuda is not available: no GPU" in err
+
+
+def test_unavailable_backend_exits_2(capsys):
+    import kernels
+
+    if kernels.info()["backends"]["cuda"]["available"]:
+        pytest.skip("a GPU is there")
+    assert main(["bench", "gemm", "--backend", "cuda", "--quick", "--rounds", "1"]) == 2
+    assert "backend cuda is not available" in capsys.readouterr().err
+
+
+def test_16_bit_dtypes_on_host_backends_exit_2(capsys):
+    assert main(["bench", "gemm", "--backend", "cpu", "--dtype", "float16"]) == 2
+    assert "cuda backend only" in capsys.readouterr().err
+
+
+def test_report_into_a_file_exits_2(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("")
+    assert main(["bench", "all", "--report", str(f)]) == 2
+    assert "not a directory" in capsys.readouterr().err
