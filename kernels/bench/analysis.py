@@ -39,8 +39,9 @@ def speedups(records: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:
         o, ref = ours(recs), best_reference(recs)
         if o is None or ref is None:
             continue
+        vs = {r["impl"]: r["seconds"] / o["seconds"] for r in recs if r["kind"] == "reference"}
         out.append({**dict(zip(CASE, k)), "ours": o["impl"], "reference": ref["impl"], "speedup": ref["seconds"] / o["seconds"],
-                    "ours_gflops": o["gflops"], "reference_gflops": ref["gflops"]})
+                    "ours_gflops": o["gflops"], "reference_gflops": ref["gflops"], "vs": vs})
     return out
 
 
@@ -49,12 +50,15 @@ def geomean(xs: Sequence[float]) -> float:
 
 
 def summary(records: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:
-    """Per suite, op, dtype and thread count: geometric mean, min and max of the speedups over the cases."""
+    """Per suite, op, dtype and thread count: geometric mean, min and max of the speedups over the
+    cases against the fastest reference, and the geometric mean against each reference library."""
     out = []
     for k, rows in group(speedups(records), ("suite", "op", "dtype", "threads")).items():
         s = [r["speedup"] for r in rows]
+        refs = dict.fromkeys(ref for r in rows for ref in r["vs"])
+        vs = {ref: geomean([r["vs"][ref] for r in rows if ref in r["vs"]]) for ref in refs}
         out.append({**dict(zip(("suite", "op", "dtype", "threads"), k)), "cases": len(s), "geomean": geomean(s),
-                    "min": min(s), "max": max(s)})
+                    "min": min(s), "max": max(s), "vs": vs})
     return out
 
 

@@ -28,6 +28,11 @@ def _run_blocks(doc: Mapping[str, Any]) -> List[Block]:
               f"warm-up first; every result checked against a float64 reference."),
         ("p", f"Libraries: {libs}."),
     ]
+    load = m.get("loadavg") or {}
+    if load.get("before") is not None:
+        out.append(("p", f"Load average (1 min) before / after the run: {load['before']} / {load.get('after')} (after includes "
+                         f"the run itself; a load from other processes shares the cores and lowers the multi-thread figures "
+                         f"first); wall time {m.get('wall_s')} s."))
     peak = m.get("peak")
     if peak:
         rows = [[dt, *[(_f(g) if g else "-") for g in by.values()]] for dt, by in peak["fma_gflops"].items()]
@@ -49,15 +54,17 @@ def _run_blocks(doc: Mapping[str, Any]) -> List[Block]:
 
 
 def _summary_blocks(records: Sequence[Mapping[str, Any]]) -> List[Block]:
+    summ = analysis.summary(records)
+    refs = list(dict.fromkeys(ref for s in summ for ref in s["vs"]))
     rows = [[s["suite"], s["op"], s["dtype"], str(s["threads"]), str(s["cases"]), _f(s["geomean"], 2), _f(s["min"], 2), _f(s["max"], 2)]
-            for s in analysis.summary(records)]
+            + [_f(s["vs"][ref], 2) if ref in s["vs"] else "-" for ref in refs] for s in summ]
     bad = [r for r in records if not r["correct"]]
     out: List[Block] = [
         ("h2", "Summary"),
         ("p", "Speedup = time(fastest reference library on the case) / time(fastest implementation of the suite's backend): "
-              "above 1 the package is faster. Each suite interleaves its competitors in one timing loop, so ratios are "
-              "within a suite."),
-        ("table", ["suite", "op", "dtype", "threads", "cases", "speedup geomean", "min", "max"], rows),
+              "above 1 the package is faster; geometric mean, min and max over the cases, then the geometric mean against "
+              "each reference library. Each suite interleaves its competitors in one timing loop, so ratios are within a suite."),
+        ("table", ["suite", "op", "dtype", "threads", "cases", "speedup geomean", "min", "max"] + [f"vs {ref}" for ref in refs], rows),
     ]
     out.append(("p", "All results passed their correctness check." if not bad else
                 "**Failed the correctness check:** " + "; ".join(f"{r['suite']} {r['impl']} {r['case']} {r['dtype']} {r['threads']}t" for r in bad)))

@@ -9,6 +9,7 @@ alongside), cuda (cuda.py: vs cuBLAS and cuDNN, CUDA events).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import traceback
@@ -78,6 +79,14 @@ def _collect(suite: str, args: argparse.Namespace, threads: List[int], rounds: i
     return recs
 
 
+def _loadavg():
+    """1-minute load average: above the core count, other processes shared the cores (multi-thread figures suffer first)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # not on every platform
+        return None
+
+
 def check_dtypes(args: argparse.Namespace, suites: List[str]) -> str:
     wide = set(args.dtype or []) - HOST_DTYPES
     host = [s for s in suites if s != "cuda"]
@@ -103,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
     rounds = args.rounds or (3 if args.quick else 5)
     per_op = [(op, s, argparse.Namespace(**{**vars(args), "what": op})) for op in ops for s in suites]
     t0 = time.perf_counter()
+    load_before = _loadavg()
     peak = None
     if args.json or args.report:  # the roofline's ceilings, measured before the load of the benchmarks
         from .peak import measure
@@ -121,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
                 doc["failed"][f"{suite} {op}"] = f"{type(exc).__name__}: {exc}"
                 print(f"bench: the {suite} {op} suite failed:\n{traceback.format_exc()}", file=sys.stderr)
     meta = run_meta(kernels.info()["cpu_engine"], rounds, threads=threads, quick=args.quick, suites=suites, ops=ops, peak=peak,
-                    wall_s=round(time.perf_counter() - t0, 1))
+                    wall_s=round(time.perf_counter() - t0, 1), loadavg={"before": load_before, "after": _loadavg()})
     out = record.document(meta, recs, **doc)
     status = 0
     if args.json:
