@@ -72,3 +72,8 @@ def test_report_into_a_file_exits_2(tmp_path, capsys):
     f.write_text("")
     assert main(["bench", "all", "--report", str(f)]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_json_into_a_missing_folder_exits_2(tmp_path, capsys):
+    assert main(["bench", "gemm", "--json", str(tmp_path / "no" / "r.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err

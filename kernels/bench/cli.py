@@ -69,15 +69,19 @@ def run(args: argparse.Namespace) -> int:
         from .compare import run as run_compare
 
         return run_compare(args.compare, args.tolerance)
+    # Checked before the run, not after minutes of measuring.
+    if args.report and os.path.exists(args.report) and not os.path.isdir(args.report):
+        print(f"bench --report: {args.report} exists and is not a directory", file=sys.stderr)
+        return 2
+    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
+        print(f"bench --json: the folder of {args.json} does not exist", file=sys.stderr)
+        return 2
     if args.what == "peak":
         from .peak import run as run_peak
 
         return run_peak(args)
     if args.net is None:
         args.net = "all" if args.full else "resnet50"
-    if args.report and os.path.exists(args.report) and not os.path.isdir(args.report):
-        print(f"bench --report: {args.report} exists and is not a directory", file=sys.stderr)
-        return 2
     from .suite import run as run_suite
 
     return run_suite(args)

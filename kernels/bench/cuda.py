@@ -1,7 +1,7 @@
 """`python -m kernels bench gemm|conv2d --backend cuda`: our CUDA kernels against cuBLAS (cupy.matmul) and PyTorch/cuDNN on the same GPU, timed with CUDA events.
 
 GEMM: square sizes, TFLOP/s of kernels.gemm (fp32 exact and tf32, fp64, fp16, bf16) next to
-cupy.matmul on the same device arrays. conv2d: every layer of a network (ResNet-50 by default)
+cupy.matmul (cuBLAS) and torch.matmul (when torch with CUDA is installed) on the same device arrays. conv2d: every layer of a network (ResNet-50 by default)
 at the given batch, layout and dtype (float16 NHWC is the case of the issue's target), our
 algorithms next to torch.nn.functional.conv2d (cuDNN) when torch with CUDA is installed, and the
 whole-network totals. Each result is checked against a float64 reference before it is timed.
@@ -66,16 +66,17 @@ def _cupy_dtype(name: str):
         return getattr(cp, name, None)
 
 
-def gemm_rows(sizes, kinds, rounds: int) -> List[dict]:
+def gemm_rows(sizes, kinds, rounds: int, use_torch: bool = True) -> List[dict]:
     import cupy as cp
 
     import kernels
 
+    torch = _torch() if use_torch else None
     rows = []
     for dt, precision in kinds:
         ndt = _cupy_dtype(dt)
         if ndt is None:
-            print(f"{dt}: no NumPy/CuPy dtype here (bfloat16 needs ml_dtypes); left out")
+            progress.emit(f"{dt}: no NumPy/CuPy dtype here (bfloat16 needs ml_dtypes); left out")
             continue
         for n in sizes:
             rng = cp.random.default_rng(0)
@@ -84,12 +85,17 @@ def gemm_rows(sizes, kinds, rounds: int) -> List[dict]:
             c_k, c_b = cp.empty((n, n), ndt), cp.empty((n, n), ndt)
             fns = {"kernels": lambda: kernels.gemm(a, b, out=c_k, precision=precision),
                    "cublas": lambda: cp.matmul(a, b, out=c_b)}
+            outs = {"kernels": c_k, "cublas": c_b}
+            if torch is not None:  # torch.matmul on the same device memory (its default: no tf32)
+                outs["torch"] = cp.empty((n, n), ndt)
+                ta, tb, tc = (torch.from_dlpack(x) for x in (a, b, outs["torch"]))
+                fns["torch"] = lambda: torch.matmul(ta, tb, out=tc)
             t = event_medians(fns, rounds)
             flops = 2.0 * n ** 3
             ok = _check(c_k, a, b, dt, precision)
             row = {"dtype": dt, "precision": precision or "exact", "n": n, "seconds": t,
                    "tflops": {k: flops / s / 1e12 for k, s in t.items()}, "vs_cublas": t["cublas"] / t["kernels"], "ok": ok,
-                   "correct": {"kernels": ok, "cublas": _check(c_b, a, b, dt, None)}}
+                   "correct": {k: ok if k == "kernels" else _check(c, a, b, dt, None) for k, c in outs.items()}}
             rows.append(row)
             progress.emit(f"{dt:<9} {row['precision']:<6} n={n:<5} kernels {row['tflops']['kernels']:7.1f} TFLOP/s  cublas "
                           f"{row['tflops']['cublas']:7.1f}  kernels/cublas {row['vs_cublas']:5.2f}x  {'ok' if ok else 'WRONG'}")
@@ -203,10 +209,10 @@ def collect(args: argparse.Namespace, rounds: int) -> Tuple[List[dict], dict]:
     recs: List[dict] = []
     if args.what == "gemm":
         kinds = [k for k in GEMM_KINDS if args.dtype is None or k[0] in args.dtype]
-        rows = gemm_rows(square_sizes("cuda", args.quick), kinds, rounds)
+        rows = gemm_rows(square_sizes("cuda", args.quick), kinds, rounds, not args.no_torch)
         for r in rows:  # tf32 is its own case: cuBLAS runs exact float32 on it, as a user calling cupy.matmul gets
             n, suffix = r["n"], "" if r["precision"] == "exact" else f" {r['precision']}"
-            names = {"kernels": "cuda", "cublas": "cublas"}
+            names = {"kernels": "cuda", "cublas": "cublas", "torch": "torch"}
             recs += gemm_records("cuda", GemmCase(f"square {n}{suffix}", n, n, n), r["dtype"], 1,
                                  {names[k]: s for k, s in r["seconds"].items()}, {names[k]: v for k, v in r["correct"].items()})
         return recs, {"rows": rows}
