@@ -48,3 +48,14 @@ def test_every_implementation_has_its_own_style():
         seen.setdefault(key, impl)
     assert plots.style("numpy")["linestyle"] == "--" and plots.style("cpu")["linestyle"] == "-"
     assert plots.style("some new lib") == plots.style("some new lib")
+
+
+def test_report_from_an_earlier_json(tmp_path, capsys):
+    from kernels.__main__ import main
+
+    src = str(tmp_path / "r.json")
+    record.dump(src, record.document(meta(), records()))
+    assert main(["bench", "--from-json", src, "--report", str(tmp_path / "rep")]) == 0
+    assert (tmp_path / "rep" / "report.md").exists() and (tmp_path / "rep" / "gemm_numba.png").exists()
+    assert main(["bench", "--from-json", src]) == 2 and "--report DIR" in capsys.readouterr().err
+    assert main(["bench", "--from-json", str(tmp_path / "none.json"), "--report", str(tmp_path / "x")]) == 2

@@ -46,6 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shapes", choices=["all", "square", "resnet50"], default="all", help="gemm: which shapes")
     p.add_argument("--json", metavar="PATH", help="also write the results (records of the unified schema, machine, versions) as JSON")
     p.add_argument("--report", metavar="DIR", help="write report.md, report.html, the figures and results.json into DIR")
+    p.add_argument("--from-json", metavar="PATH", help="with --report: write the report of an earlier --json run, measuring nothing")
     p.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"),
                    help="compare two --json files: GFLOP/s ratios new/old per measurement, regressions flagged (exit 1)")
     p.add_argument("--tolerance", type=_fraction, default=0.10, help="--compare: a slowdown beyond this fraction is a regression (default 0.10)")
@@ -76,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
         print(f"bench --json: the folder of {args.json} does not exist", file=sys.stderr)
         return 2
+    if args.from_json:
+        return _render(args.from_json, args.report)
     if args.what == "peak":
         from .peak import run as run_peak
 
@@ -85,3 +88,20 @@ def run(args: argparse.Namespace) -> int:
     from .suite import run as run_suite
 
     return run_suite(args)
+
+
+def _render(path: str, out_dir: str) -> int:
+    """--from-json: the report of a results file written earlier (figures redrawn, nothing measured)."""
+    from . import record
+    from .report import write
+
+    if not out_dir:
+        print("bench --from-json: say where the report goes with --report DIR", file=sys.stderr)
+        return 2
+    try:
+        paths = write(record.load(path), out_dir)
+    except (ValueError, OSError) as exc:
+        print(f"bench --from-json: {exc}", file=sys.stderr)
+        return 2
+    print(f"report: {paths['md']}, {paths['html']} (figures and results.json beside them)")
+    return 0

@@ -82,23 +82,28 @@ def network_totals(rows: List[dict]) -> List[str]:
         tot = {name: sum(r["count"] * r["seconds"][name] for r in layers) for name in layers[0]["seconds"]}
         n = sum(r["count"] for r in layers)
         mine = next(iter(tot))  # the suite's backend comes first
-        best = min(s for name, s in tot.items() if record.kind_of(name) == "reference")
+        refs = {name: s / tot[mine] for name, s in tot.items() if record.kind_of(name) == "reference"}
         lines.append(f"resnet50 {dt} {nt} thread(s): {len(layers)} layer shapes, {n} layers: "
-                     + ", ".join(f"{name} {s * 1e3:.1f} ms" for name, s in tot.items()) + f", ratio {best / tot[mine]:.2f}")
+                     + ", ".join(f"{name} {s * 1e3:.1f} ms" for name, s in tot.items()) + "; time ratios "
+                     + ", ".join(f"{name}/{mine} {x:.2f}" for name, x in refs.items()))
     return lines
 
 
 def format_table(rows: List[dict]) -> str:
+    """GFLOP/s per implementation, then time(reference) / time(ours) per reference library (> 1: ours faster)."""
     names = list(dict.fromkeys(name for r in rows for name in r["seconds"]))
+    mine, refs = names[0], [n for n in names if record.kind_of(n) == "reference"]
     head = (f"{'case':<28} {'dtype':<8} {'M':>5} {'N':>6} {'K':>5} " + " ".join(f"{n + ' GF/s':>11}" for n in names)
-            + f" {'ratio':>6}  ok")
+            + "".join(f" {n + '/' + mine:>12}" for n in refs) + "  ok")
     lines = [head, "-" * len(head)]
     for r in rows:
         bad = [n for n, ok in r["correct"].items() if not ok]
+        t = r["seconds"]
         lines.append(
             f"{r['case']:<28} {r['dtype']:<8} {r['m']:>5} {r['n']:>6} {r['k']:>5} "
             + " ".join(f"{r['gflops'][n]:>11.1f}" if n in r["gflops"] else f"{'-':>11}" for n in names)
-            + f" {r['ratio']:>6.2f}  {'yes' if not bad else 'NO: ' + ','.join(bad)}"
+            + "".join(f" {t[n] / t[mine]:>12.2f}" if n in t else f" {'-':>12}" for n in refs)
+            + f"  {'yes' if not bad else 'NO: ' + ','.join(bad)}"
         )
     return "\n".join(lines + network_totals(rows))
 
@@ -128,7 +133,7 @@ def collect(args: argparse.Namespace, threads: List[int], rounds: int) -> Tuple[
             progress.emit(f"\n== gemm, {nt} thread(s): cpu ({engine['float32']['isa'] if engine else 'n/a'}) vs NumPy "
                           f"({blas or 'threads not limited: pip install threadpoolctl'})"
                           + (f" vs torch {torch.__version__}" if torch is not None else "")
-                          + "; ratio = time(fastest reference) / time(cpu): > 1, cpu faster")
+                          + "; numpy/cpu = time(numpy) / time(cpu): > 1, cpu faster")
         mine = []
         for dt in args.dtype or ["float32", "float64"]:
             for case in todo(args):

@@ -40,8 +40,10 @@ def _gemm(args: argparse.Namespace, nt: int, rounds: int, torch) -> List[dict]:
             row = run_case(case, np.dtype(dt), rounds, nt, torch, backends=_backends())
             recs += gemm_records("numba", case, dt, nt, row["seconds"], row["correct"])
             bad = [k for k, ok in row["correct"].items() if not ok]
+            t = row["seconds"]
             progress.emit(f"gemm {dt} n={case.n:>5} {nt} thr: " + "  ".join(f"{k} {v:7.1f}" for k, v in row["gflops"].items())
-                          + f"  GFLOP/s; fastest reference / numba {row['ratio']:.2f}  {'ok' if not bad else 'WRONG: ' + ','.join(bad)}")
+                          + "  GFLOP/s; time ratios " + ", ".join(f"{k}/numba {s / t['numba']:.2f}" for k, s in t.items() if k != "numba")
+                          + f"  {'ok' if not bad else 'WRONG: ' + ','.join(bad)}")
             progress.tick(f"numba gemm {case.name} {dt} {nt}t")
     return recs
 

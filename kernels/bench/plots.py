@@ -36,6 +36,14 @@ def style(impl: str) -> Dict[str, Any]:
     return {"color": color, "marker": marker, "linestyle": "--" if ref else "-", "hatch": "//" if ref else None}
 
 
+def order(impl: str, suite: str = "") -> tuple:
+    """Legend order: the suite's own implementations, then the other backends, then the references."""
+    from .record import kind_of
+
+    rank = 0 if impl.split()[0] == suite else (1 if kind_of(impl) == "backend" else 2)
+    return (rank, KNOWN.index(impl) if impl in KNOWN else len(KNOWN), impl)
+
+
 def _plt():
     import matplotlib
 
@@ -78,7 +86,7 @@ def gemm_scaling(records: Sequence[Mapping[str, Any]], meta: Mapping[str, Any], 
                 extra = r["case"].split()[2:]
                 name = r["impl"] + (f" ({' '.join(extra)})" if extra else "")
                 series.setdefault((r["impl"], name), []).append((r["shape"]["n"], r["gflops"]))
-            for (impl, name), pts in sorted(series.items(), key=lambda kv: KNOWN.index(kv[0][0]) if kv[0][0] in KNOWN else 99):
+            for (impl, name), pts in sorted(series.items(), key=lambda kv: order(kv[0][0], suite) + (kv[0][1],)):
                 pts.sort()
                 st = style(impl)
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], label=_label(name), color=st["color"], marker=st["marker"],
@@ -96,7 +104,7 @@ def gemm_scaling(records: Sequence[Mapping[str, Any]], meta: Mapping[str, Any], 
             ax.set_title(f"{dt}, {nt} thread(s)" if suite != "cuda" else f"{dt}, GPU")
             ax.set_ylim(bottom=0)
             ax.grid(True, alpha=0.3)
-            ax.legend(fontsize=7, loc="lower right")
+            ax.legend(fontsize=7, loc="best")
     fig.suptitle(f"{suite} suite: square GEMM C = A·B, row-major\n{_machine(meta)}", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -112,7 +120,7 @@ def layer_bars(records: Sequence[Mapping[str, Any]], meta: Mapping[str, Any], su
     plt = _plt()
     panels = sorted({(r["dtype"], r["threads"]) for r in recs})
     layers = list(dict.fromkeys(r["case"] for r in recs))
-    impls = sorted({r["impl"] for r in recs}, key=lambda x: (KNOWN.index(x) if x in KNOWN else 99, x))
+    impls = sorted({r["impl"] for r in recs}, key=lambda x: order(x, suite))
     height = max(3.5, 0.22 * len(layers) * len(impls) + 1.5)
     fig, axes = plt.subplots(1, len(panels), figsize=(max(8.5, 6.4 * len(panels)), height), squeeze=False)
     bar = 0.8 / len(impls)
@@ -170,7 +178,7 @@ def roofline(records: Sequence[Mapping[str, Any]], meta: Mapping[str, Any], path
             xs = [lo * (hi / lo) ** (i / 200) for i in range(201)]
             ax.plot(xs, [min(p, x * b) for x in xs], color="black", linestyle=style_, linewidth=1.4,
                     label=f"roof, {n_ceiling} core(s): {p:.0f} GFLOP/s, {b:.1f} GB/s")
-        for impl in sorted({r["impl"] for r in mine}, key=lambda x: (KNOWN.index(x) if x in KNOWN else 99, x)):
+        for impl in sorted({r["impl"] for r in mine}, key=order):
             st = style(impl)
             for op, fill in (("gemm", st["color"]), ("conv2d", "none")):
                 pts = [(r["flops"] / r["bytes"], r["gflops"]) for r in mine if r["impl"] == impl and r["op"] == op]
