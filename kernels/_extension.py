@@ -3,14 +3,21 @@
 Running `python -m kernels ...` or `python -m pytest` from the repository root puts the source
 tree's kernels/ first on sys.path; it has no compiled _cpu (the build put that in site-packages).
 Then the extension of the installed hpc-kernels distribution is loaded under the same name.
+
+An install without the extension ships kernels/_cpu_not_built.txt, whose first line says why
+(KERNELS_BUILD_CPU=OFF, or a failed build that KERNELS_CPU_FALLBACK=ON installed around): that
+becomes the cpu backend's reason.
 """
 from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
 import sys
+from pathlib import Path
 from types import ModuleType
 from typing import Optional, Tuple
+
+_NOT_BUILT = "_cpu_not_built.txt"  # written by CMakeLists.txt / cmake/try_build_cpu.cmake
 
 
 def _from_installed_distribution() -> Optional[ModuleType]:
@@ -35,6 +42,41 @@ def _from_installed_distribution() -> Optional[ModuleType]:
     return None
 
 
+def _not_built_file() -> Optional[Path]:
+    """kernels/_cpu_not_built.txt of this package, else of the installed distribution (when a
+    source checkout shadows it), or None."""
+    here = Path(__file__).with_name(_NOT_BUILT)
+    if here.is_file():
+        return here
+    try:
+        from importlib.metadata import PackageNotFoundError, distribution
+
+        files = distribution("hpc-kernels").files or []
+    except (ImportError, PackageNotFoundError):
+        return None
+    for f in files:
+        if f.parts == ("kernels", _NOT_BUILT):
+            path = Path(str(f.locate()))
+            return path if path.is_file() else None
+    return None
+
+
+def not_built_reason() -> Optional[str]:
+    """Why this install has no extension, as its build recorded it, or None when it recorded nothing."""
+    path = _not_built_file()
+    if path is None:
+        return None
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    first = lines[0].strip() if lines else ""
+    if not first:
+        return None
+    more = any(line.strip() for line in lines[1:])
+    return f"{first} (details: {path})" if more else first
+
+
 def load_cpu_extension() -> Tuple[Optional[ModuleType], str]:
     """(module, reason): the module is None when the extension cannot be loaded; reason says why."""
     try:
@@ -46,4 +88,7 @@ def load_cpu_extension() -> Tuple[Optional[ModuleType], str]:
     module = _from_installed_distribution()
     if module is not None:
         return module, f"C++ extension loaded from the installed wheel ({module.__file__})"
+    why = not_built_reason()
+    if why is not None:
+        return None, f"the C++ extension kernels._cpu could not be imported, it was not built: {why}"
     return None, f"the C++ extension kernels._cpu could not be imported ({error})"
