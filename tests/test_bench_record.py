@@ -67,3 +67,14 @@ def test_totals_leave_out_an_impl_missing_on_a_layer():
     recs = [conv("cpu", "cpu auto", "a", 100.0), conv("cpu", "cpu auto", "b", 100.0), conv("cpu", "numpy im2col", "a", 50.0)]
     (t,) = analysis.net_totals(recs)
     assert list(t["seconds"]) == ["cpu auto"] and "speedup" not in t
+
+
+def test_spread_from_timing_into_records():
+    from kernels.bench.timing import interleaved_medians
+
+    t = interleaved_medians({"cpu": lambda: None, "numpy": lambda: None}, rounds=2, sample_s=0.001)
+    assert set(t) == set(t.spread) == {"cpu", "numpy"} and all(s >= 1.0 for s in t.spread.values())
+    recs = record.expand("cpu", "gemm", "square 8", t, {"cpu": True, "numpy": True}, 1024.0, t.spread, dtype="float32",
+                         threads=1, nbytes=768.0, shape={"m": 8, "n": 8, "k": 8})
+    assert [r["spread"] for r in recs] == [t.spread["cpu"], t.spread["numpy"]]
+    assert gemm("cpu", "cpu", 64, 100.0)["spread"] is None  # optional: a suite may not measure it

@@ -59,3 +59,12 @@ def test_report_from_an_earlier_json(tmp_path, capsys):
     assert (tmp_path / "rep" / "report.md").exists() and (tmp_path / "rep" / "gemm_numba.png").exists()
     assert main(["bench", "--from-json", src]) == 2 and "--report DIR" in capsys.readouterr().err
     assert main(["bench", "--from-json", str(tmp_path / "none.json"), "--report", str(tmp_path / "x")]) == 2
+
+
+def test_noisy_cases_are_flagged(tmp_path):
+    recs = records()
+    recs[0] = {**recs[0], "spread": 2.5}
+    recs[1] = {**recs[1], "spread": 1.01}
+    paths = report.write(record.document(meta(), recs), str(tmp_path))
+    md = open(paths["md"]).read()
+    assert "1 of " in md and "cases above 1.3" in md and "**2.50**" in md

@@ -121,14 +121,15 @@ def add_references(fns: Dict[str, Callable[[], object]], outs: Dict[str, np.ndar
 
 
 def records(suite: str, layer: ConvLayer, dtype: str, layout: str, batch: int, threads: int, seconds: Dict[str, float],
-            correct: Dict[str, bool], names: Dict[str, str]) -> List[dict]:
+            correct: Dict[str, bool], names: Dict[str, str], spread: Optional[Dict[str, float]] = None) -> List[dict]:
     """The unified records of one conv layer; `names` maps the suite's row keys to impl names (unmapped keys are left out)."""
     itemsize = np.dtype(dtype).itemsize if dtype != "bfloat16" else 2
     elems = (np.prod(layer.x_shape(batch, layout)) + np.prod(layer.w_shape) + np.prod(layer.y_shape(batch, layout)))
     shape = {f: getattr(layer, f) for f in ("c", "k", "h", "w", "r", "s", "stride", "padding", "dilation", "groups")}
     t = {names[k]: s for k, s in seconds.items() if k in names}
     ok = {names[k]: v for k, v in correct.items() if k in names}
-    return record.expand(suite, "conv2d", layer.name, t, ok, batch * layer.flops, dtype=dtype, threads=threads,
+    sp = {names[k]: v for k, v in (spread or {}).items() if k in names}
+    return record.expand(suite, "conv2d", layer.name, t, ok, batch * layer.flops, sp, dtype=dtype, threads=threads,
                          nbytes=float(itemsize * elems), shape=shape, net=layer.net, layout=layout, batch=batch,
                          count=layer.count)
 
@@ -180,6 +181,7 @@ def run_layer(layer: ConvLayer, args: argparse.Namespace, dtype: np.dtype, nt: i
         "geometry": {f: getattr(layer, f) for f in ("c", "k", "h", "w", "r", "s", "stride", "padding", "dilation", "groups")},
         "flops": flops,
         "seconds": t,
+        "spread": t.spread,
         "gflops": {name: flops / s / 1e9 for name, s in t.items()},
         "skipped": skipped,
         "workspace_bytes": {a: ws_bytes.get(a) for a in ("im2col", "convgemm")},
@@ -324,7 +326,8 @@ def collect(args: argparse.Namespace, threads: List[int], rounds: int):
                 for layer in layers:
                     row = run_layer(layer, args, np.dtype(dt), nt, rounds, torch, F)
                     rows.append(row)
-                    recs += records("cpu", layer, dt, args.layout, args.batch, nt, row["seconds"], row["correct"], names)
+                    recs += records("cpu", layer, dt, args.layout, args.batch, nt, row["seconds"], row["correct"], names,
+                                    row["spread"])
                     progress.emit(format_row(row, cols, with_torch))
                     progress.tick(f"cpu conv2d {layer.net} {layer.name} {nt}t")
             totals = network_totals(rows, cols, with_torch)

@@ -34,12 +34,12 @@ def check(result: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def records(suite: str, case: GemmCase, dtype: str, threads: int, seconds: Dict[str, float],
-            correct: Dict[str, bool]) -> List[dict]:
+            correct: Dict[str, bool], spread: Optional[Dict[str, float]] = None) -> List[dict]:
     """The unified records of one GEMM case (every suite's gemm goes through here)."""
     itemsize = np.dtype(dtype).itemsize if dtype not in ("bfloat16",) else 2
     nbytes = itemsize * (case.m * case.k + case.k * case.n + case.m * case.n)
     net = "resnet50" if case.name.startswith("resnet50") else None
-    return record.expand(suite, "gemm", case.name, seconds, correct, case.flops, dtype=dtype, threads=threads,
+    return record.expand(suite, "gemm", case.name, seconds, correct, case.flops, spread, dtype=dtype, threads=threads,
                          nbytes=nbytes, shape={"m": case.m, "n": case.n, "k": case.k}, net=net, count=case.count)
 
 
@@ -69,6 +69,7 @@ def run_case(case: GemmCase, dtype: np.dtype, rounds: int, threads: int = 1, tor
         # fastest reference / the suite's backend: > 1, the backend is faster
         "ratio": min(s for name, s in t.items() if name not in backends) / t[backends[0]],
         "correct": {name: check(outs[name], a, b) for name in t},
+        "spread": t.spread,
     }
 
 
@@ -140,7 +141,7 @@ def collect(args: argparse.Namespace, threads: List[int], rounds: int) -> Tuple[
                 row = run_case(case, np.dtype(dt), rounds, nt, torch)
                 progress.tick(f"cpu gemm {case.name} {dt} {nt}t")
                 mine.append(row)
-                recs += records("cpu", case, dt, nt, row["seconds"], row["correct"])
+                recs += records("cpu", case, dt, nt, row["seconds"], row["correct"], row["spread"])
         progress.emit(format_table(mine))
         rows += mine
     return recs, rows

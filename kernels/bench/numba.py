@@ -38,7 +38,7 @@ def _gemm(args: argparse.Namespace, nt: int, rounds: int, torch) -> List[dict]:
     for dt in args.dtype or ["float32", "float64"]:
         for case in _gemm_cases(args):
             row = run_case(case, np.dtype(dt), rounds, nt, torch, backends=_backends())
-            recs += gemm_records("numba", case, dt, nt, row["seconds"], row["correct"])
+            recs += gemm_records("numba", case, dt, nt, row["seconds"], row["correct"], row["spread"])
             bad = [k for k, ok in row["correct"].items() if not ok]
             t = row["seconds"]
             progress.emit(f"gemm {dt} n={case.n:>5} {nt} thr: " + "  ".join(f"{k} {v:7.1f}" for k, v in row["gflops"].items())
@@ -71,7 +71,7 @@ def _conv(args: argparse.Namespace, nt: int, rounds: int, torch, F) -> List[dict
             gc.collect()
             ref, bound = reference(layer, x, w, args.layout)
             ok = {name: within(o, ref, bound) for name, o in outs.items()}
-            recs += conv_records("numba", layer, "float32", args.layout, args.batch, nt, t, ok, names)
+            recs += conv_records("numba", layer, "float32", args.layout, args.batch, nt, t, ok, names, t.spread)
             mine.append((layer, t))
             progress.emit(f"conv2d {net} {layer.name:<24} x{layer.count} {nt} thr: " + "  ".join(f"{k} {s * 1e3:8.2f}" for k, s in t.items())
                           + f" ms  {'ok' if all(ok.values()) else 'WRONG: ' + ','.join(k for k, v in ok.items() if not v)}")

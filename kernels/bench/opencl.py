@@ -84,6 +84,7 @@ def _fill(row: dict, t: Dict[str, float], flops: float, ok: Callable[[str], bool
     """Seconds, GFLOP/s and the correctness check of every implementation timed."""
     for name, s in t.items():
         row[f"{name}_s"] = s
+        row[f"{name}_spread"] = t.spread[name]
         row[f"{name}_gflops"] = flops / s / 1e9
         row[f"{name}_ok"] = ok(name)
 
@@ -204,12 +205,14 @@ def _records(rows: List[dict], p: dict) -> List[dict]:
         names = GEMM_NAMES if p["what"] == "gemm" else CONV_NAMES
         t = {k: r[f"{k}_s"] for k in names if f"{k}_s" in r}
         ok = {k: r[f"{k}_ok"] for k in t}
+        sp = {k: r.get(f"{k}_spread") for k in t}
         if p["what"] == "gemm":
             n = r["n"]
             out += gemm_records("opencl", GemmCase(r["case"], n, n, n), r["dtype"], r["threads"],
-                                {names[k]: s for k, s in t.items()}, {names[k]: v for k, v in ok.items()})
+                                {names[k]: s for k, s in t.items()}, {names[k]: v for k, v in ok.items()},
+                                {names[k]: v for k, v in sp.items()})
         else:
-            out += conv_records("opencl", layers[r["layer"]], p["dtypes"][0], r["layout"], 1, r["threads"], t, ok, names)
+            out += conv_records("opencl", layers[r["layer"]], p["dtypes"][0], r["layout"], 1, r["threads"], t, ok, names, sp)
     return out
 
 

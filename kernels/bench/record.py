@@ -17,6 +17,8 @@ A record is one implementation measured on one case at one thread count and dtyp
     flops, bytes   work and minimum memory traffic of one call (operands read once, result
              written once): bytes is the denominator of the roofline's arithmetic intensity
     shape    m, n, k (gemm) or the layer geometry (conv2d)
+    spread   slowest / fastest of the timed rounds (optional; None where the suite does not say):
+             well above 1 means the machine was disturbed during the case
 """
 from __future__ import annotations
 
@@ -39,21 +41,23 @@ def kind_of(impl: str) -> str:
 
 def make(suite: str, op: str, case: str, impl: str, seconds: float, flops: float, correct: bool, *, dtype: str,
          threads: int, nbytes: float, shape: Mapping[str, int], net: Optional[str] = None,
-         layout: Optional[str] = None, batch: int = 1, count: int = 1) -> Dict[str, Any]:
+         layout: Optional[str] = None, batch: int = 1, count: int = 1, spread: Optional[float] = None) -> Dict[str, Any]:
     rec = {
         "suite": suite, "op": op, "case": case, "net": net, "dtype": dtype, "layout": layout, "threads": int(threads),
         "batch": int(batch), "impl": impl, "kind": kind_of(impl), "seconds": float(seconds),
         "gflops": float(flops) / float(seconds) / 1e9, "correct": bool(correct), "count": int(count),
         "flops": float(flops), "bytes": float(nbytes), "shape": dict(shape),
+        "spread": None if spread is None else float(spread),
     }
     validate(rec)
     return rec
 
 
 def expand(suite: str, op: str, case: str, seconds: Mapping[str, float], correct: Mapping[str, bool],
-           flops: float, **common: Any) -> List[Dict[str, Any]]:
-    """One record per implementation of a timed case (seconds and correct keyed by impl name)."""
-    return [make(suite, op, case, impl, s, flops, correct[impl], **common) for impl, s in seconds.items()]
+           flops: float, spread: Optional[Mapping[str, float]] = None, **common: Any) -> List[Dict[str, Any]]:
+    """One record per implementation of a timed case (seconds, correct and spread keyed by impl name)."""
+    spread = spread or {}
+    return [make(suite, op, case, impl, s, flops, correct[impl], spread=spread.get(impl), **common) for impl, s in seconds.items()]
 
 
 def validate(rec: Mapping[str, Any]) -> None:

@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 from . import analysis, plots, record
 
 Block = Tuple[Any, ...]  # ("h2", text) | ("p", text) | ("table", header, rows) | ("img", file, alt)
+NOISY = 1.3  # a case whose rounds differ by more than this was disturbed
 
 
 def _f(x: float, digits: int = 1) -> str:
@@ -68,6 +69,12 @@ def _summary_blocks(records: Sequence[Mapping[str, Any]]) -> List[Block]:
     ]
     out.append(("p", "All results passed their correctness check." if not bad else
                 "**Failed the correctness check:** " + "; ".join(f"{r['suite']} {r['impl']} {r['case']} {r['dtype']} {r['threads']}t" for r in bad)))
+    cases = analysis.group(records)
+    noisy = [k for k, rs in cases.items() if (_spread(rs) or 1.0) > NOISY]
+    if any(r.get("spread") is not None for r in records):
+        out.append(("p", f"Spread (tables: the largest over a case's implementations) = slowest / fastest of the timed rounds: "
+                         f"{len(noisy)} of {len(cases)} cases above {NOISY} (in bold), where other processes took the cores "
+                         f"during the case; rerun those before quoting them."))
     return out
 
 
@@ -80,11 +87,19 @@ def _case_table(recs: Sequence[Mapping[str, Any]], op: str) -> Block:
         shape = rs[0]["shape"]
         size = f"{shape['m']}×{shape['n']}×{shape['k']}" if op == "gemm" else f"{shape['c']}→{shape['k']} {shape['r']}x{shape['s']}/{shape['stride']}"
         ok = all(r["correct"] for r in rs)
+        spread = _spread(rs)
         rows.append([rs[0]["case"], size, str(rs[0]["count"]), rs[0]["dtype"], str(rs[0]["threads"])]
                     + [_f(by[i]["gflops"]) if i in by else "-" for i in impls]
-                    + [f"{sp[0]['speedup']:.2f}" if sp else "-", "yes" if ok else "**NO**"])
+                    + [f"{sp[0]['speedup']:.2f}" if sp else "-", "yes" if ok else "**NO**",
+                       "-" if spread is None else (f"**{spread:.2f}**" if spread > NOISY else f"{spread:.2f}")])
     head = ["case", "M×N×K" if op == "gemm" else "C→K RxS/stride", "count", "dtype", "threads"] + [f"{i} GFLOP/s" for i in impls]
-    return ("table", head + ["speedup", "correct"], rows)
+    return ("table", head + ["speedup", "correct", "spread"], rows)
+
+
+def _spread(recs: Sequence[Mapping[str, Any]]):
+    """The largest slowest/fastest-round ratio among the records (None when no suite measured it)."""
+    spreads = [r["spread"] for r in recs if r.get("spread") is not None]
+    return max(spreads) if spreads else None
 
 
 def _totals_table(totals: Sequence[Mapping[str, Any]]) -> Block:

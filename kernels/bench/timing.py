@@ -25,9 +25,16 @@ def _reps_for(fn: Callable[[], object], budget_s: float) -> int:
     return max(1, int(budget_s / max(dt, 1e-7)))
 
 
+class Timings(Dict[str, float]):
+    """Median seconds per call by name; `spread[name]` = slowest / fastest round (1.0: steady; well
+    above 1: the machine was disturbed during the case, other processes took the cores)."""
+
+    spread: Dict[str, float]
+
+
 def interleaved_medians(
     fns: Dict[str, Callable[[], object]], rounds: int = 5, sample_s: float = 0.05, settle_s: float = 0.0
-) -> Dict[str, float]:
+) -> Timings:
     """Median seconds per call of each fn. Each round times every fn once, in turn, so slow drifts
     of the machine (other tenants, clock changes) hit all competitors alike."""
     for fn in fns.values():  # warm-up: caches, page faults, OpenMP pools, lazy imports
@@ -47,4 +54,6 @@ def interleaved_medians(
                 fn()
             samples[name].append((time.perf_counter() - t0) / r)
             time.sleep(settle_s)
-    return {name: statistics.median(s) for name, s in samples.items()}
+    out = Timings((name, statistics.median(s)) for name, s in samples.items())
+    out.spread = {name: max(s) / min(s) for name, s in samples.items()}
+    return out
