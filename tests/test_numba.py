@@ -163,6 +163,51 @@ def test_conv2d_large_layer_agrees_with_cpu(algorithm, layout, rng):
         assert got is out and np.isnan(big[:, :k]).all()
 
 
+# Layers for the direct kernel's own paths: output channels over several NR panels with a tail
+# (130 = 2 x 64 + 2), pixels over several MR tiles with a tail, kernel rows clipped by the
+# padding on the left and right (row runs and per-tap segments in one tile), strides, dilation
+# (no row runs), groups (channels not contiguous runs of x), a 1x1 layer, and the C = 3 stem.
+DIRECT_LAYERS = [
+    dict(c=16, k=130, hw=(9, 11), rs=(3, 3), stride=1, padding=1, dilation=1, groups=1),
+    dict(c=8, k=70, hw=(13, 7), rs=(5, 3), stride=(2, 1), padding=(2, 1), dilation=1, groups=1),
+    dict(c=12, k=66, hw=(10, 10), rs=(3, 3), stride=1, padding=2, dilation=2, groups=1),
+    dict(c=12, k=20, hw=(8, 9), rs=(3, 3), stride=2, padding=1, dilation=1, groups=2),
+    dict(c=40, k=65, hw=(5, 5), rs=(1, 1), stride=1, padding=0, dilation=1, groups=1),
+    dict(c=3, k=64, hw=(17, 17), rs=(7, 7), stride=2, padding=3, dilation=1, groups=1),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dt_id)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("geo", DIRECT_LAYERS, ids=lambda g: f"c{g['c']}k{g['k']}r{g['rs'][0]}g{g['groups']}")
+def test_direct_kernel_exact(geo, layout, dtype, rng):
+    """The direct kernel, one-shot (each thread packs its weight panels) and from a plan (packed
+    once), on 1 and 2 threads, batch 3, with the epilogue: exact on integer data, and bitwise
+    equal to each other."""
+    g = dict(geo)
+    c, k, (h, w_), rs = g.pop("c"), g.pop("k"), g.pop("hw"), g.pop("rs")
+    x_shape = (3, c, h, w_) if layout == "NCHW" else (3, h, w_, c)
+    ops = int_operands(rng, x_shape, (k, c // g["groups"]) + rs, dtype, bias=True, scale=True)
+    kw = dict(g, layout=layout, activation="relu", scale=ops["scale"])
+    ref = conv2d_ref(ops["x"], ops["w"], ops["bias"], **kw)
+    plan = kernels.Conv2d(ops["w"], ops["bias"], algorithm="direct", backend=NB, **kw)
+    for threads in (1, 2):
+        with kernels.num_threads(threads):
+            one_shot = kernels.conv2d(ops["x"], ops["w"], ops["bias"], algorithm="direct", backend=NB, **kw)
+            np.testing.assert_array_equal(one_shot, ref, err_msg=f"one-shot, {threads} thread(s)")
+            np.testing.assert_array_equal(plan(ops["x"]), ref, err_msg=f"plan, {threads} thread(s)")
+
+
+def test_direct_plan_keeps_its_weights(rng):
+    """A plan owns its weights: writing to w afterwards does not change its results."""
+    ops = int_operands(rng, (1, 5, 6, 8), (7, 8, 3, 3), np.float32)
+    kw = dict(padding=1, layout="NHWC")
+    ref = conv2d_ref(ops["x"], ops["w"], **kw)
+    plan = kernels.Conv2d(ops["w"], algorithm="direct", backend=NB, **kw)
+    ops["w"][...] = 0
+    np.testing.assert_array_equal(plan(ops["x"]), ref)
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_im2col(layout, rng):
     x = rand(rng, (2, 5, 9, 8), np.float64)

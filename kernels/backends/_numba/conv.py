@@ -1,51 +1,83 @@
-"""conv2d, im2col and Conv2d plans of the numba backend on the packed GEMM kernel.
+"""conv2d, im2col and Conv2d plans of the numba backend: the packed GEMM kernel, the direct kernel.
 
 NCHW: per image and group Y (K/g x Ho*Wo) = W (K/g x C/g*R*S) cols, the pixels being the GEMM's
 vector dimension (and the epilogue per row); NHWC: Y (Ho*Wo x K/g) = cols^T W'^T with W' the
 weights in (r, s, c) order, channels the vector dimension (epilogue per column). The cols operand
 is gathered from x while packing (convgemm) or lowered into a scratch matrix first (im2col).
-Algorithms: "convgemm", "im2col"; "gemm" (1x1, stride 1, no padding) runs the convgemm path,
-whose gather is then a plain copy of rows of x; "direct" runs the depthwise kernel for depthwise
-layers and the convgemm path for the others (the implicit GEMM also reads x in place, with no
-lowered matrix).
+Algorithms: "convgemm", "im2col"; "direct" runs the depthwise kernel for depthwise layers and
+direct.py's kernel (pixels broadcast from x in place, weights in NR-wide panels) for the others,
+in both layouts; "gemm" (1x1, stride 1, no padding) runs that kernel too, its taps then being
+plain rows of x.
 """
 from __future__ import annotations
-
-from typing import NamedTuple, Optional
 
 import numba
 import numpy as np
 
 from ... import _validation as v
+from . import direct as direct_kernel
 from . import operands as ops
 from .depthwise import depthwise
-from .gemm import EPI_COLS, EPI_ROWS, lower_at
-from .linalg import check_output_strides, input_array, run
+from .gemm import EPI_COLS, EPI_ROWS, lower_at, nr_of
+from .linalg import buffer, check_output_strides, input_array, run
 from .pack import D_STEP1, D_STEP2
 
 
-class Weights(NamedTuple):
-    """What a plan keeps: the weights reordered once for its layout (a (K, C/g*R*S) matrix in the
-    layout's reduction order, or depthwise taps) and the (K,) vectors."""
+class Weights:
+    """The weights of a convolution in the forms its algorithms read, each made on first use and
+    kept (a Conv2d plan makes each once; a one-shot call makes only the one it runs):
+    `matrix` (K, C/g*R*S) in the layout's reduction order for the GEMM paths, `panels` for the
+    direct kernel, `taps` for the depthwise one; and the (K,) epilogue vectors."""
 
-    matrix: np.ndarray  # NCHW: (K, C/g*R*S) in (c, r, s) order; NHWC: (K, R*S*C/g) in (r, s, c) order
-    taps: Optional[np.ndarray]  # depthwise: (C, R*S) for NCHW, (R*S, C) for NHWC, flattened
-    bias: Optional[np.ndarray]
-    scale: Optional[np.ndarray]
-    shift: Optional[np.ndarray]
+    def __init__(self, w: np.ndarray, bias, scale, shift, spec, own: bool) -> None:
+        self.w = np.array(w, copy=True) if own else w  # a plan owns its weights: later writes to w do not reach it
+        self.bias, self.scale, self.shift = bias, scale, shift
+        self.layout, self.groups, self.own = spec.layout, spec.groups, own
+        self._forms: dict = {}
+
+    def has(self, form: str) -> bool:
+        """Whether the weights are kept in this form: a plan's are, made on first use."""
+        return self.own or form in self._forms
+
+    @property
+    def contiguous(self) -> np.ndarray:
+        """w as a C-contiguous (K, C/g, R, S) array (the packers read its rows in place)."""
+        return self.w if self.w.flags.c_contiguous else self._form("contiguous", lambda: np.ascontiguousarray(self.w))
+
+    def _form(self, name: str, make):
+        f = self._forms.get(name)
+        if f is None:
+            f = self._forms[name] = make()
+        return f
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """NCHW: (K, C/g*R*S) in (c, r, s) order; NHWC: (K, R*S*C/g) in (r, s, c) order."""
+        def make():
+            w = self.w if self.layout == "NCHW" else self.w.transpose(0, 2, 3, 1)
+            return np.ascontiguousarray(w).reshape(self.w.shape[0], -1)
+        return self._form("matrix", make)
+
+    @property
+    def panels(self) -> np.ndarray:
+        """NR-wide panels of the weights in (r, s, c) order (direct.pack_panels)."""
+        def make():
+            p = np.empty(direct_kernel.panels_shape(*self.w.shape, self.groups, self.w.dtype), self.w.dtype)
+            direct_kernel.pack_panels(self.contiguous, self.groups, p)
+            return p
+        return self._form("panels", make)
+
+    @property
+    def taps(self) -> np.ndarray:
+        """Depthwise taps, flattened: (C, R*S) for NCHW, (R*S, C) for NHWC."""
+        def make():
+            t = self.w.reshape(self.w.shape[0], -1)
+            return np.ascontiguousarray(t if self.layout == "NCHW" else t.T).reshape(-1)
+        return self._form("taps", make)
 
 
-def prepare(w, bias, scale, shift, spec) -> Weights:
-    k = w.shape[0]
-    if spec.layout == "NCHW":
-        mat = np.ascontiguousarray(w).reshape(k, -1)
-    else:
-        mat = np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(k, -1)
-    taps = None
-    if spec.groups == k and w.shape[1] == 1:  # depthwise (K == groups, one channel each)
-        t = w.reshape(k, -1)
-        taps = np.ascontiguousarray(t if spec.layout == "NCHW" else t.T).reshape(-1)
-    return Weights(mat, taps, bias, scale, shift)
+def prepare(w, bias, scale, shift, spec, own: bool = False) -> Weights:
+    return Weights(w, bias, scale, shift, spec, own)
 
 
 def conv2d(wts: Weights, x, spec, shape, algorithm: str, out):
@@ -54,7 +86,7 @@ def conv2d(wts: Weights, x, spec, shape, algorithm: str, out):
     if out is None:
         out = np.empty(shape.out_shape(spec.layout), dt)
     else:
-        v.check_output("conv2d", "out", out, dt, shape.out_shape(spec.layout), (x, wts.matrix))
+        v.check_output("conv2d", "out", out, dt, shape.out_shape(spec.layout), (x, wts.w))
         check_output_strides("conv2d", "out", out)
     if out.size == 0:
         return out
@@ -68,10 +100,23 @@ def conv2d(wts: Weights, x, spec, shape, algorithm: str, out):
         return out
     g = spec.groups
     kg, p = shape.k // g, shape.ho * shape.wo
-    red = wts.matrix.shape[1]
-    xd = ops.conv_input(x, spec, shape)
     y3 = out.view()
     y3.shape = (shape.n, p, shape.k) if nhwc else (shape.n, shape.k, p)  # H, W one stride: never a copy
+    if algorithm == "direct" or algorithm == "gemm":
+        # rows: output pixels, columns: output channels, in either layout
+        yd = ops.output(y3, 1, 2, (0, None)) if nhwc else ops.output(y3, 2, 1, (0, None))
+        yd[D_STEP2] = kg * yd[ops.D_KS]
+        ed = ops.epilogue(wts.bias, wts.scale, wts.shift, spec.activation, EPI_COLS, kg)
+        threads = numba.get_num_threads()
+        packed = wts.has("panels")  # a plan's: packed once; else each thread packs what it uses
+        # 1-D either way: one compiled signature for plans and one-shot calls
+        panels = wts.panels.reshape(-1) if packed else buffer("panels", dt, threads * wts.w[0].size * nr_of(dt))
+        xd = ops.conv_input(x, spec, shape)
+        direct_kernel.direct(shape.n, g, kg, p, xd, wts.contiguous, panels, packed,
+                             yd, ed, direct_kernel.zero_address(dt, shape.s * shape.c // g), threads)
+        return out
+    red = wts.matrix.shape[1]
+    xd = ops.conv_input(x, spec, shape)
     if nhwc:  # rows: pixels (gathered A), columns: channels (B = W'^T)
         ad, bd = xd, ops.matrix(wts.matrix, 0, 1)
         cd = ops.output(y3, 1, 2, (0, None))

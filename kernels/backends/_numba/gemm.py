@@ -84,6 +84,15 @@ def _tile(kc, ap, a0, bp, b0, c, c0, rs, cs, mr, nr_valid, alpha, beta):
             a = pa[p * MR_ + i]
             for j in range(NR):
                 acc[i * NR + j] += a * pb[p * NR + j]
+    store_tile(acc, c, c0, rs, cs, mr, nr_valid, alpha, beta, bp)
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def store_tile(acc, c, c0, rs, cs, mr, nr_valid, alpha, beta, like):
+    """C[c0 + i*rs + j*cs] (i < mr, j < nr_valid) := alpha * acc + beta * C (beta == 0: C not
+    read), acc being an MR x NR register tile (MR, NR of like's dtype)."""
+    NR = tile_width(like)
+    MR_ = tile_rows(like)
     if cs == 1 and mr == MR_ and nr_valid == NR:  # whole tile, contiguous rows: vector stores
         pc = element_ptr(c, c0)
         if beta == 0:
@@ -101,6 +110,15 @@ def _tile(kc, ap, a0, bp, b0, c, c0, rs, cs, mr, nr_valid, alpha, beta):
     for i in range(MR_):
         for j in range(NR):
             out[i * NR + j] = alpha * acc[i * NR + j]
+    if rs == 1:  # rows adjacent in C (a column-major tile: NCHW pixels): C's runs along i
+        for j in range(nr_valid):
+            for i in range(mr):
+                k = c0 + i + j * cs
+                if beta == 0:
+                    c[k] = out[i * NR + j]
+                else:
+                    c[k] = out[i * NR + j] + beta * c[k]
+        return
     for i in range(mr):
         for j in range(nr_valid):
             k = c0 + i * rs + j * cs
