@@ -12,15 +12,16 @@ def gemm(suite: str, impl: str, n: int, gflops: float, threads: int = 1, dtype: 
                        nbytes=4.0 * 3 * n * n, shape={"m": n, "n": n, "k": n})
 
 
-def conv(suite: str, impl: str, layer: str, gflops: float, threads: int = 1, count: int = 2) -> dict:
+def conv(suite: str, impl: str, layer: str, gflops: float, threads: int = 1, count: int = 2, layout: str = "NCHW") -> dict:
     flops = 1e8
     shape = dict(c=64, k=64, h=56, w=56, r=3, s=3, stride=1, padding=1, dilation=1, groups=1)
     return record.make(suite, "conv2d", layer, impl, flops / gflops / 1e9, flops, True, dtype="float32", threads=threads,
-                       nbytes=2e6, shape=shape, net="resnet50", layout="NCHW", count=count)
+                       nbytes=2e6, shape=shape, net="resnet50", layout=layout, count=count)
 
 
-def records(scale: float = 1.0) -> List[dict]:
-    """A cpu and a numba suite on two sizes, two thread counts and two conv layers; `scale` multiplies ours."""
+def records(scale: float = 1.0, nhwc: bool = False) -> List[dict]:
+    """A cpu and a numba suite on two sizes, two thread counts and two conv layers (nhwc: the cpu
+    conv layers in NHWC too); `scale` multiplies ours."""
     out = []
     for nt in (1, 2):
         for n in (64, 256):
@@ -30,6 +31,9 @@ def records(scale: float = 1.0) -> List[dict]:
         for layer in ("l1 3x3 64", "l2 3x3 128"):
             out += [conv("cpu", "cpu auto", layer, 150 * nt * scale, nt), conv("cpu", "cpu im2col", layer, 120 * nt * scale, nt),
                     conv("cpu", "numpy im2col", layer, 110 * nt, nt), conv("cpu", "torch channels_last", layer, 160 * nt, nt)]
+            if nhwc:
+                out += [conv("cpu", "cpu auto", layer, 170 * nt * scale, nt, layout="NHWC"),
+                        conv("cpu", "torch channels_last", layer, 160 * nt, nt, layout="NHWC")]
     return out
 
 

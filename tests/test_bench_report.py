@@ -14,11 +14,11 @@ from kernels.bench import plots, report  # noqa: E402
 
 
 def test_report_files(tmp_path):
-    doc = record.document(meta(), records(), failed={"opencl conv2d": "RuntimeError: child failed"})
+    doc = record.document(meta(), records(nhwc=True), failed={"opencl conv2d": "RuntimeError: child failed"})
     paths = report.write(doc, str(tmp_path / "out"))
     names = set(os.listdir(tmp_path / "out"))
-    assert {"report.md", "report.html", "results.json", "gemm_cpu.png", "gemm_numba.png", "conv2d_cpu_resnet50.png",
-            "roofline.png"} <= names
+    assert {"report.md", "report.html", "results.json", "gemm_cpu.png", "gemm_numba.png", "conv2d_cpu_resnet50_NCHW.png",
+            "conv2d_cpu_resnet50_NHWC.png", "roofline.png"} <= names
     for name in names:
         assert os.path.getsize(tmp_path / "out" / name) > 0
     md = open(paths["md"]).read()
@@ -26,7 +26,8 @@ def test_report_files(tmp_path):
     assert "cuda | unavailable | no GPU" in md and "opencl conv2d | failed" in md
     assert "torch channels_last GFLOP/s" in md and "Network totals" in md
     html = open(paths["html"]).read()
-    assert html.count("data:image/png;base64,") == 4 and "<table>" in html
+    assert "### resnet50, NCHW" in md and "### resnet50, NHWC" in md
+    assert html.count("data:image/png;base64,") == 5 and "<table>" in html
     assert record.load(paths["json"])["records"] == doc["records"]
 
 

@@ -32,10 +32,11 @@ def test_all_cpu_records(tiny, tmp_path, capsys):
                    ("conv2d", "tiny 3x3", "cpu convgemm", "backend"), ("conv2d", "tiny 3x3", "numpy im2col", "reference")}
     assert all(r["correct"] and r["threads"] == 1 and r["suite"] == "cpu" for r in doc["records"])
     conv = [r for r in doc["records"] if r["op"] == "conv2d"]
-    assert all(r["net"] == "resnet50" and r["count"] == 2 and r["layout"] == "NCHW" for r in conv)
+    assert all(r["net"] == "resnet50" and r["count"] == 2 for r in conv)
+    assert sorted(r["layout"] for r in conv if r["impl"] == "cpu auto") == ["NCHW", "NHWC"]  # bench all: both layouts
     m = doc["meta"]
     assert m["peak"]["bandwidth"]["1"]["gbs"] == 10.0 and m["threads"] == [1] and "numpy" in m["libraries"]
-    assert m["backends"]["cpu"]["available"] and "cpu gemm" in doc["rows"]
+    assert m["backends"]["cpu"]["available"] and "cpu gemm" in doc["rows"] and "cpu conv2d NHWC" in doc["rows"]
     out = capsys.readouterr().out
     assert "square 8" in out and "tiny 3x3" in out
 

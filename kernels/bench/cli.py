@@ -57,7 +57,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     conv = p.add_argument_group("conv2d")
     conv.add_argument("--net", choices=list(NETS) + ["all"], default=None, help="network whose conv layers run (default resnet50; --full: all)")
     conv.add_argument("--batch", type=_positive, default=1, help="images per call (default 1)")
-    conv.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW", help="layout of x and y for kernels and NumPy (default NCHW)")
+    conv.add_argument("--layout", nargs="+", choices=["NCHW", "NHWC"], default=None,
+                      help="layouts of x and y, each run in turn (default NCHW; bench all: NCHW and NHWC, the layout "
+                           "the cpu backend is fastest in)")
     conv.add_argument(
         "--algorithms", nargs="+", default=["auto", "im2col", "convgemm"], choices=["auto", "im2col", "convgemm", "gemm", "direct"],
         help="kernels.conv2d algorithms timed (auto always; one that rejects a layer is skipped there)",

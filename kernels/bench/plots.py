@@ -112,9 +112,11 @@ def gemm_scaling(records: Sequence[Mapping[str, Any]], meta: Mapping[str, Any], 
     return path
 
 
-def layer_bars(records: Sequence[Mapping[str, Any]], meta: Mapping[str, Any], suite: str, net: str, path: str) -> Optional[str]:
-    """GFLOP/s of every implementation on each conv layer of `net` measured by one suite: a panel per dtype and thread count."""
-    recs = [r for r in records if r["suite"] == suite and r["op"] == "conv2d" and r["net"] == net]
+def layer_bars(records: Sequence[Mapping[str, Any]], meta: Mapping[str, Any], suite: str, net: str, layout: str,
+               path: str) -> Optional[str]:
+    """GFLOP/s of every implementation on each conv layer of `net` in one layout measured by one
+    suite: a panel per dtype and thread count."""
+    recs = [r for r in records if r["suite"] == suite and r["op"] == "conv2d" and r["net"] == net and r["layout"] == layout]
     if not recs:
         return None
     plt = _plt()
@@ -145,7 +147,6 @@ def layer_bars(records: Sequence[Mapping[str, Any]], meta: Mapping[str, Any], su
     handles, labels = axes[0][0].get_legend_handles_labels()
     ncol = min(3 * len(panels), len(labels))
     fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
-    layout = recs[0]["layout"]
     fig.suptitle(f"{suite} suite: {net} conv layers ({layout}, batch {recs[0]['batch']})\n{_machine(meta)}", fontsize=11)
     fig.tight_layout(rect=(0, (0.35 * ((len(labels) + ncol - 1) // ncol) + 0.1) / height, 1, 1))
     fig.savefig(path, dpi=110)

@@ -137,10 +137,10 @@ def build(doc: Mapping[str, Any], out_dir: str) -> List[Block]:
                 fig = plots.gemm_scaling(records, meta, suite, os.path.join(out_dir, f"gemm_{suite}.png"))
                 blocks += _figure(fig, out_dir, f"{suite} GEMM GFLOP/s against n") + [_case_table(recs, op)]
                 continue
-            for net in dict.fromkeys(r["net"] for r in recs):
-                fig = plots.layer_bars(records, meta, suite, net, os.path.join(out_dir, f"conv2d_{suite}_{net}.png"))
-                blocks += [("h3", f"{net}")] + _figure(fig, out_dir, f"{suite} {net} conv layers GFLOP/s")
-                blocks.append(_case_table([r for r in recs if r["net"] == net], op))
+            for net, layout in dict.fromkeys((r["net"], r["layout"]) for r in recs):
+                fig = plots.layer_bars(records, meta, suite, net, layout, os.path.join(out_dir, f"conv2d_{suite}_{net}_{layout}.png"))
+                blocks += [("h3", f"{net}, {layout}")] + _figure(fig, out_dir, f"{suite} {net} {layout} conv layers GFLOP/s")
+                blocks.append(_case_table([r for r in recs if r["net"] == net and r["layout"] == layout], op))
     fig = plots.roofline(records, meta, os.path.join(out_dir, "roofline.png"))
     if fig:
         blocks += [("h2", "Roofline"),

@@ -55,7 +55,7 @@ def _planned(suite: str, args: argparse.Namespace, threads: List[int]) -> int:
 
 def _collect(suite: str, args: argparse.Namespace, threads: List[int], rounds: int, doc: Dict[str, Any]) -> List[dict]:
     """Records of one suite on one op (args.what); its detailed rows go into doc["rows"]."""
-    name = f"{suite} {args.what}"
+    name = f"{suite} {args.what}" + (f" {args.layout}" if args.what == "conv2d" else "")
     if suite == "cpu" and args.what == "gemm":
         from .gemm import collect
 
@@ -110,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
     ops = ["gemm", "conv2d"] if args.what == "all" else [args.what]
     threads = args.threads or sorted({1, cores()})  # one thread and every core
     rounds = args.rounds or (3 if args.quick else 5)
-    per_op = [(op, s, argparse.Namespace(**{**vars(args), "what": op})) for op in ops for s in suites]
+    layouts = list(dict.fromkeys(args.layout or (["NCHW", "NHWC"] if args.what == "all" else ["NCHW"])))
+    per_op = [(op, s, argparse.Namespace(**{**vars(args), "what": op, "layout": lay}))
+              for op in ops for s in suites for lay in (layouts if op == "conv2d" else layouts[:1])]
     t0 = time.perf_counter()
     load_before = _loadavg()
     peak = None
