@@ -80,7 +80,6 @@ def applicable_algorithms(x_shape, w_shape, stride=1, padding: Padding = 0, dila
                           layout: str = "NCHW"):
     """The algorithms the spec allows for this layer: im2col, convgemm and direct always; gemm for
     1x1 kernels with stride 1 and zero padding."""
-    C = x_shape[1] if layout == "NCHW" else x_shape[3]
     K, _, R, S = w_shape
     algs = ["auto", "im2col", "convgemm", "direct"]
     if (R, S) == (1, 1) and pair(stride) == (1, 1) and normalize_padding(padding, R, S, dilation) == (0, 0, 0, 0):

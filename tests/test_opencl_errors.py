@@ -109,7 +109,7 @@ def test_binary_save_and_reload(tmp_path, rng):
     ad, bd, cd = to_dev(a), to_dev(b), to_dev(np.zeros((20, 17), np.float32))
     op = L.Operand.of
     g = L.Gemm(20, 17, 30, 1.0, 0.0, op(ad), op(bd), op(cd), op(cd))
-    (rs_a, cs_a), (rs_b, cs_b), (rs_c, cs_c) = g.a.strides, g.b.strides, g.c.strides
+    (rs_a, cs_a), (rs_b, cs_b) = g.a.strides, g.b.strides
     i32, i64 = np.int32, np.int64
     loaded["program"].gemm_fpga(dev.queue, (1,), (1,), i32(20), i32(17), i32(30), np.float32(1), np.float32(0), ad.base_data,
                                 i64(0), i64(rs_a), i64(cs_a), bd.base_data, i64(0), i64(rs_b), i64(cs_b), *g.c_args())

@@ -9,7 +9,7 @@ backend is listed as unavailable with the reason, and backend="cuda" raises Back
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 

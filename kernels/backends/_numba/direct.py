@@ -4,9 +4,9 @@ GEMM Y (pixels x K/g) = cols (pixels x R*S*C/g) W'^T in which nothing of the ima
 The micro-kernel is the packed GEMM's MR x NR tile (gemm.py) with A replaced by addresses: for
 each kernel tap it holds one address per output pixel of the tile (a tap in the padding reads
 zeros) and broadcasts that pixel's input channels straight from x (NCHW: at the channel-plane
-stride), against the weights packed into NR-wide panels in (r, s, c) order. So convGemm's gather, the cost that kept the numba convolutions at 2.5-3.3x the
-cpu backend's time, is gone, and the accumulators stay in registers over the whole reduction
-R*S*C/g (C is never re-read). When channels and columns are contiguous in x (NHWC, groups 1,
+stride), against the weights packed into NR-wide panels in (r, s, c) order. So convGemm's
+gather, the cost that kept the numba convolutions at 2.5-3.3x the cpu backend's time, is gone,
+and the accumulators stay in registers over the whole reduction R*S*C/g (C is never re-read). When channels and columns are contiguous in x (NHWC, groups 1,
 undilated columns), a kernel row of a pixel inside the image is one run of S*C channels.
 
 A Conv2d plan packs the weights once; a one-shot call packs each panel right before the thread
@@ -50,8 +50,9 @@ def _pack_panel(wf, g, jb, kg, cg, taps, df, d0):
     """Panel jb of group g into df[d0:]: df[d0 + (tap*cg + c)*NR + j] = w[g*kg + jb*NR + j, c,
     tap] (0 past kg). Blocks of 16 output channels x 16 input channels: the 16 w rows are read in
     runs of 16 channels x R*S taps (contiguous in w), and they fill one cache line in each of the
-    16*R*S destination rows (9 KB for 3x3), whole, while both stay in L1. Raw pointers: an array index that LLVM cannot prove non-negative costs a
-    wraparound test per element (this loop ran at 4 GB/s with them, 11-18 with pointers)."""
+    16*R*S destination rows (9 KB for 3x3), whole, while both stay in L1. Raw pointers: an
+    array index that LLVM cannot prove non-negative costs a wraparound test per element (this
+    loop ran at 4 GB/s with them, 11-18 with pointers)."""
     NR = tile_width(df)
     red = taps * cg
     nj = min(NR, kg - jb * NR)
@@ -95,7 +96,6 @@ def _reduce(n, addr, step, pb, acc):
     """acc (MR x NR) += sum over c < n of x_i[c * step[i]] * panel[c, :], x_i at address
     addr[i] (NCHW: step is the channel-plane stride, or 0 for a tap in the padding). Every tile
     index is a constant, as in gemm._tile."""
-    NR = tile_width(pb)
     MR_ = tile_rows(pb)
     p0, p1, p2 = array_at(addr[0], pb), array_at(addr[1], pb), array_at(addr[2], pb)
     s0, s1, s2 = step[0], step[1], step[2]
@@ -181,10 +181,11 @@ def direct(n_img, groups, kg, npix, xd, w, panels, packed, yd, ed, zaddr, thread
 
 
 def _make_tile(reduce, unit: bool):
-    """The tile routine of direct() for one reduction loop: a single call site, so that the 24
-    accumulators carry through one loop only (with two loops inlined in one routine LLVM
-    rotated them through extra registers on every iteration and spilled one: 90 -> 125 GF/s
-    when split). unit: channels contiguous in x (NHWC), which also enables kernel-row runs."""
+    """The tile routine of direct() for one reduction loop (unit: channels contiguous in x, as
+    in NHWC, which also enables kernel-row runs), so that each routine inlines a single loop
+    that carries the 24 accumulators and LLVM assigns them registers once. (A precaution taken
+    while chasing the rotated and spilled accumulators that _rank1's row order cured; not
+    measured on its own.)"""
 
     @njit(inline="always", fastmath=FASTMATH)
     def tile(img, g, jb, it, kg, npix, xd, pflat, p0, yd, ed, zaddr):
