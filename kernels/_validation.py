@@ -81,14 +81,21 @@ def _self_overlapping(x: np.ndarray) -> bool:
     return False
 
 
-def check_output(fn: str, name: str, out, dtype: np.dtype, shape: Tuple[int, ...], inputs: Sequence[np.ndarray]) -> None:
-    """An output is used as given or rejected: never copied, cast or reallocated."""
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"{fn}: {name} must be a numpy.ndarray, got {type(out).__name__}")
+def check_output_dtype_shape(fn: str, name: str, out, dtype, shape: Tuple[int, ...]) -> None:
+    """The result's dtype and shape, exactly: outputs of every array kind are never cast or reshaped."""
     if out.dtype != dtype:
         raise TypeError(f"{fn}: {name} has dtype {out.dtype} but the result is {dtype}; outputs are never cast")
-    if out.shape != tuple(shape):
+    if tuple(out.shape) != tuple(shape):
         raise ValueError(f"{fn}: {name} has shape {shape_str(out.shape)}, expected {shape_str(shape)}")
+
+
+def check_output(fn: str, name: str, out, dtype: np.dtype, shape: Tuple[int, ...],
+                 inputs: Sequence[Tuple[str, np.ndarray]]) -> None:
+    """An output is used as given or rejected: never copied, cast or reallocated. inputs:
+    (name, array) pairs the output must not overlap."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{fn}: {name} must be a numpy.ndarray, got {type(out).__name__}")
+    check_output_dtype_shape(fn, name, out, dtype, shape)
     if not out.flags.writeable:
         raise ValueError(f"{fn}: {name} is read-only; pass a writable array")
     if _self_overlapping(out):
@@ -96,7 +103,7 @@ def check_output(fn: str, name: str, out, dtype: np.dtype, shape: Tuple[int, ...
             f"{fn}: {name} has overlapping elements (a broadcast or as_strided view); "
             "pass an array where every element has its own memory"
         )
-    for label, x in zip("ab", inputs):
+    for label, x in inputs:
         if out.size and x.size and np.may_share_memory(out, x):
             raise ValueError(f"{fn}: {name} shares memory with {label}; the output must not overlap an input")
 
@@ -117,7 +124,7 @@ def gemm_arguments(a, b, c, out, alpha, beta, trans_a: bool, trans_b: bool):
     m, n, k = gemm_shapes(a, b, trans_a, trans_b)
     target, beta = gemm_target(a, b, c, out, beta, trans_a, trans_b)
     if target is not None and target is not out:
-        check_output("gemm", "c", target, dt, (m, n), (a, b))
+        check_output("gemm", "c", target, dt, (m, n), (("a", a), ("b", b)))
     return a, b, alpha, beta, dt, (m, n, k), target
 
 
@@ -127,7 +134,7 @@ def matmul_arguments(a: np.ndarray, b: np.ndarray, out) -> Tuple[np.dtype, Tuple
     dt = same_dtype("matmul", a, b)
     shape = matmul_shape(a, b)
     if out is not None:
-        check_output("matmul", "out", out, dt, shape, (a, b))
+        check_output("matmul", "out", out, dt, shape, (("a", a), ("b", b)))
     return dt, shape
 
 
@@ -146,7 +153,7 @@ def gemm_target(
         return c, beta
     dt = same_dtype("gemm", a, b)
     m, n, _ = gemm_shapes(a, b, trans_a, trans_b)
-    check_output("gemm", "out", out, dt, (m, n), (a, b))
+    check_output("gemm", "out", out, dt, (m, n), (("a", a), ("b", b)))
     if c is None:
         return out, 0.0
     if not isinstance(c, np.ndarray):

@@ -121,6 +121,7 @@ CASES = {
     ),
     "out-rows-strided": (lambda: conv(out=np.zeros((2, 6, 14, 6), np.float32)[:, :, ::2]), ValueError, r"\bout\b"),
     "out-list": (lambda: conv(out=np.zeros(OUT_SHAPE, np.float32).tolist()), (TypeError, ValueError), r"\bout\b"),
+    "out-is-x": (lambda: (lambda x: conv(x=x, w=w_(k=4, r=1, s=1), out=x))(x_()), ValueError, r"out shares memory with x"),
 }
 
 

@@ -46,10 +46,7 @@ def _check_device_output(fn: str, name: str, out, dtype, shape, inputs, dev_id: 
     """A CuPy output is used as given or rejected, like check_output for NumPy outputs."""
     if not _is_dev(out):
         raise TypeError(f"{fn}: {name} must be a cupy.ndarray when the inputs are, got {type(out).__name__}")
-    if out.dtype != dtype:
-        raise TypeError(f"{fn}: {name} has dtype {out.dtype} but the result is {dtype}; outputs are never cast")
-    if tuple(out.shape) != tuple(shape):
-        raise ValueError(f"{fn}: {name} has shape {v.shape_str(out.shape)}, expected {v.shape_str(shape)}")
+    v.check_output_dtype_shape(fn, name, out, dtype, shape)
     if out.device.id != dev_id:
         raise ValueError(f"{fn}: {name} is on GPU {out.device.id}, the inputs on GPU {dev_id}")
     if out.size and any(st == 0 for st, n in zip(out.strides, out.shape) if n > 1):
@@ -159,7 +156,7 @@ class CudaBackend(Backend):
             raise ValueError("gemm: beta != 0 needs an input c")
         target = out if out is not None else c
         if target is not None:
-            v.check_output("gemm", "out" if out is not None else "c", target, np.dtype(dt), (m, n), (a, b))
+            v.check_output("gemm", "out" if out is not None else "c", target, np.dtype(dt), (m, n), (("a", a), ("b", b)))
         if out is not None and c is not None and out is not c:
             v.check_output("gemm", "c", c, np.dtype(dt), (m, n), ())
         result = np.empty((m, n), dt) if target is None else target
@@ -267,7 +264,7 @@ class CudaBackend(Backend):
             if device:
                 _check_device_output("matmul", "out", out, a.dtype, final, (("a", a), ("b", b)), a.device.id)
             else:
-                v.check_output("matmul", "out", out, np.dtype(dt), final, (a, b))
+                v.check_output("matmul", "out", out, np.dtype(dt), final, (("a", a), ("b", b)))
         with (a.device if device else cp.cuda.Device()):
             if device:
                 res = out if out is not None else cp.empty(final, dt)

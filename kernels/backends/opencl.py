@@ -86,10 +86,7 @@ def _check_device_output(fn: str, name: str, out, dtype, shape, inputs, dev: rt.
     """A device output is used as given or rejected, like check_output for NumPy outputs."""
     if not _is_dev(out):
         raise TypeError(f"{fn}: {name} must be a pyopencl.array.Array when the inputs are, got {type(out).__name__}")
-    if out.dtype != dtype:
-        raise TypeError(f"{fn}: {name} has dtype {out.dtype} but the result is {dtype}; outputs are never cast")
-    if tuple(out.shape) != tuple(shape):
-        raise ValueError(f"{fn}: {name} has shape {v.shape_str(out.shape)}, expected {v.shape_str(shape)}")
+    v.check_output_dtype_shape(fn, name, out, dtype, shape)
     if out.context.int_ptr != dev.context.int_ptr:
         raise ValueError(f"{fn}: {name} lives in another OpenCL context than the inputs")
     for label, x in inputs:
@@ -154,7 +151,7 @@ class OpenclBackend(Backend):
         m, n, k = v.gemm_shapes(a, b, trans_a, trans_b)
         target, beta = v.gemm_target(a, b, c, out, beta, trans_a, trans_b)
         if target is not None and target is not out:
-            v.check_output("gemm", "c", target, dt, (m, n), (a, b))
+            v.check_output("gemm", "c", target, dt, (m, n), (("a", a), ("b", b)))
         dev = rt.default_device()
         _check_fp64("gemm", dev, dt)
         result = np.empty((m, n), dt) if target is None else target
@@ -219,7 +216,7 @@ class OpenclBackend(Backend):
             res = out if out is not None else rt.cla.empty(dev.queue, shape, dt)
         else:
             if out is not None:
-                v.check_output("matmul", "out", out, dt, shape, (a, b))
+                v.check_output("matmul", "out", out, dt, shape, (("a", a), ("b", b)))
             res = rt.cla.empty(dev.queue, shape, dt)
         batch = shape[:-2]
         m, n, k = shape[-2], shape[-1], a.shape[-1]

@@ -43,7 +43,7 @@ class ReferenceBackend(Backend):
         y = _conv_numpy.conv2d(x, w, bias, scale, shift, spec, shape)
         if out is None:
             return y
-        v.check_output("conv2d", "out", out, x.dtype, shape.out_shape(spec.layout), (x, w))  # + overlap
+        v.check_output("conv2d", "out", out, x.dtype, shape.out_shape(spec.layout), (("x", x), ("w", w)))  # + overlap
         out[...] = y
         return out
 

@@ -86,7 +86,7 @@ def conv2d(wts: Weights, x, spec, shape, algorithm: str, out):
     if out is None:
         out = np.empty(shape.out_shape(spec.layout), dt)
     else:
-        v.check_output("conv2d", "out", out, dt, shape.out_shape(spec.layout), (x, wts.w))
+        v.check_output("conv2d", "out", out, dt, shape.out_shape(spec.layout), (("x", x), ("w", wts.w)))
         check_output_strides("conv2d", "out", out)
     if out.size == 0:
         return out
