@@ -35,10 +35,6 @@ class Weights:
         self.layout, self.groups, self.own = spec.layout, spec.groups, own
         self._forms: dict = {}
 
-    def has(self, form: str) -> bool:
-        """Whether the weights are kept in this form: a plan's are, made on first use."""
-        return self.own or form in self._forms
-
     @property
     def contiguous(self) -> np.ndarray:
         """w as a C-contiguous (K, C/g, R, S) array (the packers read its rows in place)."""
@@ -108,7 +104,7 @@ def conv2d(wts: Weights, x, spec, shape, algorithm: str, out):
         yd[D_STEP2] = kg * yd[ops.D_KS]
         ed = ops.epilogue(wts.bias, wts.scale, wts.shift, spec.activation, EPI_COLS, kg)
         threads = numba.get_num_threads()
-        packed = wts.has("panels")  # a plan's: packed once; else each thread packs what it uses
+        packed = wts.own  # a plan keeps its panels, packed once; a one-shot call's threads pack what they use
         # 1-D either way: one compiled signature for plans and one-shot calls
         panels = wts.panels.reshape(-1) if packed else buffer("panels", dt, threads * wts.w[0].size * nr_of(dt))
         xd = ops.conv_input(x, spec, shape)

@@ -110,22 +110,23 @@ def store_tile(acc, c, c0, rs, cs, mr, nr_valid, alpha, beta, like):
     for i in range(MR_):
         for j in range(NR):
             out[i * NR + j] = alpha * acc[i * NR + j]
-    if rs == 1:  # rows adjacent in C (a column-major tile: NCHW pixels): C's runs along i
+    if rs == 1:  # rows adjacent in C (a column-major tile: NCHW pixels): write C's runs along i
         for j in range(nr_valid):
             for i in range(mr):
-                k = c0 + i + j * cs
-                if beta == 0:
-                    c[k] = out[i * NR + j]
-                else:
-                    c[k] = out[i * NR + j] + beta * c[k]
+                _put(c, c0 + i + j * cs, out[i * NR + j], beta)
         return
     for i in range(mr):
         for j in range(nr_valid):
-            k = c0 + i * rs + j * cs
-            if beta == 0:
-                c[k] = out[i * NR + j]
-            else:
-                c[k] = out[i * NR + j] + beta * c[k]
+            _put(c, c0 + i * rs + j * cs, out[i * NR + j], beta)
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def _put(c, k, value, beta):
+    """c[k] := value + beta * c[k]; beta == 0 never reads c[k] (NaN there must not leak)."""
+    if beta == 0:
+        c[k] = value
+    else:
+        c[k] = value + beta * c[k]
 
 
 @njit(inline="always", fastmath=FASTMATH)
