@@ -115,29 +115,30 @@ def test_matmul(dtype, sa, sb, rng):
 
 # ------------------------------------------------------------------------------------ conv2d
 
+def _sweep_case(case, rng, make_operands):
+    """Operands of a sweep case from make_operands (integer or normal), and numba's result."""
+    layer, epi = case.layer, EPILOGUES[case.epilogue]
+    ops = make_operands(rng, layer.x_shape(case.layout), layer.w_shape, case.dtype, bias=epi.get("bias", False),
+                        scale=epi.get("scale", False), shift=epi.get("shift", False))
+    act = epi.get("activation")
+    got = run_conv(layer, ops, case.algorithm, case.layout, act, backend=NB)
+    ref_kw = dict(scale=ops["scale"], shift=ops["shift"], activation=act, **layer.geo(case.layout))
+    return got, ops, ref_kw
+
+
 @pytest.mark.parametrize("case", EXACT_CASES, ids=lambda c: c.id)
 def test_conv2d_exact(case, rng):
     """The conv2d sweep (every layer, algorithm, both layouts, epilogues) on integer data: exact."""
-    layer, epi = case.layer, EPILOGUES[case.epilogue]
-    ops = int_operands(rng, layer.x_shape(case.layout), layer.w_shape, case.dtype, bias=epi.get("bias", False),
-                       scale=epi.get("scale", False), shift=epi.get("shift", False))
-    act = epi.get("activation")
-    got = run_conv(layer, ops, case.algorithm, case.layout, act, backend=NB)
-    ref = conv2d_ref(ops["x"], ops["w"], ops["bias"], scale=ops["scale"], shift=ops["shift"], activation=act,
-                     **layer.geo(case.layout))
+    got, ops, ref_kw = _sweep_case(case, rng, int_operands)
+    ref = conv2d_ref(ops["x"], ops["w"], ops["bias"], **ref_kw)
     assert got.dtype == np.dtype(case.dtype) and got.shape == ref.shape, describe(case)
     np.testing.assert_array_equal(got, ref, err_msg=describe(case))
 
 
 @pytest.mark.parametrize("case", BOUND_CASES[::3], ids=lambda c: c.id)
 def test_conv2d_within_bound(case, rng):
-    layer, epi = case.layer, EPILOGUES[case.epilogue]
-    ops = normal_operands(rng, layer.x_shape(case.layout), layer.w_shape, case.dtype, bias=epi.get("bias", False),
-                          scale=epi.get("scale", False), shift=epi.get("shift", False))
-    act = epi.get("activation")
-    got = run_conv(layer, ops, case.algorithm, case.layout, act, backend=NB)
-    ref, bound = conv2d_ref_and_bound(ops["x"], ops["w"], ops["bias"], scale=ops["scale"], shift=ops["shift"],
-                                      activation=act, **layer.geo(case.layout))
+    got, ops, ref_kw = _sweep_case(case, rng, normal_operands)
+    ref, bound = conv2d_ref_and_bound(ops["x"], ops["w"], ops["bias"], **ref_kw)
     assert_within_bound(got, ref, bound, describe(case))
 
 
