@@ -161,7 +161,8 @@ def conv2d(
     vec = [_vector(fn, "conv2d", name, v, shape.k, dt) for name, v in (("bias", bias), ("scale", scale), ("shift", shift))]
     algo = resolve_algorithm("conv2d", algorithm, shape, spec, dt)
     if out is not None and not _device_array(fn, out):  # device outputs: checked by their backend
-        A.check_out("conv2d", out, dt, shape, spec.layout)
+        A.check_out("conv2d", out, dt, shape, spec.layout,
+                    (("x", x), ("w", w), ("bias", vec[0]), ("scale", vec[1]), ("shift", vec[2])))
     return fn(x, w, *vec, spec, shape, algo, out)
 
 
@@ -208,10 +209,11 @@ def conv2d_workspace(
     if dt not in _FLOATS:
         raise TypeError(f"conv2d_workspace: dtype must be float32 or float64, got {dt}")
     spec = A.make_spec("conv2d_workspace", stride, padding, dilation, groups, layout, None)
-    shape = A.shape_of("conv2d_workspace", tuple(x_shape), tuple(w_shape), spec)
+    x_shape, w_shape = A.dims("conv2d_workspace", "x_shape", x_shape, 4), A.dims("conv2d_workspace", "w_shape", w_shape, 4)
+    shape = A.shape_of("conv2d_workspace", x_shape, w_shape, spec)
     if _cpu is None:
         raise RuntimeError("conv2d_workspace: the cpu backend is not built")
-    nt = threads or get_num_threads()
+    nt = get_num_threads() if threads is None else A.integer("conv2d_workspace", "threads", threads, 1)
     return {
         a: int(_cpu.conv2d_workspace(tuple(x_shape), tuple(w_shape), spec.stride, shape.padding, spec.dilation,
                                      spec.groups, layout, dt.name, a, nt))
@@ -269,7 +271,7 @@ class Conv2d:
             raise TypeError(f"Conv2d: x has dtype {x.dtype} but the plan's weights are {self.dtype}")
         algo = resolve_algorithm("Conv2d", self.algorithm, shape, self.spec, self.dtype)
         if out is not None and not _device_array(self._run, out):
-            A.check_out("Conv2d", out, self.dtype, shape, self.spec.layout)
+            A.check_out("Conv2d", out, self.dtype, shape, self.spec.layout, (("x", x),))
         return self._run(self._packed, x, self.spec, shape, algo, out)
 
     def __repr__(self) -> str:

@@ -43,13 +43,41 @@ class ConvShape(NamedTuple):
         return (self.n, self.k, self.ho, self.wo) if layout == "NCHW" else (self.n, self.ho, self.wo, self.k)
 
 
+# Upper bound of every integer option (stride, padding, dilation, groups, kernel size): far
+# beyond any real layer, and small enough that the output geometry of any valid call stays
+# exact in the kernels' 64-bit index arithmetic (sizes are products of at most three of them).
+INT_MAX = 2**31 - 1
+
+
 def _int(fn: str, name: str, v: Any) -> int:
     if isinstance(v, (bool, np.bool_)):
         raise TypeError(f"{fn}: {name} must be an integer, got {v!r}")
     try:
-        return operator.index(v)
+        i = operator.index(v)
     except TypeError:
         raise TypeError(f"{fn}: {name} must be an integer or a sequence of integers, got {v!r}") from None
+    if i > INT_MAX:
+        raise ValueError(f"{fn}: {name} must be at most {INT_MAX} (2**31 - 1), got {v!r}")
+    return i
+
+
+def integer(fn: str, name: str, v: Any, lo: int) -> int:
+    """One integer option, >= lo (and <= INT_MAX)."""
+    i = _int(fn, name, v)
+    if i < lo:
+        raise ValueError(f"{fn}: {name} must be >= {lo}, got {v!r}")
+    return i
+
+
+def dims(fn: str, name: str, shape: Any, rank: int) -> Tuple[int, ...]:
+    """A shape given as a sequence of `rank` non-negative integers (conv2d_workspace's x_shape and
+    w_shape), each at most 2**31 - 1."""
+    if not isinstance(shape, (tuple, list)) or len(shape) != rank:
+        raise ValueError(f"{fn}: {name} must be a sequence of {rank} integers, got {shape!r}")
+    out = tuple(_int(fn, name, d) for d in shape)
+    if any(d < 0 for d in out):
+        raise ValueError(f"{fn}: {name} must not have negative dimensions, got {shape!r}")
+    return out
 
 
 def pair(fn: str, name: str, v: Any, lo: int) -> Tuple[int, int]:
@@ -90,9 +118,7 @@ def padding4(fn: str, v: Any, stride: Tuple[int, int]) -> Any:
 def make_spec(fn: str, stride: Any, padding: Any, dilation: Any, groups: Any, layout: Any, activation: Any) -> ConvSpec:
     st = pair(fn, "stride", stride, 1)
     dil = pair(fn, "dilation", dilation, 1)
-    g = _int(fn, "groups", groups)
-    if g < 1:
-        raise ValueError(f"{fn}: groups must be >= 1, got {groups}")
+    g = integer(fn, "groups", groups, 1)
     if layout not in LAYOUTS:
         raise ValueError(f"{fn}: layout must be 'NCHW' or 'NHWC', got {layout!r}")
     if activation not in ACTIVATIONS:
@@ -162,19 +188,15 @@ def check_vector(fn: str, name: str, v: Any, k: int, dtype: np.dtype) -> None:
         raise ValueError(f"{fn}: {name} must have shape ({k},) (one value per output channel), got {tuple(v.shape)}")
 
 
-def check_out(fn: str, out: Any, dtype: np.dtype, shape: ConvShape, layout: str) -> None:
-    """out must be a writable ndarray of the result's dtype and shape whose H and W dimensions
-    form one stride (stride_H == Wo * stride_W): the kernels address an image's output pixels as
-    one index. Slices along N, C or with a step along W qualify; nothing is ever copied or cast."""
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"{fn}: out must be a NumPy array, got {type(out).__name__}")
-    if out.dtype != dtype:
-        raise TypeError(f"{fn}: out has dtype {out.dtype} but the result is {dtype}; outputs are never cast")
-    want = shape.out_shape(layout)
-    if out.shape != want:
-        raise ValueError(f"{fn}: out has shape {out.shape}, expected {want} ({layout})")
-    if not out.flags.writeable:
-        raise ValueError(f"{fn}: out is read-only")
+def check_out(fn: str, out: Any, dtype: np.dtype, shape: ConvShape, layout: str, inputs) -> None:
+    """out: the output check every backend shares (kernels/_validation.check_output: a writable,
+    aligned ndarray of the result's dtype and shape, no element twice, overlapping no input),
+    plus H and W forming one stride (stride_H == Wo * stride_W): the kernels address an image's
+    output pixels as one index. Slices along N, C or with a step along W qualify; nothing is
+    ever copied or cast. inputs: (name, array) pairs, None entries skipped."""
+    from ._validation import check_output
+
+    check_output(fn, "out", out, dtype, shape.out_shape(layout), [(n, a) for n, a in inputs if a is not None])
     check_hw_stride(fn, out, shape, layout)
 
 

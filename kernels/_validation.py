@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from typing import Optional, Sequence, Tuple
+from typing import Any, NamedTuple, Sequence, Tuple
 
 import numpy as np
 
@@ -69,16 +69,44 @@ def matmul_shape(a: np.ndarray, b: np.ndarray) -> Tuple[int, ...]:
     return tuple(batch) + (a.shape[-2], b.shape[-1])
 
 
-def _self_overlapping(x: np.ndarray) -> bool:
+# Above this many elements an output whose layout the cheap test cannot clear is rejected instead
+# of enumerated (2^22 offsets: 32 MiB of int64 and a sort, still a few ms).
+EXACT_OVERLAP_LIMIT = 1 << 22
+
+
+def self_overlapping(x) -> bool:
+    """Whether two distinct indices of x address the same byte (x: anything with shape, strides
+    and itemsize). Exact where cheap, the same rule as the C++ entries (csrc/bindings): the
+    dimensions sorted by |stride| must each step over everything the smaller ones span; when one
+    does not (interleaved layouts), the element offsets are enumerated and compared, up to
+    EXACT_OVERLAP_LIMIT elements; larger layouts the first test cannot clear count as
+    overlapping (the caller says so)."""
     if x.size == 0:  # nothing to write (NumPy gives fresh empty arrays zero strides)
         return False
     dims = sorted((abs(s), n) for s, n in zip(x.strides, x.shape) if n > 1)
-    span = x.itemsize
+    extent = x.dtype.itemsize
     for stride, n in dims:
-        if stride < span:
-            return True
-        span = stride * n
-    return False
+        if stride < extent:
+            break
+        extent += stride * (n - 1)
+    else:
+        return False
+    if x.size > EXACT_OVERLAP_LIMIT:
+        return True
+    offsets = np.zeros(1, np.int64)
+    for stride, n in dims:
+        offsets = (offsets[:, None] + stride * np.arange(n, dtype=np.int64)[None, :]).ravel()
+    offsets.sort()
+    return bool((offsets[1:] == offsets[:-1]).any())
+
+
+def overlap_message(fn: str, name: str, x) -> str:
+    if x.size > EXACT_OVERLAP_LIMIT:
+        return (f"{fn}: {name} has strides {tuple(x.strides)} whose elements could not be proven distinct "
+                f"(interleaved dimensions, more than {EXACT_OVERLAP_LIMIT} elements); pass an array where every "
+                "element has its own memory, e.g. from np.empty")
+    return (f"{fn}: {name} has overlapping elements (a broadcast or as_strided view); "
+            "pass an array where every element has its own memory")
 
 
 def check_output_dtype_shape(fn: str, name: str, out, dtype, shape: Tuple[int, ...]) -> None:
@@ -87,6 +115,18 @@ def check_output_dtype_shape(fn: str, name: str, out, dtype, shape: Tuple[int, .
         raise TypeError(f"{fn}: {name} has dtype {out.dtype} but the result is {dtype}; outputs are never cast")
     if tuple(out.shape) != tuple(shape):
         raise ValueError(f"{fn}: {name} has shape {shape_str(out.shape)}, expected {shape_str(shape)}")
+
+
+def check_output_aligned(fn: str, name: str, out: np.ndarray) -> None:
+    """Outputs are written where they lie: their first element and strides must be whole elements
+    (the kernels store vectors of elements; inputs that are not get an aligned copy instead)."""
+    item = out.itemsize
+    if out.size and (out.ctypes.data % item or any(s % item for s, n in zip(out.strides, out.shape) if n > 1)):
+        raise ValueError(
+            f"{fn}: {name} is not aligned to its {item}-byte elements (address {out.ctypes.data:#x}, strides "
+            f"{tuple(out.strides)}); outputs are never copied: allocate it with np.empty or np.zeros, which align "
+            "every new array"
+        )
 
 
 def check_output(fn: str, name: str, out, dtype: np.dtype, shape: Tuple[int, ...],
@@ -98,34 +138,71 @@ def check_output(fn: str, name: str, out, dtype: np.dtype, shape: Tuple[int, ...
     check_output_dtype_shape(fn, name, out, dtype, shape)
     if not out.flags.writeable:
         raise ValueError(f"{fn}: {name} is read-only; pass a writable array")
-    if _self_overlapping(out):
-        raise ValueError(
-            f"{fn}: {name} has overlapping elements (a broadcast or as_strided view); "
-            "pass an array where every element has its own memory"
-        )
+    check_output_aligned(fn, name, out)
+    if self_overlapping(out):
+        raise ValueError(overlap_message(fn, name, out))
     for label, x in inputs:
         if out.size and x.size and np.may_share_memory(out, x):
             raise ValueError(f"{fn}: {name} shares memory with {label}; the output must not overlap an input")
 
 
 def real_scalar(fn: str, name: str, x) -> float:
-    """alpha/beta: a real number (Python or NumPy), else TypeError; strings are not numbers."""
+    """alpha/beta: a real number (Python or NumPy), else TypeError; strings and bools are not
+    numbers; an int beyond the float range is an OverflowError. The cpu backend's C++ entry
+    calls this for every type but plain float and int, so every backend gives one error."""
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
         raise TypeError(f"{fn}: {name} must be a real number, got {type(x).__name__}")
-    return float(x)
+    try:
+        return float(x)
+    except OverflowError:
+        raise OverflowError(f"{fn}: {name} is too large to convert to a float") from None
 
 
-def gemm_arguments(a, b, c, out, alpha, beta, trans_a: bool, trans_b: bool):
-    """gemm's checks in order, for the Python backends: (a, b, alpha, beta, dtype, (m, n, k),
-    target) with target the array written in place (None: allocate) and beta resolved for it."""
-    a, b = as_input(a), as_input(b)
+class GemmCall(NamedTuple):
+    """gemm's arguments after the checks every backend shares."""
+
+    a: Any
+    b: Any
+    alpha: float
+    beta: float
+    dtype: np.dtype
+    m: int
+    n: int
+    k: int
+    target: Any  # the array written in place (out, else c), or None: the backend allocates
+    source: Any  # the array C is read from: None when beta == 0 (never read), target when in place, else c
+
+
+def gemm_arguments(a, b, c, out, alpha, beta, trans_a: bool, trans_b: bool, *,
+                   check=check_output, array_type=np.ndarray, dtype_of=None) -> GemmCall:
+    """gemm's checks in the order every backend applies them (the cpu backend in C++):
+    alpha/beta, dtypes, shapes, beta without c, the written array (out, else c) as an output,
+    and a distinct c (read, never written) for its kind, dtype and shape.
+
+    check(fn, name, array, dtype, shape, inputs) is the output check of the array kind
+    (check_output for NumPy; device backends pass theirs); array_type the kind c must be;
+    dtype_of(fn, a, b) the operands' dtype (default: same_dtype, float32/float64). Inputs
+    are NumPy-converted only when they are not already of array_type."""
     alpha, beta = real_scalar("gemm", "alpha", alpha), real_scalar("gemm", "beta", beta)
-    dt = same_dtype("gemm", a, b)
+    if array_type is np.ndarray:
+        a, b = as_input(a), as_input(b)
+    dt = (dtype_of or same_dtype)("gemm", a, b)
     m, n, k = gemm_shapes(a, b, trans_a, trans_b)
-    target, beta = gemm_target(a, b, c, out, beta, trans_a, trans_b)
-    if target is not None and target is not out:
-        check_output("gemm", "c", target, dt, (m, n), (("a", a), ("b", b)))
-    return a, b, alpha, beta, dt, (m, n, k), target
+    if c is None and beta != 0:
+        raise ValueError("gemm: beta != 0 needs an input c")
+    distinct = out is not None and c is not None and out is not c
+    target = out if out is not None else c
+    if target is not None:
+        inputs = (("a", a), ("b", b)) + ((("c", c),) if distinct else ())
+        check("gemm", "out" if distinct or c is None else "c", target, dt, (m, n), inputs)
+    source = None if beta == 0 else target
+    if distinct:
+        if not isinstance(c, array_type):
+            raise TypeError(f"gemm: c must be a {array_type.__module__.split('.')[0]}.{array_type.__name__}, "
+                            f"got {type(c).__name__}")
+        check_output_dtype_shape("gemm", "c", c, dt, (m, n))
+        source = None if beta == 0 else c
+    return GemmCall(a, b, alpha, beta, dt, m, n, k, target, source)
 
 
 def matmul_arguments(a: np.ndarray, b: np.ndarray, out) -> Tuple[np.dtype, Tuple[int, ...]]:
@@ -136,35 +213,3 @@ def matmul_arguments(a: np.ndarray, b: np.ndarray, out) -> Tuple[np.dtype, Tuple
     if out is not None:
         check_output("matmul", "out", out, dt, shape, (("a", a), ("b", b)))
     return dt, shape
-
-
-def gemm_target(
-    a: np.ndarray, b: np.ndarray, c: Optional[np.ndarray], out: Optional[np.ndarray], beta: float, trans_a: bool, trans_b: bool
-) -> Tuple[Optional[np.ndarray], float]:
-    """Resolve gemm's (c, out) pair to the one array that is written in place (None: allocate).
-
-    With both given and distinct, C is read from `c` and the result goes to `out`: after checking
-    both (c too, even when beta == 0 leaves it unread, as the cpu backend does), `c` is copied
-    into `out` only when beta != 0.
-    """
-    if c is None and beta != 0:
-        raise ValueError("gemm: beta != 0 needs an input c")
-    if out is None or out is c:
-        return c, beta
-    dt = same_dtype("gemm", a, b)
-    m, n, _ = gemm_shapes(a, b, trans_a, trans_b)
-    check_output("gemm", "out", out, dt, (m, n), (("a", a), ("b", b)))
-    if c is None:
-        return out, 0.0
-    if not isinstance(c, np.ndarray):
-        raise TypeError(f"gemm: c must be a numpy.ndarray, got {type(c).__name__}")
-    if c.dtype != dt:
-        raise TypeError(f"gemm: c has dtype {c.dtype} but the result is {dt}; outputs are never cast")
-    if c.shape != (m, n):
-        raise ValueError(f"gemm: c has shape {shape_str(c.shape)}, expected {shape_str((m, n))}")
-    if out.size and c.size and np.may_share_memory(out, c):
-        raise ValueError("gemm: out shares memory with c; pass out=c to update c in place")
-    if beta == 0:
-        return out, 0.0
-    np.copyto(out, c, casting="no")
-    return out, beta

@@ -49,8 +49,12 @@ def _check_device_output(fn: str, name: str, out, dtype, shape, inputs, dev_id: 
     v.check_output_dtype_shape(fn, name, out, dtype, shape)
     if out.device.id != dev_id:
         raise ValueError(f"{fn}: {name} is on GPU {out.device.id}, the inputs on GPU {dev_id}")
-    if out.size and any(st == 0 for st, n in zip(out.strides, out.shape) if n > 1):
-        raise ValueError(f"{fn}: {name} has overlapping elements (a broadcast view); pass an array where every element has its own memory")
+    item = out.dtype.itemsize
+    if out.size and (out.data.ptr % item or any(s % item for s, n in zip(out.strides, out.shape) if n > 1)):
+        raise ValueError(f"{fn}: {name} is not aligned to its {item}-byte elements (strides {tuple(out.strides)}); "
+                         "outputs are never copied: allocate it with cupy.empty")
+    if v.self_overlapping(out):
+        raise ValueError(v.overlap_message(fn, name, out))
     for label, x in inputs:
         if _is_dev(x) and x.size and out.size and cp.may_share_memory(out, x):
             raise ValueError(f"{fn}: {name} shares memory with {label}; the output must not overlap an input")
@@ -61,6 +65,12 @@ def _dtype_pair(fn: str, a, b) -> str:
     if da != db:
         raise TypeError(f"{fn}: a and b must have the same dtype, got {da} and {db}")
     return da
+
+
+def _dtype_of(fn: str, a, b) -> np.dtype:
+    """gemm's dtype check for kernels/_validation.gemm_arguments: the common dtype itself."""
+    _dtype_pair(fn, a, b)
+    return a.dtype
 
 
 def _aligned_copy(x):
@@ -146,50 +156,36 @@ class CudaBackend(Backend):
 
     # -- GEMM ---------------------------------------------------------------------------------
     def gemm(self, a, b, c, alpha, beta, trans_a, trans_b, out):
-        alpha, beta = v.real_scalar("gemm", "alpha", alpha), v.real_scalar("gemm", "beta", beta)
         if _is_dev(a) or _is_dev(b):
             return self._gemm_device(a, b, c, alpha, beta, trans_a, trans_b, out)
-        a, b = v.as_input(a), v.as_input(b)
-        dt = _dtype_pair("gemm", a, b)
-        m, n, _ = v.gemm_shapes(a, b, trans_a, trans_b)
-        if c is None and beta != 0:
-            raise ValueError("gemm: beta != 0 needs an input c")
-        target = out if out is not None else c
-        if target is not None:
-            v.check_output("gemm", "out" if out is not None else "c", target, np.dtype(dt), (m, n), (("a", a), ("b", b)))
-        if out is not None and c is not None and out is not c:
-            v.check_output("gemm", "c", c, np.dtype(dt), (m, n), ())
-        result = np.empty((m, n), dt) if target is None else target
+        g = v.gemm_arguments(a, b, c, out, alpha, beta, trans_a, trans_b, dtype_of=_dtype_of)
+        result = np.empty((g.m, g.n), g.dtype) if g.target is None else g.target
         if result.size == 0:
             return result
-        cin = cp.asarray(c) if (c is not None and beta != 0) else None
-        dev = cp.empty((m, n), dt)
-        self._run_gemm(cp.asarray(a), cp.asarray(b), cin, dev, alpha, beta, trans_a, trans_b)
+        cin = cp.asarray(g.source) if g.source is not None else None
+        dev = cp.empty((g.m, g.n), g.dtype)
+        self._run_gemm(cp.asarray(g.a), cp.asarray(g.b), cin, dev, g.alpha, g.beta, trans_a, trans_b)
         result[...] = cp.asnumpy(dev)
         return result
 
     def _gemm_device(self, a, b, c, alpha, beta, trans_a, trans_b, out):
         if not (_is_dev(a) and _is_dev(b)):
             raise TypeError("gemm: a and b must both be cupy arrays (device) or both NumPy arrays (host) on the cuda backend")
-        dt = _dtype_pair("gemm", a, b)
-        m, n, _ = v.gemm_shapes(a, b, trans_a, trans_b)
         dev_id = a.device.id
         if b.device.id != dev_id:
             raise ValueError(f"gemm: a is on GPU {dev_id}, b on GPU {b.device.id}")
-        if c is None and beta != 0:
-            raise ValueError("gemm: beta != 0 needs an input c")
-        target = out if out is not None else c
-        if target is not None:
-            _check_device_output("gemm", "out" if out is not None else "c", target, a.dtype, (m, n), (("a", a), ("b", b)), dev_id)
-        if out is not None and c is not None and out is not c:
-            _check_device_output("gemm", "c", c, a.dtype, (m, n), (), dev_id)
-            if c.size and cp.may_share_memory(out, c):
-                raise ValueError("gemm: out shares memory with c; pass out=c to update c in place")
+
+        def check(fn, name, arr, dtype, shape, inputs):
+            _check_device_output(fn, name, arr, dtype, shape, inputs, dev_id)
+
+        g = v.gemm_arguments(a, b, c, out, alpha, beta, trans_a, trans_b, check=check, array_type=cp.ndarray,
+                             dtype_of=_dtype_of)
+        if g.source is not None and g.source.device.id != dev_id:
+            raise ValueError(f"gemm: c is on GPU {g.source.device.id}, the inputs on GPU {dev_id}")
         with a.device:
-            if target is None:
-                target = cp.empty((m, n), dt)
+            target = cp.empty((g.m, g.n), g.dtype) if g.target is None else g.target
             if target.size:
-                self._run_gemm(a, b, c if beta != 0 else None, target, alpha, beta, trans_a, trans_b)
+                self._run_gemm(a, b, g.source, target, g.alpha, g.beta, trans_a, trans_b)
         return target
 
     def _run_gemm(self, a, b, cin, cout, alpha, beta, trans_a, trans_b) -> None:

@@ -53,13 +53,13 @@ class NumbaBackend(Backend):
     reason = _reason
 
     def gemm(self, a, b, c, alpha, beta, trans_a, trans_b, out):
-        a, b, alpha, beta, dt, (m, n, k), target = v.gemm_arguments(a, b, c, out, alpha, beta, trans_a, trans_b)
-        _linalg.check_output_strides("gemm", "c" if out is None else "out", target)
-        if target is None:
-            target = np.empty((m, n), dt)
-        a, b = _linalg.input_array(a), _linalg.input_array(b)
+        g = v.gemm_arguments(a, b, c, out, alpha, beta, trans_a, trans_b)
+        target = np.empty((g.m, g.n), g.dtype) if g.target is None else g.target
+        if g.source is not None and g.source is not target:  # out distinct from c: C is read from c
+            np.copyto(target, g.source, casting="no")
+        a, b = _linalg.input_array(g.a), _linalg.input_array(g.b)
         _sync_threads()
-        _linalg.gemm_into(a.T if trans_a else a, b.T if trans_b else b, target, alpha, beta)
+        _linalg.gemm_into(a.T if trans_a else a, b.T if trans_b else b, target, g.alpha, g.beta)
         return target
 
     def matmul(self, a, b, out):
@@ -68,9 +68,7 @@ class NumbaBackend(Backend):
     @staticmethod
     def _matmul(a, b, out):
         dt, shape = v.matmul_arguments(a, b, out)
-        if out is not None:
-            _linalg.check_output_strides("matmul", "out", out)
-        else:
+        if out is None:
             out = np.empty(shape, dt)
         batch = shape[:-2]
         a = np.broadcast_to(_linalg.input_array(a), batch + a.shape[-2:])  # views: zero batch strides

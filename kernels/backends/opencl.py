@@ -89,6 +89,12 @@ def _check_device_output(fn: str, name: str, out, dtype, shape, inputs, dev: rt.
     v.check_output_dtype_shape(fn, name, out, dtype, shape)
     if out.context.int_ptr != dev.context.int_ptr:
         raise ValueError(f"{fn}: {name} lives in another OpenCL context than the inputs")
+    item = out.dtype.itemsize
+    if out.size and (out.offset % item or any(s % item for s, n in zip(out.strides, out.shape) if n > 1)):
+        raise ValueError(f"{fn}: {name} is not aligned to its {item}-byte elements (offset {out.offset}, strides "
+                         f"{tuple(out.strides)}); outputs are never copied: allocate it with pyopencl.array.empty")
+    if v.self_overlapping(out):
+        raise ValueError(v.overlap_message(fn, name, out))
     for label, x in inputs:
         if _is_dev(x) and x.size and out.size and x.base_data.int_ptr == out.base_data.int_ptr:
             (a0, a1), (b0, b1) = _extent(out), _extent(x)
@@ -143,46 +149,39 @@ class OpenclBackend(Backend):
 
     # -- GEMM ---------------------------------------------------------------------------------
     def gemm(self, a, b, c, alpha, beta, trans_a, trans_b, out):
-        alpha, beta = v.real_scalar("gemm", "alpha", alpha), v.real_scalar("gemm", "beta", beta)
         if _is_dev(a) or _is_dev(b):
             return self._gemm_device(a, b, c, alpha, beta, trans_a, trans_b, out)
-        a, b = v.as_input(a), v.as_input(b)
-        dt = v.same_dtype("gemm", a, b)
-        m, n, k = v.gemm_shapes(a, b, trans_a, trans_b)
-        target, beta = v.gemm_target(a, b, c, out, beta, trans_a, trans_b)
-        if target is not None and target is not out:
-            v.check_output("gemm", "c", target, dt, (m, n), (("a", a), ("b", b)))
+        g = v.gemm_arguments(a, b, c, out, alpha, beta, trans_a, trans_b)
         dev = rt.default_device()
-        _check_fp64("gemm", dev, dt)
-        result = np.empty((m, n), dt) if target is None else target
+        _check_fp64("gemm", dev, g.dtype)
+        result = np.empty((g.m, g.n), g.dtype) if g.target is None else g.target
         if result.size == 0:
             return result
-        cdev = rt.cla.to_device(dev.queue, np.ascontiguousarray(target)) if beta != 0 else rt.cla.empty(dev.queue, (m, n), dt)
-        self._run_gemm(dev, dt, m, n, k, alpha, beta, a, b, trans_a, trans_b, L.Operand.of(cdev), L.Operand.of(cdev))
+        if g.source is not None:
+            cdev = rt.cla.to_device(dev.queue, np.ascontiguousarray(g.source))
+        else:
+            cdev = rt.cla.empty(dev.queue, (g.m, g.n), g.dtype)
+        self._run_gemm(dev, g.dtype, g.m, g.n, g.k, g.alpha, g.beta, g.a, g.b, trans_a, trans_b,
+                       L.Operand.of(cdev), L.Operand.of(cdev))
         result[...] = cdev.get()
         return result
 
     def _gemm_device(self, a, b, c, alpha, beta, trans_a, trans_b, out):
         if not (_is_dev(a) and _is_dev(b)):
             raise TypeError("gemm: a and b must both be pyopencl arrays (device) or both NumPy arrays (host) on the opencl backend")
-        dt = v.same_dtype("gemm", a, b)
-        m, n, k = v.gemm_shapes(a, b, trans_a, trans_b)
         dev = _device_of(a)
-        _check_fp64("gemm", dev, dt)
-        if c is None and beta != 0:
-            raise ValueError("gemm: beta != 0 needs an input c")
-        target = out if out is not None else c
-        distinct_c = out is not None and c is not None and out is not c
-        if target is not None:
-            inputs = (("a", a), ("b", b)) + ((("c", c),) if distinct_c else ())  # out overlapping c: pass out=c instead
-            _check_device_output("gemm", "out" if out is not None else "c", target, dt, (m, n), inputs, dev)
-        if distinct_c:
-            _check_device_output("gemm", "c", c, dt, (m, n), (), dev)
-        if target is None:
-            target = rt.cla.empty(dev.queue, (m, n), dt)
+
+        def check(fn, name, arr, dtype, shape, inputs):
+            _check_device_output(fn, name, arr, dtype, shape, inputs, dev)
+
+        g = v.gemm_arguments(a, b, c, out, alpha, beta, trans_a, trans_b, check=check, array_type=rt.cla.Array)
+        _check_fp64("gemm", dev, g.dtype)
+        target = rt.cla.empty(dev.queue, (g.m, g.n), g.dtype) if g.target is None else g.target
+        if g.source is not None and g.source is not target and g.source.context.int_ptr != dev.context.int_ptr:
+            raise ValueError("gemm: c lives in another OpenCL context than the inputs")
         if target.size:
-            cin = L.Operand.of(c) if (c is not None and beta != 0) else L.Operand.of(target)
-            self._run_gemm(dev, dt, m, n, k, alpha, beta, a, b, trans_a, trans_b, cin, L.Operand.of(target))
+            cin = L.Operand.of(g.source if g.source is not None else target)
+            self._run_gemm(dev, g.dtype, g.m, g.n, g.k, g.alpha, g.beta, a, b, trans_a, trans_b, cin, L.Operand.of(target))
         return target
 
     def _run_gemm(self, dev, dt, m, n, k, alpha, beta, a, b, trans_a, trans_b, cin, cout) -> None:

@@ -3,7 +3,6 @@ kernel of gemm.py called with per-thread packing buffers; BLAS quick returns don
 from __future__ import annotations
 
 import threading
-from typing import Optional
 
 import numba
 import numpy as np
@@ -69,8 +68,3 @@ def input_array(x: np.ndarray) -> np.ndarray:
     view is read where it lies."""
     return x if ops.element_strides_ok(x) else np.ascontiguousarray(x)
 
-
-def check_output_strides(fn: str, name: str, out: Optional[np.ndarray]) -> None:
-    if out is not None and not ops.element_strides_ok(out):
-        raise ValueError(f"{fn}: {name} has byte strides {out.strides} that are not multiples of its itemsize "
-                         f"({out.itemsize}); outputs are never copied, pass an aligned array")
