@@ -25,7 +25,11 @@ def run(args: argparse.Namespace) -> int:
     from ..backends import _opencl_launch as L
     from ..backends import _opencl_runtime as rt
     from ..backends import _opencl_tiles as tiles
+    from ..backends import opencl
 
+    if not opencl.backend.available:  # no platform, or no device builds a program: say why, exit 2
+        print(f"tune --backend opencl: {opencl.backend.reason}", file=sys.stderr)
+        return 2
     dev = rt.default_device()
     sizes = args.sizes
     results: Dict[str, dict] = {}
