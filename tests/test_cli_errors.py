@@ -144,6 +144,14 @@ def test_debug_shows_the_traceback(files):
               str(files / "out.npy")])
 
 
+def test_other_commands_report_errors_in_one_line(capsys):
+    """bench/tune errors from the kernels (here a thread count beyond the bound) are one line too."""
+    rc = main(["tune", "conv2d", "--net", "alexnet", "--rounds", "1", "--threads", "100000", "--dry-run"])
+    err = capsys.readouterr().err
+    assert rc == 1 and err.count("\n") == 1, err
+    assert err.startswith("python -m kernels tune: error: number of threads must be in [1, "), err
+
+
 @pytest.mark.parametrize("args", [
     ["gemm", "--input", "empty.npy", "b.npy"],
     ["gemm", "--input", "huge.npy", "b.npy"],
