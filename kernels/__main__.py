@@ -11,6 +11,7 @@ from typing import List, Optional
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kernels", description="hpc-kernels command line")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error instead of its one-line message")
     sub = parser.add_subparsers(dest="command", required=True)
     p_info = sub.add_parser("info", help="version, ISAs, block sizes, threads and backends")
     p_info.add_argument("--json", action="store_true", help="print as JSON")
@@ -31,7 +32,23 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     add_demo_arguments(p_demo)
     args = parser.parse_args(argv)
+    from ._errors import USER_ERRORS, one_line
 
+    try:
+        return _run(args)
+    except USER_ERRORS as exc:  # bad input or options, files, memory: one line (a bug keeps its traceback)
+        if args.debug:
+            raise
+        print(f"python -m kernels {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"python -m kernels {args.command}: interrupted", file=sys.stderr)
+        return 130  # 128 + SIGINT, as a shell reports a process SIGINT ended
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "info":
         from .info import format_info, info
 

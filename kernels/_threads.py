@@ -25,7 +25,27 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+# Upper bound of a thread count: OVERSUBSCRIPTION x the CPUs this process may use, at least
+# MIN_BOUND. More threads than CPUs never speeds these kernels up (each thread's micro-kernel
+# saturates its core's FMA units; extra threads only time-slice, and every barrier then waits for
+# a descheduled thread), while each OpenMP thread reserves a stack (RLIMIT_STACK or OMP_STACKSIZE,
+# typically 8 MiB of address space) and a thread id: 100000 threads exhaust a memory or pid limit,
+# and libgomp then ends the process ("Thread creation failed") instead of raising. Some
+# oversubscription stays allowed, to reproduce another machine's work split or to run the tests'
+# 1..5-thread splits on a 1-core machine. csrc/threads.cpp caps the engine's count by the same
+# rule, for counts that come from OMP_NUM_THREADS or threadpoolctl rather than from here.
+OVERSUBSCRIPTION = 4
+MIN_BOUND = 8
+
+
+def max_threads() -> int:
+    """The largest thread count set_num_threads accepts: 4 x the CPUs of this process, at least 8."""
+    return max(MIN_BOUND, OVERSUBSCRIPTION * cores())
+
+
 def _count(n) -> int:
+    """`n` as a thread count >= 1 (TypeError, ValueError otherwise); the upper bound is checked by
+    set_num_threads (a workflow task caps a larger request at what it owns instead)."""
     if isinstance(n, bool):
         raise TypeError("number of threads must be an integer, got bool")
     try:
@@ -38,8 +58,17 @@ def _count(n) -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Use `n` threads in every following cpu-backend call, from any thread."""
+    """Use `n` threads in every following cpu-backend call, from any thread. `n` may be at most
+    max_threads() (4 x the CPUs this process may use, at least 8): ValueError beyond."""
     n = _count(n)
+    bound = max_threads()
+    if n > bound:
+        raise ValueError(f"number of threads must be in [1, {bound}] (4 x the {cores()} CPU(s) this process may use, "
+                         f"at least {MIN_BOUND}), got {n}")
+    _set(n)
+
+
+def _set(n: int) -> None:
     _without_cpu["threads"] = n
     if _cpu is not None:
         _cpu.set_num_threads(n)
@@ -58,16 +87,19 @@ def num_threads(n: int) -> Iterator[None]:
     try:
         yield
     finally:
-        set_num_threads(old)
+        _set(old)  # what was in effect, even if the CPUs changed since (the bound moved)
 
 
 def init_from_env() -> None:
     """KERNELS_NUM_THREADS wins; else OpenMP's default applies (OMP_NUM_THREADS, else the cores
     this process may run on)."""
     if config.num_threads is not None:
-        set_num_threads(config.num_threads)
+        try:
+            set_num_threads(config.num_threads)
+        except ValueError as exc:
+            raise ValueError(f"KERNELS_NUM_THREADS={config.num_threads}: {exc}") from None
     elif _cpu is not None and not os.environ.get("OMP_NUM_THREADS"):
         set_num_threads(cores())
     elif _cpu is None:  # OpenMP's rule without OpenMP: OMP_NUM_THREADS, else the cores
         omp = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-        set_num_threads(int(omp) if omp.isdigit() and int(omp) > 0 else cores())
+        _set(min(int(omp), max_threads()) if omp.isdigit() and int(omp) > 0 else cores())  # capped as the engine caps it
