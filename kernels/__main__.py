@@ -20,7 +20,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     add_arguments(p_bench)
     p_tune = sub.add_parser("tune", help="measure algorithm choices into the tuning cache")
-    from .bench.tune import add_arguments as add_tune_arguments
+    from .bench.tune.cpu import add_arguments as add_tune_arguments
 
     add_tune_arguments(p_tune)
     p_run = sub.add_parser("run", help="run one kernel on .npy files (a workflow's binary step)")
@@ -56,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(d, indent=2) if args.json else format_info(d))
         return 0
     if args.command == "tune":
-        from .bench.tune import run as run_tune
+        from .bench.tune.cpu import run as run_tune
 
         return run_tune(args)
     if args.command == "run":

@@ -14,11 +14,11 @@ from typing import Dict
 
 import numpy as np
 
-from .timing import interleaved_medians
+from ..timing import interleaved_medians
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from .layers import NETS
+    from ..layers import NETS
 
     p.add_argument("what", choices=["conv2d", "gemm"], help="conv2d: im2col vs convGemm per layer (cpu); gemm: OpenCL or CUDA tile sizes (--backend opencl|cuda)")
     p.add_argument("--backend", choices=["cpu", "opencl", "cuda"], default="cpu",
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         if args.what != "gemm":
             print("tune: the CUDA tiles are tuned with `tune gemm --backend cuda` (conv2d uses the same tiles)", file=sys.stderr)
             return 2
-        from .tune_cuda import run as run_cuda
+        from .cuda import run as run_cuda
 
         args.sizes = args.sizes or [2048, 4096]
         return run_cuda(args)
@@ -54,12 +54,12 @@ def run(args: argparse.Namespace) -> int:
         if args.backend != "opencl" or args.what != "gemm":
             print("tune: the OpenCL tiles are tuned with `tune gemm --backend opencl`; conv2d is tuned on the cpu backend", file=sys.stderr)
             return 2
-        from .tune_opencl import run as run_opencl
+        from .opencl import run as run_opencl
 
         return run_opencl(args)
 
-    from .. import _conv, _conv_args, _tuning
-    from .layers import load
+    from ... import _conv, _conv_args, _tuning
+    from ..layers import load
 
     threads = args.threads or [kernels.get_num_threads()]
     results: Dict[str, dict] = {}
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
 
 def save(results: Dict[str, dict], what: str, dry_run: bool) -> int:
     """Write the measured choices into the tuning cache (unless a dry run) and say where."""
-    from .. import _tuning
+    from ... import _tuning
 
     if dry_run:
         print(f"{len(results)} {what} measured (dry run: cache not written)")

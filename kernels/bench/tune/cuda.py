@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import Dict
 
-from .cuda import GEMM_KINDS, _check, _cupy_dtype, event_medians
+from ..suites.cuda import GEMM_KINDS, _check, _cupy_dtype, event_medians
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,11 +21,11 @@ def run(args: argparse.Namespace) -> int:
 
     import kernels
 
-    from .. import _tuning
-    from ..backends import _cuda_plan as plan
-    from ..backends import _cuda_runtime as rt
-    from ..backends import _cuda_sources as S
-    from ..backends import cuda
+    from ... import _tuning
+    from ...backends import _cuda_plan as plan
+    from ...backends import _cuda_runtime as rt
+    from ...backends import _cuda_sources as S
+    from ...backends import cuda
 
     be = cuda.backend
     if not be.available:

@@ -14,18 +14,18 @@ from typing import Dict
 
 import numpy as np
 
-from .timing import interleaved_medians
-from .tune import save
+from ..timing import interleaved_medians
+from .cpu import save
 
 
 def run(args: argparse.Namespace) -> int:
     import pyopencl as cl
     import pyopencl.array as cla
 
-    from ..backends import _opencl_launch as L
-    from ..backends import _opencl_runtime as rt
-    from ..backends import _opencl_tiles as tiles
-    from ..backends import opencl
+    from ...backends import _opencl_launch as L
+    from ...backends import _opencl_runtime as rt
+    from ...backends import _opencl_tiles as tiles
+    from ...backends import opencl
 
     if not opencl.backend.available:  # no platform, or no device builds a program: say why, exit 2
         print(f"tune --backend opencl: {opencl.backend.reason}", file=sys.stderr)
