@@ -1,5 +1,6 @@
 """Command line: `python -m kernels info`, `python -m kernels bench gemm|conv2d|peak ...`,
-`python -m kernels tune conv2d ...`, `python -m kernels run gemm|conv2d ...` (a workflow step) and
+`python -m kernels tune [conv2d|gemm] --backend cpu|numba|opencl|cuda ...`,
+`python -m kernels run gemm|conv2d ...` (a workflow step) and
 `python -m kernels demo` (the demo workflow on an embedded Dask cluster)."""
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .bench.cli import add_arguments
 
     add_arguments(p_bench)
-    p_tune = sub.add_parser("tune", help="measure algorithm choices into the tuning cache")
-    from .bench.tune.cpu import add_arguments as add_tune_arguments
+    p_tune = sub.add_parser("tune", help="measure a backend's parameters into the tuning store")
+    from .bench.tune.cli import add_arguments as add_tune_arguments
 
     add_tune_arguments(p_tune)
     p_run = sub.add_parser("run", help="run one kernel on .npy files (a workflow's binary step)")
@@ -56,7 +57,7 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(d, indent=2) if args.json else format_info(d))
         return 0
     if args.command == "tune":
-        from .bench.tune.cpu import run as run_tune
+        from .bench.tune.cli import run as run_tune
 
         return run_tune(args)
     if args.command == "run":

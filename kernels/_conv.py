@@ -5,8 +5,8 @@ backend then runs the chosen algorithm. algorithm="auto" picks, in order (heuris
 direct kernels for depthwise layers and for every NHWC layer (the batch-reduce kernel reads the
 image in place: no im2col block and no packed image; measured faster than every other algorithm
 on each ResNet-50 layer), a plain GEMM for 1x1 stride-1 unpadded layers, the direct kernel for
-NCHW layers with taps, >= 16 channels per group and planes up to 64x64; then a measured choice
-from the tuning cache (kernels/_tuning.py), explicit im2col for NCHW layers of <= 64 output
+NCHW layers with taps, >= 16 channels per group and planes up to 64x64; then (cpu backend only) a
+measured choice from the tuning store (kernels/_tuning.py), explicit im2col for NCHW layers of <= 64 output
 pixels, else convGemm (no workspace beyond the packing buffers, and as fast as explicit im2col
 on larger layers).
 """
@@ -47,6 +47,11 @@ def _device_array(fn: Any, x: Any) -> bool:
     return be is not None and not isinstance(x, np.ndarray) and be.accepts(x)
 
 
+def _backend_name(fn: Any) -> Optional[str]:
+    """The name of the backend whose method `fn` is."""
+    return getattr(getattr(fn, "__self__", None), "name", None)
+
+
 def _vector(fn: Any, where: str, name: str, v: Any, k: int, dtype: np.dtype) -> Any:
     """bias/scale/shift: device arrays of the chosen backend checked as they are, else NumPy."""
     if _device_array(fn, v):
@@ -84,7 +89,7 @@ def applicable_algorithms(shape: A.ConvShape, spec: A.ConvSpec) -> list:
 
 
 def heuristic_choice(shape: A.ConvShape, spec: A.ConvSpec) -> Optional[str]:
-    """The choice "auto" makes without consulting the tuning cache, or None where it consults it."""
+    """The choice "auto" makes without consulting the tuning store, or None where it consults it."""
     if spec.groups == shape.c == shape.k and shape.r * shape.s <= 1024:
         return "direct"  # depthwise
     if spec.layout == "NHWC":
@@ -97,8 +102,24 @@ def heuristic_choice(shape: A.ConvShape, spec: A.ConvSpec) -> Optional[str]:
     return None
 
 
-def resolve_algorithm(fn: str, algorithm: str, shape: A.ConvShape, spec: A.ConvSpec, dtype: np.dtype) -> str:
-    """The algorithm to run: the caller's (checked against the layer) or the "auto" choice."""
+# The cpu backend's measured choices: op "conv2d" of its namespace in the tuning store, one
+# algorithm per layer key (kernels/_tuning.layer_key), written by `python -m kernels tune --backend cpu`.
+_MEASURED = ("im2col", "convgemm", "direct")
+_tuning.register("cpu", "conv2d", check=lambda v: v in _MEASURED)
+
+
+def measured_choice(shape: A.ConvShape, spec: A.ConvSpec, dtype: np.dtype) -> Optional[str]:
+    """The algorithm `tune --backend cpu` measured fastest for this layer on this CPU, or None."""
+    st = _tuning.store()
+    if not st.has("cpu", "conv2d"):  # nothing tuned: no key to build, no device to describe
+        return None
+    return st.get("cpu", "conv2d", _tuning.layer_key(shape, spec, dtype.name, get_num_threads()), _tuning.cpu_device())
+
+
+def resolve_algorithm(fn: str, algorithm: str, shape: A.ConvShape, spec: A.ConvSpec, dtype: np.dtype,
+                      backend: Optional[str] = None) -> str:
+    """The algorithm to run: the caller's (checked against the layer) or the "auto" choice.
+    Measured choices are the cpu backend's (backend="cpu"): other backends never read them."""
     usable = applicable_algorithms(shape, spec)
     if algorithm != "auto":
         if algorithm == "gemm" and "gemm" not in usable:
@@ -107,11 +128,11 @@ def resolve_algorithm(fn: str, algorithm: str, shape: A.ConvShape, spec: A.ConvS
     choice = heuristic_choice(shape, spec)
     if choice is not None:
         return choice
-    if _tuning.entries():  # measured choices exist for this machine
-        choice = _tuning.lookup(_tuning.layer_key(shape, spec, dtype.name, get_num_threads()))
+    if backend == "cpu":
+        choice = measured_choice(shape, spec, dtype)
         if choice is not None:
             if logger.isEnabledFor(10):
-                logger.debug("%s: algorithm %r from the tuning cache", fn, choice)
+                logger.debug("%s: algorithm %r from the tuning store (cpu)", fn, choice)
             return choice
     if spec.layout == "NCHW" and shape.ho * shape.wo <= _FEW_PIXELS:
         return "im2col"
@@ -159,7 +180,7 @@ def conv2d(
     shape = A.shape_of("conv2d", x.shape, w.shape, spec)
     dt = _float_dtype("conv2d", x, w, _allowed(fn))
     vec = [_vector(fn, "conv2d", name, v, shape.k, dt) for name, v in (("bias", bias), ("scale", scale), ("shift", shift))]
-    algo = resolve_algorithm("conv2d", algorithm, shape, spec, dt)
+    algo = resolve_algorithm("conv2d", algorithm, shape, spec, dt, _backend_name(fn))
     if out is not None and not _device_array(fn, out):  # device outputs: checked by their backend
         A.check_out("conv2d", out, dt, shape, spec.layout,
                     (("x", x), ("w", w), ("bias", vec[0]), ("scale", vec[1]), ("shift", vec[2])))
@@ -269,7 +290,7 @@ class Conv2d:
         shape = A.shape_of("Conv2d", x.shape, self.weight_shape, self.spec)
         if x.dtype != self.dtype:
             raise TypeError(f"Conv2d: x has dtype {x.dtype} but the plan's weights are {self.dtype}")
-        algo = resolve_algorithm("Conv2d", self.algorithm, shape, self.spec, self.dtype)
+        algo = resolve_algorithm("Conv2d", self.algorithm, shape, self.spec, self.dtype, _backend_name(self._run))
         if out is not None and not _device_array(self._run, out):
             A.check_out("Conv2d", out, self.dtype, shape, self.spec.layout, (("x", x),))
         return self._run(self._packed, x, self.spec, shape, algo, out)

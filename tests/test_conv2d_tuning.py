@@ -1,4 +1,4 @@
-"""The conv2d tuning cache: records per layer/machine, "auto" follows a recorded choice, the CLI fills it."""
+"""The cpu backend's measured conv2d choices: recorded per layer in the cpu namespace of the tuning store, followed by "auto" on the cpu backend only, filled by the tune CLI."""
 from __future__ import annotations
 
 import json
@@ -14,10 +14,10 @@ from kernels.bench.layers import load as load_layers
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch):
+def store(tmp_path, monkeypatch):
     monkeypatch.setattr(_tuning, "cache_dir", lambda: tmp_path)
     _tuning.forget()
-    yield tmp_path
+    yield _tuning.store()
     _tuning.forget()
 
 
@@ -28,51 +28,84 @@ def _layer(layout="NCHW"):
     return xs, spec, shape
 
 
-def test_empty_cache_uses_heuristic(cache):
+def test_empty_store_uses_heuristic(store):
     xs, spec, shape = _layer()
-    assert _tuning.entries() == {}
-    assert _conv.resolve_algorithm("t", "auto", shape, spec, np.dtype(np.float32)) == "convgemm"
+    assert store.entries() == {} and not store.has("cpu", "conv2d")
+    assert _conv.resolve_algorithm("t", "auto", shape, spec, np.dtype(np.float32), "cpu") == "convgemm"
 
 
 @pytest.mark.parametrize("choice", ["im2col", "convgemm"])
-def test_auto_follows_recorded_choice(cache, choice, caplog):
+def test_auto_follows_recorded_choice(store, choice, caplog):
     xs, spec, shape = _layer()
     key = _tuning.layer_key(shape, spec, "float32", kernels.get_num_threads())
-    path = _tuning.record({key: {"algorithm": choice, "seconds": {}}})
-    assert path == cache / _tuning.FILE_NAME
+    path = _tuning.put("cpu", "conv2d", key, choice, _tuning.cpu_device(), measured={"seconds": {}})
+    assert path == store.path and path.name == _tuning.FILE_NAME
     data = json.loads(path.read_text())
-    assert data["machines"][_tuning.machine_id()][key]["algorithm"] == choice
-    assert _conv.resolve_algorithm("t", "auto", shape, spec, np.dtype(np.float32)) == choice
-    # other dtypes, layouts and thread counts are separate keys
-    assert _conv.resolve_algorithm("t", "auto", shape, spec, np.dtype(np.float64)) == "convgemm"
+    assert data["schema"] == _tuning.SCHEMA
+    assert data["entries"]["cpu"][_tuning.cpu_device().level_keys()[0]]["conv2d"][key]["value"] == choice
+    assert _conv.resolve_algorithm("t", "auto", shape, spec, np.dtype(np.float32), "cpu") == choice
+    # other dtypes are other keys
+    assert _conv.resolve_algorithm("t", "auto", shape, spec, np.dtype(np.float64), "cpu") == "convgemm"
     with caplog.at_level(logging.DEBUG, logger="kernels"):
         x = np.ones(xs, np.float32)
-        y = kernels.conv2d(x, np.ones((16, 8, 3, 3), np.float32), padding=1)
-    assert f"algorithm {choice!r} from the tuning cache" in caplog.text
+        y = kernels.conv2d(x, np.ones((16, 8, 3, 3), np.float32), padding=1, backend="cpu")
+    assert f"algorithm {choice!r} from the tuning store (cpu)" in caplog.text
     assert y[0, 0, 5, 5] == 72.0
 
 
-def test_record_merges_and_survives_a_corrupt_file(cache):
-    (cache / _tuning.FILE_NAME).write_text("{not json")
-    _tuning.record({"a": {"algorithm": "im2col"}})
-    _tuning.record({"b": {"algorithm": "convgemm"}})
+def test_other_backends_never_follow_the_cpu_choice(store):
+    """The issue: one cpu-keyed table answered cuda and opencl calls too."""
+    xs, spec, shape = _layer()
+    key = _tuning.layer_key(shape, spec, "float32", kernels.get_num_threads())
+    _tuning.put("cpu", "conv2d", key, "im2col", _tuning.cpu_device())
+    for backend in ("opencl", "cuda", "numba", "reference", None):
+        assert _conv.resolve_algorithm("t", "auto", shape, spec, np.dtype(np.float32), backend) == "convgemm"
+
+
+def test_a_choice_of_another_isa_is_another_device(store):
+    """Choices measured under KERNELS_CPU_ISA=avx2 do not answer a run on avx512 kernels."""
+    xs, spec, shape = _layer()
+    key = _tuning.layer_key(shape, spec, "float32", kernels.get_num_threads())
+    here = _tuning.cpu_device()
+    other = _tuning.host_device("avx2" if here.arch != "avx2" else "generic")
+    _tuning.put("cpu", "conv2d", key, "im2col", other)
+    assert _conv.resolve_algorithm("t", "auto", shape, spec, np.dtype(np.float32), "cpu") == "convgemm"
+
+
+def test_a_value_the_backend_does_not_know_is_skipped(store):
+    xs, spec, shape = _layer()
+    key = _tuning.layer_key(shape, spec, "float32", kernels.get_num_threads())
+    _tuning.put("cpu", "conv2d", key, "winograd", _tuning.cpu_device())
+    assert _conv.resolve_algorithm("t", "auto", shape, spec, np.dtype(np.float32), "cpu") == "convgemm"
+
+
+def test_record_merges_and_survives_a_corrupt_file(store, caplog):
+    store.path.write_text("{not json")
+    with caplog.at_level(logging.WARNING, logger="kernels"):
+        assert store.entries() == {}
+    assert "unreadable" in caplog.text
+    dev = _tuning.cpu_device()
+    _tuning.put("cpu", "conv2d", "a", "im2col", dev)
+    _tuning.put("cpu", "conv2d", "b", "convgemm", dev)
     _tuning.forget()
-    assert {k: v["algorithm"] for k, v in _tuning.entries().items()} == {"a": "im2col", "b": "convgemm"}
+    assert {k: _tuning.get("cpu", "conv2d", k, dev) for k in "ab"} == {"a": "im2col", "b": "convgemm"}
 
 
-def _consults_cache(layer, layout="NCHW"):
+def _asks_store(layer, layout="NCHW"):
     spec = _conv_args.make_spec("t", layer.stride, layer.padding, layer.dilation, layer.groups, layout, None)
     shape = _conv_args.shape_of("t", layer.x_shape(1, layout), (layer.k, layer.c // layer.groups, layer.r, layer.s), spec)
     return _conv.heuristic_choice(shape, spec) is None
 
 
-def test_tune_cli_fills_the_cache(cache, capsys):
-    """Only the layers where auto consults the cache are tuned (AlexNet NCHW: the 11x11/4 RGB stem;
-    its wider layers run the direct kernel)."""
-    tuned = sum(_consults_cache(layer) for layer in load_layers("alexnet"))
+@pytest.mark.parametrize("argv", [["tune", "conv2d"], ["tune", "--backend", "cpu"]], ids=["ci form", "backend form"])
+def test_tune_cli_fills_the_store(store, capsys, argv):
+    """Only the layers where auto asks the store are tuned (AlexNet NCHW: the 11x11/4 RGB stem;
+    its wider layers run the direct kernel). Both forms of the command line do the same."""
+    tuned = sum(_asks_store(layer) for layer in load_layers("alexnet"))
     assert tuned >= 1
-    assert main(["tune", "conv2d", "--net", "alexnet", "--rounds", "1", "--threads", "1"]) == 0
+    assert main(argv + ["--net", "alexnet", "--rounds", "1", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert f"{tuned} layer choices written" in out
-    assert all(e["algorithm"] in ("im2col", "convgemm") for e in _tuning.entries().values())
-    assert kernels.info()["tuning_cache"]["entries"] == tuned
+    recs = store.entries()["cpu"][_tuning.cpu_device().level_keys()[0]]["conv2d"]
+    assert len(recs) == tuned and all(r["value"] in ("im2col", "convgemm") and r["measured"]["seconds"] for r in recs.values())
+    assert kernels.info()["tuning_cache"]["entries"] == {"cpu": {"conv2d": tuned}}
