@@ -81,7 +81,7 @@ def test_cuda_tuner_fills_its_namespace(emulated, tmp_path, monkeypatch, capsys)
     from kernels.backends import cuda
 
     monkeypatch.setattr(cuda.cp, "empty_like", lambda x: cuda.cp.empty(x.shape, x.dtype), raising=False)
-    monkeypatch.setattr(_tuning, "cache_dir", lambda: tmp_path)
+    monkeypatch.setattr(_tuning, "cache_path", lambda: tmp_path / _tuning.FILE_NAME)
     _tuning.forget()
     try:
         rc = main(["tune", "--backend", "cuda", "--sizes", "16", "--rounds", "1", "--dtype", "float32"])

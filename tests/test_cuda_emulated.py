@@ -89,7 +89,7 @@ def test_cublas_when_the_store_says_so(emu, monkeypatch, tmp_path, rng):
     from kernels import _tuning
     from kernels.backends import _cuda_plan as plan
 
-    monkeypatch.setattr(_tuning, "cache_dir", lambda: tmp_path)
+    monkeypatch.setattr(_tuning, "cache_path", lambda: tmp_path / _tuning.FILE_NAME)
     _tuning.forget()
     _tuning.put("cuda", "gemm.cublas", plan.gemm_key("float32", "exact", 64, 64, 64), "cublas", plan.device(90, "Emulated sm_90"))
     # the cpu's namespace is another: a cpu entry of the same op and key is never read by cuda
