@@ -27,7 +27,7 @@ import collections, json, os, re, signal, subprocess, sys, tempfile, time
 
 profile = os.environ.get("FUZZ_PROFILE", "ci")
 seed = os.environ.get("FUZZ_SEED", "20251204")
-tests = os.environ.get("FUZZ_TESTS", "test_fuzz_seed_cases test_fuzz_gemm test_fuzz_matmul test_fuzz_conv2d test_fuzz_conv2d_plan test_fuzz_im2col").split()
+tests = os.environ.get("FUZZ_TESTS", "test_fuzz_seed_cases test_fuzz_gemm test_fuzz_gemm_opencl_device test_fuzz_matmul test_fuzz_conv2d test_fuzz_conv2d_plan test_fuzz_im2col test_fuzz_array_likes").split()
 timeout = float(os.environ.get("FUZZ_TIMEOUT", "1800"))
 max_crashes = int(os.environ.get("FUZZ_MAX_CRASHES", "5"))
 survey = os.environ.get("FUZZ_SURVEY", "") not in ("", "0")

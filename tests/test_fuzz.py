@@ -15,9 +15,9 @@ from hypothesis import given
 from numpy.lib.stride_tricks import as_strided
 
 from _fuzz_strategies import (
-    BACKENDS, LEFT_OUT, A, ConvCase, Expect, FuzzFailure, GemmCase, Im2colCase, MatmulCase, Outcome, build,
-    check_memory, check_outcomes, conv_cases, element_bytes, gemm_cases, im2col_cases, matmul_cases, output_check, run_conv,
-    replay, run_gemm, run_im2col, run_matmul, self_overlapping,
+    BACKENDS, LEFT_OUT, A, ConvCase, array_like_cases, Expect, FuzzFailure, GemmCase, Im2colCase, MatmulCase, Outcome, build,
+    check_memory, check_outcomes, conv_cases, device_gemm_cases, element_bytes, gemm_cases, im2col_cases, matmul_cases, output_check, run_conv,
+    replay, run_gemm, run_gemm_device, run_im2col, run_matmul, self_overlapping,
 )
 
 
@@ -41,6 +41,8 @@ SEED_CASES = {
     "conv2d-zero-batch-stride": ConvCase(A((2, 4, 6, 6), strides=(0, 36, 6, 1)), A((5, 4, 3, 3)), padding=1),
     "conv2d-zero-batch-stride-nhwc": ConvCase(A((2, 6, 6, 4), strides=(0, 24, 4, 1)), A((5, 4, 3, 3)), layout="NHWC",
                                               padding=1),
+    "conv2d-zero-batch-stride-nhwc-convgemm": ConvCase(A((4, 3, 10, 8), strides=(0, 80, 8, 1), seed=144),
+                                                       A((4, 8, 3, 3), seed=145), layout="NHWC", algorithm="convgemm"),
     "conv2d-gemm-padded-out": ConvCase(A((1, 2, 4, 4)), A((3, 2, 1, 1)), out=A((1, 3, 4, 4), strides=(48, 16, 4, 1)),
                                        algorithm="gemm"),
     "plan-mutated-weights": ConvCase(A((1, 4, 5, 5)), A((3, 4, 3, 3)), A((3,)), padding=1, plan=True, mutate=True),
@@ -56,6 +58,12 @@ def test_fuzz_seed_cases(name):
 @given(case=gemm_cases())
 def test_fuzz_gemm(case):
     run_gemm(case)
+
+
+@pytest.mark.skipif("opencl" not in BACKENDS, reason=f"opencl: {LEFT_OUT.get('opencl')}")
+@given(case=device_gemm_cases())
+def test_fuzz_gemm_opencl_device(case):
+    run_gemm_device(case)
 
 
 @given(case=matmul_cases())
@@ -76,6 +84,11 @@ def test_fuzz_conv2d_plan(case):
 @given(case=im2col_cases())
 def test_fuzz_im2col(case):
     run_im2col(case)
+
+
+@given(case=array_like_cases())
+def test_fuzz_array_likes(case):
+    replay(case)
 
 
 # ------------------------------------------------------------------------------------------------
