@@ -168,7 +168,7 @@ def build(specs: Dict[str, Any]) -> Built:
     for name, sp in arrays.items():
         if sp.near is None or sp.near[0] not in arrays:
             lo, hi = span(sp.shape, byte_strides(sp), np.dtype(sp.dtype).itemsize)
-            place[name] = cursor - lo + sp.misalign
+            place[name] = -(-(cursor - lo) // GUARD) * GUARD + sp.misalign  # aligned unless misalign says not
             cursor = place[name] + hi + GUARD
     hi_all = cursor
     for name, sp in arrays.items():
@@ -177,7 +177,7 @@ def build(specs: Dict[str, Any]) -> Built:
             osp = arrays[other]
             lo, hi = span(sp.shape, byte_strides(sp), np.dtype(sp.dtype).itemsize)
             place[name] = place[other] + k * np.dtype(osp.dtype).itemsize + sp.misalign
-            lo_all = min(lo_all, place[name] + lo - GUARD)
+            lo_all = min(lo_all, (place[name] + lo - GUARD) // GUARD * GUARD)  # keeps the others' alignment
             hi_all = max(hi_all, place[name] + hi + GUARD)
     arena = np.full(hi_all - lo_all, 0xFF, np.uint8)
     objs: Dict[str, Any] = {}
