@@ -9,6 +9,8 @@ The machinery and the strategies are in tests/_fuzz_strategies.py.
 """
 from __future__ import annotations
 
+import decimal
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -23,36 +25,65 @@ from _fuzz_strategies import (
 
 # One case per class of defect the fuzzer is meant to find, always run (hypothesis stops at a
 # failing @example before it generates any, so these are a test of their own; they pass once the
-# library handles them).
+# library handles them). Names starting "device-" run on pyopencl arrays.
 SEED_CASES = {
+    # gemm(a, b, c, beta=1, out=c) must check c as an output
     "gemm-out-is-c-float16": GemmCase(A((3, 4)), A((4, 5)), c=A((3, 5), "float16"), out="c", beta=1.0),
-    "gemm-out-is-c-zero-stride": GemmCase(A((3, 4)), A((4, 5)), c=A((3, 5), strides=(0, 1)), out="c", beta=1.0),
     "gemm-out-is-c-float32": GemmCase(A((3, 4)), A((4, 5)), c=A((3, 5), "float32"), out="c", beta=1.0),
+    "gemm-out-is-c-zero-stride": GemmCase(A((3, 4)), A((4, 5)), c=A((3, 5), strides=(0, 1)), out="c", beta=1.0),
+    "gemm-out-is-c-wrong-shape": GemmCase(A((4, 4), "float32"), A((4, 65), "float32"), c="a", out="c", beta=2.0),
+    # strided outputs whose elements do not overlap are valid
     "gemm-strided-out": GemmCase(A((13, 5)), A((5, 65)), out=A((13, 65), step=(1, 2), pad=-1)),  # np.zeros((13, 129))[:, ::2]
+    "gemm-interleaved-c": GemmCase(A((13, 1)), A((1, 13)), c=A((13, 13), strides=(13, 2)), beta=0.5),
+    # alpha and beta are real numbers; what is not raises the same TypeError/OverflowError everywhere
     "gemm-alpha-bool": GemmCase(A((3, 3)), A((3, 3)), alpha=True),
     "gemm-alpha-huge-int": GemmCase(A((3, 3)), A((3, 3)), alpha=10**400),
+    "gemm-alpha-none": GemmCase(A((2, 2)), A((2, 2)), alpha=None),
+    "gemm-alpha-decimal": GemmCase(A((2, 2)), A((2, 2)), alpha=decimal.Decimal("1.5")),
+    "gemm-alpha-0d-array": GemmCase(A((2, 2)), A((2, 2)), alpha=np.array(2.0)),
+    "gemm-beta-complex": GemmCase(A((2, 2)), A((2, 2)), c=A((2, 2)), beta=np.complex64(1)),
+    "gemm-check-order": GemmCase(A((2, 2)), A((2, 2)), c=A((2, 2), kind="list"), out=A((2, 2), strides=(0, 1)), beta=1.0),
+    # array-likes: an __array__ that raises reaches the caller
     "gemm-array-raises": GemmCase(A((3, 3)), A((3, 3), kind="raising")),
+    # BLAS: alpha == 0 does not read a, beta == 0 does not read c
     "gemm-alpha-0-nan-a": GemmCase(A((4, 4), values="nan"), A((4, 4)), c=A((4, 4)), alpha=0.0, beta=1.0),
     "gemm-beta-0-nan-c": GemmCase(A((4, 4)), A((4, 4)), c=A((4, 4), values="nan"), beta=0.0),
+    "device-zero-stride-out": GemmCase(A((3, 4)), A((4, 5)), out=A((3, 5), strides=(0, 1))),
+    "device-misaligned": GemmCase(A((3, 4), misalign=4), A((4, 5))),
     "matmul-zero-stride-out": MatmulCase(A((2, 3, 4)), A((4,)), out=A((2, 3), strides=(0, 1))),
     "matmul-vector-vector": MatmulCase(A((3,)), A((3,))),
+    "matmul-skewed-unit-axis": MatmulCase(A((1, 3), skew=1), A((3, 2))),  # the odd stride is never used
+    # integer options: valid up to int64 (a 1-pixel output), beyond it one clear error everywhere
     "conv2d-stride-2**63": ConvCase(A((1, 4, 5, 5)), A((3, 4, 3, 3)), stride=2**63),
+    "conv2d-stride-2**31": ConvCase(A((1, 1, 3, 3), "float32"), A((1, 1, 1, 1), "float32"), stride=2**31),
+    "conv2d-padding-2**40": ConvCase(A((1, 1, 1, 1), "float32"), A((1, 1, 1, 1), "float32"), padding=2**40),
+    "im2col-padding-2**62": Im2colCase(A((1, 1, 2, 2)), 1, padding=2**62),
+    "im2col-misaligned": Im2colCase(A((1, 1, 4, 4), misalign=1), 2),  # the error names im2col
     "conv2d-misaligned-w-bias": ConvCase(A((1, 4, 5, 5)), A((3, 4, 3, 3), misalign=1), A((3,), misalign=1)),
     "conv2d-zero-batch-stride": ConvCase(A((2, 4, 6, 6), strides=(0, 36, 6, 1)), A((5, 4, 3, 3)), padding=1),
     "conv2d-zero-batch-stride-nhwc": ConvCase(A((2, 6, 6, 4), strides=(0, 24, 4, 1)), A((5, 4, 3, 3)), layout="NHWC",
                                               padding=1),
     "conv2d-zero-batch-stride-nhwc-convgemm": ConvCase(A((4, 3, 10, 8), strides=(0, 80, 8, 1), seed=144),
                                                        A((4, 8, 3, 3), seed=145), layout="NHWC", algorithm="convgemm"),
+    "conv2d-zero-stride-out": ConvCase(A((1, 2, 4, 4)), A((3, 2, 1, 1)), out=A((1, 3, 4, 4), strides=(16, 0, 4, 1))),
     "conv2d-gemm-padded-out": ConvCase(A((1, 2, 4, 4)), A((3, 2, 1, 1)), out=A((1, 3, 4, 4), strides=(48, 16, 4, 1)),
                                        algorithm="gemm"),
+    "conv2d-no-input-channels": ConvCase(A((1, 0, 4, 4), "float32"), A((2, 0, 1, 1), "float32")),
+    "conv2d-no-input-channels-bias": ConvCase(A((1, 0, 4, 4)), A((2, 0, 3, 3)), A((2,)), padding=1),
     "plan-mutated-weights": ConvCase(A((1, 4, 5, 5)), A((3, 4, 3, 3)), A((3,)), padding=1, plan=True, mutate=True),
+    "plan-no-input-channels": ConvCase(A((1, 0, 4, 4)), A((2, 0, 3, 3)), A((2,)), padding=1, plan=True),
     "im2col-zero-batch-stride": Im2colCase(A((2, 2, 5, 5), strides=(0, 25, 5, 1)), 3, padding=1),
 }
 
 
 @pytest.mark.parametrize("name", list(SEED_CASES))
 def test_fuzz_seed_cases(name):
-    replay(SEED_CASES[name])
+    if name.startswith("device-"):
+        if "opencl" not in BACKENDS:
+            pytest.skip(f"opencl: {LEFT_OUT.get('opencl')}")
+        run_gemm_device(SEED_CASES[name])
+    else:
+        replay(SEED_CASES[name])
 
 
 @given(case=gemm_cases())
