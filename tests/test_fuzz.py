@@ -9,7 +9,11 @@ The machinery and the strategies are in tests/_fuzz_strategies.py.
 """
 from __future__ import annotations
 
+import ctypes
 import decimal
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -17,9 +21,10 @@ from hypothesis import given
 from numpy.lib.stride_tricks import as_strided
 
 from _fuzz_strategies import (
-    BACKENDS, LEFT_OUT, A, ConvCase, array_like_cases, Expect, FuzzFailure, GemmCase, Im2colCase, MatmulCase, Outcome, build,
-    check_memory, check_outcomes, conv_cases, device_gemm_cases, element_bytes, gemm_cases, im2col_cases, matmul_cases, output_check, run_conv,
-    replay, run_gemm, run_gemm_device, run_im2col, run_matmul, self_overlapping,
+    BACKENDS, LEFT_OUT, A, ConvCase, Expect, FuzzFailure, GemmCase, Im2colCase, MatmulCase, Outcome,
+    array_like_cases, build, check_memory, check_outcomes, conv_cases, device_gemm_cases, element_bytes,
+    gemm_cases, im2col_cases, matmul_cases, output_check, replay, run_all, run_conv, run_gemm, run_gemm_device,
+    run_im2col, run_matmul, self_overlapping,
 )
 
 
@@ -197,3 +202,28 @@ def test_disagreement_is_a_failure(monkeypatch):
     with pytest.raises(FuzzFailure, match="backends disagree: x=call:OverflowError,y=call:TypeError"):
         check_outcomes("gemm", None, e, outcomes, None)
     check_outcomes("gemm", None, e, outcomes[:1], None)  # one backend: nothing to disagree with
+
+
+def test_fuzz_crash_selftest():
+    """Dies of SIGSEGV in a logged call when FUZZ_SELFTEST_CRASH=1 (for the runner's test below);
+    a rerun told about the crash (FUZZ_CRASHERS) skips that call and passes."""
+    if not os.environ.get("FUZZ_SELFTEST_CRASH"):
+        pytest.skip("the runner's crash self-test (FUZZ_SELFTEST_CRASH=1)")
+    case = GemmCase(A((1, 1)), A((1, 1)), alpha=0.25)
+    run_all("gemm", case, lambda *_: ctypes.string_at(0), Expect(), None, backends=["reference"])  # reads address 0
+
+
+def test_fuzz_runner_reports_a_crash(tmp_path):
+    """.ci/fuzz.sh: a test process killed by a signal is a failure reported with the call it was
+    making, and the test is rerun past that call."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, FUZZ_TESTS="test_fuzz_crash_selftest", FUZZ_SELFTEST_CRASH="1", FUZZ_MAX_CRASHES="1",
+               FUZZ_OUT=str(tmp_path), PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    env.pop("FUZZ_SURVEY", None)
+    run = subprocess.run(["bash", os.path.join(root, ".ci", "fuzz.sh")], env=env, capture_output=True, text=True,
+                         timeout=300)
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert "CRASH test_fuzz_crash_selftest: killed by SIGSEGV" in out, out
+    assert "gemm\treference\tGemmCase(A((1, 1)), A((1, 1)), alpha=0.25)" in out, out
+    assert "test_fuzz_crash_selftest: passed after 1 crash(es)" in out, out
