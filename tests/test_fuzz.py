@@ -22,10 +22,11 @@ from numpy.lib.stride_tricks import as_strided
 
 from _fuzz_strategies import (
     BACKENDS, LEFT_OUT, A, ConvCase, Expect, FuzzFailure, GemmCase, Im2colCase, MatmulCase, Outcome,
-    array_like_cases, build, check_memory, check_outcomes, conv_cases, device_gemm_cases, element_bytes,
-    gemm_cases, im2col_cases, matmul_cases, output_check, replay, run_all, run_conv, run_gemm, run_gemm_device,
+    array_like_cases, build, check_memory, check_outcomes, conv_cases, conv_taps_ref, device_gemm_cases,
+    element_bytes, gemm_cases, im2col_cases, im2col_taps_ref, matmul_cases, output_check, replay, run_all, run_conv, run_gemm, run_gemm_device,
     run_im2col, run_matmul, self_overlapping,
 )
+from _conv_reference import conv2d_ref_and_bound, im2col_ref
 
 
 # One case per class of defect the fuzzer is meant to find, always run (hypothesis stops at a
@@ -62,6 +63,12 @@ SEED_CASES = {
     "conv2d-stride-2**63": ConvCase(A((1, 4, 5, 5)), A((3, 4, 3, 3)), stride=2**63),
     "conv2d-stride-2**31": ConvCase(A((1, 1, 3, 3), "float32"), A((1, 1, 1, 1), "float32"), stride=2**31),
     "conv2d-padding-2**40": ConvCase(A((1, 1, 1, 1), "float32"), A((1, 1, 1, 1), "float32"), padding=2**40),
+    "conv2d-direct-dilation-2**62": ConvCase(A((1, 1, 1, 1)), A((1, 1, 1, 3)), padding="same", dilation=2**62,
+                                             algorithm="direct"),  # one output pixel: the middle tap
+    "conv2d-direct-dilation-2**40": ConvCase(A((1, 1, 1, 1)), A((1, 1, 1, 3)), padding="same", dilation=2**40,
+                                             algorithm="direct"),
+    "conv2d-huge-padding-tiny-output": ConvCase(A((1, 2, 5, 5)), A((1, 2, 2, 2)), stride=2**62,
+                                                padding=(2**62, 0, 1, 0)),
     "im2col-padding-2**62": Im2colCase(A((1, 1, 2, 2)), 1, padding=2**62),
     "im2col-misaligned": Im2colCase(A((1, 1, 4, 4), misalign=1), 2),  # the error names im2col
     "conv2d-misaligned-w-bias": ConvCase(A((1, 4, 5, 5)), A((3, 4, 3, 3), misalign=1), A((3,), misalign=1)),
@@ -227,3 +234,21 @@ def test_fuzz_runner_reports_a_crash(tmp_path):
     assert "CRASH test_fuzz_crash_selftest: killed by SIGSEGV" in out, out
     assert "gemm\treference\tGemmCase(A((1, 1)), A((1, 1)), alpha=0.25)" in out, out
     assert "test_fuzz_crash_selftest: passed after 1 crash(es)" in out, out
+
+
+def test_tap_oracles_agree_with_conv_reference():
+    """The tap-by-tap oracles of layers with huge options give tests/_conv_reference.py's results."""
+    rng = np.random.default_rng(0)
+    geo_kw = dict(stride=(2, 1), padding=(1, 2, 0, 3), dilation=(2, 3))
+    for layout in ("NCHW", "NHWC"):
+        x = rng.standard_normal((2, 4, 7, 6) if layout == "NCHW" else (2, 7, 6, 4))
+        w = rng.standard_normal((6, 2, 3, 2))
+        vecs = dict(bias=rng.standard_normal(6), scale=rng.standard_normal(6), shift=rng.standard_normal(6))
+        geo = ConvCase(None, None, groups=2, layout=layout, **geo_kw).geometry(Expect(), x.shape, w.shape)
+        ref, bound = conv2d_ref_and_bound(x, w, groups=2, layout=layout, activation="relu6", dtype=np.float64,
+                                          **vecs, **geo_kw)
+        got, got_bound = conv_taps_ref(dict(x=x, w=w, **vecs), geo, layout, "relu6", np.dtype(np.float64))
+        np.testing.assert_allclose(got, ref, rtol=1e-14, atol=1e-14)
+        np.testing.assert_allclose(got_bound, bound, rtol=1e-14)
+        geo1 = ConvCase(None, None, layout=layout, **geo_kw).geometry(Expect(), x.shape, (4, 4, 3, 2))
+        np.testing.assert_array_equal(im2col_taps_ref(x, geo1, layout), im2col_ref(x, (3, 2), layout=layout, **geo_kw))
