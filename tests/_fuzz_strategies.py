@@ -181,7 +181,8 @@ def build(specs: Dict[str, Any]) -> Built:
             hi_all = max(hi_all, place[name] + hi + GUARD)
     arena = np.full(hi_all - lo_all, 0xFF, np.uint8)
     objs: Dict[str, Any] = {}
-    for name in sorted(arrays, key=lambda n: arrays[n].near is not None and arrays[n].near[0] in arrays):  # overlapping ones written last
+    overlapping = {n for n, sp in arrays.items() if sp.near is not None and sp.near[0] in arrays}
+    for name in sorted(arrays, key=lambda n: n in overlapping):  # overlapping ones written last
         sp = arrays[name]
         dt = np.dtype(sp.dtype)
         p = place[name] - lo_all
@@ -586,14 +587,16 @@ def check_one(op: str, o: Outcome, expect: Expect, check_result) -> Optional[str
         fail("UnclearMessage", who, f"{op} on {who}: {type(exc).__name__}({msg[:300]!r}) does not say which call failed")
     changed = np.flatnonzero(o.built.arena != o.before)
     if changed.size:
-        fail("WroteOnError", who, f"{op} on {who} raised {type(exc).__name__} after writing {changed.size} byte(s) (first at arena byte {changed[0]})")
+        fail("WroteOnError", who, f"{op} on {who} raised {type(exc).__name__} after writing {changed.size} byte(s) "
+                                  f"(first at arena byte {changed[0]})")
     if expect.align and align_refusal(exc):
         return None
     if not expect.must and not expect.maybe:
         fail("MustAccept", who, f"{op} on {who} rejected a valid call: {type(exc).__name__}: {msg[:300]}")
     allowed = expect.allowed()
     if not isinstance(exc, allowed):
-        fail("WrongException", who, f"{op} on {who} raised {type(exc).__name__}({msg[:200]!r}); expected one of {[c.__name__ for c in allowed]}: {expect}")
+        fail("WrongException", who, f"{op} on {who} raised {type(exc).__name__}({msg[:200]!r}); expected one of "
+                                    f"{[c.__name__ for c in allowed]}: {expect}")
     return o.label()
 
 
@@ -639,8 +642,10 @@ def check_memory(o: Outcome, target: Any, who: str, op: str) -> None:
         changed[element_bytes(target, arena.ctypes.data)] = False
     if changed.any():
         idx = np.flatnonzero(changed)
-        names = [n for n, x in o.built.objs.items() if in_arena(x, arena) and x.size and np.isin(idx, element_bytes(x, arena.ctypes.data)).any()]
-        fail("WroteOutside", who, f"{op} on {who} changed {idx.size} byte(s) outside its output (arena bytes {idx[:8].tolist()}..., inside {names or 'guard gaps'})")
+        names = [n for n, x in o.built.objs.items()
+                 if in_arena(x, arena) and x.size and np.isin(idx, element_bytes(x, arena.ctypes.data)).any()]
+        fail("WroteOutside", who, f"{op} on {who} changed {idx.size} byte(s) outside its output (arena bytes "
+                                  f"{idx[:8].tolist()}..., inside {names or 'guard gaps'})")
 
 
 def check_values(got: Any, ref: np.ndarray, bound: np.ndarray, dt: np.dtype, who: str, op: str) -> None:
@@ -656,7 +661,8 @@ def check_values(got: Any, ref: np.ndarray, bound: np.ndarray, dt: np.dtype, who
     bad = ~(err <= bound) & np.isfinite(ref)
     if bad.any():
         i = tuple(int(j) for j in np.argwhere(bad)[0])
-        fail("WrongResult", who, f"{op} on {who}: {int(bad.sum())}/{bad.size} element(s) outside the bound; first at {i}: got {g[i]!r}, expected {ref[i]!r} +- {bound[i]!r}")
+        fail("WrongResult", who, f"{op} on {who}: {int(bad.sum())}/{bad.size} element(s) outside the bound; first at "
+                                 f"{i}: got {g[i]!r}, expected {ref[i]!r} +- {bound[i]!r}")
 
 
 class Case:

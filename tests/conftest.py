@@ -25,14 +25,17 @@ from _helpers import ISAS, RUNNABLE_UKERNELS  # noqa: E402
 # "default": the quick run of the ordinary test suite; "ci": .ci/fuzz.sh (FUZZ_EXAMPLES per test);
 # "long": the full form, by hand. print_blob: a failure prints the blob that replays it
 # (@hypothesis.reproduce_failure).
-from hypothesis import HealthCheck, settings  # noqa: E402
-
-_FUZZ = dict(deadline=None, database=None, print_blob=True,
-             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
-settings.register_profile("default", max_examples=30, **_FUZZ)
-settings.register_profile("ci", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "500")), **_FUZZ)
-settings.register_profile("long", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "5000")), **_FUZZ)
-settings.load_profile("default")
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # without the test extra: tests/test_fuzz.py skips itself
+    settings = None
+if settings is not None:
+    _FUZZ = dict(deadline=None, database=None, print_blob=True,
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+    settings.register_profile("default", max_examples=30, **_FUZZ)
+    settings.register_profile("ci", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "500")), **_FUZZ)
+    settings.register_profile("long", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "5000")), **_FUZZ)
+    settings.load_profile("default")
 FUZZ_SEED = os.environ.get("FUZZ_SEED", "20251204")
 
 
@@ -42,6 +45,7 @@ def pytest_configure(config):
     pytest_configure reads the option)."""
     if config.getoption("hypothesis_seed", None) is None:
         config.option.hypothesis_seed = FUZZ_SEED
+
 
 _DEFAULT_INFO = _cpu.info()
 

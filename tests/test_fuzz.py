@@ -17,16 +17,19 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given
-from numpy.lib.stride_tricks import as_strided
 
-from _fuzz_strategies import (
+pytest.importorskip("hypothesis")  # the test extra's; tests/conftest.py registers its profiles
+
+from hypothesis import given  # noqa: E402
+from numpy.lib.stride_tricks import as_strided  # noqa: E402
+
+from _fuzz_strategies import (  # noqa: E402
     BACKENDS, LEFT_OUT, A, ConvCase, Expect, FuzzFailure, GemmCase, Im2colCase, MatmulCase, Outcome,
     array_like_cases, build, check_memory, check_outcomes, conv_cases, conv_taps_ref, device_gemm_cases,
-    element_bytes, gemm_cases, im2col_cases, im2col_taps_ref, matmul_cases, output_check, replay, run_all, run_conv, run_gemm, run_gemm_device,
-    run_im2col, run_matmul, self_overlapping,
+    element_bytes, gemm_cases, im2col_cases, im2col_taps_ref, matmul_cases, output_check, replay, run_all,
+    run_conv, run_gemm, run_gemm_device, run_im2col, run_matmul, self_overlapping,
 )
-from _conv_reference import conv2d_ref_and_bound, im2col_ref
+from _conv_reference import conv2d_ref_and_bound, im2col_ref  # noqa: E402
 
 
 # One case per class of defect the fuzzer is meant to find, always run (hypothesis stops at a
