@@ -74,6 +74,7 @@ SEED_CASES = {
                                                 padding=(2**62, 0, 1, 0)),
     "im2col-padding-2**62": Im2colCase(A((1, 1, 2, 2)), 1, padding=2**62),
     "im2col-misaligned": Im2colCase(A((1, 1, 4, 4), misalign=1), 2),  # the error names im2col
+    "im2col-kernel-2**32": Im2colCase(A((1, 1, 1, 1)), 2**32, padding="same"),  # C*R*S = 2**64: refused, not (1, 0, 1)
     "conv2d-misaligned-w-bias": ConvCase(A((1, 4, 5, 5)), A((3, 4, 3, 3), misalign=1), A((3,), misalign=1)),
     "conv2d-zero-batch-stride": ConvCase(A((2, 4, 6, 6), strides=(0, 36, 6, 1)), A((5, 4, 3, 3)), padding=1),
     "conv2d-zero-batch-stride-nhwc": ConvCase(A((2, 6, 6, 4), strides=(0, 24, 4, 1)), A((5, 4, 3, 3)), layout="NHWC",
