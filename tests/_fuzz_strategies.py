@@ -372,6 +372,11 @@ def output_check(e: Expect, name: str, x: Any, dt: Optional[np.dtype], shape: Op
             e.may(ValueError, f"{name} and {label} share a memory range")
 
 
+# Every integer option of conv2d, Conv2d and im2col (stride, padding, dilation, groups, kernel
+# size) is at most 2**31 - 1 on every backend (kernels/_conv_args.py INT_MAX): above, ValueError.
+INT_MAX = 2**31 - 1
+
+
 def huge_output(e: Expect, shape: Tuple[int, ...]) -> None:
     """A terabyte output (huge padding, tiny stride) or one with a dimension beyond int64 cannot be
     allocated: the call must refuse it. An empty one with giant dimensions: either."""
@@ -400,8 +405,10 @@ def int_param(e: Expect, name: str, v: Any, lo: int, pair: bool = True) -> Optio
         e.bad(ValueError, f"{name}={v!r} is below {lo}")
         e.incomplete = True
         return None
-    if any(x >= 2**63 for x in out):  # valid to NumPy, beyond int64 kernels: either, the same everywhere
-        e.may((OverflowError, ValueError), f"{name}={v!r} does not fit int64")
+    if any(x > INT_MAX for x in out):  # the documented bound of every integer option
+        e.bad(ValueError, f"{name}={v!r} is above 2**31 - 1")
+        e.incomplete = True
+        return None
     return tuple(out)
 
 
@@ -432,8 +439,10 @@ def padding_param(e: Expect, v: Any, stride: Optional[Tuple[int, int]]) -> Any:
         e.bad(ValueError, f"padding={v!r} is negative")
         e.incomplete = True
         return None
-    if any(x >= 2**63 for x in vals):  # valid to NumPy, beyond int64 kernels: either, the same everywhere
-        e.may((OverflowError, ValueError), f"padding={v!r} does not fit int64")
+    if any(x > INT_MAX for x in vals):  # the documented bound of every integer option
+        e.bad(ValueError, f"padding={v!r} is above 2**31 - 1")
+        e.incomplete = True
+        return None
     if len(vals) == 1:
         return vals * 4
     return (vals[0], vals[0], vals[1], vals[1]) if len(vals) == 2 else vals
@@ -999,7 +1008,7 @@ class ConvCase(Case):
         if isinstance(self.groups, (bool, np.bool_)) or not isinstance(self.groups, (int, np.integer)):
             e.bad(TypeError, f"groups={self.groups!r}")
             e.incomplete = True
-        elif self.groups < 1:
+        elif not 1 <= self.groups <= INT_MAX:
             e.bad(ValueError, f"groups={self.groups!r}")
             e.incomplete = True
         else:

@@ -14,7 +14,7 @@ from typing import Dict, Iterator, Optional, Tuple
 import numpy as np
 
 from .. import _validation as v
-from .._conv_args import check_hw_stride
+from .._conv_args import check_hw_stride, epilogue_of_zero
 from .._linalg import matmul_promoting
 from . import _opencl_launch as L
 from . import _opencl_runtime as rt
@@ -107,6 +107,11 @@ def _operand(dev: rt.Device, x, fn: str, name: str) -> L.Operand:
     if _is_dev(x):
         if x.context.int_ptr != dev.context.int_ptr:
             raise ValueError(f"{fn}: {name} lives in another OpenCL context than the other operands")
+        item = x.dtype.itemsize
+        if x.size and (x.offset % item or any(s % item for s, n in zip(x.strides, x.shape) if n > 1)):
+            # The kernels address whole elements: an input that is not aligned to them is read
+            # from an aligned copy (through the host: a rare layout, and pyopencl copies keep it).
+            x = rt.cla.to_device(dev.queue, _host_copy(x))
         return L.Operand.of(x)
     return L.Operand.of(rt.cla.to_device(dev.queue, np.ascontiguousarray(x)))
 
@@ -180,17 +185,17 @@ class OpenclBackend(Backend):
         if g.source is not None and g.source is not target and g.source.context.int_ptr != dev.context.int_ptr:
             raise ValueError("gemm: c lives in another OpenCL context than the inputs")
         if target.size:
-            cin = L.Operand.of(g.source if g.source is not None else target)
+            cin = _operand(dev, g.source, "gemm", "c") if g.source is not None else L.Operand.of(target)
             self._run_gemm(dev, g.dtype, g.m, g.n, g.k, g.alpha, g.beta, a, b, trans_a, trans_b, cin, L.Operand.of(target))
         return target
 
-    def _run_gemm(self, dev, dt, m, n, k, alpha, beta, a, b, trans_a, trans_b, cin, cout) -> None:
+    def _run_gemm(self, dev, dt, m, n, k, alpha, beta, a, b, trans_a, trans_b, cin, cout, fn: str = "gemm") -> None:
         if alpha == 0 or k == 0:  # BLAS: A and B are not referenced
             opa = opb = L.Operand(cout.buf, 0, (0, 0))
             k = 0
         else:
-            opa = _swap(_operand(dev, a, "gemm", "a"), trans_a)
-            opb = _swap(_operand(dev, b, "gemm", "b"), trans_b)
+            opa = _swap(_operand(dev, a, fn, "a"), trans_a)
+            opb = _swap(_operand(dev, b, fn, "b"), trans_b)
         g = L.Gemm(m, n, k, alpha, beta, opa, opb, cin, cout)
         (L.gemm_fpga if _form_for(dev) == "fpga" else L.gemm_ndrange)(dev, dt, g)
 
@@ -226,7 +231,7 @@ class OpenclBackend(Backend):
             ib = tuple(i if d > 1 else 0 for i, d in zip(idx[len(idx) - (b.ndim - 2):], b.shape[:-2]))
             av, bv, cv = (ad[ia] if ia else ad), (bd[ib] if ib else bd), (res[idx] if idx else res)
             if m and n:
-                self._run_gemm(dev, dt, m, n, k, 1.0, 0.0, av, bv, False, False, L.Operand.of(cv), L.Operand.of(cv))
+                self._run_gemm(dev, dt, m, n, k, 1.0, 0.0, av, bv, False, False, L.Operand.of(cv), L.Operand.of(cv), "matmul")
         return res if _is_dev(a) else _to_host(res, out)
 
     # -- conv2d -------------------------------------------------------------------------------
@@ -241,7 +246,12 @@ class OpenclBackend(Backend):
             y = out if out is not None else rt.cla.empty(dev.queue, ys, x.dtype)
         else:
             y = rt.cla.empty(dev.queue, ys, x.dtype)
-        if shape.n and shape.k:
+        if shape.n and shape.k and shape.c == 0:  # no input channels: the epilogue of empty sums
+            host = [None if t is None else (t.get() if _is_dev(t) else t) for t in (bias, scale, shift)]
+            v = epilogue_of_zero(*host, spec.activation, shape.k, x.dtype)
+            full = np.broadcast_to(v[:, None, None] if spec.layout == "NCHW" else v, ys)
+            y.setitem(Ellipsis, rt.cla.to_device(dev.queue, np.ascontiguousarray(full)))
+        elif shape.n and shape.k:
             self._run_conv(dev, x, w, (bias, scale, shift), spec, shape, algorithm, y)
         return y if _is_dev(x) else _to_host(y, out)
 
@@ -278,6 +288,15 @@ def _to_host(res, out):
         return host
     out[...] = host
     return out
+
+
+def _host_copy(x) -> np.ndarray:
+    """A device array of any offset and strides as a contiguous NumPy array: the bytes it spans,
+    read in one transfer, viewed with its strides (pyopencl's get() takes contiguous arrays only)."""
+    lo, hi = _extent(x)
+    raw = np.empty(hi - lo + 1, np.uint8)
+    rt.cl.enqueue_copy(x.queue, raw, x.base_data, src_offset=lo).wait()
+    return np.ascontiguousarray(np.ndarray(x.shape, x.dtype, raw, x.offset - lo, x.strides))
 
 
 def _buffer_at(t):
