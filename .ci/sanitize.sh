@@ -6,9 +6,10 @@
 # avx2, generic: those this CPU runs), the fuzzer at the native cap only (it runs the other ISAs as
 # backends of its own). The caps matter beyond the tests' own engine sweeps: the cap decides the
 # engine of every test without an engine fixture, and which gathers, depthwise kernels and weight
-# packers (AVX-512 only) serve the convolutions. Measured on the 2-core CI machine: ~6 min when the
-# machine is otherwise idle, the venv and the -O1 ASan build ~2.5 min of it (see the step timings
-# the job prints). `--short`: every file at the native cap, only CAP_FILES at the others.
+# packers (AVX-512 only) serve the convolutions. Measured on the 2-core CI machine while other jobs
+# shared it (load 4-5): 8.5 min wall, 6 min CPU; the venv with the -O1 ASan build 3.6 min of it,
+# each cap's pass of 7026 tests 1.3 min (the job prints every step's wall and CPU time).
+# `--short`: every file at the native cap, only CAP_FILES at the others (for a slower machine).
 # Usage: bash .ci/sanitize.sh [--short]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +48,11 @@ export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0
 # -fno-sanitize-recover=undefined), so no report can scroll by in a passing run.
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 asan_env=(env LD_PRELOAD="$libasan $libubsan")
+# passive: OpenMP threads that wait sleep instead of spinning. The tests make tens of thousands of
+# small calls, each a parallel region; with libgomp's default spin-waiting, other processes on a
+# 2-core machine made them 10-15x slower (531 tests of test_conv2d_broadcast_batch.py: 50-90 s
+# against 6 s passive, at load 5-7), so the job's time depended on its neighbours.
+export OMP_WAIT_POLICY=passive
 # --capture=sys: the runtimes write their reports straight to file descriptor 2, which pytest's
 # default (fd) capture redirects to a temporary file that is lost when the report ends the process:
 # the job would fail with no report at all.
