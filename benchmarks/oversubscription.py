@@ -70,7 +70,7 @@ def _call(impl: str, op: str, threads: int) -> Callable[[], object]:
 
         return lambda: kernels.gemm(a, b)
     # conv2d: a small 3x3 layer (16 -> 16 channels, 16x16 pixels, padding 1): 0.6 M multiply-adds
-    from kernels.bench.conv2d import NumpyIm2col
+    from kernels.bench.references import NumpyIm2col
     from kernels.bench.layers import ConvLayer
 
     layer = ConvLayer("small", "conv3x3", 16, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1)
