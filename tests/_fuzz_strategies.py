@@ -387,20 +387,15 @@ def huge_output(e: Expect, shape: Tuple[int, ...]) -> None:
         e.may((MemoryError, ValueError, OverflowError), f"an empty output of shape {shape}")
 
 
-def int_param(e: Expect, name: str, v: Any, lo: int, pair: bool = True) -> Optional[Tuple[int, ...]]:
-    """stride/dilation/kernel_size: an int or a pair of ints, each >= lo (bool is not an int)."""
-    vals = tuple(v) if isinstance(v, (tuple, list)) else (v, v) if pair else (v,)
-    if pair and len(vals) != 2:
-        e.bad(ValueError, f"{name}={v!r} is not a pair")
-        e.incomplete = True
-        return None
-    out = []
+def checked_ints(e: Expect, name: str, v: Any, vals: Tuple[Any, ...], lo: int) -> Optional[Tuple[int, ...]]:
+    """The values of an integer option, each an int (bool is not) in [lo, INT_MAX]; else the
+    expected error is recorded and None returned."""
     for x in vals:
         if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)):
             e.bad(TypeError, f"{name}={v!r} is not an integer")
             e.incomplete = True
             return None
-        out.append(int(x))
+    out = tuple(int(x) for x in vals)
     if any(x < lo for x in out):
         e.bad(ValueError, f"{name}={v!r} is below {lo}")
         e.incomplete = True
@@ -409,7 +404,17 @@ def int_param(e: Expect, name: str, v: Any, lo: int, pair: bool = True) -> Optio
         e.bad(ValueError, f"{name}={v!r} is above 2**31 - 1")
         e.incomplete = True
         return None
-    return tuple(out)
+    return out
+
+
+def int_param(e: Expect, name: str, v: Any, lo: int, pair: bool = True) -> Optional[Tuple[int, ...]]:
+    """stride/dilation/kernel_size: an int or a pair of ints, each >= lo (bool is not an int)."""
+    vals = tuple(v) if isinstance(v, (tuple, list)) else (v, v) if pair else (v,)
+    if pair and len(vals) != 2:
+        e.bad(ValueError, f"{name}={v!r} is not a pair")
+        e.incomplete = True
+        return None
+    return checked_ints(e, name, v, vals, lo)
 
 
 def padding_param(e: Expect, v: Any, stride: Optional[Tuple[int, int]]) -> Any:
@@ -429,19 +434,8 @@ def padding_param(e: Expect, v: Any, stride: Optional[Tuple[int, int]]) -> Any:
         e.bad(ValueError, f"padding={v!r} has {len(vals)} values")
         e.incomplete = True
         return None
-    for x in vals:
-        if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)):
-            e.bad(TypeError, f"padding={v!r} is not integer")
-            e.incomplete = True
-            return None
-    vals = tuple(int(x) for x in vals)
-    if any(x < 0 for x in vals):
-        e.bad(ValueError, f"padding={v!r} is negative")
-        e.incomplete = True
-        return None
-    if any(x > INT_MAX for x in vals):  # the documented bound of every integer option
-        e.bad(ValueError, f"padding={v!r} is above 2**31 - 1")
-        e.incomplete = True
+    vals = checked_ints(e, "padding", v, vals, 0)
+    if vals is None:
         return None
     if len(vals) == 1:
         return vals * 4
