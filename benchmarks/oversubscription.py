@@ -1,8 +1,8 @@
 """Small calls under CPU oversubscription: kernels (libgomp) against NumPy/OpenBLAS, per OpenMP wait policy.
 
-    python benchmarks/oversubscription.py                      # the default sweep (a few minutes)
-    python benchmarks/oversubscription.py --op gemm128 --setting libgomp passive kernels --repeats 5
-    python benchmarks/oversubscription.py --json out.json
+    python benchmarks/oversubscription.py --repeats 5          # the README's table (~2 minutes on an idle machine)
+    python benchmarks/oversubscription.py --impl kernels --op gemm128 conv2d --setting passive spin=500 spin=1000
+    python benchmarks/oversubscription.py --scenario unloaded --json out.json
 
 A busy workflow node runs more threads than it has cores. Each measurement starts `--procs` worker
 processes of `--threads` threads each (default 2 x 2, on a 2-core machine: oversubscribed) and one
@@ -16,7 +16,8 @@ environment: libgomp = libgomp's own default (GOMP_SPINCOUNT=300000, what it use
 variable is set), passive = OMP_WAIT_POLICY=PASSIVE (sleep at once), spin=N = GOMP_SPINCOUNT=N,
 kernels = neither variable set (what `import kernels` then chooses). Settings, workloads and the
 two scenarios are interleaved round by round and repeated: medians and min..max are reported, with
-the load average, since the machine may be shared.
+the load average, since the machine may be shared. The "quiet" column times the unloaded calls in
+chunks of 20 too: their 10th percentile is the speed in the machine's quieter moments.
 
 Note: gemm64 (64x64x64) runs on one thread (the engine's useful_threads needs ~2e5 FMAs per
 thread), so no OpenMP barrier is involved; gemm128 and conv2d use both threads.

@@ -9,7 +9,7 @@ from typing import Optional
 # name -> what it does; the README's table is generated from the same wording.
 ENV_VARS = {
     "KERNELS_BACKEND": "backend used when none is given (cpu, reference, ...); default: by array type",
-    "KERNELS_NUM_THREADS": "threads of the cpu backend; default OMP_NUM_THREADS, else the core count",
+    "KERNELS_NUM_THREADS": "threads of the cpu backend (at most 4 x the cores, at least 8); default OMP_NUM_THREADS, else the core count",
     "KERNELS_CPU_ISA": "cap on the cpu micro-kernel ISA: avx512, avx2 or generic (default: best the CPU runs)",
     "KERNELS_CPU_MC": "cpu GEMM block size MC (rows of the packed A block); default from the L2 size",
     "KERNELS_CPU_KC": "cpu GEMM block size KC (depth of packed panels); default from the L1 size",
@@ -70,11 +70,14 @@ config = read()
 
 
 # libgomp's idle threads spin GOMP_SPINCOUNT times before they sleep; libgomp reads the variable
-# (and OMP_WAIT_POLICY) once, when it is loaded. Its default when neither is set, 300000 (~3 ms),
-# makes a small parallel call slow under oversubscription (more runnable threads than cores, as on
-# a busy workflow node): a thread waiting at a barrier spins through the time slice the thread it
-# waits for needs. PASSIVE (sleep at once) fixes that but makes every unloaded call wake sleeping
-# threads. This bounded spin keeps the unloaded speed and comes near PASSIVE when oversubscribed
+# (and OMP_WAIT_POLICY) once, when it is loaded. Its default when neither is set, 300000 spins
+# (~7 ms on the Zen 4 here, 23 ns a spin), makes small parallel calls slow under oversubscription
+# (more runnable threads than cores, as on a busy workflow node): a thread waiting at a barrier
+# spins through the time slice the thread it waits for needs. PASSIVE (sleep at once) fixes that,
+# but then every call wakes sleeping threads: back-to-back small calls 3-4x slower on an idle machine.
+# 1000 spins (~23 us here; a spin lasts one `pause`, whose latency varies by CPU) outlast the gap
+# between back-to-back calls (Python's share of a small conv2d call: 8 us), so unloaded calls run as
+# fast as with the default, while an oversubscribed thread wastes up to 300x less
 # (benchmarks/oversubscription.py; figures in the README, section "Threads").
 GOMP_SPINCOUNT_DEFAULT = "1000"
 

@@ -144,12 +144,30 @@ def test_debug_shows_the_traceback(files):
               str(files / "out.npy")])
 
 
-def test_other_commands_report_errors_in_one_line(capsys):
-    """bench/tune errors from the kernels (here a thread count beyond the bound) are one line too."""
-    rc = main(["tune", "conv2d", "--net", "alexnet", "--rounds", "1", "--threads", "100000", "--dry-run"])
+@pytest.mark.parametrize("exc", [MemoryError("Unable to allocate 4.00 TiB"), OverflowError("int too big"),
+                                 ValueError("first line\nsecond line")])
+def test_other_commands_report_errors_in_one_line(capsys, monkeypatch, exc):
+    """Any command: an error of the kinds bad input causes is one line, exit 1 (here raised by info)."""
+    info_module = sys.modules["kernels.info"]  # kernels.info is the function of that name
+
+    def boom():
+        raise exc
+
+    monkeypatch.setattr(info_module, "info", boom)
+    assert main(["info"]) == 1
     err = capsys.readouterr().err
-    assert rc == 1 and err.count("\n") == 1, err
-    assert err.startswith("python -m kernels tune: error: number of threads must be in [1, "), err
+    assert err.startswith("python -m kernels info: error: ") and err.count("\n") == 1, err
+    with pytest.raises(type(exc)):
+        main(["--debug", "info"])
+
+
+@pytest.mark.parametrize("argv", [["bench", "gemm", "--threads", "100000"], ["tune", "conv2d", "--threads", "100000"]])
+def test_thread_counts_beyond_the_bound_are_usage_errors(capsys, argv):
+    """bench and tune check their thread counts before measuring anything."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    assert "argument --threads: must be at most" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args", [

@@ -6,13 +6,24 @@ import os
 import sys
 
 
-def _positive(text: str) -> int:
+def positive(text: str) -> int:
     try:
         n = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
+    return n
+
+
+def thread_count(text: str) -> int:
+    """A thread count kernels.set_num_threads accepts (1..kernels._threads.max_threads()), checked
+    before anything is measured."""
+    from .._threads import max_threads
+
+    n = positive(text)
+    if n > max_threads():
+        raise argparse.ArgumentTypeError(f"must be at most {max_threads()} (4 x the CPUs this process may use, at least 8), got {n}")
     return n
 
 
@@ -35,14 +46,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="gemm: square and ResNet-50 im2col GEMMs; conv2d: network conv layers; all (default): both, every available "
              "backend, each against its reference libraries; peak: FMA peak and memory bandwidth (the roofline's ceilings)",
     )
-    p.add_argument("--threads", type=_positive, nargs="+", default=None, help="thread counts (default: 1 and all cores)")
+    p.add_argument("--threads", type=thread_count, nargs="+", default=None, help="thread counts (default: 1 and all cores)")
     # None: each benchmark's own default (gemm both dtypes, conv2d float32, the dtype of CNN inference)
     p.add_argument("--dtype", nargs="+", default=None, choices=["float32", "float64", "float16", "bfloat16"],
                    help="default: gemm both, conv2d float32 (cuda: gemm every dtype, conv2d float16; 16-bit types on cuda only)")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="fewer sizes/layers and rounds (bench all: a few minutes)")
     size.add_argument("--full", action="store_true", help="every size and every layer of every network (--net all)")
-    p.add_argument("--rounds", type=_positive, default=None, help="interleaved rounds per case (default 5, quick 3)")
+    p.add_argument("--rounds", type=positive, default=None, help="interleaved rounds per case (default 5, quick 3)")
     p.add_argument("--shapes", choices=["all", "square", "resnet50"], default="all", help="gemm: which shapes")
     p.add_argument("--json", metavar="PATH", help="also write the results (records of the unified schema, machine, versions) as JSON")
     p.add_argument("--report", metavar="DIR", help="write report.md, report.html, the figures and results.json into DIR")
@@ -56,7 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "cuda: vs cuBLAS (cupy.matmul) and cuDNN (torch), CUDA events; numba: vs NumPy and torch, cpu alongside")
     conv = p.add_argument_group("conv2d")
     conv.add_argument("--net", choices=list(NETS) + ["all"], default=None, help="network whose conv layers run (default resnet50; --full: all)")
-    conv.add_argument("--batch", type=_positive, default=1, help="images per call (default 1)")
+    conv.add_argument("--batch", type=positive, default=1, help="images per call (default 1)")
     conv.add_argument("--layout", nargs="+", choices=["NCHW", "NHWC"], default=None,
                       help="layouts of x and y, each run in turn (default NCHW; bench all: NCHW and NHWC, the layout "
                            "the cpu backend is fastest in)")

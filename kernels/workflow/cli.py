@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional
+from typing import List
 
 from .._errors import USER_ERRORS, one_line
 from .arrays import remove_partial_files_on_signals
@@ -40,11 +40,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c.add_argument("--algorithm", default="auto")
 
 
-def _int(option: str, text: str, lo: int) -> int:
+def _parse_int(option: str, text: str) -> int:
     try:
-        n = int(text)
+        return int(text)
     except ValueError:
         raise ValueError(f"{option} must be an integer, got {text!r}") from None
+
+
+def _int(option: str, text: str, lo: int) -> int:
+    n = _parse_int(option, text)
     if not lo <= n <= _INT_MAX:
         raise ValueError(f"{option} must be in [{lo}, {_INT_MAX}], got {n}")
     return n
@@ -60,10 +64,8 @@ def _ints(option: str, values: List[str], lo: int, counts=(1, 2)):
 def _padding(values: List[str]):
     if len(values) == 1 and values[0] in ("same", "valid"):
         return values[0]
-    try:
-        [int(v) for v in values]
-    except ValueError:
-        raise ValueError(f"--padding must be integers, 'same' or 'valid', got {' '.join(values)}") from None
+    if not all(v.strip().lstrip("+-").isdigit() for v in values):
+        raise ValueError(f"--padding must be integers, 'same' or 'valid', got {' '.join(values)}")
     return _ints("--padding", values, 0, (1, 2, 4))
 
 
@@ -72,20 +74,6 @@ def _float(option: str, text: str) -> float:
         return float(text)
     except ValueError:
         raise ValueError(f"{option} must be a number, got {text!r}") from None
-
-
-def _threads(text: Optional[str]) -> Optional[int]:
-    # At most what the task owns (workflow.resources.bound_threads caps it), so only >= 1 here;
-    # the message is the one kernels.set_num_threads gives.
-    if text is None:
-        return None
-    try:
-        n = int(text)
-    except ValueError:
-        raise ValueError(f"--threads must be an integer, got {text!r}") from None
-    if n < 1:
-        raise ValueError(f"number of threads must be >= 1, got {n}")
-    return n
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     # A SIGTERM/SIGINT while the output is written removes the partial file (exit 128 + signal).
     remove_partial_files_on_signals()
     try:
-        threads = _threads(args.threads)
+        # --threads: checked by the task (>= 1), which caps it at what the task owns.
+        threads = None if args.threads is None else _parse_int("--threads", args.threads)
         if args.kernel == "gemm":
             gemm_task(*args.input, out=args.output, alpha=_float("--alpha", args.alpha), beta=_float("--beta", args.beta),
                       trans_a=args.trans_a, trans_b=args.trans_b, threads=threads, backend=args.backend)

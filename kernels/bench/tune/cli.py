@@ -21,6 +21,7 @@ HOST_DTYPES = ("float32", "float64")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..cli import positive, thread_count
     from ..layers import NETS
 
     p.add_argument("what", nargs="?", choices=["conv2d", "gemm"], default=None,
@@ -31,12 +32,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=None,
                    help="gemm: square sizes timed per candidate (default: numba 256 512, opencl 512 1024, cuda 2048 4096)")
     p.add_argument("--net", nargs="+", choices=list(NETS), default=["resnet50"], help="cpu conv2d: networks whose layers are tuned")
-    p.add_argument("--batch", type=int, default=1, help="cpu conv2d: images per layer")
+    p.add_argument("--batch", type=positive, default=1, help="cpu conv2d: images per layer")
     p.add_argument("--layout", nargs="+", choices=["NCHW", "NHWC"], default=["NCHW"], help="cpu conv2d: layouts")
     p.add_argument("--dtype", nargs="+", choices=["float32", "float64", "float16", "bfloat16"], default=None,
                    help="default: float32 (cuda: every dtype; 16-bit types on cuda only)")
-    p.add_argument("--threads", type=int, nargs="+", default=None, help="cpu conv2d: thread counts (default: the current one)")
-    p.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds per case (median)")
+    p.add_argument("--threads", type=thread_count, nargs="+", default=None, help="cpu conv2d: thread counts (default: the current one)")
+    p.add_argument("--rounds", type=positive, default=5, help="interleaved timing rounds per case (median)")
     p.add_argument("--dry-run", action="store_true", help="measure and print, do not write the tuning store")
 
 
