@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "common.hpp"
+#include "core/common.hpp"
 
 namespace kernels {
 

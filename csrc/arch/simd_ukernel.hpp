@@ -8,7 +8,7 @@
 
 #include <type_traits>
 
-#include "../common.hpp"
+#include "../core/common.hpp"
 #include "tile_store.hpp"
 
 namespace kernels {

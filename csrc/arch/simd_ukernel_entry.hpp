@@ -3,8 +3,8 @@
 // all instantiated in the including TU (compiled with that ISA's flags).
 #pragma once
 
-#include "../packing.hpp"
-#include "../ukernel.hpp"
+#include "../gemm/packing.hpp"
+#include "ukernel.hpp"
 #include "simd_ukernel.hpp"
 
 namespace kernels {

@@ -1,7 +1,7 @@
 // Micro-kernel registry: one line per kernel file. A new ISA adds its file and one line here.
-#include "registry.hpp"
+#include "table.hpp"
 
-#include "cpu_info.hpp"
+#include "../core/cpu_info.hpp"
 
 namespace kernels {
 

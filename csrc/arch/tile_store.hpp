@@ -1,8 +1,8 @@
 // Scalar write-back of a finished micro-tile: the path for edge tiles and general C strides.
 #pragma once
 
-#include "../common.hpp"
-#include "../epilogue.hpp"
+#include "../core/common.hpp"
+#include "../core/epilogue.hpp"
 
 namespace kernels {
 namespace {

@@ -1,8 +1,8 @@
 // The one micro-kernel contract shared by every ISA, and the descriptor the registry keeps per kernel.
 #pragma once
 
-#include "common.hpp"
-#include "epilogue.hpp"
+#include "../core/common.hpp"
+#include "../core/epilogue.hpp"
 
 namespace kernels {
 

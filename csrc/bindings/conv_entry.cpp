@@ -18,8 +18,8 @@
 #include "../conv/depthwise.hpp"
 #include "../conv/im2col.hpp"
 #include "../checked.hpp"
-#include "../engine.hpp"
-#include "../threads.hpp"
+#include "../core/engine.hpp"
+#include "../core/threads.hpp"
 #include "array_checks.hpp"
 
 namespace kernels {

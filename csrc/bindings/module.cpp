@@ -4,9 +4,9 @@
 
 #include <stdexcept>
 
-#include "../cpu_info.hpp"
-#include "../engine.hpp"
-#include "../threads.hpp"
+#include "../core/cpu_info.hpp"
+#include "../core/engine.hpp"
+#include "../core/threads.hpp"
 #include "conv_entry.hpp"
 #include "gemm_entry.hpp"
 #include "ukernel_entry.hpp"

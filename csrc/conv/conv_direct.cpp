@@ -33,9 +33,9 @@
 #include <algorithm>
 
 #include "../checked.hpp"
-#include "../driver.hpp"
-#include "../gemm.hpp"
-#include "../workspace.hpp"
+#include "../gemm/driver.hpp"
+#include "../gemm/gemm.hpp"
+#include "../core/workspace.hpp"
 #include "conv_pack.hpp"
 
 #ifdef _OPENMP

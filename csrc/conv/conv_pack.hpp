@@ -9,7 +9,7 @@
 //    B(q, pixel) from the image, each (r, s) step a run of contiguous channels.
 #pragma once
 
-#include "../ukernel.hpp"
+#include "../arch/ukernel.hpp"
 #include "conv_geometry.hpp"
 
 namespace kernels {

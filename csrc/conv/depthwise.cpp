@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "../checked.hpp"
-#include "../workspace.hpp"
+#include "../core/workspace.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>

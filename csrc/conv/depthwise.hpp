@@ -4,7 +4,7 @@
 
 #include <cstddef>
 
-#include "../ukernel.hpp"
+#include "../arch/ukernel.hpp"
 #include "conv_geometry.hpp"
 
 namespace kernels {

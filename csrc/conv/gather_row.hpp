@@ -1,7 +1,7 @@
 // The inner loop of every im2col variant: one output row's taps on one input row, zero padded.
 #pragma once
 
-#include "../ukernel.hpp"
+#include "../arch/ukernel.hpp"
 #include "conv_geometry.hpp"
 
 namespace kernels {

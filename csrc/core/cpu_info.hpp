@@ -3,7 +3,7 @@
 
 #include <cstddef>
 
-#include "ukernel.hpp"
+#include "../arch/ukernel.hpp"
 
 namespace kernels {
 

@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "cpu_info.hpp"
-#include "registry.hpp"
+#include "../arch/table.hpp"
 
 namespace kernels {
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "blocking.hpp"
-#include "ukernel.hpp"
+#include "../arch/ukernel.hpp"
 
 namespace kernels {
 

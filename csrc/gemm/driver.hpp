@@ -20,9 +20,9 @@
 #include <algorithm>
 #include <cstddef>
 
-#include "engine.hpp"
-#include "epilogue.hpp"
-#include "workspace.hpp"
+#include "../core/engine.hpp"
+#include "../core/epilogue.hpp"
+#include "../core/workspace.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "cpu_info.hpp"
+#include "../core/cpu_info.hpp"
 #include "driver.hpp"
 
 namespace kernels {

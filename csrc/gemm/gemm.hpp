@@ -1,9 +1,9 @@
 // The five-loop packed GEMM (BLIS structure) over any micro-kernel from the registry.
 #pragma once
 
-#include "common.hpp"
-#include "engine.hpp"
-#include "epilogue.hpp"
+#include "../core/common.hpp"
+#include "../core/engine.hpp"
+#include "../core/epilogue.hpp"
 
 namespace kernels {
 

@@ -6,7 +6,7 @@
 // AVX-512 copy could be picked for the portable path.
 #pragma once
 
-#include "common.hpp"
+#include "../core/common.hpp"
 
 namespace kernels {
 namespace {

@@ -1,6 +1,6 @@
 // FMA peak probe compiled for AVX2 (see fma_peak.hpp).
-#include "../ukernels/vec_avx2.hpp"
-#include "fma_peak.hpp"
+#include "vec.hpp"
+#include "../fma_peak.hpp"
 
 namespace kernels {
 double fma_peak_avx2(bool f64, double seconds) {

@@ -1,6 +1,6 @@
 // float micro-kernel for AVX2: 16x6 tile (2 vectors of 8 lanes x 6 broadcast columns).
-#include "simd_ukernel_entry.hpp"
-#include "vec_avx2.hpp"
+#include "../simd_ukernel_entry.hpp"
+#include "vec.hpp"
 
 namespace kernels {
 extern const Ukernel<float> ukr_f32_avx2_16x6;

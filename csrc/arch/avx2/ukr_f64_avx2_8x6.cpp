@@ -1,6 +1,6 @@
 // double micro-kernel for AVX2: 8x6 tile (2 vectors of 4 lanes x 6 broadcast columns).
-#include "simd_ukernel_entry.hpp"
-#include "vec_avx2.hpp"
+#include "../simd_ukernel_entry.hpp"
+#include "vec.hpp"
 
 namespace kernels {
 extern const Ukernel<double> ukr_f64_avx2_8x6;

@@ -4,7 +4,7 @@
 
 #include <immintrin.h>
 
-#include "../common.hpp"
+#include "../../core/common.hpp"
 
 namespace kernels {
 namespace {

@@ -15,8 +15,8 @@
 #include <algorithm>
 #include <type_traits>
 
-#include "depthwise.hpp"
-#include "zmm.hpp"
+#include "../../conv/depthwise.hpp"
+#include "../../conv/zmm.hpp"
 
 namespace kernels {
 

@@ -5,8 +5,8 @@
 // zeros for free (masked-off lanes never touch memory, so reading "before" the row is safe) and
 // masked stores end the segment exactly: no scalar prologue/epilogue loops, which cost as much as
 // the copy itself for the 7..64-pixel segments of CNN layers.
-#include "gather_row.hpp"
-#include "zmm.hpp"
+#include "../../conv/gather_row.hpp"
+#include "../../conv/zmm.hpp"
 
 namespace kernels {
 

@@ -7,7 +7,7 @@
 
 #include <immintrin.h>
 
-#include "../packing.hpp"
+#include "../../gemm/packing.hpp"
 
 namespace kernels {
 namespace {

@@ -1,7 +1,7 @@
 // float micro-kernel for AVX512: 32x12 tile (2 vectors of 16 lanes x 12 broadcast columns).
-#include "simd_ukernel_entry.hpp"
-#include "pack_avx512.hpp"
-#include "vec_avx512.hpp"
+#include "../simd_ukernel_entry.hpp"
+#include "pack.hpp"
+#include "vec.hpp"
 
 namespace kernels {
 extern const Ukernel<float> ukr_f32_avx512_32x12;

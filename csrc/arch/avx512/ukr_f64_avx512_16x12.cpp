@@ -1,7 +1,7 @@
 // double micro-kernel for AVX512: 16x12 tile (2 vectors of 8 lanes x 12 broadcast columns).
-#include "simd_ukernel_entry.hpp"
-#include "pack_avx512.hpp"
-#include "vec_avx512.hpp"
+#include "../simd_ukernel_entry.hpp"
+#include "pack.hpp"
+#include "vec.hpp"
 
 namespace kernels {
 extern const Ukernel<double> ukr_f64_avx512_16x12;

@@ -1,9 +1,9 @@
 // double micro-kernel for AVX512: 32x6 tile (4 vectors of 8 lanes x 6 broadcast columns).
 // Fewer broadcasts per FMA than the 2-vector tile (10 loads per 24 FMAs instead of 14): faster on
 // large operands, but pads tall edges more, so the driver picks it only where that pays.
-#include "simd_ukernel_entry.hpp"
-#include "pack_avx512.hpp"
-#include "vec_avx512.hpp"
+#include "../simd_ukernel_entry.hpp"
+#include "pack.hpp"
+#include "vec.hpp"
 
 namespace kernels {
 extern const Ukernel<double> ukr_f64_avx512_32x6;

@@ -3,7 +3,7 @@
 
 #include <immintrin.h>
 
-#include "../common.hpp"
+#include "../../core/common.hpp"
 
 namespace kernels {
 namespace {

@@ -10,8 +10,8 @@
 // spends ~0.3 cycles per element and is bound by reading the weights.
 #include <algorithm>
 
-#include "../ukernels/pack_avx512.hpp"
-#include "conv_pack.hpp"
+#include "pack.hpp"
+#include "../../conv/conv_pack.hpp"
 
 namespace kernels {
 

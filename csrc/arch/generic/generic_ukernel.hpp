@@ -2,8 +2,8 @@
 // micro-kernel tests. The compiler vectorises the i loop with whatever the target offers.
 #pragma once
 
-#include "../common.hpp"
-#include "tile_store.hpp"
+#include "../../core/common.hpp"
+#include "../tile_store.hpp"
 
 namespace kernels {
 namespace {

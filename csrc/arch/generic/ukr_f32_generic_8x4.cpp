@@ -1,6 +1,6 @@
 // Portable float micro-kernel, 8x4 tile: built on every CPU, the oracle of the micro-kernel tests.
 #include "../ukernel.hpp"
-#include "../packing.hpp"
+#include "../../gemm/packing.hpp"
 #include "generic_ukernel.hpp"
 
 namespace kernels {
