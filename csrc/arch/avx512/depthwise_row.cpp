@@ -16,7 +16,7 @@
 #include <type_traits>
 
 #include "../../conv/depthwise.hpp"
-#include "../../conv/zmm.hpp"
+#include "vec.hpp"
 
 namespace kernels {
 
@@ -31,25 +31,25 @@ struct RowCtx {
 
 // y[j * ys_w] := epilogue(acc[j]) for the P pixels of a block, channels [c0, c0 + lanes of m).
 template <typename T, int P>
-KERNELS_INLINE void store_pixels(const Epilogue<T>& ep, typename Zmm<T>::R (&acc)[P], T* y, inc_t ys_w, dim_t c0,
+KERNELS_INLINE void store_pixels(const Epilogue<T>& ep, typename Avx512<T>::R (&acc)[P], T* y, inc_t ys_w, dim_t c0,
                                  unsigned m) {
-    using Z = Zmm<T>;
+    using Z = Avx512<T>;
     using R = typename Z::R;
-    const R sc = ep.scale ? Z::load(m, ep.scale + c0) : Z::set1(T(1));
-    const R sf = ep.shift ? Z::load(m, ep.shift + c0) : Z::zero();
+    const R sc = ep.scale ? Z::load_mask(m, ep.scale + c0) : Z::set1(T(1));
+    const R sf = ep.shift ? Z::load_mask(m, ep.shift + c0) : Z::zero();
     for (int j = 0; j < P; ++j) {
         R v = acc[j];
         if (ep.scale || ep.shift) v = Z::fma(v, sc, sf);
         if (ep.act != Act::none) v = Z::max(Z::zero(), v);
         if (ep.act == Act::relu6) v = Z::min(Z::set1(T(6)), v);
-        Z::store(m, y + j * ys_w + c0, v);
+        Z::store_mask(m, y + j * ys_w + c0, v);
     }
 }
 
 // y[pixels wo .. wo+P) of one row, channels [c0, c0 + lanes of m).
 template <typename T, int P>
 inline void pixels(const RowCtx<T>& k, const T* x, T* y, dim_t ho, dim_t wo, dim_t c0, unsigned m) {
-    using Z = Zmm<T>;
+    using Z = Avx512<T>;
     using R = typename Z::R;
     const ConvGeom& g = k.g;
     R acc[P];
@@ -59,14 +59,14 @@ inline void pixels(const RowCtx<T>& k, const T* x, T* y, dim_t ho, dim_t wo, dim
         if (ih < 0 || ih >= g.h) continue;
         const T* row = x + ih * k.io.xs.h + c0;
         for (dim_t s = 0; s < g.s; ++s) {
-            const R wv = Z::load(m, k.taps + (r * g.s + s) * g.c + c0);
+            const R wv = Z::load_mask(m, k.taps + (r * g.s + s) * g.c + c0);
             const dim_t iw0 = wo * g.sw - g.pl + s * g.dw;
             if (iw0 >= 0 && iw0 + (P - 1) * g.sw < g.w) {
-                for (int j = 0; j < P; ++j) acc[j] = Z::fma(wv, Z::load(m, row + (iw0 + j * g.sw) * k.io.xs.w), acc[j]);
+                for (int j = 0; j < P; ++j) acc[j] = Z::fma(wv, Z::load_mask(m, row + (iw0 + j * g.sw) * k.io.xs.w), acc[j]);
             } else {
                 for (int j = 0; j < P; ++j) {
                     const dim_t iw = iw0 + j * g.sw;
-                    if (iw >= 0 && iw < g.w) acc[j] = Z::fma(wv, Z::load(m, row + iw * k.io.xs.w), acc[j]);
+                    if (iw >= 0 && iw < g.w) acc[j] = Z::fma(wv, Z::load_mask(m, row + iw * k.io.xs.w), acc[j]);
                 }
             }
         }
@@ -75,12 +75,11 @@ inline void pixels(const RowCtx<T>& k, const T* x, T* y, dim_t ho, dim_t wo, dim
 }
 
 template <typename T, bool kFull>
-KERNELS_INLINE typename Zmm<T>::R load_x(unsigned m, const T* p) {
+KERNELS_INLINE typename Avx512<T>::R load_x(unsigned m, const T* p) {
     if constexpr (kFull) {
-        if constexpr (sizeof(T) == 4) return _mm512_loadu_ps(p);
-        else return _mm512_loadu_pd(p);
+        return Avx512<T>::loadu(p);
     } else {
-        return Zmm<T>::load(m, p);
+        return Avx512<T>::load_mask(m, p);
     }
 }
 
@@ -90,7 +89,7 @@ KERNELS_INLINE typename Zmm<T>::R load_x(unsigned m, const T* p) {
 template <typename T, int SW, int P, bool kFull>
 KERNELS_INLINE void pixels3x3(const RowCtx<T>& k, const T* const (&rows)[3], T* y, dim_t iw0, dim_t wo, dim_t c0,
                               unsigned m) {
-    using Z = Zmm<T>;
+    using Z = Avx512<T>;
     using R = typename Z::R;
     const inc_t xsw = k.io.xs.w;
     const dim_t c = k.g.c;
@@ -99,7 +98,7 @@ KERNELS_INLINE void pixels3x3(const RowCtx<T>& k, const T* const (&rows)[3], T* 
     for (int r = 0; r < 3; ++r) {
         if (rows[r] == nullptr) continue;
         const T* tw = k.taps + 3 * r * c + c0;
-        const R w0 = Z::load(m, tw), w1 = Z::load(m, tw + c), w2 = Z::load(m, tw + 2 * c);
+        const R w0 = Z::load_mask(m, tw), w1 = Z::load_mask(m, tw + c), w2 = Z::load_mask(m, tw + 2 * c);
         const T* p = rows[r] + iw0 * xsw + c0;
 #pragma GCC unroll 8
         for (int j = 0; j < P; ++j, p += SW * xsw) {
@@ -114,7 +113,7 @@ KERNELS_INLINE void pixels3x3(const RowCtx<T>& k, const T* const (&rows)[3], T* 
 // One output row of a 3x3 layer, column stride SW, undilated columns.
 template <typename T, int SW>
 void row3x3_avx512(const ConvGeom& g, const ConvIO<T>& io, const T* taps, dim_t img, dim_t ho) {
-    using Z = Zmm<T>;
+    using Z = Avx512<T>;
     constexpr int P = 8;
     const RowCtx<T> k{g, io, taps};
     const T* x = io.x + img * io.xs.n;
@@ -150,7 +149,7 @@ void row3x3_avx512(const ConvGeom& g, const ConvIO<T>& io, const T* taps, dim_t 
 
 template <typename T>
 void row_avx512(const ConvGeom& g, const ConvIO<T>& io, const T* taps, dim_t img, dim_t ho) {
-    using Z = Zmm<T>;
+    using Z = Avx512<T>;
     const RowCtx<T> k{g, io, taps};
     const T* x = io.x + img * io.xs.n;
     T* y = io.y + img * io.ys.n + ho * io.ys.h;

@@ -6,7 +6,7 @@
 // masked stores end the segment exactly: no scalar prologue/epilogue loops, which cost as much as
 // the copy itself for the 7..64-pixel segments of CNN layers.
 #include "../../conv/gather_row.hpp"
-#include "../../conv/zmm.hpp"
+#include "vec.hpp"
 
 namespace kernels {
 
@@ -14,22 +14,22 @@ namespace {
 
 template <typename T>
 void gather_row_avx512(T* d, const T* row, dim_t first, dim_t step, dim_t len, dim_t size) {
-    using Z = Zmm<T>;
+    using Z = Avx512<T>;
     constexpr int W = Z::W;
     for (dim_t t = 0; t < len; t += W) {
         const unsigned out = lane_range(0, len - t) & Z::kAll;
         if (row == nullptr) {
-            Z::store(out, d + t, Z::zero());
+            Z::store_mask(out, d + t, Z::zero());
             continue;
         }
         if (step == 1) {
             const dim_t i0 = first + t;  // input column of lane 0
-            Z::store(out, d + t, Z::load(lane_range(-i0, size - i0) & out, row + i0));
+            Z::store_mask(out, d + t, Z::load_mask(lane_range(-i0, size - i0) & out, row + i0));
         } else {  // step == 2: lanes of the two loads cover input columns [i0, i0 + 2W)
             const dim_t i0 = first + 2 * t;
-            const typename Z::R a = Z::load(lane_range(-i0, size - i0) & Z::kAll, row + i0);
-            const typename Z::R b = Z::load(lane_range(-i0 - W, size - i0 - W) & Z::kAll, row + i0 + W);
-            Z::store(out, d + t, Z::evens(a, b));
+            const typename Z::R a = Z::load_mask(lane_range(-i0, size - i0) & Z::kAll, row + i0);
+            const typename Z::R b = Z::load_mask(lane_range(-i0 - W, size - i0 - W) & Z::kAll, row + i0 + W);
+            Z::store_mask(out, d + t, Z::evens(a, b));
         }
     }
 }

@@ -11,32 +11,16 @@
 #include <algorithm>
 
 #include "pack.hpp"
+#include "vec.hpp"
 #include "../../conv/conv_pack.hpp"
 
 namespace kernels {
 
 namespace {
 
-template <typename T>
-struct Transpose;
-template <>
-struct Transpose<float> {
-    static constexpr int W = 16;
-    using R = __m512;
-    static R load(const float* p) { return _mm512_loadu_ps(p); }
-    static R zero() { return _mm512_setzero_ps(); }
-    static void store(float* p, R v) { _mm512_storeu_ps(p, v); }
-    static void run(R (&r)[W]) { transpose16(r); }
-};
-template <>
-struct Transpose<double> {
-    static constexpr int W = 8;
-    using R = __m512d;
-    static R load(const double* p) { return _mm512_loadu_pd(p); }
-    static R zero() { return _mm512_setzero_pd(); }
-    static void store(double* p, R v) { _mm512_storeu_pd(p, v); }
-    static void run(R (&r)[W]) { transpose8(r); }
-};
+// The in-register transposes of pack.hpp by element type: W rows of W lanes.
+inline void transpose(__m512 (&r)[16]) { transpose16(r); }
+inline void transpose(__m512d (&r)[8]) { transpose8(r); }
 
 // Rows [i0, i0 + mc) x input channels [c0, c0 + kc) of one group's weights into panels of mr rows
 // (mr a multiple of W; rows past mc are zero), steps in (tap, channel) order. The chunk's source
@@ -44,7 +28,7 @@ struct Transpose<double> {
 template <typename T>
 void pack_weight_chunk_avx512(const T* w, const ConvGeom& g, dim_t mr, dim_t i0, dim_t mc, dim_t c0, dim_t kc,
                               T* dst) {
-    using X = Transpose<T>;
+    using X = Avx512<T>;
     constexpr int W = X::W;
     const dim_t taps = g.r * g.s, kd = g.kd(), len = kc * taps;
     for (dim_t ib = 0; ib < mc; ib += mr, dst += mr * len) {
@@ -57,10 +41,10 @@ void pack_weight_chunk_avx512(const T* w, const ConvGeom& g, dim_t mr, dim_t i0,
             dim_t p = 0;
             for (; p + W <= len; p += W) {
                 typename X::R r[W];
-                for (int t = 0; t < W; ++t) r[t] = t < live ? X::load(src + t * kd + p) : X::zero();
-                X::run(r);
+                for (int t = 0; t < W; ++t) r[t] = t < live ? X::loadu(src + t * kd + p) : X::zero();
+                transpose(r);
                 for (int q = 0; q < W; ++q) {
-                    X::store(d + (tap * kc + c) * mr, r[q]);
+                    X::storeu(d + (tap * kc + c) * mr, r[q]);
                     if (++tap == taps) tap = 0, ++c;
                 }
             }
