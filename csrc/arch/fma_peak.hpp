@@ -1,5 +1,5 @@
 // FMA-throughput probe: the machine's floating-point peak per core, the roofline ceiling that the
-// GEMM is measured against. Included only by the per-ISA peak files (compiled with ISA flags).
+// GEMM is measured against. Included only by the per-ISA fma_peak.cpp files (compiled with ISA flags).
 #pragma once
 
 #include <chrono>
@@ -10,7 +10,7 @@ namespace {
 // GFLOP/s of one thread issuing independent vector FMAs for about `seconds`. 16 accumulator chains
 // cover FMA latency x ports on every current x86 core (4-5 cycles x 2 ports needs >= 10).
 template <class V>
-double fma_peak(double seconds) {
+double fma_throughput(double seconds) {
     using R = typename V::R;
     using T = typename V::T;
     constexpr int kChains = 16;

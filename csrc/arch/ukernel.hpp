@@ -1,4 +1,4 @@
-// The one micro-kernel contract shared by every ISA, and the descriptor the registry keeps per kernel.
+// The one micro-kernel contract shared by every ISA, and the descriptor the ISA table keeps per kernel.
 #pragma once
 
 #include "../core/common.hpp"
@@ -41,7 +41,8 @@ using pack_a_fn = void (*)(dim_t mc, dim_t kc, const T* a, inc_t rs, inc_t cs, T
 template <typename T>
 using pack_b_fn = void (*)(dim_t kc, dim_t nc, const T* b, inc_t rs, inc_t cs, T* dst);
 
-// Instruction sets in increasing order of capability; a cap selects the best one <= cap.
+// Instruction sets in increasing order of capability; a cap selects the best one <= cap. Each has
+// one row in the ISA table (arch/table.cpp), which says whether it is built and runnable.
 enum class Isa : int { generic = 0, avx2 = 1, avx512 = 2 };
 
 template <typename T>

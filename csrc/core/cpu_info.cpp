@@ -1,69 +1,14 @@
-// Run-time CPU feature and cache-size detection (cpuid through the compiler builtins, sysconf/sysfs).
+// Cache-size detection (sysconf, else sysfs, else a fallback).
 #include "cpu_info.hpp"
 
 #include <cstdio>
 #include <cstring>
-#include <initializer_list>
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <unistd.h>
 #endif
 
 namespace kernels {
-
-bool cpu_supports(Isa isa) {
-    switch (isa) {
-        case Isa::generic:
-            return true;
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-        case Isa::avx2:
-            return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-        case Isa::avx512:
-            return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
-                   __builtin_cpu_supports("fma");
-#endif
-        default:
-            return false;
-    }
-}
-
-bool isa_built(Isa isa) {
-    switch (isa) {
-        case Isa::generic:
-            return true;
-        case Isa::avx2:
-#ifdef KERNELS_HAVE_AVX2
-            return true;
-#else
-            return false;
-#endif
-        case Isa::avx512:
-#ifdef KERNELS_HAVE_AVX512
-            return true;
-#else
-            return false;
-#endif
-    }
-    return false;
-}
-
-const char* isa_name(Isa isa) {
-    switch (isa) {
-        case Isa::generic: return "generic";
-        case Isa::avx2: return "avx2";
-        case Isa::avx512: return "avx512";
-    }
-    return "?";
-}
-
-bool parse_isa(const char* name, Isa* out) {
-    for (Isa isa : {Isa::generic, Isa::avx2, Isa::avx512})
-        if (std::strcmp(name, isa_name(isa)) == 0) {
-            *out = isa;
-            return true;
-        }
-    return false;
-}
 
 namespace {
 

@@ -1,9 +1,7 @@
-// What the host CPU offers: instruction sets (checked at run time) and data cache sizes.
+// The host CPU's data cache sizes. (Its instruction sets are checked by the ISA table, arch/table.cpp.)
 #pragma once
 
 #include <cstddef>
-
-#include "../arch/ukernel.hpp"
 
 namespace kernels {
 
@@ -11,10 +9,6 @@ struct CacheSizes {
     std::size_t l1d, l2, l3;  // bytes per core (l3: whole cache as the OS reports it)
 };
 
-bool cpu_supports(Isa isa);  // the CPU and OS can run this ISA's instructions
-bool isa_built(Isa isa);     // this build contains the ISA's micro-kernels
-const char* isa_name(Isa isa);
-bool parse_isa(const char* name, Isa* out);
 CacheSizes cache_sizes();
 
 }  // namespace kernels

@@ -4,8 +4,8 @@
 #include <atomic>
 #include <stdexcept>
 
-#include "cpu_info.hpp"
 #include "../arch/table.hpp"
+#include "cpu_info.hpp"
 
 namespace kernels {
 
@@ -13,7 +13,7 @@ namespace {
 
 template <typename T>
 Candidate<T> candidate(const Ukernel<T>* u, dim_t mc, dim_t kc, dim_t nc) {
-    const Blocking derived = derive_blocking(u->mr, u->nr, sizeof(T), cache_sizes());
+    const Blocking derived = derive_blocking(u->mr, u->nr, sizeof(T), cache_sizes(), isa_row(u->isa).blocks);
     return {u, apply_overrides(derived, u->mr, u->nr, mc, kc, nc)};
 }
 
@@ -37,11 +37,12 @@ const Engine<T>* make_engine(Isa cap, dim_t mc, dim_t kc, dim_t nc, const std::s
     return nullptr;
 }
 
-std::atomic<int> g_cap{static_cast<int>(Isa::avx512)};
+// The cap starts at the table's best ISA: no cap.
+std::atomic<int> g_cap{static_cast<int>(best_isa())};
 
 template <typename T>
 std::atomic<const Engine<T>*>& slot() {
-    static std::atomic<const Engine<T>*> s{make_engine<T>(Isa::avx512, 0, 0, 0, "")};
+    static std::atomic<const Engine<T>*> s{make_engine<T>(best_isa(), 0, 0, 0, "")};
     return s;
 }
 

@@ -1,5 +1,5 @@
 // AVX-512 depthwise kernel for channels-contiguous images (NHWC, or any x/y with unit channel
-// stride): one output row per call, compiled with the AVX-512 flags only.
+// stride): one output row per call; the avx512 row's depthwise_row (arch/table.cpp).
 //
 // Channels are the vector lanes (masked at the tail, so C needs no multiple of 16). Several output
 // pixels are computed together: each tap's weight vector is loaded once and feeds one independent
@@ -15,7 +15,7 @@
 #include <algorithm>
 #include <type_traits>
 
-#include "../../conv/depthwise.hpp"
+#include "avx512.hpp"
 #include "vec.hpp"
 
 namespace kernels {
@@ -162,22 +162,18 @@ void row_avx512(const ConvGeom& g, const ConvIO<T>& io, const T* taps, dim_t img
     }
 }
 
+}  // namespace
+
+namespace avx512 {
+
 template <typename T>
-depthwise_row_fn<T> row_kernel(const ConvGeom& g) {
+depthwise_row_fn<T> depthwise_row(const ConvGeom& g) {
     if (g.r == 3 && g.s == 3 && g.dw == 1 && g.sw == 1) return &row3x3_avx512<T, 1>;
     if (g.r == 3 && g.s == 3 && g.dw == 1 && g.sw == 2) return &row3x3_avx512<T, 2>;
     return &row_avx512<T>;
 }
+template depthwise_row_fn<float> depthwise_row<float>(const ConvGeom&);
+template depthwise_row_fn<double> depthwise_row<double>(const ConvGeom&);
 
-}  // namespace
-
-template <>
-depthwise_row_fn<float> depthwise_row_avx512<float>(const ConvGeom& g) {
-    return row_kernel<float>(g);
-}
-template <>
-depthwise_row_fn<double> depthwise_row_avx512<double>(const ConvGeom& g) {
-    return row_kernel<double>(g);
-}
-
+}  // namespace avx512
 }  // namespace kernels

@@ -1,19 +1,18 @@
-// AVX-512 row gather of the NCHW implicit im2col (compiled with the AVX-512 flags only).
+// AVX-512 row gather of the NCHW implicit im2col: the avx512 row's row_gather (arch/table.cpp).
 //
 // A row segment of an A panel is a run of consecutive output pixels; for stride 1 its taps are a
 // contiguous input run, for stride 2 every other element. Zero-masked loads produce the padding
 // zeros for free (masked-off lanes never touch memory, so reading "before" the row is safe) and
 // masked stores end the segment exactly: no scalar prologue/epilogue loops, which cost as much as
 // the copy itself for the 7..64-pixel segments of CNN layers.
-#include "../../conv/gather_row.hpp"
+#include "avx512.hpp"
 #include "vec.hpp"
 
 namespace kernels {
-
-namespace {
+namespace avx512 {
 
 template <typename T>
-void gather_row_avx512(T* d, const T* row, dim_t first, dim_t step, dim_t len, dim_t size) {
+void gather_row(T* d, const T* row, dim_t first, dim_t step, dim_t len, dim_t size) {
     using Z = Avx512<T>;
     constexpr int W = Z::W;
     for (dim_t t = 0; t < len; t += W) {
@@ -34,15 +33,8 @@ void gather_row_avx512(T* d, const T* row, dim_t first, dim_t step, dim_t len, d
     }
 }
 
-}  // namespace
+template void gather_row<float>(float*, const float*, dim_t, dim_t, dim_t, dim_t);
+template void gather_row<double>(double*, const double*, dim_t, dim_t, dim_t, dim_t);
 
-template <>
-row_gather_fn<float> fast_row_gather<float>() {
-    return &gather_row_avx512<float>;
-}
-template <>
-row_gather_fn<double> fast_row_gather<double>() {
-    return &gather_row_avx512<double>;
-}
-
+}  // namespace avx512
 }  // namespace kernels

@@ -1,6 +1,6 @@
 // AVX-512 packing of convolution weights (Kg x Cg x R x S, contiguous) into the MR-row,
-// (r, s, c)-ordered panels of the NHWC kernels, a chunk of input channels at a time (compiled with
-// the AVX-512 flags only).
+// (r, s, c)-ordered panels of the NHWC kernels, a chunk of input channels at a time: the avx512
+// row's weight_pack (arch/table.cpp).
 //
 // W rows (output channels) x W consecutive source elements (positions (c, r, s)) are loaded as
 // vectors and transposed in registers, so each result vector is one source position for W output
@@ -10,9 +10,9 @@
 // spends ~0.3 cycles per element and is bound by reading the weights.
 #include <algorithm>
 
+#include "avx512.hpp"
 #include "pack.hpp"
 #include "vec.hpp"
-#include "../../conv/conv_pack.hpp"
 
 namespace kernels {
 
@@ -22,12 +22,15 @@ namespace {
 inline void transpose(__m512 (&r)[16]) { transpose16(r); }
 inline void transpose(__m512d (&r)[8]) { transpose8(r); }
 
+}  // namespace
+
+namespace avx512 {
+
 // Rows [i0, i0 + mc) x input channels [c0, c0 + kc) of one group's weights into panels of mr rows
 // (mr a multiple of W; rows past mc are zero), steps in (tap, channel) order. The chunk's source
 // is one contiguous run of every row: positions [c0 * taps, (c0 + kc) * taps).
 template <typename T>
-void pack_weight_chunk_avx512(const T* w, const ConvGeom& g, dim_t mr, dim_t i0, dim_t mc, dim_t c0, dim_t kc,
-                              T* dst) {
+void pack_weight_chunk(const T* w, const ConvGeom& g, dim_t mr, dim_t i0, dim_t mc, dim_t c0, dim_t kc, T* dst) {
     using X = Avx512<T>;
     constexpr int W = X::W;
     const dim_t taps = g.r * g.s, kd = g.kd(), len = kc * taps;
@@ -57,15 +60,8 @@ void pack_weight_chunk_avx512(const T* w, const ConvGeom& g, dim_t mr, dim_t i0,
     }
 }
 
-}  // namespace
+template void pack_weight_chunk<float>(const float*, const ConvGeom&, dim_t, dim_t, dim_t, dim_t, dim_t, float*);
+template void pack_weight_chunk<double>(const double*, const ConvGeom&, dim_t, dim_t, dim_t, dim_t, dim_t, double*);
 
-template <>
-weight_pack_fn<float> weight_pack_avx512<float>() {
-    return &pack_weight_chunk_avx512<float>;
-}
-template <>
-weight_pack_fn<double> weight_pack_avx512<double>() {
-    return &pack_weight_chunk_avx512<double>;
-}
-
+}  // namespace avx512
 }  // namespace kernels
