@@ -1,12 +1,13 @@
 // Gathering packers of the implicit im2col (see conv_pack.hpp).
 //
 // They are data movement only, so one binary serves every ISA; GCC clones them per vector width
-// (KERNELS_CLONES) because the zero-padded row copies are the inner loop, and an ISA's row in the
+// (arch/clones.hpp) because the zero-padded row copies are the inner loop, and an ISA's row in the
 // table may replace the row gather and the weight packer with its own (arch/table.hpp).
 #include "conv_pack.hpp"
 
 #include <algorithm>
 
+#include "../arch/clones.hpp"
 #include "../arch/table.hpp"
 #include "gather_row.hpp"
 

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "../arch/clones.hpp"
 #include "../arch/table.hpp"
 #include "../checked.hpp"
 #include "../core/workspace.hpp"
