@@ -1,4 +1,4 @@
-// The registry entry of a SIMD micro-kernel: its tile, packing, unpacked, batch-reduce (direct
+// The Ukernel descriptor of a SIMD micro-kernel: its tile, packing, unpacked, batch-reduce (direct
 // convolution) and half-height variants,
 // all instantiated in the including TU (compiled with that ISA's flags).
 #pragma once

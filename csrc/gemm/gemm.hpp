@@ -1,4 +1,4 @@
-// The five-loop packed GEMM (BLIS structure) over any micro-kernel from the registry.
+// The five-loop packed GEMM (BLIS structure) over any micro-kernel of the ISA table.
 #pragma once
 
 #include "../core/common.hpp"
