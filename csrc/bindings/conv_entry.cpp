@@ -17,7 +17,7 @@
 #include "../conv/conv.hpp"
 #include "../conv/depthwise.hpp"
 #include "../conv/im2col.hpp"
-#include "../checked.hpp"
+#include "../core/checked.hpp"
 #include "../core/engine.hpp"
 #include "../core/threads.hpp"
 #include "array_checks.hpp"

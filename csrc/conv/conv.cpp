@@ -12,7 +12,7 @@
 #include <cstdlib>
 #include <new>
 
-#include "../checked.hpp"
+#include "../core/checked.hpp"
 #include "../gemm/driver.hpp"
 #include "../gemm/gemm.hpp"
 #include "../core/workspace.hpp"

@@ -32,7 +32,7 @@
 
 #include <algorithm>
 
-#include "../checked.hpp"
+#include "../core/checked.hpp"
 #include "../gemm/driver.hpp"
 #include "../gemm/gemm.hpp"
 #include "../core/workspace.hpp"

@@ -14,7 +14,7 @@
 
 #include "../arch/clones.hpp"
 #include "../arch/table.hpp"
-#include "../checked.hpp"
+#include "../core/checked.hpp"
 #include "../core/workspace.hpp"
 
 #ifdef _OPENMP

@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "core/common.hpp"
+#include "common.hpp"
 
 namespace kernels {
 
