@@ -141,8 +141,10 @@ std::string isa_names() {
     return out;
 }
 
+// Out of line, also under LTO: inlined into the conv packers (once per packed block), the row
+// search only reshuffled their registers; as a call it leaves their code as it was.
 template <typename T>
-const IsaKernels<T>& isa_kernels(Isa isa) {
+KERNELS_NOINLINE const IsaKernels<T>& isa_kernels(Isa isa) {
     static constexpr IsaKernels<T> none{};
     const IsaRow& r = isa_row(isa);
     return r.build ? kernels_of<T>(*r.build) : none;

@@ -3,6 +3,8 @@
 // They are data movement only, so one binary serves every ISA; GCC clones them per vector width
 // (arch/clones.hpp) because the zero-padded row copies are the inner loop, and an ISA's row in the
 // table may replace the row gather and the weight packer with its own (arch/table.hpp).
+// pack_weight_chunk stays out of line: LTO inlined its table lookup into the direct kernel's tile
+// loop and spilled a register there.
 #include "conv_pack.hpp"
 
 #include <algorithm>
@@ -159,8 +161,8 @@ KERNELS_INLINE void weight_chunk(const T* wgt, const ConvGeom& g, dim_t mr, dim_
         pixel_cols<T>(v, u, j0, nc, p0, kc, dst);                                                      \
     }                                                                                                  \
     template <>                                                                                        \
-    void pack_weight_chunk<T>(const T* w, const ConvGeom& g, Isa isa, dim_t mr, dim_t i0, dim_t mc,      \
-                              dim_t c0, dim_t kc, T* dst) {                                            \
+    KERNELS_NOINLINE void pack_weight_chunk<T>(const T* w, const ConvGeom& g, Isa isa, dim_t mr,       \
+                                               dim_t i0, dim_t mc, dim_t c0, dim_t kc, T* dst) {       \
         if (const weight_pack_fn<T> fast = isa_kernels<T>(isa).weight_pack) return fast(w, g, mr, i0, mc, c0, kc, dst); \
         weight_chunk<T>(w, g, mr, i0, mc, c0, kc, dst);                                                \
     }                                                                                                  \

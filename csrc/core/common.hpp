@@ -17,9 +17,11 @@ constexpr std::size_t kAlign = 64;
 #if defined(__GNUC__) || defined(__clang__)
 #define KERNELS_RESTRICT __restrict__
 #define KERNELS_INLINE inline __attribute__((always_inline))
+#define KERNELS_NOINLINE __attribute__((noinline))
 #else
 #define KERNELS_RESTRICT
 #define KERNELS_INLINE inline
+#define KERNELS_NOINLINE
 #endif
 
 inline dim_t ceil_div(dim_t a, dim_t b) { return (a + b - 1) / b; }
