@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "../checked.hpp"
+#include "../core/checked.hpp"
 
 namespace kernels::py_checks {
 

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "../common.hpp"
+#include "../core/common.hpp"
 
 namespace kernels::py_checks {
 

@@ -17,9 +17,9 @@
 #include "../conv/conv.hpp"
 #include "../conv/depthwise.hpp"
 #include "../conv/im2col.hpp"
-#include "../checked.hpp"
-#include "../engine.hpp"
-#include "../threads.hpp"
+#include "../core/checked.hpp"
+#include "../core/engine.hpp"
+#include "../core/threads.hpp"
 #include "array_checks.hpp"
 
 namespace kernels {

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "../engine.hpp"
-#include "../gemm.hpp"
-#include "../threads.hpp"
+#include "../core/engine.hpp"
+#include "../gemm/gemm.hpp"
+#include "../core/threads.hpp"
 #include "array_checks.hpp"
 
 #ifdef _OPENMP

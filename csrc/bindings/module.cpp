@@ -4,9 +4,10 @@
 
 #include <stdexcept>
 
-#include "../cpu_info.hpp"
-#include "../engine.hpp"
-#include "../threads.hpp"
+#include "../arch/table.hpp"
+#include "../core/cpu_info.hpp"
+#include "../core/engine.hpp"
+#include "../core/threads.hpp"
 #include "conv_entry.hpp"
 #include "gemm_entry.hpp"
 #include "ukernel_entry.hpp"
@@ -17,11 +18,6 @@
 
 namespace py = pybind11;
 using namespace kernels;
-
-namespace kernels {
-double fma_peak_avx512(bool f64, double seconds);
-double fma_peak_avx2(bool f64, double seconds);
-}  // namespace kernels
 
 namespace {
 
@@ -54,7 +50,8 @@ py::dict engine_info() {
 py::dict info() {
     py::dict d;
     py::list built, supported;
-    for (Isa isa : {Isa::avx512, Isa::avx2, Isa::generic}) {
+    for (const IsaRow& row : isa_table()) {  // best first
+        const Isa isa = row.isa;
         if (isa_built(isa)) built.append(isa_name(isa));
         if (cpu_supports(isa)) supported.append(isa_name(isa));
     }
@@ -78,7 +75,7 @@ void configure_entry(const std::string& isa, py::ssize_t mc, py::ssize_t kc, py:
                      const std::string& ukernel) {
     Isa cap;
     if (!parse_isa(isa.c_str(), &cap))
-        throw py::value_error("unknown ISA '" + isa + "'; allowed: generic, avx2, avx512");
+        throw py::value_error("unknown ISA '" + isa + "'; allowed: " + isa_names());
     if (mc < 0 || kc < 0 || nc < 0) throw py::value_error("block sizes must be >= 0 (0 = derive)");
     try {
         configure(cap, mc, kc, nc, ukernel);
@@ -95,15 +92,8 @@ py::object fma_peak_entry(const std::string& dtype, double seconds) {
     double gflops = -1.0;
     {
         py::gil_scoped_release nogil;  // no Python objects may be touched in this scope
-#ifdef KERNELS_HAVE_AVX512
-        if (gflops < 0 && cpu_supports(Isa::avx512)) gflops = fma_peak_avx512(f64, seconds);
-#endif
-#ifdef KERNELS_HAVE_AVX2
-        if (gflops < 0 && cpu_supports(Isa::avx2)) gflops = fma_peak_avx2(f64, seconds);
-#endif
+        gflops = best_fma_peak(f64, seconds);
     }
-    (void)f64;
-    (void)seconds;
     return gflops < 0 ? py::object(py::none()) : py::object(py::float_(gflops));
 }
 

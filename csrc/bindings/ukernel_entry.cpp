@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "../cpu_info.hpp"
-#include "../registry.hpp"
+#include "../core/cpu_info.hpp"
+#include "../arch/table.hpp"
 #include "array_checks.hpp"
 
 namespace kernels {

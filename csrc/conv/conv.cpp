@@ -12,10 +12,10 @@
 #include <cstdlib>
 #include <new>
 
-#include "../checked.hpp"
-#include "../driver.hpp"
-#include "../gemm.hpp"
-#include "../workspace.hpp"
+#include "../core/checked.hpp"
+#include "../gemm/driver.hpp"
+#include "../gemm/gemm.hpp"
+#include "../core/workspace.hpp"
 #include "conv_direct.hpp"
 #include "conv_pack.hpp"
 #include "depthwise.hpp"

@@ -6,7 +6,7 @@
 #include <memory>
 #include <vector>
 
-#include "../engine.hpp"
+#include "../core/engine.hpp"
 #include "conv_geometry.hpp"
 #include "depthwise.hpp"
 

@@ -32,10 +32,10 @@
 
 #include <algorithm>
 
-#include "../checked.hpp"
-#include "../driver.hpp"
-#include "../gemm.hpp"
-#include "../workspace.hpp"
+#include "../core/checked.hpp"
+#include "../gemm/driver.hpp"
+#include "../gemm/gemm.hpp"
+#include "../core/workspace.hpp"
 #include "conv_pack.hpp"
 
 #ifdef _OPENMP
@@ -45,7 +45,7 @@
 namespace kernels {
 namespace {
 
-constexpr dim_t kMaxNr = 16;  // widest micro-tile of the registry (12 today)
+constexpr dim_t kMaxNr = 16;  // widest micro-tile of the ISA table (12 today)
 constexpr const char* kWhat = "conv2d: the direct kernel's workspace";
 
 // K panels x input channels of the weight block kept in L2 (see weight_block).
@@ -73,7 +73,7 @@ struct DirectPlan {
 
 // The weight block kept in L2 while the pixel tiles pass: `panels` K panels (MR output channels
 // each) x every tap x `kc` input channels, at most the GEMM's L2 block (MC x KC elements, a
-// quarter of L2: blocking.hpp). Whole input-channel ranges come first, so that each output is
+// quarter of L2: arch/table.cpp). Whole input-channel ranges come first, so that each output is
 // written once, with its epilogue, straight from registers; only a panel that alone exceeds the
 // budget (3x3 layers with >= 256 channels) is cut into channel chunks, whose partial sums go
 // through C. Pixel data need no such care: a tile's NR broadcast streams cost ~2 bytes per cycle

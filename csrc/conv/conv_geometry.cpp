@@ -3,7 +3,7 @@
 
 #include <stdexcept>
 
-#include "../checked.hpp"
+#include "../core/checked.hpp"
 
 namespace kernels {
 

@@ -5,8 +5,8 @@
 #include <initializer_list>
 #include <string>
 
-#include "../common.hpp"
-#include "../epilogue.hpp"
+#include "../core/common.hpp"
+#include "../core/epilogue.hpp"
 
 namespace kernels {
 

@@ -1,11 +1,16 @@
 // Gathering packers of the implicit im2col (see conv_pack.hpp).
 //
-// They are data movement only, so one binary serves every ISA; on x86 GCC clones them for AVX-512
-// and AVX2 (picked at load time by CPUID) because the zero-padded row copies are the inner loop.
+// They are data movement only, so one binary serves every ISA; GCC clones them per vector width
+// (arch/clones.hpp) because the zero-padded row copies are the inner loop, and an ISA's row in the
+// table may replace the row gather and the weight packer with its own (arch/table.hpp).
+// pack_weight_chunk stays out of line: LTO inlined its table lookup into the direct kernel's tile
+// loop and spilled a register there.
 #include "conv_pack.hpp"
 
 #include <algorithm>
 
+#include "../arch/clones.hpp"
+#include "../arch/table.hpp"
 #include "gather_row.hpp"
 
 namespace kernels {
@@ -144,33 +149,11 @@ KERNELS_INLINE void weight_chunk(const T* wgt, const ConvGeom& g, dim_t mr, dim_
 
 }  // namespace
 
-template <typename T>
-row_gather_fn<T> row_gather_for(Isa isa) {
-#ifdef KERNELS_HAVE_AVX512
-    if (isa == Isa::avx512) return fast_row_gather<T>();
-#endif
-    (void)isa;
-    return nullptr;
-}
-template row_gather_fn<float> row_gather_for<float>(Isa);
-template row_gather_fn<double> row_gather_for<double>(Isa);
-
-namespace {
-template <typename T>
-weight_pack_fn<T> weight_pack_for(Isa isa) {
-#ifdef KERNELS_HAVE_AVX512
-    if (isa == Isa::avx512) return weight_pack_avx512<T>();
-#endif
-    (void)isa;
-    return nullptr;
-}
-}  // namespace
-
 #define KERNELS_CONV_PACK(T)                                                                           \
     template <>                                                                                        \
     KERNELS_CLONES void pack_pixel_rows<T>(const ImageView<T>& v, Isa isa, dim_t mr, dim_t i0, dim_t mc, \
                                            dim_t p0, dim_t kc, T* dst) {                               \
-        pixel_rows<T>(v, row_gather_for<T>(isa), mr, i0, mc, p0, kc, dst);                             \
+        pixel_rows<T>(v, isa_kernels<T>(isa).row_gather, mr, i0, mc, p0, kc, dst);                     \
     }                                                                                                  \
     template <>                                                                                        \
     KERNELS_CLONES void pack_pixel_cols<T>(const ImageView<T>& v, const Ukernel<T>& u, dim_t j0, dim_t nc, \
@@ -178,9 +161,9 @@ weight_pack_fn<T> weight_pack_for(Isa isa) {
         pixel_cols<T>(v, u, j0, nc, p0, kc, dst);                                                      \
     }                                                                                                  \
     template <>                                                                                        \
-    void pack_weight_chunk<T>(const T* w, const ConvGeom& g, Isa isa, dim_t mr, dim_t i0, dim_t mc,      \
-                              dim_t c0, dim_t kc, T* dst) {                                            \
-        if (const weight_pack_fn<T> fast = weight_pack_for<T>(isa)) return fast(w, g, mr, i0, mc, c0, kc, dst); \
+    KERNELS_NOINLINE void pack_weight_chunk<T>(const T* w, const ConvGeom& g, Isa isa, dim_t mr,       \
+                                               dim_t i0, dim_t mc, dim_t c0, dim_t kc, T* dst) {       \
+        if (const weight_pack_fn<T> fast = isa_kernels<T>(isa).weight_pack) return fast(w, g, mr, i0, mc, c0, kc, dst); \
         weight_chunk<T>(w, g, mr, i0, mc, c0, kc, dst);                                                \
     }                                                                                                  \
     template <>                                                                                        \

@@ -9,7 +9,7 @@
 //    B(q, pixel) from the image, each (r, s) step a run of contiguous channels.
 #pragma once
 
-#include "../ukernel.hpp"
+#include "../arch/ukernel.hpp"
 #include "conv_geometry.hpp"
 
 namespace kernels {
@@ -24,7 +24,7 @@ struct ImageView {
 
 // Rows [i0, i0+mc) (output pixels of one image) x columns [p0, p0+kc) (q = (c, r, s)) of the
 // implicit im2col^T, into MR-row micro-panels.
-// isa: that of the micro-kernel the panels are for (AVX-512 ones get the masked-load row gather).
+// isa: that of the micro-kernel the panels are for (its table row may offer a vector row gather).
 template <typename T>
 void pack_pixel_rows(const ImageView<T>& v, Isa isa, dim_t mr, dim_t i0, dim_t mc, dim_t p0, dim_t kc, T* dst);
 
@@ -44,17 +44,12 @@ void pack_weight_rows_rsc(const T* w, const ConvGeom& g, Isa isa, dim_t mr, dim_
 
 // Rows [i0, i0+mc) x input channels [c0, c0+kc) of one group's weights, every tap, into MR-row
 // micro-panels of taps*kc steps in (tap, channel) order, tap = r*S + s: the layout of the direct
-// NHWC kernels (for c0 == 0, kc == Cg the same panels as pack_weight_rows_rsc). AVX-512 kernels
-// get a transposing packer (weight_pack_avx512.cpp), the others a scalar loop that reads each
+// NHWC kernels (for c0 == 0, kc == Cg the same panels as pack_weight_rows_rsc). The ISA's table
+// row may offer a vector packer (weight_pack_fn, arch/table.hpp); else a scalar loop reads each
 // weight row in order.
 template <typename T>
 void pack_weight_chunk(const T* w, const ConvGeom& g, Isa isa, dim_t mr, dim_t i0, dim_t mc, dim_t c0, dim_t kc,
                        T* dst);
-template <typename T>
-using weight_pack_fn = void (*)(const T* w, const ConvGeom& g, dim_t mr, dim_t i0, dim_t mc, dim_t c0, dim_t kc,
-                                T* dst);
-template <typename T>
-weight_pack_fn<T> weight_pack_avx512();  // declared here, defined only in AVX-512 builds
 
 // Driver operand sources (see driver.hpp).
 template <typename T>

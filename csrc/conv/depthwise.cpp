@@ -12,8 +12,10 @@
 #include <algorithm>
 #include <vector>
 
-#include "../checked.hpp"
-#include "../workspace.hpp"
+#include "../arch/clones.hpp"
+#include "../arch/table.hpp"
+#include "../core/checked.hpp"
+#include "../core/workspace.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -202,10 +204,8 @@ void depthwise_conv(const ConvGeom& g, const ConvIO<T>& io, const T* w_rsc, Isa 
         const dim_t rows = g.n * ho_n;
         const bool unit_c = io.xs.c == 1;
         depthwise_row_fn<T> fast = nullptr;
-#ifdef KERNELS_HAVE_AVX512
-        if (isa == Isa::avx512 && unit_c && io.ys.c == 1) fast = depthwise_row_avx512<T>(g);
-#endif
-        (void)isa;
+        if (const depthwise_pick_fn<T> pick = isa_kernels<T>(isa).depthwise_row; pick && unit_c && io.ys.c == 1)
+            fast = pick(g);
         if (fast) {
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
             for (dim_t row = 0; row < rows; ++row) fast(g, io, w_rsc, row / ho_n, row % ho_n);

@@ -4,7 +4,7 @@
 
 #include <cstddef>
 
-#include "../ukernel.hpp"
+#include "../arch/ukernel.hpp"
 #include "conv_geometry.hpp"
 
 namespace kernels {
@@ -12,14 +12,8 @@ namespace kernels {
 // Largest R*S the direct kernel takes (its per-pixel tap table lives on the stack).
 constexpr long kMaxDepthwiseTaps = 1024;
 
-// One output row (image, ho) of a channels-contiguous depthwise layer (xs.c == ys.c == 1), taps
-// as R x S x C. The AVX-512 one lives in depthwise_avx512.cpp (AVX-512 builds only).
-template <typename T>
-using depthwise_row_fn = void (*)(const ConvGeom& g, const ConvIO<T>& io, const T* taps, dim_t img, dim_t ho);
-template <typename T>
-depthwise_row_fn<T> depthwise_row_avx512(const ConvGeom& g);  // the row kernel suited to g
-
-// isa: the engine's micro-kernel ISA (AVX-512 gets the vector row kernel for NHWC).
+// isa: the engine's micro-kernel ISA; its table row may offer a vector row kernel for layers whose
+// x and y have unit channel stride (depthwise_pick_fn, arch/table.hpp).
 // w: K x 1 x R x S (the caller's layout). w_rsc: the same taps as R x S x C (channels innermost,
 // what the NHWC kernel vectorises over), or nullptr to transpose them here into scratch memory.
 template <typename T>

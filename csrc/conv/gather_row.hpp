@@ -1,28 +1,15 @@
 // The inner loop of every im2col variant: one output row's taps on one input row, zero padded.
 #pragma once
 
-#include "../ukernel.hpp"
 #include "conv_geometry.hpp"
 
 namespace kernels {
 
-// A vectorised gather_row for unit-stride rows and steps 1 or 2 (inc == 1): d[0:len) := the taps
-// at first + t*step of row (nullptr: all padding), zero outside [0, size).
-template <typename T>
-using row_gather_fn = void (*)(T* d, const T* row, dim_t first, dim_t step, dim_t len, dim_t size);
-
-// The AVX-512 one (gather_row_avx512.cpp); declared here, defined only in AVX-512 builds.
-template <typename T>
-row_gather_fn<T> fast_row_gather();
-
-// The vectorised gather for panels of a kernel of this ISA, or nullptr (use gather_row).
-template <typename T>
-row_gather_fn<T> row_gather_for(Isa isa);
-
 namespace {
 
 // d[0:len) := row[(first + t*step) * inc] for taps inside [0, size), zero for padding taps;
-// row == nullptr means the whole input row is padding.
+// row == nullptr means the whole input row is padding. (An ISA may offer a vector form for inc == 1,
+// step 1 or 2: row_gather_fn, arch/table.hpp.)
 template <typename T>
 KERNELS_INLINE void gather_row(T* KERNELS_RESTRICT d, const T* row, dim_t first, dim_t step, inc_t inc,
                                dim_t len, dim_t size) {

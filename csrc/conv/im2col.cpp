@@ -1,6 +1,7 @@
 // Explicit im2col lowering, parallel over rows of the lowered matrix (see im2col.hpp).
 #include "im2col.hpp"
 
+#include "../arch/clones.hpp"
 #include "gather_row.hpp"
 
 namespace kernels {

@@ -1,0 +1,25 @@
+// What arch/avx512/ registers in the ISA table (table.cpp). Declarations only, so portable code may
+// include this; the definitions are compiled with the AVX-512 flags and run only where the table's
+// CPU check for AVX-512 passed.
+#pragma once
+
+#include "../table.hpp"
+
+namespace kernels {
+
+extern const Ukernel<float> ukr_f32_avx512_64x6, ukr_f32_avx512_32x12;
+extern const Ukernel<double> ukr_f64_avx512_32x6, ukr_f64_avx512_16x12;
+
+// The helpers, each instantiated for float and double in its own file; their contracts are the
+// function types of table.hpp.
+namespace avx512 {
+template <typename T>  // row_gather_fn (gather_row.cpp)
+void gather_row(T* d, const T* row, dim_t first, dim_t step, dim_t len, dim_t size);
+template <typename T>  // weight_pack_fn (weight_pack.cpp)
+void pack_weight_chunk(const T* w, const ConvGeom& g, dim_t mr, dim_t i0, dim_t mc, dim_t c0, dim_t kc, T* dst);
+template <typename T>  // depthwise_pick_fn (depthwise_row.cpp)
+depthwise_row_fn<T> depthwise_row(const ConvGeom& g);
+double fma_peak(bool f64, double seconds);  // fma_peak_fn (fma_peak.cpp)
+}  // namespace avx512
+
+}  // namespace kernels

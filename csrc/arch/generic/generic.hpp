@@ -1,0 +1,11 @@
+// What arch/generic/ (portable C++, built for every CPU) registers in the ISA table (table.cpp).
+#pragma once
+
+#include "../table.hpp"
+
+namespace kernels {
+
+extern const Ukernel<float> ukr_f32_generic_8x4;
+extern const Ukernel<double> ukr_f64_generic_4x4;
+
+}  // namespace kernels

@@ -1,0 +1,32 @@
+// The Ukernel descriptor of a SIMD micro-kernel: its tile, packing, unpacked, batch-reduce (direct
+// convolution) and half-height variants,
+// all instantiated in the including TU (compiled with that ISA's flags).
+#pragma once
+
+#include "../gemm/packing.hpp"
+#include "ukernel.hpp"
+#include "simd_ukernel.hpp"
+
+namespace kernels {
+namespace {
+
+// MR = MV vectors of V::W lanes, NR broadcast columns; `pack_b` may be an ISA-specific packer.
+// The unpacked (direct) kernels need masked loads for short row blocks, so ISAs without lane
+// masks get none and always pack.
+template <class V, int MV, int NR>
+constexpr Ukernel<typename V::T> simd_ukernel(const char* name, Isa isa, double efficiency,
+                                              pack_b_fn<typename V::T> pack_b) {
+    using T = typename V::T;
+    constexpr int MR = MV * V::W;
+    direct_fn<T> direct = nullptr, direct_half = nullptr;
+    if constexpr (V::kMasked) {
+        direct = &simd_ukr_direct<V, MV, NR>;
+        direct_half = &simd_ukr_direct<V, MV / 2, NR>;
+    }
+    return {name,       isa,    MR,     NR, efficiency, &simd_ukr<V, MV, NR>, &pack_a<T, MR>,
+            pack_b,     direct, &simd_ukr<V, MV / 2, NR, MR>, direct_half,
+            &simd_ukr_taps<V, MV, NR>, &simd_ukr_taps<V, MV / 2, NR, MR>};
+}
+
+}  // namespace
+}  // namespace kernels

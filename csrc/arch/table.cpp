@@ -1,0 +1,182 @@
+// The one ISA table: per instruction set its name, CPU check, kernels and helpers, and block-size
+// rule. Adding an ISA: a folder arch/<isa>/, its kernel list and one row here (CONTRIBUTING.md).
+// This file is compiled without ISA flags: it only reads CPUID and holds addresses; the code they
+// point at runs only where the row's CPU check passed.
+#include "table.hpp"
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+// The folders of this build (CMake defines KERNELS_HAVE_<ISA> for each one in KERNELS_ISAS).
+#include "generic/generic.hpp"
+#ifdef KERNELS_HAVE_AVX2
+#include "avx2/avx2.hpp"
+#endif
+#ifdef KERNELS_HAVE_AVX512
+#include "avx512/avx512.hpp"
+#endif
+
+namespace kernels {
+
+namespace {
+
+// ---- CPU checks: the one place CPU features are read ---------------------------------------------
+
+bool runs_anywhere() { return true; }
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+// __builtin_cpu_supports also checks that the OS saves the wider registers (XCR0).
+bool runs_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+bool runs_avx512() {
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#else
+bool runs_avx2() { return false; }
+bool runs_avx512() { return false; }
+#endif
+
+// ---- Block-size rules (the model is in core/blocking.hpp) ----------------------------------------
+
+// Measured on a Sapphire Rapids core (2 MiB L2) with the AVX-512 kernels, by a tuning grid over
+// MC x KC x NC at n = 2048 and 4096: KC x NR panel of B in half of L1; MC x KC block of A in a
+// quarter of L2 (half lost 3-5%); KC x NC block of B in a quarter of L3, NC capped at 2048 (sysfs
+// reports the whole socket's L3, even a host's in a VM; NC = 4096 lost 5-8% at n = 4096). The
+// AVX2 and portable kernels use it unmeasured.
+constexpr BlockRule kBlocksX86 = {/*kc_l1_div*/ 2, /*mc_l2_div*/ 4, /*nc_l3_div*/ 4, /*kc_min*/ 64,
+                                  /*kc_max*/ 1024, /*mc_max*/ 1024, /*nc_min*/ 512, /*nc_max*/ 2048};
+
+// ---- Kernels and helpers of each folder ----------------------------------------------------------
+// Micro-kernels in the order the engine considers them (it picks per problem shape).
+
+constexpr IsaBuild kGeneric = {
+    {{&ukr_f32_generic_8x4}, nullptr, nullptr, nullptr},
+    {{&ukr_f64_generic_4x4}, nullptr, nullptr, nullptr},
+    nullptr,
+};
+
+#ifdef KERNELS_HAVE_AVX2
+constexpr IsaBuild kAvx2Build = {
+    {{&ukr_f32_avx2_16x6}, nullptr, nullptr, nullptr},
+    {{&ukr_f64_avx2_8x6}, nullptr, nullptr, nullptr},
+    &avx2::fma_peak,
+};
+constexpr const IsaBuild* kAvx2 = &kAvx2Build;
+#else
+constexpr const IsaBuild* kAvx2 = nullptr;
+#endif
+
+#ifdef KERNELS_HAVE_AVX512
+constexpr IsaBuild kAvx512Build = {
+    {{&ukr_f32_avx512_64x6, &ukr_f32_avx512_32x12}, &avx512::gather_row<float>,
+     &avx512::pack_weight_chunk<float>, &avx512::depthwise_row<float>},
+    {{&ukr_f64_avx512_32x6, &ukr_f64_avx512_16x12}, &avx512::gather_row<double>,
+     &avx512::pack_weight_chunk<double>, &avx512::depthwise_row<double>},
+    &avx512::fma_peak,
+};
+constexpr const IsaBuild* kAvx512 = &kAvx512Build;
+#else
+constexpr const IsaBuild* kAvx512 = nullptr;
+#endif
+
+// ---- The table, best ISA first --------------------------------------------------------------------
+
+constexpr IsaRow kTable[] = {
+    // ISA          name        CPU check        kernels     block sizes
+    {Isa::avx512,  "avx512",   &runs_avx512,    kAvx512,    kBlocksX86},
+    {Isa::avx2,    "avx2",     &runs_avx2,      kAvx2,      kBlocksX86},
+    {Isa::generic, "generic",  &runs_anywhere,  &kGeneric,  kBlocksX86},
+};
+constexpr std::size_t kRows = sizeof(kTable) / sizeof(kTable[0]);
+
+constexpr bool best_first() {
+    for (std::size_t i = 1; i < kRows; ++i)
+        if (static_cast<int>(kTable[i - 1].isa) <= static_cast<int>(kTable[i].isa)) return false;
+    return kTable[kRows - 1].isa == Isa::generic;
+}
+static_assert(best_first(), "rows are sorted best ISA first, one per ISA, generic (always built) last");
+
+template <typename T>
+std::vector<const Ukernel<T>*> collect_built() {
+    std::vector<const Ukernel<T>*> out;
+    for (const IsaRow& r : kTable)
+        if (r.build)
+            for (const Ukernel<T>* u : kernels_of<T>(*r.build).ukernels) {
+                if (u == nullptr) continue;
+                // A kernel's own isa decides its cap and CPU check: it must be the row's.
+                if (u->isa != r.isa) throw std::logic_error(std::string(u->name) + " is listed in the row of " + r.name);
+                out.push_back(u);
+            }
+    return out;
+}
+
+}  // namespace
+
+IsaRows isa_table() { return {kTable, kTable + kRows}; }
+
+const IsaRow& isa_row(Isa isa) {
+    for (const IsaRow& r : kTable)
+        if (r.isa == isa) return r;
+    return kTable[kRows - 1];  // unreachable: every Isa has a row (best_first)
+}
+
+Isa best_isa() { return kTable[0].isa; }
+
+bool cpu_supports(Isa isa) { return isa_row(isa).cpu_runs(); }
+bool isa_built(Isa isa) { return isa_row(isa).build != nullptr; }
+const char* isa_name(Isa isa) { return isa_row(isa).name; }
+
+bool parse_isa(const char* name, Isa* out) {
+    for (const IsaRow& r : kTable)
+        if (std::strcmp(name, r.name) == 0) {
+            *out = r.isa;
+            return true;
+        }
+    return false;
+}
+
+std::string isa_names() {
+    std::string out;
+    for (std::size_t i = kRows; i-- > 0;) out += std::string(out.empty() ? "" : ", ") + kTable[i].name;
+    return out;
+}
+
+// Out of line, also under LTO: inlined into the conv packers (once per packed block), the row
+// search only reshuffled their registers; as a call it leaves their code as it was.
+template <typename T>
+KERNELS_NOINLINE const IsaKernels<T>& isa_kernels(Isa isa) {
+    static constexpr IsaKernels<T> none{};
+    const IsaRow& r = isa_row(isa);
+    return r.build ? kernels_of<T>(*r.build) : none;
+}
+template const IsaKernels<float>& isa_kernels<float>(Isa);
+template const IsaKernels<double>& isa_kernels<double>(Isa);
+
+template <typename T>
+const std::vector<const Ukernel<T>*>& built_ukernels() {
+    static const std::vector<const Ukernel<T>*> all = collect_built<T>();
+    return all;
+}
+template const std::vector<const Ukernel<float>*>& built_ukernels<float>();
+template const std::vector<const Ukernel<double>*>& built_ukernels<double>();
+
+template <typename T>
+std::vector<const Ukernel<T>*> select_ukernels(Isa cap) {
+    std::vector<const Ukernel<T>*> out;
+    for (const Ukernel<T>* u : built_ukernels<T>()) {
+        if (static_cast<int>(u->isa) > static_cast<int>(cap) || !cpu_supports(u->isa)) continue;
+        if (!out.empty() && u->isa != out.front()->isa) break;  // table is sorted best ISA first
+        out.push_back(u);
+    }
+    return out;  // never empty: the generic kernel is always built and runnable
+}
+template std::vector<const Ukernel<float>*> select_ukernels<float>(Isa);
+template std::vector<const Ukernel<double>*> select_ukernels<double>(Isa);
+
+double best_fma_peak(bool f64, double seconds) {
+    for (const IsaRow& r : kTable)
+        if (r.build && r.build->fma_peak && r.cpu_runs()) return r.build->fma_peak(f64, seconds);
+    return -1.0;
+}
+
+}  // namespace kernels

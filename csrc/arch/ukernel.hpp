@@ -1,0 +1,76 @@
+// The one micro-kernel contract shared by every ISA, and the descriptor the ISA table keeps per kernel.
+#pragma once
+
+#include "../core/common.hpp"
+#include "../core/epilogue.hpp"
+
+namespace kernels {
+
+// C[0:m, 0:n] := beta * C + alpha * Apanel * Bpanel  for m <= MR, n <= NR.
+//   a: packed A micro-panel, k columns of MR contiguous elements (zero padded past m),
+//   b: packed B micro-panel, k rows of NR contiguous elements (zero padded past n),
+//   c: element (i, j) at c[i*rs_c + j*cs_c], any strides (negative included).
+// beta == 0 means C is not read (NaN/Inf already in C must not leak into the result).
+// ep: nullptr, or a per-channel epilogue applied to the result before it is stored (already
+// offset to this tile, see Epilogue::at); only the last k block of a product passes one.
+template <typename T>
+using ukr_fn = void (*)(dim_t k, T alpha, const T* KERNELS_RESTRICT a, const T* KERNELS_RESTRICT b,
+                        T beta, T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n, const Epilogue<T>* ep);
+
+// Optional unpacked variant for small problems: A(i, p) at a[i + p*lda] (unit stride along i),
+// B(p, j) at b[p*rs_b + j*cs_b]; otherwise the same contract as ukr_fn.
+template <typename T>
+using direct_fn = void (*)(dim_t k, T alpha, const T* a, inc_t lda, const T* b, inc_t rs_b,
+                           inc_t cs_b, T beta, T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n,
+                           const Epilogue<T>* ep);
+
+// Batch-reduce variant for direct convolution: C[0:m, 0:n] := ep(beta*C + sum_t A_t * B_t), with
+//   A_t: kc steps of MR elements at a + a_off[t] inside a packed A micro-panel (the weights of
+//        tap t), and B_t(p, j) at b[t*NR + j][p * rs_b] (the channels of output pixel j's input
+//        pixel under tap t; a pixel in the zero padding points at zeros).
+// B is read in place, never packed: each element is broadcast, so any address works.
+template <typename T>
+using taps_fn = void (*)(dim_t ntaps, dim_t kc, const T* a, const dim_t* a_off, const T* const* b,
+                         inc_t rs_b, T beta, T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n,
+                         const Epilogue<T>* ep);
+
+// Packs op(A)[0:mc, 0:kc] (element (i, p) at a[i*rs + p*cs]) into ceil(mc/MR) micro-panels.
+template <typename T>
+using pack_a_fn = void (*)(dim_t mc, dim_t kc, const T* a, inc_t rs, inc_t cs, T* dst);
+// Packs op(B)[0:kc, 0:nc] (element (p, j) at b[p*rs + j*cs]) into ceil(nc/NR) micro-panels.
+template <typename T>
+using pack_b_fn = void (*)(dim_t kc, dim_t nc, const T* b, inc_t rs, inc_t cs, T* dst);
+
+// Instruction sets in increasing order of capability; a cap selects the best one <= cap. Each has
+// one row in the ISA table (arch/table.cpp), which says whether it is built and runnable.
+enum class Isa : int { generic = 0, avx2 = 1, avx512 = 2 };
+
+template <typename T>
+struct Ukernel {
+    const char* name;  // e.g. "ukr_f32_avx512_32x12"
+    Isa isa;
+    dim_t mr, nr;
+    // Fraction of the FMA peak the kernel sustains on L1-resident panels (measured for AVX-512 on
+    // a Sapphire Rapids core; nominal elsewhere). Only compared between kernels of one ISA, to
+    // trade a faster tile against the padding it adds on a given m (see Engine::pick).
+    double efficiency;
+    ukr_fn<T> kernel;
+    pack_a_fn<T> pack_a;  // compiled with the same ISA flags as the kernel
+    pack_b_fn<T> pack_b;
+    direct_fn<T> direct;  // nullptr when the ISA has no unpacked kernel
+    // Half-height variants (MR/2 rows, same packed panels) for the last rows of a block;
+    // nullptr when the kernel has none. Same contract with m <= MR/2.
+    ukr_fn<T> kernel_half;
+    direct_fn<T> direct_half;
+    // Batch-reduce (direct convolution) kernel and its half-height variant (nullptr: none).
+    taps_fn<T> taps;
+    taps_fn<T> taps_half;
+
+    // Rows of C actually computed for m rows: full tiles, and a half tile for a short remainder.
+    dim_t padded_rows(dim_t m) const {
+        const dim_t rem = m % mr, half = mr / 2;
+        return m - rem + (rem == 0 ? 0 : (kernel_half && rem <= half ? half : mr));
+    }
+};
+
+}  // namespace kernels

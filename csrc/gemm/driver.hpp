@@ -1,0 +1,236 @@
+// The five-loop blocked driver (BLIS structure) shared by GEMM and convolution, generic over where
+// the A and B micro-panels come from: packed from strided matrices (GEMM, im2col), gathered from
+// an image while packing (implicit convGemm), or packed once ahead of time (Conv2d weights).
+//
+// Loops: jc (NC) -> pc (KC, B block) -> ic (MC, A block) -> jr (NR) -> ir (MR).
+// Parallelism: threads form a tm x tn grid over the ic (M) and jr (N) loops. All threads pack the
+// shared KC x NC block of B together, then each packs its own MC x KC block of A (A blocks are
+// private to a core's L2) and runs its tiles. Two barriers per (jc, pc) iteration; none when only
+// N is split, where each thread packs the B panels it uses into a region of its own, and none when
+// B is prepacked.
+//
+// Operand sources (duck-typed, resolved at compile time so the GEMM path pays nothing):
+//   static constexpr bool prepacked;
+//   prepacked:  const T* panel(dim_t first_row_or_col, dim_t p0) const, inc_t panel_stride() const
+//               (panels of MR rows / NR columns, k-major: k step stride MR / NR, as packed)
+//   otherwise:  void pack(const Ukernel<T>& u, dim_t i0, dim_t count, dim_t p0, dim_t kc, T* dst) const
+//               (rows [i0, i0+count) of A or columns of B, k range [p0, p0+kc), into micro-panels)
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+
+#include "../core/engine.hpp"
+#include "../core/epilogue.hpp"
+#include "../core/workspace.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace kernels {
+
+// The C side of a blocked product in kernel orientation (the micro-kernels vectorise along i).
+template <typename T>
+struct Tiles {
+    dim_t m, n, k;
+    T alpha, beta;
+    T* c;
+    inc_t rs_c, cs_c;
+    Epilogue<T> ep;  // applied on the last k block; inactive for plain GEMM
+};
+
+// A and B read through strides: element (i, p) of A at a[i*rs + p*cs], (p, j) of B at b[p*rs + j*cs].
+template <typename T>
+struct StridedA {
+    static constexpr bool prepacked = false;
+    const T* a;
+    inc_t rs, cs;
+    void pack(const Ukernel<T>& u, dim_t i0, dim_t mc, dim_t p0, dim_t kc, T* dst) const {
+        u.pack_a(mc, kc, a + i0 * rs + p0 * cs, rs, cs, dst);
+    }
+};
+template <typename T>
+struct StridedB {
+    static constexpr bool prepacked = false;
+    const T* b;
+    inc_t rs, cs;
+    void pack(const Ukernel<T>& u, dim_t j0, dim_t nc, dim_t p0, dim_t kc, T* dst) const {
+        u.pack_b(kc, nc, b + p0 * rs + j0 * cs, rs, cs, dst);
+    }
+};
+
+// An operand packed whole (all k) into micro-panels of width w: panel q covers rows/columns
+// [q*w, q*w + w) and holds k steps of w elements.
+template <typename T>
+struct PrepackedPanels {
+    static constexpr bool prepacked = true;
+    const T* base;
+    dim_t w, k;
+    const T* panel(dim_t first, dim_t p0) const { return base + (first / w) * w * k + p0 * w; }
+    inc_t panel_stride() const { return w * k; }
+};
+
+struct Grid {
+    int tm, tn;
+};
+
+// Factor nt = tm * tn to minimise each thread's work per k step: its FMA lanes (tiles x MR x NR)
+// plus what it streams, weighted: its share of A rows and of the packed B columns (splitting M
+// makes every thread read the whole B block, splitting N the whole A block). A streamed element
+// costs about 4 FMA lanes (an L2/L3 line shared by 8-16 elements vs 32 lanes per cycle); the
+// term matters only for short, wide C such as 49 x 512, where splitting N avoids sharing B.
+inline Grid choose_grid(int nt, dim_t m, dim_t nc, dim_t mr, dim_t nr) {
+    constexpr dim_t kStreamWeight = 4;
+    Grid best{nt, 1};
+    dim_t best_cost = -1;
+    for (int tm = nt; tm >= 1; --tm) {
+        if (nt % tm) continue;
+        const int tn = nt / tm;
+        const dim_t tiles = ceil_div(ceil_div(m, mr), tm) * ceil_div(ceil_div(nc, nr), tn);
+        const dim_t cost = tiles * mr * nr + kStreamWeight * (ceil_div(m, tm) + ceil_div(nc, tn));
+        if (best_cost < 0 || cost < best_cost) best = {tm, tn}, best_cost = cost;
+    }
+    return best;
+}
+
+// [lo, hi) of `count` items for part `i` of `parts`, as even as possible.
+inline void split(dim_t count, int parts, int i, dim_t* lo, dim_t* hi) {
+    *lo = count * i / parts;
+    *hi = count * (i + 1) / parts;
+}
+
+// Block sizes, thread grid and packing-buffer layout of one blocked product.
+struct BlockPlan {
+    dim_t MR, NR, MC, KC, NC;
+    Grid grid;
+    bool shared_b;          // M split: one B block packed by all threads
+    dim_t own_b_elems;      // N split: elements of each thread's private B region
+    std::size_t b_bytes;    // packed B (0 when prepacked)
+    std::size_t a_bytes;    // one thread's packed A block (0 when prepacked)
+    std::size_t total_bytes(int nt) const { return b_bytes + a_bytes * static_cast<std::size_t>(nt); }
+};
+
+template <typename T>
+BlockPlan plan_blocks(dim_t m, dim_t n, dim_t k, const Candidate<T>& cand, int nt, bool a_prepacked,
+                      bool b_prepacked) {
+    const Ukernel<T>& u = *cand.ukr;
+    BlockPlan p{};
+    p.MR = u.mr, p.NR = u.nr;
+    p.KC = std::min(cand.blk.kc, k);
+    p.NC = std::min(cand.blk.nc, round_up(n, p.NR));
+    p.MC = std::min(cand.blk.mc, round_up(m, p.MR));
+    p.grid = choose_grid(nt, m, p.NC, p.MR, p.NR);
+    // With M split (tm > 1) the B block is shared: all threads pack it together, between
+    // barriers. With only N split each thread packs just the panels it uses into a region of its
+    // own, and never waits for another (packing, memory bound, overlaps the other's FMAs).
+    p.shared_b = p.grid.tm > 1;
+    const dim_t own_panels = ceil_div(ceil_div(p.NC, p.NR), p.grid.tn);  // most panels a thread owns
+    p.own_b_elems = round_up(own_panels * p.NR * p.KC, static_cast<dim_t>(kAlign / sizeof(T)));
+    const std::size_t b_elems = static_cast<std::size_t>(p.shared_b ? p.KC * p.NC : p.own_b_elems * nt);
+    p.b_bytes = b_prepacked ? 0 : round_up(b_elems * sizeof(T), kAlign);
+    p.a_bytes = a_prepacked ? 0 : round_up(static_cast<std::size_t>(p.KC * p.MC) * sizeof(T), kAlign);
+    return p;
+}
+
+template <typename T, class ASrc, class BSrc>
+void run_blocked(const Tiles<T>& g, const ASrc& A, const BSrc& B, const Candidate<T>& cand, int nt) {
+    // Barriers only inside our own team: a serial call may run inside an enclosing parallel
+    // region (batched matmul), where an orphaned barrier would bind to that outer team.
+    const bool team = nt > 1;
+    const Ukernel<T>& u = *cand.ukr;
+    const BlockPlan P = plan_blocks<T>(g.m, g.n, g.k, cand, nt, ASrc::prepacked, BSrc::prepacked);
+    const dim_t MR = P.MR, NR = P.NR, MC = P.MC, KC = P.KC, NC = P.NC;
+    const Grid grid = P.grid;
+    const bool shared_b = P.shared_b;
+    const bool b_barriers = team && shared_b && !BSrc::prepacked;
+    char* ws = static_cast<char*>(workspace(P.total_bytes(nt)));
+    T* const bufb = reinterpret_cast<T*>(ws);
+    const bool epilogue = g.ep.active();
+
+    auto body = [&](int tid) {
+        T* const bufa = reinterpret_cast<T*>(ws + P.b_bytes + P.a_bytes * tid);
+        const int ti = tid % grid.tm, tj = tid / grid.tm;
+        dim_t mp0, mp1;
+        split(ceil_div(g.m, MR), grid.tm, ti, &mp0, &mp1);
+        const dim_t m0 = mp0 * MR, m1 = std::min(g.m, mp1 * MR);
+
+        for (dim_t jc = 0; jc < g.n; jc += NC) {
+            const dim_t nc = std::min(NC, g.n - jc);
+            const dim_t n_panels = ceil_div(nc, NR);
+            dim_t np0, np1;  // this thread's share of the jr loop
+            split(n_panels, grid.tn, tj, &np0, &np1);
+            dim_t bp0 = np0, bp1 = np1;  // the B panels this thread packs
+            if (shared_b) split(n_panels, nt, tid, &bp0, &bp1);
+            // Panel p of this block is at packed_b + (p - first) * b_stride.
+            T* const own_b = shared_b ? bufb : bufb + P.own_b_elems * tid;
+            const dim_t first = shared_b ? 0 : np0;
+
+            for (dim_t pc = 0; pc < g.k; pc += KC) {
+                const dim_t kc = std::min(KC, g.k - pc);
+                const T* packed_b;
+                inc_t b_stride;
+                if constexpr (BSrc::prepacked) {
+                    packed_b = B.panel(jc + np0 * NR, pc) - (np0 - first) * B.panel_stride();
+                    b_stride = B.panel_stride();
+                } else {
+                    if (bp1 > bp0) {
+                        const dim_t j0 = bp0 * NR, j1 = std::min(nc, bp1 * NR);
+                        B.pack(u, jc + j0, j1 - j0, pc, kc, own_b + (bp0 - first) * NR * kc);
+                    }
+                    packed_b = own_b;
+                    b_stride = NR * kc;
+                }
+                if (b_barriers) {
+#pragma omp barrier
+                }
+                // Only the first k block applies the caller's beta; later ones accumulate, and
+                // only the last one runs the epilogue.
+                const T beta = pc == 0 ? g.beta : T(1);
+                const bool last_k = pc + kc == g.k;
+                for (dim_t ic = m0; ic < m1; ic += MC) {
+                    const dim_t mc = std::min(MC, m1 - ic);
+                    const T* packed_a;
+                    inc_t a_stride;
+                    if constexpr (ASrc::prepacked) {
+                        packed_a = A.panel(ic, pc);
+                        a_stride = A.panel_stride();
+                    } else {
+                        A.pack(u, ic, mc, pc, kc, bufa);
+                        packed_a = bufa;
+                        a_stride = MR * kc;
+                    }
+                    for (dim_t jp = np0; jp < np1; ++jp) {
+                        const dim_t jr = jp * NR;
+                        const dim_t nr = std::min(NR, nc - jr);
+                        const T* bp = packed_b + (jp - first) * b_stride;
+                        T* cj = g.c + (jc + jr) * g.cs_c + ic * g.rs_c;
+                        for (dim_t ir = 0; ir < mc; ir += MR) {
+                            const dim_t mr = std::min(MR, mc - ir);
+                            const auto kern = mr <= MR / 2 && u.kernel_half ? u.kernel_half : u.kernel;
+                            Epilogue<T> et;
+                            const Epilogue<T>* ep = nullptr;
+                            if (epilogue && last_k) et = g.ep.at(ic + ir, jc + jr), ep = &et;
+                            kern(kc, g.alpha, packed_a + (ir / MR) * a_stride, bp, beta,
+                                 cj + ir * g.rs_c, g.rs_c, g.cs_c, mr, nr, ep);
+                        }
+                    }
+                }
+                if (b_barriers) {
+#pragma omp barrier
+                }
+            }
+        }
+    };
+
+#ifdef _OPENMP
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        body(omp_get_thread_num());
+        return;
+    }
+#endif
+    body(0);
+}
+
+}  // namespace kernels

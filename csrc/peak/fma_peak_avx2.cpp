@@ -1,9 +1,0 @@
-// FMA peak probe compiled for AVX2 (see fma_peak.hpp).
-#include "../ukernels/vec_avx2.hpp"
-#include "fma_peak.hpp"
-
-namespace kernels {
-double fma_peak_avx2(bool f64, double seconds) {
-    return f64 ? fma_peak<Avx2F64>(seconds) : fma_peak<Avx2F32>(seconds);
-}
-}  // namespace kernels
