@@ -1,7 +1,7 @@
 """`python -m kernels bench peak`: this machine's FMA peak (one core and all cores) and streaming memory
 bandwidth, the two ceilings of the report's roofline.
 
-FMA peak: the cpu extension's probe (independent vector FMAs in registers, csrc/peak/), which
+FMA peak: the cpu extension's probe (independent vector FMAs in registers, csrc/arch/<isa>/fma_peak.cpp), which
 releases the GIL, so n Python threads run n probes at once and their rates add up.
 
 Bandwidth: STREAM's "add" kernel c = a + b (two float64 streams read, one written; counted as 24
