@@ -9,10 +9,10 @@
 """
 from __future__ import annotations
 
-from ._conv import Conv2d, conv2d, conv2d_workspace, im2col
+from ._api.conv import Conv2d, conv2d, conv2d_workspace, im2col
 from ._dispatch import backend_names, configure_logging, get_backend, use_backend
 from ._errors import BackendNotAvailable, UnsupportedOperation
-from ._linalg import gemm, matmul
+from ._api.linalg import gemm, matmul
 from ._threads import get_num_threads, num_threads, set_num_threads
 from ._version import __version__
 from .info import info

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 import kernels
-from kernels import _conv, _conv_args, _tuning
+from kernels import _tuning
+from kernels._api import conv as _conv
+from kernels._api import conv_args as _conv_args
 from kernels.__main__ import main
 from kernels.bench.layers import load as load_layers
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from kernels.backends import _cuda_sources as S
+from kernels.backends.cuda import sources as S
 
 nvrtc = pytest.importorskip("cupy_backends.cuda.libs.nvrtc", reason="cupy is not installed: pip install '.[cuda12]'")
 
 try:
-    from kernels.backends import _cuda_nvrtc as N
+    from kernels.backends.cuda import nvrtc as N
 
     N.version()
 except Exception as exc:  # libnvrtc not found

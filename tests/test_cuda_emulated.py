@@ -87,7 +87,7 @@ def test_tf32_only_when_asked(emu, rng):
 
 def test_cublas_when_the_cache_says_so(emu, monkeypatch, rng):
     from kernels import _tuning
-    from kernels.backends import _cuda_plan as plan
+    from kernels.backends.cuda import plan
 
     key = plan.gemm_key(90, "Emulated sm_90", "float32", "exact", 64, 64, 64)
     monkeypatch.setattr(_tuning, "entries", lambda: {key: {"choice": "cublas"}})

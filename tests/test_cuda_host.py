@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import kernels
-from kernels import _conv_args as A
-from kernels.backends import _cuda_plan as plan
-from kernels.backends import _cuda_sources as S
+from kernels._api import conv_args as A
+from kernels.backends.cuda import plan
+from kernels.backends.cuda import sources as S
 
 from _conv_reference import conv2d_ref
 

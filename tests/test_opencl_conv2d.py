@@ -98,8 +98,8 @@ def test_device_arrays_and_channel_slice_out(kform, alg, layout, rng):
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_conv_tiles(tiles, implicit, layout, rng):
     """The NDRange conv kernels with GPU-style tiles (local-memory gather tiles) and odd tiles."""
-    from kernels._conv_args import make_spec, shape_of
-    from kernels.backends import _opencl_launch as L
+    from kernels._api.conv_args import make_spec, shape_of
+    from kernels.backends.opencl import launch as L
 
     dev = device()
     for layer in (LAYERS[1], LAYERS[4], LAYERS[13]):

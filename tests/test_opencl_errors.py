@@ -84,7 +84,7 @@ def test_fp64_declined_clearly(monkeypatch):
 
 
 def test_device_selector_errors():
-    from kernels.backends import _opencl_runtime as rt
+    from kernels.backends.opencl import runtime as rt
 
     with pytest.raises(ValueError, match="matches no OpenCL device; devices: 0:0"):
         rt._by_selector("no-such-device-xyz")
@@ -96,9 +96,9 @@ def test_device_selector_errors():
 def test_binary_save_and_reload(tmp_path, rng):
     """Save the FPGA-form program's device binary, load it back with clCreateProgramWithBinary,
     run its kernels; then a fresh process with KERNELS_OPENCL_BINARY runs gemm and conv2d from it."""
-    from kernels.backends import _opencl_launch as L
-    from kernels.backends import _opencl_runtime as rt
-    from kernels.backends import _opencl_tiles as tiles
+    from kernels.backends.opencl import launch as L
+    from kernels.backends.opencl import runtime as rt
+    from kernels.backends.opencl import tiles
 
     dev = device()
     defines = {"REAL": "float", "REAL_IS_DOUBLE": 0, **tiles.FPGA["float32"]}
@@ -119,7 +119,8 @@ def test_binary_save_and_reload(tmp_path, rng):
         rt.load_binary(dev, str(tmp_path / "junk.bin"))
     code = (
         "import numpy as np, kernels\n"
-        "from kernels.backends import _opencl_runtime as rt, opencl\n"
+        "from kernels.backends import opencl\n"
+        "from kernels.backends.opencl import runtime as rt\n"
         "a = np.arange(12, dtype=np.float32).reshape(3, 4); b = np.ones((4, 2), np.float32)\n"
         "assert np.array_equal(kernels.gemm(a, b, backend='opencl'), a @ b)\n"
         "x = np.ones((1, 2, 4, 4), np.float32); w = np.ones((3, 2, 3, 3), np.float32)\n"

@@ -123,7 +123,7 @@ def test_blas_semantics(kform, device_arrays, rng):
 def test_gemm_tiles(tiles, dtype, rng):
     """The NDRange kernel with other tunables than the device's defaults, including the
     GPU shape (several items per group sharing local-memory B tiles), on ragged sizes."""
-    from kernels.backends import _opencl_launch as L
+    from kernels.backends.opencl import launch as L
 
     dev = device()
     for m, n, k in [(1, 1, 1), (23, 19, 37), (40, 64, 8), (17, 100, 70)]:

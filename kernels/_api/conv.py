@@ -1,6 +1,6 @@
 """Public convolution API: conv2d, im2col, conv2d_workspace and Conv2d plans.
 
-Arguments are normalised and checked here once for every backend (kernels/_conv_args.py); the
+Arguments are normalised and checked here once for every backend (kernels/_api/conv_args.py); the
 backend then runs the chosen algorithm. algorithm="auto" picks, in order (heuristic_choice): the
 direct kernels for depthwise layers and for every NHWC layer (the batch-reduce kernel reads the
 image in place: no im2col block and no packed image; measured faster than every other algorithm
@@ -16,10 +16,10 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from . import _conv_args as A
-from . import _precision, _tuning
-from ._dispatch import logger, pick
-from ._threads import get_num_threads
+from . import conv_args as A
+from .. import _precision, _tuning
+from .._dispatch import logger, pick
+from .._threads import get_num_threads
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # NCHW layers with at most this many output pixels (the 7x7 stage of ImageNet CNNs) run explicit
@@ -203,7 +203,7 @@ def conv2d_workspace(
 ) -> Dict[str, int]:
     """Extra bytes each applicable cpu algorithm allocates for this layer besides its output:
     packing buffers, im2col's lowered matrix, the depthwise kernel's scratch planes."""
-    from .backends.cpu import _cpu
+    from ..backends.cpu import _cpu
 
     dt = np.dtype(dtype)
     if dt not in _FLOATS:

@@ -5,8 +5,8 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from . import _precision
-from ._dispatch import pick
+from .. import _precision
+from .._dispatch import pick
 
 
 def gemm(

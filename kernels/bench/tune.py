@@ -1,7 +1,7 @@
 """`python -m kernels tune conv2d`: measure im2col against convGemm on each layer and record the
 faster in the tuning cache (kernels/_tuning.py) that conv2d(algorithm="auto") consults.
 
-Only layers where "auto" consults the cache are tuned (kernels._conv.heuristic_choice): not the
+Only layers where "auto" consults the cache are tuned (kernels._api.conv.heuristic_choice): not the
 depthwise, NHWC and wide NCHW layers with taps (direct kernels), nor the 1x1 stride-1 unpadded
 layers (a plain GEMM). A choice is kept per layer shape, dtype,
 layout, thread count and machine (CPU model, ISA, library version).
@@ -58,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
 
         return run_opencl(args)
 
-    from .. import _conv, _conv_args, _tuning
+    from .. import _tuning
+    from .._api import conv as _conv
+    from .._api import conv_args as _conv_args
     from .layers import load
 
     threads = args.threads or [kernels.get_num_threads()]

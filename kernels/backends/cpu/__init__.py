@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._extension import load_cpu_extension
-from .._linalg import matmul_promoting
-from .._validation import as_input
-from .base import Backend
+from ..._extension import load_cpu_extension
+from ..._api.linalg import matmul_promoting
+from ..._validation import as_input
+from ..base import Backend
 
 _cpu, _reason = load_cpu_extension()
 _ndarray = np.ndarray
@@ -30,7 +30,7 @@ class CpuBackend(Backend):
             return _cpu.matmul(a, b, out)  # validated in C++
         return matmul_promoting(_cpu.matmul, as_input(a), as_input(b), out)
 
-    # Convolution: arguments arrive normalised and checked (kernels/_conv.py); the C++ entries
+    # Convolution: arguments arrive normalised and checked (kernels/_api/conv.py); the C++ entries
     # re-check the arrays (dtypes, shapes, output strides, overlap) before running.
     def conv2d(self, x, w, bias, scale, shift, spec, shape, algorithm, out):
         if out is None:

@@ -13,14 +13,14 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
-from .. import _precision
-from .. import _tuning
-from .. import _validation as v
-from .._conv_args import check_hw_stride, check_vector
-from . import _cuda_plan as plan
-from . import _cuda_runtime as rt
-from . import _cuda_sources as S
-from .base import Backend
+from ... import _precision
+from ... import _tuning
+from ... import _validation as v
+from ..._api.conv_args import check_hw_stride, check_vector
+from . import plan
+from . import runtime as rt
+from . import sources as S
+from ..base import Backend
 
 cp = rt.cp
 _i32, _i64, _u64 = np.int32, np.int64, np.uint64

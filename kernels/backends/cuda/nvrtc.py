@@ -6,7 +6,7 @@ import os
 import time
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from . import _cuda_sources as S
+from . import sources as S
 
 
 class Compiled(NamedTuple):

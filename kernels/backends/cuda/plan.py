@@ -5,7 +5,7 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _cuda_sources as S
+from . import sources as S
 
 MAX_GRID_Y = 65535  # blockIdx.y: the batch (GEMM) or the group (conv)
 PRECISIONS = ("exact", "tf32")

@@ -5,7 +5,7 @@ import logging
 import threading
 from typing import Dict, Optional, Tuple
 
-from . import _cuda_sources as S
+from . import sources as S
 
 logger = logging.getLogger("kernels")
 

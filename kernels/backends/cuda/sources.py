@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Dict, Iterator, List, NamedTuple, Tuple
 
-from ._sources import read
+from .._sources import read
 
 # C++ element type of each dtype name (16-bit types are raw bits, see common.cuh).
 CTYPE = {"float32": "float", "float64": "double", "float16": "half_t", "bfloat16": "bf16_t"}

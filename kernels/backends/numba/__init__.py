@@ -1,7 +1,7 @@
 """numba backend: the packed GEMM and the convolutions as numba-compiled kernels (no compiler
 at install time; a second CPU implementation independent of the C++ engine).
 
-Kernels live in kernels/backends/_numba/ and are compiled on first use, then cached on disk.
+Kernels live in this package (gemm.py, direct.py, conv.py, ...) and are compiled on first use, then cached on disk.
 Arguments are checked as for the other Python backends (kernels/_validation.py); outputs are
 written in place or rejected, never copied. Threads follow kernels.set_num_threads.
 """
@@ -11,22 +11,22 @@ import time
 
 import numpy as np
 
-from .. import _validation as v
-from .._linalg import matmul_promoting
-from .base import Backend
+from ... import _validation as v
+from ..._api.linalg import matmul_promoting
+from ..base import Backend
 
 try:
     import numba as _numba_module
 
-    from ._numba import conv as _conv
-    from ._numba import linalg as _linalg
-    from ._numba.runtime import CACHE_DIR, ISA
+    from . import conv as _conv
+    from . import linalg as _linalg
+    from .runtime import CACHE_DIR, ISA
 except ImportError as exc:  # numba missing, or built against another NumPy
     _numba_module = None
     _reason = f"numba could not be imported ({exc})"
 else:
     _reason = f"numba {_numba_module.__version__}, {ISA} tiles, kernel cache {CACHE_DIR}"
-    from .._threads import get_num_threads as _get, set_num_threads as _set
+    from ..._threads import get_num_threads as _get, set_num_threads as _set
 
     # Start numba's pool now: its OpenMP layer sets the process's OpenMP thread count when it
     # starts, which the cpu backend shares (same libgomp); kernels' count is put back after.
@@ -38,7 +38,7 @@ else:
 def _sync_threads() -> None:
     """numba's pool follows kernels' count (kernels.set_num_threads / num_threads), up to the
     threads numba started (NUMBA_NUM_THREADS)."""
-    from .._threads import get_num_threads
+    from ..._threads import get_num_threads
 
     want = min(get_num_threads(), _numba_module.config.NUMBA_NUM_THREADS)
     if _numba_module.get_num_threads() != want:

@@ -78,7 +78,7 @@ def prepare(w, bias, scale, shift, spec, own: bool = False) -> Weights:
 def conv2d(wts: Weights, x, spec, shape, algorithm: str, out):
     x = input_array(np.asarray(x))
     dt = x.dtype
-    if out is None:  # a given out was checked by the front end (kernels/_conv.py)
+    if out is None:  # a given out was checked by the front end (kernels/_api/conv.py)
         out = np.empty(shape.out_shape(spec.layout), dt)
     if out.size == 0:
         return out

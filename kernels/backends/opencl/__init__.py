@@ -13,12 +13,12 @@ from typing import Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
-from .. import _validation as v
-from .._conv_args import check_hw_stride
-from .._linalg import matmul_promoting
-from . import _opencl_launch as L
-from . import _opencl_runtime as rt
-from .base import Backend
+from ... import _validation as v
+from ..._api.conv_args import check_hw_stride
+from ..._api.linalg import matmul_promoting
+from . import launch as L
+from . import runtime as rt
+from ..base import Backend
 
 FORMS = ("ndrange", "fpga")
 _form: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("kernels_opencl_form", default=None)
@@ -126,7 +126,7 @@ class OpenclBackend(Backend):
 
     def describe(self) -> dict:
         """The base description plus every OpenCL device: fp64, compute units, the tiles used."""
-        from . import _opencl_tiles as tiles
+        from . import tiles
 
         d = super().describe()
         if not self.available:

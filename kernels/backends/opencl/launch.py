@@ -5,8 +5,8 @@ from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from . import _opencl_runtime as rt
-from . import _opencl_tiles as tiles
+from . import runtime as rt
+from . import tiles
 
 _i32, _i64 = np.int32, np.int64
 

@@ -9,8 +9,8 @@ import threading
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
-from .._config import config
-from ._sources import read
+from ..._config import config
+from .._sources import read
 
 logger = logging.getLogger("kernels")
 

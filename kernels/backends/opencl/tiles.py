@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from .. import _tuning
+from ... import _tuning
 
 # NDRange GEMM / conv (block.cl, gemm_ndrange.cl): VW-wide vectors, NVEC of them per row of an
 # MWI-row register block, WGM x WGN work items per group, KWG-deep local tiles when SB=1.

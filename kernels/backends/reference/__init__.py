@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _validation as v
-from .._linalg import matmul_promoting
-from . import _conv_numpy
-from .base import Backend
+from ... import _validation as v
+from ..._api.linalg import matmul_promoting
+from . import conv as _conv_numpy
+from ..base import Backend
 
 
 class ReferenceBackend(Backend):
@@ -44,7 +44,7 @@ class ReferenceBackend(Backend):
         y = _conv_numpy.conv2d(x, w, bias, scale, shift, spec, shape)
         if out is None:
             return y
-        out[...] = y  # checked by the front end (kernels/_conv.py)
+        out[...] = y  # checked by the front end (kernels/_api/conv.py)
         return out
 
     def im2col(self, x, spec, shape):
