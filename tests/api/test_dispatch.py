@@ -34,7 +34,7 @@ def debug_log(caplog):
 def test_backend_names_and_get_backend():
     assert kernels.backend_names()[:3] == ["cpu", "numba", "reference"]
     for name in kernels.backend_names():
-        if not kernels._dispatch._load(name).available:  # e.g. cuda without a GPU (tests/test_cuda_host.py)
+        if not kernels._dispatch._load(name).available:  # e.g. cuda without a GPU (tests/backends/cuda/test_cuda_host.py)
             continue
         be = kernels.get_backend(name)
         assert be.name == name and be.available

@@ -1,4 +1,4 @@
-"""The cuda backend end to end without a GPU: CuPy replaced by NumPy and every kernel launch by a NumPy model of that kernel's contract (tests/_fake_cupy.py), so operand layouts, copies, strides, batch offsets, grids, shared memory, tap tables, packed weights and epilogue arguments are checked against NumPy results. The CUDA code itself is what tests/test_cuda_gpu.py runs."""
+"""The cuda backend end to end without a GPU: CuPy replaced by NumPy and every kernel launch by a NumPy model of that kernel's contract (tests/_fake_cupy.py), so operand layouts, copies, strides, batch offsets, grids, shared memory, tap tables, packed weights and epilogue arguments are checked against NumPy results. The CUDA code itself is what tests/backends/cuda/test_cuda_gpu.py runs."""
 from __future__ import annotations
 
 import itertools

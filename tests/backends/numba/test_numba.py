@@ -16,7 +16,7 @@ import kernels  # noqa: E402
 
 from _conv_reference import conv2d_ref, conv2d_ref_and_bound, im2col_ref, int_operands, normal_operands  # noqa: E402
 from _helpers import DTYPES, assert_within_bound, check_gemm, dt_id, in_layout, layout_of, python_code, rand, small_ints  # noqa: E402
-from test_conv2d import BOUND_CASES, EPILOGUES, EXACT_CASES, LAYOUTS, describe, run_conv  # noqa: E402
+from _conv_cases import BOUND_CASES, EPILOGUES, EXACT_CASES, LAYOUTS, describe, run_conv  # noqa: E402
 
 NB = "numba"
 TRANS = list(itertools.product((False, True), (False, True)))

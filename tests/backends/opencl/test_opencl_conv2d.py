@@ -1,5 +1,5 @@
 """opencl conv2d against the float64 reference of tests/_conv_reference.py: the layer sweep of
-test_conv2d.py through explicit im2col, implicit convGemm and the FPGA form, both layouts, every
+tests/api/test_conv2d.py (tests/_conv_cases.py) through explicit im2col, implicit convGemm and the FPGA form, both layouts, every
 epilogue, both dtypes (exact integer data, and random data within the bound); device arrays in and
 out (channel slices, device epilogue vectors), Conv2d plans, GPU-style tiles and NaN propagation."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ import kernels
 from _conv_reference import conv2d_ref, conv2d_ref_and_bound, int_operands, normal_operands, output_shape
 from _helpers import assert_within_bound, dt_id
 from _opencl import TILES, device, dtypes, form, requires_opencl, to_dev
-from test_conv2d import EPILOGUES, LAYERS
+from _conv_cases import EPILOGUES, LAYERS
 
 pytestmark = requires_opencl
 
