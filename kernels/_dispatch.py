@@ -1,9 +1,11 @@
 """Backend registry and the choice of a backend for each call.
 
 Order of precedence: the ``backend=`` argument, then ``with kernels.use_backend(name)``, then the
-``KERNELS_BACKEND`` environment variable, then the array type (NumPy -> the first available of the
-backends that accept NumPy arrays, in registry order). Every decision is logged at DEBUG on the
-``kernels`` logger.
+``KERNELS_BACKEND`` environment variable, then the array type: the first backend in registry order
+that can and should run the call (Backend.can_run / should_run: NumPy arrays go to cpu, else numba,
+else reference). This module knows no backend: it imports them by the registry's string paths
+(kernels/backends/__init__.py) on first use. Every decision is logged at DEBUG on the ``kernels``
+logger.
 """
 from __future__ import annotations
 
@@ -68,9 +70,9 @@ def _named(op: str, name: str, why: str):
 
 def _by_array_type(op: str, x: Any):
     kind = type(x)
-    for name in REGISTRY:
+    for name in REGISTRY:  # the backends decide (Backend.can_run / should_run); the registry order breaks ties
         be = _load(name)
-        if be.available and op in be.ops and be.accepts(x):
+        if be.can_run(op, x) and be.should_run(op, x):
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("%s -> backend %r (array type %s.%s)", op, name, kind.__module__, kind.__qualname__)
             return be

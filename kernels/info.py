@@ -88,6 +88,8 @@ def format_info(d: Dict[str, Any]) -> str:
         mark = "yes" if b["available"] else "no "
         lines.append(f"  {name:<10} {mark}  {b['reason']}")
         lines += [_device_line(dev) for dev in b.get("devices", [])]
+        if b["available"] and b.get("algorithms"):  # what each backend implements, and its own "auto"
+            lines.append(f"             conv2d algorithms: {', '.join(b['algorithms'])}; auto: {b['auto']}")
         if b.get("first_call_s"):  # numba: compile on a cold cache, load from disk on a warm one
             lines.append("             first calls (compile or load from the kernel cache): "
                          + ", ".join(f"{dt} {t:.2f} s" for dt, t in b["first_call_s"].items()))

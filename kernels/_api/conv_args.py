@@ -13,6 +13,10 @@ import numpy as np
 
 LAYOUTS = ("NCHW", "NHWC")
 ACTIVATIONS = (None, "relu", "relu6")
+# Every conv2d algorithm name: the union of what the backends implement (the `algorithms` of each
+# backend, declared in kernels/backends/<name>/algorithms.py) and "auto". A call's name is checked
+# against it first, one message for every backend; the chosen backend then checks that it
+# implements the name and resolves "auto" (Backend.choose_algorithm).
 ALGORITHMS = ("auto", "im2col", "convgemm", "gemm", "direct")
 
 
@@ -130,6 +134,11 @@ def check_algorithm(fn: str, algorithm: Any) -> str:
     if algorithm not in ALGORITHMS:
         raise ValueError(f"{fn}: algorithm must be one of {', '.join(map(repr, ALGORITHMS))}, got {algorithm!r}")
     return algorithm
+
+
+def pointwise(shape: ConvShape, spec: ConvSpec) -> bool:
+    """1x1 kernel, stride 1, no padding: the layer is one GEMM on x as it lies (algorithm "gemm")."""
+    return shape.r == shape.s == 1 and spec.stride == (1, 1) and shape.padding == (0, 0, 0, 0)
 
 
 def resolve_padding(spec: ConvSpec, r: int, s: int) -> Tuple[int, int, int, int]:

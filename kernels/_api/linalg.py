@@ -1,9 +1,7 @@
 """Public gemm and matmul: argument handling shared by every backend, then dispatch."""
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
-
-import numpy as np
+from typing import Any, Optional
 
 from .. import _precision
 from .._dispatch import pick
@@ -46,34 +44,3 @@ def matmul(a: Any, b: Any, *, out: Any = None, backend: Optional[str] = None, pr
         return pick("matmul", backend, a)(a, b, out)
     with _precision.use("matmul", precision):
         return pick("matmul", backend, a)(a, b, out)
-
-
-def matmul_promoting(core: Callable[[Any, Any, Any], Any], a: Any, b: Any, out: Any) -> Any:
-    """NumPy's rules for operands with fewer than 2 dimensions around a `core` that takes >= 2-D
-    operands: scalars are an error; a (k,) -> (1, k) and b (k,) -> (k, 1), the added axes dropped
-    from the result (and viewed into `out`, which has the final shape)."""
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError("matmul: scalar operands are not allowed, use '*' instead")
-    if a.ndim >= 2 and b.ndim >= 2:
-        return core(a, b, out)
-    a2 = a[None, :] if a.ndim == 1 else a
-    b2 = b[:, None] if b.ndim == 1 else b
-    out2 = out
-    if out is not None:
-        if not hasattr(out, "shape"):
-            raise TypeError(f"matmul: out must be an array, got {type(out).__name__}")
-        batch = tuple(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]))
-        want = batch + ((a2.shape[-2],) if a.ndim > 1 else ()) + ((b2.shape[-1],) if b.ndim > 1 else ())
-        if out.shape != want:
-            raise ValueError(f"matmul: out has shape {out.shape}, expected {want}")
-        # Views with the promoted axes put back (expand_dims never copies).
-        out2 = out[..., None] if b.ndim == 1 else out
-        out2 = np.expand_dims(out2, -2) if a.ndim == 1 else out2
-    r = core(a2, b2, out2)
-    if out is not None:
-        return out
-    if b.ndim == 1:
-        r = r[..., 0]
-    if a.ndim == 1:
-        r = r[..., 0, :] if b.ndim > 1 else r[..., 0]
-    return r[()] if r.ndim == 0 else r  # vector . vector: a scalar, as NumPy returns

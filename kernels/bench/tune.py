@@ -1,7 +1,7 @@
 """`python -m kernels tune conv2d`: measure im2col against convGemm on each layer and record the
 faster in the tuning cache (kernels/_tuning.py) that conv2d(algorithm="auto") consults.
 
-Only layers where "auto" consults the cache are tuned (kernels._api.conv.heuristic_choice): not the
+Only layers where "auto" consults the cache are tuned (kernels/backends/cpu/algorithms.py, heuristic_choice): not the
 depthwise, NHWC and wide NCHW layers with taps (direct kernels), nor the 1x1 stride-1 unpadded
 layers (a plain GEMM). A choice is kept per layer shape, dtype,
 layout, thread count and machine (CPU model, ISA, library version).
@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
         return run_opencl(args)
 
     from .. import _tuning
-    from .._api import conv as _conv
     from .._api import conv_args as _conv_args
+    from ..backends.cpu import algorithms as _cpu_algorithms
     from .layers import load
 
     threads = args.threads or [kernels.get_num_threads()]
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                             xs = layer.x_shape(args.batch, layout)
                             ws = (layer.k, layer.c // layer.groups, layer.r, layer.s)
                             shape = _conv_args.shape_of("tune", xs, ws, spec)
-                            if _conv.heuristic_choice(shape, spec) is not None:
+                            if _cpu_algorithms.heuristic_choice(shape, spec) is not None:
                                 continue  # auto does not consult the cache for these
                             key = _tuning.layer_key(shape, spec, dt.name, nt)
                             if key in results:

@@ -1,12 +1,15 @@
-"""cpu backend: the C++ BLIS-style engine in kernels._cpu (pybind11, OpenMP)."""
+"""cpu backend: the C++ BLIS-style engine in kernels._cpu (pybind11, OpenMP); its choice of conv2d
+algorithm is algorithms.py."""
 from __future__ import annotations
+
+from typing import Dict, Optional
 
 import numpy as np
 
 from ..._extension import load_cpu_extension
-from ..._api.linalg import matmul_promoting
 from ..._validation import as_input
-from ..base import Backend
+from ..base import Backend, promote_matmul
+from . import algorithms as _algorithms
 
 _cpu, _reason = load_cpu_extension()
 _ndarray = np.ndarray
@@ -18,6 +21,8 @@ class CpuBackend(Backend):
     ops = frozenset({"gemm", "matmul", "conv2d", "im2col", "pack_conv2d", "conv2d_packed"})
     available = _cpu is not None
     reason = _reason
+    algorithms = _algorithms.IMPLEMENTED
+    auto = _algorithms.AUTO
 
     def __init__(self) -> None:
         if _cpu is not None:
@@ -25,10 +30,13 @@ class CpuBackend(Backend):
             # shapes, strides, writability, overlap): no Python frame on the hot path.
             self.gemm = _cpu.gemm
 
+    def auto_algorithm(self, shape, spec, dtype) -> str:
+        return _algorithms.auto(shape, spec, dtype)
+
     def matmul(self, a, b, out):
         if type(a) is _ndarray and type(b) is _ndarray and a.ndim >= 2 and b.ndim >= 2:
             return _cpu.matmul(a, b, out)  # validated in C++
-        return matmul_promoting(_cpu.matmul, as_input(a), as_input(b), out)
+        return promote_matmul(_cpu.matmul, as_input(a), as_input(b), out)
 
     # Convolution: arguments arrive normalised and checked (kernels/_api/conv.py); the C++ entries
     # re-check the arrays (dtypes, shapes, output strides, overlap) before running.
@@ -52,6 +60,14 @@ class CpuBackend(Backend):
             out = np.empty(shape.out_shape(spec.layout), x.dtype)
         _cpu.conv2d_packed(packed, x, out, spec.stride, shape.padding, spec.dilation, algorithm)
         return out
+
+    def conv2d_workspace(self, x_shape, w_shape, spec, shape, dtype: np.dtype, threads: Optional[int]) -> Dict[str, int]:
+        """Extra bytes each algorithm that applies to the layer allocates besides its output."""
+        return {
+            a: int(_cpu.conv2d_workspace(tuple(x_shape), tuple(w_shape), spec.stride, shape.padding, spec.dilation,
+                                         spec.groups, spec.layout, dtype.name, a, threads))
+            for a in _algorithms.applicable(shape, spec)
+        }
 
 
 backend = CpuBackend()

@@ -21,6 +21,7 @@ from . import plan
 from . import runtime as rt
 from . import sources as S
 from ..base import Backend
+from . import algorithms as _algorithms
 
 cp = rt.cp
 _i32, _i64, _u64 = np.int32, np.int64, np.uint64
@@ -118,6 +119,8 @@ class CudaBackend(Backend):
     ops = frozenset({"gemm", "matmul", "conv2d", "pack_conv2d", "conv2d_packed"})
     dtypes = frozenset({"float32", "float64", "float16", "bfloat16"})
     array_types = (cp.ndarray,) if cp is not None else ()
+    algorithms = _algorithms.IMPLEMENTED
+    auto = _algorithms.AUTO
 
     def __init__(self) -> None:
         self.available, self.reason = rt.available()
@@ -125,6 +128,12 @@ class CudaBackend(Backend):
         # (dtype, precision) -> a tile configuration forced by the tuner, and whether the tuner
         # is timing our kernels alone (no cuBLAS substitution).
         self.forced: Dict[Tuple[str, str], Any] = {}
+
+    def auto_algorithm(self, shape, spec, dtype) -> str:
+        return _algorithms.auto()
+
+    def run_algorithm(self, shape, spec, requested) -> str:
+        return _algorithms.runs(shape, spec, requested)
 
     def describe(self) -> dict:
         d = super().describe()
@@ -379,6 +388,8 @@ class CudaBackend(Backend):
             if kind == "simt" or (x.data.ptr % 16 == 0 and (xs[3] * x.itemsize) % 16 == 0 and (cg * x.itemsize) % 16 == 0):
                 self._conv_dense(dev_id, dt, kind, cfg, npix, kg, kd, g, x.data.ptr, xs[3], cg, True, wpk, ldw, y, tail)
                 return
+        if algorithm == "gemm" and rt.logger.isEnabledFor(10):
+            rt.logger.debug("conv2d: x's strides or alignment do not allow the cuda dense 1x1 GEMM; the implicit GEMM runs")
         taps = self._taps_for(dev_id, shape, spec, xs)
         if algorithm == "im2col":
             vecn = 16 // x.itemsize

@@ -12,8 +12,8 @@ import time
 import numpy as np
 
 from ... import _validation as v
-from ..._api.linalg import matmul_promoting
-from ..base import Backend
+from ..base import Backend, promote_matmul
+from . import algorithms as _algorithms
 
 try:
     import numba as _numba_module
@@ -51,6 +51,14 @@ class NumbaBackend(Backend):
     ops = frozenset({"gemm", "matmul", "conv2d", "im2col", "pack_conv2d", "conv2d_packed"})
     available = _numba_module is not None
     reason = _reason
+    algorithms = _algorithms.IMPLEMENTED
+    auto = _algorithms.AUTO
+
+    def auto_algorithm(self, shape, spec, dtype) -> str:
+        return _algorithms.auto(shape, spec, dtype)
+
+    def run_algorithm(self, shape, spec, requested) -> str:
+        return _algorithms.runs(requested)
 
     def gemm(self, a, b, c, alpha, beta, trans_a, trans_b, out):
         g = v.gemm_arguments(a, b, c, out, alpha, beta, trans_a, trans_b)
@@ -63,7 +71,7 @@ class NumbaBackend(Backend):
         return target
 
     def matmul(self, a, b, out):
-        return matmul_promoting(self._matmul, v.as_input(a), v.as_input(b), out)
+        return promote_matmul(self._matmul, v.as_input(a), v.as_input(b), out)
 
     @staticmethod
     def _matmul(a, b, out):

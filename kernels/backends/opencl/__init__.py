@@ -15,10 +15,10 @@ import numpy as np
 
 from ... import _validation as v
 from ..._api.conv_args import check_hw_stride
-from ..._api.linalg import matmul_promoting
 from . import launch as L
 from . import runtime as rt
-from ..base import Backend
+from ..base import Backend, promote_matmul
+from . import algorithms as _algorithms
 
 FORMS = ("ndrange", "fpga")
 _form: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("kernels_opencl_form", default=None)
@@ -120,9 +120,14 @@ class OpenclBackend(Backend):
     extra = "opencl"
     ops = frozenset({"gemm", "matmul", "conv2d", "pack_conv2d", "conv2d_packed"})
     array_types = (rt.cla.Array,) if rt.cla is not None else ()
+    algorithms = _algorithms.IMPLEMENTED
+    auto = _algorithms.AUTO
 
     def __init__(self) -> None:
         self.available, self.reason = rt.platforms_available()
+
+    def auto_algorithm(self, shape, spec, dtype) -> str:
+        return _algorithms.auto()
 
     def describe(self) -> dict:
         """The base description plus every OpenCL device: fp64, compute units, the tiles used."""
@@ -202,7 +207,7 @@ class OpenclBackend(Backend):
             if a.ndim < 2 or b.ndim < 2:
                 raise ValueError("matmul: pyopencl operands must be at least 2-D on the opencl backend (1-D operands: reshape them)")
             return self._matmul(a, b, out)
-        return matmul_promoting(self._matmul, v.as_input(a), v.as_input(b), out)
+        return promote_matmul(self._matmul, v.as_input(a), v.as_input(b), out)
 
     def _matmul(self, a, b, out):
         dt = v.same_dtype("matmul", a, b)
@@ -256,6 +261,8 @@ class OpenclBackend(Backend):
         geo = L.ConvGeometry.of(shape, spec, xop, L.Operand.of(y))
         yop = L.Operand.of(y)
         if _form_for(dev) == "fpga":
+            if algorithm == "im2col" and rt.logger.isEnabledFor(10):
+                rt.logger.debug("conv2d: the opencl FPGA form has no explicit im2col; conv_fpga gathers implicitly")
             L.conv_fpga(dev, dt, geo, wop, xop, yop, *vbufs, spec.activation)
         else:  # explicit im2col lowers into panels; every other algorithm gathers implicitly
             L.conv_ndrange(dev, dt, geo, wop, xop, yop, *vbufs, spec.activation, implicit=algorithm != "im2col")

@@ -4,15 +4,23 @@ from __future__ import annotations
 import numpy as np
 
 from ... import _validation as v
-from ..._api.linalg import matmul_promoting
+from ..base import Backend, promote_matmul
+from . import algorithms as _algorithms
 from . import conv as _conv_numpy
-from ..base import Backend
 
 
 class ReferenceBackend(Backend):
     name = "reference"
     extra = None
     ops = frozenset({"gemm", "matmul", "conv2d", "im2col", "pack_conv2d", "conv2d_packed"})
+    algorithms = _algorithms.IMPLEMENTED
+    auto = _algorithms.AUTO
+
+    def auto_algorithm(self, shape, spec, dtype) -> str:
+        return _algorithms.auto()
+
+    def run_algorithm(self, shape, spec, requested) -> str:
+        return _algorithms.auto()  # one NumPy convolution computes every algorithm's result
 
     def gemm(self, a, b, c, alpha, beta, trans_a, trans_b, out):
         g = v.gemm_arguments(a, b, c, out, alpha, beta, trans_a, trans_b)
@@ -30,7 +38,7 @@ class ReferenceBackend(Backend):
         return g.target
 
     def matmul(self, a, b, out):
-        return matmul_promoting(self._matmul, v.as_input(a), v.as_input(b), out)
+        return promote_matmul(self._matmul, v.as_input(a), v.as_input(b), out)
 
     @staticmethod
     def _matmul(a, b, out):

@@ -9,8 +9,8 @@ import pytest
 
 import kernels
 from kernels import _tuning
-from kernels._api import conv as _conv
 from kernels._api import conv_args as _conv_args
+from kernels.backends.cpu import algorithms as _algorithms
 from kernels.__main__ import main
 from kernels.bench.layers import load as load_layers
 
@@ -33,7 +33,7 @@ def _layer(layout="NCHW"):
 def test_empty_cache_uses_heuristic(cache):
     xs, spec, shape = _layer()
     assert _tuning.entries() == {}
-    assert _conv.resolve_algorithm("t", "auto", shape, spec, np.dtype(np.float32)) == "convgemm"
+    assert _algorithms.auto(shape, spec, np.dtype(np.float32)) == "convgemm"
 
 
 @pytest.mark.parametrize("choice", ["im2col", "convgemm"])
@@ -44,9 +44,9 @@ def test_auto_follows_recorded_choice(cache, choice, caplog):
     assert path == cache / _tuning.FILE_NAME
     data = json.loads(path.read_text())
     assert data["machines"][_tuning.machine_id()][key]["algorithm"] == choice
-    assert _conv.resolve_algorithm("t", "auto", shape, spec, np.dtype(np.float32)) == choice
+    assert _algorithms.auto(shape, spec, np.dtype(np.float32)) == choice
     # other dtypes, layouts and thread counts are separate keys
-    assert _conv.resolve_algorithm("t", "auto", shape, spec, np.dtype(np.float64)) == "convgemm"
+    assert _algorithms.auto(shape, spec, np.dtype(np.float64)) == "convgemm"
     with caplog.at_level(logging.DEBUG, logger="kernels"):
         x = np.ones(xs, np.float32)
         y = kernels.conv2d(x, np.ones((16, 8, 3, 3), np.float32), padding=1)
@@ -65,7 +65,7 @@ def test_record_merges_and_survives_a_corrupt_file(cache):
 def _consults_cache(layer, layout="NCHW"):
     spec = _conv_args.make_spec("t", layer.stride, layer.padding, layer.dilation, layer.groups, layout, None)
     shape = _conv_args.shape_of("t", layer.x_shape(1, layout), (layer.k, layer.c // layer.groups, layer.r, layer.s), spec)
-    return _conv.heuristic_choice(shape, spec) is None
+    return _algorithms.heuristic_choice(shape, spec) is None
 
 
 def test_tune_cli_fills_the_cache(cache, capsys):
