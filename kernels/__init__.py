@@ -38,16 +38,11 @@ __all__ = [
 
 
 def _init() -> None:
+    """Logging and the thread count from the environment. The C++ extension is not loaded here:
+    kernels/_extension.py loads and configures it on the first call that needs it."""
     from . import _threads
-    from ._config import config
-    from .backends.cpu import _cpu
 
     configure_logging()
-    if _cpu is not None:
-        try:
-            _cpu.configure(config.cpu_isa or "avx512", config.cpu_mc, config.cpu_kc, config.cpu_nc)
-        except ValueError as exc:
-            raise ValueError(f"KERNELS_CPU_ISA / KERNELS_CPU_MC,KC,NC: {exc}") from None
     _threads.init_from_env()
 
 

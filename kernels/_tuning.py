@@ -40,11 +40,12 @@ def cache_path() -> Path:
 
 def machine_id() -> str:
     """Choices are only valid for the CPU, ISA and library version that measured them."""
-    from .backends.cpu import _cpu
-    from .info import _cpu_model
+    from ._cpu_features import cpu_model
+    from ._extension import cpu_extension
 
+    _cpu, _ = cpu_extension()
     isa = _cpu.info()["float32"]["isa"] if _cpu is not None else "none"
-    return f"{_cpu_model()} | {isa} | kernels {__version__}"
+    return f"{cpu_model()} | {isa} | kernels {__version__}"
 
 
 def layer_key(shape, spec, dtype: str, threads: int) -> str:

@@ -6,15 +6,17 @@ from typing import Any, Dict
 
 from . import _dispatch
 from ._config import ENV_VARS
+from ._cpu_features import cpu_model
+from ._extension import cpu_extension
 from ._threads import get_num_threads
 from ._version import __version__
 
 
 def info() -> Dict[str, Any]:
     """Version, cpu engine (ISAs built / chosen, micro-kernel and block sizes per dtype), threads,
-    and every registered backend with the reason it is or is not available."""
-    from .backends.cpu import _cpu
-
+    and every registered backend with the reason it is or is not available (this loads every
+    backend and the C++ extension)."""
+    _cpu, _ = cpu_extension()
     backends = {}
     for name in _dispatch.backend_names():
         try:
@@ -25,7 +27,7 @@ def info() -> Dict[str, Any]:
         "version": __version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
-        "processor": _cpu_model(),
+        "processor": cpu_model(),
         "num_threads": get_num_threads(),
         "cpu_engine": _cpu.info() if _cpu is not None else None,
         "backends": backends,
@@ -38,17 +40,6 @@ def _tuning_info() -> Dict[str, Any]:
 
     path = _tuning.cache_path()
     return {"path": str(path), "exists": path.exists(), "entries": len(_tuning.entries())}
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _device_line(dev: Dict[str, Any]) -> str:

@@ -15,8 +15,12 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _ROOT]
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import kernels  # noqa: E402
-from kernels import _cpu  # noqa: E402
 from kernels._config import config  # noqa: E402
+from kernels._extension import cpu_extension  # noqa: E402
+
+# The suite tests the C++ engine: loaded (and configured from KERNELS_CPU_*) as the cpu backend's
+# first call would, before the helpers import kernels._cpu itself.
+_cpu, _ = cpu_extension()
 
 from _helpers import ISAS, RUNNABLE_UKERNELS  # noqa: E402
 
@@ -25,7 +29,7 @@ _DEFAULT_INFO = _cpu.info()
 
 def _restore_defaults() -> None:
     """The configuration kernels starts with: avx512 cap and derived blocks, unless the
-    KERNELS_CPU_* variables said otherwise (as kernels._init applies them)."""
+    KERNELS_CPU_* variables said otherwise (as kernels._extension.cpu_extension applies them)."""
     _cpu.configure(config.cpu_isa or "avx512", config.cpu_mc, config.cpu_kc, config.cpu_nc)
 
 

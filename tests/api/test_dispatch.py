@@ -267,14 +267,15 @@ def test_cli_bench_quick():
 
 
 def test_env_cpu_settings_in_subprocess():
-    """KERNELS_CPU_ISA / KERNELS_CPU_KC and KERNELS_NUM_THREADS are read at import."""
+    """KERNELS_CPU_ISA / KERNELS_CPU_KC and KERNELS_NUM_THREADS are read at import (applied when
+    the engine loads: a bad KERNELS_CPU_ISA fails the first cpu call, tests/api/test_lazy_import.py)."""
     code = "import kernels, json; print(json.dumps([kernels.info()['cpu_engine'], kernels.get_num_threads()]))"
     p = python_code(code, {"KERNELS_CPU_ISA": "generic", "KERNELS_CPU_KC": "48", "KERNELS_NUM_THREADS": "1"})
     assert p.returncode == 0, p.stderr
     eng, nt = json.loads(p.stdout.strip().splitlines()[-1])
     assert eng["isa_cap"] == "generic" and eng["float64"]["isa"] == "generic" and eng["float32"]["kc"] == 48
     assert nt == 1
-    bad = python_code("import kernels", {"KERNELS_CPU_ISA": "sse9"})
+    bad = python_code("import kernels; kernels.info()", {"KERNELS_CPU_ISA": "sse9"})
     assert bad.returncode != 0 and "KERNELS_CPU_ISA" in bad.stderr
     bad = python_code("import kernels", {"KERNELS_NUM_THREADS": "0"})
     assert bad.returncode != 0 and "KERNELS_NUM_THREADS" in bad.stderr

@@ -6,12 +6,12 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from ..._extension import load_cpu_extension
+from ..._extension import cpu_extension
 from ..._validation import as_input
 from ..base import Backend, promote_matmul
 from . import algorithms as _algorithms
 
-_cpu, _reason = load_cpu_extension()
+_cpu, _reason = cpu_extension()  # loaded (and configured) by the first use of this backend, not by `import kernels`
 _ndarray = np.ndarray
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from ... import _tuning
 from ..._api.conv_args import ConvShape, ConvSpec, pointwise
+from ..._threads import get_num_threads
 
 logger = logging.getLogger("kernels")
 
@@ -72,8 +73,6 @@ def auto(shape: ConvShape, spec: ConvSpec, dtype: np.dtype) -> str:
     if choice is not None:
         return choice
     if _tuning.entries():  # measured choices exist for this machine
-        from ..._threads import get_num_threads  # kernels._threads imports this backend until it loads lazily
-
         choice = _tuning.lookup(_tuning.layer_key(shape, spec, dtype.name, get_num_threads()))
         if choice is not None:
             if logger.isEnabledFor(logging.DEBUG):

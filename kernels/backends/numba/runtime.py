@@ -5,7 +5,15 @@ from __future__ import annotations
 import os
 import sys
 
+from ..._cpu_features import isas
 from ..._tuning import cache_dir
+
+# The best vector ISA this CPU runs, from the one place that asks (kernels/_cpu_features.py: the
+# C++ engine's table when it is built). Vector bytes the micro-kernel tile is sized for: 4 vectors
+# per row of the tile, 6 rows, so 24 accumulators + 4 loads + 1 broadcast fit AVX-512's 32
+# registers (AVX2: 2 vectors x 6 = 12 of 16).
+ISA = isas()[0]
+VECTOR_BYTES = {"avx512": 64, "avx2": 32}.get(ISA, 16)
 
 # Compiled kernels are cached on disk so that the next process loads them instead of compiling
 # (seconds -> tenths of a second). numba reads NUMBA_CACHE_DIR when it is imported; a user's own
@@ -14,7 +22,6 @@ CACHE_DIR = os.environ.get("NUMBA_CACHE_DIR") or str(cache_dir() / "numba")
 if "numba" not in sys.modules:
     os.environ.setdefault("NUMBA_CACHE_DIR", CACHE_DIR)
 
-import llvmlite.binding as llvm  # noqa: E402
 import numba  # noqa: E402
 from llvmlite import ir  # noqa: E402
 from numba import types  # noqa: E402
@@ -27,14 +34,6 @@ if not numba.config.CACHE_DIR:
 # Only FMA contraction: no reassociation, no NaN/Inf assumptions (fastmath=True would let LLVM
 # drop NaN propagation and reorder sums). Contraction is what the C++ micro-kernels do too.
 FASTMATH = {"contract"}
-
-_FEATURES = llvm.get_host_cpu_features()
-AVX512 = bool(_FEATURES.get("avx512f", False))
-AVX2 = bool(_FEATURES.get("avx2", False)) and bool(_FEATURES.get("fma", False))
-# Vector bytes the micro-kernel tile is sized for: 4 vectors per row of the tile, 6 rows, so
-# 24 accumulators + 4 loads + 1 broadcast fit AVX-512's 32 registers (AVX2: 2 vectors x 6 = 12 of 16).
-VECTOR_BYTES = 64 if AVX512 else 32 if AVX2 else 16
-ISA = "avx512" if AVX512 else "avx2" if AVX2 else "generic"
 
 
 @intrinsic
