@@ -15,11 +15,11 @@ import numpy as np
 
 from ... import _precision
 from ... import _tuning
-from ... import _validation as v
-from ..._api.conv_args import check_hw_stride, check_vector
+from ..._api.conv_args import check_vector
 from . import plan
 from . import runtime as rt
 from . import sources as S
+from .. import device
 from ..base import Backend
 from . import algorithms as _algorithms
 
@@ -43,22 +43,51 @@ def _acc(dt: str, value: float):
     return np.float64(value) if dt == "float64" else np.float32(value)
 
 
-def _check_device_output(fn: str, name: str, out, dtype, shape, inputs, dev_id: int) -> None:
-    """A CuPy output is used as given or rejected, like check_output for NumPy outputs."""
-    if not _is_dev(out):
-        raise TypeError(f"{fn}: {name} must be a cupy.ndarray when the inputs are, got {type(out).__name__}")
-    v.check_output_dtype_shape(fn, name, out, dtype, shape)
-    if out.device.id != dev_id:
-        raise ValueError(f"{fn}: {name} is on GPU {out.device.id}, the inputs on GPU {dev_id}")
-    item = out.dtype.itemsize
-    if out.size and (out.data.ptr % item or any(s % item for s, n in zip(out.strides, out.shape) if n > 1)):
-        raise ValueError(f"{fn}: {name} is not aligned to its {item}-byte elements (strides {tuple(out.strides)}); "
-                         "outputs are never copied: allocate it with cupy.empty")
-    if v.self_overlapping(out):
-        raise ValueError(v.overlap_message(fn, name, out))
-    for label, x in inputs:
-        if _is_dev(x) and x.size and out.size and cp.may_share_memory(out, x):
-            raise ValueError(f"{fn}: {name} shares memory with {label}; the output must not overlap an input")
+class _Arrays(device.Arrays):
+    """CuPy arrays for the shared host/device code (kernels/backends/device.py): a place is a GPU id."""
+
+    backend, plural, type_name, allocator = "cuda", "cupy arrays", "cupy.ndarray", "cupy.empty"
+
+    @property
+    def array_type(self) -> type:
+        return cp.ndarray
+
+    def is_device(self, x) -> bool:
+        return _is_dev(x)
+
+    def place_of(self, x) -> int:
+        return x.device.id
+
+    def default_place(self) -> int:
+        return cp.cuda.Device().id
+
+    def check_place(self, fn, name, x, place, other="the inputs") -> None:
+        if x.device.id != place:
+            raise ValueError(f"{fn}: {name} is on GPU {x.device.id}, {other} on GPU {place}")
+
+    def check_dtype(self, fn, place, dtype) -> None:
+        plan.dtype_name(fn, "x" if fn == "conv2d" else "a", dtype)
+
+    def address(self, x) -> int:
+        return x.data.ptr
+
+    def shares_memory(self, a, b) -> bool:
+        return cp.may_share_memory(a, b)
+
+    def upload(self, place, x):
+        return cp.asarray(x)
+
+    def download(self, x):
+        return cp.asnumpy(x)
+
+    def empty(self, place, shape, dtype):
+        return cp.empty(shape, dtype)
+
+    def on(self, place):
+        return cp.cuda.Device(place)
+
+
+_ARRAYS = _Arrays()
 
 
 def _dtype_pair(fn: str, a, b) -> str:
@@ -165,37 +194,8 @@ class CudaBackend(Backend):
 
     # -- GEMM ---------------------------------------------------------------------------------
     def gemm(self, a, b, c, alpha, beta, trans_a, trans_b, out):
-        if _is_dev(a) or _is_dev(b):
-            return self._gemm_device(a, b, c, alpha, beta, trans_a, trans_b, out)
-        g = v.gemm_arguments(a, b, c, out, alpha, beta, trans_a, trans_b, dtype_of=_dtype_of)
-        result = np.empty((g.m, g.n), g.dtype) if g.target is None else g.target
-        if result.size == 0:
-            return result
-        cin = cp.asarray(g.source) if g.source is not None else None
-        dev = cp.empty((g.m, g.n), g.dtype)
-        self._run_gemm(cp.asarray(g.a), cp.asarray(g.b), cin, dev, g.alpha, g.beta, trans_a, trans_b)
-        result[...] = cp.asnumpy(dev)
-        return result
-
-    def _gemm_device(self, a, b, c, alpha, beta, trans_a, trans_b, out):
-        if not (_is_dev(a) and _is_dev(b)):
-            raise TypeError("gemm: a and b must both be cupy arrays (device) or both NumPy arrays (host) on the cuda backend")
-        dev_id = a.device.id
-        if b.device.id != dev_id:
-            raise ValueError(f"gemm: a is on GPU {dev_id}, b on GPU {b.device.id}")
-
-        def check(fn, name, arr, dtype, shape, inputs):
-            _check_device_output(fn, name, arr, dtype, shape, inputs, dev_id)
-
-        g = v.gemm_arguments(a, b, c, out, alpha, beta, trans_a, trans_b, check=check, array_type=cp.ndarray,
-                             dtype_of=_dtype_of)
-        if g.source is not None and g.source.device.id != dev_id:
-            raise ValueError(f"gemm: c is on GPU {g.source.device.id}, the inputs on GPU {dev_id}")
-        with a.device:
-            target = cp.empty((g.m, g.n), g.dtype) if g.target is None else g.target
-            if target.size:
-                self._run_gemm(a, b, g.source, target, g.alpha, g.beta, trans_a, trans_b)
-        return target
+        return device.gemm(_ARRAYS, a, b, c, alpha, beta, trans_a, trans_b, out,
+                           lambda place, *args: self._run_gemm(*args), dtype_of=_dtype_of)
 
     def _run_gemm(self, a, b, cin, cout, alpha, beta, trans_a, trans_b) -> None:
         """cout := alpha * op(a) op(b) + beta * cin (cin None when beta == 0: never read)."""
@@ -250,44 +250,7 @@ class CudaBackend(Backend):
 
     # -- matmul -------------------------------------------------------------------------------
     def matmul(self, a, b, out):
-        if _is_dev(a) or _is_dev(b):
-            if not (_is_dev(a) and _is_dev(b)):
-                raise TypeError("matmul: a and b must both be cupy arrays or both NumPy arrays on the cuda backend")
-            return self._promoting(a, b, out, device=True)
-        return self._promoting(v.as_input(a), v.as_input(b), out, device=False)
-
-    def _promoting(self, a, b, out, device: bool):
-        """NumPy's rules for 1-D operands (promoted, the added axis dropped), on views."""
-        if a.ndim == 0 or b.ndim == 0:
-            raise ValueError("matmul: scalar operands are not allowed, use '*' instead")
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
-        dt = _dtype_pair("matmul", a2, b2)
-        shape = v.matmul_shape(a2, b2)
-        final = shape[:-2] + ((shape[-2],) if a.ndim > 1 else ()) + ((shape[-1],) if b.ndim > 1 else ())
-        if out is not None:
-            if device:
-                _check_device_output("matmul", "out", out, a.dtype, final, (("a", a), ("b", b)), a.device.id)
-            else:
-                v.check_output("matmul", "out", out, np.dtype(dt), final, (("a", a), ("b", b)))
-        with (a.device if device else cp.cuda.Device()):
-            if device:
-                res = out if out is not None else cp.empty(final, dt)
-            else:
-                res = cp.empty(final, dt)
-                a2, b2 = cp.asarray(a2), cp.asarray(b2)
-            r2 = res[..., None] if b.ndim == 1 else res  # views with the promoted axes put back
-            if a.ndim == 1:
-                r2 = r2[..., None, :]
-            if res.size:
-                self._matmul(a2, b2, r2)
-        if device:
-            return res
-        host = cp.asnumpy(res)
-        if out is None:
-            return host[()] if host.ndim == 0 else host
-        out[...] = host
-        return out
+        return device.matmul(_ARRAYS, a, b, out, lambda place, a2, b2, c2: self._matmul(a2, b2, c2), _dtype_of)
 
     def _matmul(self, a, b, c) -> None:
         """c = a @ b for >= 2-D device operands: the batch dimensions collapsed into as few as
@@ -329,27 +292,14 @@ class CudaBackend(Backend):
 
     def _conv(self, x, wts: "_Weights", spec, shape, algorithm, out):
         dt = plan.dtype_name("conv2d", "x", x.dtype)
-        ys = shape.out_shape(spec.layout)
-        device = _is_dev(x)
-        dev_id = x.device.id if device else cp.cuda.Device().id
-        if device and out is not None:
-            _check_device_output("conv2d", "out", out, x.dtype, ys, (("x", x), ("w", wts.w)), dev_id)
-            check_hw_stride("conv2d", out, shape, spec.layout)
         for name, t in (("bias", wts.bias), ("scale", wts.scale), ("shift", wts.shift)):
             if t is not None:
                 check_vector("conv2d", name, t, shape.k, x.dtype)
-        with cp.cuda.Device(dev_id):
-            xd = x if device else cp.asarray(x)
-            y = out if (device and out is not None) else cp.empty(ys, dt)
-            if shape.n and shape.k:
-                self._run_conv(dev_id, dt, xd, wts, spec, shape, algorithm, y)
-        if device:
-            return y
-        host = cp.asnumpy(y)
-        if out is None:
-            return host
-        out[...] = host
-        return out
+
+        def run(dev_id, x, y):
+            self._run_conv(dev_id, dt, x if _is_dev(x) else cp.asarray(x), wts, spec, shape, algorithm, y)
+
+        return device.conv2d(_ARRAYS, x, shape, spec, out, (("x", x), ("w", wts.w)), run)
 
     def _run_conv(self, dev_id, dt, x, wts, spec, shape, algorithm, y) -> None:
         precision = _precision.current()

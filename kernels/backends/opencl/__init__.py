@@ -14,11 +14,11 @@ from typing import Dict, Iterator, Optional, Tuple
 import numpy as np
 
 from ... import _validation as v
-from ..._api.conv_args import check_hw_stride
+from .. import device
+from ..base import Backend
+from . import algorithms as _algorithms
 from . import launch as L
 from . import runtime as rt
-from ..base import Backend, promote_matmul
-from . import algorithms as _algorithms
 
 FORMS = ("ndrange", "fpga")
 _form: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("kernels_opencl_form", default=None)
@@ -82,24 +82,56 @@ def _extent(arr) -> Tuple[int, int]:
     return lo, hi + arr.dtype.itemsize - 1
 
 
-def _check_device_output(fn: str, name: str, out, dtype, shape, inputs, dev: rt.Device) -> None:
-    """A device output is used as given or rejected, like check_output for NumPy outputs."""
-    if not _is_dev(out):
-        raise TypeError(f"{fn}: {name} must be a pyopencl.array.Array when the inputs are, got {type(out).__name__}")
-    v.check_output_dtype_shape(fn, name, out, dtype, shape)
-    if out.context.int_ptr != dev.context.int_ptr:
-        raise ValueError(f"{fn}: {name} lives in another OpenCL context than the inputs")
-    item = out.dtype.itemsize
-    if out.size and (out.offset % item or any(s % item for s, n in zip(out.strides, out.shape) if n > 1)):
-        raise ValueError(f"{fn}: {name} is not aligned to its {item}-byte elements (offset {out.offset}, strides "
-                         f"{tuple(out.strides)}); outputs are never copied: allocate it with pyopencl.array.empty")
-    if v.self_overlapping(out):
-        raise ValueError(v.overlap_message(fn, name, out))
-    for label, x in inputs:
-        if _is_dev(x) and x.size and out.size and x.base_data.int_ptr == out.base_data.int_ptr:
-            (a0, a1), (b0, b1) = _extent(out), _extent(x)
-            if a0 <= b1 and b0 <= a1:
-                raise ValueError(f"{fn}: {name} shares memory with {label}; the output must not overlap an input")
+class _Arrays(device.Arrays):
+    """pyopencl arrays for the shared host/device code (kernels/backends/device.py): a place is a
+    Device (context, device and the queue results go to)."""
+
+    backend, plural, type_name, allocator = "opencl", "pyopencl arrays", "pyopencl.array.Array", "pyopencl.array.empty"
+    promotes_device_vectors = False  # 1-D pyopencl operands: the caller reshapes them
+
+    @property
+    def array_type(self) -> type:
+        return rt.cla.Array
+
+    def is_device(self, x) -> bool:
+        return _is_dev(x)
+
+    def place_of(self, x) -> rt.Device:
+        return _device_of(x)
+
+    def default_place(self) -> rt.Device:
+        return rt.default_device()
+
+    def check_place(self, fn, name, x, place, other="the inputs") -> None:
+        if x.context.int_ptr != place.context.int_ptr:
+            raise ValueError(f"{fn}: {name} lives in another OpenCL context than {other}")
+
+    def check_dtype(self, fn, place, dtype) -> None:
+        _check_fp64(fn, place, dtype)
+
+    def address(self, x) -> int:
+        return x.offset
+
+    def alignment_detail(self, x) -> str:
+        return f"offset {x.offset}, "
+
+    def shares_memory(self, a, b) -> bool:
+        if a.base_data.int_ptr != b.base_data.int_ptr:
+            return False
+        (a0, a1), (b0, b1) = _extent(a), _extent(b)
+        return a0 <= b1 and b0 <= a1
+
+    def upload(self, place, x):
+        return rt.cla.to_device(place.queue, np.ascontiguousarray(x))
+
+    def download(self, x):
+        return x.get()
+
+    def empty(self, place, shape, dtype):
+        return rt.cla.empty(place.queue, shape, dtype)
+
+
+_ARRAYS = _Arrays()
 
 
 def _operand(dev: rt.Device, x, fn: str, name: str) -> L.Operand:
@@ -154,40 +186,14 @@ class OpenclBackend(Backend):
 
     # -- GEMM ---------------------------------------------------------------------------------
     def gemm(self, a, b, c, alpha, beta, trans_a, trans_b, out):
-        if _is_dev(a) or _is_dev(b):
-            return self._gemm_device(a, b, c, alpha, beta, trans_a, trans_b, out)
-        g = v.gemm_arguments(a, b, c, out, alpha, beta, trans_a, trans_b)
-        dev = rt.default_device()
-        _check_fp64("gemm", dev, g.dtype)
-        result = np.empty((g.m, g.n), g.dtype) if g.target is None else g.target
-        if result.size == 0:
-            return result
-        if g.source is not None:
-            cdev = rt.cla.to_device(dev.queue, np.ascontiguousarray(g.source))
-        else:
-            cdev = rt.cla.empty(dev.queue, (g.m, g.n), g.dtype)
-        self._run_gemm(dev, g.dtype, g.m, g.n, g.k, g.alpha, g.beta, g.a, g.b, trans_a, trans_b,
-                       L.Operand.of(cdev), L.Operand.of(cdev))
-        result[...] = cdev.get()
-        return result
+        return device.gemm(_ARRAYS, a, b, c, alpha, beta, trans_a, trans_b, out, self._gemm)
 
-    def _gemm_device(self, a, b, c, alpha, beta, trans_a, trans_b, out):
-        if not (_is_dev(a) and _is_dev(b)):
-            raise TypeError("gemm: a and b must both be pyopencl arrays (device) or both NumPy arrays (host) on the opencl backend")
-        dev = _device_of(a)
-
-        def check(fn, name, arr, dtype, shape, inputs):
-            _check_device_output(fn, name, arr, dtype, shape, inputs, dev)
-
-        g = v.gemm_arguments(a, b, c, out, alpha, beta, trans_a, trans_b, check=check, array_type=rt.cla.Array)
-        _check_fp64("gemm", dev, g.dtype)
-        target = rt.cla.empty(dev.queue, (g.m, g.n), g.dtype) if g.target is None else g.target
-        if g.source is not None and g.source is not target and g.source.context.int_ptr != dev.context.int_ptr:
-            raise ValueError("gemm: c lives in another OpenCL context than the inputs")
-        if target.size:
-            cin = L.Operand.of(g.source if g.source is not None else target)
-            self._run_gemm(dev, g.dtype, g.m, g.n, g.k, g.alpha, g.beta, a, b, trans_a, trans_b, cin, L.Operand.of(target))
-        return target
+    def _gemm(self, dev, a, b, cin, cout, alpha, beta, trans_a, trans_b) -> None:
+        """cout := alpha op(a) op(b) + beta cin on device arrays (cin None: beta == 0, not read)."""
+        m, n = cout.shape
+        k = a.shape[0] if trans_a else a.shape[1]
+        self._run_gemm(dev, cout.dtype, m, n, k, alpha, beta, a, b, trans_a, trans_b,
+                       L.Operand.of(cin if cin is not None else cout), L.Operand.of(cout))
 
     def _run_gemm(self, dev, dt, m, n, k, alpha, beta, a, b, trans_a, trans_b, cin, cout) -> None:
         if alpha == 0 or k == 0:  # BLAS: A and B are not referenced
@@ -201,54 +207,25 @@ class OpenclBackend(Backend):
 
     # -- matmul -------------------------------------------------------------------------------
     def matmul(self, a, b, out):
-        if _is_dev(a) or _is_dev(b):
-            if not (_is_dev(a) and _is_dev(b)):
-                raise TypeError("matmul: a and b must both be pyopencl arrays or both NumPy arrays on the opencl backend")
-            if a.ndim < 2 or b.ndim < 2:
-                raise ValueError("matmul: pyopencl operands must be at least 2-D on the opencl backend (1-D operands: reshape them)")
-            return self._matmul(a, b, out)
-        return promote_matmul(self._matmul, v.as_input(a), v.as_input(b), out)
+        return device.matmul(_ARRAYS, a, b, out, self._matmul, v.same_dtype)
 
-    def _matmul(self, a, b, out):
-        dt = v.same_dtype("matmul", a, b)
-        shape = v.matmul_shape(a, b)
-        dev = _device_of(a) if _is_dev(a) else rt.default_device()
-        _check_fp64("matmul", dev, dt)
-        if _is_dev(a):
-            if out is not None:
-                _check_device_output("matmul", "out", out, dt, shape, (("a", a), ("b", b)), dev)
-            res = out if out is not None else rt.cla.empty(dev.queue, shape, dt)
-        else:
-            if out is not None:
-                v.check_output("matmul", "out", out, dt, shape, (("a", a), ("b", b)))
-            res = rt.cla.empty(dev.queue, shape, dt)
-        batch = shape[:-2]
-        m, n, k = shape[-2], shape[-1], a.shape[-1]
-        ad = a if _is_dev(a) else rt.cla.to_device(dev.queue, np.ascontiguousarray(a))
-        bd = b if _is_dev(b) else rt.cla.to_device(dev.queue, np.ascontiguousarray(b))
-        for idx in np.ndindex(*batch):  # one GEMM per batch element, on views (no copies)
+    def _matmul(self, dev, a, b, res) -> None:
+        """res = a @ b for >= 2-D device operands: one GEMM per batch element, on views (no copies)."""
+        batch = res.shape[:-2]
+        m, n, k = res.shape[-2], res.shape[-1], a.shape[-1]
+        for idx in np.ndindex(*batch):
             ia = tuple(i if d > 1 else 0 for i, d in zip(idx[len(idx) - (a.ndim - 2):], a.shape[:-2]))
             ib = tuple(i if d > 1 else 0 for i, d in zip(idx[len(idx) - (b.ndim - 2):], b.shape[:-2]))
-            av, bv, cv = (ad[ia] if ia else ad), (bd[ib] if ib else bd), (res[idx] if idx else res)
+            av, bv, cv = (a[ia] if ia else a), (b[ib] if ib else b), (res[idx] if idx else res)
             if m and n:
-                self._run_gemm(dev, dt, m, n, k, 1.0, 0.0, av, bv, False, False, L.Operand.of(cv), L.Operand.of(cv))
-        return res if _is_dev(a) else _to_host(res, out)
+                self._run_gemm(dev, res.dtype, m, n, k, 1.0, 0.0, av, bv, False, False, L.Operand.of(cv), L.Operand.of(cv))
 
     # -- conv2d -------------------------------------------------------------------------------
     def conv2d(self, x, w, bias, scale, shift, spec, shape, algorithm, out):
-        dev = _device_of(x) if _is_dev(x) else rt.default_device()
-        _check_fp64("conv2d", dev, x.dtype)
-        ys = shape.out_shape(spec.layout)
-        if _is_dev(x):
-            if out is not None:
-                _check_device_output("conv2d", "out", out, x.dtype, ys, (("x", x), ("w", w)), dev)
-                check_hw_stride("conv2d", out, shape, spec.layout)
-            y = out if out is not None else rt.cla.empty(dev.queue, ys, x.dtype)
-        else:
-            y = rt.cla.empty(dev.queue, ys, x.dtype)
-        if shape.n and shape.k:
+        def run(dev, x, y):
             self._run_conv(dev, x, w, (bias, scale, shift), spec, shape, algorithm, y)
-        return y if _is_dev(x) else _to_host(y, out)
+
+        return device.conv2d(_ARRAYS, x, shape, spec, out, (("x", x), ("w", w)), run)
 
     def _run_conv(self, dev, x, w, vecs, spec, shape, algorithm, y) -> None:
         dt = x.dtype
@@ -276,15 +253,6 @@ class OpenclBackend(Backend):
 
     def conv2d_packed(self, packed, x, spec, shape, algorithm, out):
         return self.conv2d(x, *packed, spec, shape, algorithm, out)
-
-
-def _to_host(res, out):
-    """The device result of a NumPy call: a new array, or written into the caller's `out`."""
-    host = res.get()
-    if out is None:
-        return host
-    out[...] = host
-    return out
 
 
 def _buffer_at(t):
