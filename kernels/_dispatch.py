@@ -4,7 +4,7 @@ Order of precedence: the ``backend=`` argument, then ``with kernels.use_backend(
 ``KERNELS_BACKEND`` environment variable, then the array type: the first backend in registry order
 that can and should run the call (Backend.can_run / should_run: NumPy arrays go to cpu, else numba,
 else reference). This module knows no backend: it imports them by the registry's string paths
-(kernels/backends/__init__.py) on first use. Every decision is logged at DEBUG on the ``kernels``
+(REGISTRY below) on first use. Every decision is logged at DEBUG on the ``kernels``
 logger.
 """
 from __future__ import annotations
@@ -20,7 +20,17 @@ import numpy as np
 
 from ._config import config
 from ._errors import BackendNotAvailable, UnsupportedOperation
-from .backends import REGISTRY
+
+# Backend registry: name -> "module:object", imported on first use (this module imports no
+# backend). Order matters: for an array type, the first backend that can and should run a call
+# takes it. A new backend is a package under kernels/backends/ plus one line here.
+REGISTRY = {
+    "cpu": "kernels.backends.cpu:backend",
+    "numba": "kernels.backends.numba:backend",  # the default for NumPy arrays when cpu is not built
+    "reference": "kernels.backends.reference:backend",
+    "opencl": "kernels.backends.opencl:backend",
+    "cuda": "kernels.backends.cuda:backend",
+}
 
 logger = logging.getLogger("kernels")
 
