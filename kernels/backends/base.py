@@ -9,7 +9,7 @@ whether it can and should run a call (networkx's can_run/should_run); the front 
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, FrozenSet, Optional
+from typing import Any, Callable, ClassVar, Dict, FrozenSet, Optional
 
 import numpy as np
 
@@ -26,7 +26,7 @@ class Backend:
     reason: str = "available"
     # The conv2d algorithms this backend implements, each with the kernel that runs it (a subset of
     # kernels._api.conv_args.ALGORITHMS, which also holds "auto"); a backend without conv2d: {}.
-    algorithms: Dict[str, str] = {}
+    algorithms: ClassVar[Dict[str, str]] = {}
     auto: str = ""  # what "auto" picks, in one line (info() and the docs show it)
 
     def accepts(self, x: Any) -> bool:

@@ -58,7 +58,7 @@ def test_opencl_call_with_an_algorithm_it_lacks_raises():
 
 
 def test_each_backend_reports_the_kernel_that_runs():
-    pw = [la for la in LAYERS if la.name == "1x1-c17-k19"][0]
+    pw = next(la for la in LAYERS if la.name == "1x1-c17-k19")
     for layout in LAYOUTS:
         spec, shape = _layer(pw, layout)
         dt = np.dtype(np.float32)

@@ -17,9 +17,9 @@ import numpy as np
 def _padded(x: np.ndarray, spec, shape, dtype) -> np.ndarray:
     """x in NCHW order, in `dtype`, zero-padded by shape.padding."""
     xn = x if spec.layout == "NCHW" else x.transpose(0, 3, 1, 2)
-    t, b, l, r = shape.padding  # noqa: E741
-    xp = np.zeros((shape.n, shape.c, shape.h + t + b, shape.w + l + r), dtype)
-    xp[:, :, t:t + shape.h, l:l + shape.w] = xn
+    top, bottom, left, right = shape.padding
+    xp = np.zeros((shape.n, shape.c, shape.h + top + bottom, shape.w + left + right), dtype)
+    xp[:, :, top:top + shape.h, left:left + shape.w] = xn
     return xp
 
 
