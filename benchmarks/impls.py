@@ -92,7 +92,7 @@ def gemm_fn(impl: str, a: np.ndarray, b: np.ndarray) -> Callable[[], object]:
 
 
 def conv_fn(impl: str, layer, x: np.ndarray, w: np.ndarray, layout: str) -> Callable[[], object]:
-    from kernels.bench.conv2d import NumpyIm2col
+    from kernels.bench.references import NumpyIm2col
 
     out = np.empty(layer.y_shape(x.shape[0], layout), x.dtype)
     kw: Dict = dict(layer.conv_kwargs)

@@ -1,8 +1,14 @@
-// Thread-count policy: a process-wide setting synchronised lazily into each caller's OpenMP ICV.
+// Thread-count policy: a process-wide setting synchronised lazily into each caller's OpenMP ICV,
+// bounded by a multiple of the CPUs this process may use.
 #include "threads.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <thread>
 
+#ifdef __linux__
+#include <sched.h>
+#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -12,14 +18,43 @@ namespace kernels {
 namespace {
 std::atomic<int> g_threads{0};     // 0: never set, keep the OpenMP default
 std::atomic<unsigned> g_epoch{0};  // bumped by every set_num_threads
+std::atomic<int> g_cap{0};         // 0: not computed yet
 thread_local unsigned t_seen_epoch = 0;
+
+int cpus() {
+#ifdef __linux__
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+#endif
+    const unsigned n = std::thread::hardware_concurrency();  // beyond 1024 CPUs, or not Linux: all of them
+    return n > 0 ? static_cast<int>(n) : 1;
+}
+
+// The same rule as kernels/_threads.py max_threads(), which explains it: more threads than CPUs
+// never speed these kernels up, and each OpenMP thread reserves a stack and a thread id, so a
+// count like 100000 (from OMP_NUM_THREADS or threadpoolctl, which bypass set_num_threads) would
+// make libgomp end the process ("Thread creation failed") under a memory or pid limit.
+int compute_cap() { return std::max(8, 4 * cpus()); }
+
+int cap() {
+    int c = g_cap.load(std::memory_order_relaxed);
+    if (c == 0) g_cap.store(c = compute_cap(), std::memory_order_relaxed);
+    return c;
+}
 }  // namespace
 
 void set_num_threads(int n) {
-    g_threads.store(n < 1 ? 1 : n);
+    // Refreshed here, where kernels.set_num_threads checked its bound (so they agree); a count
+    // beyond it (only a direct kernels._cpu call, or restoring one from before the CPUs changed)
+    // is clamped.
+    const int c = compute_cap();
+    g_cap.store(c, std::memory_order_relaxed);
+    n = std::clamp(n, 1, c);
+    g_threads.store(n);
     g_epoch.fetch_add(1);
 #ifdef _OPENMP
-    omp_set_num_threads(n < 1 ? 1 : n);
+    omp_set_num_threads(n);
     t_seen_epoch = g_epoch.load();
 #endif
 }
@@ -31,7 +66,7 @@ int num_threads() {
         t_seen_epoch = epoch;
         if (const int n = g_threads.load()) omp_set_num_threads(n);
     }
-    return omp_get_max_threads();
+    return std::min(omp_get_max_threads(), cap());
 #else
     return 1;
 #endif

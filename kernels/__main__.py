@@ -1,5 +1,6 @@
 """Command line: `python -m kernels info`, `python -m kernels bench gemm|conv2d|peak ...`,
-`python -m kernels tune conv2d ...`, `python -m kernels run gemm|conv2d ...` (a workflow step) and
+`python -m kernels tune [conv2d|gemm] --backend cpu|numba|opencl|cuda ...`,
+`python -m kernels run gemm|conv2d ...` (a workflow step) and
 `python -m kernels demo` (the demo workflow on an embedded Dask cluster)."""
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import List, Optional
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kernels", description="hpc-kernels command line")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error instead of its one-line message")
     sub = parser.add_subparsers(dest="command", required=True)
     p_info = sub.add_parser("info", help="version, ISAs, block sizes, threads and backends")
     p_info.add_argument("--json", action="store_true", help="print as JSON")
@@ -18,8 +20,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .bench.cli import add_arguments
 
     add_arguments(p_bench)
-    p_tune = sub.add_parser("tune", help="measure algorithm choices into the tuning cache")
-    from .bench.tune import add_arguments as add_tune_arguments
+    p_tune = sub.add_parser("tune", help="measure a backend's parameters into the tuning store")
+    from .bench.tune.cli import add_arguments as add_tune_arguments
 
     add_tune_arguments(p_tune)
     p_run = sub.add_parser("run", help="run one kernel on .npy files (a workflow's binary step)")
@@ -31,7 +33,23 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     add_demo_arguments(p_demo)
     args = parser.parse_args(argv)
+    from ._errors import USER_ERRORS, one_line
 
+    try:
+        return _run(args)
+    except USER_ERRORS as exc:  # bad input or options, files, memory: one line (a bug keeps its traceback)
+        if args.debug:
+            raise
+        print(f"python -m kernels {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"python -m kernels {args.command}: interrupted", file=sys.stderr)
+        return 130  # 128 + SIGINT, as a shell reports a process SIGINT ended
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "info":
         from .info import format_info, info
 
@@ -39,7 +57,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(json.dumps(d, indent=2) if args.json else format_info(d))
         return 0
     if args.command == "tune":
-        from .bench.tune import run as run_tune
+        from .bench.tune.cli import run as run_tune
 
         return run_tune(args)
     if args.command == "run":

@@ -14,8 +14,8 @@ ENV_VARS = {
     "KERNELS_CPU_KC": "cpu GEMM block size KC (depth of packed panels); default from the L1 size",
     "KERNELS_CPU_NC": "cpu GEMM block size NC (columns of the packed B block); default from the L3 size",
     "KERNELS_VERBOSE": "1 logs every dispatch decision (logger 'kernels') to stderr",
-    "KERNELS_CACHE_DIR": "directory of the conv2d tuning cache; default: the platform's user cache dir",
-    "KERNELS_OPENCL_DEVICE": "opencl device: 'platform:device' indices or a name substring; default PYOPENCL_CTX, else the first GPU/accelerator, else a CPU",
+    "KERNELS_CACHE_DIR": "directory of the tuning store (tuning.json) and numba's kernel cache; default: the platform's user cache dir",
+    "KERNELS_OPENCL_DEVICE": "opencl device: 'platform:device' indices or a name substring; default PYOPENCL_CTX, else the first GPU/accelerator, else a CPU, that builds a probe program",
     "KERNELS_OPENCL_BINARY": "opencl: load the FPGA-form program from this precompiled binary (clCreateProgramWithBinary) instead of source",
     "KERNELS_TASK_CUS": "computing units the PyCOMPSs task versions (kernels.workflow.compss) ask for; default 1",
 }

@@ -1,5 +1,19 @@
-"""Exceptions of the kernels package."""
+"""Exceptions of the kernels package, and how the command line reports them."""
 from __future__ import annotations
+
+# What a command of `python -m kernels` reports as one line and exit status 1: files that cannot
+# be read or written (OSError), bad files, shapes or options (ValueError, OverflowError), dtypes
+# (TypeError), results too large for memory (MemoryError), a backend not installed (ImportError).
+# Anything else is a bug and keeps its traceback (as these do with --debug).
+USER_ERRORS = (OSError, ValueError, TypeError, OverflowError, MemoryError, ImportError)
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of `exc` on one line: its first line (a pybind11 argument error goes on with the
+    arguments' reprs, whole arrays included), else the exception's name."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] + (" [...]" if len(lines) > 1 else "") if lines else type(exc).__name__
+    return f"out of memory: {text}" if isinstance(exc, MemoryError) else text
 
 
 class BackendNotAvailable(ImportError):

@@ -16,7 +16,7 @@ from typing import Any, Iterator, Optional
 from ._config import config
 
 _pool: Any = None  # kernels._cpu once loaded: its OpenMP pool takes the count
-_set: Optional[int] = None  # the count last set; None: OpenMP's default (OMP_NUM_THREADS) governs
+_requested: Optional[int] = None  # the count last set; None: OpenMP's default (OMP_NUM_THREADS) governs
 
 
 def cores() -> int:
@@ -27,7 +27,27 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+# Upper bound of a thread count: OVERSUBSCRIPTION x the CPUs this process may use, at least
+# MIN_BOUND. More threads than CPUs never speeds these kernels up (each thread's micro-kernel
+# saturates its core's FMA units; extra threads only time-slice, and every barrier then waits for
+# a descheduled thread), while each OpenMP thread reserves a stack (RLIMIT_STACK or OMP_STACKSIZE,
+# typically 8 MiB of address space) and a thread id: 100000 threads exhaust a memory or pid limit,
+# and libgomp then ends the process ("Thread creation failed") instead of raising. Some
+# oversubscription stays allowed, to reproduce another machine's work split or to run the tests'
+# 1..5-thread splits on a 1-core machine. csrc/threads.cpp caps the engine's count by the same
+# rule, for counts that come from OMP_NUM_THREADS or threadpoolctl rather than from here.
+OVERSUBSCRIPTION = 4
+MIN_BOUND = 8
+
+
+def max_threads() -> int:
+    """The largest thread count set_num_threads accepts: 4 x the CPUs of this process, at least 8."""
+    return max(MIN_BOUND, OVERSUBSCRIPTION * cores())
+
+
 def _count(n) -> int:
+    """`n` as a thread count >= 1 (TypeError, ValueError otherwise); the upper bound is checked by
+    set_num_threads (a workflow task caps a larger request at what it owns instead)."""
     if isinstance(n, bool):
         raise TypeError("number of threads must be an integer, got bool")
     try:
@@ -41,16 +61,25 @@ def _count(n) -> int:
 
 def _openmp_default() -> int:
     """OpenMP's rule, for as long as no OpenMP runtime is loaded: OMP_NUM_THREADS (its first
-    level), else the cores this process may run on."""
+    level, capped as the engine caps it), else the cores this process may run on."""
     omp = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    return int(omp) if omp.isdigit() and int(omp) > 0 else cores()
+    return min(int(omp), max_threads()) if omp.isdigit() and int(omp) > 0 else cores()
 
 
 def set_num_threads(n: int) -> None:
-    """Use `n` threads in every following cpu-backend call, from any thread."""
-    global _set
+    """Use `n` threads in every following cpu-backend call, from any thread. `n` may be at most
+    max_threads() (4 x the CPUs this process may use, at least 8): ValueError beyond."""
     n = _count(n)
-    _set = n
+    bound = max_threads()
+    if n > bound:
+        raise ValueError(f"number of threads must be in [1, {bound}] (4 x the {cores()} CPU(s) this process may use, "
+                         f"at least {MIN_BOUND}), got {n}")
+    _set(n)
+
+
+def _set(n: int) -> None:
+    global _requested
+    _requested = n
     pool = _pool
     if pool is not None:
         pool.set_num_threads(n)
@@ -61,7 +90,7 @@ def get_num_threads() -> int:
     pool = _pool
     if pool is not None:
         return pool.get_num_threads()
-    return _set if _set is not None else _openmp_default()
+    return _requested if _requested is not None else _openmp_default()
 
 
 @contextlib.contextmanager
@@ -72,14 +101,14 @@ def num_threads(n: int) -> Iterator[None]:
     try:
         yield
     finally:
-        set_num_threads(old)
+        _set(old)  # what was in effect, even if the CPUs changed since (the bound moved)
 
 
 def attach(pool: Any) -> None:
     """The C++ extension has loaded (kernels/_extension.py): its pool takes the count set so far."""
     global _pool
-    if _set is not None:
-        pool.set_num_threads(_set)
+    if _requested is not None:
+        pool.set_num_threads(_requested)
     _pool = pool
 
 
@@ -87,6 +116,9 @@ def init_from_env() -> None:
     """KERNELS_NUM_THREADS wins; else OpenMP's default applies (OMP_NUM_THREADS, else the cores
     this process may run on)."""
     if config.num_threads is not None:
-        set_num_threads(config.num_threads)
+        try:
+            set_num_threads(config.num_threads)
+        except ValueError as exc:
+            raise ValueError(f"KERNELS_NUM_THREADS={config.num_threads}: {exc}") from None
     elif not os.environ.get("OMP_NUM_THREADS"):
         set_num_threads(cores())

@@ -173,33 +173,41 @@ class GemmCall(NamedTuple):
     source: Any  # the array C is read from: None when beta == 0 (never read), target when in place, else c
 
 
+def _array_type_name(array_type) -> str:
+    return f"{array_type.__module__.split('.')[0]}.{array_type.__name__}"
+
+
 def gemm_arguments(a, b, c, out, alpha, beta, trans_a: bool, trans_b: bool, *,
                    check=check_output, array_type=np.ndarray, dtype_of=None) -> GemmCall:
-    """gemm's checks in the order every backend applies them (the cpu backend in C++):
-    alpha/beta, dtypes, shapes, beta without c, the written array (out, else c) as an output,
-    and a distinct c (read, never written) for its kind, dtype and shape.
+    """gemm's checks in the order every backend applies them (the cpu backend in C++,
+    csrc/bindings/gemm_entry.cpp, so that a call with two bad arguments fails the same way
+    everywhere): a and b converted, alpha/beta, the kinds of c and out, beta without c, dtypes,
+    shapes, the written array (out, else c) as an output, a distinct c (read, never written)
+    for its dtype and shape.
 
     check(fn, name, array, dtype, shape, inputs) is the output check of the array kind
-    (check_output for NumPy; device backends pass theirs); array_type the kind c must be;
-    dtype_of(fn, a, b) the operands' dtype (default: same_dtype, float32/float64). Inputs
+    (check_output for NumPy; device backends pass theirs); array_type the kind c and out must
+    be; dtype_of(fn, a, b) the operands' dtype (default: same_dtype, float32/float64). Inputs
     are NumPy-converted only when they are not already of array_type."""
-    alpha, beta = real_scalar("gemm", "alpha", alpha), real_scalar("gemm", "beta", beta)
     if array_type is np.ndarray:
         a, b = as_input(a), as_input(b)
+    alpha, beta = real_scalar("gemm", "alpha", alpha), real_scalar("gemm", "beta", beta)
+    for name, x in (("c", c), ("out", out)):
+        if x is not None and not isinstance(x, array_type):
+            raise TypeError(f"gemm: {name} must be a {_array_type_name(array_type)}, got {type(x).__name__}")
+    distinct = out is not None and c is not None and out is not c
+    if out is not None and c is None and beta != 0:
+        raise ValueError("gemm: beta != 0 needs an input c")
     dt = (dtype_of or same_dtype)("gemm", a, b)
     m, n, k = gemm_shapes(a, b, trans_a, trans_b)
     if c is None and beta != 0:
         raise ValueError("gemm: beta != 0 needs an input c")
-    distinct = out is not None and c is not None and out is not c
     target = out if out is not None else c
     if target is not None:
         inputs = (("a", a), ("b", b)) + ((("c", c),) if distinct else ())
         check("gemm", "out" if distinct or c is None else "c", target, dt, (m, n), inputs)
     source = None if beta == 0 else target
     if distinct:
-        if not isinstance(c, array_type):
-            raise TypeError(f"gemm: c must be a {array_type.__module__.split('.')[0]}.{array_type.__name__}, "
-                            f"got {type(c).__name__}")
         check_output_dtype_shape("gemm", "c", c, dt, (m, n))
         source = None if beta == 0 else c
     return GemmCall(a, b, alpha, beta, dt, m, n, k, target, source)

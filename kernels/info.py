@@ -36,10 +36,13 @@ def info() -> Dict[str, Any]:
 
 
 def _tuning_info() -> Dict[str, Any]:
+    """The tuning store: its file, schema, tuned values per backend and op, and why a file was not read."""
     from . import _tuning
 
-    path = _tuning.cache_path()
-    return {"path": str(path), "exists": path.exists(), "entries": len(_tuning.entries())}
+    st = _tuning.store()
+    entries = st.summary()
+    return {"path": str(st.path), "exists": st.path.exists(), "schema": _tuning.SCHEMA, "entries": entries,
+            "notes": list(st.notes)}
 
 
 def _device_line(dev: Dict[str, Any]) -> str:
@@ -85,8 +88,10 @@ def format_info(d: Dict[str, Any]) -> str:
             lines.append("             first calls (compile or load from the kernel cache): "
                          + ", ".join(f"{dt} {t:.2f} s" for dt, t in b["first_call_s"].items()))
     t = d["tuning_cache"]
-    lines.append(f"tuning cache: {t['path']} ({t['entries']} conv2d choices for this machine)" if t["exists"]
-                 else f"tuning cache: {t['path']} (not created yet: python -m kernels tune conv2d)")
+    tuned = "; ".join(f"{b}: " + ", ".join(f"{n} {op}" for op, n in ops.items()) for b, ops in t["entries"].items())
+    lines.append(f"tuning store: {t['path']} (schema {t['schema']}; "
+                 + (f"tuned values {tuned})" if tuned else "nothing tuned yet: python -m kernels tune --backend cpu|numba|opencl|cuda)"))
+    lines += [f"  note: {n}" for n in t["notes"]]
     lines.append("environment variables:")
     lines += [f"  {k:<20} {v}" for k, v in ENV_VARS.items()]
     return "\n".join(lines)

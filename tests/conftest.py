@@ -24,6 +24,33 @@ _cpu, _ = cpu_extension()
 
 from _helpers import ISAS, RUNNABLE_UKERNELS  # noqa: E402
 
+# Hypothesis profiles of the fuzzer (tests/test_fuzz.py). No example database and a fixed seed
+# (pytest_configure below): every run tries the same examples, so a CI failure reproduces.
+# "default": the quick run of the ordinary test suite; "ci": .ci/fuzz.sh (FUZZ_EXAMPLES per test);
+# "long": the full form, by hand. print_blob: a failure prints the blob that replays it
+# (@hypothesis.reproduce_failure).
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # without the test extra: tests/test_fuzz.py skips itself
+    settings = None
+if settings is not None:
+    _FUZZ = dict(deadline=None, database=None, print_blob=True,
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+    settings.register_profile("default", max_examples=30, **_FUZZ)
+    settings.register_profile("ci", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "500")), **_FUZZ)
+    settings.register_profile("long", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "5000")), **_FUZZ)
+    settings.load_profile("default")
+FUZZ_SEED = os.environ.get("FUZZ_SEED", "20251204")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """A fixed hypothesis seed unless --hypothesis-seed gives one (runs before hypothesis' own
+    pytest_configure reads the option)."""
+    if config.getoption("hypothesis_seed", None) is None:
+        config.option.hypothesis_seed = FUZZ_SEED
+
+
 _DEFAULT_INFO = _cpu.info()
 
 

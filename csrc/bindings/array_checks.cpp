@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "../checked.hpp"
+
 namespace kernels::py_checks {
 
 namespace {
@@ -62,38 +64,79 @@ void require_same_dtype(Dtype da, Dtype db, const char* fn,
 }
 
 void element_strides(const py::array& x, inc_t* out, const char* fn, const char* arg) {
+    // (np.ascontiguousarray would not help: it returns a contiguous misaligned array unchanged.)
+    static const char* advice = "; allocate the output with np.empty(...)/np.zeros(...) (NumPy aligns new arrays)";
     const auto item = static_cast<inc_t>(x.itemsize());
     if (reinterpret_cast<std::uintptr_t>(x.data()) % static_cast<std::uintptr_t>(item) != 0)
-        throw py::value_error(std::string(fn) + ": " + arg +
-                              " is not aligned to its element size; pass np.ascontiguousarray(" +
-                              arg + ")");
+        throw py::value_error(std::string(fn) + ": " + arg + " is not aligned to its " + std::to_string(item) +
+                              "-byte elements" + advice);
     for (py::ssize_t d = 0; d < x.ndim(); ++d) {
         const auto s = static_cast<inc_t>(x.strides(d));
         if (s % item != 0)
-            throw py::value_error(std::string(fn) + ": " + arg + " has a stride of " +
-                                  std::to_string(s) + " bytes, not a multiple of its " +
-                                  std::to_string(item) + "-byte elements");
+            throw py::value_error(std::string(fn) + ": " + arg + " has a stride of " + std::to_string(s) +
+                                  " bytes, not a multiple of its " + std::to_string(item) + "-byte elements" + advice);
         out[d] = s / item;
     }
+}
+
+bool element_aligned(const py::array& x) {
+    const auto item = static_cast<py::ssize_t>(x.itemsize());
+    if (reinterpret_cast<std::uintptr_t>(x.data()) % static_cast<std::uintptr_t>(item) != 0) return false;
+    for (py::ssize_t d = 0; d < x.ndim(); ++d)
+        if (x.strides(d) % item != 0) return false;
+    return true;
+}
+
+py::array aligned_input(const py::array& x, bool contiguous) {
+    if (element_aligned(x) && (!contiguous || (x.flags() & py::array::c_style))) return x;
+    constexpr int kNpyCorder = 0;
+    auto copy = py::reinterpret_steal<py::array>(py::detail::npy_api::get().PyArray_NewCopy_(x.ptr(), kNpyCorder));
+    if (!copy) throw py::error_already_set();
+    return copy;
+}
+
+bool self_overlapping(const py::array& x, const char* fn, const char* arg) {
+    if (x.size() == 0) return false;  // nothing to write (NumPy gives fresh empty arrays zero strides)
+    // Cheap sufficient test: sorted by |stride|, each stride clears the bytes spanned by the
+    // smaller dimensions (extent: from the first element's first byte to the last one's last).
+    std::vector<std::pair<inc_t, inc_t>> dims;  // (|stride| in bytes, extent)
+    for (py::ssize_t d = 0; d < x.ndim(); ++d)
+        if (x.shape(d) > 1) dims.emplace_back(std::llabs(x.strides(d)), x.shape(d));
+    std::sort(dims.begin(), dims.end());
+    inc_t extent = x.itemsize();
+    bool proven = true;
+    for (const auto& [stride, n] : dims) {
+        inc_t step;
+        if (stride < extent || mul_overflows(stride, n - 1, &step) || add_overflows(extent, step, &extent)) {
+            proven = false;
+            break;
+        }
+    }
+    if (proven) return false;
+    // Inconclusive (interleaved or repeated elements): decide exactly from the byte offsets.
+    constexpr py::ssize_t kMaxEnumerated = py::ssize_t{1} << 22;
+    if (x.size() > kMaxEnumerated)
+        throw py::value_error(std::string(fn) + ": " + arg + "'s layout (shape " + shape_str(x) +
+                              ") could not be proven free of overlapping elements (interleaved strides, more "
+                              "than 2^22 elements); pass an array where every element has its own memory");
+    std::vector<inc_t> offsets{0};
+    offsets.reserve(static_cast<std::size_t>(x.size()));
+    for (const auto& [stride, n] : dims) {
+        const std::size_t before = offsets.size();
+        for (inc_t i = 1; i < n; ++i)
+            for (std::size_t j = 0; j < before; ++j) offsets.push_back(offsets[j] + i * stride);
+    }
+    std::sort(offsets.begin(), offsets.end());
+    return std::adjacent_find(offsets.begin(), offsets.end()) != offsets.end();
 }
 
 void require_writable_output(const py::array& out, const char* fn, const char* arg) {
     if (!out.writeable())
         throw py::value_error(std::string(fn) + ": " + arg + " is read-only; pass a writable array");
-    if (out.size() == 0) return;  // nothing to write (NumPy gives fresh empty arrays zero strides)
-    // Sufficient non-overlap test: sorted by |stride|, each stride clears the span of the smaller.
-    std::vector<std::pair<inc_t, inc_t>> dims;  // (|stride| in bytes, extent)
-    for (py::ssize_t d = 0; d < out.ndim(); ++d)
-        if (out.shape(d) > 1) dims.emplace_back(std::llabs(out.strides(d)), out.shape(d));
-    std::sort(dims.begin(), dims.end());
-    inc_t span = out.itemsize();
-    for (const auto& [stride, n] : dims) {
-        if (stride < span)
-            throw py::value_error(std::string(fn) + ": " + arg +
-                                  " has overlapping elements (a broadcast or as_strided view); "
-                                  "pass an array where every element has its own memory");
-        span = stride * n;
-    }
+    if (self_overlapping(out, fn, arg))
+        throw py::value_error(std::string(fn) + ": " + arg +
+                              " has overlapping elements (a broadcast or as_strided view); "
+                              "pass an array where every element has its own memory");
 }
 
 void require_no_overlap(const py::array& out, const py::array& other, const char* fn,

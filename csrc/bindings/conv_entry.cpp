@@ -8,13 +8,16 @@
 #include <pybind11/stl.h>
 
 #include <array>
+#include <limits>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "../conv/conv.hpp"
 #include "../conv/depthwise.hpp"
 #include "../conv/im2col.hpp"
+#include "../checked.hpp"
 #include "../engine.hpp"
 #include "../threads.hpp"
 #include "array_checks.hpp"
@@ -28,6 +31,39 @@ using Pair = std::array<dim_t, 2>;
 using Quad = std::array<dim_t, 4>;
 
 [[noreturn]] void fail(const std::string& msg) { throw py::value_error("conv2d: " + msg); }
+
+// An integer argument: a Python int or anything with __index__ (NumPy integers), not bool. Taken
+// as a Python object, not as dim_t: pybind11's own conversion of an int beyond 64 bits fails the
+// overload resolution and raises a TypeError listing the whole signature.
+dim_t int_arg(py::handle v, const char* fn, const char* name) {
+    const std::string what = std::string(fn) + ": " + name;
+    if (PyBool_Check(v.ptr())) throw py::type_error(what + " must be an integer, got bool");
+    const auto idx = py::reinterpret_steal<py::object>(PyNumber_Index(v.ptr()));
+    if (!idx) {
+        PyErr_Clear();
+        throw py::type_error(what + " must be an integer, got " + Py_TYPE(v.ptr())->tp_name);
+    }
+    int overflow = 0;
+    const long long x = PyLong_AsLongLongAndOverflow(idx.ptr(), &overflow);
+    if (overflow) throw std::overflow_error(what + " is out of range: it must fit in a signed 64-bit integer");
+    if (x == -1 && PyErr_Occurred()) throw py::error_already_set();
+    return static_cast<dim_t>(x);
+}
+
+// A tuple or list of N integers (stride, padding, dilation, kernel_size, shapes).
+template <std::size_t N>
+std::array<dim_t, N> ints_arg(py::handle v, const char* fn, const char* name) {
+    const std::string what = std::string(fn) + ": " + name;
+    if (!PyTuple_Check(v.ptr()) && !PyList_Check(v.ptr()))
+        throw py::type_error(what + " must be a tuple of " + std::to_string(N) + " integers, got " +
+                             Py_TYPE(v.ptr())->tp_name);
+    const auto seq = py::reinterpret_borrow<py::sequence>(v);
+    if (seq.size() != N)
+        throw py::value_error(what + " must have " + std::to_string(N) + " entries, got " + std::to_string(seq.size()));
+    std::array<dim_t, N> out{};
+    for (std::size_t i = 0; i < N; ++i) out[i] = int_arg(seq[i], fn, name);
+    return out;
+}
 
 ConvAlgo parse_algo(const std::string& s) {
     if (s == "im2col") return ConvAlgo::im2col;
@@ -62,29 +98,29 @@ void require_4d(const py::array& a, const char* name, const char* what) {
         fail(std::string(name) + " must be 4-D " + what + ", got shape " + py_checks::shape_str(a));
 }
 
-// The geometry of x convolved with K x Cg x R x S filters; checks what conv2d's Python layer
-// checks, for direct callers.
-ConvGeom make_geom(const py::array& x, dim_t k, dim_t cg, dim_t r, dim_t s, dim_t groups, bool nhwc,
-                   const Pair& stride, const Quad& pad, const Pair& dil) {
-    require_4d(x, "x", nhwc ? "(N, H, W, C)" : "(N, C, H, W)");
+// The geometry of an (N, C, H, W) input (logical order) convolved with K x Cg x R x S filters;
+// checks what conv2d's Python layer checks, and every size, for direct callers (check_geometry
+// raises std::invalid_argument / std::overflow_error: ValueError / OverflowError in Python).
+ConvGeom make_geom(const Quad& nchw, dim_t k, dim_t cg, dim_t r, dim_t s, dim_t groups, bool nhwc,
+                   const Pair& stride, const Quad& pad, const Pair& dil, std::size_t elem, const char* fn) {
     ConvGeom g{};
-    g.n = x.shape(0);
-    g.c = x.shape(nhwc ? 3 : 1), g.h = x.shape(nhwc ? 1 : 2), g.w = x.shape(nhwc ? 2 : 3);
+    g.n = nchw[0], g.c = nchw[1], g.h = nchw[2], g.w = nchw[3];
     g.k = k, g.r = r, g.s = s, g.groups = groups, g.nhwc = nhwc;
     g.sh = stride[0], g.sw = stride[1], g.pt = pad[0], g.pb = pad[1], g.pl = pad[2], g.pr = pad[3];
     g.dh = dil[0], g.dw = dil[1];
-    if (g.sh < 1 || g.sw < 1) fail("stride must be >= 1");
-    if (g.dh < 1 || g.dw < 1) fail("dilation must be >= 1");
-    if (g.pt < 0 || g.pb < 0 || g.pl < 0 || g.pr < 0) fail("padding must be >= 0");
-    if (groups < 1 || g.c % groups || k % groups)
-        fail("groups=" + std::to_string(groups) + " must divide the input channels (" + std::to_string(g.c) +
-             ") and the output channels (" + std::to_string(k) + ")");
-    if (cg * groups != g.c)
-        fail("w has " + std::to_string(cg) + " input channels per group but x has " + std::to_string(g.c) +
-             " channels in " + std::to_string(groups) + " group(s)");
-    if (g.ho() < 1 || g.wo() < 1)
-        fail("the (dilated) kernel is larger than the padded input");
+    if (cg < 0) throw py::value_error(std::string(fn) + ": w's dimensions must be >= 0");
+    check_geometry(g, elem, fn);
+    if (cg != g.c / groups)
+        throw py::value_error(std::string(fn) + ": w has " + std::to_string(cg) + " input channels per group but x has " +
+                              std::to_string(g.c) + " channels in " + std::to_string(groups) + " group(s)");
     return g;
+}
+
+ConvGeom make_geom(const py::array& x, dim_t k, dim_t cg, dim_t r, dim_t s, dim_t groups, bool nhwc,
+                   const Pair& stride, const Quad& pad, const Pair& dil, const char* fn) {
+    require_4d(x, "x", nhwc ? "(N, H, W, C)" : "(N, C, H, W)");
+    const Quad nchw{x.shape(0), x.shape(nhwc ? 3 : 1), x.shape(nhwc ? 1 : 2), x.shape(nhwc ? 2 : 3)};
+    return make_geom(nchw, k, cg, r, s, groups, nhwc, stride, pad, dil, static_cast<std::size_t>(x.itemsize()), fn);
 }
 
 std::vector<py::ssize_t> out_shape(const ConvGeom& g) {
@@ -127,25 +163,33 @@ struct FoldedEpilogue {
     }
 };
 
+// bias/scale/shift: None (empty), or a (K,) array of the conv's dtype, read into a vector (from an
+// aligned copy when the caller's array is misaligned: its T loads would be undefined behaviour).
 template <typename T>
-const T* channel_vector(const py::object& v, Dtype dt, dim_t k, const char* name) {
-    if (v.is_none()) return nullptr;
+std::vector<T> channel_vector(const py::object& v, Dtype dt, dim_t k, const char* name) {
+    if (v.is_none()) return {};
     if (!py::isinstance<py::array>(v)) fail(std::string(name) + " must be a NumPy array of shape (K,)");
-    const py::array a = v.cast<py::array>();
-    if (py_checks::dtype_of(a, "conv2d", name) != dt)
+    const auto given = py::reinterpret_borrow<py::array>(v);
+    if (py_checks::dtype_of(given, "conv2d", name) != dt)
         throw py::type_error(std::string("conv2d: ") + name + " must have the dtype of x and w");
-    if (a.ndim() != 1 || a.shape(0) != k || (a.size() > 1 && a.strides(0) != static_cast<py::ssize_t>(sizeof(T))))
-        fail(std::string(name) + " must be a contiguous array of shape (" + std::to_string(k) + ",), got " +
-             py_checks::shape_str(a));
-    return static_cast<const T*>(a.data());
+    if (given.ndim() != 1 || given.shape(0) != k)
+        fail(std::string(name) + " must have shape (" + std::to_string(k) + ",), got " + py_checks::shape_str(given));
+    const py::array a = py_checks::aligned_input(given);
+    const T* p = static_cast<const T*>(a.data());
+    const inc_t st = a.strides(0) / static_cast<inc_t>(sizeof(T));
+    std::vector<T> out(static_cast<std::size_t>(k));
+    for (dim_t i = 0; i < k; ++i) out[i] = p[i * st];
+    return out;
 }
 
 template <typename T>
 FoldedEpilogue<T> fold(const py::object& bias, const py::object& scale, const py::object& shift, Dtype dt,
                        dim_t k, Act act) {
-    const T* b = channel_vector<T>(bias, dt, k, "bias");
-    const T* sc = channel_vector<T>(scale, dt, k, "scale");
-    const T* sf = channel_vector<T>(shift, dt, k, "shift");
+    const std::vector<T> bv = channel_vector<T>(bias, dt, k, "bias"), scv = channel_vector<T>(scale, dt, k, "scale"),
+                         sfv = channel_vector<T>(shift, dt, k, "shift");
+    const T* b = bias.is_none() ? nullptr : bv.data();
+    const T* sc = scale.is_none() ? nullptr : scv.data();
+    const T* sf = shift.is_none() ? nullptr : sfv.data();
     FoldedEpilogue<T> f;
     f.act = act;
     if (sc) f.scale.assign(sc, sc + k);
@@ -194,25 +238,32 @@ void run(const ConvGeom& g, const py::array& x, const T* w, const Epilogue<T>& e
 }
 
 void conv2d_entry(const py::array& x, const py::array& w, const py::object& bias, const py::object& scale,
-                  const py::object& shift, const py::array& out, const Pair& stride, const Quad& pad,
-                  const Pair& dil, dim_t groups, const std::string& layout, const std::string& activation,
-                  const std::string& algorithm) {
+                  const py::object& shift, const py::array& out, const py::object& stride_obj,
+                  const py::object& pad_obj, const py::object& dil_obj, const py::object& groups_obj,
+                  const std::string& layout, const std::string& activation, const std::string& algorithm) {
     const bool nhwc = parse_layout(layout);
     const ConvAlgo algo = parse_algo(algorithm);
     const Act act = parse_act(activation);
+    const Pair stride = ints_arg<2>(stride_obj, "conv2d", "stride"), dil = ints_arg<2>(dil_obj, "conv2d", "dilation");
+    const Quad pad = ints_arg<4>(pad_obj, "conv2d", "padding");
+    const dim_t groups = int_arg(groups_obj, "conv2d", "groups");
     const Dtype dt = py_checks::dtype_of(x, "conv2d", "x");
     py_checks::require_same_dtype(dt, py_checks::dtype_of(w, "conv2d", "w"), "conv2d", "x", "w");
     require_4d(w, "w", "(K, C/groups, R, S)");
-    if (!(w.flags() & py::array::c_style)) fail("w must be C-contiguous");
-    const ConvGeom g = make_geom(x, w.shape(0), w.shape(1), w.shape(2), w.shape(3), groups, nhwc, stride, pad, dil);
+    const ConvGeom g = make_geom(x, w.shape(0), w.shape(1), w.shape(2), w.shape(3), groups, nhwc, stride, pad, dil,
+                                 "conv2d");
     check_out(out, dt, g, algo, x);
     py_checks::require_no_overlap(out, w, "conv2d", "out", "w");
+    // Inputs read from aligned copies where misaligned; w also where not C-contiguous (the
+    // kernels read it as dense K x Cg x R x S).
+    const py::array x2 = py_checks::aligned_input(x);
+    const py::array w2 = py_checks::aligned_input(w, true);
     if (dt == Dtype::f32) {
         const auto f = fold<float>(bias, scale, shift, dt, g.k, act);
-        run<float>(g, x, static_cast<const float*>(w.data()), f.view(), out, algo, nullptr);
+        run<float>(g, x2, static_cast<const float*>(w2.data()), f.view(), out, algo, nullptr);
     } else {
         const auto f = fold<double>(bias, scale, shift, dt, g.k, act);
-        run<double>(g, x, static_cast<const double*>(w.data()), f.view(), out, algo, nullptr);
+        run<double>(g, x2, static_cast<const double*>(w2.data()), f.view(), out, algo, nullptr);
     }
 }
 
@@ -225,16 +276,22 @@ void pack_into(ConvWeights& cw, const py::object& bias, const py::object& scale,
 }
 
 ConvWeights make_weights(const py::array& w, const py::object& bias, const py::object& scale,
-                         const py::object& shift, dim_t groups, const std::string& layout,
+                         const py::object& shift, const py::object& groups_obj, const std::string& layout,
                          const std::string& activation) {
     ConvWeights cw{};
     cw.dt = py_checks::dtype_of(w, "Conv2d", "w");
     cw.nhwc = parse_layout(layout);
     const Act act = parse_act(activation);
+    const dim_t groups = int_arg(groups_obj, "Conv2d", "groups");
     require_4d(w, "w", "(K, C/groups, R, S)");
     cw.k = w.shape(0), cw.cg = w.shape(1), cw.r = w.shape(2), cw.s = w.shape(3), cw.groups = groups;
     if (groups < 1 || cw.k % groups) fail("groups must be >= 1 and divide the output channels");
-    // Our own contiguous copy: later changes to the caller's array do not reach the plan.
+    // (C = Cg * groups: the geometry of every later call is checked against it, so it must fit.)
+    dim_t c;
+    if (mul_overflows(cw.cg, groups, &c))
+        throw std::overflow_error("Conv2d: groups=" + std::to_string(groups) + " is too large: C/groups * groups overflows");
+    // Our own contiguous copy (NumPy aligns it): later changes to the caller's array do not reach
+    // the plan, and a misaligned w is read through NumPy's copy, never with T loads.
     cw.w = py::array(w.dtype(), std::vector<py::ssize_t>{cw.k, cw.cg, cw.r, cw.s});
     py::module_::import("numpy").attr("copyto")(cw.w, w);
     if (cw.dt == Dtype::f32) pack_into<float>(cw, bias, scale, shift, act);
@@ -251,15 +308,18 @@ void run_packed(const ConvWeights& cw, const ConvGeom& g, const py::array& x, co
     run<T>(g, x, static_cast<const T*>(cw.w.data()), f->view(), out, algo, pw);
 }
 
-void conv2d_packed_entry(const ConvWeights& cw, const py::array& x, const py::array& out, const Pair& stride,
-                         const Quad& pad, const Pair& dil, const std::string& algorithm) {
+void conv2d_packed_entry(const ConvWeights& cw, const py::array& x, const py::array& out, const py::object& stride_obj,
+                         const py::object& pad_obj, const py::object& dil_obj, const std::string& algorithm) {
     const ConvAlgo algo = parse_algo(algorithm);
+    const Pair stride = ints_arg<2>(stride_obj, "conv2d", "stride"), dil = ints_arg<2>(dil_obj, "conv2d", "dilation");
+    const Quad pad = ints_arg<4>(pad_obj, "conv2d", "padding");
     const Dtype dt = py_checks::dtype_of(x, "conv2d", "x");
     py_checks::require_same_dtype(dt, cw.dt, "conv2d", "x", "the plan's weights");
-    const ConvGeom g = make_geom(x, cw.k, cw.cg, cw.r, cw.s, cw.groups, cw.nhwc, stride, pad, dil);
+    const ConvGeom g = make_geom(x, cw.k, cw.cg, cw.r, cw.s, cw.groups, cw.nhwc, stride, pad, dil, "conv2d");
     check_out(out, dt, g, algo, x);
-    if (dt == Dtype::f32) run_packed<float>(cw, g, x, out, algo);
-    else run_packed<double>(cw, g, x, out, algo);
+    const py::array x2 = py_checks::aligned_input(x);
+    if (dt == Dtype::f32) run_packed<float>(cw, g, x2, out, algo);
+    else run_packed<double>(cw, g, x2, out, algo);
 }
 
 template <typename T>
@@ -278,36 +338,49 @@ void lower_typed(const ConvGeom& g, const py::array& x, const py::array& out) {
 }
 
 // The lowered matrix of every image: NCHW (N, C*R*S, Ho*Wo), NHWC (N, Ho*Wo, R*S*C).
-py::array im2col_entry(const py::array& x, const Pair& ksize, const Pair& stride, const Quad& pad,
-                       const Pair& dil, const std::string& layout) {
+py::array im2col_entry(const py::array& x, const py::object& ksize_obj, const py::object& stride_obj,
+                       const py::object& pad_obj, const py::object& dil_obj, const std::string& layout) {
     const bool nhwc = parse_layout(layout);
+    const Pair ksize = ints_arg<2>(ksize_obj, "im2col", "kernel_size");
+    const Pair stride = ints_arg<2>(stride_obj, "im2col", "stride"), dil = ints_arg<2>(dil_obj, "im2col", "dilation");
+    const Quad pad = ints_arg<4>(pad_obj, "im2col", "padding");
     const Dtype dt = py_checks::dtype_of(x, "im2col", "x");
-    if (ksize[0] < 1 || ksize[1] < 1) fail("kernel_size must be >= 1");
+    if (ksize[0] < 1 || ksize[1] < 1) throw py::value_error("im2col: kernel_size must be >= 1");
     require_4d(x, "x", nhwc ? "(N, H, W, C)" : "(N, C, H, W)");
     const dim_t c = x.shape(nhwc ? 3 : 1);
-    const ConvGeom g = make_geom(x, c, c, ksize[0], ksize[1], 1, nhwc, stride, pad, dil);
+    const ConvGeom g = make_geom(x, c, c, ksize[0], ksize[1], 1, nhwc, stride, pad, dil, "im2col");
+    // The result is larger than x, w and y (which make_geom bounds): R*S copies of every pixel.
+    check_bytes("im2col: the lowered matrix (N, C, R, S, Ho, Wo)", {g.n, g.c, g.r, g.s, g.ho(), g.wo()},
+                static_cast<std::size_t>(x.itemsize()));
     const dim_t kd = g.kd(), pix = g.pixels();
     py::array out(x.dtype(), nhwc ? std::vector<py::ssize_t>{g.n, pix, kd} : std::vector<py::ssize_t>{g.n, kd, pix});
-    if (dt == Dtype::f32) lower_typed<float>(g, x, out);
-    else lower_typed<double>(g, x, out);
+    const py::array x2 = py_checks::aligned_input(x);
+    if (dt == Dtype::f32) lower_typed<float>(g, x2, out);
+    else lower_typed<double>(g, x2, out);
     return out;
 }
 
-py::int_ workspace_entry(const std::vector<dim_t>& xshape, const std::vector<dim_t>& wshape, const Pair& stride,
-                         const Quad& pad, const Pair& dil, dim_t groups, const std::string& layout,
-                         const std::string& dtype, const std::string& algorithm, int threads) {
-    if (xshape.size() != 4 || wshape.size() != 4) fail("x_shape and w_shape must have 4 entries");
+py::int_ workspace_entry(const py::object& xshape_obj, const py::object& wshape_obj, const py::object& stride_obj,
+                         const py::object& pad_obj, const py::object& dil_obj, const py::object& groups_obj,
+                         const std::string& layout, const std::string& dtype, const std::string& algorithm,
+                         const py::object& threads_obj) {
+    constexpr const char* fn = "conv2d_workspace";
+    const Quad xs = ints_arg<4>(xshape_obj, fn, "x_shape"), ws = ints_arg<4>(wshape_obj, fn, "w_shape");
+    const Pair stride = ints_arg<2>(stride_obj, fn, "stride"), dil = ints_arg<2>(dil_obj, fn, "dilation");
+    const Quad pad = ints_arg<4>(pad_obj, fn, "padding");
+    const dim_t groups = int_arg(groups_obj, fn, "groups"), threads = int_arg(threads_obj, fn, "threads");
     const bool nhwc = parse_layout(layout);
-    ConvGeom g{};
-    g.n = xshape[0], g.c = xshape[nhwc ? 3 : 1], g.h = xshape[nhwc ? 1 : 2], g.w = xshape[nhwc ? 2 : 3];
-    g.k = wshape[0], g.r = wshape[2], g.s = wshape[3], g.groups = groups, g.nhwc = nhwc;
-    g.sh = stride[0], g.sw = stride[1], g.pt = pad[0], g.pb = pad[1], g.pl = pad[2], g.pr = pad[3];
-    g.dh = dil[0], g.dw = dil[1];
     const ConvAlgo algo = parse_algo(algorithm);
-    const int nt = threads > 0 ? threads : num_threads();
+    if (dtype != "float32" && dtype != "float64")
+        throw py::type_error("conv2d_workspace: dtype must be float32 or float64, got " + dtype);
+    if (threads > std::numeric_limits<int>::max())
+        throw py::value_error("conv2d_workspace: threads must be < 2^31, got " + std::to_string(threads));
+    const std::size_t elem = dtype == "float32" ? sizeof(float) : sizeof(double);
+    const Quad nchw = nhwc ? Quad{xs[0], xs[3], xs[1], xs[2]} : xs;
+    const ConvGeom g = make_geom(nchw, ws[0], ws[1], ws[2], ws[3], groups, nhwc, stride, pad, dil, elem, fn);
+    const int nt = threads > 0 ? static_cast<int>(threads) : num_threads();
     if (dtype == "float32") return py::int_(conv2d_workspace<float>(g, algo, engine<float>(), nt));
-    if (dtype == "float64") return py::int_(conv2d_workspace<double>(g, algo, engine<double>(), nt));
-    throw py::type_error("conv2d_workspace: dtype must be float32 or float64, got " + dtype);
+    return py::int_(conv2d_workspace<double>(g, algo, engine<double>(), nt));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Python entry points `gemm` and `matmul` of kernels._cpu: validate, release the GIL, run.
 #include "gemm_entry.hpp"
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -44,7 +45,7 @@ void gemm_typed(const py::array& a, const py::array& b, const py::array& c, cons
     const View2<T> A = view2<T>(a, ta, fn, "a"), B = view2<T>(b, tb, fn, "b");
     const View2<T> C = view2<T>(c, false, fn, cname);
     View2<T> S{};
-    if (c_src) S = view2<T>(*c_src, false, fn, "c");
+    if (c_src && beta != 0.0) S = view2<T>(*c_src, false, fn, "c");
     const GemmArgs<T> g{A.rows, B.cols, A.cols, static_cast<T>(alpha), A.p, A.rs, A.cs,
                         B.p, B.rs, B.cs, static_cast<T>(beta), C.p, C.rs, C.cs};
     const int nt = num_threads();  // read on the calling thread: its ICV is the one that counts
@@ -88,9 +89,29 @@ void check_output(const py::array& out, Dtype dt, Dtype dout, const std::vector<
 namespace {
 
 // Inputs may be any array-like (converted as NumPy would, never to another float dtype: the dtype
-// check follows); outputs must already be arrays.
+// check follows); outputs must already be arrays. A failed conversion raises its own exception
+// (e.g. the RuntimeError of an __array__ method): py::array::ensure would return a null array and
+// clear it.
 py::array as_input(const py::object& x) {
-    return py::isinstance<py::array>(x) ? py::reinterpret_borrow<py::array>(x) : py::array::ensure(x);
+    if (py::isinstance<py::array>(x)) return py::reinterpret_borrow<py::array>(x);
+    return py::array(x);  // throws error_already_set, the original exception, on failure
+}
+
+// alpha/beta: Python floats and ints (not bool) without any Python call, the common case; anything
+// else goes through kernels._validation.real_scalar, the Python backends' check, so that every
+// backend accepts and rejects the same scalars with the same message.
+double real_arg(const py::object& x, const char* name) {
+    PyObject* p = x.ptr();
+    if (PyFloat_CheckExact(p)) return PyFloat_AS_DOUBLE(p);
+    if (PyLong_CheckExact(p)) {
+        const double v = PyLong_AsDouble(p);
+        if (v == -1.0 && PyErr_Occurred()) {  // OverflowError: beyond the float range
+            PyErr_Clear();
+            throw std::overflow_error(std::string("gemm: ") + name + " is too large to convert to a float");
+        }
+        return v;
+    }
+    return py::module_::import("kernels._validation").attr("real_scalar")("gemm", name, x).cast<double>();
 }
 
 // An output argument: None, or a NumPy array used as it is (never converted).
@@ -139,16 +160,22 @@ py::array gemm_checked(const py::array& a, const py::array& b, std::optional<py:
                                   std::to_string(m) + ", " + std::to_string(n) + ")");
         py_checks::require_no_overlap(*target, *c_src, fn, tname, "c");
     }
-    if (da == Dtype::f32) gemm_typed<float>(a, b, *target, c_src, alpha, beta, trans_a, trans_b, fn, tname);
-    else gemm_typed<double>(a, b, *target, c_src, alpha, beta, trans_a, trans_b, fn, tname);
+    // Every check passed on the caller's arrays: misaligned inputs are read from aligned copies.
+    const py::array a2 = py_checks::aligned_input(a), b2 = py_checks::aligned_input(b);
+    std::optional<py::array> s2;
+    if (c_src && beta != 0.0) s2 = py_checks::aligned_input(*c_src);
+    const py::array* src = c_src ? (s2 ? &*s2 : c_src) : nullptr;
+    if (da == Dtype::f32) gemm_typed<float>(a2, b2, *target, src, alpha, beta, trans_a, trans_b, fn, tname);
+    else gemm_typed<double>(a2, b2, *target, src, alpha, beta, trans_a, trans_b, fn, tname);
     return *target;
 }
 
 }  // namespace
 
-py::array gemm_entry(const py::object& a, const py::object& b, const py::object& c_obj, double alpha,
-                     double beta, bool trans_a, bool trans_b, const py::object& out_obj) {
+py::array gemm_entry(const py::object& a, const py::object& b, const py::object& c_obj, const py::object& alpha_obj,
+                     const py::object& beta_obj, bool trans_a, bool trans_b, const py::object& out_obj) {
     const py::array A = as_input(a), B = as_input(b);
+    const double alpha = real_arg(alpha_obj, "alpha"), beta = real_arg(beta_obj, "beta");
     std::optional<py::array> c = as_output(c_obj, "gemm", "c"), out = as_output(out_obj, "gemm", "out");
     if (!out || (c && out->is(*c)))  // result in place into c (or a new array)
         return gemm_checked(A, B, std::move(c), nullptr, alpha, beta, trans_a, trans_b, "gemm", "c");
@@ -248,8 +275,9 @@ py::array matmul_entry(const py::array& a, const py::array& b, const py::object&
     }
     const py::array& out = *out_opt;
     if (out.size() == 0) return out;
-    if (da == Dtype::f32) matmul_typed<float>(a, b, out, batch);
-    else matmul_typed<double>(a, b, out, batch);
+    const py::array a2 = py_checks::aligned_input(a), b2 = py_checks::aligned_input(b);  // inputs: copies allowed
+    if (da == Dtype::f32) matmul_typed<float>(a2, b2, out, batch);
+    else matmul_typed<double>(a2, b2, out, batch);
     return out;
 }
 

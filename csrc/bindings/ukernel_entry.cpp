@@ -40,7 +40,8 @@ void run_typed(const Variant<T>& v, py::ssize_t k, double alpha, const py::array
         throw py::value_error(v.name + " cannot run on this CPU");
     if (m < 0 || n < 0 || m > v.mr || n > u.nr || k < 0)
         throw py::value_error("run_ukernel: need 0 <= m <= MR, 0 <= n <= NR, k >= 0");
-    if (a.ndim() != 1 || a.size() < k * v.mr || b.ndim() != 1 || b.size() < k * u.nr ||
+    // (k compared by division: k * MR of a huge k would wrap and pass, then overrun the copies.)
+    if (a.ndim() != 1 || k > a.size() / v.mr || b.ndim() != 1 || k > b.size() / u.nr ||
         !(a.flags() & py::array::c_style) || !(b.flags() & py::array::c_style))
         throw py::value_error("run_ukernel: a and b must be contiguous 1-D packed panels of k*MR and k*NR");
     if (c.ndim() != 2 || c.shape(0) < m || c.shape(1) < n)
@@ -57,9 +58,10 @@ void run_typed(const Variant<T>& v, py::ssize_t k, double alpha, const py::array
     };
     T* ap = aligned(pa);
     T* bp = aligned(pb);
-    const T* as = static_cast<const T*>(a.data());
+    const py::array a2 = py_checks::aligned_input(a), b2 = py_checks::aligned_input(b);  // misaligned: a copy
+    const T* as = static_cast<const T*>(a2.data());
     for (py::ssize_t p = 0; p < k; ++p) std::copy_n(as + p * v.mr, v.mr, ap + p * u.mr);  // full-MR stride
-    std::copy_n(static_cast<const T*>(b.data()), k * u.nr, bp);
+    std::copy_n(static_cast<const T*>(b2.data()), k * u.nr, bp);
     v.fn(k, static_cast<T>(alpha), ap, bp, static_cast<T>(beta),
              static_cast<T*>(const_cast<void*>(c.data())), st[0], st[1], m, n, nullptr);
 }

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "../checked.hpp"
 #include "../driver.hpp"
 #include "../gemm.hpp"
 #include "../workspace.hpp"
@@ -70,6 +71,14 @@ Candidate<T> capped_nc(Candidate<T> c, dim_t m, bool a_is_weights) {
     return c;
 }
 
+// One image's lowered matrix (Kd x pixels) in bytes: larger than x, w and y for wide kernels over
+// large padded inputs, hence checked.
+template <typename T>
+std::size_t lowered_bytes(dim_t kd, dim_t pix) {
+    constexpr const char* what = "conv2d: the im2col lowered matrix (C/groups*R*S x Ho*Wo)";
+    return static_cast<std::size_t>(checked_mul(checked_mul(kd, pix, what), static_cast<dim_t>(sizeof(T)), what));
+}
+
 // NCHW: per image and group, C (pixels x Kg) = im2col^T (pixels x Kd) * W^T (Kd x Kg).
 template <typename T>
 void conv_pixel_rows(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, const PackedWeights<T>* pw,
@@ -78,7 +87,7 @@ void conv_pixel_rows(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, cons
     const Candidate<T> cand = capped_nc(e.pick(pix, kg), pix, false);
     const int nt = useful_threads(pix, kg, kd, e, nthreads);
     T* lowered = algo == ConvAlgo::im2col
-                     ? static_cast<T*>(workspace(static_cast<std::size_t>(kd * pix) * sizeof(T), Slot::scratch))
+                     ? static_cast<T*>(workspace(lowered_bytes<T>(kd, pix), Slot::scratch))
                      : nullptr;
     for (dim_t img = 0; img < g.n; ++img)
         for (dim_t grp = 0; grp < g.groups; ++grp) {
@@ -131,7 +140,7 @@ void conv_channel_rows(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, co
     const Candidate<T> cand = capped_nc(e.pick(kg, npix), kg, true);
     const int nt = useful_threads(kg, npix, kd, e, nthreads);
     T* lowered = algo == ConvAlgo::im2col
-                     ? static_cast<T*>(workspace(static_cast<std::size_t>(kd * pix) * sizeof(T), Slot::scratch))
+                     ? static_cast<T*>(workspace(lowered_bytes<T>(kd, pix), Slot::scratch))
                      : nullptr;
     for (dim_t img = 0; img < images; ++img)
         for (dim_t grp = 0; grp < g.groups; ++grp) {
@@ -218,8 +227,10 @@ std::size_t conv2d_workspace(const ConvGeom& g, ConvAlgo algo, const Engine<T>& 
     const dim_t n = g.nhwc ? (algo == ConvAlgo::im2col ? pix : g.n * pix) : kg;
     const Candidate<T> cand = capped_nc(e.pick(m, n), m, g.nhwc);
     const int nt = useful_threads(m, n, kd, e, nthreads);
-    const std::size_t lowered = algo == ConvAlgo::im2col ? static_cast<std::size_t>(kd * pix) * sizeof(T) : 0;
-    return plan_blocks<T>(m, n, kd, cand, nt, false, false).total_bytes(nt) + lowered;
+    const std::size_t lowered = algo == ConvAlgo::im2col ? lowered_bytes<T>(kd, pix) : 0;
+    const std::size_t blocks = plan_blocks<T>(m, n, kd, cand, nt, false, false).total_bytes(nt);  // <= caches x threads
+    return static_cast<std::size_t>(checked_add(static_cast<dim_t>(blocks), static_cast<dim_t>(lowered),
+                                                "conv2d: the workspace"));
 }
 
 #define KERNELS_CONV(T)                                                                                   \

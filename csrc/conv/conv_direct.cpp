@@ -32,6 +32,7 @@
 
 #include <algorithm>
 
+#include "../checked.hpp"
 #include "../driver.hpp"
 #include "../gemm.hpp"
 #include "../workspace.hpp"
@@ -45,6 +46,7 @@ namespace kernels {
 namespace {
 
 constexpr dim_t kMaxNr = 16;  // widest micro-tile of the registry (12 today)
+constexpr const char* kWhat = "conv2d: the direct kernel's workspace";
 
 // K panels x input channels of the weight block kept in L2 (see weight_block).
 struct WeightBlock {
@@ -78,7 +80,7 @@ struct DirectPlan {
 // from L2 against the A panel's ~21.
 template <typename T>
 WeightBlock weight_block(dim_t cg, dim_t taps, dim_t mr, dim_t own_panels, const Candidate<T>& c) {
-    const dim_t budget = c.blk.mc * c.blk.kc, panel = mr * taps * cg;
+    const dim_t budget = c.blk.mc * c.blk.kc, panel = checked_mul(checked_mul(mr, taps, kWhat), cg, kWhat);
     if (panel <= budget) return {std::clamp<dim_t>(budget / panel, 1, own_panels), cg};
     const dim_t fit = std::max<dim_t>(budget / (mr * taps), 16);
     const dim_t chunks = ceil_div(cg, fit);
@@ -107,17 +109,23 @@ DirectPlan<T> plan_direct(const ConvGeom& g, const Strides4& xs, const Strides4&
     p.nt = useful_threads(kg, p.npix, p.kd, e, nthreads);
     p.grid = choose_grid(p.nt, kg, p.npix, p.mr, p.nr);
     p.wb = weight_block(cg, p.taps, p.mr, ceil_div(ceil_div(kg, p.mr), p.grid.tm), *p.cand);
-    p.chunk_elems = static_cast<std::size_t>(round_up(p.wb.panels * p.mr * p.taps * p.wb.kc, kAlign / sizeof(T)));
-    p.packed_bytes = p.chunk_elems * sizeof(T) * static_cast<std::size_t>(p.nt);
+    // Sizes checked: a workspace query's taps (R*S) need not be backed by any array.
+    const dim_t chunk = checked_mul(checked_mul(p.wb.panels * p.mr, p.taps, kWhat), p.wb.kc, kWhat);
+    p.chunk_elems = static_cast<std::size_t>(checked_round_up(chunk, kAlign / sizeof(T), kWhat));
+    p.packed_bytes = static_cast<std::size_t>(
+        checked_mul(checked_mul(static_cast<dim_t>(p.chunk_elems), sizeof(T), kWhat), p.nt, kWhat));
     // Stem-like layers (few channels, wide kernels): with undilated taps, whole channels and
     // packed pixels, the S taps of a kernel row are S*Cg consecutive elements, matching the weight
     // steps (r, s, c): one tap of S*Cg steps instead of S of Cg (3 for an RGB stem), which would
     // spend more on per-tap setup than on FMAs.
     p.row_runs = g.groups == 1 && g.s > 1 && g.dw == 1 && xs.c == 1 && xs.w == g.c && p.wb.kc == cg;
     const inc_t stride = xs.c < 0 ? -xs.c : xs.c;
-    p.zero_elems = static_cast<std::size_t>(p.row_runs ? g.s * cg : (p.wb.kc - 1) * stride + 1);
-    p.table_bytes = round_up(static_cast<dim_t>(p.taps * (sizeof(dim_t) + p.nr * sizeof(T*))), kAlign);
-    p.scratch_bytes = p.table_bytes * p.nt;
+    p.zero_elems = static_cast<std::size_t>(
+        p.row_runs ? g.s * cg : checked_add(checked_mul(p.wb.kc - 1, stride, kWhat), 1, kWhat));
+    checked_mul(static_cast<dim_t>(p.zero_elems), sizeof(T), kWhat);
+    const dim_t table = checked_mul(p.taps, static_cast<dim_t>(sizeof(dim_t) + p.nr * sizeof(T*)), kWhat);
+    p.table_bytes = static_cast<std::size_t>(checked_round_up(table, kAlign, kWhat));
+    p.scratch_bytes = static_cast<std::size_t>(checked_mul(static_cast<dim_t>(p.table_bytes), p.nt, kWhat));
     return p;
 }
 
@@ -273,7 +281,9 @@ std::size_t conv_direct_workspace(const ConvGeom& g, const Engine<T>& e, int nth
     const Strides4 xs = g.nhwc ? Strides4{hw * g.c, 1, g.w * g.c, g.c} : Strides4{hw * g.c, hw, g.w, 1};
     const Strides4 ys = g.nhwc ? Strides4{pix * g.k, 1, g.wo() * g.k, g.k} : Strides4{pix * g.k, pix, g.wo(), 1};
     const DirectPlan<T> P = plan_direct(g, xs, ys, e, nthreads);
-    return P.packed_bytes + P.scratch_bytes + round_up(static_cast<dim_t>(P.zero_elems * sizeof(T)), 4096);
+    const dim_t zero = checked_round_up(static_cast<dim_t>(P.zero_elems * sizeof(T)), 4096, kWhat);
+    return static_cast<std::size_t>(checked_add(
+        checked_add(static_cast<dim_t>(P.packed_bytes), static_cast<dim_t>(P.scratch_bytes), kWhat), zero, kWhat));
 }
 
 #define KERNELS_CONV_DIRECT(T)                                                                               \

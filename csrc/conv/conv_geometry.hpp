@@ -1,6 +1,10 @@
 // The shape of one 2-D convolution and the views of its tensors, in logical (n, c, h, w) strides.
 #pragma once
 
+#include <cstddef>
+#include <initializer_list>
+#include <string>
+
 #include "../common.hpp"
 #include "../epilogue.hpp"
 
@@ -26,6 +30,21 @@ struct ConvGeom {
         return r == 1 && s == 1 && sh == 1 && sw == 1 && pt == 0 && pb == 0 && pl == 0 && pr == 0;
     }
 };
+
+// Checks a geometry built from caller-supplied values before anything is derived from it (the
+// entry points are callable directly, bypassing kernels/_conv.py): dimensions >= 0, kernel >= 1x1,
+// stride, dilation, groups >= 1, padding >= 0, groups dividing C and K, a kernel that fits the
+// padded input, and every size below computed without overflow: the padded extents, the dilated
+// kernel, and x, w and y in bytes (`elem` bytes per element) below 2^63. Afterwards ho(), wo(),
+// pixels(), kd() and every product of dimensions of x, w or y fit in dim_t. Throws
+// std::invalid_argument (ValueError) for a bad value, std::overflow_error (OverflowError) for a
+// size; messages start with `fn`.
+void check_geometry(const ConvGeom& g, std::size_t elem, const char* fn);
+
+// std::overflow_error "<what> = (d0, d1, ...) is too large: ... exceeds 2^63 bytes" unless the
+// product of the nonzero `dims` times `elem` fits in 2^63 - 1 (NumPy's rule: an empty array's
+// other dimensions must still have a representable size).
+void check_bytes(const std::string& what, std::initializer_list<dim_t> dims, std::size_t elem);
 
 // Element strides of a 4-D tensor by logical dimension, whatever its memory layout.
 struct Strides4 {

@@ -73,8 +73,13 @@ KERNELS_INLINE void pixel_cols(const ImageView<T>& v, const Ukernel<T>& u, dim_t
             ih0[t] = pix / wo_n * g.sh - g.pt;
             iw0[t] = pix % wo_n * g.sw - g.pl;
         }
-        // A full panel on one output row reads NR taps at a constant input stride.
-        const bool one_row = w == nr && base[0] == base[nr - 1] && ih0[0] == ih0[nr - 1];
+        // A full panel on one output row reads NR taps at a constant input stride. "One row" is
+        // decided on the pixel index (row j / Wo of the batch-major output), not on the pixels'
+        // addresses: with a zero batch stride (np.broadcast_to) every image has the same base, so
+        // a panel that wraps from one image's last row into the next image's same row (Ho == 1,
+        // or NR > Ho*Wo) would pass an address test and read NR taps past the row's end instead
+        // of restarting at wo = 0.
+        const bool one_row = w == nr && (j0 + jb) / wo_n == (j0 + jb + nr - 1) / wo_n;
         for (dim_t q = p0; q < p0 + kc;) {
             const dim_t rs = q / cg, c0 = q % cg, len = std::min(cg - c0, p0 + kc - q);
             const dim_t r = rs / g.s, s = rs % g.s;

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "../checked.hpp"
 #include "../workspace.hpp"
 
 #ifdef _OPENMP
@@ -31,13 +32,21 @@ struct PlaneShape {
     dim_t elems;      // scratch plane elements (padded plane + slack read by the last block)
 };
 
+// Checked: the padded plane of a small output with large strides and padding can be far larger
+// than x and y (check_geometry bounds those, and the padded extents), and would wrap.
 PlaneShape plane_shape(const ConvGeom& g, std::size_t elem) {
+    constexpr const char* what = "conv2d: the depthwise kernel's zero-padded plane";
     const dim_t block = elem == sizeof(float) ? kBlock<float> : kBlock<double>;
     PlaneShape p;
     p.wp = g.w + g.pl + g.pr;
-    p.len = round_up((g.ho() - 1) * p.wp + g.wo(), block);
-    const dim_t reach = g.sh * (p.len - 1) + (g.r - 1) * g.dh * p.wp + (g.s - 1) * g.dw + 1;
-    p.elems = round_up(std::max(reach, (g.h + g.pt + g.pb) * p.wp), 16);
+    p.len = checked_round_up(checked_add(checked_mul(g.ho() - 1, p.wp, what), g.wo(), what), block, what);
+    dim_t reach = checked_mul(g.sh, p.len - 1, what);
+    reach = checked_add(reach, checked_mul(checked_mul(g.r - 1, g.dh, what), p.wp, what), what);
+    reach = checked_add(reach, (g.s - 1) * g.dw + 1, what);  // < the padded width
+    const dim_t plane = checked_mul(g.h + g.pt + g.pb, p.wp, what);
+    p.elems = checked_round_up(std::max(reach, plane), 16, what);
+    // The scratch of one thread in bytes (plane + outputs, rounded as depthwise_conv allocates it).
+    checked_mul(checked_round_up(checked_add(p.elems, p.len, what), 16, what), static_cast<dim_t>(elem), what);
     return p;
 }
 
@@ -170,7 +179,8 @@ std::size_t depthwise_workspace(const ConvGeom& g, std::size_t elem, int nthread
     if (g.nhwc) return static_cast<std::size_t>(g.r * g.s * g.c) * elem;
     if (g.sh != g.sw) return 0;
     const PlaneShape ps = plane_shape(g, elem);
-    return static_cast<std::size_t>(ps.elems + ps.len) * elem * static_cast<std::size_t>(nthreads);
+    const dim_t per_thread = round_up(ps.elems + ps.len, 16) * static_cast<dim_t>(elem);  // checked there
+    return static_cast<std::size_t>(checked_mul(per_thread, nthreads, "conv2d: the depthwise kernel's scratch"));
 }
 
 template <typename T>
@@ -218,7 +228,8 @@ void depthwise_conv(const ConvGeom& g, const ConvIO<T>& io, const T* w_rsc, Isa 
     const PlaneShape ps = plane_shape(g, sizeof(T));
     const std::size_t per_thread = round_up(static_cast<std::size_t>(ps.elems + ps.len), 16);
     // Allocated here, on the calling thread: an allocation failure must throw before any worker runs.
-    T* scratch = static_cast<T*>(workspace(per_thread * sizeof(T) * static_cast<std::size_t>(nt), Slot::scratch));
+    const dim_t bytes = checked_mul(static_cast<dim_t>(per_thread * sizeof(T)), nt, "conv2d: the depthwise kernel's scratch");
+    T* scratch = static_cast<T*>(workspace(static_cast<std::size_t>(bytes), Slot::scratch));
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
 #ifdef _OPENMP

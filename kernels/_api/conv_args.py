@@ -51,6 +51,7 @@ class ConvShape(NamedTuple):
 # beyond any real layer, and small enough that the output geometry of any valid call stays
 # exact in the kernels' 64-bit index arithmetic (sizes are products of at most three of them).
 INT_MAX = 2**31 - 1
+_MAX_ELEMENTS = 2**60  # float64 elements whose byte count still fits a signed 64-bit size
 
 
 def _int(fn: str, name: str, v: Any) -> int:
@@ -175,7 +176,11 @@ def shape_of(fn: str, x_shape: Tuple[int, ...], w_shape: Tuple[int, ...], spec: 
             f"{fn}: the kernel ({r}x{s}, dilation {spec.dilation}, extent {dh * (r - 1) + 1}x{dw * (s - 1) + 1}) is larger than the padded input "
             f"({h + pad[0] + pad[1]}x{w + pad[2] + pad[3]})"
         )
-    return ConvShape(n, c, h, w, k, r, s, ho, wo, pad)
+    out = ConvShape(n, c, h, w, k, r, s, ho, wo, pad)
+    if n * k * ho * wo >= _MAX_ELEMENTS:  # NumPy's own message would not say which call
+        raise ValueError(f"{fn}: the output {out.out_shape(spec.layout)} has {n * k * ho * wo} elements, more than "
+                         "any array can hold (2**60)")
+    return out
 
 
 def channel_vector(fn: str, name: str, v: Any, k: int, dtype: np.dtype) -> Optional[np.ndarray]:
@@ -217,3 +222,18 @@ def check_hw_stride(fn: str, out: Any, shape: ConvShape, layout: str) -> None:
             f"{fn}: out must have its H and W dimensions contiguous with each other (stride of H == Wo * stride "
             f"of W), got strides {out.strides}; slice along N or C only"
         )
+
+
+def epilogue_of_zero(bias, scale, shift, activation: str, k: int, dtype) -> np.ndarray:
+    """The (K,) output of a layer with no input channels (C == 0: every sum is empty):
+    activation(scale * (0 + bias) + shift), the vectors NumPy arrays or None."""
+    v = np.zeros(k, dtype)
+    if bias is not None:
+        v += bias
+    if scale is not None:
+        v *= scale
+    if shift is not None:
+        v += shift
+    if activation:
+        v = np.clip(v, 0, 6 if activation == "relu6" else None)
+    return v

@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import _validation as v
-from .._api.conv_args import check_hw_stride
+from .._api.conv_args import check_hw_stride, epilogue_of_zero
 
 
 class Arrays:
@@ -66,6 +66,10 @@ class Arrays:
         raise NotImplementedError
 
     def empty(self, place: Any, shape: Tuple[int, ...], dtype: Any) -> Any:
+        raise NotImplementedError
+
+    def fill(self, place: Any, y: Any, values: np.ndarray) -> None:
+        """Write the NumPy array `values` (y's shape) into the device array y, whatever its strides."""
         raise NotImplementedError
 
     def on(self, place: Any):
@@ -194,10 +198,13 @@ def matmul(arrays: Arrays, a, b, out, run: Callable[[Any, Any, Any, Any], None],
     return out
 
 
-def conv2d(arrays: Arrays, x, shape, spec, out, inputs: Sequence[Tuple[str, Any]], run: Callable[[Any, Any, Any], None]):
+def conv2d(arrays: Arrays, x, shape, spec, out, inputs: Sequence[Tuple[str, Any]], run: Callable[[Any, Any, Any], None],
+           vectors: Sequence[Any] = (None, None, None)):
     """conv2d around run(place, x, y), which fills the device output y from x (NumPy or device:
     the backend uploads what it reads). Device x: y is out (checked here) or a new device array
-    where x lives; NumPy x: y is a new device array, copied back into out or a new array."""
+    where x lives; NumPy x: y is a new device array, copied back into out or a new array. A layer
+    without input channels is every output's epilogue of an empty sum (bias, scale, shift in
+    `vectors`), written here: the kernels are not launched on an empty reduction."""
     device = arrays.is_device(x)
     place = arrays.place_of(x) if device else arrays.default_place()
     arrays.check_dtype("conv2d", place, x.dtype)
@@ -207,6 +214,10 @@ def conv2d(arrays: Arrays, x, shape, spec, out, inputs: Sequence[Tuple[str, Any]
         check_hw_stride("conv2d", out, shape, spec.layout)
     with arrays.on(place):
         y = out if (device and out is not None) else arrays.empty(place, ys, x.dtype)
-        if shape.n and shape.k:
+        if shape.n and shape.k and shape.c == 0:
+            host = [None if t is None else (arrays.download(t) if arrays.is_device(t) else np.asarray(t)) for t in vectors]
+            v0 = epilogue_of_zero(*host, spec.activation, shape.k, x.dtype)
+            arrays.fill(place, y, np.broadcast_to(v0[:, None, None] if spec.layout == "NCHW" else v0, ys))
+        elif shape.n and shape.k:
             run(place, x, y)
     return y if device else to_host(arrays, y, out)

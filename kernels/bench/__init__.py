@@ -1,1 +1,1 @@
-"""Benchmark code behind `python -m kernels bench` (kept in the package so an installed wheel can run it)."""
+"""Benchmark and tuning code behind `python -m kernels bench` and `python -m kernels tune` (kept in the package so an installed wheel can run it): cli.py and suite.py drive the suites in suites/<backend>.py; record.py, report.py and plots.py hold and show their results; tune/cli.py dispatches to the tuners in tune/<backend>.py."""

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from importlib import resources
-from typing import List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 NETS = ("resnet50", "vgg16", "alexnet", "mobilenetv2")
+QUICK_LAYERS = 8  # distinct layers in a --quick benchmark run, split over the networks asked for
 FIELDS = ("c", "k", "h", "w", "r", "s", "stride", "padding", "dilation", "groups", "count")
 
 
@@ -103,6 +104,21 @@ def largest(layers: List[ConvLayer], n: int) -> List[ConvLayer]:
     keep = set(firsts[:n])
     keep.update([i for i in by_share if i not in keep][: n - len(keep)])
     return [layer for i, layer in enumerate(layers) if i in keep]
+
+
+def nets_of(args: Any) -> List[str]:
+    return list(NETS) if args.net == "all" else [args.net]
+
+
+def layers_of(args: Any, per_net_quick: Optional[int] = None) -> Dict[str, List[ConvLayer]]:
+    """The layers a benchmark run (args: its --net and --quick) times, per network: all of them, or with --quick the ones that carry most
+    of each network's flops (QUICK_LAYERS split over the networks unless `per_net_quick` says)."""
+    nets = nets_of(args)
+    todo = {net: load(net) for net in nets}
+    if args.quick:
+        n = per_net_quick or max(2, QUICK_LAYERS // len(nets))
+        todo = {net: largest(v, n) for net, v in todo.items()}
+    return todo
 
 
 def totals(net: str) -> Tuple[int, int, int]:

@@ -25,6 +25,8 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
+import numpy as np
+
 SCHEMA = 1
 OPS = ("gemm", "conv2d")
 KINDS = ("backend", "reference")
@@ -58,6 +60,32 @@ def expand(suite: str, op: str, case: str, seconds: Mapping[str, float], correct
     """One record per implementation of a timed case (seconds, correct and spread keyed by impl name)."""
     spread = spread or {}
     return [make(suite, op, case, impl, s, flops, correct[impl], spread=spread.get(impl), **common) for impl, s in seconds.items()]
+
+
+def gemm_records(suite: str, case: Any, dtype: str, threads: int, seconds: Mapping[str, float],
+                 correct: Mapping[str, bool], spread: Optional[Mapping[str, float]] = None) -> List[Dict[str, Any]]:
+    """The records of one GEMM case (a kernels/bench/cases.GemmCase; every suite's gemm goes through here)."""
+    itemsize = np.dtype(dtype).itemsize if dtype not in ("bfloat16",) else 2
+    nbytes = itemsize * (case.m * case.k + case.k * case.n + case.m * case.n)
+    net = "resnet50" if case.name.startswith("resnet50") else None
+    return expand(suite, "gemm", case.name, seconds, correct, case.flops, spread, dtype=dtype, threads=threads,
+                  nbytes=nbytes, shape={"m": case.m, "n": case.n, "k": case.k}, net=net, count=case.count)
+
+
+def conv_records(suite: str, layer: Any, dtype: str, layout: str, batch: int, threads: int, seconds: Mapping[str, float],
+                 correct: Mapping[str, bool], names: Mapping[str, str],
+                 spread: Optional[Mapping[str, float]] = None) -> List[Dict[str, Any]]:
+    """The records of one conv layer (a kernels/bench/layers.ConvLayer); `names` maps the suite's row
+    keys to impl names (unmapped keys are left out)."""
+    itemsize = np.dtype(dtype).itemsize if dtype != "bfloat16" else 2
+    elems = (np.prod(layer.x_shape(batch, layout)) + np.prod(layer.w_shape) + np.prod(layer.y_shape(batch, layout)))
+    shape = {f: getattr(layer, f) for f in ("c", "k", "h", "w", "r", "s", "stride", "padding", "dilation", "groups")}
+    t = {names[k]: s for k, s in seconds.items() if k in names}
+    ok = {names[k]: v for k, v in correct.items() if k in names}
+    sp = {names[k]: v for k, v in (spread or {}).items() if k in names}
+    return expand(suite, "conv2d", layer.name, t, ok, batch * layer.flops, sp, dtype=dtype, threads=threads,
+                  nbytes=float(itemsize * elems), shape=shape, net=layer.net, layout=layout, batch=batch,
+                  count=layer.count)
 
 
 def validate(rec: Mapping[str, Any]) -> None:

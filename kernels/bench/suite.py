@@ -2,13 +2,15 @@
 (each backend interleaved with its reference libraries), collects their records into one results
 document, writes --json and --report, and exits 1 if any result was wrong or a suite failed.
 
-Suites: cpu (kernels/bench/gemm.py, conv2d.py: vs NumPy/OpenBLAS and PyTorch), numba (numba.py:
-vs NumPy and PyTorch, cpu alongside), opencl (opencl.py: vs CLBlast on the same queue, cpu
-alongside), cuda (cuda.py: vs cuBLAS and cuDNN, CUDA events).
+Suites, one module each in kernels/bench/suites/: cpu (vs NumPy/OpenBLAS and PyTorch), numba (vs
+NumPy and PyTorch, cpu alongside), opencl (vs CLBlast on the same queue, cpu alongside), cuda (vs
+cuBLAS and cuDNN, CUDA events). Each has planned(args, threads) (cases, for the progress bar) and
+collect(args, threads, rounds) -> (records, rows or None, network totals or None).
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import time
@@ -35,47 +37,23 @@ def select(args: argparse.Namespace, available: Dict[str, Dict[str, Any]]) -> Tu
     return usable, "" if usable else "no backend is available (python -m kernels info says why)"
 
 
+def _suite(name: str):
+    """The module of one suite (imported only when it runs: each pulls in its backend's libraries)."""
+    return importlib.import_module(f"{__package__}.suites.{name}")
+
+
 def _planned(suite: str, args: argparse.Namespace, threads: List[int]) -> int:
-    if suite == "cpu":
-        from . import conv2d, gemm
-
-        return (gemm if args.what == "gemm" else conv2d).planned(args, threads)
-    if suite == "numba":
-        from . import numba
-
-        return numba.planned(args, threads)
-    if suite == "opencl":
-        from . import opencl
-
-        return opencl.planned(args, threads)
-    from . import cuda
-
-    return cuda.planned(args)
+    return _suite(suite).planned(args, threads)
 
 
 def _collect(suite: str, args: argparse.Namespace, threads: List[int], rounds: int, doc: Dict[str, Any]) -> List[dict]:
-    """Records of one suite on one op (args.what); its detailed rows go into doc["rows"]."""
+    """Records of one suite on one op (args.what); its detailed rows and totals go into doc."""
     name = f"{suite} {args.what}" + (f" {args.layout}" if args.what == "conv2d" else "")
-    if suite == "cpu" and args.what == "gemm":
-        from .gemm import collect
-
-        recs, doc["rows"][name] = collect(args, threads, rounds)
-    elif suite == "cpu":
-        from .conv2d import collect
-
-        recs, doc["rows"][name], doc["totals"][name] = collect(args, threads, rounds)
-    elif suite == "numba":
-        from .numba import collect
-
-        recs = collect(args, threads, rounds)
-    elif suite == "opencl":
-        from .opencl import collect
-
-        recs, doc["rows"][name] = collect(args, threads, rounds)
-    else:
-        from .cuda import collect
-
-        recs, doc["rows"][name] = collect(args, rounds)
+    recs, rows, totals = _suite(suite).collect(args, threads, rounds)
+    if rows is not None:
+        doc["rows"][name] = rows
+    if totals is not None:
+        doc["totals"][name] = totals
     return recs
 
 

@@ -1,12 +1,19 @@
 """`python -m kernels run gemm|conv2d --input ... --output out.npy`: a kernel as a workflow's
-binary step (exit 0 on success, 1 with a one-line error on stderr, 2 for bad usage)."""
+binary step (exit 0 on success, 1 with a one-line error on stderr, 2 for bad usage, 128 + N when
+signal N ends it while it writes the output, which then leaves no partial file)."""
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import List
+from typing import List, Optional
 
+from .._errors import USER_ERRORS, one_line
+from .arrays import remove_partial_files_on_signals
 from .tasks import conv2d_task, gemm_task
+
+# Integer options are checked here, before any file is read: a value no image dimension can reach
+# would otherwise reach the engine's 64-bit geometry (or np.empty) and fail there less legibly.
+_INT_MAX = 2**31 - 1
 
 _INPUTS = {"gemm": (["a", "b"], ["c"]), "conv2d": (["x", "w"], ["bias"])}  # required, optional
 
@@ -16,33 +23,69 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", nargs="+", required=True, metavar="NPY", help="input .npy files in the kernel's order")
     p.add_argument("--output", required=True, metavar="NPY", help="result .npy file (written atomically)")
     p.add_argument("--backend", default=None, help="backend name (default: the dispatch's choice; cuda when the task has a GPU)")
-    p.add_argument("--threads", type=int, default=None, help="threads, at most what the task owns (default: all of it)")
+    # Numeric options are parsed in run(): a bad value is an error (exit 1, one line), as a bad file is.
+    p.add_argument("--threads", default=None, help="threads, at most what the task owns (default: all of it)")
     g = p.add_argument_group("gemm")
-    g.add_argument("--alpha", type=float, default=1.0)
-    g.add_argument("--beta", type=float, default=0.0, help="scales c (the third input)")
+    g.add_argument("--alpha", default="1.0")
+    g.add_argument("--beta", default="0.0", help="scales c (the third input)")
     g.add_argument("--trans-a", action="store_true")
     g.add_argument("--trans-b", action="store_true")
     c = p.add_argument_group("conv2d")
-    c.add_argument("--stride", type=int, nargs="+", default=[1], help="int or H W")
+    c.add_argument("--stride", nargs="+", default=["1"], help="int or H W")
     c.add_argument("--padding", nargs="+", default=["0"], help="int, H W, top bottom left right, same or valid")
-    c.add_argument("--dilation", type=int, nargs="+", default=[1], help="int or H W")
-    c.add_argument("--groups", type=int, default=1)
+    c.add_argument("--dilation", nargs="+", default=["1"], help="int or H W")
+    c.add_argument("--groups", default="1")
     c.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW")
     c.add_argument("--activation", choices=["relu", "relu6"], default=None)
     c.add_argument("--algorithm", default="auto")
 
 
-def _ints(values: List[str]):
-    return values[0] if len(values) == 1 else tuple(values)
+def _int(option: str, text: str, lo: int) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise ValueError(f"{option} must be an integer, got {text!r}") from None
+    if not lo <= n <= _INT_MAX:
+        raise ValueError(f"{option} must be in [{lo}, {_INT_MAX}], got {n}")
+    return n
+
+
+def _ints(option: str, values: List[str], lo: int, counts=(1, 2)):
+    if len(values) not in counts:
+        raise ValueError(f"{option} takes {' or '.join(map(str, counts))} integers, got {len(values)}")
+    ints = [_int(option, v, lo) for v in values]
+    return ints[0] if len(ints) == 1 else tuple(ints)
 
 
 def _padding(values: List[str]):
     if len(values) == 1 and values[0] in ("same", "valid"):
         return values[0]
     try:
-        return _ints([int(v) for v in values])
+        [int(v) for v in values]
     except ValueError:
         raise ValueError(f"--padding must be integers, 'same' or 'valid', got {' '.join(values)}") from None
+    return _ints("--padding", values, 0, (1, 2, 4))
+
+
+def _float(option: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{option} must be a number, got {text!r}") from None
+
+
+def _threads(text: Optional[str]) -> Optional[int]:
+    # At most what the task owns (workflow.resources.bound_threads caps it), so only >= 1 here;
+    # the message is the one kernels.set_num_threads gives.
+    if text is None:
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        raise ValueError(f"--threads must be an integer, got {text!r}") from None
+    if n < 1:
+        raise ValueError(f"number of threads must be >= 1, got {n}")
+    return n
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,17 +94,24 @@ def run(args: argparse.Namespace) -> int:
         names = " ".join(f"{n}.npy" for n in required) + "".join(f" [{n}.npy]" for n in optional)
         print(f"python -m kernels run {args.kernel}: expected --input {names}, got {len(args.input)} file(s)", file=sys.stderr)
         return 2
+    # A SIGTERM/SIGINT while the output is written removes the partial file (exit 128 + signal).
+    remove_partial_files_on_signals()
     try:
+        threads = _threads(args.threads)
         if args.kernel == "gemm":
-            gemm_task(*args.input, out=args.output, alpha=args.alpha, beta=args.beta, trans_a=args.trans_a,
-                      trans_b=args.trans_b, threads=args.threads, backend=args.backend)
+            gemm_task(*args.input, out=args.output, alpha=_float("--alpha", args.alpha), beta=_float("--beta", args.beta),
+                      trans_a=args.trans_a, trans_b=args.trans_b, threads=threads, backend=args.backend)
         else:
-            conv2d_task(*args.input, out=args.output, threads=args.threads, backend=args.backend, stride=_ints(args.stride),
-                        padding=_padding(args.padding), dilation=_ints(args.dilation), groups=args.groups,
+            conv2d_task(*args.input, out=args.output, threads=threads, backend=args.backend,
+                        stride=_ints("--stride", args.stride, 1), padding=_padding(args.padding),
+                        dilation=_ints("--dilation", args.dilation, 1), groups=_int("--groups", args.groups, 1),
                         layout=args.layout, activation=args.activation, algorithm=args.algorithm)
-    # Missing or unreadable files (OSError), bad shapes/options (ValueError), dtypes (TypeError), a
-    # backend that is not installed (ImportError): one line naming what was wrong, no traceback.
-    except (OSError, ValueError, TypeError, ImportError) as exc:
-        print(f"python -m kernels run {args.kernel}: error: {exc}", file=sys.stderr)
+    # Unreadable files (OSError), bad files, shapes or options (ValueError), dtypes (TypeError), a
+    # result too large for memory (MemoryError), a backend that is not installed (ImportError): one
+    # line naming what was wrong, no traceback (--debug shows it).
+    except USER_ERRORS as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"python -m kernels run {args.kernel}: error: {one_line(exc)}", file=sys.stderr)
         return 1
     return 0

@@ -205,3 +205,56 @@ def test_thread_counts_give_identical_results(rng, cpu_config, isa):
                     results += [kernels.gemm(a, b) for _ in range(3)]
             for r in results[1:]:
                 assert np.array_equal(r, results[0]), f"{isa} {np.dtype(dtype).name} {m}x{n}x{k}"
+
+
+# --------------------------------------------------------------------------------------------
+# Bound of the thread count (kernels/_threads.py max_threads, csrc/threads.cpp)
+# --------------------------------------------------------------------------------------------
+
+def test_max_threads_is_four_times_the_cpus_at_least_8():
+    from kernels._threads import max_threads
+
+    assert max_threads() == max(8, 4 * len(os.sched_getaffinity(0)))
+
+
+def test_thread_count_beyond_the_bound_is_a_value_error():
+    from kernels._threads import max_threads
+
+    before = kernels.get_num_threads()
+    bound = max_threads()
+    for n in (100000, bound + 1):
+        with pytest.raises(ValueError, match=rf"number of threads must be in \[1, {bound}\] .*got {n}"):
+            kernels.set_num_threads(n)
+        with pytest.raises(ValueError, match=rf"in \[1, {bound}\]"):
+            with kernels.num_threads(n):
+                pass
+    assert kernels.get_num_threads() == before
+    with kernels.num_threads(bound):  # the largest allowed count works
+        assert kernels.get_num_threads() == bound
+        a = np.ones((300, 300), np.float32)
+        np.testing.assert_array_equal(kernels.gemm(a, a), np.full((300, 300), 300, np.float32))
+    assert kernels.get_num_threads() == before
+
+
+def test_engine_caps_counts_that_bypass_set_num_threads():
+    """The extension clamps a direct count (kernels._cpu) to the same bound."""
+    from kernels._threads import max_threads
+
+    kernels._cpu.set_num_threads(100000)
+    assert kernels.get_num_threads() == max_threads()
+
+
+def test_thread_bound_of_the_environment():
+    """KERNELS_NUM_THREADS beyond the bound fails the import with the variable named; the bound
+    itself is accepted; OMP_NUM_THREADS=100000 (libgomp's own setting) is capped by the engine, and
+    a gemm then runs instead of libgomp ending the process."""
+    bound = max(8, 4 * len(os.sched_getaffinity(0)))
+    bad = python_code("import kernels", {"KERNELS_NUM_THREADS": "100000"})
+    assert bad.returncode != 0 and f"KERNELS_NUM_THREADS=100000: number of threads must be in [1, {bound}]" in bad.stderr
+    code = ("import numpy as np, kernels; a = np.ones((600, 600), np.float32); "
+            "assert (kernels.gemm(a, a) == 600).all(); print(kernels.get_num_threads())")
+    for env in ({"KERNELS_NUM_THREADS": str(bound)}, {"OMP_NUM_THREADS": "100000"}):
+        p = python_code(code, env, env_drop=("OMP_NUM_THREADS",))
+        assert p.returncode == 0, p.stderr
+        assert int(p.stdout.strip().splitlines()[-1]) == bound, env
+

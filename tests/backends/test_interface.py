@@ -76,21 +76,23 @@ def test_each_backend_reports_the_kernel_that_runs():
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setattr(_tuning, "cache_dir", lambda: tmp_path)
+def store(tmp_path, monkeypatch):
+    # cache_path, not cache_dir: numba's kernel cache lives under cache_dir() and must stay warm
+    monkeypatch.setattr(_tuning, "cache_path", lambda: tmp_path / _tuning.FILE_NAME)
     _tuning.forget()
-    yield tmp_path
+    yield _tuning.store()
     _tuning.forget()
 
 
-def test_only_the_cpu_backend_reads_the_cpu_tuning_cache(cache):
-    """The cache holds choices measured on the cpu backend's kernels; the others decide alone."""
+def test_only_the_cpu_backend_follows_its_tuned_choices(store):
+    """The cpu namespace of the store holds choices measured on its kernels; the others decide alone."""
     spec = make_spec("t", 1, 1, 1, 1, "NCHW", None)
     shape = shape_of("t", (1, 8, 10, 10), (16, 8, 3, 3), spec)
     dt = np.dtype(np.float32)
     before = {n: _dispatch._load(n).choose_algorithm(shape, spec, dt, "auto") for n in NAMES}
     assert before["cpu"] == "convgemm"
-    _tuning.record({_tuning.layer_key(shape, spec, "float32", kernels.get_num_threads()): {"algorithm": "im2col"}})
+    _tuning.put("cpu", "conv2d", _tuning.layer_key(shape, spec, "float32", kernels.get_num_threads()), "im2col",
+                _tuning.cpu_device())
     after = {n: _dispatch._load(n).choose_algorithm(shape, spec, dt, "auto") for n in NAMES}
     assert after == dict(before, cpu="im2col")
 

@@ -69,3 +69,30 @@ def test_cuda_suite_records(emulated, tmp_path, capsys):
     assert {r["impl"] for r in recs} == {"cuda auto", "cuda im2col", "cuda convgemm"}
     assert all(r["correct"] and r["case"] == "tiny 3x3" and r["count"] == 3 for r in recs)
     assert "total over 3 layers" in capsys.readouterr().out
+
+
+def test_cuda_tuner_fills_its_namespace(emulated, tmp_path, monkeypatch, capsys):
+    """`tune --backend cuda` on the emulated GPU: every candidate checked and timed, the fastest tiles
+    and the cuBLAS-or-ours choice per size recorded under the GPU in the cuda namespace only."""
+    from kernels import _tuning
+    from kernels.__main__ import main
+    from kernels.backends.cuda import plan
+    from kernels.backends.cuda import sources as S
+    from kernels.backends import cuda
+
+    monkeypatch.setattr(cuda.cp, "empty_like", lambda x: cuda.cp.empty(x.shape, x.dtype), raising=False)
+    monkeypatch.setattr(_tuning, "cache_path", lambda: tmp_path / _tuning.FILE_NAME)
+    _tuning.forget()
+    try:
+        rc = main(["tune", "--backend", "cuda", "--sizes", "16", "--rounds", "1", "--dtype", "float32"])
+        assert rc == 0, capsys.readouterr().err
+        assert "4 cuda choices written" in capsys.readouterr().out  # tiles + cuBLAS choice, exact and tf32
+        st = _tuning.store()
+        assert list(st.entries()) == ["cuda"]
+        dev = plan.device(90, "Emulated sm_90")
+        for prec in ("exact", "tf32"):
+            hit = st.lookup("cuda", "gemm.tiles", plan.tiles_key("float32", prec), dev)
+            assert hit.tuned and tuple(hit.value) in {tuple(c) for c in S.candidates("float32", prec)}
+            assert st.get("cuda", "gemm.cublas", plan.gemm_key("float32", prec, 16, 16, 16), dev) in ("cublas", "kernels")
+    finally:
+        _tuning.forget()

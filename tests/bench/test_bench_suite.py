@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kernels.__main__ import main
-from kernels.bench import cases, conv2d, gemm, peak, record, suite
+from kernels.bench import cases, peak, record, suite
+from kernels.bench.suites import cpu
 from kernels.bench.layers import ConvLayer
 
 TINY_LAYER = ConvLayer("resnet50", "tiny 3x3", 4, 8, 8, 8, 3, 3, 1, 1, 1, 1, 2)
@@ -13,8 +14,8 @@ TINY_LAYER = ConvLayer("resnet50", "tiny 3x3", 4, 8, 8, 8, 3, 3, 1, 1, 1, 1, 2)
 
 @pytest.fixture
 def tiny(monkeypatch):
-    monkeypatch.setattr(gemm, "todo", lambda args: [cases.GemmCase("square 8", 8, 8, 8)])
-    monkeypatch.setattr(conv2d, "layers_of", lambda args, per_net_quick=None: {"resnet50": [TINY_LAYER]})
+    monkeypatch.setattr(cpu, "gemm_cases", lambda args: [cases.GemmCase("square 8", 8, 8, 8)])
+    monkeypatch.setattr(cpu, "layers_of", lambda args, per_net_quick=None: {"resnet50": [TINY_LAYER]})
     fake = {"fma_gflops": {"float32": {"1": 100.0}}, "bandwidth": {"1": {"gbs": 10.0, "kernel": "add", "threads": 1,
                                                                        "array_bytes": 1 << 20, "llc_bytes": None}}}
     monkeypatch.setattr(peak, "measure", lambda threads, dtypes, seconds: fake)

@@ -5,8 +5,8 @@ this engine; see the comments).
 NHWC layer (the batch-reduce kernel reads the image in place: no im2col block and no packed image;
 measured faster than every other algorithm on each ResNet-50 layer), a plain GEMM for 1x1
 stride-1 unpadded layers, the direct kernel for NCHW layers with taps, >= 16 channels per group
-and planes up to 64x64; then a measured choice from the tuning cache (kernels/_tuning.py, filled
-by `python -m kernels tune conv2d`), explicit im2col for NCHW layers of <= 64 output pixels, else
+and planes up to 64x64; then a measured choice from the tuning store (kernels/_tuning.py, filled
+by `python -m kernels tune --backend cpu`), explicit im2col for NCHW layers of <= 64 output pixels, else
 convGemm (no workspace beyond the packing buffers, and as fast as explicit im2col on larger layers).
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ IMPLEMENTED: Dict[str, str] = {
     "direct": "batch-reduce over the kernel taps on x in place (depthwise layers: the depthwise kernel)",
 }
 AUTO = ("depthwise and NHWC -> direct, 1x1 s1 p0 -> gemm, NCHW with taps, >= 16 channels per group and planes "
-        "up to 64x64 -> direct; then the tuning cache, NCHW with <= 64 output pixels -> im2col, else convgemm")
+        "up to 64x64 -> direct; then the tuning store, NCHW with <= 64 output pixels -> im2col, else convgemm")
 
 # NCHW layers with at most this many output pixels (the 7x7 stage of ImageNet CNNs) run explicit
 # im2col: its lowered matrix is small, and the GEMM's unpacked path then reads the weights in
@@ -54,7 +54,7 @@ def applicable(shape: ConvShape, spec: ConvSpec) -> List[str]:
 
 
 def heuristic_choice(shape: ConvShape, spec: ConvSpec) -> Optional[str]:
-    """The choice "auto" makes without consulting the tuning cache, or None where it consults it."""
+    """The choice "auto" makes without consulting the tuning store, or None where it consults it."""
     if spec.groups == shape.c == shape.k and shape.r * shape.s <= 1024:
         return "direct"  # depthwise
     if spec.layout == "NHWC":
@@ -67,17 +67,30 @@ def heuristic_choice(shape: ConvShape, spec: ConvSpec) -> Optional[str]:
     return None
 
 
+# The measured choices: op "conv2d" of the cpu namespace in the tuning store, one algorithm per
+# layer key (kernels/_tuning.layer_key), written by `python -m kernels tune --backend cpu`.
+_MEASURED = ("im2col", "convgemm", "direct")
+_tuning.register("cpu", "conv2d", check=lambda v: v in _MEASURED)
+
+
+def measured_choice(shape: ConvShape, spec: ConvSpec, dtype: np.dtype) -> Optional[str]:
+    """The algorithm `tune --backend cpu` measured fastest for this layer on this CPU, or None."""
+    st = _tuning.store()
+    if not st.has("cpu", "conv2d"):  # nothing tuned: no key to build, no device to describe
+        return None
+    return st.get("cpu", "conv2d", _tuning.layer_key(shape, spec, dtype.name, get_num_threads()), _tuning.cpu_device())
+
+
 def auto(shape: ConvShape, spec: ConvSpec, dtype: np.dtype) -> str:
     """What algorithm="auto" runs for this layer on the cpu backend."""
     choice = heuristic_choice(shape, spec)
     if choice is not None:
         return choice
-    if _tuning.entries():  # measured choices exist for this machine
-        choice = _tuning.lookup(_tuning.layer_key(shape, spec, dtype.name, get_num_threads()))
-        if choice is not None:
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug("conv2d: algorithm %r from the tuning cache", choice)
-            return choice
+    choice = measured_choice(shape, spec, dtype)
+    if choice is not None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("conv2d: algorithm %r from the tuning store (cpu)", choice)
+        return choice
     if spec.layout == "NCHW" and shape.ho * shape.wo <= _FEW_PIXELS:
         return "im2col"
     return "convgemm"

@@ -1,4 +1,4 @@
-"""cuda backend: our own GEMM and convolution kernels (backends/cuda/*.cu, compiled at run time by NVRTC through CuPy) on NVIDIA GPUs; cuBLAS where the tuning cache measured it faster.
+"""cuda backend: our own GEMM and convolution kernels (backends/cuda/*.cu, compiled at run time by NVRTC through CuPy) on NVIDIA GPUs; cuBLAS where the tuning store measured it faster.
 
 CuPy arrays in -> CuPy arrays out, on their device and the current stream (no host round trip);
 NumPy arrays with backend="cuda" -> copied to the current device and back, NumPy out. float32
@@ -14,7 +14,6 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 
 from ... import _precision
-from ... import _tuning
 from ..._api.conv_args import check_vector
 from . import plan
 from . import runtime as rt
@@ -82,6 +81,9 @@ class _Arrays(device.Arrays):
 
     def empty(self, place, shape, dtype):
         return cp.empty(shape, dtype)
+
+    def fill(self, place, y, values) -> None:
+        y[...] = cp.asarray(values)
 
     def on(self, place):
         return cp.cuda.Device(place)
@@ -178,19 +180,17 @@ class CudaBackend(Backend):
         if S.compute_kind(dt, precision) != "simt" and p["arch"] < S.MIN_TC_ARCH:
             raise TypeError(f"cuda: {dt}{' with tf32' if precision == 'tf32' else ''} runs on tensor cores of sm_80 or newer; "
                             f"{p['name']} is sm_{p['arch']}")
-        entry = _tuning.entries().get(plan.tiles_key(p["arch"], p["name"], dt, precision))
-        return plan.config_from(entry, dt, precision)
+        return plan.tiles_for(p["arch"], p["name"], dt, precision)
 
     def _cublas_faster(self, dev_id: int, dt: str, precision: str, m: int, n: int, k: int) -> bool:
-        """The tuning cache measured cuBLAS faster for this shape class. cuBLAS computes fp32
+        """The tuning store measured cuBLAS faster for this shape class. cuBLAS computes fp32
         exactly unless CUPY_TF32=1, which is then only allowed under precision="tf32"."""
         if (dt, precision) in self.forced:
             return False
         if dt == "float32" and precision == "exact" and os.environ.get("CUPY_TF32", "0") != "0":
             return False
         p = rt.props(dev_id)
-        e = _tuning.entries().get(plan.gemm_key(p["arch"], p["name"], dt, precision, m, n, k))
-        return bool(e and e.get("choice") == "cublas")
+        return plan.cublas_measured_faster(p["arch"], p["name"], dt, precision, m, n, k)
 
     # -- GEMM ---------------------------------------------------------------------------------
     def gemm(self, a, b, c, alpha, beta, trans_a, trans_b, out):
@@ -299,7 +299,7 @@ class CudaBackend(Backend):
         def run(dev_id, x, y):
             self._run_conv(dev_id, dt, x if _is_dev(x) else cp.asarray(x), wts, spec, shape, algorithm, y)
 
-        return device.conv2d(_ARRAYS, x, shape, spec, out, (("x", x), ("w", wts.w)), run)
+        return device.conv2d(_ARRAYS, x, shape, spec, out, (("x", x), ("w", wts.w)), run, (wts.bias, wts.scale, wts.shift))
 
     def _run_conv(self, dev_id, dt, x, wts, spec, shape, algorithm, y) -> None:
         precision = _precision.current()

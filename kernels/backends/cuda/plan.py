@@ -1,10 +1,11 @@
-"""Host-side planning of the cuda backend, pure Python and NumPy (testable without a GPU): operand layouts, batch collapsing, grids, conv tap tables and weight packing, tuning-cache keys."""
+"""Host-side planning of the cuda backend, pure Python and NumPy (testable without a GPU): operand layouts, batch collapsing, grids, conv tap tables and weight packing, its tuning-store device, keys and defaults."""
 from __future__ import annotations
 
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ... import _tuning
 from . import sources as S
 
 MAX_GRID_Y = 65535  # blockIdx.y: the batch (GEMM) or the group (conv)
@@ -187,7 +188,9 @@ def pad_channels(cg: int, groups: int, layout: str, kind: str) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# Tuning cache keys (kernels/_tuning.py holds the file)
+# Tuning store (kernels/_tuning.py): backend "cuda", op "gemm.tiles" (the tile configuration per
+# compute kind and dtype; defaults: kernels/backends/cuda/sources.py) and op "gemm.cublas" (the
+# measured own-kernel-or-cuBLAS choice per GEMM shape class; default: our kernels)
 # ---------------------------------------------------------------------------------------------
 
 def bucket(v: int) -> int:
@@ -195,27 +198,46 @@ def bucket(v: int) -> int:
     return 1 << max(0, (max(v, 1) - 1).bit_length())
 
 
-def arch_key(arch: int, device_name: str) -> str:
-    return f"sm_{arch} {device_name}"
+def device(arch: int, device_name: str) -> "_tuning.Device":
+    """The tuning store's device: the GPU's name, its sm architecture, nvidia."""
+    return _tuning.Device(device_name, f"sm_{arch}", "nvidia")
 
 
-def tiles_key(arch: int, device_name: str, dtype: str, precision: str) -> str:
-    """Key of the tile configuration chosen by `tune gemm --backend cuda` for a GPU and dtype."""
-    return f"cuda gemm tiles {S.compute_kind(dtype, precision)} {dtype} {arch_key(arch, device_name)}"
+def tiles_key(dtype: str, precision: str) -> str:
+    """Key of the tile configuration chosen by `tune --backend cuda` for a compute kind and dtype."""
+    return f"{S.compute_kind(dtype, precision)} {dtype}"
 
 
-def gemm_key(arch: int, device_name: str, dtype: str, precision: str, m: int, n: int, k: int) -> str:
+def gemm_key(dtype: str, precision: str, m: int, n: int, k: int) -> str:
     """Key of the measured own-kernel-or-cuBLAS choice for a GEMM shape class."""
-    return (f"cuda gemm choice {S.compute_kind(dtype, precision)} {dtype} m={bucket(m)} n={bucket(n)} k={bucket(k)} "
-            f"{arch_key(arch, device_name)}")
+    return f"{S.compute_kind(dtype, precision)} {dtype} m={bucket(m)} n={bucket(n)} k={bucket(k)}"
 
 
-def config_from(entry: Optional[dict], dtype: str, precision: str):
-    """The tile configuration a tuning-cache entry names, else the default (stale entries that
-    name a configuration outside the candidates are ignored)."""
-    if entry and "config" in entry:
-        cfg = tuple(entry["config"])
+_KINDS = [(dt, "exact") for dt in ("float32", "float64", "float16", "bfloat16")] + [("float32", "tf32")]
+_CANDIDATES = {tuple(c) for cs in (*S.SIMT_CANDIDATES.values(), *S.TC_CANDIDATES.values()) for c in cs}
+_tuning.register("cuda", "gemm.tiles", {"default": {tiles_key(dt, p): list(S.default_config(dt, p)) for dt, p in _KINDS}},
+                 check=lambda v: tuple(v) in _CANDIDATES)
+_tuning.register("cuda", "gemm.cublas", check=lambda v: v in ("cublas", "kernels"))
+
+
+def config_from(value, dtype: str, precision: str):
+    """The tile configuration a tuning-store value names, else the default (a value that names a
+    configuration outside this dtype's candidates is ignored)."""
+    if value is not None:
+        cfg = tuple(value)
         for c in S.candidates(dtype, precision):
             if tuple(c) == cfg:
                 return c
     return S.default_config(dtype, precision)
+
+
+def tiles_for(arch: int, device_name: str, dtype: str, precision: str):
+    """The tile configuration of this GPU, dtype and precision: tuned, else the default."""
+    return config_from(_tuning.get("cuda", "gemm.tiles", tiles_key(dtype, precision), device(arch, device_name)), dtype, precision)
+
+
+def cublas_measured_faster(arch: int, device_name: str, dtype: str, precision: str, m: int, n: int, k: int) -> bool:
+    st = _tuning.store()
+    if not st.has("cuda", "gemm.cublas"):
+        return False
+    return st.get("cuda", "gemm.cublas", gemm_key(dtype, precision, m, n, k), device(arch, device_name)) == "cublas"

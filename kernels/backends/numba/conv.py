@@ -18,6 +18,7 @@ from . import direct as direct_kernel
 from . import operands as ops
 from .depthwise import depthwise
 from .gemm import EPI_COLS, EPI_ROWS, lower_at, nr_of
+from ..._api.conv_args import epilogue_of_zero
 from .linalg import buffer, input_array, run
 from .pack import D_STEP1, D_STEP2
 
@@ -29,8 +30,10 @@ class Weights:
     direct kernel, `taps` for the depthwise one; and the (K,) epilogue vectors."""
 
     def __init__(self, w: np.ndarray, bias, scale, shift, spec, own: bool) -> None:
-        self.w = np.array(w, copy=True) if own else w  # a plan owns its weights: later writes to w do not reach it
-        self.bias, self.scale, self.shift = bias, scale, shift
+        # A plan owns its weights and epilogue vectors: later writes to the caller's arrays do not reach it.
+        self.w = np.array(w, copy=True) if own else w
+        self.bias, self.scale, self.shift = (None if v is None else (np.array(v, copy=True) if own else v)
+                                             for v in (bias, scale, shift))
         self.layout, self.groups, self.own = spec.layout, spec.groups, own
         self._forms: dict = {}
 
@@ -82,6 +85,8 @@ def conv2d(wts: Weights, x, spec, shape, algorithm: str, out):
         out = np.empty(shape.out_shape(spec.layout), dt)
     if out.size == 0:
         return out
+    if shape.c == 0:  # no input channels: every output is the epilogue of an empty sum
+        return _epilogue_of_zero(wts, spec, out)
     depthwise_layer = spec.groups == shape.c == shape.k
     nhwc = spec.layout == "NHWC"
     if algorithm == "direct" and depthwise_layer:
@@ -122,6 +127,14 @@ def conv2d(wts: Weights, x, spec, shape, algorithm: str, out):
     wd[D_STEP1], wd[D_STEP2] = 0, kg * wd[ops.D_RS]  # the weights: same for every image, per group
     ed = ops.epilogue(wts.bias, wts.scale, wts.shift, spec.activation, axis, kg)
     run(m, n, red, 1.0, 0.0, ad, bd, cd, dt, (shape.n, g), ed, explicit_rows=p if algorithm == "im2col" else 0)
+    return out
+
+
+def _epilogue_of_zero(wts: Weights, spec, out):
+    """Every pixel of a layer with no input channels is its channel's epilogue of an empty sum."""
+    v = epilogue_of_zero(wts.bias, wts.scale, wts.shift, spec.activation, out.shape[1 if spec.layout == "NCHW" else 3],
+                         out.dtype)
+    out[...] = v[:, None, None] if spec.layout == "NCHW" else v
     return out
 
 

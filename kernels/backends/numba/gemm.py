@@ -15,8 +15,9 @@ import numpy as np
 from numba import njit, prange
 from numba.extending import overload
 
+from ... import _tuning
 from .pack import CONV_RSC, D_ADDR, D_KIND, D_KS, D_OFF, D_RS, D_SPAN, D_STEP1, D_STEP2, DESC_LEN, STRIDED, pack
-from .runtime import FASTMATH, VECTOR_BYTES, array_at, element_ptr, stack_tile
+from .runtime import FASTMATH, ISA, VECTOR_BYTES, array_at, element_ptr, stack_tile
 
 MR = 6  # float32 tile: 6 rows x 4 vectors (6 x 64 on AVX-512)
 NR32 = 4 * VECTOR_BYTES // 4
@@ -30,6 +31,19 @@ TILE = MR * NR32  # elements of the accumulator tile
 # the usual L2 of 1-2 MiB per core); an A micro-panel (MR x KC, 6 KiB) stays in L1.
 KC = 256
 NC = {4: 1024, 8: 512}  # by itemsize
+# Defaults of the tuning store (backend "numba", op "gemm", per dtype); `python -m kernels tune
+# --backend numba` measures others per CPU. Both are run-time arguments of the kernel: no recompile.
+_tuning.register("numba", "gemm", {"default": {"float32": {"KC": KC, "NC": NC[4]}, "float64": {"KC": KC, "NC": NC[8]}}},
+                 check=lambda v: set(v) == {"KC", "NC"} and all(type(x) is int and 1 <= x <= 1 << 16 for x in v.values()))
+DEVICE = _tuning.host_device(ISA)
+_KEY = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}  # dtype.name builds a string per call
+
+
+def blocks(dtype) -> tuple:
+    """(KC, NC) of the dtype on this CPU: tuned, else the defaults above."""
+    b = _tuning.get("numba", "gemm", _KEY[np.dtype(dtype)], DEVICE)
+    return b["KC"], b["NC"]
+
 
 # Epilogue descriptor (int64 array): where the per-channel vectors apply and which are present.
 E_AXIS, E_ACT, E_BIAS, E_SCALE, E_SHIFT, E_STEP2 = range(6)  # addresses at E_BIAS.. (0: absent)

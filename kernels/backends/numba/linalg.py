@@ -8,7 +8,7 @@ import numba
 import numpy as np
 
 from . import operands as ops
-from .gemm import KC, MR, NC, gemm as _kernel, nr_of
+from .gemm import MR, blocks, gemm as _kernel, nr_of
 
 _local = threading.local()  # packing buffers per Python thread: concurrent calls never share them
 
@@ -28,12 +28,12 @@ def run(m: int, n: int, k: int, alpha: float, beta: float, ad, bd, cd, dtype: np
     """C := alpha A B + beta C for every batch item; explicit_rows > 0: explicit im2col, the
     gathered operand (that many rows by k) is lowered into a scratch matrix first."""
     nr = nr_of(dtype)
-    nc = NC[dtype.itemsize]
-    abuf = buffer("a", dtype, -(-m // MR) * MR * KC)
-    bbuf = buffer("b", dtype, (-(-nc // nr) * nr) * KC)
+    kc, nc = blocks(dtype)
+    abuf = buffer("a", dtype, -(-m // MR) * MR * kc)
+    bbuf = buffer("b", dtype, (-(-nc // nr) * nr) * kc)
     wbuf = buffer("w", dtype, explicit_rows * k)
     _kernel(m, n, k, float(alpha), float(beta), batch[0], batch[1], ad, bd, cd, epilogue, abuf, bbuf, wbuf,
-            explicit_rows > 0, KC, nc, numba.get_num_threads())
+            explicit_rows > 0, kc, nc, numba.get_num_threads())
 
 
 def gemm_into(opa: np.ndarray, opb: np.ndarray, c: np.ndarray, alpha: float, beta: float) -> None:

@@ -130,6 +130,9 @@ class _Arrays(device.Arrays):
     def empty(self, place, shape, dtype):
         return rt.cla.empty(place.queue, shape, dtype)
 
+    def fill(self, place, y, values) -> None:
+        y.setitem(Ellipsis, rt.cla.to_device(place.queue, np.ascontiguousarray(values)))
+
 
 _ARRAYS = _Arrays()
 
@@ -139,6 +142,11 @@ def _operand(dev: rt.Device, x, fn: str, name: str) -> L.Operand:
     if _is_dev(x):
         if x.context.int_ptr != dev.context.int_ptr:
             raise ValueError(f"{fn}: {name} lives in another OpenCL context than the other operands")
+        item = x.dtype.itemsize
+        if x.size and (x.offset % item or any(s % item for s, n in zip(x.strides, x.shape) if n > 1)):
+            # The kernels address whole elements: an input that is not aligned to them is read
+            # from an aligned copy (through the host: a rare layout, and pyopencl copies keep it).
+            x = rt.cla.to_device(dev.queue, _host_copy(x))
         return L.Operand.of(x)
     return L.Operand.of(rt.cla.to_device(dev.queue, np.ascontiguousarray(x)))
 
@@ -192,16 +200,16 @@ class OpenclBackend(Backend):
         """cout := alpha op(a) op(b) + beta cin on device arrays (cin None: beta == 0, not read)."""
         m, n = cout.shape
         k = a.shape[0] if trans_a else a.shape[1]
-        self._run_gemm(dev, cout.dtype, m, n, k, alpha, beta, a, b, trans_a, trans_b,
-                       L.Operand.of(cin if cin is not None else cout), L.Operand.of(cout))
+        cin = _operand(dev, cin, "gemm", "c") if cin is not None else L.Operand.of(cout)  # c: copied if misaligned
+        self._run_gemm(dev, cout.dtype, m, n, k, alpha, beta, a, b, trans_a, trans_b, cin, L.Operand.of(cout))
 
-    def _run_gemm(self, dev, dt, m, n, k, alpha, beta, a, b, trans_a, trans_b, cin, cout) -> None:
+    def _run_gemm(self, dev, dt, m, n, k, alpha, beta, a, b, trans_a, trans_b, cin, cout, fn: str = "gemm") -> None:
         if alpha == 0 or k == 0:  # BLAS: A and B are not referenced
             opa = opb = L.Operand(cout.buf, 0, (0, 0))
             k = 0
         else:
-            opa = _swap(_operand(dev, a, "gemm", "a"), trans_a)
-            opb = _swap(_operand(dev, b, "gemm", "b"), trans_b)
+            opa = _swap(_operand(dev, a, fn, "a"), trans_a)
+            opb = _swap(_operand(dev, b, fn, "b"), trans_b)
         g = L.Gemm(m, n, k, alpha, beta, opa, opb, cin, cout)
         (L.gemm_fpga if _form_for(dev) == "fpga" else L.gemm_ndrange)(dev, dt, g)
 
@@ -218,14 +226,14 @@ class OpenclBackend(Backend):
             ib = tuple(i if d > 1 else 0 for i, d in zip(idx[len(idx) - (b.ndim - 2):], b.shape[:-2]))
             av, bv, cv = (a[ia] if ia else a), (b[ib] if ib else b), (res[idx] if idx else res)
             if m and n:
-                self._run_gemm(dev, res.dtype, m, n, k, 1.0, 0.0, av, bv, False, False, L.Operand.of(cv), L.Operand.of(cv))
+                self._run_gemm(dev, res.dtype, m, n, k, 1.0, 0.0, av, bv, False, False, L.Operand.of(cv), L.Operand.of(cv), "matmul")
 
     # -- conv2d -------------------------------------------------------------------------------
     def conv2d(self, x, w, bias, scale, shift, spec, shape, algorithm, out):
         def run(dev, x, y):
             self._run_conv(dev, x, w, (bias, scale, shift), spec, shape, algorithm, y)
 
-        return device.conv2d(_ARRAYS, x, shape, spec, out, (("x", x), ("w", w)), run)
+        return device.conv2d(_ARRAYS, x, shape, spec, out, (("x", x), ("w", w)), run, (bias, scale, shift))
 
     def _run_conv(self, dev, x, w, vecs, spec, shape, algorithm, y) -> None:
         dt = x.dtype
@@ -241,7 +249,7 @@ class OpenclBackend(Backend):
             if algorithm == "im2col" and rt.logger.isEnabledFor(10):
                 rt.logger.debug("conv2d: the opencl FPGA form has no explicit im2col; conv_fpga gathers implicitly")
             L.conv_fpga(dev, dt, geo, wop, xop, yop, *vbufs, spec.activation)
-        else:  # explicit im2col lowers into panels; every other algorithm gathers implicitly
+        else:  # explicit im2col lowers into panels; convgemm gathers implicitly
             L.conv_ndrange(dev, dt, geo, wop, xop, yop, *vbufs, spec.activation, implicit=algorithm != "im2col")
 
     def pack_conv2d(self, w, bias, scale, shift, spec):
@@ -253,6 +261,15 @@ class OpenclBackend(Backend):
 
     def conv2d_packed(self, packed, x, spec, shape, algorithm, out):
         return self.conv2d(x, *packed, spec, shape, algorithm, out)
+
+
+def _host_copy(x) -> np.ndarray:
+    """A device array of any offset and strides as a contiguous NumPy array: the bytes it spans,
+    read in one transfer, viewed with its strides (pyopencl's get() takes contiguous arrays only)."""
+    lo, hi = _extent(x)
+    raw = np.empty(hi - lo + 1, np.uint8)
+    rt.cl.enqueue_copy(x.queue, raw, x.base_data, src_offset=lo).wait()
+    return np.ascontiguousarray(np.ndarray(x.shape, x.dtype, raw, x.offset - lo, x.strides))
 
 
 def _buffer_at(t):

@@ -21,9 +21,11 @@ class Operand(NamedTuple):
     @classmethod
     def of(cls, arr) -> "Operand":
         item = arr.dtype.itemsize
-        if arr.offset % item or any(s % item for s in arr.strides):
-            raise ValueError("opencl: array offsets and strides must be whole elements")
-        return cls(arr.base_data, arr.offset // item, tuple(s // item for s in arr.strides))
+        # The stride of an axis of length <= 1 is never used (NumPy allows any value there).
+        strides = tuple(s if n > 1 else 0 for s, n in zip(arr.strides, arr.shape))
+        if arr.offset % item or any(s % item for s in strides):
+            raise ValueError("opencl: array offsets and strides must be whole elements")  # callers check first
+        return cls(arr.base_data, arr.offset // item, tuple(s // item for s in strides))
 
 
 def _up(x: int, q: int) -> int:

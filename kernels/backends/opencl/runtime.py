@@ -92,12 +92,79 @@ def list_devices_text() -> str:
     )
 
 
+# A program any OpenCL C compiler builds. The default device choice and the availability check
+# build it once per device, so a device whose compiler builds nothing is passed over, or reported
+# with its build log, instead of failing at the first gemm. The case that needs it: PoCL 3.0 from
+# pip (pyopencl[pocl], LLVM 14) on a CPU newer than its LLVM, such as Zen 5 (CPU family 0x1A):
+# LLVM names the host CPU "generic", which its clang rejects ("unknown target CPU 'generic'",
+# pocl/pocl#1049), and that PoCL has no setting to name another CPU (POCL_LLVM_CPU_NAME came in
+# PoCL 5.0). Debian's pocl-opencl-icd (3.1, LLVM 15) builds there, and pyopencl's ICD loader lists
+# it too (/etc/OpenCL/vendors), so the choice falls on it.
+PROBE_SOURCE = "__kernel void kernels_probe(__global float *x) { x[get_global_id(0)] = 1.0f; }"
+
+_probes: Dict[int, Optional[str]] = {}  # device int_ptr -> None (it builds) or why not
+
+
+def build_problem(device, context=None) -> Optional[str]:
+    """None when `device` builds the probe program, else why not: the first error line of its
+    build log (or the error creating a context). Built once per device."""
+    key = device.int_ptr
+    if key in _probes:
+        return _probes[key]
+    problem: Optional[str] = None
+    try:
+        ctx = context if context is not None else cl.Context([device])
+        prg = cl.Program(ctx, PROBE_SOURCE)
+        try:
+            prg.build(devices=[device])
+        except cl.Error as exc:
+            try:
+                log = prg.get_build_info(device, cl.program_build_info.LOG) or ""
+            except cl.Error:
+                log = ""
+            lines = [ln.strip() for ln in log.splitlines() if ln.strip()] or [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+            problem = next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else type(exc).__name__)
+    except cl.Error as exc:
+        problem = f"no context ({exc})"
+    _probes[key] = problem
+    return problem
+
+
+def cannot_build_text(device, problem: str) -> str:
+    p = device.platform
+    return f"the OpenCL device {device.name.strip()!r} ({p.name.strip()}, {p.version.strip()}) cannot build programs: {problem}"
+
+
 _device: Optional[Device] = None
 _lock = threading.Lock()
 
 
+def _first_that_builds():
+    """(context, device): the first GPU or accelerator, else the first device, that builds the
+    probe program; the ones passed over are logged with their build error."""
+    devs = [d for p in cl.get_platforms() for d in p.get_devices()]
+    if not devs:
+        raise RuntimeError("no OpenCL device found")
+    accel = cl.device_type.GPU | cl.device_type.ACCELERATOR
+    passed_over = []
+    for dev in [d for d in devs if d.type & accel] + [d for d in devs if not d.type & accel]:
+        try:
+            ctx = cl.Context([dev])
+        except cl.Error as exc:
+            passed_over.append(cannot_build_text(dev, f"no context ({exc})"))
+            continue
+        problem = build_problem(dev, ctx)
+        if problem is None:
+            for text in passed_over:
+                logger.warning("opencl: passed over %s; using %r (%s)", text, dev.name.strip(), dev.platform.version.strip())
+            return ctx, dev
+        passed_over.append(cannot_build_text(dev, problem))
+    raise RuntimeError("; ".join(passed_over))
+
+
 def default_device() -> Device:
-    """KERNELS_OPENCL_DEVICE, else PYOPENCL_CTX, else the first GPU or accelerator, else a CPU."""
+    """KERNELS_OPENCL_DEVICE, else PYOPENCL_CTX, else the first GPU or accelerator, else a CPU,
+    of those that build a program (see PROBE_SOURCE)."""
     global _device
     if _device is None:
         with _lock:
@@ -109,26 +176,31 @@ def default_device() -> Device:
                     ctx = cl.create_some_context(interactive=False)
                     dev = ctx.devices[0]
                 else:
-                    devs = [d for p in cl.get_platforms() for d in p.get_devices()]
-                    if not devs:
-                        raise RuntimeError("no OpenCL device found")
-                    accel = cl.device_type.GPU | cl.device_type.ACCELERATOR
-                    dev = next((d for d in devs if d.type & accel), devs[0])
-                    ctx = cl.Context([dev])
+                    ctx, dev = _first_that_builds()
                 _device = Device(ctx, dev)
                 logger.debug("opencl: device %s", _device.describe())
     return _device
 
 
 def platforms_available() -> Tuple[bool, str]:
-    """(any OpenCL device here, reason) without creating a context."""
+    """(the opencl backend can run here, reason): a device is found and builds the probe
+    program (the default device, or the one KERNELS_OPENCL_DEVICE / PYOPENCL_CTX names)."""
     if cl is None:
         return False, IMPORT_ERROR or "pyopencl is not installed"
     try:
         n = sum(len(p.get_devices()) for p in cl.get_platforms())
     except cl.Error as exc:  # e.g. PLATFORM_NOT_FOUND_KHR from the ICD loader
         return False, f"no OpenCL platform: {exc}"
-    return (True, f"pyopencl {cl.VERSION_TEXT}, {n} device(s)") if n else (False, "no OpenCL device found")
+    if not n:
+        return False, "no OpenCL device found"
+    try:
+        dev = default_device()
+    except (cl.Error, RuntimeError, ValueError) as exc:
+        return False, str(exc)
+    problem = build_problem(dev.device, dev.context)
+    if problem is not None:  # a device named by KERNELS_OPENCL_DEVICE or PYOPENCL_CTX
+        return False, cannot_build_text(dev.device, problem)
+    return True, f"pyopencl {cl.VERSION_TEXT}, {n} device(s), using {dev.describe()}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Tile sizes of the OpenCL kernels per device and dtype: the tuned choice from the tuning cache, else defaults by device type."""
+"""Tile sizes of the OpenCL kernels per device and dtype: their defaults by device type, registered in the tuning store (op "gemm" of backend "opencl"), which answers the tuned choice first."""
 from __future__ import annotations
 
 from typing import Dict, List
@@ -37,10 +37,28 @@ GPU_CANDIDATES: List[dict] = [
 ]
 
 
-def key(dev, dtype: str) -> str:
-    """Tuning-cache key of the NDRange tiles: the device and its driver, so a driver update retunes."""
+def _tiles_ok(t) -> bool:
+    """A tuned value is used only as a full set of the NDRange defines: sizes >= 1, flags 0 or 1."""
+    return (set(t) == set(CPU["float32"]) and all(type(v) is int for v in t.values())
+            and all(t[k] >= 1 for k in ("VW", "NVEC", "MWI", "WGM", "WGN", "KWG")) and t["SB"] in (0, 1) and t["M_FIRST"] in (0, 1))
+
+
+# The tuning store's defaults (level "arch" is the device type; GPUs' tiles for any other type).
+_tuning.register("opencl", "gemm", {"arch:CPU": CPU, "arch:GPU": GPU, "default": GPU}, check=_tiles_ok)
+_devices: Dict[int, "_tuning.Device"] = {}
+
+
+def device(dev) -> "_tuning.Device":
+    """The tuning store's device: name, platform and driver (a driver update retunes), its device
+    type as the architecture, its vendor."""
     d = dev.device
-    return f"opencl gemm {dtype} device={dev.name} | {d.platform.name.strip()} | driver {d.driver_version.strip()}"
+    out = _devices.get(d.int_ptr)
+    if out is None:
+        from .runtime import kind
+
+        name = f"{dev.name} | {d.platform.name.strip()} | driver {d.driver_version.strip()}"
+        out = _devices[d.int_ptr] = _tuning.Device(name, kind(d), _tuning.vendor_name(d.vendor))
+    return out
 
 
 def is_cpu(dev) -> bool:
@@ -51,15 +69,12 @@ def is_cpu(dev) -> bool:
 
 def ndrange(dev, dtype: str) -> Dict[str, int]:
     """The tuned tiles of this device and dtype, else the defaults of its device type."""
-    entry = _tuning.entries().get(key(dev, dtype))
-    if entry and "tiles" in entry:
-        return dict(entry["tiles"])
-    return dict((CPU if is_cpu(dev) else GPU)[dtype])
+    return dict(_tuning.get("opencl", "gemm", dtype, device(dev)))
 
 
 def tuned(dev, dtype: str) -> bool:
-    entry = _tuning.entries().get(key(dev, dtype))
-    return bool(entry and "tiles" in entry)
+    hit = _tuning.lookup("opencl", "gemm", dtype, device(dev))
+    return bool(hit and hit.tuned)
 
 
 def candidates(dev) -> List[dict]:

@@ -85,12 +85,15 @@ def test_tf32_only_when_asked(emu, rng):
     np.testing.assert_array_equal(np.asarray(got), np.asarray(a, np.float64) @ np.asarray(b))
 
 
-def test_cublas_when_the_cache_says_so(emu, monkeypatch, rng):
+def test_cublas_when_the_store_says_so(emu, monkeypatch, tmp_path, rng):
     from kernels import _tuning
     from kernels.backends.cuda import plan
 
-    key = plan.gemm_key(90, "Emulated sm_90", "float32", "exact", 64, 64, 64)
-    monkeypatch.setattr(_tuning, "entries", lambda: {key: {"choice": "cublas"}})
+    monkeypatch.setattr(_tuning, "cache_path", lambda: tmp_path / _tuning.FILE_NAME)
+    _tuning.forget()
+    _tuning.put("cuda", "gemm.cublas", plan.gemm_key("float32", "exact", 64, 64, 64), "cublas", plan.device(90, "Emulated sm_90"))
+    # the cpu's namespace is another: a cpu entry of the same op and key is never read by cuda
+    _tuning.put("cpu", "gemm.cublas", plan.gemm_key("float32", "exact", 16, 16, 16), "cublas", plan.device(90, "Emulated sm_90"))
     a, b = fc.device(small_ints(rng, (64, 64), np.float32)), fc.device(small_ints(rng, (64, 64), np.float32))
     c = fc.device(small_ints(rng, (64, 64), np.float32))
     c0 = np.array(c, np.float64)
@@ -98,6 +101,10 @@ def test_cublas_when_the_cache_says_so(emu, monkeypatch, rng):
     kernels.gemm(a, b, c, alpha=0.5, beta=2.0)
     assert len(emu.calls) == n  # no kernel of ours
     np.testing.assert_array_equal(np.asarray(c), 0.5 * (np.asarray(a, np.float64) @ np.asarray(b)) + 2 * c0)
+    a16, b16 = fc.device(small_ints(rng, (16, 16), np.float32)), fc.device(small_ints(rng, (16, 16), np.float32))
+    kernels.gemm(a16, b16)
+    assert len(emu.calls) > n  # ours: the cpu entry of the same key was not read
+    _tuning.forget()
 
 
 @pytest.mark.parametrize("shapes", [((5, 7), (7, 3)), ((4, 5, 7), (7, 3)), ((2, 1, 5, 7), (3, 7, 2)), ((7,), (3, 7, 4)),

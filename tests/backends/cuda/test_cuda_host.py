@@ -189,14 +189,15 @@ def test_sources_inline_their_includes_once():
 # ---------------------------------------------------------------------------------------------
 
 def test_tuning_keys_and_configs():
-    k1 = plan.gemm_key(90, "NVIDIA H200", "float32", "exact", 4000, 4096, 3000)
-    assert k1 == plan.gemm_key(90, "NVIDIA H200", "float32", "exact", 4096, 3500, 4096)  # same power-of-two class
-    assert k1 != plan.gemm_key(90, "NVIDIA H200", "float32", "tf32", 4000, 4096, 3000)
-    assert k1 != plan.gemm_key(80, "NVIDIA A100", "float32", "exact", 4000, 4096, 3000)
-    assert "sm_90" in plan.tiles_key(90, "NVIDIA H200", "float16", "exact")
+    k1 = plan.gemm_key("float32", "exact", 4000, 4096, 3000)
+    assert k1 == plan.gemm_key("float32", "exact", 4096, 3500, 4096)  # same power-of-two class
+    assert k1 != plan.gemm_key("float32", "tf32", 4000, 4096, 3000)
+    assert plan.tiles_key("float32", "tf32") == "tf32 float32" and plan.tiles_key("float64", "exact") == "simt float64"
+    assert plan.device(90, "NVIDIA H200") == ("NVIDIA H200", "sm_90", "nvidia")  # the store's device, arch, vendor
     cand = S.SIMT_CANDIDATES["float32"][3]
-    assert plan.config_from({"config": list(cand)}, "float32", "exact") == cand
-    assert plan.config_from({"config": [1, 2, 3, 4, 5, 6]}, "float32", "exact") == S.SIMT_DEFAULT["float32"]
+    assert plan.config_from(list(cand), "float32", "exact") == cand
+    assert plan.config_from([1, 2, 3, 4, 5, 6], "float32", "exact") == S.SIMT_DEFAULT["float32"]
+    assert plan.config_from(list(S.SIMT_CANDIDATES["float64"][2]), "float32", "exact") == S.SIMT_DEFAULT["float32"]
     assert plan.config_from(None, "float16", "exact") == S.TC_DEFAULT["float16"]
     assert plan.bucket(1) == 1 and plan.bucket(4096) == 4096 and plan.bucket(4097) == 8192
 

@@ -138,3 +138,52 @@ def test_info_lists_opencl():
     o = d["backends"]["opencl"]
     assert o["available"]
     assert o["devices"] and {"name", "platform", "fp64", "tiles"} <= set(o["devices"][0])
+
+
+def test_probe_reports_the_build_error(monkeypatch):
+    """A device's compiler that rejects the probe program is reported with the error line of its
+    build log and the device's name and driver (what the backend says when it is unavailable)."""
+    from kernels.backends.opencl import runtime as rt
+
+    dev = device()
+    assert rt.build_problem(dev.device, dev.context) is None  # the chosen device builds
+    monkeypatch.setattr(rt, "_probes", {})
+    monkeypatch.setattr(rt, "PROBE_SOURCE", "__kernel void kernels_probe(__global float *x) { x[0] = no_such_name; }")
+    problem = rt.build_problem(dev.device, dev.context)
+    assert problem is not None and "error" in problem.lower() and "no_such_name" in problem, problem
+    text = rt.cannot_build_text(dev.device, problem)
+    assert text.startswith(f"the OpenCL device {dev.name!r} (") and dev.device.platform.version.strip() in text and text.endswith(problem)
+
+
+def test_default_device_passes_over_devices_that_cannot_build(monkeypatch, caplog):
+    """Without a selector the default device is the first that builds the probe program: devices
+    whose build fails (PoCL 3.0 on a CPU its LLVM does not know) are passed over with a warning;
+    when none builds, the backend is unavailable and says why for each device."""
+    import dataclasses
+
+    from kernels.backends.opencl import runtime as rt
+
+    monkeypatch.setattr(rt, "config", dataclasses.replace(rt.config, opencl_device=None))
+    monkeypatch.delenv("PYOPENCL_CTX", raising=False)
+    good = device().device  # a device that builds; the platforms listed in reverse put it last
+    platforms = rt.cl.get_platforms()[::-1]
+    monkeypatch.setattr(rt.cl, "get_platforms", lambda: platforms)
+    accel = rt.cl.device_type.GPU | rt.cl.device_type.ACCELERATOR
+    devs = [d for p in platforms for d in p.get_devices()]
+    order = [d for d in devs if d.type & accel] + [d for d in devs if not d.type & accel]
+    before = order[:[d.int_ptr for d in order].index(good.int_ptr)]
+    problem = "error: unknown target CPU 'generic'"
+    # Every device but `good` fails to build: the ones before it are passed over, it is chosen.
+    monkeypatch.setattr(rt, "_probes", {d.int_ptr: problem for d in order if d.int_ptr != good.int_ptr})
+    monkeypatch.setattr(rt, "_device", None)
+    with caplog.at_level("WARNING", logger="kernels"):
+        chosen = rt.default_device()
+    assert chosen.device.int_ptr == good.int_ptr
+    passed = [r.getMessage() for r in caplog.records if "passed over" in r.getMessage()]
+    assert len(passed) == len(before) and all(problem in m and repr(d.name.strip()) in m for m, d in zip(passed, before)), passed
+    # None builds: no default device, and the availability check says why, device by device.
+    monkeypatch.setattr(rt, "_probes", {d.int_ptr: problem for d in order})
+    monkeypatch.setattr(rt, "_device", None)
+    available, reason = rt.platforms_available()
+    assert not available and reason.count(f"cannot build programs: {problem}") == len(order), reason
+    assert all(repr(d.name.strip()) in reason for d in order)

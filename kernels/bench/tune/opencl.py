@@ -1,34 +1,34 @@
-"""`python -m kernels tune gemm --backend opencl`: search the NDRange tile sizes of the OpenCL device and keep the fastest in the tuning cache.
+"""`python -m kernels tune [gemm] --backend opencl`: search the NDRange tile sizes of the OpenCL device and keep the fastest in the tuning store.
 
 Every candidate of kernels/backends/opencl/tiles.py (register blocks on CPU devices, group shapes
 and local tiles on GPUs) runs the GEMM on device arrays at a few square sizes; the candidate with
-the least total time is recorded per device, driver and dtype in the same JSON cache as the cpu
-backend's choices (kernels/_tuning.py), where the opencl backend reads it for GEMM and conv2d.
-A candidate that fails to build or gives a wrong result is skipped and said so.
+the least total time is recorded per device (name, platform, driver) and dtype in the opencl
+namespace of the tuning store (op "gemm", kernels/_tuning.py), where the opencl backend reads it
+for GEMM and conv2d. A candidate that fails to build or gives a wrong result is skipped and said so.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Dict
+from typing import List
 
 import numpy as np
 
-from .timing import interleaved_medians
-from .tune import save
+from ..timing import interleaved_medians
+from .results import Item, save
 
 
 def run(args: argparse.Namespace) -> int:
     import pyopencl as cl
     import pyopencl.array as cla
 
-    from ..backends.opencl import launch as L
-    from ..backends.opencl import runtime as rt
-    from ..backends.opencl import tiles
+    from ...backends.opencl import launch as L
+    from ...backends.opencl import runtime as rt
+    from ...backends.opencl import tiles
 
-    dev = rt.default_device()
+    dev = rt.default_device()  # the front end (cli.py) has checked that a device builds programs
     sizes = args.sizes
-    results: Dict[str, dict] = {}
+    results: List[Item] = []
     for dt in map(np.dtype, args.dtype):
         if dt == np.float64 and not dev.fp64:
             print(f"{dev.name}: no float64 support, float64 not tuned")
@@ -56,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
         for name in sorted(times, key=times.get)[:5]:
             print(f"  {dt.name} {_text(cands[name])}: {flops / times[name] / 1e9:7.1f} GFLOP/s over n = {sizes}")
         best = min(times, key=times.get)
-        results[tiles.key(dev, dt.name)] = {"tiles": cands[best], "gflops": flops / times[best] / 1e9, "sizes": sizes}
+        results.append(("gemm", dt.name, cands[best], {"gflops": flops / times[best] / 1e9, "sizes": sizes}))
         print(f"{dev.name} {dt.name}: chose {_text(cands[best])}")
-    return save(results, "tile choices", args.dry_run)
+    return save("opencl", tiles.device(dev), results, "tile choices", args.dry_run)
 
 
 def _gemm(L, dev, dt, op, t, check: bool = True) -> None:

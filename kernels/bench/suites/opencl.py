@@ -16,14 +16,14 @@ from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 
-from . import progress
-from .cases import square_sizes
-from .timing import interleaved_medians
+from .. import progress
+from ..cases import square_sizes
+from ..timing import interleaved_medians
 
 
 
 def _device():
-    from ..backends.opencl import runtime as rt
+    from ...backends.opencl import runtime as rt
 
     return rt.default_device()
 
@@ -38,7 +38,7 @@ def _finish(q, fn: Callable[[], object]) -> Callable[[], None]:
 
 def _clblast(q):
     try:
-        from .clblast import CLBlast
+        from ..clblast import CLBlast
 
         return CLBlast(q)
     except ImportError as exc:
@@ -50,8 +50,8 @@ def gemm_rows(sizes, dtype: np.dtype, rounds: int, threads: int, fpga_max: int) 
     import pyopencl.array as cla
 
     import kernels
-    from ..backends.opencl import use_form
-    from .gemm import check
+    from ...backends.opencl import use_form
+    from ..references import check
 
     q = _device().queue
     cb = _clblast(q)
@@ -101,7 +101,7 @@ def conv_rows(net: str, quick: bool, rounds: int, threads: int, dtype: np.dtype,
     import pyopencl.array as cla
 
     import kernels
-    from .conv2d import reference, within
+    from ..references import reference, within
 
     q = _device().queue
     cb = _clblast(q) if layout == "NCHW" else None
@@ -167,7 +167,7 @@ CONV_NAMES = {"im2col": "opencl im2col", "convgemm": "opencl convgemm", "clblast
 
 
 def _layers(net: str, quick: bool):
-    from .layers import largest, load
+    from ..layers import largest, load
 
     return largest(load(net), 8) if quick else load(net)
 
@@ -195,9 +195,8 @@ def planned(args: argparse.Namespace, threads: List[int]) -> int:
 
 def _records(rows: List[dict], p: dict) -> List[dict]:
     """The child rows (name_s / name_ok columns) as unified records."""
-    from .cases import GemmCase
-    from .conv2d import records as conv_records
-    from .gemm import records as gemm_records
+    from ..cases import GemmCase
+    from ..record import conv_records, gemm_records
 
     out = []
     layers = {layer.name: layer for layer in _layers(p["net"], p["quick"])} if p["what"] == "conv2d" else {}
@@ -216,15 +215,15 @@ def _records(rows: List[dict], p: dict) -> List[dict]:
     return out
 
 
-def collect(args: argparse.Namespace, threads: List[int], rounds: int) -> Tuple[List[dict], List[dict]]:
-    """(records, rows) of the opencl suite: one child process per thread count (PoCL's count is fixed per process)."""
+def collect(args: argparse.Namespace, threads: List[int], rounds: int) -> Tuple[List[dict], List[dict], None]:
+    """(records, rows, no totals) of the opencl suite: one child process per thread count (PoCL's count is fixed per process)."""
     dev = _device()
     payload = _payload(args, rounds)
     progress.emit(f"== {args.what} on {dev.describe()}: opencl (tiles {_tiles_text(dev)}) vs CLBlast on the same queue vs the cpu backend")
     rows: List[dict] = []
     for nt in _threads_run(threads):
         env = dict(os.environ, POCL_MAX_PTHREAD_COUNT=str(nt), KERNELS_NUM_THREADS=str(nt))
-        code = f"from kernels.bench.opencl import _child; _child({json.dumps(json.dumps({**payload, 'threads': nt}))})"
+        code = f"from kernels.bench.suites.opencl import _child; _child({json.dumps(json.dumps({**payload, 'threads': nt}))})"
         with subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True) as proc:
             for line in proc.stdout:  # streamed: the progress bar moves with the child's cases
                 line = line.rstrip("\n")
@@ -237,11 +236,11 @@ def collect(args: argparse.Namespace, threads: List[int], rounds: int) -> Tuple[
             raise RuntimeError(f"opencl benchmark child with {nt} thread(s) failed (exit {proc.returncode})")
     if args.what == "conv2d":
         progress.emit("\n".join(conv_totals(rows)))
-    return _records(rows, payload), rows
+    return _records(rows, payload), rows, None
 
 
 def _tiles_text(dev) -> str:
-    from ..backends.opencl import tiles
+    from ...backends.opencl import tiles
 
     t = tiles.ndrange(dev, "float32")
     return f"{t['MWI']}x{t['VW'] * t['NVEC']} per item, {'tuned' if tiles.tuned(dev, 'float32') else 'defaults'}"

@@ -1,19 +1,22 @@
-"""`python -m kernels tune gemm --backend cuda`: search the tile configurations of the CUDA kernels for this GPU architecture, and record per shape class whether cuBLAS is faster.
+"""`python -m kernels tune [gemm] --backend cuda`: search the tile configurations of the CUDA kernels for this GPU architecture, and record per shape class whether cuBLAS is faster.
 
 For each dtype and precision (fp32 exact and tf32, fp64, fp16, bf16) every candidate of
 kernels/backends/cuda/sources.py runs kernels.gemm at the given square sizes on device arrays
 (checked against cupy.matmul first: a candidate that is wrong or fails to compile is skipped and
-said so), timed with CUDA events, interleaved. The fastest configuration is recorded per GPU
-(architecture and name), dtype and precision; then, per size, our best against cupy.matmul: the
-faster is recorded for that power-of-two shape class, and kernels.gemm/matmul follow it.
+said so), timed with CUDA events, interleaved. The fastest configuration is recorded in the cuda
+namespace of the tuning store (op "gemm.tiles") per GPU (name; its sm arch and "nvidia" are the
+fallback levels), dtype and precision; then, per size, our best against cupy.matmul: the faster is
+recorded for that power-of-two shape class (op "gemm.cublas"), and kernels.gemm/matmul follow it.
+The front end (cli.py) has checked that the backend is available (a GPU, CuPy, NVRTC).
 """
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Dict
+from typing import List
 
-from .cuda import GEMM_KINDS, _check, _cupy_dtype, event_medians
+from ..suites.cuda import GEMM_KINDS, _check, _cupy_dtype, event_medians
+from .results import Item, save
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,20 +24,16 @@ def run(args: argparse.Namespace) -> int:
 
     import kernels
 
-    from .. import _tuning
-    from ..backends.cuda import plan
-    from ..backends.cuda import runtime as rt
-    from ..backends.cuda import sources as S
-    from ..backends import cuda
+    from ...backends.cuda import plan
+    from ...backends.cuda import runtime as rt
+    from ...backends.cuda import sources as S
+    from ...backends import cuda
 
     be = cuda.backend
-    if not be.available:
-        print(f"tune --backend cuda: {be.reason}", file=sys.stderr)
-        return 2
     dev = cp.cuda.Device()
     p = rt.props(dev.id)
     sizes = args.sizes
-    results: Dict[str, dict] = {}
+    results: List[Item] = []
     for dt, precision in GEMM_KINDS:
         ndt = _cupy_dtype(dt)
         if ndt is None or (args.dtype and dt not in args.dtype):
@@ -78,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         for name in sorted(t, key=t.get)[:3]:
             print(f"  {dt} {prec} {cands[name]}: {flops / t[name] / 1e12:6.1f} TFLOP/s over n = {sizes}")
         best = cands[min(t, key=t.get)]
-        results[plan.tiles_key(p["arch"], p["name"], dt, prec)] = {"config": list(best), "tflops": flops / min(t.values()) / 1e12, "sizes": sizes}
+        results.append(("gemm.tiles", plan.tiles_key(dt, prec), list(best), {"tflops": flops / min(t.values()) / 1e12, "sizes": sizes}))
         # ours (best tiles) against cuBLAS per size
         for n, (a, b, c) in ops.items():
             c2 = cp.empty_like(c)
@@ -92,12 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
             tt = event_medians({"kernels": ours, "cublas": lambda a=a, b=b, c2=c2: cp.matmul(a, b, out=c2)}, args.rounds)
             choice = "cublas" if tt["cublas"] < tt["kernels"] else "kernels"
-            results[plan.gemm_key(p["arch"], p["name"], dt, prec, n, n, n)] = {"choice": choice, "seconds": tt}
+            results.append(("gemm.cublas", plan.gemm_key(dt, prec, n, n, n), choice, {"seconds": dict(tt)}))
             print(f"{p['name']} {dt} {prec} n={n}: tiles {tuple(best)}, kernels {2 * n ** 3 / tt['kernels'] / 1e12:.1f} TFLOP/s, "
                   f"cuBLAS {2 * n ** 3 / tt['cublas'] / 1e12:.1f} -> {choice}")
-    if args.dry_run:
-        print(f"{len(results)} cuda choices measured (dry run: cache not written)")
-        return 0
-    path = _tuning.record(results)
-    print(f"{len(results)} cuda choices written to {path}")
-    return 0
+    return save("cuda", plan.device(p["arch"], p["name"]), results, "cuda choices", args.dry_run)

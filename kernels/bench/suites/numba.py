@@ -8,11 +8,13 @@ from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 
-from . import progress, torchref
-from .cases import GemmCase, square_cases
-from .conv2d import NAMES, add_references, layers_of, records as conv_records, reference, within
-from .gemm import numpy_threads, records as gemm_records, run_case
-from .timing import interleaved_medians
+from .. import progress, torchref
+from ..cases import GemmCase, square_cases
+from ..layers import layers_of
+from ..record import conv_records, gemm_records
+from ..references import NAMES, add_references, numpy_threads, reference, within
+from ..timing import interleaved_medians
+from .cpu import run_case
 
 QUICK_LAYERS = 4  # per network
 
@@ -82,8 +84,8 @@ def _conv(args: argparse.Namespace, nt: int, rounds: int, torch, F) -> List[dict
     return recs
 
 
-def collect(args: argparse.Namespace, threads: List[int], rounds: int) -> List[dict]:
-    """Records of the numba suite for args.what (gemm or conv2d, float32 for conv2d)."""
+def collect(args: argparse.Namespace, threads: List[int], rounds: int) -> Tuple[List[dict], None, None]:
+    """(records, no rows, no totals) of the numba suite for args.what (gemm or conv2d, float32 for conv2d)."""
     import kernels
 
     torch, F = torchref.load(not args.no_torch)
@@ -91,4 +93,4 @@ def collect(args: argparse.Namespace, threads: List[int], rounds: int) -> List[d
     for nt in threads:
         with kernels.num_threads(nt), numpy_threads(nt):
             recs += _gemm(args, nt, rounds, torch) if args.what == "gemm" else _conv(args, nt, rounds, torch, F)
-    return recs
+    return recs, None, None

@@ -14,8 +14,8 @@ from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 
-from . import progress
-from .cases import square_sizes
+from .. import progress
+from ..cases import square_sizes
 
 
 
@@ -123,7 +123,7 @@ def conv_rows(net: str, batch: int, layout: str, dt: str, algorithms, quick: boo
 
     import kernels
 
-    from .layers import largest, load
+    from ..layers import largest, load
 
     torch = _torch() if use_torch else None
     layers = largest(load(net), 8) if quick else load(net)
@@ -170,7 +170,7 @@ def _conv_ok(layer, x, w, outs, layout: str, dt: str) -> Dict[str, bool]:
     GEMM bound (fp32 accumulation) plus one rounding into the storage type."""
     import cupy as cp
 
-    from .conv2d import reference
+    from ..references import reference
 
     x1 = cp.asnumpy(x[:1].astype(cp.float32)).astype(np.float32)
     w1 = cp.asnumpy(w.astype(cp.float32))
@@ -189,22 +189,23 @@ def totals(rows: List[dict]) -> dict:
     return tot
 
 
-def planned(args: argparse.Namespace) -> int:
+def planned(args: argparse.Namespace, threads: List[int]) -> int:
+    """Cases of the run (one GPU: the thread counts do not multiply them)."""
     if args.what == "gemm":
         kinds = [k for k in GEMM_KINDS if args.dtype is None or k[0] in args.dtype]
         return len(kinds) * len(square_sizes("cuda", args.quick))
-    from .layers import largest, load
+    from ..layers import largest, load
 
     net = args.net if args.net != "all" else "resnet50"
     return len(largest(load(net), 8) if args.quick else load(net))
 
 
-def collect(args: argparse.Namespace, rounds: int) -> Tuple[List[dict], dict]:
-    """(records, {"rows", "totals"}) of the cuda suite; the GPU must be there (the driver checks)."""
-    from .cases import GemmCase
-    from .conv2d import records as conv_records
-    from .gemm import records as gemm_records
-    from .layers import load
+def collect(args: argparse.Namespace, threads: List[int], rounds: int) -> Tuple[List[dict], dict, None]:
+    """(records, {"rows", "totals"}, None) of the cuda suite (threads: the host's, unused); the GPU must
+    be there (the driver checks)."""
+    from ..cases import GemmCase
+    from ..layers import load
+    from ..record import conv_records, gemm_records
 
     recs: List[dict] = []
     if args.what == "gemm":
@@ -215,7 +216,7 @@ def collect(args: argparse.Namespace, rounds: int) -> Tuple[List[dict], dict]:
             names = {"kernels": "cuda", "cublas": "cublas", "torch": "torch"}
             recs += gemm_records("cuda", GemmCase(f"square {n}{suffix}", n, n, n), r["dtype"], 1,
                                  {names[k]: s for k, s in r["seconds"].items()}, {names[k]: v for k, v in r["correct"].items()})
-        return recs, {"rows": rows}
+        return recs, {"rows": rows}, None
     dt = (args.dtype or ["float16"])[0]
     algorithms = [a for a in args.algorithms if a in ("auto", "im2col", "convgemm")] or ["auto"]
     net = args.net if args.net != "all" else "resnet50"
@@ -231,4 +232,4 @@ def collect(args: argparse.Namespace, rounds: int) -> Tuple[List[dict], dict]:
         best = min(tot[a] for a in algorithms)
         line += f"; kernels best / cuDNN {best / tot['cudnn']:.2f}x (target <= 1.25)"
     progress.emit(f"total over {sum(r['count'] for r in rows)} layers: {line}")
-    return recs, {"rows": rows, "totals": tot}
+    return recs, {"rows": rows, "totals": tot}, None

@@ -1,138 +1,131 @@
-"""`python -m kernels bench conv2d`: kernels.conv2d against an im2col + NumPy baseline and PyTorch
-on the conv layers of ResNet-50, VGG-16, AlexNet and MobileNetV2, interleaved in one run.
+"""The cpu suite of `python -m kernels bench gemm|conv2d`: kernels' cpu backend against NumPy's BLAS,
+an im2col + NumPy convolution and PyTorch, interleaved in one run.
 
-Per layer and thread count every implementation writes the same convolution (random normal data,
-no bias or activation): kernels.conv2d with each algorithm asked for (into a preallocated out=),
-im2col lowered with NumPy and multiplied by NumPy's BLAS, and torch.nn.functional.conv2d in NCHW
-and in channels_last memory format. Every result is checked against a float64 reference.
+gemm: the square and ResNet-50 im2col cases of kernels/bench/cases.py. conv2d: the conv layers of
+ResNet-50, VGG-16, AlexNet and MobileNetV2; per layer and thread count every implementation
+writes the same convolution (random normal data, no bias or activation): kernels.conv2d with each
+algorithm asked for (into a preallocated out=), im2col lowered with NumPy and multiplied by
+NumPy's BLAS, and torch.nn.functional.conv2d in NCHW and in channels_last memory format. Every
+result is checked against a float64 reference (kernels/bench/references.py).
 """
 from __future__ import annotations
 
 import argparse
 import gc
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from . import progress, record, torchref
-from .gemm import numpy_threads
-from .layers import NETS, ConvLayer, largest, load
-from .timing import interleaved_medians
-
-QUICK_LAYERS = 8  # distinct layers in a --quick run, split over the networks asked for
-TORCH = ("torch", "torch_cl")  # NCHW-contiguous and channels_last memory format
+from .. import cases, progress, record, torchref
+from ..cases import GemmCase
+from ..layers import ConvLayer, layers_of, load
+from ..references import NAMES, TORCH, add_references, check, numpy_threads, reference, within
+from ..timing import interleaved_medians
 
 
-class NumpyIm2col:
-    """The textbook baseline: per image, copy the zero-padded input into a buffer, lower it with
-    sliding_window_view into the column matrix of each group ((C/g)*R*S, Ho*Wo) for NCHW, its
-    transpose for NHWC, then one np.matmul with the (K/g, (C/g)*R*S) weights per group into `out`.
-    The padded input and the columns are allocated once and reused, as a framework keeps its
-    workspace: the timed call is the lowering copies plus the GEMM."""
+# ------------------------------------------------------------------------------------------ gemm
 
-    def __init__(self, layer: ConvLayer, x: np.ndarray, w: np.ndarray, layout: str, out: np.ndarray):
-        g, p, d, st = layer.groups, layer.padding, layer.dilation, layer.stride
-        cg, kg, ho, wo = layer.c // g, layer.k // g, layer.out_h, layer.out_w
-        span = (d * (layer.r - 1) + 1, d * (layer.s - 1) + 1)  # dilated window
-        self.x, self.p, self.layout = x, p, layout
-        win = np.lib.stride_tricks.sliding_window_view
-        if layout == "NCHW":
-            self.xp = np.zeros((layer.c, layer.h + 2 * p, layer.w + 2 * p), x.dtype)
-            v = win(self.xp, span, axis=(1, 2))[:, ::st, ::st, ::d, ::d][:, :ho, :wo]  # (C, Ho, Wo, R, S)
-            self.src = v.reshape(g, cg, ho, wo, layer.r, layer.s).transpose(0, 1, 4, 5, 2, 3)
-            self.cols = np.empty((g, cg * layer.r * layer.s, ho * wo), x.dtype)
-            self.a, self.b = w.reshape(g, kg, cg * layer.r * layer.s), self.cols  # W @ cols
-            self.y = [out[n].reshape(g, kg, ho * wo) for n in range(out.shape[0])]
-        else:
-            self.xp = np.zeros((layer.h + 2 * p, layer.w + 2 * p, layer.c), x.dtype)
-            v = win(self.xp, span, axis=(0, 1))[::st, ::st, :, ::d, ::d][:ho, :wo]  # (Ho, Wo, C, R, S)
-            self.src = v.reshape(ho, wo, g, cg, layer.r, layer.s).transpose(2, 0, 1, 4, 5, 3)
-            self.cols = np.empty((g, ho * wo, layer.r * layer.s * cg), x.dtype)
-            # Weights reordered to (R, S, C/g) rows once, outside the timed call.
-            wt = w.reshape(g, kg, cg, layer.r, layer.s).transpose(0, 3, 4, 2, 1).reshape(g, -1, kg)
-            self.a, self.b = self.cols, np.ascontiguousarray(wt)  # cols @ W^T
-            self.y = [out[n].reshape(ho * wo, g, kg).transpose(1, 0, 2) for n in range(out.shape[0])]
-        self.src_shape = self.cols.shape[:1] + self.src.shape[1:]
-        # Splitting C into (g, C/g) keeps a view; a silent copy would freeze the lowering source.
-        assert np.shares_memory(self.src, self.xp) and all(np.shares_memory(y, out) for y in self.y)
-
-    def __call__(self) -> None:
-        p, cols = self.p, self.cols.reshape(self.src_shape)
-        for n, y in enumerate(self.y):
-            if self.layout == "NCHW":
-                self.xp[:, p : self.xp.shape[1] - p, p : self.xp.shape[2] - p] = self.x[n]
-            else:
-                self.xp[p : self.xp.shape[0] - p, p : self.xp.shape[1] - p] = self.x[n]
-            np.copyto(cols, self.src)
-            np.matmul(self.a, self.b, out=y)
+def operands(case: GemmCase, dtype) -> Tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal((case.m, case.k)).astype(dtype), rng.standard_normal((case.k, case.n)).astype(dtype))
 
 
-def numpy_conv(layer: ConvLayer, x: np.ndarray, w: np.ndarray, layout: str) -> np.ndarray:
-    """One convolution by the NumPy baseline (in the dtype of x: the float64 reference)."""
-    out = np.empty(layer.y_shape(x.shape[0], layout), x.dtype)
-    NumpyIm2col(layer, x, w, layout, out)()
+def run_case(case: GemmCase, dtype: np.dtype, rounds: int, threads: int = 1, torch=None,
+             backends: Tuple[str, ...] = ("cpu",)) -> dict:
+    """Time the backends (the first one is the suite's), NumPy and torch on one case, interleaved; check every result."""
+    import kernels
+
+    a, b = operands(case, dtype)
+    outs = {name: np.empty((case.m, case.n), dtype) for name in backends + ("numpy", "torch")}
+    # All write into a preallocated output, so none pays for allocating the result.
+    fns = {name: (lambda name=name: kernels.gemm(a, b, out=outs[name], backend=name)) for name in backends}
+    fns["numpy"] = lambda: np.matmul(a, b, out=outs["numpy"])
+    if torch is not None:  # tensors sharing the arrays' memory: the check reads outs["torch"]
+        ta, tb, tc = (torch.from_numpy(x) for x in (a, b, outs["torch"]))
+        fns["torch"] = lambda: torch.matmul(ta, tb, out=tc)
+    with kernels.num_threads(threads), numpy_threads(threads), torchref.threads(torch, threads):
+        t = interleaved_medians(fns, rounds=rounds, settle_s=0.2 if threads > 1 else 0.0)
+    return {
+        "case": case.name, "dtype": np.dtype(dtype).name, "m": case.m, "n": case.n, "k": case.k, "count": case.count,
+        "threads": threads, "seconds": t, "gflops": {name: case.flops / s / 1e9 for name, s in t.items()},
+        # fastest reference / the suite's backend: > 1, the backend is faster
+        "ratio": min(s for name, s in t.items() if name not in backends) / t[backends[0]],
+        "correct": {name: check(outs[name], a, b) for name in t},
+        "spread": t.spread,
+    }
+
+
+def gemm_totals(rows: List[dict]) -> List[str]:
+    """One line per dtype and thread count: total time of the ResNet-50 layers (each times its count)."""
+    lines = []
+    for dt, nt in sorted({(r["dtype"], r["threads"]) for r in rows}):
+        layers = [r for r in rows if r["dtype"] == dt and r["threads"] == nt and r["case"].startswith("resnet50")]
+        if not layers:
+            continue
+        tot = {name: sum(r["count"] * r["seconds"][name] for r in layers) for name in layers[0]["seconds"]}
+        n = sum(r["count"] for r in layers)
+        mine = next(iter(tot))  # the suite's backend comes first
+        refs = {name: s / tot[mine] for name, s in tot.items() if record.kind_of(name) == "reference"}
+        lines.append(f"resnet50 {dt} {nt} thread(s): {len(layers)} layer shapes, {n} layers: "
+                     + ", ".join(f"{name} {s * 1e3:.1f} ms" for name, s in tot.items()) + "; time ratios "
+                     + ", ".join(f"{name}/{mine} {x:.2f}" for name, x in refs.items()))
+    return lines
+
+
+def format_gemm_table(rows: List[dict]) -> str:
+    """GFLOP/s per implementation, then time(reference) / time(ours) per reference library (> 1: ours faster)."""
+    names = list(dict.fromkeys(name for r in rows for name in r["seconds"]))
+    mine, refs = names[0], [n for n in names if record.kind_of(n) == "reference"]
+    head = (f"{'case':<28} {'dtype':<8} {'M':>5} {'N':>6} {'K':>5} " + " ".join(f"{n + ' GF/s':>11}" for n in names)
+            + "".join(f" {n + '/' + mine:>12}" for n in refs) + "  ok")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        bad = [n for n, ok in r["correct"].items() if not ok]
+        t = r["seconds"]
+        lines.append(
+            f"{r['case']:<28} {r['dtype']:<8} {r['m']:>5} {r['n']:>6} {r['k']:>5} "
+            + " ".join(f"{r['gflops'][n]:>11.1f}" if n in r["gflops"] else f"{'-':>11}" for n in names)
+            + "".join(f" {t[n] / t[mine]:>12.2f}" if n in t else f" {'-':>12}" for n in refs)
+            + f"  {'yes' if not bad else 'NO: ' + ','.join(bad)}"
+        )
+    return "\n".join(lines + gemm_totals(rows))
+
+
+def gemm_cases(args: argparse.Namespace) -> List[GemmCase]:
+    out = []
+    if args.shapes in ("all", "square"):
+        out += cases.square_cases(args.quick)
+    if args.shapes in ("all", "resnet50"):
+        out += cases.resnet50_cases(args.quick)
     return out
 
 
-def reference(layer: ConvLayer, x: np.ndarray, w: np.ndarray, layout: str):
-    """(float64 result, elementwise error bound). The bound is the GEMM one, 4 * k * eps * (|x| conv
-    |w|) with k = C/g*R*S, since every output element is one dot product of length k."""
-    x64, w64 = x.astype(np.float64), w.astype(np.float64)
-    ref = numpy_conv(layer, x64, w64, layout)
-    np.abs(x64, out=x64)
-    np.abs(w64, out=w64)
-    bound = numpy_conv(layer, x64, w64, layout)
-    bound *= 4 * layer.reduction * np.finfo(x.dtype).eps
-    bound += np.finfo(x.dtype).tiny
-    return ref, bound
+def collect_gemm(args: argparse.Namespace, threads: List[int], rounds: int) -> Tuple[List[dict], List[dict]]:
+    """(records, rows) of the cpu suite's gemm; prints one table per thread count."""
+    import kernels
+
+    torch, _ = torchref.load(not args.no_torch)
+    engine = kernels.info()["cpu_engine"]
+    recs, rows = [], []
+    for nt in threads:
+        with numpy_threads(nt) as blas:
+            progress.emit(f"\n== gemm, {nt} thread(s): cpu ({engine['float32']['isa'] if engine else 'n/a'}) vs NumPy "
+                          f"({blas or 'threads not limited: pip install threadpoolctl'})"
+                          + (f" vs torch {torch.__version__}" if torch is not None else "")
+                          + "; numpy/cpu = time(numpy) / time(cpu): > 1, cpu faster")
+        mine = []
+        for dt in args.dtype or ["float32", "float64"]:
+            for case in gemm_cases(args):
+                row = run_case(case, np.dtype(dt), rounds, nt, torch)
+                progress.tick(f"cpu gemm {case.name} {dt} {nt}t")
+                mine.append(row)
+                recs += record.gemm_records("cpu", case, dt, nt, row["seconds"], row["correct"], row["spread"])
+        progress.emit(format_gemm_table(mine))
+        rows += mine
+    return recs, rows
 
 
-def within(y: np.ndarray, ref: np.ndarray, bound: np.ndarray) -> bool:
-    return bool(np.all(np.abs(y - ref) <= bound))  # NaN compares False: fails
-
-
-NAMES = {"numpy": "numpy im2col", "torch": "torch", "torch_cl": "torch channels_last"}  # row key -> record impl
-
-
-def add_references(fns: Dict[str, Callable[[], object]], outs: Dict[str, np.ndarray], layer: ConvLayer, x: np.ndarray,
-                   w: np.ndarray, layout: str, torch, F) -> Callable[[], None]:
-    """Add the reference libraries of a conv layer to `fns` (NumPy im2col into outs["numpy"]; torch in
-    NCHW and channels_last when given). Returns what to call after the timing, under the same
-    thread settings, to put torch's results into `outs` (torch has no out=, it allocates its result)."""
-    outs["numpy"] = np.empty(layer.y_shape(x.shape[0], layout), x.dtype)
-    fns["numpy"] = NumpyIm2col(layer, x, w, layout, outs["numpy"])
-    if torch is None:
-        return lambda: None
-    kw = layer.conv_kwargs
-    # Converted once, outside the timed region.
-    xt = torch.from_numpy(x if layout == "NCHW" else x.transpose(0, 3, 1, 2))
-    wt = torch.from_numpy(w)
-    xs = {"torch": xt.contiguous(), "torch_cl": xt.contiguous(memory_format=torch.channels_last)}
-    ws = {"torch": wt.contiguous(), "torch_cl": wt.contiguous(memory_format=torch.channels_last)}
-    for name in TORCH:
-        fns[name] = lambda xi=xs[name], wi=ws[name]: F.conv2d(xi, wi, None, **kw)
-
-    def fetch() -> None:
-        for name in TORCH:
-            y = fns[name]().numpy()  # logical NCHW whatever the memory format
-            outs[name] = y if layout == "NCHW" else y.transpose(0, 2, 3, 1)
-
-    return fetch
-
-
-def records(suite: str, layer: ConvLayer, dtype: str, layout: str, batch: int, threads: int, seconds: Dict[str, float],
-            correct: Dict[str, bool], names: Dict[str, str], spread: Optional[Dict[str, float]] = None) -> List[dict]:
-    """The unified records of one conv layer; `names` maps the suite's row keys to impl names (unmapped keys are left out)."""
-    itemsize = np.dtype(dtype).itemsize if dtype != "bfloat16" else 2
-    elems = (np.prod(layer.x_shape(batch, layout)) + np.prod(layer.w_shape) + np.prod(layer.y_shape(batch, layout)))
-    shape = {f: getattr(layer, f) for f in ("c", "k", "h", "w", "r", "s", "stride", "padding", "dilation", "groups")}
-    t = {names[k]: s for k, s in seconds.items() if k in names}
-    ok = {names[k]: v for k, v in correct.items() if k in names}
-    sp = {names[k]: v for k, v in (spread or {}).items() if k in names}
-    return record.expand(suite, "conv2d", layer.name, t, ok, batch * layer.flops, sp, dtype=dtype, threads=threads,
-                         nbytes=float(itemsize * elems), shape=shape, net=layer.net, layout=layout, batch=batch,
-                         count=layer.count)
-
+# ---------------------------------------------------------------------------------------- conv2d
 
 def run_layer(layer: ConvLayer, args: argparse.Namespace, dtype: np.dtype, nt: int, rounds: int, torch, F) -> dict:
     """Time every implementation on one layer (interleaved) and check every result; all arrays of
@@ -273,26 +266,14 @@ def format_totals(totals: List[dict]) -> List[str]:
 
 # ---------------------------------------------------------------------------------------- driver
 
-def nets_of(args: argparse.Namespace) -> List[str]:
-    return list(NETS) if args.net == "all" else [args.net]
-
-
-def layers_of(args: argparse.Namespace, per_net_quick: Optional[int] = None) -> Dict[str, List[ConvLayer]]:
-    """The layers a run times, per network: all of them, or with --quick the ones that carry most
-    of each network's flops (QUICK_LAYERS split over the networks unless `per_net_quick` says)."""
-    nets = nets_of(args)
-    todo = {net: load(net) for net in nets}
-    if args.quick:
-        n = per_net_quick or max(2, QUICK_LAYERS // len(nets))
-        todo = {net: largest(v, n) for net, v in todo.items()}
-    return todo
-
-
 def planned(args: argparse.Namespace, threads: List[int]) -> int:
+    """Cases the run of args.what will time (the progress bar's total)."""
+    if args.what == "gemm":
+        return len(gemm_cases(args)) * len(args.dtype or ["float32", "float64"]) * len(threads)
     return sum(len(v) for v in layers_of(args).values()) * len(args.dtype or ["float32"]) * len(threads)
 
 
-def collect(args: argparse.Namespace, threads: List[int], rounds: int):
+def collect_conv2d(args: argparse.Namespace, threads: List[int], rounds: int):
     """(records, rows, totals) of the cpu suite's conv2d; prints a table and the network totals per thread count and dtype."""
     import kernels
 
@@ -326,7 +307,7 @@ def collect(args: argparse.Namespace, threads: List[int], rounds: int):
                 for layer in layers:
                     row = run_layer(layer, args, np.dtype(dt), nt, rounds, torch, F)
                     rows.append(row)
-                    recs += records("cpu", layer, dt, args.layout, args.batch, nt, row["seconds"], row["correct"], names,
+                    recs += record.conv_records("cpu", layer, dt, args.layout, args.batch, nt, row["seconds"], row["correct"], names,
                                     row["spread"])
                     progress.emit(format_row(row, cols, with_torch))
                     progress.tick(f"cpu conv2d {layer.net} {layer.name} {nt}t")
@@ -337,3 +318,11 @@ def collect(args: argparse.Namespace, threads: List[int], rounds: int):
             results += rows
             all_totals += totals
     return recs, results, all_totals
+
+
+def collect(args: argparse.Namespace, threads: List[int], rounds: int) -> Tuple[List[dict], List[dict], Optional[List[dict]]]:
+    """(records, rows, totals) of the cpu suite on args.what (gemm: no network totals)."""
+    if args.what == "gemm":
+        recs, rows = collect_gemm(args, threads, rounds)
+        return recs, rows, None
+    return collect_conv2d(args, threads, rounds)

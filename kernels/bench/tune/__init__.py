@@ -1,0 +1,1 @@
+"""Tuners behind `python -m kernels tune`, one module per backend."""
