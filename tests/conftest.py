@@ -24,14 +24,14 @@ _cpu, _ = cpu_extension()
 
 from _helpers import ISAS, RUNNABLE_UKERNELS  # noqa: E402
 
-# Hypothesis profiles of the fuzzer (tests/test_fuzz.py). No example database and a fixed seed
+# Hypothesis profiles of the fuzzer (tests/api/test_fuzz.py). No example database and a fixed seed
 # (pytest_configure below): every run tries the same examples, so a CI failure reproduces.
 # "default": the quick run of the ordinary test suite; "ci": .ci/fuzz.sh (FUZZ_EXAMPLES per test);
 # "long": the full form, by hand. print_blob: a failure prints the blob that replays it
 # (@hypothesis.reproduce_failure).
 try:
     from hypothesis import HealthCheck, settings
-except ImportError:  # without the test extra: tests/test_fuzz.py skips itself
+except ImportError:  # without the test extra: tests/api/test_fuzz.py skips itself
     settings = None
 if settings is not None:
     _FUZZ = dict(deadline=None, database=None, print_blob=True,

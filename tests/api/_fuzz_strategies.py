@@ -1,4 +1,4 @@
-"""The property-based fuzzer's machinery (tests/test_fuzz.py): case descriptions that rebuild their
+"""The property-based fuzzer's machinery (tests/api/test_fuzz.py): case descriptions that rebuild their
 arrays byte for byte, the outcome each case must have, the run of one case on every backend with
 its checks (results, exceptions, memory, cross-backend agreement), and the hypothesis strategies.
 
@@ -456,7 +456,7 @@ def padding_param(e: Expect, v: Any, stride: Optional[Tuple[int, int]]) -> Any:
 def _opencl_health() -> Tuple[bool, str]:
     """opencl is listed available when a platform exists; its compiler may still be broken here
     (a PoCL whose LLVM does not know this CPU fails every build): the fuzzer then leaves it out
-    and says so (tests/test_fuzz.py::test_backends_fuzzed skips with this reason)."""
+    and says so (tests/api/test_fuzz.py::test_backends_fuzzed skips with this reason)."""
     info = kernels.info()["backends"].get("opencl", {})
     if not info.get("available"):
         return False, f"opencl not available: {info.get('reason')}"

@@ -5,7 +5,7 @@ it never writes outside its output, never modifies an input, and writes nothing 
 
 Profiles (tests/conftest.py): "default" here (30 examples per test), "ci" and "long" through
 .ci/fuzz.sh, which runs each test in its own process so that a crash is reported with its example.
-The machinery and the strategies are in tests/_fuzz_strategies.py.
+The machinery and the strategies are in tests/api/_fuzz_strategies.py.
 """
 from __future__ import annotations
 
@@ -227,7 +227,7 @@ def test_fuzz_crash_selftest():
 def test_fuzz_runner_reports_a_crash(tmp_path):
     """.ci/fuzz.sh: a test process killed by a signal is a failure reported with the call it was
     making, and the test is rerun past that call."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/api/ -> repository
     env = dict(os.environ, FUZZ_TESTS="test_fuzz_crash_selftest", FUZZ_SELFTEST_CRASH="1", FUZZ_MAX_CRASHES="1",
                FUZZ_OUT=str(tmp_path), PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     env.pop("FUZZ_SURVEY", None)

@@ -273,7 +273,7 @@ def test_tune_cuda_without_a_gpu_says_so_and_exits_2(store, capsys):
     from kernels import _dispatch
 
     if _dispatch._load("cuda").available:
-        pytest.skip("a GPU is there (tests/test_bench_cuda.py tunes on the emulated one)")
+        pytest.skip("a GPU is there (tests/bench/test_bench_cuda.py tunes on the emulated one)")
     assert main(["tune", "--backend", "cuda"]) == 2
     assert "tune --backend cuda: backend cuda is not available" in capsys.readouterr().err
     assert main(["tune", "gemm", "--backend", "cuda", "--sizes", "256"]) == 2
