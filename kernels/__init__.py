@@ -9,13 +9,17 @@
 """
 from __future__ import annotations
 
-from ._api.conv import Conv2d, conv2d, conv2d_workspace, im2col
-from ._dispatch import backend_names, configure_logging, get_backend, use_backend
-from ._errors import BackendNotAvailable, UnsupportedOperation
-from ._api.linalg import gemm, matmul
-from ._threads import get_num_threads, num_threads, set_num_threads
-from ._version import __version__
-from .info import info
+from ._config import openmp_defaults
+
+openmp_defaults()  # before anything loads libgomp (the extension, numba, on their first use): it reads the env once
+
+from ._api.conv import Conv2d, conv2d, conv2d_workspace, im2col  # noqa: E402
+from ._api.linalg import gemm, matmul  # noqa: E402
+from ._dispatch import backend_names, configure_logging, get_backend, use_backend  # noqa: E402
+from ._errors import BackendNotAvailable, UnsupportedOperation  # noqa: E402
+from ._threads import get_num_threads, num_threads, set_num_threads  # noqa: E402
+from ._version import __version__  # noqa: E402
+from .info import info  # noqa: E402
 
 __all__ = [
     "BackendNotAvailable",

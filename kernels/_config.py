@@ -1,4 +1,5 @@
-"""Every KERNELS_* environment variable, read in this one place at import time."""
+"""Every KERNELS_* environment variable, read in this one place at import time; and the OpenMP
+wait default kernels sets before its extension loads libgomp (openmp_defaults)."""
 from __future__ import annotations
 
 import os
@@ -66,3 +67,23 @@ def read() -> Config:
 
 
 config = read()
+
+
+# libgomp's idle threads spin GOMP_SPINCOUNT times before they sleep; libgomp reads the variable
+# (and OMP_WAIT_POLICY) once, when it is loaded. Its default when neither is set, 300000 (~3 ms),
+# makes a small parallel call slow under oversubscription (more runnable threads than cores, as on
+# a busy workflow node): a thread waiting at a barrier spins through the time slice the thread it
+# waits for needs. PASSIVE (sleep at once) fixes that but makes every unloaded call wake sleeping
+# threads. This bounded spin keeps the unloaded speed and comes near PASSIVE when oversubscribed
+# (benchmarks/oversubscription.py; figures in the README, section "Threads").
+GOMP_SPINCOUNT_DEFAULT = "1000"
+
+
+def openmp_defaults() -> None:
+    """Set GOMP_SPINCOUNT to GOMP_SPINCOUNT_DEFAULT unless the user chose a wait policy
+    (OMP_WAIT_POLICY or GOMP_SPINCOUNT set). Called first thing by kernels/__init__.py, before the
+    extension (the first thing in `import kernels` that loads libgomp) or numba's OpenMP layer
+    load it; it stays in the environment, so child processes (Dask workers, PyCOMPSs tasks) get it
+    too. Without effect where libgomp was already loaded by another module imported before kernels."""
+    if not os.environ.get("OMP_WAIT_POLICY", "").strip() and not os.environ.get("GOMP_SPINCOUNT", "").strip():
+        os.environ["GOMP_SPINCOUNT"] = GOMP_SPINCOUNT_DEFAULT

@@ -174,7 +174,7 @@ class GemmCall(NamedTuple):
 
 
 def _array_type_name(array_type) -> str:
-    return f"{array_type.__module__.split('.')[0]}.{array_type.__name__}"
+    return f"{array_type.__module__}.{array_type.__name__}"
 
 
 def gemm_arguments(a, b, c, out, alpha, beta, trans_a: bool, trans_b: bool, *,

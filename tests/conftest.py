@@ -142,3 +142,16 @@ def type_dispatch():
     """For tests of the default (by array type) choice: KERNELS_BACKEND would override it."""
     if config.backend is not None:
         pytest.skip(f"KERNELS_BACKEND={config.backend} is set for this run")
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """The process's tuning store, in a fresh file (tests of the store and of what reads it)."""
+    from kernels import _tuning
+
+    # cache_path, not cache_dir: numba's kernel cache (cache_dir()/numba, fixed when the numba
+    # backend is first imported) must stay warm, or the first numba call compiles for minutes
+    monkeypatch.setattr(_tuning, "cache_path", lambda: tmp_path / _tuning.FILE_NAME)
+    _tuning.forget()
+    yield _tuning.store()
+    _tuning.forget()

@@ -77,8 +77,8 @@ KERNELS_INLINE void pixel_cols(const ImageView<T>& v, const Ukernel<T>& u, dim_t
         // decided on the pixel index (row j / Wo of the batch-major output), not on the pixels'
         // addresses: with a zero batch stride (np.broadcast_to) every image has the same base, so
         // a panel that wraps from one image's last row into the next image's same row (Ho == 1,
-        // or NR > Ho*Wo) would pass an address test and read NR taps past the row's end instead
-        // of restarting at wo = 0.
+        // or NR > Ho*Wo) would pass an address test and be packed as NR consecutive taps of one
+        // input row instead of restarting at wo = 0 in the next image.
         const bool one_row = w == nr && (j0 + jb) / wo_n == (j0 + jb + nr - 1) / wo_n;
         for (dim_t q = p0; q < p0 + kc;) {
             const dim_t rs = q / cg, c0 = q % cg, len = std::min(cg - c0, p0 + kc - q);

@@ -178,8 +178,8 @@ def shape_of(fn: str, x_shape: Tuple[int, ...], w_shape: Tuple[int, ...], spec: 
         )
     out = ConvShape(n, c, h, w, k, r, s, ho, wo, pad)
     if n * k * ho * wo >= _MAX_ELEMENTS:  # NumPy's own message would not say which call
-        raise ValueError(f"{fn}: the output {out.out_shape(spec.layout)} has {n * k * ho * wo} elements, more than "
-                         "any array can hold (2**60)")
+        raise OverflowError(f"{fn}: the output {out.out_shape(spec.layout)} is too large: its {n * k * ho * wo} "
+                            "elements of up to 8 bytes: their size exceeds 2^63 bytes")
     return out
 
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import functools
 import zlib
-from dataclasses import dataclass
-from typing import Tuple
 
 import numpy as np
 import pytest
@@ -25,33 +23,9 @@ import pytest
 import kernels
 from _conv_reference import applicable_algorithms, conv2d_ref_and_bound
 from _helpers import DTYPES, ISAS, assert_within_bound, dt_id
+from _conv_cases import Layer  # the sweep's layer description (shared with test_conv2d)
 
 LAYOUTS = ("NCHW", "NHWC")
-
-
-@dataclass(frozen=True)
-class Layer:
-    name: str
-    N: int
-    C: int
-    H: int
-    W: int
-    K: int
-    RS: Tuple[int, int]
-    stride: object = 1
-    padding: object = 0
-    dilation: object = 1
-    groups: int = 1
-
-    def x_shape(self, layout: str):
-        return (self.N, self.C, self.H, self.W) if layout == "NCHW" else (self.N, self.H, self.W, self.C)
-
-    @property
-    def w_shape(self):
-        return (self.K, self.C // self.groups, *self.RS)
-
-    def geo(self, layout: str) -> dict:
-        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups, layout=layout)
 
 
 LAYERS = [

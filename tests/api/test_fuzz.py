@@ -64,6 +64,7 @@ SEED_CASES = {
     "matmul-skewed-unit-axis": MatmulCase(A((1, 3), skew=1), A((3, 2))),  # the odd stride is never used
     # integer options: valid up to int64 (a 1-pixel output), beyond it one clear error everywhere
     "conv2d-stride-2**63": ConvCase(A((1, 4, 5, 5)), A((3, 4, 3, 3)), stride=2**63),
+    "conv2d-one-output-column": ConvCase(A((1, 1, 2, 1)), A((2, 1, 1, 1))),  # opencl stepped Wo == 1 pixels by 0
     "conv2d-stride-2**31": ConvCase(A((1, 1, 3, 3), "float32"), A((1, 1, 1, 1), "float32"), stride=2**31),
     "conv2d-padding-2**40": ConvCase(A((1, 1, 1, 1), "float32"), A((1, 1, 1, 1), "float32"), padding=2**40),
     "conv2d-direct-dilation-2**62": ConvCase(A((1, 1, 1, 1)), A((1, 1, 1, 3)), padding="same", dilation=2**62,

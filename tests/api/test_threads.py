@@ -258,3 +258,33 @@ def test_thread_bound_of_the_environment():
         assert p.returncode == 0, p.stderr
         assert int(p.stdout.strip().splitlines()[-1]) == bound, env
 
+
+# --------------------------------------------------------------------------------------------
+# libgomp's wait policy (kernels/_config.py openmp_defaults)
+# --------------------------------------------------------------------------------------------
+
+def _libgomp_spincount(env):
+    """GOMP_SPINCOUNT as libgomp read it at load (OMP_DISPLAY_ENV prints its settings to stderr;
+    the first cpu call loads it, `import kernels` does not) and as os.environ holds it after
+    `import kernels`."""
+    import re
+
+    env = dict(env, OMP_DISPLAY_ENV="VERBOSE")
+    p = python_code("import os, numpy as np, kernels; kernels.gemm(np.ones((2, 2)), np.ones((2, 2))); "
+                    "print(os.environ.get('GOMP_SPINCOUNT'))", env, env_drop=("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"))
+    assert p.returncode == 0, p.stderr
+    seen = re.findall(r"GOMP_SPINCOUNT = '(\d+)'", p.stderr)
+    assert len(seen) == 1, p.stderr
+    return int(seen[0]), p.stdout.strip().splitlines()[-1]
+
+
+def test_bounded_spin_default_reaches_libgomp():
+    from kernels._config import GOMP_SPINCOUNT_DEFAULT
+
+    assert _libgomp_spincount({}) == (int(GOMP_SPINCOUNT_DEFAULT), GOMP_SPINCOUNT_DEFAULT)
+
+
+def test_users_wait_policy_is_kept():
+    assert _libgomp_spincount({"GOMP_SPINCOUNT": "1234"}) == (1234, "1234")
+    assert _libgomp_spincount({"OMP_WAIT_POLICY": "PASSIVE"}) == (0, "None")
+    assert _libgomp_spincount({"OMP_WAIT_POLICY": "active"})[1] == "None"

@@ -75,15 +75,6 @@ def test_each_backend_reports_the_kernel_that_runs():
                 be.choose_algorithm(shape, spec, np.dtype(np.float32), "gemm")
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    # cache_path, not cache_dir: numba's kernel cache lives under cache_dir() and must stay warm
-    monkeypatch.setattr(_tuning, "cache_path", lambda: tmp_path / _tuning.FILE_NAME)
-    _tuning.forget()
-    yield _tuning.store()
-    _tuning.forget()
-
-
 def test_only_the_cpu_backend_follows_its_tuned_choices(store):
     """The cpu namespace of the store holds choices measured on its kernels; the others decide alone."""
     spec = make_spec("t", 1, 1, 1, 1, "NCHW", None)

@@ -19,15 +19,6 @@ from kernels.__main__ import main
 DEV = _tuning.Device("Acme X1 rev 2", "a1", "acme")
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    """The process's store, in a fresh directory."""
-    # cache_path, not cache_dir: numba's kernel cache (cache_dir()/numba, fixed when the numba
-    # backend is first imported) must stay warm, or the first numba call compiles for minutes
-    monkeypatch.setattr(_tuning, "cache_path", lambda: tmp_path / _tuning.FILE_NAME)
-    _tuning.forget()
-    yield _tuning.store()
-    _tuning.forget()
 
 
 @pytest.fixture

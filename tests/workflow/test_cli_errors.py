@@ -119,7 +119,7 @@ def test_good_file_still_loads(files):
     (["--groups", "1.5"], "--groups must be an integer, got '1.5'"),
     (["--padding", "-1"], "--padding must be in [0, 2147483647], got -1"),
     (["--padding", "1", "2", "3"], "--padding takes 1 or 2 or 4 integers, got 3"),
-    (["--padding", "2147483647"], "array is too big"),  # output larger than any address space
+    (["--padding", "2147483647"], "exceeds 2^63 bytes"),  # output larger than any address space
     (["--threads", "many"], "--threads must be an integer, got 'many'"),
     (["--threads", "-3"], "number of threads must be >= 1, got -3"),
 ])

@@ -21,8 +21,10 @@ class Operand(NamedTuple):
     @classmethod
     def of(cls, arr) -> "Operand":
         item = arr.dtype.itemsize
-        # The stride of an axis of length <= 1 is never used (NumPy allows any value there).
-        strides = tuple(s if n > 1 else 0 for s, n in zip(arr.strides, arr.shape))
+        # An axis of length <= 1 may carry any stride (NumPy allows it); one that is not whole
+        # elements is never stepped along, so it becomes 0. Whole-element ones are kept: the conv
+        # kernels step a Wo == 1 output's pixels along its W stride (== its H stride, checked).
+        strides = tuple(s if n > 1 or s % item == 0 else 0 for s, n in zip(arr.strides, arr.shape))
         if arr.offset % item or any(s % item for s in strides):
             raise ValueError("opencl: array offsets and strides must be whole elements")  # callers check first
         return cls(arr.base_data, arr.offset // item, tuple(s // item for s in strides))

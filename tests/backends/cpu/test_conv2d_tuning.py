@@ -15,14 +15,6 @@ from kernels.__main__ import main
 from kernels.bench.layers import load as load_layers
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    # cache_path, not cache_dir: numba's kernel cache (cache_dir()/numba, fixed when the numba
-    # backend is first imported) must stay warm, or the first numba call compiles for minutes
-    monkeypatch.setattr(_tuning, "cache_path", lambda: tmp_path / _tuning.FILE_NAME)
-    _tuning.forget()
-    yield _tuning.store()
-    _tuning.forget()
 
 
 def _layer(layout="NCHW"):
