@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The long fuzz run: every property-based fuzz test of tests/test_fuzz.py in its own process
-# (`python -X faulthandler -m pytest tests/test_fuzz.py::<test> --hypothesis-profile=ci
+# The long fuzz run: every property-based fuzz test of tests/api/test_fuzz.py in its own process
+# (`python -X faulthandler -m pytest tests/api/test_fuzz.py::<test> --hypothesis-profile=ci
 # --hypothesis-seed=<seed>`), so that a crash (a signal) cannot lose the run: it is reported as a
 # failure with the example that caused it (the tests log each call to FUZZ_LOG before making it),
 # and the test is rerun past it (FUZZ_CRASHERS lists the calls not to make again).
@@ -18,8 +18,8 @@
 # FUZZ_SURVEY=1: survey mode. A failing example does not stop a test (hypothesis would stop and
 # shrink it, reporting a few failures per test): every failure of every example is recorded, and
 # the summary lists each distinct one (kind[backend] per operation) with its shortest example.
-# A failure prints hypothesis' minimal example; `replay(<case>)` in tests/_fuzz_strategies.py
-# reruns any logged case: cd tests && python -c "from _fuzz_strategies import *; replay(<case>)".
+# A failure prints hypothesis' minimal example; `replay(<case>)` in tests/api/_fuzz_strategies.py
+# reruns any logged case: cd tests && python -c "import sys; sys.path[:0] = ['.', 'api']; from _fuzz_strategies import *; replay(<case>)".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,7 +61,7 @@ for test in tests:
         env.pop("FUZZ_SURVEY", None)
         if survey:
             env["FUZZ_SURVEY"] = survey_file
-        cmd = [sys.executable, "-X", "faulthandler", "-m", "pytest", f"tests/test_fuzz.py::{test}", "-q", "-p", "no:cacheprovider",
+        cmd = [sys.executable, "-X", "faulthandler", "-m", "pytest", f"tests/api/test_fuzz.py::{test}", "-q", "-p", "no:cacheprovider",
                f"--hypothesis-profile={profile}", f"--hypothesis-seed={seed}", "--hypothesis-show-statistics"]
         t0 = time.perf_counter()
         with open(out, "w") as f:

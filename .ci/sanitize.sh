@@ -125,9 +125,9 @@ selftest test_heap_buffer_overflow report "ERROR: AddressSanitizer: heap-buffer-
 selftest test_signed_overflow report "runtime error: signed integer overflow"
 
 # 3. The cpu backend's test files (they call the cpu and reference backends only).
-FILES=(tests/test_gemm.py tests/test_matmul.py tests/test_conv2d.py tests/test_conv2d_plan.py
-       tests/test_ukernels.py tests/test_im2col.py tests/test_conv2d_broadcast_batch.py)
-CAP_FILES=(tests/test_conv2d.py tests/test_conv2d_plan.py tests/test_im2col.py tests/test_conv2d_broadcast_batch.py)
+FILES=(tests/api/test_gemm.py tests/api/test_matmul.py tests/api/test_conv2d.py tests/api/test_conv2d_plan.py
+       tests/csrc/test_ukernels.py tests/api/test_im2col.py tests/api/test_conv2d_broadcast_batch.py)
+CAP_FILES=(tests/api/test_conv2d.py tests/api/test_conv2d_plan.py tests/api/test_im2col.py tests/api/test_conv2d_broadcast_batch.py)
 CAPS=()
 for cap in avx512 avx2 generic; do
   if (cd "$scratch" && "${asan_env[@]}" python -c "import sys; from kernels import _cpu; i = _cpu.info(); sys.exit(not ('$cap' == 'generic' or ('$cap' in i['isas_built'] and '$cap' in i['isas_supported'])))"); then
@@ -158,12 +158,12 @@ done
 # cpu engines and the reference backend (the one their errors are compared with): numba and
 # pyopencl/PoCL do run under the preloaded runtimes, but their JIT code is not instrumented, so
 # fuzzing them here would only cost compile time.
-if [ -f tests/test_fuzz.py ]; then
+if [ -f tests/api/test_fuzz.py ]; then
   # (test_fuzz_runner_reports_a_crash is left out here: it checks that .ci/fuzz.sh reports a test
   # process killed by SIGSEGV, and under ASan a segfault is an ASan report and exit status 1 instead;
   # it runs in the normal test run.)
   PYTEST_ADDOPTS="-k 'not test_fuzz_runner_reports_a_crash'" \
-    FUZZ_BACKENDS=cpu,cpu-avx512,cpu-avx2,cpu-generic,reference run_tests "${CAPS[0]}" tests/test_fuzz.py
+    FUZZ_BACKENDS=cpu,cpu-avx512,cpu-avx2,cpu-generic,reference run_tests "${CAPS[0]}" tests/api/test_fuzz.py
 fi
 deactivate
 echo "sanitize: done in $((SECONDS - start)) s; CPU time of the shell, then of all its child processes (user, sys):"

@@ -43,7 +43,7 @@ def _torch():
 
 
 def _opencl_queue():
-    from kernels.backends import _opencl_runtime as rt
+    from kernels.backends.opencl import runtime as rt
 
     return rt.default_device().queue
 

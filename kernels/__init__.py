@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from ._config import openmp_defaults
 
-openmp_defaults()  # before anything below loads libgomp (the extension, numba): it reads the env once
+openmp_defaults()  # before anything loads libgomp (the extension, numba, on their first use): it reads the env once
 
-from ._conv import Conv2d, conv2d, conv2d_workspace, im2col  # noqa: E402
+from ._api.conv import Conv2d, conv2d, conv2d_workspace, im2col  # noqa: E402
+from ._api.linalg import gemm, matmul  # noqa: E402
 from ._dispatch import backend_names, configure_logging, get_backend, use_backend  # noqa: E402
 from ._errors import BackendNotAvailable, UnsupportedOperation  # noqa: E402
-from ._linalg import gemm, matmul  # noqa: E402
 from ._threads import get_num_threads, num_threads, set_num_threads  # noqa: E402
 from ._version import __version__  # noqa: E402
 from .info import info  # noqa: E402
@@ -42,16 +42,11 @@ __all__ = [
 
 
 def _init() -> None:
+    """Logging and the thread count from the environment. The C++ extension is not loaded here:
+    kernels/_extension.py loads and configures it on the first call that needs it."""
     from . import _threads
-    from ._config import config
-    from .backends.cpu import _cpu
 
     configure_logging()
-    if _cpu is not None:
-        try:
-            _cpu.configure(config.cpu_isa or "avx512", config.cpu_mc, config.cpu_kc, config.cpu_nc)
-        except ValueError as exc:
-            raise ValueError(f"KERNELS_CPU_ISA / KERNELS_CPU_MC,KC,NC: {exc}") from None
     _threads.init_from_env()
 
 

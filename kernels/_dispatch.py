@@ -1,9 +1,11 @@
 """Backend registry and the choice of a backend for each call.
 
 Order of precedence: the ``backend=`` argument, then ``with kernels.use_backend(name)``, then the
-``KERNELS_BACKEND`` environment variable, then the array type (NumPy -> the first available of the
-backends that accept NumPy arrays, in registry order). Every decision is logged at DEBUG on the
-``kernels`` logger.
+``KERNELS_BACKEND`` environment variable, then the array type: the first backend in registry order
+that can and should run the call (Backend.can_run / should_run: NumPy arrays go to cpu, else numba,
+else reference). This module knows no backend: it imports them by the registry's string paths
+(REGISTRY below) on first use. Every decision is logged at DEBUG on the ``kernels``
+logger.
 """
 from __future__ import annotations
 
@@ -18,7 +20,17 @@ import numpy as np
 
 from ._config import config
 from ._errors import BackendNotAvailable, UnsupportedOperation
-from .backends import REGISTRY
+
+# Backend registry: name -> "module:object", imported on first use (this module imports no
+# backend). Order matters: for an array type, the first backend that can and should run a call
+# takes it. A new backend is a package under kernels/backends/ plus one line here.
+REGISTRY = {
+    "cpu": "kernels.backends.cpu:backend",
+    "numba": "kernels.backends.numba:backend",  # the default for NumPy arrays when cpu is not built
+    "reference": "kernels.backends.reference:backend",
+    "opencl": "kernels.backends.opencl:backend",
+    "cuda": "kernels.backends.cuda:backend",
+}
 
 logger = logging.getLogger("kernels")
 
@@ -68,9 +80,9 @@ def _named(op: str, name: str, why: str):
 
 def _by_array_type(op: str, x: Any):
     kind = type(x)
-    for name in REGISTRY:
+    for name in REGISTRY:  # the backends decide (Backend.can_run / should_run); the registry order breaks ties
         be = _load(name)
-        if be.available and op in be.ops and be.accepts(x):
+        if be.can_run(op, x) and be.should_run(op, x):
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("%s -> backend %r (array type %s.%s)", op, name, kind.__module__, kind.__qualname__)
             return be

@@ -7,15 +7,25 @@ Then the extension of the installed hpc-kernels distribution is loaded under the
 An install without the extension ships kernels/_cpu_not_built.txt, whose first line says why
 (KERNELS_BUILD_CPU=OFF, or a failed build that KERNELS_CPU_FALLBACK=ON installed around): that
 becomes the cpu backend's reason.
+
+`import kernels` does not load the extension: cpu_extension() does, on the first call that needs
+it (the cpu backend's first call, kernels.info(), the numba backend asking for the CPU's ISAs),
+and sets the engine up once as it loads: KERNELS_CPU_ISA and the KERNELS_CPU_MC/KC/NC block
+sizes, and the thread count kernels._threads kept until then.
 """
 from __future__ import annotations
 
+import importlib
 import importlib.machinery
 import importlib.util
 import sys
+import threading
 from pathlib import Path
 from types import ModuleType
 from typing import Optional, Tuple
+
+from . import _threads
+from ._config import config
 
 _NOT_BUILT = "_cpu_not_built.txt"  # written by CMakeLists.txt / cmake/try_build_cpu.cmake
 
@@ -80,8 +90,9 @@ def not_built_reason() -> Optional[str]:
 def load_cpu_extension() -> Tuple[Optional[ModuleType], str]:
     """(module, reason): the module is None when the extension cannot be loaded; reason says why."""
     try:
-        from . import _cpu
-
+        # By name: the extension module is no Python source, so import-linter (.importlinter)
+        # would read `from . import _cpu` as an import of the kernels package itself.
+        _cpu = importlib.import_module("kernels._cpu")
         return _cpu, "C++ extension kernels._cpu loaded"
     except ImportError as exc:
         error = exc
@@ -92,3 +103,28 @@ def load_cpu_extension() -> Tuple[Optional[ModuleType], str]:
     if why is not None:
         return None, f"the C++ extension kernels._cpu could not be imported, it was not built: {why}"
     return None, f"the C++ extension kernels._cpu could not be imported ({error})"
+
+
+_lock = threading.Lock()
+_loaded: Optional[Tuple[Optional[ModuleType], str]] = None
+
+
+def cpu_extension() -> Tuple[Optional[ModuleType], str]:
+    """load_cpu_extension() once per process, the engine configured from the environment and
+    given the thread count; raises ValueError (and loads again next time) when KERNELS_CPU_ISA
+    or KERNELS_CPU_MC/KC/NC name what the engine cannot do."""
+    global _loaded
+    loaded = _loaded
+    if loaded is None:
+        with _lock:
+            if _loaded is None:
+                module, reason = load_cpu_extension()
+                if module is not None:
+                    try:
+                        module.configure(config.cpu_isa or "avx512", config.cpu_mc, config.cpu_kc, config.cpu_nc)
+                    except ValueError as exc:
+                        raise ValueError(f"KERNELS_CPU_ISA / KERNELS_CPU_MC,KC,NC: {exc}") from None
+                    _threads.attach(module)
+                _loaded = module, reason
+            loaded = _loaded
+    return loaded

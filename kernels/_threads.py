@@ -2,19 +2,21 @@
 
 The count is process-wide. threadpoolctl sees the OpenMP runtime that kernels._cpu links and can
 lower it for a scope (threadpool_limits), because the engine asks OpenMP for the caller's count.
+The extension loads on the first call that needs it (kernels/_extension.py), not at import: until
+then the count is kept here, and attach() applies it to the pool as the extension loads. The numba
+backend reads the same count.
 """
 from __future__ import annotations
 
 import contextlib
 import operator
 import os
-from typing import Iterator
+from typing import Any, Iterator, Optional
 
 from ._config import config
-from .backends.cpu import _cpu
 
-# The count when the C++ extension is not built (the numba backend reads it): process-wide too.
-_without_cpu = {"threads": 1}
+_pool: Any = None  # kernels._cpu once loaded: its OpenMP pool takes the count
+_requested: Optional[int] = None  # the count last set; None: OpenMP's default (OMP_NUM_THREADS) governs
 
 
 def cores() -> int:
@@ -57,6 +59,13 @@ def _count(n) -> int:
     return n
 
 
+def _openmp_default() -> int:
+    """OpenMP's rule, for as long as no OpenMP runtime is loaded: OMP_NUM_THREADS (its first
+    level, capped as the engine caps it), else the cores this process may run on."""
+    omp = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return min(int(omp), max_threads()) if omp.isdigit() and int(omp) > 0 else cores()
+
+
 def set_num_threads(n: int) -> None:
     """Use `n` threads in every following cpu-backend call, from any thread. `n` may be at most
     max_threads() (4 x the CPUs this process may use, at least 8): ValueError beyond."""
@@ -69,14 +78,19 @@ def set_num_threads(n: int) -> None:
 
 
 def _set(n: int) -> None:
-    _without_cpu["threads"] = n
-    if _cpu is not None:
-        _cpu.set_num_threads(n)
+    global _requested
+    _requested = n
+    pool = _pool
+    if pool is not None:
+        pool.set_num_threads(n)
 
 
 def get_num_threads() -> int:
     """Threads the next cpu-backend call from this thread will use at most."""
-    return _cpu.get_num_threads() if _cpu is not None else _without_cpu["threads"]
+    pool = _pool
+    if pool is not None:
+        return pool.get_num_threads()
+    return _requested if _requested is not None else _openmp_default()
 
 
 @contextlib.contextmanager
@@ -90,6 +104,14 @@ def num_threads(n: int) -> Iterator[None]:
         _set(old)  # what was in effect, even if the CPUs changed since (the bound moved)
 
 
+def attach(pool: Any) -> None:
+    """The C++ extension has loaded (kernels/_extension.py): its pool takes the count set so far."""
+    global _pool
+    if _requested is not None:
+        pool.set_num_threads(_requested)
+    _pool = pool
+
+
 def init_from_env() -> None:
     """KERNELS_NUM_THREADS wins; else OpenMP's default applies (OMP_NUM_THREADS, else the cores
     this process may run on)."""
@@ -98,8 +120,5 @@ def init_from_env() -> None:
             set_num_threads(config.num_threads)
         except ValueError as exc:
             raise ValueError(f"KERNELS_NUM_THREADS={config.num_threads}: {exc}") from None
-    elif _cpu is not None and not os.environ.get("OMP_NUM_THREADS"):
+    elif not os.environ.get("OMP_NUM_THREADS"):
         set_num_threads(cores())
-    elif _cpu is None:  # OpenMP's rule without OpenMP: OMP_NUM_THREADS, else the cores
-        omp = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-        _set(min(int(omp), max_threads()) if omp.isdigit() and int(omp) > 0 else cores())  # capped as the engine caps it

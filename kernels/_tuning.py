@@ -155,8 +155,9 @@ def host_device(isa: str) -> Device:
 @functools.lru_cache(maxsize=None)
 def cpu_device() -> Device:
     """The cpu backend's device (the ISA of its float32 micro-kernels, "none" without the extension)."""
-    from .backends.cpu import _cpu
+    from ._extension import cpu_extension  # the engine itself, not the cpu backend (no backend import here)
 
+    _cpu, _ = cpu_extension()
     return host_device(_cpu.info()["float32"]["isa"] if _cpu is not None else "none")
 
 

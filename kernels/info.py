@@ -6,15 +6,17 @@ from typing import Any, Dict
 
 from . import _dispatch
 from ._config import ENV_VARS
+from ._cpu_features import cpu_model
+from ._extension import cpu_extension
 from ._threads import get_num_threads
 from ._version import __version__
 
 
 def info() -> Dict[str, Any]:
     """Version, cpu engine (ISAs built / chosen, micro-kernel and block sizes per dtype), threads,
-    and every registered backend with the reason it is or is not available."""
-    from .backends.cpu import _cpu
-
+    and every registered backend with the reason it is or is not available (this loads every
+    backend and the C++ extension)."""
+    _cpu, _ = cpu_extension()
     backends = {}
     for name in _dispatch.backend_names():
         try:
@@ -25,7 +27,7 @@ def info() -> Dict[str, Any]:
         "version": __version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
-        "processor": _cpu_model(),
+        "processor": cpu_model(),
         "num_threads": get_num_threads(),
         "cpu_engine": _cpu.info() if _cpu is not None else None,
         "backends": backends,
@@ -41,17 +43,6 @@ def _tuning_info() -> Dict[str, Any]:
     entries = st.summary()
     return {"path": str(st.path), "exists": st.path.exists(), "schema": _tuning.SCHEMA, "entries": entries,
             "notes": list(st.notes)}
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _device_line(dev: Dict[str, Any]) -> str:
@@ -91,6 +82,8 @@ def format_info(d: Dict[str, Any]) -> str:
         mark = "yes" if b["available"] else "no "
         lines.append(f"  {name:<10} {mark}  {b['reason']}")
         lines += [_device_line(dev) for dev in b.get("devices", [])]
+        if b["available"] and b.get("algorithms"):  # what each backend implements, and its own "auto"
+            lines.append(f"             conv2d algorithms: {', '.join(b['algorithms'])}; auto: {b['auto']}")
         if b.get("first_call_s"):  # numba: compile on a cold cache, load from disk on a warm one
             lines.append("             first calls (compile or load from the kernel cache): "
                          + ", ".join(f"{dt} {t:.2f} s" for dt, t in b["first_call_s"].items()))

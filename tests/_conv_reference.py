@@ -1,11 +1,9 @@
-"""Oracle of the convolution tests: a float64 NumPy conv2d of our own (PyTorch semantics,
-cross-correlation), its elementwise error bound, an im2col reference and an integer-valued
-data generator whose convolutions are exact in float32.
-
-The reference convolution loops over the kernel taps (r, s) only: every tap is one batched
-matmul over (groups, K/groups, C/groups) x (N, groups, C/groups, Ho*Wo), so it is fast enough
-for the sweeps. It was checked against torch.nn.functional.conv2d / unfold (float64) on random
-configurations covering groups, dilation, stride, every padding form and both layouts.
+"""Oracle of the convolution tests: the float64 NumPy convolution of the package's reference backend
+(kernels/backends/reference/conv.py, the one NumPy convolution: a batched matmul per kernel tap,
+checked against torch.nn.functional.conv2d / unfold), called on this module's own geometry (every
+padding form and output size worked out here, independently of kernels' argument handling), its
+elementwise error bound, an im2col reference and an integer-valued data generator whose
+convolutions are exact in float32.
 """
 from __future__ import annotations
 
@@ -14,6 +12,8 @@ from typing import Dict, Optional, Tuple, Union
 import numpy as np
 
 from _helpers import EPS
+from kernels._api.conv_args import ConvShape, ConvSpec
+from kernels.backends.reference import conv as numpy_conv
 
 Padding = Union[int, str, Tuple[int, ...]]
 
@@ -91,49 +91,30 @@ def applicable_algorithms(x_shape, w_shape, stride=1, padding: Padding = 0, dila
 # Reference convolution
 # --------------------------------------------------------------------------------------------
 
-def _to_nchw(x: np.ndarray, layout: str) -> np.ndarray:
-    return x if layout == "NCHW" else x.transpose(0, 3, 1, 2)
-
-
 def _from_nchw(y: np.ndarray, layout: str) -> np.ndarray:
     return y if layout == "NCHW" else y.transpose(0, 2, 3, 1)
 
 
-def conv2d_raw(x, w, *, stride=1, padding: Padding = 0, dilation=1, groups: int = 1, layout: str = "NCHW") -> np.ndarray:
-    """float64 cross-correlation without epilogue, output in `layout` (C-contiguous)."""
-    x = _to_nchw(np.asarray(x, dtype=np.float64), layout)
-    w = np.asarray(w, dtype=np.float64)
-    N, C, H, W = x.shape
-    K, Cg, R, S = w.shape
-    G = groups
-    assert C == Cg * G and K % G == 0, (x.shape, w.shape, groups)
-    Kg = K // G
-    sh, sw = pair(stride)
-    dh, dw = pair(dilation)
-    t, b, l, r = normalize_padding(padding, R, S, dilation)
+def _geometry(x_shape, w_shape, stride, padding, dilation, groups: int, layout: str):
+    """The package's (spec, shape) of a layer, every value computed here from the user-level forms."""
+    if layout == "NCHW":
+        N, C, H, W = x_shape
+    else:
+        N, H, W, C = x_shape
+    K, Cg, R, S = w_shape
+    assert C == Cg * groups and K % groups == 0, (x_shape, w_shape, groups)
     Ho, Wo = output_hw(H, W, R, S, stride, padding, dilation)
     assert Ho >= 1 and Wo >= 1
-    xp = np.zeros((N, C, H + t + b, W + l + r))
-    xp[:, :, t : t + H, l : l + W] = x
-    xp = xp.reshape(N, G, Cg, H + t + b, W + l + r)
-    wg = w.reshape(G, Kg, Cg, R, S)
-    y = np.zeros((N, G, Kg, Ho * Wo))
-    if N > 0:
-        with np.errstate(invalid="ignore", over="ignore"):  # NaN / Inf inputs are tested on purpose
-            _accumulate_taps(y, xp, wg, R, S, Ho, Wo, sh, sw, dh, dw)
-    y = y.reshape(N, K, Ho, Wo)
+    pad = normalize_padding(padding, R, S, dilation)
+    spec = ConvSpec(pair(stride), pad, pair(dilation), groups, layout, "")
+    return spec, ConvShape(N, C, H, W, K, R, S, Ho, Wo, pad)
+
+
+def conv2d_raw(x, w, *, stride=1, padding: Padding = 0, dilation=1, groups: int = 1, layout: str = "NCHW") -> np.ndarray:
+    """float64 cross-correlation without epilogue, output in `layout` (C-contiguous)."""
+    spec, shape = _geometry(np.shape(x), np.shape(w), stride, padding, dilation, groups, layout)
+    y = numpy_conv.convolve(np.asarray(x), np.asarray(w), spec, shape, np.float64)
     return np.ascontiguousarray(_from_nchw(y, layout))
-
-
-def _accumulate_taps(y, xp, wg, R, S, Ho, Wo, sh, sw, dh, dw) -> None:
-    """y (N, G, Kg, Ho*Wo) += every kernel tap (r, s) of the padded, grouped input xp."""
-    N, G, Cg = xp.shape[:3]
-    for ri in range(R):
-        for si in range(S):
-            h0, w0 = ri * dh, si * dw
-            tap = xp[:, :, :, h0 : h0 + (Ho - 1) * sh + 1 : sh, w0 : w0 + (Wo - 1) * sw + 1 : sw]
-            tap = tap.reshape(N, G, Cg, Ho * Wo)
-            y += np.matmul(wg[:, :, :, ri, si], tap)  # (G,Kg,Cg) @ (N,G,Cg,P) -> (N,G,Kg,P)
 
 
 def _channel(v, layout: str, K: int):
@@ -206,22 +187,9 @@ def im2col_ref(x, kernel_size, *, stride=1, padding: Padding = 0, dilation=1, la
     """NCHW: (N, C*R*S, Ho*Wo), row (c*R + r)*S + s, column ho*Wo + wo (torch unfold).
     NHWC: (N, Ho*Wo, R*S*C), column (r*S + s)*C + c. Padded positions are 0. float64."""
     R, S = kernel_hw(kernel_size)
-    x = _to_nchw(np.asarray(x, dtype=np.float64), layout)
-    N, C, H, W = x.shape
-    sh, sw = pair(stride)
-    dh, dw = pair(dilation)
-    t, b, l, r = normalize_padding(padding, R, S, dilation)
-    Ho, Wo = output_hw(H, W, R, S, stride, padding, dilation)
-    xp = np.zeros((N, C, H + t + b, W + l + r))
-    xp[:, :, t : t + H, l : l + W] = x
-    cols = np.zeros((N, C, R, S, Ho, Wo))
-    for ri in range(R):
-        for si in range(S):
-            h0, w0 = ri * dh, si * dw
-            cols[:, :, ri, si] = xp[:, :, h0 : h0 + (Ho - 1) * sh + 1 : sh, w0 : w0 + (Wo - 1) * sw + 1 : sw]
-    if layout == "NCHW":
-        return cols.reshape(N, C * R * S, Ho * Wo)
-    return cols.transpose(0, 4, 5, 2, 3, 1).reshape(N, Ho * Wo, R * S * C)
+    C = np.shape(x)[1 if layout == "NCHW" else 3]
+    spec, shape = _geometry(np.shape(x), (C, C, R, S), stride, padding, dilation, 1, layout)
+    return numpy_conv.im2col(np.asarray(x), spec, shape, np.float64)
 
 
 # --------------------------------------------------------------------------------------------

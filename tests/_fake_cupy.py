@@ -7,8 +7,8 @@ import types
 
 import numpy as np
 
-from kernels.backends import _cuda_plan as plan
-from kernels.backends import _cuda_sources as S
+from kernels.backends.cuda import plan
+from kernels.backends.cuda import sources as S
 
 
 class _Mem:
@@ -231,7 +231,7 @@ class Launches:
 def installed(monkeypatch):
     """The cuda backend with the fake CuPy and the kernel models; yields the launch recorder."""
     from kernels import _dispatch
-    from kernels.backends import _cuda_runtime as rt
+    from kernels.backends.cuda import runtime as rt
     from kernels.backends import cuda
 
     fake = make_module()

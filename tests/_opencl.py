@@ -24,7 +24,7 @@ TILES = {
 
 
 def device():
-    from kernels.backends import _opencl_runtime as rt
+    from kernels.backends.opencl import runtime as rt
 
     return rt.default_device()
 

@@ -15,19 +15,23 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _ROOT]
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import kernels  # noqa: E402
-from kernels import _cpu  # noqa: E402
 from kernels._config import config  # noqa: E402
+from kernels._extension import cpu_extension  # noqa: E402
+
+# The suite tests the C++ engine: loaded (and configured from KERNELS_CPU_*) as the cpu backend's
+# first call would, before the helpers import kernels._cpu itself.
+_cpu, _ = cpu_extension()
 
 from _helpers import ISAS, RUNNABLE_UKERNELS  # noqa: E402
 
-# Hypothesis profiles of the fuzzer (tests/test_fuzz.py). No example database and a fixed seed
+# Hypothesis profiles of the fuzzer (tests/api/test_fuzz.py). No example database and a fixed seed
 # (pytest_configure below): every run tries the same examples, so a CI failure reproduces.
 # "default": the quick run of the ordinary test suite; "ci": .ci/fuzz.sh (FUZZ_EXAMPLES per test);
 # "long": the full form, by hand. print_blob: a failure prints the blob that replays it
 # (@hypothesis.reproduce_failure).
 try:
     from hypothesis import HealthCheck, settings
-except ImportError:  # without the test extra: tests/test_fuzz.py skips itself
+except ImportError:  # without the test extra: tests/api/test_fuzz.py skips itself
     settings = None
 if settings is not None:
     _FUZZ = dict(deadline=None, database=None, print_blob=True,
@@ -52,7 +56,7 @@ _DEFAULT_INFO = _cpu.info()
 
 def _restore_defaults() -> None:
     """The configuration kernels starts with: avx512 cap and derived blocks, unless the
-    KERNELS_CPU_* variables said otherwise (as kernels._init applies them)."""
+    KERNELS_CPU_* variables said otherwise (as kernels._extension.cpu_extension applies them)."""
     _cpu.configure(config.cpu_isa or "avx512", config.cpu_mc, config.cpu_kc, config.cpu_nc)
 
 

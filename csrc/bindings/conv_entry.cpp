@@ -1,6 +1,6 @@
 // Python entry points of the convolution: validate arrays and geometry, release the GIL, run.
 //
-// The Python layer (kernels/_conv.py) normalises stride/padding/dilation and raises the
+// The Python layer (kernels/_api/conv.py) normalises stride/padding/dilation and raises the
 // argument errors users see first; everything here is re-checked so that a direct call into
 // kernels._cpu can never read or write out of bounds.
 #include "conv_entry.hpp"

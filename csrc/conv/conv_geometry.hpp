@@ -32,7 +32,7 @@ struct ConvGeom {
 };
 
 // Checks a geometry built from caller-supplied values before anything is derived from it (the
-// entry points are callable directly, bypassing kernels/_conv.py): dimensions >= 0, kernel >= 1x1,
+// entry points are callable directly, bypassing kernels/_api/conv.py): dimensions >= 0, kernel >= 1x1,
 // stride, dilation, groups >= 1, padding >= 0, groups dividing C and K, a kernel that fits the
 // padded input, and every size below computed without overflow: the padded extents, the dilated
 // kernel, and x, w and y in bytes (`elem` bytes per element) below 2^63. Afterwards ho(), wo(),

@@ -1,10 +1,4 @@
-"""Backend registry: name -> "module:object". Order matters: for an array type, the first
-available backend that accepts it is the default. A new backend is a new module plus one line."""
-
-REGISTRY = {
-    "cpu": "kernels.backends.cpu:backend",
-    "numba": "kernels.backends.numba:backend",  # the default for NumPy arrays when cpu is not built
-    "reference": "kernels.backends.reference:backend",
-    "opencl": "kernels.backends.opencl:backend",
-    "cuda": "kernels.backends.cuda:backend",
-}
+"""The backends, one package each (cpu/, numba/, opencl/, cuda/, reference/), the interface they
+implement (base.py), the host/device layer the device backends share (device.py) and the reader of
+device kernel sources (_sources.py). kernels/_dispatch.py registers each backend by its string path
+(REGISTRY) and imports it on first use; this package imports none of them."""

@@ -1,9 +1,19 @@
-"""What every backend declares: name, ops, dtypes, accepted array types, availability and its pip extra."""
+"""The backend interface: what a backend declares (ops, dtypes, array types, availability, the
+conv2d algorithms it implements) and what it decides (whether it takes a call, what "auto" means
+for a layer), plus matmul's promotion of 1-D operands that host backends wrap around their kernels.
+
+The dispatcher (kernels/_dispatch.py) knows no backend: it asks each one, in registry order,
+whether it can and should run a call (networkx's can_run/should_run); the front end
+(kernels/_api/conv.py) passes the requested algorithm and the backend resolves it
+(choose_algorithm). See CONTRIBUTING.md, "Add a backend".
+"""
 from __future__ import annotations
 
-from typing import Any, FrozenSet, Optional
+from typing import Any, Callable, ClassVar, Dict, FrozenSet, Optional
 
 import numpy as np
+
+from .._api.conv_args import ConvShape, ConvSpec, pointwise
 
 
 class Backend:
@@ -14,9 +24,54 @@ class Backend:
     array_types: tuple = (np.ndarray,)
     available: bool = True
     reason: str = "available"
+    # The conv2d algorithms this backend implements, each with the kernel that runs it (a subset of
+    # kernels._api.conv_args.ALGORITHMS, which also holds "auto"); a backend without conv2d: {}.
+    algorithms: ClassVar[Dict[str, str]] = {}
+    auto: str = ""  # what "auto" picks, in one line (info() and the docs show it)
 
     def accepts(self, x: Any) -> bool:
         return isinstance(x, self.array_types)
+
+    # -- does it take a call ------------------------------------------------------------------
+    def can_run(self, op: str, x: Any) -> bool:
+        """Whether this backend can run `op` here on first operand `x`: it is available,
+        implements op and takes x's array type."""
+        return self.available and op in self.ops and self.accepts(x)
+
+    def should_run(self, op: str, x: Any) -> bool:
+        """Whether it wants a call nobody named a backend for (backend=, use_backend(),
+        KERNELS_BACKEND): the dispatcher gives it to the first backend in registry order that
+        can and should run it. Asked once per op and array type (the answer is cached), so it
+        may depend on x's type only. Backends that must be asked for by name say False."""
+        return True
+
+    # -- which conv2d algorithm -----------------------------------------------------------------
+    def check_algorithm(self, fn: str, requested: str) -> None:
+        """ValueError unless this backend implements `requested` ("auto" always passes); the
+        name itself was checked against every backend's names by the front end."""
+        if requested != "auto" and requested not in self.algorithms:
+            raise ValueError(f"{fn}: the {self.name} backend does not implement algorithm {requested!r}; "
+                             f"it implements {', '.join(map(repr, sorted(self.algorithms)))} and 'auto'")
+
+    def choose_algorithm(self, shape: ConvShape, spec: ConvSpec, dtype: np.dtype, requested: str, *,
+                         fn: str = "conv2d") -> str:
+        """The algorithm that runs this layer here: "auto" resolved by this backend's own rule
+        (auto_algorithm), any other name checked (implemented here; "gemm" needs a 1x1 stride-1
+        unpadded layer) and mapped to the kernel that really runs it (run_algorithm)."""
+        if requested == "auto":
+            return self.auto_algorithm(shape, spec, dtype)
+        self.check_algorithm(fn, requested)
+        if requested == "gemm" and not pointwise(shape, spec):
+            raise ValueError(f"{fn}: algorithm 'gemm' needs a 1x1 kernel, stride 1 and no padding")
+        return self.run_algorithm(shape, spec, requested)
+
+    def auto_algorithm(self, shape: ConvShape, spec: ConvSpec, dtype: np.dtype) -> str:
+        raise NotImplementedError(f"backend {self.name!r} implements conv2d but says nothing about algorithm='auto'")
+
+    def run_algorithm(self, shape: ConvShape, spec: ConvSpec, requested: str) -> str:
+        """The algorithm whose kernel runs when `requested` is asked for (a backend that runs one
+        kernel for several names says which)."""
+        return requested
 
     def describe(self) -> dict:
         return {
@@ -27,4 +82,37 @@ class Backend:
             "dtypes": sorted(self.dtypes),
             "array_types": [f"{t.__module__}.{t.__qualname__}" for t in self.array_types],
             "extra": self.extra,
+            "algorithms": dict(self.algorithms),
+            "auto": self.auto,
         }
+
+
+def promote_matmul(core: Callable[[Any, Any, Any], Any], a: Any, b: Any, out: Any) -> Any:
+    """NumPy's rules for operands with fewer than 2 dimensions around a `core` that takes >= 2-D
+    operands: scalars are an error; a (k,) -> (1, k) and b (k,) -> (k, 1), the added axes dropped
+    from the result (and viewed into `out`, which has the final shape)."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("matmul: scalar operands are not allowed, use '*' instead")
+    if a.ndim >= 2 and b.ndim >= 2:
+        return core(a, b, out)
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    out2 = out
+    if out is not None:
+        if not hasattr(out, "shape"):
+            raise TypeError(f"matmul: out must be an array, got {type(out).__name__}")
+        batch = tuple(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]))
+        want = batch + ((a2.shape[-2],) if a.ndim > 1 else ()) + ((b2.shape[-1],) if b.ndim > 1 else ())
+        if out.shape != want:
+            raise ValueError(f"matmul: out has shape {out.shape}, expected {want}")
+        # Views with the promoted axes put back (expand_dims never copies).
+        out2 = out[..., None] if b.ndim == 1 else out
+        out2 = np.expand_dims(out2, -2) if a.ndim == 1 else out2
+    r = core(a2, b2, out2)
+    if out is not None:
+        return out
+    if b.ndim == 1:
+        r = r[..., 0]
+    if a.ndim == 1:
+        r = r[..., 0, :] if b.ndim > 1 else r[..., 0]
+    return r[()] if r.ndim == 0 else r  # vector . vector: a scalar, as NumPy returns

@@ -6,8 +6,8 @@ import os
 from typing import Iterator, Optional, Tuple
 
 import kernels
+from kernels._extension import cpu_extension
 from kernels._threads import _count, cores
-from kernels.backends.cpu import _cpu
 
 # Read at task time, not through kernels._config: these are the workflow runtime's per-task
 # variables (PyCOMPSs sets them in the worker process that runs each task), not our settings.
@@ -89,6 +89,7 @@ def bound_threads(requested: Optional[int] = None) -> Iterator[int]:
         with kernels.num_threads(n):
             yield n
         return
+    _cpu, _ = cpu_extension()  # loaded before threadpoolctl looks for the OpenMP runtime it links
     kernels.get_num_threads()
     with threadpool_limits(limits=n):
         if _cpu is None:  # numba backend: it reads the process-wide count

@@ -104,7 +104,7 @@ def gemm_rows(sizes, kinds, rounds: int, use_torch: bool = True) -> List[dict]:
 
 
 def _check(c, a, b, dt: str, precision) -> bool:
-    """A 256-row sample against float64: the precision's bound of tests/test_cuda_gpu.py."""
+    """A 256-row sample against float64: the precision's bound of tests/backends/cuda/test_cuda_gpu.py."""
     import cupy as cp
 
     k = a.shape[1]

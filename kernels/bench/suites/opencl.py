@@ -23,7 +23,7 @@ from ..timing import interleaved_medians
 
 
 def _device():
-    from ...backends import _opencl_runtime as rt
+    from ...backends.opencl import runtime as rt
 
     return rt.default_device()
 
@@ -240,7 +240,7 @@ def collect(args: argparse.Namespace, threads: List[int], rounds: int) -> Tuple[
 
 
 def _tiles_text(dev) -> str:
-    from ...backends import _opencl_tiles as tiles
+    from ...backends.opencl import tiles
 
     t = tiles.ndrange(dev, "float32")
     return f"{t['MWI']}x{t['VW'] * t['NVEC']} per item, {'tuned' if tiles.tuned(dev, 'float32') else 'defaults'}"

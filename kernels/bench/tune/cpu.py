@@ -2,7 +2,7 @@
 record the faster in the cpu namespace of the tuning store (op "conv2d"), which the cpu backend's
 conv2d(algorithm="auto") asks.
 
-Only layers where "auto" asks the store are tuned (kernels._conv.heuristic_choice): not the
+Only layers where "auto" asks the store are tuned (kernels/backends/cpu/algorithms.py, heuristic_choice): not the
 depthwise, NHWC and wide NCHW layers with taps (direct kernels), nor the 1x1 stride-1 unpadded
 layers (a plain GEMM). A choice is kept per layer shape, dtype, layout and thread count
 (kernels._tuning.layer_key), under the CPU model and ISA (kernels._tuning.cpu_device).
@@ -21,7 +21,9 @@ from .results import save
 def run(args: argparse.Namespace) -> int:
     import kernels
 
-    from ... import _conv, _conv_args, _tuning
+    from ... import _tuning
+    from ..._api import conv_args as _conv_args
+    from ...backends.cpu import algorithms as _cpu_algorithms  # its "auto" rule, and the store's cpu conv2d entry
     from ..layers import load
 
     threads = args.threads or [kernels.get_num_threads()]
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
                             xs = layer.x_shape(args.batch, layout)
                             ws = (layer.k, layer.c // layer.groups, layer.r, layer.s)
                             shape = _conv_args.shape_of("tune", xs, ws, spec)
-                            if _conv.heuristic_choice(shape, spec) is not None:
+                            if _cpu_algorithms.heuristic_choice(shape, spec) is not None:
                                 continue  # auto does not ask the store for these
                             key = _tuning.layer_key(shape, spec, dt.name, nt)
                             if key in results:

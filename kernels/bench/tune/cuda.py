@@ -1,7 +1,7 @@
 """`python -m kernels tune [gemm] --backend cuda`: search the tile configurations of the CUDA kernels for this GPU architecture, and record per shape class whether cuBLAS is faster.
 
 For each dtype and precision (fp32 exact and tf32, fp64, fp16, bf16) every candidate of
-kernels/backends/_cuda_sources.py runs kernels.gemm at the given square sizes on device arrays
+kernels/backends/cuda/sources.py runs kernels.gemm at the given square sizes on device arrays
 (checked against cupy.matmul first: a candidate that is wrong or fails to compile is skipped and
 said so), timed with CUDA events, interleaved. The fastest configuration is recorded in the cuda
 namespace of the tuning store (op "gemm.tiles") per GPU (name; its sm arch and "nvidia" are the
@@ -24,9 +24,9 @@ def run(args: argparse.Namespace) -> int:
 
     import kernels
 
-    from ...backends import _cuda_plan as plan
-    from ...backends import _cuda_runtime as rt
-    from ...backends import _cuda_sources as S
+    from ...backends.cuda import plan
+    from ...backends.cuda import runtime as rt
+    from ...backends.cuda import sources as S
     from ...backends import cuda
 
     be = cuda.backend

@@ -5,7 +5,7 @@ call path, the store answering the candidate (Store.forced, nothing written); th
 checked exactly (small-integer operands) before it is timed, interleaved with the others. The
 fastest pair is recorded in the numba namespace of the tuning store (op "gemm", key the dtype)
 under this CPU (model and the ISA numba compiles for); the defaults are in
-kernels/backends/_numba/gemm.py. Both are run-time arguments of the compiled kernel: no recompile.
+kernels/backends/numba/gemm.py. Both are run-time arguments of the compiled kernel: no recompile.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     import kernels
 
     from ... import _tuning
-    from ...backends._numba import gemm as G
+    from ...backends.numba import gemm as G
 
     st = _tuning.store()
     results: List[Item] = []

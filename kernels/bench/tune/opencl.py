@@ -1,6 +1,6 @@
 """`python -m kernels tune [gemm] --backend opencl`: search the NDRange tile sizes of the OpenCL device and keep the fastest in the tuning store.
 
-Every candidate of kernels/backends/_opencl_tiles.py (register blocks on CPU devices, group shapes
+Every candidate of kernels/backends/opencl/tiles.py (register blocks on CPU devices, group shapes
 and local tiles on GPUs) runs the GEMM on device arrays at a few square sizes; the candidate with
 the least total time is recorded per device (name, platform, driver) and dtype in the opencl
 namespace of the tuning store (op "gemm", kernels/_tuning.py), where the opencl backend reads it
@@ -22,9 +22,9 @@ def run(args: argparse.Namespace) -> int:
     import pyopencl as cl
     import pyopencl.array as cla
 
-    from ...backends import _opencl_launch as L
-    from ...backends import _opencl_runtime as rt
-    from ...backends import _opencl_tiles as tiles
+    from ...backends.opencl import launch as L
+    from ...backends.opencl import runtime as rt
+    from ...backends.opencl import tiles
 
     dev = rt.default_device()  # the front end (cli.py) has checked that a device builds programs
     sizes = args.sizes

@@ -1,0 +1,227 @@
+"""Public convolution API: conv2d, im2col, conv2d_workspace and Conv2d plans.
+
+Arguments are normalised and checked here once for every backend (kernels/_api/conv_args.py); the
+algorithm name is checked against every backend's names, then the chosen backend resolves it
+(Backend.choose_algorithm: "auto" means what that backend decides, kernels/backends/<name>/
+algorithms.py) and runs it. The decision is logged at DEBUG on the "kernels" logger.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Sequence
+
+import numpy as np
+
+from .. import _dispatch, _precision
+from .._dispatch import logger, pick
+from .._threads import get_num_threads
+from . import conv_args as A
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _as_array(x: Any, fn: Any = None) -> np.ndarray:
+    """NumPy arrays, and the device arrays of the backend whose method `fn` is, as they are;
+    anything else through np.asarray."""
+    return x if isinstance(x, np.ndarray) or _device_array(fn, x) else np.asarray(x)
+
+
+def _device_array(fn: Any, x: Any) -> bool:
+    """x is a device array that the chosen backend takes as it is (it validates them itself)."""
+    be = getattr(fn, "__self__", None)
+    return be is not None and not isinstance(x, np.ndarray) and be.accepts(x)
+
+
+def _vector(fn: Any, where: str, name: str, v: Any, k: int, dtype: np.dtype) -> Any:
+    """bias/scale/shift: device arrays of the chosen backend checked as they are, else NumPy."""
+    if _device_array(fn, v):
+        A.check_vector(where, name, v, k, dtype)
+        return v
+    return A.channel_vector(where, name, v, k, dtype)
+
+
+def _allowed(run: Any) -> tuple:
+    """The float dtypes of the chosen backend: float32, float64 and what it adds (the cuda
+    backend: float16, and bfloat16 where a NumPy bfloat16 dtype exists, e.g. from ml_dtypes)."""
+    names = getattr(getattr(run, "__self__", None), "dtypes", None) or ()
+    extra = []
+    for n in sorted(set(names) - {"float32", "float64"}):
+        try:
+            extra.append(np.dtype(n))
+        except TypeError:
+            pass
+    return _FLOATS + tuple(extra)
+
+
+def _float_dtype(fn: str, x: np.ndarray, w: np.ndarray, allowed: tuple = _FLOATS) -> np.dtype:
+    if x.dtype not in allowed:
+        raise TypeError(f"{fn}: x has dtype {x.dtype}; supported: {', '.join(d.name for d in allowed)}")
+    if w.dtype != x.dtype:
+        raise TypeError(f"{fn}: x is {x.dtype} but w is {w.dtype}; both must have the same dtype (no silent casts)")
+    return x.dtype
+
+
+def _algorithm(fn: str, run: Any, requested: str, shape: A.ConvShape, spec: A.ConvSpec, dtype: np.dtype) -> str:
+    """The algorithm the backend that `run` belongs to runs for this layer (it resolves "auto")."""
+    be = run.__self__
+    algo = be.choose_algorithm(shape, spec, dtype, requested, fn=fn)
+    if logger.isEnabledFor(10):
+        logger.debug("%s: algorithm %r on backend %r (asked for %r)", fn, algo, be.name, requested)
+    return algo
+
+
+def conv2d(
+    x: Any,
+    w: Any,
+    bias: Any = None,
+    *,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+    layout: str = "NCHW",
+    activation: Optional[str] = None,
+    scale: Any = None,
+    shift: Any = None,
+    algorithm: str = "auto",
+    out: Any = None,
+    backend: Optional[str] = None,
+    precision: Optional[str] = None,
+) -> Any:
+    """2-D convolution (cross-correlation, PyTorch semantics) with a fused per-channel epilogue:
+    ``y = activation(scale * (conv2d(x, w) + bias) + shift)``.
+
+    x is (N, C, H, W) for layout "NCHW" or (N, H, W, C) for "NHWC"; the output has the same
+    layout; w is (K, C/groups, R, S). padding: int, (h, w), (top, bottom, left, right), "same"
+    (stride 1 only) or "valid". stride, dilation: int or (h, w). bias, scale, shift: (K,) or None.
+    activation: None, "relu" or "relu6". algorithm: "auto" (the backend's choice), "im2col",
+    "convgemm", "gemm" (1x1, stride 1, no padding) or "direct" (no lowering, any layer); each
+    backend implements a subset (kernels.info()["backends"][name]["algorithms"]) and raises
+    ValueError for the others. out: a writable array of
+    the output's shape and dtype (never copied or cast). float32 and float64 (and float16 on
+    the cuda backend). precision: "exact" (default) or "tf32" (float32 on TF32 tensor cores
+    where a backend has them).
+    """
+    if precision is not None:
+        with _precision.use("conv2d", precision):
+            return conv2d(x, w, bias, stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout,
+                          activation=activation, scale=scale, shift=shift, algorithm=algorithm, out=out, backend=backend)
+    fn = pick("conv2d", backend, x)
+    x, w = _as_array(x, fn), _as_array(w, fn)
+    spec = A.make_spec("conv2d", stride, padding, dilation, groups, layout, activation)
+    A.check_algorithm("conv2d", algorithm)
+    shape = A.shape_of("conv2d", x.shape, w.shape, spec)
+    dt = _float_dtype("conv2d", x, w, _allowed(fn))
+    vec = [_vector(fn, "conv2d", name, v, shape.k, dt) for name, v in (("bias", bias), ("scale", scale), ("shift", shift))]
+    algo = _algorithm("conv2d", fn, algorithm, shape, spec, dt)
+    if out is not None and not _device_array(fn, out):  # device outputs: checked by their backend
+        A.check_out("conv2d", out, dt, shape, spec.layout,
+                    (("x", x), ("w", w), ("bias", vec[0]), ("scale", vec[1]), ("shift", vec[2])))
+    return fn(x, w, *vec, spec, shape, algo, out)
+
+
+def im2col(
+    x: Any,
+    kernel_size: Any,
+    *,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    layout: str = "NCHW",
+    backend: Optional[str] = None,
+) -> np.ndarray:
+    """The lowered matrix of explicit im2col, one per image: (N, C*R*S, Ho*Wo) for "NCHW" (rows
+    (c, r, s), as torch.nn.functional.unfold) and (N, Ho*Wo, R*S*C) for "NHWC" (columns (r, s, c))."""
+    fn = pick("im2col", backend, x)
+    x = _as_array(x)
+    r, s = A.pair("im2col", "kernel_size", kernel_size, 1)
+    spec = A.make_spec("im2col", stride, padding, dilation, 1, layout, None)
+    c = x.shape[1 if layout == "NCHW" else 3] if x.ndim == 4 else 1
+    shape = A.shape_of("im2col", x.shape, (c, c, r, s), spec)
+    if x.dtype not in _FLOATS:
+        raise TypeError(f"im2col: x has dtype {x.dtype}; supported: float32, float64")
+    return fn(x, spec, shape)
+
+
+def conv2d_workspace(
+    x_shape: Sequence[int],
+    w_shape: Sequence[int],
+    *,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+    layout: str = "NCHW",
+    dtype: Any = "float32",
+    threads: Optional[int] = None,
+) -> Dict[str, int]:
+    """Extra bytes each applicable cpu algorithm allocates for this layer besides its output:
+    packing buffers, im2col's lowered matrix, the depthwise kernel's scratch planes."""
+    dt = np.dtype(dtype)
+    if dt not in _FLOATS:
+        raise TypeError(f"conv2d_workspace: dtype must be float32 or float64, got {dt}")
+    spec = A.make_spec("conv2d_workspace", stride, padding, dilation, groups, layout, None)
+    x_shape, w_shape = A.dims("conv2d_workspace", "x_shape", x_shape, 4), A.dims("conv2d_workspace", "w_shape", w_shape, 4)
+    shape = A.shape_of("conv2d_workspace", x_shape, w_shape, spec)
+    cpu = _dispatch._load("cpu")  # the cpu engine's workspace, whatever backend runs the calls
+    if not cpu.available:
+        raise RuntimeError("conv2d_workspace: the cpu backend is not built")
+    nt = get_num_threads() if threads is None else A.integer("conv2d_workspace", "threads", threads, 1)
+    return cpu.conv2d_workspace(x_shape, w_shape, spec, shape, dt, nt)
+
+
+class Conv2d:
+    """An inference plan: validates and packs the weights (and folds bias/scale/shift) once;
+    ``plan(x, out=None)`` runs the convolution with them. Safe to call from several threads."""
+
+    def __init__(
+        self,
+        w: Any,
+        bias: Any = None,
+        *,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+        layout: str = "NCHW",
+        activation: Optional[str] = None,
+        scale: Any = None,
+        shift: Any = None,
+        algorithm: str = "auto",
+        backend: Optional[str] = None,
+    ) -> None:
+        self._run = pick("conv2d_packed", backend, w)
+        w = _as_array(w, self._run)
+        self.spec = A.make_spec("Conv2d", stride, padding, dilation, groups, layout, activation)
+        self.algorithm = A.check_algorithm("Conv2d", algorithm)
+        self._run.__self__.check_algorithm("Conv2d", algorithm)  # the plan's backend implements it
+        if w.ndim != 4:
+            raise ValueError(f"Conv2d: w must be 4-D (K, C/groups, R, S), got shape {w.shape}")
+        if w.dtype not in _allowed(self._run):
+            raise TypeError(f"Conv2d: w has dtype {w.dtype}; supported: {', '.join(d.name for d in _allowed(self._run))}")
+        k = w.shape[0]
+        if k % self.spec.groups:
+            raise ValueError(f"Conv2d: groups={self.spec.groups} must divide the output channels ({k})")
+        self.weight_shape = tuple(w.shape)
+        self._check_fixed_algorithm(w.shape[2], w.shape[3])
+        self.dtype = w.dtype
+        vec = [_vector(self._run, "Conv2d", n, v, k, w.dtype) for n, v in (("bias", bias), ("scale", scale), ("shift", shift))]
+        self._packed = pick("pack_conv2d", backend, w)(w, *vec, self.spec)
+
+    def _check_fixed_algorithm(self, r: int, s: int) -> None:
+        """gemm depends on the weights and options only: reject it here, not per call."""
+        sp = self.spec
+        if self.algorithm == "gemm" and not (r == s == 1 and sp.stride == (1, 1) and sp.padding in ((0, 0, 0, 0), "same")):
+            raise ValueError("Conv2d: algorithm 'gemm' needs a 1x1 kernel, stride 1 and no padding")
+
+    def __call__(self, x: Any, out: Any = None) -> Any:
+        x = _as_array(x, self._run)
+        shape = A.shape_of("Conv2d", x.shape, self.weight_shape, self.spec)
+        if x.dtype != self.dtype:
+            raise TypeError(f"Conv2d: x has dtype {x.dtype} but the plan's weights are {self.dtype}")
+        algo = _algorithm("Conv2d", self._run, self.algorithm, shape, self.spec, self.dtype)
+        if out is not None and not _device_array(self._run, out):
+            A.check_out("Conv2d", out, self.dtype, shape, self.spec.layout, (("x", x),))
+        return self._run(self._packed, x, self.spec, shape, algo, out)
+
+    def __repr__(self) -> str:
+        return f"Conv2d(w={self.weight_shape}, {self.spec}, algorithm={self.algorithm!r}, dtype={self.dtype})"

@@ -1,1 +1,0 @@
-"""numba kernels of the numba backend: packed GEMM, implicit/explicit im2col, depthwise (imports numba)."""

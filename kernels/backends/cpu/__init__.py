@@ -1,0 +1,73 @@
+"""cpu backend: the C++ BLIS-style engine in kernels._cpu (pybind11, OpenMP); its choice of conv2d
+algorithm is algorithms.py."""
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import numpy as np
+
+from ..._extension import cpu_extension
+from ..._validation import as_input
+from ..base import Backend, promote_matmul
+from . import algorithms as _algorithms
+
+_cpu, _reason = cpu_extension()  # loaded (and configured) by the first use of this backend, not by `import kernels`
+_ndarray = np.ndarray
+
+
+class CpuBackend(Backend):
+    name = "cpu"
+    extra = None
+    ops = frozenset({"gemm", "matmul", "conv2d", "im2col", "pack_conv2d", "conv2d_packed"})
+    available = _cpu is not None
+    reason = _reason
+    algorithms = _algorithms.IMPLEMENTED
+    auto = _algorithms.AUTO
+
+    def __init__(self) -> None:
+        if _cpu is not None:
+            # The C++ entry takes gemm's arguments as they are and validates them itself (dtypes,
+            # shapes, strides, writability, overlap): no Python frame on the hot path.
+            self.gemm = _cpu.gemm
+
+    def auto_algorithm(self, shape, spec, dtype) -> str:
+        return _algorithms.auto(shape, spec, dtype)
+
+    def matmul(self, a, b, out):
+        if type(a) is _ndarray and type(b) is _ndarray and a.ndim >= 2 and b.ndim >= 2:
+            return _cpu.matmul(a, b, out)  # validated in C++
+        return promote_matmul(_cpu.matmul, as_input(a), as_input(b), out)
+
+    # Convolution: arguments arrive normalised and checked (kernels/_api/conv.py); the C++ entries
+    # re-check the arrays (dtypes, shapes, output strides, overlap) before running.
+    def conv2d(self, x, w, bias, scale, shift, spec, shape, algorithm, out):
+        if out is None:
+            out = np.empty(shape.out_shape(spec.layout), x.dtype)
+        if not w.flags.c_contiguous:
+            w = np.ascontiguousarray(w)  # an input: copying it is allowed
+        _cpu.conv2d(x, w, bias, scale, shift, out, spec.stride, shape.padding, spec.dilation, spec.groups,
+                    spec.layout, spec.activation, algorithm)
+        return out
+
+    def im2col(self, x, spec, shape):
+        return _cpu.im2col(x, (shape.r, shape.s), spec.stride, shape.padding, spec.dilation, spec.layout)
+
+    def pack_conv2d(self, w, bias, scale, shift, spec):
+        return _cpu.ConvWeights(np.ascontiguousarray(w), bias, scale, shift, spec.groups, spec.layout, spec.activation)
+
+    def conv2d_packed(self, packed, x, spec, shape, algorithm, out):
+        if out is None:
+            out = np.empty(shape.out_shape(spec.layout), x.dtype)
+        _cpu.conv2d_packed(packed, x, out, spec.stride, shape.padding, spec.dilation, algorithm)
+        return out
+
+    def conv2d_workspace(self, x_shape, w_shape, spec, shape, dtype: np.dtype, threads: Optional[int]) -> Dict[str, int]:
+        """Extra bytes each algorithm that applies to the layer allocates besides its output."""
+        return {
+            a: int(_cpu.conv2d_workspace(tuple(x_shape), tuple(w_shape), spec.stride, shape.padding, spec.dilation,
+                                         spec.groups, spec.layout, dtype.name, a, threads))
+            for a in _algorithms.applicable(shape, spec)
+        }
+
+
+backend = CpuBackend()

@@ -1,0 +1,96 @@
+"""The cpu backend's conv2d algorithms and what "auto" picks among them (thresholds measured on
+this engine; see the comments).
+
+"auto" picks, in order (heuristic_choice): the direct kernels for depthwise layers and for every
+NHWC layer (the batch-reduce kernel reads the image in place: no im2col block and no packed image;
+measured faster than every other algorithm on each ResNet-50 layer), a plain GEMM for 1x1
+stride-1 unpadded layers, the direct kernel for NCHW layers with taps, >= 16 channels per group
+and planes up to 64x64; then a measured choice from the tuning store (kernels/_tuning.py, filled
+by `python -m kernels tune --backend cpu`), explicit im2col for NCHW layers of <= 64 output pixels, else
+convGemm (no workspace beyond the packing buffers, and as fast as explicit im2col on larger layers).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from ... import _tuning
+from ..._api.conv_args import ConvShape, ConvSpec, pointwise
+from ..._threads import get_num_threads
+
+logger = logging.getLogger("kernels")
+
+# Each algorithm of csrc/conv (the C++ entry conv2d takes these names) and the kernel it runs.
+IMPLEMENTED: Dict[str, str] = {
+    "im2col": "explicit lowering of x into a column block, then the packed GEMM",
+    "convgemm": "implicit im2col: the gather done while packing the GEMM's B panels (no workspace)",
+    "gemm": "1x1 stride-1 unpadded layers: the GEMM on x as it lies",
+    "direct": "batch-reduce over the kernel taps on x in place (depthwise layers: the depthwise kernel)",
+}
+AUTO = ("depthwise and NHWC -> direct, 1x1 s1 p0 -> gemm, NCHW with taps, >= 16 channels per group and planes "
+        "up to 64x64 -> direct; then the tuning store, NCHW with <= 64 output pixels -> im2col, else convgemm")
+
+# NCHW layers with at most this many output pixels (the 7x7 stage of ImageNet CNNs) run explicit
+# im2col: its lowered matrix is small, and the GEMM's unpacked path then reads the weights in
+# place instead of repacking every weight for only <= 64 uses (measured 1.17x convGemm there).
+_FEW_PIXELS = 64
+# NCHW layers with taps run the direct kernel from this many channels per group and up to this
+# many input pixels per plane: it broadcasts each channel at the plane stride, which beats
+# convGemm's gather by 1.2-1.5x on ResNet-50's 3x3 layers (planes of 7x7 to 56x56); with 3
+# channels (RGB stems) each tap is too short a reduction (0.5x convGemm), and on 112x112 and
+# 224x224 planes (VGG-16's first layers) every channel step lands on another page (0.85-1.0x).
+_DIRECT_MIN_CHANNELS = 16
+_DIRECT_MAX_PLANE = 64 * 64
+
+
+def applicable(shape: ConvShape, spec: ConvSpec) -> List[str]:
+    """The algorithms that can run this layer (conv2d_workspace reports each)."""
+    algos = ["im2col", "convgemm", "direct"]
+    if pointwise(shape, spec):
+        algos.append("gemm")
+    return algos
+
+
+def heuristic_choice(shape: ConvShape, spec: ConvSpec) -> Optional[str]:
+    """The choice "auto" makes without consulting the tuning store, or None where it consults it."""
+    if spec.groups == shape.c == shape.k and shape.r * shape.s <= 1024:
+        return "direct"  # depthwise
+    if spec.layout == "NHWC":
+        return "direct"
+    if pointwise(shape, spec):
+        return "gemm"
+    wide = shape.c // spec.groups >= _DIRECT_MIN_CHANNELS
+    if shape.r * shape.s > 1 and wide and shape.h * shape.w <= _DIRECT_MAX_PLANE:
+        return "direct"
+    return None
+
+
+# The measured choices: op "conv2d" of the cpu namespace in the tuning store, one algorithm per
+# layer key (kernels/_tuning.layer_key), written by `python -m kernels tune --backend cpu`.
+_MEASURED = ("im2col", "convgemm", "direct")
+_tuning.register("cpu", "conv2d", check=lambda v: v in _MEASURED)
+
+
+def measured_choice(shape: ConvShape, spec: ConvSpec, dtype: np.dtype) -> Optional[str]:
+    """The algorithm `tune --backend cpu` measured fastest for this layer on this CPU, or None."""
+    st = _tuning.store()
+    if not st.has("cpu", "conv2d"):  # nothing tuned: no key to build, no device to describe
+        return None
+    return st.get("cpu", "conv2d", _tuning.layer_key(shape, spec, dtype.name, get_num_threads()), _tuning.cpu_device())
+
+
+def auto(shape: ConvShape, spec: ConvSpec, dtype: np.dtype) -> str:
+    """What algorithm="auto" runs for this layer on the cpu backend."""
+    choice = heuristic_choice(shape, spec)
+    if choice is not None:
+        return choice
+    choice = measured_choice(shape, spec, dtype)
+    if choice is not None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("conv2d: algorithm %r from the tuning store (cpu)", choice)
+        return choice
+    if spec.layout == "NCHW" and shape.ho * shape.wo <= _FEW_PIXELS:
+        return "im2col"
+    return "convgemm"
