@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI sanitizer job: kernels._cpu built with ASan + UBSan (KERNELS_SANITIZE=ON) in its own venv, and
+# CI sanitizer job: hpc_kernels._cpu built with ASan + UBSan (KERNELS_SANITIZE=ON) in its own venv, and
 # the cpu backend's test files run on it at every ISA cap the CPU runs; any sanitizer report fails.
 #
 # Full form (the default): every test file of FILES at every cap in CAPS (KERNELS_CPU_ISA=avx512,
@@ -58,13 +58,13 @@ export OMP_WAIT_POLICY=passive
 # the job would fail with no report at all.
 pytest_opts=(-q -p no:cacheprovider --capture=sys)
 
-# Run from a scratch directory: from the repository root, `import kernels` would find the source
+# Run from a scratch directory: from the repository root, `import hpc_kernels` would find the source
 # tree (no compiled module) before the installed package.
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 so=$(cd "$scratch" && python - <<'PY'
 import glob, os, sysconfig
-(so,) = glob.glob(os.path.join(sysconfig.get_paths()["platlib"], "kernels", "_cpu*.so"))
+(so,) = glob.glob(os.path.join(sysconfig.get_paths()["platlib"], "hpc_kernels", "_cpu*.so"))
 print(so)
 PY
 )
@@ -93,12 +93,12 @@ import os
 
 import numpy as np
 
-import kernels
+import hpc_kernels
 
 
 def test_extension_runs():
     a = np.arange(1200.0).reshape(40, 30)
-    assert np.allclose(kernels.gemm(a, a.T, backend="cpu"), a @ a.T)
+    assert np.allclose(hpc_kernels.gemm(a, a.T, backend="cpu"), a @ a.T)
 
 
 def test_heap_buffer_overflow():
@@ -130,7 +130,7 @@ FILES=(tests/api/test_gemm.py tests/api/test_matmul.py tests/api/test_conv2d.py 
 CAP_FILES=(tests/api/test_conv2d.py tests/api/test_conv2d_plan.py tests/api/test_im2col.py tests/api/test_conv2d_broadcast_batch.py)
 CAPS=()
 for cap in avx512 avx2 generic; do
-  if (cd "$scratch" && "${asan_env[@]}" python -c "import sys; from kernels import _cpu; i = _cpu.info(); sys.exit(not ('$cap' == 'generic' or ('$cap' in i['isas_built'] and '$cap' in i['isas_supported'])))"); then
+  if (cd "$scratch" && "${asan_env[@]}" python -c "import sys; from hpc_kernels import _cpu; i = _cpu.info(); sys.exit(not ('$cap' == 'generic' or ('$cap' in i['isas_built'] and '$cap' in i['isas_supported'])))"); then
     CAPS+=("$cap")
   fi
 done

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-import kernels
+import hpc_kernels
 
 
 def installed_backends():
     out = []
-    for name in kernels.backend_names():
+    for name in hpc_kernels.backend_names():
         try:
-            kernels.get_backend(name)
+            hpc_kernels.get_backend(name)
             out.append(name)
         except ImportError:
             pass
@@ -29,5 +29,5 @@ def _threads(request):
         return
     from threadpoolctl import threadpool_limits
 
-    with kernels.num_threads(n), threadpool_limits(n):
+    with hpc_kernels.num_threads(n), threadpool_limits(n):
         yield

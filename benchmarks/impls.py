@@ -8,9 +8,9 @@ from typing import Callable, Dict, List, Tuple
 import numpy as np
 import pytest
 
-import kernels
-from kernels.bench import cases
-from kernels.bench.layers import NETS, load
+import hpc_kernels
+from hpc_kernels.bench import cases
+from hpc_kernels.bench.layers import NETS, load
 
 from .conftest import installed_backends
 
@@ -43,14 +43,14 @@ def _torch():
 
 
 def _opencl_queue():
-    from kernels.backends.opencl import runtime as rt
+    from hpc_kernels.backends.opencl import runtime as rt
 
     return rt.default_device().queue
 
 
 def _clblast(q):
     try:
-        from kernels.bench.clblast import CLBlast
+        from hpc_kernels.bench.clblast import CLBlast
 
         return CLBlast(q)
     except ImportError as exc:
@@ -81,18 +81,18 @@ def gemm_fn(impl: str, a: np.ndarray, b: np.ndarray) -> Callable[[], object]:
         if impl == "clblast":
             cb = _clblast(q)
             return _finish(q, lambda: cb.gemm(ad, bd, cd))
-        return _finish(q, lambda: kernels.gemm(ad, bd, out=cd))
+        return _finish(q, lambda: hpc_kernels.gemm(ad, bd, out=cd))
     if impl in ("cuda", "cublas"):
         import cupy as cp
 
         ad, bd, cd = cp.asarray(a), cp.asarray(b), cp.empty(out.shape, a.dtype)
-        call = (lambda: kernels.gemm(ad, bd, out=cd)) if impl == "cuda" else (lambda: cp.matmul(ad, bd, out=cd))
+        call = (lambda: hpc_kernels.gemm(ad, bd, out=cd)) if impl == "cuda" else (lambda: cp.matmul(ad, bd, out=cd))
         return lambda: (call(), cp.cuda.get_current_stream().synchronize())
-    return lambda: kernels.gemm(a, b, out=out, backend=impl)
+    return lambda: hpc_kernels.gemm(a, b, out=out, backend=impl)
 
 
 def conv_fn(impl: str, layer, x: np.ndarray, w: np.ndarray, layout: str) -> Callable[[], object]:
-    from kernels.bench.references import NumpyIm2col
+    from hpc_kernels.bench.references import NumpyIm2col
 
     out = np.empty(layer.y_shape(x.shape[0], layout), x.dtype)
     kw: Dict = dict(layer.conv_kwargs)
@@ -120,9 +120,9 @@ def conv_fn(impl: str, layer, x: np.ndarray, w: np.ndarray, layout: str) -> Call
                 pytest.skip("CLBlast's convgemm: NCHW, groups = 1")
             cb = _clblast(q)
             return _finish(q, lambda: cb.convgemm(layer, xd, wd, yd, x.shape[0]))
-        return _finish(q, lambda: kernels.conv2d(xd, wd, algorithm=alg, out=yd, layout=layout, **kw))
+        return _finish(q, lambda: hpc_kernels.conv2d(xd, wd, algorithm=alg, out=yd, layout=layout, **kw))
     try:  # an algorithm that does not take this layer is not a failure of the suite
-        kernels.conv2d(x, w, **kw, layout=layout, algorithm=alg, out=out, backend=backend)
+        hpc_kernels.conv2d(x, w, **kw, layout=layout, algorithm=alg, out=out, backend=backend)
     except ValueError as exc:
         pytest.skip(f"{impl}: {exc}")
-    return lambda: kernels.conv2d(x, w, **kw, layout=layout, algorithm=alg, out=out, backend=backend)
+    return lambda: hpc_kernels.conv2d(x, w, **kw, layout=layout, algorithm=alg, out=out, backend=backend)

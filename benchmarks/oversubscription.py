@@ -9,12 +9,12 @@ processes of `--threads` threads each (default 2 x 2, on a 2-core machine: overs
 alone (unloaded), each doing `--calls` small calls after a warm-up; the figure is the makespan (the
 slowest worker's loop). Implementations: kernels (cpu backend, OpenMP through libgomp) and NumPy
 (np.matmul on OpenBLAS's own pthreads, threads set through threadpoolctl; conv2d as the im2col +
-matmul baseline of `python -m kernels bench conv2d`).
+matmul baseline of `python -m hpc_kernels bench conv2d`).
 
 libgomp reads its wait policy once, when it is loaded, so each setting is a fresh process
 environment: libgomp = libgomp's own default (GOMP_SPINCOUNT=300000, what it uses when neither
 variable is set), passive = OMP_WAIT_POLICY=PASSIVE (sleep at once), spin=N = GOMP_SPINCOUNT=N,
-kernels = neither variable set (what `import kernels` then chooses). Settings, workloads and the
+kernels = neither variable set (what `import hpc_kernels` then chooses). Settings, workloads and the
 two scenarios are interleaved round by round and repeated: medians and min..max are reported, with
 the load average, since the machine may be shared. The "quiet" column times the unloaded calls in
 chunks of 20 too: their 10th percentile is the speed in the machine's quieter moments.
@@ -67,12 +67,12 @@ def _call(impl: str, op: str, threads: int) -> Callable[[], object]:
         out = np.empty((n, n), np.float32)
         if impl == "numpy":
             return lambda: np.matmul(a, b, out=out)
-        import kernels
+        import hpc_kernels
 
-        return lambda: kernels.gemm(a, b)
+        return lambda: hpc_kernels.gemm(a, b)
     # conv2d: a small 3x3 layer (16 -> 16 channels, 16x16 pixels, padding 1): 0.6 M multiply-adds
-    from kernels.bench.references import NumpyIm2col
-    from kernels.bench.layers import ConvLayer
+    from hpc_kernels.bench.references import NumpyIm2col
+    from hpc_kernels.bench.layers import ConvLayer
 
     layer = ConvLayer("small", "conv3x3", 16, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1)
     x = rng.standard_normal(layer.x_shape(1, "NCHW")).astype(np.float32)
@@ -80,9 +80,9 @@ def _call(impl: str, op: str, threads: int) -> Callable[[], object]:
     y = np.empty((1, layer.k, layer.out_h, layer.out_w), np.float32)
     if impl == "numpy":
         return NumpyIm2col(layer, x, w, "NCHW", y)
-    import kernels
+    import hpc_kernels
 
-    return lambda: kernels.conv2d(x, w, padding=1, out=y)
+    return lambda: hpc_kernels.conv2d(x, w, padding=1, out=y)
 
 
 # The calls are also timed in chunks of CHUNK: on a shared machine the fastest chunks show the speed
@@ -97,9 +97,9 @@ def worker(impl: str, op: str, calls: int, threads: int) -> None:
 
     fn = _call(impl, op, threads)
     if impl == "kernels":
-        import kernels
+        import hpc_kernels
 
-        kernels.set_num_threads(threads)
+        hpc_kernels.set_num_threads(threads)
     with threadpool_limits(threads, user_api="blas"):
         for _ in range(50):
             fn()

@@ -1,6 +1,6 @@
 """pytest-benchmark suite for conv2d: every distinct conv layer of ResNet-50, VGG-16, AlexNet and
 MobileNetV2 (kernels/bench/layers/, 224x224, batch 1, float32; the opencl suite on ResNet-50 as
-`bench conv2d --backend opencl`), NCHW and NHWC: kernels.conv2d per backend and algorithm, next to
+`bench conv2d --backend opencl`), NCHW and NHWC: hpc_kernels.conv2d per backend and algorithm, next to
 the im2col + NumPy baseline, torch (when installed) in the matching memory format and CLBlast's
 convgemm for opencl; GFLOP/s in extra_info.
 Run: pytest benchmarks/ --benchmark-only (a smoke run: --benchmark-disable, one call per test)."""
@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import kernels
-from kernels.bench.record import kind_of
+import hpc_kernels
+from hpc_kernels.bench.record import kind_of
 
 from .impls import conv_fn, conv_params
 
@@ -25,7 +25,7 @@ def test_conv2d_layer(benchmark, suite, layer, impl, layout):
     x = rng.standard_normal(layer.x_shape(1, layout), dtype=np.float32)
     w = rng.standard_normal(layer.w_shape, dtype=np.float32)
     fn = conv_fn(impl, layer, x, w, layout)
-    threads = kernels.get_num_threads()
+    threads = hpc_kernels.get_num_threads()
     torch = None
     if impl == "torch":
         import torch  # conv_fn skipped the test without it

@@ -1,4 +1,4 @@
-"""pytest-benchmark suite for gemm: the cases of `python -m kernels bench gemm` for every installed
+"""pytest-benchmark suite for gemm: the cases of `python -m hpc_kernels bench gemm` for every installed
 backend's suite (kernels/bench/cases.py: square sizes per suite, the ResNet-50 im2col rectangles on
 cpu), each backend next to the reference libraries of its suite (NumPy, torch, CLBlast, cuBLAS);
 GFLOP/s in extra_info. Run: pytest benchmarks/ --benchmark-only"""
@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import kernels
-from kernels.bench.record import kind_of
+import hpc_kernels
+from hpc_kernels.bench.record import kind_of
 
 from .impls import gemm_fn, gemm_params
 
@@ -26,4 +26,4 @@ def test_gemm(benchmark, suite, case, impl, dtype):
     benchmark(fn)
     if benchmark.stats is not None:  # None under --benchmark-disable
         benchmark.extra_info["gflops"] = case.flops / benchmark.stats.stats.median / 1e9
-    benchmark.extra_info.update(threads=kernels.get_num_threads(), suite=suite, kind=kind_of(impl), count=case.count)
+    benchmark.extra_info.update(threads=hpc_kernels.get_num_threads(), suite=suite, kind=kind_of(impl), count=case.count)

@@ -1,4 +1,4 @@
-# KERNELS_CPU_FALLBACK=ON (build time, cmake -P): configure and build kernels._cpu in WORK_DIR/build; a failure records why and exits 0.
+# KERNELS_CPU_FALLBACK=ON (build time, cmake -P): configure and build hpc_kernels._cpu in WORK_DIR/build; a failure records why and exits 0.
 #
 # Inputs (-D): SOURCE_DIR, WORK_DIR (holds init-cache.cmake, written by cmake/cpu_fallback.cmake),
 # GENERATOR, GENERATOR_PLATFORM, GENERATOR_TOOLSET, CONFIG. Outputs in WORK_DIR: `built` (a stamp:
@@ -64,7 +64,7 @@ function(_kernels_record_failure step output rc)
   file(WRITE "${_reason_file}"
     "the C++ build failed at install time (${step} step) and KERNELS_CPU_FALLBACK=ON installed the package without it: ${_summary}\n"
     "\nFirst error lines of the ${step} step (the whole log was ${_log}):\n${_context}\n")
-  message(WARNING "kernels: building the C++ extension kernels._cpu failed (${step} step); KERNELS_CPU_FALLBACK=ON: "
+  message(WARNING "kernels: building the C++ extension hpc_kernels._cpu failed (${step} step); KERNELS_CPU_FALLBACK=ON: "
                   "the package installs without it and the cpu backend will be unavailable.\n  ${_summary}\n"
                   "Full log: ${_log}")
 endfunction()

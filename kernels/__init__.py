@@ -1,11 +1,11 @@
-"""kernels: optimized GEMM and convolution kernels for HPC and AI workflows.
+"""hpc_kernels: optimized GEMM and convolution kernels for HPC and AI workflows.
 
-    import kernels
-    c = kernels.gemm(a, b)             # BLAS semantics, C++ engine for NumPy arrays
-    d = kernels.matmul(x, y)           # NumPy matmul semantics, batched
-    y = kernels.conv2d(x, w, b, padding=1, activation="relu")   # NCHW or NHWC, fused epilogue
-    with kernels.use_backend("reference"): ...
-    kernels.set_num_threads(2)
+    import hpc_kernels
+    c = hpc_kernels.gemm(a, b)             # BLAS semantics, C++ engine for NumPy arrays
+    d = hpc_kernels.matmul(x, y)           # NumPy matmul semantics, batched
+    y = hpc_kernels.conv2d(x, w, b, padding=1, activation="relu")   # NCHW or NHWC, fused epilogue
+    with hpc_kernels.use_backend("reference"): ...
+    hpc_kernels.set_num_threads(2)
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Command line: `python -m kernels info`, `python -m kernels bench gemm|conv2d|peak ...`,
-`python -m kernels tune [conv2d|gemm] --backend cpu|numba|opencl|cuda ...`,
-`python -m kernels run gemm|conv2d ...` (a workflow step) and
-`python -m kernels demo` (the demo workflow on an embedded Dask cluster)."""
+"""Command line: `python -m hpc_kernels info`, `python -m hpc_kernels bench gemm|conv2d|peak ...`,
+`python -m hpc_kernels tune [conv2d|gemm] --backend cpu|numba|opencl|cuda ...`,
+`python -m hpc_kernels run gemm|conv2d ...` (a workflow step) and
+`python -m hpc_kernels demo` (the demo workflow on an embedded Dask cluster)."""
 from __future__ import annotations
 
 import argparse
@@ -11,7 +11,7 @@ from typing import List, Optional
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kernels", description="hpc-kernels command line")
+    parser = argparse.ArgumentParser(prog="python -m hpc_kernels", description="hpc-kernels command line")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error instead of its one-line message")
     sub = parser.add_subparsers(dest="command", required=True)
     p_info = sub.add_parser("info", help="version, ISAs, block sizes, threads and backends")
@@ -40,12 +40,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except USER_ERRORS as exc:  # bad input or options, files, memory: one line (a bug keeps its traceback)
         if args.debug:
             raise
-        print(f"python -m kernels {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        print(f"python -m hpc_kernels {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         if args.debug:
             raise
-        print(f"python -m kernels {args.command}: interrupted", file=sys.stderr)
+        print(f"python -m hpc_kernels {args.command}: interrupted", file=sys.stderr)
         return 130  # 128 + SIGINT, as a shell reports a process SIGINT ended
 
 

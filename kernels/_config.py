@@ -14,11 +14,11 @@ ENV_VARS = {
     "KERNELS_CPU_MC": "cpu GEMM block size MC (rows of the packed A block); default from the L2 size",
     "KERNELS_CPU_KC": "cpu GEMM block size KC (depth of packed panels); default from the L1 size",
     "KERNELS_CPU_NC": "cpu GEMM block size NC (columns of the packed B block); default from the L3 size",
-    "KERNELS_VERBOSE": "1 logs every dispatch decision (logger 'kernels') to stderr",
+    "KERNELS_VERBOSE": "1 logs every dispatch decision (logger 'hpc_kernels') to stderr",
     "KERNELS_CACHE_DIR": "directory of the tuning store (tuning.json) and numba's kernel cache; default: the platform's user cache dir",
     "KERNELS_OPENCL_DEVICE": "opencl device: 'platform:device' indices or a name substring; default PYOPENCL_CTX, else the first GPU/accelerator, else a CPU, that builds a probe program",
     "KERNELS_OPENCL_BINARY": "opencl: load the FPGA-form program from this precompiled binary (clCreateProgramWithBinary) instead of source",
-    "KERNELS_TASK_CUS": "computing units the PyCOMPSs task versions (kernels.workflow.compss) ask for; default 1",
+    "KERNELS_TASK_CUS": "computing units the PyCOMPSs task versions (hpc_kernels.workflow.compss) ask for; default 1",
 }
 
 
@@ -85,7 +85,7 @@ GOMP_SPINCOUNT_DEFAULT = "1000"
 def openmp_defaults() -> None:
     """Set GOMP_SPINCOUNT to GOMP_SPINCOUNT_DEFAULT unless the user chose a wait policy
     (OMP_WAIT_POLICY or GOMP_SPINCOUNT set). Called first thing by kernels/__init__.py, before the
-    extension (the first thing in `import kernels` that loads libgomp) or numba's OpenMP layer
+    extension (the first thing in `import hpc_kernels` that loads libgomp) or numba's OpenMP layer
     load it; it stays in the environment, so child processes (Dask workers, PyCOMPSs tasks) get it
     too. Without effect where libgomp was already loaded by another module imported before kernels."""
     if not os.environ.get("OMP_WAIT_POLICY", "").strip() and not os.environ.get("GOMP_SPINCOUNT", "").strip():

@@ -1,4 +1,4 @@
-"""Type stubs of the C++ extension kernels._cpu (csrc/bindings/module.cpp)."""
+"""Type stubs of the C++ extension hpc_kernels._cpu (csrc/bindings/module.cpp)."""
 from typing import Any, Dict, List, Optional
 
 import numpy as np

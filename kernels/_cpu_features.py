@@ -1,5 +1,5 @@
 """The host CPU, asked in one place: its model name, and the vector ISAs it runs, from the C++
-engine's own table (kernels._cpu.info(): the checks its micro-kernels are chosen by) when the
+engine's own table (hpc_kernels._cpu.info(): the checks its micro-kernels are chosen by) when the
 extension is built, else from LLVM's host features (llvmlite, which the numba backend brings).
 The numba backend sizes its register tiles from isas(); the tuning cache keys on cpu_model()."""
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Backend registry and the choice of a backend for each call.
 
-Order of precedence: the ``backend=`` argument, then ``with kernels.use_backend(name)``, then the
+Order of precedence: the ``backend=`` argument, then ``with hpc_kernels.use_backend(name)``, then the
 ``KERNELS_BACKEND`` environment variable, then the array type: the first backend in registry order
 that can and should run the call (Backend.can_run / should_run: NumPy arrays go to cpu, else numba,
 else reference). This module knows no backend: it imports them by the registry's string paths
-(REGISTRY below) on first use. Every decision is logged at DEBUG on the ``kernels``
+(REGISTRY below) on first use. Every decision is logged at DEBUG on the ``hpc_kernels``
 logger.
 """
 from __future__ import annotations
@@ -25,14 +25,14 @@ from ._errors import BackendNotAvailable, UnsupportedOperation
 # backend). Order matters: for an array type, the first backend that can and should run a call
 # takes it. A new backend is a package under kernels/backends/ plus one line here.
 REGISTRY = {
-    "cpu": "kernels.backends.cpu:backend",
-    "numba": "kernels.backends.numba:backend",  # the default for NumPy arrays when cpu is not built
-    "reference": "kernels.backends.reference:backend",
-    "opencl": "kernels.backends.opencl:backend",
-    "cuda": "kernels.backends.cuda:backend",
+    "cpu": "hpc_kernels.backends.cpu:backend",
+    "numba": "hpc_kernels.backends.numba:backend",  # the default for NumPy arrays when cpu is not built
+    "reference": "hpc_kernels.backends.reference:backend",
+    "opencl": "hpc_kernels.backends.opencl:backend",
+    "cuda": "hpc_kernels.backends.cuda:backend",
 }
 
-logger = logging.getLogger("kernels")
+logger = logging.getLogger("hpc_kernels")
 
 _debug_on = logger.isEnabledFor  # bound once: pick() runs on every call
 _DEBUG = logging.DEBUG
@@ -125,10 +125,10 @@ def use_backend(name: str) -> Iterator[None]:
 
 
 def configure_logging() -> None:
-    """KERNELS_VERBOSE=1: send the kernels logger's DEBUG records to stderr."""
+    """KERNELS_VERBOSE=1: send the hpc_kernels logger's DEBUG records to stderr."""
     if config.verbose and not any(getattr(h, "_kernels_verbose", False) for h in logger.handlers):
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("kernels: %(message)s"))
+        handler.setFormatter(logging.Formatter("hpc_kernels: %(message)s"))
         handler._kernels_verbose = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)

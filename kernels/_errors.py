@@ -1,7 +1,7 @@
 """Exceptions of the kernels package, and how the command line reports them."""
 from __future__ import annotations
 
-# What a command of `python -m kernels` reports as one line and exit status 1: files that cannot
+# What a command of `python -m hpc_kernels` reports as one line and exit status 1: files that cannot
 # be read or written (OSError), bad files, shapes or options (ValueError, OverflowError), dtypes
 # (TypeError), results too large for memory (MemoryError), a backend not installed (ImportError).
 # Anything else is a bug and keeps its traceback (as these do with --debug).
@@ -25,7 +25,7 @@ class BackendNotAvailable(ImportError):
             if extra
             else "; reinstall hpc-kernels with a C++17 compiler available (pip install --force-reinstall hpc-kernels)"
         )
-        super().__init__(f"backend {backend!r} is not available: {reason}{hint}", name=f"kernels.backends.{backend}")
+        super().__init__(f"backend {backend!r} is not available: {reason}{hint}", name=f"hpc_kernels.backends.{backend}")
         self.backend = backend
         self.reason = reason
         self.extra = extra

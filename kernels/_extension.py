@@ -1,24 +1,20 @@
-"""Import of the compiled extension kernels._cpu, also from a source checkout that shadows the wheel.
+"""Import of the compiled extension hpc_kernels._cpu, and why it is missing when it is.
 
-Running `python -m kernels ...` or `python -m pytest` from the repository root puts the source
-tree's kernels/ first on sys.path; it has no compiled _cpu (the build put that in site-packages).
-Then the extension of the installed hpc-kernels distribution is loaded under the same name.
+(The repository's package folder is kernels/, installed as hpc_kernels: a source checkout on
+sys.path, as `python -m pytest` from its root puts it there, no longer shadows the installed package.)
 
-An install without the extension ships kernels/_cpu_not_built.txt, whose first line says why
+An install without the extension ships hpc_kernels/_cpu_not_built.txt, whose first line says why
 (KERNELS_BUILD_CPU=OFF, or a failed build that KERNELS_CPU_FALLBACK=ON installed around): that
 becomes the cpu backend's reason.
 
-`import kernels` does not load the extension: cpu_extension() does, on the first call that needs
-it (the cpu backend's first call, kernels.info(), the numba backend asking for the CPU's ISAs),
+`import hpc_kernels` does not load the extension: cpu_extension() does, on the first call that needs
+it (the cpu backend's first call, hpc_kernels.info(), the numba backend asking for the CPU's ISAs),
 and sets the engine up once as it loads: KERNELS_CPU_ISA and the KERNELS_CPU_MC/KC/NC block
-sizes, and the thread count kernels._threads kept until then.
+sizes, and the thread count hpc_kernels._threads kept until then.
 """
 from __future__ import annotations
 
 import importlib
-import importlib.machinery
-import importlib.util
-import sys
 import threading
 from pathlib import Path
 from types import ModuleType
@@ -30,45 +26,10 @@ from ._config import config
 _NOT_BUILT = "_cpu_not_built.txt"  # written by CMakeLists.txt / cmake/try_build_cpu.cmake
 
 
-def _from_installed_distribution() -> Optional[ModuleType]:
-    try:
-        from importlib.metadata import PackageNotFoundError, distribution
-
-        files = distribution("hpc-kernels").files or []
-    except (ImportError, PackageNotFoundError):
-        return None
-    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
-    for f in files:
-        if f.parts[:1] == ("kernels",) and f.name.startswith("_cpu.") and f.name.endswith(suffixes):
-            path = f.locate()
-            spec = importlib.util.spec_from_file_location("kernels._cpu", str(path))
-            if spec is None or spec.loader is None:
-                return None
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            sys.modules["kernels._cpu"] = module
-            setattr(sys.modules["kernels"], "_cpu", module)
-            return module
-    return None
-
-
 def _not_built_file() -> Optional[Path]:
-    """kernels/_cpu_not_built.txt of this package, else of the installed distribution (when a
-    source checkout shadows it), or None."""
+    """hpc_kernels/_cpu_not_built.txt of this install, or None."""
     here = Path(__file__).with_name(_NOT_BUILT)
-    if here.is_file():
-        return here
-    try:
-        from importlib.metadata import PackageNotFoundError, distribution
-
-        files = distribution("hpc-kernels").files or []
-    except (ImportError, PackageNotFoundError):
-        return None
-    for f in files:
-        if f.parts == ("kernels", _NOT_BUILT):
-            path = Path(str(f.locate()))
-            return path if path.is_file() else None
-    return None
+    return here if here.is_file() else None
 
 
 def not_built_reason() -> Optional[str]:
@@ -92,17 +53,14 @@ def load_cpu_extension() -> Tuple[Optional[ModuleType], str]:
     try:
         # By name: the extension module is no Python source, so import-linter (.importlinter)
         # would read `from . import _cpu` as an import of the kernels package itself.
-        _cpu = importlib.import_module("kernels._cpu")
-        return _cpu, "C++ extension kernels._cpu loaded"
+        _cpu = importlib.import_module("hpc_kernels._cpu")
+        return _cpu, "C++ extension hpc_kernels._cpu loaded"
     except ImportError as exc:
         error = exc
-    module = _from_installed_distribution()
-    if module is not None:
-        return module, f"C++ extension loaded from the installed wheel ({module.__file__})"
     why = not_built_reason()
     if why is not None:
-        return None, f"the C++ extension kernels._cpu could not be imported, it was not built: {why}"
-    return None, f"the C++ extension kernels._cpu could not be imported ({error})"
+        return None, f"the C++ extension hpc_kernels._cpu could not be imported, it was not built: {why}"
+    return None, f"the C++ extension hpc_kernels._cpu could not be imported ({error})"
 
 
 _lock = threading.Lock()

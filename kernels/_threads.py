@@ -1,6 +1,6 @@
-"""Thread count of the cpu backend: set/get/context manager over the OpenMP pool of kernels._cpu.
+"""Thread count of the cpu backend: set/get/context manager over the OpenMP pool of hpc_kernels._cpu.
 
-The count is process-wide. threadpoolctl sees the OpenMP runtime that kernels._cpu links and can
+The count is process-wide. threadpoolctl sees the OpenMP runtime that hpc_kernels._cpu links and can
 lower it for a scope (threadpool_limits), because the engine asks OpenMP for the caller's count.
 The extension loads on the first call that needs it (kernels/_extension.py), not at import: until
 then the count is kept here, and attach() applies it to the pool as the extension loads. The numba
@@ -15,7 +15,7 @@ from typing import Any, Iterator, Optional
 
 from ._config import config
 
-_pool: Any = None  # kernels._cpu once loaded: its OpenMP pool takes the count
+_pool: Any = None  # hpc_kernels._cpu once loaded: its OpenMP pool takes the count
 _requested: Optional[int] = None  # the count last set; None: OpenMP's default (OMP_NUM_THREADS) governs
 
 
@@ -95,7 +95,7 @@ def get_num_threads() -> int:
 
 @contextlib.contextmanager
 def num_threads(n: int) -> Iterator[None]:
-    """``with kernels.num_threads(n):`` sets the count for the block and restores it after."""
+    """``with hpc_kernels.num_threads(n):`` sets the count for the block and restores it after."""
     old = get_num_threads()
     set_num_threads(n)
     try:

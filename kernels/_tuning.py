@@ -52,7 +52,7 @@ LEGACY_FILE_NAMES = ("conv2d_tuning.json",)  # schema 1: cpu-keyed, read by ever
 LEVELS = ("device", "arch", "vendor")
 DEFAULT = "default"
 
-logger = logging.getLogger("kernels")
+logger = logging.getLogger("hpc_kernels")
 _MISSING = object()
 
 
@@ -207,11 +207,11 @@ class Store:
             why = f"schema {schema!r}, this version reads schema {SCHEMA}"
         if note:
             if why:
-                self._note(level, f"tuning store {self.path} ignored: {why}; `python -m kernels tune` rewrites it")
+                self._note(level, f"tuning store {self.path} ignored: {why}; `python -m hpc_kernels tune` rewrites it")
             for old in LEGACY_FILE_NAMES:
                 if (self.path.parent / old).exists():
                     self._note(logging.INFO, f"old tuning cache {self.path.parent / old} ignored (schema 1, one cpu-keyed "
-                                             f"table for every backend); retune with `python -m kernels tune --backend ...`")
+                                             f"table for every backend); retune with `python -m hpc_kernels tune --backend ...`")
         return {}
 
     def _note(self, level: int, text: str) -> None:

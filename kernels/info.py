@@ -1,4 +1,4 @@
-"""`kernels.info()` and its text form for `python -m kernels info`."""
+"""`hpc_kernels.info()` and its text form for `python -m hpc_kernels info`."""
 from __future__ import annotations
 
 import platform
@@ -59,7 +59,7 @@ def _device_line(dev: Dict[str, Any]) -> str:
 
 def format_info(d: Dict[str, Any]) -> str:
     lines = [
-        f"kernels {d['version']} (Python {d['python']}, {d['machine']})",
+        f"hpc-kernels {d['version']} (Python {d['python']}, {d['machine']})",
         f"processor:   {d['processor']}",
         f"threads:     {d['num_threads']}",
     ]
@@ -90,7 +90,7 @@ def format_info(d: Dict[str, Any]) -> str:
     t = d["tuning_cache"]
     tuned = "; ".join(f"{b}: " + ", ".join(f"{n} {op}" for op, n in ops.items()) for b, ops in t["entries"].items())
     lines.append(f"tuning store: {t['path']} (schema {t['schema']}; "
-                 + (f"tuned values {tuned})" if tuned else "nothing tuned yet: python -m kernels tune --backend cpu|numba|opencl|cuda)"))
+                 + (f"tuned values {tuned})" if tuned else "nothing tuned yet: python -m hpc_kernels tune --backend cpu|numba|opencl|cuda)"))
     lines += [f"  note: {n}" for n in t["notes"]]
     lines.append("environment variables:")
     lines += [f"  {k:<20} {v}" for k, v in ENV_VARS.items()]

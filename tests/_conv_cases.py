@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-import kernels
+import hpc_kernels
 from _conv_reference import applicable_algorithms
 from _helpers import DTYPES, dt_id
 
@@ -132,7 +132,7 @@ BOUND_CASES = sweep_cases(1)
 
 
 def run_conv(layer: Layer, ops: dict, algorithm: str, layout: str, activation: Optional[str], **extra):
-    return kernels.conv2d(ops["x"], ops["w"], ops["bias"], scale=ops["scale"], shift=ops["shift"],
+    return hpc_kernels.conv2d(ops["x"], ops["w"], ops["bias"], scale=ops["scale"], shift=ops["shift"],
                           activation=activation, algorithm=algorithm, **layer.geo(layout), **extra)
 
 

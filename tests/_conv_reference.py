@@ -12,8 +12,8 @@ from typing import Dict, Optional, Tuple, Union
 import numpy as np
 
 from _helpers import EPS
-from kernels._api.conv_args import ConvShape, ConvSpec
-from kernels.backends.reference import conv as numpy_conv
+from hpc_kernels._api.conv_args import ConvShape, ConvSpec
+from hpc_kernels.backends.reference import conv as numpy_conv
 
 Padding = Union[int, str, Tuple[int, ...]]
 

@@ -7,8 +7,8 @@ import types
 
 import numpy as np
 
-from kernels.backends.cuda import plan
-from kernels.backends.cuda import sources as S
+from hpc_kernels.backends.cuda import plan
+from hpc_kernels.backends.cuda import sources as S
 
 
 class _Mem:
@@ -230,9 +230,9 @@ class Launches:
 @contextlib.contextmanager
 def installed(monkeypatch):
     """The cuda backend with the fake CuPy and the kernel models; yields the launch recorder."""
-    from kernels import _dispatch
-    from kernels.backends.cuda import runtime as rt
-    from kernels.backends import cuda
+    from hpc_kernels import _dispatch
+    from hpc_kernels.backends.cuda import runtime as rt
+    from hpc_kernels.backends import cuda
 
     fake = make_module()
     rec = Launches()

@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from kernels import _cpu
+from hpc_kernels import _cpu
 
 DTYPES = (np.float32, np.float64)
 def dt_id(dt) -> str:

@@ -6,7 +6,7 @@ import contextlib
 import numpy as np
 import pytest
 
-from kernels.backends import opencl as O
+from hpc_kernels.backends import opencl as O
 
 backend = O.backend
 # The backend is unavailable without a platform, or when no device builds a trivial program (the
@@ -24,7 +24,7 @@ TILES = {
 
 
 def device():
-    from kernels.backends.opencl import runtime as rt
+    from hpc_kernels.backends.opencl import runtime as rt
 
     return rt.default_device()
 

@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 
 # Test the installed package. `python -m pytest` (the README's command) puts the repository root
-# first on sys.path, where kernels/ is the source tree without the compiled kernels._cpu; drop it
+# first on sys.path, where kernels/ is the source tree without the compiled hpc_kernels._cpu; drop it
 # (an editable install is unaffected: its import hook maps kernels to the source and build trees).
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _ROOT]
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import kernels  # noqa: E402
-from kernels._config import config  # noqa: E402
-from kernels._extension import cpu_extension  # noqa: E402
+import hpc_kernels  # noqa: E402
+from hpc_kernels._config import config  # noqa: E402
+from hpc_kernels._extension import cpu_extension  # noqa: E402
 
 # The suite tests the C++ engine: loaded (and configured from KERNELS_CPU_*) as the cpu backend's
-# first call would, before the helpers import kernels._cpu itself.
+# first call would, before the helpers import hpc_kernels._cpu itself.
 _cpu, _ = cpu_extension()
 
 from _helpers import ISAS, RUNNABLE_UKERNELS  # noqa: E402
@@ -56,7 +56,7 @@ _DEFAULT_INFO = _cpu.info()
 
 def _restore_defaults() -> None:
     """The configuration kernels starts with: avx512 cap and derived blocks, unless the
-    KERNELS_CPU_* variables said otherwise (as kernels._extension.cpu_extension applies them)."""
+    KERNELS_CPU_* variables said otherwise (as hpc_kernels._extension.cpu_extension applies them)."""
     _cpu.configure(config.cpu_isa or "avx512", config.cpu_mc, config.cpu_kc, config.cpu_nc)
 
 
@@ -79,10 +79,10 @@ def cpu_config():
 @pytest.fixture(autouse=True)
 def _engine_and_threads_restored():
     """Every test leaves the cpu engine and thread count as it found them (checked, not assumed)."""
-    threads = kernels.get_num_threads()
+    threads = hpc_kernels.get_num_threads()
     yield
-    if kernels.get_num_threads() != threads:
-        kernels.set_num_threads(threads)
+    if hpc_kernels.get_num_threads() != threads:
+        hpc_kernels.set_num_threads(threads)
     info = _cpu.info()
     if info["isa_cap"] != _DEFAULT_INFO["isa_cap"] or info["float32"] != _DEFAULT_INFO["float32"] or info[
         "float64"
@@ -147,7 +147,7 @@ def type_dispatch():
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     """The process's tuning store, in a fresh file (tests of the store and of what reads it)."""
-    from kernels import _tuning
+    from hpc_kernels import _tuning
 
     # cache_path, not cache_dir: numba's kernel cache (cache_dir()/numba, fixed when the numba
     # backend is first imported) must stay warm, or the first numba call compiles for minutes

@@ -2,7 +2,7 @@
 //
 // The Python layer (kernels/_api/conv.py) normalises stride/padding/dilation and raises the
 // argument errors users see first; everything here is re-checked so that a direct call into
-// kernels._cpu can never read or write out of bounds.
+// hpc_kernels._cpu can never read or write out of bounds.
 #include "conv_entry.hpp"
 
 #include <pybind11/stl.h>
@@ -302,7 +302,7 @@ ConvWeights make_weights(const py::array& w, const py::object& bias, const py::o
 template <typename T>
 void run_packed(const ConvWeights& cw, const ConvGeom& g, const py::array& x, const py::array& out, ConvAlgo algo) {
     const auto* f = static_cast<const FoldedEpilogue<T>*>(cw.folded.get());
-    // Panels depend only on the micro-kernel, so they stay valid across kernels.configure(); a
+    // Panels depend only on the micro-kernel, so they stay valid across hpc_kernels.configure(); a
     // kernel configured since the plan was built has none and packs per call (PackedWeights::find).
     const auto* pw = static_cast<const PackedWeights<T>*>(cw.packed.get());
     run<T>(g, x, static_cast<const T*>(cw.w.data()), f->view(), out, algo, pw);

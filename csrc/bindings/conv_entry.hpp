@@ -1,4 +1,4 @@
-// Declarations of the convolution entry points of kernels._cpu (see conv_entry.cpp).
+// Declarations of the convolution entry points of hpc_kernels._cpu (see conv_entry.cpp).
 #pragma once
 
 #include <pybind11/numpy.h>

@@ -1,4 +1,4 @@
-// Python entry points `gemm` and `matmul` of kernels._cpu: validate, release the GIL, run.
+// Python entry points `gemm` and `matmul` of hpc_kernels._cpu: validate, release the GIL, run.
 #include "gemm_entry.hpp"
 
 #include <stdexcept>
@@ -98,7 +98,7 @@ py::array as_input(const py::object& x) {
 }
 
 // alpha/beta: Python floats and ints (not bool) without any Python call, the common case; anything
-// else goes through kernels._validation.real_scalar, the Python backends' check, so that every
+// else goes through hpc_kernels._validation.real_scalar, the Python backends' check, so that every
 // backend accepts and rejects the same scalars with the same message.
 double real_arg(const py::object& x, const char* name) {
     PyObject* p = x.ptr();
@@ -111,7 +111,7 @@ double real_arg(const py::object& x, const char* name) {
         }
         return v;
     }
-    return py::module_::import("kernels._validation").attr("real_scalar")("gemm", name, x).cast<double>();
+    return py::module_::import("hpc_kernels._validation").attr("real_scalar")("gemm", name, x).cast<double>();
 }
 
 // An output argument: None, or a NumPy array used as it is (never converted).

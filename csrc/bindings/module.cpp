@@ -1,4 +1,4 @@
-// The kernels._cpu extension module: gemm/matmul, configuration, threads, info, test hooks.
+// The hpc_kernels._cpu extension module: gemm/matmul, configuration, threads, info, test hooks.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 

@@ -45,8 +45,8 @@ int cap() {
 }  // namespace
 
 void set_num_threads(int n) {
-    // Refreshed here, where kernels.set_num_threads checked its bound (so they agree); a count
-    // beyond it (only a direct kernels._cpu call, or restoring one from before the CPUs changed)
+    // Refreshed here, where hpc_kernels.set_num_threads checked its bound (so they agree); a count
+    // beyond it (only a direct hpc_kernels._cpu call, or restoring one from before the CPUs changed)
     // is clamped.
     const int c = compute_cap();
     g_cap.store(c, std::memory_order_relaxed);

@@ -3,7 +3,7 @@
 
 namespace kernels {
 
-// Process-wide thread count (kernels.set_num_threads). Each calling thread adopts it into its
+// Process-wide thread count (hpc_kernels.set_num_threads). Each calling thread adopts it into its
 // OpenMP ICV on its next call, so threadpoolctl, which sets the calling thread's ICV through
 // omp_set_num_threads, can still lower it for a scope. Clamped to the bound: 4 x the CPUs this
 // process may use, at least 8 (kernels/_threads.py checks it with a ValueError and says why).

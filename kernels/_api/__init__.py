@@ -1,1 +1,1 @@
-"""The public API's modules: gemm/matmul (linalg.py), conv2d/im2col/Conv2d (conv.py) and the conv2d argument checks every backend shares (conv_args.py). They import no backend: calls reach one through kernels._dispatch."""
+"""The public API's modules: gemm/matmul (linalg.py), conv2d/im2col/Conv2d (conv.py) and the conv2d argument checks every backend shares (conv_args.py). They import no backend: calls reach one through hpc_kernels._dispatch."""

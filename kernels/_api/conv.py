@@ -3,7 +3,7 @@
 Arguments are normalised and checked here once for every backend (kernels/_api/conv_args.py); the
 algorithm name is checked against every backend's names, then the chosen backend resolves it
 (Backend.choose_algorithm: "auto" means what that backend decides, kernels/backends/<name>/
-algorithms.py) and runs it. The decision is logged at DEBUG on the "kernels" logger.
+algorithms.py) and runs it. The decision is logged at DEBUG on the "hpc_kernels" logger.
 """
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def conv2d(
     (stride 1 only) or "valid". stride, dilation: int or (h, w). bias, scale, shift: (K,) or None.
     activation: None, "relu" or "relu6". algorithm: "auto" (the backend's choice), "im2col",
     "convgemm", "gemm" (1x1, stride 1, no padding) or "direct" (no lowering, any layer); each
-    backend implements a subset (kernels.info()["backends"][name]["algorithms"]) and raises
+    backend implements a subset (hpc_kernels.info()["backends"][name]["algorithms"]) and raises
     ValueError for the others. out: a writable array of
     the output's shape and dtype (never copied or cast). float32 and float64 (and float16 on
     the cuda backend). precision: "exact" (default) or "tf32" (float32 on TF32 tensor cores

@@ -14,4 +14,4 @@ def read(kind: str, name: str) -> str:
     repo = _REPO / kind
     if repo.is_dir():
         return (repo / name).read_text()
-    return resources.files("kernels").joinpath("_sources", kind, name).read_text()
+    return resources.files("hpc_kernels").joinpath("_sources", kind, name).read_text()

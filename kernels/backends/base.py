@@ -25,7 +25,7 @@ class Backend:
     available: bool = True
     reason: str = "available"
     # The conv2d algorithms this backend implements, each with the kernel that runs it (a subset of
-    # kernels._api.conv_args.ALGORITHMS, which also holds "auto"); a backend without conv2d: {}.
+    # hpc_kernels._api.conv_args.ALGORITHMS, which also holds "auto"); a backend without conv2d: {}.
     algorithms: ClassVar[Dict[str, str]] = {}
     auto: str = ""  # what "auto" picks, in one line (info() and the docs show it)
 

@@ -1,5 +1,5 @@
 """GEMM benchmark cases of every suite (square sizes, the ResNet-50 im2col rectangles): the one
-definition that `python -m kernels bench` and the pytest-benchmark suites in benchmarks/ share."""
+definition that `python -m hpc_kernels bench` and the pytest-benchmark suites in benchmarks/ share."""
 from __future__ import annotations
 
 import json
@@ -33,7 +33,7 @@ class GemmCase:
 
 
 def resnet50_layers() -> List[dict]:
-    text = resources.files("kernels.bench").joinpath("shapes/resnet50.json").read_text()
+    text = resources.files("hpc_kernels.bench").joinpath("shapes/resnet50.json").read_text()
     return json.loads(text)["layers"]
 
 

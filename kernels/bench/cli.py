@@ -1,4 +1,4 @@
-"""Argument parsing of `python -m kernels bench` and the dispatch to the suites (suite.py), peak (peak.py) and --compare (compare.py)."""
+"""Argument parsing of `python -m hpc_kernels bench` and the dispatch to the suites (suite.py), peak (peak.py) and --compare (compare.py)."""
 from __future__ import annotations
 
 import argparse
@@ -17,7 +17,7 @@ def positive(text: str) -> int:
 
 
 def thread_count(text: str) -> int:
-    """A thread count kernels.set_num_threads accepts (1..kernels._threads.max_threads()), checked
+    """A thread count hpc_kernels.set_num_threads accepts (1..hpc_kernels._threads.max_threads()), checked
     before anything is measured."""
     from .._threads import max_threads
 
@@ -73,7 +73,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                            "the cpu backend is fastest in)")
     conv.add_argument(
         "--algorithms", nargs="+", default=["auto", "im2col", "convgemm"], choices=["auto", "im2col", "convgemm", "gemm", "direct"],
-        help="kernels.conv2d algorithms timed (auto always; one that rejects a layer is skipped there)",
+        help="hpc_kernels.conv2d algorithms timed (auto always; one that rejects a layer is skipped there)",
     )
     conv.add_argument("--no-torch", action="store_true", help="leave torch out even when it is installed")
 

@@ -1,4 +1,4 @@
-"""`python -m kernels bench --compare old.json new.json`: per measurement, the ratio of the new run's
+"""`python -m hpc_kernels bench --compare old.json new.json`: per measurement, the ratio of the new run's
 GFLOP/s to the old one's, regressions flagged (exit status 1 when there is one).
 
 Measurements match on suite, op, case, network, dtype, layout, threads, batch and implementation.

@@ -2,9 +2,9 @@
 
 One JSON file per network (ResNet-50 v1.5, VGG-16, AlexNet, MobileNetV2 as in torchvision, 224x224
 input), one entry per distinct layer with its `count` in the network. The tables live inside the
-package so an installed wheel can run `python -m kernels bench conv2d`; benchmarks/ loads them from
-here too (one copy, nothing to keep in sync). `python -m kernels.bench.layers` prints the totals.
-(The data folder layers/ has no __init__.py, so `import kernels.bench.layers` finds this module.)
+package so an installed wheel can run `python -m hpc_kernels bench conv2d`; benchmarks/ loads them from
+here too (one copy, nothing to keep in sync). `python -m hpc_kernels.bench.layers` prints the totals.
+(The data folder layers/ has no __init__.py, so `import hpc_kernels.bench.layers` finds this module.)
 """
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def table(net: str) -> dict:
     """The raw JSON table of `net` (description, input, layers)."""
     if net not in NETS:
         raise ValueError(f"unknown network {net!r}; known: {', '.join(NETS)}")
-    return json.loads(resources.files("kernels.bench").joinpath(f"layers/{net}.json").read_text())
+    return json.loads(resources.files("hpc_kernels.bench").joinpath(f"layers/{net}.json").read_text())
 
 
 def load(net: str) -> List[ConvLayer]:

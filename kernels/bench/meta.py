@@ -32,23 +32,23 @@ def library_versions() -> Dict[str, Optional[str]]:
 
 
 def backends() -> Dict[str, Dict[str, Any]]:
-    """Each backend's availability and, when unavailable, the reason (kernels.info()['backends'])."""
-    import kernels
+    """Each backend's availability and, when unavailable, the reason (hpc_kernels.info()['backends'])."""
+    import hpc_kernels
 
     return {name: {"available": bool(d.get("available")), "reason": d.get("reason")}
-            for name, d in kernels.info()["backends"].items()}
+            for name, d in hpc_kernels.info()["backends"].items()}
 
 
 def run_meta(engine: Any = None, rounds: Optional[int] = None, **extra: Any) -> Dict[str, Any]:
-    import kernels
+    import hpc_kernels
 
     from .._threads import cores
 
-    info = kernels.info()
+    info = hpc_kernels.info()
     engine = engine if engine is not None else info.get("cpu_engine")
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["python -m kernels"] + sys.argv[1:]) if sys.argv and sys.argv[0].endswith("__main__.py") else None,
+        "command": " ".join(["python -m hpc_kernels"] + sys.argv[1:]) if sys.argv and sys.argv[0].endswith("__main__.py") else None,
         "machine": platform.machine(),
         "processor": info["processor"],
         "system": f"{platform.system()} {platform.release()}",
@@ -56,7 +56,7 @@ def run_meta(engine: Any = None, rounds: Optional[int] = None, **extra: Any) -> 
         "isa": {dt: e.get("isa") for dt, e in engine.items() if isinstance(e, dict) and "isa" in e} if engine else None,
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "kernels": kernels.__version__,
+        "kernels": hpc_kernels.__version__,
         "libraries": library_versions(),
         "backends": backends(),
         "cpu_engine": engine,

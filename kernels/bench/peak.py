@@ -1,4 +1,4 @@
-"""`python -m kernels bench peak`: this machine's FMA peak (one core and all cores) and streaming memory
+"""`python -m hpc_kernels bench peak`: this machine's FMA peak (one core and all cores) and streaming memory
 bandwidth, the two ceilings of the report's roofline.
 
 FMA peak: the cpu extension's probe (independent vector FMAs in registers, csrc/arch/<isa>/fma_peak.cpp), which

@@ -121,7 +121,7 @@ def load(path: str) -> Dict[str, Any]:
     except (OSError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: cannot read benchmark results ({exc})") from None
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not isinstance(doc.get("records"), list):
-        raise ValueError(f"{path}: not a benchmark results file of schema {SCHEMA} (written by `python -m kernels bench ... --json`)")
+        raise ValueError(f"{path}: not a benchmark results file of schema {SCHEMA} (written by `python -m hpc_kernels bench ... --json`)")
     for rec in doc["records"]:
         try:
             validate(rec)

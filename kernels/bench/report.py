@@ -23,7 +23,7 @@ def _run_blocks(doc: Mapping[str, Any]) -> List[Block]:
     isa = ", ".join(f"{dt} {i}" for dt, i in (m.get("isa") or {}).items())
     out: List[Block] = [
         ("h1", "hpc-kernels benchmark report"),
-        ("p", f"Run {m.get('date')} with `{m.get('command') or 'python -m kernels bench'}`: {m.get('processor')} "
+        ("p", f"Run {m.get('date')} with `{m.get('command') or 'python -m hpc_kernels bench'}`: {m.get('processor')} "
               f"({m.get('machine')}, {m.get('cores')} cores, {m.get('system')}), kernels {m.get('kernels')}, cpu ISA: {isa or 'n/a'}; "
               f"threads {', '.join(map(str, m.get('threads') or []))}; {m.get('rounds')} interleaved rounds per case, medians, "
               f"warm-up first; every result checked against a float64 reference."),
@@ -40,7 +40,7 @@ def _run_blocks(doc: Mapping[str, Any]) -> List[Block]:
         threads = list(next(iter(peak["fma_gflops"].values())).keys())
         rows.append(["bandwidth GB/s", *[_f(peak["bandwidth"][t]["gbs"]) if t in peak["bandwidth"] else "-" for t in threads]])
         bw = next(iter(peak["bandwidth"].values()))
-        out += [("h2", "Machine ceilings (`python -m kernels bench peak`)"),
+        out += [("h2", "Machine ceilings (`python -m hpc_kernels bench peak`)"),
                 ("table", ["GFLOP/s FMA peak"] + [f"{t} core(s)" for t in threads], rows),
                 ("p", f"Bandwidth: STREAM {bw['kernel']}, arrays of {bw['array_bytes'] >> 20} MiB each, best of 5 passes.")]
     rows = []

@@ -1,4 +1,4 @@
-"""The driver of `python -m kernels bench gemm|conv2d|all`: runs the suite of every selected backend
+"""The driver of `python -m hpc_kernels bench gemm|conv2d|all`: runs the suite of every selected backend
 (each backend interleaved with its reference libraries), collects their records into one results
 document, writes --json and --report, and exits 1 if any result was wrong or a suite failed.
 
@@ -34,7 +34,7 @@ def select(args: argparse.Namespace, available: Dict[str, Dict[str, Any]]) -> Tu
     usable = [b for b in SUITES if available.get(b, {}).get("available")]
     if args.what != "all" and not args.report and "cpu" in usable:
         return ["cpu"], ""
-    return usable, "" if usable else "no backend is available (python -m kernels info says why)"
+    return usable, "" if usable else "no backend is available (python -m hpc_kernels info says why)"
 
 
 def _suite(name: str):
@@ -74,7 +74,7 @@ def check_dtypes(args: argparse.Namespace, suites: List[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import kernels
+    import hpc_kernels
 
     from .._threads import cores
     from .meta import backends, run_meta
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
             except Exception as exc:  # one broken suite must not lose the others' results
                 doc["failed"][f"{suite} {op}"] = f"{type(exc).__name__}: {exc}"
                 print(f"bench: the {suite} {op} suite failed:\n{traceback.format_exc()}", file=sys.stderr)
-    meta = run_meta(kernels.info()["cpu_engine"], rounds, threads=threads, quick=args.quick, suites=suites, ops=ops, peak=peak,
+    meta = run_meta(hpc_kernels.info()["cpu_engine"], rounds, threads=threads, quick=args.quick, suites=suites, ops=ops, peak=peak,
                     wall_s=round(time.perf_counter() - t0, 1), loadavg={"before": load_before, "after": _loadavg()})
     out = record.document(meta, recs, **doc)
     status = 0

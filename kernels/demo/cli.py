@@ -1,4 +1,4 @@
-"""`python -m kernels demo`: the three-stage workflow on an embedded loopback LocalCluster, with a
+"""`python -m hpc_kernels demo`: the three-stage workflow on an embedded loopback LocalCluster, with a
 progress line per finished task, a table of what ran where, timings and reference checks."""
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ def _stage(label: str, futures: List[Any], t0: float) -> List[Any]:
 
 def _task(stage: str, first: np.ndarray, fn, *args: Any):
     """A stage function run as a workflow task on a worker: threads bound to what the task owns,
-    backend and place recorded (kernels.workflow's task runner)."""
-    from kernels.workflow.arrays import aligned
-    from kernels.workflow.tasks import run_kernel
+    backend and place recorded (hpc_kernels.workflow's task runner)."""
+    from hpc_kernels.workflow.arrays import aligned
+    from hpc_kernels.workflow.tasks import run_kernel
 
     # Arguments arrive from the network, possibly unaligned: aligned copies where needed.
     args = tuple({k: aligned(v) for k, v in a.items()} if isinstance(a, dict) else aligned(a) for a in args)
@@ -55,10 +55,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         import distributed
     except ImportError:
-        print("python -m kernels demo needs Dask: pip install 'hpc-kernels[demo]'", file=sys.stderr)
+        print("python -m hpc_kernels demo needs Dask: pip install 'hpc-kernels[demo]'", file=sys.stderr)
         return 2
-    import kernels
-    import kernels.distributed as kd
+    import hpc_kernels
+    import hpc_kernels.distributed as kd
 
     from . import stages
 
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     for key in ("batch", "size", "steps"):
         if getattr(args, key) is not None:
             if getattr(args, key) < 1:
-                print(f"python -m kernels demo: --{key} must be >= 1", file=sys.stderr)
+                print(f"python -m hpc_kernels demo: --{key} must be >= 1", file=sys.stderr)
                 return 2
             size[key] = getattr(args, key)
     size["every"] = max(1, min(size["every"], size["steps"]))
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         timings["analytics"] = time.perf_counter() - t0
         rows.append(info)
         x64 = x.astype(np.float64)
-        gram_ref = kernels.gemm(x64, x64.T, backend="reference")
+        gram_ref = hpc_kernels.gemm(x64, x64.T, backend="reference")
         checks.append(_check("Gram matrix (distributed gemm) vs reference", gram, gram_ref,
                              2 * x.shape[1] * eps * (np.abs(x64) @ np.abs(x64).T)))
         axes_ref, explained_ref = stages.pca_from_gram(x64, gram_ref, 4, backend="reference")
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {'task':<11} {'where':<34} {'backend':<8} {'threads':>7} {'seconds':>8}")
     for r in rows:
         print(f"  {r['kernel']:<11} {r['where']:<34} {r['backend']:<8} {r['threads']:>7} {r['seconds']:>8.3f}")
-    print(f"  gemm blocks {len(blocks)} x kernels.distributed.gemm (block 512) on " + ", ".join(per_worker))
+    print(f"  gemm blocks {len(blocks)} x hpc_kernels.distributed.gemm (block 512) on " + ", ".join(per_worker))
     print("\ntimings: " + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()) + f", total {total:.1f} s")
     print(f"results: PCA explained variance of the first 4 axes {np.round(explained, 4).tolist()}; "
           f"CNN (fixed random weights, untrained) class counts {np.bincount(np.argmax(scores, axis=1), minlength=4).tolist()}")

@@ -6,7 +6,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-import kernels
+import hpc_kernels
 
 ALPHA = 0.2  # diffusion number; explicit 5-point heat stencils are stable for ALPHA <= 0.25
 
@@ -35,7 +35,7 @@ def simulate(fields: np.ndarray, steps: int, every: int, backend: Optional[str] 
     w = heat_stencil(fields.dtype)
     u, snaps = fields, []
     for t in range(1, steps + 1):
-        u = kernels.conv2d(u, w, padding=1, backend=backend)
+        u = hpc_kernels.conv2d(u, w, padding=1, backend=backend)
         if t % every == 0:
             snaps.append(u[:, 0])
     return np.stack(snaps)
@@ -49,7 +49,7 @@ def pca_from_gram(x: np.ndarray, gram: np.ndarray, components: int, backend: Opt
     order = np.argsort(lam)[::-1][:components]
     lam, v = lam[order], v[:, order]
     scaled = (v / np.sqrt(np.maximum(lam, 1e-30))).T.astype(x.dtype)  # (components, n)
-    axes = kernels.gemm(scaled, x, backend=backend)
+    axes = hpc_kernels.gemm(scaled, x, backend=backend)
     return axes, lam / max(float(np.trace(gram)), 1e-30)
 
 
@@ -65,7 +65,7 @@ def cnn_params(dtype, seed: int = 1) -> Dict[str, np.ndarray]:
 
 def cnn(fields: np.ndarray, p: Dict[str, np.ndarray], backend: Optional[str] = None) -> np.ndarray:
     """Class scores (B, 4) of (B, 1, H, W) fields: conv2d layers with fused bias + ReLU, then a GEMM."""
-    h = kernels.conv2d(fields, p["w1"], p["b1"], padding=1, activation="relu", backend=backend)
-    h = kernels.conv2d(h, p["w2"], p["b2"], stride=2, padding=1, activation="relu", backend=backend)
+    h = hpc_kernels.conv2d(fields, p["w1"], p["b1"], padding=1, activation="relu", backend=backend)
+    h = hpc_kernels.conv2d(h, p["w2"], p["b2"], stride=2, padding=1, activation="relu", backend=backend)
     pooled = np.ascontiguousarray(h.mean(axis=(2, 3)))
-    return kernels.gemm(pooled, p["w3"], backend=backend)
+    return hpc_kernels.gemm(pooled, p["w3"], backend=backend)

@@ -1,7 +1,7 @@
 """Kernels on a Dask cluster: a blocked GEMM over dask.array and a batched conv2d split over the
 batch, both running kernels' own kernels on the workers.
 
-    import kernels.distributed as kd
+    import hpc_kernels.distributed as kd
     c = kd.gemm(a, b)                         # embedded loopback LocalCluster, 2 x 1-thread workers
     with kd.local_cluster(workers=2) as cluster, distributed.Client(cluster) as client:
         c = kd.gemm(a, b, client=client, block=4096)

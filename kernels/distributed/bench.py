@@ -1,7 +1,7 @@
-"""`python -m kernels.distributed.bench`: the blocked GEMM on a loopback LocalCluster against one
-process running kernels.gemm with the same total threads, and the task overhead per block.
+"""`python -m hpc_kernels.distributed.bench`: the blocked GEMM on a loopback LocalCluster against one
+process running hpc_kernels.gemm with the same total threads, and the task overhead per block.
 
-The operands are shipped to the workers once before any timing (kernels.distributed.scatter_operands:
+The operands are shipped to the workers once before any timing (hpc_kernels.distributed.scatter_operands:
 A's row panels spread over the workers, B on each), as a workflow's data would live in the
 cluster; the single process multiplies the same matrices. Each round times both,
 interleaved, and the medians are compared. The distributed time is to the result persisted on the
@@ -21,11 +21,11 @@ import time
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m kernels.distributed.bench", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m hpc_kernels.distributed.bench", description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=8192, help="square size (default 8192)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--block", type=int, default=None, help="block size (default: kernels.distributed.choose_block)")
+    p.add_argument("--block", type=int, default=None, help="block size (default: hpc_kernels.distributed.choose_block)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     args = p.parse_args(argv)
@@ -33,8 +33,8 @@ def main(argv=None) -> int:
     import distributed
     import numpy as np
 
-    import kernels
-    import kernels.distributed as kd
+    import hpc_kernels
+    import hpc_kernels.distributed as kd
 
     n, workers = args.n, args.workers
     with kd.local_cluster(workers=workers, threads_per_worker=1) as cluster, distributed.Client(cluster) as client:
@@ -46,9 +46,9 @@ def main(argv=None) -> int:
         local_s, dist_s, gather_s, overhead_s, compute_s = [], [], [], [], []
         blocks = 0
         for r in range(args.rounds + 1):  # round 0 warms up both (pools, pages, imports)
-            with kernels.num_threads(workers):
+            with hpc_kernels.num_threads(workers):
                 t0 = time.perf_counter()
-                c_local = kernels.gemm(a, b)
+                c_local = hpc_kernels.gemm(a, b)
                 t_local = time.perf_counter() - t0
             time.sleep(0.5)
             with distributed.get_task_stream(client) as ts:
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     med = {k: statistics.median(v) for k, v in
            dict(local=local_s, distributed=dist_s, gather=gather_s, overhead=overhead_s, compute=compute_s).items()}
     flops = 2.0 * n ** 3
-    print(f"\nmedians of {args.rounds}: single-process {workers}-thread kernels.gemm {med['local']:.3f} s "
+    print(f"\nmedians of {args.rounds}: single-process {workers}-thread hpc_kernels.gemm {med['local']:.3f} s "
           f"({flops / med['local'] / 1e9:.0f} GFLOP/s); distributed {med['distributed']:.3f} s "
           f"({flops / med['distributed'] / 1e9:.0f} GFLOP/s), ratio {med['distributed'] / med['local']:.3f}; "
           f"+ gather {med['gather']:.3f} s (ratio with gather {(med['distributed'] + med['gather']) / med['local']:.3f})")

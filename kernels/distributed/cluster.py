@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator, Optional
 
-_MISSING = "kernels.distributed needs Dask; install it with: pip install 'hpc-kernels[dask]'"
+_MISSING = "hpc_kernels.distributed needs Dask; install it with: pip install 'hpc-kernels[dask]'"
 
 
 def require_distributed():

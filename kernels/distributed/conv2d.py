@@ -1,4 +1,4 @@
-"""Batched conv2d over Dask: the batch is split into chunks, each convolved by kernels.conv2d on a
+"""Batched conv2d over Dask: the batch is split into chunks, each convolved by hpc_kernels.conv2d on a
 worker; the weights are shipped to the cluster once and shared by every chunk."""
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from .cluster import client_for, current_client, require_distributed, worker_thr
 
 def _chunk(x: np.ndarray, w: np.ndarray, bias: Optional[np.ndarray], options: dict) -> np.ndarray:
     """One batch chunk on a worker, with the threads the task owns there."""
-    import kernels
+    import hpc_kernels
     from ..workflow.resources import bound_threads
 
     x, w = _aligned(x), _aligned(w)
     with bound_threads():
-        return kernels.conv2d(x, w, None if bias is None else _aligned(bias), **options)
+        return hpc_kernels.conv2d(x, w, None if bias is None else _aligned(bias), **options)
 
 
 def conv2d_graph(x: Any, w: Any, bias: Any, batch: int, **options: Any) -> Any:
@@ -28,10 +28,10 @@ def conv2d_graph(x: Any, w: Any, bias: Any, batch: int, **options: Any) -> Any:
     require_distributed()
     from dask.base import tokenize
 
-    import kernels
+    import hpc_kernels
 
     # kernels' own checks and output geometry, on an empty batch of the same shape (no compute).
-    meta = kernels.conv2d(np.empty((0,) + tuple(x.shape[1:]), x.dtype), np.empty(w.shape, w.dtype),
+    meta = hpc_kernels.conv2d(np.empty((0,) + tuple(x.shape[1:]), x.dtype), np.empty(w.shape, w.dtype),
                           None if bias is None else np.empty(bias.shape, bias.dtype), **options)
     x = x.rechunk((batch,) + tuple(-1 for _ in x.shape[1:]))
     name = "kernels-conv2d-" + tokenize(x.name, w.name, None if bias is None else bias.name, options)
@@ -53,10 +53,10 @@ def conv2d(
     gather: bool = True,
     **options: Any,
 ) -> Any:
-    """kernels.conv2d of a batch split over a Dask cluster (same arguments and results as
-    kernels.conv2d: stride, padding, dilation, groups, layout, activation, scale, shift, algorithm,
+    """hpc_kernels.conv2d of a batch split over a Dask cluster (same arguments and results as
+    hpc_kernels.conv2d: stride, padding, dilation, groups, layout, activation, scale, shift, algorithm,
     backend). batch: images per task (default: the batch spread evenly over the workers'
-    threads). client, gather: as for kernels.distributed.gemm."""
+    threads). client, gather: as for hpc_kernels.distributed.gemm."""
     require_distributed()
     if "out" in options:
         raise TypeError("distributed conv2d: out= is not supported (the result is gathered or kept on the cluster)")

@@ -1,4 +1,4 @@
-"""Blocked GEMM over dask.array: each block product runs kernels.gemm on a worker, and the sum
+"""Blocked GEMM over dask.array: each block product runs hpc_kernels.gemm on a worker, and the sum
 over k is a chain of accumulating products in the graph (C_ij += A_ik B_kj, one task per k)."""
 from __future__ import annotations
 
@@ -20,14 +20,14 @@ _MIN_BLOCK = 512  # below this a block product (~0.3 ms at 512) is of the order 
 def _product(a: np.ndarray, b: np.ndarray, c: Optional[np.ndarray], alpha: float, backend: Optional[str]) -> np.ndarray:
     """One block product on a worker, with the threads the task owns there. The partial sum `c`
     is read, never written: it belongs to the worker's store (a retried task must see it intact)."""
-    import kernels
+    import hpc_kernels
     from ..workflow.resources import bound_threads
 
     a, b = _aligned(a), _aligned(b)
     with bound_threads():
         if c is None:
-            return kernels.gemm(a, b, alpha=alpha, backend=backend)
-        return kernels.gemm(a, b, _aligned(c), alpha=alpha, beta=1.0, out=np.empty_like(c), backend=backend)
+            return hpc_kernels.gemm(a, b, alpha=alpha, backend=backend)
+        return hpc_kernels.gemm(a, b, _aligned(c), alpha=alpha, beta=1.0, out=np.empty_like(c), backend=backend)
 
 
 def choose_block(m: int, n: int, k: int, threads: int) -> int:
@@ -73,7 +73,7 @@ def gemm(
     gather: bool = True,
     backend: Optional[str] = None,
 ) -> Any:
-    """``alpha * a @ b`` on a Dask cluster, block products by kernels.gemm on the workers.
+    """``alpha * a @ b`` on a Dask cluster, block products by hpc_kernels.gemm on the workers.
 
     a, b: NumPy arrays (shipped once: a's row panels spread over the workers, b to every worker,
     see scatter_operands) or dask arrays (used where they are).

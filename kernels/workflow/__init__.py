@@ -1,7 +1,7 @@
 """Kernels as workflow tasks: task functions with resource-bound threads, @software invocation
 descriptions, and PyCOMPSs task versions where pycompss is importable.
 
-    from kernels.workflow import gemm_task, conv2d_task, description
+    from hpc_kernels.workflow import gemm_task, conv2d_task, description
     c = gemm_task("a.npy", "b.npy")                       # arrays or .npy paths in
     conv2d_task(x, w, out="y.npy", padding=1)             # .npy written atomically
     c, info = gemm_task(a, b, info=True)                  # where it ran, backend, threads, seconds
@@ -20,7 +20,7 @@ from .resources import bound_threads, owned_threads
 from .tasks import TASKS, conv2d_task, gemm_task
 
 PYCOMPSS_AVAILABLE = compss.AVAILABLE
-# Why the PyCOMPSs task versions (kernels.workflow.compss) are absent, "" when they are present.
+# Why the PyCOMPSs task versions (hpc_kernels.workflow.compss) are absent, "" when they are present.
 PYCOMPSS_REASON = compss.REASON
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""`python -m kernels run gemm|conv2d --input ... --output out.npy`: a kernel as a workflow's
+"""`python -m hpc_kernels run gemm|conv2d --input ... --output out.npy`: a kernel as a workflow's
 binary step (exit 0 on success, 1 with a one-line error on stderr, 2 for bad usage, 128 + N when
 signal N ends it while it writes the output, which then leaves no partial file)."""
 from __future__ import annotations
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     required, optional = _INPUTS[args.kernel]
     if not len(required) <= len(args.input) <= len(required) + len(optional):
         names = " ".join(f"{n}.npy" for n in required) + "".join(f" [{n}.npy]" for n in optional)
-        print(f"python -m kernels run {args.kernel}: expected --input {names}, got {len(args.input)} file(s)", file=sys.stderr)
+        print(f"python -m hpc_kernels run {args.kernel}: expected --input {names}, got {len(args.input)} file(s)", file=sys.stderr)
         return 2
     # A SIGTERM/SIGINT while the output is written removes the partial file (exit 128 + signal).
     remove_partial_files_on_signals()
@@ -101,6 +101,6 @@ def run(args: argparse.Namespace) -> int:
     except USER_ERRORS as exc:
         if getattr(args, "debug", False):
             raise
-        print(f"python -m kernels run {args.kernel}: error: {one_line(exc)}", file=sys.stderr)
+        print(f"python -m hpc_kernels run {args.kernel}: error: {one_line(exc)}", file=sys.stderr)
         return 1
     return 0

@@ -3,13 +3,13 @@
 
 In a PyCOMPSs application:
 
-    from kernels.workflow.compss import gemm, conv2d      # FILE_IN .npy operands, FILE_OUT result
+    from hpc_kernels.workflow.compss import gemm, conv2d      # FILE_IN .npy operands, FILE_OUT result
     gemm("a.npy", "b.npy", "c.npy")                      # a task; the runtime picks CPU or GPU version
     conv2d("x.npy", "w.npy", "y.npy", stride=1, padding=1)
     compss_wait_on_file("y.npy")
 
 The CPU versions ask for KERNELS_TASK_CUS computing units (default 1; PyCOMPSs then sets
-COMPSS_NUM_THREADS in the task's process, and kernels.workflow binds its threads to it); the GPU
+COMPSS_NUM_THREADS in the task's process, and hpc_kernels.workflow binds its threads to it); the GPU
 alternatives ask for one GPU (the runtime sets CUDA_VISIBLE_DEVICES, which selects the cuda backend).
 """
 from __future__ import annotations
@@ -41,7 +41,7 @@ if AVAILABLE:
     def gemm(a: str, b: str, c: str, alpha: float = 1.0, beta: float = 0.0) -> None:
         gemm_task(a, b, out=c, alpha=alpha, beta=beta)
 
-    @implement(source_class="kernels.workflow.compss", method="gemm")
+    @implement(source_class="hpc_kernels.workflow.compss", method="gemm")
     @constraint(processors=[{"processorType": "CPU", "computingUnits": "1"}, {"processorType": "GPU", "computingUnits": "1"}])
     @task(a=FILE_IN, b=FILE_IN, c=FILE_OUT)
     def gemm_gpu(a: str, b: str, c: str, alpha: float = 1.0, beta: float = 0.0) -> None:
@@ -52,7 +52,7 @@ if AVAILABLE:
     def conv2d(x: str, w: str, y: str, **options: Any) -> None:
         conv2d_task(x, w, out=y, **options)
 
-    @implement(source_class="kernels.workflow.compss", method="conv2d")
+    @implement(source_class="hpc_kernels.workflow.compss", method="conv2d")
     @constraint(processors=[{"processorType": "CPU", "computingUnits": "1"}, {"processorType": "GPU", "computingUnits": "1"}])
     @task(x=FILE_IN, w=FILE_IN, y=FILE_OUT)
     def conv2d_gpu(x: str, w: str, y: str, **options: Any) -> None:
@@ -62,5 +62,5 @@ else:
 
     def __getattr__(name: str) -> Any:
         if name in ("gemm", "gemm_gpu", "conv2d", "conv2d_gpu"):
-            raise ImportError(f"kernels.workflow.compss.{name} is not defined: {REASON}")
-        raise AttributeError(f"module 'kernels.workflow.compss' has no attribute {name!r}")
+            raise ImportError(f"hpc_kernels.workflow.compss.{name} is not defined: {REASON}")
+        raise AttributeError(f"module 'hpc_kernels.workflow.compss' has no attribute {name!r}")

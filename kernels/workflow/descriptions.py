@@ -6,7 +6,7 @@ import json
 from importlib import resources
 from typing import Any, Dict, List, Optional
 
-_PACKAGE = "kernels.workflow"
+_PACKAGE = "hpc_kernels.workflow"
 
 
 class DescriptionError(ValueError):

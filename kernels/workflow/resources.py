@@ -5,11 +5,11 @@ import contextlib
 import os
 from typing import Iterator, Optional, Tuple
 
-import kernels
-from kernels._extension import cpu_extension
-from kernels._threads import _count, cores
+import hpc_kernels
+from hpc_kernels._extension import cpu_extension
+from hpc_kernels._threads import _count, cores
 
-# Read at task time, not through kernels._config: these are the workflow runtime's per-task
+# Read at task time, not through hpc_kernels._config: these are the workflow runtime's per-task
 # variables (PyCOMPSs sets them in the worker process that runs each task), not our settings.
 _COMPUTING_UNITS_VARS = ("COMPSS_NUM_THREADS", "OMP_NUM_THREADS")
 
@@ -64,7 +64,7 @@ def gpu_backend() -> Optional[str]:
     if not devices or devices.startswith("-1") or devices.lower() in ("none", "nodevfiles"):
         return None
     try:
-        kernels.get_backend("cuda")
+        hpc_kernels.get_backend("cuda")
     except (ImportError, ValueError):
         return None
     return "cuda"
@@ -86,14 +86,14 @@ def bound_threads(requested: Optional[int] = None) -> Iterator[int]:
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        with kernels.num_threads(n):
+        with hpc_kernels.num_threads(n):
             yield n
         return
     _cpu, _ = cpu_extension()  # loaded before threadpoolctl looks for the OpenMP runtime it links
-    kernels.get_num_threads()
+    hpc_kernels.get_num_threads()
     with threadpool_limits(limits=n):
         if _cpu is None:  # numba backend: it reads the process-wide count
-            with kernels.num_threads(n):
+            with hpc_kernels.num_threads(n):
                 yield n
         else:
             yield n

@@ -9,9 +9,9 @@ from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
-import kernels
+import hpc_kernels
 
-from kernels._dispatch import _loaded, pick
+from hpc_kernels._dispatch import _loaded, pick
 
 from .arrays import PathLike, load, save_atomic
 from .resources import bound_threads, dask_worker, gpu_backend, owned_threads
@@ -41,7 +41,7 @@ def run_kernel(kernel: str, first: Any, fn, out: Optional[PathLike], threads: Op
         t0 = time.perf_counter()
         result = fn(chosen)
         seconds = time.perf_counter() - t0
-        seen = kernels.get_num_threads()  # what the kernel actually ran with on this thread
+        seen = hpc_kernels.get_num_threads()  # what the kernel actually ran with on this thread
     if hasattr(result, "get") and not isinstance(result, np.ndarray) and out is not None:
         result = result.get()  # a device array going to a file
     value: Any = save_atomic(out, result) if out is not None else result
@@ -65,7 +65,7 @@ def gemm_task(
     backend: Optional[str] = None,
     info: bool = False,
 ) -> Any:
-    """kernels.gemm as a task: ``alpha * op(a) @ op(b) + beta * c``. Operands are arrays or .npy
+    """hpc_kernels.gemm as a task: ``alpha * op(a) @ op(b) + beta * c``. Operands are arrays or .npy
     paths; with ``out`` (a path) the result is written there atomically and the path returned, else
     the array is returned (never written into a caller's c: a task's inputs stay unchanged).
     ``threads``: at most what the task owns (default: all of it). ``info=True`` returns
@@ -74,7 +74,7 @@ def gemm_task(
 
     def call(be):
         target = None if c is None else c.copy() if hasattr(c, "copy") else np.array(c)  # gemm writes into c; a task's inputs stay as they are
-        return kernels.gemm(a, b, target, alpha=alpha, beta=beta, trans_a=trans_a, trans_b=trans_b, backend=be)
+        return hpc_kernels.gemm(a, b, target, alpha=alpha, beta=beta, trans_a=trans_a, trans_b=trans_b, backend=be)
 
     return run_kernel("gemm", a, call, out, threads, backend, info)
 
@@ -90,13 +90,13 @@ def conv2d_task(
     info: bool = False,
     **options: Any,
 ) -> Any:
-    """kernels.conv2d as a task: x, w, bias as arrays or .npy paths, the other keyword arguments
-    of kernels.conv2d (stride, padding, dilation, groups, layout, activation, scale, shift,
+    """hpc_kernels.conv2d as a task: x, w, bias as arrays or .npy paths, the other keyword arguments
+    of hpc_kernels.conv2d (stride, padding, dilation, groups, layout, activation, scale, shift,
     algorithm) as they are; ``out``, ``threads``, ``backend``, ``info`` as for gemm_task."""
     x, w, bias = load("conv2d: x", x), load("conv2d: w", w), load("conv2d: bias", bias)
     if "out" in options:
         raise TypeError("conv2d_task: out is the output .npy path here")
-    return run_kernel("conv2d", x, lambda be: kernels.conv2d(x, w, bias, backend=be, **options), out, threads, backend, info)
+    return run_kernel("conv2d", x, lambda be: hpc_kernels.conv2d(x, w, bias, backend=be, **options), out, threads, backend, info)
 
 
 TASKS: Dict[str, Any] = {"gemm": gemm_task, "conv2d": conv2d_task}

@@ -25,9 +25,9 @@ from hypothesis import currently_in_test_context, event
 from hypothesis import strategies as st
 from numpy.lib.stride_tricks import as_strided
 
-import kernels
-from kernels import _cpu
-from kernels._config import config
+import hpc_kernels
+from hpc_kernels import _cpu
+from hpc_kernels._config import config
 
 from _conv_reference import conv2d_ref_and_bound, im2col_ref
 from _helpers import EPS, ISAS, gemm_reference
@@ -252,7 +252,7 @@ def overlap_exact(x: Any, y: Any) -> bool:
 
 
 def aligned(x: Any) -> bool:
-    """Data pointer and strides whole elements (NumPy calls every empty array aligned; kernels._cpu
+    """Data pointer and strides whole elements (NumPy calls every empty array aligned; hpc_kernels._cpu
     refuses a misaligned pointer even then)."""
     if not isinstance(x, np.ndarray) or x.dtype == object:
         return True
@@ -278,7 +278,7 @@ class Expect:
     """What a call on a case must do. must: problems that make it fail (the exception class is
     one of their classes); maybe: problems a backend may reject it for or not (agreement still
     required); align: a backend may refuse an unaligned array with a ValueError naming it
-    (kernels._cpu and numba's outputs cannot take them: documented)."""
+    (hpc_kernels._cpu and numba's outputs cannot take them: documented)."""
 
     def __init__(self) -> None:
         self.must: List[Tuple[type, str]] = []
@@ -451,14 +451,14 @@ def _opencl_health() -> Tuple[bool, str]:
     """opencl is listed available when a platform exists; its compiler may still be broken here
     (a PoCL whose LLVM does not know this CPU fails every build): the fuzzer then leaves it out
     and says so (tests/api/test_fuzz.py::test_backends_fuzzed skips with this reason)."""
-    info = kernels.info()["backends"].get("opencl", {})
+    info = hpc_kernels.info()["backends"].get("opencl", {})
     if not info.get("available"):
         return False, f"opencl not available: {info.get('reason')}"
     try:
         a = np.ones((2, 2), np.float32)
-        kernels.gemm(a, a, backend="opencl")
+        hpc_kernels.gemm(a, a, backend="opencl")
         x, w = np.ones((1, 1, 3, 3), np.float32), np.ones((1, 1, 1, 1), np.float32)
-        kernels.conv2d(x, w, backend="opencl")
+        hpc_kernels.conv2d(x, w, backend="opencl")
     except Exception as exc:  # noqa: BLE001 - any failure of a trivial call means the platform is unusable
         return False, f"opencl platform unusable here: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"
     return True, "ok"
@@ -468,7 +468,7 @@ def _backends() -> Tuple[List[str], Dict[str, str]]:
     """Every installed and available backend; the cpu engine also capped at each other ISA this CPU
     runs ("cpu-avx2", "cpu-generic"), since the micro-kernels and conv paths differ per ISA."""
     names, left_out = [], {}
-    for name, info in kernels.info()["backends"].items():
+    for name, info in hpc_kernels.info()["backends"].items():
         if not info["available"]:
             left_out[name] = info["reason"]
             continue
@@ -576,15 +576,15 @@ def unsupported(exc: BaseException, backend: str) -> bool:
     """The backend does not implement the op (UnsupportedOperation), or the conv2d algorithm asked
     for: a ValueError naming one it does not declare (each backend implements its own subset,
     kernels/backends/<name>/algorithms.py). Its outcome is left out of the agreement."""
-    if isinstance(exc, kernels.UnsupportedOperation) and "does not implement" in str(exc):
+    if isinstance(exc, hpc_kernels.UnsupportedOperation) and "does not implement" in str(exc):
         return True
     m = re.search(r"does not implement algorithm '([^']*)'", str(exc))
     return (type(exc) is ValueError and m is not None
-            and m.group(1) not in kernels._dispatch._load(family(backend)).algorithms)
+            and m.group(1) not in hpc_kernels._dispatch._load(family(backend)).algorithms)
 
 
 def align_refusal(exc: BaseException) -> bool:
-    """kernels._cpu's refusal of a misaligned array or of strides that are not whole elements."""
+    """hpc_kernels._cpu's refusal of a misaligned array or of strides that are not whole elements."""
     return type(exc) is ValueError and ("align" in str(exc) or "not a multiple of its" in str(exc))
 
 
@@ -752,7 +752,7 @@ def run_all(op: str, case: Any, call, expect: Expect, check_result, backends=Non
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class GemmCase(Case):
-    """kernels.gemm(a, b, c, alpha=, beta=, trans_a=, trans_b=, out=). c: an A, None, or "a"/"b"
+    """hpc_kernels.gemm(a, b, c, alpha=, beta=, trans_a=, trans_b=, out=). c: an A, None, or "a"/"b"
     (the same object); out: an A, None, or "a"/"b"/"c" (out is that object). On the pseudo-backend
     "opencl-device" every array is a pyopencl array viewing a device copy of the arena."""
 
@@ -830,11 +830,11 @@ class GemmCase(Case):
 
     def call(self, bt: Built, backend: str, o: Outcome) -> Any:
         if backend == "opencl-device":
-            return on_device(bt, lambda x: kernels.gemm(
+            return on_device(bt, lambda x: hpc_kernels.gemm(
                 x["a"], x["b"], x["c"], alpha=self.alpha, beta=self.beta, trans_a=self.trans_a, trans_b=self.trans_b,
                 out=x["out"], backend="opencl"))
         x = bt.objs
-        return kernels.gemm(x["a"], x["b"], x["c"], alpha=self.alpha, beta=self.beta, trans_a=self.trans_a,
+        return hpc_kernels.gemm(x["a"], x["b"], x["c"], alpha=self.alpha, beta=self.beta, trans_a=self.trans_a,
                             trans_b=self.trans_b, out=x["out"], backend=backend)
 
 
@@ -843,7 +843,7 @@ def on_device(bt: Built, run) -> Any:
     device copy of the arena at the same byte offset and strides; the device arena is then copied
     back into bt.arena (so the memory checks see what the call wrote), and a device result that is
     one of the views is returned as its host view (a new device array: as a NumPy copy)."""
-    from kernels.backends.opencl import runtime as rt
+    from hpc_kernels.backends.opencl import runtime as rt
 
     q = rt.default_device().queue
     dev_arena = rt.cla.to_device(q, bt.arena)
@@ -902,7 +902,7 @@ def run_gemm_device(case: GemmCase) -> None:
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class MatmulCase(Case):
-    """kernels.matmul(a, b, out=); out: an A, None or "a"/"b"."""
+    """hpc_kernels.matmul(a, b, out=); out: an A, None or "a"/"b"."""
 
     a: Any
     b: Any
@@ -941,7 +941,7 @@ class MatmulCase(Case):
 
     def call(self, bt: Built, backend: str, o: Outcome) -> Any:
         x = bt.objs
-        return kernels.matmul(x["a"], x["b"], out=x["out"], backend=backend)
+        return hpc_kernels.matmul(x["a"], x["b"], out=x["out"], backend=backend)
 
 
 def run_matmul(case: MatmulCase, backends=None) -> None:
@@ -971,9 +971,9 @@ def run_matmul(case: MatmulCase, backends=None) -> None:
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class ConvCase(Case):
-    """kernels.conv2d(x, w, bias, stride=, padding=, dilation=, groups=, layout=, activation=,
+    """hpc_kernels.conv2d(x, w, bias, stride=, padding=, dilation=, groups=, layout=, activation=,
     scale=, shift=, algorithm=, out=); out: an A, None or "x"/"w"/"bias". plan: run it as
-    kernels.Conv2d(w, bias, ...)(x, out=) instead; mutate: then overwrite w, bias, scale and
+    hpc_kernels.Conv2d(w, bias, ...)(x, out=) instead; mutate: then overwrite w, bias, scale and
     shift between building the plan and calling it (a plan owns what it packed)."""
 
     x: Any
@@ -1098,10 +1098,10 @@ class ConvCase(Case):
     def call(self, bt: Built, backend: str, o: Outcome) -> Any:
         x = bt.objs
         if not self.plan:
-            return kernels.conv2d(x["x"], x["w"], x["bias"], scale=x["scale"], shift=x["shift"], out=x["out"],
+            return hpc_kernels.conv2d(x["x"], x["w"], x["bias"], scale=x["scale"], shift=x["shift"], out=x["out"],
                                   backend=backend, **self._kw())
         o.phase = "build"
-        plan = kernels.Conv2d(x["w"], x["bias"], scale=x["scale"], shift=x["shift"], backend=backend, **self._kw())
+        plan = hpc_kernels.Conv2d(x["w"], x["bias"], scale=x["scale"], shift=x["shift"], backend=backend, **self._kw())
         changed = np.flatnonzero(bt.arena != o.before)
         if changed.size:
             fail("PlanWroteInputs", o.backend, f"Conv2d on {o.backend} changed {changed.size} byte(s) of its inputs")
@@ -1148,7 +1148,7 @@ def run_conv(case: ConvCase, backends=None) -> None:
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Im2colCase(Case):
-    """kernels.im2col(x, kernel_size, stride=, padding=, dilation=, layout=)."""
+    """hpc_kernels.im2col(x, kernel_size, stride=, padding=, dilation=, layout=)."""
 
     x: Any
     kernel_size: Any = 3
@@ -1177,7 +1177,7 @@ class Im2colCase(Case):
         return e, geo
 
     def call(self, bt: Built, backend: str, o: Outcome) -> Any:
-        return kernels.im2col(bt.objs["x"], self.kernel_size, stride=self.stride, padding=self.padding,
+        return hpc_kernels.im2col(bt.objs["x"], self.kernel_size, stride=self.stride, padding=self.padding,
                               dilation=self.dilation, layout=self.layout, backend=backend)
 
 
@@ -1458,7 +1458,7 @@ _INPUTS = {GemmCase: ("a", "b"), MatmulCase: ("a", "b"), ConvCase: ("x", "w", "b
 def array_like_cases(draw) -> Any:
     """A case of any operation with one or two of its inputs passed as array-likes: nested lists,
     objects with __array__ (one that returns an array, one that raises), memoryviews. Kept apart
-    from the other tests: a crash here (kernels._cpu on a raising __array__) ends only this one."""
+    from the other tests: a crash here (hpc_kernels._cpu on a raising __array__) ends only this one."""
     case = draw(st.one_of(gemm_cases(), matmul_cases(), conv_cases(), conv_cases(plan=True), im2col_cases()))
     names = [n for n in _INPUTS[type(case)] if isinstance(getattr(case, n), A)]
     chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True))

@@ -1,4 +1,4 @@
-"""kernels.conv2d against the float64 reference of tests/_conv_reference.py.
+"""hpc_kernels.conv2d against the float64 reference of tests/_conv_reference.py.
 
 The sweep: a curated list of layers (stride, every padding form, dilation, groups up to depthwise,
 1x1 / 3x3 / 5x5 / 7x7 / non-square kernels, kernels larger than the input, odd channel counts,
@@ -19,7 +19,7 @@ import itertools
 import numpy as np
 import pytest
 
-import kernels
+import hpc_kernels
 from _conv_cases import (  # the sweep (layers, epilogues, cases), shared with the numba and opencl tests
     BOUND_CASES,
     EPI_NAMES,
@@ -115,11 +115,11 @@ def test_default_arguments(layout, rng):
     """conv2d(x, w): stride 1, no padding, dilation 1, one group, no epilogue."""
     x_shape = (2, 4, 7, 6) if layout == "NCHW" else (2, 7, 6, 4)
     ops = int_operands(rng, x_shape, (5, 4, 3, 3), np.float32)
-    got = kernels.conv2d(ops["x"], ops["w"], layout=layout)
+    got = hpc_kernels.conv2d(ops["x"], ops["w"], layout=layout)
     assert got.shape == ((2, 5, 5, 4) if layout == "NCHW" else (2, 5, 4, 5))
     assert np.array_equal(got, conv2d_ref(ops["x"], ops["w"], layout=layout))
     if layout == "NCHW":
-        assert np.array_equal(kernels.conv2d(ops["x"], ops["w"]), got)
+        assert np.array_equal(hpc_kernels.conv2d(ops["x"], ops["w"]), got)
 
 
 @pytest.mark.parametrize("algorithm", ["auto", "im2col", "convgemm"])
@@ -136,7 +136,7 @@ def test_default_arguments(layout, rng):
 def test_padding_forms_agree(forms, algorithm, rng):
     """int, pair, 4-tuple (and list) and string forms of the same padding give the same result."""
     ops = int_operands(rng, (2, 3, 8, 7), (4, 3, 3, 3), np.float32, bias=True)
-    results = [kernels.conv2d(ops["x"], ops["w"], ops["bias"], padding=p, algorithm=algorithm) for p in forms]
+    results = [hpc_kernels.conv2d(ops["x"], ops["w"], ops["bias"], padding=p, algorithm=algorithm) for p in forms]
     ref = conv2d_ref(ops["x"], ops["w"], ops["bias"], padding=forms[-1])
     for p, got in zip(forms, results):
         assert np.array_equal(got, ref), f"padding={p!r}"
@@ -148,7 +148,7 @@ def test_stride_dilation_pairs(layout, stride, dilation, rng):
     """stride and dilation as (h, w) pairs act per axis."""
     x_shape = (1, 3, 13, 12) if layout == "NCHW" else (1, 13, 12, 3)
     ops = int_operands(rng, x_shape, (5, 3, 3, 2), np.float64)
-    got = kernels.conv2d(ops["x"], ops["w"], stride=stride, dilation=dilation, padding=(1, 2), layout=layout)
+    got = hpc_kernels.conv2d(ops["x"], ops["w"], stride=stride, dilation=dilation, padding=(1, 2), layout=layout)
     ref = conv2d_ref(ops["x"], ops["w"], stride=stride, dilation=dilation, padding=(1, 2), layout=layout)
     assert got.shape == ref.shape and np.array_equal(got, ref)
 
@@ -160,7 +160,7 @@ def test_batch_zero(dtype, layout, groups):
     """N == 0: an empty output of the right shape and dtype."""
     x = np.zeros((0, 4, 6, 5) if layout == "NCHW" else (0, 6, 5, 4), dtype)
     w = np.ones((8, 4 // groups, 3, 3), dtype)
-    got = kernels.conv2d(x, w, np.ones(8, dtype), padding=1, groups=groups, layout=layout, activation="relu")
+    got = hpc_kernels.conv2d(x, w, np.ones(8, dtype), padding=1, groups=groups, layout=layout, activation="relu")
     assert got.dtype == np.dtype(dtype)
     assert got.shape == ((0, 8, 6, 5) if layout == "NCHW" else (0, 6, 5, 8))
 
@@ -221,7 +221,7 @@ def test_inf_in_w_propagates(groups, algorithm, layout, dtype, rng):
     w = rng.standard_normal((K, C // groups, 3, 3)).astype(dtype)
     k0 = 4
     w[k0, 1, 2, 0] = np.inf
-    got = kernels.conv2d(x, w, stride=(1, 2), groups=groups, layout=layout, algorithm=algorithm)
+    got = hpc_kernels.conv2d(x, w, stride=(1, 2), groups=groups, layout=layout, algorithm=algorithm)
     ref = conv2d_ref(x, w, stride=(1, 2), groups=groups, layout=layout)
     chan = (slice(None), k0) if layout == "NCHW" else (slice(None), slice(None), slice(None), k0)
     assert np.all(np.isinf(ref[chan]))
@@ -271,7 +271,7 @@ def test_out_channel_slice_of_bigger_array(batch_step, algorithm, dtype, rng):
     big = np.full((N * batch_step, 24, 7, 9), 7.5, dtype)
     out = big[::batch_step, 8:16]
     assert not out.flags.c_contiguous
-    got = kernels.conv2d(ops["x"], ops["w"], ops["bias"], padding=1, groups=groups, algorithm=algorithm, out=out)
+    got = hpc_kernels.conv2d(ops["x"], ops["w"], ops["bias"], padding=1, groups=groups, algorithm=algorithm, out=out)
     assert got is out
     ref = conv2d_ref(ops["x"], ops["w"], ops["bias"], padding=1, groups=groups)
     assert np.array_equal(big[::batch_step, 8:16], ref)
@@ -283,7 +283,7 @@ def test_out_channel_slice_of_bigger_array(batch_step, algorithm, dtype, rng):
 @pytest.mark.parametrize("algorithm", ["auto", "im2col", "convgemm"])
 def test_out_batch_zero(algorithm):
     out = np.zeros((0, 4, 5, 5), np.float32)
-    got = kernels.conv2d(np.zeros((0, 2, 7, 7), np.float32), np.ones((4, 2, 3, 3), np.float32), out=out,
+    got = hpc_kernels.conv2d(np.zeros((0, 2, 7, 7), np.float32), np.ones((4, 2, 3, 3), np.float32), out=out,
                          algorithm=algorithm)
     assert got is out
 
@@ -321,7 +321,7 @@ def test_noncontiguous_and_array_like_x(view, dtype, algorithm, rng):
     C = np.asarray(x).shape[1 if layout == "NCHW" else 3]
     w = rng.integers(-3, 4, size=(6, C, 3, 3)).astype(dtype)
     bias = rng.integers(-3, 4, size=6).astype(dtype)
-    got = kernels.conv2d(x, w, bias, padding=1, stride=(1, 2), layout=layout, algorithm=algorithm)
+    got = hpc_kernels.conv2d(x, w, bias, padding=1, stride=(1, 2), layout=layout, algorithm=algorithm)
     ref = conv2d_ref(np.asarray(x), w, bias, padding=1, stride=(1, 2), layout=layout)
     assert got.dtype == np.dtype(dtype)
     assert np.array_equal(got, ref)
@@ -336,7 +336,7 @@ def test_noncontiguous_w_and_vectors(algorithm, dtype, rng):
     vec = rng.integers(-2, 3, size=(3, 14)).astype(dtype)
     bias, scale, shift = vec[0, ::2], vec[1, ::-2], vec[2, 1::2]
     x = rng.integers(-3, 4, size=(2, 4, 8, 7)).astype(dtype)
-    got = kernels.conv2d(x, w, bias, scale=scale, shift=shift, padding=1, algorithm=algorithm)
+    got = hpc_kernels.conv2d(x, w, bias, scale=scale, shift=shift, padding=1, algorithm=algorithm)
     ref = conv2d_ref(x, w, bias, scale=scale, shift=shift, padding=1)
     assert np.array_equal(got, ref)
 
@@ -395,7 +395,7 @@ def test_thread_counts(layout, algorithm, rng):
     ref, bound = conv2d_ref_and_bound(rnd["x"], rnd["w"], rnd["bias"], **layer.geo(layout))
     iref = conv2d_ref(ints["x"], ints["w"], ints["bias"], **layer.geo(layout))
     for n in (1, 2):
-        with kernels.num_threads(n):
+        with hpc_kernels.num_threads(n):
             assert_within_bound(run_conv(layer, rnd, algorithm, layout, None), ref, bound, f"{n} threads")
             assert np.array_equal(run_conv(layer, ints, algorithm, layout, None), iref), f"{n} threads"
 
@@ -444,7 +444,7 @@ def test_reference_backend_agrees(layer, layout, dtype, rng):
     ops = normal_operands(rng, layer.x_shape(layout), layer.w_shape, dtype, bias=True, scale=True, shift=True)
     ref, bound = conv2d_ref_and_bound(ops["x"], ops["w"], ops["bias"], scale=ops["scale"], shift=ops["shift"],
                                       activation="relu6", **layer.geo(layout))
-    with kernels.use_backend("reference"):
+    with hpc_kernels.use_backend("reference"):
         got = run_conv(layer, ops, "auto", layout, "relu6")
     assert got.dtype == np.dtype(dtype)
     assert_within_bound(got, ref, bound, "use_backend('reference')")

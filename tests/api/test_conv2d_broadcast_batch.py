@@ -1,4 +1,4 @@
-"""kernels.conv2d, kernels.Conv2d and kernels.im2col on inputs x with unusual strides (a zero
+"""hpc_kernels.conv2d, hpc_kernels.Conv2d and hpc_kernels.im2col on inputs x with unusual strides (a zero
 batch stride from np.broadcast_to, negative strides, slices, overlapping images, zero H / W / C
 strides) on every cpu engine configuration, every algorithm, both layouts and both dtypes,
 against the reference backend.
@@ -20,7 +20,7 @@ import zlib
 import numpy as np
 import pytest
 
-import kernels
+import hpc_kernels
 from _conv_reference import applicable_algorithms, conv2d_ref_and_bound
 from _helpers import DTYPES, ISAS, assert_within_bound, dt_id
 from _conv_cases import Layer  # the sweep's layer description (shared with test_conv2d)
@@ -110,7 +110,7 @@ def case(layer: Layer, layout: str, dtype_name: str, view: str):
     x = make_view(view, layer.x_shape(layout), dtype, rng)
     w = rng.standard_normal(layer.w_shape).astype(dtype)
     exact, bound = conv2d_ref_and_bound(np.asarray(x), w, **layer.geo(layout))
-    ref = kernels.conv2d(x, w, **layer.geo(layout), backend="reference")
+    ref = hpc_kernels.conv2d(x, w, **layer.geo(layout), backend="reference")
     assert_within_bound(ref, exact, bound, f"{layer.name} {layout} {dtype_name} {view}: reference backend")
     return x, w, ref, 2 * bound
 
@@ -137,9 +137,9 @@ def test_unusual_x_strides_every_algorithm(cpu_engine, layer, layout, dtype):
     for view in VIEWS:
         x, w, ref, bound = case(layer, layout, np.dtype(dtype).name, view)
         for algorithm in algorithms:
-            got = kernels.conv2d(x, w, **geo, algorithm=algorithm, backend=cpu_engine)
+            got = hpc_kernels.conv2d(x, w, **geo, algorithm=algorithm, backend=cpu_engine)
             failures += _failures(got, ref, bound, f"{view} {algorithm}")
-            plan = kernels.Conv2d(w, **geo, algorithm=algorithm, backend=cpu_engine)
+            plan = hpc_kernels.Conv2d(w, **geo, algorithm=algorithm, backend=cpu_engine)
             failures += _failures(plan(x), ref, bound, f"{view} {algorithm} Conv2d plan")
     assert not failures, f"{layer.name} {layout}:\n" + "\n".join(failures)
 
@@ -152,7 +152,7 @@ def test_reported_broadcast_batch_case(isa, cpu_config):
     rng = np.random.default_rng(0)
     x = np.broadcast_to(rng.standard_normal((1, 2, 17, 8)), (2, 2, 17, 8))
     w = rng.standard_normal((3, 8, 2, 5))
-    got = kernels.conv2d(x, w, stride=(2, 3), layout="NHWC", algorithm="convgemm", backend="cpu")
+    got = hpc_kernels.conv2d(x, w, stride=(2, 3), layout="NHWC", algorithm="convgemm", backend="cpu")
     exact, bound = conv2d_ref_and_bound(np.asarray(x), w, stride=(2, 3), layout="NHWC")
     assert_within_bound(got, exact, bound, f"{isa}")
     # Both images are the same image: so are their outputs, bit for bit.
@@ -163,13 +163,13 @@ def test_reported_broadcast_batch_case(isa, cpu_config):
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("layer", LAYERS, ids=lambda l: l.name)
 def test_im2col_unusual_x_strides(layer, layout, dtype):
-    """kernels.im2col on every view equals the reference backend's lowering exactly (a gather)."""
+    """hpc_kernels.im2col on every view equals the reference backend's lowering exactly (a gather)."""
     failures = []
     for view in VIEWS:
         x = case(layer, layout, np.dtype(dtype).name, view)[0]
         opts = dict(stride=layer.stride, padding=layer.padding, dilation=layer.dilation, layout=layout)
-        got = kernels.im2col(x, layer.RS, **opts, backend="cpu")
-        ref = kernels.im2col(x, layer.RS, **opts, backend="reference")
+        got = hpc_kernels.im2col(x, layer.RS, **opts, backend="cpu")
+        ref = hpc_kernels.im2col(x, layer.RS, **opts, backend="reference")
         if not np.array_equal(got, ref):
             failures.append(f"{view}: {int((got != ref).sum())} element(s) differ")
     assert not failures, f"{layer.name} {layout}:\n" + "\n".join(failures)

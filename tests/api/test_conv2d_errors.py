@@ -1,11 +1,11 @@
-"""Every bad argument of kernels.conv2d raises the documented exception (ValueError, TypeError for
+"""Every bad argument of hpc_kernels.conv2d raises the documented exception (ValueError, TypeError for
 dtypes) with a message naming the offending argument, on both backends, writing nothing."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-import kernels
+import hpc_kernels
 
 BACKENDS = ["cpu", "reference"]
 
@@ -132,7 +132,7 @@ def _params():
 
 
 def _call(args, kwargs, backend):
-    return kernels.conv2d(*args, backend=backend, **kwargs)
+    return hpc_kernels.conv2d(*args, backend=backend, **kwargs)
 
 
 @pytest.mark.parametrize("case,backend", list(_params()))
@@ -151,8 +151,8 @@ def test_bad_input(case, backend):
 def test_table_cases_are_valid_when_fixed():
     """Sanity of the table: the default call the cases perturb is itself accepted."""
     args, kwargs = conv()
-    assert kernels.conv2d(*args, **kwargs).shape == OUT_SHAPE
-    assert kernels.conv2d(*args, out=np.zeros(OUT_SHAPE, np.float32)).shape == OUT_SHAPE
+    assert hpc_kernels.conv2d(*args, **kwargs).shape == OUT_SHAPE
+    assert hpc_kernels.conv2d(*args, out=np.zeros(OUT_SHAPE, np.float32)).shape == OUT_SHAPE
 
 
 def test_exception_types_agree_across_backends():
@@ -176,9 +176,9 @@ def test_restricted_algorithms_accepted_where_they_apply(algorithm):
     direct runs on every layer (depthwise, dense, grouped, depth multiplier)."""
     if algorithm == "gemm":
         for groups in (1, 2):
-            y = kernels.conv2d(x_(c=4), w_(k=6, c=4 // groups, r=1, s=1), groups=groups, algorithm="gemm")
+            y = hpc_kernels.conv2d(x_(c=4), w_(k=6, c=4 // groups, r=1, s=1), groups=groups, algorithm="gemm")
             assert y.shape == (2, 6, 9, 8)
     else:
         for k, c, groups in ((4, 1, 4), (4, 4, 1), (4, 2, 2), (8, 1, 4)):
-            y = kernels.conv2d(x_(c=4), w_(k=k, c=c), groups=groups, padding=1, algorithm="direct")
+            y = hpc_kernels.conv2d(x_(c=4), w_(k=k, c=c), groups=groups, padding=1, algorithm="direct")
             assert y.shape == (2, k, 9, 8)

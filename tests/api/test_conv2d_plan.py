@@ -1,4 +1,4 @@
-"""kernels.Conv2d, the reusable convolution plan: same results as the one-shot kernels.conv2d
+"""hpc_kernels.Conv2d, the reusable convolution plan: same results as the one-shot hpc_kernels.conv2d
 (bitwise for the same fixed algorithm, within the bound for "auto"), validation of w and the
 options at construction, weights copied at construction, out=, inputs of varying batch and
 spatial sizes, NHWC, and concurrent calls from several Python threads."""
@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-import kernels
+import hpc_kernels
 from _conv_reference import (
     applicable_algorithms,
     conv2d_ref,
@@ -72,9 +72,9 @@ def test_plan_equals_one_shot(name, C, K, RS, geo, algorithm, layout, dtype, rng
     w_shape = (K, C // geo.get("groups", 1), *RS)
     ops = normal_operands(rng, x_shape(2, C, 11, 9, layout), w_shape, dtype, bias=True, scale=True, shift=True)
     opts = dict(geo, layout=layout, activation="relu", scale=ops["scale"], shift=ops["shift"], algorithm=algorithm)
-    plan = kernels.Conv2d(ops["w"], ops["bias"], **opts)
+    plan = hpc_kernels.Conv2d(ops["w"], ops["bias"], **opts)
     got = plan(ops["x"])
-    one = kernels.conv2d(ops["x"], ops["w"], ops["bias"], **opts)
+    one = hpc_kernels.conv2d(ops["x"], ops["w"], ops["bias"], **opts)
     ref, bound = conv2d_ref_and_bound(ops["x"], ops["w"], ops["bias"], activation="relu", scale=ops["scale"],
                                       shift=ops["shift"], layout=layout, **geo)
     check_same(got, one, algorithm, ref, bound, f"{name} {layout}")
@@ -95,8 +95,8 @@ def test_plan_equals_one_shot_every_engine(cpu_engine, name, C, K, RS, geo, algo
     w_shape = (K, C // geo.get("groups", 1), *RS)
     ops = normal_operands(rng, x_shape(2, C, 11, 9, layout), w_shape, dtype, bias=True)
     opts = dict(geo, algorithm=algorithm, backend=cpu_engine, layout=layout)
-    got = kernels.Conv2d(ops["w"], ops["bias"], **opts)(ops["x"])
-    one = kernels.conv2d(ops["x"], ops["w"], ops["bias"], **opts)
+    got = hpc_kernels.Conv2d(ops["w"], ops["bias"], **opts)(ops["x"])
+    one = hpc_kernels.conv2d(ops["x"], ops["w"], ops["bias"], **opts)
     ref, bound = conv2d_ref_and_bound(ops["x"], ops["w"], ops["bias"], layout=layout, **geo)
     check_same(got, one, algorithm, ref, bound, what=f"{name} {layout}")
 
@@ -104,7 +104,7 @@ def test_plan_equals_one_shot_every_engine(cpu_engine, name, C, K, RS, geo, algo
 def _long_reduction_cases():
     """Layers whose reduction C*R*S exceeds the engine's default KC of the dtype (so the K loop
     of the GEMM runs more than once), with few (<= 64) and many output channels."""
-    from kernels import _cpu
+    from hpc_kernels import _cpu
     info = _cpu.info()
     for dt in DTYPES:
         kc = info[np.dtype(dt).name]["kc"]
@@ -123,9 +123,9 @@ def test_plan_equals_one_shot_long_reduction(dtype, C, K, RS, algorithm, layout,
     the one-shot call (bitwise for a fixed algorithm, within the bound for auto)."""
     ops = normal_operands(rng, x_shape(1, C, 6, 5, layout), (K, C, *RS), dtype, bias=True)
     pad = 0 if RS == (1, 1) else 1
-    plan = kernels.Conv2d(ops["w"], ops["bias"], padding=pad, algorithm=algorithm, layout=layout)
+    plan = hpc_kernels.Conv2d(ops["w"], ops["bias"], padding=pad, algorithm=algorithm, layout=layout)
     got = plan(ops["x"])
-    one = kernels.conv2d(ops["x"], ops["w"], ops["bias"], padding=pad, algorithm=algorithm, layout=layout)
+    one = hpc_kernels.conv2d(ops["x"], ops["w"], ops["bias"], padding=pad, algorithm=algorithm, layout=layout)
     ref, bound = conv2d_ref_and_bound(ops["x"], ops["w"], ops["bias"], padding=pad, layout=layout)
     check_same(got, one, algorithm, ref, bound, f"C={C} K={K} {RS} {layout}")
 
@@ -135,14 +135,14 @@ def test_plan_equals_one_shot_long_reduction(dtype, C, K, RS, algorithm, layout,
 def test_plan_varying_batch_and_spatial_sizes(algorithm, layout, rng):
     """One plan serves inputs of any batch size (0 included) and any spatial size."""
     ops = int_operands(rng, (1, 1, 1, 1), (8, 3, 3, 3), np.float32, bias=True)
-    plan = kernels.Conv2d(ops["w"], ops["bias"], stride=(1, 2), padding=1, layout=layout, activation="relu6",
+    plan = hpc_kernels.Conv2d(ops["w"], ops["bias"], stride=(1, 2), padding=1, layout=layout, activation="relu6",
                           algorithm=algorithm)
     for N, H, W in [(1, 9, 8), (3, 12, 10), (0, 9, 8), (2, 5, 5), (1, 1, 1), (1, 30, 41), (4, 9, 8)]:
         x = rng.integers(-3, 4, size=x_shape(N, 3, H, W, layout)).astype(np.float32)
         got = plan(x)
         shape = output_shape(x.shape, ops["w"].shape, (1, 2), 1, 1, layout)
         assert got.shape == shape, (N, H, W)
-        one = kernels.conv2d(x, ops["w"], ops["bias"], stride=(1, 2), padding=1, layout=layout, activation="relu6",
+        one = hpc_kernels.conv2d(x, ops["w"], ops["bias"], stride=(1, 2), padding=1, layout=layout, activation="relu6",
                              algorithm=algorithm)
         ref = conv2d_ref(x, ops["w"], ops["bias"], stride=(1, 2), padding=1, layout=layout, activation="relu6")
         assert np.array_equal(got, ref) and np.array_equal(one, ref), (N, H, W)
@@ -155,7 +155,7 @@ def test_plan_with_out(algorithm, groups, dtype, rng):
     a channel slice of a bigger NCHW array works and nothing else of it is written."""
     C = K = 8
     ops = int_operands(rng, (3, C, 9, 7), (K, C // groups, 3, 3), dtype, bias=True, scale=True, shift=True)
-    plan = kernels.Conv2d(ops["w"], ops["bias"], padding=1, groups=groups, scale=ops["scale"], shift=ops["shift"],
+    plan = hpc_kernels.Conv2d(ops["w"], ops["bias"], padding=1, groups=groups, scale=ops["scale"], shift=ops["shift"],
                           algorithm=algorithm)
     ref = conv2d_ref(ops["x"], ops["w"], ops["bias"], padding=1, groups=groups, scale=ops["scale"], shift=ops["shift"])
     out = np.full((3, K, 9, 7), np.nan, dtype)
@@ -173,7 +173,7 @@ def test_plan_with_out_nhwc_direct(dtype, rng):
     """The NHWC direct kernel writes into a channel slice of a bigger NHWC array, nothing else."""
     C, K = 5, 9
     ops = int_operands(rng, (2, 8, 7, C), (K, C, 3, 3), dtype, bias=True)
-    plan = kernels.Conv2d(ops["w"], ops["bias"], padding=1, layout="NHWC", activation="relu", algorithm="direct")
+    plan = hpc_kernels.Conv2d(ops["w"], ops["bias"], padding=1, layout="NHWC", activation="relu", algorithm="direct")
     ref = conv2d_ref(ops["x"], ops["w"], ops["bias"], padding=1, layout="NHWC", activation="relu")
     big = np.full((2, 8, 7, 16), -9.0, dtype)
     view = big[..., 3:3 + K]
@@ -184,7 +184,7 @@ def test_plan_with_out_nhwc_direct(dtype, rng):
 
 def test_plan_out_errors(rng):
     ops = int_operands(rng, (2, 4, 8, 8), (6, 4, 3, 3), np.float32)
-    plan = kernels.Conv2d(ops["w"])
+    plan = hpc_kernels.Conv2d(ops["w"])
     with pytest.raises(ValueError, match=r"\bout\b"):
         plan(ops["x"], out=np.zeros((2, 6, 6, 5), np.float32))
     with pytest.raises(TypeError, match=r"\bout\b"):
@@ -205,7 +205,7 @@ def test_plan_copies_weights_at_construction(algorithm, rng):
     pad = 0 if algorithm == "gemm" else 1
     ops = int_operands(rng, (2, C, 8, 9), (K, C // groups, *RS), np.float64, bias=True, scale=True, shift=True)
     saved = {k: v.copy() for k, v in ops.items()}
-    plan = kernels.Conv2d(ops["w"], ops["bias"], padding=pad, groups=groups, scale=ops["scale"], shift=ops["shift"],
+    plan = hpc_kernels.Conv2d(ops["w"], ops["bias"], padding=pad, groups=groups, scale=ops["scale"], shift=ops["shift"],
                           algorithm=algorithm)
     before = plan(ops["x"])
     ops["w"][...] = 100.0
@@ -221,7 +221,7 @@ def test_plan_copies_epilogue_vectors(rng):
     """bias, scale and shift are copied too (the plan holds no references to caller arrays)."""
     ops = int_operands(rng, (2, 4, 8, 9), (6, 4, 3, 3), np.float32, bias=True, scale=True, shift=True)
     saved = {k: v.copy() for k, v in ops.items()}
-    plan = kernels.Conv2d(ops["w"], ops["bias"], padding=1, scale=ops["scale"], shift=ops["shift"])
+    plan = hpc_kernels.Conv2d(ops["w"], ops["bias"], padding=1, scale=ops["scale"], shift=ops["shift"])
     for k in ("bias", "scale", "shift"):
         ops[k][...] = 50.0
     ref = conv2d_ref(saved["x"], saved["w"], saved["bias"], padding=1, scale=saved["scale"], shift=saved["shift"])
@@ -237,7 +237,7 @@ def test_plan_concurrent_calls_from_python_threads(algorithm, layout, rng):
     ops = int_operands(rng, (1, C, 1, 1), (K, C // 2, 3, 3), np.float32, bias=True, scale=True, shift=True)
     opts = dict(padding=1, groups=2, layout=layout, scale=ops["scale"], shift=ops["shift"], activation="relu",
                 algorithm=algorithm)
-    plan = kernels.Conv2d(ops["w"], ops["bias"], **opts)
+    plan = hpc_kernels.Conv2d(ops["w"], ops["bias"], **opts)
     inputs = [[rng.integers(-3, 4, size=x_shape(1 + (t + i) % 3, C, 10 + t, 12 + 2 * i, layout)).astype(np.float32)
                for i in range(5)] for t in range(4)]
     results = [[None] * 5 for _ in range(4)]
@@ -263,14 +263,14 @@ def test_plan_concurrent_calls_from_python_threads(algorithm, layout, rng):
             ref = conv2d_ref(x, ops["w"], ops["bias"], padding=1, groups=2, layout=layout, scale=ops["scale"],
                              shift=ops["shift"], activation="relu")
             assert results[t][i] is not None and np.array_equal(results[t][i], ref), f"thread {t} call {i}"
-            one = kernels.conv2d(x, ops["w"], ops["bias"], **opts)
+            one = hpc_kernels.conv2d(x, ops["w"], ops["bias"], **opts)
             assert np.array_equal(results[t][i], one), f"thread {t} call {i} vs one-shot"
 
 
 def test_plan_concurrent_random_data_within_bound(rng):
     """Concurrent calls on random float data: each within the bound of its own reference."""
     ops = normal_operands(rng, (1, 16, 1, 1), (24, 16, 3, 3), np.float32, bias=True)
-    plan = kernels.Conv2d(ops["w"], ops["bias"], padding=1, algorithm="convgemm")
+    plan = hpc_kernels.Conv2d(ops["w"], ops["bias"], padding=1, algorithm="convgemm")
     inputs = [rng.standard_normal((2, 16, 20 + t, 18)).astype(np.float32) for t in range(8)]
     results = [None] * 8
     errors = []
@@ -291,14 +291,14 @@ def test_plan_concurrent_random_data_within_bound(rng):
     for t in range(8):
         ref, bound = conv2d_ref_and_bound(inputs[t], ops["w"], ops["bias"], padding=1)
         assert_within_bound(results[t], ref, bound, f"thread {t}")
-        assert np.array_equal(results[t], kernels.conv2d(inputs[t], ops["w"], ops["bias"], padding=1,
+        assert np.array_equal(results[t], hpc_kernels.conv2d(inputs[t], ops["w"], ops["bias"], padding=1,
                                                          algorithm="convgemm"))
 
 
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 def test_plan_reference_backend(layout, rng):
     ops = normal_operands(rng, x_shape(2, 6, 9, 8, layout), (4, 3, 3, 3), np.float64, bias=True)
-    plan = kernels.Conv2d(ops["w"], ops["bias"], padding="same", groups=2, layout=layout, backend="reference")
+    plan = hpc_kernels.Conv2d(ops["w"], ops["bias"], padding="same", groups=2, layout=layout, backend="reference")
     ref, bound = conv2d_ref_and_bound(ops["x"], ops["w"], ops["bias"], padding="same", groups=2, layout=layout)
     assert_within_bound(plan(ops["x"]), ref, bound, "reference-backend plan")
 
@@ -306,7 +306,7 @@ def test_plan_reference_backend(layout, rng):
 def test_plan_noncontiguous_inputs(rng):
     """The plan takes any strides for x and a non-contiguous w at construction."""
     w = rng.integers(-3, 4, size=(4, 6, 3, 3)).astype(np.float32).transpose(1, 0, 2, 3)  # (6, 4, 3, 3) view
-    plan = kernels.Conv2d(w, padding=1, algorithm="convgemm")
+    plan = hpc_kernels.Conv2d(w, padding=1, algorithm="convgemm")
     base = rng.integers(-3, 4, size=(2, 8, 20, 20)).astype(np.float32)
     for x in (base[:, :4, ::2, ::3], base[:, 4:, ::-1], np.asfortranarray(base[:, :4])):
         assert np.array_equal(plan(x), conv2d_ref(x, w, padding=1))
@@ -351,7 +351,7 @@ def test_plan_errors_at_construction(case):
     build, exc, match = CONSTRUCTION_ERRORS[case]
     args, kwargs = build()
     with pytest.raises(exc, match=match):
-        kernels.Conv2d(*args, **kwargs)
+        hpc_kernels.Conv2d(*args, **kwargs)
 
 
 CALL_ERRORS = {
@@ -366,7 +366,7 @@ CALL_ERRORS = {
 @pytest.mark.parametrize("case", list(CALL_ERRORS))
 def test_plan_errors_at_call(case):
     build, exc, match = CALL_ERRORS[case]
-    plan = kernels.Conv2d(_w())
+    plan = hpc_kernels.Conv2d(_w())
     with pytest.raises(exc, match=match):
         plan(build())
     assert plan(np.ones((2, 4, 8, 8), np.float32)).shape == (2, 6, 6, 6)  # still usable

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import as_strided
 
-import kernels
+import hpc_kernels
 
 # Every available backend that takes NumPy arrays: one validation, one error per bad input.
-BACKENDS = [name for name, d in kernels.info()["backends"].items() if d["available"]]
+BACKENDS = [name for name, d in hpc_kernels.info()["backends"].items() if d["available"]]
 E = re.escape
 
 
@@ -170,7 +170,7 @@ def test_bad_input(case, backend):
     arrays = _arrays(args, kwargs)
     before = [x.copy() for x in arrays]
     with pytest.raises(exc, match=match):
-        getattr(kernels, op)(*args, backend=backend, **kwargs)
+        getattr(hpc_kernels, op)(*args, backend=backend, **kwargs)
     for x, x0 in zip(arrays, before):
         np.testing.assert_array_equal(x, x0, err_msg=f"{case}: an array was written before the error")
 
@@ -182,7 +182,7 @@ def test_exception_types_agree_for_every_case():
         for backend in BACKENDS:
             args, kwargs = build()
             try:
-                getattr(kernels, op)(*args, backend=backend, **kwargs)
+                getattr(hpc_kernels, op)(*args, backend=backend, **kwargs)
             except Exception as e:  # noqa: BLE001
                 kinds.append(type(e))
             else:
@@ -198,29 +198,29 @@ def test_no_write_on_failure_misaligned_output():
     a, b = np.ones((4, 4), np.float32), np.ones((4, 4), np.float32)
     c = np.full((4, 4), 7.0, np.float32)
     with pytest.raises(ValueError, match="not aligned"):
-        kernels.gemm(a, b, c, beta=1.0, out=out, backend="cpu")
+        hpc_kernels.gemm(a, b, c, beta=1.0, out=out, backend="cpu")
     np.testing.assert_array_equal(out, np.zeros((4, 4), np.float32))
 
 
 def test_misaligned_input_is_read_from_a_copy_cpu():
-    """kernels._cpu reads an element-misaligned input from an aligned copy (inputs may be copied)."""
+    """hpc_kernels._cpu reads an element-misaligned input from an aligned copy (inputs may be copied)."""
     buf = np.zeros(16 * 8 + 1, np.uint8)
     a = buf[1:].view(np.float64).reshape(4, 4)
     a[...] = f64(4, 4)
-    np.testing.assert_array_equal(kernels.gemm(a, np.eye(4), backend="cpu"), f64(4, 4))
+    np.testing.assert_array_equal(hpc_kernels.gemm(a, np.eye(4), backend="cpu"), f64(4, 4))
 
 
 @pytest.mark.parametrize("op", ["gemm", "matmul"])
 def test_unknown_backend(op):
     a = np.ones((2, 2))
-    known = ", ".join(kernels.backend_names())  # every registered backend, in registry order
+    known = ", ".join(hpc_kernels.backend_names())  # every registered backend, in registry order
     with pytest.raises(ValueError, match=re.escape(f"unknown backend 'nope'; known backends: {known}")):
-        getattr(kernels, op)(a, a, backend="nope")
+        getattr(hpc_kernels, op)(a, a, backend="nope")
     with pytest.raises(ValueError, match="unknown backend 'nope'"):
-        with kernels.use_backend("nope"):
+        with hpc_kernels.use_backend("nope"):
             pass
     with pytest.raises(ValueError, match="unknown backend 'nope'"):
-        kernels.get_backend("nope")
+        hpc_kernels.get_backend("nope")
 
 
 @pytest.mark.parametrize(
@@ -235,13 +235,13 @@ def test_unknown_backend(op):
     ],
 )
 def test_bad_thread_counts(n, exc, match):
-    before = kernels.get_num_threads()
+    before = hpc_kernels.get_num_threads()
     with pytest.raises(exc, match=match):
-        kernels.set_num_threads(n)
+        hpc_kernels.set_num_threads(n)
     with pytest.raises(exc, match=match):
-        with kernels.num_threads(n):
+        with hpc_kernels.num_threads(n):
             pass
-    assert kernels.get_num_threads() == before
+    assert hpc_kernels.get_num_threads() == before
 
 
 def test_errors_are_raised_before_any_work_on_large_inputs():
@@ -250,7 +250,7 @@ def test_errors_are_raised_before_any_work_on_large_inputs():
     out = np.full((500, 300), np.nan)
     for backend in BACKENDS:
         with pytest.raises(ValueError, match=E("(500, 400) and (401, 300)")):
-            kernels.gemm(a, b, out=out, backend=backend)
+            hpc_kernels.gemm(a, b, out=out, backend=backend)
         assert np.isnan(out).all()
 
 
@@ -268,7 +268,7 @@ def test_bad_alpha_beta_type(kw, backend):
     c = f64(2, 2)
     c0 = c.copy()
     with pytest.raises(TypeError):
-        kernels.gemm(a, a, c, backend=backend, **kw)
+        hpc_kernels.gemm(a, a, c, backend=backend, **kw)
     np.testing.assert_array_equal(c, c0)
 
 
@@ -282,7 +282,7 @@ def test_unread_c_with_out_same_outcome_on_every_backend(bad_c):
     outcomes = []
     for backend in BACKENDS:
         try:
-            kernels.gemm(a, b, bad_c, beta=0.0, out=np.zeros((3, 4)), backend=backend)
+            hpc_kernels.gemm(a, b, bad_c, beta=0.0, out=np.zeros((3, 4)), backend=backend)
             outcomes.append(None)
         except (TypeError, ValueError) as e:
             outcomes.append(type(e))

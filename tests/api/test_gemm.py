@@ -1,4 +1,4 @@
-"""kernels.gemm against float64 NumPy with the netlib elementwise bound, on every ISA and backend."""
+"""hpc_kernels.gemm against float64 NumPy with the netlib elementwise bound, on every ISA and backend."""
 from __future__ import annotations
 
 import itertools
@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-import kernels
+import hpc_kernels
 
 from _helpers import DTYPES, block_info, check_gemm, dt_id, in_layout, layout_of, rand, small_ints
 
@@ -48,11 +48,11 @@ def test_gemm_sweep(engine, dtype, trans_a, trans_b, order, mnk, rng):
     a, b = operands(rng, m, n, k, dtype, trans_a, trans_b, order, order)
     c0, _ = layout_of(rng, (m, n), dtype, order)
     c = c0.copy(order="K")
-    got = kernels.gemm(a, b, c, alpha=0.7, beta=-1.0, trans_a=trans_a, trans_b=trans_b, backend=engine)
+    got = hpc_kernels.gemm(a, b, c, alpha=0.7, beta=-1.0, trans_a=trans_a, trans_b=trans_b, backend=engine)
     assert got is c
     check_gemm(got, a, b, c0, 0.7, -1.0, trans_a, trans_b, what=f"{engine} {mnk}")
     # no c: a new array, beta == 0
-    new = kernels.gemm(a, b, alpha=1.0, trans_a=trans_a, trans_b=trans_b, backend=engine)
+    new = hpc_kernels.gemm(a, b, alpha=1.0, trans_a=trans_a, trans_b=trans_b, backend=engine)
     assert isinstance(new, np.ndarray) and new.shape == (m, n)
     check_gemm(new, a, b, None, 1.0, 0.0, trans_a, trans_b, what=f"{engine} {mnk} new")
 
@@ -65,7 +65,7 @@ def test_gemm_alpha_beta(engine, dtype, alpha, beta, rng):
         a, b = operands(rng, m, n, k, dtype, trans_a=True)
         c0 = rand(rng, (m, n), dtype)
         c = c0.copy()
-        got = kernels.gemm(a, b, c, alpha=alpha, beta=beta, trans_a=True, backend=engine)
+        got = hpc_kernels.gemm(a, b, c, alpha=alpha, beta=beta, trans_a=True, backend=engine)
         assert got is c
         check_gemm(got, a, b, c0, alpha, beta, True, False, what=f"{engine} alpha={alpha} beta={beta}")
 
@@ -97,7 +97,7 @@ def test_gemm_views(engine, dtype, layouts, trans_a, trans_b, rng):
         c0 = rand(rng, (m, n), dtype)
         c, base = in_layout(c0, lc, fill=np.nan)
         before = base.copy()
-        got = kernels.gemm(a, b, c, alpha=-0.7, beta=0.7, trans_a=trans_a, trans_b=trans_b, backend=engine)
+        got = hpc_kernels.gemm(a, b, c, alpha=-0.7, beta=0.7, trans_a=trans_a, trans_b=trans_b, backend=engine)
         np.testing.assert_array_equal(a, a0)
         np.testing.assert_array_equal(b, b0)
         assert got is c
@@ -112,9 +112,9 @@ def test_gemm_views_of_the_same_array(engine, rng):
     x = rand(rng, (60, 80), np.float64)
     a = x[:, :50]  # 60 x 50
     b = x[10:, 30:][::-1]  # 50 x 50, overlaps a
-    got = kernels.gemm(a, b, backend=engine)
+    got = hpc_kernels.gemm(a, b, backend=engine)
     check_gemm(got, a, b, None, 1.0, 0.0)
-    got = kernels.gemm(x, x, trans_a=True, backend=engine)  # x.T @ x
+    got = hpc_kernels.gemm(x, x, trans_a=True, backend=engine)  # x.T @ x
     check_gemm(got, x, x, None, 1.0, 0.0, True, False)
 
 
@@ -148,7 +148,7 @@ def test_gemm_tile_and_block_boundaries(cpu_engine, dtype, shape, rng):
     for (ta, tb), order in zip(TRANS, ("C", "F", "F", "C")):
         a, b = operands(rng, m, n, k, dtype, ta, tb, order, "F" if order == "C" else "C")
         c0, _ = layout_of(rng, (m, n), dtype, order)
-        got = kernels.gemm(a, b, c0.copy(order="K"), alpha=0.7, beta=0.7, trans_a=ta, trans_b=tb, backend=cpu_engine)
+        got = hpc_kernels.gemm(a, b, c0.copy(order="K"), alpha=0.7, beta=0.7, trans_a=ta, trans_b=tb, backend=cpu_engine)
         check_gemm(got, a, b, c0, 0.7, 0.7, ta, tb, what=f"{shape}={m},{n},{k} ta={ta} tb={tb}")
 
 
@@ -160,13 +160,13 @@ def test_gemm_small_problems_edge_tiles(cpu_engine, dtype, threads, rng):
     alpha, beta in {-1, 2}, so results are exact; column-major, row-major and strided C."""
     i = block_info(dtype)
     mr, nr = i["mr"], i["nr"]
-    with kernels.num_threads(threads):
+    with hpc_kernels.num_threads(threads):
         for m, n, k in itertools.product((1, mr - 1, mr, mr + 1, 2 * mr + 1), (1, nr - 1, nr, nr + 1), (1, 7, 64)):
             for lay, (ta, tb) in (("F", (False, False)), ("C", (True, True)), ("strided", (True, False))):
                 a, b = operands(rng, m, n, k, dtype, ta, tb, "F" if not ta else "C", lay, ints=True)
                 c0 = small_ints(rng, (m, n), dtype)
                 c, base = in_layout(c0, lay, fill=np.nan)
-                got = kernels.gemm(a, b, c, alpha=-1.0, beta=2.0, trans_a=ta, trans_b=tb, backend=cpu_engine)
+                got = hpc_kernels.gemm(a, b, c, alpha=-1.0, beta=2.0, trans_a=ta, trans_b=tb, backend=cpu_engine)
                 opa = (a.T if ta else a).astype(np.float64)
                 opb = (b.T if tb else b).astype(np.float64)
                 np.testing.assert_array_equal(got, -(opa @ opb) + 2.0 * c0, err_msg=f"{(m, n, k)} {lay} ta={ta} tb={tb}")
@@ -184,7 +184,7 @@ def test_gemm_exact_integer_data(engine, dtype, rng):
         a, b = operands(rng, m, n, k, dtype, ta, tb, "C", "neg", ints=True)
         c0 = small_ints(rng, (m, n), dtype, -20, 20)
         c, _ = in_layout(c0, "F")
-        got = kernels.gemm(a, b, c, alpha=alpha, beta=beta, trans_a=ta, trans_b=tb, backend=engine)
+        got = hpc_kernels.gemm(a, b, c, alpha=alpha, beta=beta, trans_a=ta, trans_b=tb, backend=engine)
         opa = (a.T if ta else a).astype(np.int64)
         opb = (b.T if tb else b).astype(np.int64)
         ref = alpha * (opa @ opb) + beta * c0.astype(np.int64)
@@ -205,12 +205,12 @@ def test_gemm_beta_zero_never_reads_c(engine, dtype, poison, rng):
     ):
         a, b = operands(rng, m, n, k, dtype, ints=True)
         c, _ = in_layout(np.full((m, n), poison, dtype), order, fill=poison)
-        got = kernels.gemm(a, b, c, alpha=alpha, beta=0.0, backend=engine)
+        got = hpc_kernels.gemm(a, b, c, alpha=alpha, beta=0.0, backend=engine)
         assert np.all(np.isfinite(got)), f"{engine} {(m, n, k)} alpha={alpha} {order}: C leaked"
         check_gemm(got, a, b, None, alpha, 0.0)
         # c given with out=: c is not read either
         out = np.full((m, n), poison, dtype)
-        got = kernels.gemm(a, b, np.full((m, n), poison, dtype), alpha=alpha, beta=0.0, out=out, backend=engine)
+        got = hpc_kernels.gemm(a, b, np.full((m, n), poison, dtype), alpha=alpha, beta=0.0, out=out, backend=engine)
         assert got is out and np.all(np.isfinite(out))
 
 
@@ -225,7 +225,7 @@ def test_gemm_nan_in_inputs_propagates(engine, dtype, rng):
         opa, opb = (a.T if ta else a), (b.T if tb else b)
         opa[7, 3] = np.nan  # views: writes through to a / b
         opb[11, 21] = np.nan
-        got = kernels.gemm(a, b, alpha=-0.5, trans_a=ta, trans_b=tb, backend=engine)
+        got = hpc_kernels.gemm(a, b, alpha=-0.5, trans_a=ta, trans_b=tb, backend=engine)
         expect = np.zeros((m, n), bool)
         expect[7, :] = True
         expect[:, 21] = True
@@ -235,7 +235,7 @@ def test_gemm_nan_in_inputs_propagates(engine, dtype, rng):
     a, b = operands(rng, m, n, k, dtype, ints=True)
     a[2, 5] = np.inf
     b[5, :] = 1.0
-    got = kernels.gemm(a, b, backend=engine)
+    got = hpc_kernels.gemm(a, b, backend=engine)
     assert np.all(~np.isfinite(got[2])) and np.all(np.isfinite(np.delete(got, 2, axis=0)))
 
 
@@ -247,14 +247,14 @@ def test_gemm_alpha_zero_or_k_zero_does_not_read_a_b(engine, dtype, rng):
     b = np.full((k, n), np.inf, dtype)
     c0 = small_ints(rng, (m, n), dtype)
     for beta in (0.0, 1.0, -1.0, 0.5):
-        got = kernels.gemm(a, b, c0.copy(), alpha=0.0, beta=beta, backend=engine)
+        got = hpc_kernels.gemm(a, b, c0.copy(), alpha=0.0, beta=beta, backend=engine)
         np.testing.assert_array_equal(got, (beta * c0).astype(dtype) if beta else np.zeros((m, n), dtype))
-        got = kernels.gemm(
+        got = hpc_kernels.gemm(
             np.empty((m, 0), dtype), np.empty((0, n), dtype), c0.copy(), alpha=0.7, beta=beta, backend=engine
         )
         np.testing.assert_array_equal(got, (beta * c0).astype(dtype) if beta else np.zeros((m, n), dtype))
     # no c, alpha == 0: zeros
-    got = kernels.gemm(a, b, alpha=0.0, backend=engine)
+    got = hpc_kernels.gemm(a, b, alpha=0.0, backend=engine)
     np.testing.assert_array_equal(got, np.zeros((m, n), dtype))
 
 
@@ -266,16 +266,16 @@ def test_gemm_zero_size(engine, dtype, mnk, rng):
     m, n, k = mnk
     for ta, tb in TRANS:
         a, b = operands(rng, m, n, k, dtype, ta, tb)
-        got = kernels.gemm(a, b, trans_a=ta, trans_b=tb, backend=engine)
+        got = hpc_kernels.gemm(a, b, trans_a=ta, trans_b=tb, backend=engine)
         assert got.shape == (m, n) and got.dtype == dtype
         np.testing.assert_array_equal(got, np.zeros((m, n), dtype))
         c0 = small_ints(rng, (m + 1, n + 1), dtype)[:m, :n]
         c = small_ints(rng, (m + 1, n + 1), dtype)[:m, :n]  # (a slice: non-zero strides even if empty)
         c[...] = c0
-        assert kernels.gemm(a, b, c, beta=-1.0, trans_a=ta, trans_b=tb, backend=engine) is c
+        assert hpc_kernels.gemm(a, b, c, beta=-1.0, trans_a=ta, trans_b=tb, backend=engine) is c
         np.testing.assert_array_equal(c, -c0)
         out = np.full((m + 2, n + 2), np.nan, dtype)[1 : m + 1, 1 : n + 1]
-        assert kernels.gemm(a, b, c0, beta=2.0, trans_a=ta, trans_b=tb, out=out, backend=engine) is out
+        assert hpc_kernels.gemm(a, b, c0, beta=2.0, trans_a=ta, trans_b=tb, out=out, backend=engine) is out
         np.testing.assert_array_equal(out, 2 * c0)
 
 
@@ -288,7 +288,7 @@ def test_gemm_fresh_empty_output_is_accepted(backend, how, mn):
     a, b = np.ones((m, k)), np.ones((k, n))
     target = np.zeros((m, n))
     kw = {"c": dict(c=target), "out": dict(out=target), "c-beta": dict(c=target, beta=1.0)}[how]
-    assert kernels.gemm(a, b, backend=backend, **kw) is target
+    assert hpc_kernels.gemm(a, b, backend=backend, **kw) is target
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,37 +302,37 @@ def test_gemm_result_destination(engine, dtype, rng):
     c0 = small_ints(rng, (m, n), dtype)
     ref = lambda alpha, beta: (alpha * (a.astype(np.float64) @ b) + beta * c0).astype(dtype)  # noqa: E731
 
-    new = kernels.gemm(a, b, backend=engine)  # new array
+    new = hpc_kernels.gemm(a, b, backend=engine)  # new array
     assert not np.shares_memory(new, a) and not np.shares_memory(new, b)
     np.testing.assert_array_equal(new, ref(1, 0))
 
     c = c0.copy()  # in place into c
-    assert kernels.gemm(a, b, c, alpha=2.0, beta=-1.0, backend=engine) is c
+    assert hpc_kernels.gemm(a, b, c, alpha=2.0, beta=-1.0, backend=engine) is c
     np.testing.assert_array_equal(c, ref(2, -1))
 
     c = c0.copy()  # out given: c is read, not written
     out = np.full((m, n), np.nan, dtype)
-    assert kernels.gemm(a, b, c, alpha=-1.0, beta=1.0, out=out, backend=engine) is out
+    assert hpc_kernels.gemm(a, b, c, alpha=-1.0, beta=1.0, out=out, backend=engine) is out
     np.testing.assert_array_equal(out, ref(-1, 1))
     np.testing.assert_array_equal(c, c0)
 
     out = np.full((m, n), np.nan, dtype)  # out without c, beta == 0
-    assert kernels.gemm(a, b, out=out, backend=engine) is out
+    assert hpc_kernels.gemm(a, b, out=out, backend=engine) is out
     np.testing.assert_array_equal(out, ref(1, 0))
 
     c = c0.copy()  # out is c: in place
-    assert kernels.gemm(a, b, c, beta=1.0, out=c, backend=engine) is c
+    assert hpc_kernels.gemm(a, b, c, beta=1.0, out=c, backend=engine) is c
     np.testing.assert_array_equal(c, ref(1, 1))
 
     c = c0.copy()  # out given, read-only c is fine (c is only read)
     c.flags.writeable = False
     out = np.empty((m, n), dtype, order="F")
-    assert kernels.gemm(a, b, c, beta=0.5, out=out, backend=engine) is out
+    assert hpc_kernels.gemm(a, b, c, beta=0.5, out=out, backend=engine) is out
     np.testing.assert_array_equal(out, ref(1, 0.5))
 
     c, base = in_layout(c0, "strided", fill=7.0)  # out strided view, c strided view
     out, obase = in_layout(np.zeros((m, n), dtype), "neg")
-    assert kernels.gemm(a, b, c, beta=-1.0, out=out, backend=engine) is out
+    assert hpc_kernels.gemm(a, b, c, beta=-1.0, out=out, backend=engine) is out
     np.testing.assert_array_equal(out, ref(1, -1))
     np.testing.assert_array_equal(c, c0)
 
@@ -340,7 +340,7 @@ def test_gemm_result_destination(engine, dtype, rng):
 def test_gemm_array_like_inputs():
     """Inputs may be array-likes (lists), by default dispatch or a named backend: float64 result."""
     for be in (None, "cpu", "reference"):
-        got = kernels.gemm([[1.0, 2.0]], [[3.0], [4.0]], backend=be)
+        got = hpc_kernels.gemm([[1.0, 2.0]], [[3.0], [4.0]], backend=be)
         assert got.dtype == np.float64
         np.testing.assert_array_equal(got, [[11.0]])
 
@@ -348,10 +348,10 @@ def test_gemm_array_like_inputs():
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_gemm_thread_counts(threads, rng):
     """Any thread count gives a result within the bound (exact on integer data)."""
-    with kernels.num_threads(threads):
+    with hpc_kernels.num_threads(threads):
         for dtype in DTYPES:
             a, b = operands(rng, 257, 190, 300, dtype, ints=True)
-            got = kernels.gemm(a, b)
+            got = hpc_kernels.gemm(a, b)
             np.testing.assert_array_equal(got, (a.astype(np.float64) @ b).astype(dtype))
             a, b = operands(rng, 130, 301, 100, dtype, True, False)
-            check_gemm(kernels.gemm(a, b, trans_a=True), a, b, None, 1.0, 0.0, True, False)
+            check_gemm(hpc_kernels.gemm(a, b, trans_a=True), a, b, None, 1.0, 0.0, True, False)

@@ -1,5 +1,5 @@
-"""kernels.im2col against a NumPy lowering (torch.nn.functional.unfold order for NCHW), the
-identity conv2d == reshape(w) @ im2col(x) per group, and kernels.conv2d_workspace: the extra
+"""hpc_kernels.im2col against a NumPy lowering (torch.nn.functional.unfold order for NCHW), the
+identity conv2d == reshape(w) @ im2col(x) per group, and hpc_kernels.conv2d_workspace: the extra
 bytes each applicable algorithm allocates (im2col at least one lowered matrix, convgemm only
 packing buffers)."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import kernels
+import hpc_kernels
 from _conv_reference import (
     applicable_algorithms,
     conv2d_ref_and_bound,
@@ -57,7 +57,7 @@ def test_im2col_matches_reference(geo, layout, dtype, rng):
     """Shape, dtype and every element (a copy: exact) of the lowered matrix, zeros where padded."""
     N, C, H, W, ks, opts = geo
     x = rng.standard_normal(x_shape(N, C, H, W, layout)).astype(dtype)
-    got = kernels.im2col(x, ks, layout=layout, **opts)
+    got = hpc_kernels.im2col(x, ks, layout=layout, **opts)
     ref = im2col_ref(x, ks, layout=layout, **opts)
     R, S = kernel_hw(ks)
     Ho, Wo = output_hw(H, W, R, S, opts.get("stride", 1), opts.get("padding", 0), opts.get("dilation", 1))
@@ -73,7 +73,7 @@ def test_im2col_index_convention():
     C, H, W, R, S = 3, 5, 6, 2, 3
     c, h, w = np.meshgrid(np.arange(C), np.arange(H), np.arange(W), indexing="ij")
     x = (1000 * c + 10 * h + w + 1).astype(np.float64)[None]  # > 0 everywhere: 0 means padding
-    cols = kernels.im2col(x, (R, S), padding=(1, 0, 0, 1))
+    cols = hpc_kernels.im2col(x, (R, S), padding=(1, 0, 0, 1))
     Ho, Wo = H + 1 - R + 1, W + 1 - S + 1
     for ci in range(C):
         for r in range(R):
@@ -83,7 +83,7 @@ def test_im2col_index_convention():
                         hi, wi = ho + r - 1, wo + s
                         want = x[0, ci, hi, wi] if 0 <= hi < H and 0 <= wi < W else 0.0
                         assert cols[0, (ci * R + r) * S + s, ho * Wo + wo] == want
-    colsh = kernels.im2col(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), (R, S), padding=(1, 0, 0, 1), layout="NHWC")
+    colsh = hpc_kernels.im2col(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), (R, S), padding=(1, 0, 0, 1), layout="NHWC")
     for ci in range(C):
         for r in range(R):
             for s in range(S):
@@ -96,7 +96,7 @@ def test_im2col_noncontiguous_x(layout, rng):
     x = base[:, 1:6, ::2, ::-2]
     if layout == "NHWC":
         x = x.transpose(0, 2, 3, 1)
-    got = kernels.im2col(x, (3, 2), stride=(1, 2), padding=1, layout=layout)
+    got = hpc_kernels.im2col(x, (3, 2), stride=(1, 2), padding=1, layout=layout)
     assert np.array_equal(got, im2col_ref(x, (3, 2), stride=(1, 2), padding=1, layout=layout))
 
 
@@ -144,14 +144,14 @@ def test_conv2d_equals_w_times_im2col_per_group(case, layout, dtype, rng):
     N, C, H, W, K, RS, groups, opts = case
     Ho, Wo = output_hw(H, W, *RS, opts.get("stride", 1), opts.get("padding", 0), opts.get("dilation", 1))
     ops = int_operands(rng, x_shape(N, C, H, W, layout), (K, C // groups, *RS), dtype)
-    y = kernels.conv2d(ops["x"], ops["w"], groups=groups, layout=layout, **opts)
-    cols = kernels.im2col(ops["x"], RS, layout=layout, **opts)
+    y = hpc_kernels.conv2d(ops["x"], ops["w"], groups=groups, layout=layout, **opts)
+    cols = hpc_kernels.im2col(ops["x"], RS, layout=layout, **opts)
     assert np.array_equal(y, conv_from_im2col(cols, ops["w"], groups, layout, N, Ho, Wo))
 
     x = rng.standard_normal(ops["x"].shape).astype(dtype)
     w = rng.standard_normal(ops["w"].shape).astype(dtype)
-    y = kernels.conv2d(x, w, groups=groups, layout=layout, **opts)
-    lowered = conv_from_im2col(kernels.im2col(x, RS, layout=layout, **opts), w, groups, layout, N, Ho, Wo)
+    y = hpc_kernels.conv2d(x, w, groups=groups, layout=layout, **opts)
+    lowered = conv_from_im2col(hpc_kernels.im2col(x, RS, layout=layout, **opts), w, groups, layout, N, Ho, Wo)
     _, bound = conv2d_ref_and_bound(x, w, groups=groups, layout=layout, **opts)
     assert_within_bound(y, lowered, bound, "conv2d vs w @ im2col")
 
@@ -174,7 +174,7 @@ def test_im2col_errors(kwargs, exc, match):
     args.update(kwargs)
     x, ks = args.pop("x"), args.pop("kernel_size")
     with pytest.raises(exc, match=match):
-        kernels.im2col(x, ks, **args)
+        hpc_kernels.im2col(x, ks, **args)
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,7 +211,7 @@ def test_workspace_keys_and_sizes(case, layout, dtype):
     N, C, H, W = xs
     K, Cg, R, S = ws
     shape = xs if layout == "NCHW" else (N, H, W, C)
-    got = kernels.conv2d_workspace(shape, ws, layout=layout, dtype=dtype, **opts)
+    got = hpc_kernels.conv2d_workspace(shape, ws, layout=layout, dtype=dtype, **opts)
     assert isinstance(got, dict)
     expected = set(applicable_algorithms(shape, ws, opts.get("stride", 1), opts.get("padding", 0),
                                          opts.get("dilation", 1), opts.get("groups", 1), layout)) - {"auto"}
@@ -232,17 +232,17 @@ def test_workspace_convgemm_is_only_packing_buffers(case, layout):
     xs, ws, opts = case
     N, C, H, W = xs
     shape = xs if layout == "NCHW" else (N, H, W, C)
-    got = kernels.conv2d_workspace(shape, ws, layout=layout, **opts)
+    got = hpc_kernels.conv2d_workspace(shape, ws, layout=layout, **opts)
     assert got["convgemm"] <= 4 * MiB, got
 
 
 def test_workspace_defaults_and_dtypes():
     """Defaults: stride 1, no padding, one group, NCHW, float32; float64 doubles the lowered size."""
     xs, ws = (1, 8, 10, 10), (4, 8, 3, 3)
-    d = kernels.conv2d_workspace(xs, ws)
+    d = hpc_kernels.conv2d_workspace(xs, ws)
     assert set(d) == {"im2col", "convgemm", "direct"}
     assert d["im2col"] >= 8 * 9 * 8 * 8 * 4
-    d64 = kernels.conv2d_workspace(xs, ws, dtype="float64")
+    d64 = hpc_kernels.conv2d_workspace(xs, ws, dtype="float64")
     assert d64["im2col"] >= 8 * 9 * 8 * 8 * 8
 
 
@@ -268,7 +268,7 @@ def test_workspace_defaults_and_dtypes():
 )
 def test_workspace_restricted_algorithms(ws, opts, present, absent):
     xs = (2, 12, 12, 8) if opts.get("layout") == "NHWC" else (2, 8, 12, 12)
-    got = kernels.conv2d_workspace(xs, ws, **opts)
+    got = hpc_kernels.conv2d_workspace(xs, ws, **opts)
     assert {"im2col", "convgemm", "direct"} <= set(got)  # every layer has a direct form
     assert present <= set(got), got
     assert not (absent & set(got)), got
@@ -276,8 +276,8 @@ def test_workspace_restricted_algorithms(ws, opts, present, absent):
 
 def test_workspace_errors():
     with pytest.raises(ValueError, match="groups"):
-        kernels.conv2d_workspace((1, 6, 8, 8), (8, 2, 3, 3), groups=4)
+        hpc_kernels.conv2d_workspace((1, 6, 8, 8), (8, 2, 3, 3), groups=4)
     with pytest.raises(ValueError, match=r"kernel|input|output|size"):
-        kernels.conv2d_workspace((1, 4, 2, 2), (8, 4, 3, 3))
+        hpc_kernels.conv2d_workspace((1, 4, 2, 2), (8, 4, 3, 3))
     with pytest.raises(ValueError, match="stride"):
-        kernels.conv2d_workspace((1, 4, 8, 8), (8, 4, 3, 3), stride=0)
+        hpc_kernels.conv2d_workspace((1, 4, 8, 8), (8, 4, 3, 3), stride=0)

@@ -1,10 +1,10 @@
-"""kernels.matmul against numpy.matmul: 1-D promotion, batch broadcasting, out=, threads, backends."""
+"""hpc_kernels.matmul against numpy.matmul: 1-D promotion, batch broadcasting, out=, threads, backends."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-import kernels
+import hpc_kernels
 
 from _helpers import DTYPES, EPS, gamma, rand
 
@@ -50,7 +50,7 @@ def test_matmul_like_numpy(backend, dtype, shapes, rng):
     sa, sb = shapes
     a, b = rand(rng, sa, dtype), rand(rng, sb, dtype)
     a0, b0 = a.copy(), b.copy()
-    got = kernels.matmul(a, b, backend=backend)
+    got = hpc_kernels.matmul(a, b, backend=backend)
     check(got, a, b, f"{backend} {shapes}")
     np.testing.assert_array_equal(a, a0)
     np.testing.assert_array_equal(b, b0)
@@ -63,7 +63,7 @@ def test_matmul_out(backend, shapes, rng):
     sa, sb = shapes
     a, b = rand(rng, sa, np.float64), rand(rng, sb, np.float64)
     out = np.full(np.matmul(a, b).shape, np.nan)
-    assert kernels.matmul(a, b, out=out, backend=backend) is out
+    assert hpc_kernels.matmul(a, b, out=out, backend=backend) is out
     check(out, a, b, f"{backend} {shapes}")
 
 
@@ -71,7 +71,7 @@ def test_matmul_out(backend, shapes, rng):
 def test_matmul_out_vector_dot(backend, rng):
     a, b = rand(rng, (6,), np.float64), rand(rng, (6,), np.float64)
     out = np.empty(())
-    assert kernels.matmul(a, b, out=out, backend=backend) is out
+    assert hpc_kernels.matmul(a, b, out=out, backend=backend) is out
     check(out, a, b)
 
 
@@ -79,7 +79,7 @@ def test_matmul_out_vector_dot(backend, rng):
 def test_matmul_vector_dot_value(backend, rng):
     """1-D @ 1-D gives the dot product with shape () (NumPy returns a scalar, kernels a 0-d array)."""
     a, b = rand(rng, (9,), np.float32), rand(rng, (9,), np.float32)
-    got = kernels.matmul(a, b, backend=backend)
+    got = hpc_kernels.matmul(a, b, backend=backend)
     assert np.shape(got) == ()
     check(got, a, b)
 
@@ -93,7 +93,7 @@ def test_matmul_strided_views_and_out_view(backend, rng):
     big_out = np.full((3, 8, 10), -5.0, np.float32)
     out = big_out[:, 1:7, 2:10:2]  # (3, 6, 4)
     before = big_out.copy()
-    assert kernels.matmul(a, b, out=out, backend=backend) is out
+    assert hpc_kernels.matmul(a, b, out=out, backend=backend) is out
     check(out, a, b)
     mask = np.ones(big_out.shape, bool)
     mask[:, 1:7, 2:10:2] = False
@@ -107,7 +107,7 @@ def test_matmul_strided_views_and_out_view(backend, rng):
 )
 def test_matmul_zero_size(backend, sa, sb):
     a, b = np.ones(sa, np.float32), np.ones(sb, np.float32)
-    got = kernels.matmul(a, b, backend=backend)
+    got = hpc_kernels.matmul(a, b, backend=backend)
     np.testing.assert_array_equal(got, np.matmul(a, b))
     assert got.dtype == np.float32
 
@@ -117,29 +117,29 @@ def test_matmul_zero_size_batch_into_slice_out(backend):
     """Zero-size batch with out= (an empty slice of a bigger array, whose strides are not zero)."""
     a, b = np.ones((0, 3, 4)), np.ones((4, 5))
     out = np.zeros((2, 3, 5))[:0]
-    assert kernels.matmul(a, b, out=out, backend=backend) is out
+    assert hpc_kernels.matmul(a, b, out=out, backend=backend) is out
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_matmul_zero_size_batch_fresh_out(backend):
     a, b = np.ones((0, 3, 4)), np.ones((4, 5))
     out = np.empty((0, 3, 5))
-    assert kernels.matmul(a, b, out=out, backend=backend) is out
+    assert hpc_kernels.matmul(a, b, out=out, backend=backend) is out
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("threads", [1, 2, 4])
 def test_matmul_large_batch_of_small_matrices(backend, threads, rng):
     """Many small products (the batch-parallel path), any thread count, broadcasting b."""
-    with kernels.num_threads(threads):
+    with hpc_kernels.num_threads(threads):
         for dtype in DTYPES:
             a = rng.integers(-3, 4, size=(3000, 4, 5)).astype(dtype)
             b = rng.integers(-3, 4, size=(3000, 5, 3)).astype(dtype)
-            np.testing.assert_array_equal(kernels.matmul(a, b, backend=backend), np.matmul(a, b))
+            np.testing.assert_array_equal(hpc_kernels.matmul(a, b, backend=backend), np.matmul(a, b))
             b1 = rng.integers(-3, 4, size=(5, 7)).astype(dtype)
-            np.testing.assert_array_equal(kernels.matmul(a, b1, backend=backend), np.matmul(a, b1))
+            np.testing.assert_array_equal(hpc_kernels.matmul(a, b1, backend=backend), np.matmul(a, b1))
             out = np.empty((3000, 4, 7), dtype, order="F")
-            kernels.matmul(a, b1, out=out, backend=backend)
+            hpc_kernels.matmul(a, b1, out=out, backend=backend)
             np.testing.assert_array_equal(out, np.matmul(a, b1))
 
 
@@ -148,8 +148,8 @@ def test_matmul_medium_batch_many_threads(threads, rng):
     """A batch of matrices big enough for threaded GEMMs, with more threads than cores."""
     a = rand(rng, (3, 130, 90), np.float32)
     b = rand(rng, (90, 110), np.float32)
-    with kernels.num_threads(threads):
-        got = kernels.matmul(a, b)
+    with hpc_kernels.num_threads(threads):
+        got = hpc_kernels.matmul(a, b)
     check(got, a, b)
 
 
@@ -158,19 +158,19 @@ def test_matmul_scalars_rejected(backend):
     x = np.ones((2, 2))
     for a, b in ((np.float64(2.0), x), (x, np.array(3.0)), (np.array(1.0), np.array(1.0))):
         with pytest.raises(ValueError, match="scalar"):
-            kernels.matmul(a, b, backend=backend)
+            hpc_kernels.matmul(a, b, backend=backend)
 
 
 def test_matmul_default_backend_is_cpu_for_numpy(rng):
     a, b = rand(rng, (4, 5), np.float64), rand(rng, (5, 6), np.float64)
-    check(kernels.matmul(a, b), a, b)
+    check(hpc_kernels.matmul(a, b), a, b)
 
 
 @pytest.mark.parametrize("backend", [None] + BACKENDS)
 def test_matmul_array_like_inputs(backend):
     """Lists are converted as NumPy would (float lists -> float64), 1-D promotion included."""
-    got = kernels.matmul([[1.0, 2.0], [3.0, 4.0]], [5.0, 6.0], backend=backend)
+    got = hpc_kernels.matmul([[1.0, 2.0], [3.0, 4.0]], [5.0, 6.0], backend=backend)
     np.testing.assert_array_equal(got, [17.0, 39.0])
     assert got.dtype == np.float64
     with pytest.raises(TypeError, match="int64"):
-        kernels.matmul([[1, 2]], [[3], [4]], backend=backend)
+        hpc_kernels.matmul([[1, 2]], [[3], [4]], backend=backend)

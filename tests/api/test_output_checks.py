@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import as_strided
 
-import kernels
-from kernels import _validation as v
+import hpc_kernels
+from hpc_kernels import _validation as v
 
 # Every available backend that takes NumPy arrays (opencl and cuda with backend=...: host arrays
 # are copied to the device and the result written back into the caller's output).
-BACKENDS = [name for name, d in kernels.info()["backends"].items() if d["available"]]
+BACKENDS = [name for name, d in hpc_kernels.info()["backends"].items() if d["available"]]
 
 
 def _offsets_unique(x: np.ndarray) -> bool:
@@ -44,7 +44,7 @@ def test_out_is_c_is_checked_as_an_output(backend, case):
     c = make()
     before = np.array(c, copy=True)
     with pytest.raises(exc, match=match):
-        kernels.gemm(a, b, c, beta=1.0, out=c, backend=backend)
+        hpc_kernels.gemm(a, b, c, beta=1.0, out=c, backend=backend)
     if c.flags.writeable:
         np.testing.assert_array_equal(c, before)
 
@@ -54,7 +54,7 @@ def test_out_is_c_is_checked_as_an_output(backend, case):
 def test_out_is_c_updates_in_place(backend, dtype):
     a, b = np.full((4, 3), 2, dtype), np.ones((3, 5), dtype)
     c = np.full((4, 5), 4, dtype)
-    r = kernels.gemm(a, b, c, beta=1.0, out=c, backend=backend)
+    r = hpc_kernels.gemm(a, b, c, beta=1.0, out=c, backend=backend)
     assert r is c
     np.testing.assert_array_equal(c, np.full((4, 5), 10, dtype))  # 2*3 + 4, exact
 
@@ -63,7 +63,7 @@ def test_out_is_c_updates_in_place(backend, dtype):
 def test_distinct_c_read_and_out_written(backend):
     a, b = np.full((2, 3), 2.0), np.ones((3, 2))
     c, out = np.full((2, 2), 1.0), np.zeros((2, 2))
-    r = kernels.gemm(a, b, c, alpha=0.5, beta=3.0, out=out, backend=backend)
+    r = hpc_kernels.gemm(a, b, c, alpha=0.5, beta=3.0, out=out, backend=backend)
     assert r is out
     np.testing.assert_array_equal(out, np.full((2, 2), 6.0))  # 0.5*6 + 3*1
     np.testing.assert_array_equal(c, np.full((2, 2), 1.0))
@@ -87,7 +87,7 @@ def test_valid_strided_output_accepted(backend, name, make):
     m, n = out.shape
     rng = np.random.default_rng(0)
     a, b = rng.integers(-3, 4, (m, 4)).astype(np.float64), rng.integers(-3, 4, (4, n)).astype(np.float64)
-    r = kernels.gemm(a, b, out=out, backend=backend)
+    r = hpc_kernels.gemm(a, b, out=out, backend=backend)
     assert r is out
     np.testing.assert_array_equal(out, a @ b)
 
@@ -96,11 +96,11 @@ def test_valid_strided_output_accepted(backend, name, make):
 def test_interleaved_overlapping_output_rejected(backend):
     out = as_strided(np.zeros(16), (3, 3), (16, 24))  # offsets 0,3,6 / 2,5,8 / 4,7,10: distinct
     assert _offsets_unique(out)
-    kernels.gemm(np.ones((3, 2)), np.ones((2, 3)), out=out, backend=backend)
+    hpc_kernels.gemm(np.ones((3, 2)), np.ones((2, 3)), out=out, backend=backend)
     bad = as_strided(np.zeros(16), (4, 3), (16, 24))  # (3, 0) and (0, 2) both at element 6
     assert not _offsets_unique(bad)
     with pytest.raises(ValueError, match="out has overlapping elements"):
-        kernels.gemm(np.ones((4, 2)), np.ones((2, 3)), out=bad, backend=backend)
+        hpc_kernels.gemm(np.ones((4, 2)), np.ones((2, 3)), out=bad, backend=backend)
 
 
 def test_self_overlapping_matches_the_definition():
@@ -134,14 +134,14 @@ def test_bad_scalars_same_error_everywhere(backend, name, which):
     a = np.ones((2, 2))
     c = np.ones((2, 2))
     with pytest.raises(exc, match=f"gemm: {which} "):
-        kernels.gemm(a, a, c, backend=backend, **{which: value})
+        hpc_kernels.gemm(a, a, c, backend=backend, **{which: value})
     np.testing.assert_array_equal(c, np.ones((2, 2)))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_numpy_scalars_accepted(backend):
     a = np.ones((2, 2), np.float32)
-    r = kernels.gemm(a, a, alpha=np.float32(2), beta=np.int64(0), backend=backend)
+    r = hpc_kernels.gemm(a, a, alpha=np.float32(2), beta=np.int64(0), backend=backend)
     np.testing.assert_array_equal(r, np.full((2, 2), 4, np.float32))
 
 
@@ -163,7 +163,7 @@ def test_conv2d_integer_options_bounded(backend, case):
     kw, exc, match = CONV_INTS[case]
     x, w = np.ones((1, 2, 5, 5)), np.ones((2, 2, 3, 3))
     with pytest.raises(exc, match=match) as info:
-        kernels.conv2d(x, w, backend=backend, **kw)
+        hpc_kernels.conv2d(x, w, backend=backend, **kw)
     assert len(str(info.value).splitlines()) == 1
 
 
@@ -174,10 +174,10 @@ def test_im2col_and_workspace_integer_options_bounded(case):
     kw_im2col = {k: val for k, val in kw.items() if k != "groups"}
     if kw_im2col:
         with pytest.raises(exc, match=match):
-            kernels.im2col(x, 3, backend="reference", **kw_im2col)
+            hpc_kernels.im2col(x, 3, backend="reference", **kw_im2col)
     if "cpu" in BACKENDS:
         with pytest.raises(exc, match=match):
-            kernels.conv2d_workspace(x.shape, (2, 2, 3, 3), **kw)
+            hpc_kernels.conv2d_workspace(x.shape, (2, 2, 3, 3), **kw)
 
 
 @pytest.mark.parametrize("bad,exc", [((1, 2, 5), ValueError), ((1, 2, -5, 5), ValueError), ((1, 2, 2**40, 5), ValueError),
@@ -186,7 +186,7 @@ def test_workspace_shapes_checked(bad, exc):
     if "cpu" not in BACKENDS:
         pytest.skip("conv2d_workspace reports the cpu backend's workspace")
     with pytest.raises(exc, match="x_shape"):
-        kernels.conv2d_workspace(bad, (2, 2, 3, 3))
+        hpc_kernels.conv2d_workspace(bad, (2, 2, 3, 3))
 
 
 # --- conv2d's out: the same output check as gemm's, on every backend --------------------------
@@ -207,7 +207,7 @@ def test_conv2d_out_checked_the_same_way(backend, case):
     x, w = np.ones((1, 2, 5, 5)), np.ones((2, 2, 3, 3))
     out = x[:, :, :3, :3] if make is None else make()
     with pytest.raises(exc, match=match):
-        kernels.conv2d(x, w, out=out, backend=backend)
-    plan = kernels.Conv2d(w, backend=backend)
+        hpc_kernels.conv2d(x, w, out=out, backend=backend)
+    plan = hpc_kernels.Conv2d(w, backend=backend)
     with pytest.raises(exc, match=match):
         plan(x, out=out)

@@ -8,64 +8,64 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-import kernels
+import hpc_kernels
 
 from _helpers import ISAS, check_gemm, python_code, rand
 
 
 def test_set_get_num_threads():
-    old = kernels.get_num_threads()
+    old = hpc_kernels.get_num_threads()
     try:
         for n in (1, 3, 2, np.int64(4)):
-            kernels.set_num_threads(n)
-            assert kernels.get_num_threads() == int(n)
+            hpc_kernels.set_num_threads(n)
+            assert hpc_kernels.get_num_threads() == int(n)
     finally:
-        kernels.set_num_threads(old)
+        hpc_kernels.set_num_threads(old)
 
 
 def test_num_threads_context_manager_restores():
-    old = kernels.get_num_threads()
-    with kernels.num_threads(1):
-        assert kernels.get_num_threads() == 1
-        with kernels.num_threads(5):
-            assert kernels.get_num_threads() == 5
-        assert kernels.get_num_threads() == 1
-    assert kernels.get_num_threads() == old
+    old = hpc_kernels.get_num_threads()
+    with hpc_kernels.num_threads(1):
+        assert hpc_kernels.get_num_threads() == 1
+        with hpc_kernels.num_threads(5):
+            assert hpc_kernels.get_num_threads() == 5
+        assert hpc_kernels.get_num_threads() == 1
+    assert hpc_kernels.get_num_threads() == old
     with pytest.raises(KeyError):
-        with kernels.num_threads(3):
+        with hpc_kernels.num_threads(3):
             raise KeyError
-    assert kernels.get_num_threads() == old
+    assert hpc_kernels.get_num_threads() == old
 
 
 def test_set_num_threads_is_process_wide():
     """A count set in one thread applies to calls from every thread (including new ones)."""
-    old = kernels.get_num_threads()
+    old = hpc_kernels.get_num_threads()
     seen = {}
     ready, go = threading.Event(), threading.Event()
 
     def existing():
-        seen["before"] = kernels.get_num_threads()
+        seen["before"] = hpc_kernels.get_num_threads()
         ready.set()
         go.wait(10)
-        seen["after"] = kernels.get_num_threads()
+        seen["after"] = hpc_kernels.get_num_threads()
 
     t = threading.Thread(target=existing)
     t.start()
     ready.wait(10)
     try:
-        kernels.set_num_threads(3)
+        hpc_kernels.set_num_threads(3)
         go.set()
         t.join()
-        t2 = threading.Thread(target=lambda: seen.__setitem__("new", kernels.get_num_threads()))
+        t2 = threading.Thread(target=lambda: seen.__setitem__("new", hpc_kernels.get_num_threads()))
         t2.start()
         t2.join()
     finally:
-        kernels.set_num_threads(old)
+        hpc_kernels.set_num_threads(old)
     assert seen == {"before": old, "after": 3, "new": 3}
 
 
 def test_default_thread_count_from_environment():
-    code = "import kernels; print(kernels.get_num_threads())"
+    code = "import hpc_kernels; print(hpc_kernels.get_num_threads())"
     for env, want in (({"KERNELS_NUM_THREADS": "3"}, 3), ({"OMP_NUM_THREADS": "2"}, 2),
                       ({"KERNELS_NUM_THREADS": "1", "OMP_NUM_THREADS": "4"}, 1)):
         p = python_code(code, env, env_drop=("OMP_NUM_THREADS",))
@@ -85,30 +85,30 @@ def test_threadpoolctl_sees_the_extensions_openmp():
     assert entries, "threadpool_info() lists no OpenMP runtime"
     paths = [os.path.realpath(e["filepath"]) for e in entries]
     assert any(os.path.basename(p).startswith("libgomp") for p in paths), paths
-    # the libgomp listed is the one mapped into this process for kernels._cpu
+    # the libgomp listed is the one mapped into this process for hpc_kernels._cpu
     with open("/proc/self/maps") as f:
         mapped = {line.split()[-1] for line in f if "libgomp" in line}
     assert any(p in {os.path.realpath(m) for m in mapped} for p in paths)
     gomp = [e for e in entries if "libgomp" in os.path.basename(e["filepath"])]
-    assert gomp[0]["num_threads"] == kernels.get_num_threads()
+    assert gomp[0]["num_threads"] == hpc_kernels.get_num_threads()
 
 
 def test_threadpoolctl_limits_the_pool(rng):
     threadpoolctl, _ = _openmp_entries()
-    old = kernels.get_num_threads()
+    old = hpc_kernels.get_num_threads()
     a, b = rand(rng, (300, 200), np.float64), rand(rng, (200, 250), np.float64)
     with threadpoolctl.threadpool_limits(1, user_api="openmp"):
-        assert kernels.get_num_threads() == 1
-        got = kernels.gemm(a, b)
-    assert kernels.get_num_threads() == old
+        assert hpc_kernels.get_num_threads() == 1
+        got = hpc_kernels.gemm(a, b)
+    assert hpc_kernels.get_num_threads() == old
     check_gemm(got, a, b, None, 1.0, 0.0)
     with threadpoolctl.threadpool_limits(limits={"openmp": 1}):
-        assert kernels.get_num_threads() == 1
+        assert hpc_kernels.get_num_threads() == 1
 
 
 def test_set_num_threads_visible_to_threadpoolctl():
     threadpoolctl, _ = _openmp_entries()
-    with kernels.num_threads(1):
+    with hpc_kernels.num_threads(1):
         entries = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "openmp"]
         assert any(e["num_threads"] == 1 for e in entries)
 
@@ -131,7 +131,7 @@ def _problems(rng):
 
 def _run(p):
     a, b, c, alpha, beta, ta, tb = p
-    return kernels.gemm(a, b, c.copy(), alpha=alpha, beta=beta, trans_a=ta, trans_b=tb)
+    return hpc_kernels.gemm(a, b, c.copy(), alpha=alpha, beta=beta, trans_a=ta, trans_b=tb)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -139,7 +139,7 @@ def test_concurrent_python_threads_match_serial(threads, rng):
     """8 Python threads calling gemm at once (different sizes) give bit-identical results to the
     same calls made one after another (same thread count)."""
     probs = _problems(rng)
-    with kernels.num_threads(threads):
+    with hpc_kernels.num_threads(threads):
         serial = [_run(p) for p in probs]
         barrier = threading.Barrier(len(probs))
 
@@ -162,7 +162,7 @@ def test_concurrent_matmul_and_configure_do_not_crash(rng, cpu_config):
     stop = threading.Event()
 
     def flip():
-        isas = kernels.info()["cpu_engine"]["isas_supported"]
+        isas = hpc_kernels.info()["cpu_engine"]["isas_supported"]
         i = 0
         while not stop.is_set():
             cpu_config(isas[i % len(isas)])
@@ -171,7 +171,7 @@ def test_concurrent_matmul_and_configure_do_not_crash(rng, cpu_config):
     t = threading.Thread(target=flip)
     t.start()
     try:
-        outs = [kernels.matmul(a, b) for _ in range(20)]
+        outs = [hpc_kernels.matmul(a, b) for _ in range(20)]
     finally:
         stop.set()
         t.join()
@@ -185,8 +185,8 @@ def test_one_and_two_threads_within_bound(rng):
     """1 vs 2 threads need not be bit-identical, but both are within the bound."""
     a, b = rand(rng, (400, 300), np.float32), rand(rng, (300, 350), np.float32)
     for nt in (1, 2):
-        with kernels.num_threads(nt):
-            check_gemm(kernels.gemm(a, b), a, b, None, 1.0, 0.0, what=f"{nt} threads")
+        with hpc_kernels.num_threads(nt):
+            check_gemm(hpc_kernels.gemm(a, b), a, b, None, 1.0, 0.0, what=f"{nt} threads")
 
 
 @pytest.mark.parametrize("isa", ISAS)
@@ -201,8 +201,8 @@ def test_thread_counts_give_identical_results(rng, cpu_config, isa):
             a, b = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype)
             results = []
             for nt in (1, 2, 3, 4):
-                with kernels.num_threads(nt):
-                    results += [kernels.gemm(a, b) for _ in range(3)]
+                with hpc_kernels.num_threads(nt):
+                    results += [hpc_kernels.gemm(a, b) for _ in range(3)]
             for r in results[1:]:
                 assert np.array_equal(r, results[0]), f"{isa} {np.dtype(dtype).name} {m}x{n}x{k}"
 
@@ -212,36 +212,36 @@ def test_thread_counts_give_identical_results(rng, cpu_config, isa):
 # --------------------------------------------------------------------------------------------
 
 def test_max_threads_is_four_times_the_cpus_at_least_8():
-    from kernels._threads import max_threads
+    from hpc_kernels._threads import max_threads
 
     assert max_threads() == max(8, 4 * len(os.sched_getaffinity(0)))
 
 
 def test_thread_count_beyond_the_bound_is_a_value_error():
-    from kernels._threads import max_threads
+    from hpc_kernels._threads import max_threads
 
-    before = kernels.get_num_threads()
+    before = hpc_kernels.get_num_threads()
     bound = max_threads()
     for n in (100000, bound + 1):
         with pytest.raises(ValueError, match=rf"number of threads must be in \[1, {bound}\] .*got {n}"):
-            kernels.set_num_threads(n)
+            hpc_kernels.set_num_threads(n)
         with pytest.raises(ValueError, match=rf"in \[1, {bound}\]"):
-            with kernels.num_threads(n):
+            with hpc_kernels.num_threads(n):
                 pass
-    assert kernels.get_num_threads() == before
-    with kernels.num_threads(bound):  # the largest allowed count works
-        assert kernels.get_num_threads() == bound
+    assert hpc_kernels.get_num_threads() == before
+    with hpc_kernels.num_threads(bound):  # the largest allowed count works
+        assert hpc_kernels.get_num_threads() == bound
         a = np.ones((300, 300), np.float32)
-        np.testing.assert_array_equal(kernels.gemm(a, a), np.full((300, 300), 300, np.float32))
-    assert kernels.get_num_threads() == before
+        np.testing.assert_array_equal(hpc_kernels.gemm(a, a), np.full((300, 300), 300, np.float32))
+    assert hpc_kernels.get_num_threads() == before
 
 
 def test_engine_caps_counts_that_bypass_set_num_threads():
-    """The extension clamps a direct count (kernels._cpu) to the same bound."""
-    from kernels._threads import max_threads
+    """The extension clamps a direct count (hpc_kernels._cpu) to the same bound."""
+    from hpc_kernels._threads import max_threads
 
-    kernels._cpu.set_num_threads(100000)
-    assert kernels.get_num_threads() == max_threads()
+    hpc_kernels._cpu.set_num_threads(100000)
+    assert hpc_kernels.get_num_threads() == max_threads()
 
 
 def test_thread_bound_of_the_environment():
@@ -249,10 +249,10 @@ def test_thread_bound_of_the_environment():
     itself is accepted; OMP_NUM_THREADS=100000 (libgomp's own setting) is capped by the engine, and
     a gemm then runs instead of libgomp ending the process."""
     bound = max(8, 4 * len(os.sched_getaffinity(0)))
-    bad = python_code("import kernels", {"KERNELS_NUM_THREADS": "100000"})
+    bad = python_code("import hpc_kernels", {"KERNELS_NUM_THREADS": "100000"})
     assert bad.returncode != 0 and f"KERNELS_NUM_THREADS=100000: number of threads must be in [1, {bound}]" in bad.stderr
-    code = ("import numpy as np, kernels; a = np.ones((600, 600), np.float32); "
-            "assert (kernels.gemm(a, a) == 600).all(); print(kernels.get_num_threads())")
+    code = ("import numpy as np, hpc_kernels; a = np.ones((600, 600), np.float32); "
+            "assert (hpc_kernels.gemm(a, a) == 600).all(); print(hpc_kernels.get_num_threads())")
     for env in ({"KERNELS_NUM_THREADS": str(bound)}, {"OMP_NUM_THREADS": "100000"}):
         p = python_code(code, env, env_drop=("OMP_NUM_THREADS",))
         assert p.returncode == 0, p.stderr
@@ -265,12 +265,12 @@ def test_thread_bound_of_the_environment():
 
 def _libgomp_spincount(env):
     """GOMP_SPINCOUNT as libgomp read it at load (OMP_DISPLAY_ENV prints its settings to stderr;
-    the first cpu call loads it, `import kernels` does not) and as os.environ holds it after
-    `import kernels`."""
+    the first cpu call loads it, `import hpc_kernels` does not) and as os.environ holds it after
+    `import hpc_kernels`."""
     import re
 
     env = dict(env, OMP_DISPLAY_ENV="VERBOSE")
-    p = python_code("import os, numpy as np, kernels; kernels.gemm(np.ones((2, 2)), np.ones((2, 2))); "
+    p = python_code("import os, numpy as np, hpc_kernels; hpc_kernels.gemm(np.ones((2, 2)), np.ones((2, 2))); "
                     "print(os.environ.get('GOMP_SPINCOUNT'))", env, env_drop=("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"))
     assert p.returncode == 0, p.stderr
     seen = re.findall(r"GOMP_SPINCOUNT = '(\d+)'", p.stderr)
@@ -279,7 +279,7 @@ def _libgomp_spincount(env):
 
 
 def test_bounded_spin_default_reaches_libgomp():
-    from kernels._config import GOMP_SPINCOUNT_DEFAULT
+    from hpc_kernels._config import GOMP_SPINCOUNT_DEFAULT
 
     assert _libgomp_spincount({}) == (int(GOMP_SPINCOUNT_DEFAULT), GOMP_SPINCOUNT_DEFAULT)
 

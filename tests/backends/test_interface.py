@@ -8,10 +8,10 @@ import logging
 import numpy as np
 import pytest
 
-import kernels
+import hpc_kernels
 from _conv_cases import LAYERS, LAYOUTS
-from kernels import _dispatch, _tuning
-from kernels._api.conv_args import ALGORITHMS, make_spec, pointwise, shape_of
+from hpc_kernels import _dispatch, _tuning
+from hpc_kernels._api.conv_args import ALGORITHMS, make_spec, pointwise, shape_of
 
 NAMES = _dispatch.backend_names()
 
@@ -52,9 +52,9 @@ def test_opencl_call_with_an_algorithm_it_lacks_raises():
         pytest.skip(_dispatch._load("opencl").reason)
     x, w = np.ones((1, 2, 5, 5), np.float32), np.ones((3, 2, 3, 3), np.float32)
     with pytest.raises(ValueError, match="does not implement algorithm 'direct'"):
-        kernels.conv2d(x, w, algorithm="direct", backend="opencl")
+        hpc_kernels.conv2d(x, w, algorithm="direct", backend="opencl")
     with pytest.raises(ValueError, match="Conv2d: the opencl backend does not implement algorithm 'gemm'"):
-        kernels.Conv2d(w, algorithm="gemm", backend="opencl")
+        hpc_kernels.Conv2d(w, algorithm="gemm", backend="opencl")
 
 
 def test_each_backend_reports_the_kernel_that_runs():
@@ -82,7 +82,7 @@ def test_only_the_cpu_backend_follows_its_tuned_choices(store):
     dt = np.dtype(np.float32)
     before = {n: _dispatch._load(n).choose_algorithm(shape, spec, dt, "auto") for n in NAMES}
     assert before["cpu"] == "convgemm"
-    _tuning.put("cpu", "conv2d", _tuning.layer_key(shape, spec, "float32", kernels.get_num_threads()), "im2col",
+    _tuning.put("cpu", "conv2d", _tuning.layer_key(shape, spec, "float32", hpc_kernels.get_num_threads()), "im2col",
                 _tuning.cpu_device())
     after = {n: _dispatch._load(n).choose_algorithm(shape, spec, dt, "auto") for n in NAMES}
     assert after == dict(before, cpu="im2col")
@@ -90,8 +90,8 @@ def test_only_the_cpu_backend_follows_its_tuned_choices(store):
 
 def test_the_front_end_logs_the_algorithm_that_runs(caplog):
     x, w = np.ones((1, 2, 5, 5)), np.ones((3, 2, 3, 3))
-    with caplog.at_level(logging.DEBUG, logger="kernels"):
-        kernels.conv2d(x, w, algorithm="im2col", backend="reference")
+    with caplog.at_level(logging.DEBUG, logger="hpc_kernels"):
+        hpc_kernels.conv2d(x, w, algorithm="im2col", backend="reference")
     assert "conv2d: algorithm 'direct' on backend 'reference' (asked for 'im2col')" in caplog.text
 
 
@@ -109,7 +109,7 @@ def test_dispatch_asks_the_backends(monkeypatch, type_dispatch):
         monkeypatch.setattr(cpu, "should_run", lambda op, x: False)
         expected = "numba" if _dispatch._load("numba").available else "reference"
         assert _dispatch._by_array_type("gemm", a).name == expected
-        np.testing.assert_array_equal(kernels.gemm(a, a), a @ a)
+        np.testing.assert_array_equal(hpc_kernels.gemm(a, a), a @ a)
         assert _dispatch._fast_names["gemm"][np.ndarray] == expected
     finally:
         _dispatch._fast.clear()

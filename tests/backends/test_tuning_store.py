@@ -1,4 +1,4 @@
-"""The tuning store (kernels/_tuning.py): get/put round trip, the device -> arch -> vendor -> default fallback, the defaults every backend registers beside its code, isolated backend namespaces, old files ignored with a note, concurrent writers, and the `python -m kernels tune --backend X` front end."""
+"""The tuning store (kernels/_tuning.py): get/put round trip, the device -> arch -> vendor -> default fallback, the defaults every backend registers beside its code, isolated backend namespaces, old files ignored with a note, concurrent writers, and the `python -m hpc_kernels tune --backend X` front end."""
 from __future__ import annotations
 
 import json
@@ -12,9 +12,9 @@ import threading
 import numpy as np
 import pytest
 
-import kernels
-from kernels import _tuning
-from kernels.__main__ import main
+import hpc_kernels
+from hpc_kernels import _tuning
+from hpc_kernels.__main__ import main
 
 DEV = _tuning.Device("Acme X1 rev 2", "a1", "acme")
 
@@ -40,7 +40,7 @@ def test_put_get_round_trip(tmp_path):
     doc = json.loads(path.read_text())
     rec = doc["entries"]["acme-be"]["device:Acme X1 rev 2"]["gemm"]["k"]
     assert doc["schema"] == _tuning.SCHEMA == 2
-    assert rec["value"] == {"KC": 3} and rec["measured"] == {"gflops": 1.5} and rec["kernels"] == kernels.__version__
+    assert rec["value"] == {"KC": 3} and rec["measured"] == {"gflops": 1.5} and rec["kernels"] == hpc_kernels.__version__
     assert fresh.get("acme-be", "gemm", "other key", DEV, default=7) == 7
     with pytest.raises(TypeError):  # not JSON: refused before the file is touched
         st.put("acme-be", "gemm", "k", object(), DEV)
@@ -76,7 +76,7 @@ def test_a_value_failing_the_backends_check_falls_through(tmp_path, fake_backend
     st = _tuning.Store(tmp_path / _tuning.FILE_NAME)
     st.put("acme-be", "gemm", "k", 42, DEV)  # the check wants a str
     st.put("acme-be", "gemm", "k", "vendor-wide", DEV, level="vendor")
-    with caplog.at_level(logging.DEBUG, logger="kernels"):
+    with caplog.at_level(logging.DEBUG, logger="hpc_kernels"):
         assert st.lookup("acme-be", "gemm", "k", DEV) == ("arch default", "arch", False)
     assert "fails the backend's check" in caplog.text
 
@@ -84,10 +84,10 @@ def test_a_value_failing_the_backends_check_falls_through(tmp_path, fake_backend
 def test_defaults_live_beside_the_backends_and_answer_through_the_store(store):
     """Each backend registers its defaults from its own module; the store answers them, and a tuned
     value of the same key beside them."""
-    from kernels.backends.cuda import plan
-    from kernels.backends.cuda import sources as S
-    from kernels.backends.opencl import tiles
-    from kernels.backends.numba import gemm as G
+    from hpc_kernels.backends.cuda import plan
+    from hpc_kernels.backends.cuda import sources as S
+    from hpc_kernels.backends.opencl import tiles
+    from hpc_kernels.backends.numba import gemm as G
 
     cpu_dev, gpu_dev = _tuning.Device("pocl", "CPU", "amd"), _tuning.Device("gpu", "GPU", "nvidia")
     assert _tuning.lookup("opencl", "gemm", "float32", cpu_dev) == (tiles.CPU["float32"], "arch", False)
@@ -129,7 +129,7 @@ def test_backend_namespaces_are_isolated(store):
 
 
 def test_forced_value_answers_without_writing(store):
-    from kernels.backends.numba import gemm as G
+    from hpc_kernels.backends.numba import gemm as G
 
     with store.forced("numba", "gemm", "float32", {"KC": 64, "NC": 256}):
         assert G.blocks(np.float32) == (64, 256)
@@ -143,7 +143,7 @@ _SCHEMA_1 = {"version": 1, "machines": {"AMD EPYC | avx512 | kernels 0.1.0": {"s
 def test_old_format_file_is_ignored_with_a_note(tmp_path):
     """An old conv2d_tuning.json in KERNELS_CACHE_DIR is not read; one INFO note says so."""
     (tmp_path / "conv2d_tuning.json").write_text(json.dumps(_SCHEMA_1))
-    code = ("import logging; from kernels import _tuning; from kernels.info import _tuning_info; logging.basicConfig(level=logging.INFO); "
+    code = ("import logging; from hpc_kernels import _tuning; from hpc_kernels.info import _tuning_info; logging.basicConfig(level=logging.INFO); "
             "st = _tuning.store(); print('ENTRIES', st.entries(), st.path); print('INFO', _tuning_info())")
     env = dict(os.environ, KERNELS_CACHE_DIR=str(tmp_path))
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
@@ -158,7 +158,7 @@ def test_file_of_another_schema_is_ignored_then_replaced(tmp_path, caplog):
     path = tmp_path / _tuning.FILE_NAME
     path.write_text(json.dumps(dict(_SCHEMA_1, schema=1, entries={"cpu": {"device:x": {"conv2d": {"k": {"value": "im2col"}}}}})))
     st = _tuning.Store(path)
-    with caplog.at_level(logging.WARNING, logger="kernels"):
+    with caplog.at_level(logging.WARNING, logger="hpc_kernels"):
         assert st.get("cpu", "conv2d", "k", _tuning.Device("x", "a", "v")) is None
     assert caplog.records[-1].levelno == logging.WARNING and "schema 1, this version reads schema 2" in caplog.text
     st.put("cpu", "conv2d", "k2", "convgemm", _tuning.Device("x", "a", "v"))
@@ -207,9 +207,9 @@ def test_info_shows_path_schema_and_entries_per_backend(store):
     _tuning.put("cpu", "conv2d", "a", "im2col", _tuning.cpu_device())
     _tuning.put("numba", "gemm", "float32", {"KC": 128, "NC": 1024}, DEV)
     _tuning.put("numba", "gemm", "float64", {"KC": 128, "NC": 512}, DEV)
-    from kernels.info import _tuning_info, format_info
+    from hpc_kernels.info import _tuning_info, format_info
 
-    t = _tuning_info()  # what kernels.info()["tuning_cache"] holds (the rest of info() probes every backend: slow)
+    t = _tuning_info()  # what hpc_kernels.info()["tuning_cache"] holds (the rest of info() probes every backend: slow)
     assert t["path"] == str(store.path) and t["exists"] and t["schema"] == 2
     assert t["entries"] == {"cpu": {"conv2d": 1}, "numba": {"gemm": 2}} and t["notes"] == []
     d = {"version": "v", "python": "3", "machine": "m", "processor": "p", "num_threads": 1, "cpu_engine": None, "backends": {},
@@ -232,12 +232,12 @@ def test_tune_rejects_what_a_backend_does_not_tune(store, capsys, argv, message)
 
 
 def test_tune_numba_fills_its_namespace(store, capsys, monkeypatch):
-    from kernels import _dispatch
-    from kernels.bench.tune import numba as tuner
+    from hpc_kernels import _dispatch
+    from hpc_kernels.bench.tune import numba as tuner
 
     if not _dispatch._load("numba").available:
         pytest.skip("numba is not installed")
-    from kernels.backends.numba import gemm as G
+    from hpc_kernels.backends.numba import gemm as G
 
     monkeypatch.setattr(tuner, "candidates", lambda itemsize: [{"KC": 64, "NC": 256}, {"KC": 128, "NC": 512}])  # two: quick
     assert main(["tune", "--backend", "numba", "--sizes", "32", "--rounds", "1"]) == 0
@@ -251,7 +251,7 @@ def test_tune_numba_fills_its_namespace(store, capsys, monkeypatch):
 def test_tune_opencl_fills_its_namespace(store, capsys):
     """Needs an OpenCL device that builds the kernels (CI: PoCL)."""
     from _opencl import backend, device
-    from kernels.backends.opencl import tiles
+    from hpc_kernels.backends.opencl import tiles
 
     if not backend.available:
         pytest.skip(f"no OpenCL platform: {backend.reason}")
@@ -261,7 +261,7 @@ def test_tune_opencl_fills_its_namespace(store, capsys):
 
 
 def test_tune_cuda_without_a_gpu_says_so_and_exits_2(store, capsys):
-    from kernels import _dispatch
+    from hpc_kernels import _dispatch
 
     if _dispatch._load("cuda").available:
         pytest.skip("a GPU is there (tests/bench/test_bench_cuda.py tunes on the emulated one)")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import List
 
-from kernels.bench import record
+from hpc_kernels.bench import record
 
 
 def gemm(suite: str, impl: str, n: int, gflops: float, threads: int = 1, dtype: str = "float32", correct: bool = True) -> dict:
@@ -41,7 +41,7 @@ def meta() -> dict:
     peak = {"fma_gflops": {"float32": {"1": 230.0, "2": 450.0}}, "bandwidth": {
         t: {"gbs": 12.0 * int(t), "kernel": "add c = a + b (float64, 24 B per element)", "threads": int(t),
             "array_bytes": 1 << 26, "llc_bytes": None} for t in ("1", "2")}}
-    return {"date": "2026-11-25T00:00:00+00:00", "command": "python -m kernels bench all", "processor": "Test CPU",
+    return {"date": "2026-11-25T00:00:00+00:00", "command": "python -m hpc_kernels bench all", "processor": "Test CPU",
             "machine": "x86_64", "cores": 2, "system": "Linux", "isa": {"float32": "avx512"}, "kernels": "0.1.0",
             "libraries": {"numpy": "2.0"}, "threads": [1, 2], "rounds": 1, "peak": peak,
             "backends": {"cpu": {"available": True, "reason": None}, "cuda": {"available": False, "reason": "no GPU"}}}

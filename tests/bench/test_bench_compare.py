@@ -1,11 +1,11 @@
-"""`python -m kernels bench --compare`: ratios between two runs, regressions of ours flagged (exit 1), bad input exits 2."""
+"""`python -m hpc_kernels bench --compare`: ratios between two runs, regressions of ours flagged (exit 1), bad input exits 2."""
 from __future__ import annotations
 
 import pytest
 
 from _bench_data import gemm, meta, records
-from kernels.__main__ import main
-from kernels.bench import compare, record
+from hpc_kernels.__main__ import main
+from hpc_kernels.bench import compare, record
 
 
 def _write(tmp_path, name, recs):

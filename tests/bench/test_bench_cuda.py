@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import _fake_cupy as fc
-import kernels
-from kernels.bench import cases, layers, peak, record
-from kernels.bench.layers import ConvLayer
+import hpc_kernels
+from hpc_kernels.bench import cases, layers, peak, record
+from hpc_kernels.bench.layers import ConvLayer
 
 TINY = ConvLayer("resnet50", "tiny 3x3", 8, 8, 6, 6, 3, 3, 1, 1, 1, 1, 3)
 
@@ -33,8 +33,8 @@ def _rng(seed):
 
 @pytest.fixture
 def emulated(monkeypatch):
-    with fc.installed(monkeypatch), kernels.use_backend("cuda"):
-        from kernels.backends import cuda
+    with fc.installed(monkeypatch), hpc_kernels.use_backend("cuda"):
+        from hpc_kernels.backends import cuda
 
         fake = cuda.cp
         fake.random = types.SimpleNamespace(default_rng=_rng)
@@ -50,7 +50,7 @@ def emulated(monkeypatch):
 
 
 def test_cuda_suite_records(emulated, tmp_path, capsys):
-    from kernels.__main__ import main
+    from hpc_kernels.__main__ import main
 
     path = str(tmp_path / "g.json")
     rc = main(["bench", "gemm", "--backend", "cuda", "--quick", "--rounds", "1", "--dtype", "float32", "float16", "--json", path])
@@ -74,11 +74,11 @@ def test_cuda_suite_records(emulated, tmp_path, capsys):
 def test_cuda_tuner_fills_its_namespace(emulated, tmp_path, monkeypatch, capsys):
     """`tune --backend cuda` on the emulated GPU: every candidate checked and timed, the fastest tiles
     and the cuBLAS-or-ours choice per size recorded under the GPU in the cuda namespace only."""
-    from kernels import _tuning
-    from kernels.__main__ import main
-    from kernels.backends.cuda import plan
-    from kernels.backends.cuda import sources as S
-    from kernels.backends import cuda
+    from hpc_kernels import _tuning
+    from hpc_kernels.__main__ import main
+    from hpc_kernels.backends.cuda import plan
+    from hpc_kernels.backends.cuda import sources as S
+    from hpc_kernels.backends import cuda
 
     monkeypatch.setattr(cuda.cp, "empty_like", lambda x: cuda.cp.empty(x.shape, x.dtype), raising=False)
     monkeypatch.setattr(_tuning, "cache_path", lambda: tmp_path / _tuning.FILE_NAME)

@@ -1,8 +1,8 @@
 """`bench peak`: the FMA peak (one and all cores) and the streaming bandwidth are positive numbers."""
 from __future__ import annotations
 
-from kernels.__main__ import main
-from kernels.bench import peak, record
+from hpc_kernels.__main__ import main
+from hpc_kernels.bench import peak, record
 
 
 def test_fma_peak_positive():

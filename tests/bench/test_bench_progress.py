@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from kernels.bench import progress
+from hpc_kernels.bench import progress
 
 
 class _Tty(io.StringIO):

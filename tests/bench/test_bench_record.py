@@ -6,7 +6,7 @@ import json
 import pytest
 
 from _bench_data import conv, gemm, meta, records
-from kernels.bench import analysis, record
+from hpc_kernels.bench import analysis, record
 
 
 def test_record_fields_and_kind():
@@ -70,7 +70,7 @@ def test_totals_leave_out_an_impl_missing_on_a_layer():
 
 
 def test_spread_from_timing_into_records():
-    from kernels.bench.timing import interleaved_medians
+    from hpc_kernels.bench.timing import interleaved_medians
 
     t = interleaved_medians({"cpu": lambda: None, "numpy": lambda: None}, rounds=2, sample_s=0.001)
     assert set(t) == set(t.spread) == {"cpu", "numpy"} and all(s >= 1.0 for s in t.spread.values())

@@ -6,11 +6,11 @@ import os
 import pytest
 
 from _bench_data import meta, records
-from kernels.bench import record
+from hpc_kernels.bench import record
 
 pytest.importorskip("matplotlib")
 
-from kernels.bench import plots, report  # noqa: E402
+from hpc_kernels.bench import plots, report  # noqa: E402
 
 
 def test_report_files(tmp_path):
@@ -52,7 +52,7 @@ def test_every_implementation_has_its_own_style():
 
 
 def test_report_from_an_earlier_json(tmp_path, capsys):
-    from kernels.__main__ import main
+    from hpc_kernels.__main__ import main
 
     src = str(tmp_path / "r.json")
     record.dump(src, record.document(meta(), records()))

@@ -1,13 +1,13 @@
-"""`python -m kernels bench`: a tiny cpu run in process (one small GEMM, one small conv layer, one
+"""`python -m hpc_kernels bench`: a tiny cpu run in process (one small GEMM, one small conv layer, one
 round), its records and JSON; backend selection and the messages of bad requests."""
 from __future__ import annotations
 
 import pytest
 
-from kernels.__main__ import main
-from kernels.bench import cases, peak, record, suite
-from kernels.bench.suites import cpu
-from kernels.bench.layers import ConvLayer
+from hpc_kernels.__main__ import main
+from hpc_kernels.bench import cases, peak, record, suite
+from hpc_kernels.bench.suites import cpu
+from hpc_kernels.bench.layers import ConvLayer
 
 TINY_LAYER = ConvLayer("resnet50", "tiny 3x3", 4, 8, 8, 8, 3, 3, 1, 1, 1, 1, 2)
 
@@ -56,9 +56,9 @@ def test_default_selection():
 
 
 def test_unavailable_backend_exits_2(capsys):
-    import kernels
+    import hpc_kernels
 
-    if kernels.info()["backends"]["cuda"]["available"]:
+    if hpc_kernels.info()["backends"]["cuda"]["available"]:
         pytest.skip("a GPU is there")
     assert main(["bench", "gemm", "--backend", "cuda", "--quick", "--rounds", "1"]) == 2
     assert "backend cuda is not available" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from kernels import _cpu
+from hpc_kernels import _cpu
 
 from _helpers import EPS, RUNNABLE_UKERNELS, UKERNELS, gamma, generic_ukernel
 

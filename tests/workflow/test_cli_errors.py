@@ -1,4 +1,4 @@
-"""`python -m kernels`: bad input files and bad numeric options end in one stderr line and exit 1
+"""`python -m hpc_kernels`: bad input files and bad numeric options end in one stderr line and exit 1
 (never a traceback, never an allocation the file does not back), and a SIGTERM/SIGINT while the
 output is written leaves no partial file."""
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from numpy.lib import format as npy_format
 
-from kernels.__main__ import main
-from kernels.workflow import arrays
+from hpc_kernels.__main__ import main
+from hpc_kernels.workflow import arrays
 
 from _helpers import run_python
 
@@ -60,7 +60,7 @@ def _run(capsys, tmp_path, *args):
 
 def _assert_one_line_error(rc, err, kernel, message):
     assert rc == 1, err
-    assert err.startswith(f"python -m kernels run {kernel}: error: ") and err.count("\n") == 1, err
+    assert err.startswith(f"python -m hpc_kernels run {kernel}: error: ") and err.count("\n") == 1, err
     assert message in err, err
 
 
@@ -148,7 +148,7 @@ def test_debug_shows_the_traceback(files):
                                  ValueError("first line\nsecond line")])
 def test_other_commands_report_errors_in_one_line(capsys, monkeypatch, exc):
     """Any command: an error of the kinds bad input causes is one line, exit 1 (here raised by info)."""
-    info_module = sys.modules["kernels.info"]  # kernels.info is the function of that name
+    info_module = sys.modules["hpc_kernels.info"]  # hpc_kernels.info is the function of that name
 
     def boom():
         raise exc
@@ -156,7 +156,7 @@ def test_other_commands_report_errors_in_one_line(capsys, monkeypatch, exc):
     monkeypatch.setattr(info_module, "info", boom)
     assert main(["info"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("python -m kernels info: error: ") and err.count("\n") == 1, err
+    assert err.startswith("python -m hpc_kernels info: error: ") and err.count("\n") == 1, err
     with pytest.raises(type(exc)):
         main(["--debug", "info"])
 
@@ -178,10 +178,10 @@ def test_thread_counts_beyond_the_bound_are_usage_errors(capsys, argv):
     ["conv2d", "--input", "x.npy", "w.npy", "--stride", "9223372036854775808"],
 ])
 def test_real_command_one_line_exit_1(files, args):
-    argv = ["-m", "kernels", "run", *[str(files / a) if a.endswith(".npy") else a for a in args], "--output", str(files / "o.npy")]
+    argv = ["-m", "hpc_kernels", "run", *[str(files / a) if a.endswith(".npy") else a for a in args], "--output", str(files / "o.npy")]
     p = run_python(argv, QUIET)
     assert p.returncode == 1, p.stderr
-    assert p.stderr.count("\n") == 1 and p.stderr.startswith(f"python -m kernels run {args[0]}: error: "), p.stderr
+    assert p.stderr.count("\n") == 1 and p.stderr.startswith(f"python -m hpc_kernels run {args[0]}: error: "), p.stderr
     assert _no_output(files)
 
 
@@ -205,7 +205,7 @@ def test_signal_during_write_leaves_no_partial_file(tmp_path, sig):
     out = tmp_path / "out.npy"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KERNELS_")}
     env.update(QUIET)
-    cmd = [sys.executable, "-m", "kernels", "run", "gemm", "--input", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"),
+    cmd = [sys.executable, "-m", "hpc_kernels", "run", "gemm", "--input", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"),
            "--output", str(out)]
     interrupted = 0
     for _ in range(8):

@@ -1,4 +1,4 @@
-"""kernels.distributed and workflow tasks on a real Dask LocalCluster (loopback only, one cluster
+"""hpc_kernels.distributed and workflow tasks on a real Dask LocalCluster (loopback only, one cluster
 per module): results equal the direct calls and the reference for shapes that do not divide the
 block size; a task on a 1-thread worker runs 1 thread."""
 from __future__ import annotations
@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import kernels
+import hpc_kernels
 
 distributed = pytest.importorskip("distributed", reason="dask[distributed] (test extra) not installed")
 pytest.importorskip("threadpoolctl", reason="threadpoolctl (test extra) not installed")
-import kernels.distributed as kd  # noqa: E402
-from kernels.workflow import conv2d_task, gemm_task  # noqa: E402
+import hpc_kernels.distributed as kd  # noqa: E402
+from hpc_kernels.workflow import conv2d_task, gemm_task  # noqa: E402
 
 from _helpers import EPS  # noqa: E402
 
@@ -36,7 +36,7 @@ def test_gemm_matches_reference(client, rng, dtype, m, n, k, block):
     a = rng.standard_normal((m, k)).astype(dtype)
     b = rng.standard_normal((k, n)).astype(dtype)
     c = kd.gemm(a, b, block=block, client=client)
-    ref = kernels.gemm(a.astype(np.float64), b.astype(np.float64), backend="reference")
+    ref = hpc_kernels.gemm(a.astype(np.float64), b.astype(np.float64), backend="reference")
     assert c.dtype == dtype and c.shape == (m, n)
     assert np.all(np.abs(c - ref) <= _gemm_bound(a, b))
 
@@ -92,8 +92,8 @@ def test_conv2d_matches_direct_and_reference(client, rng, layout):
     bias = rng.standard_normal(8).astype(np.float32)
     opts = dict(stride=2, padding=1, groups=2, layout=layout, activation="relu")
     y = kd.conv2d(x, w, bias, batch=3, client=client, **opts)  # 3 + 3 + 1 images
-    np.testing.assert_array_equal(y, kernels.conv2d(x, w, bias, **opts))
-    ref = kernels.conv2d(x.astype(np.float64), w.astype(np.float64), bias.astype(np.float64), backend="reference", **opts)
+    np.testing.assert_array_equal(y, hpc_kernels.conv2d(x, w, bias, **opts))
+    ref = hpc_kernels.conv2d(x.astype(np.float64), w.astype(np.float64), bias.astype(np.float64), backend="reference", **opts)
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
 
 
@@ -112,9 +112,9 @@ def test_tasks_on_workers_equal_direct_calls(client, rng):
     x = rng.standard_normal((2, 3, 9, 9)).astype(np.float32)
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
     c, info = client.submit(gemm_task, a, b, info=True, pure=False).result()
-    np.testing.assert_array_equal(c, kernels.gemm(a, b))
+    np.testing.assert_array_equal(c, hpc_kernels.gemm(a, b))
     y, _ = client.submit(conv2d_task, x, w, padding=1, info=True, pure=False).result()
-    np.testing.assert_array_equal(y, kernels.conv2d(x, w, padding=1))
+    np.testing.assert_array_equal(y, hpc_kernels.conv2d(x, w, padding=1))
     assert info["where"].startswith("dask worker tcp://127.0.0.1:") and info["backend"] == "cpu"
 
 
@@ -129,12 +129,12 @@ def test_task_on_one_thread_worker_runs_one_thread(client, rng):
 def test_task_gets_the_threads_of_its_worker(rng):
     """A worker with 2 threads running one task gives it both (or the cores there are); the
     caller's own thread count is untouched (the limit is per worker thread)."""
-    from kernels._threads import cores
+    from hpc_kernels._threads import cores
 
     a = rng.standard_normal((300, 300))
-    before = kernels.get_num_threads()
+    before = hpc_kernels.get_num_threads()
     with kd.local_cluster(workers=1, threads_per_worker=2, processes=False) as cluster, distributed.Client(cluster) as c:
         _, info = c.submit(gemm_task, a, a, info=True, pure=False).result()
         assert kd.conv2d(np.ones((2, 1, 5, 5)), np.ones((1, 1, 3, 3)), client=c).shape == (2, 1, 3, 3)
     assert info["threads"] == min(2, cores()) and "2 threads, 1 running" in info["threads_from"]
-    assert kernels.get_num_threads() == before
+    assert hpc_kernels.get_num_threads() == before

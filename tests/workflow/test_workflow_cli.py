@@ -1,4 +1,4 @@
-"""`python -m kernels run gemm|conv2d`: results equal the direct calls; every error path exits
+"""`python -m hpc_kernels run gemm|conv2d`: results equal the direct calls; every error path exits
 non-zero with a one-line message and leaves no output file (not even a partial one)."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import re
 import numpy as np
 import pytest
 
-import kernels
-from kernels.__main__ import main
+import hpc_kernels
+from hpc_kernels.__main__ import main
 
 from _helpers import run_python
 
@@ -42,17 +42,17 @@ def _run(tmp_path, *args):
 def test_gemm_step(files):
     p, arr = files
     assert _run(p, "gemm", "--input", "a.npy", "b.npy", "c.npy", "--output", "out.npy", "--alpha", "2", "--beta", "0.5") == 0
-    np.testing.assert_array_equal(np.load(p / "out.npy"), kernels.gemm(arr["a"], arr["b"], arr["c"].copy(), alpha=2.0, beta=0.5))
+    np.testing.assert_array_equal(np.load(p / "out.npy"), hpc_kernels.gemm(arr["a"], arr["b"], arr["c"].copy(), alpha=2.0, beta=0.5))
 
 
 def test_conv2d_step(files):
     p, arr = files
     assert _run(p, "conv2d", "--input", "x.npy", "w.npy", "bias.npy", "--output", "y.npy", "--padding", "same",
                 "--stride", "1", "--activation", "relu", "--threads", "1") == 0
-    want = kernels.conv2d(arr["x"], arr["w"], arr["bias"], padding="same", activation="relu")
+    want = hpc_kernels.conv2d(arr["x"], arr["w"], arr["bias"], padding="same", activation="relu")
     np.testing.assert_array_equal(np.load(p / "y.npy"), want)
     assert _run(p, "conv2d", "--input", "x.npy", "w.npy", "--output", "y2.npy", "--padding", "1", "0", "--stride", "2", "1") == 0
-    np.testing.assert_array_equal(np.load(p / "y2.npy"), kernels.conv2d(arr["x"], arr["w"], padding=(1, 0), stride=(2, 1)))
+    np.testing.assert_array_equal(np.load(p / "y2.npy"), hpc_kernels.conv2d(arr["x"], arr["w"], padding=(1, 0), stride=(2, 1)))
 
 
 @pytest.mark.parametrize("args, message", [
@@ -70,7 +70,7 @@ def test_errors_exit_nonzero_without_output(files, capsys, args, message):
     p, _ = files
     assert _run(p, *args, "--output", "out.npy") == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"python -m kernels run {args[0]}: error: ") and err.count("\n") == 1
+    assert err.startswith(f"python -m hpc_kernels run {args[0]}: error: ") and err.count("\n") == 1
     assert re.search(message, err), err
     assert not any(f.startswith("out") or f.startswith(".kernels-") for f in os.listdir(p))
 
@@ -97,9 +97,9 @@ def test_failed_run_keeps_an_existing_output(files):
 
 def test_exit_codes_of_the_real_command(files):
     p, arr = files
-    ok = run_python(["-m", "kernels", "run", "gemm", "--input", str(p / "a.npy"), str(p / "b.npy"), "--output", str(p / "o.npy")])
+    ok = run_python(["-m", "hpc_kernels", "run", "gemm", "--input", str(p / "a.npy"), str(p / "b.npy"), "--output", str(p / "o.npy")])
     assert ok.returncode == 0, ok.stderr
-    np.testing.assert_array_equal(np.load(p / "o.npy"), kernels.gemm(arr["a"], arr["b"]))
-    bad = run_python(["-m", "kernels", "run", "gemm", "--input", str(p / "a.npy"), str(p / "nope.npy"), "--output", str(p / "o2.npy")])
+    np.testing.assert_array_equal(np.load(p / "o.npy"), hpc_kernels.gemm(arr["a"], arr["b"]))
+    bad = run_python(["-m", "hpc_kernels", "run", "gemm", "--input", str(p / "a.npy"), str(p / "nope.npy"), "--output", str(p / "o2.npy")])
     assert bad.returncode == 1 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr
     assert not (p / "o2.npy").exists()

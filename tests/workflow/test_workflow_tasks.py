@@ -1,4 +1,4 @@
-"""kernels.workflow: task functions (arrays and .npy paths), thread binding to the task's
+"""hpc_kernels.workflow: task functions (arrays and .npy paths), thread binding to the task's
 resources, the @software descriptions and their schema, the PyCOMPSs guard."""
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import os
 import numpy as np
 import pytest
 
-import kernels
+import hpc_kernels
 
-wf = pytest.importorskip("kernels.workflow")
+wf = pytest.importorskip("hpc_kernels.workflow")
 pytest.importorskip("jsonschema", reason="jsonschema (test extra) not installed")
 pytest.importorskip("threadpoolctl", reason="threadpoolctl (test extra) not installed")
 
@@ -27,7 +27,7 @@ def operands(rng):
 
 def test_gemm_task_equals_direct_call_for_arrays_and_paths(operands, tmp_path):
     a, b, c, _, _ = operands
-    direct = kernels.gemm(a, b, c.copy(), alpha=0.5, beta=2.0)
+    direct = hpc_kernels.gemm(a, b, c.copy(), alpha=0.5, beta=2.0)
     np.testing.assert_array_equal(wf.gemm_task(a, b, c, alpha=0.5, beta=2.0), direct)
     for name, arr in zip("abc", (a, b, c)):
         np.save(tmp_path / f"{name}.npy", arr)
@@ -40,7 +40,7 @@ def test_gemm_task_equals_direct_call_for_arrays_and_paths(operands, tmp_path):
 
 def test_conv2d_task_equals_direct_call(operands, tmp_path):
     _, _, _, x, w = operands
-    direct = kernels.conv2d(x, w, padding=1, stride=2, activation="relu")
+    direct = hpc_kernels.conv2d(x, w, padding=1, stride=2, activation="relu")
     np.testing.assert_array_equal(wf.conv2d_task(x, w, padding=1, stride=2, activation="relu"), direct)
     np.save(tmp_path / "x.npy", x)
     wf.conv2d_task(tmp_path / "x.npy", w, out=tmp_path / "y.npy", padding=1, stride=2, activation="relu")
@@ -51,7 +51,7 @@ def test_task_info_names_backend_and_threads(operands):
     a, b, _, _, _ = operands
     _, info = wf.gemm_task(a, b, info=True)
     assert info["kernel"] == "gemm" and info["backend"] == "cpu" and info["seconds"] >= 0
-    assert info["threads"] == kernels.get_num_threads() or info["threads"] <= wf.owned_threads()[0]
+    assert info["threads"] == hpc_kernels.get_num_threads() or info["threads"] <= wf.owned_threads()[0]
     _, info = wf.gemm_task(a, b, backend="reference", info=True)
     assert info["backend"] == "reference"
 
@@ -61,12 +61,12 @@ def test_computing_units_bind_the_threads(operands, monkeypatch, var):
     a, b, _, _, _ = operands
     monkeypatch.delenv("COMPSS_NUM_THREADS", raising=False)
     monkeypatch.setenv(var, "1")
-    before = kernels.get_num_threads()
+    before = hpc_kernels.get_num_threads()
     _, info = wf.gemm_task(a, b, info=True)
     assert (info["threads"], info["threads_from"]) == (1, var)
     _, info = wf.gemm_task(a, b, threads=8, info=True)  # asking for more than the task owns
     assert info["threads"] == 1
-    assert kernels.get_num_threads() == before  # restored after the task
+    assert hpc_kernels.get_num_threads() == before  # restored after the task
 
 
 def test_bad_computing_units_are_named(monkeypatch):
@@ -88,7 +88,7 @@ def test_gpu_given_without_cuda_backend_keeps_the_default(operands, monkeypatch)
     a, b, _, _, _ = operands
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
     try:
-        kernels.get_backend("cuda")
+        hpc_kernels.get_backend("cuda")
         pytest.skip("a CUDA GPU is present: the task would run on it")
     except (ImportError, ValueError):
         pass
@@ -143,5 +143,5 @@ def test_pycompss_guard_says_why():
     except ImportError:
         pass
     assert not wf.PYCOMPSS_AVAILABLE and "pycompss is not importable" in wf.PYCOMPSS_REASON
-    with pytest.raises(ImportError, match="kernels.workflow.compss.gemm is not defined: pycompss is not importable"):
+    with pytest.raises(ImportError, match="hpc_kernels.workflow.compss.gemm is not defined: pycompss is not importable"):
         wf.compss.gemm

@@ -1,4 +1,4 @@
-"""cpu backend: the C++ BLIS-style engine in kernels._cpu (pybind11, OpenMP); its choice of conv2d
+"""cpu backend: the C++ BLIS-style engine in hpc_kernels._cpu (pybind11, OpenMP); its choice of conv2d
 algorithm is algorithms.py."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ..._validation import as_input
 from ..base import Backend, promote_matmul
 from . import algorithms as _algorithms
 
-_cpu, _reason = cpu_extension()  # loaded (and configured) by the first use of this backend, not by `import kernels`
+_cpu, _reason = cpu_extension()  # loaded (and configured) by the first use of this backend, not by `import hpc_kernels`
 _ndarray = np.ndarray
 
 

@@ -6,7 +6,7 @@ NHWC layer (the batch-reduce kernel reads the image in place: no im2col block an
 measured faster than every other algorithm on each ResNet-50 layer), a plain GEMM for 1x1
 stride-1 unpadded layers, the direct kernel for NCHW layers with taps, >= 16 channels per group
 and planes up to 64x64; then a measured choice from the tuning store (kernels/_tuning.py, filled
-by `python -m kernels tune --backend cpu`), explicit im2col for NCHW layers of <= 64 output pixels, else
+by `python -m hpc_kernels tune --backend cpu`), explicit im2col for NCHW layers of <= 64 output pixels, else
 convGemm (no workspace beyond the packing buffers, and as fast as explicit im2col on larger layers).
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ... import _tuning
 from ..._api.conv_args import ConvShape, ConvSpec, pointwise
 from ..._threads import get_num_threads
 
-logger = logging.getLogger("kernels")
+logger = logging.getLogger("hpc_kernels")
 
 # Each algorithm of csrc/conv (the C++ entry conv2d takes these names) and the kernel it runs.
 IMPLEMENTED: Dict[str, str] = {
@@ -68,7 +68,7 @@ def heuristic_choice(shape: ConvShape, spec: ConvSpec) -> Optional[str]:
 
 
 # The measured choices: op "conv2d" of the cpu namespace in the tuning store, one algorithm per
-# layer key (kernels/_tuning.layer_key), written by `python -m kernels tune --backend cpu`.
+# layer key (kernels/_tuning.layer_key), written by `python -m hpc_kernels tune --backend cpu`.
 _MEASURED = ("im2col", "convgemm", "direct")
 _tuning.register("cpu", "conv2d", check=lambda v: v in _MEASURED)
 

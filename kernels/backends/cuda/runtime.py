@@ -7,7 +7,7 @@ from typing import Dict, Optional, Tuple
 
 from . import sources as S
 
-logger = logging.getLogger("kernels")
+logger = logging.getLogger("hpc_kernels")
 
 try:
     import cupy as cp

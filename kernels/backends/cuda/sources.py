@@ -93,7 +93,7 @@ class Tc(NamedTuple):
 # fp32 128x128x8 with 8x8 per thread (64 FFMA per 4 shared vector loads, 256 threads, about
 # 128 registers: two blocks per SM), three stages; fp64 halves the per-thread tile (registers
 # are 64-bit pairs). Tensor cores: 128x128x32, four warps of 64x64 (128 fp32 accumulators per
-# thread), four stages (80 KiB). `python -m kernels tune gemm --backend cuda` picks among the
+# thread), four stages (80 KiB). `python -m hpc_kernels tune gemm --backend cuda` picks among the
 # candidates below per GPU architecture.
 SIMT_DEFAULT = {"float32": Simt(128, 128, 8, 8, 8, 3), "float64": Simt(64, 64, 8, 4, 4, 3)}
 TC_DEFAULT = {"float16": Tc(128, 128, 32, 64, 64, 4), "bfloat16": Tc(128, 128, 32, 64, 64, 4), "tf32": Tc(128, 128, 16, 64, 64, 4)}

@@ -3,7 +3,7 @@ at install time; a second CPU implementation independent of the C++ engine).
 
 Kernels live in this package (gemm.py, direct.py, conv.py, ...) and are compiled on first use, then cached on disk.
 Arguments are checked as for the other Python backends (kernels/_validation.py); outputs are
-written in place or rejected, never copied. Threads follow kernels.set_num_threads.
+written in place or rejected, never copied. Threads follow hpc_kernels.set_num_threads.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ else:
 
 
 def _sync_threads() -> None:
-    """numba's pool follows kernels' count (kernels.set_num_threads / num_threads), up to the
+    """numba's pool follows kernels' count (hpc_kernels.set_num_threads / num_threads), up to the
     threads numba started (NUMBA_NUM_THREADS)."""
     from ..._threads import get_num_threads
 

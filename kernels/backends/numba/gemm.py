@@ -31,7 +31,7 @@ TILE = MR * NR32  # elements of the accumulator tile
 # the usual L2 of 1-2 MiB per core); an A micro-panel (MR x KC, 6 KiB) stays in L1.
 KC = 256
 NC = {4: 1024, 8: 512}  # by itemsize
-# Defaults of the tuning store (backend "numba", op "gemm", per dtype); `python -m kernels tune
+# Defaults of the tuning store (backend "numba", op "gemm", per dtype); `python -m hpc_kernels tune
 # --backend numba` measures others per CPU. Both are run-time arguments of the kernel: no recompile.
 _tuning.register("numba", "gemm", {"default": {"float32": {"KC": KC, "NC": NC[4]}, "float64": {"KC": KC, "NC": NC[8]}}},
                  check=lambda v: set(v) == {"KC", "NC"} and all(type(x) is int and 1 <= x <= 1 << 16 for x in v.values()))
@@ -203,7 +203,7 @@ def lower(src, desc, off, rows, k, dst, threads):
 
 @njit(cache=True)
 def lower_at(desc, off, rows, k, dst, threads):
-    """lower() from the operand's own address (kernels.im2col)."""
+    """lower() from the operand's own address (hpc_kernels.im2col)."""
     lower(_vector(desc[D_ADDR], dst, desc[D_SPAN]), desc, off, rows, k, dst, threads)
 
 

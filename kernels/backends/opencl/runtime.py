@@ -12,7 +12,7 @@ from typing import Dict, Optional, Tuple
 from ..._config import config
 from .._sources import read
 
-logger = logging.getLogger("kernels")
+logger = logging.getLogger("hpc_kernels")
 
 try:
     import pyopencl as cl

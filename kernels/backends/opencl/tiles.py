@@ -22,7 +22,7 @@ GPU = {
 # FPGA form (fpga.cl): TM x TN multiply-add array, TK-deep on-chip chunks.
 FPGA = {"float32": dict(TM=8, TN=16, TK=64), "float64": dict(TM=8, TN=8, TK=64)}
 
-# The search of `python -m kernels tune gemm --backend opencl` on CPU devices (register blocks
+# The search of `python -m hpc_kernels tune gemm --backend opencl` on CPU devices (register blocks
 # of 16-32 vectors) and on GPUs (group shapes, local staging).
 CPU_CANDIDATES: List[dict] = [
     dict(VW=vw, NVEC=nv, MWI=mwi, WGM=1, WGN=1, KWG=32, SB=0, M_FIRST=mf)

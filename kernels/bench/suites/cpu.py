@@ -1,9 +1,9 @@
-"""The cpu suite of `python -m kernels bench gemm|conv2d`: kernels' cpu backend against NumPy's BLAS,
+"""The cpu suite of `python -m hpc_kernels bench gemm|conv2d`: kernels' cpu backend against NumPy's BLAS,
 an im2col + NumPy convolution and PyTorch, interleaved in one run.
 
 gemm: the square and ResNet-50 im2col cases of kernels/bench/cases.py. conv2d: the conv layers of
 ResNet-50, VGG-16, AlexNet and MobileNetV2; per layer and thread count every implementation
-writes the same convolution (random normal data, no bias or activation): kernels.conv2d with each
+writes the same convolution (random normal data, no bias or activation): hpc_kernels.conv2d with each
 algorithm asked for (into a preallocated out=), im2col lowered with NumPy and multiplied by
 NumPy's BLAS, and torch.nn.functional.conv2d in NCHW and in channels_last memory format. Every
 result is checked against a float64 reference (kernels/bench/references.py).
@@ -33,17 +33,17 @@ def operands(case: GemmCase, dtype) -> Tuple[np.ndarray, np.ndarray]:
 def run_case(case: GemmCase, dtype: np.dtype, rounds: int, threads: int = 1, torch=None,
              backends: Tuple[str, ...] = ("cpu",)) -> dict:
     """Time the backends (the first one is the suite's), NumPy and torch on one case, interleaved; check every result."""
-    import kernels
+    import hpc_kernels
 
     a, b = operands(case, dtype)
     outs = {name: np.empty((case.m, case.n), dtype) for name in backends + ("numpy", "torch")}
     # All write into a preallocated output, so none pays for allocating the result.
-    fns = {name: (lambda name=name: kernels.gemm(a, b, out=outs[name], backend=name)) for name in backends}
+    fns = {name: (lambda name=name: hpc_kernels.gemm(a, b, out=outs[name], backend=name)) for name in backends}
     fns["numpy"] = lambda: np.matmul(a, b, out=outs["numpy"])
     if torch is not None:  # tensors sharing the arrays' memory: the check reads outs["torch"]
         ta, tb, tc = (torch.from_numpy(x) for x in (a, b, outs["torch"]))
         fns["torch"] = lambda: torch.matmul(ta, tb, out=tc)
-    with kernels.num_threads(threads), numpy_threads(threads), torchref.threads(torch, threads):
+    with hpc_kernels.num_threads(threads), numpy_threads(threads), torchref.threads(torch, threads):
         t = interleaved_medians(fns, rounds=rounds, settle_s=0.2 if threads > 1 else 0.0)
     return {
         "case": case.name, "dtype": np.dtype(dtype).name, "m": case.m, "n": case.n, "k": case.k, "count": case.count,
@@ -102,10 +102,10 @@ def gemm_cases(args: argparse.Namespace) -> List[GemmCase]:
 
 def collect_gemm(args: argparse.Namespace, threads: List[int], rounds: int) -> Tuple[List[dict], List[dict]]:
     """(records, rows) of the cpu suite's gemm; prints one table per thread count."""
-    import kernels
+    import hpc_kernels
 
     torch, _ = torchref.load(not args.no_torch)
-    engine = kernels.info()["cpu_engine"]
+    engine = hpc_kernels.info()["cpu_engine"]
     recs, rows = [], []
     for nt in threads:
         with numpy_threads(nt) as blas:
@@ -130,7 +130,7 @@ def collect_gemm(args: argparse.Namespace, threads: List[int], rounds: int) -> T
 def run_layer(layer: ConvLayer, args: argparse.Namespace, dtype: np.dtype, nt: int, rounds: int, torch, F) -> dict:
     """Time every implementation on one layer (interleaved) and check every result; all arrays of
     the layer are local, so they are freed before the next (VGG-16's first layers are large)."""
-    import kernels
+    import hpc_kernels
 
     rng = np.random.default_rng(0)
     n, layout = args.batch, args.layout
@@ -143,16 +143,16 @@ def run_layer(layer: ConvLayer, args: argparse.Namespace, dtype: np.dtype, nt: i
     for alg in args.algorithms:
         out = np.empty(layer.y_shape(n, layout), dtype)
         try:  # the first call also tells whether the algorithm takes this layer at all
-            kernels.conv2d(x, w, **kw, layout=layout, algorithm=alg, out=out, backend="cpu")
+            hpc_kernels.conv2d(x, w, **kw, layout=layout, algorithm=alg, out=out, backend="cpu")
         except ValueError:
             if alg == "auto":
                 raise
             skipped.append(alg)
             continue
         outs[alg] = out
-        fns[alg] = lambda alg=alg, out=out: kernels.conv2d(x, w, **kw, layout=layout, algorithm=alg, out=out, backend="cpu")
+        fns[alg] = lambda alg=alg, out=out: hpc_kernels.conv2d(x, w, **kw, layout=layout, algorithm=alg, out=out, backend="cpu")
     fetch = add_references(fns, outs, layer, x, w, layout, torch, F)
-    with kernels.num_threads(nt), numpy_threads(nt), torchref.threads(torch, nt):
+    with hpc_kernels.num_threads(nt), numpy_threads(nt), torchref.threads(torch, nt):
         t = interleaved_medians(fns, rounds=rounds, settle_s=0.2 if nt > 1 else 0.0)
         fetch()
     if torch is not None:
@@ -161,7 +161,7 @@ def run_layer(layer: ConvLayer, args: argparse.Namespace, dtype: np.dtype, nt: i
     gc.collect()
     ref, bound = reference(layer, x, w, layout)
     correct = {name: within(y, ref, bound) for name, y in outs.items()}
-    ws_bytes = kernels.conv2d_workspace(x.shape, w.shape, **kw, layout=layout, dtype=dtype, threads=nt)
+    ws_bytes = hpc_kernels.conv2d_workspace(x.shape, w.shape, **kw, layout=layout, dtype=dtype, threads=nt)
     flops = n * layer.flops
     row = {
         "net": layer.net,
@@ -275,7 +275,7 @@ def planned(args: argparse.Namespace, threads: List[int]) -> int:
 
 def collect_conv2d(args: argparse.Namespace, threads: List[int], rounds: int):
     """(records, rows, totals) of the cpu suite's conv2d; prints a table and the network totals per thread count and dtype."""
-    import kernels
+    import hpc_kernels
 
     dtypes = args.dtype or ["float32"]
     algorithms = list(dict.fromkeys(["auto"] + list(args.algorithms)))  # auto always: the ratios use it
@@ -285,7 +285,7 @@ def collect_conv2d(args: argparse.Namespace, threads: List[int], rounds: int):
     todo = layers_of(args)
     cols = _columns(algorithms, with_torch)
     names = {**{a: f"cpu {a}" for a in algorithms}, **NAMES}
-    engine = kernels.info()["cpu_engine"]
+    engine = hpc_kernels.info()["cpu_engine"]
     progress.emit(
         f"conv2d benchmark: {', '.join(todo)}, batch {args.batch}, {args.layout}, {rounds} rounds; "
         f"GFLOP/s per implementation (torch = NCHW, torch_cl = channels_last{'' if with_torch else ': torch not used'}); "

@@ -1,6 +1,6 @@
-"""`python -m kernels bench gemm|conv2d --backend cuda`: our CUDA kernels against cuBLAS (cupy.matmul) and PyTorch/cuDNN on the same GPU, timed with CUDA events.
+"""`python -m hpc_kernels bench gemm|conv2d --backend cuda`: our CUDA kernels against cuBLAS (cupy.matmul) and PyTorch/cuDNN on the same GPU, timed with CUDA events.
 
-GEMM: square sizes, TFLOP/s of kernels.gemm (fp32 exact and tf32, fp64, fp16, bf16) next to
+GEMM: square sizes, TFLOP/s of hpc_kernels.gemm (fp32 exact and tf32, fp64, fp16, bf16) next to
 cupy.matmul (cuBLAS) and torch.matmul (when torch with CUDA is installed) on the same device arrays. conv2d: every layer of a network (ResNet-50 by default)
 at the given batch, layout and dtype (float16 NHWC is the case of the issue's target), our
 algorithms next to torch.nn.functional.conv2d (cuDNN) when torch with CUDA is installed, and the
@@ -69,7 +69,7 @@ def _cupy_dtype(name: str):
 def gemm_rows(sizes, kinds, rounds: int, use_torch: bool = True) -> List[dict]:
     import cupy as cp
 
-    import kernels
+    import hpc_kernels
 
     torch = _torch() if use_torch else None
     rows = []
@@ -83,7 +83,7 @@ def gemm_rows(sizes, kinds, rounds: int, use_torch: bool = True) -> List[dict]:
             a = rng.standard_normal((n, n), dtype=cp.float32).astype(ndt)
             b = rng.standard_normal((n, n), dtype=cp.float32).astype(ndt)
             c_k, c_b = cp.empty((n, n), ndt), cp.empty((n, n), ndt)
-            fns = {"kernels": lambda: kernels.gemm(a, b, out=c_k, precision=precision),
+            fns = {"kernels": lambda: hpc_kernels.gemm(a, b, out=c_k, precision=precision),
                    "cublas": lambda: cp.matmul(a, b, out=c_b)}
             outs = {"kernels": c_k, "cublas": c_b}
             if torch is not None:  # torch.matmul on the same device memory (its default: no tf32)
@@ -121,7 +121,7 @@ def _check(c, a, b, dt: str, precision) -> bool:
 def conv_rows(net: str, batch: int, layout: str, dt: str, algorithms, quick: bool, rounds: int, use_torch: bool) -> List[dict]:
     import cupy as cp
 
-    import kernels
+    import hpc_kernels
 
     from ..layers import largest, load
 
@@ -135,7 +135,7 @@ def conv_rows(net: str, batch: int, layout: str, dt: str, algorithms, quick: boo
         w = rng.standard_normal(layer.w_shape, dtype=cp.float32).astype(ndt)
         opts = dict(layer.conv_kwargs, layout=layout)
         outs = {a: cp.empty(layer.y_shape(batch, layout), ndt) for a in algorithms}
-        fns = {a: (lambda a=a: kernels.conv2d(x, w, algorithm=a, out=outs[a], **opts)) for a in algorithms}
+        fns = {a: (lambda a=a: hpc_kernels.conv2d(x, w, algorithm=a, out=outs[a], **opts)) for a in algorithms}
         if torch is not None:
             xt = torch.from_dlpack(x if layout == "NCHW" else x.transpose(0, 3, 1, 2))  # logical NCHW view
             wt = torch.from_dlpack(w)

@@ -1,4 +1,4 @@
-"""`python -m kernels bench gemm|conv2d --backend numba` (numba suite): the numba backend against NumPy
+"""`python -m hpc_kernels bench gemm|conv2d --backend numba` (numba suite): the numba backend against NumPy
 and torch, with the cpu backend alongside, interleaved in one run (kernels/bench/timing.py), results checked."""
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ QUICK_LAYERS = 4  # per network
 
 
 def _backends() -> Tuple[str, ...]:
-    import kernels
+    import hpc_kernels
 
-    return ("numba",) + (("cpu",) if kernels.get_backend("cpu").available else ())
+    return ("numba",) + (("cpu",) if hpc_kernels.get_backend("cpu").available else ())
 
 
 def _gemm_cases(args: argparse.Namespace) -> List[GemmCase]:
@@ -51,7 +51,7 @@ def _gemm(args: argparse.Namespace, nt: int, rounds: int, torch) -> List[dict]:
 
 
 def _conv(args: argparse.Namespace, nt: int, rounds: int, torch, F) -> List[dict]:
-    import kernels
+    import hpc_kernels
 
     recs = []
     names = {**{b: f"{b} auto" for b in _backends()}, **NAMES}
@@ -64,7 +64,7 @@ def _conv(args: argparse.Namespace, nt: int, rounds: int, torch, F) -> List[dict
             kw = dict(layer.conv_kwargs, layout=args.layout)
             outs = {name: np.empty(layer.y_shape(args.batch, args.layout), np.float32) for name in _backends()}
             fns: Dict[str, Callable[[], object]] = {
-                name: (lambda name=name: kernels.conv2d(x, w, **kw, out=outs[name], backend=name)) for name in outs}
+                name: (lambda name=name: hpc_kernels.conv2d(x, w, **kw, out=outs[name], backend=name)) for name in outs}
             fetch = add_references(fns, outs, layer, x, w, args.layout, torch, F)
             with torchref.threads(torch, nt):
                 t = interleaved_medians(fns, rounds=rounds, settle_s=0.2 if nt > 1 else 0.0)
@@ -86,11 +86,11 @@ def _conv(args: argparse.Namespace, nt: int, rounds: int, torch, F) -> List[dict
 
 def collect(args: argparse.Namespace, threads: List[int], rounds: int) -> Tuple[List[dict], None, None]:
     """(records, no rows, no totals) of the numba suite for args.what (gemm or conv2d, float32 for conv2d)."""
-    import kernels
+    import hpc_kernels
 
     torch, F = torchref.load(not args.no_torch)
     recs = []
     for nt in threads:
-        with kernels.num_threads(nt), numpy_threads(nt):
+        with hpc_kernels.num_threads(nt), numpy_threads(nt):
             recs += _gemm(args, nt, rounds, torch) if args.what == "gemm" else _conv(args, nt, rounds, torch, F)
     return recs, None, None

@@ -1,4 +1,4 @@
-"""`python -m kernels bench gemm|conv2d --backend opencl`: the opencl kernels against CLBlast on the same device and queue, and the cpu backend, in one run.
+"""`python -m hpc_kernels bench gemm|conv2d --backend opencl`: the opencl kernels against CLBlast on the same device and queue, and the cpu backend, in one run.
 
 PoCL fixes its thread count when the platform is created (POCL_MAX_PTHREAD_COUNT), so on a PoCL
 device each thread count runs in a child process with that variable set; inside it, the cpu backend
@@ -49,7 +49,7 @@ def _clblast(q):
 def gemm_rows(sizes, dtype: np.dtype, rounds: int, threads: int, fpga_max: int) -> List[dict]:
     import pyopencl.array as cla
 
-    import kernels
+    import hpc_kernels
     from ...backends.opencl import use_form
     from ..references import check
 
@@ -62,16 +62,16 @@ def gemm_rows(sizes, dtype: np.dtype, rounds: int, threads: int, fpga_max: int) 
         ad, bd = cla.to_device(q, a), cla.to_device(q, b)
         outs = {name: cla.empty(q, (n, n), dtype) for name in ("opencl", "fpga", "clblast")}
         ch = np.empty((n, n), dtype)
-        fns: Dict[str, Callable[[], None]] = {"opencl": _finish(q, lambda: kernels.gemm(ad, bd, out=outs["opencl"]))}
+        fns: Dict[str, Callable[[], None]] = {"opencl": _finish(q, lambda: hpc_kernels.gemm(ad, bd, out=outs["opencl"]))}
         if n <= fpga_max:
             def fpga() -> None:
                 with use_form("fpga"):
-                    kernels.gemm(ad, bd, out=outs["fpga"])
+                    hpc_kernels.gemm(ad, bd, out=outs["fpga"])
             fns["fpga"] = _finish(q, fpga)
         if cb is not None and dtype == np.float32 or cb is not None and dtype == np.float64 and _device().fp64:
             fns["clblast"] = _finish(q, lambda: cb.gemm(ad, bd, outs["clblast"]))
-        with kernels.num_threads(threads):
-            fns["cpu"] = lambda: kernels.gemm(a, b, out=ch)
+        with hpc_kernels.num_threads(threads):
+            fns["cpu"] = lambda: hpc_kernels.gemm(a, b, out=ch)
             t = interleaved_medians(fns, rounds=rounds, sample_s=0.2)
         row = {"case": f"square {n}", "n": n, "dtype": np.dtype(dtype).name, "threads": threads}
         _fill(row, t, 2.0 * n ** 3, lambda name: check(ch if name == "cpu" else outs[name].get(), a, b))
@@ -100,7 +100,7 @@ def _line(head: str, r: dict, names) -> str:
 def conv_rows(net: str, quick: bool, rounds: int, threads: int, dtype: np.dtype, layout: str) -> List[dict]:
     import pyopencl.array as cla
 
-    import kernels
+    import hpc_kernels
     from ..references import reference, within
 
     q = _device().queue
@@ -117,7 +117,7 @@ def conv_rows(net: str, quick: bool, rounds: int, threads: int, dtype: np.dtype,
         yc = np.empty(ys, dtype)
         opts = dict(layer.conv_kwargs, layout=layout)
         fns: Dict[str, Callable[[], None]] = {
-            a: _finish(q, lambda a=a: kernels.conv2d(xd, wd, algorithm=a, out=outs[a], **opts)) for a in ("im2col", "convgemm")
+            a: _finish(q, lambda a=a: hpc_kernels.conv2d(xd, wd, algorithm=a, out=outs[a], **opts)) for a in ("im2col", "convgemm")
         }
         if cb is not None:
             if layer.groups == 1:
@@ -125,8 +125,8 @@ def conv_rows(net: str, quick: bool, rounds: int, threads: int, dtype: np.dtype,
             else:  # CLBlast's convgemm has no groups: im2col + GEMM per group
                 cols = cla.empty(q, ((layer.c // layer.groups) * layer.r * layer.s * layer.out_h * layer.out_w,), dtype)
                 fns["clblast"] = _finish(q, lambda: cb.im2col_gemm(layer, xd, wd, outs["clblast"], cols, 1))
-        with kernels.num_threads(threads):
-            fns["cpu"] = lambda: kernels.conv2d(x, w, out=yc, **opts)
+        with hpc_kernels.num_threads(threads):
+            fns["cpu"] = lambda: hpc_kernels.conv2d(x, w, out=yc, **opts)
             t = interleaved_medians(fns, rounds=rounds, sample_s=0.1)
         row = {"layer": layer.name, "count": layer.count, "flops": layer.flops, "threads": threads, "layout": layout}
         ref, bound = reference(layer, x, w, layout)
@@ -223,7 +223,7 @@ def collect(args: argparse.Namespace, threads: List[int], rounds: int) -> Tuple[
     rows: List[dict] = []
     for nt in _threads_run(threads):
         env = dict(os.environ, POCL_MAX_PTHREAD_COUNT=str(nt), KERNELS_NUM_THREADS=str(nt))
-        code = f"from kernels.bench.suites.opencl import _child; _child({json.dumps(json.dumps({**payload, 'threads': nt}))})"
+        code = f"from hpc_kernels.bench.suites.opencl import _child; _child({json.dumps(json.dumps({**payload, 'threads': nt}))})"
         with subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True) as proc:
             for line in proc.stdout:  # streamed: the progress bar moves with the child's cases
                 line = line.rstrip("\n")

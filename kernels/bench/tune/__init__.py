@@ -1,1 +1,1 @@
-"""Tuners behind `python -m kernels tune`, one module per backend."""
+"""Tuners behind `python -m hpc_kernels tune`, one module per backend."""

@@ -1,4 +1,4 @@
-"""`python -m kernels tune [conv2d|gemm] --backend cpu|numba|opencl|cuda [options]`: the one front end of the tuners in kernels/bench/tune/<backend>.py.
+"""`python -m hpc_kernels tune [conv2d|gemm] --backend cpu|numba|opencl|cuda [options]`: the one front end of the tuners in kernels/bench/tune/<backend>.py.
 
 Each backend tunes its own parameters into its own namespace of the tuning store (kernels/_tuning.py):
 

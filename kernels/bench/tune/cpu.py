@@ -1,11 +1,11 @@
-"""`python -m kernels tune [conv2d] --backend cpu`: measure im2col against convGemm on each layer and
+"""`python -m hpc_kernels tune [conv2d] --backend cpu`: measure im2col against convGemm on each layer and
 record the faster in the cpu namespace of the tuning store (op "conv2d"), which the cpu backend's
 conv2d(algorithm="auto") asks.
 
 Only layers where "auto" asks the store are tuned (kernels/backends/cpu/algorithms.py, heuristic_choice): not the
 depthwise, NHWC and wide NCHW layers with taps (direct kernels), nor the 1x1 stride-1 unpadded
 layers (a plain GEMM). A choice is kept per layer shape, dtype, layout and thread count
-(kernels._tuning.layer_key), under the CPU model and ISA (kernels._tuning.cpu_device).
+(hpc_kernels._tuning.layer_key), under the CPU model and ISA (hpc_kernels._tuning.cpu_device).
 """
 from __future__ import annotations
 
@@ -19,18 +19,18 @@ from .results import save
 
 
 def run(args: argparse.Namespace) -> int:
-    import kernels
+    import hpc_kernels
 
     from ... import _tuning
     from ..._api import conv_args as _conv_args
     from ...backends.cpu import algorithms as _cpu_algorithms  # its "auto" rule, and the store's cpu conv2d entry
     from ..layers import load
 
-    threads = args.threads or [kernels.get_num_threads()]
+    threads = args.threads or [hpc_kernels.get_num_threads()]
     results: Dict[str, tuple] = {}
     rng = np.random.default_rng(0)
     for nt in threads:
-        with kernels.num_threads(nt):
+        with hpc_kernels.num_threads(nt):
             for net in args.net:
                 for layer in load(net):
                     for layout in args.layout:
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
                             out = np.empty(shape.out_shape(layout), dt)
                             opts = dict(stride=layer.stride, padding=layer.padding, dilation=layer.dilation, groups=layer.groups,
                                         layout=layout, out=out, backend="cpu")
-                            fns = {a: (lambda a=a: kernels.conv2d(x, w, algorithm=a, **opts)) for a in ("im2col", "convgemm")}
+                            fns = {a: (lambda a=a: hpc_kernels.conv2d(x, w, algorithm=a, **opts)) for a in ("im2col", "convgemm")}
                             t = interleaved_medians(fns, rounds=args.rounds, settle_s=0.1 if nt > 1 else 0.0)
                             best = min(t, key=t.get)
                             results[key] = ("conv2d", key, best, {"seconds": dict(t)})

@@ -1,12 +1,12 @@
-"""`python -m kernels tune [gemm] --backend cuda`: search the tile configurations of the CUDA kernels for this GPU architecture, and record per shape class whether cuBLAS is faster.
+"""`python -m hpc_kernels tune [gemm] --backend cuda`: search the tile configurations of the CUDA kernels for this GPU architecture, and record per shape class whether cuBLAS is faster.
 
 For each dtype and precision (fp32 exact and tf32, fp64, fp16, bf16) every candidate of
-kernels/backends/cuda/sources.py runs kernels.gemm at the given square sizes on device arrays
+kernels/backends/cuda/sources.py runs hpc_kernels.gemm at the given square sizes on device arrays
 (checked against cupy.matmul first: a candidate that is wrong or fails to compile is skipped and
 said so), timed with CUDA events, interleaved. The fastest configuration is recorded in the cuda
 namespace of the tuning store (op "gemm.tiles") per GPU (name; its sm arch and "nvidia" are the
 fallback levels), dtype and precision; then, per size, our best against cupy.matmul: the faster is
-recorded for that power-of-two shape class (op "gemm.cublas"), and kernels.gemm/matmul follow it.
+recorded for that power-of-two shape class (op "gemm.cublas"), and hpc_kernels.gemm/matmul follow it.
 The front end (cli.py) has checked that the backend is available (a GPU, CuPy, NVRTC).
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from .results import Item, save
 def run(args: argparse.Namespace) -> int:
     import cupy as cp
 
-    import kernels
+    import hpc_kernels
 
     from ...backends.cuda import plan
     from ...backends.cuda import runtime as rt
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             be.forced[(dt, prec)] = cfg
             try:
                 a, b, c = ops[sizes[0]]
-                kernels.gemm(a, b, out=c, precision=precision)
+                hpc_kernels.gemm(a, b, out=c, precision=precision)
                 ok = _check(c, a, b, dt, precision)
             except Exception as exc:  # a compile or launch failure of one candidate
                 print(f"  {dt} {prec} {cfg}: skipped ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})")
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                 be.forced[(dt, prec)] = cfg
                 try:
                     for a, b, c in ops.values():
-                        kernels.gemm(a, b, out=c, precision=precision)
+                        hpc_kernels.gemm(a, b, out=c, precision=precision)
                 finally:
                     be.forced.pop((dt, prec), None)
 
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             def ours(a=a, b=b, c=c):
                 be.forced[(dt, prec)] = best
                 try:
-                    kernels.gemm(a, b, out=c, precision=precision)
+                    hpc_kernels.gemm(a, b, out=c, precision=precision)
                 finally:
                     be.forced.pop((dt, prec), None)
 

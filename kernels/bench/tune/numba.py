@@ -1,6 +1,6 @@
-"""`python -m kernels tune [gemm] --backend numba`: search the numba GEMM's block sizes (KC, the depth of the packed panels; NC, the width of the packed B block) and keep the fastest per dtype in the tuning store.
+"""`python -m hpc_kernels tune [gemm] --backend numba`: search the numba GEMM's block sizes (KC, the depth of the packed panels; NC, the width of the packed B block) and keep the fastest per dtype in the tuning store.
 
-Every candidate runs kernels.gemm(backend="numba") at the given square sizes through the normal
+Every candidate runs hpc_kernels.gemm(backend="numba") at the given square sizes through the normal
 call path, the store answering the candidate (Store.forced, nothing written); the result is
 checked exactly (small-integer operands) before it is timed, interleaved with the others. The
 fastest pair is recorded in the numba namespace of the tuning store (op "gemm", key the dtype)
@@ -28,7 +28,7 @@ def candidates(itemsize: int) -> List[dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import kernels
+    import hpc_kernels
 
     from ... import _tuning
     from ...backends.numba import gemm as G
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         for i, c in enumerate(candidates(dt.itemsize)):
             with st.forced("numba", "gemm", dt.name, c):
                 a, b, out = ops[args.sizes[0]]
-                kernels.gemm(a, b, out=out, backend="numba")
+                hpc_kernels.gemm(a, b, out=out, backend="numba")
                 if not np.array_equal(out, a.astype(np.float64) @ b):
                     print(f"  {dt.name} KC={c['KC']} NC={c['NC']}: skipped (wrong result)")
                     continue
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             def call(c=c) -> None:
                 with st.forced("numba", "gemm", dt.name, c):
                     for a, b, out in ops.values():
-                        kernels.gemm(a, b, out=out, backend="numba")
+                        hpc_kernels.gemm(a, b, out=out, backend="numba")
 
             fns[f"c{i}"], cands[f"c{i}"] = call, c
         if not fns:

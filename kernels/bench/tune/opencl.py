@@ -1,4 +1,4 @@
-"""`python -m kernels tune [gemm] --backend opencl`: search the NDRange tile sizes of the OpenCL device and keep the fastest in the tuning store.
+"""`python -m hpc_kernels tune [gemm] --backend opencl`: search the NDRange tile sizes of the OpenCL device and keep the fastest in the tuning store.
 
 Every candidate of kernels/backends/opencl/tiles.py (register blocks on CPU devices, group shapes
 and local tiles on GPUs) runs the GEMM on device arrays at a few square sizes; the candidate with

@@ -7,7 +7,7 @@ Item = Tuple[str, str, Any, Optional[dict]]  # (op, key, value, measured details
 
 
 def save(backend: str, device, items: List[Item], what: str, dry_run: bool) -> int:
-    """Put the items under `device` (a kernels._tuning.Device) unless a dry run; print what went where."""
+    """Put the items under `device` (a hpc_kernels._tuning.Device) unless a dry run; print what went where."""
     from ... import _tuning
 
     if dry_run:

@@ -7,12 +7,12 @@ import logging
 import numpy as np
 import pytest
 
-import kernels
-from kernels import _dispatch, _tuning
-from kernels._api import conv_args as _conv_args
-from kernels.backends.cpu import algorithms as _algorithms
-from kernels.__main__ import main
-from kernels.bench.layers import load as load_layers
+import hpc_kernels
+from hpc_kernels import _dispatch, _tuning
+from hpc_kernels._api import conv_args as _conv_args
+from hpc_kernels.backends.cpu import algorithms as _algorithms
+from hpc_kernels.__main__ import main
+from hpc_kernels.bench.layers import load as load_layers
 
 
 
@@ -33,7 +33,7 @@ def test_empty_store_uses_heuristic(store):
 @pytest.mark.parametrize("choice", ["im2col", "convgemm"])
 def test_auto_follows_recorded_choice(store, choice, caplog):
     xs, spec, shape = _layer()
-    key = _tuning.layer_key(shape, spec, "float32", kernels.get_num_threads())
+    key = _tuning.layer_key(shape, spec, "float32", hpc_kernels.get_num_threads())
     path = _tuning.put("cpu", "conv2d", key, choice, _tuning.cpu_device(), measured={"seconds": {}})
     assert path == store.path and path.name == _tuning.FILE_NAME
     data = json.loads(path.read_text())
@@ -42,9 +42,9 @@ def test_auto_follows_recorded_choice(store, choice, caplog):
     assert _algorithms.auto(shape, spec, np.dtype(np.float32)) == choice
     # other dtypes are other keys
     assert _algorithms.auto(shape, spec, np.dtype(np.float64)) == "convgemm"
-    with caplog.at_level(logging.DEBUG, logger="kernels"):
+    with caplog.at_level(logging.DEBUG, logger="hpc_kernels"):
         x = np.ones(xs, np.float32)
-        y = kernels.conv2d(x, np.ones((16, 8, 3, 3), np.float32), padding=1, backend="cpu")
+        y = hpc_kernels.conv2d(x, np.ones((16, 8, 3, 3), np.float32), padding=1, backend="cpu")
     assert f"algorithm {choice!r} from the tuning store (cpu)" in caplog.text
     assert y[0, 0, 5, 5] == 72.0
 
@@ -52,7 +52,7 @@ def test_auto_follows_recorded_choice(store, choice, caplog):
 def test_other_backends_never_follow_the_cpu_choice(store):
     """The issue: one cpu-keyed table answered cuda and opencl calls too."""
     xs, spec, shape = _layer()
-    key = _tuning.layer_key(shape, spec, "float32", kernels.get_num_threads())
+    key = _tuning.layer_key(shape, spec, "float32", hpc_kernels.get_num_threads())
     others = ("opencl", "cuda", "numba", "reference")  # each decides "auto" itself (kernels/backends/<name>/algorithms.py)
     before = {b: _dispatch._load(b).choose_algorithm(shape, spec, np.dtype(np.float32), "auto") for b in others}
     _tuning.put("cpu", "conv2d", key, "im2col", _tuning.cpu_device())
@@ -64,7 +64,7 @@ def test_other_backends_never_follow_the_cpu_choice(store):
 def test_a_choice_of_another_isa_is_another_device(store):
     """Choices measured under KERNELS_CPU_ISA=avx2 do not answer a run on avx512 kernels."""
     xs, spec, shape = _layer()
-    key = _tuning.layer_key(shape, spec, "float32", kernels.get_num_threads())
+    key = _tuning.layer_key(shape, spec, "float32", hpc_kernels.get_num_threads())
     here = _tuning.cpu_device()
     other = _tuning.host_device("avx2" if here.arch != "avx2" else "generic")
     _tuning.put("cpu", "conv2d", key, "im2col", other)
@@ -73,14 +73,14 @@ def test_a_choice_of_another_isa_is_another_device(store):
 
 def test_a_value_the_backend_does_not_know_is_skipped(store):
     xs, spec, shape = _layer()
-    key = _tuning.layer_key(shape, spec, "float32", kernels.get_num_threads())
+    key = _tuning.layer_key(shape, spec, "float32", hpc_kernels.get_num_threads())
     _tuning.put("cpu", "conv2d", key, "winograd", _tuning.cpu_device())
     assert _algorithms.auto(shape, spec, np.dtype(np.float32)) == "convgemm"
 
 
 def test_record_merges_and_survives_a_corrupt_file(store, caplog):
     store.path.write_text("{not json")
-    with caplog.at_level(logging.WARNING, logger="kernels"):
+    with caplog.at_level(logging.WARNING, logger="hpc_kernels"):
         assert store.entries() == {}
     assert "unreadable" in caplog.text
     dev = _tuning.cpu_device()
@@ -107,6 +107,6 @@ def test_tune_cli_fills_the_store(store, capsys, argv):
     assert f"{tuned} layer choices written" in out
     recs = store.entries()["cpu"][_tuning.cpu_device().level_keys()[0]]["conv2d"]
     assert len(recs) == tuned and all(r["value"] in ("im2col", "convgemm") and r["measured"]["seconds"] for r in recs.values())
-    from kernels.info import _tuning_info
+    from hpc_kernels.info import _tuning_info
 
-    assert _tuning_info()["entries"] == {"cpu": {"conv2d": tuned}}  # kernels.info()["tuning_cache"]
+    assert _tuning_info()["entries"] == {"cpu": {"conv2d": tuned}}  # hpc_kernels.info()["tuning_cache"]

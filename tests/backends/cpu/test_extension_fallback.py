@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-import kernels
-from kernels import _dispatch, _extension
+import hpc_kernels
+from hpc_kernels import _dispatch, _extension
 
 # What cmake/try_build_cpu.cmake writes after a failed compile (first line: the reason; then the log's first errors).
 BUILD_FAILED = (
@@ -38,9 +38,8 @@ def not_built(monkeypatch, tmp_path):
 @pytest.fixture
 def no_extension(monkeypatch):
     """Makes `from . import _cpu` fail, as in an install without the extension (no real build)."""
-    monkeypatch.delattr(kernels, "_cpu", raising=False)
-    monkeypatch.setitem(sys.modules, "kernels._cpu", None)  # None in sys.modules: ImportError
-    monkeypatch.setattr(_extension, "_from_installed_distribution", lambda: None)
+    monkeypatch.delattr(hpc_kernels, "_cpu", raising=False)
+    monkeypatch.setitem(sys.modules, "hpc_kernels._cpu", None)  # None in sys.modules: ImportError
 
 
 def test_build_failure_reason_is_the_first_line_with_a_pointer_to_the_details(not_built):
@@ -65,7 +64,7 @@ def test_cpu_reason_names_the_failed_build(no_extension, not_built):
     not_built(BUILD_FAILED)
     module, reason = _extension.load_cpu_extension()
     assert module is None
-    assert reason.startswith("the C++ extension kernels._cpu could not be imported, it was not built: ")
+    assert reason.startswith("the C++ extension hpc_kernels._cpu could not be imported, it was not built: ")
     assert "build failed at install time (build step)" in reason and "KERNELS_CPU_FALLBACK=ON" in reason
     assert "gemm.cpp:12:5: error: 'foo' was not declared" in reason
 
@@ -73,37 +72,16 @@ def test_cpu_reason_names_the_failed_build(no_extension, not_built):
 def test_cpu_reason_without_a_recorded_cause_is_the_import_error(no_extension, monkeypatch):
     monkeypatch.setattr(_extension, "_not_built_file", lambda: None)
     module, reason = _extension.load_cpu_extension()
-    assert module is None and reason.startswith("the C++ extension kernels._cpu could not be imported (")
+    assert module is None and reason.startswith("the C++ extension hpc_kernels._cpu could not be imported (")
 
 
-def test_file_found_next_to_the_package_then_in_the_installed_distribution(monkeypatch, tmp_path):
-    pkg = tmp_path / "src" / "kernels"
+def test_file_found_next_to_the_package(monkeypatch, tmp_path):
+    pkg = tmp_path / "site" / "hpc_kernels"
     pkg.mkdir(parents=True)
     monkeypatch.setattr(_extension, "__file__", str(pkg / "_extension.py"))
-    (pkg / "_cpu_not_built.txt").write_text(BUILD_OFF)
+    assert _extension._not_built_file() is None
+    (pkg / "_cpu_not_built.txt").write_text(BUILD_FAILED)
     assert _extension._not_built_file() == pkg / "_cpu_not_built.txt"
-
-    # A source checkout shadowing the install: the file is found through the distribution's RECORD.
-    (pkg / "_cpu_not_built.txt").unlink()
-    site = tmp_path / "site"
-    (site / "kernels").mkdir(parents=True)
-    (site / "kernels" / "_cpu_not_built.txt").write_text(BUILD_FAILED)
-
-    class Dist:
-        def locate_file(self, p):
-            return site / p
-
-        @property
-        def files(self):
-            out = []
-            for name in ("kernels/__init__.py", "kernels/_cpu_not_built.txt"):
-                f = importlib.metadata.PackagePath(name)
-                f.dist = self
-                out.append(f)
-            return out
-
-    monkeypatch.setattr(importlib.metadata, "distribution", lambda name: Dist())
-    assert _extension._not_built_file() == site / "kernels" / "_cpu_not_built.txt"
     assert _extension.not_built_reason().startswith("the C++ build failed at install time")
 
 

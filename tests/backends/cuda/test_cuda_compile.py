@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from kernels.backends.cuda import sources as S
+from hpc_kernels.backends.cuda import sources as S
 
 nvrtc = pytest.importorskip("cupy_backends.cuda.libs.nvrtc", reason="cupy is not installed: pip install '.[cuda12]'")
 
 try:
-    from kernels.backends.cuda import nvrtc as N
+    from hpc_kernels.backends.cuda import nvrtc as N
 
     N.version()
 except Exception as exc:  # libnvrtc not found

@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-import kernels
+import hpc_kernels
 
 import _fake_cupy as fc
 from _conv_reference import conv2d_ref, int_operands
@@ -16,7 +16,7 @@ from _helpers import in_layout, small_ints
 @pytest.fixture
 def emu(monkeypatch):
     # The fake arrays are NumPy subclasses, which the cpu backend would take by type: name cuda.
-    with fc.installed(monkeypatch) as rec, kernels.use_backend("cuda"):
+    with fc.installed(monkeypatch) as rec, hpc_kernels.use_backend("cuda"):
         yield rec
 
 
@@ -30,7 +30,7 @@ def test_gemm_layouts(emu, dt, trans_a, trans_b, order, rng):
         c_h = small_ints(rng, (m, n), dt)
         a, b = fc.device(np.asarray(a_h, order=order)), fc.device(np.asarray(b_h, order=order))
         c = fc.device(np.asarray(c_h, order=order))
-        got = kernels.gemm(a, b, c, alpha=2.0, beta=-1.0, trans_a=trans_a, trans_b=trans_b)
+        got = hpc_kernels.gemm(a, b, c, alpha=2.0, beta=-1.0, trans_a=trans_a, trans_b=trans_b)
         assert got is c
         opa = (a_h.T if trans_a else a_h).astype(np.float64)
         opb = (b_h.T if trans_b else b_h).astype(np.float64)
@@ -48,16 +48,16 @@ def test_gemm_views_copies_and_semantics(emu, rng):
         out = {"sub": base[2:2 + m, 3:3 + n], "strided": base[1::2, 2::3][:m, :n], "neg": base[:m, :n][::-1, ::-1]}[lc]
         a, b = fc.device(a_h), fc.device(b_h)
         a_before = np.array(a)
-        got = kernels.gemm(a[...], b, out=out)
+        got = hpc_kernels.gemm(a[...], b, out=out)
         assert got is out
         np.testing.assert_array_equal(np.asarray(got), a_h.astype(np.float64) @ b_h)
         np.testing.assert_array_equal(np.asarray(a), a_before)  # inputs untouched (copies are new)
         assert np.isnan(np.asarray(base)).sum() == base.size - m * n  # nothing outside out written
     # beta == 0 never reads C; alpha == 0 never reads A and B (k = 0 to the kernel)
     c = fc.device(np.full((3, 4), np.nan, np.float32))
-    kernels.gemm(fc.device(np.ones((3, 2), np.float32)), fc.device(np.ones((2, 4), np.float32)), c)
+    hpc_kernels.gemm(fc.device(np.ones((3, 2), np.float32)), fc.device(np.ones((2, 4), np.float32)), c)
     np.testing.assert_array_equal(np.asarray(c), 2.0)
-    kernels.gemm(fc.device(np.full((3, 2), np.nan, np.float32)), fc.device(np.ones((2, 4), np.float32)), c, alpha=0.0, beta=0.5)
+    hpc_kernels.gemm(fc.device(np.full((3, 2), np.nan, np.float32)), fc.device(np.ones((2, 4), np.float32)), c, alpha=0.0, beta=0.5)
     np.testing.assert_array_equal(np.asarray(c), 1.0)
     assert emu.calls[-1][1].startswith("gemm_simt") and emu.calls[-1][2][0] == 1
 
@@ -65,29 +65,29 @@ def test_gemm_views_copies_and_semantics(emu, rng):
 def test_gemm_errors(emu):
     a = fc.device(np.ones((4, 4), np.float32))
     with pytest.raises(ValueError, match="overlap"):
-        kernels.gemm(a, a, out=a)
+        hpc_kernels.gemm(a, a, out=a)
     with pytest.raises(TypeError, match="never cast"):
-        kernels.gemm(a, a, out=fc.device(np.ones((4, 4))))
+        hpc_kernels.gemm(a, a, out=fc.device(np.ones((4, 4))))
     with pytest.raises(TypeError, match="both be cupy arrays"):
-        kernels.gemm(a, np.ones((4, 4), np.float32), backend="cuda")
+        hpc_kernels.gemm(a, np.ones((4, 4), np.float32), backend="cuda")
     with pytest.raises(TypeError, match="float32, float64, float16 and bfloat16"):
-        kernels.gemm(fc.device(np.ones((2, 2), np.int32)), fc.device(np.ones((2, 2), np.int32)))
+        hpc_kernels.gemm(fc.device(np.ones((2, 2), np.int32)), fc.device(np.ones((2, 2), np.int32)))
     with pytest.raises(ValueError, match="broadcast"):
-        kernels.gemm(a, a, out=np.broadcast_to(fc.device(np.zeros(4, np.float32)), (4, 4), subok=True))
+        hpc_kernels.gemm(a, a, out=np.broadcast_to(fc.device(np.zeros(4, np.float32)), (4, 4), subok=True))
 
 
 def test_tf32_only_when_asked(emu, rng):
     a, b = fc.device(small_ints(rng, (16, 8), np.float32)), fc.device(small_ints(rng, (8, 24), np.float32))
-    kernels.gemm(a, b)
+    hpc_kernels.gemm(a, b)
     assert emu.calls[-1][1].startswith("gemm_simt<float")
-    got = kernels.gemm(a, b, precision="tf32")
+    got = hpc_kernels.gemm(a, b, precision="tf32")
     assert emu.calls[-1][1].startswith("gemm_tc<float")
     np.testing.assert_array_equal(np.asarray(got), np.asarray(a, np.float64) @ np.asarray(b))
 
 
 def test_cublas_when_the_store_says_so(emu, monkeypatch, tmp_path, rng):
-    from kernels import _tuning
-    from kernels.backends.cuda import plan
+    from hpc_kernels import _tuning
+    from hpc_kernels.backends.cuda import plan
 
     monkeypatch.setattr(_tuning, "cache_path", lambda: tmp_path / _tuning.FILE_NAME)
     _tuning.forget()
@@ -98,11 +98,11 @@ def test_cublas_when_the_store_says_so(emu, monkeypatch, tmp_path, rng):
     c = fc.device(small_ints(rng, (64, 64), np.float32))
     c0 = np.array(c, np.float64)
     n = len(emu.calls)
-    kernels.gemm(a, b, c, alpha=0.5, beta=2.0)
+    hpc_kernels.gemm(a, b, c, alpha=0.5, beta=2.0)
     assert len(emu.calls) == n  # no kernel of ours
     np.testing.assert_array_equal(np.asarray(c), 0.5 * (np.asarray(a, np.float64) @ np.asarray(b)) + 2 * c0)
     a16, b16 = fc.device(small_ints(rng, (16, 16), np.float32)), fc.device(small_ints(rng, (16, 16), np.float32))
-    kernels.gemm(a16, b16)
+    hpc_kernels.gemm(a16, b16)
     assert len(emu.calls) > n  # ours: the cpu entry of the same key was not read
     _tuning.forget()
 
@@ -113,20 +113,20 @@ def test_matmul_batches(emu, shapes, rng):
     sa, sb = shapes
     a_h, b_h = small_ints(rng, sa, np.float32), small_ints(rng, sb, np.float32)
     want = np.matmul(a_h.astype(np.float64), b_h)
-    got = kernels.matmul(fc.device(a_h), fc.device(b_h))
+    got = hpc_kernels.matmul(fc.device(a_h), fc.device(b_h))
     np.testing.assert_array_equal(np.asarray(got), want)
-    host = kernels.matmul(a_h, b_h, backend="cuda")
+    host = hpc_kernels.matmul(a_h, b_h, backend="cuda")
     assert type(host) is np.ndarray or np.isscalar(host)
     np.testing.assert_array_equal(np.asarray(host), want)
     if a_h.ndim >= 2:  # a transposed view of a Fortran copy: the same values, other strides
         f = fc.device(np.asfortranarray(a_h))
-        np.testing.assert_array_equal(np.asarray(kernels.matmul(f, fc.device(b_h))), want)
+        np.testing.assert_array_equal(np.asarray(hpc_kernels.matmul(f, fc.device(b_h))), want)
 
 
 def test_numpy_round_trip(emu, rng):
     a, b = small_ints(rng, (6, 5), np.float32), small_ints(rng, (5, 4), np.float32)
     out = np.empty((6, 4), np.float32)
-    assert kernels.gemm(a, b, out=out, backend="cuda") is out
+    assert hpc_kernels.gemm(a, b, out=out, backend="cuda") is out
     np.testing.assert_array_equal(out, a.astype(np.float64) @ b)
 
 
@@ -153,11 +153,11 @@ def test_conv2d(emu, case, layout, algorithm, dt, rng):
     act = ("relu", "relu6", None, "relu")[case]
     ref = conv2d_ref(ops["x"], ops["w"], ops["bias"], **c, layout=layout, activation=act, scale=ops["scale"], shift=ops["shift"])
     dev = {k: None if v is None else fc.device(v.astype(dt)) for k, v in ops.items()}
-    y = kernels.conv2d(dev["x"], dev["w"], dev["bias"], **c, layout=layout, activation=act, scale=dev["scale"],
+    y = hpc_kernels.conv2d(dev["x"], dev["w"], dev["bias"], **c, layout=layout, activation=act, scale=dev["scale"],
                        shift=dev["shift"], algorithm=algorithm)
     assert isinstance(y, fc.ndarray) and y.dtype == dt
     np.testing.assert_array_equal(np.asarray(y, np.float64), ref)
-    host = kernels.conv2d(ops["x"].astype(dt), ops["w"].astype(dt), ops["bias"].astype(dt), **c, layout=layout, activation=act,
+    host = hpc_kernels.conv2d(ops["x"].astype(dt), ops["w"].astype(dt), ops["bias"].astype(dt), **c, layout=layout, activation=act,
                           scale=ops["scale"].astype(dt), shift=ops["shift"].astype(dt), algorithm=algorithm, backend="cuda")
     assert type(host) is np.ndarray
     np.testing.assert_array_equal(host.astype(np.float64), ref)
@@ -168,10 +168,10 @@ def test_conv2d_out_slice_and_plan(emu, rng):
     ref = conv2d_ref(ops["x"], ops["w"], ops["bias"], padding=1, layout="NHWC", activation="relu")
     full = fc.device(np.full((2, 5, 5, 12), np.nan, np.float32))
     out = full[..., 2:10]
-    y = kernels.conv2d(fc.device(ops["x"]), fc.device(ops["w"]), fc.device(ops["bias"]), padding=1, layout="NHWC", activation="relu", out=out)
+    y = hpc_kernels.conv2d(fc.device(ops["x"]), fc.device(ops["w"]), fc.device(ops["bias"]), padding=1, layout="NHWC", activation="relu", out=out)
     assert y is out
     np.testing.assert_array_equal(np.asarray(out), ref)
     assert np.isnan(np.asarray(full[..., :2])).all() and np.isnan(np.asarray(full[..., 10:])).all()
-    plan = kernels.Conv2d(ops["w"], ops["bias"], padding=1, layout="NHWC", activation="relu", backend="cuda")
+    plan = hpc_kernels.Conv2d(ops["w"], ops["bias"], padding=1, layout="NHWC", activation="relu", backend="cuda")
     np.testing.assert_array_equal(np.asarray(plan(fc.device(ops["x"]))), ref)
     np.testing.assert_array_equal(np.asarray(plan(fc.device(ops["x"]))), ref)  # packed weights reused

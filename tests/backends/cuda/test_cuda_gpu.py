@@ -6,12 +6,12 @@ import itertools
 import numpy as np
 import pytest
 
-import kernels
+import hpc_kernels
 
 from _conv_reference import conv2d_ref, conv2d_ref_and_bound, int_operands
 from _helpers import gemm_reference, in_layout, rand, small_ints
 
-from kernels.backends import cuda as cuda_mod
+from hpc_kernels.backends import cuda as cuda_mod
 
 if not cuda_mod.backend.available:
     pytest.skip(f"no CUDA GPU: {cuda_mod.backend.reason}", allow_module_level=True)
@@ -75,7 +75,7 @@ def test_gemm_sweep(dt, precision, trans_a, trans_b, order, rng):
         c_h = rand(rng, (m, n), np.float32).astype(_np_dtype(dt))
         a, b = cp.asarray(np.asarray(a_h, order=order)), cp.asarray(np.asarray(b_h, order=order))
         c = cp.asarray(np.asarray(c_h, order=order))
-        got = kernels.gemm(a, b, c, alpha=0.7, beta=-1.0, trans_a=trans_a, trans_b=trans_b, precision=precision)
+        got = hpc_kernels.gemm(a, b, c, alpha=0.7, beta=-1.0, trans_a=trans_a, trans_b=trans_b, precision=precision)
         assert got is c
         opa = a_h.T if trans_a else a_h
         opb = b_h.T if trans_b else b_h
@@ -90,7 +90,7 @@ def test_gemm_exact_integer_data(dt, precision, rng):
     for m, n, k in ((33, 65, 40), (128, 128, 24), (3, 250, 129)):
         a_h, b_h = small_ints(rng, (m, k), np.float32), small_ints(rng, (k, n), np.float32)
         a, b = cp.asarray(a_h.astype(_np_dtype(dt))), cp.asarray(b_h.astype(_np_dtype(dt)))
-        got = cp.asnumpy(kernels.gemm(a, b, precision=precision)).astype(np.float64)
+        got = cp.asnumpy(hpc_kernels.gemm(a, b, precision=precision)).astype(np.float64)
         np.testing.assert_array_equal(got, a_h.astype(np.float64) @ b_h, err_msg=f"{dt} {precision} {(m, n, k)}")
 
 
@@ -103,7 +103,7 @@ def test_gemm_views_and_outputs(dt, rng):
         b_h, _ = in_layout(rand(rng, (k, n), np.float32).astype(dt), lb)
         base = cp.full((3 * m, 3 * n), cp.nan, dt)
         out = base[1::2, 2::3][:m, :n] if lc == "strided" else base[2 : 2 + m, 3 : 3 + n] if lc == "sub" else cp.asfortranarray(base[:m, :n])
-        got = kernels.gemm(cp.asarray(a_h), cp.asarray(b_h), out=out)
+        got = hpc_kernels.gemm(cp.asarray(a_h), cp.asarray(b_h), out=out)
         assert got is out
         ref, _ = gemm_reference(a_h.astype(np.float64), b_h.astype(np.float64), None, 1.0, 0.0)
         mag = np.abs(a_h.astype(np.float64)) @ np.abs(b_h.astype(np.float64))
@@ -118,26 +118,26 @@ def test_gemm_blas_semantics():
     a = cp.full((8, 5), cp.nan, cp.float32)
     b = cp.ones((5, 6), cp.float32)
     c = cp.full((8, 6), 2.0, cp.float32)
-    kernels.gemm(a, b, c, alpha=0.0, beta=3.0)  # alpha == 0: A and B not read
+    hpc_kernels.gemm(a, b, c, alpha=0.0, beta=3.0)  # alpha == 0: A and B not read
     np.testing.assert_array_equal(cp.asnumpy(c), 6.0)
     c[...] = cp.nan
     good = cp.ones((8, 5), cp.float32)
-    kernels.gemm(good, b, c, beta=0.0)  # beta == 0: C not read
+    hpc_kernels.gemm(good, b, c, beta=0.0)  # beta == 0: C not read
     np.testing.assert_array_equal(cp.asnumpy(c), 5.0)
-    e = kernels.gemm(cp.ones((4, 0), cp.float32), cp.ones((0, 3), cp.float32))  # k == 0
+    e = hpc_kernels.gemm(cp.ones((4, 0), cp.float32), cp.ones((0, 3), cp.float32))  # k == 0
     np.testing.assert_array_equal(cp.asnumpy(e), 0.0)
 
 
 def test_numpy_round_trip_and_streams(rng):
     a, b = rand(rng, (70, 90), np.float32), rand(rng, (90, 50), np.float32)
-    got = kernels.gemm(a, b, backend="cuda")
+    got = hpc_kernels.gemm(a, b, backend="cuda")
     assert isinstance(got, np.ndarray)
     np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=0, atol=200 * EPS32 * 90)
     s = cp.cuda.Stream(non_blocking=True)
     with s:
         ad, bd = cp.asarray(a), cp.asarray(b)
-        cd = kernels.gemm(ad, bd)  # enqueued on s
-        md = kernels.matmul(ad, bd)
+        cd = hpc_kernels.gemm(ad, bd)  # enqueued on s
+        md = hpc_kernels.matmul(ad, bd)
     s.synchronize()
     np.testing.assert_array_equal(cp.asnumpy(cd), cp.asnumpy(md))
     np.testing.assert_allclose(cp.asnumpy(cd), got, rtol=0, atol=200 * EPS32 * 90)
@@ -151,11 +151,11 @@ def test_matmul_batched(shapes, dt, rng):
     a_h = small_ints(rng, sa, np.float32).astype(dt)
     b_h = small_ints(rng, sb, np.float32).astype(dt)
     want = np.matmul(a_h.astype(np.float64), b_h.astype(np.float64))
-    got = kernels.matmul(cp.asarray(a_h), cp.asarray(b_h))
+    got = hpc_kernels.matmul(cp.asarray(a_h), cp.asarray(b_h))
     np.testing.assert_array_equal(cp.asnumpy(got).astype(np.float64), want)
     out = cp.empty(want.shape, dt)
-    assert kernels.matmul(cp.asarray(a_h), cp.asarray(b_h), out=out) is out
-    host = kernels.matmul(a_h, b_h, backend="cuda")
+    assert hpc_kernels.matmul(cp.asarray(a_h), cp.asarray(b_h), out=out) is out
+    host = hpc_kernels.matmul(a_h, b_h, backend="cuda")
     np.testing.assert_array_equal(np.asarray(host, np.float64), want)
 
 
@@ -185,7 +185,7 @@ def test_conv2d_sweep(case, layout, algorithm, dt, precision, rng):
     act = ("relu", "relu6", None)[case % 3]
     ref = conv2d_ref(ops["x"], ops["w"], ops["bias"], **c, layout=layout, activation=act, scale=ops["scale"], shift=ops["shift"])
     dev = {k: None if v is None else cp.asarray(v.astype(dt)) for k, v in ops.items()}
-    y = kernels.conv2d(dev["x"], dev["w"], dev["bias"], **c, layout=layout, activation=act, scale=dev["scale"],
+    y = hpc_kernels.conv2d(dev["x"], dev["w"], dev["bias"], **c, layout=layout, activation=act, scale=dev["scale"],
                        shift=dev["shift"], algorithm=algorithm, precision=precision)
     assert isinstance(y, cp.ndarray) and y.dtype == dt
     got = cp.asnumpy(y).astype(np.float64)
@@ -202,7 +202,7 @@ def test_conv2d_normal_data_bound_and_out_slice(layout, rng):
     ref, bnd = conv2d_ref_and_bound(x, w, padding=1, layout=layout, dtype=np.float32)
     full = cp.full((2, 64, 14, 14) if layout == "NCHW" else (2, 14, 14, 64), cp.nan, cp.float32)
     out = full[:, 8:56] if layout == "NCHW" else full[..., 8:56]  # a channel range of a bigger buffer
-    y = kernels.conv2d(cp.asarray(x), cp.asarray(w), padding=1, layout=layout, out=out)
+    y = hpc_kernels.conv2d(cp.asarray(x), cp.asarray(w), padding=1, layout=layout, out=out)
     assert y is out
     _check(y, ref, bnd, layout)
     rest = cp.asnumpy(full[:, :8] if layout == "NCHW" else full[..., :8])
@@ -211,11 +211,11 @@ def test_conv2d_normal_data_bound_and_out_slice(layout, rng):
 
 def test_conv2d_plan_and_numpy(rng):
     ops = int_operands(rng, (2, 8, 9, 9), (16, 8, 3, 3), np.float32, bias=True)
-    plan = kernels.Conv2d(ops["w"], ops["bias"], padding=1, activation="relu", backend="cuda")
+    plan = hpc_kernels.Conv2d(ops["w"], ops["bias"], padding=1, activation="relu", backend="cuda")
     ref = conv2d_ref(ops["x"], ops["w"], ops["bias"], padding=1, activation="relu")
     y = plan(cp.asarray(ops["x"]))
     np.testing.assert_array_equal(cp.asnumpy(y), ref)
-    host = kernels.conv2d(ops["x"], ops["w"], ops["bias"], padding=1, activation="relu", backend="cuda")
+    host = hpc_kernels.conv2d(ops["x"], ops["w"], ops["bias"], padding=1, activation="relu", backend="cuda")
     assert isinstance(host, np.ndarray)
     np.testing.assert_array_equal(host, ref)
 
@@ -223,16 +223,16 @@ def test_conv2d_plan_and_numpy(rng):
 def test_errors():
     a = cp.ones((4, 4), cp.float32)
     with pytest.raises(TypeError, match="both be cupy arrays"):
-        kernels.gemm(a, np.ones((4, 4), np.float32), backend="cuda")
+        hpc_kernels.gemm(a, np.ones((4, 4), np.float32), backend="cuda")
     with pytest.raises(TypeError, match="same dtype"):
-        kernels.gemm(a, cp.ones((4, 4), cp.float64))
+        hpc_kernels.gemm(a, cp.ones((4, 4), cp.float64))
     with pytest.raises(TypeError, match="never cast"):
-        kernels.gemm(a, a, out=cp.empty((4, 4), cp.float64))
+        hpc_kernels.gemm(a, a, out=cp.empty((4, 4), cp.float64))
     with pytest.raises(ValueError, match="overlap"):
-        kernels.gemm(a, a, out=a)
+        hpc_kernels.gemm(a, a, out=a)
     with pytest.raises(ValueError, match="broadcast"):
-        kernels.gemm(a, a, out=cp.broadcast_to(cp.zeros(4, cp.float32), (4, 4)))
+        hpc_kernels.gemm(a, a, out=cp.broadcast_to(cp.zeros(4, cp.float32), (4, 4)))
     with pytest.raises(TypeError, match="float32, float64, float16 and bfloat16"):
-        kernels.gemm(cp.ones((2, 2), cp.int32), cp.ones((2, 2), cp.int32))
+        hpc_kernels.gemm(cp.ones((2, 2), cp.int32), cp.ones((2, 2), cp.int32))
     with pytest.raises(ValueError, match="do not agree"):
-        kernels.gemm(a, cp.ones((3, 4), cp.float32))
+        hpc_kernels.gemm(a, cp.ones((3, 4), cp.float32))

@@ -4,16 +4,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import kernels
-from kernels._api import conv_args as A
-from kernels.backends.cuda import plan
-from kernels.backends.cuda import sources as S
+import hpc_kernels
+from hpc_kernels._api import conv_args as A
+from hpc_kernels.backends.cuda import plan
+from hpc_kernels.backends.cuda import sources as S
 
 from _conv_reference import conv2d_ref
 
 
 def _cuda():
-    from kernels.backends import cuda
+    from hpc_kernels.backends import cuda
 
     return cuda.backend
 
@@ -27,19 +27,19 @@ def test_unavailable_backend_says_why():
     if be.available:
         pytest.skip("a CUDA GPU is usable here")
     assert be.reason and ("cupy" in be.reason or "GPU" in be.reason)
-    d = kernels.info()["backends"]["cuda"]
+    d = hpc_kernels.info()["backends"]["cuda"]
     assert d["available"] is False and d["reason"] == be.reason and d["extra"] == "cuda12"
     a = np.ones((4, 4), np.float32)
-    for call in (lambda: kernels.gemm(a, a, backend="cuda"), lambda: kernels.matmul(a, a, backend="cuda"),
-                 lambda: kernels.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 1, 1)), backend="cuda")):
-        with pytest.raises(kernels.BackendNotAvailable, match="backend 'cuda' is not available") as ei:
+    for call in (lambda: hpc_kernels.gemm(a, a, backend="cuda"), lambda: hpc_kernels.matmul(a, a, backend="cuda"),
+                 lambda: hpc_kernels.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 1, 1)), backend="cuda")):
+        with pytest.raises(hpc_kernels.BackendNotAvailable, match="backend 'cuda' is not available") as ei:
             call()
         assert "hpc-kernels[cuda12]" in str(ei.value) and be.reason in str(ei.value)
-    with pytest.raises(kernels.BackendNotAvailable):
-        with kernels.use_backend("cuda"):
+    with pytest.raises(hpc_kernels.BackendNotAvailable):
+        with hpc_kernels.use_backend("cuda"):
             pass
     # NumPy arrays still go to the CPU by default
-    np.testing.assert_array_equal(kernels.gemm(a, a), a @ a)
+    np.testing.assert_array_equal(hpc_kernels.gemm(a, a), a @ a)
 
 
 def test_backend_declares_its_dtypes_and_ops():
@@ -71,13 +71,13 @@ def test_compute_kind_rules():
 
 
 def test_precision_option():
-    from kernels import _precision
+    from hpc_kernels import _precision
 
     a = np.arange(6, dtype=np.float32).reshape(2, 3)
-    np.testing.assert_array_equal(kernels.gemm(a, a.T, precision="tf32"), a @ a.T)  # cpu: exact regardless
-    np.testing.assert_array_equal(kernels.matmul(a, a.T, precision="exact"), a @ a.T)
-    for call in (lambda: kernels.gemm(a, a.T, precision="fp16"), lambda: kernels.matmul(a, a.T, precision="TF32"),
-                 lambda: kernels.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 1, 1)), precision="bf16")):
+    np.testing.assert_array_equal(hpc_kernels.gemm(a, a.T, precision="tf32"), a @ a.T)  # cpu: exact regardless
+    np.testing.assert_array_equal(hpc_kernels.matmul(a, a.T, precision="exact"), a @ a.T)
+    for call in (lambda: hpc_kernels.gemm(a, a.T, precision="fp16"), lambda: hpc_kernels.matmul(a, a.T, precision="TF32"),
+                 lambda: hpc_kernels.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 1, 1)), precision="bf16")):
         with pytest.raises(ValueError, match="precision must be 'exact' or 'tf32'"):
             call()
     assert _precision.current() == "exact"

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("numba", reason="the numba backend needs numba: pip install 'hpc-kernels[numba]'")
 
-import kernels  # noqa: E402
+import hpc_kernels  # noqa: E402
 
 from _conv_reference import conv2d_ref, conv2d_ref_and_bound, im2col_ref, int_operands, normal_operands  # noqa: E402
 from _helpers import DTYPES, assert_within_bound, check_gemm, dt_id, in_layout, layout_of, python_code, rand, small_ints  # noqa: E402
@@ -43,10 +43,10 @@ def test_gemm_sweep(dtype, ta, tb, order, mnk, rng):
     a, b = operands(rng, m, n, k, dtype, ta, tb, order, order)
     c0, _ = layout_of(rng, (m, n), dtype, order)
     c = c0.copy(order="K")
-    got = kernels.gemm(a, b, c, alpha=0.7, beta=-1.0, trans_a=ta, trans_b=tb, backend=NB)
+    got = hpc_kernels.gemm(a, b, c, alpha=0.7, beta=-1.0, trans_a=ta, trans_b=tb, backend=NB)
     assert got is c
     check_gemm(got, a, b, c0, 0.7, -1.0, ta, tb, what=f"{mnk}")
-    new = kernels.gemm(a, b, trans_a=ta, trans_b=tb, backend=NB)
+    new = hpc_kernels.gemm(a, b, trans_a=ta, trans_b=tb, backend=NB)
     check_gemm(new, a, b, None, 1.0, 0.0, ta, tb, what=f"{mnk} new")
 
 
@@ -62,7 +62,7 @@ def test_gemm_views_exact(dtype, layouts, rng):
         a.flags.writeable = b.flags.writeable = False
         c0 = small_ints(rng, (m, n), dtype)
         c, base = in_layout(c0, lc, fill=np.nan)
-        got = kernels.gemm(a, b, c, alpha=-1.0, beta=2.0, trans_a=ta, trans_b=tb, backend=NB)
+        got = hpc_kernels.gemm(a, b, c, alpha=-1.0, beta=2.0, trans_a=ta, trans_b=tb, backend=NB)
         opa, opb = (a.T if ta else a).astype(np.int64), (b.T if tb else b).astype(np.int64)
         np.testing.assert_array_equal(got, (-(opa @ opb) + 2 * c0.astype(np.int64)).astype(dtype))
         _, mask = in_layout(np.ones((m, n), bool), lc, fill=False)
@@ -75,15 +75,15 @@ def test_gemm_blas_semantics(dtype, rng):
     for m, n, k in ((13, 70, 5), (6, 64, 0)):
         a, b = operands(rng, m, n, k, dtype, False, False, ints=True)
         c = np.full((m, n), np.nan, dtype)
-        got = kernels.gemm(a, b, c, beta=0.0, backend=NB)
+        got = hpc_kernels.gemm(a, b, c, beta=0.0, backend=NB)
         assert np.isfinite(got).all()
         check_gemm(got, a, b, None, 1.0, 0.0)
     a, b = np.full((4, 3), np.nan, dtype), np.full((3, 5), np.inf, dtype)
     c0 = small_ints(rng, (4, 5), dtype)
-    np.testing.assert_array_equal(kernels.gemm(a, b, c0.copy(), alpha=0.0, beta=-1.0, backend=NB), -c0)
+    np.testing.assert_array_equal(hpc_kernels.gemm(a, b, c0.copy(), alpha=0.0, beta=-1.0, backend=NB), -c0)
     a, b = operands(rng, 20, 70, 9, dtype, False, False, ints=True)
     a[3, 2] = np.nan
-    got = kernels.gemm(a, b, backend=NB)
+    got = hpc_kernels.gemm(a, b, backend=NB)
     assert np.isnan(got[3]).all() and np.isfinite(np.delete(got, 3, axis=0)).all()
 
 
@@ -91,7 +91,7 @@ def test_gemm_c_and_out(rng):
     a, b = rand(rng, (30, 20), np.float32), rand(rng, (20, 70), np.float32)
     c = rand(rng, (30, 70), np.float32)
     out = np.full((30, 70), np.nan, np.float32)
-    got = kernels.gemm(a, b, c, beta=0.5, out=out, backend=NB)
+    got = hpc_kernels.gemm(a, b, c, beta=0.5, out=out, backend=NB)
     assert got is out
     check_gemm(out, a, b, c, 1.0, 0.5)
 
@@ -103,13 +103,13 @@ def test_gemm_c_and_out(rng):
                                    ((7,), (7, 2)), ((3, 7), (7,)), ((7,), (7,))])
 def test_matmul(dtype, sa, sb, rng):
     a, b = rand(rng, sa, dtype), rand(rng, sb, dtype)
-    got = kernels.matmul(a, b, backend=NB)
+    got = hpc_kernels.matmul(a, b, backend=NB)
     ref = np.matmul(a.astype(np.float64), b.astype(np.float64))
     assert np.shape(got) == ref.shape
     np.testing.assert_allclose(got, ref, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
     out = np.empty(ref.shape, dtype)
     if out.ndim:
-        assert kernels.matmul(a, b, out=out, backend=NB) is out
+        assert hpc_kernels.matmul(a, b, out=out, backend=NB) is out
         np.testing.assert_array_equal(out, got)
 
 
@@ -157,9 +157,9 @@ def test_conv2d_large_layer_agrees_with_cpu(algorithm, layout, rng):
     ref, bound = conv2d_ref_and_bound(ops["x"], ops["w"], ops["bias"], **kw)
     big = np.full((2, 2 * k, 30, 28) if layout == "NCHW" else (2, 30, 28, 2 * k), np.nan, np.float32)
     out = big[:, k:] if layout == "NCHW" else None
-    got = kernels.conv2d(ops["x"], ops["w"], ops["bias"], algorithm=algorithm, out=out, backend=NB, **kw)
+    got = hpc_kernels.conv2d(ops["x"], ops["w"], ops["bias"], algorithm=algorithm, out=out, backend=NB, **kw)
     assert_within_bound(got, ref, bound, "numba")
-    assert_within_bound(kernels.conv2d(ops["x"], ops["w"], ops["bias"], algorithm=algorithm, backend="cpu", **kw), ref, bound, "cpu")
+    assert_within_bound(hpc_kernels.conv2d(ops["x"], ops["w"], ops["bias"], algorithm=algorithm, backend="cpu", **kw), ref, bound, "cpu")
     if out is not None:
         assert got is out and np.isnan(big[:, :k]).all()
 
@@ -191,10 +191,10 @@ def test_direct_kernel_exact(geo, layout, dtype, rng):
     ops = int_operands(rng, x_shape, (k, c // g["groups"]) + rs, dtype, bias=True, scale=True)
     kw = dict(g, layout=layout, activation="relu", scale=ops["scale"])
     ref = conv2d_ref(ops["x"], ops["w"], ops["bias"], **kw)
-    plan = kernels.Conv2d(ops["w"], ops["bias"], algorithm="direct", backend=NB, **kw)
+    plan = hpc_kernels.Conv2d(ops["w"], ops["bias"], algorithm="direct", backend=NB, **kw)
     for threads in (1, 2):
-        with kernels.num_threads(threads):
-            one_shot = kernels.conv2d(ops["x"], ops["w"], ops["bias"], algorithm="direct", backend=NB, **kw)
+        with hpc_kernels.num_threads(threads):
+            one_shot = hpc_kernels.conv2d(ops["x"], ops["w"], ops["bias"], algorithm="direct", backend=NB, **kw)
             np.testing.assert_array_equal(one_shot, ref, err_msg=f"one-shot, {threads} thread(s)")
             np.testing.assert_array_equal(plan(ops["x"]), ref, err_msg=f"plan, {threads} thread(s)")
 
@@ -204,7 +204,7 @@ def test_direct_plan_keeps_its_weights(rng):
     ops = int_operands(rng, (1, 5, 6, 8), (7, 8, 3, 3), np.float32)
     kw = dict(padding=1, layout="NHWC")
     ref = conv2d_ref(ops["x"], ops["w"], **kw)
-    plan = kernels.Conv2d(ops["w"], algorithm="direct", backend=NB, **kw)
+    plan = hpc_kernels.Conv2d(ops["w"], algorithm="direct", backend=NB, **kw)
     ops["w"][...] = 0
     np.testing.assert_array_equal(plan(ops["x"]), ref)
 
@@ -213,7 +213,7 @@ def test_direct_plan_keeps_its_weights(rng):
 def test_im2col(layout, rng):
     x = rand(rng, (2, 5, 9, 8), np.float64)
     x = x if layout == "NCHW" else x.transpose(0, 2, 3, 1)  # NHWC: a transposed view, read in place
-    got = kernels.im2col(x, (3, 2), stride=(2, 1), padding=1, dilation=(1, 2), layout=layout, backend=NB)
+    got = hpc_kernels.im2col(x, (3, 2), stride=(2, 1), padding=1, dilation=(1, 2), layout=layout, backend=NB)
     ref = im2col_ref(x, (3, 2), stride=(2, 1), padding=1, dilation=(1, 2), layout=layout)
     np.testing.assert_array_equal(got, ref)
 
@@ -225,10 +225,10 @@ def test_plan_matches_one_shot(layout, algorithm, rng):
     x_shape = (2, 6, 9, 8) if layout == "NCHW" else (2, 9, 8, 6)
     ops = int_operands(rng, x_shape, (6, 6 // groups, 3, 3), np.float32, bias=True, shift=True)
     kw = dict(padding=1, stride=(1, 2), groups=groups, layout=layout, activation="relu", shift=ops["shift"], algorithm=algorithm)
-    plan = kernels.Conv2d(ops["w"], ops["bias"], backend=NB, **kw)
+    plan = hpc_kernels.Conv2d(ops["w"], ops["bias"], backend=NB, **kw)
     ref = conv2d_ref(ops["x"], ops["w"], ops["bias"], **{k: v for k, v in kw.items() if k != "algorithm"})
     np.testing.assert_array_equal(plan(ops["x"]), ref)
-    np.testing.assert_array_equal(kernels.conv2d(ops["x"], ops["w"], ops["bias"], backend=NB, **kw), ref)
+    np.testing.assert_array_equal(hpc_kernels.conv2d(ops["x"], ops["w"], ops["bias"], backend=NB, **kw), ref)
 
 
 # ------------------------------------------------------------------------------------ threads, errors
@@ -237,9 +237,9 @@ def test_thread_counts_agree(rng):
     a, b = small_ints(rng, (130, 300), np.float32), small_ints(rng, (300, 200), np.float32)
     results = []
     for n in (1, 2):
-        with kernels.num_threads(n):
-            results.append(kernels.gemm(a, b, backend=NB))
-            assert kernels.get_num_threads() == n
+        with hpc_kernels.num_threads(n):
+            results.append(hpc_kernels.gemm(a, b, backend=NB))
+            assert hpc_kernels.get_num_threads() == n
     np.testing.assert_array_equal(results[0], results[1])
     np.testing.assert_array_equal(results[0], (a.astype(np.int64) @ b.astype(np.int64)).astype(np.float32))
 
@@ -247,28 +247,28 @@ def test_thread_counts_agree(rng):
 def test_errors(rng):
     a32, a64 = np.ones((3, 4), np.float32), np.ones((4, 3))
     with pytest.raises(TypeError, match="same dtype"):
-        kernels.gemm(a32, a64, backend=NB)
+        hpc_kernels.gemm(a32, a64, backend=NB)
     with pytest.raises(ValueError, match="do not agree"):
-        kernels.gemm(a32, a32, backend=NB)
+        hpc_kernels.gemm(a32, a32, backend=NB)
     with pytest.raises(TypeError, match="never cast"):
-        kernels.gemm(a32, a32.T.copy(), out=np.empty((3, 3)), backend=NB)
+        hpc_kernels.gemm(a32, a32.T.copy(), out=np.empty((3, 3)), backend=NB)
     with pytest.raises(ValueError, match="read-only"):
         ro = np.empty((3, 3), np.float32)
         ro.flags.writeable = False
-        kernels.gemm(a32, a32.T.copy(), out=ro, backend=NB)
+        hpc_kernels.gemm(a32, a32.T.copy(), out=ro, backend=NB)
     with pytest.raises(ValueError, match="shares memory"):
         x = np.ones((4, 4), np.float32)
-        kernels.gemm(x, x, out=x, backend=NB)
+        hpc_kernels.gemm(x, x, out=x, backend=NB)
     with pytest.raises(TypeError, match="int32"):
-        kernels.gemm(np.ones((2, 2), np.int32), np.ones((2, 2), np.int32), backend=NB)
+        hpc_kernels.gemm(np.ones((2, 2), np.int32), np.ones((2, 2), np.int32), backend=NB)
     x, w = np.ones((1, 4, 5, 5), np.float32), np.ones((3, 4, 3, 3), np.float32)
     with pytest.raises(ValueError, match="overlap"):
         big = np.ones((1, 4, 5, 5), np.float32)
-        kernels.conv2d(big, w[:, :, :1, :1][:, :4], out=big[:, :3], backend=NB)
+        hpc_kernels.conv2d(big, w[:, :, :1, :1][:, :4], out=big[:, :3], backend=NB)
     with pytest.raises(ValueError, match="expected"):
-        kernels.conv2d(x, w, out=np.empty((1, 3, 4, 4), np.float32), backend=NB)
+        hpc_kernels.conv2d(x, w, out=np.empty((1, 3, 4, 4), np.float32), backend=NB)
     with pytest.raises(ValueError, match="algorithm must be one of"):
-        kernels.conv2d(x, w, algorithm="winograd", backend=NB)
+        hpc_kernels.conv2d(x, w, algorithm="winograd", backend=NB)
 
 
 # ------------------------------------------------------------------------------------ cache, info
@@ -276,7 +276,7 @@ def test_errors(rng):
 def test_second_process_loads_kernels_from_the_cache(tmp_path):
     """A fresh process with a warm cache: every kernel loads from disk, first calls well under 1 s
     (the first process compiles them into the same cache directory)."""
-    code = "import json, kernels; print(json.dumps(kernels.get_backend('numba').describe()))"
+    code = "import json, hpc_kernels; print(json.dumps(hpc_kernels.get_backend('numba').describe()))"
     env = {"NUMBA_CACHE_DIR": str(tmp_path)}
     first = python_code(code, env, timeout=600)
     assert first.returncode == 0, first.stderr

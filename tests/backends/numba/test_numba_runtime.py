@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kernels import _cpu_features
-from kernels._extension import cpu_extension
+from hpc_kernels import _cpu_features
+from hpc_kernels._extension import cpu_extension
 
 
 def test_llvm_rules_agree_with_the_cpp_table():
@@ -18,6 +18,6 @@ def test_llvm_rules_agree_with_the_cpp_table():
 
 
 def test_numba_tiles_follow_the_best_isa():
-    runtime = pytest.importorskip("kernels.backends.numba.runtime", reason="numba not installed")
+    runtime = pytest.importorskip("hpc_kernels.backends.numba.runtime", reason="numba not installed")
     assert runtime.ISA == _cpu_features.isas()[0]
     assert runtime.VECTOR_BYTES == {"avx512": 64, "avx2": 32}.get(runtime.ISA, 16)

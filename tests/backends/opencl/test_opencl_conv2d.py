@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import kernels
+import hpc_kernels
 from _conv_reference import conv2d_ref, conv2d_ref_and_bound, int_operands, normal_operands, output_shape
 from _helpers import assert_within_bound, dt_id
 from _opencl import TILES, device, dtypes, form, requires_opencl, to_dev
@@ -35,7 +35,7 @@ def _cases(offset: int):
 
 def _run(layer, ops, kform, alg, layout, act, **extra):
     with form(kform):
-        return kernels.conv2d(ops["x"], ops["w"], ops["bias"], scale=ops["scale"], shift=ops["shift"], activation=act,
+        return hpc_kernels.conv2d(ops["x"], ops["w"], ops["bias"], scale=ops["scale"], shift=ops["shift"], activation=act,
                               algorithm=alg, backend="opencl", **layer.geo(layout), **extra)
 
 
@@ -75,7 +75,7 @@ def test_device_arrays_and_channel_slice_out(kform, alg, layout, rng):
     ref = conv2d_ref(ops["x"], ops["w"], ops["bias"], scale=ops["scale"], activation="relu", **layer.geo(layout))
     xd, wd, bd, sd = (to_dev(ops[k]) for k in ("x", "w", "bias", "scale"))
     with form(kform):
-        y = kernels.conv2d(xd, wd, bd, scale=sd, activation="relu", algorithm=alg, **layer.geo(layout))
+        y = hpc_kernels.conv2d(xd, wd, bd, scale=sd, activation="relu", algorithm=alg, **layer.geo(layout))
         assert isinstance(y, cla.Array) and y.queue is xd.queue
         np.testing.assert_array_equal(y.get(), ref)
         shape = list(ref.shape)
@@ -85,7 +85,7 @@ def test_device_arrays_and_channel_slice_out(kform, alg, layout, rng):
         sl = [slice(None)] * 4
         sl[cax] = slice(3, 3 + layer.K)
         view = big[tuple(sl)]
-        assert kernels.conv2d(xd, wd, bd, scale=sd, activation="relu", algorithm=alg, out=view, **layer.geo(layout)) is view
+        assert hpc_kernels.conv2d(xd, wd, bd, scale=sd, activation="relu", algorithm=alg, out=view, **layer.geo(layout)) is view
         host = big.get()
         np.testing.assert_array_equal(host[tuple(sl)], ref)
         rest = np.ones(host.shape, bool)
@@ -98,8 +98,8 @@ def test_device_arrays_and_channel_slice_out(kform, alg, layout, rng):
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_conv_tiles(tiles, implicit, layout, rng):
     """The NDRange conv kernels with GPU-style tiles (local-memory gather tiles) and odd tiles."""
-    from kernels._api.conv_args import make_spec, shape_of
-    from kernels.backends.opencl import launch as L
+    from hpc_kernels._api.conv_args import make_spec, shape_of
+    from hpc_kernels.backends.opencl import launch as L
 
     dev = device()
     for layer in (LAYERS[1], LAYERS[4], LAYERS[13]):
@@ -123,11 +123,11 @@ def test_plan_and_nan(kform, rng):
     layer = LAYERS[1]
     ops = int_operands(rng, layer.x_shape("NCHW"), layer.w_shape, np.float32, bias=True)
     with form(kform):
-        plan = kernels.Conv2d(ops["w"], ops["bias"], activation="relu", backend="opencl", **layer.geo("NCHW"))
-        one = kernels.conv2d(ops["x"], ops["w"], ops["bias"], activation="relu", backend="opencl", **layer.geo("NCHW"))
+        plan = hpc_kernels.Conv2d(ops["w"], ops["bias"], activation="relu", backend="opencl", **layer.geo("NCHW"))
+        one = hpc_kernels.conv2d(ops["x"], ops["w"], ops["bias"], activation="relu", backend="opencl", **layer.geo("NCHW"))
         np.testing.assert_array_equal(plan(ops["x"]), one)
         np.testing.assert_array_equal(plan(to_dev(ops["x"])).get(), one)
         x = ops["x"].copy()
         x[1, 2, 3, 4] = np.nan
-        y = kernels.conv2d(x, ops["w"], ops["bias"], activation="relu", backend="opencl", **layer.geo("NCHW"))
+        y = hpc_kernels.conv2d(x, ops["w"], ops["bias"], activation="relu", backend="opencl", **layer.geo("NCHW"))
     assert np.isnan(y[1, :, 2:5, 3:6]).all() and np.isnan(y).sum() == y.shape[1] * 9

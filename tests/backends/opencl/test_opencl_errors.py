@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import kernels
+import hpc_kernels
 from _helpers import python_code
 from _opencl import device, requires_opencl, to_dev
-from kernels.backends.opencl import use_form
+from hpc_kernels.backends.opencl import use_form
 
 pytestmark = requires_opencl
 
@@ -19,34 +19,34 @@ def test_errors_host_and_device():
 
     f32, f64 = np.ones((4, 3), np.float32), np.ones((3, 5), np.float64)
     with pytest.raises(TypeError, match="same dtype"):
-        kernels.gemm(f32, f64, backend="opencl")
+        hpc_kernels.gemm(f32, f64, backend="opencl")
     with pytest.raises(TypeError, match="allowed dtypes are float32 and float64"):
-        kernels.gemm(np.ones((2, 2), np.int32), np.ones((2, 2), np.int32), backend="opencl")
+        hpc_kernels.gemm(np.ones((2, 2), np.int32), np.ones((2, 2), np.int32), backend="opencl")
     with pytest.raises(ValueError, match=r"do not agree"):
-        kernels.gemm(to_dev(f32), to_dev(f32))
+        hpc_kernels.gemm(to_dev(f32), to_dev(f32))
     with pytest.raises(TypeError, match="both be pyopencl arrays"):
-        kernels.gemm(to_dev(f32), np.ones((3, 2), np.float32))
+        hpc_kernels.gemm(to_dev(f32), np.ones((3, 2), np.float32))
     a, b = to_dev(f32), to_dev(np.ones((3, 5), np.float32))
     with pytest.raises(TypeError, match="outputs are never cast"):
-        kernels.gemm(a, b, out=cla.empty(device().queue, (4, 5), np.float64))
+        hpc_kernels.gemm(a, b, out=cla.empty(device().queue, (4, 5), np.float64))
     with pytest.raises(ValueError, match=r"has shape \(5, 4\), expected \(4, 5\)"):
-        kernels.gemm(a, b, out=cla.empty(device().queue, (5, 4), np.float32))
+        hpc_kernels.gemm(a, b, out=cla.empty(device().queue, (5, 4), np.float32))
     with pytest.raises(TypeError, match="must be a pyopencl.array.Array"):
-        kernels.gemm(a, b, out=np.empty((4, 5), np.float32))
+        hpc_kernels.gemm(a, b, out=np.empty((4, 5), np.float32))
     with pytest.raises(ValueError, match="beta != 0 needs an input c"):
-        kernels.gemm(a, b, beta=1.0)
+        hpc_kernels.gemm(a, b, beta=1.0)
     big = to_dev(np.ones((4, 8), np.float32))
     with pytest.raises(ValueError, match="shares memory with a"):
-        kernels.gemm(big[:, :3], b, out=big[:, 3:8])
+        hpc_kernels.gemm(big[:, :3], b, out=big[:, 3:8])
     cbig = to_dev(np.ones((4, 9), np.float32))
     with pytest.raises(ValueError, match="shares memory with c"):
-        kernels.gemm(a, b, cbig[:, :5], beta=1.0, out=cbig[:, 4:9])
+        hpc_kernels.gemm(a, b, cbig[:, :5], beta=1.0, out=cbig[:, 4:9])
     ro = np.empty((4, 5), np.float32)
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
-        kernels.gemm(f32, np.ones((3, 5), np.float32), out=ro, backend="opencl")
+        hpc_kernels.gemm(f32, np.ones((3, 5), np.float32), out=ro, backend="opencl")
     with pytest.raises(ValueError, match="at least 2-D"):
-        kernels.matmul(to_dev(np.ones(3, np.float32)), to_dev(np.ones((3, 2), np.float32)))
+        hpc_kernels.matmul(to_dev(np.ones(3, np.float32)), to_dev(np.ones((3, 2), np.float32)))
 
 
 def test_conv_errors():
@@ -55,17 +55,17 @@ def test_conv_errors():
 
     q = device().queue
     with pytest.raises(ValueError, match=r"out has shape"):
-        kernels.conv2d(x, w, out=cla.empty(q, (1, 3, 4, 4), np.float32))
+        hpc_kernels.conv2d(x, w, out=cla.empty(q, (1, 3, 4, 4), np.float32))
     with pytest.raises(TypeError, match="outputs are never cast"):
-        kernels.conv2d(x, w, out=cla.empty(q, (1, 3, 3, 3), np.float64))
+        hpc_kernels.conv2d(x, w, out=cla.empty(q, (1, 3, 3, 3), np.float64))
     with pytest.raises(ValueError, match="H and W dimensions contiguous"):
-        kernels.conv2d(x, w, out=cla.empty(q, (1, 3, 6, 3), np.float32)[:, :, ::2, :])
+        hpc_kernels.conv2d(x, w, out=cla.empty(q, (1, 3, 6, 3), np.float32)[:, :, ::2, :])
     with pytest.raises(ValueError, match="must be C-contiguous"):
-        kernels.conv2d(x, to_dev(np.ones((2, 3, 3, 3), np.float32)).transpose((1, 0, 2, 3)))
+        hpc_kernels.conv2d(x, to_dev(np.ones((2, 3, 3, 3), np.float32)).transpose((1, 0, 2, 3)))
     with pytest.raises(TypeError, match="bias has dtype float64"):
-        kernels.conv2d(x, w, to_dev(np.ones(3, np.float64)))
+        hpc_kernels.conv2d(x, w, to_dev(np.ones(3, np.float64)))
     with pytest.raises(ValueError, match=r"bias must have shape \(3,\)"):
-        kernels.conv2d(x, w, to_dev(np.ones(4, np.float32)))
+        hpc_kernels.conv2d(x, w, to_dev(np.ones(4, np.float32)))
     with pytest.raises(ValueError, match="form must be one of"):
         with use_form("systolic"):
             pass
@@ -76,15 +76,15 @@ def test_fp64_declined_clearly(monkeypatch):
     dev = device()
     monkeypatch.setattr(dev, "fp64", False)
     a = np.ones((3, 3))
-    for call in (lambda: kernels.gemm(a, a, backend="opencl"),
-                 lambda: kernels.matmul(a, a, backend="opencl"),
-                 lambda: kernels.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 1, 1)), backend="opencl")):
+    for call in (lambda: hpc_kernels.gemm(a, a, backend="opencl"),
+                 lambda: hpc_kernels.matmul(a, a, backend="opencl"),
+                 lambda: hpc_kernels.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 1, 1)), backend="opencl")):
         with pytest.raises(TypeError, match="does not support float64"):
             call()
 
 
 def test_device_selector_errors():
-    from kernels.backends.opencl import runtime as rt
+    from hpc_kernels.backends.opencl import runtime as rt
 
     with pytest.raises(ValueError, match="matches no OpenCL device; devices: 0:0"):
         rt._by_selector("no-such-device-xyz")
@@ -96,9 +96,9 @@ def test_device_selector_errors():
 def test_binary_save_and_reload(tmp_path, rng):
     """Save the FPGA-form program's device binary, load it back with clCreateProgramWithBinary,
     run its kernels; then a fresh process with KERNELS_OPENCL_BINARY runs gemm and conv2d from it."""
-    from kernels.backends.opencl import launch as L
-    from kernels.backends.opencl import runtime as rt
-    from kernels.backends.opencl import tiles
+    from hpc_kernels.backends.opencl import launch as L
+    from hpc_kernels.backends.opencl import runtime as rt
+    from hpc_kernels.backends.opencl import tiles
 
     dev = device()
     defines = {"REAL": "float", "REAL_IS_DOUBLE": 0, **tiles.FPGA["float32"]}
@@ -118,13 +118,13 @@ def test_binary_save_and_reload(tmp_path, rng):
         (tmp_path / "junk.bin").write_bytes(b"not a binary")
         rt.load_binary(dev, str(tmp_path / "junk.bin"))
     code = (
-        "import numpy as np, kernels\n"
-        "from kernels.backends import opencl\n"
-        "from kernels.backends.opencl import runtime as rt\n"
+        "import numpy as np, hpc_kernels\n"
+        "from hpc_kernels.backends import opencl\n"
+        "from hpc_kernels.backends.opencl import runtime as rt\n"
         "a = np.arange(12, dtype=np.float32).reshape(3, 4); b = np.ones((4, 2), np.float32)\n"
-        "assert np.array_equal(kernels.gemm(a, b, backend='opencl'), a @ b)\n"
+        "assert np.array_equal(hpc_kernels.gemm(a, b, backend='opencl'), a @ b)\n"
         "x = np.ones((1, 2, 4, 4), np.float32); w = np.ones((3, 2, 3, 3), np.float32)\n"
-        "y = kernels.conv2d(x, w, padding=1, backend='opencl')\n"
+        "y = hpc_kernels.conv2d(x, w, padding=1, backend='opencl')\n"
         "assert y[0, 0, 1, 1] == 18 and y[0, 0, 0, 0] == 8\n"
         "assert rt._binary['default']['path'].endswith('fpga.bin')\n"
         "print('binary ok')\n"
@@ -134,7 +134,7 @@ def test_binary_save_and_reload(tmp_path, rng):
 
 
 def test_info_lists_opencl():
-    d = kernels.info()
+    d = hpc_kernels.info()
     o = d["backends"]["opencl"]
     assert o["available"]
     assert o["devices"] and {"name", "platform", "fp64", "tiles"} <= set(o["devices"][0])
@@ -143,7 +143,7 @@ def test_info_lists_opencl():
 def test_probe_reports_the_build_error(monkeypatch):
     """A device's compiler that rejects the probe program is reported with the error line of its
     build log and the device's name and driver (what the backend says when it is unavailable)."""
-    from kernels.backends.opencl import runtime as rt
+    from hpc_kernels.backends.opencl import runtime as rt
 
     dev = device()
     assert rt.build_problem(dev.device, dev.context) is None  # the chosen device builds
@@ -161,7 +161,7 @@ def test_default_device_passes_over_devices_that_cannot_build(monkeypatch, caplo
     when none builds, the backend is unavailable and says why for each device."""
     import dataclasses
 
-    from kernels.backends.opencl import runtime as rt
+    from hpc_kernels.backends.opencl import runtime as rt
 
     monkeypatch.setattr(rt, "config", dataclasses.replace(rt.config, opencl_device=None))
     monkeypatch.delenv("PYOPENCL_CTX", raising=False)
@@ -176,7 +176,7 @@ def test_default_device_passes_over_devices_that_cannot_build(monkeypatch, caplo
     # Every device but `good` fails to build: the ones before it are passed over, it is chosen.
     monkeypatch.setattr(rt, "_probes", {d.int_ptr: problem for d in order if d.int_ptr != good.int_ptr})
     monkeypatch.setattr(rt, "_device", None)
-    with caplog.at_level("WARNING", logger="kernels"):
+    with caplog.at_level("WARNING", logger="hpc_kernels"):
         chosen = rt.default_device()
     assert chosen.device.int_ptr == good.int_ptr
     passed = [r.getMessage() for r in caplog.records if "passed over" in r.getMessage()]

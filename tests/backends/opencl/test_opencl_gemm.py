@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import kernels
+import hpc_kernels
 from _helpers import LAYOUTS, check_gemm, dt_id, in_layout, layout_of, small_ints
 from _opencl import FORMS, TILES, device, dtypes, form, requires_opencl, to_dev
 
@@ -36,7 +36,7 @@ def test_gemm_host_exact(m, n, k, ta, tb, kform, scalars, dtype, rng):
     c0 = small_ints(rng, (m, n), dtype)
     c = c0.copy()
     with form(kform):
-        got = kernels.gemm(a, b, c, alpha=alpha, beta=beta, trans_a=ta, trans_b=tb, backend="opencl")
+        got = hpc_kernels.gemm(a, b, c, alpha=alpha, beta=beta, trans_a=ta, trans_b=tb, backend="opencl")
     assert got is c
     ref = alpha * ((a.T if ta else a).astype(np.float64) @ (b.T if tb else b)) + beta * c0
     np.testing.assert_array_equal(got, ref)
@@ -54,7 +54,7 @@ def test_gemm_host_layouts_within_bound(la, lb, dtype, kform, rng):
     c0 = rng.uniform(-1, 1, (m, n)).astype(dtype)
     c, base = in_layout(c0, "strided", fill=7.0)
     with form(kform):
-        kernels.gemm(a, b, c, alpha=0.75, beta=-1.25, backend="opencl")
+        hpc_kernels.gemm(a, b, c, alpha=0.75, beta=-1.25, backend="opencl")
     check_gemm(c, a, b, c0, 0.75, -1.25, what=f"{la}/{lb}")
     mask = np.ones(base.shape, bool)
     mask[1::2, 2::3][:m, :n] = False
@@ -75,15 +75,15 @@ def test_gemm_device_arrays(dtype, kform, rng):
     ad, bd = to_dev(a), to_dev(b)
     av = ad[3:].T  # (m, k) view: transposed and offset
     with form(kform):
-        got = kernels.gemm(av, bd)
+        got = hpc_kernels.gemm(av, bd)
         assert isinstance(got, cla.Array) and got.queue is ad.queue and got.dtype == dtype
         check_gemm(got.get(), a[3:].T, b, None, 1.0, 0.0, what="device")
         cd = to_dev(c0)
-        same = kernels.gemm(av, bd, cd, alpha=2.0, beta=0.5)
+        same = hpc_kernels.gemm(av, bd, cd, alpha=2.0, beta=0.5)
         assert same is cd
         check_gemm(cd.get(), a[3:].T, b, c0, 2.0, 0.5, what="device c in place")
         cin, out = to_dev(c0), cla.empty(device().queue, (m, n), dtype)
-        res = kernels.gemm(av, bd, cin, alpha=-1.0, beta=3.0, out=out)
+        res = hpc_kernels.gemm(av, bd, cin, alpha=-1.0, beta=3.0, out=out)
         assert res is out
         check_gemm(out.get(), a[3:].T, b, c0, -1.0, 3.0, what="device c -> out")
         np.testing.assert_array_equal(cin.get(), c0)  # c only read
@@ -100,21 +100,21 @@ def test_blas_semantics(kform, device_arrays, rng):
     a, b = small_ints(rng, (9, 5), dt), small_ints(rng, (5, 11), dt)
     with form(kform):
         c = wrap(np.full((9, 11), np.nan, dt))
-        kernels.gemm(wrap(a), wrap(b), c, beta=0.0, backend="opencl")
+        hpc_kernels.gemm(wrap(a), wrap(b), c, beta=0.0, backend="opencl")
         np.testing.assert_array_equal(get(c), a.astype(np.float64) @ b)
         an, bn = np.full((9, 5), np.nan, dt), np.full((5, 11), np.nan, dt)
         c0 = small_ints(rng, (9, 11), dt)
         c = wrap(c0.copy())
-        kernels.gemm(wrap(an), wrap(bn), c, alpha=0.0, beta=2.0, backend="opencl")
+        hpc_kernels.gemm(wrap(an), wrap(bn), c, alpha=0.0, beta=2.0, backend="opencl")
         np.testing.assert_array_equal(get(c), 2 * c0)
         c = wrap(c0.copy())
-        kernels.gemm(wrap(np.zeros((9, 0), dt)), wrap(np.zeros((0, 11), dt)), c, beta=-1.0, backend="opencl")
+        hpc_kernels.gemm(wrap(np.zeros((9, 0), dt)), wrap(np.zeros((0, 11), dt)), c, beta=-1.0, backend="opencl")
         np.testing.assert_array_equal(get(c), -c0)
-        e = kernels.gemm(wrap(np.zeros((0, 4), dt)), wrap(np.zeros((4, 3), dt)), backend="opencl")
+        e = hpc_kernels.gemm(wrap(np.zeros((0, 4), dt)), wrap(np.zeros((4, 3), dt)), backend="opencl")
         assert tuple(e.shape) == (0, 3)
         nan_a = a.copy()
         nan_a[2, 1] = np.nan
-        got = get(kernels.gemm(wrap(nan_a), wrap(b), backend="opencl"))
+        got = get(hpc_kernels.gemm(wrap(nan_a), wrap(b), backend="opencl"))
         assert np.isnan(got[2]).any() and not np.isnan(np.delete(got, 2, axis=0)).any()
 
 
@@ -123,7 +123,7 @@ def test_blas_semantics(kform, device_arrays, rng):
 def test_gemm_tiles(tiles, dtype, rng):
     """The NDRange kernel with other tunables than the device's defaults, including the
     GPU shape (several items per group sharing local-memory B tiles), on ragged sizes."""
-    from kernels.backends.opencl import launch as L
+    from hpc_kernels.backends.opencl import launch as L
 
     dev = device()
     for m, n, k in [(1, 1, 1), (23, 19, 37), (40, 64, 8), (17, 100, 70)]:
@@ -144,12 +144,12 @@ def test_matmul(kform, rng):
         for sa, sb in cases:
             a, b = small_ints(rng, sa, dt), small_ints(rng, sb, dt)
             ref = np.matmul(a.astype(np.float64), b)
-            np.testing.assert_array_equal(kernels.matmul(a, b, backend="opencl"), ref)
+            np.testing.assert_array_equal(hpc_kernels.matmul(a, b, backend="opencl"), ref)
             out = np.empty(ref.shape, dt)
-            assert kernels.matmul(a, b, out=out, backend="opencl") is out
+            assert hpc_kernels.matmul(a, b, out=out, backend="opencl") is out
             np.testing.assert_array_equal(out, ref)
             if len(sa) >= 2 and len(sb) >= 2:
-                got = kernels.matmul(to_dev(a), to_dev(b))
+                got = hpc_kernels.matmul(to_dev(a), to_dev(b))
                 np.testing.assert_array_equal(got.get(), ref)
 
 
@@ -163,16 +163,16 @@ def test_arrays_on_their_own_queue_and_context(rng):
     a, b = small_ints(rng, (30, 20), np.float32), small_ints(rng, (20, 70), np.float32)
     for kform in FORMS:
         with form(kform):
-            got = kernels.gemm(cla.to_device(q, a), cla.to_device(q, b))
+            got = hpc_kernels.gemm(cla.to_device(q, a), cla.to_device(q, b))
             assert got.queue is q
             np.testing.assert_array_equal(got.get(), a.astype(np.float64) @ b)
             x = small_ints(rng, (1, 3, 6, 6), np.float32)
             w = small_ints(rng, (4, 3, 3, 3), np.float32)
-            y = kernels.conv2d(cla.to_device(q, x), w, padding=1)
+            y = hpc_kernels.conv2d(cla.to_device(q, x), w, padding=1)
             assert y.queue is q
-            np.testing.assert_array_equal(y.get(), kernels.conv2d(x, w, padding=1, backend="reference"))
+            np.testing.assert_array_equal(y.get(), hpc_kernels.conv2d(x, w, padding=1, backend="reference"))
     with pytest.raises(ValueError, match="another OpenCL context"):
-        kernels.gemm(cla.to_device(q, a), cla.to_device(q, b), out=to_dev(np.empty((30, 70), np.float32)))
+        hpc_kernels.gemm(cla.to_device(q, a), cla.to_device(q, b), out=to_dev(np.empty((30, 70), np.float32)))
 
 
 def test_dispatch_by_array_type(type_dispatch):
@@ -180,5 +180,5 @@ def test_dispatch_by_array_type(type_dispatch):
     import pyopencl.array as cla
 
     a = to_dev(np.eye(3, dtype=np.float32))
-    assert isinstance(kernels.gemm(a, a), cla.Array)
-    assert isinstance(kernels.matmul(a, a), cla.Array)
+    assert isinstance(hpc_kernels.gemm(a, a), cla.Array)
+    assert isinstance(hpc_kernels.matmul(a, a), cla.Array)
