@@ -5,6 +5,8 @@ import argparse
 import os
 import sys
 
+from .._api.conv_args import ALGORITHMS
+
 
 def positive(text: str) -> int:
     try:
@@ -72,7 +74,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       help="layouts of x and y, each run in turn (default NCHW; bench all: NCHW and NHWC, the layout "
                            "the cpu backend is fastest in)")
     conv.add_argument(
-        "--algorithms", nargs="+", default=["auto", "im2col", "convgemm"], choices=["auto", "im2col", "convgemm", "gemm", "direct"],
+        "--algorithms", nargs="+", default=["auto", "im2col", "convgemm"], choices=list(ALGORITHMS),
         help="hpc_kernels.conv2d algorithms timed (auto always; one that rejects a layer is skipped there)",
     )
     conv.add_argument("--no-torch", action="store_true", help="leave torch out even when it is installed")

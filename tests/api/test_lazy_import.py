@@ -40,7 +40,7 @@ def test_the_first_cpu_call_loads_the_extension_with_the_count_set_before():
 
 
 def test_env_thread_count_reaches_the_pool_when_it_loads():
-    code = "import json, hpc_kernels\nn = hpc_kernels.get_num_threads()\nfrom kernels import _extension\nm, _ = _extension.cpu_extension()\nprint(json.dumps([n, m.get_num_threads(), hpc_kernels.get_num_threads()]))"
+    code = "import json, hpc_kernels\nn = hpc_kernels.get_num_threads()\nfrom hpc_kernels import _extension\nm, _ = _extension.cpu_extension()\nprint(json.dumps([n, m.get_num_threads(), hpc_kernels.get_num_threads()]))"
     assert _last_json(python_code(code, {"KERNELS_NUM_THREADS": "2"})) == [2, 2, 2]
     assert _last_json(python_code(code, {"OMP_NUM_THREADS": "3"})) == [3, 3, 3]
 

@@ -150,7 +150,7 @@ def test_old_format_file_is_ignored_with_a_note(tmp_path):
     assert r.returncode == 0, r.stderr
     assert f"ENTRIES {{}} {tmp_path / 'tuning.json'}" in r.stdout
     notes = [line for line in r.stderr.splitlines() if "conv2d_tuning.json" in line]
-    assert len(notes) == 1 and notes[0].startswith("INFO:kernels:old tuning cache") and "ignored" in notes[0]
+    assert len(notes) == 1 and notes[0].startswith("INFO:hpc_kernels:old tuning cache") and "ignored" in notes[0]
     assert "'entries': {}" in r.stdout and "conv2d_tuning.json" in r.stdout.split("INFO", 1)[1]  # info() shows the note
 
 
