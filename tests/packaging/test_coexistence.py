@@ -35,14 +35,16 @@ def _run(cmd, **kw) -> subprocess.CompletedProcess:
 # Run inside the new environment from a neutral directory: hpc_kernels computes, Hugging Face's
 # kernels is the one `import kernels` finds, and transformers imports a model that pulls it in.
 BOTH_WORK = textwrap.dedent("""
-    import json, sys
+    import json, pathlib
     import numpy as np
     import hpc_kernels
     a = np.arange(12.0).reshape(3, 4); b = np.arange(8.0).reshape(4, 2)
     assert np.array_equal(hpc_kernels.gemm(a, b), a @ b)
     assert hpc_kernels.info()["backends"]["cpu"]["available"], hpc_kernels.info()["backends"]["cpu"]
     import kernels
-    assert "hpc_kernels" not in kernels.__file__ and hasattr(kernels, "get_kernel"), kernels.__file__
+    here = pathlib.Path(kernels.__file__).parent
+    assert here.name == "kernels" and here != pathlib.Path(hpc_kernels.__file__).parent, kernels.__file__
+    assert hasattr(kernels, "get_kernel") and not hasattr(kernels, "gemm"), dir(kernels)
     import transformers
     out = {"hpc_kernels": hpc_kernels.__file__, "kernels": kernels.__file__, "transformers": transformers.__version__}
     try:
