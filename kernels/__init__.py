@@ -19,6 +19,7 @@ from ._dispatch import backend_names, configure_logging, get_backend, use_backen
 from ._errors import BackendNotAvailable, UnsupportedOperation  # noqa: E402
 from ._threads import get_num_threads, num_threads, set_num_threads  # noqa: E402
 from ._version import __version__  # noqa: E402
+from .blas import blas_library  # noqa: E402
 from .info import info  # noqa: E402
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "UnsupportedOperation",
     "__version__",
     "backend_names",
+    "blas_library",
     "conv2d",
     "conv2d_workspace",
     "gemm",

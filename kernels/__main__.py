@@ -1,7 +1,8 @@
 """Command line: `python -m hpc_kernels info`, `python -m hpc_kernels bench gemm|conv2d|peak ...`,
 `python -m hpc_kernels tune [conv2d|gemm] --backend cpu|numba|opencl|cuda ...`,
-`python -m hpc_kernels run gemm|conv2d ...` (a workflow step) and
-`python -m hpc_kernels demo` (the demo workflow on an embedded Dask cluster)."""
+`python -m hpc_kernels run gemm|conv2d ...` (a workflow step),
+`python -m hpc_kernels demo` (the demo workflow on an embedded Dask cluster) and
+`python -m hpc_kernels blas` (libkernels_blas.so: path, include folder, link and LD_PRELOAD recipes)."""
 from __future__ import annotations
 
 import argparse
@@ -32,6 +33,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .demo.cli import add_arguments as add_demo_arguments
 
     add_demo_arguments(p_demo)
+    p_blas = sub.add_parser("blas", help="libkernels_blas.so (BLAS/CBLAS GEMM ABI): path, include folder, link and run recipes")
+    p_blas.add_argument("--json", action="store_true", help="print as JSON")
     args = parser.parse_args(argv)
     from ._errors import USER_ERRORS, one_line
 
@@ -64,6 +67,12 @@ def _run(args: argparse.Namespace) -> int:
         from .workflow.cli import run as run_step
 
         return run_step(args)
+    if args.command == "blas":
+        from .blas import format_recipes, recipes
+
+        r = recipes()
+        print(json.dumps(r, indent=2) if args.json else format_recipes(r))
+        return 0
     if args.command == "demo":
         from .demo.cli import run as run_demo
 
