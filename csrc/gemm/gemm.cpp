@@ -79,12 +79,21 @@ void run_direct(const GemmArgs<T>& g, const Ukernel<T>& u, int nt) {
 
 template <typename T>
 int useful_threads(dim_t m, dim_t n, dim_t k, const Engine<T>& e, int nthreads) {
+#ifndef _OPENMP
+    // Without OpenMP there is no team: run_blocked (driver.hpp) and conv_direct plan a grid of the
+    // nt parts returned here and then run part 0 alone, so any nt > 1 would leave the other parts
+    // of C unwritten. Every team size of those drivers comes from this function, so one clamp here
+    // covers them (the `parallel for` loops elsewhere are whole loops without OpenMP).
+    (void)m, (void)n, (void)k, (void)e, (void)nthreads;
+    return 1;
+#else
     if (nthreads <= 1) return 1;
     const Ukernel<T>& u = *e.cands.front().ukr;
     const double fmas = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
     const double tiles = static_cast<double>(ceil_div(m, u.mr) * ceil_div(n, u.nr));
     const double by_work = fmas / 2.0e5, cap = std::min(by_work, tiles);
     return cap < 2.0 ? 1 : static_cast<int>(std::min<double>(cap, nthreads));
+#endif
 }
 
 template <typename T>

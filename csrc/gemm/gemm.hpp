@@ -29,7 +29,7 @@ template <typename T>
 void gemm(const GemmArgs<T>& g, const Engine<T>& e, int nthreads);
 
 // Threads worth using for an m x n x k product: at least ~2 us of work per thread, and at least
-// one micro-tile each.
+// one micro-tile each. Always 1 in a build without OpenMP (the drivers would run one part of nt).
 template <typename T>
 int useful_threads(dim_t m, dim_t n, dim_t k, const Engine<T>& e, int nthreads);
 
