@@ -206,7 +206,8 @@ void conv_direct(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T>*
     const T* zbuf = static_cast<const T*>(zero_block(P.zero_elems * sizeof(T)));
     const T* zero = io.xs.c < 0 && !P.row_runs ? zbuf + (P.wb.kc - 1) * -io.xs.c : zbuf;
     const dim_t k_panels = ceil_div(kg, MR), tiles = ceil_div(P.npix, NR);
-    const bool team = P.nt > 1, epilogue = io.ep.active();
+    [[maybe_unused]] const bool team = P.nt > 1;  // (read only with OpenMP)
+    const bool epilogue = io.ep.active();
     const dim_t group_stride = round_up(kg, MR) * kd;  // a plan's packed weights per group
 
     auto body = [&](int tid) {

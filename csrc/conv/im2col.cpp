@@ -47,13 +47,13 @@ KERNELS_CLONES void nhwc_row(const ImageView<T>& v, dim_t cn, dim_t pix, T* KERN
 
 #define KERNELS_IM2COL(T)                                                                  \
     template <>                                                                            \
-    void lower_nchw<T>(const ImageView<T>& v, dim_t cn, T* dst, int nt) {   \
+    void lower_nchw<T>(const ImageView<T>& v, dim_t cn, T* dst, [[maybe_unused]] int nt) {   \
         const dim_t rows = cn * v.g->r * v.g->s, p = v.g->pixels();                        \
         _Pragma("omp parallel for num_threads(nt) schedule(static) if(nt > 1)")             \
         for (dim_t q = 0; q < rows; ++q) nchw_row(v, q, dst + q * p);                      \
     }                                                                                      \
     template <>                                                                            \
-    void lower_nhwc<T>(const ImageView<T>& v, dim_t cn, T* dst, int nt) {   \
+    void lower_nhwc<T>(const ImageView<T>& v, dim_t cn, T* dst, [[maybe_unused]] int nt) {   \
         const dim_t p = v.g->pixels(), kd = cn * v.g->r * v.g->s;                          \
         _Pragma("omp parallel for num_threads(nt) schedule(static) if(nt > 1)")             \
         for (dim_t pix = 0; pix < p; ++pix) nhwc_row(v, cn, pix, dst + pix * kd);          \

@@ -19,7 +19,7 @@ namespace {
 std::atomic<int> g_threads{0};     // 0: never set, keep the OpenMP default
 std::atomic<unsigned> g_epoch{0};  // bumped by every set_num_threads
 std::atomic<int> g_cap{0};         // 0: not computed yet
-thread_local unsigned t_seen_epoch = 0;
+[[maybe_unused]] thread_local unsigned t_seen_epoch = 0;  // (read only with OpenMP)
 
 int cpus() {
 #ifdef __linux__
@@ -37,7 +37,7 @@ int cpus() {
 // make libgomp end the process ("Thread creation failed") under a memory or pid limit.
 int compute_cap() { return std::max(8, 4 * cpus()); }
 
-int cap() {
+[[maybe_unused]] int cap() {  // (called only with OpenMP)
     int c = g_cap.load(std::memory_order_relaxed);
     if (c == 0) g_cap.store(c = compute_cap(), std::memory_order_relaxed);
     return c;

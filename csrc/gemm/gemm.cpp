@@ -46,7 +46,7 @@ bool direct_suits(const GemmArgs<T>& g, const Ukernel<T>& u, std::size_t l2_byte
 
 // Tiles are independent: threads split the jr loop, no packing, no barriers.
 template <typename T>
-void run_direct(const GemmArgs<T>& g, const Ukernel<T>& u, int nt) {
+void run_direct(const GemmArgs<T>& g, const Ukernel<T>& u, [[maybe_unused]] int nt) {
     const dim_t n_tiles = ceil_div(g.n, u.nr);
     const bool epilogue = g.ep.active();
     auto body = [&](int tid, int parts) {
