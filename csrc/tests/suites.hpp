@@ -1,0 +1,38 @@
+// The case groups of the native engine test; engine_test.cpp runs them for each ISA and kernel.
+#pragma once
+
+#include <cstdint>
+
+#include "../arch/ukernel.hpp"
+#include "../core/engine.hpp"
+#include "check.hpp"
+
+namespace kernels_test {
+
+// Thread counts every group cycles through: 1, and team sizes that do not divide the tile counts
+// (without OpenMP the engine must still compute all of C: the team is clamped to one thread).
+constexpr int kThreads[] = {1, 2, 3, 7};
+
+// kernels::gemm on the engine as configured now: 1x1x1 to past the cache blocks, k = 0, m or n =
+// 0, column- and row-major operands (row-major A or B is a transposed operand), alpha/beta incl.
+// beta = 0 over a NaN-filled C and alpha = 0 over NaN-filled A and B, every thread count.
+template <typename T>
+void gemm_isa_cases(Group& grp, std::uint64_t seed);
+
+// One micro-kernel alone (configure(..., u.name)): m and n around its MR x NR tile and half
+// tile, k = 1, 9, 40, every layout.
+template <typename T>
+void gemm_ukernel_cases(Group& grp, const kernels::Ukernel<T>& u, std::uint64_t seed);
+
+// One micro-kernel alone with tiny cache blocks (MC = 2 MR, KC = 13, NC = 2 NR: several MC, KC
+// and NC blocks per product) on the packed path, every thread count.
+template <typename T>
+void gemm_small_block_cases(Group& grp, const kernels::Ukernel<T>& u, std::uint64_t seed);
+
+// kernels::conv2d on the engine as configured now: every algorithm, NCHW and NHWC, groups,
+// depthwise, stride, padding, dilation, epilogues, strided views, with and without weights packed
+// by pack_weights (for this engine, and for `other`, a different engine: packed per call then).
+template <typename T>
+void conv_cases(Group& grp, const kernels::Engine<T>* other, std::uint64_t seed);
+
+}  // namespace kernels_test
