@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "../core/engine.hpp"
-#include "../arch/table.hpp"
 #include "../gemm/gemm.hpp"
 #include "reference.hpp"
 #include "suites.hpp"
@@ -74,6 +73,7 @@ std::vector<double> draw_matrix(Rng& rng, dim_t count, bool exact, int range, bo
 template <typename T>
 void gemm_case(Group& grp, Shape s, Order oa, Order ob, Order oc, Scalars sc, int nt, bool exact, Rng& rng) {
     const dim_t m = s.m, n = s.n, k = s.k;
+    sc = {static_cast<double>(static_cast<T>(sc.alpha)), static_cast<double>(static_cast<T>(sc.beta))};  // as T sees them
     const bool nan_ab = sc.alpha == 0.0, nan_c = sc.beta == 0.0;
     // Exact mode: |entries| <= 3, so |C| <= 9k|alpha| + 4|beta| < 2^24 and every step is exact.
     const std::vector<double> a = draw_matrix<T>(rng, m * k, exact, 3, nan_ab);
