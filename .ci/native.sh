@@ -28,5 +28,15 @@ for form in openmp no-openmp; do
   # The form must be the one asked for: were KERNELS_NO_OPENMP ignored, the single-thread clamp
   # (gemm.cpp useful_threads) would go untested while every case still passed.
   grep -q "kernels_engine_test: $banner" "$log" || { echo "native.sh: $form: expected a test binary $banner"; exit 1; }
+  if [ "$form" = openmp ]; then
+    # Teams smaller than asked: a thread limit, dynamic teams. Every part must still run (the
+    # drivers rerun on one thread or spread their parts: csrc/gemm/driver.hpp, conv/conv_direct.cpp).
+    for env in OMP_THREAD_LIMIT=1 "OMP_DYNAMIC=true OMP_THREAD_LIMIT=2"; do
+      echo "== native engine test, $form, $env"
+      env $env GOMP_SPINCOUNT=1000 "$dir/kernels_engine_test" > "$dir/engine_test_limited.log" 2>&1 \
+        || { tail -30 "$dir/engine_test_limited.log"; echo "native.sh: the engine test failed with $env"; exit 1; }
+      tail -1 "$dir/engine_test_limited.log"
+    done
+  fi
 done
 echo "native.sh: both forms passed"

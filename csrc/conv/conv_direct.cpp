@@ -267,8 +267,10 @@ void conv_direct(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T>*
 
 #ifdef _OPENMP
     if (team) {
+        // The parts share no barrier and each has its own buffers, so a smaller team than asked
+        // (OMP_THREAD_LIMIT, OMP_DYNAMIC, nesting) runs every part all the same, some threads two.
 #pragma omp parallel num_threads(P.nt)
-        body(omp_get_thread_num());
+        for (int part = omp_get_thread_num(); part < P.nt; part += omp_get_num_threads()) body(part);
         return;
     }
 #endif

@@ -225,8 +225,19 @@ void run_blocked(const Tiles<T>& g, const ASrc& A, const BSrc& B, const Candidat
 
 #ifdef _OPENMP
     if (nt > 1) {
+        // The runtime may give a smaller team than asked (OMP_THREAD_LIMIT, OMP_DYNAMIC, nesting
+        // beyond max-active-levels); the plan's parts (and their barriers) assume exactly nt. All
+        // threads see the same team size, so either every part runs or none does, and then
+        // nothing has been written yet: the whole product runs again on this thread.
+        bool short_team = false;
 #pragma omp parallel num_threads(nt)
-        body(omp_get_thread_num());
+        {
+            if (omp_get_num_threads() == nt)
+                body(omp_get_thread_num());
+            else if (omp_get_thread_num() == 0)
+                short_team = true;
+        }
+        if (short_team) run_blocked(g, A, B, cand, 1);
         return;
     }
 #endif

@@ -288,3 +288,24 @@ def test_users_wait_policy_is_kept():
     assert _libgomp_spincount({"GOMP_SPINCOUNT": "1234"}) == (1234, "1234")
     assert _libgomp_spincount({"OMP_WAIT_POLICY": "PASSIVE"}) == (0, "None")
     assert _libgomp_spincount({"OMP_WAIT_POLICY": "active"})[1] == "None"
+
+
+@pytest.mark.parametrize("env", [{"OMP_THREAD_LIMIT": "1"}, {"OMP_DYNAMIC": "true", "OMP_THREAD_LIMIT": "2"}])
+def test_a_smaller_team_than_asked_still_computes_everything(env):
+    # The runtime may give fewer threads than the engine planned for (a thread limit, dynamic
+    # teams): the blocked GEMM then reruns on one thread, the direct convolution spreads its parts.
+    # Before, the parts of the missing threads were never computed (NaN left in the output).
+    code = ("import numpy as np, hpc_kernels\n"
+            "hpc_kernels.set_num_threads(4)\n"
+            "rng = np.random.default_rng(0)\n"
+            "a, b = rng.standard_normal((700, 600)), rng.standard_normal((600, 650))\n"
+            "c = np.full((700, 650), np.nan); hpc_kernels.gemm(a, b, out=c)\n"
+            "assert np.allclose(c, a @ b), 'gemm'\n"
+            "x, w = rng.standard_normal((2, 32, 40, 40)), rng.standard_normal((48, 32, 3, 3))\n"
+            "ref = hpc_kernels.conv2d(x, w, padding=1, backend='reference')\n"
+            "for alg in ('direct', 'convgemm', 'im2col'):\n"
+            "    y = np.full(ref.shape, np.nan); hpc_kernels.conv2d(x, w, padding=1, algorithm=alg, out=y)\n"
+            "    assert np.allclose(y, ref), alg\n"
+            "print('ok')\n")
+    p = python_code(code, {**env, "GOMP_SPINCOUNT": "1000"})
+    assert p.returncode == 0 and p.stdout.strip().endswith("ok"), p.stderr[-2000:]
