@@ -1,7 +1,6 @@
 // The CBLAS GEMMs (row- and column-major, strided and grouped batches) with the reference CBLAS's
 // argument checks, reported through cblas_xerbla as the reference reports them.
 #include <algorithm>
-#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 
