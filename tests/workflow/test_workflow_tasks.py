@@ -106,6 +106,35 @@ def test_save_atomic_leaves_nothing_on_failure(tmp_path):
 
 
 @pytest.mark.parametrize("kernel", ["gemm", "conv2d"])
+def test_description_binary_step_runs_as_written(kernel, tmp_path):
+    # The step a workflow manager runs: the description's binary and arguments, placeholders filled.
+    # (After the rename its "-m kernels" would have started Hugging Face's `kernels`, or nothing.)
+    import re
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    if kernel == "gemm":
+        ins = {"a": rng.standard_normal((5, 4)), "b": rng.standard_normal((4, 3))}
+        values = {"alpha": "2.0", "beta": "0.0"}
+        out, expect = "c", lambda: 2.0 * ins["a"] @ ins["b"]
+    else:
+        ins = {"x": rng.standard_normal((1, 2, 6, 6)), "w": rng.standard_normal((3, 2, 3, 3))}
+        values = {"stride": "1", "padding": "1"}
+        out = "y"
+        expect = lambda: hpc_kernels.conv2d(ins["x"], ins["w"], padding=1, backend="reference")  # noqa: E731
+    for name, arr in ins.items():
+        np.save(tmp_path / f"{name}.npy", arr)
+    values.update({name: str(tmp_path / f"{name}.npy") for name in ins}, **{out: str(tmp_path / f"{out}.npy")})
+    d = wf.description(kernel)["execution"]
+    args = re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], d["args"]).split()
+    assert d["binary"] == "python"
+    p = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    np.testing.assert_allclose(np.load(tmp_path / f"{out}.npy"), expect(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel", ["gemm", "conv2d"])
 def test_descriptions_validate_and_load(kernel):
     d = wf.description(kernel)
     assert d["execution"]["type"] == "binary" and d["constraints"]["computing_units"] == 1
