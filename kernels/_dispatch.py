@@ -65,7 +65,7 @@ def get_backend(name: str):
     """The backend called `name`, raising BackendNotAvailable when it cannot run here."""
     be = _load(name)
     if not be.available:
-        raise BackendNotAvailable(name, be.reason, be.extra)
+        raise BackendNotAvailable(name, be.reason, be.extra, getattr(be, "installed", False))
     return be
 
 

@@ -24,6 +24,9 @@ class Backend:
     array_types: tuple = (np.ndarray,)
     available: bool = True
     reason: str = "available"
+    # Whether the library of `extra` imports: when it does and the backend is still unavailable, the
+    # device or its driver is missing, and BackendNotAvailable does not tell the user to pip install.
+    installed: bool = True
     # The conv2d algorithms this backend implements, each with the kernel that runs it (a subset of
     # hpc_kernels._api.conv_args.ALGORITHMS, which also holds "auto"); a backend without conv2d: {}.
     algorithms: ClassVar[Dict[str, str]] = {}
@@ -82,6 +85,7 @@ class Backend:
             "dtypes": sorted(self.dtypes),
             "array_types": [f"{t.__module__}.{t.__qualname__}" for t in self.array_types],
             "extra": self.extra,
+            "installed": self.installed,
             "algorithms": dict(self.algorithms),
             "auto": self.auto,
         }

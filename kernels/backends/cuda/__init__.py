@@ -153,6 +153,8 @@ class CudaBackend(Backend):
     algorithms = _algorithms.IMPLEMENTED
     auto = _algorithms.AUTO
 
+    installed = rt.INSTALLED
+
     def __init__(self) -> None:
         self.available, self.reason = rt.available()
         self._taps: Dict[tuple, Any] = {}
