@@ -6,14 +6,15 @@ kind through that library's from_dlpack; masked arrays are refused (their mask w
 Why here and not in each backend: the host backends (cpu, numba, reference) see NumPy arrays only,
 so every output check (kernels/_validation.py: dtype, shape, writable, aligned, no overlap) applies
 to the zero-copy view exactly as to a NumPy `out=`, and a DLPack `out=` is written in place or
-rejected, never copied. Device arrays (CuPy, pyopencl) are left as they are: their backend takes
-them by type (kernels/_dispatch.py).
+rejected, never copied. Device arrays a backend takes by type (CuPy, pyopencl) are left as they
+are; a DLPack object on a device (a torch CUDA tensor) becomes the array of the backend that reads
+that device (kernels/_dispatch.device_view, Backend.dlpack_devices / from_dlpack), zero-copy too.
 """
 from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -23,9 +24,11 @@ _ndarray = np.ndarray
 HOST_DEVICES = frozenset({1})
 
 
-def host(fn: str, name: str, x: Any) -> Any:
-    """x as the host backends see it: NumPy arrays (and None, lists, scalars) as they are, a host
-    DLPack exporter as a zero-copy NumPy view, a masked array refused (TypeError)."""
+def host(fn: str, name: str, x: Any, on_device: Optional[Callable[[Any, int], Any]] = None) -> Any:
+    """x as the backends see it: NumPy arrays (and None, lists, scalars) as they are, a host
+    DLPack exporter as a zero-copy NumPy view, a masked array refused (TypeError); a DLPack object
+    on another device as on_device(x, device_type) makes it (kernels/_dispatch.device_view: the
+    array of the backend that reads that device), else as it is."""
     if type(x) is _ndarray or x is None:
         return x
     if isinstance(x, np.ma.MaskedArray):
@@ -38,7 +41,7 @@ def host(fn: str, name: str, x: Any) -> Any:
     except Exception:  # an exporter without __dlpack_device__: nothing says it is host memory
         return x
     if device not in HOST_DEVICES:
-        return x
+        return x if on_device is None else on_device(x, device)
     try:
         return np.from_dlpack(x, copy=False)  # never a copy: a buffer it cannot share is an error
     except (BufferError, RuntimeError, TypeError, ValueError) as exc:
@@ -51,9 +54,9 @@ def result(first: Any, r: Any) -> Any:
     no library behind it (no __array_namespace__, no importable from_dlpack) gets NumPy."""
     if type(first) is _ndarray or r is None or isinstance(first, _ndarray) or not hasattr(first, "__dlpack__"):
         return r
-    if type(r) is not _ndarray:
-        if not isinstance(r, np.generic):
-            return r  # a device backend's own array: already the input's kind
+    if type(r) is type(first):
+        return r
+    if isinstance(r, np.generic):
         r = np.asarray(r)  # matmul of two vectors: a 0-d array, as torch returns a 0-d tensor
     from_dlpack = _from_dlpack_of(first)
     return r if from_dlpack is None else from_dlpack(r)

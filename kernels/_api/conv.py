@@ -13,8 +13,8 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 
 from .. import _dispatch, _precision
-from .._arrays import host, result
-from .._dispatch import logger, pick
+from .._arrays import result
+from .._dispatch import logger, operand, pick
 from .._threads import get_num_threads
 from . import conv_args as A
 
@@ -108,10 +108,10 @@ def conv2d(
             return conv2d(x, w, bias, stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout,
                           activation=activation, scale=scale, shift=shift, algorithm=algorithm, out=out, backend=backend)
     x0, out0 = x, out
-    x, out = host("conv2d", "x", x), host("conv2d", "out", out)
-    bias, scale, shift = (host("conv2d", n, v) for n, v in (("bias", bias), ("scale", scale), ("shift", shift)))
+    x, out = operand("conv2d", "x", x), operand("conv2d", "out", out)
+    bias, scale, shift = (operand("conv2d", n, v) for n, v in (("bias", bias), ("scale", scale), ("shift", shift)))
     fn = pick("conv2d", backend, x)
-    x, w = _as_array(x, fn), _as_array(host("conv2d", "w", w), fn)
+    x, w = _as_array(x, fn), _as_array(operand("conv2d", "w", w), fn)
     spec = A.make_spec("conv2d", stride, padding, dilation, groups, layout, activation)
     A.check_algorithm("conv2d", algorithm)
     shape = A.shape_of("conv2d", x.shape, w.shape, spec)
@@ -138,7 +138,7 @@ def im2col(
     """The lowered matrix of explicit im2col, one per image: (N, C*R*S, Ho*Wo) for "NCHW" (rows
     (c, r, s), as torch.nn.functional.unfold) and (N, Ho*Wo, R*S*C) for "NHWC" (columns (r, s, c))."""
     x0 = x
-    x = host("im2col", "x", x)
+    x = operand("im2col", "x", x)
     fn = pick("im2col", backend, x)
     x = _as_array(x)
     r, s = A.pair("im2col", "kernel_size", kernel_size, 1)
@@ -202,8 +202,8 @@ class Conv2d:
         algorithm: str = "auto",
         backend: Optional[str] = None,
     ) -> None:
-        w = host("Conv2d", "w", w)
-        bias, scale, shift = (host("Conv2d", n, v) for n, v in (("bias", bias), ("scale", scale), ("shift", shift)))
+        w = operand("Conv2d", "w", w)
+        bias, scale, shift = (operand("Conv2d", n, v) for n, v in (("bias", bias), ("scale", scale), ("shift", shift)))
         self._run = pick("conv2d_packed", backend, w)
         w = _as_array(w, self._run)
         self.spec = A.make_spec("Conv2d", stride, padding, dilation, groups, layout, activation)
@@ -237,7 +237,7 @@ class Conv2d:
 
     def __call__(self, x: Any, out: Any = None) -> Any:
         x0, out0 = x, out
-        x, out = _as_array(host("Conv2d", "x", x), self._run), host("Conv2d", "out", out)
+        x, out = _as_array(operand("Conv2d", "x", x), self._run), operand("Conv2d", "out", out)
         shape = A.shape_of("Conv2d", x.shape, self.weight_shape, self.spec)
         if x.dtype != self.dtype:
             raise TypeError(f"Conv2d: x has dtype {x.dtype} but the plan's weights are {self.dtype}")

@@ -7,8 +7,8 @@ from typing import Any, Optional
 import numpy as np
 
 from .. import _precision
-from .._arrays import host, result
-from .._dispatch import pick
+from .._arrays import result
+from .._dispatch import operand, pick
 
 _ndarray = np.ndarray
 
@@ -41,8 +41,8 @@ def gemm(
             return gemm(a, b, c, alpha=alpha, beta=beta, trans_a=trans_a, trans_b=trans_b, out=out, backend=backend)
     if type(a) is _ndarray and type(b) is _ndarray and (c is None or type(c) is _ndarray) and (out is None or type(out) is _ndarray):
         return pick("gemm", backend, a)(a, b, c, alpha, beta, trans_a, trans_b, out)  # the common path: NumPy as it is
-    ha, hc, ho = host("gemm", "a", a), host("gemm", "c", c), host("gemm", "out", out)
-    r = pick("gemm", backend, ha)(ha, host("gemm", "b", b), hc, alpha, beta, trans_a, trans_b, ho)
+    ha, hc, ho = operand("gemm", "a", a), operand("gemm", "c", c), operand("gemm", "out", out)
+    r = pick("gemm", backend, ha)(ha, operand("gemm", "b", b), hc, alpha, beta, trans_a, trans_b, ho)
     # Written in place: the caller's own out (or c), whatever its kind; else a new array of a's kind.
     return out if r is ho and out is not None else c if r is hc and c is not None else result(a, r)
 
@@ -56,6 +56,6 @@ def matmul(a: Any, b: Any, *, out: Any = None, backend: Optional[str] = None, pr
             return matmul(a, b, out=out, backend=backend)
     if type(a) is _ndarray and type(b) is _ndarray and (out is None or type(out) is _ndarray):
         return pick("matmul", backend, a)(a, b, out)
-    ha, ho = host("matmul", "a", a), host("matmul", "out", out)
-    r = pick("matmul", backend, ha)(ha, host("matmul", "b", b), ho)
+    ha, ho = operand("matmul", "a", a), operand("matmul", "out", out)
+    r = pick("matmul", backend, ha)(ha, operand("matmul", "b", b), ho)
     return out if out is not None and r is ho else result(a, r)

@@ -32,8 +32,17 @@ class Backend:
     algorithms: ClassVar[Dict[str, str]] = {}
     auto: str = ""  # what "auto" picks, in one line (info() and the docs show it)
 
+    # DLPack device types (kDLCUDA = 2, ...) of other libraries' arrays that this backend reads once
+    # from_dlpack made them its own array type, zero-copy (a torch CUDA tensor for the cuda backend).
+    # CPU memory (kDLCPU) is the front end's: kernels/_arrays.py views it as NumPy for host backends.
+    dlpack_devices: FrozenSet[int] = frozenset()
+
     def accepts(self, x: Any) -> bool:
         return isinstance(x, self.array_types)
+
+    def from_dlpack(self, x: Any) -> Any:
+        """x (a DLPack object on one of dlpack_devices) as this backend's array, sharing its memory."""
+        raise NotImplementedError(f"backend {self.name!r} reads no DLPack device")
 
     # -- does it take a call ------------------------------------------------------------------
     def can_run(self, op: str, x: Any) -> bool:

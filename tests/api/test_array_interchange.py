@@ -158,3 +158,71 @@ def test_torch_out_is_checked_not_copied():
         hpc_kernels.gemm(a, a, out=torch.empty(4, 1).expand(4, 4))  # a broadcast view: never written
     with pytest.raises(TypeError, match="cannot be shared zero-copy through DLPack"):
         hpc_kernels.gemm(torch.ones(4, 4, requires_grad=True), a)
+
+
+# ------------------------------------------------------------------------- DLPack on a GPU device
+
+class OnGpu(DLPackOnly):
+    """A DLPack object that says its memory is on CUDA device 0 (kDLCUDA), as a torch CUDA tensor
+    does; the fake CuPy's from_dlpack below takes its memory (host memory in this test)."""
+
+    def __dlpack_device__(self):
+        return (2, 0)
+
+    def __getattr__(self, name):
+        if name == "__array_namespace__":
+            return lambda api_version=None: types.SimpleNamespace(from_dlpack=lambda r: OnGpu(r.view(np.ndarray)))
+        raise AttributeError(name)
+
+
+def test_gpu_dlpack_objects_go_to_the_backend_that_reads_their_device(monkeypatch, rng):
+    """Before: refused (no backend takes the type, no __array__). Now: the cuda backend's own array
+    (CuPy's from_dlpack, zero-copy), the result back through the input's library, out= in place."""
+    import _fake_cupy as fc
+    from hpc_kernels.backends import cuda
+
+    with fc.installed(monkeypatch):
+        fake = cuda.cp
+        seen = []
+
+        def from_dlpack(x):
+            seen.append(type(x).__name__)
+            return x.a.view(fc.ndarray)  # the same memory, as CuPy's view of a CUDA tensor
+
+        monkeypatch.setattr(fake, "from_dlpack", from_dlpack, raising=False)
+        monkeypatch.setattr(cuda.backend, "dlpack_devices", frozenset({2}))
+        a = rng.standard_normal((5, 7)).astype(np.float32)
+        b = rng.standard_normal((7, 3)).astype(np.float32)
+        with hpc_kernels.use_backend("cuda"):  # the fake CuPy arrays are NumPy subclasses: name the backend
+            r = hpc_kernels.gemm(OnGpu(a), OnGpu(b))
+            assert type(r) is OnGpu and seen == ["OnGpu", "OnGpu"]
+            np.testing.assert_allclose(r.a, a @ b, rtol=1e-5, atol=1e-5)
+            out = OnGpu(np.full((5, 3), np.nan, np.float32))
+            assert hpc_kernels.gemm(OnGpu(a), OnGpu(b), out=out) is out
+            np.testing.assert_allclose(out.a, a @ b, rtol=1e-5, atol=1e-5)
+
+
+def test_gpu_dlpack_objects_without_a_backend_for_their_device_are_refused(monkeypatch):
+    """No available backend reads the device: the object stays as it is, and no backend takes it."""
+    from hpc_kernels.backends import cuda
+
+    monkeypatch.setattr(cuda.backend, "available", False)
+    a = np.ones((2, 2), np.float32)
+    with pytest.raises(TypeError, match="no available backend accepts arrays of type"):
+        hpc_kernels.gemm(OnGpu(a), OnGpu(a))
+
+
+@pytest.mark.skipif("not __import__('torch').cuda.is_available()" if __import__("importlib").util.find_spec("torch")
+                    else True, reason="torch with a CUDA GPU not available")
+def test_torch_cuda_tensors_run_on_the_cuda_backend():
+    import torch
+
+    if not hpc_kernels._dispatch._load("cuda").available:
+        pytest.skip("cuda backend unavailable")
+    a, b = torch.randn(64, 32, device="cuda"), torch.randn(32, 16, device="cuda")
+    c = hpc_kernels.gemm(a, b)
+    assert isinstance(c, torch.Tensor) and c.device.type == "cuda"
+    torch.testing.assert_close(c, a @ b, rtol=1e-4, atol=1e-4)
+    out = torch.empty(64, 16, device="cuda")
+    assert hpc_kernels.gemm(a, b, out=out) is out
+    torch.testing.assert_close(out, a @ b, rtol=1e-4, atol=1e-4)
