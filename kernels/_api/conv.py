@@ -224,7 +224,7 @@ class Conv2d:
         # What __reduce__ rebuilds the plan from: copies, so that a later change to the caller's
         # arrays does not change the plan a pickle carries (the packed weights do not see it either).
         self._arguments = (
-            (_copy(w), *(_copy(v) for v in (bias, scale, shift))),
+            (_copy(w), *(_copy(v) for v in vec)),  # bias/scale/shift as checked: arrays of w's dtype
             dict(stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout,
                  activation=activation, algorithm=algorithm, backend=backend),
         )
@@ -257,11 +257,9 @@ class Conv2d:
 
 
 def _copy(v: Any) -> Any:
-    """A private copy of an array argument: NumPy and device arrays by their .copy(), lists and
-    scalars as a NumPy array (a list can change too), None as None."""
-    if v is None:
-        return None
-    return v.copy() if hasattr(v, "copy") and hasattr(v, "shape") else np.array(v)
+    """A private copy of a checked array argument (NumPy or a backend's device array: both have
+    .copy()), None as None."""
+    return None if v is None else v.copy()
 
 
 def _rebuild(w: Any, bias: Any, scale: Any, shift: Any, options: Dict[str, Any]) -> "Conv2d":

@@ -65,3 +65,11 @@ def test_plan_computes_on_a_dask_worker_process(rng):
     assert pid != __import__("os").getpid()
     # The worker packs again with the same backend choice and kernels: equal within rounding.
     np.testing.assert_allclose(got, want, rtol=0, atol=64 * EPS[np.dtype(np.float64)] * np.abs(want).max())
+
+
+def test_pickle_of_a_plan_built_from_lists():
+    """bias given as a Python list (converted to w's dtype when the plan is built) reloads too."""
+    w = np.ones((4, 2, 3, 3), np.float32)
+    x = np.ones((1, 2, 5, 5), np.float32)
+    plan = hpc_kernels.Conv2d(w, [1, 2, 3, 4], shift=[0.5, 0, 0, 0])
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(plan))(x), plan(x))
