@@ -102,6 +102,17 @@ def test_masked_arrays_are_refused():
             call()
 
 
+def test_array_api_namespace_gives_the_result_back():
+    """A library found through the array API (__array_namespace__().from_dlpack), as JAX's arrays
+    are: array-api-strict, the standard's reference implementation (its arrays have no __array__
+    for NumPy to use)."""
+    xp = pytest.importorskip("array_api_strict", reason="array-api-strict not installed")
+    a = np.arange(12, dtype=np.float64).reshape(3, 4)
+    r = hpc_kernels.matmul(xp.asarray(a), xp.asarray(a.T))
+    assert type(r) is type(xp.asarray(a)) and r.dtype == xp.float64
+    np.testing.assert_array_equal(np.from_dlpack(r), a @ a.T)
+
+
 # ------------------------------------------------------------------------------------------ torch
 
 def _torch():
