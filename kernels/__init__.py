@@ -20,7 +20,7 @@ from ._errors import BackendNotAvailable, UnsupportedOperation  # noqa: E402
 from ._threads import get_num_threads, num_threads, set_num_threads  # noqa: E402
 from ._version import __version__  # noqa: E402
 from .blas import blas_library  # noqa: E402
-from .info import info  # noqa: E402
+from .info import info, show_config  # noqa: E402
 
 __all__ = [
     "BackendNotAvailable",
@@ -39,6 +39,7 @@ __all__ = [
     "matmul",
     "num_threads",
     "set_num_threads",
+    "show_config",
     "use_backend",
 ]
 

@@ -54,10 +54,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "info":
-        from .info import format_info, info
+        from .info import info
 
         d = info()
-        print(json.dumps(d, indent=2) if args.json else format_info(d))
+        print(json.dumps(d, indent=2) if args.json else d)  # str(d): the text of show_config()
         return 0
     if args.command == "tune":
         from .bench.tune.cli import run as run_tune

@@ -18,6 +18,7 @@ from typing import Any, DefaultDict, Dict, Iterator, List, Optional
 
 import numpy as np
 
+from ._arrays import host
 from ._config import config
 from ._errors import BackendNotAvailable, UnsupportedOperation
 
@@ -65,7 +66,7 @@ def get_backend(name: str):
     """The backend called `name`, raising BackendNotAvailable when it cannot run here."""
     be = _load(name)
     if not be.available:
-        raise BackendNotAvailable(name, be.reason, be.extra)
+        raise BackendNotAvailable(name, be.reason, be.extra, getattr(be, "installed", False))
     return be
 
 
@@ -76,6 +77,31 @@ def _named(op: str, name: str, why: str):
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug("%s -> backend %r (%s)", op, name, why)
     return be
+
+
+def device_view(x: Any, device: int) -> Any:
+    """A DLPack object in memory of `device` (not the host's): as the array of the first available
+    backend that reads that device (Backend.dlpack_devices, e.g. a torch CUDA tensor as a CuPy
+    array for the cuda backend), zero-copy; x itself when a backend takes it by type or none reads
+    the device (the call then fails as for any array of an unknown kind)."""
+    for name in REGISTRY:
+        be = _load(name)
+        if be.available and be.accepts(x):
+            return x
+    for name in REGISTRY:
+        be = _load(name)
+        if be.available and device in be.dlpack_devices:
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("DLPack device %d array -> backend %r's own array (from_dlpack)", device, name)
+            return be.from_dlpack(x)
+    return x
+
+
+def operand(fn: str, name: str, x: Any) -> Any:
+    """An array argument as the backends take it (kernels/_arrays.py): NumPy and backends' own
+    arrays as they are, CPU DLPack objects as NumPy views, GPU ones as the array of the backend
+    that reads their device; masked arrays refused."""
+    return host(fn, name, x, device_view)
 
 
 def _by_array_type(op: str, x: Any):

@@ -17,18 +17,22 @@ def one_line(exc: BaseException) -> str:
 
 
 class BackendNotAvailable(ImportError):
-    """A backend was asked for but cannot run here; the message says why and which pip extra installs it."""
+    """A backend was asked for but cannot run here; the message says why, and which pip extra installs
+    it only when its library is what is missing (installed=False): with the library there, pip
+    cannot help (no OpenCL driver, no GPU), and the reason names what is missing instead."""
 
-    def __init__(self, backend: str, reason: str, extra: str | None = None):
-        hint = (
-            f"; install it with: pip install 'hpc-kernels[{extra}]'"
-            if extra
-            else "; reinstall hpc-kernels with a C++17 compiler available (pip install --force-reinstall hpc-kernels)"
-        )
+    def __init__(self, backend: str, reason: str, extra: str | None = None, installed: bool = False):
+        if extra and installed:
+            hint = f" (the Python packages of hpc-kernels[{extra}] are installed; what is missing is named above)"
+        elif extra:
+            hint = f"; install it with: pip install 'hpc-kernels[{extra}]'"
+        else:
+            hint = "; reinstall hpc-kernels with a C++17 compiler available (pip install --force-reinstall hpc-kernels)"
         super().__init__(f"backend {backend!r} is not available: {reason}{hint}", name=f"hpc_kernels.backends.{backend}")
         self.backend = backend
         self.reason = reason
         self.extra = extra
+        self.installed = installed
 
 
 class UnsupportedOperation(TypeError):

@@ -1,4 +1,5 @@
-"""`hpc_kernels.info()` and its text form for `python -m hpc_kernels info`."""
+"""`hpc_kernels.info()` (a dict that prints as text), `show_config()`, and the text form shared with
+`python -m hpc_kernels info`."""
 from __future__ import annotations
 
 import platform
@@ -12,10 +13,24 @@ from ._threads import get_num_threads
 from ._version import __version__
 
 
-def info() -> Dict[str, Any]:
+class Info(dict):
+    """info()'s result: a plain dict for programs (json.dumps, indexing, pickling) whose str() is the
+    text of `python -m hpc_kernels info`, so `print(hpc_kernels.info())` reads like NumPy's
+    show_config() instead of a 3 KB one-line dict. repr() stays the dict's (debuggers, logs)."""
+
+    def __str__(self) -> str:
+        return format_info(self)
+
+
+def show_config() -> None:
+    """Print what `python -m hpc_kernels info` prints (as numpy.show_config / scipy.show_config do)."""
+    print(info())
+
+
+def info() -> Info:
     """Version, cpu engine (ISAs built / chosen, micro-kernel and block sizes per dtype), threads,
     and every registered backend with the reason it is or is not available (this loads every
-    backend and the C++ extension)."""
+    backend and the C++ extension, and compiles nothing). A dict; print() shows it as text."""
     _cpu, _ = cpu_extension()
     backends = {}
     for name in _dispatch.backend_names():
@@ -23,7 +38,7 @@ def info() -> Dict[str, Any]:
             backends[name] = _dispatch._load(name).describe()
         except ImportError as exc:  # a backend module that cannot even be imported
             backends[name] = {"name": name, "available": False, "reason": str(exc)}
-    return {
+    return Info({
         "version": __version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
@@ -32,7 +47,7 @@ def info() -> Dict[str, Any]:
         "cpu_engine": _cpu.info() if _cpu is not None else None,
         "backends": backends,
         "tuning_cache": _tuning_info(),
-    }
+    })
 
 
 def _tuning_info() -> Dict[str, Any]:
@@ -55,6 +70,19 @@ def _device_line(dev: Dict[str, Any]) -> str:
     )
     return (f"    {'*' if dev['chosen'] else ' '} {dev['platform']} / {dev['name']} ({dev['type']}, {dev['compute_units']} CU, "
             f"fp64 {'yes' if dev['fp64'] else 'no'}, form {dev['form']}): {tiles}")
+
+
+def _kernels_line(k: Dict[str, Any]) -> str:
+    """The numba backend's kernels: compiled here, in the disk cache, or not compiled yet."""
+    parts = []
+    if k["in_memory"]:
+        parts.append(f"{k['in_memory']} compiled in this process")
+    if k["on_disk"]:
+        parts.append(f"{k['on_disk']} in the kernel cache (load in under a second)")
+    if k["not_compiled"]:
+        parts.append(f"{k['not_compiled']} not compiled yet (the first calls compile them: about {k['cold_compile_s']} s "
+                     "for every kernel and both dtypes)")
+    return f"kernels: {', '.join(parts) or 'none'}; cache {k['cache_dir']}"
 
 
 def format_info(d: Dict[str, Any]) -> str:
@@ -84,9 +112,8 @@ def format_info(d: Dict[str, Any]) -> str:
         lines += [_device_line(dev) for dev in b.get("devices", [])]
         if b["available"] and b.get("algorithms"):  # what each backend implements, and its own "auto"
             lines.append(f"             conv2d algorithms: {', '.join(b['algorithms'])}; auto: {b['auto']}")
-        if b.get("first_call_s"):  # numba: compile on a cold cache, load from disk on a warm one
-            lines.append("             first calls (compile or load from the kernel cache): "
-                         + ", ".join(f"{dt} {t:.2f} s" for dt, t in b["first_call_s"].items()))
+        if b.get("kernels"):  # numba: compiled on first use (cold cache) or loaded from disk; info() compiles nothing
+            lines.append(f"             {_kernels_line(b['kernels'])}")
     t = d["tuning_cache"]
     tuned = "; ".join(f"{b}: " + ", ".join(f"{n} {op}" for op, n in ops.items()) for b, ops in t["entries"].items())
     lines.append(f"tuning store: {t['path']} (schema {t['schema']}; "

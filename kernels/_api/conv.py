@@ -3,7 +3,8 @@
 Arguments are normalised and checked here once for every backend (kernels/_api/conv_args.py); the
 algorithm name is checked against every backend's names, then the chosen backend resolves it
 (Backend.choose_algorithm: "auto" means what that backend decides, kernels/backends/<name>/
-algorithms.py) and runs it. The decision is logged at DEBUG on the "hpc_kernels" logger.
+algorithms.py) and runs it. The decision is logged at DEBUG on the "hpc_kernels" logger. Arrays of
+other libraries (torch, JAX, ... through DLPack) are taken and given back by kernels/_arrays.py.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 
 from .. import _dispatch, _precision
-from .._dispatch import logger, pick
+from .._arrays import result
+from .._dispatch import logger, operand, pick
 from .._threads import get_num_threads
 from . import conv_args as A
 
@@ -105,8 +107,11 @@ def conv2d(
         with _precision.use("conv2d", precision):
             return conv2d(x, w, bias, stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout,
                           activation=activation, scale=scale, shift=shift, algorithm=algorithm, out=out, backend=backend)
+    x0, out0 = x, out
+    x, out = operand("conv2d", "x", x), operand("conv2d", "out", out)
+    bias, scale, shift = (operand("conv2d", n, v) for n, v in (("bias", bias), ("scale", scale), ("shift", shift)))
     fn = pick("conv2d", backend, x)
-    x, w = _as_array(x, fn), _as_array(w, fn)
+    x, w = _as_array(x, fn), _as_array(operand("conv2d", "w", w), fn)
     spec = A.make_spec("conv2d", stride, padding, dilation, groups, layout, activation)
     A.check_algorithm("conv2d", algorithm)
     shape = A.shape_of("conv2d", x.shape, w.shape, spec)
@@ -116,7 +121,8 @@ def conv2d(
     if out is not None and not _device_array(fn, out):  # device outputs: checked by their backend
         A.check_out("conv2d", out, dt, shape, spec.layout,
                     (("x", x), ("w", w), ("bias", vec[0]), ("scale", vec[1]), ("shift", vec[2])))
-    return fn(x, w, *vec, spec, shape, algo, out)
+    r = fn(x, w, *vec, spec, shape, algo, out)
+    return out0 if out0 is not None and r is out else result(x0, r)
 
 
 def im2col(
@@ -131,6 +137,8 @@ def im2col(
 ) -> np.ndarray:
     """The lowered matrix of explicit im2col, one per image: (N, C*R*S, Ho*Wo) for "NCHW" (rows
     (c, r, s), as torch.nn.functional.unfold) and (N, Ho*Wo, R*S*C) for "NHWC" (columns (r, s, c))."""
+    x0 = x
+    x = operand("im2col", "x", x)
     fn = pick("im2col", backend, x)
     x = _as_array(x)
     r, s = A.pair("im2col", "kernel_size", kernel_size, 1)
@@ -139,7 +147,7 @@ def im2col(
     shape = A.shape_of("im2col", x.shape, (c, c, r, s), spec)
     if x.dtype not in _FLOATS:
         raise TypeError(f"im2col: x has dtype {x.dtype}; supported: float32, float64")
-    return fn(x, spec, shape)
+    return result(x0, fn(x, spec, shape))
 
 
 def conv2d_workspace(
@@ -171,7 +179,12 @@ def conv2d_workspace(
 
 class Conv2d:
     """An inference plan: validates and packs the weights (and folds bias/scale/shift) once;
-    ``plan(x, out=None)`` runs the convolution with them. Safe to call from several threads."""
+    ``plan(x, out=None)`` runs the convolution with them. Safe to call from several threads.
+
+    Picklable and deep-copyable (a Dask or multiprocessing worker can receive one): the packed
+    weights are a backend's private, process-local object (the cpu backend's is a C++ one), so a
+    plan pickles its constructor arguments, with a copy of the weights taken when it was built,
+    and packs them again when it is loaded. ``backend=None`` is chosen again where it is loaded."""
 
     def __init__(
         self,
@@ -189,6 +202,8 @@ class Conv2d:
         algorithm: str = "auto",
         backend: Optional[str] = None,
     ) -> None:
+        w = operand("Conv2d", "w", w)
+        bias, scale, shift = (operand("Conv2d", n, v) for n, v in (("bias", bias), ("scale", scale), ("shift", shift)))
         self._run = pick("conv2d_packed", backend, w)
         w = _as_array(w, self._run)
         self.spec = A.make_spec("Conv2d", stride, padding, dilation, groups, layout, activation)
@@ -206,6 +221,13 @@ class Conv2d:
         self.dtype = w.dtype
         vec = [_vector(self._run, "Conv2d", n, v, k, w.dtype) for n, v in (("bias", bias), ("scale", scale), ("shift", shift))]
         self._packed = pick("pack_conv2d", backend, w)(w, *vec, self.spec)
+        # What __reduce__ rebuilds the plan from: copies, so that a later change to the caller's
+        # arrays does not change the plan a pickle carries (the packed weights do not see it either).
+        self._arguments = (
+            (_copy(w), *(_copy(v) for v in vec)),  # bias/scale/shift as checked: arrays of w's dtype
+            dict(stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout,
+                 activation=activation, algorithm=algorithm, backend=backend),
+        )
 
     def _check_fixed_algorithm(self, r: int, s: int) -> None:
         """gemm depends on the weights and options only: reject it here, not per call."""
@@ -214,14 +236,32 @@ class Conv2d:
             raise ValueError("Conv2d: algorithm 'gemm' needs a 1x1 kernel, stride 1 and no padding")
 
     def __call__(self, x: Any, out: Any = None) -> Any:
-        x = _as_array(x, self._run)
+        x0, out0 = x, out
+        x, out = _as_array(operand("Conv2d", "x", x), self._run), operand("Conv2d", "out", out)
         shape = A.shape_of("Conv2d", x.shape, self.weight_shape, self.spec)
         if x.dtype != self.dtype:
             raise TypeError(f"Conv2d: x has dtype {x.dtype} but the plan's weights are {self.dtype}")
         algo = _algorithm("Conv2d", self._run, self.algorithm, shape, self.spec, self.dtype)
         if out is not None and not _device_array(self._run, out):
             A.check_out("Conv2d", out, self.dtype, shape, self.spec.layout, (("x", x),))
-        return self._run(self._packed, x, self.spec, shape, algo, out)
+        r = self._run(self._packed, x, self.spec, shape, algo, out)
+        return out0 if out0 is not None and r is out else result(x0, r)
+
+    def __reduce__(self):
+        """Pickle and copy.deepcopy: the constructor's arguments; loading packs the weights again."""
+        (w, bias, scale, shift), options = self._arguments
+        return (_rebuild, (w, bias, scale, shift, options))
 
     def __repr__(self) -> str:
         return f"Conv2d(w={self.weight_shape}, {self.spec}, algorithm={self.algorithm!r}, dtype={self.dtype})"
+
+
+def _copy(v: Any) -> Any:
+    """A private copy of a checked array argument (NumPy or a backend's device array: both have
+    .copy()), None as None."""
+    return None if v is None else v.copy()
+
+
+def _rebuild(w: Any, bias: Any, scale: Any, shift: Any, options: Dict[str, Any]) -> "Conv2d":
+    """Conv2d.__reduce__'s loader (module level: pickle finds it by name)."""
+    return Conv2d(w, bias, scale=scale, shift=shift, **options)

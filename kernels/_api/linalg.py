@@ -1,10 +1,16 @@
-"""Public gemm and matmul: argument handling shared by every backend, then dispatch."""
+"""Public gemm and matmul: argument handling shared by every backend, then dispatch. Arrays of other
+libraries (torch, JAX, ... through DLPack) are taken and given back by kernels/_arrays.py."""
 from __future__ import annotations
 
 from typing import Any, Optional
 
+import numpy as np
+
 from .. import _precision
-from .._dispatch import pick
+from .._arrays import result
+from .._dispatch import operand, pick
+
+_ndarray = np.ndarray
 
 
 def gemm(
@@ -30,17 +36,26 @@ def gemm(
     ``precision="tf32"`` lets float32 run on TF32 tensor cores where a backend has them (cuda);
     the default ``"exact"`` never does.
     """
-    if precision is None:  # the common path: no context variable to set
-        return pick("gemm", backend, a)(a, b, c, alpha, beta, trans_a, trans_b, out)
-    with _precision.use("gemm", precision):
-        return pick("gemm", backend, a)(a, b, c, alpha, beta, trans_a, trans_b, out)
+    if precision is not None:
+        with _precision.use("gemm", precision):
+            return gemm(a, b, c, alpha=alpha, beta=beta, trans_a=trans_a, trans_b=trans_b, out=out, backend=backend)
+    if type(a) is _ndarray and type(b) is _ndarray and (c is None or type(c) is _ndarray) and (out is None or type(out) is _ndarray):
+        return pick("gemm", backend, a)(a, b, c, alpha, beta, trans_a, trans_b, out)  # the common path: NumPy as it is
+    ha, hc, ho = operand("gemm", "a", a), operand("gemm", "c", c), operand("gemm", "out", out)
+    r = pick("gemm", backend, ha)(ha, operand("gemm", "b", b), hc, alpha, beta, trans_a, trans_b, ho)
+    # Written in place: the caller's own out (or c), whatever its kind; else a new array of a's kind.
+    return out if r is ho and out is not None else c if r is hc and c is not None else result(a, r)
 
 
 def matmul(a: Any, b: Any, *, out: Any = None, backend: Optional[str] = None, precision: Optional[str] = None) -> Any:
     """``a @ b`` with NumPy matmul semantics: 1-D operands are promoted and the added axis removed,
     batch dimensions broadcast, and the whole batch runs as one call. Scalars are rejected.
     precision: as for gemm."""
-    if precision is None:
+    if precision is not None:
+        with _precision.use("matmul", precision):
+            return matmul(a, b, out=out, backend=backend)
+    if type(a) is _ndarray and type(b) is _ndarray and (out is None or type(out) is _ndarray):
         return pick("matmul", backend, a)(a, b, out)
-    with _precision.use("matmul", precision):
-        return pick("matmul", backend, a)(a, b, out)
+    ha, ho = operand("matmul", "a", a), operand("matmul", "out", out)
+    r = pick("matmul", backend, ha)(ha, operand("matmul", "b", b), ho)
+    return out if out is not None and r is ho else result(a, r)

@@ -24,13 +24,25 @@ class Backend:
     array_types: tuple = (np.ndarray,)
     available: bool = True
     reason: str = "available"
+    # Whether the library of `extra` imports: when it does and the backend is still unavailable, the
+    # device or its driver is missing, and BackendNotAvailable does not tell the user to pip install.
+    installed: bool = True
     # The conv2d algorithms this backend implements, each with the kernel that runs it (a subset of
     # hpc_kernels._api.conv_args.ALGORITHMS, which also holds "auto"); a backend without conv2d: {}.
     algorithms: ClassVar[Dict[str, str]] = {}
     auto: str = ""  # what "auto" picks, in one line (info() and the docs show it)
 
+    # DLPack device types (kDLCUDA = 2, ...) of other libraries' arrays that this backend reads once
+    # from_dlpack made them its own array type, zero-copy (a torch CUDA tensor for the cuda backend).
+    # CPU memory (kDLCPU) is the front end's: kernels/_arrays.py views it as NumPy for host backends.
+    dlpack_devices: FrozenSet[int] = frozenset()
+
     def accepts(self, x: Any) -> bool:
         return isinstance(x, self.array_types)
+
+    def from_dlpack(self, x: Any) -> Any:
+        """x (a DLPack object on one of dlpack_devices) as this backend's array, sharing its memory."""
+        raise NotImplementedError(f"backend {self.name!r} reads no DLPack device")
 
     # -- does it take a call ------------------------------------------------------------------
     def can_run(self, op: str, x: Any) -> bool:
@@ -82,6 +94,7 @@ class Backend:
             "dtypes": sorted(self.dtypes),
             "array_types": [f"{t.__module__}.{t.__qualname__}" for t in self.array_types],
             "extra": self.extra,
+            "installed": self.installed,
             "algorithms": dict(self.algorithms),
             "auto": self.auto,
         }

@@ -150,8 +150,14 @@ class CudaBackend(Backend):
     ops = frozenset({"gemm", "matmul", "conv2d", "pack_conv2d", "conv2d_packed"})
     dtypes = frozenset({"float32", "float64", "float16", "bfloat16"})
     array_types = (cp.ndarray,) if cp is not None else ()
+    dlpack_devices = frozenset({2}) if cp is not None else frozenset()  # kDLCUDA: torch/JAX GPU tensors
+
+    def from_dlpack(self, x):
+        return cp.from_dlpack(x)  # zero-copy: a CuPy view of the tensor's device memory
     algorithms = _algorithms.IMPLEMENTED
     auto = _algorithms.AUTO
+
+    installed = rt.INSTALLED
 
     def __init__(self) -> None:
         self.available, self.reason = rt.available()

@@ -13,13 +13,27 @@ try:
     import cupy as cp
 
     IMPORT_ERROR: Optional[str] = None
+    INSTALLED = True
 except Exception as exc:  # ImportError, or a CuPy that fails to load its CUDA libraries
     cp = None  # type: ignore[assignment]
-    IMPORT_ERROR = f"cupy is not installed or cannot load ({type(exc).__name__}: {exc})"
+    # Not installed (pip install helps) or installed but unable to load its CUDA libraries (it does not).
+    INSTALLED = not (isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] == "cupy")
+    IMPORT_ERROR = (f"cupy is installed but cannot load its CUDA libraries ({type(exc).__name__}: {exc})" if INSTALLED
+                    else f"cupy is not installed ({exc})")
 
 _lock = threading.Lock()
 _modules: Dict[Tuple[int, str, str], object] = {}
 _props: Dict[int, dict] = {}
+
+
+def _missing(exc: Exception) -> str:
+    """What the CUDA runtime's error says is missing, in words (its names are cudaError*)."""
+    text = str(exc)
+    if "InsufficientDriver" in text:
+        return "the NVIDIA driver is missing or older than CuPy's CUDA runtime needs"
+    if "NoDevice" in text:
+        return "the NVIDIA driver sees no GPU (none installed, or hidden by CUDA_VISIBLE_DEVICES)"
+    return "the NVIDIA driver or GPU is missing"
 
 
 def available() -> Tuple[bool, str]:
@@ -29,9 +43,9 @@ def available() -> Tuple[bool, str]:
     try:
         n = cp.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CUDARuntimeError: no driver, no device, driver too old
-        return False, f"no usable CUDA GPU ({type(exc).__name__}: {exc})"
+        return False, f"cupy {cp.__version__} is installed but there is no usable CUDA GPU: {_missing(exc)} ({type(exc).__name__}: {exc})"
     if n == 0:
-        return False, "no CUDA GPU found"
+        return False, f"cupy {cp.__version__} is installed but finds no CUDA GPU"
     p = props(cp.cuda.Device().id)
     return True, f"cupy {cp.__version__}, {n} GPU(s), current {p['name']} (sm_{p['arch']})"
 

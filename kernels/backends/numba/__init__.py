@@ -19,8 +19,13 @@ from . import algorithms as _algorithms
 try:
     import numba as _numba_module
 
+    from . import cache as _cache
     from . import conv as _conv
+    from . import depthwise as _depthwise_kernels
+    from . import direct as _direct_kernels
+    from . import gemm as _gemm_kernels
     from . import linalg as _linalg
+    from . import pack as _pack_kernels
     from .runtime import CACHE_DIR, ISA
 except ImportError as exc:  # numba missing, or built against another NumPy
     _numba_module = None
@@ -44,6 +49,13 @@ def _sync_threads() -> None:
     want = min(get_num_threads(), _numba_module.config.NUMBA_NUM_THREADS)
     if _numba_module.get_num_threads() != want:
         _numba_module.set_num_threads(want)
+
+
+# Seconds the first calls take to compile every kernel (gemm, im2col, direct and depthwise conv2d,
+# both dtypes) on a cold cache: first_call_seconds() in a process with an empty NUMBA_CACHE_DIR took
+# 79 s (float32) + 69 s (float64) on the development machine (AMD Zen 4, 2 cores shared with other
+# jobs; issue 22 saw ~100 s). info() quotes this figure; measuring it would compile everything.
+COLD_COMPILE_S = 150
 
 
 class NumbaBackend(Backend):
@@ -104,9 +116,13 @@ class NumbaBackend(Backend):
         return _conv.conv2d(packed, x, spec, shape, algorithm, out)
 
     def describe(self) -> dict:
+        """The interface's description plus the kernels' compile state, read without compiling
+        anything (measuring first calls here made `python -m hpc_kernels info` compile every
+        kernel: ~100 s on a cold cache). first_call_seconds() measures them when asked."""
         d = super().describe()
         if self.available:
-            d["first_call_s"] = self.first_call_seconds()
+            kernels = _cache.state(_cache.cached_kernels((_gemm_kernels, _direct_kernels, _pack_kernels, _depthwise_kernels)))
+            d["kernels"] = dict(kernels, cache_dir=CACHE_DIR, cold_compile_s=COLD_COMPILE_S)
         return d
 
     def first_call_seconds(self) -> dict:

@@ -1,12 +1,14 @@
-"""numba itself for the numba backend: the on-disk cache directory (set before numba is imported),
-the host's vector width, the compile options every kernel shares, and two intrinsics."""
+"""numba itself for the numba backend: its kernel cache and compile notice installed (cache.py,
+compile_notice.py), the host's vector width, the compile options every kernel shares, and two intrinsics."""
 from __future__ import annotations
 
-import os
-import sys
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from ..._cpu_features import isas
-from ..._tuning import cache_dir
+from . import cache, compile_notice
 
 # The best vector ISA this CPU runs, from the one place that asks (kernels/_cpu_features.py: the
 # C++ engine's table when it is built). Vector bytes the micro-kernel tile is sized for: 4 vectors
@@ -16,20 +18,12 @@ ISA = isas()[0]
 VECTOR_BYTES = {"avx512": 64, "avx2": 32}.get(ISA, 16)
 
 # Compiled kernels are cached on disk so that the next process loads them instead of compiling
-# (seconds -> tenths of a second). numba reads NUMBA_CACHE_DIR when it is imported; a user's own
-# setting wins. When numba was imported before kernels, its config object is set instead.
-CACHE_DIR = os.environ.get("NUMBA_CACHE_DIR") or str(cache_dir() / "numba")
-if "numba" not in sys.modules:
-    os.environ.setdefault("NUMBA_CACHE_DIR", CACHE_DIR)
-
-import numba  # noqa: E402
-from llvmlite import ir  # noqa: E402
-from numba import types  # noqa: E402
-from numba.core import cgutils  # noqa: E402
-from numba.extending import intrinsic  # noqa: E402
-
-if not numba.config.CACHE_DIR:
-    numba.config.CACHE_DIR = CACHE_DIR
+# (seconds -> tenths of a second), in CACHE_DIR for this package's kernels only (cache.py: numba's
+# process-wide CACHE_DIR and the user's own cache=True functions are left alone). Installed here,
+# before any kernel module's @njit(cache=True) runs: every kernel module imports this one first.
+CACHE_DIR = cache.CACHE_DIR
+cache.install()
+compile_notice.install()
 
 # Only FMA contraction: no reassociation, no NaN/Inf assumptions (fastmath=True would let LLVM
 # drop NaN propagation and reorder sums). Contraction is what the C++ micro-kernels do too.

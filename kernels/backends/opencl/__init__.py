@@ -163,6 +163,8 @@ class OpenclBackend(Backend):
     algorithms = _algorithms.IMPLEMENTED
     auto = _algorithms.AUTO
 
+    installed = rt.cl is not None
+
     def __init__(self) -> None:
         self.available, self.reason = rt.platforms_available()
 

@@ -182,17 +182,33 @@ def default_device() -> Device:
     return _device
 
 
+# What provides OpenCL platforms: an ICD driver registered with the loader (/etc/OpenCL/vendors).
+NO_DRIVER = ("no OpenCL driver (ICD) is registered; install one: a GPU vendor's OpenCL runtime, "
+             "or PoCL for the CPU (apt install pocl-opencl-icd, or pip install pocl-binary-distribution)")
+
+
+def _names(platforms) -> str:
+    return ", ".join(repr(p.name.strip()) for p in platforms)
+
+
 def platforms_available() -> Tuple[bool, str]:
     """(the opencl backend can run here, reason): a device is found and builds the probe
     program (the default device, or the one KERNELS_OPENCL_DEVICE / PYOPENCL_CTX names)."""
     if cl is None:
         return False, IMPORT_ERROR or "pyopencl is not installed"
+    # pyopencl imports: what is missing now is outside pip's reach (a driver, a device), so say that.
     try:
-        n = sum(len(p.get_devices()) for p in cl.get_platforms())
+        platforms = cl.get_platforms()
     except cl.Error as exc:  # e.g. PLATFORM_NOT_FOUND_KHR from the ICD loader
-        return False, f"no OpenCL platform: {exc}"
+        return False, f"pyopencl is installed but finds no OpenCL platform: {NO_DRIVER} ({exc})"
+    if not platforms:
+        return False, f"pyopencl is installed but finds no OpenCL platform: {NO_DRIVER}"
+    try:
+        n = sum(len(p.get_devices()) for p in platforms)
+    except cl.Error as exc:  # DEVICE_NOT_FOUND from a platform without devices
+        return False, f"pyopencl is installed but its OpenCL platform(s) {_names(platforms)} list no device ({exc})"
     if not n:
-        return False, "no OpenCL device found"
+        return False, f"pyopencl is installed but its OpenCL platform(s) {_names(platforms)} list no device"
     try:
         dev = default_device()
     except (cl.Error, RuntimeError, ValueError) as exc:

@@ -35,6 +35,8 @@ def test_unavailable_backend_says_why():
         with pytest.raises(hpc_kernels.BackendNotAvailable, match="backend 'cuda' is not available") as ei:
             call()
         assert "hpc-kernels[cuda12]" in str(ei.value) and be.reason in str(ei.value)
+        # pip install is the fix only when CuPy itself is missing (else: the driver or GPU is)
+        assert ("pip install 'hpc-kernels[cuda12]'" in str(ei.value)) is (not be.installed)
     with pytest.raises(hpc_kernels.BackendNotAvailable):
         with hpc_kernels.use_backend("cuda"):
             pass
