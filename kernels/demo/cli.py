@@ -14,12 +14,16 @@ SIZES = {"quick": dict(batch=8, size=32, steps=40, every=10), "default": dict(ba
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from .._cli_format import positive
+
+    # Counts are checked at parse time: `--workers 0` would start a cluster no task can ever run on
+    # (the first stage then waits forever), so 0 and negative values are usage errors (exit 2).
     p.add_argument("--quick", action="store_true", help="small problem (8 fields of 32x32, 40 steps): a few seconds")
-    p.add_argument("--batch", type=int, default=None, help="fields simulated (default 32; quick 8)")
-    p.add_argument("--size", type=int, default=None, help="field side in cells (default 64; quick 32)")
-    p.add_argument("--steps", type=int, default=None, help="heat steps (default 200; quick 40)")
-    p.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (default 2)")
-    p.add_argument("--threads-per-worker", type=int, default=1, help="threads of each worker (default 1)")
+    p.add_argument("--batch", type=positive, default=None, help="fields simulated (default 32; quick 8)")
+    p.add_argument("--size", type=positive, default=None, help="field side in cells (default 64; quick 32)")
+    p.add_argument("--steps", type=positive, default=None, help="heat steps (default 200; quick 40)")
+    p.add_argument("--workers", type=positive, default=2, help="LocalCluster worker processes")
+    p.add_argument("--threads-per-worker", type=positive, default=1, help="threads of each worker")
 
 
 def _stage(label: str, futures: List[Any], t0: float) -> List[Any]:
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         import distributed
     except ImportError:
-        print("python -m hpc_kernels demo needs Dask: pip install 'hpc-kernels[demo]'", file=sys.stderr)
+        print(f"{getattr(args, 'prog', 'python -m hpc_kernels')} demo needs Dask: pip install 'hpc-kernels[demo]'", file=sys.stderr)
         return 2
     import hpc_kernels
     import hpc_kernels.distributed as kd
@@ -64,10 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     size = dict(SIZES["quick" if args.quick else "default"])
     for key in ("batch", "size", "steps"):
-        if getattr(args, key) is not None:
-            if getattr(args, key) < 1:
-                print(f"python -m hpc_kernels demo: --{key} must be >= 1", file=sys.stderr)
-                return 2
+        if getattr(args, key) is not None:  # (>= 1: checked by the parser)
             size[key] = getattr(args, key)
     size["every"] = max(1, min(size["every"], size["steps"]))
     b, n, steps, every = size["batch"], size["size"], size["steps"], size["every"]
