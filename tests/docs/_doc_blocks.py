@@ -39,7 +39,7 @@ def blocks(path: Path) -> List[Block]:
             continue
         start, body = i, []
         i += 1
-        while i < len(lines) and not (lines[i].strip() == "```"):
+        while i < len(lines) and lines[i].strip() != "```":
             body.append(lines[i])
             i += 1
         i += 1  # past the closing fence
