@@ -106,3 +106,14 @@ def test_console_script_names_itself(tmp_path):
     missing = run("run", "gemm", "--input", str(tmp_path / "a.npy"), str(tmp_path / "no.npy"), "--output", str(tmp_path / "o.npy"))
     assert missing.returncode == 1 and missing.stderr.startswith("hpc-kernels run gemm: error: "), missing.stderr
     assert missing.stderr.count("\n") == 1 and "does not exist" in missing.stderr, missing.stderr
+
+
+@pytest.mark.parametrize("argv0, want", [("/venv/lib/hpc_kernels/__main__.py", "python -m hpc_kernels bench gemm --quick"),
+                                         ("/venv/bin/hpc-kernels", "hpc-kernels bench gemm --quick"),
+                                         ("/venv/bin/pytest", None)])
+def test_bench_results_record_the_command_as_typed(monkeypatch, argv0, want):
+    """A results file's "command" (shown in the report) names the console script when it ran (before: None)."""
+    from hpc_kernels.bench import meta
+
+    monkeypatch.setattr(sys, "argv", [argv0, "bench", "gemm", "--quick"])
+    assert meta._command() == want
