@@ -6,16 +6,7 @@ import os
 import sys
 
 from .._api.conv_args import ALGORITHMS
-
-
-def positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
-    return n
+from .._cli_format import positive  # (tune/cli.py imports it from here too)
 
 
 def thread_count(text: str) -> int:

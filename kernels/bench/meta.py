@@ -39,6 +39,17 @@ def backends() -> Dict[str, Dict[str, Any]]:
             for name, d in hpc_kernels.info()["backends"].items()}
 
 
+def _command() -> Optional[str]:
+    """The command line that ran, as typed: `python -m hpc_kernels ...` or the `hpc-kernels` console
+    script; None when the benchmark was called from other Python code."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if argv0.endswith("__main__.py"):
+        return " ".join(["python -m hpc_kernels"] + sys.argv[1:])
+    if argv0.rsplit("/", 1)[-1] == "hpc-kernels":
+        return " ".join(["hpc-kernels"] + sys.argv[1:])
+    return None
+
+
 def run_meta(engine: Any = None, rounds: Optional[int] = None, **extra: Any) -> Dict[str, Any]:
     import hpc_kernels
 
@@ -48,7 +59,7 @@ def run_meta(engine: Any = None, rounds: Optional[int] = None, **extra: Any) -> 
     engine = engine if engine is not None else info.get("cpu_engine")
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["python -m hpc_kernels"] + sys.argv[1:]) if sys.argv and sys.argv[0].endswith("__main__.py") else None,
+        "command": _command(),
         "machine": platform.machine(),
         "processor": info["processor"],
         "system": f"{platform.system()} {platform.release()}",

@@ -10,16 +10,21 @@ from typing import Any, Dict, List
 
 import numpy as np
 
+GRAM_BLOCK = 512  # block of the distributed Gram matrix (the smallest choose_block gives)
 SIZES = {"quick": dict(batch=8, size=32, steps=40, every=10), "default": dict(batch=32, size=64, steps=200, every=25)}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from .._cli_format import positive
+
+    # Counts are checked at parse time: `--workers 0` would start a cluster no task can ever run on
+    # (the first stage then waits forever), so 0 and negative values are usage errors (exit 2).
     p.add_argument("--quick", action="store_true", help="small problem (8 fields of 32x32, 40 steps): a few seconds")
-    p.add_argument("--batch", type=int, default=None, help="fields simulated (default 32; quick 8)")
-    p.add_argument("--size", type=int, default=None, help="field side in cells (default 64; quick 32)")
-    p.add_argument("--steps", type=int, default=None, help="heat steps (default 200; quick 40)")
-    p.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (default 2)")
-    p.add_argument("--threads-per-worker", type=int, default=1, help="threads of each worker (default 1)")
+    p.add_argument("--batch", type=positive, default=None, help="fields simulated (default 32; quick 8)")
+    p.add_argument("--size", type=positive, default=None, help="field side in cells (default 64; quick 32)")
+    p.add_argument("--steps", type=positive, default=None, help="heat steps (default 200; quick 40)")
+    p.add_argument("--workers", type=positive, default=2, help="LocalCluster worker processes")
+    p.add_argument("--threads-per-worker", type=positive, default=1, help="threads of each worker")
 
 
 def _stage(label: str, futures: List[Any], t0: float) -> List[Any]:
@@ -55,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         import distributed
     except ImportError:
-        print("python -m hpc_kernels demo needs Dask: pip install 'hpc-kernels[demo]'", file=sys.stderr)
+        print(f"{getattr(args, 'prog', 'python -m hpc_kernels')} demo needs Dask: pip install 'hpc-kernels[demo]'", file=sys.stderr)
         return 2
     import hpc_kernels
     import hpc_kernels.distributed as kd
@@ -64,10 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     size = dict(SIZES["quick" if args.quick else "default"])
     for key in ("batch", "size", "steps"):
-        if getattr(args, key) is not None:
-            if getattr(args, key) < 1:
-                print(f"python -m hpc_kernels demo: --{key} must be >= 1", file=sys.stderr)
-                return 2
+        if getattr(args, key) is not None:  # (>= 1: checked by the parser)
             size[key] = getattr(args, key)
     size["every"] = max(1, min(size["every"], size["steps"]))
     b, n, steps, every = size["batch"], size["size"], size["steps"], size["every"]
@@ -99,11 +101,16 @@ def run(args: argparse.Namespace) -> int:
         x = snaps.reshape(-1, n * n)
         x = np.ascontiguousarray(x - x.mean(axis=0), dtype=np.float32)
         with distributed.get_task_stream(client) as stream:
-            gram = kd.gemm(x, np.ascontiguousarray(x.T), client=client, block=512)
+            gram = kd.gemm(x, np.ascontiguousarray(x.T), client=client, block=GRAM_BLOCK)
         blocks = [t for t in stream.data if "kernels-gemm" in str(t["key"])]
         per_worker = {w: sum(t["worker"] == w for t in blocks) for w in sorted({t["worker"] for t in blocks})}
-        print(f"  [analytics] Gram matrix {x.shape[0]}x{x.shape[0]} (k = {x.shape[1]}): {len(blocks)} block products, "
-              + ", ".join(f"{c} on {w}" for w, c in per_worker.items()), flush=True)
+        # Each output block is one chain of products over k, run where its row panel of x lives: with
+        # fewer output blocks than workers some workers get none (the default size: one block, one worker).
+        chains = math.ceil(x.shape[0] / GRAM_BLOCK) ** 2
+        print(f"  [analytics] Gram matrix {x.shape[0]}x{x.shape[0]} (k = {x.shape[1]}): {len(blocks)} block products "
+              f"in {chains} chain(s) over k, " + ", ".join(f"{c} on {w}" for w, c in per_worker.items())
+              + (f" ({args.workers - len(per_worker)} of {args.workers} workers idle)" if len(per_worker) < args.workers else ""),
+              flush=True)
         fut = client.submit(_task, "analytics", x, stages.pca_from_gram, x, gram, 4, pure=False)
         (axes, explained), info = _stage("analytics", [fut], t0)[0]
         timings["analytics"] = time.perf_counter() - t0
@@ -133,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {'task':<11} {'where':<34} {'backend':<8} {'threads':>7} {'seconds':>8}")
     for r in rows:
         print(f"  {r['kernel']:<11} {r['where']:<34} {r['backend']:<8} {r['threads']:>7} {r['seconds']:>8.3f}")
-    print(f"  gemm blocks {len(blocks)} x hpc_kernels.distributed.gemm (block 512) on " + ", ".join(per_worker))
+    print(f"  gemm blocks {len(blocks)} x hpc_kernels.distributed.gemm (block {GRAM_BLOCK}) on " + ", ".join(per_worker))
     print("\ntimings: " + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()) + f", total {total:.1f} s")
     print(f"results: PCA explained variance of the first 4 axes {np.round(explained, 4).tolist()}; "
           f"CNN (fixed random weights, untrained) class counts {np.bincount(np.argmax(scores, axis=1), minlength=4).tolist()}")

@@ -22,6 +22,10 @@ def local_cluster(workers: int = 2, threads_per_worker: int = 1, processes: bool
     processes) or in process (processes=False), the dashboard on a free loopback port; nothing
     listens on other interfaces."""
     distributed = require_distributed()
+    if processes:  # worker processes re-import an unguarded script's __main__: say so, do not hang
+        from .guard import check_main_guard
+
+        check_main_guard()
     options = dict(n_workers=workers, threads_per_worker=threads_per_worker, processes=processes,
                    dashboard_address="127.0.0.1:0")
     if processes:  # TCP on loopback; threads-only clusters talk in process (inproc://), no socket at all

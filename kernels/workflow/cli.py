@@ -1,4 +1,4 @@
-"""`python -m hpc_kernels run gemm|conv2d --input ... --output out.npy`: a kernel as a workflow's
+"""`hpc-kernels run gemm|conv2d --input ... --output out.npy` (or `python -m hpc_kernels run ...`): a kernel as a workflow's
 binary step (exit 0 on success, 1 with a one-line error on stderr, 2 for bad usage, 128 + N when
 signal N ends it while it writes the output, which then leaves no partial file)."""
 from __future__ import annotations
@@ -19,25 +19,36 @@ _INPUTS = {"gemm": (["a", "b"], ["c"]), "conv2d": (["x", "w"], ["bias"])}  # req
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kernel", choices=sorted(_INPUTS), help="gemm: a.npy b.npy [c.npy]; conv2d: x.npy w.npy [bias.npy]")
-    p.add_argument("--input", nargs="+", required=True, metavar="NPY", help="input .npy files in the kernel's order")
-    p.add_argument("--output", required=True, metavar="NPY", help="result .npy file (written atomically)")
-    p.add_argument("--backend", default=None, help="backend name (default: the dispatch's choice; cuda when the task has a GPU)")
+    """`run gemm` and `run conv2d` as subcommands, each with only its own options: an option of the
+    other kernel (`run gemm --activation relu`) is a usage error, not silently ignored."""
+    from .._api.conv_args import ALGORITHMS
+    from .._cli_format import add_parser, add_subparsers
+
+    sub = add_subparsers(p, dest="kernel", required=True, metavar="{conv2d,gemm}")
+    g = add_parser(sub, "gemm", help="C = alpha * op(A) @ op(B) + beta * C: --input a.npy b.npy [c.npy]")
+    _common(g, "a.npy b.npy [c.npy]")
     # Numeric options are parsed in run(): a bad value is an error (exit 1, one line), as a bad file is.
-    p.add_argument("--threads", default=None, help="threads, at most what the task owns (default: all of it)")
-    g = p.add_argument_group("gemm")
-    g.add_argument("--alpha", default="1.0")
+    g.add_argument("--alpha", default="1.0", help="scales op(A) @ op(B)")
     g.add_argument("--beta", default="0.0", help="scales c (the third input)")
-    g.add_argument("--trans-a", action="store_true")
-    g.add_argument("--trans-b", action="store_true")
-    c = p.add_argument_group("conv2d")
+    g.add_argument("--trans-a", action="store_true", help="use A transposed")
+    g.add_argument("--trans-b", action="store_true", help="use B transposed")
+    c = add_parser(sub, "conv2d", help="y = activation(conv2d(x, w) + bias): --input x.npy w.npy [bias.npy]")
+    _common(c, "x.npy w.npy [bias.npy]")
     c.add_argument("--stride", nargs="+", default=["1"], help="int or H W")
     c.add_argument("--padding", nargs="+", default=["0"], help="int, H W, top bottom left right, same or valid")
     c.add_argument("--dilation", nargs="+", default=["1"], help="int or H W")
-    c.add_argument("--groups", default="1")
-    c.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW")
-    c.add_argument("--activation", choices=["relu", "relu6"], default=None)
-    c.add_argument("--algorithm", default="auto")
+    c.add_argument("--groups", default="1", help="groups of input and output channels")
+    c.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW", help="layout of x and y")
+    c.add_argument("--activation", choices=["relu", "relu6"], default=None, help="fused activation (default: none)")
+    c.add_argument("--algorithm", choices=ALGORITHMS, default="auto",
+                   help="conv2d algorithm (each backend runs its own subset; see hpc-kernels info)")
+
+
+def _common(p: argparse.ArgumentParser, inputs: str) -> None:
+    p.add_argument("--input", nargs="+", required=True, metavar="NPY", help=f"input .npy files in this order: {inputs}")
+    p.add_argument("--output", required=True, metavar="NPY", help="result .npy file (written atomically)")
+    p.add_argument("--backend", default=None, help="backend name (default: the dispatch's choice; cuda when the task has a GPU)")
+    p.add_argument("--threads", default=None, help="threads, at most what the task owns (default: all of it)")
 
 
 def _parse_int(option: str, text: str) -> int:
@@ -76,11 +87,15 @@ def _float(option: str, text: str) -> float:
         raise ValueError(f"{option} must be a number, got {text!r}") from None
 
 
+def _prog(args: argparse.Namespace) -> str:
+    return getattr(args, "prog", "python -m hpc_kernels")  # set by __main__.main: the name the command was started by
+
+
 def run(args: argparse.Namespace) -> int:
     required, optional = _INPUTS[args.kernel]
     if not len(required) <= len(args.input) <= len(required) + len(optional):
         names = " ".join(f"{n}.npy" for n in required) + "".join(f" [{n}.npy]" for n in optional)
-        print(f"python -m hpc_kernels run {args.kernel}: expected --input {names}, got {len(args.input)} file(s)", file=sys.stderr)
+        print(f"{_prog(args)} run {args.kernel}: expected --input {names}, got {len(args.input)} file(s)", file=sys.stderr)
         return 2
     # A SIGTERM/SIGINT while the output is written removes the partial file (exit 128 + signal).
     remove_partial_files_on_signals()
@@ -101,6 +116,6 @@ def run(args: argparse.Namespace) -> int:
     except USER_ERRORS as exc:
         if getattr(args, "debug", False):
             raise
-        print(f"python -m hpc_kernels run {args.kernel}: error: {one_line(exc)}", file=sys.stderr)
+        print(f"{_prog(args)} run {args.kernel}: error: {one_line(exc)}", file=sys.stderr)
         return 1
     return 0
