@@ -12,5 +12,12 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_CROSSCOMPILING_EMULATOR qemu-riscv64-static -cpu rv64)
-# A static link takes archives only: FindOpenMP would otherwise name libgomp.so and libatomic.so.
-set(CMAKE_FIND_LIBRARY_SUFFIXES .a)
+# A static link takes archives only: FindOpenMP would name libgomp.so and libatomic.so (found from
+# the compiler's implicit link line, not by find_library), so the archives are given here.
+foreach(_lib gomp atomic)
+  file(GLOB _rv_a /usr/lib/gcc-cross/riscv64-linux-gnu/*/lib${_lib}.a)
+  if(_rv_a)
+    list(GET _rv_a 0 _rv_a)
+    set(OpenMP_${_lib}_LIBRARY "${_rv_a}" CACHE FILEPATH "lib${_lib} for the static riscv64 link")
+  endif()
+endforeach()
