@@ -53,7 +53,7 @@ KERNELS_INLINE void rvv_store_col(typename V::R acc, dim_t j, typename V::T alph
     else V::store_strided(cj, rs_c, v, vl);
 }
 
-// The tile's write-back: rows past m by a shorter vl (no scalar edge path), columns past n skipped.
+// The tile's write-back: rows past m never exist (vl = m; no scalar edge path), columns past n skipped.
 #define KERNELS_RVV_STORE(j) \
     if (j < n) rvv_store_col<V>(c##j, j, alpha, beta, c, rs_c, cs_c, vl, ep);
 
@@ -64,18 +64,19 @@ void rvv_ukr(dim_t k, typename V::T alpha, const typename V::T* KERNELS_RESTRICT
              inc_t cs_c, dim_t m, dim_t n, const Epilogue<typename V::T>* ep) {
     using T = typename V::T;
     using R = typename V::R;
-    const std::size_t mr = V::vlmax();
-#define KERNELS_RVV_ZERO(j) R c##j = V::set1(T(0), mr);
+    // The panel's stride is MR; the work is vl = m rows (vl = AVL for AVL <= VLMAX): a short edge
+    // tile costs its own rows, which is what a half-height variant buys on fixed-width ISAs.
+    const std::size_t mr = V::vlmax(), vl = V::setvl(static_cast<std::size_t>(m));
+#define KERNELS_RVV_ZERO(j) R c##j = V::set1(T(0), vl);
     KERNELS_RVV_COLUMNS(KERNELS_RVV_ZERO)
     // Per k step: one vector load of A, 8 scalar loads of B, 8 vfmacc.vf.
     for (dim_t p = 0; p < k; ++p) {
-        const R av = V::load(a, mr);
-#define KERNELS_RVV_FMA(j) c##j = V::fmacc(c##j, b[j], av, mr);
+        const R av = V::load(a, vl);
+#define KERNELS_RVV_FMA(j) c##j = V::fmacc(c##j, b[j], av, vl);
         KERNELS_RVV_COLUMNS(KERNELS_RVV_FMA)
         a += mr;
         b += kRvvNr;
     }
-    const std::size_t vl = V::setvl(static_cast<std::size_t>(m));
     KERNELS_RVV_COLUMNS(KERNELS_RVV_STORE)
 }
 
@@ -86,7 +87,7 @@ void rvv_ukr_taps(dim_t ntaps, dim_t kc, const typename V::T* a, const dim_t* a_
                   inc_t cs_c, dim_t m, dim_t n, const Epilogue<typename V::T>* ep) {
     using T = typename V::T;
     using R = typename V::R;
-    const std::size_t mr = V::vlmax();
+    const std::size_t mr = V::vlmax(), vl = V::setvl(static_cast<std::size_t>(m));
     const T alpha = T(1);
     KERNELS_RVV_COLUMNS(KERNELS_RVV_ZERO)
     for (dim_t t = 0; t < ntaps; ++t) {
@@ -95,13 +96,12 @@ void rvv_ukr_taps(dim_t ntaps, dim_t kc, const typename V::T* a, const dim_t* a_
 #define KERNELS_RVV_BROW(j) const T* b##j = bt[j];
         KERNELS_RVV_COLUMNS(KERNELS_RVV_BROW)
         for (dim_t p = 0; p < kc; ++p, ap += mr) {
-            const R av = V::load(ap, mr);
+            const R av = V::load(ap, vl);
             const dim_t q = p * rs_b;
-#define KERNELS_RVV_TAP_FMA(j) c##j = V::fmacc(c##j, b##j[q], av, mr);
+#define KERNELS_RVV_TAP_FMA(j) c##j = V::fmacc(c##j, b##j[q], av, vl);
             KERNELS_RVV_COLUMNS(KERNELS_RVV_TAP_FMA)
         }
     }
-    const std::size_t vl = V::setvl(static_cast<std::size_t>(m));
     KERNELS_RVV_COLUMNS(KERNELS_RVV_STORE)
 }
 
