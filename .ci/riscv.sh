@@ -29,7 +29,7 @@ fi
 command -v cmake >/dev/null 2>&1 || python3 -m pip install -q cmake
 
 build() {  # build <dir> <toolchain file>
-  cmake -S . -B "$1" -DCMAKE_TOOLCHAIN_FILE="$2" -DKERNELS_BUILD_PYTHON=OFF -DKERNELS_BUILD_TESTS=ON \
+  cmake --no-warn-unused-cli -S . -B "$1" -DCMAKE_TOOLCHAIN_FILE="$2" -DKERNELS_BUILD_PYTHON=OFF -DKERNELS_BUILD_TESTS=ON \
     -DKERNELS_BUILD_BLAS=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$1" --parallel "$jobs" >/dev/null
 }
