@@ -10,7 +10,7 @@ from typing import Optional
 ENV_VARS = {
     "KERNELS_BACKEND": "backend used when none is given (cpu, reference, ...); default: by array type",
     "KERNELS_NUM_THREADS": "threads of the cpu backend (at most 4 x the cores, at least 8); default OMP_NUM_THREADS, else the core count",
-    "KERNELS_CPU_ISA": "cap on the cpu micro-kernel ISA: avx512, avx2 or generic (default: best the CPU runs)",
+    "KERNELS_CPU_ISA": "cap on the cpu micro-kernel ISA: avx512, avx2, rvv (RISC-V) or generic (default: best the CPU runs)",
     "KERNELS_CPU_MC": "cpu GEMM block size MC (rows of the packed A block); default from the L2 size",
     "KERNELS_CPU_KC": "cpu GEMM block size KC (depth of packed panels); default from the L1 size",
     "KERNELS_CPU_NC": "cpu GEMM block size NC (columns of the packed B block); default from the L3 size",

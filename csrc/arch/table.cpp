@@ -4,9 +4,16 @@
 // point at runs only where the row's CPU check passed.
 #include "table.hpp"
 
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+
+#if defined(__riscv) && defined(__linux__)
+#include <csetjmp>
+#include <csignal>
+#include <sys/auxv.h>
+#endif
 
 // The folders of this build (CMake defines KERNELS_HAVE_<ISA> for each one in KERNELS_ISAS).
 #include "generic/generic.hpp"
@@ -15,6 +22,9 @@
 #endif
 #ifdef KERNELS_HAVE_AVX512
 #include "avx512/avx512.hpp"
+#endif
+#ifdef KERNELS_HAVE_RVV
+#include "rvv/rvv.hpp"
 #endif
 
 namespace kernels {
@@ -36,6 +46,44 @@ bool runs_avx2() { return false; }
 bool runs_avx512() { return false; }
 #endif
 
+#if defined(KERNELS_HAVE_RVV) && defined(__riscv) && defined(__linux__)
+// V: AT_HWCAP's bit 'V' - 'A' where the kernel sets it; else (older kernels, qemu-user 7.2, which
+// may run V without announcing it) a probe: read the vector CSR vlenb under a SIGILL handler.
+// Either way the one vlenb read also sizes the vector-length-agnostic kernels (their MR), once,
+// before the row can be selected (rvv.hpp). Thread-safe: a function-local static.
+sigjmp_buf g_rvv_jump;
+void rvv_sigill(int) { siglongjmp(g_rvv_jump, 1); }
+
+std::size_t rvv_vlenb_or_zero() {
+    // KERNELS_RVV_PROBE=1 skips the hwcap bit, so that the probe's positive answer is testable
+    // under qemu 7.2, which sets the bit whenever it runs V (.ci/riscv.sh).
+    const char* probe_only = std::getenv("KERNELS_RVV_PROBE");
+    const bool hwcap = probe_only == nullptr || std::strcmp(probe_only, "1") != 0;
+    if (hwcap && (getauxval(AT_HWCAP) & (1ul << ('V' - 'A')))) return rvv::vlenb();
+    struct sigaction on {}, old {};
+    on.sa_handler = &rvv_sigill;
+    sigemptyset(&on.sa_mask);
+    if (sigaction(SIGILL, &on, &old) != 0) return 0;
+    std::size_t b = 0;
+    if (sigsetjmp(g_rvv_jump, 1) == 0) b = rvv::vlenb();
+    sigaction(SIGILL, &old, nullptr);
+    return b;
+}
+
+bool runs_rvv() {
+    static const bool ok = [] {
+        const std::size_t b = rvv_vlenb_or_zero();
+        if (b < 16) return false;  // RVV 1.0's V has VLEN >= 128 bits
+        ukr_f32_rvv_m2x8.mr = rvv::mr_f32(b);
+        ukr_f64_rvv_m2x8.mr = rvv::mr_f64(b);
+        return true;
+    }();
+    return ok;
+}
+#else
+bool runs_rvv() { return false; }
+#endif
+
 // ---- Block-size rules (the model is in core/blocking.hpp) ----------------------------------------
 
 // Measured on a Sapphire Rapids core (2 MiB L2) with the AVX-512 kernels, by a tuning grid over
@@ -45,6 +93,13 @@ bool runs_avx512() { return false; }
 // AVX2 and portable kernels use it unmeasured.
 constexpr BlockRule kBlocksX86 = {/*kc_l1_div*/ 2, /*mc_l2_div*/ 4, /*nc_l3_div*/ 4, /*kc_min*/ 64,
                                   /*kc_max*/ 1024, /*mc_max*/ 1024, /*nc_min*/ 512, /*nc_max*/ 2048};
+
+// RVV (vector-length agnostic): the x86 model on the same cache sizes, since each term already
+// follows from MR, NR and the caches: KC from the L1 share of an 8-column B panel, MC (a multiple
+// of MR = 2 * VLEN / SEW, at least one MR) from L2, NC from L3. Long vectors raise mc_max: at
+// VLEN 16384 one f32 tile alone has MR = 1024 rows. Unmeasured (no RVV hardware here).
+constexpr BlockRule kBlocksRvv = {/*kc_l1_div*/ 2, /*mc_l2_div*/ 4, /*nc_l3_div*/ 4, /*kc_min*/ 64,
+                                  /*kc_max*/ 1024, /*mc_max*/ 4096, /*nc_min*/ 512, /*nc_max*/ 2048};
 
 // ---- Kernels and helpers of each folder ----------------------------------------------------------
 // Micro-kernels in the order the engine considers them (it picks per problem shape).
@@ -79,12 +134,26 @@ constexpr const IsaBuild* kAvx512 = &kAvx512Build;
 constexpr const IsaBuild* kAvx512 = nullptr;
 #endif
 
+#ifdef KERNELS_HAVE_RVV
+// No helpers (row gather, weight packer, depthwise row: the portable loops run) and no FMA probe
+// (its accumulator arrays cannot hold sizeless RVV types; best_fma_peak then answers < 0).
+constexpr IsaBuild kRvvBuild = {
+    {{&ukr_f32_rvv_m2x8}, nullptr, nullptr, nullptr},
+    {{&ukr_f64_rvv_m2x8}, nullptr, nullptr, nullptr},
+    nullptr,
+};
+constexpr const IsaBuild* kRvv = &kRvvBuild;
+#else
+constexpr const IsaBuild* kRvv = nullptr;
+#endif
+
 // ---- The table, best ISA first --------------------------------------------------------------------
 
 constexpr IsaRow kTable[] = {
     // ISA          name        CPU check        kernels     block sizes
     {Isa::avx512,  "avx512",   &runs_avx512,    kAvx512,    kBlocksX86},
     {Isa::avx2,    "avx2",     &runs_avx2,      kAvx2,      kBlocksX86},
+    {Isa::rvv,     "rvv",      &runs_rvv,       kRvv,       kBlocksRvv},
     {Isa::generic, "generic",  &runs_anywhere,  &kGeneric,  kBlocksX86},
 };
 constexpr std::size_t kRows = sizeof(kTable) / sizeof(kTable[0]);
@@ -99,6 +168,10 @@ static_assert(best_first(), "rows are sorted best ISA first, one per ISA, generi
 template <typename T>
 std::vector<const Ukernel<T>*> collect_built() {
     std::vector<const Ukernel<T>*> out;
+    // A vector-length-agnostic ISA sizes its kernels (MR) in its CPU check (runs_rvv): run every
+    // built row's check first, so no kernel handed out below still shows its placeholder MR.
+    for (const IsaRow& r : kTable)
+        if (r.build) (void)r.cpu_runs();
     for (const IsaRow& r : kTable)
         if (r.build)
             for (const Ukernel<T>* u : kernels_of<T>(*r.build).ukernels) {

@@ -43,7 +43,9 @@ using pack_b_fn = void (*)(dim_t kc, dim_t nc, const T* b, inc_t rs, inc_t cs, T
 
 // Instruction sets in increasing order of capability; a cap selects the best one <= cap. Each has
 // one row in the ISA table (arch/table.cpp), which says whether it is built and runnable.
-enum class Isa : int { generic = 0, avx2 = 1, avx512 = 2 };
+// Families never meet in one build (rvv is RISC-V, avx2/avx512 x86), so a rank only has to order
+// an ISA within its family and keep the default cap "avx512" (Python) above every other family.
+enum class Isa : int { generic = 0, rvv = 1, avx2 = 2, avx512 = 3 };
 
 template <typename T>
 struct Ukernel {

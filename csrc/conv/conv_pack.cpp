@@ -8,6 +8,7 @@
 #include "conv_pack.hpp"
 
 #include <algorithm>
+#include <vector>
 
 #include "../arch/clones.hpp"
 #include "../arch/table.hpp"
@@ -17,7 +18,11 @@ namespace kernels {
 
 namespace {
 
-constexpr dim_t kMaxPanel = 128;  // widest micro-panel (MR or NR) the gathers accept
+// Per-panel scratch kept on the stack up to this width. NR is small in every ISA (pixel_cols keeps
+// its per-pixel arrays here); MR is not bounded: a vector-length-agnostic ISA (rvv) reads it from
+// the hardware at run time (MR = 1024 floats at VLEN 16384, LMUL 2), so pixel_rows takes wider
+// panels' segments from the heap.
+constexpr dim_t kMaxPanel = 128;
 
 // A run of output pixels on one output row: `len` pixels from (ho, wo), at lane `off` of a panel.
 struct Segment {
@@ -30,7 +35,10 @@ KERNELS_INLINE void pixel_rows(const ImageView<T>& v, row_gather_fn<T> fast, dim
     const ConvGeom& g = *v.g;
     if (v.xs.w != 1 || g.sw > 2) fast = nullptr;
     const dim_t wo_n = g.wo(), rs_n = g.r * g.s;
-    Segment seg[kMaxPanel];
+    Segment seg_stack[kMaxPanel];
+    std::vector<Segment> seg_heap;  // a panel splits into at most mr runs (one pixel each)
+    if (std::min(mr, mc) > kMaxPanel) seg_heap.resize(static_cast<std::size_t>(std::min(mr, mc)));
+    Segment* const seg = seg_heap.empty() ? seg_stack : seg_heap.data();
     for (dim_t ib = 0; ib < mc; ib += mr) {
         const dim_t w = std::min(mr, mc - ib);
         // Split the panel's pixels into output-row runs once; every q step reuses them.

@@ -3,16 +3,23 @@
 // micro-kernel alone. Prints one line per group; exits 1 if any case failed.
 //
 // Plain C++17, no ISA code of its own: the same driver runs natively and under emulation (qemu
-// for RISC-V). Build: cmake -S . -B build/native -DKERNELS_BUILD_PYTHON=OFF -DKERNELS_BUILD_TESTS=ON;
+// for RISC-V, .ci/riscv.sh). Environment (both optional, for the slow emulated runs):
+//   KERNELS_TEST_ISAS=rvv,generic  run only the groups of these ISAs (rows and micro-kernels);
+//   KERNELS_TEST_FORCE_ISA=rvv     first call each built micro-kernel of that ISA once on a 1-step
+//                                  tile, bypassing the CPU check: on a CPU without the ISA this
+//                                  must die (SIGILL), the negative control of an emulated run. Build: cmake -S . -B build/native -DKERNELS_BUILD_PYTHON=OFF -DKERNELS_BUILD_TESTS=ON;
 // run: ctest in build/native, or GOMP_SPINCOUNT=1000 build/native/kernels_engine_test (as CTest
 // does: without it, libgomp's long spin-waits make the 7-thread cases crawl on a small machine).
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "../arch/table.hpp"
 #include "../core/engine.hpp"
@@ -91,6 +98,40 @@ void ukernel_groups(const kernels::Ukernel<T>& u) {
         [&](kt::Group& g) { kt::gemm_small_block_cases<T>(g, u, seed_of(n)); });
 }
 
+// KERNELS_TEST_ISAS: a comma-separated list of ISA names, or unset for all.
+bool isa_selected(const char* isa) {
+    const char* list = std::getenv("KERNELS_TEST_ISAS");
+    if (list == nullptr || *list == '\0') return true;
+    const std::string l = std::string(",") + list + ",";
+    return l.find(std::string(",") + isa + ",") != std::string::npos;
+}
+
+// KERNELS_TEST_FORCE_ISA: C := A * B with k = 1 through each built kernel of the ISA, no CPU check.
+template <typename T>
+long forced_calls(const char* isa) {
+    long ok = 0;
+    for (const kernels::Ukernel<T>* u : kernels::built_ukernels<T>()) {
+        if (std::strcmp(kernels::isa_name(u->isa), isa) != 0) continue;
+        std::printf("forcing %s (MR %ld x NR %ld) without the CPU check\n", u->name, static_cast<long>(u->mr),
+                    static_cast<long>(u->nr));
+        std::fflush(stdout);
+        const kernels::dim_t mr = u->mr, nr = u->nr;
+        std::vector<T> a(static_cast<std::size_t>(mr)), b(static_cast<std::size_t>(nr)), pa(a.size()), pb(b.size()),
+            c(static_cast<std::size_t>(mr * nr), T(-1));
+        for (kernels::dim_t i = 0; i < mr; ++i) a[i] = T(i + 1);
+        for (kernels::dim_t j = 0; j < nr; ++j) b[j] = T(j + 2);
+        u->pack_a(mr, 1, a.data(), 1, mr, pa.data());
+        u->pack_b(1, nr, b.data(), 1, 1, pb.data());
+        u->kernel(1, T(1), pa.data(), pb.data(), T(0), c.data(), 1, mr, mr, nr, nullptr);
+        bool right = true;
+        for (kernels::dim_t i = 0; i < mr; ++i)
+            for (kernels::dim_t j = 0; j < nr; ++j) right = right && c[i + j * mr] == a[i] * b[j];
+        std::printf("    ran: %s\n", right ? "C = A*B" : "WRONG RESULT");
+        ok += right ? 1 : 0;
+    }
+    return ok;
+}
+
 }  // namespace
 
 int main() {
@@ -104,8 +145,23 @@ int main() {
     // are "packed for another engine" under every other configuration.
     const kernels::Engine<float>* default_f32 = &kernels::engine<float>();
     const kernels::Engine<double>* default_f64 = &kernels::engine<double>();
+    {
+        const kernels::Ukernel<float>& u32 = *default_f32->cands.front().ukr;
+        const kernels::Ukernel<double>& u64 = *default_f64->cands.front().ukr;
+        std::printf("selected ISA: %s (f32 %s, MR %ld x NR %ld; f64 %s, MR %ld x NR %ld)\n", kernels::isa_name(u32.isa),
+                    u32.name, static_cast<long>(u32.mr), static_cast<long>(u32.nr), u64.name,
+                    static_cast<long>(u64.mr), static_cast<long>(u64.nr));
+    }
+    if (const char* forced = std::getenv("KERNELS_TEST_FORCE_ISA"); forced && *forced) {
+        const long ok = forced_calls<float>(forced) + forced_calls<double>(forced);
+        std::printf("forced %s: %ld kernel(s) computed C = A*B\n", forced, ok);
+    }
 
     for (const kernels::IsaRow& row : kernels::isa_table()) {
+        if (!isa_selected(row.name)) {
+            std::printf("skip %s: not in KERNELS_TEST_ISAS\n", row.name);
+            continue;
+        }
         if (!kernels::isa_built(row.isa) || !kernels::cpu_supports(row.isa)) {
             std::printf("skip %s: %s\n", row.name, kernels::isa_built(row.isa) ? "this CPU cannot run it" : "not in this build");
             continue;
@@ -114,9 +170,9 @@ int main() {
         isa_groups<double>(row, default_f64);
     }
     for (const kernels::Ukernel<float>* u : kernels::built_ukernels<float>())
-        if (kernels::cpu_supports(u->isa)) ukernel_groups<float>(*u);
+        if (kernels::cpu_supports(u->isa) && isa_selected(kernels::isa_name(u->isa))) ukernel_groups<float>(*u);
     for (const kernels::Ukernel<double>* u : kernels::built_ukernels<double>())
-        if (kernels::cpu_supports(u->isa)) ukernel_groups<double>(*u);
+        if (kernels::cpu_supports(u->isa) && isa_selected(kernels::isa_name(u->isa))) ukernel_groups<double>(*u);
     kernels::configure(kernels::best_isa(), 0, 0, 0);
 
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

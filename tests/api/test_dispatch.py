@@ -239,7 +239,7 @@ def test_configure_caps_isa_and_overrides_blocks(cpu_config):
         assert k["isa"] == "generic" and "generic" in k["ukernel"]
         assert k["kc"] == 30
         assert k["mc"] == 20 // k["mr"] * k["mr"] and k["nc"] == 40 // k["nr"] * k["nr"]
-    with pytest.raises(ValueError, match="unknown ISA 'sse'; allowed: generic, avx2, avx512"):
+    with pytest.raises(ValueError, match="unknown ISA 'sse'; allowed: generic, rvv, avx2, avx512"):
         _cpu.configure("sse")
     with pytest.raises(ValueError, match="block sizes must be >= 0"):
         _cpu.configure("avx512", -1, 0, 0)

@@ -87,7 +87,7 @@ def test_ukernel_list_is_complete():
     assert {"ukr_f32_generic_8x4", "ukr_f64_generic_4x4"} <= names
     for u in UKERNELS:
         assert set(u) == {"name", "isa", "dtype", "mr", "nr", "runnable"}
-        assert u["isa"] in ("generic", "avx2", "avx512")
+        assert u["isa"] in ("generic", "rvv", "avx2", "avx512")
         assert u["dtype"] in ("float32", "float64")
         assert u["mr"] > 0 and u["nr"] > 0
         if u["name"].endswith("_half"):  # half-height edge variant of a listed kernel
