@@ -215,7 +215,9 @@ def gemm_arguments(a, b, c, out, alpha, beta, trans_a: bool, trans_b: bool, *,
 
 def matmul_arguments(a: np.ndarray, b: np.ndarray, out) -> Tuple[np.dtype, Tuple[int, ...]]:
     """matmul's checks for the Python backends (operands >= 2-D): (dtype, result shape); out,
-    when given, checked as an output."""
+    when given, checked as an output. Same order as the C++ entry: out's kind first."""
+    if out is not None and not isinstance(out, np.ndarray):
+        raise TypeError(f"matmul: out must be a numpy.ndarray, got {type(out).__name__}")
     dt = same_dtype("matmul", a, b)
     shape = matmul_shape(a, b)
     if out is not None:

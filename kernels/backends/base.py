@@ -14,6 +14,7 @@ from typing import Any, Callable, ClassVar, Dict, FrozenSet, Optional
 import numpy as np
 
 from .._api.conv_args import ConvShape, ConvSpec, pointwise
+from .._validation import check_output_dtype_shape, matmul_shape, same_dtype
 
 
 class Backend:
@@ -103,21 +104,25 @@ class Backend:
 def promote_matmul(core: Callable[[Any, Any, Any], Any], a: Any, b: Any, out: Any) -> Any:
     """NumPy's rules for operands with fewer than 2 dimensions around a `core` that takes >= 2-D
     operands: scalars are an error; a (k,) -> (1, k) and b (k,) -> (k, 1), the added axes dropped
-    from the result (and viewed into `out`, which has the final shape)."""
+    from the result (and viewed into `out`, which has the final shape).
+
+    The checks run in the order of the cpu backend's C++ entry (csrc/bindings/gemm_entry.cpp), so
+    that a call with two bad arguments fails the same way on every backend: out's kind, then the
+    operands' dtypes and shapes, then out's dtype and shape (the core checks the rest)."""
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul: scalar operands are not allowed, use '*' instead")
+    if out is not None and not isinstance(out, np.ndarray):
+        raise TypeError(f"matmul: out must be a numpy.ndarray, got {type(out).__name__}")
     if a.ndim >= 2 and b.ndim >= 2:
         return core(a, b, out)
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b
     out2 = out
     if out is not None:
-        if not hasattr(out, "shape"):
-            raise TypeError(f"matmul: out must be an array, got {type(out).__name__}")
-        batch = tuple(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]))
-        want = batch + ((a2.shape[-2],) if a.ndim > 1 else ()) + ((b2.shape[-1],) if b.ndim > 1 else ())
-        if out.shape != want:
-            raise ValueError(f"matmul: out has shape {out.shape}, expected {want}")
+        dt = same_dtype("matmul", a2, b2)
+        shape = matmul_shape(a2, b2)
+        want = shape[:-2] + ((shape[-2],) if a.ndim > 1 else ()) + ((shape[-1],) if b.ndim > 1 else ())
+        check_output_dtype_shape("matmul", "out", out, dt, want)
         # Views with the promoted axes put back (expand_dims never copies).
         out2 = out[..., None] if b.ndim == 1 else out
         out2 = np.expand_dims(out2, -2) if a.ndim == 1 else out2

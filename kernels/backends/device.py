@@ -165,6 +165,11 @@ def matmul(arrays: Arrays, a, b, out, run: Callable[[Any, Any, Any, Any], None],
         a, b = v.as_input(a), v.as_input(b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul: scalar operands are not allowed, use '*' instead")
+    # out's kind before the operands' dtypes and shapes: the order of every backend (base.promote_matmul).
+    if out is not None and device and not arrays.is_device(out):
+        raise TypeError(f"matmul: out must be a {arrays.type_name} when the inputs are, got {type(out).__name__}")
+    if out is not None and not device and not isinstance(out, np.ndarray):
+        raise TypeError(f"matmul: out must be a numpy.ndarray, got {type(out).__name__}")
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b
     dt = dtype_of("matmul", a2, b2)

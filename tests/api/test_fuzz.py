@@ -62,6 +62,12 @@ SEED_CASES = {
     "matmul-zero-stride-out": MatmulCase(A((2, 3, 4)), A((4,)), out=A((2, 3), strides=(0, 1))),
     "matmul-vector-vector": MatmulCase(A((3,)), A((3,))),
     "matmul-skewed-unit-axis": MatmulCase(A((1, 3), skew=1), A((3, 2))),  # the odd stride is never used
+    # two bad arguments: every backend reports out's kind first, then the operands, then out's shape
+    # (found by the CI fuzz run of 2026-12-05: the Python backends checked out's shape first)
+    "matmul-object-vector-bad-out-shape": MatmulCase(A((1, 2)), A((1,), "object"), out=A((1, 1))),
+    "matmul-list-out-vector-b": MatmulCase(A((1, 2)), A((1,)), out=A((1, 1), kind="list")),
+    "matmul-list-out-bad-shapes": MatmulCase(A((1, 2)), A((1, 1)), out=A((1, 1), kind="list")),
+    "matmul-list-a-mixed-dtypes-bad-out": MatmulCase(A((0, 1, 1), kind="list"), A((1, 1), "float32"), out=A((0, 1, 1), "float32")),
     # integer options: valid up to int64 (a 1-pixel output), beyond it one clear error everywhere
     "conv2d-stride-2**63": ConvCase(A((1, 4, 5, 5)), A((3, 4, 3, 3)), stride=2**63),
     "conv2d-one-output-column": ConvCase(A((1, 1, 2, 1)), A((2, 1, 1, 1))),  # opencl stepped Wo == 1 pixels by 0
