@@ -9,7 +9,7 @@ becomes the cpu backend's reason.
 
 `import hpc_kernels` does not load the extension: cpu_extension() does, on the first call that needs
 it (the cpu backend's first call, hpc_kernels.info(), the numba backend asking for the CPU's ISAs),
-and sets the engine up once as it loads: KERNELS_CPU_ISA and the KERNELS_CPU_MC/KC/NC block
+and sets the engine up once as it loads: KERNELS_CPU_UARCH, KERNELS_CPU_ISA and the KERNELS_CPU_MC/KC/NC block
 sizes, and the thread count hpc_kernels._threads kept until then.
 """
 from __future__ import annotations
@@ -78,6 +78,11 @@ def cpu_extension() -> Tuple[Optional[ModuleType], str]:
             if _loaded is None:
                 module, reason = load_cpu_extension()
                 if module is not None:
+                    try:
+                        if config.cpu_uarch:  # before configure: the engine reads the row as it builds
+                            module.select_uarch(config.cpu_uarch)
+                    except ValueError as exc:
+                        raise ValueError(f"KERNELS_CPU_UARCH: {exc}") from None
                     try:
                         module.configure(config.cpu_isa or "avx512", config.cpu_mc, config.cpu_kc, config.cpu_nc)
                     except ValueError as exc:
