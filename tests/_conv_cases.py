@@ -69,6 +69,13 @@ LAYERS = [
     Layer("dw-3x3-wide-c20", 2, 20, 5, 29, 20, (3, 3), padding=1, groups=20),  # 8-pixel blocks, tails
     Layer("dw-3x3-s2-wide-c35", 1, 35, 6, 41, 35, (3, 3), stride=2, padding=(0, 1, 1, 2), groups=35),
     Layer("dw-multiplier2", 1, 5, 9, 9, 10, (3, 3), padding=1, groups=5),
+    # Strided depthwise NCHW reads st x st phase planes (csrc/conv/depthwise.cpp): taps landing in
+    # every phase (dilation 2 with stride 2 and 3), strides beyond the kernel, asymmetric padding,
+    # planes of many 64-output blocks.
+    Layer("dw-s3-d2-5x5", 1, 7, 17, 15, 7, (5, 5), stride=3, padding=2, dilation=2, groups=7),
+    Layer("dw-s2-d2-pad-asym", 2, 9, 12, 13, 9, (3, 3), stride=2, padding=(2, 1, 0, 3), dilation=2, groups=9),
+    Layer("dw-s4-2x3", 1, 5, 19, 22, 5, (2, 3), stride=4, padding=(1, 0, 2, 1), groups=5),
+    Layer("dw-s2-plane-70", 1, 3, 64, 70, 3, (3, 3), stride=2, padding=1, groups=3),
     Layer("dw-c1-k1", 1, 1, 9, 9, 1, (3, 3)),
     Layer("g3-s3-d3", 1, 6, 13, 13, 12, (3, 3), stride=3, padding=2, dilation=3, groups=3),
     Layer("g4-kg1-s3-d2", 2, 8, 10, 10, 4, (3, 3), stride=3, dilation=2, groups=4),

@@ -1,11 +1,17 @@
 // Direct depthwise convolution, vectorised along each channel's output row (NCHW) or across
 // channels (NHWC). See depthwise.hpp.
 //
-// NCHW: each channel's plane is first copied into a zero-padded scratch plane (width Wp). With
-// equal strides st, output (ho, wo) reads the taps at st*(ho*Wp + wo) + r*dh*Wp + s*dw, so the
-// whole plane is one 1-D correlation over the flattened index i = ho*Wp + wo: long branch-free
-// loops with 4 vector accumulators, no per-row edge handling; the columns wo >= Wo are computed
-// and dropped (Wp - Wo of every Wp, the padding width).
+// NCHW: each channel's plane is first copied into zero-padded scratch planes, split by stride
+// phase: with equal strides st, phase (a, b) holds the padded input's rows st*i + a and columns
+// st*j + b (st*st planes of Hq x Wq, Hq = ceil(Hp/st), Wq = ceil(Wp/st); one plane when st = 1).
+// Output (ho, wo) under tap (r, s) reads padded (st*ho + r*dh, st*wo + s*dw), which is phase
+// ((r*dh) % st, (s*dw) % st) at (ho + r*dh/st, wo + s*dw/st): with i = ho*Wq + wo every tap is a
+// unit-stride read at a fixed offset, so the whole plane is one 1-D correlation over the
+// flattened index: long branch-free loops with 4 vector accumulators and contiguous loads, no
+// per-row edge handling; the columns wo >= Wo are computed and dropped (Wq - Wo per row, about
+// the padding width over st). Strided layers used to read the unsplit plane at stride st: st
+// times the outputs computed and dropped, and strided loads (MobileNetV2's stride-2 depthwise
+// layers ran 5-9x slower than in NHWC; measured on Zen 5).
 // NHWC: channels are contiguous, so 4 vectors of channels accumulate the R*S taps in registers.
 #include "depthwise.hpp"
 
@@ -29,63 +35,81 @@ template <typename T>
 constexpr dim_t kBlock = 4 * 64 / static_cast<dim_t>(sizeof(T));  // four 512-bit vectors
 
 struct PlaneShape {
-    dim_t wp;         // padded plane width
-    dim_t len;        // flattened outputs computed: (Ho - 1) * Wp + Wo, rounded up to the block
-    dim_t elems;      // scratch plane elements (padded plane + slack read by the last block)
+    dim_t st;         // the (equal) stride: st * st phase planes
+    dim_t hq, wq;     // rows and columns of one phase plane
+    dim_t len;        // flattened outputs computed: (Ho - 1) * Wq + Wo, rounded up to the block
+    dim_t elems;      // elements of one phase plane (its rows + slack read by the last block)
+    dim_t all;        // elements of every phase plane together
 };
 
-// Checked: the padded plane of a small output with large strides and padding can be far larger
+// Checked: the padded planes of a small output with large strides and padding can be far larger
 // than x and y (check_geometry bounds those, and the padded extents), and would wrap.
 PlaneShape plane_shape(const ConvGeom& g, std::size_t elem) {
     constexpr const char* what = "conv2d: the depthwise kernel's zero-padded plane";
     const dim_t block = elem == sizeof(float) ? kBlock<float> : kBlock<double>;
     PlaneShape p;
-    p.wp = g.w + g.pl + g.pr;
-    p.len = checked_round_up(checked_add(checked_mul(g.ho() - 1, p.wp, what), g.wo(), what), block, what);
-    dim_t reach = checked_mul(g.sh, p.len - 1, what);
-    reach = checked_add(reach, checked_mul(checked_mul(g.r - 1, g.dh, what), p.wp, what), what);
-    reach = checked_add(reach, (g.s - 1) * g.dw + 1, what);  // < the padded width
-    const dim_t plane = checked_mul(g.h + g.pt + g.pb, p.wp, what);
-    p.elems = checked_round_up(std::max(reach, plane), 16, what);
-    // The scratch of one thread in bytes (plane + outputs, rounded as depthwise_conv allocates it).
-    checked_mul(checked_round_up(checked_add(p.elems, p.len, what), 16, what), static_cast<dim_t>(elem), what);
+    p.st = g.sh;
+    const dim_t hp = checked_add(g.h, checked_add(g.pt, g.pb, what), what);
+    const dim_t wp = checked_add(g.w, checked_add(g.pl, g.pr, what), what);
+    p.hq = ceil_div(hp, p.st), p.wq = ceil_div(wp, p.st);
+    p.len = checked_round_up(checked_add(checked_mul(g.ho() - 1, p.wq, what), g.wo(), what), block, what);
+    // The farthest read: the last tap's offset inside its phase plane, plus the computed outputs.
+    dim_t reach = checked_mul(checked_mul(g.r - 1, g.dh, what) / p.st, p.wq, what);
+    reach = checked_add(reach, (g.s - 1) * g.dw / p.st, what);
+    reach = checked_add(reach, p.len, what);
+    p.elems = checked_round_up(std::max(reach, checked_mul(p.hq, p.wq, what)), 16, what);
+    p.all = checked_mul(checked_mul(p.st, p.st, what), p.elems, what);
+    // The scratch of one thread in bytes (planes + outputs, rounded as depthwise_conv allocates it).
+    checked_mul(checked_round_up(checked_add(p.all, p.len, what), 16, what), static_cast<dim_t>(elem), what);
     return p;
 }
 
-// The zero-padded copy of one input plane.
-template <typename T>
-KERNELS_CLONES void fill_plane(const ConvGeom& g, const PlaneShape& ps, const T* x, inc_t xs_h, inc_t xs_w,
-                               T* KERNELS_RESTRICT plane) {
-    std::fill(plane, plane + g.pt * ps.wp, T(0));
-    for (dim_t ih = 0; ih < g.h; ++ih) {
-        T* d = plane + (g.pt + ih) * ps.wp;
-        const T* s = x + ih * xs_h;
-        for (dim_t j = 0; j < g.pl; ++j) d[j] = T(0);
-        if (xs_w == 1)
-            for (dim_t j = 0; j < g.w; ++j) d[g.pl + j] = s[j];
-        else
-            for (dim_t j = 0; j < g.w; ++j) d[g.pl + j] = s[j * xs_w];
-        for (dim_t j = g.pl + g.w; j < ps.wp; ++j) d[j] = T(0);
-    }
-    std::fill(plane + (g.pt + g.h) * ps.wp, plane + ps.elems, T(0));
+// Per tap (r, s): where its reads start in the phase planes (phase plane (a, b) at (a*st + b) * elems).
+std::vector<dim_t> tap_offsets(const ConvGeom& g, const PlaneShape& ps) {
+    std::vector<dim_t> off(static_cast<std::size_t>(g.r * g.s));
+    for (dim_t r = 0; r < g.r; ++r)
+        for (dim_t s = 0; s < g.s; ++s) {
+            const dim_t dr = r * g.dh, dc = s * g.dw;
+            off[r * g.s + s] = ((dr % ps.st) * ps.st + dc % ps.st) * ps.elems + (dr / ps.st) * ps.wq + dc / ps.st;
+        }
+    return off;
 }
 
-// out[i] = sum over taps of taps[r*S + s] * plane[ST*i + r*dh*Wp + s*dw], i in [0, len), len a
-// multiple of the block. ST is the stride when it is 1 or 2 (constant-stride loads), else 0 and st.
-template <typename T, int ST>
-KERNELS_CLONES void correlate_flat(const ConvGeom& g, const PlaneShape& ps, const T* plane, const T* taps,
-                                   dim_t st, T* KERNELS_RESTRICT out) {
+// The zero-padded copy of one input plane, split into its st x st phase planes.
+template <typename T>
+KERNELS_CLONES void fill_planes(const ConvGeom& g, const PlaneShape& ps, const T* x, inc_t xs_h, inc_t xs_w,
+                                T* KERNELS_RESTRICT planes) {
+    const dim_t st = ps.st;
+    std::fill(planes, planes + ps.all, T(0));
+    for (dim_t ih = 0; ih < g.h; ++ih) {
+        const dim_t pr = g.pt + ih;  // padded row
+        T* row = planes + (pr % st) * st * ps.elems + (pr / st) * ps.wq;
+        const T* src = x + ih * xs_h;
+        if (st == 1 && xs_w == 1) {
+            std::copy(src, src + g.w, row + g.pl);
+            continue;
+        }
+        for (dim_t iw = 0; iw < g.w; ++iw) {
+            const dim_t pc = g.pl + iw;
+            row[(pc % st) * ps.elems + pc / st] = src[iw * xs_w];
+        }
+    }
+}
+
+// out[i] = sum over taps q of taps[q] * planes[off[q] + i], i in [0, len), len a multiple of the block.
+template <typename T>
+KERNELS_CLONES void correlate_flat(const ConvGeom& g, const PlaneShape& ps, const T* planes, const T* taps,
+                                   const dim_t* off, T* KERNELS_RESTRICT out) {
     constexpr dim_t B = kBlock<T>;
-    const dim_t step = ST ? ST : st;
+    const dim_t ntaps = g.r * g.s;
     for (dim_t i0 = 0; i0 < ps.len; i0 += B) {
         T acc[B] = {};
-        for (dim_t r = 0; r < g.r; ++r)
-            for (dim_t s = 0; s < g.s; ++s) {
-                const T wv = taps[r * g.s + s];
-                const T* src = plane + step * i0 + r * g.dh * ps.wp + s * g.dw;
+        for (dim_t q = 0; q < ntaps; ++q) {
+            const T wv = taps[q];
+            const T* src = planes + off[q] + i0;
 #pragma GCC unroll 64
-                for (dim_t t = 0; t < B; ++t) acc[t] += wv * src[t * step];
-            }
+            for (dim_t t = 0; t < B; ++t) acc[t] += wv * src[t];
+        }
 #pragma GCC unroll 64
         for (dim_t t = 0; t < B; ++t) out[i0 + t] = acc[t];
     }
@@ -103,19 +127,18 @@ KERNELS_CLONES void store_row(const T* v, dim_t n, T sc, T sf, Act act, T* y, in
 }
 
 template <typename T>
-void nchw_plane(const ConvGeom& g, const ConvIO<T>& io, const PlaneShape& ps, dim_t img, dim_t c, T* scratch) {
+void nchw_plane(const ConvGeom& g, const ConvIO<T>& io, const PlaneShape& ps, const dim_t* off, dim_t img, dim_t c,
+                T* scratch) {
     const T* x = io.x + img * io.xs.n + c * io.xs.c;
     T* y = io.y + img * io.ys.n + c * io.ys.c;
     const T* taps = io.w + c * g.r * g.s;
     const Epilogue<T>& ep = io.ep;
     const T sc = ep.scale ? ep.scale[c] : T(1), sf = ep.shift ? ep.shift[c] : T(0);
-    T* plane = scratch;
-    T* out = scratch + ps.elems;
-    fill_plane(g, ps, x, io.xs.h, io.xs.w, plane);
-    if (g.sh == 1) correlate_flat<T, 1>(g, ps, plane, taps, 1, out);
-    else if (g.sh == 2) correlate_flat<T, 2>(g, ps, plane, taps, 2, out);
-    else correlate_flat<T, 0>(g, ps, plane, taps, g.sh, out);
-    for (dim_t ho = 0; ho < g.ho(); ++ho) store_row(out + ho * ps.wp, g.wo(), sc, sf, ep.act, y + ho * io.ys.h, io.ys.w);
+    T* planes = scratch;
+    T* out = scratch + ps.all;
+    fill_planes(g, ps, x, io.xs.h, io.xs.w, planes);
+    correlate_flat(g, ps, planes, taps, off, out);
+    for (dim_t ho = 0; ho < g.ho(); ++ho) store_row(out + ho * ps.wq, g.wo(), sc, sf, ep.act, y + ho * io.ys.h, io.ys.w);
 }
 
 // Unequal strides: the flattened trick does not apply; a plain loop over outputs.
@@ -181,7 +204,7 @@ std::size_t depthwise_workspace(const ConvGeom& g, std::size_t elem, int nthread
     if (g.nhwc) return static_cast<std::size_t>(g.r * g.s * g.c) * elem;
     if (g.sh != g.sw) return 0;
     const PlaneShape ps = plane_shape(g, elem);
-    const dim_t per_thread = round_up(ps.elems + ps.len, 16) * static_cast<dim_t>(elem);  // checked there
+    const dim_t per_thread = round_up(ps.all + ps.len, 16) * static_cast<dim_t>(elem);  // checked there
     return static_cast<std::size_t>(checked_mul(per_thread, nthreads, "conv2d: the depthwise kernel's scratch"));
 }
 
@@ -226,7 +249,8 @@ void depthwise_conv(const ConvGeom& g, const ConvIO<T>& io, const T* w_rsc, Isa 
         return;
     }
     const PlaneShape ps = plane_shape(g, sizeof(T));
-    const std::size_t per_thread = round_up(static_cast<std::size_t>(ps.elems + ps.len), 16);
+    const std::vector<dim_t> off = tap_offsets(g, ps);
+    const std::size_t per_thread = round_up(static_cast<std::size_t>(ps.all + ps.len), 16);
     // Allocated here, on the calling thread: an allocation failure must throw before any worker runs.
     const dim_t bytes = checked_mul(static_cast<dim_t>(per_thread * sizeof(T)), nt, "conv2d: the depthwise kernel's scratch");
     T* scratch = static_cast<T*>(workspace(static_cast<std::size_t>(bytes), Slot::scratch));
@@ -238,7 +262,7 @@ void depthwise_conv(const ConvGeom& g, const ConvIO<T>& io, const T* w_rsc, Isa 
         T* mine = scratch;
 #endif
 #pragma omp for schedule(static)
-        for (dim_t p = 0; p < planes; ++p) nchw_plane(g, io, ps, p / g.c, p % g.c, mine);
+        for (dim_t p = 0; p < planes; ++p) nchw_plane(g, io, ps, off.data(), p / g.c, p % g.c, mine);
     }
 }
 
