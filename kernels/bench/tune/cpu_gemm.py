@@ -185,8 +185,8 @@ def tune_dtype(_cpu, dt: np.dtype, args: argparse.Namespace) -> Optional[Item]:
         if _pick(final, default) == current:
             print(f"{dt.name}: chose {current.text()}: x{speedup:.3f} over the default ({cells})", flush=True)
         else:
-            print(f"{dt.name}: {current.text()} not confirmed against the default (x{speedup:.3f}: {cells}); "
-                  "the default is kept", flush=True)
+            print(f"{dt.name}: kept the default: {current.text()} was not confirmed against it (x{speedup:.3f}: {cells})",
+                  flush=True)
             current = default
     per_case = {k: 1.0 / r for k, r in _ratios(final[current], final[default]).items()}
     speedup = 1.0 / _mean(_ratios(final[current], final[default]))
