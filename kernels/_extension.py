@@ -11,7 +11,7 @@ becomes the cpu backend's reason.
 it (the cpu backend's first call, hpc_kernels.info(), the numba backend asking for the CPU's ISAs),
 and sets the engine up once as it loads: KERNELS_CPU_ISA and the KERNELS_CPU_MC/KC/NC block
 sizes, then the GEMM configuration per dtype that `python -m hpc_kernels tune gemm --backend cpu`
-stored (apply_tuned_gemm), and the thread count hpc_kernels._threads kept until then.
+stored (hpc_kernels._tuning.apply_cpu_gemm, through on_load), and the thread count hpc_kernels._threads kept until then.
 
 Precedence of the GEMM micro-kernel and block sizes: KERNELS_CPU_MC/KC/NC (any of them set: the
 stored entries are ignored, a KERNELS_VERBOSE line says so) > the tuning store (looked up under the
@@ -21,19 +21,27 @@ the sizes derived from the caches and every kernel of the ISA cap.
 from __future__ import annotations
 
 import importlib
-import logging
 import threading
 from pathlib import Path
 from types import ModuleType
-from typing import Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from . import _threads
 from ._config import config
 
 _NOT_BUILT = "_cpu_not_built.txt"  # written by CMakeLists.txt / cmake/try_build_cpu.cmake
-GEMM_FIELDS = ("ukernel", "mc", "kc", "nc")  # a cpu/gemm entry of the tuning store: configure_gemm's arguments
 
-logger = logging.getLogger("hpc_kernels")
+# Run with the module once it has loaded and is configured, before it gets the thread count:
+# kernels/__init__.py registers the tuning store's cpu GEMM entries (_tuning.apply_cpu_gemm), which
+# this module may not import (it sits below _tuning in the layers of .importlinter).
+_load_hooks: List[Callable[[ModuleType], None]] = []
+
+
+def on_load(hook: Callable[[ModuleType], None]) -> None:
+    """Call hook(module) when the extension loads (never when it cannot be loaded). The package
+    registers its hooks on import, before anything can load the extension."""
+    if hook not in _load_hooks:
+        _load_hooks.append(hook)
 
 
 def _not_built_file() -> Optional[Path]:
@@ -92,64 +100,10 @@ def cpu_extension() -> Tuple[Optional[ModuleType], str]:
                         module.configure(config.cpu_isa or "avx512", config.cpu_mc, config.cpu_kc, config.cpu_nc, source="env")
                     except ValueError as exc:
                         raise ValueError(f"KERNELS_CPU_ISA / KERNELS_CPU_MC,KC,NC: {exc}") from None
-                    apply_tuned_gemm(module)
+                    for hook in _load_hooks:
+                        hook(module)
                     _threads.attach(module)
                 _loaded = module, reason
             loaded = _loaded
     return loaded
 
-
-def gemm_entry_problem(value: object) -> str:
-    """What is wrong with a stored cpu/gemm value, or "" ({"ukernel": str, "mc", "kc", "nc": int >= 0};
-    whether the kernel exists and the sizes fit is configure_gemm's to say)."""
-    if not isinstance(value, dict):
-        return f"not an object: {value!r}"
-    extra = sorted(set(value) - set(GEMM_FIELDS))
-    if extra:
-        return f"unknown field(s) {', '.join(map(repr, extra))} (allowed: {', '.join(GEMM_FIELDS)})"
-    if not isinstance(value.get("ukernel", ""), str):
-        return f"ukernel must be a string, got {value['ukernel']!r}"
-    for f in GEMM_FIELDS[1:]:
-        v = value.get(f, 0)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            return f"{f} must be an integer >= 0 (0 = derived), got {v!r}"
-    return ""
-
-
-def apply_tuned_gemm(module: ModuleType) -> None:
-    """Configure each dtype's GEMM from the tuning store (backend "cpu", op "gemm", key the dtype),
-    unless KERNELS_CPU_MC/KC/NC override the blocks. A bad or unusable entry (a kernel this build or
-    CPU lacks, sizes configure_gemm refuses) is skipped with a warning: the engine keeps its
-    derived configuration for that dtype and loading never fails. Costs one failed open() when no
-    store exists, one read of the JSON file (kept for the process's later lookups) when one does."""
-    from . import _tuning  # only here: `import hpc_kernels` stays light (tests/api/test_lazy_import.py)
-
-    try:
-        st = _tuning.store()
-        if not st.has("cpu", "gemm"):
-            return
-        if config.cpu_mc or config.cpu_kc or config.cpu_nc:
-            logger.info("cpu gemm: KERNELS_CPU_MC/KC/NC are set, the tuned entries in %s are ignored", st.path)
-            return
-        # not _tuning.cpu_device(): it loads the extension, whose load is running now
-        device = _tuning.host_device(module.info()["float32"]["isa"])
-        for dt in ("float32", "float64"):
-            hit = st.lookup("cpu", "gemm", dt, device)
-            if hit is None or not hit.tuned:
-                continue
-            v = hit.value
-            why = gemm_entry_problem(v)
-            if not why:
-                try:
-                    module.configure_gemm(dt, v.get("ukernel", ""), v.get("mc", 0), v.get("kc", 0), v.get("nc", 0),
-                                          source="tuned")
-                except (ValueError, TypeError) as exc:  # TypeError: a size beyond a C++ integer
-                    why = str(exc)
-            if why:
-                logger.warning("tuning store %s: cpu gemm %s entry (%s level) ignored, %s; the derived configuration is "
-                               "used (retune: python -m hpc_kernels tune gemm --backend cpu)", st.path, dt, hit.level, why)
-            else:
-                logger.info("cpu gemm %s: tuned configuration from %s (%s level): %s", dt, st.path, hit.level, v)
-    except Exception as exc:  # pragma: no cover - the store's own errors are caught above; never fail the load
-        logger.warning("cpu gemm: the tuning store could not be read (%s: %s); derived configuration used",
-                       type(exc).__name__, exc)

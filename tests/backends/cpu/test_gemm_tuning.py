@@ -123,7 +123,7 @@ def test_stored_entry_is_applied(store, cpu_config, no_env_blocks, caplog):
     _tuning.put("cpu", "gemm", "float32", value, _tuning.cpu_device())
     f64 = _info("float64")
     with caplog.at_level(logging.INFO, logger="hpc_kernels"):
-        _extension.apply_tuned_gemm(_cpu)
+        _tuning.apply_cpu_gemm(_cpu)
     e = _info("float32")
     assert [c["ukernel"] for c in e["candidates"]] == [u["name"]] and (e["mc"], e["kc"]) == (3 * u["mr"], 120)
     assert e["source"] == {"ukernel": "tuned", "mc": "tuned", "kc": "tuned", "nc": "derived"}
@@ -151,17 +151,17 @@ def test_bad_stored_entry_is_ignored_with_a_warning(store, cpu_config, no_env_bl
     _tuning.put("cpu", "gemm", "float32", value, _tuning.cpu_device())
     before = _cpu.info()
     with caplog.at_level(logging.WARNING, logger="hpc_kernels"):
-        _extension.apply_tuned_gemm(_cpu)  # never raises
+        _tuning.apply_cpu_gemm(_cpu)  # never raises
     assert _cpu.info()["float32"] == before["float32"]
     assert "cpu gemm float32 entry (device level) ignored" in caplog.text and why in caplog.text
 
 
 def test_env_blocks_win_over_the_store(store, cpu_config, monkeypatch, caplog):
     _tuning.put("cpu", "gemm", "float32", {"kc": 96}, _tuning.cpu_device())
-    monkeypatch.setattr(_extension, "config", dataclasses.replace(config, cpu_kc=48))
+    monkeypatch.setattr(_tuning, "config", dataclasses.replace(config, cpu_kc=48))
     before = _cpu.info()
     with caplog.at_level(logging.INFO, logger="hpc_kernels"):
-        _extension.apply_tuned_gemm(_cpu)
+        _tuning.apply_cpu_gemm(_cpu)
     assert _cpu.info()["float32"] == before["float32"]
     assert "KERNELS_CPU_MC/KC/NC are set, the tuned entries" in caplog.text
 
@@ -171,7 +171,7 @@ def test_an_entry_of_another_isa_does_not_apply(store, cpu_config, no_env_blocks
     other = _tuning.host_device("avx2" if here.arch != "avx2" else "generic")
     _tuning.put("cpu", "gemm", "float32", {"kc": 96}, other)
     before = _cpu.info()
-    _extension.apply_tuned_gemm(_cpu)
+    _tuning.apply_cpu_gemm(_cpu)
     assert _cpu.info()["float32"] == before["float32"]
 
 
@@ -243,6 +243,6 @@ def test_tuner_writes_an_entry_the_loader_accepts(store, capsys, monkeypatch):
                  "--threads", "1"]) == 0
     assert "1 gemm configurations written to" in capsys.readouterr().out
     rec = store.entries()["cpu"][_tuning.cpu_device().level_keys()[0]]["gemm"]["float64"]
-    assert set(rec["value"]) == {"ukernel", "mc", "kc", "nc"} and _extension.gemm_entry_problem(rec["value"]) == ""
+    assert set(rec["value"]) == {"ukernel", "mc", "kc", "nc"} and _tuning.cpu_gemm_problem(rec["value"]) == ""
     m = rec["measured"]
     assert m["threads"] == 1 and m["sizes"] == [96] and "speedup" in m and set(m["seconds"]) == {"default", "chosen"}
