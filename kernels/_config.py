@@ -11,9 +11,10 @@ ENV_VARS = {
     "KERNELS_BACKEND": "backend used when none is given (cpu, reference, ...); default: by array type",
     "KERNELS_NUM_THREADS": "threads of the cpu backend (at most 4 x the cores, at least 8); default OMP_NUM_THREADS, else the core count",
     "KERNELS_CPU_ISA": "cap on the cpu micro-kernel ISA: avx512, avx2, rvv (RISC-V) or generic (default: best the CPU runs)",
+    "KERNELS_CPU_UARCH": "microarchitecture whose defaults the cpu engine uses (block-size rules, kernel efficiencies, thread grid): auto (from CPUID, the default), zen5, zen4, zen3, zen2, spr, skx, haswell or unknown (the cache-size model alone)",
     "KERNELS_CPU_MC": "cpu GEMM block size MC (rows of the packed A block); default from the L2 size",
     "KERNELS_CPU_KC": "cpu GEMM block size KC (depth of packed panels); default from the L1 size",
-    "KERNELS_CPU_NC": "cpu GEMM block size NC (columns of the packed B block); default from the L3 size",
+    "KERNELS_CPU_NC": "cpu GEMM block size NC (columns of the packed B block); default from the L3 size and the microarchitecture's B-block budget",
     "KERNELS_VERBOSE": "1 logs every dispatch decision (logger 'hpc_kernels') to stderr",
     "KERNELS_CACHE_DIR": "directory of the tuning store (tuning.json) and numba's kernel cache; default: the platform's user cache dir",
     "KERNELS_OPENCL_DEVICE": "opencl device: 'platform:device' indices or a name substring; default PYOPENCL_CTX, else the first GPU/accelerator, else a CPU, that builds a probe program",
@@ -40,6 +41,7 @@ class Config:
     backend: Optional[str]
     num_threads: Optional[int]
     cpu_isa: Optional[str]
+    cpu_uarch: Optional[str]
     cpu_mc: int
     cpu_kc: int
     cpu_nc: int
@@ -55,6 +57,7 @@ def read() -> Config:
         backend=os.environ.get("KERNELS_BACKEND", "").strip().lower() or None,
         num_threads=_int("KERNELS_NUM_THREADS"),
         cpu_isa=os.environ.get("KERNELS_CPU_ISA", "").strip().lower() or None,
+        cpu_uarch=os.environ.get("KERNELS_CPU_UARCH", "").strip().lower() or None,
         cpu_mc=_int("KERNELS_CPU_MC") or 0,
         cpu_kc=_int("KERNELS_CPU_KC") or 0,
         cpu_nc=_int("KERNELS_CPU_NC") or 0,

@@ -9,14 +9,16 @@ becomes the cpu backend's reason.
 
 `import hpc_kernels` does not load the extension: cpu_extension() does, on the first call that needs
 it (the cpu backend's first call, hpc_kernels.info(), the numba backend asking for the CPU's ISAs),
-and sets the engine up once as it loads: KERNELS_CPU_ISA and the KERNELS_CPU_MC/KC/NC block
-sizes, then the GEMM configuration per dtype that `python -m hpc_kernels tune gemm --backend cpu`
-stored (hpc_kernels._tuning.apply_cpu_gemm, through on_load), and the thread count hpc_kernels._threads kept until then.
+and sets the engine up once as it loads: KERNELS_CPU_UARCH, KERNELS_CPU_ISA and the
+KERNELS_CPU_MC/KC/NC block sizes, then the GEMM configuration per dtype that `python -m hpc_kernels
+tune gemm --backend cpu` stored (hpc_kernels._tuning.apply_cpu_gemm, through on_load), and the
+thread count hpc_kernels._threads kept until then.
 
 Precedence of the GEMM micro-kernel and block sizes: KERNELS_CPU_MC/KC/NC (any of them set: the
 stored entries are ignored, a KERNELS_VERBOSE line says so) > the tuning store (looked up under the
 device of the ISA cap: entries tuned under KERNELS_CPU_ISA=avx2 answer only avx2-capped runs) >
-the sizes derived from the caches and every kernel of the ISA cap.
+the sizes derived from the caches by the microarchitecture's rule (KERNELS_CPU_UARCH picks the row)
+and every kernel of the ISA cap.
 """
 from __future__ import annotations
 
@@ -96,6 +98,11 @@ def cpu_extension() -> Tuple[Optional[ModuleType], str]:
             if _loaded is None:
                 module, reason = load_cpu_extension()
                 if module is not None:
+                    try:
+                        if config.cpu_uarch:  # before configure: the engine reads the row as it builds
+                            module.select_uarch(config.cpu_uarch)
+                    except ValueError as exc:
+                        raise ValueError(f"KERNELS_CPU_UARCH: {exc}") from None
                     try:
                         module.configure(config.cpu_isa or "avx512", config.cpu_mc, config.cpu_kc, config.cpu_nc, source="env")
                     except ValueError as exc:

@@ -109,6 +109,16 @@ def format_info(d: Dict[str, Any]) -> str:
         lines += [
             f"cpu ISAs:    built {', '.join(e['isas_built'])}; CPU runs {', '.join(e['isas_supported'])}; cap {e['isa_cap']}",
             f"caches:      L1d {kib['l1d']} KiB, L2 {kib['l2']} KiB, L3 {kib['l3']} KiB",
+        ]
+        u, cid = e.get("uarch"), e.get("cpuid")
+        if u and cid:  # the microarchitecture row whose defaults the engine uses (csrc/arch/uarch.cpp)
+            forced = "" if u["name"] == u["detected"] else f", forced by KERNELS_CPU_UARCH (detected: {u['detected']})"
+            lines += [
+                f"uarch:       {u['name']}: {u['description']} [{cid['vendor'] or 'no CPUID'} family {cid['family']:#x} "
+                f"model {cid['model']:#x}{forced}]",
+                f"             defaults {u['provenance']}",
+            ]
+        lines += [
             f"openmp:      {e['openmp']}   compiler: {e['compiler']}",
         ]
         for dt in ("float32", "float64"):

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "../arch/table.hpp"
+#include "../arch/uarch.hpp"
 #include "../core/cpu_info.hpp"
 #include "../core/engine.hpp"
 #include "../core/threads.hpp"
@@ -39,7 +40,7 @@ template <typename T>
 py::dict engine_info() {
     py::list all;
     for (const Candidate<T>& c : engine<T>().cands)
-        all.append(candidate_info(c.ukr->name, isa_name(c.ukr->isa), c.ukr->mr, c.ukr->nr, c.ukr->efficiency, c.blk));
+        all.append(candidate_info(c.ukr->name, isa_name(c.ukr->isa), c.ukr->mr, c.ukr->nr, c.efficiency, c.blk));
     py::dict d = all[0].cast<py::dict>();
     py::dict top;
     for (auto item : d) top[item.first] = item.second;
@@ -61,6 +62,13 @@ py::dict info() {
     d["isas_built"] = built;
     d["isas_supported"] = supported;
     d["isa_cap"] = isa_name(isa_cap());
+    const CpuId id = cpu_id();
+    const UarchRow& u = host_uarch();
+    d["cpuid"] = py::dict(py::arg("vendor") = std::string(id.vendor), py::arg("family") = id.family,
+                          py::arg("model") = id.model);
+    d["uarch"] = py::dict(py::arg("name") = u.name, py::arg("description") = u.description,
+                          py::arg("detected") = detected_uarch().name, py::arg("provenance") = u.provenance,
+                          py::arg("grid_stream_weight") = u.grid_stream_weight);
     const CacheSizes cs = cache_sizes();
     d["cache_bytes"] = py::dict(py::arg("l1d") = cs.l1d, py::arg("l2") = cs.l2, py::arg("l3") = cs.l3);
     d["float32"] = engine_info<float>();
@@ -88,6 +96,15 @@ void configure_entry(const std::string& isa, py::ssize_t mc, py::ssize_t kc, py:
     check_source(source);
     try {
         configure(cap, mc, kc, nc, ukernel, source);
+    } catch (const std::invalid_argument& e) {
+        throw py::value_error(e.what());
+    }
+}
+
+// Forces a microarchitecture row ("auto": the detected one) for the next configure().
+void select_uarch_entry(const std::string& name) {
+    try {
+        select_uarch(name);
     } catch (const std::invalid_argument& e) {
         throw py::value_error(e.what());
     }
@@ -129,6 +146,8 @@ PYBIND11_MODULE(_cpu, m) {
           "alpha*op(a)@op(b) + beta*C into out, else c (in place), else a new array");
     m.def("matmul", &matmul_entry, py::arg("a").noconvert(), py::arg("b").noconvert(),
           py::arg("out") = py::none(), "batched matmul of >= 2-D arrays");
+    m.def("select_uarch", &select_uarch_entry, py::arg("name"),
+          "use this microarchitecture row's defaults ('auto': the detected CPU's) from the next configure()");
     m.def("configure", &configure_entry, py::arg("isa") = "avx512", py::arg("mc") = 0,
           py::arg("kc") = 0, py::arg("nc") = 0, py::arg("ukernel") = "", py::arg("source") = "configure",
           "cap the ISA, override block sizes (0 = derive from caches), or force one micro-kernel, for both "

@@ -16,7 +16,9 @@ Blocking derive_blocking(dim_t mr, dim_t nr, dim_t s, const CacheSizes& caches, 
     // KC a multiple of 8 keeps the unrolled k loop free of remainders on full blocks.
     b.kc = std::clamp<dim_t>(l1 / r.kc_l1_div / (nr * s) / 8 * 8, r.kc_min, r.kc_max);
     b.mc = round_down_min(std::min<dim_t>(l2 / r.mc_l2_div / (b.kc * s), r.mc_max), mr);
-    b.nc = round_down_min(std::clamp<dim_t>(l3 / r.nc_l3_div / (b.kc * s), r.nc_min, r.nc_max), nr);
+    dim_t b_bytes = l3 / r.nc_l3_div;
+    if (r.nc_bytes_max) b_bytes = std::min<dim_t>(b_bytes, static_cast<dim_t>(r.nc_bytes_max));
+    b.nc = round_down_min(std::clamp<dim_t>(b_bytes / (b.kc * s), r.nc_min, r.nc_max), nr);
     return b;
 }
 

@@ -19,6 +19,9 @@ struct BlockRule {
     dim_t kc_min, kc_max;  // bounds on KC
     dim_t mc_max;          // bound on MC (before rounding down to MR)
     dim_t nc_min, nc_max;  // bounds on NC (the reported L3 may be a whole socket's, or a host's)
+    // Bytes the KC x NC block of B may take, whatever L3 reports (0: no bound). A microarchitecture's
+    // measured budget (arch/uarch.cpp): a VM's sysfs reports the host's L3, not the core complex's.
+    std::size_t nc_bytes_max = 0;
 };
 
 // The analytical model of Low et al. (BLIS, TOMS 2016), simplified, with the rule's shares:

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "../arch/table.hpp"
+#include "../arch/uarch.hpp"
 #include "cpu_info.hpp"
 
 namespace kernels {
@@ -14,8 +15,9 @@ namespace {
 
 template <typename T>
 Candidate<T> candidate(const Ukernel<T>* u, dim_t mc, dim_t kc, dim_t nc) {
-    const Blocking derived = derive_blocking(u->mr, u->nr, sizeof(T), cache_sizes(), isa_row(u->isa).blocks);
-    return {u, apply_overrides(derived, u->mr, u->nr, mc, kc, nc)};
+    // The microarchitecture's rule and efficiency where its row has them, else the ISA row's.
+    const Blocking derived = derive_blocking(u->mr, u->nr, sizeof(T), cache_sizes(), block_rule_for(u->isa));
+    return {u, apply_overrides(derived, u->mr, u->nr, mc, kc, nc), efficiency_for(*u), host_uarch().grid_stream_weight};
 }
 
 template <typename T>

@@ -13,6 +13,8 @@ template <typename T>
 struct Candidate {
     const Ukernel<T>* ukr;
     Blocking blk;
+    double efficiency;       // the kernel's on this microarchitecture (arch/uarch.cpp), for pick()
+    int grid_stream_weight;  // choose_grid's weight of a streamed element (driver.hpp), per microarchitecture
 };
 
 // Where an engine's kernel choice and block sizes came from, for info(): "derived" (every kernel of
@@ -35,7 +37,7 @@ struct Engine {
         double best_cost = -1.0;
         for (const Candidate<T>& c : cands) {
             const double cost = static_cast<double>(c.ukr->padded_rows(m)) *
-                                static_cast<double>(round_up(n, c.ukr->nr)) / c.ukr->efficiency;
+                                static_cast<double>(round_up(n, c.ukr->nr)) / c.efficiency;
             if (best_cost < 0.0 || cost < best_cost) best = &c, best_cost = cost;
         }
         return *best;

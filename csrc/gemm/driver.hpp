@@ -80,8 +80,8 @@ struct Grid {
 // makes every thread read the whole B block, splitting N the whole A block). A streamed element
 // costs about 4 FMA lanes (an L2/L3 line shared by 8-16 elements vs 32 lanes per cycle); the
 // term matters only for short, wide C such as 49 x 512, where splitting N avoids sharing B.
-inline Grid choose_grid(int nt, dim_t m, dim_t nc, dim_t mr, dim_t nr) {
-    constexpr dim_t kStreamWeight = 4;
+// The weight comes from the microarchitecture table (arch/uarch.cpp; 4 measured on Sapphire Rapids).
+inline Grid choose_grid(int nt, dim_t m, dim_t nc, dim_t mr, dim_t nr, dim_t kStreamWeight) {
     Grid best{nt, 1};
     dim_t best_cost = -1;
     for (int tm = nt; tm >= 1; --tm) {
@@ -118,9 +118,12 @@ BlockPlan plan_blocks(dim_t m, dim_t n, dim_t k, const Candidate<T>& cand, int n
     BlockPlan p{};
     p.MR = u.mr, p.NR = u.nr;
     p.KC = std::min(cand.blk.kc, k);
-    p.NC = std::min(cand.blk.nc, round_up(n, p.NR));
+    // NC balanced over the jc blocks n needs: n = 1024 with NC = 768 runs two blocks of 516 and
+    // 508, not 768 and a thin 256 (whose B block is packed and streamed for a quarter of the work).
+    const dim_t jc_blocks = ceil_div(n, std::max<dim_t>(cand.blk.nc, 1));
+    p.NC = std::min(round_up(ceil_div(n, jc_blocks), p.NR), round_up(n, p.NR));
     p.MC = std::min(cand.blk.mc, round_up(m, p.MR));
-    p.grid = choose_grid(nt, m, p.NC, p.MR, p.NR);
+    p.grid = choose_grid(nt, m, p.NC, p.MR, p.NR, cand.grid_stream_weight);
     // With M split (tm > 1) the B block is shared: all threads pack it together, between
     // barriers. With only N split each thread packs just the panels it uses into a region of its
     // own, and never waits for another (packing, memory bound, overlaps the other's FMAs).

@@ -1087,8 +1087,11 @@ class ConvCase(Case):
             hw = None
             if geo is not None:
                 hw = (2, 3, geo["ho"], geo["wo"]) if self.layout == "NCHW" else (1, 2, geo["ho"], geo["wo"])
-            output_check(e, "out", out, dt, geo and geo["out_shape"], {"x": x, "w": w},
-                         soft={k: objs[k] for k in ("bias", "scale", "shift")}, hw=hw)
+            # A plan's weights and vectors were copied when it was built (Conv2d owns what it
+            # packed): its call reads only x, so out may lie over the caller's w, bias, ...
+            params = {} if self.plan else {"w": w}
+            soft = {} if self.plan else {k: objs[k] for k in ("bias", "scale", "shift")}
+            output_check(e, "out", out, dt, geo and geo["out_shape"], {"x": x, **params}, soft=soft, hw=hw)
         return e, geo
 
     def _kw(self) -> dict:

@@ -65,6 +65,9 @@ SEED_CASES = {
     # two bad arguments: every backend reports out's kind first, then the operands, then out's shape
     # (found by the CI fuzz run of 2026-12-05: the Python backends checked out's shape first)
     "matmul-object-vector-bad-out-shape": MatmulCase(A((1, 2)), A((1,), "object"), out=A((1, 1))),
+    # a plan owns copies of its weights: out over the caller's w is a valid call (found by seed 78)
+    "plan-out-over-callers-w": ConvCase(A((1, 1, 1, 1)), A((1, 1, 1, 1)), out=A((1, 1, 1, 1), near=("w", 0)), plan=True),
+    "plan-out-over-callers-w-mutated": ConvCase(A((1, 2, 3, 3)), A((2, 2, 1, 1)), out=A((1, 2, 3, 3), near=("w", 0)), plan=True, mutate=True),
     "matmul-list-out-vector-b": MatmulCase(A((1, 2)), A((1,)), out=A((1, 1), kind="list")),
     "matmul-list-out-bad-shapes": MatmulCase(A((1, 2)), A((1, 1)), out=A((1, 1), kind="list")),
     "matmul-list-a-mixed-dtypes-bad-out": MatmulCase(A((0, 1, 1), kind="list"), A((1, 1), "float32"), out=A((0, 1, 1), "float32")),
