@@ -44,13 +44,22 @@ __all__ = [
 ]
 
 
+def _apply_tuned_cpu_gemm(module) -> None:
+    """When the extension loads: the cpu GEMM configuration stored by `tune gemm --backend cpu`."""
+    from ._tuning import apply_cpu_gemm  # at load only: `import hpc_kernels` does not read the store
+
+    apply_cpu_gemm(module)
+
+
 def _init() -> None:
     """Logging and the thread count from the environment. The C++ extension is not loaded here:
-    kernels/_extension.py loads and configures it on the first call that needs it."""
-    from . import _threads
+    kernels/_extension.py loads and configures it on the first call that needs it (then the tuned
+    cpu GEMM configuration is applied, a hook registered here: _extension sits below _tuning)."""
+    from . import _extension, _threads
 
     configure_logging()
     _threads.init_from_env()
+    _extension.on_load(_apply_tuned_cpu_gemm)
 
 
 _init()

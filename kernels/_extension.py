@@ -9,8 +9,16 @@ becomes the cpu backend's reason.
 
 `import hpc_kernels` does not load the extension: cpu_extension() does, on the first call that needs
 it (the cpu backend's first call, hpc_kernels.info(), the numba backend asking for the CPU's ISAs),
-and sets the engine up once as it loads: KERNELS_CPU_UARCH, KERNELS_CPU_ISA and the KERNELS_CPU_MC/KC/NC block
-sizes, and the thread count hpc_kernels._threads kept until then.
+and sets the engine up once as it loads: KERNELS_CPU_UARCH, KERNELS_CPU_ISA and the
+KERNELS_CPU_MC/KC/NC block sizes, then the GEMM configuration per dtype that `python -m hpc_kernels
+tune gemm --backend cpu` stored (hpc_kernels._tuning.apply_cpu_gemm, through on_load), and the
+thread count hpc_kernels._threads kept until then.
+
+Precedence of the GEMM micro-kernel and block sizes: KERNELS_CPU_MC/KC/NC (any of them set: the
+stored entries are ignored, a KERNELS_VERBOSE line says so) > the tuning store (looked up under the
+device of the ISA cap: entries tuned under KERNELS_CPU_ISA=avx2 answer only avx2-capped runs) >
+the sizes derived from the caches by the microarchitecture's rule (KERNELS_CPU_UARCH picks the row)
+and every kernel of the ISA cap.
 """
 from __future__ import annotations
 
@@ -18,12 +26,24 @@ import importlib
 import threading
 from pathlib import Path
 from types import ModuleType
-from typing import Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from . import _threads
 from ._config import config
 
 _NOT_BUILT = "_cpu_not_built.txt"  # written by CMakeLists.txt / cmake/try_build_cpu.cmake
+
+# Run with the module once it has loaded and is configured, before it gets the thread count:
+# kernels/__init__.py registers the tuning store's cpu GEMM entries (_tuning.apply_cpu_gemm), which
+# this module may not import (it sits below _tuning in the layers of .importlinter).
+_load_hooks: List[Callable[[ModuleType], None]] = []
+
+
+def on_load(hook: Callable[[ModuleType], None]) -> None:
+    """Call hook(module) when the extension loads (never when it cannot be loaded). The package
+    registers its hooks on import, before anything can load the extension."""
+    if hook not in _load_hooks:
+        _load_hooks.append(hook)
 
 
 def _not_built_file() -> Optional[Path]:
@@ -84,10 +104,13 @@ def cpu_extension() -> Tuple[Optional[ModuleType], str]:
                     except ValueError as exc:
                         raise ValueError(f"KERNELS_CPU_UARCH: {exc}") from None
                     try:
-                        module.configure(config.cpu_isa or "avx512", config.cpu_mc, config.cpu_kc, config.cpu_nc)
+                        module.configure(config.cpu_isa or "avx512", config.cpu_mc, config.cpu_kc, config.cpu_nc, source="env")
                     except ValueError as exc:
                         raise ValueError(f"KERNELS_CPU_ISA / KERNELS_CPU_MC,KC,NC: {exc}") from None
+                    for hook in _load_hooks:
+                        hook(module)
                     _threads.attach(module)
                 _loaded = module, reason
             loaded = _loaded
     return loaded
+

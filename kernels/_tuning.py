@@ -20,7 +20,11 @@ misread. Defaults live beside each backend's code and are registered here with `
 
 The file is read once per process. `put` re-reads it under an exclusive lock file, merges, writes
 a temporary file and renames it over the old one: concurrent tuners (threads or processes) never
-leave a torn file and never drop each other's keys. A file of another schema, an unreadable file,
+leave a torn file and never drop each other's keys.
+
+The cpu engine's own GEMM entries (op "gemm", key the dtype: `tune gemm --backend cpu`) are applied
+when the extension loads (apply_cpu_gemm, the hook kernels/__init__.py registers with
+_extension.on_load), unless KERNELS_CPU_MC/KC/NC are set. A file of another schema, an unreadable file,
 and the schema-1 conv2d_tuning.json of earlier versions are never read: one logged note says so.
 """
 from __future__ import annotations
@@ -401,6 +405,65 @@ def forget() -> None:
     with _store_lock:
         _store = None
     cpu_device.cache_clear()
+
+
+# ------------------------------------------------------------------------------------ the cpu engine's GEMM
+
+CPU_GEMM_FIELDS = ("ukernel", "mc", "kc", "nc")  # a cpu/gemm value: _cpu.configure_gemm's arguments
+
+
+def cpu_gemm_problem(value: object) -> str:
+    """What is wrong with a stored cpu/gemm value, or "" ({"ukernel": str, "mc", "kc", "nc": int >= 0};
+    whether the kernel exists and the sizes fit is configure_gemm's to say)."""
+    if not isinstance(value, dict):
+        return f"not an object: {value!r}"
+    extra = sorted(set(value) - set(CPU_GEMM_FIELDS))
+    if extra:
+        return f"unknown field(s) {', '.join(map(repr, extra))} (allowed: {', '.join(CPU_GEMM_FIELDS)})"
+    if not isinstance(value.get("ukernel", ""), str):
+        return f"ukernel must be a string, got {value['ukernel']!r}"
+    for f in CPU_GEMM_FIELDS[1:]:
+        v = value.get(f, 0)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            return f"{f} must be an integer >= 0 (0 = derived), got {v!r}"
+    return ""
+
+
+def apply_cpu_gemm(module: Any) -> None:
+    """Configure each dtype's GEMM from the tuning store (backend "cpu", op "gemm", key the dtype),
+    unless KERNELS_CPU_MC/KC/NC override the blocks. A bad or unusable entry (a kernel this build or
+    CPU lacks, sizes configure_gemm refuses) is skipped with a warning: the engine keeps its
+    derived configuration for that dtype and loading never fails. Costs one failed open() when no
+    store exists, one read of the JSON file (kept for the process's later lookups) when one does."""
+    try:
+        st = store()
+        if not st.has("cpu", "gemm"):
+            return
+        if config.cpu_mc or config.cpu_kc or config.cpu_nc:
+            logger.info("cpu gemm: KERNELS_CPU_MC/KC/NC are set, the tuned entries in %s are ignored", st.path)
+            return
+        # not cpu_device(): it loads the extension, whose load is running now
+        device = host_device(module.info()["float32"]["isa"])
+        for dt in ("float32", "float64"):
+            hit = st.lookup("cpu", "gemm", dt, device)
+            if hit is None or not hit.tuned:
+                continue
+            v = hit.value
+            why = cpu_gemm_problem(v)
+            if not why:
+                try:
+                    module.configure_gemm(dt, v.get("ukernel", ""), v.get("mc", 0), v.get("kc", 0), v.get("nc", 0),
+                                          source="tuned")
+                except (ValueError, TypeError) as exc:  # TypeError: a size beyond a C++ integer
+                    why = str(exc)
+            if why:
+                logger.warning("tuning store %s: cpu gemm %s entry (%s level) ignored, %s; the derived configuration is "
+                               "used (retune: python -m hpc_kernels tune gemm --backend cpu)", st.path, dt, hit.level, why)
+            else:
+                logger.info("cpu gemm %s: tuned configuration from %s (%s level): %s", dt, st.path, hit.level, v)
+    except Exception as exc:  # pragma: no cover - the store's own errors are caught above; never fail the load
+        logger.warning("cpu gemm: the tuning store could not be read (%s: %s); derived configuration used",
+                       type(exc).__name__, exc)
 
 
 def layer_key(shape, spec, dtype: str, threads: int) -> str:

@@ -85,6 +85,18 @@ def _kernels_line(k: Dict[str, Any]) -> str:
     return f"kernels: {', '.join(parts) or 'none'}; cache {k['cache_dir']}"
 
 
+def gemm_source_text(engine: Dict[str, Any]) -> str:
+    """Where one dtype's GEMM kernel and block sizes came from (the cpu engine's info()[dtype]["source"]):
+    derived from the caches, tuned (the tuning store, `tune gemm --backend cpu`), env (KERNELS_CPU_*), ..."""
+    src = engine["source"]
+    if all(v == "derived" for v in src.values()):
+        return "GEMM parameters: derived (cache model, kernel picked per shape; not tuned)"
+    parts = [f"kernel {engine['ukernel']} ({src['ukernel']})" if src["ukernel"] != "derived" else "kernel picked per shape"]
+    parts += [f"{f.upper()}={engine[f]} ({src[f]})" if src[f] != "derived" else f"{f.upper()} derived" for f in ("mc", "kc", "nc")]
+    tuned = any(v == "tuned" for v in src.values())
+    return f"GEMM parameters: {'tuned' if tuned else 'set'}: {', '.join(parts)}"
+
+
 def format_info(d: Dict[str, Any]) -> str:
     lines = [
         f"hpc-kernels {d['version']} (Python {d['python']}, {d['machine']})",
@@ -115,6 +127,8 @@ def format_info(d: Dict[str, Any]) -> str:
                     f"{dt + ':' if i == 0 else '':<13}{k['ukernel']} (MR={k['mr']}, NR={k['nr']}, "
                     f"efficiency {k['efficiency']:.2f}) MC={k['mc']} KC={k['kc']} NC={k['nc']}"
                 )
+            if e[dt].get("source"):
+                lines.append(f"{'':<13}{gemm_source_text(e[dt])}")
     lines.append("backends:")
     for name, b in d["backends"].items():
         mark = "yes" if b["available"] else "no "

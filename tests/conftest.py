@@ -19,8 +19,28 @@ from hpc_kernels._config import config  # noqa: E402
 from hpc_kernels._extension import cpu_extension  # noqa: E402
 
 # The suite tests the C++ engine: loaded (and configured from KERNELS_CPU_*) as the cpu backend's
-# first call would, before the helpers import hpc_kernels._cpu itself.
-_cpu, _ = cpu_extension()
+# first call would, before the helpers import hpc_kernels._cpu itself. Loading applies the cpu GEMM
+# entries of the tuning store; a developer's own store (~/.cache/hpc-kernels/tuning.json) must not
+# configure the engine under test, so the load sees an empty one (cache_path only: numba's kernel
+# cache in cache_dir() stays warm, see the `store` fixture).
+def _load_with_an_empty_store():
+    import tempfile
+    from pathlib import Path
+
+    from hpc_kernels import _tuning
+
+    real = _tuning.cache_path
+    with tempfile.TemporaryDirectory() as empty:
+        _tuning.cache_path = lambda: Path(empty) / _tuning.FILE_NAME
+        _tuning.forget()
+        try:
+            return cpu_extension()
+        finally:
+            _tuning.cache_path = real
+            _tuning.forget()
+
+
+_cpu, _ = _load_with_an_empty_store()
 
 from _helpers import ISAS, RUNNABLE_UKERNELS  # noqa: E402
 
@@ -57,7 +77,7 @@ _DEFAULT_INFO = _cpu.info()
 def _restore_defaults() -> None:
     """The configuration kernels starts with: avx512 cap and derived blocks, unless the
     KERNELS_CPU_* variables said otherwise (as hpc_kernels._extension.cpu_extension applies them)."""
-    _cpu.configure(config.cpu_isa or "avx512", config.cpu_mc, config.cpu_kc, config.cpu_nc)
+    _cpu.configure(config.cpu_isa or "avx512", config.cpu_mc, config.cpu_kc, config.cpu_nc, source="env")
 
 
 @pytest.fixture

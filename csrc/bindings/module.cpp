@@ -45,6 +45,9 @@ py::dict engine_info() {
     py::dict top;
     for (auto item : d) top[item.first] = item.second;
     top["candidates"] = all;
+    const Origin& o = engine<T>().origin;
+    top["source"] = py::dict(py::arg("ukernel") = o.ukernel, py::arg("mc") = o.mc, py::arg("kc") = o.kc,
+                             py::arg("nc") = o.nc);
     return top;
 }
 
@@ -79,14 +82,20 @@ py::dict info() {
     return d;
 }
 
+// A label for info()'s "source": short, printable (it is shown, never interpreted).
+void check_source(const std::string& source) {
+    if (source.empty() || source.size() > 32 || source == "derived")
+        throw py::value_error("source must be a label of 1..32 characters other than 'derived', got '" + source + "'");
+}
+
 void configure_entry(const std::string& isa, py::ssize_t mc, py::ssize_t kc, py::ssize_t nc,
-                     const std::string& ukernel) {
+                     const std::string& ukernel, const std::string& source) {
     Isa cap;
     if (!parse_isa(isa.c_str(), &cap))
         throw py::value_error("unknown ISA '" + isa + "'; allowed: " + isa_names());
-    if (mc < 0 || kc < 0 || nc < 0) throw py::value_error("block sizes must be >= 0 (0 = derive)");
+    check_source(source);
     try {
-        configure(cap, mc, kc, nc, ukernel);
+        configure(cap, mc, kc, nc, ukernel, source);
     } catch (const std::invalid_argument& e) {
         throw py::value_error(e.what());
     }
@@ -98,6 +107,19 @@ void select_uarch_entry(const std::string& name) {
         select_uarch(name);
     } catch (const std::invalid_argument& e) {
         throw py::value_error(e.what());
+    }
+}
+
+void configure_gemm_entry(const std::string& dtype, const std::string& ukernel, py::ssize_t mc, py::ssize_t kc,
+                          py::ssize_t nc, const std::string& source) {
+    if (dtype != "float32" && dtype != "float64")
+        throw py::value_error("configure_gemm: dtype must be 'float32' or 'float64', got '" + dtype + "'");
+    check_source(source);
+    try {
+        if (dtype == "float32") configure_dtype<float>(ukernel, mc, kc, nc, source);
+        else configure_dtype<double>(ukernel, mc, kc, nc, source);
+    } catch (const std::invalid_argument& e) {
+        throw py::value_error("configure_gemm(" + dtype + "): " + e.what());
     }
 }
 
@@ -127,8 +149,13 @@ PYBIND11_MODULE(_cpu, m) {
     m.def("select_uarch", &select_uarch_entry, py::arg("name"),
           "use this microarchitecture row's defaults ('auto': the detected CPU's) from the next configure()");
     m.def("configure", &configure_entry, py::arg("isa") = "avx512", py::arg("mc") = 0,
-          py::arg("kc") = 0, py::arg("nc") = 0, py::arg("ukernel") = "",
-          "cap the ISA, override block sizes (0 = derive from caches), or force one micro-kernel");
+          py::arg("kc") = 0, py::arg("nc") = 0, py::arg("ukernel") = "", py::arg("source") = "configure",
+          "cap the ISA, override block sizes (0 = derive from caches), or force one micro-kernel, for both "
+          "dtypes (replaces configure_gemm's); `source` labels the overrides in info()[dtype]['source']");
+    m.def("configure_gemm", &configure_gemm_entry, py::arg("dtype"), py::arg("ukernel") = "", py::arg("mc") = 0,
+          py::arg("kc") = 0, py::arg("nc") = 0, py::arg("source") = "configure_gemm",
+          "one dtype's GEMM configuration under the current ISA cap: every kernel of the cap (ukernel '') or only "
+          "the named one, block sizes (0 = derived); the other dtype is untouched");
     m.def("set_num_threads", &kernels::set_num_threads, py::arg("n"));
     m.def("get_num_threads", &kernels::num_threads);
     m.def("info", &info);

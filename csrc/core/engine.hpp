@@ -17,9 +17,17 @@ struct Candidate {
     int grid_stream_weight;  // choose_grid's weight of a streamed element (driver.hpp), per microarchitecture
 };
 
+// Where an engine's kernel choice and block sizes came from, for info(): "derived" (every kernel of
+// the ISA cap, blocks from the cache model) or the label its configure call gave: "env" (the
+// KERNELS_CPU_* variables), "tuned" (the tuning store), "configure", "configure_gemm".
+struct Origin {
+    std::string ukernel = "derived", mc = "derived", kc = "derived", nc = "derived";
+};
+
 template <typename T>
 struct Engine {
     std::vector<Candidate<T>> cands;  // kernels of the chosen ISA, table order; never empty
+    Origin origin;
 
     // The kernel that needs the least time for an m x n C (in kernel orientation): padded tile
     // area over the kernel's efficiency. A tall tile is faster per FMA but pads small m more
@@ -41,9 +49,25 @@ template <typename T>
 const Engine<T>& engine();
 
 // Select the micro-kernels of the best ISA <= cap (or only the one named `ukernel`, when not
-// empty) and set block sizes (0 = derive from the caches). Throws std::invalid_argument for an
-// unknown or unrunnable kernel name.
-void configure(Isa cap, dim_t mc, dim_t kc, dim_t nc, const std::string& ukernel = "");
+// empty) and set block sizes (0 = derive from the caches), for both dtypes (a tuned
+// configure_dtype is replaced too). Throws std::invalid_argument for an unknown or unrunnable
+// kernel name and for block sizes check_block_sizes refuses. `source` labels the overrides in
+// Engine::origin.
+void configure(Isa cap, dim_t mc, dim_t kc, dim_t nc, const std::string& ukernel = "",
+               const std::string& source = "configure");
 Isa isa_cap();
+
+// Replace only T's engine, under the current ISA cap: every kernel of the cap (ukernel empty; the
+// driver picks per shape) or only the kernel named `ukernel`, which must be a T kernel this CPU
+// runs at or below the cap; blocks mc/kc/nc (0 = derived). The other dtype is untouched. Throws
+// std::invalid_argument saying what is allowed. How the tuning store's entries are applied.
+template <typename T>
+void configure_dtype(const std::string& ukernel, dim_t mc, dim_t kc, dim_t nc, const std::string& source);
+
+// Largest block size accepted (a typo or a unit mix-up must not size a multi-GiB workspace), and
+// the largest packed A (MC x KC) and B (KC x NC) blocks, in bytes: far above any cache level.
+constexpr dim_t kMaxBlockSize = dim_t{1} << 16;
+constexpr dim_t kMaxPackedABytes = dim_t{64} << 20;
+constexpr dim_t kMaxPackedBBytes = dim_t{1} << 30;
 
 }  // namespace kernels

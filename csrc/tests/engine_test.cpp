@@ -96,6 +96,28 @@ void ukernel_groups(const kernels::Ukernel<T>& u) {
     n = "ukernel " + name + " tiny blocks";
     run(n, [&] { kernels::configure(top, 2 * u.mr, 13, 2 * u.nr, name); },
         [&](kt::Group& g) { kt::gemm_small_block_cases<T>(g, u, seed_of(n)); });
+    // The per-dtype entry the tuning store goes through: this kernel alone with odd blocks (MC and
+    // NC rounded down to the tile), labelled; configure_dtype refuses the other dtype's kernels.
+    n = "ukernel " + name + " configure_dtype";
+    run(n, [&] {
+            kernels::configure(top, 0, 0, 0);
+            kernels::configure_dtype<T>(name, 2 * u.mr + 3, 29, 3 * u.nr + 1, "test");
+        },
+        [&](kt::Group& g) {
+            const kernels::Engine<T>& e = kernels::engine<T>();
+            const kernels::Blocking b = e.cands.front().blk;
+            if (e.cands.size() != 1 || e.cands.front().ukr != &u || b.mc != 2 * u.mr || b.kc != 29 || b.nc != 3 * u.nr ||
+                e.origin.kc != "test" || e.origin.ukernel != "test")
+                throw std::runtime_error("configure_dtype did not select the kernel and blocks");
+            bool refused = false;
+            try {
+                kernels::configure_dtype<T>(name, -1, 0, 0, "test");
+            } catch (const std::invalid_argument&) {
+                refused = true;
+            }
+            if (!refused) throw std::runtime_error("configure_dtype accepted MC=-1");
+            kt::gemm_small_block_cases<T>(g, u, seed_of(n));
+        });
 }
 
 // KERNELS_TEST_ISAS: a comma-separated list of ISA names, or unset for all.

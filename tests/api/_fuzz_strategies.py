@@ -504,7 +504,7 @@ class _isa:
 
     def __exit__(self, *exc) -> None:
         if self.isa:
-            _cpu.configure(config.cpu_isa or "avx512", config.cpu_mc, config.cpu_kc, config.cpu_nc)
+            _cpu.configure(config.cpu_isa or "avx512", config.cpu_mc, config.cpu_kc, config.cpu_nc, source="env")
 
 
 def family(backend: str) -> str:

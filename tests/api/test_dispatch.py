@@ -219,8 +219,10 @@ def test_info_keys():
     assert set(e["cache_bytes"]) == {"l1d", "l2", "l3"} and all(v > 0 for v in e["cache_bytes"].values())
     for dt, mr_max in (("float32", 64), ("float64", 32)):
         k = e[dt]
-        assert set(k) == {"ukernel", "isa", "mr", "nr", "efficiency", "mc", "kc", "nc", "candidates"}
-        assert k["candidates"][0] == {key: v for key, v in k.items() if key != "candidates"}
+        assert set(k) == {"ukernel", "isa", "mr", "nr", "efficiency", "mc", "kc", "nc", "candidates", "source"}
+        assert k["candidates"][0] == {key: v for key, v in k.items() if key not in ("candidates", "source")}
+        # where the kernel choice and each block size came from (tests load the engine with an empty store)
+        assert set(k["source"]) == {"ukernel", "mc", "kc", "nc"} and "tuned" not in k["source"].values()
         for c in k["candidates"]:  # every candidate: same ISA, whole micro-panels per block
             assert 0 < c["mr"] <= mr_max and c["nr"] > 0 and 0 < c["efficiency"] <= 1
             assert c["mc"] % c["mr"] == 0 and c["nc"] % c["nr"] == 0 and c["kc"] > 0

@@ -220,7 +220,8 @@ def test_info_shows_path_schema_and_entries_per_backend(store):
 # ------------------------------------------------------------------------------------- the tune front end
 
 @pytest.mark.parametrize("argv, message", [
-    (["tune", "gemm"], "the cpu backend tunes conv2d, not gemm"),
+    (["tune", "gemm", "--net", "alexnet", "--quick", "--backend", "numba"], "--quick is for tune gemm --backend cpu"),
+    (["tune", "gemm", "--threads", "1", "2"], "tune gemm --backend cpu measures at one thread count"),
     (["tune", "conv2d", "--backend", "opencl"], "the opencl backend tunes gemm, not conv2d"),
     (["tune", "--backend", "numba", "--dtype", "float16"], "float16 and bfloat16 are tuned with --backend cuda"),
     (["tune", "--backend", "cpu", "--sizes", "64"], "--sizes is for the gemm tuners"),
