@@ -7,7 +7,7 @@
 // shared KC x NC block of B together, then each packs its own MC x KC block of A (A blocks are
 // private to a core's L2) and runs its tiles. Two barriers per (jc, pc) iteration; none when only
 // N is split, where each thread packs the B panels it uses into a region of its own, and none when
-// B is prepacked.
+// B is prepacked; one at the end (core/team_barrier.hpp: spin, then yield, never sleep).
 //
 // Operand sources (duck-typed, resolved at compile time so the GEMM path pays nothing):
 //   static constexpr bool prepacked;
@@ -22,6 +22,7 @@
 
 #include "../core/engine.hpp"
 #include "../core/epilogue.hpp"
+#include "../core/team_barrier.hpp"
 #include "../core/workspace.hpp"
 
 #ifdef _OPENMP
@@ -150,8 +151,12 @@ void run_blocked(const Tiles<T>& g, const ASrc& A, const BSrc& B, const Candidat
     char* ws = static_cast<char*>(workspace(P.total_bytes(nt)));
     T* const bufb = reinterpret_cast<T*>(ws);
     const bool epilogue = g.ep.active();
+    // Our own barrier, not `omp barrier`: libgomp's sleeps after GOMP_SPINCOUNT spins, which
+    // hpc_kernels keeps short for idle teams (core/team_barrier.hpp says what that cost here).
+    TeamBarrier barrier(nt);
 
     auto body = [&](int tid) {
+        bool sense = false;  // this thread's barrier sense
         T* const bufa = reinterpret_cast<T*>(ws + P.b_bytes + P.a_bytes * tid);
         const int ti = tid % grid.tm, tj = tid / grid.tm;
         dim_t mp0, mp1;
@@ -184,9 +189,7 @@ void run_blocked(const Tiles<T>& g, const ASrc& A, const BSrc& B, const Candidat
                     packed_b = own_b;
                     b_stride = NR * kc;
                 }
-                if (b_barriers) {
-#pragma omp barrier
-                }
+                if (b_barriers) barrier.wait(sense);
                 // Only the first k block applies the caller's beta; later ones accumulate, and
                 // only the last one runs the epilogue.
                 const T beta = pc == 0 ? g.beta : T(1);
@@ -219,11 +222,12 @@ void run_blocked(const Tiles<T>& g, const ASrc& A, const BSrc& B, const Candidat
                         }
                     }
                 }
-                if (b_barriers) {
-#pragma omp barrier
-                }
+                if (b_barriers) barrier.wait(sense);
             }
         }
+        // Meet here, spinning, rather than at the region's implicit barrier, where the thread that
+        // finishes first would fall asleep after libgomp's short spin and need waking.
+        if (team) barrier.wait(sense);
     };
 
 #ifdef _OPENMP
