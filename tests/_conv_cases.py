@@ -76,6 +76,9 @@ LAYERS = [
     Layer("dw-s2-d2-pad-asym", 2, 9, 12, 13, 9, (3, 3), stride=2, padding=(2, 1, 0, 3), dilation=2, groups=9),
     Layer("dw-s4-2x3", 1, 5, 19, 22, 5, (2, 3), stride=4, padding=(1, 0, 2, 1), groups=5),
     Layer("dw-s2-plane-70", 1, 3, 64, 70, 3, (3, 3), stride=2, padding=1, groups=3),
+    # NCHW planes above 64x64 run "direct" through NHWC copies of x and y (csrc/conv/nchw_reorder.hpp).
+    Layer("3x3-plane-66x70-c16", 2, 16, 66, 70, 10, (3, 3), padding=1),
+    Layer("5x3-s2-d2-plane-80x61-g2", 1, 34, 80, 61, 6, (5, 3), stride=2, padding=(2, 1, 3, 0), dilation=2, groups=2),
     Layer("dw-c1-k1", 1, 1, 9, 9, 1, (3, 3)),
     Layer("g3-s3-d3", 1, 6, 13, 13, 12, (3, 3), stride=3, padding=2, dilation=3, groups=3),
     Layer("g4-kg1-s3-d2", 2, 8, 10, 10, 4, (3, 3), stride=3, dilation=2, groups=4),

@@ -20,6 +20,7 @@
 #include "conv_pack.hpp"
 #include "depthwise.hpp"
 #include "im2col.hpp"
+#include "nchw_reorder.hpp"
 
 namespace kernels {
 
@@ -208,7 +209,8 @@ void conv2d(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, const PackedW
             const Engine<T>& e, int nthreads) {
     if (g.n == 0 || g.k == 0 || g.ho() <= 0 || g.wo() <= 0) return;
     if (g.kd() == 0) return fill_empty(g, io);
-    if (algo == ConvAlgo::direct && !direct_is_depthwise(g)) return conv_direct(g, io, pw, e, nthreads);
+    if (algo == ConvAlgo::direct && !direct_is_depthwise(g))
+        return nchw_direct_reorders(g) ? conv_direct_reordered(g, io, pw, e, nthreads) : conv_direct(g, io, pw, e, nthreads);
     if (algo == ConvAlgo::direct) {
         const T* taps = pw && pw->taps_rsc.size ? pw->taps_rsc.get() : nullptr;
         return depthwise_conv(g, io, taps, e.cands.front().ukr->isa, nthreads);
@@ -220,7 +222,10 @@ void conv2d(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, const PackedW
 template <typename T>
 std::size_t conv2d_workspace(const ConvGeom& g, ConvAlgo algo, const Engine<T>& e, int nthreads) {
     if (g.n == 0 || g.k == 0 || g.kd() == 0) return 0;
-    if (algo == ConvAlgo::direct && !direct_is_depthwise(g)) return conv_direct_workspace(g, e, nthreads);
+    if (algo == ConvAlgo::direct && !direct_is_depthwise(g)) {
+        return nchw_direct_reorders(g) ? conv_direct_reordered_workspace(g, e, nthreads)
+                                       : conv_direct_workspace(g, e, nthreads);
+    }
     if (algo == ConvAlgo::direct) return depthwise_workspace(g, sizeof(T), nthreads);
     const dim_t pix = g.pixels(), kg = g.kg(), kd = g.kd();
     const dim_t m = g.nhwc ? kg : pix;

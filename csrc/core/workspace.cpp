@@ -17,7 +17,7 @@ struct Buffer {
     std::size_t size = 0;
     ~Buffer() { std::free(ptr); }
 };
-thread_local Buffer t_buffers[2];
+thread_local Buffer t_buffers[kSlots];
 thread_local Buffer t_zeros;
 constexpr std::size_t kPage = 4096;
 constexpr std::size_t kHugePage = 2u << 20;

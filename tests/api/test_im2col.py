@@ -236,6 +236,16 @@ def test_workspace_convgemm_is_only_packing_buffers(case, layout):
     assert got["convgemm"] <= 4 * MiB, got
 
 
+def test_workspace_direct_nchw_large_planes_counts_the_nhwc_copies():
+    """NCHW planes above 64x64 run "direct" on NHWC copies of x and y (csrc/conv/nchw_reorder.hpp):
+    the workspace reports both; 64x64 planes run in place (their zero column, ~C*H*W elements, is
+    the largest part)."""
+    big = hpc_kernels.conv2d_workspace((1, 64, 224, 224), (64, 64, 3, 3), padding=1)["direct"]
+    assert big >= 2 * 64 * 224 * 224 * 4
+    small = hpc_kernels.conv2d_workspace((1, 64, 64, 64), (64, 64, 3, 3), padding=1)["direct"]
+    assert small < 2 * 64 * 64 * 64 * 4 < big // 10
+
+
 def test_workspace_defaults_and_dtypes():
     """Defaults: stride 1, no padding, one group, NCHW, float32; float64 doubles the lowered size."""
     xs, ws = (1, 8, 10, 10), (4, 8, 3, 3)

@@ -4,8 +4,8 @@ this engine; see the comments).
 "auto" picks, in order (heuristic_choice): the direct kernels for depthwise layers and for every
 NHWC layer (the batch-reduce kernel reads the image in place: no im2col block and no packed image;
 measured faster than every other algorithm on each ResNet-50 layer), a plain GEMM for 1x1
-stride-1 unpadded layers, the direct kernel for NCHW layers with taps, >= 16 channels per group
-and planes up to 64x64; then a measured choice from the tuning store (kernels/_tuning.py, filled
+stride-1 unpadded layers, the direct kernel for NCHW layers with taps and >= 16 channels per group
+(planes above 64x64 through NHWC copies, csrc/conv/nchw_reorder.hpp); then a measured choice from the tuning store (kernels/_tuning.py, filled
 by `python -m hpc_kernels tune --backend cpu`), explicit im2col for NCHW layers of <= 64 output pixels, else
 convGemm (no workspace beyond the packing buffers, and as fast as explicit im2col on larger layers).
 """
@@ -29,20 +29,21 @@ IMPLEMENTED: Dict[str, str] = {
     "gemm": "1x1 stride-1 unpadded layers: the GEMM on x as it lies",
     "direct": "batch-reduce over the kernel taps on x in place (depthwise layers: the depthwise kernel)",
 }
-AUTO = ("depthwise and NHWC -> direct, 1x1 s1 p0 -> gemm, NCHW with taps, >= 16 channels per group and planes "
-        "up to 64x64 -> direct; then the tuning store, NCHW with <= 64 output pixels -> im2col, else convgemm")
+AUTO = ("depthwise and NHWC -> direct, 1x1 s1 p0 -> gemm, NCHW with taps and >= 16 channels per group -> direct "
+        "(planes above 64x64 through NHWC copies); then the tuning store, NCHW with <= 64 output pixels -> im2col, "
+        "else convgemm")
 
 # NCHW layers with at most this many output pixels (the 7x7 stage of ImageNet CNNs) run explicit
 # im2col: its lowered matrix is small, and the GEMM's unpacked path then reads the weights in
 # place instead of repacking every weight for only <= 64 uses (measured 1.17x convGemm there).
 _FEW_PIXELS = 64
-# NCHW layers with taps run the direct kernel from this many channels per group and up to this
-# many input pixels per plane: it broadcasts each channel at the plane stride, which beats
-# convGemm's gather by 1.2-1.5x on ResNet-50's 3x3 layers (planes of 7x7 to 56x56); with 3
-# channels (RGB stems) each tap is too short a reduction (0.5x convGemm), and on 112x112 and
-# 224x224 planes (VGG-16's first layers) every channel step lands on another page (0.85-1.0x).
+# NCHW layers with taps run the direct kernel from this many channels per group: it broadcasts each
+# channel at the plane stride, which beats convGemm's gather by 1.2-1.5x on ResNet-50's 3x3 layers
+# (planes of 7x7 to 56x56); with 3 channels (RGB stems) each tap is too short a reduction (0.5x
+# convGemm). On planes above 64x64 (VGG-16's first layers) every channel step would land on another
+# page, so the C++ side runs those through NHWC copies of x and y (csrc/conv/nchw_reorder.hpp):
+# VGG-16 conv1_2 20 ms against convGemm's 29 ms (Zen 5, 1 thread).
 _DIRECT_MIN_CHANNELS = 16
-_DIRECT_MAX_PLANE = 64 * 64
 
 
 def applicable(shape: ConvShape, spec: ConvSpec) -> List[str]:
@@ -62,7 +63,7 @@ def heuristic_choice(shape: ConvShape, spec: ConvSpec) -> Optional[str]:
     if pointwise(shape, spec):
         return "gemm"
     wide = shape.c // spec.groups >= _DIRECT_MIN_CHANNELS
-    if shape.r * shape.s > 1 and wide and shape.h * shape.w <= _DIRECT_MAX_PLANE:
+    if shape.r * shape.s > 1 and wide:
         return "direct"
     return None
 

@@ -1,0 +1,110 @@
+// NCHW layers with large planes: the direct kernel on NHWC copies of x and y (see nchw_reorder.hpp).
+#include "nchw_reorder.hpp"
+
+#include <algorithm>
+
+#include "../arch/clones.hpp"
+#include "../core/checked.hpp"
+#include "../core/workspace.hpp"
+#include "conv_direct.hpp"
+
+namespace kernels {
+
+namespace {
+
+constexpr dim_t kPlaneLimit = 64 * 64;
+constexpr dim_t kTile = 16;  // 16 x 16 element tiles: one cache line per row of a float tile
+
+// dst[(p * C) + c] = src[c * cs + p * ps] for pixels p in [p0, p1) and every channel: a planar ->
+// interleaved transpose in tiles, so both sides move whole cache lines.
+template <typename T>
+KERNELS_CLONES void to_interleaved(const T* src, inc_t cs, inc_t ps, dim_t channels, dim_t p0, dim_t p1, T* dst) {
+    for (dim_t pb = p0; pb < p1; pb += kTile) {
+        const dim_t pe = std::min(pb + kTile, p1);
+        for (dim_t cb = 0; cb < channels; cb += kTile) {
+            const dim_t ce = std::min(cb + kTile, channels);
+            for (dim_t p = pb; p < pe; ++p)
+                for (dim_t c = cb; c < ce; ++c) dst[p * channels + c] = src[c * cs + p * ps];
+        }
+    }
+}
+
+// dst[c * cs + p * ps] = src[p * C + c] for pixels p in [p0, p1): the way back.
+template <typename T>
+KERNELS_CLONES void to_planar(const T* src, dim_t channels, dim_t p0, dim_t p1, T* dst, inc_t cs, inc_t ps) {
+    for (dim_t cb = 0; cb < channels; cb += kTile) {
+        const dim_t ce = std::min(cb + kTile, channels);
+        for (dim_t pb = p0; pb < p1; pb += kTile) {
+            const dim_t pe = std::min(pb + kTile, p1);
+            for (dim_t c = cb; c < ce; ++c)
+                for (dim_t p = pb; p < pe; ++p) dst[c * cs + p * ps] = src[p * channels + c];
+        }
+    }
+}
+
+// Elements of the NHWC copies of x and y, each rounded to whole cache lines.
+struct CopySizes {
+    std::size_t x, y;
+};
+
+template <typename T>
+CopySizes copy_elems(const ConvGeom& g) {
+    constexpr const char* what = "conv2d: the NHWC copies of an NCHW layer";
+    const dim_t line = static_cast<dim_t>(kAlign / sizeof(T));
+    const dim_t x = checked_mul(checked_mul(g.n, g.h * g.w, what), g.c, what);
+    const dim_t y = checked_mul(checked_mul(g.n, g.pixels(), what), g.k, what);
+    return {static_cast<std::size_t>(checked_round_up(x, line, what)), static_cast<std::size_t>(checked_round_up(y, line, what))};
+}
+
+ConvGeom nhwc_geometry(const ConvGeom& g) {
+    ConvGeom g2 = g;
+    g2.nhwc = true;
+    return g2;
+}
+Strides4 x_copy_strides(const ConvGeom& g) { return {g.h * g.w * g.c, 1, g.w * g.c, g.c}; }
+Strides4 y_copy_strides(const ConvGeom& g) { return {g.pixels() * g.k, 1, g.wo() * g.k, g.k}; }
+
+}  // namespace
+
+bool nchw_direct_reorders(const ConvGeom& g) { return !g.nhwc && g.h * g.w > kPlaneLimit; }
+
+template <typename T>
+std::size_t conv_direct_reordered_workspace(const ConvGeom& g, const Engine<T>& e, int nthreads) {
+    const CopySizes n = copy_elems<T>(g);
+    const std::size_t direct = conv_direct_workspace(nhwc_geometry(g), e, nthreads);  // contiguous NHWC x, y
+    return static_cast<std::size_t>(checked_add(static_cast<dim_t>(direct),
+                                                static_cast<dim_t>((n.x + n.y) * sizeof(T)), "conv2d: the workspace"));
+}
+
+template <typename T>
+void conv_direct_reordered(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T>* pw, const Engine<T>& e,
+                           int nthreads) {
+    const CopySizes n = copy_elems<T>(g);
+    T* const xt = static_cast<T*>(workspace((n.x + n.y) * sizeof(T), Slot::reorder));
+    T* const yt = xt + n.x;
+    const dim_t hw = g.h * g.w, pix = g.pixels();
+    ConvIO<T> io2 = io;
+    io2.x = xt, io2.xs = x_copy_strides(g);
+    io2.y = yt, io2.ys = y_copy_strides(g);
+    // Rows of each image are independent: threads split them; any strides of x and y are followed.
+#pragma omp parallel for collapse(2) num_threads(nthreads) schedule(static) if (nthreads > 1)
+    for (dim_t img = 0; img < g.n; ++img)
+        for (dim_t h = 0; h < g.h; ++h)
+            to_interleaved(io.x + img * io.xs.n + h * io.xs.h, io.xs.c, io.xs.w, g.c, 0, g.w,
+                           xt + img * hw * g.c + h * g.w * g.c);
+    conv_direct(nhwc_geometry(g), io2, pw, e, nthreads);
+#pragma omp parallel for collapse(2) num_threads(nthreads) schedule(static) if (nthreads > 1)
+    for (dim_t img = 0; img < g.n; ++img)
+        for (dim_t ho = 0; ho < g.ho(); ++ho)
+            to_planar(yt + img * pix * g.k + ho * g.wo() * g.k, g.k, 0, g.wo(), io.y + img * io.ys.n + ho * io.ys.h,
+                      io.ys.c, io.ys.w);
+}
+
+template std::size_t conv_direct_reordered_workspace<float>(const ConvGeom&, const Engine<float>&, int);
+template std::size_t conv_direct_reordered_workspace<double>(const ConvGeom&, const Engine<double>&, int);
+template void conv_direct_reordered<float>(const ConvGeom&, const ConvIO<float>&, const PackedWeights<float>*,
+                                           const Engine<float>&, int);
+template void conv_direct_reordered<double>(const ConvGeom&, const ConvIO<double>&, const PackedWeights<double>*,
+                                            const Engine<double>&, int);
+
+}  // namespace kernels
