@@ -113,6 +113,28 @@ def test_array_api_namespace_gives_the_result_back():
     np.testing.assert_array_equal(np.from_dlpack(r), a @ a.T)
 
 
+@pytest.mark.parametrize("backend", _host_backends())
+def test_jax_in_jax_out(backend):
+    """JAX arrays: read through DLPack (they have __dlpack__ and the array API namespace), the
+    result a JAX array with the product's values; a Conv2d plan the same."""
+    jax = pytest.importorskip("jax", reason="jax not installed")
+    jnp = jax.numpy
+    rng = np.random.default_rng(3)
+    a, b = rng.integers(-3, 4, (37, 29)).astype(np.float32), rng.integers(-3, 4, (29, 41)).astype(np.float32)
+    r = hpc_kernels.matmul(jnp.asarray(a), jnp.asarray(b), backend=backend)
+    assert isinstance(r, jax.Array) and r.dtype == jnp.float32 and r.shape == (37, 41)
+    np.testing.assert_array_equal(np.asarray(r), a @ b)
+    g = hpc_kernels.gemm(jnp.asarray(a), jnp.asarray(b), alpha=2.0, backend=backend)
+    assert isinstance(g, jax.Array)
+    np.testing.assert_array_equal(np.asarray(g), 2 * (a @ b))
+    x = rng.integers(-3, 4, (1, 3, 9, 9)).astype(np.float64)
+    w = rng.integers(-3, 4, (4, 3, 3, 3)).astype(np.float64)
+    with jax.enable_x64(True):  # JAX makes float32 arrays unless 64-bit types are enabled
+        y = hpc_kernels.Conv2d(jnp.asarray(w), padding=1, backend=backend)(jnp.asarray(x))
+        assert isinstance(y, jax.Array) and y.dtype == jnp.float64
+        np.testing.assert_array_equal(np.asarray(y), hpc_kernels.conv2d(x, w, padding=1, backend="reference"))
+
+
 # ------------------------------------------------------------------------------------------ torch
 
 def _torch():
