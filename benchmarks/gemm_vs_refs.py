@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -38,14 +37,9 @@ import numpy as np
 
 
 def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    from hpc_kernels._cpu_features import cpu_model as model  # /proc/cpuinfo's model name
+
+    return model()
 
 
 def timed(fns: Dict[str, Callable[[], object]], rounds: int, gap: float, sample_s: float) -> Dict[str, List[float]]:
@@ -82,6 +76,17 @@ def resnet_cases(dtypes):
     return [(f"{dt} {d['name']}", dt, d["M"], d["N"], d["K"]) for dt in dtypes for d in resnet50_layers()]
 
 
+def calls(a, b, out, torch) -> Dict[str, Callable[[], object]]:
+    """out = a @ b by each library: ours, NumPy (OpenBLAS), and torch (MKL) when given."""
+    import hpc_kernels
+
+    fns = {"ours": lambda: hpc_kernels.gemm(a, b, out=out), "numpy": lambda: np.matmul(a, b, out=out)}
+    if torch is not None:
+        ta, tb, to = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
+        fns["torch"] = lambda: torch.matmul(ta, tb, out=to)
+    return fns
+
+
 def worker(args, lib: str) -> Dict[str, float]:
     """--isolate's child: seconds per call of `lib` on every case (median of --calls calls)."""
     import hpc_kernels
@@ -99,13 +104,7 @@ def worker(args, lib: str) -> Dict[str, float]:
                 a = rng.standard_normal((m, k)).astype(dt)
                 b = rng.standard_normal((k, n)).astype(dt)
                 out = np.empty((m, n), dt)
-                if lib == "ours":
-                    fn = lambda: hpc_kernels.gemm(a, b, out=out)  # noqa: E731
-                elif lib == "numpy":
-                    fn = lambda: np.matmul(a, b, out=out)  # noqa: E731
-                else:
-                    ta, tb, to = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
-                    fn = lambda: torch.matmul(ta, tb, out=to)  # noqa: E731
+                fn = calls(a, b, out, torch)[lib]
                 with hpc_kernels.num_threads(nt), threadpool_limits(limits=nt):
                     if torch:
                         torch.set_num_threads(nt)
@@ -189,11 +188,7 @@ def main(argv=None) -> int:
                 a = rng.standard_normal((m, k)).astype(dt)
                 b = rng.standard_normal((k, n)).astype(dt)
                 out = np.empty((m, n), dt)
-                fns = {"ours": lambda: hpc_kernels.gemm(a, b, out=out)}
-                fns["numpy"] = lambda: np.matmul(a, b, out=out)
-                if torch:
-                    ta, tb, to = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
-                    fns["torch"] = lambda: torch.matmul(ta, tb, out=to)
+                fns = calls(a, b, out, torch)
                 with hpc_kernels.num_threads(nt), threadpool_limits(limits=nt):
                     if torch:
                         torch.set_num_threads(nt)
