@@ -19,6 +19,8 @@ venv="${KERNELS_DOCS_VENV:-.ci-venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 # shellcheck disable=SC1091
 . "$venv/bin/activate"
+python -c "import sys; sys.exit(sys.version_info < (3, 11))" \
+  || { echo "docs: the docs extra (Sphinx 9, MyST-Parser 5) needs Python >= 3.11; $venv has $(python -V 2>&1)"; exit 1; }
 if python -c "import hpc_kernels" >/dev/null 2>&1; then
   # The docs extra as pyproject.toml lists it (Sphinx 9 needs Python >= 3.11, which has tomllib).
   mapfile -t reqs < <(python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["docs"]))')
