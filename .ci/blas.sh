@@ -86,7 +86,7 @@ for t in "xblat3s sblat3.in" "xblat3d dblat3.in" "xscblat3 sin3" "xdcblat3 din3"
   fi
 done
 
-# A complete libblas.so.3 for Debian's update-alternatives (the README's recipe): an empty library
+# A complete libblas.so.3 for Debian's update-alternatives (the recipe of docs/blas.md): an empty library
 # named libblas.so.3 that loads ours in front of the reference BLAS (a copy renamed by patchelf:
 # two libraries of one soname would be loaded once). Every level-3 routine of the Fortran and CBLAS
 # testers must pass against it (nothing preloaded: the testers load it as their libblas.so.3), and

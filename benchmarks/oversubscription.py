@@ -1,6 +1,6 @@
 """Small calls under CPU oversubscription: kernels (libgomp) against NumPy/OpenBLAS, per OpenMP wait policy.
 
-    python benchmarks/oversubscription.py --repeats 5          # the README's table (~2 minutes on an idle machine)
+    python benchmarks/oversubscription.py --repeats 5          # the table of docs/environment.md, Threads (~2 minutes on an idle machine)
     python benchmarks/oversubscription.py --impl kernels --op gemm128 conv2d --setting passive spin=500 spin=1000
     python benchmarks/oversubscription.py --scenario unloaded --json out.json
 

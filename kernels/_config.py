@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-# name -> what it does; the README's table is generated from the same wording.
+# name -> what it does (`python -m hpc_kernels info` prints it); docs/environment.md's table documents the
+# same variables, which tests/docs/test_env_vars.py checks.
 ENV_VARS = {
     "KERNELS_BACKEND": "backend used when none is given (cpu, reference, ...); default: by array type",
     "KERNELS_NUM_THREADS": "threads of the cpu backend (at most 4 x the cores, at least 8); default OMP_NUM_THREADS, else the core count",
@@ -81,7 +82,7 @@ config = read()
 # 1000 spins (~23 us here; a spin lasts one `pause`, whose latency varies by CPU) outlast the gap
 # between back-to-back calls (Python's share of a small conv2d call: 8 us), so unloaded calls run as
 # fast as with the default, while an oversubscribed thread wastes up to 300x less
-# (benchmarks/oversubscription.py; figures in the README, section "Threads").
+# (benchmarks/oversubscription.py; figures in docs/environment.md, section "Threads").
 GOMP_SPINCOUNT_DEFAULT = "1000"
 
 

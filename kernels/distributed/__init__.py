@@ -1,5 +1,5 @@
 """Kernels on a Dask cluster: a blocked GEMM over dask.array and a batched conv2d split over the
-batch, both running kernels' own kernels on the workers.
+batch, both running kernels' own kernels on the workers::
 
     import hpc_kernels.distributed as kd
     c = kd.gemm(a, b)                         # embedded loopback LocalCluster, 2 x 1-thread workers

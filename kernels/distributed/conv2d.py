@@ -23,7 +23,7 @@ def _chunk(x: np.ndarray, w: np.ndarray, bias: Optional[np.ndarray], options: di
 
 
 def conv2d_graph(x: Any, w: Any, bias: Any, batch: int, **options: Any) -> Any:
-    """The lazy dask array conv2d(x, w, bias, **options) for a dask array x split into chunks of
+    """The lazy dask array ``conv2d(x, w, bias, **options)`` for a dask array x split into chunks of
     `batch` images and single-block dask arrays w, bias (bias may be None)."""
     require_distributed()
     from dask.base import tokenize

@@ -1,5 +1,5 @@
 """Kernels as workflow tasks: task functions with resource-bound threads, @software invocation
-descriptions, and PyCOMPSs task versions where pycompss is importable.
+descriptions, and PyCOMPSs task versions where pycompss is importable::
 
     from hpc_kernels.workflow import gemm_task, conv2d_task, description
     c = gemm_task("a.npy", "b.npy")                       # arrays or .npy paths in

@@ -13,7 +13,9 @@ from typing import List, Optional
 # Nothing else skips a block, so an example cannot stop running unnoticed.
 SKIP = re.compile(r"^\s*<!--\s*docs:\s*skip\s*\((?P<why>[^)]+)\)\s*-->\s*$")
 MARKER = re.compile(r"^\s*<!--\s*docs:")  # a line starting a marker (one quoted inside text is prose), to catch one misspelt or misplaced
-FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[\w+-]*)\s*$")
+# An opening fence: ```python, ```bash, ... or a MyST directive (```{toctree}, ```{include} path) of the
+# docs/ pages, which is not code and must not be taken for a closing fence.
+FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[\w+-]*|\{[\w:-]+\}.*?)\s*$")
 
 
 @dataclass
