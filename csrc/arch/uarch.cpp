@@ -65,7 +65,8 @@ constexpr const char* kIntel = "GenuineIntel";
 const UarchRow kRows[] = {
     {"zen5", "AMD Zen 5 (512-bit FMA datapaths, 48 KiB L1d, 1 MiB L2, 32 MiB L3 per complex)", kAmd, 0x1a, nullptr, 0,
      &kZenAvx512, &kZen3Avx2, {}, 4,
-     "measured on an EPYC family 1Ah VM (block sizes; kernel order and grid weight checked, SPR values kept)"},
+     "block sizes measured on an EPYC family 1Ah VM (the 3 MiB B block); kernel order checked there at n = 2048; "
+     "kernel efficiencies and grid weight are Sapphire Rapids'"},
     {"zen4", "AMD Zen 4 (AVX-512 on 256-bit datapaths, 32 KiB L1d, 1 MiB L2, 32 MiB L3 per complex)", kAmd, 0x19,
      kZen4Models, count(kZen4Models), &kZenAvx512, &kZen3Avx2, {}, 4,
      "derived: Zen 5's B-block budget (same L2 and L3 per complex); unmeasured on Zen 4"},
