@@ -17,7 +17,7 @@ and stored.
 The value stored (backend "cpu", op "gemm", key the dtype, under hpc_kernels._tuning.cpu_device():
 the CPU model and the ISA cap) is configure_gemm's arguments, {"ukernel", "mc", "kc", "nc"}, with
 "" / 0 where the default was kept, so a later change of the derived sizes still reaches those.
-hpc_kernels._extension.apply_tuned_gemm applies it when the extension loads, unless
+hpc_kernels._tuning.apply_cpu_gemm (a load hook) applies it when the extension loads, unless
 KERNELS_CPU_MC/KC/NC are set. The engine this process runs is restored after the search.
 """
 from __future__ import annotations
