@@ -113,26 +113,43 @@ def test_array_api_namespace_gives_the_result_back():
     np.testing.assert_array_equal(np.from_dlpack(r), a @ a.T)
 
 
+# Run in a child process: importing JAX starts its thread pool, and the pytest process forks later
+# (tests of concurrent writers and signals), which JAX warns may deadlock.
+_JAX_CHILD = """
+import sys
+import numpy as np, jax, hpc_kernels
+jnp = jax.numpy
+backend = sys.argv[1]
+rng = np.random.default_rng(3)
+a, b = rng.integers(-3, 4, (37, 29)).astype(np.float32), rng.integers(-3, 4, (29, 41)).astype(np.float32)
+r = hpc_kernels.matmul(jnp.asarray(a), jnp.asarray(b), backend=backend)
+assert isinstance(r, jax.Array) and r.dtype == jnp.float32 and r.shape == (37, 41), (type(r), r.dtype)
+np.testing.assert_array_equal(np.asarray(r), a @ b)
+g = hpc_kernels.gemm(jnp.asarray(a), jnp.asarray(b), alpha=2.0, backend=backend)
+assert isinstance(g, jax.Array), type(g)
+np.testing.assert_array_equal(np.asarray(g), 2 * (a @ b))
+x = rng.integers(-3, 4, (1, 3, 9, 9)).astype(np.float64)
+w = rng.integers(-3, 4, (4, 3, 3, 3)).astype(np.float64)
+with jax.enable_x64(True):  # JAX makes float32 arrays unless 64-bit types are enabled
+    y = hpc_kernels.Conv2d(jnp.asarray(w), padding=1, backend=backend)(jnp.asarray(x))
+    assert isinstance(y, jax.Array) and y.dtype == jnp.float64, (type(y), y.dtype)
+    np.testing.assert_array_equal(np.asarray(y), hpc_kernels.conv2d(x, w, padding=1, backend="reference"))
+print("ok")
+"""
+
+
 @pytest.mark.parametrize("backend", _host_backends())
 def test_jax_in_jax_out(backend):
     """JAX arrays: read through DLPack (they have __dlpack__ and the array API namespace), the
     result a JAX array with the product's values; a Conv2d plan the same."""
-    jax = pytest.importorskip("jax", reason="jax not installed")
-    jnp = jax.numpy
-    rng = np.random.default_rng(3)
-    a, b = rng.integers(-3, 4, (37, 29)).astype(np.float32), rng.integers(-3, 4, (29, 41)).astype(np.float32)
-    r = hpc_kernels.matmul(jnp.asarray(a), jnp.asarray(b), backend=backend)
-    assert isinstance(r, jax.Array) and r.dtype == jnp.float32 and r.shape == (37, 41)
-    np.testing.assert_array_equal(np.asarray(r), a @ b)
-    g = hpc_kernels.gemm(jnp.asarray(a), jnp.asarray(b), alpha=2.0, backend=backend)
-    assert isinstance(g, jax.Array)
-    np.testing.assert_array_equal(np.asarray(g), 2 * (a @ b))
-    x = rng.integers(-3, 4, (1, 3, 9, 9)).astype(np.float64)
-    w = rng.integers(-3, 4, (4, 3, 3, 3)).astype(np.float64)
-    with jax.enable_x64(True):  # JAX makes float32 arrays unless 64-bit types are enabled
-        y = hpc_kernels.Conv2d(jnp.asarray(w), padding=1, backend=backend)(jnp.asarray(x))
-        assert isinstance(y, jax.Array) and y.dtype == jnp.float64
-        np.testing.assert_array_equal(np.asarray(y), hpc_kernels.conv2d(x, w, padding=1, backend="reference"))
+    import importlib.util
+
+    from _helpers import run_python
+
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax not installed")
+    r = run_python(["-c", _JAX_CHILD, backend])
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-3000:]
 
 
 # ------------------------------------------------------------------------------------------ torch
