@@ -72,6 +72,19 @@ SEED_CASES = {
     "matmul-list-out-bad-shapes": MatmulCase(A((1, 2)), A((1, 1)), out=A((1, 1), kind="list")),
     "matmul-list-a-mixed-dtypes-bad-out": MatmulCase(A((0, 1, 1), kind="list"), A((1, 1), "float32"), out=A((0, 1, 1), "float32")),
     # integer options: valid up to int64 (a 1-pixel output), beyond it one clear error everywhere
+    # This stop's new paths, through every backend's output checks and the arena's write check:
+    # NCHW planes above 64x64 run "direct" on NHWC copies (csrc/conv/nchw_reorder.cpp), also into
+    # a channel slice of a larger out and as a plan; strided depthwise NCHW reads stride-phase planes.
+    "conv2d-nchw-large-plane-direct": ConvCase(A((1, 16, 66, 70)), A((8, 16, 3, 3)), padding=1, algorithm="direct",
+                                               activation="relu"),
+    "conv2d-nchw-large-plane-auto-plan": ConvCase(A((2, 17, 65, 67)), A((6, 17, 3, 5)), stride=2, padding=(1, 2),
+                                                  plan=True),
+    "conv2d-nchw-large-plane-strided-out": ConvCase(A((1, 16, 66, 66)), A((4, 16, 3, 3)), padding=1, algorithm="direct",
+                                                    out=A((1, 4, 66, 66), strides=(66 * 66 * 8 * 8, 66 * 66 * 8, 66 * 8, 8))),
+    "conv2d-depthwise-nchw-stride3-dilated": ConvCase(A((1, 6, 17, 15)), A((6, 1, 5, 5)), stride=3, padding=2, dilation=2,
+                                                      groups=6, algorithm="direct"),
+    "conv2d-depthwise-nchw-stride2-asym-pad": ConvCase(A((2, 5, 12, 13)), A((5, 1, 3, 3)), stride=2, padding=(2, 1, 0, 3),
+                                                       groups=5),
     "conv2d-stride-2**63": ConvCase(A((1, 4, 5, 5)), A((3, 4, 3, 3)), stride=2**63),
     "conv2d-one-output-column": ConvCase(A((1, 1, 2, 1)), A((2, 1, 1, 1))),  # opencl stepped Wo == 1 pixels by 0
     "conv2d-stride-2**31": ConvCase(A((1, 1, 3, 3), "float32"), A((1, 1, 1, 1), "float32"), stride=2**31),
