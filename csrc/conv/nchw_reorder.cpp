@@ -15,12 +15,12 @@ namespace {
 constexpr dim_t kPlaneLimit = 64 * 64;
 constexpr dim_t kTile = 16;  // 16 x 16 element tiles: one cache line per row of a float tile
 
-// dst[(p * C) + c] = src[c * cs + p * ps] for pixels p in [p0, p1) and every channel: a planar ->
+// dst[(p * C) + c] = src[c * cs + p * ps] for one row's pixels p in [0, n) and every channel: a planar ->
 // interleaved transpose in tiles, so both sides move whole cache lines.
 template <typename T>
-KERNELS_CLONES void to_interleaved(const T* src, inc_t cs, inc_t ps, dim_t channels, dim_t p0, dim_t p1, T* dst) {
-    for (dim_t pb = p0; pb < p1; pb += kTile) {
-        const dim_t pe = std::min(pb + kTile, p1);
+KERNELS_CLONES void to_interleaved(const T* src, inc_t cs, inc_t ps, dim_t channels, dim_t n, T* dst) {
+    for (dim_t pb = 0; pb < n; pb += kTile) {
+        const dim_t pe = std::min(pb + kTile, n);
         for (dim_t cb = 0; cb < channels; cb += kTile) {
             const dim_t ce = std::min(cb + kTile, channels);
             for (dim_t p = pb; p < pe; ++p)
@@ -29,13 +29,13 @@ KERNELS_CLONES void to_interleaved(const T* src, inc_t cs, inc_t ps, dim_t chann
     }
 }
 
-// dst[c * cs + p * ps] = src[p * C + c] for pixels p in [p0, p1): the way back.
+// dst[c * cs + p * ps] = src[p * C + c] for one row's pixels p in [0, n): the way back.
 template <typename T>
-KERNELS_CLONES void to_planar(const T* src, dim_t channels, dim_t p0, dim_t p1, T* dst, inc_t cs, inc_t ps) {
+KERNELS_CLONES void to_planar(const T* src, dim_t channels, dim_t n, T* dst, inc_t cs, inc_t ps) {
     for (dim_t cb = 0; cb < channels; cb += kTile) {
         const dim_t ce = std::min(cb + kTile, channels);
-        for (dim_t pb = p0; pb < p1; pb += kTile) {
-            const dim_t pe = std::min(pb + kTile, p1);
+        for (dim_t pb = 0; pb < n; pb += kTile) {
+            const dim_t pe = std::min(pb + kTile, n);
             for (dim_t c = cb; c < ce; ++c)
                 for (dim_t p = pb; p < pe; ++p) dst[c * cs + p * ps] = src[p * channels + c];
         }
@@ -90,13 +90,13 @@ void conv_direct_reordered(const ConvGeom& g, const ConvIO<T>& io, const PackedW
 #pragma omp parallel for collapse(2) num_threads(nthreads) schedule(static) if (nthreads > 1)
     for (dim_t img = 0; img < g.n; ++img)
         for (dim_t h = 0; h < g.h; ++h)
-            to_interleaved(io.x + img * io.xs.n + h * io.xs.h, io.xs.c, io.xs.w, g.c, 0, g.w,
+            to_interleaved(io.x + img * io.xs.n + h * io.xs.h, io.xs.c, io.xs.w, g.c, g.w,
                            xt + img * hw * g.c + h * g.w * g.c);
     conv_direct(nhwc_geometry(g), io2, pw, e, nthreads);
 #pragma omp parallel for collapse(2) num_threads(nthreads) schedule(static) if (nthreads > 1)
     for (dim_t img = 0; img < g.n; ++img)
         for (dim_t ho = 0; ho < g.ho(); ++ho)
-            to_planar(yt + img * pix * g.k + ho * g.wo() * g.k, g.k, 0, g.wo(), io.y + img * io.ys.n + ho * io.ys.h,
+            to_planar(yt + img * pix * g.k + ho * g.wo() * g.k, g.k, g.wo(), io.y + img * io.ys.n + ho * io.ys.h,
                       io.ys.c, io.ys.w);
 }
 
