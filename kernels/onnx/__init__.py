@@ -1,0 +1,8 @@
+"""ONNX inference on the kernels: InferenceSession (onnxruntime's interface) and an ONNX backend
+module (`hpc_kernels.onnx.backend`) for the ONNX backend test suite. Needs `pip install "hpc-kernels[onnx]"`."""
+from __future__ import annotations
+
+from ._ir import HPC_DOMAIN, Graph, Node, ValueInfo
+from ._registry import UnsupportedModelError
+
+__all__ = ["HPC_DOMAIN", "Graph", "Node", "UnsupportedModelError", "ValueInfo"]
