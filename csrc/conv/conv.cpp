@@ -21,6 +21,7 @@
 #include "depthwise.hpp"
 #include "im2col.hpp"
 #include "nchw_reorder.hpp"
+#include "winograd.hpp"
 
 namespace kernels {
 
@@ -209,8 +210,11 @@ void conv2d(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, const PackedW
             const Engine<T>& e, int nthreads) {
     if (g.n == 0 || g.k == 0 || g.ho() <= 0 || g.wo() <= 0) return;
     if (g.kd() == 0) return fill_empty(g, io);
+    if (algo == ConvAlgo::winograd)
+        return g.nhwc ? conv_winograd(g, io, pw, e, nthreads) : conv_reordered(g, io, pw, e, nthreads, &conv_winograd<T>);
     if (algo == ConvAlgo::direct && !direct_is_depthwise(g))
-        return nchw_direct_reorders(g) ? conv_direct_reordered(g, io, pw, e, nthreads) : conv_direct(g, io, pw, e, nthreads);
+        return nchw_direct_reorders(g) ? conv_reordered(g, io, pw, e, nthreads, &conv_direct<T>)
+                                       : conv_direct(g, io, pw, e, nthreads);
     if (algo == ConvAlgo::direct) {
         const T* taps = pw && pw->taps_rsc.size ? pw->taps_rsc.get() : nullptr;
         return depthwise_conv(g, io, taps, e.cands.front().ukr->isa, nthreads);
@@ -222,9 +226,14 @@ void conv2d(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, const PackedW
 template <typename T>
 std::size_t conv2d_workspace(const ConvGeom& g, ConvAlgo algo, const Engine<T>& e, int nthreads) {
     if (g.n == 0 || g.k == 0 || g.kd() == 0) return 0;
+    if (algo == ConvAlgo::winograd) {
+        return g.nhwc ? conv_winograd_workspace(g, e, nthreads)
+                      : conv_reordered_workspace<T>(g, conv_winograd_workspace(nhwc_twin(g), e, nthreads));
+    }
     if (algo == ConvAlgo::direct && !direct_is_depthwise(g)) {
-        return nchw_direct_reorders(g) ? conv_direct_reordered_workspace(g, e, nthreads)
-                                       : conv_direct_workspace(g, e, nthreads);
+        return nchw_direct_reorders(g)
+                   ? conv_reordered_workspace<T>(g, conv_direct_workspace(nhwc_twin(g), e, nthreads))
+                   : conv_direct_workspace(g, e, nthreads);
     }
     if (algo == ConvAlgo::direct) return depthwise_workspace(g, sizeof(T), nthreads);
     const dim_t pix = g.pixels(), kg = g.kg(), kd = g.kd();
