@@ -36,12 +36,33 @@
 #include <omp.h>
 #endif
 
+// The 64-byte vectors below never cross a non-inlined call boundary; GCC's note that their ABI
+// depends on AVX-512 being enabled does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace kernels {
 namespace {
 
 constexpr dim_t kLanes = 16;     // channels per transform step (one AVX-512 float vector)
 constexpr dim_t kTileBytes = 384 * 1024;  // V + M of a block: within the 1 MiB L2 of Zen 4/5 and SPR's 2 MiB
 constexpr const char* kWhat = "conv2d: the winograd workspace";
+
+// One 64-byte vector of T (GCC vector extension): a zmm register in the avx512f clone, two ymm or
+// four xmm in the others. The array-based chunk code below stays for tails and strided channels;
+// the full unit-stride chunks, which are nearly all the work, use these so that GCC keeps the
+// 4x4 patch in registers (with local arrays it spilled every intermediate to the stack).
+template <typename T>
+struct Vec {
+    typedef T type __attribute__((vector_size(64)));
+    static constexpr dim_t lanes = 64 / sizeof(T);
+    static KERNELS_INLINE type load(const T* p) {
+        type v;
+        __builtin_memcpy(&v, p, sizeof(v));
+        return v;
+    }
+    static KERNELS_INLINE void store(T* p, type v) { __builtin_memcpy(p, &v, sizeof(v)); }
+    static KERNELS_INLINE type splat(T x) { return type{} + x; }
+};
 
 // U_e = G g G^T for one 3x3 kernel g (row-major), G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]].
 template <typename T>
@@ -90,11 +111,37 @@ KERNELS_INLINE void input_chunk(const T* const* p, inc_t cs, dim_t len, T* KERNE
     }
 }
 
+// One vector of channels at offset c of unit-stride patch rows: rows r of the patch combine into
+// rows of B^T d (two patch rows each), each of those into four V rows; patch rows 1 and 2, used by
+// every output row, stay in registers.
+template <typename T>
+KERNELS_INLINE void input_vector(const T* const* p, dim_t c, T* KERNELS_RESTRICT v, dim_t es) {
+    using V = Vec<T>;
+    typename V::type d1[4], d2[4], t[4];
+    for (int s = 0; s < 4; ++s) d1[s] = V::load(p[4 + s] + c), d2[s] = V::load(p[8 + s] + c);
+    auto emit = [&](int r) {  // V rows r*4 .. r*4+3 from t = row r of B^T d
+        V::store(v + (r * 4 + 0) * es + c, t[0] - t[2]);
+        V::store(v + (r * 4 + 1) * es + c, t[1] + t[2]);
+        V::store(v + (r * 4 + 2) * es + c, t[2] - t[1]);
+        V::store(v + (r * 4 + 3) * es + c, t[1] - t[3]);
+    };
+    for (int s = 0; s < 4; ++s) t[s] = V::load(p[s] + c) - d2[s];
+    emit(0);
+    for (int s = 0; s < 4; ++s) t[s] = d1[s] + d2[s];
+    emit(1);
+    for (int s = 0; s < 4; ++s) t[s] = d2[s] - d1[s];
+    emit(2);
+    for (int s = 0; s < 4; ++s) t[s] = d1[s] - V::load(p[12 + s] + c);
+    emit(3);
+}
+
 // The transform of channels [0, n) of one tile into V (v[e*es + c]).
 template <typename T, bool Unit>
 KERNELS_CLONES void input_tile(const T* const* p, inc_t cs, dim_t n, T* KERNELS_RESTRICT v, dim_t es) {
     const T* q[16];
     dim_t c0 = 0;
+    if (Unit)
+        for (; c0 + Vec<T>::lanes <= n; c0 += Vec<T>::lanes) input_vector(p, c0, v, es);
     for (; c0 + kLanes <= n; c0 += kLanes) {
         for (int i = 0; i < 16; ++i) q[i] = p[i] + c0 * cs;
         input_chunk<T, Unit, true>(q, cs, kLanes, v + c0, es);
@@ -140,12 +187,43 @@ KERNELS_INLINE void output_chunk(const T* KERNELS_RESTRICT m, dim_t es, dim_t le
     }
 }
 
+// One vector of output channels at offset k, unit channel stride in y: A^T M row by row (four M
+// rows each), then the two columns of each, the epilogue, and vector stores.
+template <typename T>
+KERNELS_INLINE void output_vector(const T* KERNELS_RESTRICT m, dim_t es, dim_t k, const Epilogue<T>& ep, T* const* y) {
+    using V = Vec<T>;
+    typename V::type t[2][4];
+    for (int s = 0; s < 4; ++s) {
+        const typename V::type m0 = V::load(m + (0 + s) * es + k), m1 = V::load(m + (4 + s) * es + k),
+                               m2 = V::load(m + (8 + s) * es + k), m3 = V::load(m + (12 + s) * es + k);
+        t[0][s] = m0 + m1 + m2;
+        t[1][s] = m1 - m2 - m3;
+    }
+    const typename V::type zero = V::splat(T(0)), six = V::splat(T(6));
+    for (int a = 0; a < 2; ++a) {
+        typename V::type o[2] = {t[a][0] + t[a][1] + t[a][2], t[a][1] - t[a][2] - t[a][3]};
+        for (int b = 0; b < 2; ++b) {
+            if (y[a * 2 + b] == nullptr) continue;
+            typename V::type r = o[b];
+            if (ep.scale) r *= V::load(ep.scale + k);
+            if (ep.shift) r += V::load(ep.shift + k);
+            if (ep.act != Act::none) {
+                r = r < zero ? zero : r;  // NaN compares false: stays NaN, as Epilogue::apply
+                if (ep.act == Act::relu6) r = r > six ? six : r;
+            }
+            V::store(y[a * 2 + b] + k, r);
+        }
+    }
+}
+
 // The output transform of channels [0, n) of one tile (m[e*es + k]), its epilogue, into y.
 template <typename T>
 KERNELS_CLONES void output_tile(const T* KERNELS_RESTRICT m, dim_t es, dim_t n, const Epilogue<T>& ep, T* const* y,
                                 inc_t ys_c) {
     T* q[4];
     dim_t k0 = 0;
+    if (ys_c == 1)
+        for (; k0 + Vec<T>::lanes <= n; k0 += Vec<T>::lanes) output_vector(m, es, k0, ep, y);
     auto at = [&](dim_t k) {
         for (int i = 0; i < 4; ++i) q[i] = y[i] ? y[i] + k * ys_c : nullptr;
     };
