@@ -248,6 +248,7 @@ struct WinogradPlan {
     dim_t tb;             // tiles per block
     dim_t cp, kp;         // channel rows of V and M, padded to whole cache lines
     int nt;
+    Grid grid;  // tm parts split the output channels (K panels), tn parts the tile blocks
     std::size_t u_elems;       // transformed weights
     std::size_t thread_elems;  // one thread's V and M
 };
@@ -267,8 +268,19 @@ WinogradPlan<T> plan_winograd(const ConvGeom& g, const Engine<T>& e, int nthread
     // panel in L1 is reused across them) and at most 16, and no more than a thread's share.
     const dim_t per_tile = 16 * (p.cp + p.kp) * static_cast<dim_t>(sizeof(T));
     dim_t tb = std::clamp<dim_t>(static_cast<dim_t>(kTileBytes) / per_tile / p.nr, 4, 16) * p.nr;
-    p.nt = static_cast<int>(std::clamp<dim_t>(ceil_div(p.tiles, 2 * p.nr), 1, std::max(nthreads, 1)));
-    tb = std::min(tb, round_up(ceil_div(p.tiles, p.nt), p.nr));
+    // Threads: over tile blocks while each gets >= 4 tile columns of the kernel; with fewer tiles
+    // (ResNet-50's 7x7 and 14x14 stages: 16 and 49 tiles) over output channels instead, every part
+    // transforming the block's input itself (about a tenth of the work), so that no part idles and
+    // none waits for another.
+    const dim_t columns = ceil_div(p.tiles, p.nr), nt_max = std::max(nthreads, 1);
+    if (columns >= 4 * nt_max || p.k_panels < 2) {
+        p.nt = static_cast<int>(std::clamp<dim_t>(ceil_div(columns, 2), 1, nt_max));
+        p.grid = {1, p.nt};
+    } else {
+        p.nt = static_cast<int>(std::min(nt_max, p.k_panels));
+        p.grid = {p.nt, 1};
+    }
+    tb = std::min(tb, round_up(ceil_div(p.tiles, p.grid.tn), p.nr));
     p.tb = tb;
     p.u_elems = static_cast<std::size_t>(
         checked_mul(checked_mul(16, p.k_panels * p.mr, kWhat), g.c, kWhat));
@@ -337,7 +349,14 @@ void conv_winograd(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T
         T* M = V + 16 * ve;
         const T* bptr[16 * 4];  // NR <= 16 column pointers
         const dim_t a_off[1] = {0};
-        for (dim_t blk = tid; blk < blocks; blk += P.nt) {
+        dim_t kp0, kp1;  // this part's K panels, and its output channels [k0, k1)
+        split(P.k_panels, P.grid.tm, tid % P.grid.tm, &kp0, &kp1);
+        const dim_t k0 = kp0 * MR, k1 = std::min(K, kp1 * MR);
+        if (k0 >= k1) return;
+        Epilogue<T> ep = io.ep;  // indexed from k0
+        if (ep.scale) ep.scale += k0;
+        if (ep.shift) ep.shift += k0;
+        for (dim_t blk = tid / P.grid.tm; blk < blocks; blk += P.grid.tn) {
             const dim_t q0 = blk * TB, tb = std::min(TB, P.tiles - q0);
             // 1. input transform
             for (dim_t j = 0; j < tb; ++j) {
@@ -361,7 +380,7 @@ void conv_winograd(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T
                 for (dim_t c0 = 0; c0 < C; c0 += P.kc) {
                     const dim_t kc = std::min(P.kc, C - c0);
                     const T beta = c0 == 0 ? T(0) : T(1);
-                    for (dim_t kp = 0; kp < P.k_panels; ++kp) {
+                    for (dim_t kp = kp0; kp < kp1; ++kp) {
                         const dim_t i0 = kp * MR, mr = std::min(MR, K - i0);
                         const auto kern = mr <= MR / 2 && u.taps_half ? u.taps_half : u.taps;
                         const T* a = Ue + (kp * C + c0) * MR;
@@ -380,16 +399,18 @@ void conv_winograd(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T
                 for (int a = 0; a < 2; ++a)
                     for (int b = 0; b < 2; ++b) {
                         const dim_t ho = 2 * ti + a, wo = 2 * tj + b;
-                        y[a * 2 + b] = ho < g.ho() && wo < g.wo() ? io.y + img * io.ys.n + ho * io.ys.h + wo * io.ys.w : nullptr;
+                        y[a * 2 + b] = ho < g.ho() && wo < g.wo()
+                                           ? io.y + img * io.ys.n + ho * io.ys.h + wo * io.ys.w + k0 * io.ys.c
+                                           : nullptr;
                     }
-                output_tile(M + j * P.kp, me, K, io.ep, y, io.ys.c);
+                output_tile(M + j * P.kp + k0, me, k1 - k0, ep, y, io.ys.c);
             }
         }
     };
 
 #ifdef _OPENMP
     if (P.nt > 1) {
-        // Blocks are independent (own V and M per part): a smaller team than asked runs every part.
+        // Parts are independent (own V and M, own outputs): a smaller team than asked runs every part.
 #pragma omp parallel num_threads(P.nt)
         for (int part = omp_get_thread_num(); part < P.nt; part += omp_get_num_threads()) body(part);
         return;
