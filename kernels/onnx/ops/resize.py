@@ -14,17 +14,17 @@ _MODES = ("nearest", "linear", "bilinear")  # "bilinear": Upsample-9's name of l
 
 def _source(mode: str, y: np.ndarray, scale: float, n_in: int, n_out: int, roi) -> np.ndarray:
     """The input coordinate each output index maps to (as the ONNX spec's formulas)."""
-    out_w = scale * n_in  # the real-valued output length
+    out_w = scale * n_in  # the real-valued output length: the spec's formulas divide by it, not n_out
     if mode == "align_corners":
-        return np.zeros(n_out) if n_out == 1 else y * (n_in - 1) / (n_out - 1)
+        return np.zeros(n_out) if out_w == 1 else y * (n_in - 1) / (out_w - 1)
     if mode == "asymmetric":
         return y / scale
     if mode == "tf_crop_and_resize":
         s, e = roi
-        x = np.full(n_out, (e - s) * (n_in - 1) / 2) if n_out == 1 else y * (e - s) * (n_in - 1) / (n_out - 1)
+        x = np.full(n_out, (e - s) * (n_in - 1) / 2) if out_w == 1 else y * (e - s) * (n_in - 1) / (out_w - 1)
         return x + s * (n_in - 1)
     if mode == "pytorch_half_pixel":
-        return np.full(n_out, -0.5) if n_out == 1 else (y + 0.5) / scale - 0.5
+        return np.full(n_out, -0.5) if out_w == 1 else (y + 0.5) / scale - 0.5
     if mode == "half_pixel":
         return (y + 0.5) / scale - 0.5
     offset = n_in / 2 * (1 - n_out / out_w)  # half_pixel_symmetric
