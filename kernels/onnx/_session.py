@@ -140,6 +140,7 @@ class InferenceSession:
         values: Dict[str, Any] = dict(self._graph.initializers)
         values.update(feeds)
         ws = Workspace(self._arena(), self._liveness)
+        ws.wanted = set(wanted)
         times = [0.0] * len(self._kernels)
         threads = self._threads
         try:
