@@ -33,7 +33,7 @@ def _available(name):
         pytest.skip(f"backend {name!r} not available: {exc}")
 
 
-@pytest.mark.parametrize("backend", [None, "cpu", "numba", "reference", "opencl"])
+@pytest.mark.parametrize("backend", [None, "cpu", "numba", "reference", "opencl", "cuda"])
 def test_matches_onnxruntime_on_each_backend(backend):
     if backend:
         _available(backend)
