@@ -43,6 +43,13 @@ def test_conv_other_than_2d_fails_at_load(rank):
         InferenceSession(model)
 
 
+def test_conv_input_of_another_dtype_fails_at_load_even_with_weights_fed_at_run_time():
+    model = one_node("Conv", [("x", TensorProto.FLOAT16, [1, 1, 8, 8]), ("w", TensorProto.FLOAT16, [2, 1, 3, 3])],
+                     [("y", TensorProto.FLOAT16, None)])
+    with pytest.raises(UnsupportedModelError, match="input of dtype float16; supported: float32, float64"):
+        InferenceSession(model)
+
+
 def test_conv_weights_of_another_dtype_fail_at_load():
     w = numpy_helper.from_array(np.ones((2, 1, 3, 3), np.float16), "w")
     model = one_node("Conv", [("x", TensorProto.FLOAT16, [1, 1, 8, 8])], [("y", TensorProto.FLOAT16, None)], initializers=[w])
