@@ -74,6 +74,12 @@ def test_unsupported_attributes_fail_at_load(op, attrs, match):
         InferenceSession(model)
 
 
+def test_string_values_fail_at_load_naming_the_value():
+    model = one_node("Identity", [("s", TensorProto.STRING, [2])], [("y", TensorProto.STRING, [2])])
+    with pytest.raises(UnsupportedModelError, match="value 's': tensor element type STRING is not supported"):
+        InferenceSession(model)
+
+
 def test_training_mode_nodes_fail_at_load():
     inits = [numpy_helper.from_array(np.ones(2, np.float32), n) for n in ("s", "b", "m", "v")]
     model = one_node("BatchNormalization", [("x", F, [1, 2, 3, 3])], [("y", F, None), ("rm", F, None), ("rv", F, None)],
