@@ -46,6 +46,7 @@ class ModelMetadata:
     graph_name: str
     domain: str
     description: str
+    graph_description: str
     version: int
     custom_metadata_map: Dict[str, str]
 
@@ -85,8 +86,11 @@ class InferenceSession:
             raise ValueError(f"backend must be None or one of {', '.join(_BACKENDS)}, got {backend!r}")
         if layout not in _LAYOUTS:
             raise ValueError(f"layout must be one of {', '.join(_LAYOUTS)}, got {layout!r}")
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-            raise ValueError(f"threads must be None or an integer >= 1, got {threads!r}")
+        if threads is not None:
+            from .._threads import max_threads
+
+            if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= max_threads():
+                raise ValueError(f"threads must be None or an integer in [1, {max_threads()}], got {threads!r}")
         self._backend, self._threads = backend, threads
         self._proto = load_proto(model)
         graph = to_graph(self._proto)
@@ -114,7 +118,7 @@ class InferenceSession:
 
     def get_modelmeta(self) -> ModelMetadata:
         p = self._proto
-        return ModelMetadata(p.producer_name, p.graph.name, p.domain, p.doc_string, p.model_version,
+        return ModelMetadata(p.producer_name, p.graph.name, p.domain, p.doc_string, p.graph.doc_string, p.model_version,
                              {e.key: e.value for e in p.metadata_props})
 
     def get_providers(self) -> List[str]:
@@ -218,12 +222,37 @@ class InferenceSession:
                 p.by_node[name] = p.by_node.get(name, 0.0) + t
 
 
-@contextlib.contextmanager
-def _thread_count(n: Optional[int]):
-    if n is None:
-        yield
-        return
-    from .._threads import num_threads
+class _ThreadCount:
+    """The cpu backend's thread count for the runs in flight. The count is process-wide: the first
+    run to start sets it, the last to finish restores what was set before, so that concurrent runs
+    never leave another count behind (with sessions of different counts running at once, the
+    count of the first one in applies until all have finished)."""
 
-    with num_threads(n):
-        yield
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
+        self._saved: Optional[int] = None
+
+    @contextlib.contextmanager
+    def use(self, n: Optional[int]):
+        if n is None:
+            yield
+            return
+        from .._threads import _set, get_num_threads, set_num_threads
+
+        with self._lock:
+            if self._active == 0:
+                self._saved = get_num_threads()
+                set_num_threads(n)
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1
+                if self._active == 0 and self._saved is not None:
+                    _set(self._saved)
+
+
+_THREADS = _ThreadCount()
+_thread_count = _THREADS.use

@@ -216,3 +216,14 @@ def test_constant_shape_chains_are_folded_at_load():
     np.testing.assert_array_equal(sess.graph.initializers["shape"], [2, -1])
     x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
     np.testing.assert_array_equal(sess.run(None, {"x": x})[0], x.reshape(2, 12))
+
+
+def test_threads_count_is_restored_after_concurrent_runs():
+    before = hpc_kernels.get_num_threads()
+    sess = InferenceSession(small_cnn(), threads=1)
+    threads = [threading.Thread(target=lambda: [sess.run(None, {"x": _x()}) for _ in range(5)]) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert hpc_kernels.get_num_threads() == before
