@@ -10,7 +10,7 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 
-from _models import one_node, small_cnn  # noqa: E402
+from _onnx_models import one_node, small_cnn  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from hpc_kernels.onnx import InferenceSession, InvalidModelError, UnsupportedModelError  # noqa: E402

@@ -9,7 +9,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from _models import small_cnn  # noqa: E402
+from _onnx_models import small_cnn  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from hpc_kernels.onnx import InferenceSession  # noqa: E402
