@@ -1,6 +1,6 @@
 """The ONNX backend test suite against hpc_kernels.onnx.backend: the node tests of every implemented
-op, and the light real models (ResNet-50, VGG-19, ...; a reduced set unless KERNELS_ONNX_ALL_MODELS=1
-or `-m onnx_models`), with an explicit exclusion list that says why each test is left out."""
+op, and the light real models (ResNet-50, VGG-19, ...; two of the nine unless KERNELS_ONNX_ALL_MODELS=1),
+with an explicit exclusion list that says why each test is left out."""
 from __future__ import annotations
 
 import os

@@ -227,3 +227,20 @@ def test_threads_count_is_restored_after_concurrent_runs():
     for t in threads:
         t.join()
     assert hpc_kernels.get_num_threads() == before
+
+
+def test_backend_module_run_node_is_compatible_and_devices():
+    import hpc_kernels.onnx.backend as backend
+    from onnx import helper
+
+    x = np.array([[-1.0, 2.0], [3.0, -4.0]], np.float32)
+    (y,) = backend.run_node(helper.make_node("Relu", ["x"], ["y"]), [x])
+    np.testing.assert_array_equal(y, np.maximum(x, 0))
+    (y,) = backend.run_node(helper.make_node("Transpose", ["x"], ["y"]), {"x": x}, outputs_info=[(np.float32, (2, 2))])
+    np.testing.assert_array_equal(y, x.T)
+    einsum = one_node("Einsum", [("a", TensorProto.FLOAT, [2, 2]), ("b", TensorProto.FLOAT, [2, 2])],
+                      [("y", TensorProto.FLOAT, [2, 2])], equation="ij,jk->ik")
+    assert backend.is_compatible(small_cnn()) and not backend.is_compatible(einsum)
+    assert backend.supports_device("CPU") and not backend.supports_device("CUDA")
+    rep = backend.prepare(small_cnn(), "CPU", backend="reference")
+    np.testing.assert_allclose(rep.run([_x()])[0], InferenceSession(small_cnn()).run(["logits"], {"x": _x()})[0], rtol=1e-4, atol=1e-5)
