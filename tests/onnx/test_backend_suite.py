@@ -44,7 +44,6 @@ EXCLUDED = {
     # Resize modes not implemented
     r"test_resize_.*cubic": "Resize mode cubic (nearest and linear only)",
     r"test_resize_.*antialias": "Resize antialias=1",
-    r"test_maxpool_with_argmax": "MaxPool's Indices output",
 }
 
 # Light real models that run in CI: two (SqueezeNet, ResNet-50: ~0.7 s together); all nine (~7 s) with
