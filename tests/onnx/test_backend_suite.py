@@ -42,7 +42,6 @@ EXCLUDED = {
     # sequences and optionals
     r"test_identity_(opt|sequence)": "optional and sequence types (tensors only)",
     # Resize modes not implemented
-    r"test_resize_.*cubic": "Resize mode cubic (nearest and linear only)",
     r"test_resize_.*antialias": "Resize antialias=1",
 }
 

@@ -58,7 +58,7 @@ def test_conv_weights_of_another_dtype_fail_at_load():
 
 
 @pytest.mark.parametrize("op, attrs, match", [
-    ("Resize", {"mode": "cubic"}, "mode='cubic'; supported: nearest, linear"),
+    ("Resize", {"mode": "area"}, "mode='area'; supported: nearest, linear, cubic"),
     ("Resize", {"antialias": 1, "mode": "linear"}, "antialias=1"),
     ("Resize", {"coordinate_transformation_mode": "diagonal"}, "coordinate_transformation_mode='diagonal'"),
     ("Pad", {"mode": "mirror"}, "mode='mirror'"),
