@@ -42,7 +42,6 @@ EXCLUDED = {
     # sequences and optionals
     r"test_identity_(opt|sequence)": "optional and sequence types (tensors only)",
     # Resize modes not implemented
-    r"test_resize_.*antialias": "Resize antialias=1",
 }
 
 # Light real models that run in CI: two (SqueezeNet, ResNet-50: ~0.7 s together); all nine (~7 s) with

@@ -59,7 +59,7 @@ def test_conv_weights_of_another_dtype_fail_at_load():
 
 @pytest.mark.parametrize("op, attrs, match", [
     ("Resize", {"mode": "area"}, "mode='area'; supported: nearest, linear, cubic"),
-    ("Resize", {"antialias": 1, "mode": "linear"}, "antialias=1"),
+    ("Resize", {"antialias": 1, "mode": "nearest"}, "antialias=1 with mode='nearest'"),
     ("Resize", {"coordinate_transformation_mode": "diagonal"}, "coordinate_transformation_mode='diagonal'"),
     ("Pad", {"mode": "mirror"}, "mode='mirror'"),
     ("AveragePool", {"kernel_shape": [2, 2], "auto_pad": "SAME"}, "auto_pad='SAME'"),

@@ -1,5 +1,6 @@
 """Resize (and Upsample) in NumPy: nearest, linear and cubic modes, one axis at a time (all three are
-separable), with every coordinate_transformation_mode, nearest_mode, axes and keep_aspect_ratio_policy."""
+separable), with every coordinate_transformation_mode, nearest_mode, axes, keep_aspect_ratio_policy and
+antialias (a widened filter when downsampling)."""
 from __future__ import annotations
 
 import numpy as np
@@ -49,12 +50,53 @@ def _cubic(t: np.ndarray, a: float) -> np.ndarray:
     return np.where(d <= 1, near, far)
 
 
-def _axis(data, ax, scale, n_out, mode, coord, rule, roi, extrapolation, cubic_a=-0.75, exclude_outside=False):
+def _antialias_weights(ratio: np.ndarray, scale: float, mode: str, a: float) -> np.ndarray:
+    """Downsampling's widened filter (the ONNX reference's): the linear or cubic kernel stretched by
+    1/scale, normalised; (n_out, taps)."""
+    scale = min(scale, 1.0)
+    if mode == "linear":
+        start = int(np.floor(-1 / scale) + 1)
+        taps = np.arange(start, 2 - start)
+        w = np.clip(1 - np.abs((taps[None, :] - ratio[:, None]) * scale), 0, 1)
+    else:
+        start = int(np.floor(-2 / scale) + 1)
+        d = np.abs((np.arange(start, 2 - start)[None, :] - ratio[:, None]) * scale)
+        w = np.where(d <= 1, ((a + 2) * d - (a + 3)) * d * d + 1, np.where(d < 2, ((a * d - 5 * a) * d + 8 * a) * d - 4 * a, 0.0))
+    return w / w.sum(axis=1, keepdims=True)
+
+
+def _antialias(data, ax, x, n_in, scale, mode, a, exclude_outside, shape):
+    """One axis through the antialias filter: the taps nearest x (ties to the smaller index, as the
+    reference places them), edge-clamped."""
+    f = np.floor(x)
+    ratio = np.where(x == f, 1.0, x - f)
+    w = _antialias_weights(ratio, scale, mode, a)
+    n = w.shape[1]
+    pad = -(-n // 2)
+    xp = x + pad
+    p = np.floor(xp)
+    frac = xp - p
+    if n % 2 == 0:
+        off = np.where(frac == 0, -(n // 2), -(n // 2) + 1)
+    else:
+        off = np.where(frac <= 0.5, -((n - 1) // 2), -((n - 1) // 2) + 1)
+    idx = (p + off)[:, None] + np.arange(n)[None, :] - pad
+    if exclude_outside:
+        w = np.where((idx < 0) | (idx > n_in - 1), 0.0, w)
+        w = w / np.where(w.sum(axis=1, keepdims=True) == 0, 1.0, w.sum(axis=1, keepdims=True))
+    idx = np.clip(idx, 0, n_in - 1).astype(np.intp)
+    return sum(np.take(data, idx[:, j], axis=ax) * w[:, j].reshape(shape) for j in range(n))
+
+
+def _axis(data, ax, scale, n_out, mode, coord, rule, roi, extrapolation, cubic_a=-0.75, exclude_outside=False,
+          antialias=False):
     n_in = data.shape[ax]
     x = _source(coord, np.arange(n_out, dtype=np.float64), scale, n_in, n_out, roi)
     shape = [1] * data.ndim
     shape[ax] = n_out
-    if mode == "cubic":
+    if antialias and mode != "nearest":
+        res = _antialias(data, ax, x, n_in, scale, mode, cubic_a, exclude_outside, shape)
+    elif mode == "cubic":
         f = np.floor(x)
         w = _cubic(x - f, cubic_a)
         idx = f[:, None] + np.arange(-1, 3)[None, :]
@@ -90,8 +132,9 @@ def _build(node, opset, ctx, upsample: bool):
         raise unsupported(node, opset, f"coordinate_transformation_mode={coord!r}", ", ".join(_COORD))
     if rule not in _NEAREST:
         raise unsupported(node, opset, f"nearest_mode={rule!r}", ", ".join(_NEAREST))
-    if node.attr("antialias", 0):
-        raise unsupported(node, opset, "antialias=1", "antialias=0")
+    antialias = bool(node.attr("antialias", 0))
+    if antialias and mode == "nearest":
+        raise unsupported(node, opset, "antialias=1 with mode='nearest'", "antialias with linear or cubic")
     policy = node.attr("keep_aspect_ratio_policy", "stretch")
     if policy not in ("stretch", "not_larger", "not_smaller"):
         raise unsupported(node, opset, f"keep_aspect_ratio_policy={policy!r}", "stretch, not_larger, not_smaller")
@@ -142,7 +185,8 @@ def _build(node, opset, ctx, upsample: bool):
             if out[a] == x.shape[a] and scale[a] == 1.0 and coord != "tf_crop_and_resize":
                 continue
             kind = mode if mode in ("nearest", "cubic") else "linear"
-            y = _axis(y, a, scale[a], out[a], kind, coord, rule, (full_roi[a], full_roi[r + a]), extrap, cubic_a, exclude)
+            y = _axis(y, a, scale[a], out[a], kind, coord, rule, (full_roi[a], full_roi[r + a]), extrap, cubic_a, exclude,
+                      antialias)
         res = ws.output(0, y.shape, x.dtype)
         np.copyto(res, y, casting="unsafe")
         return [res]
