@@ -35,7 +35,6 @@ EXCLUDED = {
     r"test_batchnorm_.*training_mode": "training-mode BatchNormalization (batch statistics, running mean/var outputs)",
     # dtypes without a NumPy dtype
     r"test_cast_.*(BFLOAT16|FLOAT8|FLOAT4|INT4|UINT4|INT2|UINT2|STRING|e8m0)": "bfloat16/float8/float4/int4/int2/string element types have no NumPy dtype",
-    r"test_cast_no_saturate": "float8 element types have no NumPy dtype",
     r"test_identity_(opt|sequence)": "optional and sequence types (tensors only)",
 }
 
