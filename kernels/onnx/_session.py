@@ -155,7 +155,12 @@ class InferenceSession:
                     args = [values[v] if v else None for v in node.inputs]
                     ws.begin(node.outputs)
                     t0 = time.perf_counter()
-                    results = kernel(args, ws)
+                    try:
+                        results = kernel(args, ws)
+                    except Exception as exc:
+                        if hasattr(exc, "add_note"):  # Python >= 3.11: the traceback names the node
+                            exc.add_note(f"while running {node.describe()}")
+                        raise
                     times[i] = time.perf_counter() - t0
                     ws.end(i, node.outputs, results)
                     for name, r in zip(node.outputs, results):
