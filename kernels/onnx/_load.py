@@ -120,7 +120,11 @@ def _runnable_order(nodes: List[Node], available: set) -> List[Node]:
     """`nodes` as given when every input is produced before use, else sorted topologically
     (Kahn's algorithm, keeping the given order among ready nodes)."""
     have = set(available)
-    if all(all(not i or i in have for i in n.inputs) and not have.update(o for o in n.outputs if o) for n in nodes):
+    for n in nodes:
+        if not all(not i or i in have for i in n.inputs):
+            break
+        have.update(o for o in n.outputs if o)
+    else:
         return nodes
     have, pending, order = set(available), list(nodes), []
     while pending:
