@@ -2,10 +2,8 @@
 node built at load, run in order with a per-thread memory plan; feeds checked; per-node profile."""
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -17,58 +15,11 @@ from ._load import load_proto, to_graph
 from ._memory import Arena, Liveness, Workspace, _root
 from ._passes import compile_graph
 from ._registry import BuildContext, lookup
+from ._reports import ModelMetadata, NodeArg, Profile, type_string
+from ._thread_count import thread_count as _thread_count
 
 _BACKENDS = ("cpu", "numba", "reference", "opencl", "cuda")
 _LAYOUTS = ("auto", "NCHW", "NHWC")
-
-
-def type_string(dtype: np.dtype) -> str:
-    """onnxruntime's name of a tensor type: 'tensor(float)', 'tensor(int64)', ..."""
-    if dtype is None:
-        return "tensor(undefined)"
-    names = {"float32": "float", "float64": "double", "float16": "float16", "bool": "bool"}
-    n = np.dtype(dtype).name
-    return f"tensor({names.get(n, n)})"
-
-
-@dataclass(frozen=True)
-class NodeArg:
-    """A graph input or output as onnxruntime's NodeArg shows it."""
-
-    name: str
-    shape: List[Any]  # ints, symbolic names (str) or None
-    type: str
-
-
-@dataclass(frozen=True)
-class ModelMetadata:
-    producer_name: str
-    graph_name: str
-    domain: str
-    description: str
-    graph_description: str
-    version: int
-    custom_metadata_map: Dict[str, str]
-
-
-@dataclass
-class Profile:
-    """Seconds spent per op type and per node over the runs so far."""
-
-    runs: int = 0
-    total_s: float = 0.0
-    by_op: Dict[str, float] = field(default_factory=dict)
-    by_node: Dict[str, float] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        lines = [f"{self.runs} run(s), {self.total_s * 1e3:.3f} ms in nodes"]
-        lines.append("per op type:")
-        for op, t in sorted(self.by_op.items(), key=lambda e: -e[1]):
-            lines.append(f"  {op:<24} {t * 1e3:10.3f} ms  {100 * t / (self.total_s or 1):5.1f}%")
-        lines.append("per node:")
-        for n, t in sorted(self.by_node.items(), key=lambda e: -e[1]):
-            lines.append(f"  {n:<40} {t * 1e3:10.3f} ms")
-        return "\n".join(lines)
 
 
 def _dims_match(declared: Optional[tuple], actual: tuple) -> bool:
@@ -225,39 +176,3 @@ class InferenceSession:
                 p.total_s += t
                 p.by_op[node.op_type] = p.by_op.get(node.op_type, 0.0) + t
                 p.by_node[name] = p.by_node.get(name, 0.0) + t
-
-
-class _ThreadCount:
-    """The cpu backend's thread count for the runs in flight. The count is process-wide: the first
-    run to start sets it, the last to finish restores what was set before, so that concurrent runs
-    never leave another count behind (with sessions of different counts running at once, the
-    count of the first one in applies until all have finished)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._active = 0
-        self._saved: Optional[int] = None
-
-    @contextlib.contextmanager
-    def use(self, n: Optional[int]):
-        if n is None:
-            yield
-            return
-        from .._threads import _set, get_num_threads, set_num_threads
-
-        with self._lock:
-            if self._active == 0:
-                self._saved = get_num_threads()
-                set_num_threads(n)
-            self._active += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._active -= 1
-                if self._active == 0 and self._saved is not None:
-                    _set(self._saved)
-
-
-_THREADS = _ThreadCount()
-_thread_count = _THREADS.use
