@@ -135,7 +135,7 @@ def test_conv_and_matmul_with_weights_fed_at_run_time():
     _compare(model, {"x": _x(2, 3, 5, 5), "w": _x(4, 3, 3, 3, seed=1), "m": _x(100, 7, seed=2)}, rtol=1e-4, atol=1e-5)
 
 
-def test_integer_matmul_and_gemm_run_in_numpy():
+def test_integer_matmul_runs_in_numpy():
     a = np.arange(12, dtype=np.int32).reshape(3, 4)
     b = np.arange(8, dtype=np.int32).reshape(4, 2)
     model = _model([helper.make_node("MatMul", ["a", "b"], ["y"])], [("a", TensorProto.INT32, [3, 4]), ("b", TensorProto.INT32, [4, 2])],
