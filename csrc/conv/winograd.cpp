@@ -317,7 +317,7 @@ void conv_winograd(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T
     // Transformed weights: the plan's (made once, under its lock), or this call's.
     const T* U = nullptr;
     if (pw != nullptr) {
-        std::lock_guard<std::mutex> lock(pw->winograd_mutex);
+        std::lock_guard<std::mutex> lock(pw->mutex);
         if (!pw->winograd) {
             auto ww = std::make_shared<WinogradWeights<T>>();
             ww->ukr = &u, ww->k_panels = P.k_panels, ww->u = AlignedBuffer<T>(P.u_elems);
