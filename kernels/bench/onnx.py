@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 DEFAULT_MODEL = "resnet50"
+ALL_MODELS = ("resnet50", "mobilenetv2")  # bench all's models: a dense and a depthwise-separable CNN
 RTOL = 1e-4  # outputs agree to this fraction of the output's magnitude (tests/onnx/test_networks.py says why)
 LABELS = {"ours": "hpc_kernels", "ort": "onnxruntime"}
 
