@@ -22,6 +22,9 @@ class _FreshWorkspace:
     def output(self, index, shape, dtype):
         return np.empty(tuple(int(d) for d in shape), dtype)
 
+    def scratch(self, shape, dtype):
+        return np.empty(tuple(int(d) for d in shape), dtype)
+
 
 def _static_shape(graph: Graph, name: str, known_inputs: Dict[str, tuple]) -> Optional[tuple]:
     shape = known_inputs.get(name)

@@ -45,9 +45,9 @@ def load_proto(model: Any) -> Any:
             raise TypeError(f"model must be a path, bytes or an onnx.ModelProto, got {type(model).__name__}")
     except (InvalidModelError, TypeError):
         raise
-    except FileNotFoundError as exc:
-        raise InvalidModelError(f"the model's external data is missing: {exc}") from exc
     except Exception as exc:  # protobuf's DecodeError and onnx's own checks
+        if isinstance(exc, FileNotFoundError) or "should be stored in" in str(exc):
+            raise InvalidModelError(f"the model's external data is missing: {exc}") from exc
         raise InvalidModelError(f"not a valid ONNX model: {type(exc).__name__}: {exc}") from exc
     return proto
 
@@ -156,6 +156,12 @@ def to_graph(proto: Any) -> Graph:
     onnx = _onnx()
     opset = _opset(proto)
     g = proto.graph
+    for t in g.initializer:
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            raise InvalidModelError(
+                f"initializer {t.name!r} has external data that is not loaded: pass the model's path (its data "
+                "files next to it), or call onnx.load_external_data_for_model first"
+            )
     inits = {t.name: onnx.numpy_helper.to_array(t) for t in g.initializer}
     for t in g.initializer:
         np_dtype(t.data_type)  # raises for string/bfloat16 initializers

@@ -72,15 +72,24 @@ class Workspace:
         self.refs: Dict[int, int] = {}  # id -> live values in it
         self._outputs: Sequence[str] = ()
         self._given: Dict[int, np.ndarray] = {}
+        self._scratch: List[np.ndarray] = []
+        self.wanted: Optional[set] = None  # graph outputs the caller asked for (None: all)
 
     # -- the kernel's side --------------------------------------------------------------------
     def output(self, index: int, shape: Tuple[int, ...], dtype) -> np.ndarray:
         shape, dtype = tuple(int(d) for d in shape), np.dtype(dtype)
         name = self._outputs[index] if index < len(self._outputs) else ""
-        if name in self.liveness.graph_outputs:
+        if name in self.liveness.graph_outputs and (self.wanted is None or name in self.wanted):
             return np.empty(shape, dtype)  # handed to the caller: a fresh array, never reused
         buf = self.arena.take(shape, dtype)
         self._given[index] = buf
+        return buf
+
+    def scratch(self, shape: Tuple[int, ...], dtype) -> np.ndarray:
+        """A temporary buffer for the node being run (a padded copy of an input, ...), given back
+        to the arena when the node ends."""
+        buf = self.arena.take(tuple(int(d) for d in shape), np.dtype(dtype))
+        self._scratch.append(buf)
         return buf
 
     # -- the session's side -------------------------------------------------------------------
@@ -106,7 +115,9 @@ class Workspace:
         for buf in self._given.values():
             if id(buf) not in used:
                 self.arena.give(buf)
-        self._given = {}
+        for buf in self._scratch:
+            self.arena.give(buf)
+        self._given, self._scratch = {}, []
         for v in self.liveness.dies_after[index]:
             self.release(v)
 

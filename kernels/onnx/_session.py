@@ -93,7 +93,9 @@ class InferenceSession:
         graph = fold_constants(graph, backend=backend, threads=threads)
         graph = compile_graph(graph, backend=backend, layout=layout)
         self._graph: Graph = graph
-        ctx = BuildContext(backend, threads, dict(graph.initializers), graph.opset)
+        known = dict(graph.value_info)
+        known.update({v.name: v for v in graph.inputs})
+        ctx = BuildContext(backend, threads, dict(graph.initializers), graph.opset, known)
         self._kernels = [lookup(n, graph.opset)(n, graph.opset, ctx) for n in graph.nodes]
         self._names = [n.name or f"{n.op_type}:{n.outputs[0]}" for n in graph.nodes]
         self._liveness = Liveness(graph)
@@ -140,6 +142,7 @@ class InferenceSession:
         values: Dict[str, Any] = dict(self._graph.initializers)
         values.update(feeds)
         ws = Workspace(self._arena(), self._liveness)
+        ws.wanted = set(wanted)
         times = [0.0] * len(self._kernels)
         threads = self._threads
         try:

@@ -65,3 +65,20 @@ for pattern in EXCLUDED:
     _suite.exclude(pattern)
 
 globals().update(_suite.test_cases)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_light_model_matches_onnxruntime(model):
+    """The same light model on random inputs: our outputs against onnxruntime's."""
+    import numpy as np
+
+    from hpc_kernels.onnx import InferenceSession
+
+    ort = pytest.importorskip("onnxruntime")
+    path = os.path.join(os.path.dirname(onnx.backend.test.__file__), "data", "light", f"light_{model[len('test_'):]}.onnx")
+    ours = InferenceSession(path)
+    ref = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    feed = {i.name: rng.random([d if isinstance(d, int) else 1 for d in i.shape]).astype(np.float32) for i in ours.get_inputs()}
+    for got, want in zip(ours.run(None, feed), ref.run(None, feed)):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5)

@@ -24,6 +24,9 @@ def _check_2d(node, opset, ctx, wname: str) -> Optional[np.ndarray]:
         raise unsupported(node, opset, f"a {rank}-D convolution (weights {None if w is None else w.shape})", "2-D (4-D NCHW input)")
     if w is not None and w.dtype not in KERNEL_FLOATS:
         raise unsupported(node, opset, f"weights of dtype {w.dtype}", "float32, float64")
+    xdt = ctx.dtype(node.inputs[0])
+    if xdt is not None and xdt not in KERNEL_FLOATS:
+        raise unsupported(node, opset, f"input of dtype {xdt}", "float32, float64")
     auto = node.attr("auto_pad", "NOTSET")
     if auto not in _AUTO_PADS:
         raise unsupported(node, opset, f"auto_pad={auto!r}", ", ".join(_AUTO_PADS))

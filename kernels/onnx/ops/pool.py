@@ -58,11 +58,16 @@ def _windows(xp: np.ndarray, k, s, d, out):
         yield xp[(Ellipsis,) + idx]
 
 
-def _padded(x: np.ndarray, pb, out, k, s, d, fill) -> np.ndarray:
-    """x inside a canvas of `fill` large enough for every window (declared pads and ceil_mode's)."""
+def _padded(x: np.ndarray, pb, out, k, s, d, fill, ws=None) -> np.ndarray:
+    """x inside a canvas of `fill` large enough for every window (declared pads and ceil_mode's);
+    x itself when no window reaches outside it. The canvas is the workspace's scratch buffer."""
     nd = len(k)
     size = [max((out[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1, pb[i] + x.shape[2 + i]) for i in range(nd)]
-    xp = np.full(x.shape[:2] + tuple(size), fill, x.dtype)
+    if not any(pb) and tuple(size) == x.shape[2:]:
+        return x
+    shape = x.shape[:2] + tuple(size)
+    xp = ws.scratch(shape, x.dtype) if ws is not None else np.empty(shape, x.dtype)
+    xp[...] = fill
     xp[(Ellipsis,) + tuple(slice(pb[i], pb[i] + x.shape[2 + i]) for i in range(nd))] = x
     return xp
 
@@ -85,7 +90,7 @@ def max_pool(node, opset, ctx):
         x = inputs[0]
         k, s, d, pb, pe, out = _geometry(node, x.shape[2:])
         fill = -np.inf if np.issubdtype(x.dtype, np.floating) else np.iinfo(x.dtype).min
-        xp = _padded(x, pb, out, k, s, d, fill)
+        xp = _padded(x, pb, out, k, s, d, fill, ws)
         y = ws.output(0, x.shape[:2] + tuple(out), x.dtype)
         first = True
         for win in _windows(xp, k, s, d, out):
@@ -108,7 +113,7 @@ def average_pool(node, opset, ctx):
     def run(inputs, ws):
         x = inputs[0]
         k, s, d, pb, pe, out = _geometry(node, x.shape[2:])
-        xp = _padded(x, pb, out, k, s, d, 0)
+        xp = _padded(x, pb, out, k, s, d, 0, ws)
         y = ws.output(0, x.shape[:2] + tuple(out), x.dtype)
         y[...] = 0
         for win in _windows(xp, k, s, d, out):
