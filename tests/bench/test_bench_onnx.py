@@ -4,31 +4,15 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-
+from _onnx_tiny import tiny_model  # noqa: E402
 from hpc_kernels.__main__ import main  # noqa: E402
 from hpc_kernels.bench import onnx as bench_onnx  # noqa: E402
 from hpc_kernels.bench import onnx_child, peak  # noqa: E402
-
-
-def tiny_model(path, inputs=1) -> str:
-    """Conv 3->4 3x3 + Relu + GlobalAveragePool + Flatten: input (batch, 3, 8, 8) with a symbolic batch."""
-    rng = np.random.default_rng(0)
-    w = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
-    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c"], ["r"]),
-             helper.make_node("GlobalAveragePool", ["r"], ["p"]), helper.make_node("Flatten", ["p"], ["y"])]
-    ins = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, 8, 8])]
-    if inputs == 2:
-        ins.append(helper.make_tensor_value_info("x2", TensorProto.FLOAT, [1]))
-    g = helper.make_graph(nodes, "tiny", ins, [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])], [w])
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    return str(path)
 
 
 def test_bench_onnx_file_model(tmp_path, capsys):
