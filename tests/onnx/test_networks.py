@@ -3,18 +3,20 @@ through hpc_kernels.onnx.InferenceSession against onnxruntime, at batch 1 and 3 
 host backend and every ISA cap of the cpu engine.
 
 Two forms: the default (CI) run is every network but VGG-16 at batch 1 and 3 on the cpu backend, the ISA
-caps and the slow backends (numba, opencl, reference) on two small networks at small sizes; with
-KERNELS_ONNX_ZOO=full every network runs on every backend and ISA cap at batch 1 and 3 (VGG-16's fixed
-224x224 input is left out of the reference backend only).
+caps and the slow backends (numba, opencl, reference) on two small networks at small sizes (46 tests:
+24 s with warm numba and PoCL kernel caches, 98 s cold, on 2 shared Zen 5 cores); with
+KERNELS_ONNX_ZOO=full every network runs on every backend and ISA cap at batch 1 and 3 (154 tests, 222 s;
+VGG-16, whose fixed 224x224 input is left out of the reference backend only, takes about two
+thirds of that time).
 
 Bound: max |ours - onnxruntime| <= RTOL * max |onnxruntime| over the output (float32 both). The two
 runtimes sum in different orders (GEMM blocking, direct vs im2col convolution, BN folded into the
-weights here but applied as a node there), so each output carries a few float32 roundings (eps 1.2e-7)
-per layer, growing with the reduction lengths and the depth; measured: 3e-7 (SqueezeNet) to 2e-6
-(ShuffleNetV2, MobileNetV3, DenseNet-121) on every backend. RTOL = 1e-4 leaves 50x room over the worst
-measured case and is still 100x below what a wrong kernel gives (a dropped bias, a swapped
-channel, a wrong padding or pool size: errors of 1e-2 to 1 of the output's magnitude, checked by
-test_bound_catches_a_wrong_kernel)."""
+weights or applied as a node), so each output carries a few float32 roundings (eps 1.2e-7) per layer,
+growing with the reduction lengths and the depth; measured at batch 3 on cpu, numba, opencl and
+reference: 2.3e-7 (SqueezeNet 1.1) to 3.7e-6 (MobileNetV2). RTOL = 1e-4
+leaves 25x room over the worst case and is still far below what a wrong kernel gives (a dropped bias,
+a swapped channel, a wrong padding or pool size: 1e-2 to 1 of the output's magnitude; one BN shift off
+by 0.05 is checked to fail it by test_bound_catches_a_wrong_kernel)."""
 from __future__ import annotations
 
 import os
@@ -167,3 +169,19 @@ def test_bn_stays_a_node_and_shapes_are_dynamic(zoo_model):
     assert sum(n.op_type == "BatchNormalization" for n in m.graph.node) == 20
     dims = [d.dim_param or d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["batch", 3, "height", "width"]
+
+
+def test_export_static_shapes_opset_and_size_checks(tmp_path):
+    """dynamic=False fixes every dimension, opset= sets the ai.onnx version; sizes a model cannot take and
+    unknown names are refused before torch builds anything."""
+    import onnx
+
+    m = onnx.load(zoo.export("squeezenet1_1", tmp_path / "s.onnx", batch=2, height=33, width=41, dynamic=False, opset=13))
+    assert [d.dim_param or d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim] == [2, 3, 33, 41]
+    assert [o.version for o in m.opset_import if o.domain in ("", "ai.onnx")] == [13]
+    with pytest.raises(ValueError, match="vgg16 takes 224x224 images only"):
+        zoo.export("vgg16", tmp_path / "v.onnx", batch=1, height=100, width=100)
+    with pytest.raises(ValueError, match="at least 21x21"):
+        zoo.export("squeezenet1_1", tmp_path / "s2.onnx", batch=1, height=20, width=41)
+    with pytest.raises(ValueError, match="unknown zoo model 'alexnet'"):
+        zoo.export("alexnet", tmp_path / "a.onnx")
