@@ -3,7 +3,7 @@ through hpc_kernels.onnx.InferenceSession against onnxruntime, at batch 1 and 3 
 host backend and every ISA cap of the cpu engine.
 
 Two forms: the default (CI) run is every network but VGG-16 at batch 1 and 3 on the cpu backend, the ISA
-caps and the slow backends (numba, opencl, reference) on two small networks at small sizes (46 tests:
+caps and the slow backends (numba, opencl, reference) on two small networks at small sizes (47 tests:
 24 s with warm numba and PoCL kernel caches, 98 s cold, on 2 shared Zen 5 cores); with
 KERNELS_ONNX_ZOO=full every network runs on every backend and ISA cap at batch 1 and 3 (154 tests, 222 s;
 VGG-16, whose fixed 224x224 input is left out of the reference backend only, takes about two
