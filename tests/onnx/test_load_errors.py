@@ -10,7 +10,7 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 
-from _models import one_node, small_cnn  # noqa: E402
+from _onnx_models import one_node, small_cnn  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from hpc_kernels.onnx import InferenceSession, InvalidModelError, UnsupportedModelError  # noqa: E402
@@ -58,8 +58,8 @@ def test_conv_weights_of_another_dtype_fail_at_load():
 
 
 @pytest.mark.parametrize("op, attrs, match", [
-    ("Resize", {"mode": "cubic"}, "mode='cubic'; supported: nearest, linear"),
-    ("Resize", {"antialias": 1, "mode": "linear"}, "antialias=1"),
+    ("Resize", {"mode": "area"}, "mode='area'; supported: nearest, linear, cubic"),
+    ("Resize", {"antialias": 1, "mode": "nearest"}, "antialias=1 with mode='nearest'"),
     ("Resize", {"coordinate_transformation_mode": "diagonal"}, "coordinate_transformation_mode='diagonal'"),
     ("Pad", {"mode": "mirror"}, "mode='mirror'"),
     ("AveragePool", {"kernel_shape": [2, 2], "auto_pad": "SAME"}, "auto_pad='SAME'"),
@@ -71,6 +71,12 @@ def test_conv_weights_of_another_dtype_fail_at_load():
 def test_unsupported_attributes_fail_at_load(op, attrs, match):
     model = one_node(op, [("x", F, [1, 1, 4, 4])], [("y", F, None)], **attrs)
     with pytest.raises(UnsupportedModelError, match=match):
+        InferenceSession(model)
+
+
+def test_string_values_fail_at_load_naming_the_value():
+    model = one_node("Identity", [("s", TensorProto.STRING, [2])], [("y", TensorProto.STRING, [2])])
+    with pytest.raises(UnsupportedModelError, match="value 's': tensor element type STRING is not supported"):
         InferenceSession(model)
 
 

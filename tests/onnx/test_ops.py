@@ -9,7 +9,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from _models import small_cnn  # noqa: E402
+from _onnx_models import small_cnn  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from hpc_kernels.onnx import InferenceSession  # noqa: E402
@@ -141,3 +141,11 @@ def test_integer_matmul_and_gemm_run_in_numpy():
     model = _model([helper.make_node("MatMul", ["a", "b"], ["y"])], [("a", TensorProto.INT32, [3, 4]), ("b", TensorProto.INT32, [4, 2])],
                    [("y", TensorProto.INT32, None)], 17)
     _compare(model, {"a": a, "b": b})
+
+
+@pytest.mark.parametrize("storage_order", [0, 1])
+def test_maxpool_indices_with_pads_strides_and_storage_order(storage_order):
+    model = _model([helper.make_node("MaxPool", ["x"], ["y", "i"], kernel_shape=[3, 2], strides=[2, 1], pads=[1, 0, 1, 1],
+                                     storage_order=storage_order)],
+                   [("x", F, [2, 3, 7, 6])], [("y", F, None), ("i", I64, None)], 12)
+    _compare(model, {"x": _x(2, 3, 7, 6)})
