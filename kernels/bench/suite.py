@@ -80,6 +80,8 @@ def _onnx_models(args: argparse.Namespace, threads: List[int], rounds: int, doc:
     from . import onnx as bench_onnx
 
     why = bench_onnx.available()
+    if not why and getattr(args, "no_torch", False) and not all(os.path.isfile(m) for m in bench_onnx.ALL_MODELS):
+        why = "--no-torch: the zoo models are built with torch"
     if why:
         doc["onnx_skipped"] = why
         return

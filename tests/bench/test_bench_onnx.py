@@ -98,3 +98,14 @@ def test_bench_all_no_onnx(tiny_bench_all, tmp_path, capsys):
                "--dtype", "float32", "--no-onnx", "--json", str(out)])
     assert rc == 0, capsys.readouterr().err
     assert "onnx" not in json.loads(out.read_text())
+
+
+def test_bench_all_no_torch_leaves_the_zoo_models_out(tiny_bench_all, monkeypatch, tmp_path, capsys):
+    """--no-torch keeps torch out of bench all, the zoo models' export included; the report says why."""
+    monkeypatch.setattr(bench_onnx, "ALL_MODELS", ("resnet50",))
+    out = tmp_path / "r.json"
+    rc = main(["bench", "all", "--backend", "cpu", "--threads", "1", "--rounds", "1", "--quick", "--no-torch",
+               "--dtype", "float32", "--json", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    doc = json.loads(out.read_text())
+    assert "onnx" not in doc and "--no-torch" in doc["onnx_skipped"]
