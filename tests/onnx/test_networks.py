@@ -3,9 +3,9 @@ through hpc_kernels.onnx.InferenceSession against onnxruntime, at batch 1 and 3 
 host backend and every ISA cap of the cpu engine.
 
 Two forms: the default (CI) run is every network but VGG-16 at batch 1 and 3 on the cpu backend, the ISA
-caps and the slow backends (numba, opencl, reference) on two small networks at small sizes (47 tests:
+caps and the slow backends (numba, opencl, reference) on two small networks at small sizes, and every network at its minimum size (57 tests:
 24 s with warm numba and PoCL kernel caches, 98 s cold, on 2 shared Zen 5 cores); with
-KERNELS_ONNX_ZOO=full every network runs on every backend and ISA cap at batch 1 and 3 (154 tests, 222 s;
+KERNELS_ONNX_ZOO=full every network runs on every backend and ISA cap at batch 1 and 3 (164 tests, 222 s;
 VGG-16, whose fixed 224x224 input is left out of the reference backend only, takes about two
 thirds of that time).
 
@@ -140,6 +140,14 @@ def test_network_slow_backends(name, backend, batch, zoo_model, ort_output):
     path = zoo_model(name)
     x = image(batch, small_size(name))
     check(path, x, ort_output(path, x), backend)
+
+
+@pytest.mark.parametrize("name", [n for n in zoo.NAMES if not zoo.SPECS[n].fixed_hw])
+def test_network_min_size(name, zoo_model, ort_output):
+    """The smallest image the zoo accepts (zoo.SPECS[name].min_hw; every spatial map down to 1x1), batch 2."""
+    path = zoo_model(name)
+    x = image(2, zoo.SPECS[name].min_hw)
+    check(path, x, ort_output(path, x))
 
 
 def test_bound_catches_a_wrong_kernel(zoo_model, ort_output):

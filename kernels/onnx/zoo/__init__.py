@@ -18,7 +18,10 @@ from typing import Dict, Optional, Tuple
 @dataclass(frozen=True)
 class Spec:
     """What an exported model accepts: `fixed_hw` for a fixed image size (VGG-16's fully connected head
-    reads a 7x7 map), else `min_hw`, the smallest image every layer still has a pixel of."""
+    reads a 7x7 map), else any size from `min_hw` up (checked to run in torch, onnxruntime and
+    hpc_kernels.onnx: tests/onnx/test_networks.py::test_network_min_size). U-Net's 8x8 is its true
+    minimum (three 2x2 poolings); the classifiers' 32x32 (SqueezeNet's 21x21) is a round floor a little
+    above theirs (their last stage still sees a 1x1 map below it)."""
 
     min_hw: Tuple[int, int] = (32, 32)
     fixed_hw: Optional[Tuple[int, int]] = None
@@ -31,7 +34,7 @@ SPECS: Dict[str, Spec] = {
     "mobilenetv2": Spec(),
     "mobilenetv3_small": Spec(),
     "densenet121": Spec(),
-    "squeezenet1_1": Spec(min_hw=(21, 21)),  # ceil-mode pools: the last Fire needs a 1x1 map
+    "squeezenet1_1": Spec(min_hw=(21, 21)),
     "shufflenetv2_x1_0": Spec(),
     "googlenet": Spec(),
     "efficientnet_b0": Spec(),

@@ -121,11 +121,11 @@ class SqueezeExcite(nn.Module):
 class MobileNetV3Block(nn.Module):
     def __init__(self, cin: int, k: int, exp: int, cout: int, se: bool, act, stride: int):
         super().__init__()
-        layers: List[nn.Module] = [conv_bn(cin, exp, 1, act=act)] if exp != cin else []
-        layers.append(conv_bn(exp, exp, k, stride, groups=exp, act=act))
+        layers: List[nn.Module] = [conv_bn(cin, exp, 1, act=act, eps=1e-3)] if exp != cin else []
+        layers.append(conv_bn(exp, exp, k, stride, groups=exp, act=act, eps=1e-3))
         if se:
             layers.append(SqueezeExcite(exp, _divisible(exp // 4)))
-        layers.append(conv_bn(exp, cout, 1, act=None))
+        layers.append(conv_bn(exp, cout, 1, act=None, eps=1e-3))
         self.body = nn.Sequential(*layers)
         self.residual = stride == 1 and cin == cout
 
@@ -143,9 +143,9 @@ class MobileNetV3Small(nn.Module):
 
     def __init__(self, classes: int = 1000):
         super().__init__()
-        layers: List[nn.Module] = [conv_bn(3, 16, 3, 2, act=nn.Hardswish)]
+        layers: List[nn.Module] = [conv_bn(3, 16, 3, 2, act=nn.Hardswish, eps=1e-3)]  # (BN eps 1e-3 as the TF original)
         layers += [MobileNetV3Block(*cfg) for cfg in self.CFG]
-        layers.append(conv_bn(96, 576, 1, act=nn.Hardswish))
+        layers.append(conv_bn(96, 576, 1, act=nn.Hardswish, eps=1e-3))
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(nn.Linear(576, 1024), nn.Hardswish(), nn.Dropout(0.2), nn.Linear(1024, classes))
 
