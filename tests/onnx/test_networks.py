@@ -3,11 +3,11 @@ through hpc_kernels.onnx.InferenceSession against onnxruntime, at batch 1 and 3 
 host backend and every ISA cap of the cpu engine.
 
 Two forms: the default (CI) run is every network but VGG-16 at batch 1 and 3 on the cpu backend, the ISA
-caps and the slow backends (numba, opencl, reference) on two small networks at small sizes, and every network at its minimum size (57 tests:
-24 s with warm numba and PoCL kernel caches, 98 s cold, on 2 shared Zen 5 cores); with
-KERNELS_ONNX_ZOO=full every network runs on every backend and ISA cap at batch 1 and 3 (164 tests, 222 s;
-VGG-16, whose fixed 224x224 input is left out of the reference backend only, takes about two
-thirds of that time).
+caps and the slow backends (numba, opencl, reference) on two small networks at small sizes, and every
+network at its minimum size (57 tests: 24 s with warm numba and PoCL kernel caches, about 100 s cold, on
+2 shared Zen 5 cores); with KERNELS_ONNX_ZOO=full every network runs on every backend and ISA cap at
+batch 1 and 3 (165 tests, 184 s; VGG-16, whose fixed 224x224 input is left out of the reference backend
+only, takes about two thirds of that time).
 
 Bound: max |ours - onnxruntime| <= RTOL * max |onnxruntime| over the output (float32 both). The two
 runtimes sum in different orders (GEMM blocking, direct vs im2col convolution, BN folded into the
