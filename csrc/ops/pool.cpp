@@ -1,0 +1,222 @@
+// 2-D pooling (see pool.hpp). Two shapes of loop, both written so that GCC vectorises them for
+// every KERNELS_CLONES target (arch/clones.hpp picks AVX-512/AVX2/generic at load time):
+//  - channel rows (NHWC with unit channel stride): one output pixel is C contiguous values, the
+//    window's pixels are added/maxed into it elementwise: vector lanes over channels;
+//  - planes (NCHW, or any other strides): per output row and kernel tap, the range of output
+//    columns whose input column is inside the image is computed once, so the inner loop has no
+//    bounds test (unit stride: contiguous vector loads).
+// Padding is never read: windows are clipped to the image, which is also what keeps any
+// caller-chosen output size in bounds.
+#include "pool.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "../arch/clones.hpp"
+
+namespace kernels {
+
+namespace {
+
+dim_t ceil_div(dim_t a, dim_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+
+// The t in [0, len) with 0 <= first + t*step < size, as [lo, hi) (empty: lo == hi).
+void valid_range(dim_t first, dim_t step, dim_t len, dim_t size, dim_t* lo, dim_t* hi) {
+    dim_t a = first >= 0 ? 0 : ceil_div(-first, step);
+    dim_t b = ceil_div(size - first, step);
+    a = std::min(std::max<dim_t>(a, 0), len);
+    b = std::min(std::max(b, a), len);
+    *lo = a, *hi = b;
+}
+
+// The divisor of an average over the window starting at `start` along one axis (kernel k, dilation 1).
+dim_t avg_count(dim_t start, dim_t k, dim_t size, dim_t pad_end, bool include_pad) {
+    if (include_pad) return std::min(start + k, size + pad_end) - start;
+    return std::min(start + k, size) - std::max<dim_t>(start, 0);
+}
+
+template <typename T>
+KERNELS_CLONES void fill(T* KERNELS_RESTRICT y, dim_t len, T v) {
+    for (dim_t i = 0; i < len; ++i) y[i] = v;
+}
+
+template <typename T>
+KERNELS_CLONES void max_into(T* KERNELS_RESTRICT y, const T* KERNELS_RESTRICT x, dim_t len) {
+    for (dim_t i = 0; i < len; ++i) y[i] = x[i] > y[i] ? x[i] : y[i];
+}
+
+template <typename T>
+KERNELS_CLONES void add_into(T* KERNELS_RESTRICT y, const T* KERNELS_RESTRICT x, dim_t len) {
+    for (dim_t i = 0; i < len; ++i) y[i] += x[i];
+}
+
+template <typename T>
+KERNELS_CLONES void scale(T* KERNELS_RESTRICT y, dim_t len, T s) {
+    for (dim_t i = 0; i < len; ++i) y[i] *= s;
+}
+
+// Strided forms of the plane loop (an output row with a W stride, or input columns sw apart).
+template <typename T>
+KERNELS_CLONES void max_strided(T* KERNELS_RESTRICT y, inc_t ysw, const T* KERNELS_RESTRICT x, inc_t xsw, dim_t len) {
+    for (dim_t i = 0; i < len; ++i) y[i * ysw] = x[i * xsw] > y[i * ysw] ? x[i * xsw] : y[i * ysw];
+}
+
+template <typename T>
+KERNELS_CLONES void add_strided(T* KERNELS_RESTRICT y, inc_t ysw, const T* KERNELS_RESTRICT x, inc_t xsw, dim_t len) {
+    for (dim_t i = 0; i < len; ++i) y[i * ysw] += x[i * xsw];
+}
+
+// One output pixel of a channel-contiguous (NHWC) layer: C values at y.
+template <typename T>
+void channel_pixel(const PoolGeom& g, PoolKind kind, const T* xn, const PoolStrides& xs, T* y, dim_t oh, dim_t ow) {
+    const bool is_max = kind == PoolKind::max;
+    const dim_t hs = oh * g.sh - g.pt, ws = ow * g.sw - g.pl;
+    dim_t ilo, ihi, jlo, jhi;
+    valid_range(hs, g.dh, g.kh, g.h, &ilo, &ihi);
+    valid_range(ws, g.dw, g.kw, g.w, &jlo, &jhi);
+    fill(y, g.c, is_max ? std::numeric_limits<T>::lowest() : T(0));
+    for (dim_t i = ilo; i < ihi; ++i)
+        for (dim_t j = jlo; j < jhi; ++j) {
+            const T* xp = xn + (hs + i * g.dh) * xs.h + (ws + j * g.dw) * xs.w;
+            if (is_max) max_into(y, xp, g.c);
+            else add_into(y, xp, g.c);
+        }
+    if (!is_max) {
+        const bool inc = kind == PoolKind::avg_include_pad;
+        const dim_t cnt = avg_count(hs, g.kh, g.h, g.pb, inc) * avg_count(ws, g.kw, g.w, g.pr, inc);
+        scale(y, g.c, T(1) / static_cast<T>(cnt));
+    }
+}
+
+// One output row of one (n, c) plane.
+template <typename T>
+void plane_row(const PoolGeom& g, PoolKind kind, const T* xp, const PoolStrides& xs, T* yrow, inc_t ysw, dim_t oh) {
+    const bool is_max = kind == PoolKind::max;
+    const dim_t hs = oh * g.sh - g.pt;
+    dim_t ilo, ihi;
+    valid_range(hs, g.dh, g.kh, g.h, &ilo, &ihi);
+    const T init = is_max ? std::numeric_limits<T>::lowest() : T(0);
+    if (ysw == 1) fill(yrow, g.wo, init);
+    else
+        for (dim_t o = 0; o < g.wo; ++o) yrow[o * ysw] = init;
+    for (dim_t i = ilo; i < ihi; ++i) {
+        const T* xrow = xp + (hs + i * g.dh) * xs.h;
+        for (dim_t j = 0; j < g.kw; ++j) {
+            const dim_t off = j * g.dw - g.pl;  // input column of output column o: o*sw + off
+            dim_t olo, ohi;
+            valid_range(off, g.sw, g.wo, g.w, &olo, &ohi);
+            if (olo >= ohi) continue;
+            const T* xs0 = xrow + (olo * g.sw + off) * xs.w;
+            T* y0 = yrow + olo * ysw;
+            const inc_t step = g.sw * xs.w;
+            if (ysw == 1 && step == 1) {
+                if (is_max) max_into(y0, xs0, ohi - olo);
+                else add_into(y0, xs0, ohi - olo);
+            } else if (is_max) {
+                max_strided(y0, ysw, xs0, step, ohi - olo);
+            } else {
+                add_strided(y0, ysw, xs0, step, ohi - olo);
+            }
+        }
+    }
+    if (!is_max) {
+        const bool inc = kind == PoolKind::avg_include_pad;
+        const dim_t ch = avg_count(hs, g.kh, g.h, g.pb, inc);
+        for (dim_t o = 0; o < g.wo; ++o)
+            yrow[o * ysw] /= static_cast<T>(ch * avg_count(o * g.sw - g.pl, g.kw, g.w, g.pr, inc));
+    }
+}
+
+// Below this many window reads a layer runs on the calling thread (a fork/join costs more).
+constexpr dim_t kParallelWork = 1 << 15;
+
+}  // namespace
+
+template <typename T>
+void pool2d(const PoolGeom& g, PoolKind kind, const T* x, const PoolStrides& xs, T* y, const PoolStrides& ys, int nt) {
+    if (g.n == 0 || g.c == 0 || g.ho == 0 || g.wo == 0) return;
+    const dim_t work = g.n * g.c * g.ho * g.wo * g.kh * g.kw;
+    if (work < kParallelWork) nt = 1;
+    if (xs.c == 1 && ys.c == 1 && g.c > 1) {
+        // NHWC: threads over (image, output row); each output pixel is one channel vector.
+        const dim_t rows = g.n * g.ho;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (dim_t r = 0; r < rows; ++r) {
+            const dim_t img = r / g.ho, oh = r % g.ho;
+            for (dim_t ow = 0; ow < g.wo; ++ow)
+                channel_pixel(g, kind, x + img * xs.n, xs, y + img * ys.n + oh * ys.h + ow * ys.w, oh, ow);
+        }
+        return;
+    }
+    // Planes: threads over (image, channel, output row).
+    const dim_t rows = g.n * g.c * g.ho;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (dim_t r = 0; r < rows; ++r) {
+        const dim_t oh = r % g.ho, nc = r / g.ho, img = nc / g.c, ch = nc % g.c;
+        plane_row(g, kind, x + img * xs.n + ch * xs.c, xs, y + img * ys.n + ch * ys.c + oh * ys.h, ys.w, oh);
+    }
+}
+
+namespace {
+
+constexpr dim_t kLanes = 16;    // independent partial sums: the reduction vectorises without -ffast-math
+constexpr dim_t kBlock = 64;    // channels per task of the NHWC global pool
+
+template <typename T>
+KERNELS_CLONES T plane_sum(const T* KERNELS_RESTRICT x, dim_t len) {
+    T acc[kLanes] = {};
+    dim_t i = 0;
+    for (; i + kLanes <= len; i += kLanes)
+        for (dim_t l = 0; l < kLanes; ++l) acc[l] += x[i + l];
+    T s = 0;
+    for (; i < len; ++i) s += x[i];
+    for (dim_t l = 0; l < kLanes; ++l) s += acc[l];
+    return s;
+}
+
+}  // namespace
+
+template <typename T>
+void global_avg_pool(dim_t n, dim_t c, dim_t h, dim_t w, const T* x, const PoolStrides& xs, T* y,
+                     const PoolStrides& ys, int nt) {
+    if (n == 0 || c == 0) return;
+    const T inv = T(1) / static_cast<T>(h * w);  // h*w == 0: 0 * inf = NaN, the mean of nothing
+    if (n * c * h * w < kParallelWork) nt = 1;
+    if (xs.c == 1 && c > 1) {
+        // NHWC: each task sums a block of channels over every pixel (vector lanes over channels).
+        const dim_t blocks = (c + kBlock - 1) / kBlock, tasks = n * blocks;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (dim_t t = 0; t < tasks; ++t) {
+            const dim_t img = t / blocks, c0 = (t % blocks) * kBlock, len = std::min(kBlock, c - c0);
+            T acc[kBlock];
+            fill(acc, len, T(0));
+            for (dim_t i = 0; i < h; ++i)
+                for (dim_t j = 0; j < w; ++j) add_into(acc, x + img * xs.n + i * xs.h + j * xs.w + c0, len);
+            for (dim_t k = 0; k < len; ++k) y[img * ys.n + (c0 + k) * ys.c] = acc[k] * inv;
+        }
+        return;
+    }
+    const dim_t planes = n * c;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (dim_t p = 0; p < planes; ++p) {
+        const dim_t img = p / c, ch = p % c;
+        const T* xp = x + img * xs.n + ch * xs.c;
+        T s = 0;
+        if (xs.w == 1 && xs.h == w) {
+            s = plane_sum(xp, h * w);  // the plane is one contiguous run
+        } else {
+            for (dim_t i = 0; i < h; ++i)
+                for (dim_t j = 0; j < w; ++j) s += xp[i * xs.h + j * xs.w];
+        }
+        y[img * ys.n + ch * ys.c] = s * inv;
+    }
+}
+
+template void pool2d<float>(const PoolGeom&, PoolKind, const float*, const PoolStrides&, float*, const PoolStrides&, int);
+template void pool2d<double>(const PoolGeom&, PoolKind, const double*, const PoolStrides&, double*, const PoolStrides&, int);
+template void global_avg_pool<float>(dim_t, dim_t, dim_t, dim_t, const float*, const PoolStrides&, float*,
+                                     const PoolStrides&, int);
+template void global_avg_pool<double>(dim_t, dim_t, dim_t, dim_t, const double*, const PoolStrides&, double*,
+                                      const PoolStrides&, int);
+
+}  // namespace kernels

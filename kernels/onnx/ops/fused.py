@@ -1,0 +1,146 @@
+"""Kernel of FusedConv (HPC_DOMAIN), the node kernels/onnx/_passes/fuse_conv.py makes.
+
+FusedConv: inputs [X, W, B or "", residual (optional)], attributes of Conv plus `activation`
+("", "relu", "relu6"); y = act(conv(X, W) + B + residual), in node.layout ("NCHW" default, or
+"NHWC" from the layout pass). Built once at load as an hpc_kernels.Conv2d plan: the constant
+weights are checked and packed once, bias and activation go into the GEMM epilogue; each run
+writes into the session's buffer (out=ws.output(...)), so a steady-state run allocates nothing.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+
+from ..._api.conv import Conv2d
+from ..._threads import num_threads
+from .._ir import HPC_DOMAIN, Node
+from .._registry import BuildContext, Kernel, register, unsupported
+from ._pool import same_padding
+
+# The `residual` branch adds Conv2d.__call__(x, out=None, residual=None): the residual is then
+# added in the epilogue before the activation. Without it the residual is added with NumPy after
+# the conv (and the activation applied after that); merging `residual` switches this on.
+_EPILOGUE_RESIDUAL = "residual" in inspect.signature(Conv2d.__call__).parameters
+_ACTIVATIONS = ("", "relu", "relu6")
+
+
+def _pair(node: Node, opset: int, key: str, default) -> Tuple[int, int]:
+    v = [int(a) for a in node.attr(key, default)]
+    if len(v) != 2:
+        raise unsupported(node, opset, f"{key}={v}", "2 values (2-D convolution)")
+    return v[0], v[1]
+
+
+@register("FusedConv", since=1, domain=HPC_DOMAIN)
+def fused_conv(node: Node, opset: int, ctx: BuildContext) -> Kernel:
+    w = ctx.constant(node.inputs[1])
+    if w is None or w.ndim != 4:
+        raise unsupported(node, opset, "weights computed at run time or not 4-D", "constant (K, C/group, kH, kW) weights")
+    if w.dtype not in (np.float32, np.float64):
+        raise unsupported(node, opset, f"dtype {w.dtype}", "float32, float64")
+    bias_name = node.inputs[2] if len(node.inputs) > 2 else ""
+    b = ctx.constant(bias_name)
+    if bias_name and b is None:
+        raise unsupported(node, opset, "a bias computed at run time", "a constant bias")
+    has_res = len(node.inputs) > 3 and bool(node.inputs[3])
+    act = node.attr("activation", "") or ""
+    if isinstance(act, bytes):
+        act = act.decode()
+    if act not in _ACTIVATIONS:
+        raise unsupported(node, opset, f"activation={act!r}", "'', 'relu', 'relu6'")
+    layout = node.layout or "NCHW"
+    if layout not in ("NCHW", "NHWC"):
+        raise unsupported(node, opset, f"layout {layout!r}", "'NCHW', 'NHWC'")
+    k, _, kh, kw = w.shape
+    ks = node.attr("kernel_shape")
+    if ks is not None and tuple(int(v) for v in ks) != (kh, kw):
+        raise unsupported(node, opset, f"kernel_shape={list(ks)} with weights {w.shape}", "kernel_shape equal to W's spatial shape")
+    stride, dil = _pair(node, opset, "strides", (1, 1)), _pair(node, opset, "dilations", (1, 1))
+    group = int(node.attr("group", 1))
+    auto_pad = node.attr("auto_pad", "NOTSET")
+    if isinstance(auto_pad, bytes):
+        auto_pad = auto_pad.decode()
+    if auto_pad not in ("NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"):
+        raise unsupported(node, opset, f"auto_pad={auto_pad!r}", "NOTSET, VALID, SAME_UPPER, SAME_LOWER")
+    pads = [int(p) for p in node.attr("pads", (0, 0, 0, 0))] if auto_pad == "NOTSET" else [0, 0, 0, 0]
+    if len(pads) != 4 or min(pads) < 0:
+        raise unsupported(node, opset, f"pads={pads}", "4 values >= 0")
+    # The activation runs in the plan's epilogue unless a residual has to be added after it
+    # with NumPy (before the `residual` merge): then the plan stops at conv + bias.
+    in_epilogue = not has_res or _EPILOGUE_RESIDUAL
+    options = dict(stride=stride, dilation=dil, groups=group, layout=layout,
+                   activation=(act or None) if in_epilogue else None, backend=ctx.backend)
+
+    def make(padding) -> Conv2d:
+        try:
+            return Conv2d(w, b, padding=padding, **options)
+        except (TypeError, ValueError) as exc:  # an option the plan rejects: a load-time error
+            raise unsupported(node, opset, str(exc), "what hpc_kernels.Conv2d accepts") from None
+
+    def padding_of(h: int, wd: int) -> Tuple[int, int, int, int]:
+        if auto_pad.startswith("SAME"):
+            up = auto_pad == "SAME_UPPER"
+            _, t, bt = same_padding(h, kh, stride[0], dil[0], up)
+            _, l, r = same_padding(wd, kw, stride[1], dil[1], up)
+            return (t, bt, l, r)
+        return (pads[0], pads[2], pads[1], pads[3])  # ONNX (t, l, b, r) -> conv2d (t, b, l, r)
+
+    # SAME padding depends on the input size unless the stride is 1: plans by input (H, W) then,
+    # each packed once (a model with a fixed input size has one).
+    fixed = not auto_pad.startswith("SAME") or stride == (1, 1)
+    plans: Dict[Tuple[int, int], Conv2d] = {}
+    plan0: Optional[Conv2d] = make(padding_of(kh, kw)) if fixed else None
+    threads = ctx.threads
+    hax = (2, 3) if layout == "NCHW" else (1, 2)
+
+    def plan_for(x: np.ndarray) -> Tuple[Conv2d, Tuple[int, int, int, int]]:
+        if x.ndim != 4:
+            raise ValueError(f"{node.describe()}: X must be 4-D, got shape {x.shape}")
+        h, wd = x.shape[hax[0]], x.shape[hax[1]]
+        pad = padding_of(h, wd)
+        if plan0 is not None:
+            return plan0, pad
+        p = plans.get((h, wd))
+        if p is None:
+            p = plans.setdefault((h, wd), make(pad))
+        return p, pad
+
+    def out_shape(x: np.ndarray, pad) -> Tuple[int, ...]:
+        n = x.shape[0]
+        h, wd = x.shape[hax[0]], x.shape[hax[1]]
+        ho = (h + pad[0] + pad[1] - dil[0] * (kh - 1) - 1) // stride[0] + 1
+        wo = (wd + pad[2] + pad[3] - dil[1] * (kw - 1) - 1) // stride[1] + 1
+        return (n, k, ho, wo) if layout == "NCHW" else (n, ho, wo, k)
+
+    def conv(inputs, ws):
+        x = inputs[0]
+        plan, pad = plan_for(x)
+        shape = out_shape(x, pad)
+        res = inputs[3] if has_res else None
+        if res is None:
+            return [plan(x, out=ws.output(0, shape, x.dtype))]
+        if _EPILOGUE_RESIDUAL and tuple(res.shape) == shape and res.dtype == x.dtype:
+            return [plan(x, out=ws.output(0, shape, x.dtype), residual=res)]
+        # NumPy residual: what the `residual` merge replaces for same-shaped residuals; a
+        # broadcasting residual (Add's semantics allow it) always comes here.
+        if tuple(res.shape) == shape:
+            y = plan(x, out=ws.output(0, shape, x.dtype))
+            np.add(y, res, out=y)
+        else:
+            t = plan(x)
+            y = ws.output(0, np.broadcast_shapes(shape, res.shape), np.result_type(t, res))
+            np.add(t, res, out=y)
+        if act:
+            np.clip(y, 0, 6 if act == "relu6" else None, out=y)
+        return [y]
+
+    if threads is None:
+        return conv
+
+    def with_threads(inputs, ws):  # the session's thread count for this call
+        with num_threads(threads):
+            return conv(inputs, ws)
+
+    return with_threads
