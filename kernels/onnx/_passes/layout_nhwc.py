@@ -175,6 +175,7 @@ class _Rewriter:
     def fused_conv(self, node: Node) -> bool:
         if not self.want_nhwc:
             node.layout = "NCHW"
+            self.known4d.update(node.outputs)  # 4-D weights: a 4-D output (a pool after it is 2-D)
             return False
         res = node.inputs[3] if len(node.inputs) > 3 else ""
         if res and not (self.resident(res) or res in self.known4d or constant(self.g, res) is not None):
