@@ -37,6 +37,10 @@ class UnsupportedModelError(ValueError):
 class Workspace(Protocol):
     def output(self, index: int, shape: Tuple[int, ...], dtype: Any) -> np.ndarray: ...
 
+    # A temporary buffer valid until the kernel returns (padded copies and the like); the
+    # session's memory plan reuses it across runs.
+    def scratch(self, shape: Tuple[int, ...], dtype: Any) -> np.ndarray: ...
+
 
 Kernel = Callable[[Sequence[Optional[np.ndarray]], Workspace], List[np.ndarray]]
 

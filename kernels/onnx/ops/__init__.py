@@ -1,2 +1,4 @@
-"""Op kernels of the ONNX runtime, registered with kernels/onnx/_registry.py on import:
-fused.py (FusedConv, made by the compile passes) and nhwc.py (the layout pass's forms)."""
+"""The op kernels, one module per family; importing this package registers them all: the ai.onnx
+ops, and the HPC_DOMAIN ops the compile passes create (fused.py: FusedConv; nhwc.py: the layout
+pass's ToNHWC/ToNCHW, pools in either layout, ChannelAffine)."""
+from . import activation, conv, elementwise, fused, gemm, nhwc, norm, pad, pool, reduce, resize, shape  # noqa: F401
