@@ -73,7 +73,10 @@ class _Rewriter:
         self.nhwc: Dict[str, str] = {}  # NCHW-meaning name -> name of the same value in NHWC
         self.nchw_ready: Set[str] = {v.name for v in graph.inputs} | set(graph.initializers)
         self.alias: Dict[str, str] = {}  # a value that is another one (a cancelled transpose)
-        self.known4d: Set[str] = {v.name for v in graph.inputs if v.shape is not None and len(v.shape) == 4}
+        # Values known to be 4-D: declared graph inputs, and what the loader's shape inference
+        # recorded (graph.value_info, when the loader fills it).
+        declared = list(graph.inputs) + list(getattr(graph, "value_info", {}).values())
+        self.known4d: Set[str] = {v.name for v in declared if v.shape is not None and len(v.shape) == 4}
         self.producer: Dict[str, Node] = {}
         self.out: List[Node] = []
 
@@ -194,7 +197,7 @@ class _Rewriter:
         if len([o for o in node.outputs if o]) != 1:
             return False  # MaxPool's Indices are NCHW offsets
         two_d = op.startswith("Global") or len(node.attr("kernel_shape", ())) == 2
-        if not two_d:
+        if not two_d or not _pool_supported(node):
             return False
         x = node.inputs[0]
         if self.want_nhwc and self.resident(x):
@@ -389,6 +392,18 @@ class _Rewriter:
         self.emit(node)
         self.nchw_outputs(node)
         return True
+
+
+def _pool_supported(node: Node) -> bool:
+    """What the HPC_DOMAIN pools (ops/nhwc.py, csrc/ops/pool.cpp) implement: AveragePool without
+    dilations (opset 19's) and with pads smaller than the kernel (as onnxruntime requires)."""
+    if node.op_type != "AveragePool":
+        return True
+    k = [int(v) for v in node.attr("kernel_shape", ())]
+    if any(int(d) != 1 for d in node.attr("dilations", (1, 1))):
+        return False
+    pads = [int(p) for p in node.attr("pads", (0, 0, 0, 0))]
+    return len(pads) == 4 and all(pads[i] < k[i % 2] for i in range(4))
 
 
 def _drop_dead_transposes(nodes: List[Node], outputs: Set[str]) -> List[Node]:

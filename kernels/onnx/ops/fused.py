@@ -14,7 +14,6 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 
 from ..._api.conv import Conv2d
-from ..._threads import num_threads
 from .._ir import HPC_DOMAIN, Node
 from .._registry import BuildContext, Kernel, register, unsupported
 from ._pool import same_padding
@@ -92,7 +91,6 @@ def fused_conv(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     fixed = not auto_pad.startswith("SAME") or stride == (1, 1)
     plans: Dict[Tuple[int, int], Conv2d] = {}
     plan0: Optional[Conv2d] = make(padding_of(kh, kw)) if fixed else None
-    threads = ctx.threads
     hax = (2, 3) if layout == "NCHW" else (1, 2)
 
     def plan_for(x: np.ndarray) -> Tuple[Conv2d, Tuple[int, int, int, int]]:
@@ -136,11 +134,6 @@ def fused_conv(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             np.clip(y, 0, 6 if act == "relu6" else None, out=y)
         return [y]
 
-    if threads is None:
-        return conv
-
-    def with_threads(inputs, ws):  # the session's thread count for this call
-        with num_threads(threads):
-            return conv(inputs, ws)
-
-    return with_threads
+    # ctx.threads is not applied here: the session runs the whole graph under its thread count
+    # (hpc_kernels.num_threads), and the plan's calls take the calling thread's count.
+    return conv
