@@ -109,9 +109,16 @@ def test_fuse_conv_leaves_other_clips():
     _check(m, {"x": _x((1, 3, 6, 6))})
 
 
+@pytest.mark.parametrize("epilogue", [True, False])
 @pytest.mark.parametrize("conv_first", [True, False])
-def test_fuse_conv_residual_add_relu(conv_first):
-    """ResNet's tail: Conv -> BN -> Add(shortcut) -> Relu, either Add operand order."""
+def test_fuse_conv_residual_add_relu(conv_first, epilogue, monkeypatch):
+    """ResNet's tail: Conv -> BN -> Add(shortcut) -> Relu, either Add operand order; the residual
+    added in Conv2d's epilogue, and by the NumPy path a tree without it takes."""
+    from hpc_kernels.onnx.ops import fused
+
+    if epilogue and not fused._EPILOGUE_RESIDUAL:
+        pytest.skip("Conv2d has no residual= here")
+    monkeypatch.setattr(fused, "_EPILOGUE_RESIDUAL", epilogue)
     b = ModelBuilder()
     s = b.node("Relu", ["x"])
     c = b.bn(b.conv(s, 8, 8), 8)
@@ -154,6 +161,31 @@ def test_fuse_conv_broadcasting_residual():
     g = fuse_conv(to_graph(m))
     assert ops_of(g) == ["FusedConv"] and len(g.nodes[0].inputs) == 4
     _check(m, {"x": _x((1, 3, 6, 6))})
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("attrs", [
+    dict(auto_pad="SAME_UPPER", strides=[2, 2]),  # padding from the input size: plans by size
+    dict(auto_pad="SAME_LOWER", strides=[1, 1]),
+    dict(auto_pad="VALID", strides=[2, 1]),
+    dict(pads=[2, 0, 1, 1], dilations=[2, 2]),
+    dict(pads=[1, 1, 1, 1], group=2),
+])
+def test_fused_conv_attributes_match_onnxruntime(attrs, layout):
+    b = ModelBuilder()
+    g = attrs.get("group", 1)
+    w = b.const((b.rng.standard_normal((6, 4 // g, 3, 3)) * 0.3).astype(np.float32))
+    y = b.node("Relu", [b.node("Conv", ["x", w, b.const(np.ones(6, np.float32) * 0.1)], kernel_shape=[3, 3], **attrs)])
+    m = b.model([("x", [1, 4, 9, 8])], [(y, None)])
+    x = _x((1, 4, 9, 8))
+    want = run_onnxruntime(m, {"x": x})[0]
+    cg = compile_graph(to_graph(m), backend="cpu", layout=layout)
+    assert "FusedConv" in ops_of(cg)
+    got = run_graph(cg, {"x": x}, backend="cpu")[0]
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+    got2 = run_graph(cg, {"x": _x((1, 4, 11, 13), seed=3)}, backend="cpu")[0]  # another size: another plan
+    m2 = b.model([("x", [1, 4, 11, 13])], [(y, None)])
+    np.testing.assert_allclose(got2, run_onnxruntime(m2, {"x": _x((1, 4, 11, 13), seed=3)})[0], rtol=RTOL, atol=ATOL)
 
 
 # -- layout_nhwc -------------------------------------------------------------------------------

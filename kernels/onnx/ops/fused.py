@@ -9,7 +9,7 @@ writes into the session's buffer (out=ws.output(...)), so a steady-state run all
 from __future__ import annotations
 
 import inspect
-from typing import Dict, Optional, Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 
@@ -18,9 +18,10 @@ from .._ir import HPC_DOMAIN, Node
 from .._registry import BuildContext, Kernel, register, unsupported
 from ._pool import same_padding
 
-# The `residual` branch adds Conv2d.__call__(x, out=None, residual=None): the residual is then
-# added in the epilogue before the activation. Without it the residual is added with NumPy after
-# the conv (and the activation applied after that); merging `residual` switches this on.
+# Conv2d.__call__(x, out=None, residual=None) (the `residual` branch, merged here) adds the
+# residual in the GEMM epilogue before the activation. Checked rather than assumed so that this
+# module also runs on a tree without it: the residual is then added with NumPy after the conv and
+# the activation applied after that (the path a broadcasting residual always takes).
 _EPILOGUE_RESIDUAL = "residual" in inspect.signature(Conv2d.__call__).parameters
 _ACTIVATIONS = ("", "relu", "relu6")
 
@@ -66,15 +67,14 @@ def fused_conv(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     pads = [int(p) for p in node.attr("pads", (0, 0, 0, 0))] if auto_pad == "NOTSET" else [0, 0, 0, 0]
     if len(pads) != 4 or min(pads) < 0:
         raise unsupported(node, opset, f"pads={pads}", "4 values >= 0")
-    # The activation runs in the plan's epilogue unless a residual has to be added after it
-    # with NumPy (before the `residual` merge): then the plan stops at conv + bias.
-    in_epilogue = not has_res or _EPILOGUE_RESIDUAL
-    options = dict(stride=stride, dilation=dil, groups=group, layout=layout,
-                   activation=(act or None) if in_epilogue else None, backend=ctx.backend)
+    # The activation runs in the plan's epilogue unless the residual is added after the conv with
+    # NumPy: then the conv stops at conv + bias (a second plan, made only when that path runs).
+    options = dict(stride=stride, dilation=dil, groups=group, layout=layout, backend=ctx.backend)
+    epilogue_act = (act or None) if (not has_res or _EPILOGUE_RESIDUAL) else None
 
-    def make(padding) -> Conv2d:
+    def make(padding, activation) -> Conv2d:
         try:
-            return Conv2d(w, b, padding=padding, **options)
+            return Conv2d(w, b, padding=padding, activation=activation, **options)
         except (TypeError, ValueError) as exc:  # an option the plan rejects: a load-time error
             raise unsupported(node, opset, str(exc), "what hpc_kernels.Conv2d accepts") from None
 
@@ -86,43 +86,42 @@ def fused_conv(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             return (t, bt, l, r)
         return (pads[0], pads[2], pads[1], pads[3])  # ONNX (t, l, b, r) -> conv2d (t, b, l, r)
 
-    # SAME padding depends on the input size unless the stride is 1: plans by input (H, W) then,
-    # each packed once (a model with a fixed input size has one).
-    fixed = not auto_pad.startswith("SAME") or stride == (1, 1)
-    plans: Dict[Tuple[int, int], Conv2d] = {}
-    plan0: Optional[Conv2d] = make(padding_of(kh, kw)) if fixed else None
+    # Plans by (padding, activation), each packed once. SAME padding depends on the input size
+    # unless the stride is 1 (a model with a fixed input size still has one plan); otherwise the
+    # plan is made here, so that the weights are packed and checked at load.
+    plans: Dict[tuple, Conv2d] = {}
+    if not auto_pad.startswith("SAME") or stride == (1, 1):
+        pad0 = padding_of(kh, kw)
+        plans[(pad0, epilogue_act)] = make(pad0, epilogue_act)
     hax = (2, 3) if layout == "NCHW" else (1, 2)
 
-    def plan_for(x: np.ndarray) -> Tuple[Conv2d, Tuple[int, int, int, int]]:
+    def plan_for(pad, activation) -> Conv2d:
+        p = plans.get((pad, activation))
+        if p is None:
+            p = plans.setdefault((pad, activation), make(pad, activation))
+        return p
+
+    def geometry(x: np.ndarray):
+        """(padding, output shape) for this input."""
         if x.ndim != 4:
             raise ValueError(f"{node.describe()}: X must be 4-D, got shape {x.shape}")
         h, wd = x.shape[hax[0]], x.shape[hax[1]]
         pad = padding_of(h, wd)
-        if plan0 is not None:
-            return plan0, pad
-        p = plans.get((h, wd))
-        if p is None:
-            p = plans.setdefault((h, wd), make(pad))
-        return p, pad
-
-    def out_shape(x: np.ndarray, pad) -> Tuple[int, ...]:
-        n = x.shape[0]
-        h, wd = x.shape[hax[0]], x.shape[hax[1]]
         ho = (h + pad[0] + pad[1] - dil[0] * (kh - 1) - 1) // stride[0] + 1
         wo = (wd + pad[2] + pad[3] - dil[1] * (kw - 1) - 1) // stride[1] + 1
-        return (n, k, ho, wo) if layout == "NCHW" else (n, ho, wo, k)
+        return pad, ((x.shape[0], k, ho, wo) if layout == "NCHW" else (x.shape[0], ho, wo, k))
 
     def conv(inputs, ws):
         x = inputs[0]
-        plan, pad = plan_for(x)
-        shape = out_shape(x, pad)
+        pad, shape = geometry(x)
         res = inputs[3] if has_res else None
         if res is None:
-            return [plan(x, out=ws.output(0, shape, x.dtype))]
+            return [plan_for(pad, epilogue_act)(x, out=ws.output(0, shape, x.dtype))]
         if _EPILOGUE_RESIDUAL and tuple(res.shape) == shape and res.dtype == x.dtype:
-            return [plan(x, out=ws.output(0, shape, x.dtype), residual=res)]
-        # NumPy residual: what the `residual` merge replaces for same-shaped residuals; a
-        # broadcasting residual (Add's semantics allow it) always comes here.
+            return [plan_for(pad, epilogue_act)(x, out=ws.output(0, shape, x.dtype), residual=res)]
+        # NumPy residual: a broadcasting residual (Add's semantics allow it), or a tree without
+        # the epilogue residual. The conv runs without its activation, applied after the add.
+        plan = plan_for(pad, None)
         if tuple(res.shape) == shape:
             y = plan(x, out=ws.output(0, shape, x.dtype))
             np.add(y, res, out=y)
