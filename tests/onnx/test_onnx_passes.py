@@ -16,7 +16,7 @@ pytest.importorskip("onnxruntime")
 from _passes_helpers import ModelBuilder, ops_of, run_graph, run_onnxruntime, to_graph  # noqa: E402
 
 from hpc_kernels.onnx import HPC_DOMAIN  # noqa: E402
-from hpc_kernels.onnx._passes import compile_graph, fold_batchnorm, fuse_conv, layout_nhwc  # noqa: E402
+from hpc_kernels.onnx._passes import compile_graph, fold_batchnorm, fuse_conv, fuse_gemm, layout_nhwc  # noqa: E402
 
 RTOL = ATOL = 1e-4
 
@@ -188,6 +188,35 @@ def test_fused_conv_attributes_match_onnxruntime(attrs, layout):
     np.testing.assert_allclose(got2, run_onnxruntime(m2, {"x": _x((1, 4, 11, 13), seed=3)})[0], rtol=RTOL, atol=ATOL)
 
 
+# -- fuse_gemm ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("attrs,c_shape,relu", [
+    (dict(transB=1), (10,), True),  # a classifier: B stored (N, K) in the model
+    (dict(alpha=0.5, beta=2.0), (1, 10), False),
+    (dict(transA=1, transB=1, beta=0.0), (10,), True),
+    ({}, None, False),
+    (dict(beta=0.5), (), True),  # a scalar C
+])
+def test_fuse_gemm_matches_onnxruntime(attrs, c_shape, relu):
+    b = ModelBuilder()
+    bw = (b.rng.standard_normal((10, 16) if attrs.get("transB") else (16, 10)) * 0.3).astype(np.float32)
+    ins = ["x", b.const(bw)] + ([b.const(b.rng.standard_normal(c_shape).astype(np.float32))] if c_shape is not None else [])
+    y = b.node("Gemm", ins, **attrs)
+    if relu:
+        y = b.node("Relu", [y])
+    xs = [16, 3] if attrs.get("transA") else [3, 16]
+    m = b.model([("x", xs)], [(y, [3, 10])])
+    g = fuse_gemm(to_graph(m))
+    assert ops_of(g) == ["FusedGemm"] and g.nodes[0].attrs["activation"] == ("relu" if relu else "")
+    _check(m, {"x": _x(tuple(xs))})
+
+
+def test_fuse_gemm_leaves_gemm_with_run_time_b():
+    b = ModelBuilder()
+    y = b.node("Gemm", ["x", "w"])
+    m = b.model([("x", [2, 3]), ("w", [3, 4])], [(y, [2, 4])])
+    assert ops_of(fuse_gemm(to_graph(m))) == ["Gemm"]
+
+
 # -- layout_nhwc -------------------------------------------------------------------------------
 def _resnet_block(b: ModelBuilder):
     """Stem conv-BN-relu, maxpool, a bottleneck with a projection shortcut, GAP, flatten, gemm."""
@@ -210,7 +239,7 @@ def test_resnet_block_nhwc_graph_and_result():
     m = b.model([("x", [1, 3, 32, 32])], [(y, [1, 10])])
     g = compile_graph(to_graph(m), backend="cpu", layout="NHWC")
     assert ops_of(g) == ["ToNHWC", "FusedConv", "MaxPool", "FusedConv", "FusedConv", "FusedConv", "FusedConv",
-                         "GlobalAveragePool", "ToNCHW", "Flatten", "Gemm"]
+                         "GlobalAveragePool", "ToNCHW", "Flatten", "FusedGemm"]
     for n in g.nodes:
         if n.op_type in ("FusedConv", "MaxPool", "GlobalAveragePool"):
             assert n.domain == HPC_DOMAIN and n.layout == "NHWC", n.describe()
@@ -224,7 +253,8 @@ def test_nchw_layout_moves_only_pools_to_the_cpu_kernels():
     m = b.model([("x", [1, 3, 16, 16])], [(y, [1, 10])])
     g = compile_graph(to_graph(m), backend="cpu", layout="NCHW")
     assert "ToNHWC" not in ops_of(g) and "ToNCHW" not in ops_of(g)
-    assert all(n.layout == "NCHW" for n in g.nodes if n.domain == HPC_DOMAIN)
+    assert all(n.layout == "NCHW" for n in g.nodes if n.domain == HPC_DOMAIN and n.op_type != "FusedGemm")
+    assert [n.op_type for n in g.nodes if n.domain == HPC_DOMAIN and n.op_type.endswith("Pool")] == ["MaxPool", "GlobalAveragePool"]
     g2 = compile_graph(to_graph(m), backend="reference", layout="auto")  # not cpu: no layout pass
     assert all(n.layout is None for n in g2.nodes) and "MaxPool" in ops_of(g2)
 

@@ -4,6 +4,7 @@
 semantics and needs the previous one's result):
   1. fold_batchnorm: Conv -> BatchNormalization folded into the conv's weights and bias;
   2. fuse_conv: Conv (+ Add residual) (+ Relu / Clip(0,6)) -> FusedConv (HPC_DOMAIN);
+     fuse_gemm: Gemm with constant B (+ Relu) -> FusedGemm (B stored once as the engine reads it);
   3. layout_nhwc: on the cpu backend with layout "NHWC" or "auto", 4-D activations in NHWC
      between the graph's edges; with "NCHW" on the cpu backend only the pools move to the
      HPC_DOMAIN forms (the C++ pooling, kernels/onnx/ops/nhwc.py).
@@ -17,11 +18,12 @@ from typing import Optional
 from .._ir import Graph
 from .fold_batchnorm import fold_batchnorm
 from .fuse_conv import fuse_conv
+from .fuse_gemm import fuse_gemm
 from .layout_nhwc import layout_nhwc
 
 LAYOUTS = ("auto", "NCHW", "NHWC")
 
-__all__ = ["LAYOUTS", "compile_graph", "fold_batchnorm", "fuse_conv", "layout_nhwc"]
+__all__ = ["LAYOUTS", "compile_graph", "fold_batchnorm", "fuse_conv", "fuse_gemm", "layout_nhwc"]
 
 
 def _cpu(backend: Optional[str]) -> bool:
@@ -53,6 +55,7 @@ def compile_graph(graph: Graph, *, backend: Optional[str] = None, layout: str = 
 
     graph = fold_batchnorm(graph)
     graph = fuse_conv(graph)
+    graph = fuse_gemm(graph)
     cpu = _cpu(backend)
     if layout == "NHWC" or (layout == "auto" and cpu):
         graph = layout_nhwc(graph, nhwc=True)

@@ -136,3 +136,49 @@ def fused_conv(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     # ctx.threads is not applied here: the session runs the whole graph under its thread count
     # (hpc_kernels.num_threads), and the plan's calls take the calling thread's count.
     return conv
+
+
+@register("FusedGemm", since=1, domain=HPC_DOMAIN)
+def fused_gemm(node: Node, opset: int, ctx: BuildContext) -> Kernel:
+    """Gemm with a constant B (kernels/onnx/_passes/fuse_gemm.py): B kept as (K, N) row-major
+    (transposed once here when transB), beta*C folded once (in float64), Relu applied in place."""
+    import hpc_kernels
+
+    b = ctx.constant(node.inputs[1])
+    if b is None or b.ndim != 2 or b.dtype not in (np.float32, np.float64):
+        raise unsupported(node, opset, "B computed at run time, not 2-D or not float32/float64", "a constant 2-D float B")
+    c_name = node.inputs[2] if len(node.inputs) > 2 else ""
+    c = ctx.constant(c_name)
+    if c_name and c is None:
+        raise unsupported(node, opset, "C computed at run time", "a constant C")
+    alpha, beta = float(node.attr("alpha", 1.0)), float(node.attr("beta", 1.0))
+    ta, tb = bool(node.attr("transA", 0)), bool(node.attr("transB", 0))
+    act = node.attr("activation", "") or ""
+    if act not in ("", "relu"):
+        raise unsupported(node, opset, f"activation={act!r}", "'', 'relu'")
+    bkn = np.ascontiguousarray(b.T if tb else b)  # (K, N): the order the engine packs fastest
+    kdim, n = bkn.shape
+    bias = None if c is None or beta == 0.0 else (beta * c.astype(np.float64)).astype(b.dtype)
+    if bias is not None:
+        try:
+            np.broadcast_shapes(bias.shape, (1, n))
+        except ValueError:
+            raise unsupported(node, opset, f"C of shape {c.shape} with N={n}", "C broadcastable to (M, N)") from None
+    backend = ctx.backend
+
+    def run(inputs, ws):
+        a = inputs[0]
+        if a.dtype != bkn.dtype or a.ndim != 2:
+            raise ValueError(f"{node.describe()}: A must be a 2-D {bkn.dtype} array, got {a.dtype} {a.shape}")
+        a = np.ascontiguousarray(a.T if ta else a)
+        if a.shape[1] != kdim:
+            raise ValueError(f"{node.describe()}: A has {a.shape[1]} columns (after transA) but B has {kdim} rows")
+        out = ws.output(0, (a.shape[0], n), a.dtype)
+        hpc_kernels.gemm(a, bkn, alpha=alpha, out=out, backend=backend)
+        if bias is not None:
+            out += bias  # broadcast (N,) / (1, N) / (M, N) / scalar, as Gemm's C
+        if act:
+            np.maximum(out, 0, out=out)
+        return [out]
+
+    return run
