@@ -53,6 +53,9 @@ class _Workspace:
     def output(self, index, shape, dtype):
         return np.empty(shape, dtype)
 
+    def scratch(self, shape, dtype):
+        return np.empty(shape, dtype)
+
 
 def _conv_ref(x, w, b=None, *, strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1), group=1, **_):
     import hpc_kernels

@@ -21,11 +21,11 @@ from hpc_kernels.onnx._passes import compile_graph, fold_batchnorm, fuse_conv, f
 RTOL = ATOL = 1e-4
 
 
-def _check(model, feeds, layouts=("NCHW", "NHWC")):
+def _check(model, feeds, layouts=("NCHW", "NHWC"), backend="cpu"):
     want = run_onnxruntime(model, feeds)
     for layout in layouts:
-        g = compile_graph(to_graph(model), backend="cpu", layout=layout)
-        got = run_graph(g, feeds, backend="cpu")
+        g = compile_graph(to_graph(model), backend=backend, layout=layout)
+        got = run_graph(g, feeds, backend=backend)
         for a, b in zip(got, want):
             assert a.shape == b.shape and a.dtype == b.dtype
             np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL, err_msg=layout)
@@ -245,6 +245,14 @@ def test_resnet_block_nhwc_graph_and_result():
             assert n.domain == HPC_DOMAIN and n.layout == "NHWC", n.describe()
     assert sum(len(n.inputs) > 3 and bool(n.inputs[3]) for n in g.nodes if n.op_type == "FusedConv") == 1
     _check(m, {"x": _x((1, 3, 32, 32))})
+
+
+def test_resnet_block_on_another_backend():
+    """The reference backend: FusedConv through Conv2d's checked call, pools through NumPy."""
+    b = ModelBuilder()
+    y = _resnet_block(b)
+    m = b.model([("x", [1, 3, 16, 16])], [(y, [1, 10])])
+    _check(m, {"x": _x((1, 3, 16, 16))}, backend="reference")
 
 
 def test_nchw_layout_moves_only_pools_to_the_cpu_kernels():
