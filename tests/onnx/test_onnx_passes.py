@@ -355,3 +355,46 @@ def test_layout_pass_direct_call_keeps_ai_onnx_pool_with_indices():
     g = layout_nhwc(fuse_conv(to_graph(m)))
     pool = next(n for n in g.nodes if n.op_type == "MaxPool")
     assert pool.domain == "" and pool.layout is None
+
+
+def test_split_pad_resize_softmax_in_nhwc():
+    """Axis/parameter remapping of Split, Pad, Resize and Softmax: all stay in NHWC (no
+    transposes besides the two edges) and match onnxruntime."""
+    b = ModelBuilder()
+    c = b.node("Relu", [b.conv("x", 3, 8)])
+    s1, s2 = b.node("Split", [c, b.const(np.array([3, 5], np.int64))], n_out=2, axis=1)
+    p = b.node("Pad", [s1, b.const(np.array([0, 0, 1, 2, 0, 0, 2, 2], np.int64)), b.const(np.float32(0.5))], mode="constant")
+    p = b.conv(p, 3, 4, pad=0)  # (1, 4, 7, 8): 6x6 padded to 9x10, then a 3x3 valid conv
+    r = b.node("Resize", [s2, "", b.const(np.array([1, 1, 2, 2], np.float32))], mode="nearest")
+    r = b.conv(r, 5, 4, ksize=1, pad=0, stride=2)  # back to 6x6
+    sm = b.node("Softmax", [r], axis=1)
+    y = b.node("Concat", [b.node("Relu", [b.node("Pad", [p, b.const(np.array([0, 0, 0, 0, 0, 0, 0, 0], np.int64))], mode="reflect")]),
+                          b.node("Pad", [sm, b.const(np.array([0, 0, 1, 0, 0, 0, 0, 2], np.int64))], mode="edge")], axis=1)
+    m = b.model([("x", [1, 3, 6, 6])], [(y, [1, 8, 7, 8])])
+    g = _check(m, {"x": _x((1, 3, 6, 6))}, layouts=("NHWC",))
+    assert ops_of(g).count("ToNHWC") == 1 and ops_of(g).count("ToNCHW") == 1, ops_of(g)
+    assert next(n for n in g.nodes if n.op_type == "Softmax").attrs["axis"] == 3
+    assert next(n for n in g.nodes if n.op_type == "Split").attrs["axis"] == 3
+
+
+@pytest.mark.parametrize("axes,keep,stays_nhwc", [([1], 0, True), ([2, 3], 0, True), ([3], 0, False),
+                                                    ([1, 2], 1, True), ([-1], 1, True)])
+def test_reduce_mean_axes_in_nhwc(axes, keep, stays_nhwc):
+    """keepdims=0 stays NHWC only where the remaining axes keep their order (C reduced, or H and W)."""
+    b = ModelBuilder()
+    c = b.node("Relu", [b.conv("x", 3, 4)])
+    y = b.node("ReduceMean", [c], axes=axes, keepdims=keep)
+    m = b.model([("x", [1, 3, 5, 6])], [(y, None)])
+    g = _check(m, {"x": _x((1, 3, 5, 6))}, layouts=("NHWC",))
+    red = next(n for n in g.nodes if n.op_type == "ReduceMean")
+    assert (red.inputs[0].endswith("_nhwc")) == stays_nhwc
+
+
+def test_transpose_after_nhwc_region_composes_the_perm():
+    b = ModelBuilder()
+    c = b.node("Relu", [b.conv("x", 3, 4)])
+    y = b.node("Transpose", [c], perm=[0, 2, 1, 3])  # not a layout change: composed, one transpose
+    m = b.model([("x", [1, 3, 5, 6])], [(y, [1, 5, 4, 6])])
+    g = _check(m, {"x": _x((1, 3, 5, 6))}, layouts=("NHWC",))
+    assert ops_of(g) == ["ToNHWC", "FusedConv", "Transpose"]
+    assert g.nodes[-1].attrs["perm"] == [0, 1, 3, 2]
