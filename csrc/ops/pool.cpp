@@ -35,62 +35,70 @@ dim_t avg_count(dim_t start, dim_t k, dim_t size, dim_t pad_end, bool include_pa
     return std::min(start + k, size) - std::max<dim_t>(start, 0);
 }
 
+// The elementwise steps, inlined into the row functions below so that each is compiled (and
+// vectorised) for the row function's clone target; restrict: the output never overlaps the input.
 template <typename T>
-KERNELS_CLONES void fill(T* KERNELS_RESTRICT y, dim_t len, T v) {
+KERNELS_INLINE void fill(T* KERNELS_RESTRICT y, dim_t len, T v) {
     for (dim_t i = 0; i < len; ++i) y[i] = v;
 }
 
 template <typename T>
-KERNELS_CLONES void max_into(T* KERNELS_RESTRICT y, const T* KERNELS_RESTRICT x, dim_t len) {
+KERNELS_INLINE void max_into(T* KERNELS_RESTRICT y, const T* KERNELS_RESTRICT x, dim_t len) {
     for (dim_t i = 0; i < len; ++i) y[i] = x[i] > y[i] ? x[i] : y[i];
 }
 
 template <typename T>
-KERNELS_CLONES void add_into(T* KERNELS_RESTRICT y, const T* KERNELS_RESTRICT x, dim_t len) {
+KERNELS_INLINE void add_into(T* KERNELS_RESTRICT y, const T* KERNELS_RESTRICT x, dim_t len) {
     for (dim_t i = 0; i < len; ++i) y[i] += x[i];
 }
 
 template <typename T>
-KERNELS_CLONES void scale(T* KERNELS_RESTRICT y, dim_t len, T s) {
+KERNELS_INLINE void scale(T* KERNELS_RESTRICT y, dim_t len, T s) {
     for (dim_t i = 0; i < len; ++i) y[i] *= s;
 }
 
 // Strided forms of the plane loop (an output row with a W stride, or input columns sw apart).
 template <typename T>
-KERNELS_CLONES void max_strided(T* KERNELS_RESTRICT y, inc_t ysw, const T* KERNELS_RESTRICT x, inc_t xsw, dim_t len) {
+KERNELS_INLINE void max_strided(T* KERNELS_RESTRICT y, inc_t ysw, const T* KERNELS_RESTRICT x, inc_t xsw, dim_t len) {
     for (dim_t i = 0; i < len; ++i) y[i * ysw] = x[i * xsw] > y[i * ysw] ? x[i * xsw] : y[i * ysw];
 }
 
 template <typename T>
-KERNELS_CLONES void add_strided(T* KERNELS_RESTRICT y, inc_t ysw, const T* KERNELS_RESTRICT x, inc_t xsw, dim_t len) {
+KERNELS_INLINE void add_strided(T* KERNELS_RESTRICT y, inc_t ysw, const T* KERNELS_RESTRICT x, inc_t xsw, dim_t len) {
     for (dim_t i = 0; i < len; ++i) y[i * ysw] += x[i * xsw];
 }
 
-// One output pixel of a channel-contiguous (NHWC) layer: C values at y.
+// One output row of a channel-contiguous (NHWC) layer: each pixel is C values at yrow + ow*ysw.
+// One clone dispatch per row (not per pixel and tap: those calls cost more than a 64-channel max).
 template <typename T>
-void channel_pixel(const PoolGeom& g, PoolKind kind, const T* xn, const PoolStrides& xs, T* y, dim_t oh, dim_t ow) {
+KERNELS_CLONES void channel_row(const PoolGeom& g, PoolKind kind, const T* xn, const PoolStrides& xs, T* yrow,
+                                inc_t ysw, dim_t oh) {
     const bool is_max = kind == PoolKind::max;
-    const dim_t hs = oh * g.sh - g.pt, ws = ow * g.sw - g.pl;
-    dim_t ilo, ihi, jlo, jhi;
+    const bool inc = kind == PoolKind::avg_include_pad;
+    const dim_t hs = oh * g.sh - g.pt;
+    dim_t ilo, ihi;
     valid_range(hs, g.dh, g.kh, g.h, &ilo, &ihi);
-    valid_range(ws, g.dw, g.kw, g.w, &jlo, &jhi);
-    fill(y, g.c, is_max ? std::numeric_limits<T>::lowest() : T(0));
-    for (dim_t i = ilo; i < ihi; ++i)
-        for (dim_t j = jlo; j < jhi; ++j) {
-            const T* xp = xn + (hs + i * g.dh) * xs.h + (ws + j * g.dw) * xs.w;
-            if (is_max) max_into(y, xp, g.c);
-            else add_into(y, xp, g.c);
-        }
-    if (!is_max) {
-        const bool inc = kind == PoolKind::avg_include_pad;
-        const dim_t cnt = avg_count(hs, g.kh, g.h, g.pb, inc) * avg_count(ws, g.kw, g.w, g.pr, inc);
-        scale(y, g.c, T(1) / static_cast<T>(cnt));
+    const dim_t ch = is_max ? 1 : avg_count(hs, g.kh, g.h, g.pb, inc);
+    for (dim_t ow = 0; ow < g.wo; ++ow) {
+        T* y = yrow + ow * ysw;
+        const dim_t ws = ow * g.sw - g.pl;
+        dim_t jlo, jhi;
+        valid_range(ws, g.dw, g.kw, g.w, &jlo, &jhi);
+        fill(y, g.c, is_max ? std::numeric_limits<T>::lowest() : T(0));
+        for (dim_t i = ilo; i < ihi; ++i)
+            for (dim_t j = jlo; j < jhi; ++j) {
+                const T* xp = xn + (hs + i * g.dh) * xs.h + (ws + j * g.dw) * xs.w;
+                if (is_max) max_into(y, xp, g.c);
+                else add_into(y, xp, g.c);
+            }
+        if (!is_max) scale(y, g.c, T(1) / static_cast<T>(ch * avg_count(ws, g.kw, g.w, g.pr, inc)));
     }
 }
 
 // One output row of one (n, c) plane.
 template <typename T>
-void plane_row(const PoolGeom& g, PoolKind kind, const T* xp, const PoolStrides& xs, T* yrow, inc_t ysw, dim_t oh) {
+KERNELS_CLONES void plane_row(const PoolGeom& g, PoolKind kind, const T* xp, const PoolStrides& xs, T* yrow,
+                              inc_t ysw, dim_t oh) {
     const bool is_max = kind == PoolKind::max;
     const dim_t hs = oh * g.sh - g.pt;
     dim_t ilo, ihi;
@@ -127,8 +135,9 @@ void plane_row(const PoolGeom& g, PoolKind kind, const T* xp, const PoolStrides&
     }
 }
 
-// Below this many window reads a layer runs on the calling thread (a fork/join costs more).
-constexpr dim_t kParallelWork = 1 << 15;
+// Below this many window reads a layer runs on the calling thread: waking the OpenMP team
+// costs tens of microseconds (more on a loaded machine), as much as ~2^17 vectorised reads.
+constexpr dim_t kParallelWork = 1 << 17;
 
 }  // namespace
 
@@ -143,8 +152,7 @@ void pool2d(const PoolGeom& g, PoolKind kind, const T* x, const PoolStrides& xs,
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
         for (dim_t r = 0; r < rows; ++r) {
             const dim_t img = r / g.ho, oh = r % g.ho;
-            for (dim_t ow = 0; ow < g.wo; ++ow)
-                channel_pixel(g, kind, x + img * xs.n, xs, y + img * ys.n + oh * ys.h + ow * ys.w, oh, ow);
+            channel_row(g, kind, x + img * xs.n, xs, y + img * ys.n + oh * ys.h, ys.w, oh);
         }
         return;
     }
@@ -159,6 +167,9 @@ void pool2d(const PoolGeom& g, PoolKind kind, const T* x, const PoolStrides& xs,
 
 namespace {
 
+// One pass over the input: below this many elements (ResNet-50's 7x7x2048 is 100K) one thread
+// reads it faster than a team wakes up (9 us against 140 us for 7x7x1280 with 2 threads here).
+constexpr dim_t kParallelGlobal = 1 << 19;
 constexpr dim_t kLanes = 16;    // independent partial sums: the reduction vectorises without -ffast-math
 constexpr dim_t kBlock = 64;    // channels per task of the NHWC global pool
 
@@ -174,6 +185,14 @@ KERNELS_CLONES T plane_sum(const T* KERNELS_RESTRICT x, dim_t len) {
     return s;
 }
 
+// acc[0, len) = the sum over the h x w pixels at x (channel stride 1, pixel strides xs.h, xs.w).
+template <typename T>
+KERNELS_CLONES void channel_block_sum(T* acc, const T* x, const PoolStrides& xs, dim_t h, dim_t w, dim_t len) {
+    fill(acc, len, T(0));
+    for (dim_t i = 0; i < h; ++i)
+        for (dim_t j = 0; j < w; ++j) add_into(acc, x + i * xs.h + j * xs.w, len);
+}
+
 }  // namespace
 
 template <typename T>
@@ -181,7 +200,7 @@ void global_avg_pool(dim_t n, dim_t c, dim_t h, dim_t w, const T* x, const PoolS
                      const PoolStrides& ys, int nt) {
     if (n == 0 || c == 0) return;
     const T inv = T(1) / static_cast<T>(h * w);  // h*w == 0: 0 * inf = NaN, the mean of nothing
-    if (n * c * h * w < kParallelWork) nt = 1;
+    if (n * c * h * w < kParallelGlobal) nt = 1;
     if (xs.c == 1 && c > 1) {
         // NHWC: each task sums a block of channels over every pixel (vector lanes over channels).
         const dim_t blocks = (c + kBlock - 1) / kBlock, tasks = n * blocks;
@@ -189,9 +208,7 @@ void global_avg_pool(dim_t n, dim_t c, dim_t h, dim_t w, const T* x, const PoolS
         for (dim_t t = 0; t < tasks; ++t) {
             const dim_t img = t / blocks, c0 = (t % blocks) * kBlock, len = std::min(kBlock, c - c0);
             T acc[kBlock];
-            fill(acc, len, T(0));
-            for (dim_t i = 0; i < h; ++i)
-                for (dim_t j = 0; j < w; ++j) add_into(acc, x + img * xs.n + i * xs.h + j * xs.w + c0, len);
+            channel_block_sum(acc, x + img * xs.n + c0, xs, h, w, len);
             for (dim_t k = 0; k < len; ++k) y[img * ys.n + (c0 + k) * ys.c] = acc[k] * inv;
         }
         return;
