@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <vector>
 
 #include "../arch/clones.hpp"
 
@@ -95,6 +96,41 @@ KERNELS_CLONES void channel_row(const PoolGeom& g, PoolKind kind, const T* xn, c
     }
 }
 
+// The same row when an image row is one contiguous run (xs.w == C): pooling is separable, so the
+// kh input rows are first reduced into `tmp` (W*C values: a few long vector loops), then each
+// output pixel reduces kw pixels of tmp. Per output pixel that is kw short loops instead of kh*kw
+// (ResNet's 3x3 stem pool over 64 channels: the short loops' overhead was most of its time).
+template <typename T>
+KERNELS_CLONES void channel_row_separable(const PoolGeom& g, PoolKind kind, const T* xn, const PoolStrides& xs,
+                                          T* yrow, inc_t ysw, dim_t oh, T* KERNELS_RESTRICT tmp) {
+    const bool is_max = kind == PoolKind::max;
+    const bool inc = kind == PoolKind::avg_include_pad;
+    const dim_t hs = oh * g.sh - g.pt, row = g.w * g.c;
+    dim_t ilo, ihi;
+    valid_range(hs, g.dh, g.kh, g.h, &ilo, &ihi);
+    const T init = is_max ? std::numeric_limits<T>::lowest() : T(0);
+    fill(tmp, row, init);
+    for (dim_t i = ilo; i < ihi; ++i) {
+        const T* xr = xn + (hs + i * g.dh) * xs.h;
+        if (is_max) max_into(tmp, xr, row);
+        else add_into(tmp, xr, row);
+    }
+    const dim_t ch = is_max ? 1 : avg_count(hs, g.kh, g.h, g.pb, inc);
+    for (dim_t ow = 0; ow < g.wo; ++ow) {
+        T* y = yrow + ow * ysw;
+        const dim_t ws = ow * g.sw - g.pl;
+        dim_t jlo, jhi;
+        valid_range(ws, g.dw, g.kw, g.w, &jlo, &jhi);
+        fill(y, g.c, init);
+        for (dim_t j = jlo; j < jhi; ++j) {
+            const T* tp = tmp + (ws + j * g.dw) * g.c;
+            if (is_max) max_into(y, tp, g.c);
+            else add_into(y, tp, g.c);
+        }
+        if (!is_max) scale(y, g.c, T(1) / static_cast<T>(ch * avg_count(ws, g.kw, g.w, g.pr, inc)));
+    }
+}
+
 // One output row of one (n, c) plane.
 template <typename T>
 KERNELS_CLONES void plane_row(const PoolGeom& g, PoolKind kind, const T* xp, const PoolStrides& xs, T* yrow,
@@ -149,6 +185,19 @@ void pool2d(const PoolGeom& g, PoolKind kind, const T* x, const PoolStrides& xs,
     if (xs.c == 1 && ys.c == 1 && g.c > 1) {
         // NHWC: threads over (image, output row); each output pixel is one channel vector.
         const dim_t rows = g.n * g.ho;
+        // (tmp bounded to 2^20 values per thread; wider rows take the per-pixel path.)
+        if (xs.w == g.c && g.kh > 1 && g.w * g.c <= (dim_t(1) << 20)) {
+#pragma omp parallel num_threads(nt) if (nt > 1)
+            {
+                std::vector<T> tmp(static_cast<std::size_t>(g.w * g.c));  // per thread: one input row
+#pragma omp for schedule(static)
+                for (dim_t r = 0; r < rows; ++r) {
+                    const dim_t img = r / g.ho, oh = r % g.ho;
+                    channel_row_separable(g, kind, x + img * xs.n, xs, y + img * ys.n + oh * ys.h, ys.w, oh, tmp.data());
+                }
+            }
+            return;
+        }
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
         for (dim_t r = 0; r < rows; ++r) {
             const dim_t img = r / g.ho, oh = r % g.ho;

@@ -130,6 +130,24 @@ def test_strided_views_in_and_out(layout):
     np.testing.assert_allclose(_from(layout, gout), x_nchw.astype(np.float64).mean(axis=(2, 3), keepdims=True), rtol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_nhwc_pixels_not_contiguous_in_a_row(kind):
+    """NHWC with unit channel stride but a step along W: the per-pixel path (contiguous rows take
+    the separable one); both must agree with the reference."""
+    big = _x((1, 9, 20, 16), np.float64, seed=6)  # (N, H, W, C)
+    x = big[:, :, ::2, :]  # W stride 2*C
+    x_nchw = x.transpose(0, 3, 1, 2)
+    k, s, p, d = (3, 3), (2, 2), (1, 1, 1, 1), (1, 1)
+    ho, wo = _out_hw(9, 10, k, s, p, d, True)
+    out = np.empty((1, ho, wo, 16))
+    if kind == "max":
+        _pool.max_pool2d(x, out, k, s, p, d, "NHWC")
+    else:
+        _pool.avg_pool2d(x, out, k, s, p, True, "NHWC")
+    want = _reference(x_nchw, k, s, p, d, ho, wo, kind, include=True)
+    np.testing.assert_allclose(_from("NHWC", out), want, rtol=1e-13, atol=1e-13)
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_numpy_fallback_matches_the_cpu_kernels(layout):
     """Other backends (backend != "cpu") run the NumPy forms: the same results."""
