@@ -238,3 +238,26 @@ def test_onnx_pool_ops_match_onnxruntime(op, attrs, layout):
     got = run_graph(g, {"x": x}, backend="cpu")[0]
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def _misaligned(a: np.ndarray) -> np.ndarray:
+    """A copy of a whose data pointer is one byte off the item size (what a packed record gives)."""
+    buf = np.zeros(a.nbytes + 1, np.uint8)
+    m = buf[1:].view(a.dtype).reshape(a.shape)
+    m[...] = a
+    return m
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_misaligned_input_is_copied_and_misaligned_output_rejected(layout):
+    x = _to(layout, _x((1, 5, 6, 7), np.float32, seed=7))
+    shape = _to(layout, np.empty((1, 5, 3, 3))).shape
+    want, got = np.empty(shape, np.float32), np.empty(shape, np.float32)
+    _cpu.max_pool2d(x, want, (2, 2), (2, 2), (0, 0, 0, 0), (1, 1), layout)
+    _cpu.max_pool2d(_misaligned(x), got, (2, 2), (2, 2), (0, 0, 0, 0), (1, 1), layout)
+    np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError):
+        _cpu.max_pool2d(x, _misaligned(want), (2, 2), (2, 2), (0, 0, 0, 0), (1, 1), layout)
+    g = np.empty(_to(layout, np.empty((1, 5, 1, 1))).shape, np.float32)
+    _cpu.global_avg_pool(_misaligned(x), g, layout)
+    np.testing.assert_allclose(_from(layout, g), _from(layout, x).astype(np.float64).mean(axis=(2, 3), keepdims=True), rtol=1e-6)
