@@ -5,7 +5,8 @@ from __future__ import annotations
 from ._ir import HPC_DOMAIN, Graph, Node, ValueInfo
 from ._load import InvalidModelError
 from ._registry import UnsupportedModelError
-from ._session import InferenceSession, NodeArg, Profile
+from ._reports import NodeArg, Profile
+from ._session import InferenceSession
 
 __all__ = ["HPC_DOMAIN", "Graph", "InferenceSession", "InvalidModelError", "Node", "NodeArg", "Profile",
            "UnsupportedModelError", "ValueInfo"]

@@ -11,9 +11,6 @@ from ._registry import BuildContext, lookup
 
 # Ops never folded: their output is not a function of the input values alone.
 _NEVER = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
-# Folding is for the small shape arithmetic exporters emit; a node whose output would exceed this
-# many elements stays in the graph (a huge ConstantOfShape would bloat the session's memory).
-_MAX_ELEMENTS = 1 << 22
 
 
 class _FreshWorkspace:
@@ -24,6 +21,16 @@ class _FreshWorkspace:
 
     def scratch(self, shape, dtype):
         return np.empty(tuple(int(d) for d in shape), dtype)
+
+
+def _own(r, args) -> np.ndarray:
+    """r as an array of its own: a view of another constant (Identity, Reshape) is copied, so that
+    no two initializers share memory; a fresh result is kept as it is (weights built by
+    ConstantOfShape can be large)."""
+    r = np.asarray(r)
+    if r.base is None and not any(r is a for a in args):
+        return r
+    return np.array(r, copy=True)
 
 
 def _static_shape(graph: Graph, name: str, known_inputs: Dict[str, tuple]) -> Optional[tuple]:
@@ -61,12 +68,12 @@ def fold_constants(graph: Graph, *, backend: Optional[str] = None, threads: Opti
         if foldable and all(not i or i in consts for i in node.inputs):
             ctx = BuildContext(backend, threads, consts, graph.opset)
             kernel = lookup(node, graph.opset)(node, graph.opset, ctx)  # a load-time error surfaces here too
-            results = kernel([consts[i] if i else None for i in node.inputs], ws)
-            if all(r is None or np.asarray(r).size <= _MAX_ELEMENTS for r in results):
-                for name, r in zip(node.outputs, results):
-                    if name and r is not None:
-                        consts[name] = np.array(r, copy=True)  # its own memory: never a view of another constant
-                continue
+            args = [consts[i] if i else None for i in node.inputs]
+            results = kernel(args, ws)
+            for name, r in zip(node.outputs, results):
+                if name and r is not None:
+                    consts[name] = _own(r, args)
+            continue
         keep.append(node)
     used = {i for n in keep for i in n.inputs if i} | outputs
     inits = {k: v for k, v in consts.items() if k in used}

@@ -45,9 +45,9 @@ def load_proto(model: Any) -> Any:
             raise TypeError(f"model must be a path, bytes or an onnx.ModelProto, got {type(model).__name__}")
     except (InvalidModelError, TypeError):
         raise
-    except FileNotFoundError as exc:
-        raise InvalidModelError(f"the model's external data is missing: {exc}") from exc
     except Exception as exc:  # protobuf's DecodeError and onnx's own checks
+        if isinstance(exc, FileNotFoundError) or "should be stored in" in str(exc):
+            raise InvalidModelError(f"the model's external data is missing: {exc}") from exc
         raise InvalidModelError(f"not a valid ONNX model: {type(exc).__name__}: {exc}") from exc
     return proto
 
@@ -82,7 +82,10 @@ def _value_info(vi: Any, typed: bool = True) -> ValueInfo:
     if not t.HasField("tensor_type"):
         raise UnsupportedModelError(f"value {vi.name!r}: only tensor inputs/outputs are supported, got {t.WhichOneof('value')}")
     tt = t.tensor_type
-    dtype = np_dtype(tt.elem_type) if typed or tt.elem_type else None
+    try:
+        dtype = np_dtype(tt.elem_type) if typed or tt.elem_type else None
+    except UnsupportedModelError as exc:
+        raise UnsupportedModelError(f"value {vi.name!r}: {exc}") from None
     shape: Optional[Tuple[Any, ...]] = None
     if tt.HasField("shape"):
         shape = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tt.shape.dim)
@@ -117,7 +120,11 @@ def _runnable_order(nodes: List[Node], available: set) -> List[Node]:
     """`nodes` as given when every input is produced before use, else sorted topologically
     (Kahn's algorithm, keeping the given order among ready nodes)."""
     have = set(available)
-    if all(all(not i or i in have for i in n.inputs) and not have.update(o for o in n.outputs if o) for n in nodes):
+    for n in nodes:
+        if not all(not i or i in have for i in n.inputs):
+            break
+        have.update(o for o in n.outputs if o)
+    else:
         return nodes
     have, pending, order = set(available), list(nodes), []
     while pending:
@@ -156,9 +163,18 @@ def to_graph(proto: Any) -> Graph:
     onnx = _onnx()
     opset = _opset(proto)
     g = proto.graph
+    for t in g.initializer:
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            raise InvalidModelError(
+                f"initializer {t.name!r} has external data that is not loaded: pass the model's path (its data "
+                "files next to it), or call onnx.load_external_data_for_model first"
+            )
     inits = {t.name: onnx.numpy_helper.to_array(t) for t in g.initializer}
     for t in g.initializer:
-        np_dtype(t.data_type)  # raises for string/bfloat16 initializers
+        try:
+            np_dtype(t.data_type)  # raises for string/bfloat16 initializers
+        except UnsupportedModelError as exc:
+            raise UnsupportedModelError(f"initializer {t.name!r}: {exc}") from None
     inputs = [_value_info(vi) for vi in g.input if vi.name not in inits]  # IR < 4 lists initializers as inputs
     outputs = [_value_info(vi, typed=False) for vi in g.output]
     nodes = []

@@ -2,10 +2,8 @@
 node built at load, run in order with a per-thread memory plan; feeds checked; per-node profile."""
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -17,57 +15,11 @@ from ._load import load_proto, to_graph
 from ._memory import Arena, Liveness, Workspace, _root
 from ._passes import compile_graph
 from ._registry import BuildContext, lookup
+from ._reports import ModelMetadata, NodeArg, Profile, type_string
+from ._thread_count import thread_count as _thread_count
 
 _BACKENDS = ("cpu", "numba", "reference", "opencl", "cuda")
 _LAYOUTS = ("auto", "NCHW", "NHWC")
-
-
-def type_string(dtype: np.dtype) -> str:
-    """onnxruntime's name of a tensor type: 'tensor(float)', 'tensor(int64)', ..."""
-    if dtype is None:
-        return "tensor(undefined)"
-    names = {"float32": "float", "float64": "double", "float16": "float16", "bool": "bool"}
-    n = np.dtype(dtype).name
-    return f"tensor({names.get(n, n)})"
-
-
-@dataclass(frozen=True)
-class NodeArg:
-    """A graph input or output as onnxruntime's NodeArg shows it."""
-
-    name: str
-    shape: List[Any]  # ints, symbolic names (str) or None
-    type: str
-
-
-@dataclass(frozen=True)
-class ModelMetadata:
-    producer_name: str
-    graph_name: str
-    domain: str
-    description: str
-    version: int
-    custom_metadata_map: Dict[str, str]
-
-
-@dataclass
-class Profile:
-    """Seconds spent per op type and per node over the runs so far."""
-
-    runs: int = 0
-    total_s: float = 0.0
-    by_op: Dict[str, float] = field(default_factory=dict)
-    by_node: Dict[str, float] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        lines = [f"{self.runs} run(s), {self.total_s * 1e3:.3f} ms in nodes"]
-        lines.append("per op type:")
-        for op, t in sorted(self.by_op.items(), key=lambda e: -e[1]):
-            lines.append(f"  {op:<24} {t * 1e3:10.3f} ms  {100 * t / (self.total_s or 1):5.1f}%")
-        lines.append("per node:")
-        for n, t in sorted(self.by_node.items(), key=lambda e: -e[1]):
-            lines.append(f"  {n:<40} {t * 1e3:10.3f} ms")
-        return "\n".join(lines)
 
 
 def _dims_match(declared: Optional[tuple], actual: tuple) -> bool:
@@ -85,15 +37,20 @@ class InferenceSession:
             raise ValueError(f"backend must be None or one of {', '.join(_BACKENDS)}, got {backend!r}")
         if layout not in _LAYOUTS:
             raise ValueError(f"layout must be one of {', '.join(_LAYOUTS)}, got {layout!r}")
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-            raise ValueError(f"threads must be None or an integer >= 1, got {threads!r}")
+        if threads is not None:
+            from .._threads import max_threads
+
+            if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= max_threads():
+                raise ValueError(f"threads must be None or an integer in [1, {max_threads()}], got {threads!r}")
         self._backend, self._threads = backend, threads
         self._proto = load_proto(model)
         graph = to_graph(self._proto)
         graph = fold_constants(graph, backend=backend, threads=threads)
         graph = compile_graph(graph, backend=backend, layout=layout)
         self._graph: Graph = graph
-        ctx = BuildContext(backend, threads, dict(graph.initializers), graph.opset)
+        known = dict(graph.value_info)
+        known.update({v.name: v for v in graph.inputs})
+        ctx = BuildContext(backend, threads, dict(graph.initializers), graph.opset, known)
         self._kernels = [lookup(n, graph.opset)(n, graph.opset, ctx) for n in graph.nodes]
         self._names = [n.name or f"{n.op_type}:{n.outputs[0]}" for n in graph.nodes]
         self._liveness = Liveness(graph)
@@ -112,7 +69,7 @@ class InferenceSession:
 
     def get_modelmeta(self) -> ModelMetadata:
         p = self._proto
-        return ModelMetadata(p.producer_name, p.graph.name, p.domain, p.doc_string, p.model_version,
+        return ModelMetadata(p.producer_name, p.graph.name, p.domain, p.doc_string, p.graph.doc_string, p.model_version,
                              {e.key: e.value for e in p.metadata_props})
 
     def get_providers(self) -> List[str]:
@@ -149,7 +106,12 @@ class InferenceSession:
                     args = [values[v] if v else None for v in node.inputs]
                     ws.begin(node.outputs)
                     t0 = time.perf_counter()
-                    results = kernel(args, ws)
+                    try:
+                        results = kernel(args, ws)
+                    except Exception as exc:
+                        if hasattr(exc, "add_note"):  # Python >= 3.11: the traceback names the node
+                            exc.add_note(f"while running {node.describe()}")
+                        raise
                     times[i] = time.perf_counter() - t0
                     ws.end(i, node.outputs, results)
                     for name, r in zip(node.outputs, results):
@@ -214,14 +176,3 @@ class InferenceSession:
                 p.total_s += t
                 p.by_op[node.op_type] = p.by_op.get(node.op_type, 0.0) + t
                 p.by_node[name] = p.by_node.get(name, 0.0) + t
-
-
-@contextlib.contextmanager
-def _thread_count(n: Optional[int]):
-    if n is None:
-        yield
-        return
-    from .._threads import num_threads
-
-    with num_threads(n):
-        yield

@@ -10,7 +10,7 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 
-from _models import one_node, small_cnn  # noqa: E402
+from _onnx_models import one_node, small_cnn  # noqa: E402
 from onnx import TensorProto  # noqa: E402
 
 import hpc_kernels  # noqa: E402
@@ -33,7 +33,7 @@ def _available(name):
         pytest.skip(f"backend {name!r} not available: {exc}")
 
 
-@pytest.mark.parametrize("backend", [None, "cpu", "numba", "reference", "opencl"])
+@pytest.mark.parametrize("backend", [None, "cpu", "numba", "reference", "opencl", "cuda"])
 def test_matches_onnxruntime_on_each_backend(backend):
     if backend:
         _available(backend)
@@ -216,3 +216,31 @@ def test_constant_shape_chains_are_folded_at_load():
     np.testing.assert_array_equal(sess.graph.initializers["shape"], [2, -1])
     x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
     np.testing.assert_array_equal(sess.run(None, {"x": x})[0], x.reshape(2, 12))
+
+
+def test_threads_count_is_restored_after_concurrent_runs():
+    before = hpc_kernels.get_num_threads()
+    sess = InferenceSession(small_cnn(), threads=1)
+    threads = [threading.Thread(target=lambda: [sess.run(None, {"x": _x()}) for _ in range(5)]) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert hpc_kernels.get_num_threads() == before
+
+
+def test_backend_module_run_node_is_compatible_and_devices():
+    import hpc_kernels.onnx.backend as backend
+    from onnx import helper
+
+    x = np.array([[-1.0, 2.0], [3.0, -4.0]], np.float32)
+    (y,) = backend.run_node(helper.make_node("Relu", ["x"], ["y"]), [x])
+    np.testing.assert_array_equal(y, np.maximum(x, 0))
+    (y,) = backend.run_node(helper.make_node("Transpose", ["x"], ["y"]), {"x": x}, outputs_info=[(np.float32, (2, 2))])
+    np.testing.assert_array_equal(y, x.T)
+    einsum = one_node("Einsum", [("a", TensorProto.FLOAT, [2, 2]), ("b", TensorProto.FLOAT, [2, 2])],
+                      [("y", TensorProto.FLOAT, [2, 2])], equation="ij,jk->ik")
+    assert backend.is_compatible(small_cnn()) and not backend.is_compatible(einsum)
+    assert backend.supports_device("CPU") and not backend.supports_device("CUDA")
+    rep = backend.prepare(small_cnn(), "CPU", backend="reference")
+    np.testing.assert_allclose(rep.run([_x()])[0], InferenceSession(small_cnn()).run(["logits"], {"x": _x()})[0], rtol=1e-4, atol=1e-5)

@@ -3,7 +3,7 @@ then col2im in NumPy)."""
 from __future__ import annotations
 
 import threading
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
@@ -24,6 +24,9 @@ def _check_2d(node, opset, ctx, wname: str) -> Optional[np.ndarray]:
         raise unsupported(node, opset, f"a {rank}-D convolution (weights {None if w is None else w.shape})", "2-D (4-D NCHW input)")
     if w is not None and w.dtype not in KERNEL_FLOATS:
         raise unsupported(node, opset, f"weights of dtype {w.dtype}", "float32, float64")
+    xdt = ctx.dtype(node.inputs[0])
+    if xdt is not None and xdt not in KERNEL_FLOATS:
+        raise unsupported(node, opset, f"input of dtype {xdt}", "float32, float64")
     auto = node.attr("auto_pad", "NOTSET")
     if auto not in _AUTO_PADS:
         raise unsupported(node, opset, f"auto_pad={auto!r}", ", ".join(_AUTO_PADS))
@@ -105,6 +108,12 @@ def conv(node, opset, ctx):
     return run
 
 
+def _grouped(w: np.ndarray, g: int) -> np.ndarray:
+    """ConvTranspose weights (C, K/g, R, S) as g matrices (K/g*R*S, C/g): cols = W_g^T @ x_g."""
+    c, kg, r, s = w.shape
+    return np.ascontiguousarray(w.reshape(g, c // g, kg * r * s).transpose(0, 2, 1))
+
+
 @register("ConvTranspose", since=1)
 def conv_transpose(node, opset, ctx):
     check_attrs(node, opset, _CONV_ATTRS + ("output_padding", "output_shape"))
@@ -112,6 +121,8 @@ def conv_transpose(node, opset, ctx):
     g = node.attr("group", 1)
     st, dil = node.attr("strides", [1, 1]), node.attr("dilations", [1, 1])
     kw = kernel_kwargs(ctx)
+
+    wg_const = _grouped(w, g) if w is not None else None  # the weights' GEMM form, once at load
 
     def geometry(size: int, k: int, i: int) -> Tuple[int, int]:
         """(begin pad, output size) of spatial axis i."""
@@ -135,14 +146,18 @@ def conv_transpose(node, opset, ctx):
         cg = c // g
         (pt, ho), (pl, wo) = geometry(h, r, 0), geometry(wd, s, 1)
         # cols[n, group, (kg, r, s), h*w] = W_g^T @ x_g: one batched GEMM on the kernels
-        wg = np.ascontiguousarray(wt.reshape(g, cg, kg * r * s).transpose(0, 2, 1))
+        wg = wg_const if wg_const is not None else _grouped(wt, g)
         xg = np.ascontiguousarray(x.reshape(n, g, cg, h * wd))
-        cols = (hpc_kernels.matmul(wg, xg, **kw) if x.dtype in KERNEL_FLOATS and wt.dtype == x.dtype
-                else np.matmul(wg, xg)).reshape(n, g * kg, r, s, h, wd)
+        if x.dtype in KERNEL_FLOATS and wt.dtype == x.dtype:
+            cols = hpc_kernels.matmul(wg, xg, out=ws.scratch((n, g, kg * r * s, h * wd), x.dtype), **kw)
+        else:
+            cols = np.matmul(wg, xg)
+        cols = cols.reshape(n, g * kg, r, s, h, wd)
         lo_h, lo_w = min(0, pt), min(0, pl)
         fh = max(st[0] * (h - 1) + (r - 1) * dil[0] + 1, pt + ho) - lo_h
         fw = max(st[1] * (wd - 1) + (s - 1) * dil[1] + 1, pl + wo) - lo_w
-        canvas = np.zeros((n, g * kg, fh, fw), x.dtype)
+        canvas = ws.scratch((n, g * kg, fh, fw), x.dtype)
+        canvas[...] = 0
         for i in range(r):
             for j in range(s):
                 y0, x0 = i * dil[0] - lo_h, j * dil[1] - lo_w

@@ -21,17 +21,20 @@ def batch_norm(node, opset, ctx):
         scale, bias, mean, var = (c.astype(np.float64) for c in consts)
         a = scale / np.sqrt(var + eps)
         pre = (a, bias - mean * a)
+    cache = {}  # (dtype, rank) -> the per-channel a, b as broadcastable arrays: computed once
 
     def run(inputs, ws):
         x = inputs[0]
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        key = (x.dtype, x.ndim)
         if pre is None:
             scale, bias, mean, var = (c.astype(np.float64) for c in inputs[1:5])
             a = scale / np.sqrt(var + eps)
-            ab = (a, bias - mean * a)
+            a, b = (v.astype(x.dtype).reshape(shape) for v in (a, bias - mean * a))
         else:
-            ab = pre
-        shape = (1, -1) + (1,) * (x.ndim - 2)
-        a, b = (v.astype(x.dtype).reshape(shape) for v in ab)
+            if key not in cache:
+                cache[key] = tuple(v.astype(x.dtype).reshape(shape) for v in pre)
+            a, b = cache[key]
         out = ws.output(0, x.shape, x.dtype)
         np.multiply(x, a, out=out)
         return [np.add(out, b, out=out)]

@@ -79,12 +79,27 @@ def _check(node, opset):
         raise unsupported(node, opset, f"auto_pad={node.attr('auto_pad')!r}", "NOTSET, SAME_UPPER, SAME_LOWER, VALID")
 
 
+def _flat_index(x_shape, k, s, d, pb, out, off, column_major: bool) -> np.ndarray:
+    """The Indices output of one kernel offset: each output position's source element as an index
+    into the flattened input (row-major, or column-major over the spatial axes: storage_order=1)."""
+    nd = len(k)
+    n, c = x_shape[:2]
+    spatial = x_shape[2:]
+    pos = np.meshgrid(*(np.arange(out[i]) * s[i] + off[i] * d[i] - pb[i] for i in range(nd)), indexing="ij")
+    flat = np.zeros(tuple(out), np.int64)
+    order = range(nd - 1, -1, -1) if column_major else range(nd)
+    for i in order:
+        flat = flat * spatial[i] + pos[i]
+    base = (np.arange(n)[:, None] * c + np.arange(c)[None, :]) * int(np.prod(spatial))
+    return base.reshape((n, c) + (1,) * nd) + flat
+
+
 @register("MaxPool", since=1)
 def max_pool(node, opset, ctx):
     check_attrs(node, opset, _POOL_ATTRS + ("storage_order",))
     _check(node, opset)
-    if len([o for o in node.outputs if o]) > 1:
-        raise unsupported(node, opset, "the Indices output", "one output (Y)")
+    with_indices = len(node.outputs) > 1 and bool(node.outputs[1])
+    column_major = node.attr("storage_order", 0) == 1
 
     def run(inputs, ws):
         x = inputs[0]
@@ -92,14 +107,20 @@ def max_pool(node, opset, ctx):
         fill = -np.inf if np.issubdtype(x.dtype, np.floating) else np.iinfo(x.dtype).min
         xp = _padded(x, pb, out, k, s, d, fill, ws)
         y = ws.output(0, x.shape[:2] + tuple(out), x.dtype)
-        first = True
-        for win in _windows(xp, k, s, d, out):
-            if first:
+        idx = ws.output(1, y.shape, np.int64) if with_indices else None
+        offsets = itertools.product(*(range(ki) for ki in k))
+        for i, (win, off) in enumerate(zip(_windows(xp, k, s, d, out), offsets)):
+            if i == 0:
                 np.copyto(y, win)
-                first = False
-            else:
+                if idx is not None:
+                    idx[...] = _flat_index(x.shape, k, s, d, pb, out, off, column_major)
+            elif idx is None:
                 np.maximum(y, win, out=y)
-        return [y]
+            else:
+                better = win > y  # the first maximum in window order wins, as onnxruntime's
+                np.copyto(idx, np.broadcast_to(_flat_index(x.shape, k, s, d, pb, out, off, column_major), idx.shape), where=better)
+                np.copyto(y, win, where=better)
+        return [y, idx] if with_indices else [y]
 
     return run
 
