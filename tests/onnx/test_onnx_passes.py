@@ -398,3 +398,15 @@ def test_transpose_after_nhwc_region_composes_the_perm():
     g = _check(m, {"x": _x((1, 3, 5, 6))}, layouts=("NHWC",))
     assert ops_of(g) == ["ToNHWC", "FusedConv", "Transpose"]
     assert g.nodes[-1].attrs["perm"] == [0, 1, 3, 2]
+
+
+def test_nodes_with_unknown_attributes_are_not_fused():
+    """A fused op would drop the attribute silently: such nodes stay for their own builders,
+    which reject them at load."""
+    b = ModelBuilder()
+    c = b.conv("x", 3, 4)
+    b.nodes[-1].attribute.append(onnx.helper.make_attribute("foo", 1))
+    y = b.node("Relu", [b.bn(c, 4)])
+    b.nodes[-2].attribute.append(onnx.helper.make_attribute("bar", 1))  # on the BN
+    g = compile_graph(to_graph(b.model([("x", [1, 3, 5, 5])], [(y, [1, 4, 5, 5])])), backend="cpu", layout="NHWC")
+    assert [n.op_type for n in g.nodes if n.domain == ""] == ["Conv", "BatchNormalization", "Relu"]

@@ -19,6 +19,8 @@ from .._ir import Graph, Node
 from ._util import Names, constant, drop_unused_initializers, single_consumer, use_counts
 
 _FLOATS = (np.float16, np.float32, np.float64)
+# What inference-mode folding honours (momentum only matters in training; is_test/spatial: old opsets).
+BN_ATTRS = {"epsilon", "momentum", "training_mode", "spatial", "is_test"}
 
 
 def fold_batchnorm(graph: Graph) -> Graph:
@@ -44,6 +46,8 @@ def _fold(graph: Graph, conv: Node, bn: Node, names: Names) -> bool:
     # make BN update statistics, which no folding can express.
     if int(bn.attr("training_mode", 0)) != 0 or len([o for o in bn.outputs if o]) != 1 or len(bn.inputs) < 5:
         return False
+    if not set(bn.attrs) <= BN_ATTRS or int(bn.attr("spatial", 1)) != 1:
+        return False  # an attribute folding would ignore: BN's own builder reports or runs it
     w = constant(graph, conv.inputs[1]) if len(conv.inputs) > 1 else None
     b = constant(graph, conv.inputs[2]) if len(conv.inputs) > 2 and conv.inputs[2] else None
     if w is None or w.ndim < 3 or w.dtype.type not in _FLOATS:

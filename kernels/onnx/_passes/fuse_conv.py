@@ -79,6 +79,8 @@ def fuse_conv(graph: Graph) -> Graph:
 def _fusable_conv(graph: Graph, n: Node) -> bool:
     if n.op_type != "Conv" or n.domain != "" or len(n.outputs) != 1 or len(n.inputs) < 2:
         return False
+    if not set(n.attrs) <= set(_CONV_ATTRS):
+        return False  # an attribute FusedConv would drop: the Conv's own builder reports it
     w = constant(graph, n.inputs[1])
     if w is None or w.ndim != 4 or w.dtype not in _WEIGHT_DTYPES:
         return False
@@ -96,9 +98,9 @@ def _next(graph: Graph, value: str, counts, consumers, replace) -> Optional[Node
 
 def _activation(graph: Graph, n: Node) -> Optional[str]:
     """"relu"/"relu6" when n is an activation the conv epilogue computes exactly, else None."""
-    if n.domain != "" or len([o for o in n.outputs if o]) != 1:
-        return None
-    if n.op_type == "Relu":
+    if n.domain != "" or len([o for o in n.outputs if o]) != 1 or not set(n.attrs) <= {"min", "max"}:
+        return None  # an attribute the epilogue would ignore: left to the op's own builder
+    if n.op_type == "Relu" and not n.attrs:
         return "relu"
     if n.op_type != "Clip":
         return None

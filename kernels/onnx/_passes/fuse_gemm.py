@@ -19,14 +19,15 @@ from .._ir import HPC_DOMAIN, Graph, Node
 from ._util import constant, single_consumer, use_counts
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_GEMM_ATTRS = {"alpha", "beta", "transA", "transB"}
 
 
 def fuse_gemm(graph: Graph) -> Graph:
     counts, consumers = use_counts(graph), graph.consumers()
     dropped = set()
     for i, n in enumerate(graph.nodes):
-        if n.op_type != "Gemm" or n.domain != "" or len(n.inputs) < 2:
-            continue
+        if n.op_type != "Gemm" or n.domain != "" or len(n.inputs) < 2 or not set(n.attrs) <= _GEMM_ATTRS:
+            continue  # an unknown attribute: the Gemm's own builder reports it
         b = constant(graph, n.inputs[1])
         c_name = n.inputs[2] if len(n.inputs) > 2 else ""
         if b is None or b.ndim != 2 or b.dtype not in _FLOATS or (c_name and constant(graph, c_name) is None):
@@ -35,7 +36,7 @@ def fuse_gemm(graph: Graph) -> Graph:
         attrs["activation"] = ""
         out = n.outputs[0]
         nxt = single_consumer(graph, out, counts, consumers)
-        if nxt is not None and nxt.op_type == "Relu" and nxt.domain == "":
+        if nxt is not None and nxt.op_type == "Relu" and nxt.domain == "" and not nxt.attrs:
             attrs["activation"] = "relu"
             dropped.add(id(nxt))
             out = nxt.outputs[0]

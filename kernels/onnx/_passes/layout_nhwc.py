@@ -42,6 +42,7 @@ import numpy as np
 
 from .._ir import HPC_DOMAIN, Graph, Node
 from ._util import Names, constant, drop_unused_initializers
+from .fold_batchnorm import BN_ATTRS
 
 TO_NHWC, TO_NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
 # NCHW axis a is NHWC axis _AXIS[a].
@@ -239,6 +240,8 @@ class _Rewriter:
 
     def batchnorm(self, node: Node) -> bool:
         if not self.resident(node.inputs[0]) or int(node.attr("training_mode", 0)) or len([o for o in node.outputs if o]) != 1:
+            return False
+        if not set(node.attrs) <= BN_ATTRS or int(node.attr("spatial", 1)) != 1:
             return False
         params = [constant(self.g, n) for n in node.inputs[1:5]]
         if len(params) != 4 or any(p is None for p in params):

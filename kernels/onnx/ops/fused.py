@@ -16,6 +16,7 @@ import numpy as np
 from ..._api.conv import Conv2d
 from .._ir import HPC_DOMAIN, Node
 from .._registry import BuildContext, Kernel, register, unsupported
+from ._common import check_attrs
 from ._pool import same_padding
 
 # Conv2d.__call__(x, out=None, residual=None) (the `residual` branch, merged here) adds the
@@ -35,6 +36,7 @@ def _pair(node: Node, opset: int, key: str, default) -> Tuple[int, int]:
 
 @register("FusedConv", since=1, domain=HPC_DOMAIN)
 def fused_conv(node: Node, opset: int, ctx: BuildContext) -> Kernel:
+    check_attrs(node, opset, ("activation", "auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"))
     w = ctx.constant(node.inputs[1])
     if w is None or w.ndim != 4:
         raise unsupported(node, opset, "weights computed at run time or not 4-D", "constant (K, C/group, kH, kW) weights")
@@ -147,6 +149,7 @@ def fused_gemm(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     (transposed once here when transB), beta*C folded once (in float64), Relu applied in place."""
     import hpc_kernels
 
+    check_attrs(node, opset, ("activation", "alpha", "beta", "transA", "transB"))
     b = ctx.constant(node.inputs[1])
     if b is None or b.ndim != 2 or b.dtype not in (np.float32, np.float64):
         raise unsupported(node, opset, "B computed at run time, not 2-D or not float32/float64", "a constant 2-D float B")

@@ -12,11 +12,14 @@ import numpy as np
 from .._ir import HPC_DOMAIN, Node
 from .._registry import BuildContext, Kernel, register, unsupported
 from . import _pool
+from ._common import check_attrs
 
 _TO_NHWC, _TO_NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
+_WINDOW_ATTRS = ("auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "strides")
 
 
 def _transpose(node: Node, opset: int, perm: Tuple[int, ...]) -> Kernel:
+    check_attrs(node, opset, ())
     def run(inputs, ws):
         x = inputs[0]
         if x.ndim != 4:
@@ -101,6 +104,7 @@ def _shape(n: int, c: int, h: int, w: int, layout: str) -> Tuple[int, int, int, 
 @register("MaxPool", since=1, domain=HPC_DOMAIN)
 def max_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     layout = _layout(node, opset)
+    check_attrs(node, opset, _WINDOW_ATTRS + ("storage_order",))  # storage_order: Indices only
     if len([o for o in node.outputs if o]) != 1:
         raise unsupported(node, opset, "the Indices output", "one output (the layout pass keeps such nodes ai.onnx)")
     k, s, d, geometry = _window_geometry(node, opset, dilations_allowed=True)
@@ -119,6 +123,7 @@ def max_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
 @register("AveragePool", since=1, domain=HPC_DOMAIN)
 def average_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     layout = _layout(node, opset)
+    check_attrs(node, opset, _WINDOW_ATTRS + ("count_include_pad",))
     k, s, d, geometry = _window_geometry(node, opset, dilations_allowed=False)
     include = bool(node.attr("count_include_pad", 0))
     backend = ctx.backend
@@ -136,6 +141,7 @@ def average_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
 @register("GlobalAveragePool", since=1, domain=HPC_DOMAIN)
 def global_average_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     layout = _layout(node, opset)
+    check_attrs(node, opset, ())
     backend = ctx.backend
 
     def run(inputs, ws):
@@ -150,6 +156,7 @@ def global_average_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
 @register("GlobalMaxPool", since=1, domain=HPC_DOMAIN)
 def global_max_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     layout = _layout(node, opset)
+    check_attrs(node, opset, ())
     axes = (2, 3) if layout == "NCHW" else (1, 2)
 
     def run(inputs, ws):  # rare in CNNs: NumPy's reduction is enough
@@ -167,6 +174,7 @@ def channel_affine(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     """y = x * scale[c] + shift[c], c the channel axis of node.layout (a BN the fold could not
     absorb; the layout pass computes scale and shift in float64)."""
     layout = _layout(node, opset)
+    check_attrs(node, opset, ())
     scale, shift = ctx.constant(node.inputs[1]), ctx.constant(node.inputs[2])
     if scale is None or shift is None or scale.ndim != 1 or scale.shape != shift.shape:
         raise unsupported(node, opset, "run-time or mismatched scale/shift", "constant (C,) vectors")
