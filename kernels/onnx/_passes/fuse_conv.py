@@ -16,8 +16,10 @@ given), since the kernel packs them once at load; each absorbed value has no oth
 other node, not a graph output); Add only before any activation (the epilogue adds the residual
 before the activation); Clip only with constant bounds. The residual operand may broadcast
 (the kernel then adds it with NumPy), it just has to be the other input of that Add.
-Not handled: Gemm/MatMul + Add + Relu (FusedGemm), activations after an Add of two non-conv
-values, Conv whose W is computed at run time (stays a plain Conv).
+Not handled: activations other than relu/relu6 (LeakyRelu, HardSwish, Sigmoid: not in conv2d's
+epilogue), an Add of two values neither of which a fusable conv produces, Conv whose W is
+computed at run time or that has an attribute FusedConv does not know (stays a plain Conv),
+1-D/3-D convolutions. Gemm is fuse_gemm.py's.
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Kernel of FusedConv (HPC_DOMAIN), the node kernels/onnx/_passes/fuse_conv.py makes.
+"""Kernels of FusedConv and FusedGemm (HPC_DOMAIN), the nodes kernels/onnx/_passes/fuse_conv.py
+and fuse_gemm.py make.
 
 FusedConv: inputs [X, W, B or "", residual (optional)], attributes of Conv plus `activation`
 ("", "relu", "relu6"); y = act(conv(X, W) + B + residual), in node.layout ("NCHW" default, or
