@@ -410,3 +410,22 @@ def test_nodes_with_unknown_attributes_are_not_fused():
     b.nodes[-2].attribute.append(onnx.helper.make_attribute("bar", 1))  # on the BN
     g = compile_graph(to_graph(b.model([("x", [1, 3, 5, 5])], [(y, [1, 4, 5, 5])])), backend="cpu", layout="NHWC")
     assert [n.op_type for n in g.nodes if n.domain == ""] == ["Conv", "BatchNormalization", "Relu"]
+
+
+@pytest.mark.parametrize("c", [3, 8, 9, 64])
+def test_layout_transposes(c):
+    """ToNHWC/ToNCHW by plane copies (few channels) and by NumPy's transposed copy: the same."""
+    from hpc_kernels.onnx import Node
+    from hpc_kernels.onnx._registry import BuildContext, lookup
+
+    from _passes_helpers import _Workspace
+
+    ctx, ws = BuildContext("cpu", None, {}, 17), _Workspace()
+    x = _x((2, c, 5, 6))
+    to_nhwc, to_nchw = (Node(op, ["a"], ["b"], domain=HPC_DOMAIN) for op in ("ToNHWC", "ToNCHW"))
+    y = lookup(to_nhwc, 17)(to_nhwc, 17, ctx)([x], ws)[0]
+    np.testing.assert_array_equal(y, x.transpose(0, 2, 3, 1))
+    assert y.flags.c_contiguous
+    np.testing.assert_array_equal(lookup(to_nchw, 17)(to_nchw, 17, ctx)([y], ws)[0], x)
+    with pytest.raises(ValueError, match="4-D"):
+        lookup(to_nhwc, 17)(to_nhwc, 17, ctx)([x[0]], ws)
