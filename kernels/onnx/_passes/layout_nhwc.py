@@ -182,7 +182,8 @@ class _Rewriter:
             self.known4d.update(node.outputs)  # 4-D weights: a 4-D output (a pool after it is 2-D)
             return False
         res = node.inputs[3] if len(node.inputs) > 3 else ""
-        if res and not (self.resident(res) or res in self.known4d or constant(self.g, res) is not None):
+        rc = constant(self.g, res)
+        if res and not (self.resident(res) or res in self.known4d or (rc is not None and rc.ndim <= 4)):
             node.layout = "NCHW"  # a residual of unknown rank cannot be transposed safely
             return False
         node.inputs[0] = self.as_nhwc(node.inputs[0])  # X is 4-D: W is
