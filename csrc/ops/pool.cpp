@@ -134,7 +134,7 @@ KERNELS_CLONES void channel_row_separable(const PoolGeom& g, PoolKind kind, cons
 // One output row of one (n, c) plane.
 template <typename T>
 KERNELS_CLONES void plane_row(const PoolGeom& g, PoolKind kind, const T* xp, const PoolStrides& xs, T* yrow,
-                              inc_t ysw, dim_t oh) {
+                              inc_t ysw, dim_t oh, const T* inv_cw) {
     const bool is_max = kind == PoolKind::max;
     const dim_t hs = oh * g.sh - g.pt;
     dim_t ilo, ihi;
@@ -165,9 +165,45 @@ KERNELS_CLONES void plane_row(const PoolGeom& g, PoolKind kind, const T* xp, con
     }
     if (!is_max) {
         const bool inc = kind == PoolKind::avg_include_pad;
-        const dim_t ch = avg_count(hs, g.kh, g.h, g.pb, inc);
-        for (dim_t o = 0; o < g.wo; ++o)
-            yrow[o * ysw] /= static_cast<T>(ch * avg_count(o * g.sw - g.pl, g.kw, g.w, g.pr, inc));
+        const T ich = T(1) / static_cast<T>(avg_count(hs, g.kh, g.h, g.pb, inc));
+        for (dim_t o = 0; o < g.wo; ++o) yrow[o * ysw] *= ich * inv_cw[o];
+    }
+}
+
+// The plane row when input rows are contiguous (xs.w == 1): separable as channel_row_separable,
+// the kh input rows reduced into tmp (W values, long vector loops), then each tap j one strided
+// pass over tmp (NCHW's 3x3 stride-2 stem pool: the kh*kw strided passes were most of its time).
+template <typename T>
+KERNELS_CLONES void plane_row_separable(const PoolGeom& g, PoolKind kind, const T* xp, const PoolStrides& xs,
+                                        T* yrow, inc_t ysw, dim_t oh, T* KERNELS_RESTRICT tmp, const T* inv_cw) {
+    const bool is_max = kind == PoolKind::max;
+    const dim_t hs = oh * g.sh - g.pt;
+    dim_t ilo, ihi;
+    valid_range(hs, g.dh, g.kh, g.h, &ilo, &ihi);
+    const T init = is_max ? std::numeric_limits<T>::lowest() : T(0);
+    fill(tmp, g.w, init);
+    for (dim_t i = ilo; i < ihi; ++i) {
+        const T* xr = xp + (hs + i * g.dh) * xs.h;
+        if (is_max) max_into(tmp, xr, g.w);
+        else add_into(tmp, xr, g.w);
+    }
+    if (ysw == 1) fill(yrow, g.wo, init);
+    else
+        for (dim_t o = 0; o < g.wo; ++o) yrow[o * ysw] = init;
+    for (dim_t j = 0; j < g.kw; ++j) {
+        const dim_t off = j * g.dw - g.pl;
+        dim_t olo, ohi;
+        valid_range(off, g.sw, g.wo, g.w, &olo, &ohi);
+        if (olo >= ohi) continue;
+        const T* t0 = tmp + olo * g.sw + off;
+        T* y0 = yrow + olo * ysw;
+        if (is_max) max_strided(y0, ysw, t0, g.sw, ohi - olo);
+        else add_strided(y0, ysw, t0, g.sw, ohi - olo);
+    }
+    if (!is_max) {
+        const bool inc = kind == PoolKind::avg_include_pad;
+        const T ich = T(1) / static_cast<T>(avg_count(hs, g.kh, g.h, g.pb, inc));
+        for (dim_t o = 0; o < g.wo; ++o) yrow[o * ysw] *= ich * inv_cw[o];
     }
 }
 
@@ -205,12 +241,29 @@ void pool2d(const PoolGeom& g, PoolKind kind, const T* x, const PoolStrides& xs,
         }
         return;
     }
-    // Planes: threads over (image, channel, output row).
+    // Planes: threads over (image, channel, output row). Averages: 1 / (the window's column
+    // count) per output column, the same for every row (one division per column, not per output).
     const dim_t rows = g.n * g.c * g.ho;
+    std::vector<T> inv_cw(kind == PoolKind::max ? 0 : static_cast<std::size_t>(g.wo));
+    for (dim_t o = 0; o < static_cast<dim_t>(inv_cw.size()); ++o)
+        inv_cw[o] = T(1) / static_cast<T>(avg_count(o * g.sw - g.pl, g.kw, g.w, g.pr, kind == PoolKind::avg_include_pad));
+    if (xs.w == 1 && g.kh > 1 && g.w <= (dim_t(1) << 20)) {
+#pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+            std::vector<T> tmp(static_cast<std::size_t>(g.w));  // per thread: one input row
+#pragma omp for schedule(static)
+            for (dim_t r = 0; r < rows; ++r) {
+                const dim_t oh = r % g.ho, nc = r / g.ho, img = nc / g.c, ch = nc % g.c;
+                plane_row_separable(g, kind, x + img * xs.n + ch * xs.c, xs, y + img * ys.n + ch * ys.c + oh * ys.h,
+                                    ys.w, oh, tmp.data(), inv_cw.data());
+            }
+        }
+        return;
+    }
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (dim_t r = 0; r < rows; ++r) {
         const dim_t oh = r % g.ho, nc = r / g.ho, img = nc / g.c, ch = nc % g.c;
-        plane_row(g, kind, x + img * xs.n + ch * xs.c, xs, y + img * ys.n + ch * ys.c + oh * ys.h, ys.w, oh);
+        plane_row(g, kind, x + img * xs.n + ch * xs.c, xs, y + img * ys.n + ch * ys.c + oh * ys.h, ys.w, oh, inv_cw.data());
     }
 }
 
