@@ -136,8 +136,9 @@ def apply_activation(y: np.ndarray, activation: Optional[str]) -> np.ndarray:
 
 
 def conv2d_ref(x, w, bias=None, *, stride=1, padding: Padding = 0, dilation=1, groups: int = 1, layout: str = "NCHW",
-               activation: Optional[str] = None, scale=None, shift=None) -> np.ndarray:
-    """float64 y = act(scale * (conv(x, w) + bias) + shift); missing bias/scale/shift: 0, 1, 0."""
+               activation: Optional[str] = None, scale=None, shift=None, residual=None) -> np.ndarray:
+    """float64 y = act(scale * (conv(x, w) + bias) + shift + residual); missing bias/scale/shift/
+    residual: 0, 1, 0, 0. residual: the output's shape in `layout`."""
     y = conv2d_raw(x, w, stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout)
     K = np.shape(w)[0]
     if bias is not None:
@@ -146,21 +147,23 @@ def conv2d_ref(x, w, bias=None, *, stride=1, padding: Padding = 0, dilation=1, g
         y = y * _channel(scale, layout, K)
     if shift is not None:
         y = y + _channel(shift, layout, K)
+    if residual is not None:
+        y = y + np.asarray(residual, dtype=np.float64)
     return apply_activation(y, activation)
 
 
 def conv2d_ref_and_bound(x, w, bias=None, *, stride=1, padding: Padding = 0, dilation=1, groups: int = 1,
                          layout: str = "NCHW", activation: Optional[str] = None, scale=None, shift=None,
-                         dtype=None) -> Tuple[np.ndarray, np.ndarray]:
+                         dtype=None, residual=None) -> Tuple[np.ndarray, np.ndarray]:
     """(ref, bound): the float64 reference and the elementwise bound
-        |y - ref| <= (2*Kd + 8) * eps * (|scale| * (|x| conv |w| + |bias|) + |shift|),
+        |y - ref| <= (2*Kd + 8) * eps * (|scale| * (|x| conv |w| + |bias|) + |shift| + |residual|),
     Kd = (C/groups)*R*S, the reduction length (netlib style: grows with it). 2*Kd covers the
     Kd-term sums (and the float64 reference's own error for float64 data), +8 the bias add,
     scale, shift and any re-association of the epilogue (e.g. scale folded into w, or
     scale*bias + shift precomputed). relu / relu6 are 1-Lipschitz: the bound carries over."""
     dt = np.dtype(dtype if dtype is not None else np.asarray(x).dtype)
     geo = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout)
-    ref = conv2d_ref(x, w, bias, activation=activation, scale=scale, shift=shift, **geo)
+    ref = conv2d_ref(x, w, bias, activation=activation, scale=scale, shift=shift, residual=residual, **geo)
     mag = conv2d_raw(np.abs(np.asarray(x, dtype=np.float64)), np.abs(np.asarray(w, dtype=np.float64)), **geo)
     K, Cg, R, S = np.shape(w)
     if bias is not None:
@@ -169,6 +172,8 @@ def conv2d_ref_and_bound(x, w, bias=None, *, stride=1, padding: Padding = 0, dil
         mag = mag * np.abs(_channel(scale, layout, K))
     if shift is not None:
         mag = mag + np.abs(_channel(shift, layout, K))
+    if residual is not None:
+        mag = mag + np.abs(np.asarray(residual, dtype=np.float64))
     kd = Cg * R * S
     return ref, (2 * kd + 8) * EPS[dt] * mag
 

@@ -125,8 +125,9 @@ __device__ __forceinline__ unsigned to_tf32(float v) {
 }
 
 // ------------------------------------------------------------------------------------------
-// Convolution epilogue: y = act(scale[ch] * (acc + bias[ch]) + shift[ch]), absent vectors null
-// (applied by ConvOut in mainloop.cuh).
+// Convolution epilogue: y = act(scale[ch] * (acc + bias[ch]) + shift[ch] + res[...]), absent
+// vectors null (applied by ConvOut in mainloop.cuh). The residual (null: none) has y's shape, read
+// at its own image, channel and pixel strides; never y's memory (the host copies it then).
 // ------------------------------------------------------------------------------------------
 
 enum { ACT_NONE = 0, ACT_RELU = 1, ACT_RELU6 = 2 };
@@ -137,6 +138,8 @@ struct Epilogue {
   const T* scale;
   const T* shift;
   int act;
+  const T* res;
+  i64 rn, rk, rp;
 };
 
 // Compile-time choice of a type (no <type_traits> under NVRTC without headers).

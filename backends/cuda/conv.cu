@@ -7,18 +7,22 @@
 // the implicit path, a tile row of X is a run of contiguous channels. Weights come packed by the
 // host as [G][Kg][ldw] in the layout's reduction order ((c, r, s) NCHW, (r, s, c) NHWC), rows
 // zero-padded to 16 bytes. blockIdx.y is the group. The fused epilogue is the CPU backend's:
-// y = act(scale * (acc + bias) + shift).
+// y = act(scale * (acc + bias) + shift + residual).
 #include "mainloop.cuh"
 
-#define CONV_OUT_PARAMS \
-  T *y, i64 yn, i64 yk, i64 yp, int P, const T *bias, const T *scale, const T *shift, int act
+#define CONV_OUT_PARAMS                                                                                   \
+  T *y, i64 yn, i64 yk, i64 yp, int P, const T *bias, const T *scale, const T *shift, int act, const T *res, \
+      i64 rn, i64 rk, i64 rp
+#define CONV_OUT_ARGS y, yn, yk, yp, P, g * Kg, bias, scale, shift, act, res, rn, rk, rp
 
 template <typename T, bool PIX_ROWS>
 __device__ __forceinline__ ConvOut<T, PIX_ROWS> conv_out(T* y, i64 yn, i64 yk, i64 yp, int P, int ch0, const T* bias,
-                                                         const T* scale, const T* shift, int act) {
+                                                         const T* scale, const T* shift, int act, const T* res, i64 rn,
+                                                         i64 rk, i64 rp) {
   ConvOut<T, PIX_ROWS> o;
   o.y = y; o.yn = yn; o.yk = yk; o.yp = yp; o.P = P; o.ch0 = ch0;
   o.ep.bias = bias; o.ep.scale = scale; o.ep.shift = shift; o.ep.act = act;
+  o.ep.res = res; o.ep.rn = rn; o.ep.rk = rk; o.ep.rp = rp;
   return o;
 }
 
@@ -54,7 +58,7 @@ __device__ __forceinline__ void conv_tile(int M, int N, int BM, int BN, int& m0,
   const int M = PIX_ROWS ? npix : Kg, N = PIX_ROWS ? Kg : npix;                                           \
   int m0, n0;                                                                                             \
   conv_tile(M, N, BM, BN, m0, n0);                                                                        \
-  const ConvOut<T, PIX_ROWS> out = conv_out<T, PIX_ROWS>(y, yn, yk, yp, P, g * Kg, bias, scale, shift, act)
+  const ConvOut<T, PIX_ROWS> out = conv_out<T, PIX_ROWS>(CONV_OUT_ARGS)
 
 template <typename T, int BM, int BN, int BK, int TM, int TN, int STAGES, bool PIX_ROWS>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN)) conv_implicit_simt(IMPLICIT_PARAMS) {
@@ -112,7 +116,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN)) conv_gemm_simt(DENSE_CO
   conv_tile(M, N, BM, BN, m0, n0);
   LA la(A + g * ag, lda, M, K, m0, threadIdx.x);
   LB lb(B + g * bg, ldb, N, K, n0, threadIdx.x);
-  conv_block<STAGES, BK, Math>(la, lb, M, N, K, m0, n0, conv_out<T, PIX_ROWS>(y, yn, yk, yp, P, g * Kg, bias, scale, shift, act));
+  conv_block<STAGES, BK, Math>(la, lb, M, N, K, m0, n0, conv_out<T, PIX_ROWS>(CONV_OUT_ARGS));
 }
 
 template <typename T, int BM, int BN, int BK, int WM, int WN, int STAGES, bool A_KC, bool B_KC, bool PIX_ROWS>
@@ -124,7 +128,7 @@ __global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32) conv_gemm_tc(DENSE
   conv_tile(M, N, BM, BN, m0, n0);
   DenseAsync<T, BM, BK, NT, A_KC> la(A + g * ag, lda, M, K, m0, threadIdx.x);
   DenseAsync<T, BN, BK, NT, B_KC> lb(B + g * bg, ldb, N, K, n0, threadIdx.x);
-  conv_block<STAGES, BK, Math>(la, lb, M, N, K, m0, n0, conv_out<T, PIX_ROWS>(y, yn, yk, yp, P, g * Kg, bias, scale, shift, act));
+  conv_block<STAGES, BK, Math>(la, lb, M, N, K, m0, n0, conv_out<T, PIX_ROWS>(CONV_OUT_ARGS));
 }
 
 // ---------------------------------------------------------------------------------------------

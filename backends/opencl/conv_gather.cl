@@ -21,18 +21,23 @@ inline REAL conv_gather(__global const REAL* restrict x, const long xb, const in
     return (pix < P && h >= 0 && h < H && w >= 0 && w < W) ? x[xb + c * xc + (long)h * xh + (long)w * xw] : ZERO;
 }
 
-// Per-channel epilogue: y = act(scale * (v + bias) + shift), NaN kept by relu/relu6 (as np.maximum).
-// Runtime flags (bits of `epi`: 1 bias, 2 scale, 4 shift; act 0 none, 1 relu, 2 relu6), uniform
-// across the launch: one program (and one FPGA bitstream) serves every epilogue.
+// Per-channel epilogue: y = act(scale * (v + bias) + shift + residual), NaN kept by relu/relu6
+// (as np.maximum). Runtime flags (bits of `epi`: 1 bias, 2 scale, 4 shift, 8 residual; act 0 none,
+// 1 relu, 2 relu6), uniform across the launch: one program (and one FPGA bitstream) serves every
+// epilogue. The residual element res[ri] (its own strides, computed by the caller) is read only
+// with bit 8, before y is written: it may be y itself when the kernel writes y once.
 #define EPI_BIAS 1
 #define EPI_SCALE 2
 #define EPI_SHIFT 4
+#define EPI_RES 8
 inline REAL conv_epilogue(REAL v, const int epi, const int act, __global const REAL* bias,
-                          __global const REAL* scale, __global const REAL* shift, const int ch)
+                          __global const REAL* scale, __global const REAL* shift, const int ch,
+                          __global const REAL* res, const long ri)
 {
     if (epi & EPI_BIAS) v += bias[ch];
     if (epi & EPI_SCALE) v *= scale[ch];
     if (epi & EPI_SHIFT) v += shift[ch];
+    if (epi & EPI_RES) v += res[ri];
     if (act >= 1) v = v < ZERO ? ZERO : v;
     if (act == 2) v = v > (REAL)6 ? (REAL)6 : v;
     return v;

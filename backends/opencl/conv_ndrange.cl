@@ -7,7 +7,7 @@
 // in the NWI-column panel layout the GEMM loop reads (bp[((z*npan + pan)*Kd + q)*NWI + j]);
 // IMPLICIT=1: the group of work items gathers each KWG x (NWI*WGN) slice of X_g from x into
 // local memory (conv_gather.cl) and computes from there, so no lowered matrix exists. The output
-// block is written through the epilogue (bias, scale, shift, relu/relu6) straight from the
+// block is written through the epilogue (bias, scale, shift, residual, relu/relu6) straight from the
 // registers, with any output strides (NCHW, NHWC, channel slices).
 //
 // Tunables: those of block.cl plus WGM, WGN, KWG, M_FIRST as in gemm_ndrange.cl.
@@ -25,7 +25,7 @@ __kernel __attribute__((reqd_work_group_size(M_FIRST ? WGM : WGN, M_FIRST ? WGN 
 void conv_nd(const int m, const int Kd, const int G, const int mblocks, const int npan, __global const REAL* restrict ap,
              __global const REAL* restrict src, const long x_off, CONV_GEOM_ARGS,
              const int epi, const int act, __global const REAL* bias, __global const REAL* scale, __global const REAL* shift,
-             __global REAL* restrict y, const long y_off, const long yn, const long yk, const long yp)
+             __global REAL* restrict y, const long y_off, const long yn, const long yk, const long yp, __global const REAL* res, const long r_off, const long rn, const long rk, const long rp)
 {
     const int gm = M_FIRST ? get_global_id(0) : get_global_id(1);
     const int gn = M_FIRST ? get_global_id(1) : get_global_id(0);
@@ -56,7 +56,8 @@ void conv_nd(const int m, const int Kd, const int G, const int mblocks, const in
 
     BLOCK_EACH(acc, i0, j0, m, P, {
         const int ch = g * m + i0 + i;
-        y[y_off + (long)img * yn + (long)ch * yk + (long)(j0 + j) * yp] = conv_epilogue(val, epi, act, bias, scale, shift, ch);
+        y[y_off + (long)img * yn + (long)ch * yk + (long)(j0 + j) * yp] = conv_epilogue(val, epi, act, bias, scale, shift, ch, res,
+                                                                                    r_off + (long)img * rn + (long)ch * rk + (long)(j0 + j) * rp);
     })
 }
 
@@ -72,7 +73,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
 void convgemm_panel(const int m, const int Kd, const int G, const int mblocks, const int mchunk,
                     __global const REAL* restrict ap, __global const REAL* restrict x, const long x_off, CONV_GEOM_ARGS,
                     const int epi, const int act, __global const REAL* bias, __global const REAL* scale, __global const REAL* shift,
-                    __global REAL* restrict y, const long y_off, const long yn, const long yk, const long yp)
+                    __global REAL* restrict y, const long y_off, const long yn, const long yk, const long yp, __global const REAL* res, const long r_off, const long rn, const long rk, const long rp)
 {
     __local REAL bt[KC * NWI];
     const int gn = get_global_id(0), mr = get_global_id(1), z = get_global_id(2), img = z / G, g = z % G;
@@ -107,7 +108,7 @@ void convgemm_panel(const int m, const int Kd, const int G, const int mblocks, c
                 const int ch = g * m + i0 + i;
                 __global REAL* yp_ = y + y_off + (long)img * yn + (long)ch * yk + (long)(j0 + j) * yp;
                 const REAL s = first ? val : *yp_ + val;
-                *yp_ = last ? conv_epilogue(s, epi, act, bias, scale, shift, ch) : s;
+                *yp_ = last ? conv_epilogue(s, epi, act, bias, scale, shift, ch, res, r_off + (long)img * rn + (long)ch * rk + (long)(j0 + j) * rp) : s;
             })
         }
     }

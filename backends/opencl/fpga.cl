@@ -68,7 +68,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
 void conv_fpga(const int m, const int Kd, const int G, const int nz, __global const REAL* restrict w, const long w_off,
                __global const REAL* restrict x, const long x_off, CONV_GEOM_ARGS,
                const int epi, const int act, __global const REAL* bias, __global const REAL* scale, __global const REAL* shift,
-               __global REAL* restrict y, const long y_off, const long yn, const long yk, const long yp)
+               __global REAL* restrict y, const long y_off, const long yn, const long yk, const long yp, __global const REAL* res, const long r_off, const long rn, const long rk, const long rp)
 {
     const int band = get_global_id(0), bands = get_global_size(0);
     const int mt = (m + TM - 1) / TM;
@@ -87,7 +87,8 @@ void conv_fpga(const int m, const int Kd, const int G, const int nz, __global co
                 const int ch = g * m + ti + i;
                 __global REAL* yr = y + y_off + (long)img * yn + (long)ch * yk;
                 _Pragma("unroll") for (int j = 0; j < TN; ++j)
-                    if (ti + i < m && tj + j < P) yr[(long)(tj + j) * yp] = conv_epilogue(acc[i][j], epi, act, bias, scale, shift, ch);
+                    if (ti + i < m && tj + j < P) yr[(long)(tj + j) * yp] = conv_epilogue(acc[i][j], epi, act, bias, scale, shift, ch, res,
+                                                                     r_off + (long)img * rn + (long)ch * rk + (long)(tj + j) * rp);
             }
         }
     }

@@ -20,10 +20,14 @@ struct NoEpilogue {
     KERNELS_INLINE R operator()(R v, int, int) const { return v; }
 };
 
-// The per-channel epilogue on vectors: v := act(fma(v, scale, shift)). Channels along the rows of
-// the tile are loaded as vectors (masked past m), along its columns broadcast per column.
+// The per-channel epilogue on vectors: v := act(fma(v, scale, shift) + residual). Channels along
+// the rows of the tile are loaded as vectors (masked past m), along its columns broadcast per
+// column. kRes is a template argument so that the residual's test is hoisted out of the tile's
+// loops: without a residual the store compiles to what it was before the residual existed. The
+// residual is read with the same (masked) vector loads as C, at unit stride along the rows
+// (store_acc sends any other residual stride to the scalar path).
 // max/min take v as the second operand, which x86 returns when either input is NaN: NaN stays NaN.
-template <class V>
+template <class V, bool kRes>
 struct VecEpilogue {
     using T = typename V::T;
     using R = typename V::R;
@@ -41,6 +45,7 @@ struct VecEpilogue {
             }
             v = V::fma(v, s, t);
         }
+        if constexpr (kRes) v = V::add(v, V::load_c(e.res + j * e.cs_r + i * V::W, m - i * V::W));
         if (e.act != Act::none) v = V::max(V::zero(), v);
         if (e.act == Act::relu6) v = V::min(V::set1(T(6)), v);
         return v;
@@ -77,6 +82,7 @@ KERNELS_INLINE void store_columns(typename V::R (&acc)[NR][MV], typename V::T al
 }
 
 // Write-back shared by the packed and direct kernels: C := ep(beta*C + alpha*acc) on the m x n tile.
+// The residual may be C itself: each vector of it is loaded before the store of that vector.
 template <class V, int MV, int NR>
 KERNELS_INLINE void store_acc(typename V::R (&acc)[NR][MV], typename V::T alpha, typename V::T beta,
                               typename V::T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n,
@@ -84,12 +90,14 @@ KERNELS_INLINE void store_acc(typename V::R (&acc)[NR][MV], typename V::T alpha,
     using T = typename V::T;
     constexpr int W = V::W;
     constexpr int MR = MV * W;
-    if (rs_c == 1 && ((m == MR && n == NR) || V::kMasked)) {
-        if (ep) store_columns<V, MV, NR>(acc, alpha, beta, c, cs_c, m, n, VecEpilogue<V>{*ep, m});
-        else store_columns<V, MV, NR>(acc, alpha, beta, c, cs_c, m, n, NoEpilogue{});
+    if (rs_c == 1 && ((m == MR && n == NR) || V::kMasked) && (!ep || !ep->res || ep->rs_r == 1)) {
+        if (!ep) store_columns<V, MV, NR>(acc, alpha, beta, c, cs_c, m, n, NoEpilogue{});
+        else if (ep->res) store_columns<V, MV, NR>(acc, alpha, beta, c, cs_c, m, n, VecEpilogue<V, true>{*ep, m});
+        else store_columns<V, MV, NR>(acc, alpha, beta, c, cs_c, m, n, VecEpilogue<V, false>{*ep, m});
         return;
     }
-    // Edge tile without masks (AVX2, portable) or strided C: scalar write-back.
+    // Edge tile without masks (AVX2, portable), strided C, or a residual strided along the tile's
+    // vectors (a view other than C's layout): scalar write-back.
     alignas(kAlign) T tile[NR * MR];
     const typename V::R va = V::set1(alpha);
 #pragma GCC unroll 16

@@ -9,7 +9,7 @@ namespace {
 
 // C[0:m, 0:n] := beta*C + tile, tile already scaled by alpha and stored column-major with leading
 // dimension MR. beta == 0 overwrites without reading C, so NaN/Inf in C cannot leak.
-// ep (may be nullptr): the per-channel epilogue, applied after the beta term.
+// ep (may be nullptr): the per-channel epilogue and residual, applied after the beta term.
 template <typename T, int MR>
 KERNELS_INLINE void store_tile(const T* tile, T beta, T* c, inc_t rs_c, inc_t cs_c, dim_t m,
                                dim_t n, const Epilogue<T>* ep) {
@@ -18,7 +18,7 @@ KERNELS_INLINE void store_tile(const T* tile, T beta, T* c, inc_t rs_c, inc_t cs
             for (dim_t i = 0; i < m; ++i) {
                 T& cij = c[i * rs_c + j * cs_c];
                 const T v = beta == T(0) ? tile[j * MR + i] : beta * cij + tile[j * MR + i];
-                cij = ep->apply(v, ep->along_rows ? i : j);
+                cij = ep->apply(v, i, j);  // reads the residual before C is written
             }
     } else if (beta == T(0)) {
         for (dim_t j = 0; j < n; ++j)

@@ -150,6 +150,42 @@ void check_out(const py::array& out, Dtype dt, const ConvGeom& g, ConvAlgo algo,
              "of W); slice along N or C only");
 }
 
+// The residual (None, or an array of out's shape and dtype, any strides) as the engine reads it:
+// the caller's array, or a copy where the engine could not read it in place: misaligned, rows of
+// an image not at one stride on the paths that flatten pixels (as check_out requires of out), or
+// out itself (in place: the blocked products write partial sums into y before their last pass
+// reads the residual). Any other overlap with out is an error.
+py::object residual_input(const py::object& res, Dtype dt, const ConvGeom& g, ConvAlgo algo, const py::array& out) {
+    if (res.is_none()) return res;
+    if (!py::isinstance<py::array>(res))
+        throw py::type_error(std::string("conv2d: residual must be None or a NumPy array of the output's shape, got ") +
+                             Py_TYPE(res.ptr())->tp_name);
+    const auto r = py::reinterpret_borrow<py::array>(res);
+    const Dtype dr = py_checks::dtype_of(r, "conv2d", "residual");
+    if (dr != dt)
+        throw py::type_error(std::string("conv2d: residual has dtype ") + py_checks::dtype_name(dr) +
+                             " but the result is " + py_checks::dtype_name(dt) + "; it must have the output's dtype");
+    const auto want = out_shape(g);
+    bool same = r.ndim() == 4;
+    for (int d = 0; same && d < 4; ++d) same = r.shape(d) == want[d];
+    if (!same)
+        fail("residual has shape " + py_checks::shape_str(r) + ", expected the output's shape (" +
+             std::to_string(want[0]) + ", " + std::to_string(want[1]) + ", " + std::to_string(want[2]) + ", " +
+             std::to_string(want[3]) + ")");
+    bool is_out = r.data() == out.data();
+    for (int d = 0; is_out && d < 4; ++d) is_out = r.strides(d) == out.strides(d) || r.shape(d) <= 1;
+    if (!is_out) py_checks::require_no_overlap(out, r, "conv2d", "out", "residual");
+    const auto np = py::module_::import("numpy");
+    if (is_out) return np.attr("array")(r, py::arg("copy") = true);
+    if (!py_checks::element_aligned(r)) return py_checks::aligned_input(r, true);
+    inc_t st[4];
+    py_checks::element_strides(r, st, "conv2d", "residual");
+    const inc_t rh = g.nhwc ? st[1] : st[2], rw = g.nhwc ? st[2] : st[3];
+    if (!(algo == ConvAlgo::direct && direct_is_depthwise(g)) && g.ho() > 1 && rh != g.wo() * rw)
+        return np.attr("ascontiguousarray")(r);
+    return r;
+}
+
 // Per-channel epilogue folded to y = act(scale' * conv + shift'), scale' = scale,
 // shift' = scale * bias + shift. Owns its arrays.
 template <typename T>
@@ -231,8 +267,13 @@ struct ConvWeights {
 
 template <typename T>
 void run(const ConvGeom& g, const py::array& x, const T* w, const Epilogue<T>& ep, const py::array& out,
-         ConvAlgo algo, const PackedWeights<T>* pw) {
+         const py::object& residual, ConvAlgo algo, const PackedWeights<T>* pw) {
     ConvIO<T> io{};
+    if (!residual.is_none()) {
+        const auto r = py::reinterpret_borrow<py::array>(residual);
+        io.r = static_cast<const T*>(r.data());
+        io.rs = strides4(r, g.nhwc, "residual");
+    }
     io.x = static_cast<const T*>(x.data());
     io.xs = strides4(x, g.nhwc, "x");
     io.w = w;
@@ -249,7 +290,8 @@ void run(const ConvGeom& g, const py::array& x, const T* w, const Epilogue<T>& e
 void conv2d_entry(const py::array& x, const py::array& w, const py::object& bias, const py::object& scale,
                   const py::object& shift, const py::array& out, const py::object& stride_obj,
                   const py::object& pad_obj, const py::object& dil_obj, const py::object& groups_obj,
-                  const std::string& layout, const std::string& activation, const std::string& algorithm) {
+                  const std::string& layout, const std::string& activation, const std::string& algorithm,
+                  const py::object& residual) {
     const bool nhwc = parse_layout(layout);
     const ConvAlgo algo = parse_algo(algorithm);
     const Act act = parse_act(activation);
@@ -267,12 +309,13 @@ void conv2d_entry(const py::array& x, const py::array& w, const py::object& bias
     // kernels read it as dense K x Cg x R x S).
     const py::array x2 = py_checks::aligned_input(x);
     const py::array w2 = py_checks::aligned_input(w, true);
+    const py::object r = residual_input(residual, dt, g, algo, out);
     if (dt == Dtype::f32) {
         const auto f = fold<float>(bias, scale, shift, dt, g.k, act);
-        run<float>(g, x2, static_cast<const float*>(w2.data()), f.view(), out, algo, nullptr);
+        run<float>(g, x2, static_cast<const float*>(w2.data()), f.view(), out, r, algo, nullptr);
     } else {
         const auto f = fold<double>(bias, scale, shift, dt, g.k, act);
-        run<double>(g, x2, static_cast<const double*>(w2.data()), f.view(), out, algo, nullptr);
+        run<double>(g, x2, static_cast<const double*>(w2.data()), f.view(), out, r, algo, nullptr);
     }
 }
 
@@ -309,16 +352,18 @@ ConvWeights make_weights(const py::array& w, const py::object& bias, const py::o
 }
 
 template <typename T>
-void run_packed(const ConvWeights& cw, const ConvGeom& g, const py::array& x, const py::array& out, ConvAlgo algo) {
+void run_packed(const ConvWeights& cw, const ConvGeom& g, const py::array& x, const py::array& out,
+                const py::object& residual, ConvAlgo algo) {
     const auto* f = static_cast<const FoldedEpilogue<T>*>(cw.folded.get());
     // Panels depend only on the micro-kernel, so they stay valid across hpc_kernels.configure(): a
     // kernel configured since the plan was built gets its own panels on first use (PackedWeights::find).
     const auto* pw = static_cast<const PackedWeights<T>*>(cw.packed.get());
-    run<T>(g, x, static_cast<const T*>(cw.w.data()), f->view(), out, algo, pw);
+    run<T>(g, x, static_cast<const T*>(cw.w.data()), f->view(), out, residual, algo, pw);
 }
 
 void conv2d_packed_entry(const ConvWeights& cw, const py::array& x, const py::array& out, const py::object& stride_obj,
-                         const py::object& pad_obj, const py::object& dil_obj, const std::string& algorithm) {
+                         const py::object& pad_obj, const py::object& dil_obj, const std::string& algorithm,
+                         const py::object& residual) {
     const ConvAlgo algo = parse_algo(algorithm);
     const Pair stride = ints_arg<2>(stride_obj, "conv2d", "stride"), dil = ints_arg<2>(dil_obj, "conv2d", "dilation");
     const Quad pad = ints_arg<4>(pad_obj, "conv2d", "padding");
@@ -327,8 +372,9 @@ void conv2d_packed_entry(const ConvWeights& cw, const py::array& x, const py::ar
     const ConvGeom g = make_geom(x, cw.k, cw.cg, cw.r, cw.s, cw.groups, cw.nhwc, stride, pad, dil, "conv2d");
     check_out(out, dt, g, algo, x);
     const py::array x2 = py_checks::aligned_input(x);
-    if (dt == Dtype::f32) run_packed<float>(cw, g, x2, out, algo);
-    else run_packed<double>(cw, g, x2, out, algo);
+    const py::object r = residual_input(residual, dt, g, algo, out);
+    if (dt == Dtype::f32) run_packed<float>(cw, g, x2, out, r, algo);
+    else run_packed<double>(cw, g, x2, out, r, algo);
 }
 
 template <typename T>
@@ -420,10 +466,12 @@ void register_conv(py::module_& m) {
     m.def("conv2d", &conv2d_entry, py::arg("x").noconvert(), py::arg("w").noconvert(), py::arg("bias"),
           py::arg("scale"), py::arg("shift"), py::arg("out").noconvert(), py::arg("stride"), py::arg("padding"),
           py::arg("dilation"), py::arg("groups"), py::arg("layout"), py::arg("activation"), py::arg("algorithm"),
-          "y := act(scale * (conv2d(x, w) + bias) + shift) into out (arguments already normalised)");
+          py::arg("residual") = py::none(),
+          "y := act(scale * (conv2d(x, w) + bias) + shift + residual) into out (arguments already normalised)");
     m.def("conv2d_packed", &conv2d_packed_entry, py::arg("weights"), py::arg("x").noconvert(),
           py::arg("out").noconvert(), py::arg("stride"), py::arg("padding"), py::arg("dilation"),
-          py::arg("algorithm"), "conv2d with a ConvWeights plan's packed weights and epilogue");
+          py::arg("algorithm"), py::arg("residual") = py::none(),
+          "conv2d with a ConvWeights plan's packed weights and epilogue (and a residual)");
     m.def("im2col", &im2col_entry, py::arg("x").noconvert(), py::arg("kernel_size"), py::arg("stride"),
           py::arg("padding"), py::arg("dilation"), py::arg("layout"));
     m.def("conv2d_workspace", &workspace_entry, py::arg("x_shape"), py::arg("w_shape"), py::arg("stride"),

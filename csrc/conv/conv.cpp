@@ -40,22 +40,35 @@ AlignedBuffer<T>::AlignedBuffer(std::size_t n) : size(n) {
 
 namespace {
 
-// The epilogue of group `grp` (its first channel is grp*Kg), channels along rows or columns of C.
+// The epilogue of group `grp` (its first channel is grp*Kg), channels along rows or columns of C,
+// with the residual `res` (nullptr: none) at strides (rs_r, cs_r) in C's orientation.
 template <typename T>
-Epilogue<T> group_epilogue(const Epilogue<T>& ep, dim_t first_channel, bool along_rows) {
+Epilogue<T> group_epilogue(const Epilogue<T>& ep, dim_t first_channel, bool along_rows, const T* res = nullptr,
+                           inc_t rs_r = 0, inc_t cs_r = 0) {
     Epilogue<T> e = ep;
     e.along_rows = along_rows;
-    return e.at(first_channel, first_channel);
+    e.res = nullptr;
+    e = e.at(first_channel, first_channel);
+    e.res = res, e.rs_r = rs_r, e.cs_r = cs_r;
+    return e;
 }
 
-// C/groups == 0: an empty reduction, so every output is the epilogue of zero.
+// The residual of image `img`, group `grp` (nullptr when there is none).
+template <typename T>
+const T* group_residual(const ConvIO<T>& io, dim_t img, dim_t first_channel) {
+    return io.r ? io.r + img * io.rs.n + first_channel * io.rs.c : nullptr;
+}
+
+// C/groups == 0: an empty reduction, so every output is the epilogue of zero (plus the residual).
 template <typename T>
 void fill_empty(const ConvGeom& g, const ConvIO<T>& io) {
     for (dim_t i = 0; i < g.n; ++i)
         for (dim_t k = 0; k < g.k; ++k)
             for (dim_t ho = 0; ho < g.ho(); ++ho)
-                for (dim_t wo = 0; wo < g.wo(); ++wo)
-                    io.y[i * io.ys.n + k * io.ys.c + ho * io.ys.h + wo * io.ys.w] = io.ep.apply(T(0), k);
+                for (dim_t wo = 0; wo < g.wo(); ++wo) {
+                    const T* r = io.r ? io.r + i * io.rs.n + k * io.rs.c + ho * io.rs.h + wo * io.rs.w : nullptr;
+                    io.y[i * io.ys.n + k * io.ys.c + ho * io.ys.h + wo * io.ys.w] = io.ep.apply_channel(T(0), k, r);
+                }
 }
 
 // Caps NC at 512 columns where that costs nothing, which bounds the gathered B block (hence the
@@ -95,6 +108,7 @@ void conv_pixel_rows(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, cons
         for (dim_t grp = 0; grp < g.groups; ++grp) {
             const T* xg = io.x + img * io.xs.n + grp * cg * io.xs.c;
             T* yg = io.y + img * io.ys.n + grp * kg * io.ys.c;
+            const T* rg = group_residual(io, img, grp * kg);
             const T* wg = io.w + grp * kg * kd;
             if ((algo == ConvAlgo::gemm || algo == ConvAlgo::im2col) && pw == nullptr) {
                 // Y (Kg x pixels) = W (Kg x Kd) * X (Kd x pixels), X the image (1x1) or its lowered
@@ -108,11 +122,12 @@ void conv_pixel_rows(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, cons
                 }
                 const GemmArgs<T> a{kg, pix,  kd,   T(1), wg,      kd,      1,
                                     b,  rs_b, cs_b, T(0), yg,      io.ys.c, io.ys.w,
-                                    group_epilogue(io.ep, grp * kg, true)};
+                                    group_epilogue(io.ep, grp * kg, true, rg, io.rs.c, io.rs.w)};
                 gemm(a, e, nthreads);
                 continue;
             }
-            const Tiles<T> t{pix, kg, kd, T(1), T(0), yg, io.ys.w, io.ys.c, group_epilogue(io.ep, grp * kg, false)};
+            const Tiles<T> t{pix, kg, kd, T(1), T(0), yg, io.ys.w, io.ys.c,
+                             group_epilogue(io.ep, grp * kg, false, rg, io.rs.w, io.rs.c)};
             const T* packed = pw ? pw->find(cand.ukr, false, grp) : nullptr;
             auto with_weights = [&](const auto& a) {
                 if (packed) run_blocked(t, a, PrepackedPanels<T>{packed, cand.ukr->nr, kd}, cand, nt);
@@ -137,6 +152,7 @@ void conv_channel_rows(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, co
                        const Engine<T>& e, int nthreads) {
     const dim_t pix = g.pixels(), kg = g.kg(), cg = g.cg(), kd = g.kd();
     const bool merge = algo != ConvAlgo::im2col && io.ys.n == pix * io.ys.w &&
+                       (io.r == nullptr || io.rs.n == pix * io.rs.w) &&
                        (algo != ConvAlgo::gemm || io.xs.n == g.h * g.w * io.xs.w);
     const dim_t images = merge ? 1 : g.n, npix = merge ? g.n * pix : pix;
     const Candidate<T> cand = capped_nc(e.pick(kg, npix), kg, true);
@@ -148,16 +164,18 @@ void conv_channel_rows(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, co
         for (dim_t grp = 0; grp < g.groups; ++grp) {
             const T* xg = io.x + img * io.xs.n + grp * cg * io.xs.c;
             T* yg = io.y + img * io.ys.n + grp * kg * io.ys.c;
+            const T* rg = group_residual(io, img, grp * kg);
             const T* wg = io.w + grp * kg * kd;
             if (algo == ConvAlgo::gemm && pw == nullptr) {
                 // Y (pixels x Kg) = X (pixels x Cg) * W^T (Cg x Kg).
                 const GemmArgs<T> a{npix, kg,      cg,      T(1), xg,       io.xs.w,  io.xs.c,
                                     wg,   1,       cg,      T(0), yg,       io.ys.w,  io.ys.c,
-                                    group_epilogue(io.ep, grp * kg, false)};
+                                    group_epilogue(io.ep, grp * kg, false, rg, io.rs.w, io.rs.c)};
                 gemm(a, e, nthreads);
                 continue;
             }
-            const Tiles<T> t{kg, npix, kd, T(1), T(0), yg, io.ys.c, io.ys.w, group_epilogue(io.ep, grp * kg, true)};
+            const Tiles<T> t{kg, npix, kd, T(1), T(0), yg, io.ys.c, io.ys.w,
+                             group_epilogue(io.ep, grp * kg, true, rg, io.rs.c, io.rs.w)};
             const T* packed = pw ? pw->find(cand.ukr, true, grp) : nullptr;
             auto with_weights = [&](const auto& b) {
                 if (packed) run_blocked(t, PrepackedPanels<T>{packed, cand.ukr->mr, kd}, b, cand, nt);

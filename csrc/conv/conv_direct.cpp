@@ -88,10 +88,11 @@ WeightBlock weight_block(dim_t cg, dim_t taps, dim_t mr, dim_t own_panels, const
 }
 
 template <typename T>
-DirectPlan<T> plan_direct(const ConvGeom& g, const Strides4& xs, const Strides4& ys, const Engine<T>& e, int nthreads) {
+DirectPlan<T> plan_direct(const ConvGeom& g, const Strides4& xs, const Strides4& ys, const Engine<T>& e, int nthreads,
+                          bool residual_merges = true) {
     DirectPlan<T> p{};
     const dim_t pix = g.pixels(), kg = g.kg(), cg = g.cg();
-    p.merge = ys.n == pix * ys.w;
+    p.merge = ys.n == pix * ys.w && residual_merges;  // (the residual is read at y's flattened pixel index)
     p.blocks = p.merge ? 1 : g.n;
     p.npix = p.merge ? g.n * pix : pix;
     p.cand = &taps_candidate(e, kg, p.npix);
@@ -186,7 +187,8 @@ void conv_direct(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T>*
     const dim_t kg = g.kg(), cg = g.cg();
     // A plan's panels for the chosen kernel (packed by its first call), or, without a plan, the
     // weights packed here block by block.
-    const DirectPlan<T> P = plan_direct(g, io.xs, io.ys, e, nthreads);
+    const DirectPlan<T> P =
+        plan_direct(g, io.xs, io.ys, e, nthreads, io.r == nullptr || io.rs.n == g.pixels() * io.rs.w);
     const T* prepacked = pw ? pw->find(P.cand->ukr, true, 0) : nullptr;
     const bool pack = prepacked == nullptr;  // weights packed by this call, block by block
     const Ukernel<T>& u = *P.cand->ukr;
@@ -198,7 +200,7 @@ void conv_direct(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T>*
     const T* zero = io.xs.c < 0 && !P.row_runs ? zbuf + (P.wb.kc - 1) * -io.xs.c : zbuf;
     const dim_t k_panels = ceil_div(kg, MR), tiles = ceil_div(P.npix, NR);
     [[maybe_unused]] const bool team = P.nt > 1;  // (read only with OpenMP)
-    const bool epilogue = io.ep.active();
+    const bool epilogue = io.ep.active() || io.r != nullptr;
     const dim_t group_stride = round_up(kg, MR) * kd;  // a plan's packed weights per group
 
     auto body = [&](int tid) {
@@ -219,6 +221,8 @@ void conv_direct(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T>*
                 const T* wg = io.w + grp * kg * kd;
                 Epilogue<T> gep = io.ep;
                 gep.along_rows = true;
+                // C (channels x pixels q of the block): the residual at rs.c along rows, rs.w along q.
+                gep.res = io.r ? io.r + blk * io.rs.n : nullptr, gep.rs_r = io.rs.c, gep.cs_r = io.rs.w;
                 gep = gep.at(grp * kg, 0);
                 for (dim_t g0 = kp0; g0 < kp1; g0 += P.wb.panels) {
                     const dim_t g1 = std::min(kp1, g0 + P.wb.panels);

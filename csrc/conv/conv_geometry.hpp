@@ -58,7 +58,13 @@ struct ConvIO {
     const T* w;  // contiguous K x C/groups x R x S
     T* y;
     Strides4 ys;      // output, channel dimension in `c`
-    Epilogue<T> ep;   // scale/shift indexed by output channel (0..K)
+    Epilogue<T> ep;   // scale/shift indexed by output channel (0..K); its res is not used here
+    // Residual added before the activation (nullptr: none): y's shape, logical strides rs. It may
+    // be y itself only where conv2d writes y in one pass (the Python entry copies it otherwise).
+    // Paths that flatten (ho, wo) or (n, ho, wo) into one index need rs.h == Wo * rs.w (and rs.n ==
+    // Ho * Wo * rs.w to merge the batch), as they need it of y.
+    const T* r = nullptr;
+    Strides4 rs{};
 };
 
 // The positions t in [0, len) whose input coordinate first + t*step lies in [0, size): [*lo, *hi).

@@ -121,9 +121,14 @@ KERNELS_CLONES void correlate_flat(const ConvGeom& g, const PlaneShape& ps, cons
     }
 }
 
-// y row := act(scale * v + shift) for one channel.
+// y row := act(scale * v + shift [+ residual]) for one channel; res (nullptr: none) at stride rs_w,
+// read before y is written (it may be y).
 template <typename T>
-KERNELS_CLONES void store_row(const T* v, dim_t n, T sc, T sf, Act act, T* y, inc_t ys_w) {
+KERNELS_CLONES void store_row(const T* v, dim_t n, T sc, T sf, Act act, T* y, inc_t ys_w, const T* res, inc_t rs_w) {
+    if (res) {
+        for (dim_t j = 0; j < n; ++j) y[j * ys_w] = activate(v[j] * sc + sf + res[j * rs_w], act);
+        return;
+    }
     for (dim_t j = 0; j < n; ++j) {
         T t = v[j] * sc + sf;
         if (act != Act::none) t = t < T(0) ? T(0) : t;
@@ -137,6 +142,7 @@ void nchw_plane(const ConvGeom& g, const ConvIO<T>& io, const PlaneShape& ps, co
                 T* scratch) {
     const T* x = io.x + img * io.xs.n + c * io.xs.c;
     T* y = io.y + img * io.ys.n + c * io.ys.c;
+    const T* res = io.r ? io.r + img * io.rs.n + c * io.rs.c : nullptr;
     const T* taps = io.w + c * g.r * g.s;
     const Epilogue<T>& ep = io.ep;
     const T sc = ep.scale ? ep.scale[c] : T(1), sf = ep.shift ? ep.shift[c] : T(0);
@@ -144,7 +150,9 @@ void nchw_plane(const ConvGeom& g, const ConvIO<T>& io, const PlaneShape& ps, co
     T* out = scratch + ps.all;
     fill_planes(g, ps, x, io.xs.h, io.xs.w, planes);
     correlate_flat(g, ps, planes, taps, off, out);
-    for (dim_t ho = 0; ho < g.ho(); ++ho) store_row(out + ho * ps.wq, g.wo(), sc, sf, ep.act, y + ho * io.ys.h, io.ys.w);
+    for (dim_t ho = 0; ho < g.ho(); ++ho)
+        store_row(out + ho * ps.wq, g.wo(), sc, sf, ep.act, y + ho * io.ys.h, io.ys.w,
+                  res ? res + ho * io.rs.h : nullptr, io.rs.w);
 }
 
 // Unequal strides: the flattened trick does not apply; a plain loop over outputs.
@@ -164,7 +172,8 @@ void nchw_plane_general(const ConvGeom& g, const ConvIO<T>& io, dim_t img, dim_t
                     if (iw >= 0 && iw < g.w) acc += taps[r * g.s + s] * x[ih * io.xs.h + iw * io.xs.w];
                 }
             }
-            y[ho * io.ys.h + wo * io.ys.w] = io.ep.active() ? io.ep.apply(acc, c) : acc;
+            const T* r = io.r ? io.r + img * io.rs.n + c * io.rs.c + ho * io.rs.h + wo * io.rs.w : nullptr;
+            y[ho * io.ys.h + wo * io.ys.w] = io.ep.active() || r ? io.ep.apply_channel(acc, c, r) : acc;
         }
 }
 
@@ -199,7 +208,8 @@ KERNELS_CLONES void nhwc_pixel(const ConvGeom& g, const ConvIO<T>& io, const T* 
         }
         for (dim_t t = 0; t < cn; ++t) {
             const dim_t c = c0 + t;
-            y[c * io.ys.c] = io.ep.active() ? io.ep.apply(acc[t], c) : acc[t];
+            const T* r = io.r ? io.r + img * io.rs.n + c * io.rs.c + ho * io.rs.h + wo * io.rs.w : nullptr;
+            y[c * io.ys.c] = io.ep.active() || r ? io.ep.apply_channel(acc[t], c, r) : acc[t];
         }
     }
 }
@@ -233,7 +243,8 @@ void depthwise_conv(const ConvGeom& g, const ConvIO<T>& io, const T* w_rsc, Isa 
         const dim_t rows = g.n * ho_n;
         const bool unit_c = io.xs.c == 1;
         depthwise_row_fn<T> fast = nullptr;
-        if (const depthwise_pick_fn<T> pick = isa_kernels<T>(isa).depthwise_row; pick && unit_c && io.ys.c == 1)
+        if (const depthwise_pick_fn<T> pick = isa_kernels<T>(isa).depthwise_row; pick && unit_c && io.ys.c == 1 &&
+                                                    (io.r == nullptr || io.rs.c == 1))
             fast = pick(g);
         if (fast) {
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)

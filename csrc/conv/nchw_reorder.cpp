@@ -41,6 +41,22 @@ KERNELS_CLONES void to_planar(const T* src, dim_t channels, dim_t n, T* dst, inc
     }
 }
 
+// The same with the rest of the epilogue: dst := act(src + residual), the residual read at the
+// strides of the caller's NCHW tensor, element by element in dst's order (it may be dst itself).
+template <typename T>
+KERNELS_CLONES void to_planar_residual(const T* src, dim_t channels, dim_t n, T* dst, inc_t cs, inc_t ps,
+                                       const T* res, inc_t rcs, inc_t rps, Act act) {
+    for (dim_t cb = 0; cb < channels; cb += kTile) {
+        const dim_t ce = std::min(cb + kTile, channels);
+        for (dim_t pb = 0; pb < n; pb += kTile) {
+            const dim_t pe = std::min(pb + kTile, n);
+            for (dim_t c = cb; c < ce; ++c)
+                for (dim_t p = pb; p < pe; ++p)
+                    dst[c * cs + p * ps] = activate(src[p * channels + c] + res[c * rcs + p * rps], act);
+        }
+    }
+}
+
 // Elements of the NHWC copies of x and y, each rounded to whole cache lines.
 struct CopySizes {
     std::size_t x, y;
@@ -85,6 +101,11 @@ void conv_reordered(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<
     ConvIO<T> io2 = io;
     io2.x = xt, io2.xs = x_copy_strides(g);
     io2.y = yt, io2.ys = y_copy_strides(g);
+    // A residual joins in the copy back, which reads y's NCHW layout anyway (reading it from the
+    // NHWC kernel's stores would hit the page problem above on the load side); the activation
+    // follows it there, so the kernel applies only scale and shift.
+    io2.r = nullptr;
+    if (io.r) io2.ep.act = Act::none;
     // Rows of each image are independent: threads split them; any strides of x and y are followed.
 #pragma omp parallel for collapse(2) num_threads(nthreads) schedule(static) if (nthreads > 1)
     for (dim_t img = 0; img < g.n; ++img)
@@ -95,8 +116,13 @@ void conv_reordered(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<
 #pragma omp parallel for collapse(2) num_threads(nthreads) schedule(static) if (nthreads > 1)
     for (dim_t img = 0; img < g.n; ++img)
         for (dim_t ho = 0; ho < g.ho(); ++ho)
-            to_planar(yt + img * pix * g.k + ho * g.wo() * g.k, g.k, g.wo(), io.y + img * io.ys.n + ho * io.ys.h,
-                      io.ys.c, io.ys.w);
+            if (io.r)
+                to_planar_residual(yt + img * pix * g.k + ho * g.wo() * g.k, g.k, g.wo(),
+                                   io.y + img * io.ys.n + ho * io.ys.h, io.ys.c, io.ys.w,
+                                   io.r + img * io.rs.n + ho * io.rs.h, io.rs.c, io.rs.w, io.ep.act);
+            else
+                to_planar(yt + img * pix * g.k + ho * g.wo() * g.k, g.k, g.wo(), io.y + img * io.ys.n + ho * io.ys.h,
+                          io.ys.c, io.ys.w);
 }
 
 template std::size_t conv_reordered_workspace<float>(const ConvGeom&, std::size_t);

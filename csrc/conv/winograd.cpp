@@ -158,7 +158,7 @@ KERNELS_CLONES void input_tile(const T* const* p, inc_t cs, dim_t n, T* KERNELS_
 // sc/sf the chunk's scale and shift (nullptr: 1 and 0). Same NaN rule as Epilogue::apply.
 template <typename T, bool Full>
 KERNELS_INLINE void output_chunk(const T* KERNELS_RESTRICT m, dim_t es, dim_t len, const T* sc, const T* sf, Act act,
-                                 T* const* y, inc_t ys_c) {
+                                 T* const* y, inc_t ys_c, const T* const* res, inc_t rs_c) {
     T t[8][kLanes];  // A^T M: 2 rows x 4 columns
     for (int s = 0; s < 4; ++s)
         for (dim_t l = 0; l < kLanes; ++l) {
@@ -175,6 +175,8 @@ KERNELS_INLINE void output_chunk(const T* KERNELS_RESTRICT m, dim_t es, dim_t le
             T v1 = t[a * 4 + 1][l] - t[a * 4 + 2][l] - t[a * 4 + 3][l];
             if (sc) v0 *= sc[Full || l < len ? l : 0], v1 *= sc[Full || l < len ? l : 0];
             if (sf) v0 += sf[Full || l < len ? l : 0], v1 += sf[Full || l < len ? l : 0];
+            if (res[a * 2] && (Full || l < len)) v0 += res[a * 2][l * rs_c];
+            if (res[a * 2 + 1] && (Full || l < len)) v1 += res[a * 2 + 1][l * rs_c];
             if (act != Act::none) {
                 v0 = v0 < T(0) ? T(0) : v0, v1 = v1 < T(0) ? T(0) : v1;
                 if (act == Act::relu6) v0 = v0 > T(6) ? T(6) : v0, v1 = v1 > T(6) ? T(6) : v1;
@@ -190,7 +192,8 @@ KERNELS_INLINE void output_chunk(const T* KERNELS_RESTRICT m, dim_t es, dim_t le
 // One vector of output channels at offset k, unit channel stride in y: A^T M row by row (four M
 // rows each), then the two columns of each, the epilogue, and vector stores.
 template <typename T>
-KERNELS_INLINE void output_vector(const T* KERNELS_RESTRICT m, dim_t es, dim_t k, const Epilogue<T>& ep, T* const* y) {
+KERNELS_INLINE void output_vector(const T* KERNELS_RESTRICT m, dim_t es, dim_t k, const Epilogue<T>& ep, T* const* y,
+                                  const T* const* res) {
     using V = Vec<T>;
     typename V::type t[2][4];
     for (int s = 0; s < 4; ++s) {
@@ -207,6 +210,7 @@ KERNELS_INLINE void output_vector(const T* KERNELS_RESTRICT m, dim_t es, dim_t k
             typename V::type r = o[b];
             if (ep.scale) r *= V::load(ep.scale + k);
             if (ep.shift) r += V::load(ep.shift + k);
+            if (res[a * 2 + b]) r += V::load(res[a * 2 + b] + k);  // read before y is written: may be y
             if (ep.act != Act::none) {
                 r = r < zero ? zero : r;  // NaN compares false: stays NaN, as Epilogue::apply
                 if (ep.act == Act::relu6) r = r > six ? six : r;
@@ -216,26 +220,33 @@ KERNELS_INLINE void output_vector(const T* KERNELS_RESTRICT m, dim_t es, dim_t k
     }
 }
 
-// The output transform of channels [0, n) of one tile (m[e*es + k]), its epilogue, into y.
+// The output transform of channels [0, n) of one tile (m[e*es + k]), its epilogue, into y; res[q]
+// is the residual of output pixel q (nullptr: none, or the pixel is outside), channels at rs_c.
 template <typename T>
 KERNELS_CLONES void output_tile(const T* KERNELS_RESTRICT m, dim_t es, dim_t n, const Epilogue<T>& ep, T* const* y,
-                                inc_t ys_c) {
+                                inc_t ys_c, const T* const* res, inc_t rs_c) {
     T* q[4];
+    const T* rq[4];
     dim_t k0 = 0;
-    if (ys_c == 1)
-        for (; k0 + Vec<T>::lanes <= n; k0 += Vec<T>::lanes) output_vector(m, es, k0, ep, y);
+    // res[0] (the top-left pixel, always inside) is nullptr only without a residual.
+    const bool unit_res = res[0] == nullptr || rs_c == 1;
+    if (ys_c == 1 && unit_res)
+        for (; k0 + Vec<T>::lanes <= n; k0 += Vec<T>::lanes) output_vector(m, es, k0, ep, y, res);
     auto at = [&](dim_t k) {
-        for (int i = 0; i < 4; ++i) q[i] = y[i] ? y[i] + k * ys_c : nullptr;
+        for (int i = 0; i < 4; ++i) {
+            q[i] = y[i] ? y[i] + k * ys_c : nullptr;
+            rq[i] = res[i] ? res[i] + k * rs_c : nullptr;
+        }
     };
     for (; k0 + kLanes <= n; k0 += kLanes) {
         at(k0);
         output_chunk<T, true>(m + k0, es, kLanes, ep.scale ? ep.scale + k0 : nullptr, ep.shift ? ep.shift + k0 : nullptr,
-                              ep.act, q, ys_c);
+                              ep.act, q, ys_c, rq, rs_c);
     }
     if (k0 < n) {
         at(k0);
         output_chunk<T, false>(m + k0, es, n - k0, ep.scale ? ep.scale + k0 : nullptr,
-                               ep.shift ? ep.shift + k0 : nullptr, ep.act, q, ys_c);
+                               ep.shift ? ep.shift + k0 : nullptr, ep.act, q, ys_c, rq, rs_c);
     }
 }
 
@@ -396,14 +407,18 @@ void conv_winograd(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T
             for (dim_t j = 0; j < tb; ++j) {
                 const dim_t q = q0 + j, img = q / per_image, ti = (q % per_image) / P.tw, tj = q % P.tw;
                 T* y[4];
+                const T* res[4];
                 for (int a = 0; a < 2; ++a)
                     for (int b = 0; b < 2; ++b) {
                         const dim_t ho = 2 * ti + a, wo = 2 * tj + b;
-                        y[a * 2 + b] = ho < g.ho() && wo < g.wo()
-                                           ? io.y + img * io.ys.n + ho * io.ys.h + wo * io.ys.w + k0 * io.ys.c
-                                           : nullptr;
+                        const bool inside = ho < g.ho() && wo < g.wo();
+                        y[a * 2 + b] = inside ? io.y + img * io.ys.n + ho * io.ys.h + wo * io.ys.w + k0 * io.ys.c
+                                              : nullptr;
+                        res[a * 2 + b] = inside && io.r
+                                             ? io.r + img * io.rs.n + ho * io.rs.h + wo * io.rs.w + k0 * io.rs.c
+                                             : nullptr;
                     }
-                output_tile(M + j * P.kp + k0, me, k1 - k0, ep, y, io.ys.c);
+                output_tile(M + j * P.kp + k0, me, k1 - k0, ep, y, io.ys.c, res, io.rs.c);
             }
         }
     };

@@ -19,8 +19,8 @@ void scale_c(dim_t m, dim_t n, T beta, T* c, inc_t rs, inc_t cs, const Epilogue<
     for (dim_t i = 0; i < m; ++i)
         for (dim_t j = 0; j < n; ++j) {
             T& x = c[i * rs + j * cs];
-            x = beta == T(0) ? T(0) : beta * x;  // beta == 0: do not read C
-            if (epi) x = ep.apply(x, ep.along_rows ? i : j);
+            const T v = beta == T(0) ? T(0) : beta * x;  // beta == 0: do not read C
+            x = epi ? ep.apply(v, i, j) : v;  // (the residual, which may be C, read before x is written)
         }
 }
 

@@ -88,9 +88,10 @@ def conv2d(
     out: Any = None,
     backend: Optional[str] = None,
     precision: Optional[str] = None,
+    residual: Any = None,
 ) -> Any:
     """2-D convolution (cross-correlation, PyTorch semantics) with a fused per-channel epilogue:
-    ``y = activation(scale * (conv2d(x, w) + bias) + shift)``.
+    ``y = activation(scale * (conv2d(x, w) + bias) + shift + residual)``.
 
     x is (N, C, H, W) for layout "NCHW" or (N, H, W, C) for "NHWC"; the output has the same
     layout; w is (K, C/groups, R, S). padding: int, (h, w), (top, bottom, left, right), "same"
@@ -100,16 +101,23 @@ def conv2d(
     "winograd" (F(2x2, 3x3): 3x3, stride 1, dilation 1, groups=1; cpu backend); each
     backend implements a subset (hpc_kernels.info()["backends"][name]["algorithms"]) and raises
     ValueError for the others. out: a writable array of
-    the output's shape and dtype (never copied or cast). float32 and float64 (and float16 on
+    the output's shape and dtype (never copied or cast). residual: None, or an array of the
+    output's shape, dtype and layout, any strides (a view is read in place), added before the
+    activation in the same write-back (oneDNN's "sum" post-op: ResNet's Conv -> Add(skip) ->
+    Relu in one call); NumPy on cpu/numba/reference, the backend's device arrays (or NumPy) on
+    opencl/cuda. ``residual=out`` sums in place (y = act(... + y)); any other overlap of residual
+    and out is a ValueError. float32 and float64 (and float16 on
     the cuda backend). precision: "exact" (default) or "tf32" (float32 on TF32 tensor cores
     where a backend has them).
     """
     if precision is not None:
         with _precision.use("conv2d", precision):
             return conv2d(x, w, bias, stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout,
-                          activation=activation, scale=scale, shift=shift, algorithm=algorithm, out=out, backend=backend)
+                          activation=activation, scale=scale, shift=shift, algorithm=algorithm, out=out, backend=backend,
+                          residual=residual)
     x0, out0 = x, out
     x, out = operand("conv2d", "x", x), operand("conv2d", "out", out)
+    residual = None if residual is None else operand("conv2d", "residual", residual)
     bias, scale, shift = (operand("conv2d", n, v) for n, v in (("bias", bias), ("scale", scale), ("shift", shift)))
     fn = pick("conv2d", backend, x)
     x, w = _as_array(x, fn), _as_array(operand("conv2d", "w", w), fn)
@@ -122,7 +130,12 @@ def conv2d(
     if out is not None and not _device_array(fn, out):  # device outputs: checked by their backend
         A.check_out("conv2d", out, dt, shape, spec.layout,
                     (("x", x), ("w", w), ("bias", vec[0]), ("scale", vec[1]), ("shift", vec[2])))
-    r = fn(x, w, *vec, spec, shape, algo, out)
+    if residual is None:
+        r = fn(x, w, *vec, spec, shape, algo, out)
+    else:
+        residual = _as_array(residual, fn)
+        A.check_residual("conv2d", residual, dt, shape, spec.layout, out)
+        r = fn(x, w, *vec, spec, shape, algo, out, residual)
     return out0 if out0 is not None and r is out else result(x0, r)
 
 
@@ -180,7 +193,7 @@ def conv2d_workspace(
 
 class Conv2d:
     """An inference plan: validates and packs the weights (and folds bias/scale/shift) once;
-    ``plan(x, out=None)`` runs the convolution with them. Safe to call from several threads.
+    ``plan(x, out=None, residual=None)`` runs the convolution with them (residual: as in conv2d). Safe to call from several threads.
 
     Picklable and deep-copyable (a Dask or multiprocessing worker can receive one): the packed
     weights are a backend's private, process-local object (the cpu backend's is a C++ one), so a
@@ -236,7 +249,7 @@ class Conv2d:
         if self.algorithm == "gemm" and not (r == s == 1 and sp.stride == (1, 1) and sp.padding in ((0, 0, 0, 0), "same")):
             raise ValueError("Conv2d: algorithm 'gemm' needs a 1x1 kernel, stride 1 and no padding")
 
-    def __call__(self, x: Any, out: Any = None) -> Any:
+    def __call__(self, x: Any, out: Any = None, residual: Any = None) -> Any:
         x0, out0 = x, out
         x, out = _as_array(operand("Conv2d", "x", x), self._run), operand("Conv2d", "out", out)
         shape = A.shape_of("Conv2d", x.shape, self.weight_shape, self.spec)
@@ -245,7 +258,12 @@ class Conv2d:
         algo = _algorithm("Conv2d", self._run, self.algorithm, shape, self.spec, self.dtype)
         if out is not None and not _device_array(self._run, out):
             A.check_out("Conv2d", out, self.dtype, shape, self.spec.layout, (("x", x),))
-        r = self._run(self._packed, x, self.spec, shape, algo, out)
+        if residual is None:
+            r = self._run(self._packed, x, self.spec, shape, algo, out)
+        else:
+            residual = _as_array(operand("Conv2d", "residual", residual), self._run)
+            A.check_residual("Conv2d", residual, self.dtype, shape, self.spec.layout, out)
+            r = self._run(self._packed, x, self.spec, shape, algo, out, residual)
         return out0 if out0 is not None and r is out else result(x0, r)
 
     def __reduce__(self):

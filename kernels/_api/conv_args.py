@@ -219,6 +219,38 @@ def check_out(fn: str, out: Any, dtype: np.dtype, shape: ConvShape, layout: str,
     check_hw_stride(fn, out, shape, layout)
 
 
+def same_view(a: Any, b: Any) -> bool:
+    """a and b address the same elements in the same order: one array, or two views of one memory
+    with equal data pointer, shape and strides (strides of dimensions of length 1 do not matter)."""
+    if a is b:
+        return True
+    if tuple(a.shape) != tuple(b.shape):
+        return False
+    da, db = (getattr(v, "__array_interface__", {}).get("data", (None,))[0] for v in (a, b))
+    if da is None or da != db:
+        return False
+    return all(sa == sb or n <= 1 for sa, sb, n in zip(a.strides, b.strides, a.shape))
+
+
+def check_residual(fn: str, residual: Any, dtype: np.dtype, shape: ConvShape, layout: str, out: Any) -> None:
+    """residual (y = act(scale*(conv + bias) + shift + residual)): an array of the output's dtype
+    and shape, in the output's layout, with any strides (read in place, never written or cast).
+    It may be out itself (the same memory and strides: y = conv + y in place); any other overlap
+    with out is an error. The same checks, in this order, on every backend: dtype (TypeError),
+    shape, overlap (ValueError)."""
+    if residual.dtype != dtype:
+        raise TypeError(f"{fn}: residual has dtype {residual.dtype} but the result is {dtype}; the residual must "
+                        "have the output's dtype (never cast)")
+    want = shape.out_shape(layout)
+    if tuple(residual.shape) != want:
+        raise ValueError(f"{fn}: residual has shape {tuple(residual.shape)}, expected the output's shape {want} "
+                         f"(layout {layout!r})")
+    if (out is not None and isinstance(out, np.ndarray) and isinstance(residual, np.ndarray) and out.size
+            and not same_view(residual, out) and np.may_share_memory(out, residual)):
+        raise ValueError(f"{fn}: residual and out share memory without being the same array view; pass "
+                         "residual=out for an in-place sum (y = conv + y), or arrays that do not overlap")
+
+
 def check_hw_stride(fn: str, out: Any, shape: ConvShape, layout: str) -> None:
     """The output's H and W dimensions must form one stride (NumPy or a backend's device array)."""
     hax, wax = (2, 3) if layout == "NCHW" else (1, 2)

@@ -203,13 +203,38 @@ def matmul(arrays: Arrays, a, b, out, run: Callable[[Any, Any, Any, Any], None],
     return out
 
 
-def conv2d(arrays: Arrays, x, shape, spec, out, inputs: Sequence[Tuple[str, Any]], run: Callable[[Any, Any, Any], None],
-           vectors: Sequence[Any] = (None, None, None)):
+def _residual_on_device(arrays: Arrays, place, residual, out, shape, spec):
+    """The residual as the conv kernels read it: a device array at `place`, aligned, its H and W at
+    one stride (the kernels index pixels as one number), never the memory of the output. NumPy
+    residuals are uploaded; a device residual that is out itself (the same view: y = conv + y) or
+    that the kernels cannot address is read from a copy (the kernels may store partial sums in y
+    before their last pass reads the residual); any other overlap with out is a ValueError."""
+    if not arrays.is_device(residual):
+        return arrays.upload(place, np.ascontiguousarray(residual))
+    arrays.check_place("conv2d", "residual", residual, place)
+    item = residual.dtype.itemsize
+    hax, wax = (2, 3) if spec.layout == "NCHW" else (1, 2)
+    copy = residual.size and (arrays.address(residual) % item or any(s % item for s in residual.strides)
+                              or (shape.ho > 1 and residual.strides[hax] != shape.wo * residual.strides[wax]))
+    if out is not None and arrays.is_device(out) and residual.size and arrays.shares_memory(out, residual):
+        same = arrays.address(residual) == arrays.address(out) and all(
+            a == b or n <= 1 for a, b, n in zip(residual.strides, out.strides, out.shape))
+        if not same:
+            raise ValueError("conv2d: residual and out share memory without being the same array view; pass "
+                             "residual=out for an in-place sum (y = conv + y), or arrays that do not overlap")
+        copy = True
+    return arrays.upload(place, arrays.download(residual)) if copy else residual
+
+
+def conv2d(arrays: Arrays, x, shape, spec, out, inputs: Sequence[Tuple[str, Any]], run: Callable[..., None],
+           vectors: Sequence[Any] = (None, None, None), residual: Any = None):
     """conv2d around run(place, x, y), which fills the device output y from x (NumPy or device:
     the backend uploads what it reads). Device x: y is out (checked here) or a new device array
     where x lives; NumPy x: y is a new device array, copied back into out or a new array. A layer
     without input channels is every output's epilogue of an empty sum (bias, scale, shift in
-    `vectors`), written here: the kernels are not launched on an empty reduction."""
+    `vectors`), written here: the kernels are not launched on an empty reduction. residual (None,
+    NumPy or device; dtype and shape checked by the front end): run(place, x, y, r) then gets it
+    as a device array (_residual_on_device) and adds it before the activation."""
     device = arrays.is_device(x)
     place = arrays.place_of(x) if device else arrays.default_place()
     arrays.check_dtype("conv2d", place, x.dtype)
@@ -221,8 +246,18 @@ def conv2d(arrays: Arrays, x, shape, spec, out, inputs: Sequence[Tuple[str, Any]
         y = out if (device and out is not None) else arrays.empty(place, ys, x.dtype)
         if shape.n and shape.k and shape.c == 0:
             host = [None if t is None else (arrays.download(t) if arrays.is_device(t) else np.asarray(t)) for t in vectors]
-            v0 = epilogue_of_zero(*host, spec.activation, shape.k, x.dtype)
-            arrays.fill(place, y, np.broadcast_to(v0[:, None, None] if spec.layout == "NCHW" else v0, ys))
+            act = spec.activation if residual is None else ""
+            v0 = epilogue_of_zero(*host, act, shape.k, x.dtype)
+            v0 = np.broadcast_to(v0[:, None, None] if spec.layout == "NCHW" else v0, ys)
+            if residual is not None:
+                v0 = v0 + (arrays.download(residual) if arrays.is_device(residual) else np.asarray(residual))
+                if spec.activation:
+                    np.maximum(v0, 0, out=v0, where=~np.isnan(v0))
+                    if spec.activation == "relu6":
+                        np.minimum(v0, 6, out=v0, where=~np.isnan(v0))
+            arrays.fill(place, y, v0)
+        elif shape.n and shape.k and residual is not None:
+            run(place, x, y, _residual_on_device(arrays, place, residual, out if device else None, shape, spec))
         elif shape.n and shape.k:
             run(place, x, y)
     return y if device else to_host(arrays, y, out)

@@ -20,6 +20,7 @@ struct Avx2F32 {
     static KERNELS_INLINE R bcast(const T* p) { return _mm256_broadcast_ss(p); }
     static KERNELS_INLINE R fma(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
     static KERNELS_INLINE R mul(R a, R b) { return _mm256_mul_ps(a, b); }
+    static KERNELS_INLINE R add(R a, R b) { return _mm256_add_ps(a, b); }
     static KERNELS_INLINE R max(R a, R b) { return _mm256_max_ps(a, b); }  // b if either is NaN
     static KERNELS_INLINE R min(R a, R b) { return _mm256_min_ps(a, b); }
     static KERNELS_INLINE void store_aligned(T* p, R v) { _mm256_store_ps(p, v); }
@@ -38,6 +39,7 @@ struct Avx2F64 {
     static KERNELS_INLINE R bcast(const T* p) { return _mm256_broadcast_sd(p); }
     static KERNELS_INLINE R fma(R a, R b, R c) { return _mm256_fmadd_pd(a, b, c); }
     static KERNELS_INLINE R mul(R a, R b) { return _mm256_mul_pd(a, b); }
+    static KERNELS_INLINE R add(R a, R b) { return _mm256_add_pd(a, b); }
     static KERNELS_INLINE R max(R a, R b) { return _mm256_max_pd(a, b); }  // b if either is NaN
     static KERNELS_INLINE R min(R a, R b) { return _mm256_min_pd(a, b); }
     static KERNELS_INLINE void store_aligned(T* p, R v) { _mm256_store_pd(p, v); }

@@ -27,12 +27,20 @@ struct RowCtx {
     const ConvGeom& g;
     const ConvIO<T>& io;
     const T* taps;  // R x S x C
+    const T* res;   // the residual of this output row (nullptr: none)
 };
 
-// y[j * ys_w] := epilogue(acc[j]) for the P pixels of a block, channels [c0, c0 + lanes of m).
+// The residual of output row (img, ho), or nullptr.
+template <typename T>
+const T* row_residual(const ConvIO<T>& io, dim_t img, dim_t ho) {
+    return io.r ? io.r + img * io.rs.n + ho * io.rs.h : nullptr;
+}
+
+// y[j * ys_w] := epilogue(acc[j]) for the P pixels of a block, channels [c0, c0 + lanes of m);
+// res (nullptr: none): the residual of the block's first pixel, unit channel stride, pixels at rs_w.
 template <typename T, int P>
 KERNELS_INLINE void store_pixels(const Epilogue<T>& ep, typename Avx512<T>::R (&acc)[P], T* y, inc_t ys_w, dim_t c0,
-                                 unsigned m) {
+                                 unsigned m, const T* res, inc_t rs_w) {
     using Z = Avx512<T>;
     using R = typename Z::R;
     const R sc = ep.scale ? Z::load_mask(m, ep.scale + c0) : Z::set1(T(1));
@@ -40,6 +48,7 @@ KERNELS_INLINE void store_pixels(const Epilogue<T>& ep, typename Avx512<T>::R (&
     for (int j = 0; j < P; ++j) {
         R v = acc[j];
         if (ep.scale || ep.shift) v = Z::fma(v, sc, sf);
+        if (res) v = Z::add(v, Z::load_mask(m, res + j * rs_w + c0));
         if (ep.act != Act::none) v = Z::max(Z::zero(), v);
         if (ep.act == Act::relu6) v = Z::min(Z::set1(T(6)), v);
         Z::store_mask(m, y + j * ys_w + c0, v);
@@ -71,7 +80,8 @@ inline void pixels(const RowCtx<T>& k, const T* x, T* y, dim_t ho, dim_t wo, dim
             }
         }
     }
-    store_pixels<T, P>(k.io.ep, acc, y + wo * k.io.ys.w, k.io.ys.w, c0, m);
+    store_pixels<T, P>(k.io.ep, acc, y + wo * k.io.ys.w, k.io.ys.w, c0, m, k.res ? k.res + wo * k.io.rs.w : nullptr,
+                       k.io.rs.w);
 }
 
 template <typename T, bool kFull>
@@ -107,7 +117,8 @@ KERNELS_INLINE void pixels3x3(const RowCtx<T>& k, const T* const (&rows)[3], T* 
             acc[j] = Z::fma(w2, load_x<T, kFull>(m, p + 2 * xsw), acc[j]);
         }
     }
-    store_pixels<T, P>(k.io.ep, acc, y + wo * k.io.ys.w, k.io.ys.w, c0, m);
+    store_pixels<T, P>(k.io.ep, acc, y + wo * k.io.ys.w, k.io.ys.w, c0, m, k.res ? k.res + wo * k.io.rs.w : nullptr,
+                       k.io.rs.w);
 }
 
 // One output row of a 3x3 layer, column stride SW, undilated columns.
@@ -115,7 +126,7 @@ template <typename T, int SW>
 void row3x3_avx512(const ConvGeom& g, const ConvIO<T>& io, const T* taps, dim_t img, dim_t ho) {
     using Z = Avx512<T>;
     constexpr int P = 8;
-    const RowCtx<T> k{g, io, taps};
+    const RowCtx<T> k{g, io, taps, row_residual(io, img, ho)};
     const T* x = io.x + img * io.xs.n;
     T* y = io.y + img * io.ys.n + ho * io.ys.h;
     const T* rows[3];
@@ -160,7 +171,7 @@ void row3x3_avx512(const ConvGeom& g, const ConvIO<T>& io, const T* taps, dim_t 
 template <typename T>
 void row_avx512(const ConvGeom& g, const ConvIO<T>& io, const T* taps, dim_t img, dim_t ho) {
     using Z = Avx512<T>;
-    const RowCtx<T> k{g, io, taps};
+    const RowCtx<T> k{g, io, taps, row_residual(io, img, ho)};
     const T* x = io.x + img * io.xs.n;
     T* y = io.y + img * io.ys.n + ho * io.ys.h;
     const dim_t wo_n = g.wo();

@@ -38,6 +38,7 @@ struct Avx512F32 {
     static KERNELS_INLINE R bcast(const T* p) { return _mm512_set1_ps(*p); }
     static KERNELS_INLINE R fma(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
     static KERNELS_INLINE R mul(R a, R b) { return _mm512_mul_ps(a, b); }
+    static KERNELS_INLINE R add(R a, R b) { return _mm512_add_ps(a, b); }
     static KERNELS_INLINE R max(R a, R b) { return _mm512_max_ps(a, b); }  // b if either is NaN
     static KERNELS_INLINE R min(R a, R b) { return _mm512_min_ps(a, b); }
     static KERNELS_INLINE void store_aligned(T* p, R v) { _mm512_store_ps(p, v); }
@@ -79,6 +80,7 @@ struct Avx512F64 {
     static KERNELS_INLINE R bcast(const T* p) { return _mm512_set1_pd(*p); }
     static KERNELS_INLINE R fma(R a, R b, R c) { return _mm512_fmadd_pd(a, b, c); }
     static KERNELS_INLINE R mul(R a, R b) { return _mm512_mul_pd(a, b); }
+    static KERNELS_INLINE R add(R a, R b) { return _mm512_add_pd(a, b); }
     static KERNELS_INLINE R max(R a, R b) { return _mm512_max_pd(a, b); }  // b if either is NaN
     static KERNELS_INLINE R min(R a, R b) { return _mm512_min_pd(a, b); }
     static KERNELS_INLINE void store_aligned(T* p, R v) { _mm512_store_pd(p, v); }

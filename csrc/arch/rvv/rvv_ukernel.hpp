@@ -20,7 +20,7 @@ constexpr int kRvvNr = 8;
 #define KERNELS_RVV_COLUMNS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 
 // The per-channel epilogue (core/epilogue.hpp, Epilogue::apply) on column j's first vl rows:
-// v*scale, +shift, then the activation by compare and merge, not vfmax/vfmin, which return the
+// v*scale, +shift, +residual, then the activation by compare and merge, not vfmax/vfmin, which return the
 // other operand for a NaN: NaN must stay NaN, as in the scalar form.
 template <class V>
 KERNELS_INLINE typename V::R rvv_epilogue(typename V::R v, const Epilogue<typename V::T>& ep, dim_t j,
@@ -32,6 +32,10 @@ KERNELS_INLINE typename V::R rvv_epilogue(typename V::R v, const Epilogue<typena
     } else {  // channel = column j: one scalar for the column
         if (ep.scale) v = V::mul(v, ep.scale[j], vl);
         if (ep.shift) v = V::add(v, ep.shift[j], vl);
+    }
+    if (ep.res) {  // column j of the residual: unit stride along the rows, or any other stride
+        const T* rj = ep.res + j * ep.cs_r;
+        v = V::add(v, ep.rs_r == 1 ? V::load(rj, vl) : V::load_strided(rj, ep.rs_r, vl), vl);
     }
     if (ep.act != Act::none) v = V::merge(v, T(0), V::lt(v, T(0), vl), vl);
     if (ep.act == Act::relu6) v = V::merge(v, T(6), V::gt(v, T(6), vl), vl);

@@ -40,13 +40,13 @@ class CpuBackend(Backend):
 
     # Convolution: arguments arrive normalised and checked (kernels/_api/conv.py); the C++ entries
     # re-check the arrays (dtypes, shapes, output strides, overlap) before running.
-    def conv2d(self, x, w, bias, scale, shift, spec, shape, algorithm, out):
+    def conv2d(self, x, w, bias, scale, shift, spec, shape, algorithm, out, residual=None):
         if out is None:
             out = np.empty(shape.out_shape(spec.layout), x.dtype)
         if not w.flags.c_contiguous:
             w = np.ascontiguousarray(w)  # an input: copying it is allowed
         _cpu.conv2d(x, w, bias, scale, shift, out, spec.stride, shape.padding, spec.dilation, spec.groups,
-                    spec.layout, spec.activation, algorithm)
+                    spec.layout, spec.activation, algorithm, residual)
         return out
 
     def im2col(self, x, spec, shape):
@@ -55,10 +55,10 @@ class CpuBackend(Backend):
     def pack_conv2d(self, w, bias, scale, shift, spec):
         return _cpu.ConvWeights(np.ascontiguousarray(w), bias, scale, shift, spec.groups, spec.layout, spec.activation)
 
-    def conv2d_packed(self, packed, x, spec, shape, algorithm, out):
+    def conv2d_packed(self, packed, x, spec, shape, algorithm, out, residual=None):
         if out is None:
             out = np.empty(shape.out_shape(spec.layout), x.dtype)
-        _cpu.conv2d_packed(packed, x, out, spec.stride, shape.padding, spec.dilation, algorithm)
+        _cpu.conv2d_packed(packed, x, out, spec.stride, shape.padding, spec.dilation, algorithm, residual)
         return out
 
     def conv2d_workspace(self, x_shape, w_shape, spec, shape, dtype: np.dtype, threads: Optional[int]) -> Dict[str, int]:

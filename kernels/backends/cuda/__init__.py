@@ -284,8 +284,8 @@ class CudaBackend(Backend):
             self._batched(av, bv, None, cv, 1.0, 0.0)
 
     # -- conv2d -------------------------------------------------------------------------------
-    def conv2d(self, x, w, bias, scale, shift, spec, shape, algorithm, out):
-        return self._conv(x, _Weights(w, bias, scale, shift), spec, shape, algorithm, out)
+    def conv2d(self, x, w, bias, scale, shift, spec, shape, algorithm, out, residual=None):
+        return self._conv(x, _Weights(w, bias, scale, shift), spec, shape, algorithm, out, residual)
 
     def pack_conv2d(self, w, bias, scale, shift, spec):
         """A plan's weights and epilogue vectors on the current GPU, packed per layout/kernel on
@@ -293,21 +293,22 @@ class CudaBackend(Backend):
         with cp.cuda.Device():
             return _Weights(*(None if t is None else (t if _is_dev(t) else cp.asarray(t)) for t in (w, bias, scale, shift)))
 
-    def conv2d_packed(self, packed, x, spec, shape, algorithm, out):
-        return self._conv(x, packed, spec, shape, algorithm, out)
+    def conv2d_packed(self, packed, x, spec, shape, algorithm, out, residual=None):
+        return self._conv(x, packed, spec, shape, algorithm, out, residual)
 
-    def _conv(self, x, wts: "_Weights", spec, shape, algorithm, out):
+    def _conv(self, x, wts: "_Weights", spec, shape, algorithm, out, residual=None):
         dt = plan.dtype_name("conv2d", "x", x.dtype)
         for name, t in (("bias", wts.bias), ("scale", wts.scale), ("shift", wts.shift)):
             if t is not None:
                 check_vector("conv2d", name, t, shape.k, x.dtype)
 
-        def run(dev_id, x, y):
-            self._run_conv(dev_id, dt, x if _is_dev(x) else cp.asarray(x), wts, spec, shape, algorithm, y)
+        def run(dev_id, x, y, r=None):
+            self._run_conv(dev_id, dt, x if _is_dev(x) else cp.asarray(x), wts, spec, shape, algorithm, y, r)
 
-        return device.conv2d(_ARRAYS, x, shape, spec, out, (("x", x), ("w", wts.w)), run, (wts.bias, wts.scale, wts.shift))
+        return device.conv2d(_ARRAYS, x, shape, spec, out, (("x", x), ("w", wts.w)), run, (wts.bias, wts.scale, wts.shift),
+                             residual)
 
-    def _run_conv(self, dev_id, dt, x, wts, spec, shape, algorithm, y) -> None:
+    def _run_conv(self, dev_id, dt, x, wts, spec, shape, algorithm, y, r=None) -> None:
         precision = _precision.current()
         kind = S.compute_kind(dt, precision)
         cfg = self._config(dev_id, dt, precision)
@@ -331,7 +332,12 @@ class CudaBackend(Backend):
         ldw = wpk.shape[-1]
         vec = [t.data.ptr if t is not None else 0 for t in (wts.dev(t_) for t_ in ("bias", "scale", "shift"))]
         act = {"": 0, "relu": 1, "relu6": 2}[spec.activation]
-        tail = (_i64(ystr.yn), _i64(ystr.yk), _i64(ystr.yp), _i32(shape.ho * shape.wo), *(_u64(p) for p in vec), _i32(act))
+        # The residual (a device array device.conv2d prepared: H and W one stride, not y): its
+        # image, channel and pixel strides, like y's; a null pointer when there is none.
+        rstr = plan.out_strides(_estrides(r), spec.layout, shape.wo) if r is not None else plan.Pixels(0, 0, 0)
+        rtail = (_u64(r.data.ptr if r is not None else 0), _i64(rstr.yn), _i64(rstr.yk), _i64(rstr.yp))
+        tail = (_i64(ystr.yn), _i64(ystr.yk), _i64(ystr.yp), _i32(shape.ho * shape.wo), *(_u64(p) for p in vec), _i32(act),
+                *rtail)
         tuned = cfg not in (S.SIMT_DEFAULT.get(dt), S.TC_DEFAULT.get(kind))
         if kind != "simt" and not pix_rows and not tuned:
             cfg = S.TC_CONV_NCHW_DEFAULT[kind]  # register gathers: eight warps halve the staged elements

@@ -100,9 +100,9 @@ class NumbaBackend(Backend):
             _linalg.gemm_into(a[idx], b[idx], out[idx], 1.0, 0.0)
         return out
 
-    def conv2d(self, x, w, bias, scale, shift, spec, shape, algorithm, out):
+    def conv2d(self, x, w, bias, scale, shift, spec, shape, algorithm, out, residual=None):
         _sync_threads()
-        return _conv.conv2d(_conv.prepare(w, bias, scale, shift, spec), x, spec, shape, algorithm, out)
+        return _conv.conv2d(_conv.prepare(w, bias, scale, shift, spec), x, spec, shape, algorithm, out, residual)
 
     def im2col(self, x, spec, shape):
         _sync_threads()
@@ -111,9 +111,9 @@ class NumbaBackend(Backend):
     def pack_conv2d(self, w, bias, scale, shift, spec):
         return _conv.prepare(w, bias, scale, shift, spec, own=True)
 
-    def conv2d_packed(self, packed, x, spec, shape, algorithm, out):
+    def conv2d_packed(self, packed, x, spec, shape, algorithm, out, residual=None):
         _sync_threads()
-        return _conv.conv2d(packed, x, spec, shape, algorithm, out)
+        return _conv.conv2d(packed, x, spec, shape, algorithm, out, residual)
 
     def describe(self) -> dict:
         """The interface's description plus the kernels' compile state, read without compiling

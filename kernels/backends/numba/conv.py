@@ -78,7 +78,9 @@ def prepare(w, bias, scale, shift, spec, own: bool = False) -> Weights:
     return Weights(w, bias, scale, shift, spec, own)
 
 
-def conv2d(wts: Weights, x, spec, shape, algorithm: str, out):
+def conv2d(wts: Weights, x, spec, shape, algorithm: str, out, residual=None):
+    if residual is not None:
+        return _with_residual(wts, x, spec, shape, algorithm, out, residual)
     x = input_array(np.asarray(x))
     dt = x.dtype
     if out is None:  # a given out was checked by the front end (kernels/_api/conv.py)
@@ -128,6 +130,23 @@ def conv2d(wts: Weights, x, spec, shape, algorithm: str, out):
     ed = ops.epilogue(wts.bias, wts.scale, wts.shift, spec.activation, axis, kg)
     run(m, n, red, 1.0, 0.0, ad, bd, cd, dt, (shape.n, g), ed, explicit_rows=p if algorithm == "im2col" else 0)
     return out
+
+
+def _with_residual(wts: Weights, x, spec, shape, algorithm: str, out, residual):
+    """y = act(scale*(conv + bias) + shift + residual): the kernels run the epilogue without its
+    activation, then one pass over y adds the residual and applies it (the JIT kernels' epilogue
+    descriptors carry per-channel vectors only). A residual that is out itself is copied first:
+    the kernels write y before that pass reads it."""
+    if out is not None and np.may_share_memory(out, residual):
+        residual = residual.copy()  # the front end allowed only residual=out (the same view)
+    y = conv2d(wts, x, spec._replace(activation=""), shape, algorithm, out)
+    with np.errstate(invalid="ignore", over="ignore"):
+        np.add(y, residual, out=y)
+        if spec.activation:
+            np.maximum(y, 0, out=y, where=~np.isnan(y))  # NaN stays NaN
+            if spec.activation == "relu6":
+                np.minimum(y, 6, out=y, where=~np.isnan(y))
+    return y
 
 
 def _epilogue_of_zero(wts: Weights, spec, out):

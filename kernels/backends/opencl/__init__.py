@@ -231,13 +231,13 @@ class OpenclBackend(Backend):
                 self._run_gemm(dev, res.dtype, m, n, k, 1.0, 0.0, av, bv, False, False, L.Operand.of(cv), L.Operand.of(cv), "matmul")
 
     # -- conv2d -------------------------------------------------------------------------------
-    def conv2d(self, x, w, bias, scale, shift, spec, shape, algorithm, out):
-        def run(dev, x, y):
-            self._run_conv(dev, x, w, (bias, scale, shift), spec, shape, algorithm, y)
+    def conv2d(self, x, w, bias, scale, shift, spec, shape, algorithm, out, residual=None):
+        def run(dev, x, y, r=None):
+            self._run_conv(dev, x, w, (bias, scale, shift), spec, shape, algorithm, y, r)
 
-        return device.conv2d(_ARRAYS, x, shape, spec, out, (("x", x), ("w", w)), run, (bias, scale, shift))
+        return device.conv2d(_ARRAYS, x, shape, spec, out, (("x", x), ("w", w)), run, (bias, scale, shift), residual)
 
-    def _run_conv(self, dev, x, w, vecs, spec, shape, algorithm, y) -> None:
+    def _run_conv(self, dev, x, w, vecs, spec, shape, algorithm, y, r=None) -> None:
         dt = x.dtype
         if _is_dev(w) and not (w.flags.c_contiguous and w.offset % dt.itemsize == 0):
             raise ValueError("conv2d: a pyopencl w must be C-contiguous (K, C/groups, R, S) on the opencl backend")
@@ -247,12 +247,16 @@ class OpenclBackend(Backend):
         vbufs = [None if t is None else _buffer_at(t) for t in vdev]
         geo = L.ConvGeometry.of(shape, spec, xop, L.Operand.of(y))
         yop = L.Operand.of(y)
+        res = None
+        if r is not None:  # a device array device.conv2d prepared (aligned, H and W one stride, not y)
+            rop = _operand(dev, r, "conv2d", "residual")
+            res = (rop, L.residual_strides(rop, spec.layout))
         if _form_for(dev) == "fpga":
             if algorithm == "im2col" and rt.logger.isEnabledFor(10):
                 rt.logger.debug("conv2d: the opencl FPGA form has no explicit im2col; conv_fpga gathers implicitly")
-            L.conv_fpga(dev, dt, geo, wop, xop, yop, *vbufs, spec.activation)
+            L.conv_fpga(dev, dt, geo, wop, xop, yop, *vbufs, spec.activation, res=res)
         else:  # explicit im2col lowers into panels; convgemm gathers implicitly
-            L.conv_ndrange(dev, dt, geo, wop, xop, yop, *vbufs, spec.activation, implicit=algorithm != "im2col")
+            L.conv_ndrange(dev, dt, geo, wop, xop, yop, *vbufs, spec.activation, implicit=algorithm != "im2col", res=res)
 
     def pack_conv2d(self, w, bias, scale, shift, spec):
         """A plan's weights and epilogue vectors, uploaded to the default device once."""
@@ -261,8 +265,8 @@ class OpenclBackend(Backend):
         up = [None if t is None else (t if _is_dev(t) else rt.cla.to_device(dev.queue, np.ascontiguousarray(t))) for t in (w, bias, scale, shift)]
         return tuple(up)
 
-    def conv2d_packed(self, packed, x, spec, shape, algorithm, out):
-        return self.conv2d(x, *packed, spec, shape, algorithm, out)
+    def conv2d_packed(self, packed, x, spec, shape, algorithm, out, residual=None):
+        return self.conv2d(x, *packed, spec, shape, algorithm, out, residual)
 
 
 def _host_copy(x) -> np.ndarray:

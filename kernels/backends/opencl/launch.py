@@ -134,9 +134,29 @@ class ConvGeometry(NamedTuple):
         return cls(shape.n, g, shape.k // g, cg * shape.r * shape.s, p, geo, (yn, yk, yp))
 
 
-def _epilogue_args(bias, scale, shift, act: str, dtype, dev) -> tuple:
+def residual_strides(r: Operand, layout: str) -> Tuple[int, int, int]:
+    """(image, channel, pixel) element strides of a residual in the output's layout (its H and W
+    form one stride: the caller copies one that does not)."""
+    if layout == "NCHW":
+        rn, rk, _, rp = r.strides
+    else:
+        rn, _, rp, rk = r.strides
+    return rn, rk, rp
+
+
+def _residual_args(res, dtype, dev) -> tuple:
+    """The kernels' trailing residual arguments (buffer, offset, image/channel/pixel strides); res:
+    None or (Operand, (rn, rk, rp)). Absent: a 1-element dummy, never read (flag 8 is off)."""
+    if res is None:
+        return (_alloc(dev, 1, dtype), _i64(0), _i64(0), _i64(0), _i64(0))
+    op, st = res
+    return (op.buf, _i64(op.off), *(_i64(v) for v in st))
+
+
+def _epilogue_args(bias, scale, shift, act: str, dtype, dev, res=None) -> tuple:
     """(epi flags, act, bias, scale, shift): absent vectors pass a 1-element dummy (never read)."""
     flags = (1 if bias is not None else 0) | (2 if scale is not None else 0) | (4 if shift is not None else 0)
+    flags |= 8 if res is not None else 0
     dummy = None
     vecs = []
     for v in (bias, scale, shift):
@@ -149,15 +169,18 @@ def _epilogue_args(bias, scale, shift, act: str, dtype, dev) -> tuple:
 
 
 def conv_ndrange(dev, dtype, geo: ConvGeometry, w: Operand, x: Operand, y: Operand, bias, scale, shift, act: str, implicit: bool,
-                 t: Optional[dict] = None) -> None:
-    """y = epilogue(W_g X_g) per image and group: implicit convGemm, or im2col panels then the GEMM loop."""
+                 t: Optional[dict] = None, res=None) -> None:
+    """y = epilogue(W_g X_g) per image and group: implicit convGemm, or im2col panels then the GEMM loop.
+    res: None or (residual Operand, its (image, channel, pixel) strides); never y itself here
+    (convgemm_panel stores partial sums in y before its last chunk reads the residual)."""
     t = t or tiles.ndrange(dev, dtype.name)
     nwi = t["VW"] * t["NVEC"]
     mblk, npan = _up(-(-geo.kg // t["MWI"]), t["WGM"]), _up(-(-geo.p // nwi), t["WGN"])
     nz = geo.n * geo.groups
     ap = pack(dev, dtype, w, geo.kg, geo.kd, geo.kd, 1, t["MWI"], mblk, batch=geo.groups, zs=geo.kg * geo.kd)
     defs = {**_real(dtype), **t, "IMPLICIT": int(implicit), "KC": t.get("KC", 256)}
-    epilogue = _epilogue_args(bias, scale, shift, act, dtype, dev)
+    epilogue = _epilogue_args(bias, scale, shift, act, dtype, dev, res)
+    rargs = _residual_args(res, dtype, dev)
     if implicit and not t["SB"]:  # CPUs: per-item panels (convgemm_panel)
         units = dev.device.max_compute_units
         mb = -(-geo.kg // t["MWI"])
@@ -166,7 +189,8 @@ def conv_ndrange(dev, dtype, geo: ConvGeometry, w: Operand, x: Operand, y: Opera
         mchunk = -(-mb // parts)
         kern = rt.kernel(dev, "conv", defs, "convgemm_panel")
         kern(dev.queue, (npan, -(-mb // mchunk), nz), (1, 1, 1), _i32(geo.kg), _i32(geo.kd), _i32(geo.groups), _i32(mblk),
-             _i32(mchunk), ap, x.buf, _i64(x.off), *geo.args, *epilogue, y.buf, _i64(y.off), *(_i64(s) for s in geo.y_strides))
+             _i32(mchunk), ap, x.buf, _i64(x.off), *geo.args, *epilogue, y.buf, _i64(y.off), *(_i64(s) for s in geo.y_strides),
+             *rargs)
         return
     if implicit:
         src = x
@@ -178,14 +202,15 @@ def conv_ndrange(dev, dtype, geo: ConvGeometry, w: Operand, x: Operand, y: Opera
     gs, ls = _grid(t, mblk, npan, nz)
     rt.kernel(dev, "conv", defs, "conv_nd")(dev.queue, gs, ls, _i32(geo.kg), _i32(geo.kd), _i32(geo.groups), _i32(mblk), _i32(npan), ap, src.buf,
                 _i64(src.off), *geo.args, *epilogue, y.buf, _i64(y.off),
-                *(_i64(s) for s in geo.y_strides))
+                *(_i64(s) for s in geo.y_strides), *rargs)
 
 
-def conv_fpga(dev, dtype, geo: ConvGeometry, w: Operand, x: Operand, y: Operand, bias, scale, shift, act: str) -> None:
+def conv_fpga(dev, dtype, geo: ConvGeometry, w: Operand, x: Operand, y: Operand, bias, scale, shift, act: str,
+              res=None) -> None:
     t = tiles.FPGA[dtype.name]
     kern = rt.kernel(dev, "fpga", {**_real(dtype), **t}, "conv_fpga")
     nz = geo.n * geo.groups
     units = nz * -(-geo.kg // t["TM"])
     kern(dev.queue, (_bands(dev, units),), (1,), _i32(geo.kg), _i32(geo.kd), _i32(geo.groups), _i32(nz), w.buf, _i64(w.off), x.buf,
-         _i64(x.off), *geo.args, *_epilogue_args(bias, scale, shift, act, dtype, dev), y.buf, _i64(y.off),
-         *(_i64(s) for s in geo.y_strides))
+         _i64(x.off), *geo.args, *_epilogue_args(bias, scale, shift, act, dtype, dev, res), y.buf, _i64(y.off),
+         *(_i64(s) for s in geo.y_strides), *_residual_args(res, dtype, dev))

@@ -48,8 +48,8 @@ class ReferenceBackend(Backend):
             return out
         return np.matmul(a, b)
 
-    def conv2d(self, x, w, bias, scale, shift, spec, shape, algorithm, out):
-        y = _conv_numpy.conv2d(x, w, bias, scale, shift, spec, shape)
+    def conv2d(self, x, w, bias, scale, shift, spec, shape, algorithm, out, residual=None):
+        y = _conv_numpy.conv2d(x, w, bias, scale, shift, spec, shape, residual=residual)
         if out is None:
             return y
         out[...] = y  # checked by the front end (kernels/_api/conv.py)
@@ -61,8 +61,8 @@ class ReferenceBackend(Backend):
     def pack_conv2d(self, w, bias, scale, shift, spec):
         return tuple(None if a is None else a.copy() for a in (w, bias, scale, shift))
 
-    def conv2d_packed(self, packed, x, spec, shape, algorithm, out):
-        return self.conv2d(x, *packed, spec, shape, algorithm, out)
+    def conv2d_packed(self, packed, x, spec, shape, algorithm, out, residual=None):
+        return self.conv2d(x, *packed, spec, shape, algorithm, out, residual)
 
 
 backend = ReferenceBackend()

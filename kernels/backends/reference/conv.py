@@ -47,9 +47,10 @@ def convolve(x: np.ndarray, w: np.ndarray, spec, shape, dtype) -> np.ndarray:
     return y.reshape(shape.n, shape.k, shape.ho, shape.wo)
 
 
-def conv2d(x, w, bias, scale, shift, spec, shape, dtype: Optional[np.dtype] = None) -> np.ndarray:
-    """y = activation(scale * (conv(x, w) + bias) + shift) in the layout of spec (C-contiguous),
-    computed in `dtype` (default: x's)."""
+def conv2d(x, w, bias, scale, shift, spec, shape, dtype: Optional[np.dtype] = None, residual=None) -> np.ndarray:
+    """y = activation(scale * (conv(x, w) + bias) + shift + residual) in the layout of spec
+    (C-contiguous), computed in `dtype` (default: x's); residual: None or an array of the
+    output's shape in spec's layout (read before anything is written: it may be the caller's out)."""
     dt = np.dtype(dtype if dtype is not None else x.dtype)
     y = convolve(x, w, spec, shape, dt)
     per_channel = (1, -1, 1, 1)
@@ -60,6 +61,9 @@ def conv2d(x, w, bias, scale, shift, spec, shape, dtype: Optional[np.dtype] = No
             y *= np.asarray(scale, dt).reshape(per_channel)
         if shift is not None:
             y += np.asarray(shift, dt).reshape(per_channel)
+        if residual is not None:
+            r = np.asarray(residual)
+            y += (r if spec.layout == "NCHW" else r.transpose(0, 3, 1, 2)).astype(dt, copy=False)
     if spec.activation:
         np.maximum(y, 0, out=y, where=~np.isnan(y))  # NaN stays NaN
         if spec.activation == "relu6":
