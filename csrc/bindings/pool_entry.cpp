@@ -87,10 +87,13 @@ void check_window(const char* fn, const Checked& k, const Pair& ks, const Pair& 
     for (dim_t p : pad) require_range(fn, "padding", p, 0);
     const dim_t eh = dil[0] * (ks[0] - 1) + 1, ew = dil[1] * (ks[1] - 1) + 1;
     const dim_t sh = k.h + pad[0] + pad[1] - eh, sw = k.w + pad[2] + pad[3] - ew;
-    if (sh < 0 || sw < 0)
+    // Ceil mode's output extent, ceil(span / stride) + 1 with a floor division that holds for a
+    // negative span too: a last window may overhang the padded input (it pools what lies inside).
+    auto ceil_out = [](dim_t span, dim_t s) { return (span >= 0 ? (span + s - 1) / s : -((-span) / s)) + 1; };
+    const dim_t hmax = ceil_out(sh, st[0]), wmax = ceil_out(sw, st[1]);
+    if (hmax < 1 || wmax < 1)
         fail(fn, "the window (" + std::to_string(eh) + "x" + std::to_string(ew) + " with dilation) is larger than the padded input (" +
                      std::to_string(k.h + pad[0] + pad[1]) + "x" + std::to_string(k.w + pad[2] + pad[3]) + ")");
-    const dim_t hmax = (sh + st[0] - 1) / st[0] + 1, wmax = (sw + st[1] - 1) / st[1] + 1;  // ceil mode
     if (k.ho < 1 || k.wo < 1 || k.ho > hmax || k.wo > wmax)
         fail(fn, "out's spatial size " + std::to_string(k.ho) + "x" + std::to_string(k.wo) + " does not fit the window: at most " +
                      std::to_string(hmax) + "x" + std::to_string(wmax) + " (ceil mode), at least 1x1");

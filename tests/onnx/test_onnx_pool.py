@@ -185,7 +185,13 @@ def test_errors():
     with pytest.raises(ValueError, match="kernel"):
         _cpu.max_pool2d(x, out, **{**ok, "kernel": (0, 2)})
     with pytest.raises(ValueError, match="larger than the padded input"):
-        _cpu.max_pool2d(x, out, **{**ok, "kernel": (7, 2)})
+        _cpu.max_pool2d(x, out, **{**ok, "kernel": (9, 2)})
+    # Ceil mode lets a last window overhang the padded input by less than a stride (onnxruntime
+    # pools what lies inside): a 7-row window over 6 rows gives one output row, the column max.
+    xr = np.arange(108, dtype=np.float32).reshape(1, 3, 6, 6)
+    one = np.zeros((1, 3, 1, 3), np.float32)
+    _cpu.max_pool2d(xr, one, **{**ok, "kernel": (7, 2)})
+    np.testing.assert_array_equal(one, xr.reshape(1, 3, 6, 3, 2).max(axis=(2, 4))[:, :, None, :])
     with pytest.raises(ValueError, match="padding"):
         _cpu.max_pool2d(x, out, **{**ok, "padding": (-1, 0, 0, 0)})
     ro = out.copy()

@@ -23,14 +23,16 @@ def _engine(backend: Optional[str], x: np.ndarray):
 
 def output_size(n: int, k: int, s: int, d: int, begin: int, end: int, ceil_mode: bool) -> int:
     """Output extent along one axis: ONNX's floor/ceil formula; with ceil_mode a last window that
-    would start beyond the input and its leading padding is dropped (onnxruntime and PyTorch do)."""
+    would start beyond the input and its leading padding is dropped (onnxruntime and PyTorch do).
+    With ceil_mode a window may overhang the padded input (SqueezeNet's 3x3/2 pools on small
+    images): onnxruntime pools what lies inside, as the kernels do."""
     ext = d * (k - 1) + 1
     span = n + begin + end - ext
-    if span < 0:
-        raise ValueError(f"the pooling window (extent {ext}) is larger than the padded input ({n + begin + end})")
     out = (-(-span // s) if ceil_mode else span // s) + 1
     if ceil_mode and (out - 1) * s >= n + begin:
         out -= 1
+    if out < 1:
+        raise ValueError(f"the pooling window (extent {ext}) is larger than the padded input ({n + begin + end})")
     return out
 
 
