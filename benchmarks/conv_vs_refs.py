@@ -4,6 +4,7 @@
     python benchmarks/conv_vs_refs.py --net mobilenetv2 --threads 1 --layout NHWC
     python benchmarks/conv_vs_refs.py --net resnet50 vgg16 mobilenetv2 --json out.json
     python benchmarks/conv_vs_refs.py --net resnet50 --threads 2 --isolate   # each library in its own processes
+    python benchmarks/conv_vs_refs.py --threads 1 --clock cpu         # CPU time: other jobs on the machine do not count
 
 Per layer (kernels/bench/layers/<net>.json, batch 1, fp32) the libraries are timed interleaved, round
 by round (median of --rounds; the machine is shared): ours as a Conv2d plan (weights packed once,
@@ -30,23 +31,30 @@ from typing import Callable, Dict, List
 import numpy as np
 
 
-def timed(fns: Dict[str, Callable[[], object]], rounds: int, sample_s: float) -> Dict[str, List[float]]:
+# wall: elapsed time. cpu: the process's CPU time, which a preempted process does not accrue; with
+# one thread per library it is each call's own time even while other jobs share the cores (with
+# two it would add both threads' time and the pools' spinning, so main() refuses it there).
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def timed(fns: Dict[str, Callable[[], object]], rounds: int, sample_s: float,
+          clock: Callable[[], float] = time.perf_counter) -> Dict[str, List[float]]:
     """Seconds per call, one sample per round per fn, interleaved; a sample is the mean of
     back-to-back calls lasting about sample_s (inference runs layer after layer)."""
     reps = {}
     for name, fn in fns.items():
         fn(), fn()
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        reps[name] = max(1, int(sample_s / max(time.perf_counter() - t0, 1e-7)))
+        reps[name] = max(1, int(sample_s / max(clock() - t0, 1e-7)))
     out: Dict[str, List[float]] = {n: [] for n in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
             fn()
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(reps[name]):
                 fn()
-            out[name].append((time.perf_counter() - t0) / reps[name])
+            out[name].append((clock() - t0) / reps[name])
     return out
 
 
@@ -84,8 +92,12 @@ def main(argv=None) -> int:
     p.add_argument("--layers", default=None, help="only layers whose name contains this text")
     p.add_argument("--json", default=None)
     p.add_argument("--isolate", action="store_true", help="each library in processes of its own (see above)")
+    p.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                   help="cpu: the process's CPU time (1 thread only): robust to preemption on a shared machine")
     p.add_argument("--only", default=None, choices=["ours", "torch", "ort"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.clock == "cpu" and any(t != 1 for t in args.threads):
+        p.error("--clock cpu measures one thread per library: use it with --threads 1")
     if args.isolate:
         return isolated(args, argv if argv is not None else sys.argv[1:])
     return run_table(args)
@@ -149,7 +161,7 @@ def run_table(args) -> int:
                     t = {c: merged[key + c] for c in cols}
                 else:
                     with hpc_kernels.num_threads(nt), torch.inference_mode():
-                        t = timed(fns, args.rounds, args.sample)
+                        t = timed(fns, args.rounds, args.sample, CLOCKS[args.clock])
                 if quiet:
                     samples_out.update({key + c: v for c, v in t.items()})
                     continue

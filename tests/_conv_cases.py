@@ -90,6 +90,11 @@ LAYERS = [
     Layer("3x3-c19-k17-b3", 3, 19, 7, 11, 17, (3, 3), padding=1),
     Layer("3x5-s21-d12-g3", 1, 9, 12, 8, 6, (3, 5), stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=3),
     Layer("5x5-s3-pad-pair", 3, 7, 13, 11, 9, (5, 5), stride=3, padding=(2, 1)),
+    # Winograd F(2x2, 3x3) (csrc/conv/winograd.cpp), which "auto" runs from 64 channels in and out:
+    # odd output sizes (half-empty edge tiles), tiles numbered across images, channel counts off
+    # the 16-lane transform step and the micro-kernel's MR, asymmetric padding.
+    Layer("3x3-winograd-c64-k70-b2", 2, 64, 13, 11, 70, (3, 3), padding=1),
+    Layer("3x3-winograd-c67-k64-asym", 1, 67, 9, 10, 64, (3, 3), padding=(0, 2, 1, 0)),
 ]
 
 EPILOGUES = {

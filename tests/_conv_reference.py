@@ -79,11 +79,13 @@ def output_shape(x_shape, w_shape, stride=1, padding: Padding = 0, dilation=1, l
 def applicable_algorithms(x_shape, w_shape, stride=1, padding: Padding = 0, dilation=1, groups: int = 1,
                           layout: str = "NCHW"):
     """The algorithms the spec allows for this layer: im2col, convgemm and direct always; gemm for
-    1x1 kernels with stride 1 and zero padding."""
+    1x1 kernels with stride 1 and zero padding; winograd for 3x3 kernels, stride 1, dilation 1, one group."""
     K, _, R, S = w_shape
     algs = ["auto", "im2col", "convgemm", "direct"]
     if (R, S) == (1, 1) and pair(stride) == (1, 1) and normalize_padding(padding, R, S, dilation) == (0, 0, 0, 0):
         algs.append("gemm")
+    if (R, S) == (3, 3) and pair(stride) == (1, 1) and pair(dilation) == (1, 1) and groups == 1:
+        algs.append("winograd")
     return algs
 
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "../conv/conv.hpp"
+#include "../conv/winograd.hpp"
 #include "../conv/depthwise.hpp"
 #include "../conv/im2col.hpp"
 #include "../core/checked.hpp"
@@ -70,7 +71,8 @@ ConvAlgo parse_algo(const std::string& s) {
     if (s == "convgemm") return ConvAlgo::convgemm;
     if (s == "gemm") return ConvAlgo::gemm;
     if (s == "direct") return ConvAlgo::direct;
-    fail("algorithm must be one of 'im2col', 'convgemm', 'gemm', 'direct', got '" + s + "'");
+    if (s == "winograd") return ConvAlgo::winograd;
+    fail("algorithm must be one of 'im2col', 'convgemm', 'gemm', 'direct', 'winograd', got '" + s + "'");
 }
 
 Act parse_act(const std::string& s) {
@@ -236,6 +238,12 @@ FoldedEpilogue<T> fold(const py::object& bias, const py::object& scale, const py
     return f;
 }
 
+// Winograd F(2x2, 3x3) computes 3x3 stride-1 undilated single-group layers only.
+void require_winograd_layer(ConvAlgo algo, const ConvGeom& g) {
+    if (algo == ConvAlgo::winograd && !winograd_applies(g))
+        fail("algorithm 'winograd' is for 3x3 kernels with stride 1, dilation 1 and groups=1 only");
+}
+
 // gemm needs a pointwise layer (else an error) and the image's pixels at one stride (else the
 // implicit path: same arithmetic per output, no copy). Every layer has a direct form (conv.hpp).
 ConvAlgo effective_algo(ConvAlgo algo, const ConvGeom& g, const Strides4& xs) {
@@ -243,6 +251,7 @@ ConvAlgo effective_algo(ConvAlgo algo, const ConvGeom& g, const Strides4& xs) {
         if (!g.pointwise()) fail("algorithm 'gemm' is for 1x1 kernels with stride 1 and no padding only");
         if (g.h > 1 && xs.h != g.w * xs.w) return ConvAlgo::convgemm;
     }
+    require_winograd_layer(algo, g);
     return algo;
 }
 
@@ -424,6 +433,7 @@ py::int_ workspace_entry(const py::object& xshape_obj, const py::object& wshape_
     const std::size_t elem = dtype == "float32" ? sizeof(float) : sizeof(double);
     const Quad nchw = nhwc ? Quad{xs[0], xs[3], xs[1], xs[2]} : xs;
     const ConvGeom g = make_geom(nchw, ws[0], ws[1], ws[2], ws[3], groups, nhwc, stride, pad, dil, elem, fn);
+    require_winograd_layer(algo, g);
     const int nt = threads > 0 ? static_cast<int>(threads) : num_threads();
     if (dtype == "float32") return py::int_(conv2d_workspace<float>(g, algo, engine<float>(), nt));
     return py::int_(conv2d_workspace<double>(g, algo, engine<double>(), nt));

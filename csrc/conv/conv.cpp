@@ -21,6 +21,7 @@
 #include "depthwise.hpp"
 #include "im2col.hpp"
 #include "nchw_reorder.hpp"
+#include "winograd.hpp"
 
 namespace kernels {
 
@@ -225,11 +226,13 @@ std::shared_ptr<const PackedWeights<T>> pack_weights(const ConvGeom& g, const T*
 namespace {
 
 // Whether y is written once, each element from registers with its epilogue: the depthwise kernel,
-// NCHW planes through NHWC copies (the residual joins in the copy back) and empty reductions. The
+// Winograd (its output transform), NCHW planes through NHWC copies (the residual joins in the copy
+// back) and empty reductions. The
 // blocked products and the batch-reduce kernel may store partial sums in y first (reductions
 // longer than a k block).
 bool writes_y_once(const ConvGeom& g, ConvAlgo algo) {
-    return g.kd() == 0 || (algo == ConvAlgo::direct && (direct_is_depthwise(g) || nchw_direct_reorders(g)));
+    return g.kd() == 0 || algo == ConvAlgo::winograd ||
+           (algo == ConvAlgo::direct && (direct_is_depthwise(g) || nchw_direct_reorders(g)));
 }
 
 // Same elements at the same addresses: strides equal along every dimension longer than 1.
@@ -265,8 +268,11 @@ void conv2d(const ConvGeom& g, const ConvIO<T>& io_in, ConvAlgo algo, const Pack
     if (g.n == 0 || g.k == 0 || g.ho() <= 0 || g.wo() <= 0) return;
     const ConvIO<T> io = residual_read_once(g, io_in, algo, nthreads);
     if (g.kd() == 0) return fill_empty(g, io);
+    if (algo == ConvAlgo::winograd)
+        return g.nhwc ? conv_winograd(g, io, pw, e, nthreads) : conv_reordered(g, io, pw, e, nthreads, &conv_winograd<T>);
     if (algo == ConvAlgo::direct && !direct_is_depthwise(g))
-        return nchw_direct_reorders(g) ? conv_direct_reordered(g, io, pw, e, nthreads) : conv_direct(g, io, pw, e, nthreads);
+        return nchw_direct_reorders(g) ? conv_reordered(g, io, pw, e, nthreads, &conv_direct<T>)
+                                       : conv_direct(g, io, pw, e, nthreads);
     if (algo == ConvAlgo::direct) {
         const T* taps = pw && pw->taps_rsc.size ? pw->taps_rsc.get() : nullptr;
         return depthwise_conv(g, io, taps, e.cands.front().ukr->isa, nthreads);
@@ -278,9 +284,14 @@ void conv2d(const ConvGeom& g, const ConvIO<T>& io_in, ConvAlgo algo, const Pack
 template <typename T>
 std::size_t conv2d_workspace(const ConvGeom& g, ConvAlgo algo, const Engine<T>& e, int nthreads) {
     if (g.n == 0 || g.k == 0 || g.kd() == 0) return 0;
+    if (algo == ConvAlgo::winograd) {
+        return g.nhwc ? conv_winograd_workspace(g, e, nthreads)
+                      : conv_reordered_workspace<T>(g, conv_winograd_workspace(nhwc_twin(g), e, nthreads));
+    }
     if (algo == ConvAlgo::direct && !direct_is_depthwise(g)) {
-        return nchw_direct_reorders(g) ? conv_direct_reordered_workspace(g, e, nthreads)
-                                       : conv_direct_workspace(g, e, nthreads);
+        return nchw_direct_reorders(g)
+                   ? conv_reordered_workspace<T>(g, conv_direct_workspace(nhwc_twin(g), e, nthreads))
+                   : conv_direct_workspace(g, e, nthreads);
     }
     if (algo == ConvAlgo::direct) return depthwise_workspace(g, sizeof(T), nthreads);
     const dim_t pix = g.pixels(), kg = g.kg(), kd = g.kd();

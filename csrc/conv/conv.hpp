@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "../core/engine.hpp"
@@ -12,7 +13,7 @@
 
 namespace kernels {
 
-enum class ConvAlgo : int { im2col = 0, convgemm = 1, gemm = 2, direct = 3 };
+enum class ConvAlgo : int { im2col = 0, convgemm = 1, gemm = 2, direct = 3, winograd = 4 };
 
 // Algorithm "direct": the depthwise kernel for depthwise layers (R*S <= kMaxDepthwiseTaps), the
 // batch-reduce kernel (conv_direct.hpp) for every other layer.
@@ -40,6 +41,9 @@ struct AlignedBuffer {
 // were built for, in the layouts plan_packs_rows / plan_packs_cols name. A kernel or layout
 // without an entry (the engine was reconfigured) packs on the fly.
 template <typename T>
+struct WinogradWeights;  // conv/winograd.hpp
+
+template <typename T>
 struct PackedWeights {
     struct Entry {
         const Ukernel<T>* ukr;
@@ -49,6 +53,11 @@ struct PackedWeights {
     };
     std::vector<Entry> entries;
     AlignedBuffer<T> taps_rsc;  // depthwise NHWC: taps as R x S x C
+    // Winograd-transformed weights (3x3 layers), made by the first call that runs "winograd" (16/9
+    // the weights' size: a plan whose layers never run it does not hold them). Guarded by the mutex:
+    // a plan is called from several threads.
+    mutable std::mutex winograd_mutex;
+    mutable std::shared_ptr<const WinogradWeights<T>> winograd;
 
     const T* find(const Ukernel<T>* u, bool rows, dim_t group) const {
         for (const Entry& e : entries)

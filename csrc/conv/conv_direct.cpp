@@ -88,15 +88,6 @@ WeightBlock weight_block(dim_t cg, dim_t taps, dim_t mr, dim_t own_panels, const
 }
 
 template <typename T>
-const Candidate<T>& taps_candidate(const Engine<T>& e, dim_t m, dim_t n) {
-    const Candidate<T>& best = e.pick(m, n);
-    if (best.ukr->taps) return best;
-    for (const Candidate<T>& c : e.cands)
-        if (c.ukr->taps) return c;
-    return best;  // unreachable: every registered kernel has a batch-reduce form
-}
-
-template <typename T>
 DirectPlan<T> plan_direct(const ConvGeom& g, const Strides4& xs, const Strides4& ys, const Engine<T>& e, int nthreads,
                           bool residual_merges = true) {
     DirectPlan<T> p{};

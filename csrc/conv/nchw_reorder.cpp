@@ -1,4 +1,4 @@
-// NCHW layers with large planes: the direct kernel on NHWC copies of x and y (see nchw_reorder.hpp).
+// NCHW layers run by an NHWC kernel on NHWC copies of x and y (see nchw_reorder.hpp).
 #include "nchw_reorder.hpp"
 
 #include <algorithm>
@@ -6,7 +6,6 @@
 #include "../arch/clones.hpp"
 #include "../core/checked.hpp"
 #include "../core/workspace.hpp"
-#include "conv_direct.hpp"
 
 namespace kernels {
 
@@ -72,11 +71,6 @@ CopySizes copy_elems(const ConvGeom& g) {
     return {static_cast<std::size_t>(checked_round_up(x, line, what)), static_cast<std::size_t>(checked_round_up(y, line, what))};
 }
 
-ConvGeom nhwc_geometry(const ConvGeom& g) {
-    ConvGeom g2 = g;
-    g2.nhwc = true;
-    return g2;
-}
 Strides4 x_copy_strides(const ConvGeom& g) { return {g.h * g.w * g.c, 1, g.w * g.c, g.c}; }
 Strides4 y_copy_strides(const ConvGeom& g) { return {g.pixels() * g.k, 1, g.wo() * g.k, g.k}; }
 
@@ -84,17 +78,22 @@ Strides4 y_copy_strides(const ConvGeom& g) { return {g.pixels() * g.k, 1, g.wo()
 
 bool nchw_direct_reorders(const ConvGeom& g) { return !g.nhwc && g.h * g.w > kPlaneLimit; }
 
+ConvGeom nhwc_twin(const ConvGeom& g) {
+    ConvGeom g2 = g;
+    g2.nhwc = true;
+    return g2;
+}
+
 template <typename T>
-std::size_t conv_direct_reordered_workspace(const ConvGeom& g, const Engine<T>& e, int nthreads) {
+std::size_t conv_reordered_workspace(const ConvGeom& g, std::size_t nhwc_bytes) {
     const CopySizes n = copy_elems<T>(g);
-    const std::size_t direct = conv_direct_workspace(nhwc_geometry(g), e, nthreads);  // contiguous NHWC x, y
-    return static_cast<std::size_t>(checked_add(static_cast<dim_t>(direct),
+    return static_cast<std::size_t>(checked_add(static_cast<dim_t>(nhwc_bytes),
                                                 static_cast<dim_t>((n.x + n.y) * sizeof(T)), "conv2d: the workspace"));
 }
 
 template <typename T>
-void conv_direct_reordered(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T>* pw, const Engine<T>& e,
-                           int nthreads) {
+void conv_reordered(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T>* pw, const Engine<T>& e,
+                    int nthreads, NhwcConv<T> nhwc_conv) {
     const CopySizes n = copy_elems<T>(g);
     T* const xt = static_cast<T*>(workspace((n.x + n.y) * sizeof(T), Slot::reorder));
     T* const yt = xt + n.x;
@@ -113,7 +112,7 @@ void conv_direct_reordered(const ConvGeom& g, const ConvIO<T>& io, const PackedW
         for (dim_t h = 0; h < g.h; ++h)
             to_interleaved(io.x + img * io.xs.n + h * io.xs.h, io.xs.c, io.xs.w, g.c, g.w,
                            xt + img * hw * g.c + h * g.w * g.c);
-    conv_direct(nhwc_geometry(g), io2, pw, e, nthreads);
+    nhwc_conv(nhwc_twin(g), io2, pw, e, nthreads);
 #pragma omp parallel for collapse(2) num_threads(nthreads) schedule(static) if (nthreads > 1)
     for (dim_t img = 0; img < g.n; ++img)
         for (dim_t ho = 0; ho < g.ho(); ++ho)
@@ -126,11 +125,11 @@ void conv_direct_reordered(const ConvGeom& g, const ConvIO<T>& io, const PackedW
                           io.ys.c, io.ys.w);
 }
 
-template std::size_t conv_direct_reordered_workspace<float>(const ConvGeom&, const Engine<float>&, int);
-template std::size_t conv_direct_reordered_workspace<double>(const ConvGeom&, const Engine<double>&, int);
-template void conv_direct_reordered<float>(const ConvGeom&, const ConvIO<float>&, const PackedWeights<float>*,
-                                           const Engine<float>&, int);
-template void conv_direct_reordered<double>(const ConvGeom&, const ConvIO<double>&, const PackedWeights<double>*,
-                                            const Engine<double>&, int);
+template std::size_t conv_reordered_workspace<float>(const ConvGeom&, std::size_t);
+template std::size_t conv_reordered_workspace<double>(const ConvGeom&, std::size_t);
+template void conv_reordered<float>(const ConvGeom&, const ConvIO<float>&, const PackedWeights<float>*,
+                                    const Engine<float>&, int, NhwcConv<float>);
+template void conv_reordered<double>(const ConvGeom&, const ConvIO<double>&, const PackedWeights<double>*,
+                                     const Engine<double>&, int, NhwcConv<double>);
 
 }  // namespace kernels

@@ -1,4 +1,5 @@
-// NCHW layers with large planes run the direct (batch-reduce) kernel on NHWC copies of x and y.
+// NCHW layers run by an NHWC-only kernel on NHWC copies of x and y: the direct (batch-reduce) kernel
+// for planes above 64 x 64, the Winograd kernel for every plane.
 //
 // The direct kernel reads, per output pixel and tap, the input's channels: in NHWC one contiguous
 // run, in NCHW one element per channel plane. With planes of 224 x 224 (VGG-16's first stage) each
@@ -22,12 +23,20 @@ namespace kernels {
 // Whether conv2d's "direct" runs this NCHW layer through NHWC (planes above 64 x 64 pixels).
 bool nchw_direct_reorders(const ConvGeom& g);
 
+// An NHWC convolution (conv_direct, conv_winograd) run on the copies.
 template <typename T>
-void conv_direct_reordered(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T>* pw, const Engine<T>& e,
-                           int nthreads);
+using NhwcConv = void (*)(const ConvGeom&, const ConvIO<T>&, const PackedWeights<T>*, const Engine<T>&, int);
 
-// Bytes it allocates: the NHWC copies of x and y and the direct kernel's own workspace.
 template <typename T>
-std::size_t conv_direct_reordered_workspace(const ConvGeom& g, const Engine<T>& e, int nthreads);
+void conv_reordered(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T>* pw, const Engine<T>& e,
+                    int nthreads, NhwcConv<T> nhwc_conv);
+
+// The NHWC form of an NCHW layer's geometry (what the kernel run on the copies sees).
+ConvGeom nhwc_twin(const ConvGeom& g);
+
+// Bytes it allocates: the NHWC copies of x and y, plus `nhwc_bytes` (the kernel's own workspace
+// for contiguous NHWC x and y).
+template <typename T>
+std::size_t conv_reordered_workspace(const ConvGeom& g, std::size_t nhwc_bytes);
 
 }  // namespace kernels

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../conv/conv.hpp"
+#include "../conv/winograd.hpp"
 #include "reference.hpp"
 #include "suites.hpp"
 
@@ -51,6 +52,7 @@ const Layer kLayers[] = {
     // it through NHWC copies, the residual joining in the copy back).
     {"3x3-80to24-long-k", 1, 80, 6, 7, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {"plane-66x66", 1, 4, 66, 66, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"3x3-winograd-70to40-asym", 2, 70, 11, 9, 40, 3, 3, 1, 1, 1, 0, 2, 1, 0, 1, 1},
 };
 
 ConvGeom geometry(const Layer& l, bool nhwc) {
@@ -140,6 +142,7 @@ const char* algo_name(ConvAlgo a) {
         case ConvAlgo::im2col: return "im2col";
         case ConvAlgo::convgemm: return "convgemm";
         case ConvAlgo::gemm: return "gemm";
+        case ConvAlgo::winograd: return "winograd";
         default: return "direct";
     }
 }
@@ -251,8 +254,10 @@ void conv_cases(Group& grp, const kernels::Engine<T>* other, std::uint64_t seed)
                 const ConvGeom g = geometry(l, nhwc);
                 const auto own = pack<T>(g, wt, e);
                 const auto foreign = other && other != &e ? pack<T>(g, wt, *other) : nullptr;
-                for (const ConvAlgo algo : {ConvAlgo::im2col, ConvAlgo::convgemm, ConvAlgo::gemm, ConvAlgo::direct}) {
+                for (const ConvAlgo algo :
+                     {ConvAlgo::im2col, ConvAlgo::convgemm, ConvAlgo::gemm, ConvAlgo::direct, ConvAlgo::winograd}) {
                     if (algo == ConvAlgo::gemm && !g.pointwise()) continue;  // conv_entry refuses it
+                    if (algo == ConvAlgo::winograd && !kernels::winograd_applies(g)) continue;  // likewise
                     const bool rows_free = algo == ConvAlgo::direct && kernels::direct_is_depthwise(g);
                     for (int p = 0; p < (foreign ? 3 : 2); ++p) {
                         const kernels::PackedWeights<T>* pw = p == 0 ? nullptr : p == 1 ? own.get() : foreign.get();

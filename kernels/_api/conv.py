@@ -97,7 +97,8 @@ def conv2d(
     layout; w is (K, C/groups, R, S). padding: int, (h, w), (top, bottom, left, right), "same"
     (stride 1 only) or "valid". stride, dilation: int or (h, w). bias, scale, shift: (K,) or None.
     activation: None, "relu" or "relu6". algorithm: "auto" (the backend's choice), "im2col",
-    "convgemm", "gemm" (1x1, stride 1, no padding) or "direct" (no lowering, any layer); each
+    "convgemm", "gemm" (1x1, stride 1, no padding), "direct" (no lowering, any layer) or
+    "winograd" (F(2x2, 3x3): 3x3, stride 1, dilation 1, groups=1; cpu backend); each
     backend implements a subset (hpc_kernels.info()["backends"][name]["algorithms"]) and raises
     ValueError for the others. out: a writable array of
     the output's shape and dtype (never copied or cast). residual: None, or an array of the

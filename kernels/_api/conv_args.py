@@ -17,7 +17,7 @@ ACTIVATIONS = (None, "relu", "relu6")
 # backend, declared in kernels/backends/<name>/algorithms.py) and "auto". A call's name is checked
 # against it first, one message for every backend; the chosen backend then checks that it
 # implements the name and resolves "auto" (Backend.choose_algorithm).
-ALGORITHMS = ("auto", "im2col", "convgemm", "gemm", "direct")
+ALGORITHMS = ("auto", "im2col", "convgemm", "gemm", "direct", "winograd")
 
 
 class ConvSpec(NamedTuple):
@@ -140,6 +140,11 @@ def check_algorithm(fn: str, algorithm: Any) -> str:
 def pointwise(shape: ConvShape, spec: ConvSpec) -> bool:
     """1x1 kernel, stride 1, no padding: the layer is one GEMM on x as it lies (algorithm "gemm")."""
     return shape.r == shape.s == 1 and spec.stride == (1, 1) and shape.padding == (0, 0, 0, 0)
+
+
+def winograd_layer(shape: ConvShape, spec: ConvSpec) -> bool:
+    """3x3 kernel, stride 1, dilation 1, one group: what Winograd F(2x2, 3x3) computes (algorithm "winograd")."""
+    return shape.r == shape.s == 3 and spec.stride == (1, 1) and spec.dilation == (1, 1) and spec.groups == 1
 
 
 def resolve_padding(spec: ConvSpec, r: int, s: int) -> Tuple[int, int, int, int]:

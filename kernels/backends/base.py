@@ -13,7 +13,7 @@ from typing import Any, Callable, ClassVar, Dict, FrozenSet, Optional
 
 import numpy as np
 
-from .._api.conv_args import ConvShape, ConvSpec, pointwise
+from .._api.conv_args import ConvShape, ConvSpec, pointwise, winograd_layer
 from .._validation import check_output_dtype_shape, matmul_shape, same_dtype
 
 
@@ -70,12 +70,14 @@ class Backend:
                          fn: str = "conv2d") -> str:
         """The algorithm that runs this layer here: "auto" resolved by this backend's own rule
         (auto_algorithm), any other name checked (implemented here; "gemm" needs a 1x1 stride-1
-        unpadded layer) and mapped to the kernel that really runs it (run_algorithm)."""
+        unpadded layer, "winograd" a 3x3 stride-1 undilated single-group one) and mapped to the kernel that really runs it (run_algorithm)."""
         if requested == "auto":
             return self.auto_algorithm(shape, spec, dtype)
         self.check_algorithm(fn, requested)
         if requested == "gemm" and not pointwise(shape, spec):
             raise ValueError(f"{fn}: algorithm 'gemm' needs a 1x1 kernel, stride 1 and no padding")
+        if requested == "winograd" and not winograd_layer(shape, spec):
+            raise ValueError(f"{fn}: algorithm 'winograd' needs a 3x3 kernel, stride 1, dilation 1 and groups=1")
         return self.run_algorithm(shape, spec, requested)
 
     def auto_algorithm(self, shape: ConvShape, spec: ConvSpec, dtype: np.dtype) -> str:

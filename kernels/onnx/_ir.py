@@ -63,6 +63,9 @@ class Graph:
     initializers: Dict[str, np.ndarray]
     opset: int
     name: str = ""
+    # Declared or inferred types of intermediate values (ONNX shape inference at load), by name:
+    # what constant folding knows of shapes; passes may leave it empty.
+    value_info: Dict[str, ValueInfo] = field(default_factory=dict)
 
     def producers(self) -> Dict[str, Node]:
         return {out: n for n in self.nodes for out in n.outputs if out}

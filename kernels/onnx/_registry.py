@@ -22,12 +22,12 @@ an input.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
-from ._ir import Node
+from ._ir import Node, ValueInfo
 
 
 class UnsupportedModelError(ValueError):
@@ -36,6 +36,10 @@ class UnsupportedModelError(ValueError):
 
 class Workspace(Protocol):
     def output(self, index: int, shape: Tuple[int, ...], dtype: Any) -> np.ndarray: ...
+
+    # A temporary buffer valid until the kernel returns (padded copies and the like); the
+    # session's memory plan reuses it across runs.
+    def scratch(self, shape: Tuple[int, ...], dtype: Any) -> np.ndarray: ...
 
 
 Kernel = Callable[[Sequence[Optional[np.ndarray]], Workspace], List[np.ndarray]]
@@ -50,10 +54,21 @@ class BuildContext:
     threads: Optional[int]
     constants: Dict[str, np.ndarray]
     opset: int
+    # Declared or inferred types of values (graph inputs, shape inference's value_info), by name.
+    value_info: Dict[str, ValueInfo] = field(default_factory=dict)
 
     def constant(self, name: str) -> Optional[np.ndarray]:
         """The value of input `name` when it is known at load time, else None."""
         return self.constants.get(name) if name else None
+
+    def dtype(self, name: str) -> Optional[np.dtype]:
+        """The element type of value `name` when it is known at load time, else None."""
+        if not name:
+            return None
+        if name in self.constants:
+            return self.constants[name].dtype
+        vi = self.value_info.get(name)
+        return None if vi is None else vi.dtype
 
 
 Builder = Callable[[Node, int, BuildContext], Kernel]

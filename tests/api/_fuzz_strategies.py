@@ -1031,7 +1031,7 @@ class ConvCase(Case):
             e.incomplete = True
         if self.activation not in (None, "relu", "relu6"):
             e.bad(ValueError, f"activation={self.activation!r}")
-        if self.algorithm not in ("auto", "im2col", "convgemm", "gemm", "direct"):
+        if self.algorithm not in ("auto", "im2col", "convgemm", "gemm", "direct", "winograd"):
             e.bad(ValueError, f"algorithm={self.algorithm!r}")
         if sw is not None and len(sw) != 4:
             e.bad(ValueError, f"w is {len(sw)}-D")
@@ -1065,6 +1065,8 @@ class ConvCase(Case):
             return None
         if self.algorithm == "gemm" and not (r == s == 1 and stride == (1, 1) and pad == (0, 0, 0, 0)):
             e.bad(ValueError, "algorithm 'gemm' on a layer that is not 1x1/stride 1/unpadded")
+        if self.algorithm == "winograd" and not (r == s == 3 and stride == (1, 1) and dil == (1, 1) and g == 1):
+            e.bad(ValueError, "algorithm 'winograd' on a layer that is not 3x3/stride 1/dilation 1/one group")
         out_shape = (n, k, ho, wo) if self.layout == "NCHW" else (n, ho, wo, k)
         huge_output(e, out_shape)
         return dict(n=n, c=c, h=h, w=wd, k=k, r=r, s=s, ho=ho, wo=wo, pad=pad, stride=stride, dil=dil, g=g,
@@ -1596,7 +1598,7 @@ def conv_cases(draw, plan: bool = False) -> ConvCase:
     wspec = draw(arrays(ws, wdt))
     bias, scale, shift = draw(vectors(k, dt)), draw(vectors(k, dt)), draw(vectors(k, dt))
     activation = draw(st.sampled_from((None, "relu", "relu6"))) if not draw(rare(40)) else "gelu"
-    algorithm = draw(st.sampled_from(("auto", "im2col", "convgemm", "direct", "gemm"))) if not draw(rare(40)) else "winograd"
+    algorithm = draw(st.sampled_from(("auto", "im2col", "convgemm", "direct", "gemm", "winograd"))) if not draw(rare(40)) else "fft"
     out = None
     if draw(st.booleans()):
         e = Expect()

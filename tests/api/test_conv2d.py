@@ -84,7 +84,7 @@ def test_sweep_covers_all_pairs():
     """Sanity of the case table: the cycling reaches every pair of the varied dimensions, every
     algorithm appears with both layouts and every epilogue, and each layer with both layouts."""
     cases = EXACT_CASES + BOUND_CASES
-    algs = {"auto", "im2col", "convgemm", "gemm", "direct"}
+    algs = {"auto", "im2col", "convgemm", "gemm", "direct", "winograd"}
     dims = {
         "layout": (lambda c: c.layout, set(LAYOUTS)),
         "algorithm": (lambda c: c.algorithm, algs),

@@ -1,7 +1,9 @@
 """The cpu backend's conv2d algorithms and what "auto" picks among them (thresholds measured on
 this engine; see the comments).
 
-"auto" picks, in order (heuristic_choice): the direct kernels for depthwise layers and for every
+"auto" picks, in order (heuristic_choice): the direct kernel for depthwise layers, Winograd
+F(2x2, 3x3) for 3x3 stride-1 undilated single-group layers with >= 64 input and output channels and
+>= 16 output pixels (either layout), the direct kernel for every other
 NHWC layer (the batch-reduce kernel reads the image in place: no im2col block and no packed image;
 measured faster than every other algorithm on each ResNet-50 layer), a plain GEMM for 1x1
 stride-1 unpadded layers, the direct kernel for NCHW layers with taps and >= 16 channels per group
@@ -17,7 +19,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from ... import _tuning
-from ..._api.conv_args import ConvShape, ConvSpec, pointwise
+from ..._api.conv_args import ConvShape, ConvSpec, pointwise, winograd_layer
 from ..._threads import get_num_threads
 
 logger = logging.getLogger("hpc_kernels")
@@ -28,8 +30,11 @@ IMPLEMENTED: Dict[str, str] = {
     "convgemm": "implicit im2col: the gather done while packing the GEMM's B panels (no workspace)",
     "gemm": "1x1 stride-1 unpadded layers: the GEMM on x as it lies",
     "direct": "batch-reduce over the kernel taps on x in place (depthwise layers: the depthwise kernel)",
+    "winograd": "Winograd F(2x2, 3x3): 16 batch-reduce products per 2x2 tile instead of 36 (3x3, stride 1, "
+                "dilation 1, groups=1; NCHW through NHWC copies)",
 }
-AUTO = ("depthwise and NHWC -> direct, 1x1 s1 p0 -> gemm, NCHW with taps and >= 16 channels per group -> direct "
+AUTO = ("depthwise -> direct, 3x3 s1 d1 g1 with >= 64 channels in and out and >= 16 output pixels -> winograd, "
+        "NHWC -> direct, 1x1 s1 p0 -> gemm, NCHW with taps and >= 16 channels per group -> direct "
         "(planes above 64x64 through NHWC copies); then the tuning store, NCHW with <= 64 output pixels -> im2col, "
         "else convgemm")
 
@@ -44,6 +49,19 @@ _FEW_PIXELS = 64
 # page, so the C++ side runs those through NHWC copies of x and y (csrc/conv/nchw_reorder.hpp):
 # VGG-16 conv1_2 20 ms against convGemm's 29 ms (Zen 5, 1 thread).
 _DIRECT_MIN_CHANNELS = 16
+# Winograd F(2x2, 3x3) (csrc/conv/winograd.cpp) from 64 channels in and out: its GEMMs do 16 products
+# per 2x2 tile where direct does 36, but its transforms cost per channel and tile, and its
+# transformed weights (16/9 of the weights) stream once per block of tiles. Measured against
+# direct (Zen 5, 1 thread, NHWC, plans): 0.54-0.83x the time on VGG-16's and ResNet-50's 3x3 layers
+# (64-512 channels, planes 7x7 to 224x224); 1.0x with 32 channels, 1.2-1.6x with 16-24; a
+# 2x2 output (one tile) 1.9x, where both are bound by streaming the weights.
+_WINOGRAD_MIN_CHANNELS = 64
+_WINOGRAD_MIN_PIXELS = 16
+
+
+def winograd_pays(shape: ConvShape, spec: ConvSpec) -> bool:
+    return (winograd_layer(shape, spec) and min(shape.c, shape.k) >= _WINOGRAD_MIN_CHANNELS
+            and shape.n * shape.ho * shape.wo >= _WINOGRAD_MIN_PIXELS)
 
 
 def applicable(shape: ConvShape, spec: ConvSpec) -> List[str]:
@@ -51,6 +69,8 @@ def applicable(shape: ConvShape, spec: ConvSpec) -> List[str]:
     algos = ["im2col", "convgemm", "direct"]
     if pointwise(shape, spec):
         algos.append("gemm")
+    if winograd_layer(shape, spec):
+        algos.append("winograd")
     return algos
 
 
@@ -58,6 +78,8 @@ def heuristic_choice(shape: ConvShape, spec: ConvSpec) -> Optional[str]:
     """The choice "auto" makes without consulting the tuning store, or None where it consults it."""
     if spec.groups == shape.c == shape.k and shape.r * shape.s <= 1024:
         return "direct"  # depthwise
+    if winograd_pays(shape, spec):
+        return "winograd"
     if spec.layout == "NHWC":
         return "direct"
     if pointwise(shape, spec):
@@ -70,7 +92,7 @@ def heuristic_choice(shape: ConvShape, spec: ConvSpec) -> Optional[str]:
 
 # The measured choices: op "conv2d" of the cpu namespace in the tuning store, one algorithm per
 # layer key (kernels/_tuning.layer_key), written by `python -m hpc_kernels tune --backend cpu`.
-_MEASURED = ("im2col", "convgemm", "direct")
+_MEASURED = ("im2col", "convgemm", "direct", "winograd")
 _tuning.register("cpu", "conv2d", check=lambda v: v in _MEASURED)
 
 
@@ -88,6 +110,8 @@ def auto(shape: ConvShape, spec: ConvSpec, dtype: np.dtype) -> str:
     if choice is not None:
         return choice
     choice = measured_choice(shape, spec, dtype)
+    if choice == "winograd" and not winograd_layer(shape, spec):
+        choice = None  # a store edited by hand: keys do not say whether a layer is 3x3/s1/d1/g1
     if choice is not None:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("conv2d: algorithm %r from the tuning store (cpu)", choice)

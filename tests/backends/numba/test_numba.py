@@ -268,6 +268,8 @@ def test_errors(rng):
     with pytest.raises(ValueError, match="expected"):
         hpc_kernels.conv2d(x, w, out=np.empty((1, 3, 4, 4), np.float32), backend=NB)
     with pytest.raises(ValueError, match="algorithm must be one of"):
+        hpc_kernels.conv2d(x, w, algorithm="fft", backend=NB)
+    with pytest.raises(ValueError, match="does not implement algorithm 'winograd'"):
         hpc_kernels.conv2d(x, w, algorithm="winograd", backend=NB)
 
 

@@ -1,0 +1,178 @@
+"""InferenceSession: onnxruntime's interface over a loaded, folded and compiled Graph; one kernel per
+node built at load, run in order with a per-thread memory plan; feeds checked; per-node profile."""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from . import ops  # noqa: F401  (registers every op's builder)
+from ._fold import fold_constants
+from ._ir import Graph, ValueInfo
+from ._load import load_proto, to_graph
+from ._memory import Arena, Liveness, Workspace, _root
+from ._passes import compile_graph
+from ._registry import BuildContext, lookup
+from ._reports import ModelMetadata, NodeArg, Profile, type_string
+from ._thread_count import thread_count as _thread_count
+
+_BACKENDS = ("cpu", "numba", "reference", "opencl", "cuda")
+_LAYOUTS = ("auto", "NCHW", "NHWC")
+
+
+def _dims_match(declared: Optional[tuple], actual: tuple) -> bool:
+    return declared is None or (len(declared) == len(actual) and all(
+        not isinstance(d, int) or d == a for d, a in zip(declared, actual)))
+
+
+class InferenceSession:
+    """``InferenceSession(model, backend=None, threads=None, layout="auto")``: model is a path,
+    bytes or an onnx.ModelProto. ``run(output_names, input_feed)`` as onnxruntime's."""
+
+    def __init__(self, model: Any, *, backend: Optional[str] = None, threads: Optional[int] = None,
+                 layout: str = "auto", providers: Any = None, sess_options: Any = None) -> None:
+        if backend is not None and backend not in _BACKENDS:
+            raise ValueError(f"backend must be None or one of {', '.join(_BACKENDS)}, got {backend!r}")
+        if layout not in _LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(_LAYOUTS)}, got {layout!r}")
+        if threads is not None:
+            from .._threads import max_threads
+
+            if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= max_threads():
+                raise ValueError(f"threads must be None or an integer in [1, {max_threads()}], got {threads!r}")
+        self._backend, self._threads = backend, threads
+        self._proto = load_proto(model)
+        graph = to_graph(self._proto)
+        graph = fold_constants(graph, backend=backend, threads=threads)
+        graph = compile_graph(graph, backend=backend, layout=layout)
+        self._graph: Graph = graph
+        known = dict(graph.value_info)
+        known.update({v.name: v for v in graph.inputs})
+        ctx = BuildContext(backend, threads, dict(graph.initializers), graph.opset, known)
+        self._kernels = [lookup(n, graph.opset)(n, graph.opset, ctx) for n in graph.nodes]
+        self._names = [n.name or f"{n.op_type}:{n.outputs[0]}" for n in graph.nodes]
+        self._liveness = Liveness(graph)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._profile = Profile()
+        self._inputs = {v.name: v for v in graph.inputs}
+        self._const_ids = {id(_root(a)) for a in graph.initializers.values()}
+
+    # -- onnxruntime's interface ----------------------------------------------------------------
+    def get_inputs(self) -> List[NodeArg]:
+        return [NodeArg(v.name, list(v.shape) if v.shape is not None else None, type_string(v.dtype)) for v in self._graph.inputs]
+
+    def get_outputs(self) -> List[NodeArg]:
+        return [NodeArg(v.name, list(v.shape) if v.shape is not None else None, type_string(v.dtype)) for v in self._graph.outputs]
+
+    def get_modelmeta(self) -> ModelMetadata:
+        p = self._proto
+        return ModelMetadata(p.producer_name, p.graph.name, p.domain, p.doc_string, p.graph.doc_string, p.model_version,
+                             {e.key: e.value for e in p.metadata_props})
+
+    def get_providers(self) -> List[str]:
+        return [f"hpc_kernels:{self._backend or 'default'}"]
+
+    @property
+    def graph(self) -> Graph:
+        """The graph this session runs (after constant folding and the compile passes)."""
+        return self._graph
+
+    def profile(self) -> Profile:
+        """Time per op type and per node over the runs so far (a copy)."""
+        with self._lock:
+            p = self._profile
+            return Profile(p.runs, p.total_s, dict(p.by_op), dict(p.by_node))
+
+    def run(self, output_names: Optional[Sequence[str]], input_feed: Dict[str, Any], run_options: Any = None) -> List[np.ndarray]:
+        """The requested outputs (all when output_names is None) as new arrays, in that order."""
+        wanted = self._graph.output_names() if output_names is None else list(output_names)
+        known = set(self._graph.output_names())
+        for n in wanted:
+            if n not in known:
+                raise ValueError(f"unknown output {n!r}; the model's outputs: {', '.join(sorted(known))}")
+        feeds = self._check_feeds(input_feed)
+        values: Dict[str, Any] = dict(self._graph.initializers)
+        values.update(feeds)
+        ws = Workspace(self._arena(), self._liveness)
+        ws.wanted = set(wanted)
+        times = [0.0] * len(self._kernels)
+        threads = self._threads
+        try:
+            with _thread_count(threads):
+                for i, (node, kernel) in enumerate(zip(self._graph.nodes, self._kernels)):
+                    args = [values[v] if v else None for v in node.inputs]
+                    ws.begin(node.outputs)
+                    t0 = time.perf_counter()
+                    try:
+                        results = kernel(args, ws)
+                    except Exception as exc:
+                        if hasattr(exc, "add_note"):  # Python >= 3.11: the traceback names the node
+                            exc.add_note(f"while running {node.describe()}")
+                        raise
+                    times[i] = time.perf_counter() - t0
+                    ws.end(i, node.outputs, results)
+                    for name, r in zip(node.outputs, results):
+                        if name:
+                            values[name] = r
+                    for v in self._liveness.dies_after[i]:
+                        values.pop(v, None)
+            out = [self._fresh(values[n], ws, feeds) for n in wanted]
+        finally:
+            ws.finish()
+        self._record(times)
+        return out
+
+    # -- internals ------------------------------------------------------------------------------
+    def _arena(self) -> Arena:
+        arena = getattr(self._local, "arena", None)
+        if arena is None:
+            arena = self._local.arena = Arena()
+        return arena
+
+    def _fresh(self, a: Any, ws: Workspace, feeds: Dict[str, np.ndarray]) -> np.ndarray:
+        """The caller's own array: a copy when `a` lies in a reused buffer, a feed or an initializer."""
+        a = np.asarray(a)
+        root = _root(a)
+        if ws.is_buffer(a) or id(root) in self._const_ids or any(np.may_share_memory(a, f) for f in feeds.values()):
+            return np.array(a, copy=True)
+        return a
+
+    def _check_feeds(self, feed: Dict[str, Any]) -> Dict[str, np.ndarray]:
+        if not isinstance(feed, dict):
+            raise TypeError(f"input_feed must be a dict of input name -> array, got {type(feed).__name__}")
+        unknown = [n for n in feed if n not in self._inputs]
+        if unknown:
+            raise ValueError(f"unknown input(s) {', '.join(map(repr, unknown))}; the model's inputs: "
+                             f"{', '.join(self._inputs)}")
+        missing = [n for n in self._inputs if n not in feed]
+        if missing:
+            raise ValueError(f"missing input(s) {', '.join(map(repr, missing))}; the model's inputs: "
+                             f"{', '.join(self._describe(v) for v in self._inputs.values())}")
+        out = {}
+        for name, v in feed.items():
+            decl: ValueInfo = self._inputs[name]
+            a = v if isinstance(v, np.ndarray) else np.asarray(v)
+            if a.dtype != decl.dtype:
+                raise TypeError(f"input {name!r} has dtype {a.dtype}; the model declares {type_string(decl.dtype)} "
+                                f"({decl.dtype})")
+            if decl.shape is not None and not _dims_match(decl.shape, a.shape):
+                raise ValueError(f"input {name!r} has shape {a.shape}; the model declares {self._describe(decl)}")
+            out[name] = a
+        return out
+
+    @staticmethod
+    def _describe(v: ValueInfo) -> str:
+        shape = "unknown rank" if v.shape is None else "[" + ", ".join("?" if d is None else str(d) for d in v.shape) + "]"
+        return f"{v.name} {type_string(v.dtype)} {shape}"
+
+    def _record(self, times: List[float]) -> None:
+        with self._lock:
+            p = self._profile
+            p.runs += 1
+            for node, name, t in zip(self._graph.nodes, self._names, times):
+                p.total_s += t
+                p.by_op[node.op_type] = p.by_op.get(node.op_type, 0.0) + t
+                p.by_node[name] = p.by_node.get(name, 0.0) + t
