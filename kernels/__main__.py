@@ -1,5 +1,5 @@
 """Command line: `hpc-kernels` (the console script) or `python -m hpc_kernels`, with the subcommands
-`info`, `bench gemm|conv2d|peak ...`, `tune [conv2d|gemm] --backend cpu|numba|opencl|cuda ...`,
+`info`, `bench gemm|conv2d|peak|onnx ...`, `tune [conv2d|gemm] --backend cpu|numba|opencl|cuda ...`,
 `run gemm|conv2d ...` (a workflow step), `demo` (the demo workflow on an embedded Dask cluster) and
 `blas` (libkernels_blas.so: path, include folder, link and LD_PRELOAD recipes)."""
 from __future__ import annotations

@@ -355,8 +355,8 @@ template <typename T>
 void run_packed(const ConvWeights& cw, const ConvGeom& g, const py::array& x, const py::array& out,
                 const py::object& residual, ConvAlgo algo) {
     const auto* f = static_cast<const FoldedEpilogue<T>*>(cw.folded.get());
-    // Panels depend only on the micro-kernel, so they stay valid across hpc_kernels.configure(); a
-    // kernel configured since the plan was built has none and packs per call (PackedWeights::find).
+    // Panels depend only on the micro-kernel, so they stay valid across hpc_kernels.configure(): a
+    // kernel configured since the plan was built gets its own panels on first use (PackedWeights::find).
     const auto* pw = static_cast<const PackedWeights<T>*>(cw.packed.get());
     run<T>(g, x, static_cast<const T*>(cw.w.data()), f->view(), out, residual, algo, pw);
 }
@@ -439,6 +439,17 @@ py::int_ workspace_entry(const py::object& xshape_obj, const py::object& wshape_
     return py::int_(conv2d_workspace<double>(g, algo, engine<double>(), nt));
 }
 
+// Bytes of the packed forms a plan holds so far (made on first use: see PackedWeights).
+template <typename T>
+std::size_t packed_bytes(const ConvWeights& cw) {
+    const auto* pw = static_cast<const PackedWeights<T>*>(cw.packed.get());
+    std::lock_guard<std::mutex> lock(pw->mutex);
+    std::size_t n = pw->taps_rsc.size;
+    for (const auto& e : pw->entries) n += e.panels.size;
+    if (pw->winograd) n += pw->winograd->u.size;
+    return n * sizeof(T);
+}
+
 }  // namespace
 
 void register_conv(py::module_& m) {
@@ -450,13 +461,7 @@ void register_conv(py::module_& m) {
         .def_property_readonly("layout", [](const ConvWeights& cw) { return cw.nhwc ? "NHWC" : "NCHW"; })
         .def_property_readonly("dtype", [](const ConvWeights& cw) { return cw.w.dtype(); })
         .def_property_readonly("packed_bytes", [](const ConvWeights& cw) {
-            std::size_t n = 0;
-            if (cw.dt == Dtype::f32) {
-                for (const auto& e : static_cast<const PackedWeights<float>*>(cw.packed.get())->entries) n += e.panels.size * 4;
-            } else {
-                for (const auto& e : static_cast<const PackedWeights<double>*>(cw.packed.get())->entries) n += e.panels.size * 8;
-            }
-            return n;
+            return cw.dt == Dtype::f32 ? packed_bytes<float>(cw) : packed_bytes<double>(cw);
         });
     m.def("conv2d", &conv2d_entry, py::arg("x").noconvert(), py::arg("w").noconvert(), py::arg("bias"),
           py::arg("scale"), py::arg("shift"), py::arg("out").noconvert(), py::arg("stride"), py::arg("padding"),

@@ -11,6 +11,7 @@
 #include "../core/threads.hpp"
 #include "conv_entry.hpp"
 #include "gemm_entry.hpp"
+#include "pool_entry.hpp"
 #include "ukernel_entry.hpp"
 
 #ifdef _OPENMP
@@ -162,6 +163,7 @@ PYBIND11_MODULE(_cpu, m) {
     m.def("fma_peak", &fma_peak_entry, py::arg("dtype") = "float32", py::arg("seconds") = 0.2,
           "single-thread FMA throughput in GFLOP/s (the roofline ceiling per core)");
     register_conv(m);
+    register_pool(m);
     m.def("ukernels", &list_ukernels);
     m.def("run_ukernel", &run_ukernel, py::arg("name"), py::arg("k"), py::arg("alpha"),
           py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("beta"),

@@ -196,29 +196,31 @@ void conv_channel_rows(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, co
 }  // namespace
 
 template <typename T>
-std::shared_ptr<const PackedWeights<T>> pack_weights(const ConvGeom& g, const T* w, const Engine<T>& e) {
+const T* PackedWeights<T>::find(const Ukernel<T>* u, bool rows, dim_t group) const {
+    const dim_t kg = geom.kg(), kd = geom.kd();
+    if (kd == 0 || kg == 0) return nullptr;
+    std::lock_guard<std::mutex> lock(mutex);
+    for (const Entry& e : entries)
+        if (e.ukr == u && e.rows == rows) return e.panels.get() + group * e.group_stride;
+    const dim_t stride = round_up(kg, rows ? u->mr : u->nr) * kd;
+    Entry entry{u, rows, stride, AlignedBuffer<T>(static_cast<std::size_t>(stride * geom.groups))};
+    for (dim_t grp = 0; grp < geom.groups; ++grp) {
+        const T* wg = w + grp * kg * kd;
+        T* dst = entry.panels.get() + grp * stride;
+        if (rows) WeightRowsA<T>{wg, &geom}.pack(*u, 0, kg, 0, kd, dst);
+        else StridedB<T>{wg, 1, kd}.pack(*u, 0, kg, 0, kd, dst);
+    }
+    entries.push_back(std::move(entry));
+    return entries.back().panels.get() + group * stride;
+}
+
+template <typename T>
+std::shared_ptr<const PackedWeights<T>> pack_weights(const ConvGeom& g, const T* w, const Engine<T>&) {
     auto pw = std::make_shared<PackedWeights<T>>();
-    const dim_t kg = g.kg(), kd = g.kd();
+    pw->w = w, pw->geom = g;
     if (g.depthwise() && g.nhwc) {
         pw->taps_rsc = AlignedBuffer<T>(static_cast<std::size_t>(g.r * g.s * g.c));
         transpose_depthwise_taps(g, w, pw->taps_rsc.get());
-    }
-    if (kd == 0 || kg == 0) return pw;
-    for (const bool rows : {true, false}) {
-        if (rows ? !plan_packs_rows(g) : !plan_packs_cols(g)) continue;
-        for (const Candidate<T>& cand : e.cands) {
-            const Ukernel<T>& u = *cand.ukr;
-            const dim_t stride = round_up(kg, rows ? u.mr : u.nr) * kd;
-            typename PackedWeights<T>::Entry entry{&u, rows, stride,
-                                                   AlignedBuffer<T>(static_cast<std::size_t>(stride * g.groups))};
-            for (dim_t grp = 0; grp < g.groups; ++grp) {
-                const T* wg = w + grp * kg * kd;
-                T* dst = entry.panels.get() + grp * stride;
-                if (rows) WeightRowsA<T>{wg, &g}.pack(u, 0, kg, 0, kd, dst);
-                else StridedB<T>{wg, 1, kd}.pack(u, 0, kg, 0, kd, dst);
-            }
-            pw->entries.push_back(std::move(entry));
-        }
     }
     return pw;
 }
@@ -227,9 +229,8 @@ namespace {
 
 // Whether y is written once, each element from registers with its epilogue: the depthwise kernel,
 // Winograd (its output transform), NCHW planes through NHWC copies (the residual joins in the copy
-// back) and empty reductions. The
-// blocked products and the batch-reduce kernel may store partial sums in y first (reductions
-// longer than a k block).
+// back) and empty reductions. The blocked products and the batch-reduce kernel may store partial
+// sums in y first (reductions longer than a k block).
 bool writes_y_once(const ConvGeom& g, ConvAlgo algo) {
     return g.kd() == 0 || algo == ConvAlgo::winograd ||
            (algo == ConvAlgo::direct && (direct_is_depthwise(g) || nchw_direct_reorders(g)));
@@ -307,6 +308,7 @@ std::size_t conv2d_workspace(const ConvGeom& g, ConvAlgo algo, const Engine<T>& 
 
 #define KERNELS_CONV(T)                                                                                   \
     template struct AlignedBuffer<T>;                                                                     \
+    template struct PackedWeights<T>;                                                                     \
     template std::shared_ptr<const PackedWeights<T>> pack_weights<T>(const ConvGeom&, const T*,           \
                                                                      const Engine<T>&);                   \
     template void conv2d<T>(const ConvGeom&, const ConvIO<T>&, ConvAlgo, const PackedWeights<T>*,         \

@@ -19,11 +19,6 @@ enum class ConvAlgo : int { im2col = 0, convgemm = 1, gemm = 2, direct = 3, wino
 // batch-reduce kernel (conv_direct.hpp) for every other layer.
 inline bool direct_is_depthwise(const ConvGeom& g) { return g.depthwise() && g.r * g.s <= kMaxDepthwiseTaps; }
 
-// Which packed weight layouts a plan keeps: A panels (K along MR, taps (r, s, c)) serve the NHWC
-// GEMM orientation and the batch-reduce kernel in both layouts; B panels (K along NR) the NCHW
-// GEMM orientation. NCHW layers with taps (where "auto" runs the batch-reduce kernel) keep both.
-inline bool plan_packs_rows(const ConvGeom& g) { return g.nhwc || (!direct_is_depthwise(g) && g.r * g.s > 1); }
-inline bool plan_packs_cols(const ConvGeom& g) { return !g.nhwc; }
 
 // Buffer aligned to a cache line (packed A panels are read with aligned vector loads).
 template <typename T>
@@ -37,12 +32,16 @@ struct AlignedBuffer {
     T* get() const { return data.get(); }
 };
 
-// Weights packed once into the micro-panels of every candidate micro-kernel of the engine they
-// were built for, in the layouts plan_packs_rows / plan_packs_cols name. A kernel or layout
-// without an entry (the engine was reconfigured) packs on the fly.
 template <typename T>
 struct WinogradWeights;  // conv/winograd.hpp
 
+// A plan's weights in the forms its calls read: micro-panels of one micro-kernel in one layout
+// (A panels: K along MR; B panels: K along NR), the Winograd transform, depthwise taps. Panels and
+// the transform are made by the first call that needs them and kept for every later call: packing
+// every candidate kernel in both layouts up front held 2-4 packed copies per layer, of which a
+// call reads one (a layer that "auto" runs with Winograd reads none of them). Lookups take the
+// mutex (uncontended: tens of nanoseconds per call), since a plan is called from several threads;
+// the packed data never moves once made.
 template <typename T>
 struct PackedWeights {
     struct Entry {
@@ -51,23 +50,19 @@ struct PackedWeights {
         dim_t group_stride;  // elements between groups
         AlignedBuffer<T> panels;
     };
-    std::vector<Entry> entries;
+    const T* w = nullptr;  // the plan's own contiguous copy of the weights (it outlives this)
+    ConvGeom geom{};       // K, C, R, S, groups and the layout (batch and image size unused)
     AlignedBuffer<T> taps_rsc;  // depthwise NHWC: taps as R x S x C
-    // Winograd-transformed weights (3x3 layers), made by the first call that runs "winograd" (16/9
-    // the weights' size: a plan whose layers never run it does not hold them). Guarded by the mutex:
-    // a plan is called from several threads.
-    mutable std::mutex winograd_mutex;
-    mutable std::shared_ptr<const WinogradWeights<T>> winograd;
+    mutable std::mutex mutex;
+    mutable std::vector<Entry> entries;
+    mutable std::shared_ptr<const WinogradWeights<T>> winograd;  // 3x3 layers (conv/winograd.hpp)
 
-    const T* find(const Ukernel<T>* u, bool rows, dim_t group) const {
-        for (const Entry& e : entries)
-            if (e.ukr == u && e.rows == rows) return e.panels.get() + group * e.group_stride;
-        return nullptr;
-    }
+    // Panels of group `group` for kernel u in the given layout, packed on first use.
+    const T* find(const Ukernel<T>* u, bool rows, dim_t group) const;
 };
 
-// Packs w (K x C/groups x R x S, contiguous) for every candidate kernel of `e` (g gives K, C,
-// R, S, groups and the layout; batch and image size are not used).
+// The plan form of w (K x C/groups x R x S, contiguous; it must outlive the result): g gives K, C,
+// R, S, groups and the layout. Only the depthwise NHWC taps are made here; panels on first use.
 template <typename T>
 std::shared_ptr<const PackedWeights<T>> pack_weights(const ConvGeom& g, const T* w, const Engine<T>& e);
 

@@ -185,8 +185,8 @@ template <typename T>
 void conv_direct(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T>* pw, const Engine<T>& e,
                  int nthreads) {
     const dim_t kg = g.kg(), cg = g.cg();
-    // The plan's kernel is a pure function of (g, engine), so a plan's panels for it are found
-    // or the weights are packed here.
+    // A plan's panels for the chosen kernel (packed by its first call), or, without a plan, the
+    // weights packed here block by block.
     const DirectPlan<T> P =
         plan_direct(g, io.xs, io.ys, e, nthreads, io.r == nullptr || io.rs.n == g.pixels() * io.rs.w);
     const T* prepacked = pw ? pw->find(P.cand->ukr, true, 0) : nullptr;

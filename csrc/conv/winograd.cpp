@@ -19,8 +19,7 @@
 //   2. the 16 products, each through the taps kernel with one tap: U_e's packed A panels, and
 //      V_e's tile columns read in place through one pointer per tile (each element is broadcast,
 //      so V needs no packing); M[e][j][k] written with unit stride along k;
-//   3. output transform and the epilogue (residual included), per tile and channel vector, into y,
-//      each element written once (so a residual that is y itself is read in place).
+//   3. output transform and the epilogue, per tile and channel vector, into y.
 // V and M of a block (16 x Tb x (C + K) elements) are sized for L2; U (16/9 of the weights) streams
 // from L3 once per block, amortized over Tb tiles.
 #include "winograd.hpp"
@@ -156,12 +155,10 @@ KERNELS_CLONES void input_tile(const T* const* p, inc_t cs, dim_t n, T* KERNELS_
 // y = epilogue(A^T M A) for kLanes channels (Full) or fewer, A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]:
 // m[e*es + l] holds M_e of the chunk's channel l; y[a] is output pixel a of the 2x2 tile
 // (row-major) at the chunk's first channel, nullptr when it lies outside the output (odd Ho or Wo);
-// sc/sf the chunk's scale and shift (nullptr: 1 and 0); r[a] (r nullptr: no residual) the
-// residual of output pixel a at the chunk's first channel, channel stride rs_c, read before y[a]
-// is written (it may be y). Same NaN rule as Epilogue::apply.
+// sc/sf the chunk's scale and shift (nullptr: 1 and 0). Same NaN rule as Epilogue::apply.
 template <typename T, bool Full>
 KERNELS_INLINE void output_chunk(const T* KERNELS_RESTRICT m, dim_t es, dim_t len, const T* sc, const T* sf, Act act,
-                                 T* const* y, inc_t ys_c, const T* const* r, inc_t rs_c) {
+                                 T* const* y, inc_t ys_c, const T* const* res, inc_t rs_c) {
     T t[8][kLanes];  // A^T M: 2 rows x 4 columns
     for (int s = 0; s < 4; ++s)
         for (dim_t l = 0; l < kLanes; ++l) {
@@ -178,7 +175,9 @@ KERNELS_INLINE void output_chunk(const T* KERNELS_RESTRICT m, dim_t es, dim_t le
             T v1 = t[a * 4 + 1][l] - t[a * 4 + 2][l] - t[a * 4 + 3][l];
             if (sc) v0 *= sc[Full || l < len ? l : 0], v1 *= sc[Full || l < len ? l : 0];
             if (sf) v0 += sf[Full || l < len ? l : 0], v1 += sf[Full || l < len ? l : 0];
-            if (act != Act::none && r == nullptr) {  // (with a residual: after it, below)
+            if (res[a * 2] && (Full || l < len)) v0 += res[a * 2][l * rs_c];
+            if (res[a * 2 + 1] && (Full || l < len)) v1 += res[a * 2 + 1][l * rs_c];
+            if (act != Act::none) {
                 v0 = v0 < T(0) ? T(0) : v0, v1 = v1 < T(0) ? T(0) : v1;
                 if (act == Act::relu6) v0 = v0 > T(6) ? T(6) : v0, v1 = v1 > T(6) ? T(6) : v1;
             }
@@ -186,16 +185,12 @@ KERNELS_INLINE void output_chunk(const T* KERNELS_RESTRICT m, dim_t es, dim_t le
         }
     for (int q = 0; q < 4; ++q) {
         if (y[q] == nullptr) continue;
-        if (r)
-            for (dim_t l = 0; l < (Full ? kLanes : len); ++l) y[q][l * ys_c] = activate(o[q][l] + r[q][l * rs_c], act);
-        else
-            for (dim_t l = 0; l < (Full ? kLanes : len); ++l) y[q][l * ys_c] = o[q][l];
+        for (dim_t l = 0; l < (Full ? kLanes : len); ++l) y[q][l * ys_c] = o[q][l];
     }
 }
 
 // One vector of output channels at offset k, unit channel stride in y: A^T M row by row (four M
 // rows each), then the two columns of each, the epilogue, and vector stores.
-// r: as in output_chunk, unit channel stride (nullptr: no residual).
 template <typename T>
 KERNELS_INLINE void output_vector(const T* KERNELS_RESTRICT m, dim_t es, dim_t k, const Epilogue<T>& ep, T* const* y,
                                   const T* const* res) {
@@ -215,7 +210,7 @@ KERNELS_INLINE void output_vector(const T* KERNELS_RESTRICT m, dim_t es, dim_t k
             typename V::type r = o[b];
             if (ep.scale) r *= V::load(ep.scale + k);
             if (ep.shift) r += V::load(ep.shift + k);
-            if (res) r += V::load(res[a * 2 + b] + k);
+            if (res[a * 2 + b]) r += V::load(res[a * 2 + b] + k);  // read before y is written: may be y
             if (ep.act != Act::none) {
                 r = r < zero ? zero : r;  // NaN compares false: stays NaN, as Epilogue::apply
                 if (ep.act == Act::relu6) r = r > six ? six : r;
@@ -225,30 +220,33 @@ KERNELS_INLINE void output_vector(const T* KERNELS_RESTRICT m, dim_t es, dim_t k
     }
 }
 
-// The output transform of channels [0, n) of one tile (m[e*es + k]), its epilogue, into y; r: the
-// residual's pixel pointers as y's (nullptr: none), channel stride rs_c.
+// The output transform of channels [0, n) of one tile (m[e*es + k]), its epilogue, into y; res[q]
+// is the residual of output pixel q (nullptr: none, or the pixel is outside), channels at rs_c.
 template <typename T>
 KERNELS_CLONES void output_tile(const T* KERNELS_RESTRICT m, dim_t es, dim_t n, const Epilogue<T>& ep, T* const* y,
-                                inc_t ys_c, const T* const* r, inc_t rs_c) {
+                                inc_t ys_c, const T* const* res, inc_t rs_c) {
     T* q[4];
     const T* rq[4];
     dim_t k0 = 0;
-    if (ys_c == 1 && (r == nullptr || rs_c == 1))
-        for (; k0 + Vec<T>::lanes <= n; k0 += Vec<T>::lanes) output_vector(m, es, k0, ep, y, r);
+    // res[0] (the top-left pixel, always inside) is nullptr only without a residual.
+    const bool unit_res = res[0] == nullptr || rs_c == 1;
+    if (ys_c == 1 && unit_res)
+        for (; k0 + Vec<T>::lanes <= n; k0 += Vec<T>::lanes) output_vector(m, es, k0, ep, y, res);
     auto at = [&](dim_t k) {
-        for (int i = 0; i < 4; ++i) q[i] = y[i] ? y[i] + k * ys_c : nullptr;
-        if (r)
-            for (int i = 0; i < 4; ++i) rq[i] = r[i] ? r[i] + k * rs_c : nullptr;
+        for (int i = 0; i < 4; ++i) {
+            q[i] = y[i] ? y[i] + k * ys_c : nullptr;
+            rq[i] = res[i] ? res[i] + k * rs_c : nullptr;
+        }
     };
     for (; k0 + kLanes <= n; k0 += kLanes) {
         at(k0);
         output_chunk<T, true>(m + k0, es, kLanes, ep.scale ? ep.scale + k0 : nullptr, ep.shift ? ep.shift + k0 : nullptr,
-                              ep.act, q, ys_c, r ? rq : nullptr, rs_c);
+                              ep.act, q, ys_c, rq, rs_c);
     }
     if (k0 < n) {
         at(k0);
         output_chunk<T, false>(m + k0, es, n - k0, ep.scale ? ep.scale + k0 : nullptr,
-                               ep.shift ? ep.shift + k0 : nullptr, ep.act, q, ys_c, r ? rq : nullptr, rs_c);
+                               ep.shift ? ep.shift + k0 : nullptr, ep.act, q, ys_c, rq, rs_c);
     }
 }
 
@@ -330,7 +328,7 @@ void conv_winograd(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T
     // Transformed weights: the plan's (made once, under its lock), or this call's.
     const T* U = nullptr;
     if (pw != nullptr) {
-        std::lock_guard<std::mutex> lock(pw->winograd_mutex);
+        std::lock_guard<std::mutex> lock(pw->mutex);
         if (!pw->winograd) {
             auto ww = std::make_shared<WinogradWeights<T>>();
             ww->ukr = &u, ww->k_panels = P.k_panels, ww->u = AlignedBuffer<T>(P.u_elems);
@@ -409,16 +407,18 @@ void conv_winograd(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T
             for (dim_t j = 0; j < tb; ++j) {
                 const dim_t q = q0 + j, img = q / per_image, ti = (q % per_image) / P.tw, tj = q % P.tw;
                 T* y[4];
-                const T* r[4];
+                const T* res[4];
                 for (int a = 0; a < 2; ++a)
                     for (int b = 0; b < 2; ++b) {
                         const dim_t ho = 2 * ti + a, wo = 2 * tj + b;
                         const bool inside = ho < g.ho() && wo < g.wo();
-                        y[a * 2 + b] = inside ? io.y + img * io.ys.n + ho * io.ys.h + wo * io.ys.w + k0 * io.ys.c : nullptr;
-                        r[a * 2 + b] = inside && io.r ? io.r + img * io.rs.n + ho * io.rs.h + wo * io.rs.w + k0 * io.rs.c
-                                                      : nullptr;
+                        y[a * 2 + b] = inside ? io.y + img * io.ys.n + ho * io.ys.h + wo * io.ys.w + k0 * io.ys.c
+                                              : nullptr;
+                        res[a * 2 + b] = inside && io.r
+                                             ? io.r + img * io.rs.n + ho * io.rs.h + wo * io.rs.w + k0 * io.rs.c
+                                             : nullptr;
                     }
-                output_tile(M + j * P.kp + k0, me, k1 - k0, ep, y, io.ys.c, io.r ? r : nullptr, io.rs.c);
+                output_tile(M + j * P.kp + k0, me, k1 - k0, ep, y, io.ys.c, res, io.rs.c);
             }
         }
     };

@@ -1,4 +1,4 @@
-"""Argument parsing of `python -m hpc_kernels bench` and the dispatch to the suites (suite.py), peak (peak.py) and --compare (compare.py)."""
+"""Argument parsing of `python -m hpc_kernels bench` and the dispatch to the suites (suite.py), peak (peak.py), onnx (onnx.py) and --compare (compare.py)."""
 from __future__ import annotations
 
 import argparse
@@ -35,9 +35,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from .suite import SUITES
 
     p.add_argument(
-        "what", nargs="?", choices=["gemm", "conv2d", "all", "peak"], default="all",
+        "what", nargs="?", choices=["gemm", "conv2d", "all", "peak", "onnx"], default="all",
         help="gemm: square and ResNet-50 im2col GEMMs; conv2d: network conv layers; all (default): both, every available "
-             "backend, each against its reference libraries; peak: FMA peak and memory bandwidth (the roofline's ceilings)",
+             "backend, each against its reference libraries (and, where onnx, onnxruntime and torch are installed, the "
+             "onnx models); peak: FMA peak and memory bandwidth (the roofline's ceilings); onnx: a whole ONNX model "
+             "against onnxruntime",
     )
     p.add_argument("--threads", type=thread_count, nargs="+", default=None, help="thread counts (default: 1 and all cores)")
     # None: each benchmark's own default (gemm both dtypes, conv2d float32, the dtype of CNN inference)
@@ -69,6 +71,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="hpc_kernels.conv2d algorithms timed (auto always; one that rejects a layer is skipped there)",
     )
     conv.add_argument("--no-torch", action="store_true", help="leave torch out even when it is installed")
+    onnx = p.add_argument_group("onnx")
+    onnx.add_argument("--model", default=None, metavar="NAME|PATH",
+                      help="a zoo model (needs torch): resnet50 (default), resnet18, mobilenetv2, mobilenetv3_small, densenet121, "
+                           "squeezenet1_1, shufflenetv2_x1_0, googlenet, efficientnet_b0, vgg16, unet_small; or an .onnx "
+                           "file; --batch sets the batch")
+    onnx.add_argument("--repeat", type=positive, default=None, help="timed runs per round in each process (default 10, quick 3)")
+    onnx.add_argument("--size", type=positive, default=224, help="image height and width of a model with symbolic ones (default 224)")
+    onnx.add_argument("--no-onnx", action="store_true", help="bench all: leave the onnx models out")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,6 +99,10 @@ def run(args: argparse.Namespace) -> int:
         from .peak import run as run_peak
 
         return run_peak(args)
+    if args.what == "onnx":
+        from .onnx import run as run_onnx
+
+        return run_onnx(args)
     if args.net is None:
         args.net = "all" if args.full else "resnet50"
     from .suite import run as run_suite

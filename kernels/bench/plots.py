@@ -199,3 +199,36 @@ def roofline(records: Sequence[Mapping[str, Any]], meta: Mapping[str, Any], path
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def onnx_models(results: Sequence[Mapping[str, Any]], meta: Mapping[str, Any], path: str) -> Optional[str]:
+    """`bench all`'s per-model figure: median time per inference of hpc_kernels.onnx and onnxruntime on
+    each whole model (bars; whiskers: the fastest and slowest round), the ratio written beside."""
+    if not results:
+        return None
+    plt = _plt()
+    labels = [f"{r['model'].split(' ')[0]}\n{'x'.join(map(str, r['input_shape']))}, {r['threads']}t" for r in results]
+    height = max(3.0, 0.9 * len(results) + 1.5)
+    fig, ax = plt.subplots(figsize=(8.5, height))
+    bar = 0.38
+    for k, (rt, impl) in enumerate((("ours", "cpu"), ("ort", "onnxruntime"))):
+        st = style(impl)
+        ys = [i + (k - 0.5) * bar for i in range(len(results))]
+        med = [r[rt]["median_s"] * 1e3 for r in results]
+        err = [[m - r[rt]["min_s"] * 1e3 for m, r in zip(med, results)], [r[rt]["max_s"] * 1e3 - m for m, r in zip(med, results)]]
+        ax.barh(ys, med, height=bar, xerr=err, color=st["color"], hatch="//" if rt == "ort" else None,
+                edgecolor="black" if rt == "ort" else "white", linewidth=0.3, capsize=2,
+                label="hpc_kernels.onnx (cpu)" if rt == "ours" else "onnxruntime (reference)")
+    for i, r in enumerate(results):
+        ax.text(max(r["ours"]["max_s"], r["ort"]["max_s"]) * 1e3 * 1.02, i, f"×{r['ratio']:.2f}", va="center", fontsize=8)
+    ax.set_yticks(range(len(results)))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("ms per inference (median of rounds; whiskers: fastest and slowest round); ×: ours / onnxruntime")
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(f"ONNX models, whole-model inference, each runtime in its own process\n{_machine(meta)}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

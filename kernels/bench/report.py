@@ -112,6 +112,28 @@ def _totals_table(totals: Sequence[Mapping[str, Any]]) -> Block:
                       "speedup"], rows)
 
 
+def _onnx_blocks(doc: Mapping[str, Any], out_dir: str) -> List[Block]:
+    """`bench all`'s ONNX models (kernels/bench/onnx.py): a figure and a table, or why they did not run."""
+    results, skipped = doc.get("onnx") or [], doc.get("onnx_skipped")
+    if not results:
+        return [("h2", "ONNX models"), ("p", f"Not measured: {skipped}.")] if skipped else []
+    rows = []
+    for r in results:
+        o, t = r["ours"], r["ort"]
+        rows.append([r["model"], "x".join(map(str, r["input_shape"])), str(r["threads"]), f"{o['median_s'] * 1e3:.2f}",
+                     f"{t['median_s'] * 1e3:.2f}", f"{r['ratio']:.2f}", f"{o['spread']:.2f} / {t['spread']:.2f}",
+                     f"{o['peak_rss_mib']:.0f} / {t['peak_rss_mib']:.0f}", "yes" if r["correct"] else "**NO**"])
+    fig = plots.onnx_models(results, doc["meta"], os.path.join(out_dir, "onnx_models.png"))
+    return ([("h2", "ONNX models (`python -m hpc_kernels bench onnx`)"),
+             ("p", "Whole models through hpc_kernels.onnx.InferenceSession (default backend) and onnxruntime (CPU provider, "
+                   "the same intra-op thread count, one inter-op thread), each runtime in its own process per round, the "
+                   "order alternating; medians over rounds of each round's median run. Ratio above 1: ours is slower. "
+                   "Correct: outputs agree within 1e-4 of the output's magnitude.")]
+            + _figure(fig, out_dir, "ONNX models: ms per inference")
+            + [("table", ["model", "input", "threads", "ours ms", "onnxruntime ms", "ours / ort", "spread ours / ort",
+                          "peak RSS MiB ours / ort", "correct"], rows)])
+
+
 def _figure(path: str, out_dir: str, alt: str) -> List[Block]:
     return [("img", os.path.relpath(path, out_dir), alt)] if path else []
 
@@ -141,6 +163,7 @@ def build(doc: Mapping[str, Any], out_dir: str) -> List[Block]:
                 fig = plots.layer_bars(records, meta, suite, net, layout, os.path.join(out_dir, f"conv2d_{suite}_{net}_{layout}.png"))
                 blocks += [("h3", f"{net}, {layout}")] + _figure(fig, out_dir, f"{suite} {net} {layout} conv layers GFLOP/s")
                 blocks.append(_case_table([r for r in recs if r["net"] == net and r["layout"] == layout], op))
+    blocks += _onnx_blocks(doc, out_dir)
     fig = plots.roofline(records, meta, os.path.join(out_dir, "roofline.png"))
     if fig:
         blocks += [("h2", "Roofline"),

@@ -1,6 +1,7 @@
 """The driver of `python -m hpc_kernels bench gemm|conv2d|all`: runs the suite of every selected backend
 (each backend interleaved with its reference libraries), collects their records into one results
-document, writes --json and --report, and exits 1 if any result was wrong or a suite failed.
+document (bench all: with the ONNX models of kernels/bench/onnx.py), writes --json and --report, and
+exits 1 if any result was wrong or a suite failed.
 
 Suites, one module each in kernels/bench/suites/: cpu (vs NumPy/OpenBLAS and PyTorch), numba (vs
 NumPy and PyTorch, cpu alongside), opencl (vs CLBlast on the same queue, cpu alongside), cuda (vs
@@ -73,6 +74,25 @@ def check_dtypes(args: argparse.Namespace, suites: List[str]) -> str:
     return ""
 
 
+def _onnx_models(args: argparse.Namespace, threads: List[int], rounds: int, doc: Dict[str, Any]) -> None:
+    """bench all: the zoo's ONNX models (kernels/bench/onnx.py ALL_MODELS) at the largest thread count
+    into doc["onnx"], or why not into doc["onnx_skipped"] (onnx, onnxruntime or torch missing)."""
+    from . import onnx as bench_onnx
+
+    why = bench_onnx.available()
+    if not why and getattr(args, "no_torch", False) and not all(os.path.isfile(m) for m in bench_onnx.ALL_MODELS):
+        why = "--no-torch: the zoo models are built with torch"
+    if why:
+        doc["onnx_skipped"] = why
+        return
+    try:
+        doc["onnx"] = bench_onnx.bench_models(bench_onnx.ALL_MODELS, [max(threads)], args.batch, args.size, rounds,
+                                              args.repeat or (3 if args.quick else 10), profile=False, log=progress.emit)
+    except Exception as exc:  # the kernel suites' results stay
+        doc["failed"]["onnx"] = f"{type(exc).__name__}: {exc}"
+        print(f"bench: the onnx models failed:\n{traceback.format_exc()}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     import hpc_kernels
 
@@ -110,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
             except Exception as exc:  # one broken suite must not lose the others' results
                 doc["failed"][f"{suite} {op}"] = f"{type(exc).__name__}: {exc}"
                 print(f"bench: the {suite} {op} suite failed:\n{traceback.format_exc()}", file=sys.stderr)
+    if args.what == "all" and "cpu" in suites and not getattr(args, "no_onnx", False):
+        _onnx_models(args, threads, rounds, doc)
     meta = run_meta(hpc_kernels.info()["cpu_engine"], rounds, threads=threads, quick=args.quick, suites=suites, ops=ops, peak=peak,
                     wall_s=round(time.perf_counter() - t0, 1), loadavg={"before": load_before, "after": _loadavg()})
     out = record.document(meta, recs, **doc)
@@ -129,6 +151,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"bench --report: cannot write the report into {args.report}: {exc}", file=sys.stderr)
             return 2
         print(f"\nreport: {paths['md']}, {paths['html']} (figures and results.json beside them)")
+    bad_models = [r["model"] for r in doc.get("onnx", []) if not r["correct"]]
+    if bad_models:
+        print(f"\nonnx model(s) whose outputs differ from onnxruntime's: {', '.join(bad_models)}", file=sys.stderr)
+        status = 1
     bad = [r for r in recs if not r["correct"]]
     if bad:
         print(f"\n{len(bad)} result(s) failed the correctness check: "

@@ -50,6 +50,29 @@ def _task(stage: str, first: np.ndarray, fn, *args: Any):
     return value, info
 
 
+def _onnx_task(stage: str, model: bytes, fields: np.ndarray):
+    """The inference stage as hpc_kernels.workflow.onnx_task: the CNN's ONNX model through
+    hpc_kernels.onnx.InferenceSession on a worker, threads bound as for the other stages."""
+    from hpc_kernels.workflow.arrays import aligned
+    from hpc_kernels.workflow.inference import onnx_task
+
+    value, info = onnx_task(model, aligned(fields), info=True)
+    info["kernel"] = stage
+    return value, info
+
+
+def _onnx_model(params: Dict[str, np.ndarray]):
+    """The CNN as ONNX bytes, or (None, why) where onnx is not installed (the stage then calls the
+    kernels directly, as before the ONNX runtime existed)."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        return None, "onnx is not installed (pip install 'hpc-kernels[onnx]'): the CNN runs as direct conv2d/gemm calls"
+    from . import stages
+
+    return stages.cnn_onnx(params), ""
+
+
 def _check(name: str, got: np.ndarray, ref: np.ndarray, bound: Any) -> Dict[str, Any]:
     err = np.abs(got.astype(np.float64) - ref)
     ok = bool(np.all(err <= bound))
@@ -122,18 +145,26 @@ def run(args: argparse.Namespace) -> int:
         axes_ref, explained_ref = stages.pca_from_gram(x64, gram_ref, 4, backend="reference")
         checks.append(_check("explained variance vs reference", explained, explained_ref, 1e-4))
 
-        # (3) inference: a small CNN on the final fields, split over the batch.
+        # (3) inference: a small CNN on the final fields, split over the batch, run as an ONNX model
+        # through hpc_kernels.onnx (the direct kernels where onnx is not installed).
         t0 = time.perf_counter()
         params = stages.cnn_params(np.float32)
+        model, why = _onnx_model(params)
+        print(f"  [inference] {'the CNN as an ONNX model (' + str(len(model)) + ' bytes) through hpc_kernels.onnx.InferenceSession' if model else why}",
+              flush=True)
         final = [np.ascontiguousarray(snaps[-1, i:i + chunk, None]) for i in range(0, b, chunk)]
-        futs = [client.submit(_task, "inference", f, stages.cnn, f, params, pure=False) for f in final]
+        if model is not None:
+            futs = [client.submit(_onnx_task, "inference", model, f, pure=False) for f in final]
+        else:
+            futs = [client.submit(_task, "inference", f, stages.cnn, f, params, pure=False) for f in final]
         inf = _stage("inference", futs, t0)
         timings["inference"] = time.perf_counter() - t0
         scores = np.concatenate([s for s, _ in inf])
         rows += [i for _, i in inf]
         p64 = {k: v.astype(np.float64) for k, v in params.items()}
         ref = stages.cnn(snaps[-1][:, None].astype(np.float64), p64, backend="reference")
-        checks.append(_check("CNN scores vs reference", scores, ref, 1e-4 * max(1.0, float(np.abs(ref).max()))))
+        checks.append(_check(f"CNN scores{' (ONNX model)' if model else ''} vs reference", scores, ref,
+                             1e-4 * max(1.0, float(np.abs(ref).max()))))
 
     total = time.perf_counter() - t_all
     print("\nwhat ran where:")

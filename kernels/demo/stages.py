@@ -1,5 +1,6 @@
 """The demo's three stages as plain functions of NumPy arrays and a backend name: the workers run
-them with kernels' kernels, the checks rerun them on the reference backend."""
+them with kernels' kernels, the checks rerun them on the reference backend. The inference stage's CNN
+also exists as an ONNX model (cnn_onnx), which the workers run through hpc_kernels.onnx."""
 from __future__ import annotations
 
 from typing import Dict, Optional, Tuple
@@ -69,3 +70,31 @@ def cnn(fields: np.ndarray, p: Dict[str, np.ndarray], backend: Optional[str] = N
     h = hpc_kernels.conv2d(h, p["w2"], p["b2"], stride=2, padding=1, activation="relu", backend=backend)
     pooled = np.ascontiguousarray(h.mean(axis=(2, 3)))
     return hpc_kernels.gemm(pooled, p["w3"], backend=backend)
+
+
+def cnn_onnx(p: Dict[str, np.ndarray]) -> bytes:
+    """The CNN of cnn() as a serialized ONNX model (input "fields" (batch, 1, height, width), output
+    "scores" (batch, 4), opset 17), built with onnx.helper from the same weights: Conv + Relu, Conv
+    stride 2 + Relu, GlobalAveragePool, Flatten, MatMul. No torch: the model is its NumPy weights, so
+    writing the graph by hand is exact and needs only onnx."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [
+        helper.make_node("Conv", ["fields", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], strides=[2, 2], kernel_shape=[3, 3]),
+        helper.make_node("Relu", ["c2"], ["r2"]),
+        helper.make_node("GlobalAveragePool", ["r2"], ["pooled"]),
+        helper.make_node("Flatten", ["pooled"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "w3"], ["scores"]),
+    ]
+    elem = helper.np_dtype_to_tensor_dtype(p["w1"].dtype)
+    graph = helper.make_graph(
+        nodes, "demo_cnn",
+        [helper.make_tensor_value_info("fields", elem, ["batch", 1, "height", "width"])],
+        [helper.make_tensor_value_info("scores", elem, ["batch", 4])],
+        [numpy_helper.from_array(p[k], k) for k in ("w1", "b1", "w2", "b2", "w3")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="hpc_kernels demo")
+    onnx.checker.check_model(model)
+    return model.SerializeToString()

@@ -43,8 +43,14 @@ class InferenceSession:
             if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= max_threads():
                 raise ValueError(f"threads must be None or an integer in [1, {max_threads()}], got {threads!r}")
         self._backend, self._threads = backend, threads
-        self._proto = load_proto(model)
-        graph = to_graph(self._proto)
+        proto = load_proto(model)
+        # Only the metadata is kept: the proto holds every weight, which the kernels own in their
+        # own forms once built (holding it doubled a session's memory).
+        self._meta = ModelMetadata(proto.producer_name, proto.graph.name, proto.domain, proto.doc_string,
+                                   proto.graph.doc_string, proto.model_version,
+                                   {e.key: e.value for e in proto.metadata_props})
+        graph = to_graph(proto)
+        del proto
         graph = fold_constants(graph, backend=backend, threads=threads)
         graph = compile_graph(graph, backend=backend, layout=layout)
         self._graph: Graph = graph
@@ -68,9 +74,7 @@ class InferenceSession:
         return [NodeArg(v.name, list(v.shape) if v.shape is not None else None, type_string(v.dtype)) for v in self._graph.outputs]
 
     def get_modelmeta(self) -> ModelMetadata:
-        p = self._proto
-        return ModelMetadata(p.producer_name, p.graph.name, p.domain, p.doc_string, p.graph.doc_string, p.model_version,
-                             {e.key: e.value for e in p.metadata_props})
+        return self._meta
 
     def get_providers(self) -> List[str]:
         return [f"hpc_kernels:{self._backend or 'default'}"]

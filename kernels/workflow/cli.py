@@ -1,5 +1,5 @@
-"""`hpc-kernels run gemm|conv2d --input ... --output out.npy` (or `python -m hpc_kernels run ...`): a kernel as a workflow's
-binary step (exit 0 on success, 1 with a one-line error on stderr, 2 for bad usage, 128 + N when
+"""`hpc-kernels run gemm|conv2d|onnx --input ... --output out.npy` (or `python -m hpc_kernels run ...`): a kernel or an
+ONNX model as a workflow's binary step (exit 0 on success, 1 with a one-line error on stderr, 2 for bad usage, 128 + N when
 signal N ends it while it writes the output, which then leaves no partial file)."""
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from .._api.conv_args import ALGORITHMS
     from .._cli_format import add_parser, add_subparsers
 
-    sub = add_subparsers(p, dest="kernel", required=True, metavar="{conv2d,gemm}")
+    sub = add_subparsers(p, dest="kernel", required=True, metavar="{conv2d,gemm,onnx}")
     g = add_parser(sub, "gemm", help="C = alpha * op(A) @ op(B) + beta * C: --input a.npy b.npy [c.npy]")
     _common(g, "a.npy b.npy [c.npy]")
     # Numeric options are parsed in run(): a bad value is an error (exit 1, one line), as a bad file is.
@@ -42,6 +42,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c.add_argument("--activation", choices=["relu", "relu6"], default=None, help="fused activation (default: none)")
     c.add_argument("--algorithm", choices=ALGORITHMS, default="auto",
                    help="conv2d algorithm (each backend runs its own subset; see hpc-kernels info)")
+    o = add_parser(sub, "onnx", help="an ONNX model through hpc_kernels.onnx: --model m.onnx --input x.npy [--input name=y.npy]")
+    o.add_argument("--model", required=True, metavar="ONNX", help="the model file")
+    o.add_argument("--input", action="extend", nargs="+", required=True, metavar="[NAME=]NPY",
+                   help="inputs: NAME=file.npy by input name, plain files fill the other inputs in the model's order")
+    o.add_argument("--output", action="extend", nargs="+", required=True, metavar="[NAME=]NPY",
+                   help="outputs written atomically: NAME=file.npy by output name, plain files take the model's outputs in order")
+    o.add_argument("--backend", default=None, help="backend name (default: the dispatch's choice; cuda when the task has a GPU)")
+    o.add_argument("--threads", default=None, help="threads, at most what the task owns (default: all of it)")
+    o.add_argument("--layout", choices=["auto", "NCHW", "NHWC"], default="auto", help="activation layout inside the session")
 
 
 def _common(p: argparse.ArgumentParser, inputs: str) -> None:
@@ -91,17 +100,45 @@ def _prog(args: argparse.Namespace) -> str:
     return getattr(args, "prog", "python -m hpc_kernels")  # set by __main__.main: the name the command was started by
 
 
+def _named(option: str, values: List[str], names: List[str]) -> dict:
+    """NAME=PATH items by name, plain paths to the names not given, in order (a path that contains '='
+    but does not start with one of the names is a plain path)."""
+    named, plain = {}, []
+    for v in values:
+        key, sep, rest = v.partition("=")
+        if sep and key in names:
+            if key in named:
+                raise ValueError(f"{option} {key}= given twice")
+            named[key] = rest
+        else:
+            plain.append(v)
+    free = [n for n in names if n not in named]
+    if len(plain) > len(free):
+        raise ValueError(f"{option}: {len(plain)} unnamed file(s) for {len(free)} remaining name(s) of the model "
+                         f"({', '.join(free) or 'none'}); the model's names: {', '.join(names)}")
+    named.update(zip(free, plain))
+    return named
+
+
+def _run_onnx(args: argparse.Namespace, threads) -> None:
+    from .inference import _session, onnx_task
+
+    session = _session(args.model, args.backend, args.layout)
+    inputs = _named("--input", args.input, [i.name for i in session.get_inputs()])
+    outs = _named("--output", args.output, [o.name for o in session.get_outputs()])
+    onnx_task(args.model, inputs, out=outs, outputs=list(outs), threads=threads, backend=args.backend, layout=args.layout)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.kernel == "onnx":
+        return _guarded(args, lambda threads: _run_onnx(args, threads))
     required, optional = _INPUTS[args.kernel]
     if not len(required) <= len(args.input) <= len(required) + len(optional):
         names = " ".join(f"{n}.npy" for n in required) + "".join(f" [{n}.npy]" for n in optional)
         print(f"{_prog(args)} run {args.kernel}: expected --input {names}, got {len(args.input)} file(s)", file=sys.stderr)
         return 2
-    # A SIGTERM/SIGINT while the output is written removes the partial file (exit 128 + signal).
-    remove_partial_files_on_signals()
-    try:
-        # --threads: checked by the task (>= 1), which caps it at what the task owns.
-        threads = None if args.threads is None else _parse_int("--threads", args.threads)
+
+    def kernel(threads) -> None:
         if args.kernel == "gemm":
             gemm_task(*args.input, out=args.output, alpha=_float("--alpha", args.alpha), beta=_float("--beta", args.beta),
                       trans_a=args.trans_a, trans_b=args.trans_b, threads=threads, backend=args.backend)
@@ -110,6 +147,18 @@ def run(args: argparse.Namespace) -> int:
                         stride=_ints("--stride", args.stride, 1), padding=_padding(args.padding),
                         dilation=_ints("--dilation", args.dilation, 1), groups=_int("--groups", args.groups, 1),
                         layout=args.layout, activation=args.activation, algorithm=args.algorithm)
+
+    return _guarded(args, kernel)
+
+
+def _guarded(args: argparse.Namespace, step) -> int:
+    """Run `step(threads)` under the command's rules: partial outputs removed on SIGTERM/SIGINT, user
+    errors as one line and exit 1."""
+    # A SIGTERM/SIGINT while the output is written removes the partial file (exit 128 + signal).
+    remove_partial_files_on_signals()
+    try:
+        # --threads: checked by the task (>= 1), which caps it at what the task owns.
+        step(None if args.threads is None else _parse_int("--threads", args.threads))
     # Unreadable files (OSError), bad files, shapes or options (ValueError), dtypes (TypeError), a
     # result too large for memory (MemoryError), a backend that is not installed (ImportError): one
     # line naming what was wrong, no traceback (--debug shows it).

@@ -30,6 +30,7 @@ else:
 
 if AVAILABLE:
     from .._config import config
+    from .inference import onnx_task
     from .tasks import conv2d_task, gemm_task
 
     # PyCOMPSs reads the constraint when the module is imported: the units come from the
@@ -58,9 +59,20 @@ if AVAILABLE:
     def conv2d_gpu(x: str, w: str, y: str, **options: Any) -> None:
         conv2d_task(x, w, out=y, backend="cuda", **options)
 
+    @constraint(computing_units=_CUS)
+    @task(model=FILE_IN, x=FILE_IN, y=FILE_OUT)
+    def onnx(model: str, x: str, y: str) -> None:
+        onnx_task(model, x, out=y)
+
+    @implement(source_class="hpc_kernels.workflow.compss", method="onnx")
+    @constraint(processors=[{"processorType": "CPU", "computingUnits": "1"}, {"processorType": "GPU", "computingUnits": "1"}])
+    @task(model=FILE_IN, x=FILE_IN, y=FILE_OUT)
+    def onnx_gpu(model: str, x: str, y: str) -> None:
+        onnx_task(model, x, out=y, backend="cuda")
+
 else:
 
     def __getattr__(name: str) -> Any:
-        if name in ("gemm", "gemm_gpu", "conv2d", "conv2d_gpu"):
+        if name in ("gemm", "gemm_gpu", "conv2d", "conv2d_gpu", "onnx", "onnx_gpu"):
             raise ImportError(f"hpc_kernels.workflow.compss.{name} is not defined: {REASON}")
         raise AttributeError(f"module 'hpc_kernels.workflow.compss' has no attribute {name!r}")

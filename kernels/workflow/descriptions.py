@@ -45,7 +45,7 @@ def validate(desc: Any) -> Dict[str, Any]:
 
 
 def description(kernel: str, computing_units: Optional[int] = None) -> Dict[str, Any]:
-    """The validated @software description of `kernel` ("gemm" or "conv2d"), a fresh dict;
+    """The validated @software description of `kernel` ("gemm", "conv2d" or "onnx"), a fresh dict;
     `computing_units` replaces the shipped constraint (1)."""
     known = names()
     if kernel not in known:

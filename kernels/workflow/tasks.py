@@ -31,11 +31,14 @@ def _picked(op: str, first: Any) -> str:
     return "default"
 
 
-def run_kernel(kernel: str, first: Any, fn, out: Optional[PathLike], threads: Optional[int], backend: Optional[str], info: bool):
+def run_kernel(kernel: str, first: Any, fn, out: Optional[PathLike], threads: Optional[int], backend: Optional[str], info: bool,
+               op: Optional[str] = None):
     """Run `fn(backend)` as a task: threads bound, backend chosen, result returned or saved to
-    `out`; with info=True also a dict of what ran where (kernel, worker, backend, threads, seconds)."""
+    `out`; with info=True also a dict of what ran where (kernel, worker, backend, threads, seconds).
+    `op`: the dispatched op whose choice for `first` names the backend (default: `kernel`; an ONNX
+    model's convolutions go where conv2d of its input would)."""
     chosen = backend if backend is not None else gpu_backend()
-    name = chosen if chosen is not None else _picked(kernel, first)
+    name = chosen if chosen is not None else _picked(op or kernel, first)
     _, source = owned_threads()  # as the task starts (a Dask worker's share depends on the moment)
     with bound_threads(threads) as n:
         t0 = time.perf_counter()

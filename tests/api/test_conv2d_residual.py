@@ -173,7 +173,8 @@ def _views(rng, ys, dtype, layout):
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_residual_strided_views(layout, backend, rng):
     """Residual views of any strides are read in place (or copied by the engine where it must)."""
-    for layer in (_BY_NAME["3x3-pad1-b3"], _BY_NAME["dw-c33-s2"], _BY_NAME["1x1-c17-k19"]):
+    for layer in (_BY_NAME["3x3-pad1-b3"], _BY_NAME["dw-c33-s2"], _BY_NAME["1x1-c17-k19"],
+                  _BY_NAME["3x3-winograd-c64-k70-b2"]):
         ys = output_shape(layer.x_shape(layout), layer.w_shape, layer.stride, layer.padding, layer.dilation, layout)
         for name, r in _views(rng, ys, np.float32, layout):
             assert r.shape == ys, name

@@ -6,6 +6,7 @@ import pytest
 
 from hpc_kernels.__main__ import main
 from hpc_kernels.bench import cases, peak, record, suite
+from hpc_kernels.bench import onnx as bench_onnx
 from hpc_kernels.bench.suites import cpu
 from hpc_kernels.bench.layers import ConvLayer
 
@@ -19,6 +20,7 @@ def tiny(monkeypatch):
     fake = {"fma_gflops": {"float32": {"1": 100.0}}, "bandwidth": {"1": {"gbs": 10.0, "kernel": "add", "threads": 1,
                                                                        "array_bytes": 1 << 20, "llc_bytes": None}}}
     monkeypatch.setattr(peak, "measure", lambda threads, dtypes, seconds: fake)
+    monkeypatch.setattr(bench_onnx, "ALL_MODELS", ())  # bench all's ONNX models: tests/bench/test_bench_onnx.py
 
 
 def test_all_cpu_records(tiny, tmp_path, capsys):

@@ -150,6 +150,16 @@ void row3x3_avx512(const ConvGeom& g, const ConvIO<T>& io, const T* taps, dim_t 
         each_block([&](dim_t c0, unsigned m, auto full) {
             pixels3x3<T, SW, P, decltype(full)::value>(k, rows, y, wo * SW - g.pl, wo, c0, m);
         });
+    // Rows shorter than a block (7x7 and 14x14 planes: every pixel) in blocks of 4 and 2: a lone
+    // pixel's 9 FMAs form one dependent chain (latency-bound, ~4x slower per pixel than a block).
+    for (; wo + 4 <= hi; wo += 4)
+        each_block([&](dim_t c0, unsigned m, auto full) {
+            pixels3x3<T, SW, 4, decltype(full)::value>(k, rows, y, wo * SW - g.pl, wo, c0, m);
+        });
+    for (; wo + 2 <= hi; wo += 2)
+        each_block([&](dim_t c0, unsigned m, auto full) {
+            pixels3x3<T, SW, 2, decltype(full)::value>(k, rows, y, wo * SW - g.pl, wo, c0, m);
+        });
     for (; wo < hi; ++wo)
         each_block([&](dim_t c0, unsigned m, auto full) {
             pixels3x3<T, SW, 1, decltype(full)::value>(k, rows, y, wo * SW - g.pl, wo, c0, m);

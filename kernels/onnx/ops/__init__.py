@@ -1,2 +1,4 @@
-"""The ai.onnx op kernels, one module per family; importing this package registers them all."""
-from . import activation, conv, elementwise, gemm, norm, pad, pool, reduce, resize, shape  # noqa: F401
+"""The op kernels, one module per family; importing this package registers them all: the ai.onnx
+ops, and the HPC_DOMAIN ops the compile passes create (fused.py: FusedConv; nhwc.py: the layout
+pass's ToNHWC/ToNCHW, pools in either layout, ChannelAffine)."""
+from . import activation, conv, elementwise, fused, gemm, nhwc, norm, pad, pool, reduce, resize, shape  # noqa: F401

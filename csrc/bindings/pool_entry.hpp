@@ -1,0 +1,14 @@
+// Declarations of the pooling entry points of hpc_kernels._cpu (see pool_entry.cpp).
+#pragma once
+
+#include <pybind11/numpy.h>
+
+namespace kernels {
+
+namespace py = pybind11;
+
+// Registers max_pool2d, avg_pool2d and global_avg_pool on the module (private: the ONNX ops'
+// kernels/onnx/ops/_pool.py calls them).
+void register_pool(py::module_& m);
+
+}  // namespace kernels

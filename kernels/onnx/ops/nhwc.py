@@ -1,0 +1,205 @@
+"""Kernels of the layout pass's ops (HPC_DOMAIN): ToNHWC/ToNCHW, the pools in either layout
+(node.layout), and ChannelAffine (an inference BatchNormalization as per-channel scale/shift).
+
+Why separate ops and not the ai.onnx ones with a flag: a node in HPC_DOMAIN can only be built by
+these builders, so an NHWC node can never silently run through a kernel that assumes NCHW."""
+from __future__ import annotations
+
+from typing import Tuple
+
+import numpy as np
+
+from .._ir import HPC_DOMAIN, Node
+from .._registry import BuildContext, Kernel, register, unsupported
+from . import _pool
+from ._common import check_attrs
+
+_TO_NHWC, _TO_NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
+_FEW_CHANNELS = 8
+_WINDOW_ATTRS = ("auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "strides")
+
+
+def _transpose(node: Node, opset: int, perm: Tuple[int, ...]) -> Kernel:
+    check_attrs(node, opset, ())
+    to_nhwc = perm == _TO_NHWC
+    def run(inputs, ws):
+        x = inputs[0]
+        if x.ndim != 4:
+            raise ValueError(f"{node.describe()}: expects a 4-D tensor, got shape {x.shape}")
+        v = x.transpose(perm)
+        out = ws.output(0, v.shape, x.dtype)  # contiguous: the next op (a conv) reads it densely
+        c = x.shape[1] if to_nhwc else x.shape[3]
+        if c <= _FEW_CHANNELS:
+            # A model's RGB input: one strided plane copy per channel is ~3x faster than NumPy's
+            # transposed copy (37 us against 106 us for 3x224x224 here).
+            for i in range(c):
+                if to_nhwc:
+                    out[..., i] = x[:, i]
+                else:
+                    out[:, i] = x[..., i]
+        else:
+            np.copyto(out, v)
+        return [out]
+
+    return run
+
+
+@register("ToNHWC", since=1, domain=HPC_DOMAIN)
+def to_nhwc(node: Node, opset: int, ctx: BuildContext) -> Kernel:
+    return _transpose(node, opset, _TO_NHWC)
+
+
+@register("ToNCHW", since=1, domain=HPC_DOMAIN)
+def to_nchw(node: Node, opset: int, ctx: BuildContext) -> Kernel:
+    return _transpose(node, opset, _TO_NCHW)
+
+
+def _layout(node: Node, opset: int) -> str:
+    layout = node.layout or "NCHW"
+    if layout not in ("NCHW", "NHWC"):
+        raise unsupported(node, opset, f"layout {layout!r}", "'NCHW', 'NHWC'")
+    return layout
+
+
+def _ints(node: Node, key: str, default, n: int, opset: int):
+    v = [int(a) for a in node.attr(key, default)]
+    if len(v) != n:
+        raise unsupported(node, opset, f"{key}={v}", f"{n} values (2-D pooling)")
+    return v
+
+
+def _window_geometry(node: Node, opset: int, dilations_allowed: bool):
+    """What MaxPool/AveragePool's attributes mean in 2-D: kernel, stride, dilation, and a function
+    of (H, W) giving (Ho, Wo, pads (top, bottom, left, right))."""
+    k = _ints(node, "kernel_shape", (), 2, opset)
+    s = _ints(node, "strides", (1, 1), 2, opset)
+    d = _ints(node, "dilations", (1, 1), 2, opset)
+    if not dilations_allowed and d != [1, 1]:
+        raise unsupported(node, opset, f"dilations={d}", "dilations 1 for AveragePool")
+    if min(k + s + d) < 1:
+        raise unsupported(node, opset, f"kernel_shape={k}, strides={s}, dilations={d}", "values >= 1")
+    auto_pad = node.attr("auto_pad", "NOTSET")
+    if isinstance(auto_pad, bytes):
+        auto_pad = auto_pad.decode()
+    if auto_pad not in ("NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"):
+        raise unsupported(node, opset, f"auto_pad={auto_pad!r}", "NOTSET, VALID, SAME_UPPER, SAME_LOWER")
+    pads = _ints(node, "pads", (0, 0, 0, 0), 4, opset) if auto_pad == "NOTSET" else [0, 0, 0, 0]
+    if min(pads) < 0:
+        raise unsupported(node, opset, f"pads={pads}", "pads >= 0")
+    ceil_mode = bool(node.attr("ceil_mode", 0))
+
+    def geometry(h: int, w: int):
+        if auto_pad.startswith("SAME"):
+            up = auto_pad == "SAME_UPPER"
+            ho, t, b = _pool.same_padding(h, k[0], s[0], d[0], up)
+            wo, l, r = _pool.same_padding(w, k[1], s[1], d[1], up)
+            return ho, wo, (t, b, l, r)
+        t, l, b, r = pads  # ONNX: (begin H, begin W, end H, end W)
+        ho = _pool.output_size(h, k[0], s[0], d[0], t, b, ceil_mode)
+        wo = _pool.output_size(w, k[1], s[1], d[1], l, r, ceil_mode)
+        return ho, wo, (t, b, l, r)
+
+    return k, s, d, geometry
+
+
+def _hw(x: np.ndarray, layout: str, node: Node) -> Tuple[int, int, int, int]:
+    """(N, C, H, W) of a 4-D input in either layout."""
+    if x.ndim != 4:
+        raise ValueError(f"{node.describe()}: expects a 4-D input, got shape {x.shape}")
+    return (x.shape[0], x.shape[1], x.shape[2], x.shape[3]) if layout == "NCHW" else (x.shape[0], x.shape[3], x.shape[1], x.shape[2])
+
+
+def _shape(n: int, c: int, h: int, w: int, layout: str) -> Tuple[int, int, int, int]:
+    return (n, c, h, w) if layout == "NCHW" else (n, h, w, c)
+
+
+@register("MaxPool", since=1, domain=HPC_DOMAIN)
+def max_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
+    layout = _layout(node, opset)
+    check_attrs(node, opset, _WINDOW_ATTRS + ("storage_order",))  # storage_order: Indices only
+    if len([o for o in node.outputs if o]) != 1:
+        raise unsupported(node, opset, "the Indices output", "one output (the layout pass keeps such nodes ai.onnx)")
+    k, s, d, geometry = _window_geometry(node, opset, dilations_allowed=True)
+    backend = ctx.backend
+
+    def run(inputs, ws):
+        x = inputs[0]
+        n, c, h, w = _hw(x, layout, node)
+        ho, wo, pads = geometry(h, w)
+        out = ws.output(0, _shape(n, c, ho, wo, layout), x.dtype)
+        return [_pool.max_pool2d(x, out, k, s, pads, d, layout, backend)]
+
+    return run
+
+
+@register("AveragePool", since=1, domain=HPC_DOMAIN)
+def average_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
+    layout = _layout(node, opset)
+    check_attrs(node, opset, _WINDOW_ATTRS + ("count_include_pad",))
+    k, s, d, geometry = _window_geometry(node, opset, dilations_allowed=False)
+    include = bool(node.attr("count_include_pad", 0))
+    backend = ctx.backend
+
+    def run(inputs, ws):
+        x = inputs[0]
+        n, c, h, w = _hw(x, layout, node)
+        ho, wo, pads = geometry(h, w)
+        out = ws.output(0, _shape(n, c, ho, wo, layout), x.dtype)
+        return [_pool.avg_pool2d(x, out, k, s, pads, include, layout, backend)]
+
+    return run
+
+
+@register("GlobalAveragePool", since=1, domain=HPC_DOMAIN)
+def global_average_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
+    layout = _layout(node, opset)
+    check_attrs(node, opset, ())
+    backend = ctx.backend
+
+    def run(inputs, ws):
+        x = inputs[0]
+        n, c, _, _ = _hw(x, layout, node)
+        out = ws.output(0, _shape(n, c, 1, 1, layout), x.dtype)
+        return [_pool.global_avg_pool(x, out, layout, backend)]
+
+    return run
+
+
+@register("GlobalMaxPool", since=1, domain=HPC_DOMAIN)
+def global_max_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
+    layout = _layout(node, opset)
+    check_attrs(node, opset, ())
+    axes = (2, 3) if layout == "NCHW" else (1, 2)
+
+    def run(inputs, ws):  # rare in CNNs: NumPy's reduction is enough
+        x = inputs[0]
+        n, c, _, _ = _hw(x, layout, node)
+        out = ws.output(0, _shape(n, c, 1, 1, layout), x.dtype)
+        np.amax(x, axis=axes, keepdims=True, out=out)
+        return [out]
+
+    return run
+
+
+@register("ChannelAffine", since=1, domain=HPC_DOMAIN)
+def channel_affine(node: Node, opset: int, ctx: BuildContext) -> Kernel:
+    """y = x * scale[c] + shift[c], c the channel axis of node.layout (a BN the fold could not
+    absorb; the layout pass computes scale and shift in float64)."""
+    layout = _layout(node, opset)
+    check_attrs(node, opset, ())
+    scale, shift = ctx.constant(node.inputs[1]), ctx.constant(node.inputs[2])
+    if scale is None or shift is None or scale.ndim != 1 or scale.shape != shift.shape:
+        raise unsupported(node, opset, "run-time or mismatched scale/shift", "constant (C,) vectors")
+    bshape = (-1,) if layout == "NHWC" else (-1, 1, 1)
+    scale_b, shift_b = scale.reshape(bshape), shift.reshape(bshape)
+    cache = {}
+
+    def run(inputs, ws):
+        x = inputs[0]
+        sc, sf = cache.get(x.dtype) or cache.setdefault(x.dtype, (scale_b.astype(x.dtype), shift_b.astype(x.dtype)))
+        out = ws.output(0, x.shape, x.dtype)
+        np.multiply(x, sc, out=out)
+        out += sf
+        return [out]
+
+    return run
