@@ -154,8 +154,9 @@ class Launches:
                 y = y + beta * _view(Ci + (z1 * is1 + z2 * is2) * it, dt, (M, N), (irs * it, ics * it)).astype(np.float64)
             c[...] = y
 
-    def _conv_store(self, dt, pix_rows, acc, m0_is_pix, P, g, Kg, y, yn, yk, yp, vecs, act, res=(0, 0, 0, 0)):
-        """acc (pixels x channels of group g) through ConvOut; res: (pointer, rn, rk, rp), 0: none."""
+    def _conv_store(self, dt, pix_rows, acc, m0_is_pix, P, g, Kg, y, yn, yk, yp, vecs, act, res=0):
+        """acc (pixels x channels of group g) through ConvOut; res: the residual's pointer (0:
+        none), read with y's strides (the kernels' contract)."""
         npix, kg = acc.shape
         K = Kg * (g + 1)
         bias, scale, shift = (None if p == 0 else _view(p, dt, (K,), (dt.itemsize,)).astype(np.float64)[g * Kg:(g + 1) * Kg] for p in vecs)
@@ -165,7 +166,7 @@ class Launches:
         j = np.arange(npix)
         ch = g * Kg + np.arange(kg)
         it = dt.itemsize
-        rptr, rn, rk, rp = res
+        rptr, rn, rk, rp = res, yn, yk, yp
         if rptr:
             for jj in range(npix):
                 img, p = divmod(int(j[jj]), P)
@@ -178,7 +179,7 @@ class Launches:
 
     def conv_implicit(self, kern, dt, vals, grid, block, smem, a):
         (Kg, kd, ldw, npix, H, W, Wo, sh, sw, ph, pw, x, xn, xh, xw, xg, taps, w, y, yn, yk, yp, P, bias, scale, shift, act,
-         *res) = a
+         res) = a
         pix = _b(vals[6])
         gasync = _b(vals[7]) if kern.endswith("tc") else False
         m, n = (npix, Kg) if pix else (Kg, npix)
@@ -199,10 +200,10 @@ class Launches:
             for (r, c) in zip(*np.nonzero(ok)):
                 vals_[r, c] = _view(x + int(idx[r, c]) * it, dt, (1,), (it,))[0]
             wg = _view(w + g * Kg * ldw * it, dt, (Kg, kd), (ldw * it, it)).astype(np.float64)
-            self._conv_store(dt, pix, vals_ @ wg.T, pix, P, g, Kg, y, yn, yk, yp, (bias, scale, shift), act, tuple(res))
+            self._conv_store(dt, pix, vals_ @ wg.T, pix, P, g, Kg, y, yn, yk, yp, (bias, scale, shift), act, res)
 
     def conv_gemm(self, kern, dt, vals, grid, block, smem, a):
-        M, N, K, Kg, A, lda, ag, B, ldb, bg, y, yn, yk, yp, P, bias, scale, shift, act, *res = a
+        M, N, K, Kg, A, lda, ag, B, ldb, bg, y, yn, yk, yp, P, bias, scale, shift, act, res = a
         a_kc, b_kc, pix = _b(vals[6]), _b(vals[7]), _b(vals[8])
         self._check_cfg(kern, vals, M, N, grid, block, smem, dt, a_kc, b_kc)
         it = dt.itemsize
@@ -210,7 +211,7 @@ class Launches:
             am = _mat(A + g * ag * it, dt, M, K, lda, a_kc).astype(np.float64)
             bm = _mat(B + g * bg * it, dt, N, K, ldb, b_kc).astype(np.float64)
             acc = am @ bm.T
-            self._conv_store(dt, pix, acc if pix else acc.T, pix, P, g, Kg, y, yn, yk, yp, (bias, scale, shift), act, tuple(res))
+            self._conv_store(dt, pix, acc if pix else acc.T, pix, P, g, Kg, y, yn, yk, yp, (bias, scale, shift), act, res)
 
     def im2col(self, kern, dt, vals, grid, block, smem, a):
         kd, ldc, npix, H, W, P, Wo, sh, sw, ph, pw, x, xn, xh, xw, xg, taps, cols, cols_g = a

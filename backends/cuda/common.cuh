@@ -126,8 +126,10 @@ __device__ __forceinline__ unsigned to_tf32(float v) {
 
 // ------------------------------------------------------------------------------------------
 // Convolution epilogue: y = act(scale[ch] * (acc + bias[ch]) + shift[ch] + res[...]), absent
-// vectors null (applied by ConvOut in mainloop.cuh). The residual (null: none) has y's shape, read
-// at its own image, channel and pixel strides; never y's memory (the host copies it then).
+// vectors null (applied by ConvOut in mainloop.cuh). The residual (null: none) has y's shape AND
+// y's strides (the host copies one that has not: then res[o] pairs with y[o] and costs no
+// registers of its own in the math's row/column keys; own strides spilled registers); never y's
+// memory (the host copies it then too).
 // ------------------------------------------------------------------------------------------
 
 enum { ACT_NONE = 0, ACT_RELU = 1, ACT_RELU6 = 2 };
@@ -139,7 +141,6 @@ struct Epilogue {
   const T* shift;
   int act;
   const T* res;
-  i64 rn, rk, rp;
 };
 
 // Compile-time choice of a type (no <type_traits> under NVRTC without headers).

@@ -10,19 +10,17 @@
 // y = act(scale * (acc + bias) + shift + residual).
 #include "mainloop.cuh"
 
-#define CONV_OUT_PARAMS                                                                                   \
-  T *y, i64 yn, i64 yk, i64 yp, int P, const T *bias, const T *scale, const T *shift, int act, const T *res, \
-      i64 rn, i64 rk, i64 rp
-#define CONV_OUT_ARGS y, yn, yk, yp, P, g * Kg, bias, scale, shift, act, res, rn, rk, rp
+// res: the residual with y's strides (null: none).
+#define CONV_OUT_PARAMS \
+  T *y, i64 yn, i64 yk, i64 yp, int P, const T *bias, const T *scale, const T *shift, int act, const T *res
+#define CONV_OUT_ARGS y, yn, yk, yp, P, g * Kg, bias, scale, shift, act, res
 
 template <typename T, bool PIX_ROWS>
 __device__ __forceinline__ ConvOut<T, PIX_ROWS> conv_out(T* y, i64 yn, i64 yk, i64 yp, int P, int ch0, const T* bias,
-                                                         const T* scale, const T* shift, int act, const T* res, i64 rn,
-                                                         i64 rk, i64 rp) {
+                                                         const T* scale, const T* shift, int act, const T* res) {
   ConvOut<T, PIX_ROWS> o;
   o.y = y; o.yn = yn; o.yk = yk; o.yp = yp; o.P = P; o.ch0 = ch0;
-  o.ep.bias = bias; o.ep.scale = scale; o.ep.shift = shift; o.ep.act = act;
-  o.ep.res = res; o.ep.rn = rn; o.ep.rk = rk; o.ep.rp = rp;
+  o.ep.bias = bias; o.ep.scale = scale; o.ep.shift = shift; o.ep.act = act; o.ep.res = res;
   return o;
 }
 

@@ -39,12 +39,12 @@ struct DenseOut {
 // the GEMM are pixels and its columns channels (NHWC: adjacent columns are adjacent in memory),
 // else the transpose (NCHW). The epilogue act(scale * (acc + bias) + shift) is folded per
 // channel into act(mul * acc + add), mul = scale, add = scale * bias + shift (one FMA); a
-// residual adds res[roff] (its offsets resolved per row and column like y's) before act.
+// residual (laid out with y's strides) adds res[off] before act.
 template <typename T, bool PIX_ROWS>
 struct ConvOut {
   typedef typename AccOf<T>::type A;
   struct Key {
-    i64 off, roff;
+    i64 off;
     A mul, add;
   };
   T* y;
@@ -53,21 +53,21 @@ struct ConvOut {
   Epilogue<T> ep;
   __device__ __forceinline__ Key pixel(int j) const {
     const int img = j / P, p = j - img * P;
-    return Key{(i64)img * yn + (i64)p * yp, (i64)img * ep.rn + (i64)p * ep.rp, A(1), A(0)};
+    return Key{(i64)img * yn + (i64)p * yp, A(1), A(0)};
   }
   __device__ __forceinline__ Key channel(int c) const {
     const int ch = ch0 + c;
     const A b = ep.bias ? to_acc(ep.bias[ch]) : A(0);
     const A m = ep.scale ? to_acc(ep.scale[ch]) : A(1);
     const A sh = ep.shift ? to_acc(ep.shift[ch]) : A(0);
-    return Key{(i64)ch * yk, (i64)ch * ep.rk, m, m * b + sh};
+    return Key{(i64)ch * yk, m, m * b + sh};
   }
   __device__ __forceinline__ Key row(int r) const { return PIX_ROWS ? pixel(r) : channel(r); }
   __device__ __forceinline__ Key col(int c) const { return PIX_ROWS ? channel(c) : pixel(c); }
   __device__ __forceinline__ void put(const Key& r, const Key& c, A v) const {
     const Key& ch = PIX_ROWS ? c : r;
     v = ch.mul * v + ch.add;
-    if (ep.res) v += to_acc(ep.res[r.roff + c.roff]);
+    if (ep.res) v += to_acc(ep.res[r.off + c.off]);
     if (ep.act != ACT_NONE) {  // compares, not fmax: NaN propagates, as on the CPU
       v = v < A(0) ? A(0) : v;
       if (ep.act == ACT_RELU6) v = v > A(6) ? A(6) : v;

@@ -151,10 +151,10 @@ void check_out(const py::array& out, Dtype dt, const ConvGeom& g, ConvAlgo algo,
 }
 
 // The residual (None, or an array of out's shape and dtype, any strides) as the engine reads it:
-// the caller's array, or a copy where the engine could not read it in place: misaligned, rows of
-// an image not at one stride on the paths that flatten pixels (as check_out requires of out), or
-// out itself (in place: the blocked products write partial sums into y before their last pass
-// reads the residual). Any other overlap with out is an error.
+// the caller's array, or a copy where the engine could not read it in place: misaligned, or rows
+// of an image not at one stride on the paths that flatten pixels (as check_out requires of out).
+// It may be out itself (the same view: conv2d handles y = act(conv + y), conv.cpp); any other
+// overlap with out is an error.
 py::object residual_input(const py::object& res, Dtype dt, const ConvGeom& g, ConvAlgo algo, const py::array& out) {
     if (res.is_none()) return res;
     if (!py::isinstance<py::array>(res))
@@ -176,7 +176,7 @@ py::object residual_input(const py::object& res, Dtype dt, const ConvGeom& g, Co
     for (int d = 0; is_out && d < 4; ++d) is_out = r.strides(d) == out.strides(d) || r.shape(d) <= 1;
     if (!is_out) py_checks::require_no_overlap(out, r, "conv2d", "out", "residual");
     const auto np = py::module_::import("numpy");
-    if (is_out) return np.attr("array")(r, py::arg("copy") = true);
+    if (is_out) return r;  // (out is aligned and its rows are one stride: check_out)
     if (!py_checks::element_aligned(r)) return py_checks::aligned_input(r, true);
     inc_t st[4];
     py_checks::element_strides(r, st, "conv2d", "residual");

@@ -225,10 +225,49 @@ std::shared_ptr<const PackedWeights<T>> pack_weights(const ConvGeom& g, const T*
     return pw;
 }
 
+namespace {
+
+// Whether y is written once, each element from registers with its epilogue: the depthwise kernel,
+// Winograd (its output transform), NCHW planes through NHWC copies (the residual joins in the copy
+// back) and empty reductions. The blocked products and the batch-reduce kernel may store partial
+// sums in y first (reductions longer than a k block).
+bool writes_y_once(const ConvGeom& g, ConvAlgo algo) {
+    return g.kd() == 0 || algo == ConvAlgo::winograd ||
+           (algo == ConvAlgo::direct && (direct_is_depthwise(g) || nchw_direct_reorders(g)));
+}
+
+// Same elements at the same addresses: strides equal along every dimension longer than 1.
+bool same_strides(const ConvGeom& g, const Strides4& a, const Strides4& b) {
+    return (g.n <= 1 || a.n == b.n) && (g.k <= 1 || a.c == b.c) && (g.ho() <= 1 || a.h == b.h) && (g.wo() <= 1 || a.w == b.w);
+}
+
+// residual == y (y = act(conv + y) in place) where y may be written before the residual is read:
+// the residual is read from a dense copy in y's layout (one pass over y; Slot::residual).
 template <typename T>
-void conv2d(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, const PackedWeights<T>* pw,
+ConvIO<T> residual_read_once(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, int nthreads) {
+    if (io.r == nullptr || io.r != io.y || !same_strides(g, io.rs, io.ys) || writes_y_once(g, algo)) return io;
+    const dim_t ho_n = g.ho(), wo_n = g.wo(), pix = ho_n * wo_n;
+    ConvIO<T> out = io;
+    T* copy = static_cast<T*>(workspace(static_cast<std::size_t>(g.n * g.k * pix) * sizeof(T), Slot::residual));
+    out.rs = g.nhwc ? Strides4{pix * g.k, 1, wo_n * g.k, g.k} : Strides4{g.k * pix, pix, wo_n, 1};
+    out.r = copy;
+#pragma omp parallel for collapse(2) num_threads(nthreads) schedule(static) if (nthreads > 1)
+    for (dim_t i = 0; i < g.n; ++i)
+        for (dim_t k = 0; k < g.k; ++k)
+            for (dim_t h = 0; h < ho_n; ++h)
+                for (dim_t w = 0; w < wo_n; ++w)
+                    copy[i * out.rs.n + k * out.rs.c + h * out.rs.h + w * out.rs.w] =
+                        io.r[i * io.rs.n + k * io.rs.c + h * io.rs.h + w * io.rs.w];
+    return out;
+}
+
+}  // namespace
+
+template <typename T>
+void conv2d(const ConvGeom& g, const ConvIO<T>& io_in, ConvAlgo algo, const PackedWeights<T>* pw,
             const Engine<T>& e, int nthreads) {
     if (g.n == 0 || g.k == 0 || g.ho() <= 0 || g.wo() <= 0) return;
+    const ConvIO<T> io = residual_read_once(g, io_in, algo, nthreads);
     if (g.kd() == 0) return fill_empty(g, io);
     if (algo == ConvAlgo::winograd)
         return g.nhwc ? conv_winograd(g, io, pw, e, nthreads) : conv_reordered(g, io, pw, e, nthreads, &conv_winograd<T>);

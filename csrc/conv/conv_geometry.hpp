@@ -60,7 +60,8 @@ struct ConvIO {
     Strides4 ys;      // output, channel dimension in `c`
     Epilogue<T> ep;   // scale/shift indexed by output channel (0..K); its res is not used here
     // Residual added before the activation (nullptr: none): y's shape, logical strides rs. It may
-    // be y itself only where conv2d writes y in one pass (the Python entry copies it otherwise).
+    // be y itself (same address and strides: conv2d then reads it from a copy where y receives
+    // partial sums first); no other overlap with y.
     // Paths that flatten (ho, wo) or (n, ho, wo) into one index need rs.h == Wo * rs.w (and rs.n ==
     // Ho * Wo * rs.w to merge the batch), as they need it of y.
     const T* r = nullptr;

@@ -1,5 +1,6 @@
 // Convolution cases of the native engine test: kernels::conv2d, called as the Python entry
-// (csrc/bindings/conv_entry.cpp) calls it, against the float64 direct loop, every write checked.
+// (csrc/bindings/conv_entry.cpp) calls it, against the float64 direct loop, every write checked;
+// with and without a residual (its own tensor of other strides, or y itself in place).
 #include <exception>
 #include <limits>
 #include <memory>
@@ -30,7 +31,8 @@ struct Layer {
 // batch-reduce kernel (taps, strides, asymmetric padding, dilation, groups), the stem's row runs
 // (7x7, 3 channels), several K panels with a team of threads (40 -> 70 channels), the depthwise
 // kernels (equal strides: padded planes; unequal: the general loop), a channel multiplier (groups
-// = C, K = 2C: not depthwise), an empty reduction (C = 0: y = epilogue(0)) and a 1x1 output.
+// = C, K = 2C: not depthwise), an empty reduction (C = 0: y = epilogue(0)), a 1x1 output, and two
+// layers for the residual (below).
 const Layer kLayers[] = {
     {"pointwise", 2, 8, 5, 7, 12, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},
     {"pointwise-g4", 2, 8, 6, 5, 12, 1, 1, 4, 1, 1, 0, 0, 0, 0, 1, 1},
@@ -45,6 +47,11 @@ const Layer kLayers[] = {
     {"multiplier-2", 1, 8, 7, 7, 16, 3, 3, 8, 1, 1, 1, 1, 1, 1, 1, 1},
     {"empty-reduction", 1, 0, 4, 4, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {"1x1-output", 3, 7, 3, 3, 5, 3, 3, 1, 1, 1, 0, 0, 0, 0, 1, 1},
+    // A reduction (720) longer than any k block: y receives partial sums before the residual's
+    // pass (residual = y must then be read from a copy); an NCHW plane above 64 x 64 (direct runs
+    // it through NHWC copies, the residual joining in the copy back).
+    {"3x3-80to24-long-k", 1, 80, 6, 7, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"plane-66x66", 1, 4, 66, 66, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {"3x3-winograd-70to40-asym", 2, 70, 11, 9, 40, 3, 3, 1, 1, 1, 0, 2, 1, 0, 1, 1},
 };
 
@@ -83,12 +90,26 @@ constexpr View kViews[] = {{"dense", 0, 0, 0, 0, 0},
                            {"x W-slice", 0, 2, 0, 0, 0},
                            {"y W-slice", 0, 0, 0, 0, 1}};
 
-// One layer's data in logical order, its epilogue and the reference result.
+// One layer's data in logical order, its epilogue and the reference result, without and with a
+// residual (res, N x K x Ho x Wo dense: ref_res, mag_res).
 struct LayerData {
-    std::vector<double> x, w, ref, mag;
+    std::vector<double> x, w, ref, mag, res, ref_res, mag_res;
     RefEpilogue ep;
     const char* ep_name;
 };
+
+// How a case passes the residual: none, its own tensor in the other memory order than y (strides
+// other than y's: the scalar write-back), its own tensor in y's order with a channel slice, or y
+// itself holding the residual (in place: y = act(conv + y)).
+enum class Res { none, other_order, sliced, in_place };
+const char* res_name(Res r) {
+    switch (r) {
+        case Res::none: return "";
+        case Res::other_order: return ", residual (other order)";
+        case Res::sliced: return ", residual (C-slice)";
+        default: return ", residual = y";
+    }
+}
 
 template <typename T>
 LayerData make_data(const ConvGeom& g, bool exact, int ep_kind, Rng& rng) {
@@ -110,6 +131,9 @@ LayerData make_data(const ConvGeom& g, bool exact, int ep_kind, Rng& rng) {
     if (ep_kind == 2) d.ep.scale = channel(true), d.ep.shift = channel(false), d.ep.act = Act::relu6;
     if (ep_kind == 3) d.ep.scale = channel(true);
     ref_conv(g, d.x, d.w, d.ep, d.ref, d.mag);
+    d.res.resize(d.ref.size());
+    for (double& v : d.res) v = draw<T>(rng, exact, 3);
+    ref_conv(g, d.x, d.w, d.ep, d.ref_res, d.mag_res, &d.res);
     return d;
 }
 
@@ -127,7 +151,7 @@ constexpr double kSentinel = -999.25;  // y's padding: must survive the call
 
 template <typename T>
 void conv_case(Group& grp, const char* layer, const ConvGeom& g, const LayerData& d, ConvAlgo algo, const View& v,
-               const kernels::PackedWeights<T>* pw, const char* pw_name, int nt, bool exact) {
+               const kernels::PackedWeights<T>* pw, const char* pw_name, int nt, bool exact, Res res) {
     const T nan = std::numeric_limits<T>::quiet_NaN();
     const dim_t ho = g.ho(), wo = g.wo();
     // x's padding is NaN: a read outside the tensor would reach the result.
@@ -138,10 +162,18 @@ void conv_case(Group& grp, const char* layer, const ConvGeom& g, const LayerData
             for (dim_t h = 0; h < g.h; ++h)
                 for (dim_t w = 0; w < g.w; ++w)
                     x.buf[x.offset(i, c, h, w)] = static_cast<T>(d.x[static_cast<std::size_t>(((i * g.c + c) * g.h + h) * g.w + w)]);
-    for (dim_t i = 0; i < g.n; ++i)  // y is written, never read: NaN where results go
+    // y is written, never read: NaN where results go (or the residual, in place). The residual's
+    // own tensor is padded with NaN: a read outside it would reach the result.
+    const bool own_res = res == Res::other_order || res == Res::sliced;
+    Tensor4<T> r(g.n, g.k, ho, wo, res == Res::other_order ? !g.nhwc : g.nhwc, 0, res == Res::sliced ? 2 : 0, 0, nan);
+    for (dim_t i = 0; i < g.n; ++i)
         for (dim_t k = 0; k < g.k; ++k)
             for (dim_t h = 0; h < ho; ++h)
-                for (dim_t w = 0; w < wo; ++w) y.buf[y.offset(i, k, h, w)] = nan;
+                for (dim_t w = 0; w < wo; ++w) {
+                    const T rv = static_cast<T>(d.res[static_cast<std::size_t>(((i * g.k + k) * ho + h) * wo + w)]);
+                    y.buf[y.offset(i, k, h, w)] = res == Res::in_place ? rv : nan;
+                    if (own_res) r.buf[r.offset(i, k, h, w)] = rv;
+                }
     const std::vector<T> wt(d.w.begin(), d.w.end());
     const std::vector<T> scale(d.ep.scale.begin(), d.ep.scale.end()), shift(d.ep.shift.begin(), d.ep.shift.end());
 
@@ -150,12 +182,14 @@ void conv_case(Group& grp, const char* layer, const ConvGeom& g, const LayerData
     io.ep.scale = scale.empty() ? nullptr : scale.data();
     io.ep.shift = shift.empty() ? nullptr : shift.data();
     io.ep.act = d.ep.act;
+    if (own_res) io.r = r.buf.data(), io.rs = r.st;
+    if (res == Res::in_place) io.r = io.y, io.rs = io.ys;
     // What conv_entry.cpp does before conv2d: 'gemm' reads the image as one matrix, so an x whose
     // rows are not one stride runs the implicit path instead (effective_algo).
     if (algo == ConvAlgo::gemm && g.h > 1 && io.xs.h != g.w * io.xs.w) algo = ConvAlgo::convgemm;
 
     const std::string desc = std::string(layer) + " " + algo_name(algo) + (g.nhwc ? " NHWC " : " NCHW ") + v.name + ", " +
-                             d.ep_name + ", " + pw_name + ", threads=" + std::to_string(nt) +
+                             d.ep_name + res_name(res) + ", " + pw_name + ", threads=" + std::to_string(nt) +
                              (exact ? ", exact" : ", random");
     const double tol = 2.0 * static_cast<double>(g.kd() + 4) * std::numeric_limits<T>::epsilon();
     CaseCheck check(grp, desc, exact, tol);
@@ -165,14 +199,16 @@ void conv_case(Group& grp, const char* layer, const ConvGeom& g, const LayerData
         check.fail(std::string("threw: ") + e.what());
         return;
     }
+    const std::vector<double>& ref = res == Res::none ? d.ref : d.ref_res;
+    const std::vector<double>& mag = res == Res::none ? d.mag : d.mag_res;
     std::vector<bool> inside(y.buf.size(), false);
     for (dim_t i = 0; i < g.n; ++i)
         for (dim_t k = 0; k < g.k; ++k)
             for (dim_t h = 0; h < ho; ++h)
                 for (dim_t w = 0; w < wo; ++w) {
-                    const std::size_t o = y.offset(i, k, h, w), r = static_cast<std::size_t>(((i * g.k + k) * ho + h) * wo + w);
+                    const std::size_t o = y.offset(i, k, h, w), q = static_cast<std::size_t>(((i * g.k + k) * ho + h) * wo + w);
                     inside[o] = true;
-                    check.value(static_cast<double>(y.buf[o]), d.ref[r], d.mag[r], static_cast<long>(i * g.k + k),
+                    check.value(static_cast<double>(y.buf[o]), ref[q], mag[q], static_cast<long>(i * g.k + k),
                                 static_cast<long>(h * wo + w));
                 }
     for (std::size_t o = 0; o < inside.size(); ++o)
@@ -229,8 +265,11 @@ void conv_cases(Group& grp, const kernels::Engine<T>* other, std::uint64_t seed)
                         int vi = static_cast<int>(counter % 4);
                         if (vi == 3 && !rows_free && g.ho() > 1) vi = 1;
                         const int nt = kThreads[(counter / 4 + counter) % 4];
+                        // The residual rotates in a cycle of 5 (prime to the others): none twice.
+                        static constexpr Res kRes[] = {Res::none, Res::other_order, Res::in_place, Res::none, Res::sliced};
+                        const Res res = kRes[(counter / 2 + counter) % 5];
                         ++counter;
-                        conv_case<T>(grp, l.name, g, d, algo, kViews[vi], pw, pw_name, nt, exact);
+                        conv_case<T>(grp, l.name, g, d, algo, kViews[vi], pw, pw_name, nt, exact, res);
                     }
                 }
             }

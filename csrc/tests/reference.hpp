@@ -43,9 +43,11 @@ struct RefEpilogue {
 };
 
 // y (N x K x Ho x Wo, dense) = epilogue(conv(x, w)) with x N x C x H x W dense and w K x C/groups
-// x R x S dense; mag: |scale| sum |x||w| + |shift| per output.
+// x R x S dense; mag: |scale| sum |x||w| + |shift| per output. res (nullptr: none): a residual
+// N x K x Ho x Wo dense, added before the activation (mag += |res|).
 inline void ref_conv(const kernels::ConvGeom& g, const std::vector<double>& x, const std::vector<double>& w,
-                     const RefEpilogue& ep, std::vector<double>& y, std::vector<double>& mag) {
+                     const RefEpilogue& ep, std::vector<double>& y, std::vector<double>& mag,
+                     const std::vector<double>* res = nullptr) {
     const dim_t ho_n = g.ho(), wo_n = g.wo(), cg = g.cg(), kg = g.kg();
     y.assign(static_cast<std::size_t>(g.n * g.k * ho_n * wo_n), 0.0);
     mag.assign(y.size(), 0.0);
@@ -67,12 +69,13 @@ inline void ref_conv(const kernels::ConvGeom& g, const std::vector<double>& x, c
                             }
                     const double sc = ep.scale.empty() ? 1.0 : ep.scale[k];
                     const double sh = ep.shift.empty() ? 0.0 : ep.shift[k];
-                    double v = sc * s + sh;
+                    const std::size_t o = static_cast<std::size_t>(((n * g.k + k) * ho_n + ho) * wo_n + wo);
+                    const double rv = res ? (*res)[o] : 0.0;
+                    double v = sc * s + sh + rv;
                     if (ep.act != kernels::Act::none && v < 0.0) v = 0.0;
                     if (ep.act == kernels::Act::relu6 && v > 6.0) v = 6.0;
-                    const std::size_t o = static_cast<std::size_t>(((n * g.k + k) * ho_n + ho) * wo_n + wo);
                     y[o] = v;
-                    mag[o] = std::fabs(sc) * t + std::fabs(sh);
+                    mag[o] = std::fabs(sc) * t + std::fabs(sh) + std::fabs(rv);
                 }
 }
 

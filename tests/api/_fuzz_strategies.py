@@ -242,6 +242,12 @@ def self_overlapping(x: np.ndarray) -> bool:
     return bool((np.diff(off) < x.itemsize).any())
 
 
+def same_view(x: Any, y: Any) -> bool:
+    """x and y address the same elements in the same order (residual=out in place)."""
+    return (x.shape == y.shape and x.__array_interface__["data"][0] == y.__array_interface__["data"][0]
+            and all(a == b or n <= 1 for a, b, n in zip(x.strides, y.strides, x.shape)))
+
+
 def overlap_exact(x: Any, y: Any) -> bool:
     """x and y (ndarrays) have a byte in common."""
     if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)) or x.size == 0 or y.size == 0:
@@ -972,9 +978,10 @@ def run_matmul(case: MatmulCase, backends=None) -> None:
 @dataclasses.dataclass(frozen=True, repr=False)
 class ConvCase(Case):
     """hpc_kernels.conv2d(x, w, bias, stride=, padding=, dilation=, groups=, layout=, activation=,
-    scale=, shift=, algorithm=, out=); out: an A, None or "x"/"w"/"bias". plan: run it as
-    hpc_kernels.Conv2d(w, bias, ...)(x, out=) instead; mutate: then overwrite w, bias, scale and
-    shift between building the plan and calling it (a plan owns what it packed)."""
+    scale=, shift=, algorithm=, out=, residual=); out: an A, None or "x"/"w"/"bias"; residual:
+    an A, None or "out" (in place: y = act(conv + y)). plan: run it as
+    hpc_kernels.Conv2d(w, bias, ...)(x, out=, residual=) instead; mutate: then overwrite w, bias,
+    scale and shift between building the plan and calling it (a plan owns what it packed)."""
 
     x: Any
     w: Any
@@ -991,13 +998,17 @@ class ConvCase(Case):
     out: Any = None
     plan: bool = False
     mutate: bool = False
+    residual: Any = None
 
     def build(self) -> Built:
         specs = {k: getattr(self, k) for k in ("x", "w", "bias", "scale", "shift")}
         if isinstance(self.out, A):
             specs["out"] = self.out
+        if isinstance(self.residual, A):
+            specs["residual"] = self.residual  # after out: it may be placed near it
         bt = build(specs)
         bt.objs["out"] = bt.objs[self.out] if isinstance(self.out, str) else bt.objs.get("out")
+        bt.objs["residual"] = bt.objs["out"] if self.residual == "out" else bt.objs.get("residual")
         return bt
 
     def geometry(self, e: Expect, sx: Optional[Tuple[int, ...]], sw: Optional[Tuple[int, ...]]):
@@ -1094,6 +1105,20 @@ class ConvCase(Case):
             params = {} if self.plan else {"w": w}
             soft = {} if self.plan else {k: objs[k] for k in ("bias", "scale", "shift")}
             output_check(e, "out", out, dt, geo and geo["out_shape"], {"x": x, **params}, soft=soft, hw=hw)
+        res = objs.get("residual")
+        if res is not None:  # conv_args.check_residual: dtype, shape, then overlap with out (out itself is fine)
+            if isinstance(res, RaisingArray):
+                e.bad(Refused, "residual.__array__ raises")
+            elif isinstance(res, np.ndarray) and res.dtype != object:
+                if dt is not None and res.dtype != dt:
+                    e.bad(TypeError, f"residual has dtype {res.dtype}")
+                elif geo is not None and res.shape != geo["out_shape"]:
+                    e.bad(ValueError, f"residual has shape {res.shape}")
+                elif (isinstance(out, np.ndarray) and res is not out and overlap_exact(res, out)
+                      and not same_view(res, out)):
+                    e.bad(ValueError, "residual overlaps out")
+            else:
+                e.incomplete = True
         return e, geo
 
     def _kw(self) -> dict:
@@ -1104,7 +1129,7 @@ class ConvCase(Case):
         x = bt.objs
         if not self.plan:
             return hpc_kernels.conv2d(x["x"], x["w"], x["bias"], scale=x["scale"], shift=x["shift"], out=x["out"],
-                                  backend=backend, **self._kw())
+                                  backend=backend, residual=x["residual"], **self._kw())
         o.phase = "build"
         plan = hpc_kernels.Conv2d(x["w"], x["bias"], scale=x["scale"], shift=x["shift"], backend=backend, **self._kw())
         changed = np.flatnonzero(bt.arena != o.before)
@@ -1117,14 +1142,14 @@ class ConvCase(Case):
                     bt.arena[element_bytes(v, bt.arena.ctypes.data)] = 0x3F  # ~0.75 / ~0.75 in f32 / f64
             o.before = bt.arena.copy()
         o.phase = "call"
-        return plan(x["x"], out=x["out"])
+        return plan(x["x"], out=x["out"], residual=x["residual"])
 
 
 def run_conv(case: ConvCase, backends=None) -> None:
     op = "plan" if case.plan else "conv2d"
     fresh = case.build()
     expect, geo = case.expect(fresh.objs)
-    vals = {k: values64(fresh.objs[k]) for k in ("x", "w", "bias", "scale", "shift")}
+    vals = {k: values64(fresh.objs[k]) for k in ("x", "w", "bias", "scale", "shift", "residual")}
 
     def check(o: Outcome) -> None:
         out = o.built.objs["out"]
@@ -1145,7 +1170,7 @@ def run_conv(case: ConvCase, backends=None) -> None:
             ref, bound = conv2d_ref_and_bound(
                 vals["x"], vals["w"], vals["bias"], stride=geo["stride"], padding=geo["pad"], dilation=geo["dil"],
                 groups=geo["g"], layout=case.layout, activation=case.activation, scale=vals["scale"],
-                shift=vals["shift"], dtype=dt)
+                shift=vals["shift"], dtype=dt, residual=vals["residual"])
         check_values(o.result, ref, bound, dt, o.backend, op)
 
     run_all(op, case, case.call, expect, check, backends)
@@ -1252,6 +1277,9 @@ def conv_taps_ref(vals: dict, geo: dict, layout: str, activation: Optional[str],
         y, mag = y * vals["scale"].reshape(ch), mag * np.abs(vals["scale"]).reshape(ch)
     if vals["shift"] is not None:
         y, mag = y + vals["shift"].reshape(ch), mag + np.abs(vals["shift"]).reshape(ch)
+    if vals.get("residual") is not None:
+        r = vals["residual"] if layout == "NCHW" else vals["residual"].transpose(0, 3, 1, 2)
+        y, mag = y + r, mag + np.abs(r)
     if activation:
         y = np.maximum(y, 0.0) if activation == "relu" else np.clip(y, 0.0, 6.0)
     bound = (2 * cg * geo["r"] * geo["s"] + 8) * EPS[dt] * mag
@@ -1579,8 +1607,31 @@ def conv_cases(draw, plan: bool = False) -> ConvCase:
         small = geo is not None and max(geo["out_shape"]) <= 4096
         oshape = geo["out_shape"] if small else (n, k, h, w)  # a huge output is not built (it is refused)
         out = draw(output_specs(oshape, dt, ("x", "w") + (("bias",) if isinstance(bias, A) and bias.kind == "ndarray" else ())))
+    residual = None
+    if draw(rare(4)):
+        residual = draw(residual_specs(xs, ws, stride, padding, dilation, groups, layout, dt, out))
     return ConvCase(x, wspec, bias, scale, shift, stride, padding, dilation, groups, layout, activation, algorithm, out,
-                    plan=plan, mutate=plan and draw(st.booleans()))
+                    plan=plan, mutate=plan and draw(st.booleans()), residual=residual)
+
+
+@st.composite
+def residual_specs(draw, xs, ws, stride, padding, dilation, groups, layout, dt, out):
+    """A residual: usually an array of the output's shape and dtype in any layout; sometimes out
+    itself, a wrong dtype or shape, or an array placed inside out's memory."""
+    if isinstance(out, A) and draw(rare(4)):
+        return "out"
+    geo = ConvCase(None, None, stride=stride, padding=padding, dilation=dilation, groups=groups,
+                   layout=layout).geometry(Expect(), xs, ws)
+    shape = geo["out_shape"] if geo is not None and max(geo["out_shape"]) <= 4096 else (1, 1, 1, 1)
+    r = draw(st.integers(0, 11))
+    if r == 11:
+        dt = draw(st.sampled_from(("float32", "float64", "float16", "int32")))
+    if r == 10:
+        shape = tuple(n + 1 for n in shape)
+    spec = draw(arrays(shape, dt))
+    if r == 9 and isinstance(out, A):
+        spec = dataclasses.replace(spec, near=("out", draw(st.integers(-2, 2))), misalign=0)
+    return spec
 
 
 @st.composite

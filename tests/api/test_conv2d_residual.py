@@ -3,8 +3,8 @@
 Against the float64 oracle of tests/_conv_reference.py on every backend here (cpu on every ISA
 this CPU runs, reference, numba, opencl on PoCL): exact integer data for every algorithm x layout x
 activation over layers that reach each cpu path (blocked GEMM, unpacked GEMM, 1x1, groups, the
-batch-reduce direct kernel, depthwise NCHW/NHWC and its avx512 rows, NCHW planes through NHWC
-copies, an empty reduction), random data within the K-scaled bound, residual=out in place
+batch-reduce direct kernel, depthwise NCHW/NHWC and its avx512 rows, Winograd, NCHW planes through
+NHWC copies, an empty reduction), random data within the K-scaled bound, residual=out in place
 (including reductions long enough to be split into several k blocks, whose partial sums go
 through y), strided residual views, NaN propagation, Conv2d plans and the argument errors.
 """
@@ -34,10 +34,12 @@ PATH_LAYERS = [
     _BY_NAME["dw-3x3-wide-c20"],
     _BY_NAME["dw-s3-d2-5x5"],
     _BY_NAME["3x3-plane-66x70-c16"],
+    _BY_NAME["3x3-winograd-c64-k70-b2"],
+    _BY_NAME["3x3-winograd-c67-k64-asym"],
     _BY_NAME["7x7-s2-p3-stem"],
     Layer("c80-3x3", 2, 80, 6, 7, 24, (3, 3), padding=1),
-    _BY_NAME["3x3-winograd-c64-k70-b2"],  # "auto" runs Winograd: its output transform adds the residual
 ]
+SLOW_LAYERS = ("3x3-plane-66x70-c16", "3x3-winograd-c64-k70-b2", "3x3-winograd-c67-k64-asym")
 
 
 def _backends():
@@ -72,15 +74,15 @@ def _ref(layer, ops, layout, act, residual):
 
 
 def _algorithms(layer, layout, backend):
-    """The applicable algorithms this backend implements ("auto" always)."""
-    implemented = hpc_kernels._dispatch._load(backend).algorithms
-    return [a for a in layer_algorithms(layer, layout) if a == "auto" or a in implemented]
+    """The layer's algorithms that the backend implements (the others raise ValueError there)."""
+    implemented = set(hpc_kernels.get_backend(backend).algorithms) | {"auto"}
+    return [a for a in layer_algorithms(layer, layout) if a in implemented]
 
 
 def _exact_cases():
     for li, layer in enumerate(PATH_LAYERS):
         for backend in BACKENDS:
-            if backend != "cpu" and layer.name == "3x3-plane-66x70-c16":
+            if backend != "cpu" and layer.name in SLOW_LAYERS:
                 continue  # the slow Python backends: this layer is for the cpu's NHWC-copy path
             for layout in LAYOUTS:
                 for ai, alg in enumerate(_algorithms(layer, layout, backend)):
@@ -134,8 +136,8 @@ def test_residual_engines_exact(cpu_engine, layer, layout, rng):
 @pytest.mark.parametrize("layer", PATH_LAYERS, ids=lambda l: l.name)
 def test_residual_is_out_in_place(layer, layout, backend, rng):
     """residual=out: y = act(conv + y) in place, also where y receives partial sums first."""
-    if backend != "cpu" and layer.name == "3x3-plane-66x70-c16":
-        pytest.skip("the cpu's NHWC-copy layer")
+    if backend != "cpu" and layer.name in SLOW_LAYERS:
+        pytest.skip("a layer for the cpu's own paths (slow on the Python backends)")
     for alg in _algorithms(layer, layout, backend):
         ops = int_operands(rng, layer.x_shape(layout), layer.w_shape, np.float32, bias=True)
         ys = output_shape(layer.x_shape(layout), layer.w_shape, layer.stride, layer.padding, layer.dilation, layout)

@@ -332,12 +332,11 @@ class CudaBackend(Backend):
         ldw = wpk.shape[-1]
         vec = [t.data.ptr if t is not None else 0 for t in (wts.dev(t_) for t_ in ("bias", "scale", "shift"))]
         act = {"": 0, "relu": 1, "relu6": 2}[spec.activation]
-        # The residual (a device array device.conv2d prepared: H and W one stride, not y): its
-        # image, channel and pixel strides, like y's; a null pointer when there is none.
-        rstr = plan.out_strides(_estrides(r), spec.layout, shape.wo) if r is not None else plan.Pixels(0, 0, 0)
-        rtail = (_u64(r.data.ptr if r is not None else 0), _i64(rstr.yn), _i64(rstr.yk), _i64(rstr.yp))
+        # The residual (a device array device.conv2d prepared: not y's memory), laid out with y's
+        # strides: ConvOut reads res[o] beside y[o] (own strides cost registers in the keys).
+        r = _with_strides_of(y, r) if r is not None else None  # (a _Kept copy lives to the launches' end)
         tail = (_i64(ystr.yn), _i64(ystr.yk), _i64(ystr.yp), _i32(shape.ho * shape.wo), *(_u64(p) for p in vec), _i32(act),
-                *rtail)
+                _ptr(r))
         tuned = cfg not in (S.SIMT_DEFAULT.get(dt), S.TC_DEFAULT.get(kind))
         if kind != "simt" and not pix_rows and not tuned:
             cfg = S.TC_CONV_NCHW_DEFAULT[kind]  # register gathers: eight warps halve the staged elements
@@ -404,6 +403,30 @@ class CudaBackend(Backend):
                 self._taps.clear()
             t = self._taps[key] = cp.asarray(plan.taps(shape, spec, xs))
         return t
+
+
+def _with_strides_of(y, r):
+    """r itself when its element strides are y's (dimensions of length 1 aside), else a copy of
+    it in new memory viewed with y's strides (negative ones included); the view's .base keeps
+    that memory (a raw-pointer view need not)."""
+    if all(a == b or n <= 1 for a, b, n in zip(r.strides, y.strides, y.shape)):
+        return r
+    item = y.itemsize
+    lo = sum((n - 1) * s for n, s in zip(y.shape, y.strides) if s < 0 and n > 0) // item
+    hi = sum((n - 1) * s for n, s in zip(y.shape, y.strides) if s > 0 and n > 0) // item
+    buf = cp.empty(hi - lo + 1, y.dtype)
+    view = cp.ndarray(y.shape, y.dtype, buf.data + (-lo) * item, y.strides)
+    view[...] = r
+    return _Kept(view, buf)
+
+
+class _Kept:
+    """A device view and the allocation it points into, alive together (the view's .data.ptr is
+    what the launch reads)."""
+
+    def __init__(self, view, owner) -> None:
+        self.view, self.owner = view, owner
+        self.data = view.data
 
 
 def _strided(x2, offset: int, stride: int, count: int):

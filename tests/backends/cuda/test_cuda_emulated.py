@@ -175,3 +175,47 @@ def test_conv2d_out_slice_and_plan(emu, rng):
     plan = hpc_kernels.Conv2d(ops["w"], ops["bias"], padding=1, layout="NHWC", activation="relu", backend="cuda")
     np.testing.assert_array_equal(np.asarray(plan(fc.device(ops["x"]))), ref)
     np.testing.assert_array_equal(np.asarray(plan(fc.device(ops["x"]))), ref)  # packed weights reused
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("algorithm", ["auto", "im2col", "gemm"])
+@pytest.mark.parametrize("dt", ["float32", "float64", "float16"])
+def test_conv2d_residual(emu, layout, algorithm, dt, rng):
+    """residual= through ConvOut's epilogue arguments: a device residual (fresh, a strided view,
+    out itself), a NumPy one, and a plan's; NaN in it propagates."""
+    xs, ws = ((2, 6, 5, 5), (8, 6, 1, 1)) if algorithm == "gemm" else ((2, 6, 7, 5), (8, 6, 3, 3))
+    pad = 0 if algorithm == "gemm" else 1
+    if layout == "NHWC":
+        xs = (xs[0], xs[2], xs[3], xs[1])
+    ops = int_operands(rng, xs, ws, np.float32, bias=True, scale=True, layout=layout)
+    ys = (xs[0], 8, xs[2] - ws[2] + 1 + 2 * pad, xs[3] - ws[3] + 1 + 2 * pad) if layout == "NCHW" else \
+        (xs[0], xs[1] - ws[2] + 1 + 2 * pad, xs[2] - ws[3] + 1 + 2 * pad, 8)
+    r = small_ints(rng, ys, np.float32)
+    ref = conv2d_ref(ops["x"], ops["w"], ops["bias"], padding=pad, layout=layout, activation="relu", scale=ops["scale"],
+                     residual=r)
+    dev = {k: None if v is None else fc.device(v.astype(dt)) for k, v in ops.items()}
+    kw = dict(padding=pad, layout=layout, activation="relu", scale=dev["scale"], algorithm=algorithm)
+    y = hpc_kernels.conv2d(dev["x"], dev["w"], dev["bias"], residual=fc.device(r.astype(dt)), **kw)
+    np.testing.assert_array_equal(np.asarray(y, np.float64), ref)
+    big = fc.device(np.zeros(ys[:-1] + (2 * ys[-1],), dt))  # a residual whose last axis is stepped
+    big[..., ::2] = r.astype(dt)
+    y = hpc_kernels.conv2d(dev["x"], dev["w"], dev["bias"], residual=big[..., ::2], **kw)
+    np.testing.assert_array_equal(np.asarray(y, np.float64), ref)
+    y = hpc_kernels.conv2d(dev["x"], dev["w"], dev["bias"], residual=r.astype(dt), **kw)  # NumPy residual
+    np.testing.assert_array_equal(np.asarray(y, np.float64), ref)
+    inplace = fc.device(r.astype(dt))
+    assert hpc_kernels.conv2d(dev["x"], dev["w"], dev["bias"], residual=inplace, out=inplace, **kw) is inplace
+    np.testing.assert_array_equal(np.asarray(inplace, np.float64), ref)
+    plan = hpc_kernels.Conv2d(dev["w"], dev["bias"], scale=dev["scale"], padding=pad, layout=layout, activation="relu",
+                              algorithm=algorithm, backend="cuda")
+    np.testing.assert_array_equal(np.asarray(plan(dev["x"], residual=fc.device(r.astype(dt))), np.float64), ref)
+    rn = r.astype(dt)
+    rn.flat[3] = np.nan
+    y = np.asarray(hpc_kernels.conv2d(dev["x"], dev["w"], dev["bias"], residual=fc.device(rn), **kw), np.float64)
+    assert np.isnan(y).sum() == 1 and np.isnan(y.flat[3])
+    cax = 1 if layout == "NCHW" else 3  # channel slices of one array: valid outputs, overlapping
+    overlap = fc.device(np.zeros(tuple(d + 1 if i == cax else d for i, d in enumerate(ys)), dt))
+    lo, hi = [slice(None)] * 4, [slice(None)] * 4
+    lo[cax], hi[cax] = slice(0, -1), slice(1, None)
+    with pytest.raises(ValueError, match="residual and out share memory"):
+        hpc_kernels.conv2d(dev["x"], dev["w"], dev["bias"], residual=overlap[tuple(hi)], out=overlap[tuple(lo)], **kw)

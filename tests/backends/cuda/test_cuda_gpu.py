@@ -236,3 +236,38 @@ def test_errors():
         hpc_kernels.gemm(cp.ones((2, 2), cp.int32), cp.ones((2, 2), cp.int32))
     with pytest.raises(ValueError, match="do not agree"):
         hpc_kernels.gemm(a, cp.ones((3, 4), cp.float32))
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("algorithm", ["auto", "im2col", "convgemm", "gemm"])
+@pytest.mark.parametrize("dt,precision", CASES)
+def test_conv2d_residual(layout, algorithm, dt, precision, rng):
+    """residual= in ConvOut's epilogue, integer data: a fresh device residual, a channel-strided
+    view (copied to y's strides by the host), out itself (in place) and a plan's call."""
+    ws = (24, 16, 1, 1) if algorithm == "gemm" else (24, 16, 3, 3)
+    pad = 0 if algorithm == "gemm" else 1
+    xs = (2, 16, 9, 7) if layout == "NCHW" else (2, 9, 7, 16)
+    ops = int_operands(rng, xs, ws, np.float32, bias=True, layout=layout)
+    ys = (2, 24, 9, 7) if layout == "NCHW" else (2, 9, 7, 24)
+    r = small_ints(rng, ys, np.float32)
+    ref = conv2d_ref(ops["x"], ops["w"], ops["bias"], padding=pad, layout=layout, activation="relu", residual=r)
+    x, w, b = (cp.asarray(ops[k].astype(dt)) for k in ("x", "w", "bias"))
+    kw = dict(padding=pad, layout=layout, activation="relu", algorithm=algorithm, precision=precision)
+    tol = UNIT[dt] * np.abs(ref) if dt in ("float16", "bfloat16") else 0.0
+
+    def check(y, what):
+        got = cp.asnumpy(y).astype(np.float64)
+        assert np.all(np.abs(got - ref) <= tol), f"{what} {layout} {algorithm} {dt} {precision}"
+
+    check(hpc_kernels.conv2d(x, w, b, residual=cp.asarray(r.astype(dt)), **kw), "fresh")
+    cax = 1 if layout == "NCHW" else 3
+    big = cp.asarray(np.zeros(tuple(2 * d if i == cax else d for i, d in enumerate(ys)), dt))
+    view = big[:, ::2] if layout == "NCHW" else big[..., ::2]
+    view[...] = cp.asarray(r.astype(dt))
+    check(hpc_kernels.conv2d(x, w, b, residual=view, **kw), "strided view")
+    y = cp.asarray(r.astype(dt))
+    assert hpc_kernels.conv2d(x, w, b, residual=y, out=y, **kw) is y
+    check(y, "in place")
+    if precision is None:  # (plans take no precision= of their own)
+        plan = hpc_kernels.Conv2d(w, b, padding=pad, layout=layout, activation="relu", algorithm=algorithm, backend="cuda")
+        check(plan(x, residual=cp.asarray(r.astype(dt))), "plan")
