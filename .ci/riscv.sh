@@ -3,7 +3,7 @@
 # vector length given (default 128 256 512 1024 bits): the rvv micro-kernels must be selected and
 # pass at every VLEN with OpenMP threads, a core without V must select generic and pass, and the rvv
 # kernels forced onto a core without V must die with SIGILL (so the passes above really ran vector code).
-#   bash .ci/riscv.sh [VLEN...]                     CI form: rvv groups per VLEN (~3 min on 2 cores)
+#   bash .ci/riscv.sh [VLEN...]                     CI form: rvv groups per VLEN (~4 min of CPU time)
 #   KERNELS_RISCV_FULL=1 bash .ci/riscv.sh [VLEN...]  full form: every group (rvv and generic) per VLEN
 # Two builds: the mixed one (cmake/riscv64-gcc-clang-rvv.cmake: GCC 12 with OpenMP through libgomp,
 # csrc/arch/rvv/ compiled by clang-16, which has the RVV intrinsics GCC 12 lacks), run at every VLEN
