@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # RISC-V: cross-builds the engine test (csrc/tests/) for riscv64 and runs it under qemu-user at each
 # vector length given (default 128 256 512 1024 bits): the rvv micro-kernels must be selected and
-# pass at every VLEN, a core without V must select generic and pass, and the rvv kernels forced onto
-# a core without V must die with SIGILL (so the passes above really ran vector code).
-#   bash .ci/riscv.sh [VLEN...]                     CI form: rvv groups per VLEN (~5 min on 2 cores)
+# pass at every VLEN with OpenMP threads, a core without V must select generic and pass, and the rvv
+# kernels forced onto a core without V must die with SIGILL (so the passes above really ran vector code).
+#   bash .ci/riscv.sh [VLEN...]                     CI form: rvv groups per VLEN (~4 min of CPU time)
 #   KERNELS_RISCV_FULL=1 bash .ci/riscv.sh [VLEN...]  full form: every group (rvv and generic) per VLEN
-# Two builds: clang >= 16 (the RVV intrinsics; no OpenMP, Debian has no riscv64 libomp:
-# cmake/riscv64-clang.cmake) and GCC 12 with OpenMP (generic kernels only: cmake/riscv64-gcc.cmake).
+# Two builds: the mixed one (cmake/riscv64-gcc-clang-rvv.cmake: GCC 12 with OpenMP through libgomp,
+# csrc/arch/rvv/ compiled by clang-16, which has the RVV intrinsics GCC 12 lacks), run at every VLEN
+# and without V; and clang-16 alone (cmake/riscv64-clang.cmake: no OpenMP, Debian has no riscv64
+# libomp), the single-threaded engine, run at the first VLEN (CI form) or every VLEN (full form).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,11 +35,11 @@ build() {  # build <dir> <toolchain file>
     -DKERNELS_BUILD_BLAS=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$1" --parallel "$jobs" >/dev/null
 }
-rv="build/ci-riscv-clang"      # rvv + generic, single-threaded
-omp="build/ci-riscv-gcc-openmp"  # generic, OpenMP
-echo "== riscv: cross builds ($rv, $omp)"
+omp="build/ci-riscv-gcc-clang-rvv"  # rvv (clang) + generic (GCC), OpenMP (libgomp)
+rv="build/ci-riscv-clang"           # rvv + generic, all clang, single-threaded
+echo "== riscv: cross builds ($omp, $rv)"
+build "$omp" cmake/riscv64-gcc-clang-rvv.cmake
 build "$rv" cmake/riscv64-clang.cmake
-build "$omp" cmake/riscv64-gcc.cmake
 
 cpu() { echo "rv64,v=true,vlen=$1,elen=64,vext_spec=v1.0"; }
 t_all=$SECONDS
@@ -53,24 +55,45 @@ run() {
 rvv_only=(KERNELS_TEST_ISAS=rvv); [ "$full" = 1 ] && rvv_only=()
 gen_only=(KERNELS_TEST_ISAS=generic); [ "$full" = 1 ] && gen_only=()
 
-echo "== riscv: rvv under qemu, no OpenMP ($([ "$full" = 1 ] && echo all groups || echo rvv groups))"
-for v in "${vlens[@]}"; do run "$rv/vlen$v.log" rvv "$(cpu "$v")" "$rv/kernels_engine_test" "${rvv_only[@]}"; done
+# threaded <log>: the binary was built with OpenMP and a team of 7 (the most the cases ask for) ran
+# on 7 OS threads, so the 2-, 3- and 7-thread cases really split the work.
+threaded() {
+  grep -q "^kernels_engine_test: built with OpenMP" "$1" || { head -3 "$1"; echo "riscv.sh: $1: not built with OpenMP"; exit 1; }
+  grep -q "^OpenMP team: 7 threads asked, 7 in the team, 7 distinct OS threads" "$1" \
+    || { head -3 "$1"; echo "riscv.sh: $1: the OpenMP team did not run on 7 threads"; exit 1; }
+}
+
+echo "== riscv: rvv with OpenMP under qemu ($([ "$full" = 1 ] && echo all groups || echo rvv groups))"
+for v in "${vlens[@]}"; do
+  run "$omp/vlen$v.log" rvv "$(cpu "$v")" "$omp/kernels_engine_test" "${rvv_only[@]}"
+  threaded "$omp/vlen$v.log"
+done
+
+# The clang-only build: the same rvv code, the single-threaded engine.
+no_omp_vlens=("${vlens[0]}"); [ "$full" = 1 ] && no_omp_vlens=("${vlens[@]}")
+echo "== riscv: clang build without OpenMP, VLEN ${no_omp_vlens[*]} ($([ "$full" = 1 ] && echo all groups || echo rvv groups))"
+for v in "${no_omp_vlens[@]}"; do
+  run "$rv/vlen$v.log" rvv "$(cpu "$v")" "$rv/kernels_engine_test" "${rvv_only[@]}"
+  grep -q "^kernels_engine_test: built without OpenMP" "$rv/vlen$v.log" || { echo "riscv.sh: expected the clang build without OpenMP"; exit 1; }
+done
 # qemu 7.2 sets AT_HWCAP's V bit: the probe's positive answer (a kernel that runs V without
 # announcing it) only shows with the bit ignored.
-run "$rv/probe.log" rvv "$(cpu 128)" "$rv/kernels_engine_test" KERNELS_RVV_PROBE=1 KERNELS_TEST_ISAS=none KERNELS_TEST_FORCE_ISA=rvv
-grep -q "^forced rvv: 2 kernel(s) computed C = A\*B" "$rv/probe.log" || { cat "$rv/probe.log"; echo "riscv.sh: forced rvv kernels wrong"; exit 1; }
+for b in "$omp" "$rv"; do
+  run "$b/probe.log" rvv "$(cpu 128)" "$b/kernels_engine_test" KERNELS_RVV_PROBE=1 KERNELS_TEST_ISAS=none KERNELS_TEST_FORCE_ISA=rvv
+  grep -q "^forced rvv: 2 kernel(s) computed C = A\*B" "$b/probe.log" || { cat "$b/probe.log"; echo "riscv.sh: $b: forced rvv kernels wrong"; exit 1; }
+done
 
-echo "== riscv: no V (-cpu rv64): generic selected; rvv forced must die with SIGILL"
-run "$rv/novector.log" generic rv64 "$rv/kernels_engine_test" "${gen_only[@]}"
-set +e
-KERNELS_TEST_ISAS=none KERNELS_TEST_FORCE_ISA=rvv qemu-riscv64-static -cpu rv64 "$rv/kernels_engine_test" > "$rv/forced.log" 2>&1
-rc=$?
-set -e
-grep -q "^forcing ukr_f32_rvv" "$rv/forced.log" || { cat "$rv/forced.log"; echo "riscv.sh: forced run did not reach the rvv kernel"; exit 1; }
-[ "$rc" = 132 ] || { cat "$rv/forced.log"; echo "riscv.sh: rvv forced without V exited $rc, expected 132 (SIGILL)"; exit 1; }
-echo "   -cpu rv64, rvv forced: SIGILL (exit 132), as it must"
-
-echo "== riscv: GCC build with OpenMP (generic kernels), 2 threads emulated"
-run "$omp/openmp.log" generic rv64 "$omp/kernels_engine_test" OMP_NUM_THREADS=2
-grep -q "built with OpenMP" "$omp/openmp.log" || { echo "riscv.sh: expected a binary built with OpenMP"; exit 1; }
-echo "riscv.sh: all passed ($((SECONDS - t_all)) s of emulated runs)"
+echo "== riscv: no V (-cpu rv64): generic selected (OpenMP build); rvv forced must die with SIGILL (both builds)"
+run "$omp/novector.log" generic rv64 "$omp/kernels_engine_test" "${gen_only[@]}"
+threaded "$omp/novector.log"
+if [ "$full" = 1 ]; then run "$rv/novector.log" generic rv64 "$rv/kernels_engine_test"; fi
+for b in "$omp" "$rv"; do
+  set +e
+  KERNELS_TEST_ISAS=none KERNELS_TEST_FORCE_ISA=rvv qemu-riscv64-static -cpu rv64 "$b/kernels_engine_test" > "$b/forced.log" 2>&1
+  rc=$?
+  set -e
+  grep -q "^forcing ukr_f32_rvv" "$b/forced.log" || { cat "$b/forced.log"; echo "riscv.sh: $b: forced run did not reach the rvv kernel"; exit 1; }
+  [ "$rc" = 132 ] || { cat "$b/forced.log"; echo "riscv.sh: $b: rvv forced without V exited $rc, expected 132 (SIGILL)"; exit 1; }
+  echo "   $b, -cpu rv64, rvv forced: SIGILL (exit 132), as it must"
+done
+echo "riscv.sh: all passed ($((SECONDS - t_all)) s of emulated runs, $SECONDS s in all)"

@@ -19,7 +19,7 @@ set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 # No OpenMP: clang's -fopenmp emits calls into LLVM's libomp (__kmpc_*), which Debian does not
 # ship for riscv64, and -fopenmp=libgomp only links libgomp without compiling the pragmas. FindOpenMP
 # then fails its link test and the engine is built single-threaded (as with KERNELS_NO_OPENMP=ON).
-# The threaded engine on riscv64 is built with GCC instead (riscv64-gcc.cmake, no rvv folder).
+# The threaded engine with the rvv kernels: riscv64-gcc-clang-rvv.cmake (GCC + libgomp, clang for rvv).
 # CTest runs the test binary through qemu (vector length etc. from KERNELS_RV_QEMU_CPU).
 set(KERNELS_RV_QEMU_CPU "rv64,v=true,vlen=256,elen=64,vext_spec=v1.0" CACHE STRING "qemu -cpu for CTest")
 set(CMAKE_CROSSCOMPILING_EMULATOR qemu-riscv64-static -cpu ${KERNELS_RV_QEMU_CPU})

@@ -1,7 +1,7 @@
 # CMake toolchain file: cross-builds the engine for riscv64 Linux with Debian's
 # g++-riscv64-linux-gnu (GCC 12: OpenMP through libgomp, but no RVV intrinsics, so only the
-# portable generic kernels are built), static, for qemu-riscv64-static. .ci/riscv.sh uses it for
-# the threaded form of the engine test; riscv64-clang.cmake builds the rvv kernels.
+# portable generic kernels are built), static, for qemu-riscv64-static. riscv64-gcc-clang-rvv.cmake
+# includes it and adds clang for the rvv kernels (the threaded build .ci/riscv.sh runs).
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR riscv64)
 set(CMAKE_CXX_COMPILER riscv64-linux-gnu-g++)

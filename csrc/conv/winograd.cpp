@@ -431,7 +431,9 @@ void conv_winograd(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T
         return;
     }
 #endif
-    body(0);
+    // One thread (nt == 1, or a build without OpenMP, where the plan still split for nthreads and
+    // the workspace holds P.nt parts' buffers): every part in turn.
+    for (int part = 0; part < P.nt; ++part) body(part);
 }
 
 template <typename T>

@@ -10,6 +10,7 @@
 //                                  must die (SIGILL), the negative control of an emulated run. Build: cmake -S . -B build/native -DKERNELS_BUILD_PYTHON=OFF -DKERNELS_BUILD_TESTS=ON;
 // run: ctest in build/native, or GOMP_SPINCOUNT=1000 build/native/kernels_engine_test (as CTest
 // does: without it, libgomp's long spin-waits make the 7-thread cases crawl on a small machine).
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -19,6 +20,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../arch/table.hpp"
@@ -160,6 +162,22 @@ int main() {
     const auto t0 = std::chrono::steady_clock::now();
 #ifdef _OPENMP
     std::printf("kernels_engine_test: built with OpenMP (%d threads available)\n", omp_get_max_threads());
+    {  // A team of the largest count the cases ask for must run on that many OS threads (also
+       // under emulation: qemu-user runs guest threads as host threads), or the threaded cases
+       // would pass on one thread and prove nothing about the splits.
+        constexpr int want = kt::kThreads[sizeof(kt::kThreads) / sizeof(kt::kThreads[0]) - 1];
+        int team = 0;
+        std::vector<std::thread::id> ids(want);
+#pragma omp parallel num_threads(want)
+        {
+#pragma omp single
+            team = omp_get_num_threads();
+            ids[omp_get_thread_num()] = std::this_thread::get_id();
+        }
+        std::sort(ids.begin(), ids.end());
+        const long distinct = std::unique(ids.begin(), ids.end()) - ids.begin();
+        std::printf("OpenMP team: %d threads asked, %d in the team, %ld distinct OS threads\n", want, team, distinct);
+    }
 #else
     std::printf("kernels_engine_test: built without OpenMP (one thread; larger requests must still compute all)\n");
 #endif
