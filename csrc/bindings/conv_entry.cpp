@@ -460,6 +460,8 @@ void register_conv(py::module_& m) {
         .def_property_readonly("groups", [](const ConvWeights& cw) { return cw.groups; })
         .def_property_readonly("layout", [](const ConvWeights& cw) { return cw.nhwc ? "NHWC" : "NCHW"; })
         .def_property_readonly("dtype", [](const ConvWeights& cw) { return cw.w.dtype(); })
+        // The plan's own contiguous copy of w (Conv2d pickles from it instead of keeping another).
+        .def_property_readonly("weights", [](const ConvWeights& cw) { return cw.w; })
         .def_property_readonly("packed_bytes", [](const ConvWeights& cw) {
             return cw.dt == Dtype::f32 ? packed_bytes<float>(cw) : packed_bytes<double>(cw);
         });

@@ -304,6 +304,7 @@ WinogradPlan<T> plan_winograd(const ConvGeom& g, const Engine<T>& e, int nthread
 
 template <typename T>
 void pack_winograd_weights(const ConvGeom& g, const T* w, const Ukernel<T>& u, T* dst, int nthreads) {
+    (void)nthreads;  // read by the OpenMP pragma only
     const dim_t MR = u.mr, kpanels = ceil_div(g.k, MR), C = g.c;
     const dim_t e_stride = kpanels * C * MR;
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && g.k * C >= 4096)

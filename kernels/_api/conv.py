@@ -237,8 +237,12 @@ class Conv2d:
         self._packed = pick("pack_conv2d", backend, w)(w, *vec, self.spec)
         # What __reduce__ rebuilds the plan from: copies, so that a later change to the caller's
         # arrays does not change the plan a pickle carries (the packed weights do not see it either).
+        # A backend whose packed object keeps its own copy of w (the cpu backend's ConvWeights:
+        # `weights`) is asked for it then, rather than holding a second copy here: an inference
+        # model's plans would otherwise hold every weight twice besides the packed forms.
+        own = getattr(self._packed, "weights", None) is not None
         self._arguments = (
-            (_copy(w), *(_copy(v) for v in vec)),  # bias/scale/shift as checked: arrays of w's dtype
+            (None if own else _copy(w), *(_copy(v) for v in vec)),  # bias/scale/shift: arrays of w's dtype
             dict(stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout,
                  activation=activation, algorithm=algorithm, backend=backend),
         )
@@ -266,10 +270,21 @@ class Conv2d:
             r = self._run(self._packed, x, self.spec, shape, algo, out, residual)
         return out0 if out0 is not None and r is out else result(x0, r)
 
+    @property
+    def weights(self) -> Any:
+        """The plan's own copy of w (read-only): what it was built from, whatever the caller's
+        array has become since."""
+        w = self._arguments[0][0]
+        if w is None:
+            w = self._packed.weights
+        v = w.view()
+        v.flags.writeable = False
+        return v
+
     def __reduce__(self):
         """Pickle and copy.deepcopy: the constructor's arguments; loading packs the weights again."""
         (w, bias, scale, shift), options = self._arguments
-        return (_rebuild, (w, bias, scale, shift, options))
+        return (_rebuild, (self.weights if w is None else w, bias, scale, shift, options))
 
     def __repr__(self) -> str:
         return f"Conv2d(w={self.weight_shape}, {self.spec}, algorithm={self.algorithm!r}, dtype={self.dtype})"

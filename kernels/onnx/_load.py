@@ -140,12 +140,40 @@ def _runnable_order(nodes: List[Node], available: set) -> List[Node]:
     return order
 
 
+# Initializers above this many elements go to shape inference as typed graph inputs, not values:
+# inference reads the values of small shape-like tensors only (Reshape's shape, Slice's starts...),
+# and handing it the weights made it serialize and parse a whole copy of the model (ResNet-50:
+# ~300 MB more at the load's peak).
+_INFER_VALUE_LIMIT = 4096
+
+
+def _without_weights(proto: Any) -> Any:
+    """A copy of the model for shape inference: the graph's nodes and interface, small initializers
+    as they are, large ones declared as inputs of their type and shape."""
+    onnx = _onnx()
+    g = proto.graph
+    light = onnx.ModelProto(ir_version=proto.ir_version)
+    light.opset_import.extend(proto.opset_import)
+    lg = light.graph
+    lg.node.extend(g.node)
+    lg.input.extend(g.input)
+    lg.output.extend(g.output)
+    lg.value_info.extend(g.value_info)
+    declared = {vi.name for vi in g.input}
+    for t in g.initializer:
+        if int(np.prod(t.dims, dtype=np.int64)) <= _INFER_VALUE_LIMIT:
+            lg.initializer.append(t)
+        elif t.name not in declared:
+            lg.input.append(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+    return light
+
+
 def _shapes(proto: Any) -> Dict[str, ValueInfo]:
     """Shapes of intermediate values that ONNX shape inference can tell (used by constant folding
     of Shape); empty when inference fails."""
     onnx = _onnx()
     try:
-        inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=False)
+        inferred = onnx.shape_inference.infer_shapes(_without_weights(proto), strict_mode=False)
     except Exception:
         return {}
     out = {}

@@ -23,7 +23,7 @@ an input.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -56,6 +56,13 @@ class BuildContext:
     opset: int
     # Declared or inferred types of values (graph inputs, shape inference's value_info), by name.
     value_info: Dict[str, ValueInfo] = field(default_factory=dict)
+    # Constant inputs the node being built has taken into forms of its own (packed weights): its
+    # kernel gets None for them, and the session frees a constant no kernel reads at run time.
+    consumed: Set[str] = field(default_factory=set)
+
+    def consume(self, *names: str) -> None:
+        """Declares that the kernel being built never reads these constant inputs at run time."""
+        self.consumed.update(n for n in names if n and n in self.constants)
 
     def constant(self, name: str) -> Optional[np.ndarray]:
         """The value of input `name` when it is known at load time, else None."""

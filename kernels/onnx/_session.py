@@ -57,7 +57,20 @@ class InferenceSession:
         known = dict(graph.value_info)
         known.update({v.name: v for v in graph.inputs})
         ctx = BuildContext(backend, threads, dict(graph.initializers), graph.opset, known)
-        self._kernels = [lookup(n, graph.opset)(n, graph.opset, ctx) for n in graph.nodes]
+        self._kernels = []
+        # Per node, the inputs its kernel reads at run time (None: a constant it took into a form
+        # of its own at build, such as a convolution's packed weights).
+        self._run_inputs: List[List[str]] = []
+        for n in graph.nodes:
+            ctx.consumed = set()
+            self._kernels.append(lookup(n, graph.opset)(n, graph.opset, ctx))
+            self._run_inputs.append([v if v and v not in ctx.consumed else "" for v in n.inputs])
+        del ctx
+        # Constants no kernel reads at run time are dropped: the kernels hold their own forms of
+        # them (a model's weights would otherwise stay in memory twice or more).
+        read = {v for names in self._run_inputs for v in names if v} | set(graph.output_names())
+        for name in [c for c in graph.initializers if c not in read]:
+            del graph.initializers[name]
         self._names = [n.name or f"{n.op_type}:{n.outputs[0]}" for n in graph.nodes]
         self._liveness = Liveness(graph)
         self._local = threading.local()
@@ -107,7 +120,7 @@ class InferenceSession:
         try:
             with _thread_count(threads):
                 for i, (node, kernel) in enumerate(zip(self._graph.nodes, self._kernels)):
-                    args = [values[v] if v else None for v in node.inputs]
+                    args = [values[v] if v else None for v in self._run_inputs[i]]
                     ws.begin(node.outputs)
                     t0 = time.perf_counter()
                     try:

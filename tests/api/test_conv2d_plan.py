@@ -370,3 +370,22 @@ def test_plan_errors_at_call(case):
     with pytest.raises(exc, match=match):
         plan(build())
     assert plan(np.ones((2, 4, 8, 8), np.float32)).shape == (2, 6, 6, 6)  # still usable
+
+
+def test_plan_weights_are_its_own_read_only_copy():
+    """Conv2d.weights: the weights the plan was built from (one copy, held by the backend's packed
+    object on cpu), read-only, unchanged by later writes to the caller's array; pickling uses it."""
+    import pickle
+
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((6, 4, 3, 3)).astype(np.float32)
+    x = rng.standard_normal((1, 4, 7, 7)).astype(np.float32)
+    plan = hpc_kernels.Conv2d(w, padding=1)
+    before = plan(x)
+    w0 = w.copy()
+    w[...] = 0
+    assert np.array_equal(plan.weights, w0) and not plan.weights.flags.writeable
+    with pytest.raises(ValueError):
+        plan.weights[0, 0, 0, 0] = 1
+    again = pickle.loads(pickle.dumps(plan))
+    np.testing.assert_array_equal(again(x), before)

@@ -247,3 +247,14 @@ def test_backend_module_run_node_is_compatible_and_devices():
     assert backend.supports_device("CPU") and not backend.supports_device("CUDA")
     rep = backend.prepare(small_cnn(), "CPU", backend="reference")
     np.testing.assert_allclose(rep.run([_x()])[0], InferenceSession(small_cnn()).run(["logits"], {"x": _x()})[0], rtol=1e-4, atol=1e-5)
+
+
+def test_constants_the_kernels_took_are_not_kept():
+    """Weights a kernel holds in its own form (a conv's plan, a Gemm's B) leave the session's
+    constants: the model's weights are not kept twice. Results are unchanged."""
+    model = small_cnn()
+    sess = InferenceSession(model)
+    weights = {t.name for t in model.graph.initializer}
+    assert not weights & set(sess.graph.initializers), sorted(weights & set(sess.graph.initializers))
+    ref = InferenceSession(model, backend="reference", layout="NCHW").run(None, {"x": _x()})[0]
+    np.testing.assert_allclose(sess.run(None, {"x": _x()})[0], ref, rtol=1e-4, atol=1e-5)

@@ -75,9 +75,14 @@ def fused_conv(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     options = dict(stride=stride, dilation=dil, groups=group, layout=layout, backend=ctx.backend)
     epilogue_act = (act or None) if (not has_res or _EPILOGUE_RESIDUAL) else None
 
+    # The weights a later plan is made from: w until a plan holds its own copy, then that copy
+    # (w, an initializer, is freed by the session once no kernel reads it: see below).
+    source = {"w": w}
+
     def make(padding, activation) -> Conv2d:
+        wt = source["w"] if source["w"] is not None else next(iter(plans.values())).weights
         try:
-            return Conv2d(w, b, padding=padding, activation=activation, **options)
+            return Conv2d(wt, b, padding=padding, activation=activation, **options)
         except (TypeError, ValueError) as exc:  # an option the plan rejects: a load-time error
             raise unsupported(node, opset, str(exc), "what hpc_kernels.Conv2d accepts") from None
 
@@ -96,6 +101,8 @@ def fused_conv(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     if not auto_pad.startswith("SAME") or stride == (1, 1):
         pad0 = padding_of(kh, kw)
         plans[(pad0, epilogue_act)] = make(pad0, epilogue_act)
+        source["w"] = None
+        ctx.consume(node.inputs[1], bias_name)  # the plans hold w and b; the kernel never reads them
     hax = (2, 3) if layout == "NCHW" else (1, 2)
 
     def plan_for(pad, activation) -> Conv2d:
@@ -172,6 +179,7 @@ def fused_gemm(node: Node, opset: int, ctx: BuildContext) -> Kernel:
         except ValueError:
             raise unsupported(node, opset, f"C of shape {c.shape} with N={n}", "C broadcastable to (M, N)") from None
     backend = ctx.backend
+    ctx.consume(node.inputs[1], c_name)  # run() reads bkn and bias, its own forms of B and C
 
     def run(inputs, ws):
         a = inputs[0]
