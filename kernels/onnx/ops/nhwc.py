@@ -113,6 +113,19 @@ def _shape(n: int, c: int, h: int, w: int, layout: str) -> Tuple[int, int, int, 
     return (n, c, h, w) if layout == "NCHW" else (n, h, w, c)
 
 
+def _window_kernel(node: Node, layout: str, geometry, pool) -> Kernel:
+    """The run of a windowed pool: this input's output size and padding (geometry), the session's
+    buffer, then pool(x, out, pads) fills it."""
+
+    def run(inputs, ws):
+        x = inputs[0]
+        n, c, h, w = _hw(x, layout, node)
+        ho, wo, pads = geometry(h, w)
+        return [pool(x, ws.output(0, _shape(n, c, ho, wo, layout), x.dtype), pads)]
+
+    return run
+
+
 @register("MaxPool", since=1, domain=HPC_DOMAIN)
 def max_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     layout = _layout(node, opset)
@@ -121,15 +134,8 @@ def max_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
         raise unsupported(node, opset, "the Indices output", "one output (the layout pass keeps such nodes ai.onnx)")
     k, s, d, geometry = _window_geometry(node, opset, dilations_allowed=True)
     backend = ctx.backend
-
-    def run(inputs, ws):
-        x = inputs[0]
-        n, c, h, w = _hw(x, layout, node)
-        ho, wo, pads = geometry(h, w)
-        out = ws.output(0, _shape(n, c, ho, wo, layout), x.dtype)
-        return [_pool.max_pool2d(x, out, k, s, pads, d, layout, backend)]
-
-    return run
+    return _window_kernel(node, layout, geometry,
+                          lambda x, out, pads: _pool.max_pool2d(x, out, k, s, pads, d, layout, backend))
 
 
 @register("AveragePool", since=1, domain=HPC_DOMAIN)
@@ -139,15 +145,8 @@ def average_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     k, s, d, geometry = _window_geometry(node, opset, dilations_allowed=False)
     include = bool(node.attr("count_include_pad", 0))
     backend = ctx.backend
-
-    def run(inputs, ws):
-        x = inputs[0]
-        n, c, h, w = _hw(x, layout, node)
-        ho, wo, pads = geometry(h, w)
-        out = ws.output(0, _shape(n, c, ho, wo, layout), x.dtype)
-        return [_pool.avg_pool2d(x, out, k, s, pads, include, layout, backend)]
-
-    return run
+    return _window_kernel(node, layout, geometry,
+                          lambda x, out, pads: _pool.avg_pool2d(x, out, k, s, pads, include, layout, backend))
 
 
 @register("GlobalAveragePool", since=1, domain=HPC_DOMAIN)
