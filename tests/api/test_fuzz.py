@@ -132,6 +132,17 @@ SEED_CASES = {
     "conv2d-residual-misaligned": ConvCase(A((1, 3, 6, 5)), A((4, 3, 3, 3)), residual=A((1, 4, 4, 3), misalign=1)),
     "plan-residual-is-out": ConvCase(A((1, 3, 6, 5)), A((4, 3, 3, 3)), A((4,)), padding=1, out=A((1, 4, 6, 5)),
                                      residual="out", plan=True),
+    # Winograd F(2x2, 3x3) (csrc/conv/winograd.cpp): its channel-vector transforms (>= 16 channels,
+    # unit channel stride), odd outputs (half-empty tiles), a channel slice of a larger out, the
+    # residual in place, NCHW through the NHWC copies, and a layer it does not compute.
+    "conv2d-winograd-nhwc-vector-odd": ConvCase(A((2, 7, 9, 33)), A((20, 33, 3, 3)), A((20,)), padding=1, layout="NHWC",
+                                                algorithm="winograd", activation="relu6",
+                                                out=A((2, 7, 9, 20), strides=(7 * 9 * 40 * 8, 9 * 40 * 8, 40 * 8, 8))),
+    "conv2d-winograd-residual-is-out": ConvCase(A((1, 6, 5, 17)), A((18, 17, 3, 3)), padding=(0, 2, 1, 0), layout="NHWC",
+                                                algorithm="winograd", out=A((1, 6, 5, 18)), residual="out"),
+    "conv2d-winograd-nchw-plan": ConvCase(A((1, 16, 9, 10)), A((17, 16, 3, 3)), padding=1, algorithm="winograd",
+                                          plan=True),
+    "conv2d-winograd-stride-2": ConvCase(A((1, 4, 6, 6)), A((3, 4, 3, 3)), stride=2, algorithm="winograd"),
     "im2col-zero-batch-stride": Im2colCase(A((2, 2, 5, 5), strides=(0, 25, 5, 1)), 3, padding=1),
 }
 
