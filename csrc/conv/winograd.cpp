@@ -26,6 +26,7 @@
 
 #include <algorithm>
 
+#include "../arch/clone_vec.hpp"
 #include "../arch/clones.hpp"
 #include "../core/checked.hpp"
 #include "../core/workspace.hpp"
@@ -36,9 +37,6 @@
 #include <omp.h>
 #endif
 
-// The 64-byte vectors below never cross a non-inlined call boundary; GCC's note that their ABI
-// depends on AVX-512 being enabled does not apply.
-#pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace kernels {
 namespace {
@@ -47,22 +45,8 @@ constexpr dim_t kLanes = 16;     // channels per transform step (one AVX-512 flo
 constexpr dim_t kTileBytes = 384 * 1024;  // V + M of a block: within the 1 MiB L2 of Zen 4/5 and SPR's 2 MiB
 constexpr const char* kWhat = "conv2d: the winograd workspace";
 
-// One 64-byte vector of T (GCC vector extension): a zmm register in the avx512f clone, two ymm or
-// four xmm in the others. The array-based chunk code below stays for tails and strided channels;
-// the full unit-stride chunks, which are nearly all the work, use these so that GCC keeps the
-// 4x4 patch in registers (with local arrays it spilled every intermediate to the stack).
-template <typename T>
-struct Vec {
-    typedef T type __attribute__((vector_size(64)));
-    static constexpr dim_t lanes = 64 / sizeof(T);
-    static KERNELS_INLINE type load(const T* p) {
-        type v;
-        __builtin_memcpy(&v, p, sizeof(v));
-        return v;
-    }
-    static KERNELS_INLINE void store(T* p, type v) { __builtin_memcpy(p, &v, sizeof(v)); }
-    static KERNELS_INLINE type splat(T x) { return type{} + x; }
-};
+// The full unit-stride chunks, which are nearly all the work, use CloneVec (arch/clone_vec.hpp) so that
+// GCC keeps the 4x4 patch in registers; the array-based chunk code below stays for tails and strided channels.
 
 // U_e = G g G^T for one 3x3 kernel g (row-major), G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]].
 template <typename T>
@@ -116,7 +100,7 @@ KERNELS_INLINE void input_chunk(const T* const* p, inc_t cs, dim_t len, T* KERNE
 // every output row, stay in registers.
 template <typename T>
 KERNELS_INLINE void input_vector(const T* const* p, dim_t c, T* KERNELS_RESTRICT v, dim_t es) {
-    using V = Vec<T>;
+    using V = CloneVec<T>;
     typename V::type d1[4], d2[4], t[4];
     for (int s = 0; s < 4; ++s) d1[s] = V::load(p[4 + s] + c), d2[s] = V::load(p[8 + s] + c);
     auto emit = [&](int r) {  // V rows r*4 .. r*4+3 from t = row r of B^T d
@@ -141,7 +125,7 @@ KERNELS_CLONES void input_tile(const T* const* p, inc_t cs, dim_t n, T* KERNELS_
     const T* q[16];
     dim_t c0 = 0;
     if (Unit)
-        for (; c0 + Vec<T>::lanes <= n; c0 += Vec<T>::lanes) input_vector(p, c0, v, es);
+        for (; c0 + CloneVec<T>::lanes <= n; c0 += CloneVec<T>::lanes) input_vector(p, c0, v, es);
     for (; c0 + kLanes <= n; c0 += kLanes) {
         for (int i = 0; i < 16; ++i) q[i] = p[i] + c0 * cs;
         input_chunk<T, Unit, true>(q, cs, kLanes, v + c0, es);
@@ -194,7 +178,7 @@ KERNELS_INLINE void output_chunk(const T* KERNELS_RESTRICT m, dim_t es, dim_t le
 template <typename T>
 KERNELS_INLINE void output_vector(const T* KERNELS_RESTRICT m, dim_t es, dim_t k, const Epilogue<T>& ep, T* const* y,
                                   const T* const* res) {
-    using V = Vec<T>;
+    using V = CloneVec<T>;
     typename V::type t[2][4];
     for (int s = 0; s < 4; ++s) {
         const typename V::type m0 = V::load(m + (0 + s) * es + k), m1 = V::load(m + (4 + s) * es + k),
@@ -231,7 +215,7 @@ KERNELS_CLONES void output_tile(const T* KERNELS_RESTRICT m, dim_t es, dim_t n, 
     // res[0] (the top-left pixel, always inside) is nullptr only without a residual.
     const bool unit_res = res[0] == nullptr || rs_c == 1;
     if (ys_c == 1 && unit_res)
-        for (; k0 + Vec<T>::lanes <= n; k0 += Vec<T>::lanes) output_vector(m, es, k0, ep, y, res);
+        for (; k0 + CloneVec<T>::lanes <= n; k0 += CloneVec<T>::lanes) output_vector(m, es, k0, ep, y, res);
     auto at = [&](dim_t k) {
         for (int i = 0; i < 4; ++i) {
             q[i] = y[i] ? y[i] + k * ys_c : nullptr;

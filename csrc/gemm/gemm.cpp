@@ -1,5 +1,5 @@
 // GEMM on strided operands: orientation, thread count, and the choice between the blocked driver
-// (driver.hpp) and the unpacked path for small products.
+// (driver.hpp), the unpacked path for small products and GEMV (gemv.cpp) for one column of C.
 #include "gemm.hpp"
 
 #include <algorithm>
@@ -7,6 +7,7 @@
 
 #include "../core/cpu_info.hpp"
 #include "driver.hpp"
+#include "gemv.hpp"
 
 namespace kernels {
 
@@ -116,6 +117,7 @@ void gemm(const GemmArgs<T>& in, const Engine<T>& e, int nthreads) {
         g.ep = g.ep.transposed();
     }
     const int nt = useful_threads(g.m, g.n, g.k, e, nthreads);
+    if (gemv_suits(g)) return gemv(g, nt);
     const Candidate<T>& chosen = e.pick(g.m, g.n);
     if (direct_suits(g, *chosen.ukr, cache_sizes().l2)) return run_direct(g, *chosen.ukr, nt);
     const Tiles<T> t{g.m, g.n, g.k, g.alpha, g.beta, g.c, g.rs_c, g.cs_c, g.ep};

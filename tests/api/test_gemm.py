@@ -355,3 +355,45 @@ def test_gemm_thread_counts(threads, rng):
             np.testing.assert_array_equal(got, (a.astype(np.float64) @ b).astype(dtype))
             a, b = operands(rng, 130, 301, 100, dtype, True, False)
             check_gemm(hpc_kernels.gemm(a, b, trans_a=True), a, b, None, 1.0, 0.0, True, False)
+
+
+# ---------------------------------------------------------------------------------------------
+# GEMV: one row or one column of C (csrc/gemm/gemv.cpp streams A once, unpacked)
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dt_id)
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("trans_b", [False, True], ids=["B(K,N)", "B(N,K).T"])
+def test_gemv_forms(dtype, threads, trans_b, rng):
+    """x @ W and W.T @ x: both storage orders of W (axpy and dot forms), lengths around the
+    vector/block sizes (tails of 1..127 rows and k not a multiple of 32), alpha and beta, x and C
+    strided, beta == 0 with NaN in C (not read); within the K-scaled bound."""
+    old = hpc_kernels.get_num_threads()
+    hpc_kernels.set_num_threads(threads)
+    try:
+        for length, k in ((1, 1), (15, 3), (16, 33), (129, 64), (300, 95), (1000, 1280)):
+            w, _ = layout_of(rng, (length, k) if trans_b else (k, length), dtype, "C")
+            x, _ = in_layout(rng.standard_normal((1, k)).astype(dtype), "strided")
+            for alpha, beta in ((1.0, 0.0), (-0.7, 1.0), (0.5, -2.0)):
+                c0, _ = in_layout(rng.standard_normal((1, length)).astype(dtype), "C")
+                c = c0.copy() if beta else np.full((1, length), np.nan, dtype)
+                got = hpc_kernels.gemm(x, w, c, alpha=alpha, beta=beta, trans_b=trans_b)
+                assert got is c
+                check_gemm(got, x, w, c0 if beta else None, alpha, beta, False, trans_b, what=f"row {length}x{k}")
+                # the column form: C (length, 1) = op(W)^T-side product with x as a column
+                col = hpc_kernels.gemm(w, x, alpha=alpha, trans_a=not trans_b, trans_b=True)
+                check_gemm(col, w, x, None, alpha, 0.0, not trans_b, True, what=f"column {length}x{k}")
+    finally:
+        hpc_kernels.set_num_threads(old)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dt_id)
+def test_gemv_exact_integers(dtype, rng):
+    """Integer-valued data: every GEMV form is exact (sums far below 2^24)."""
+    k, length = 517, 203
+    w = small_ints(rng, (k, length), dtype)
+    x = small_ints(rng, (1, k), dtype)
+    ref = (x.astype(np.int64) @ w.astype(np.int64)).astype(dtype)
+    np.testing.assert_array_equal(hpc_kernels.gemm(x, w), ref)
+    np.testing.assert_array_equal(hpc_kernels.gemm(x, np.ascontiguousarray(w.T), trans_b=True), ref)
+    np.testing.assert_array_equal(hpc_kernels.gemm(w, x, trans_a=True, trans_b=True), ref.T)

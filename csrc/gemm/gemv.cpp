@@ -1,0 +1,153 @@
+// GEMV (n == 1 in kernel orientation): A streamed once, unpacked, in its own storage order.
+//
+// Why not the blocked driver: with one column of C every element of A is used once, so packing A
+// (a full copy, a transpose for the dot form) costs as much as the product, and the micro-kernel's
+// NR columns compute NR - 1 wasted ones. Measured on Zen 5 for x @ W, K = 1280, N = 1000
+// (MobileNetV2's classifier), 1 thread: 0.12 ms with W (K, N) and 0.59 ms with W (N, K) through
+// the driver, against NumPy's 0.05 ms. Memory bound: what matters is one pass over A with enough
+// independent accumulators to hide the FMA latency, which both forms below have.
+//
+// The loops are compiled per KERNELS_CLONES target (AVX-512/AVX2/generic picked at load time, as
+// the other data-movement loops): one source, vectorised along A's unit stride with CloneVec.
+#include "gemv.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "../arch/clone_vec.hpp"
+#include "../arch/clones.hpp"
+#include "driver.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+
+namespace kernels {
+namespace {
+
+// Axpy form, A(i, p) at a[i + p*lda]: y[0 : NV*lanes] = sum_p A(:, p) x[p]. NV independent
+// accumulators (8: two FMA pipes x 4 cycles of latency) read NV vectors of one row of A per k.
+template <typename T, int NV>
+KERNELS_CLONES void axpy_block(dim_t k, const T* a, inc_t lda, const T* x, T* y) {
+    using V = CloneVec<T>;
+    typename V::type acc[NV];
+    for (int v = 0; v < NV; ++v) acc[v] = V::splat(T(0));
+    for (dim_t p = 0; p < k; ++p) {
+        const T* ap = a + p * lda;
+        const T xp = x[p];
+        for (int v = 0; v < NV; ++v) acc[v] += V::load(ap + v * V::lanes) * xp;
+    }
+    for (int v = 0; v < NV; ++v) V::store(y + v * V::lanes, acc[v]);
+}
+
+// Axpy form for the last rows (fewer than one vector): a scalar loop over k per row.
+template <typename T>
+void axpy_rows(dim_t rows, dim_t k, const T* a, inc_t lda, const T* x, T* y) {
+    for (dim_t i = 0; i < rows; ++i) {
+        T s = T(0);
+        for (dim_t p = 0; p < k; ++p) s += a[i + p * lda] * x[p];
+        y[i] = s;
+    }
+}
+
+// Dot form, A(i, p) at a[i*lda + p]: y[0:R] = rows i of A dotted with x, R rows at a time sharing
+// each load of x, two accumulators per row (2R chains) and the k tail in scalars.
+template <typename T, int R>
+KERNELS_CLONES void dot_rows(dim_t k, const T* a, inc_t lda, const T* x, T* y) {
+    using V = CloneVec<T>;
+    constexpr dim_t L = V::lanes;
+    typename V::type acc0[R], acc1[R];
+    for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = V::splat(T(0));
+    dim_t p = 0;
+    for (; p + 2 * L <= k; p += 2 * L) {
+        const auto x0 = V::load(x + p), x1 = V::load(x + p + L);
+        for (int r = 0; r < R; ++r) {
+            acc0[r] += V::load(a + r * lda + p) * x0;
+            acc1[r] += V::load(a + r * lda + p + L) * x1;
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        T s = V::sum(acc0[r] + acc1[r]);
+        for (dim_t q = p; q < k; ++q) s += a[r * lda + q] * x[q];
+        y[r] = s;
+    }
+}
+
+constexpr int kAxpyVectors = 8;  // rows of one axpy block: 8 vectors (128 floats, 64 doubles)
+constexpr int kDotRows = 4;      // rows of one dot block: 8 chains, x loaded once per 4 rows
+
+// Raw products y[i] = (A x)[i] for rows [i0, i1) (i0 a multiple of the block, except the tails).
+template <typename T>
+void product_rows(const GemmArgs<T>& g, const T* x, dim_t i0, dim_t i1, T* y) {
+    const dim_t L = CloneVec<T>::lanes;
+    dim_t i = i0;
+    if (g.rs_a == 1) {
+        for (; i + kAxpyVectors * L <= i1; i += kAxpyVectors * L)
+            axpy_block<T, kAxpyVectors>(g.k, g.a + i, g.cs_a, x, y + (i - i0));
+        for (; i + L <= i1; i += L) axpy_block<T, 1>(g.k, g.a + i, g.cs_a, x, y + (i - i0));
+        axpy_rows(i1 - i, g.k, g.a + i, g.cs_a, x, y + (i - i0));
+    } else {
+        for (; i + kDotRows <= i1; i += kDotRows) dot_rows<T, kDotRows>(g.k, g.a + i * g.rs_a, g.rs_a, x, y + (i - i0));
+        for (; i < i1; ++i) dot_rows<T, 1>(g.k, g.a + i * g.rs_a, g.rs_a, x, y + (i - i0));
+    }
+}
+
+// C rows [i0, i1) := ep(beta * C + alpha * y); beta == 0 never reads C (NaN there must not leak).
+template <typename T>
+void write_rows(const GemmArgs<T>& g, const T* y, dim_t i0, dim_t i1) {
+    const bool epi = g.ep.active();
+    for (dim_t i = i0; i < i1; ++i) {
+        T& c = g.c[i * g.rs_c];
+        const T v = g.alpha * y[i - i0] + (g.beta == T(0) ? T(0) : g.beta * c);
+        c = epi ? g.ep.apply(v, i, 0) : v;  // (a residual that is C itself is read before c is written)
+    }
+}
+
+}  // namespace
+
+template <typename T>
+bool gemv_suits(const GemmArgs<T>& g) {
+    return g.n == 1 && (g.rs_a == 1 || g.cs_a == 1);
+}
+
+template <typename T>
+void gemv(const GemmArgs<T>& g, int nt) {
+    // x contiguous: the vector loads of the dot form and the scalar reads of the axpy form.
+    std::vector<T> xbuf;
+    const T* x = g.b;
+    if (g.rs_b != 1) {
+        xbuf.resize(static_cast<std::size_t>(g.k));
+        for (dim_t p = 0; p < g.k; ++p) xbuf[static_cast<std::size_t>(p)] = g.b[p * g.rs_b];
+        x = xbuf.data();
+    }
+    // Threads split the rows in whole blocks (one block of results per part fits a stack array).
+    const dim_t block = g.rs_a == 1 ? kAxpyVectors * CloneVec<T>::lanes : kDotRows;
+    const dim_t blocks = ceil_div(g.m, block);
+    auto body = [&](int tid, int parts) {
+        dim_t b0, b1;
+        split(blocks, parts, tid, &b0, &b1);
+        alignas(64) T y[kAxpyVectors * CloneVec<T>::lanes];
+        for (dim_t b = b0; b < b1; ++b) {
+            const dim_t i0 = b * block, i1 = std::min(g.m, i0 + block);
+            product_rows(g, x, i0, i1, y);
+            write_rows(g, y, i0, i1);
+        }
+    };
+#ifdef _OPENMP
+    if (nt > 1 && blocks > 1) {
+#pragma omp parallel num_threads(static_cast<int>(std::min<dim_t>(nt, blocks)))
+        body(omp_get_thread_num(), omp_get_num_threads());
+        return;
+    }
+#endif
+    (void)nt;
+    body(0, 1);
+}
+
+template bool gemv_suits<float>(const GemmArgs<float>&);
+template bool gemv_suits<double>(const GemmArgs<double>&);
+template void gemv<float>(const GemmArgs<float>&, int);
+template void gemv<double>(const GemmArgs<double>&, int);
+
+}  // namespace kernels
