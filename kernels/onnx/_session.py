@@ -2,9 +2,10 @@
 node built at load, run in order with a per-thread memory plan; feeds checked; per-node profile."""
 from __future__ import annotations
 
+import os
 import threading
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from ._fold import fold_constants
 from ._ir import Graph, ValueInfo
 from ._load import load_proto, to_graph
 from ._memory import Arena, Liveness, Workspace, _root
-from ._passes import compile_graph
+from ._passes import chain_convs, compile_graph, runs_on_cpu
 from ._registry import BuildContext, lookup
 from ._reports import ModelMetadata, NodeArg, Profile, type_string
 from ._thread_count import thread_count as _thread_count
@@ -53,6 +54,8 @@ class InferenceSession:
         del proto
         graph = fold_constants(graph, backend=backend, threads=threads)
         graph = compile_graph(graph, backend=backend, layout=layout)
+        if os.environ.get("KERNELS_ONNX_CHAIN", "1") != "0" and runs_on_cpu(backend):
+            graph = chain_convs(graph)  # one C++ call per chain of convolutions (_passes/chain_convs.py)
         self._graph: Graph = graph
         known = dict(graph.value_info)
         known.update({v.name: v for v in graph.inputs})
@@ -116,6 +119,7 @@ class InferenceSession:
         ws = Workspace(self._arena(), self._liveness)
         ws.wanted = set(wanted)
         times = [0.0] * len(self._kernels)
+        subs: Dict[int, List[Tuple[str, float]]] = {}
         threads = self._threads
         try:
             with _thread_count(threads):
@@ -130,6 +134,8 @@ class InferenceSession:
                             exc.add_note(f"while running {node.describe()}")
                         raise
                     times[i] = time.perf_counter() - t0
+                    if ws.sub_times is not None:
+                        subs[i], ws.sub_times = ws.sub_times, None
                     ws.end(i, node.outputs, results)
                     for name, r in zip(node.outputs, results):
                         if name:
@@ -139,7 +145,7 @@ class InferenceSession:
             out = [self._fresh(values[n], ws, feeds) for n in wanted]
         finally:
             ws.finish()
-        self._record(times)
+        self._record(times, subs)
         return out
 
     # -- internals ------------------------------------------------------------------------------
@@ -185,11 +191,18 @@ class InferenceSession:
         shape = "unknown rank" if v.shape is None else "[" + ", ".join("?" if d is None else str(d) for d in v.shape) + "]"
         return f"{v.name} {type_string(v.dtype)} {shape}"
 
-    def _record(self, times: List[float]) -> None:
+    def _record(self, times: List[float], subs: Dict[int, List[Tuple[str, float]]]) -> None:
         with self._lock:
             p = self._profile
             p.runs += 1
-            for node, name, t in zip(self._graph.nodes, self._names, times):
+            for i, (node, name, t) in enumerate(zip(self._graph.nodes, self._names, times)):
                 p.total_s += t
+                parts = subs.get(i)
+                if parts:  # a chain: each sub-node's own time under its name, the rest under the chain's
+                    sub_op = node.attrs["nodes"][0].op_type
+                    for sub_name, st in parts:
+                        p.by_op[sub_op] = p.by_op.get(sub_op, 0.0) + st
+                        p.by_node[sub_name] = p.by_node.get(sub_name, 0.0) + st
+                    t = max(0.0, t - sum(st for _, st in parts))
                 p.by_op[node.op_type] = p.by_op.get(node.op_type, 0.0) + t
                 p.by_node[name] = p.by_node.get(name, 0.0) + t

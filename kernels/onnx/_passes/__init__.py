@@ -8,6 +8,8 @@ semantics and needs the previous one's result):
   3. layout_nhwc: on the cpu backend with layout "NHWC" or "auto", 4-D activations in NHWC
      between the graph's edges; with "NCHW" on the cpu backend only the pools move to the
      HPC_DOMAIN forms (the C++ pooling, kernels/onnx/ops/nhwc.py).
+The session then chains consecutive FusedConv nodes on the cpu backend (chain_convs: one C++ call
+per chain; not part of compile_graph, whose result the tests read node by node).
 Folding first: the fusion must see the conv's final weights; the layout pass last: it needs to
 know which convs became FusedConv (those are the ops that want NHWC).
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 from typing import Optional
 
 from .._ir import Graph
+from .chain_convs import chain_convs
 from .fold_batchnorm import fold_batchnorm
 from .fuse_conv import fuse_conv
 from .fuse_gemm import fuse_gemm
@@ -23,10 +26,10 @@ from .layout_nhwc import layout_nhwc
 
 LAYOUTS = ("auto", "NCHW", "NHWC")
 
-__all__ = ["LAYOUTS", "compile_graph", "fold_batchnorm", "fuse_conv", "fuse_gemm", "layout_nhwc"]
+__all__ = ["LAYOUTS", "chain_convs", "compile_graph", "runs_on_cpu", "fold_batchnorm", "fuse_conv", "fuse_gemm", "layout_nhwc"]
 
 
-def _cpu(backend: Optional[str]) -> bool:
+def runs_on_cpu(backend: Optional[str]) -> bool:
     """The cpu backend runs the session: named, or the default (None) when it is built."""
     if backend == "cpu":
         return True
@@ -56,7 +59,7 @@ def compile_graph(graph: Graph, *, backend: Optional[str] = None, layout: str = 
     graph = fold_batchnorm(graph)
     graph = fuse_conv(graph)
     graph = fuse_gemm(graph)
-    cpu = _cpu(backend)
+    cpu = runs_on_cpu(backend)
     if layout == "NHWC" or (layout == "auto" and cpu):
         graph = layout_nhwc(graph, nhwc=True)
     elif cpu:

@@ -1,4 +1,4 @@
 """The op kernels, one module per family; importing this package registers them all: the ai.onnx
-ops, and the HPC_DOMAIN ops the compile passes create (fused.py: FusedConv; nhwc.py: the layout
+ops, and the HPC_DOMAIN ops the compile passes create (fused.py: FusedConv; chain.py: FusedConvChain; nhwc.py: the layout
 pass's ToNHWC/ToNCHW, pools in either layout, ChannelAffine)."""
-from . import activation, conv, elementwise, fused, gemm, nhwc, norm, pad, pool, reduce, resize, shape  # noqa: F401
+from . import activation, chain, conv, elementwise, fused, gemm, nhwc, norm, pad, pool, reduce, resize, shape  # noqa: F401

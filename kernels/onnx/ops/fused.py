@@ -111,21 +111,21 @@ def fused_conv(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             p = plans.setdefault((pad, activation), make(pad, activation))
         return p
 
-    def geometry(x: np.ndarray):
-        """(padding, output shape) for this input."""
-        if x.ndim != 4:
-            raise ValueError(f"{node.describe()}: X must be 4-D, got shape {x.shape}")
-        h, wd = x.shape[hax[0]], x.shape[hax[1]]
+    def geometry(xs: Tuple[int, ...]):
+        """(padding, output shape) for an input of shape xs."""
+        if len(xs) != 4:
+            raise ValueError(f"{node.describe()}: X must be 4-D, got shape {tuple(xs)}")
+        h, wd = xs[hax[0]], xs[hax[1]]
         pad = padding_of(h, wd)
         ho = (h + pad[0] + pad[1] - dil[0] * (kh - 1) - 1) // stride[0] + 1
         wo = (wd + pad[2] + pad[3] - dil[1] * (kw - 1) - 1) // stride[1] + 1
-        return pad, ((x.shape[0], k, ho, wo) if layout == "NCHW" else (x.shape[0], ho, wo, k))
+        return pad, ((xs[0], k, ho, wo) if layout == "NCHW" else (xs[0], ho, wo, k))
 
     calls: Dict[tuple, object] = {}  # (x shape, padding) -> the call running the epilogue plan
 
     def conv(inputs, ws):
         x = inputs[0]
-        pad, shape = geometry(x)
+        pad, shape = geometry(x.shape)
         res = inputs[3] if has_res else None
         if res is None or (_EPILOGUE_RESIDUAL and tuple(res.shape) == shape and res.dtype == x.dtype):
             call = calls.get((x.shape, pad))
@@ -146,8 +146,18 @@ def fused_conv(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             np.clip(y, 0, 6 if act == "relu6" else None, out=y)
         return [y]
 
+    def step(xs: Tuple[int, ...], dtype: np.dtype, res_shape):
+        """(output shape, the conv2d_chain step's (weights, stride, padding, dilation, algorithm))
+        for an input of shape xs; the step is None where a run takes the Python path (another
+        backend or dtype, a broadcasting residual). Raises what conv() would for a bad input."""
+        pad, shape = geometry(xs)
+        if res_shape is not None and (not _EPILOGUE_RESIDUAL or tuple(res_shape) != shape):
+            return shape, None
+        return shape, _cpu_step(plan_for(pad, epilogue_act), xs, dtype)
+
     # ctx.threads is not applied here: the session runs the whole graph under its thread count
     # (hpc_kernels.num_threads), and the plan's calls take the calling thread's count.
+    conv.step = step  # for FusedConvChain (kernels/onnx/ops/chain.py)
     return conv
 
 
@@ -199,6 +209,21 @@ def fused_gemm(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     return run
 
 
+def _cpu_step(plan: Conv2d, xs: Tuple[int, ...], dtype: np.dtype):
+    """(packed weights, stride, padding, dilation, algorithm): the arguments of the C++ entry
+    (hpc_kernels._cpu.conv2d_packed) that run `plan` on an input of shape xs, or None when the plan
+    is not the cpu backend's or dtype is not its dtype. The algorithm is chosen here, once per shape."""
+    from ..._api import conv_args as A
+
+    be = getattr(plan._run, "__self__", None)
+    if getattr(be, "name", None) != "cpu" or dtype != plan.dtype:
+        return None
+    spec = plan.spec
+    shape = A.shape_of("Conv2d", xs, plan.weight_shape, spec)
+    algo = be.choose_algorithm(shape, spec, plan.dtype, plan.algorithm, fn="Conv2d")
+    return plan._packed, spec.stride, shape.padding, spec.dilation, algo
+
+
 def _call_of(plan: Conv2d, x: np.ndarray):
     """call(x, out, residual) running `plan` on inputs shaped like x.
 
@@ -208,16 +233,12 @@ def _call_of(plan: Conv2d, x: np.ndarray):
     convs); the C++ entry re-checks every array itself (dtype, shape, strides, overlap,
     writability), so skipping the Python layer skips no check that guards memory. Elsewhere,
     the plan's own call."""
-    from ..._api import conv_args as A
-
-    be = getattr(plan._run, "__self__", None)
-    if getattr(be, "name", None) == "cpu" and type(x) is np.ndarray and x.dtype == plan.dtype:
+    step = _cpu_step(plan, x.shape, x.dtype) if type(x) is np.ndarray else None
+    if step is not None:
         from ...backends.cpu import _cpu
 
-        spec = plan.spec
-        shape = A.shape_of("Conv2d", x.shape, plan.weight_shape, spec)
-        algo = be.choose_algorithm(shape, spec, plan.dtype, plan.algorithm, fn="Conv2d")
-        packed, stride, padding, dilation, run = plan._packed, spec.stride, shape.padding, spec.dilation, _cpu.conv2d_packed
+        packed, stride, padding, dilation, algo = step
+        run = _cpu.conv2d_packed
 
         def direct(x, out, res):
             if type(x) is not np.ndarray:  # another array type after all: the checked path

@@ -1,0 +1,130 @@
+"""Kernel of FusedConvChain (HPC_DOMAIN, made by kernels/onnx/_passes/chain_convs.py): a chain of
+FusedConv nodes run by one C++ call (hpc_kernels._cpu.conv2d_chain) with the steps and the buffers
+of their intermediate values prepared once per input shape.
+
+Inputs: the chain's external values (the first node's X, residuals made outside the chain);
+attribute "nodes": the FusedConv nodes in order; output: the last node's. The intermediate values
+live in scratch buffers of the session's arena (ws.scratch), assigned so that a value's buffer
+is reused once its last reader has run, never by a step that still reads it. Each sub-node's
+kernel is the FusedConv kernel (kernels/onnx/ops/fused.py); where one of them cannot be a C++
+step for the shapes met (another dtype, a broadcasting residual), the chain runs them one by one
+in Python with the same buffers.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .._ir import HPC_DOMAIN, Node
+from .._registry import BuildContext, Kernel, register, unsupported
+from .fused import fused_conv
+
+_CACHE_LIMIT = 16  # prepared forms kept per chain (input shapes x buffer sets of the threads)
+
+
+class _Prepared:
+    """What one input shape needs: each value's shape, the buffer slot of each intermediate,
+    the slots' sizes in bytes and the C++ steps (None: the Python path)."""
+
+    def __init__(self, shapes, slot_of, slot_bytes, steps) -> None:
+        self.shapes: List[Tuple[int, ...]] = shapes
+        self.slot_of: List[int] = slot_of
+        self.slot_bytes: List[int] = slot_bytes
+        self.steps: Optional[list] = steps
+        self.views: Dict[tuple, list] = {}  # ids of the slot buffers -> views of the intermediates
+
+
+class _Outputs:
+    """The ws.output of one sub-node on the Python path: its planned buffer."""
+
+    def __init__(self, arr: np.ndarray, node: Node) -> None:
+        self.arr, self.node = arr, node
+
+    def output(self, index: int, shape, dtype) -> np.ndarray:
+        if index != 0 or tuple(shape) != self.arr.shape or np.dtype(dtype) != self.arr.dtype:
+            # Only a residual that broadcasts the conv's output to a larger shape gets here.
+            raise ValueError(f"{self.node.describe()}: output {tuple(shape)} {np.dtype(dtype)} inside a conv chain, "
+                             f"planned {self.arr.shape} {self.arr.dtype} (a residual may not broadcast the conv's output)")
+        return self.arr
+
+
+@register("FusedConvChain", since=1, domain=HPC_DOMAIN)
+def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
+    subs: List[Node] = node.attrs.get("nodes") or []
+    if len(subs) < 2 or any(n.op_type != "FusedConv" for n in subs):
+        raise unsupported(node, opset, "a chain without two or more FusedConv nodes", "FusedConv nodes")
+    kernels = [fused_conv(n, opset, ctx) for n in subs]
+    e = len(node.inputs)
+    index = {v: i for i, v in enumerate(node.inputs)}  # value -> position in `arrays`
+    for j, n in enumerate(subs):
+        index[n.outputs[0]] = e + j
+    # Per sub-node: positions of its X and residual (-1: none) in `arrays` = inputs + sub outputs.
+    refs = [(index[n.inputs[0]], index[n.inputs[3]] if len(n.inputs) > 3 and n.inputs[3] else -1) for n in subs]
+    last_read = [0] * len(subs)  # step after which intermediate j is dead
+    for i, (x, r) in enumerate(refs):
+        for v in (x, r):
+            if v >= e:
+                last_read[v - e] = max(last_read[v - e], i)
+    names = [n.name or n.outputs[0] for n in subs]
+    prepared: Dict[tuple, _Prepared] = {}
+
+    def prepare(inputs) -> _Prepared:
+        shapes = [tuple(a.shape) for a in inputs]
+        dtype = inputs[0].dtype
+        steps: Optional[list] = []
+        for j, (x, r) in enumerate(refs):
+            out_shape, step = kernels[j].step(shapes[x], dtype, shapes[r] if r >= 0 else None)
+            shapes.append(out_shape)
+            if step is None:
+                steps = None
+            elif steps is not None:
+                w, stride, pad, dil, algo = step
+                steps.append((w, x, e + j, r, stride, pad, dil, algo))
+        # Slots for the intermediates (the last output is the node's own ws.output).
+        slot_of, slot_bytes, free = [-1] * len(subs), [], []
+        for j in range(len(subs) - 1):
+            need = int(np.prod(shapes[e + j])) * dtype.itemsize
+            s = next((s for s in free if slot_bytes[s] >= need), free[0] if free else None)
+            if s is None:
+                s = len(slot_bytes)
+                slot_bytes.append(0)
+            else:
+                free.remove(s)
+            slot_bytes[s] = max(slot_bytes[s], need)
+            slot_of[j] = s
+            # Slots whose value step j read for the last time are free for step j + 1's output
+            # (not for j's own: a step never writes a buffer it reads).
+            free.extend(slot_of[i] for i in range(j + 1) if last_read[i] == j and i != len(subs) - 1 and slot_of[i] >= 0)
+        return _Prepared(shapes, slot_of, slot_bytes, steps)
+
+    def run(inputs, ws):
+        key = tuple((a.shape, a.dtype.str) for a in inputs) if all(isinstance(a, np.ndarray) for a in inputs) else None
+        p = prepared.get(key) if key is not None else None
+        if p is None:
+            arrs = [np.asarray(a) for a in inputs]
+            p = prepare(arrs)
+            if key is not None and len(prepared) < _CACHE_LIMIT:
+                prepared[key] = p
+        dtype = np.asarray(inputs[0]).dtype
+        slots = [ws.scratch((n,), np.uint8) for n in p.slot_bytes]
+        vkey = tuple(id(s) for s in slots)
+        views = p.views.get(vkey)
+        if views is None:
+            views = [slots[p.slot_of[j]][: int(np.prod(p.shapes[e + j])) * dtype.itemsize].view(dtype).reshape(p.shapes[e + j])
+                     for j in range(len(subs) - 1)]
+            if len(p.views) < _CACHE_LIMIT:
+                p.views[vkey] = views
+        out = ws.output(0, p.shapes[-1], dtype)
+        arrays = list(inputs) + views + [out]
+        if p.steps is not None and all(type(a) is np.ndarray for a in inputs):
+            from ...backends.cpu import _cpu
+
+            ws.sub_times = list(zip(names, _cpu.conv2d_chain(p.steps, arrays)))
+        else:
+            for j, (x, r) in enumerate(refs):
+                args = [arrays[x], None, None, arrays[r] if r >= 0 else None]
+                kernels[j](args, _Outputs(arrays[e + j], subs[j]))
+        return [out]
+
+    return run

@@ -1,0 +1,137 @@
+"""Chains of FusedConv nodes (kernels/onnx/_passes/chain_convs.py, ops/chain.py): where the pass cuts
+them, and that a chained session gives the unchained session's outputs bit for bit (same kernels),
+onnxruntime's within the bound, and the profile under the sub-nodes' names."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from hpc_kernels.onnx import InferenceSession
+from hpc_kernels.onnx._passes import chain_convs
+
+from _passes_helpers import run_onnxruntime
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def _conv(name, x, y, rng, c, k, inits, r=3, stride=1, group=1):
+    w = (rng.standard_normal((k, c // group, r, r)) / np.sqrt(c * r * r / group)).astype(np.float32)
+    b = rng.standard_normal(k).astype(np.float32) * 0.1
+    inits += [numpy_helper.from_array(w, f"{name}.w"), numpy_helper.from_array(b, f"{name}.b")]
+    return helper.make_node("Conv", [x, f"{name}.w", f"{name}.b"], [y], name=name, pads=[r // 2] * 4,
+                            strides=[stride, stride], group=group)
+
+
+def _model(kind: str, seed: int = 0) -> onnx.ModelProto:
+    """kind: "block" (MobileNet-like: expand, depthwise, project + skip, then a strided conv),
+    "escape" (an intermediate also read by a Relu and a graph output), "broadcast" (a residual
+    that broadcasts: the chain's Python path)."""
+    rng = np.random.default_rng(seed)
+    inits, nodes = [], []
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8, "H", "W"])]
+    nodes.append(_conv("stem", "x", "s", rng, 8, 8, inits))
+    nodes.append(helper.make_node("Relu", ["s"], ["s_r"], name="stem_relu"))
+    if kind == "block":
+        nodes.append(_conv("expand", "s_r", "e", rng, 8, 24, inits, r=1))
+        nodes.append(helper.make_node("Clip", ["e", "lo", "hi"], ["e_r"], name="expand_clip"))
+        inits += [numpy_helper.from_array(np.float32(0), "lo"), numpy_helper.from_array(np.float32(6), "hi")]
+        nodes.append(_conv("dw", "e_r", "d", rng, 24, 24, inits, group=24))
+        nodes.append(_conv("project", "d", "p", rng, 24, 8, inits, r=1))
+        nodes.append(helper.make_node("Add", ["p", "s_r"], ["sum"], name="skip"))
+        nodes.append(_conv("down", "sum", "y", rng, 8, 16, inits, stride=2))
+    elif kind == "escape":
+        nodes.append(_conv("a", "s_r", "a_out", rng, 8, 8, inits))
+        nodes.append(_conv("b", "a_out", "b_out", rng, 8, 8, inits))
+        nodes.append(helper.make_node("Sigmoid", ["a_out"], ["side"], name="side"))
+        nodes.append(_conv("c", "b_out", "c_out", rng, 8, 8, inits))
+        nodes.append(helper.make_node("Add", ["c_out", "side"], ["y"], name="join"))
+        outputs.append(helper.make_tensor_value_info("b_out", TensorProto.FLOAT, None))
+    else:
+        inputs.append(helper.make_tensor_value_info("bias", TensorProto.FLOAT, [1, 8, 1, 1]))
+        nodes.append(_conv("a", "s_r", "a_out", rng, 8, 8, inits))
+        nodes.append(_conv("b", "a_out", "b_out", rng, 8, 8, inits))
+        nodes.append(helper.make_node("Add", ["b_out", "bias"], ["bb"], name="badd"))
+        nodes.append(_conv("c", "bb", "y", rng, 8, 8, inits))
+    graph = helper.make_graph(nodes, kind, inputs, outputs, inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _feeds(kind, n=1, h=9, w=7, seed=1):
+    rng = np.random.default_rng(seed)
+    f = {"x": rng.standard_normal((n, 8, h, w)).astype(np.float32)}
+    if kind == "broadcast":
+        f["bias"] = rng.standard_normal((1, 8, 1, 1)).astype(np.float32)
+    return f
+
+
+def _chains(sess):
+    return [[s.name for s in n.attrs["nodes"]] for n in sess.graph.nodes if n.op_type == "FusedConvChain"]
+
+
+def test_chain_cuts_where_values_escape():
+    # block: the stem (its Relu fused) and the whole block are one chain, the skip read inside it.
+    assert _chains(InferenceSession(_model("block"), backend="cpu")) == [["stem", "expand", "dw", "project", "down"]]
+    # escape: a_out is read by a Sigmoid and b_out is a graph output: chains end at a and at b.
+    assert _chains(InferenceSession(_model("escape"), backend="cpu")) == [["stem", "a"]]
+    # broadcast: the residual Add fused into b; in NHWC the bias's ToNHWC, placed between a and b,
+    # cuts the run (b + c then run the chain's Python path: b's residual broadcasts); in NCHW one chain.
+    assert _chains(InferenceSession(_model("broadcast"), backend="cpu")) == [["stem", "a"], ["b", "c"]]
+    assert _chains(InferenceSession(_model("broadcast"), backend="cpu", layout="NCHW")) == [["stem", "a", "b", "c"]]
+
+
+def test_chain_pass_splits_a_run_at_an_escaping_intermediate():
+    sess = InferenceSession(_model("escape"), backend="cpu", layout="NCHW")
+    g = sess.graph
+    assert chain_convs(g).nodes == g.nodes  # already split: applying the pass again changes nothing
+
+
+@pytest.mark.parametrize("kind", ["block", "escape", "broadcast"])
+@pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
+def test_chained_session_matches_unchained_and_onnxruntime(kind, layout, monkeypatch):
+    model = _model(kind)
+    chained = InferenceSession(model, backend="cpu", layout=layout)
+    monkeypatch.setenv("KERNELS_ONNX_CHAIN", "0")
+    plain = InferenceSession(model, backend="cpu", layout=layout)
+    assert not _chains(plain)
+    for n, h, w in ((1, 9, 7), (2, 12, 10), (1, 9, 7)):  # a new shape prepares again; the first again
+        feeds = _feeds(kind, n, h, w, seed=h)
+        got = chained.run(None, feeds)
+        for a, b in zip(got, plain.run(None, feeds)):
+            np.testing.assert_array_equal(a, b)
+        ref = run_onnxruntime(model, feeds)
+        for a, r in zip(got, ref):
+            assert np.abs(a - r).max() <= 1e-5 * max(1.0, np.abs(r).max())
+
+
+def test_chain_profile_names_each_sub_node():
+    sess = InferenceSession(_model("block"), backend="cpu")
+    for _ in range(2):
+        sess.run(None, _feeds("block"))
+    p = sess.profile()
+    assert {"stem", "expand", "dw", "project", "down"} <= set(p.by_node)
+    assert "FusedConv" in p.by_op and "FusedConvChain" in p.by_op
+    assert p.total_s == pytest.approx(sum(p.by_op.values()))
+
+
+def test_chain_runs_concurrently_from_threads():
+    sess = InferenceSession(_model("block"), backend="cpu")
+    feeds = [_feeds("block", 1, 9 + i, 7, seed=i) for i in range(4)]
+    expect = [sess.run(None, f)[0] for f in feeds]
+    got = [None] * 4
+
+    def work(i):
+        for _ in range(5):
+            got[i] = sess.run(None, feeds[i])[0]
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for a, b in zip(got, expect):
+        np.testing.assert_array_equal(a, b)
