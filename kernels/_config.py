@@ -20,6 +20,7 @@ ENV_VARS = {
     "KERNELS_CACHE_DIR": "directory of the tuning store (tuning.json) and numba's kernel cache; default: the platform's user cache dir",
     "KERNELS_OPENCL_DEVICE": "opencl device: 'platform:device' indices or a name substring; default PYOPENCL_CTX, else the first GPU/accelerator, else a CPU, that builds a probe program",
     "KERNELS_OPENCL_BINARY": "opencl: load the FPGA-form program from this precompiled binary (clCreateProgramWithBinary) instead of source",
+    "KERNELS_ONNX_CHAIN": "0 runs each convolution of an hpc_kernels.onnx session as its own node (default 1: consecutive ones as one C++ call, FusedConvChain)",
     "KERNELS_TASK_CUS": "computing units the PyCOMPSs task versions (hpc_kernels.workflow.compss) ask for; default 1",
 }
 
