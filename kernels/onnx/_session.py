@@ -142,7 +142,14 @@ class InferenceSession:
                             values[name] = r
                     for v in self._liveness.dies_after[i]:
                         values.pop(v, None)
-            out = [self._fresh(values[n], ws, feeds) for n in wanted]
+            out: List[np.ndarray] = []
+            for n in wanted:
+                a = self._fresh(values[n], ws, feeds)
+                # Two outputs that are views of one array (an output and its Reshape, or one name
+                # asked twice) are separate arrays, as onnxruntime returns them.
+                if any(np.may_share_memory(a, b) for b in out):
+                    a = np.array(a, copy=True)
+                out.append(a)
         finally:
             ws.finish()
         self._record(times, subs)

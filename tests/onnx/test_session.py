@@ -11,7 +11,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 
 from _onnx_models import one_node, small_cnn  # noqa: E402
-from onnx import TensorProto  # noqa: E402
+from onnx import TensorProto, helper  # noqa: E402
 
 import hpc_kernels  # noqa: E402
 from hpc_kernels.onnx import InferenceSession  # noqa: E402
@@ -185,6 +185,24 @@ def test_an_output_that_is_a_feed_or_an_initializer_is_copied():
     (y,) = sess.run(None, {})
     y[...] = -1
     np.testing.assert_array_equal(sess.run(None, {})[0], np.arange(6).reshape(2, 3))
+
+
+def test_outputs_that_are_views_of_one_array_are_separate_arrays():
+    """A graph output and its Reshape (one buffer in the session), and one name asked twice, come
+    back as separate arrays, as onnxruntime returns them: writing one leaves the other alone."""
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Reshape", ["r", "shape"], ["flat"])],
+        "views", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("r", TensorProto.FLOAT, [2, 3]), helper.make_tensor_value_info("flat", TensorProto.FLOAT, [6])],
+        [onnx.numpy_helper.from_array(np.array([6], np.int64), "shape")])
+    sess = InferenceSession(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    x = np.arange(6, dtype=np.float32).reshape(2, 3) - 2
+    r, flat = sess.run(None, {"x": x})
+    assert not np.shares_memory(r, flat)
+    r[...] = 7
+    np.testing.assert_array_equal(flat, np.maximum(x, 0).reshape(6))
+    a, b = sess.run(["r", "r"], {"x": x})
+    assert not np.shares_memory(a, b)
 
 
 def test_threads_and_options_are_checked():
