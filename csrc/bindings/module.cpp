@@ -159,6 +159,8 @@ PYBIND11_MODULE(_cpu, m) {
           "the named one, block sizes (0 = derived); the other dtype is untouched");
     m.def("set_num_threads", &kernels::set_num_threads, py::arg("n"));
     m.def("get_num_threads", &kernels::num_threads);
+    m.def("set_calling_thread_threads", &kernels::set_calling_thread_threads, py::arg("n"),
+          "this thread's count alone (its OpenMP ICV); returns the count it had");
     m.def("info", &info);
     m.def("fma_peak", &fma_peak_entry, py::arg("dtype") = "float32", py::arg("seconds") = 0.2,
           "single-thread FMA throughput in GFLOP/s (the roofline ceiling per core)");

@@ -72,4 +72,15 @@ int num_threads() {
 #endif
 }
 
+int set_calling_thread_threads(int n) {
+#ifdef _OPENMP
+    const int before = num_threads();  // adopts a pending process-wide change first
+    omp_set_num_threads(std::clamp(n, 1, cap()));
+    return before;
+#else
+    (void)n;
+    return 1;
+#endif
+}
+
 }  // namespace kernels

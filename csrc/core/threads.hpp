@@ -10,5 +10,9 @@ namespace kernels {
 void set_num_threads(int n);
 // Threads a call made from this thread may use: the calling thread's OpenMP ICV, at most the bound.
 int num_threads();
+// The count of the calling thread alone (its OpenMP ICV) until it sets another or the process-wide
+// count changes; returns the count it had. For a scope that must not change other threads' count
+// (concurrent ONNX sessions with different counts): set, run, set the returned value back.
+int set_calling_thread_threads(int n);
 
 }  // namespace kernels

@@ -1,43 +1,28 @@
-"""The cpu backend's thread count while InferenceSession runs are in flight (set by the first to
-start, restored by the last to finish)."""
+"""The cpu backend's thread count while an InferenceSession run is in flight: the running thread's
+own count, so that concurrent sessions with different counts each run with theirs."""
 from __future__ import annotations
 
 import contextlib
-import threading
 from typing import Optional
 
 
-class _ThreadCount:
-    """The cpu backend's thread count for the runs in flight. The count is process-wide: the first
-    run to start sets it, the last to finish restores what was set before, so that concurrent runs
-    never leave another count behind (with sessions of different counts running at once, the
-    count of the first one in applies until all have finished)."""
+@contextlib.contextmanager
+def thread_count(n: Optional[int]):
+    """Within the block, cpu-backend calls made from this thread use n threads (None: the process's
+    setting); other threads and the process-wide count (hpc_kernels.set_num_threads) are left as
+    they are. The count lives in the calling thread's OpenMP ICV (hpc_kernels._cpu
+    set_calling_thread_threads); a process-wide change made during the block applies from then on."""
+    if n is None:
+        yield
+        return
+    from .. import _threads
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._active = 0
-        self._saved: Optional[int] = None
-
-    @contextlib.contextmanager
-    def use(self, n: Optional[int]):
-        if n is None:
-            yield
-            return
-        from .._threads import _set, get_num_threads, set_num_threads
-
-        with self._lock:
-            if self._active == 0:
-                self._saved = get_num_threads()
-                set_num_threads(n)
-            self._active += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._active -= 1
-                if self._active == 0 and self._saved is not None:
-                    _set(self._saved)
-
-
-_THREADS = _ThreadCount()
-thread_count = _THREADS.use
+    pool = _threads._pool
+    if pool is None:  # no cpu extension loaded: no cpu-backend call can run in the block
+        yield
+        return
+    before = pool.set_calling_thread_threads(n)
+    try:
+        yield
+    finally:
+        pool.set_calling_thread_threads(before)

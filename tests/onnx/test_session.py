@@ -276,3 +276,33 @@ def test_constants_the_kernels_took_are_not_kept():
     assert not weights & set(sess.graph.initializers), sorted(weights & set(sess.graph.initializers))
     ref = InferenceSession(model, backend="reference", layout="NCHW").run(None, {"x": _x()})[0]
     np.testing.assert_allclose(sess.run(None, {"x": _x()})[0], ref, rtol=1e-4, atol=1e-5)
+
+
+def test_thread_counts_of_concurrent_runs_are_their_own():
+    """The session's count is the running thread's own (its OpenMP ICV): two threads inside runs of
+    counts 1 and 2 at the same moment each see theirs, and the process-wide count is untouched."""
+    from hpc_kernels.backends.cpu import _cpu
+    from hpc_kernels.onnx._thread_count import thread_count
+
+    before = hpc_kernels.get_num_threads()
+    both_in = threading.Barrier(2)
+    seen = {}
+
+    def work(n):
+        with thread_count(n):
+            both_in.wait()
+            seen[n] = _cpu.get_num_threads()
+            both_in.wait()
+        seen[-n] = _cpu.get_num_threads()
+
+    ts = [threading.Thread(target=work, args=(n,)) for n in (1, 2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert seen[1] == 1 and seen[2] == 2
+    assert seen[-1] == seen[-2] == before and hpc_kernels.get_num_threads() == before
+    # A session with threads=1 leaves the caller's count as it was.
+    sess = InferenceSession(small_cnn(), threads=1)
+    sess.run(None, {"x": _x()})
+    assert hpc_kernels.get_num_threads() == before
