@@ -54,8 +54,10 @@ class InferenceSession:
         del proto
         graph = fold_constants(graph, backend=backend, threads=threads)
         graph = compile_graph(graph, backend=backend, layout=layout)
-        if os.environ.get("KERNELS_ONNX_CHAIN", "1") != "0" and runs_on_cpu(backend):
-            graph = chain_convs(graph)  # one C++ call per chain of convolutions (_passes/chain_convs.py)
+        if os.environ.get("KERNELS_ONNX_CHAIN", "1") != "0" and (runs_on_cpu(backend) or backend in ("opencl", "cuda")):
+            # cpu: one C++ call per chain of convolutions; opencl/cuda: the values between them
+            # stay on the device (_passes/chain_convs.py, ops/chain.py)
+            graph = chain_convs(graph)
         self._graph: Graph = graph
         known = dict(graph.value_info)
         known.update({v.name: v for v in graph.inputs})

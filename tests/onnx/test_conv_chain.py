@@ -135,3 +135,74 @@ def test_chain_runs_concurrently_from_threads():
         t.join()
     for a, b in zip(got, expect):
         np.testing.assert_array_equal(a, b)
+
+
+def _opencl_or_skip():
+    from hpc_kernels import _dispatch
+
+    be = _dispatch.get_backend("opencl")
+    if not getattr(be, "available", False):
+        pytest.skip(f"no OpenCL device: {getattr(be, 'reason', '')}")
+    return be
+
+
+@pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
+def test_device_chain_keeps_values_on_the_device(layout, monkeypatch):
+    """On opencl a chain uploads its inputs once and downloads only its result: one round trip per
+    chain, not one per convolution; the outputs match the cpu session's within the bound."""
+    be = _opencl_or_skip()
+    model = _model("block")
+    sess = InferenceSession(model, backend="opencl", layout=layout)
+    assert _chains(sess) == [["stem", "expand", "dw", "project", "down"]]
+    arrays = be.device_arrays
+    counts = {"upload": 0, "download": 0}
+    for name in counts:
+        real = getattr(arrays, name)
+
+        def counted(*a, _real=real, _name=name):
+            counts[_name] += 1
+            return _real(*a)
+
+        monkeypatch.setattr(arrays, name, counted)
+    feeds = _feeds("block", 2, 12, 10)
+    (got,) = sess.run(None, feeds)
+    assert counts == {"upload": 1, "download": 1}
+    (ref,) = InferenceSession(model, backend="cpu", layout=layout).run(None, feeds)
+    assert np.abs(got - ref).max() <= 1e-5 * max(1.0, np.abs(ref).max())
+
+
+def test_device_chain_with_a_broadcasting_residual_goes_through_the_host():
+    _opencl_or_skip()
+    model = _model("broadcast")
+    feeds = _feeds("broadcast")
+    (got,) = InferenceSession(model, backend="opencl", layout="NCHW").run(None, feeds)
+    (ref,) = run_onnxruntime(model, feeds)
+    assert np.abs(got - ref).max() <= 1e-5 * max(1.0, np.abs(ref).max())
+
+
+def test_device_chain_on_the_emulated_cuda_backend(monkeypatch):
+    """The cuda backend's chain (tests/_fake_cupy.py: CuPy and the kernel launches emulated with
+    NumPy): one upload and one download per chain, the result as on the cpu backend."""
+    import _fake_cupy as fc
+
+    model = _model("block")
+    feeds = _feeds("block", 1, 10, 9)
+    (ref,) = InferenceSession(model, backend="cpu", layout="NCHW").run(None, feeds)
+    with fc.installed(monkeypatch):
+        from hpc_kernels import _dispatch
+
+        arrays = _dispatch.get_backend("cuda").device_arrays
+        counts = {"upload": 0, "download": 0}
+        for name in counts:
+            real = getattr(arrays, name)
+
+            def counted(*a, _real=real, _name=name):
+                counts[_name] += 1
+                return _real(*a)
+
+            monkeypatch.setattr(arrays, name, counted)
+        sess = InferenceSession(model, backend="cuda", layout="NCHW")
+        assert _chains(sess) == [["stem", "expand", "dw", "project", "down"]]
+        (got,) = sess.run(None, feeds)
+    assert counts == {"upload": 1, "download": 1}
+    assert np.abs(np.asarray(got) - ref).max() <= 1e-5 * max(1.0, np.abs(ref).max())

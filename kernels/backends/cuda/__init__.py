@@ -146,6 +146,7 @@ def _operand(x, rows_axis: int, k_axis: int, kind: str) -> _Operand:
 
 class CudaBackend(Backend):
     name = "cuda"
+    device_arrays = _ARRAYS  # what the ONNX runtime's conv chains keep values in between steps
     extra = "cuda12"
     ops = frozenset({"gemm", "matmul", "conv2d", "pack_conv2d", "conv2d_packed"})
     dtypes = frozenset({"float32", "float64", "float16", "bfloat16"})

@@ -164,6 +164,7 @@ class OpenclBackend(Backend):
     auto = _algorithms.AUTO
 
     installed = rt.cl is not None
+    device_arrays = _ARRAYS  # what the ONNX runtime's conv chains keep values in between steps
 
     def __init__(self) -> None:
         self.available, self.reason = rt.platforms_available()

@@ -2,6 +2,10 @@
 FusedConv nodes run by one C++ call (hpc_kernels._cpu.conv2d_chain) with the steps and the buffers
 of their intermediate values prepared once per input shape.
 
+On a device backend (opencl, cuda) the values stay on the device between the steps: the chain's
+inputs are uploaded once, each step's result is a device array, and only the last is copied back
+(one round trip per chain, not one per convolution).
+
 Inputs: the chain's external values (the first node's X, residuals made outside the chain);
 attribute "nodes": the FusedConv nodes in order; output: the last node's. The intermediate values
 live in scratch buffers of the session's arena (ws.scratch), assigned so that a value's buffer
@@ -68,6 +72,29 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
                 last_read[v - e] = max(last_read[v - e], i)
     names = [n.name or n.outputs[0] for n in subs]
     prepared: Dict[tuple, _Prepared] = {}
+    arrays = None  # a device backend's arrays (kernels/backends/device.py), else None
+    if ctx.backend is not None:
+        from ... import _dispatch
+
+        arrays = getattr(_dispatch.get_backend(ctx.backend), "device_arrays", None)
+
+    def run_device(inputs, ws):
+        """The steps on device arrays; None where a step cannot run there (a broadcasting residual)."""
+        place = arrays.default_place()
+        with arrays.on(place):
+            vals: List[object] = [arrays.upload(place, np.ascontiguousarray(a)) for a in inputs]
+            for j, (x, r) in enumerate(refs):
+                y = kernels[j].on_device(vals[x], vals[r] if r >= 0 else None)
+                if y is None:
+                    return None
+                vals.append(y)
+                for i in range(j + 1):  # device memory of values no later step reads
+                    if last_read[i] == j and i < len(subs) - 1:
+                        vals[e + i] = None
+            host = arrays.download(vals[-1])
+        out = ws.output(0, host.shape, host.dtype)
+        out[...] = host
+        return [out]
 
     def prepare(inputs) -> _Prepared:
         shapes = [tuple(a.shape) for a in inputs]
@@ -99,6 +126,10 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
         return _Prepared(shapes, slot_of, slot_bytes, steps)
 
     def run(inputs, ws):
+        if arrays is not None and all(isinstance(a, np.ndarray) for a in inputs):
+            done = run_device(inputs, ws)
+            if done is not None:
+                return done
         key = tuple((a.shape, a.dtype.str) for a in inputs) if all(isinstance(a, np.ndarray) for a in inputs) else None
         p = prepared.get(key) if key is not None else None
         if p is None:
@@ -116,15 +147,15 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             if len(p.views) < _CACHE_LIMIT:
                 p.views[vkey] = views
         out = ws.output(0, p.shapes[-1], dtype)
-        arrays = list(inputs) + views + [out]
+        operands = list(inputs) + views + [out]
         if p.steps is not None and all(type(a) is np.ndarray for a in inputs):
             from ...backends.cpu import _cpu
 
-            ws.sub_times = list(zip(names, _cpu.conv2d_chain(p.steps, arrays)))
+            ws.sub_times = list(zip(names, _cpu.conv2d_chain(p.steps, operands)))
         else:
             for j, (x, r) in enumerate(refs):
-                args = [arrays[x], None, None, arrays[r] if r >= 0 else None]
-                kernels[j](args, _Outputs(arrays[e + j], subs[j]))
+                args = [operands[x], None, None, operands[r] if r >= 0 else None]
+                kernels[j](args, _Outputs(operands[e + j], subs[j]))
         return [out]
 
     return run

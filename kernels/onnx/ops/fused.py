@@ -155,9 +155,19 @@ def fused_conv(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             return shape, None
         return shape, _cpu_step(plan_for(pad, epilogue_act), xs, dtype)
 
+    def on_device(x, res):
+        """The conv of device array x (and device residual res, or None) into a new device array,
+        or None where the residual broadcasts (the chain then runs through the host)."""
+        pad, shape = geometry(tuple(x.shape))
+        if res is not None and (not _EPILOGUE_RESIDUAL or tuple(res.shape) != shape):
+            return None
+        plan = plan_for(pad, epilogue_act)
+        return plan(x) if res is None else plan(x, residual=res)
+
     # ctx.threads is not applied here: the session runs the whole graph under its thread count
     # (hpc_kernels.num_threads), and the plan's calls take the calling thread's count.
     conv.step = step  # for FusedConvChain (kernels/onnx/ops/chain.py)
+    conv.on_device = on_device
     return conv
 
 
