@@ -14,7 +14,7 @@ from ._fold import fold_constants
 from ._ir import Graph, ValueInfo
 from ._load import load_proto, to_graph
 from ._memory import Arena, Liveness, Workspace, _root
-from ._passes import chain_convs, compile_graph, runs_on_cpu
+from ._passes import chain_convs, compile_graph, fuse_pool_flatten, runs_on_cpu
 from ._registry import BuildContext, lookup
 from ._reports import ModelMetadata, NodeArg, Profile, type_string
 from ._thread_count import thread_count as _thread_count
@@ -58,6 +58,8 @@ class InferenceSession:
             # cpu: one C++ call per chain of convolutions; opencl/cuda: the values between them
             # stay on the device (_passes/chain_convs.py, ops/chain.py)
             graph = chain_convs(graph)
+        if runs_on_cpu(backend):
+            graph = fuse_pool_flatten(graph)
         self._graph: Graph = graph
         known = dict(graph.value_info)
         known.update({v.name: v for v in graph.inputs})

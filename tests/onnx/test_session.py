@@ -306,3 +306,28 @@ def test_thread_counts_of_concurrent_runs_are_their_own():
     sess = InferenceSession(small_cnn(), threads=1)
     sess.run(None, {"x": _x()})
     assert hpc_kernels.get_num_threads() == before
+
+
+@pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
+def test_pool_writes_the_classifier_matrix_directly(layout):
+    """On the cpu backend GlobalAveragePool [-> ToNCHW] -> Flatten is one node writing (N, C)
+    (kernels/onnx/_passes/fuse_pool_flatten.py); the logits are onnxruntime's; a Flatten whose
+    input is also a graph output is left alone."""
+    import onnxruntime as ort
+
+    model = small_cnn()
+    sess = InferenceSession(model, backend="cpu", layout=layout)
+    ops = [n.op_type for n in sess.graph.nodes]
+    gap = next(n for n in sess.graph.nodes if n.op_type == "GlobalAveragePool")
+    assert "Flatten" not in ops and not any(gap.outputs[0] in n.inputs for n in sess.graph.nodes if n.op_type == "ToNCHW")
+    assert [n.attrs.get("flatten") for n in sess.graph.nodes if n.op_type == "GlobalAveragePool"] == [1]
+    x = _x(2, 11, 9)
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    for a, r in zip(sess.run(None, {"x": x}), ref):
+        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-5)
+    model.graph.output.append(helper.make_tensor_value_info("g", TensorProto.FLOAT, None))
+    sess = InferenceSession(model, backend="cpu", layout=layout)
+    assert "Flatten" in [n.op_type for n in sess.graph.nodes]
+    got = sess.run(None, {"x": x})
+    np.testing.assert_allclose(got[0], ref[0], rtol=1e-4, atol=1e-5)
+    assert got[2].shape == (2, 16, 1, 1)

@@ -8,8 +8,10 @@ semantics and needs the previous one's result):
   3. layout_nhwc: on the cpu backend with layout "NHWC" or "auto", 4-D activations in NHWC
      between the graph's edges; with "NCHW" on the cpu backend only the pools move to the
      HPC_DOMAIN forms (the C++ pooling, kernels/onnx/ops/nhwc.py).
-The session then chains consecutive FusedConv nodes on the cpu backend (chain_convs: one C++ call
-per chain; not part of compile_graph, whose result the tests read node by node).
+The session then, on the cpu backend, chains consecutive FusedConv nodes (chain_convs: one C++ call
+per chain; also on opencl/cuda, where the chain keeps its values on the device) and pools straight
+into the classifier's matrix (fuse_pool_flatten); not part of compile_graph, whose result the
+pass tests read node by node.
 Folding first: the fusion must see the conv's final weights; the layout pass last: it needs to
 know which convs became FusedConv (those are the ops that want NHWC).
 """
@@ -20,13 +22,14 @@ from typing import Optional
 from .._ir import Graph
 from .chain_convs import chain_convs
 from .fold_batchnorm import fold_batchnorm
+from .fuse_pool_flatten import fuse_pool_flatten
 from .fuse_conv import fuse_conv
 from .fuse_gemm import fuse_gemm
 from .layout_nhwc import layout_nhwc
 
 LAYOUTS = ("auto", "NCHW", "NHWC")
 
-__all__ = ["LAYOUTS", "chain_convs", "compile_graph", "runs_on_cpu", "fold_batchnorm", "fuse_conv", "fuse_gemm", "layout_nhwc"]
+__all__ = ["LAYOUTS", "chain_convs", "compile_graph", "fuse_pool_flatten", "runs_on_cpu", "fold_batchnorm", "fuse_conv", "fuse_gemm", "layout_nhwc"]
 
 
 def runs_on_cpu(backend: Optional[str]) -> bool:

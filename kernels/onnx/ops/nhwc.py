@@ -152,12 +152,17 @@ def average_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
 @register("GlobalAveragePool", since=1, domain=HPC_DOMAIN)
 def global_average_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     layout = _layout(node, opset)
-    check_attrs(node, opset, ())
+    check_attrs(node, opset, ("flatten",))
     backend = ctx.backend
+    flatten = bool(node.attr("flatten", 0))  # (N, C) out: the pass _passes/fuse_pool_flatten.py
 
     def run(inputs, ws):
         x = inputs[0]
         n, c, _, _ = _hw(x, layout, node)
+        if flatten:  # a 1x1 map: the (N, C) matrix is the pooled map's memory in either layout
+            out = ws.output(0, (n, c), x.dtype)
+            _pool.global_avg_pool(x, out.reshape(_shape(n, c, 1, 1, layout)), layout, backend)
+            return [out]
         out = ws.output(0, _shape(n, c, 1, 1, layout), x.dtype)
         return [_pool.global_avg_pool(x, out, layout, backend)]
 
