@@ -11,6 +11,7 @@
 #include <string>
 
 #include "../core/threads.hpp"
+#include "../ops/layout.hpp"
 #include "../ops/pool.hpp"
 #include "array_checks.hpp"
 
@@ -157,9 +158,50 @@ void global_avg_pool_entry(const py::array& x, const py::array& out, const std::
     else run_global<double>(k, out);
 }
 
+// to: "NHWC" (x NCHW -> out NHWC) or "NCHW" (x NHWC -> out NCHW); out C-contiguous, x any strides.
+void relayout_entry(const py::array& x, const py::array& out, const std::string& to) {
+    constexpr const char* fn = "relayout";
+    const bool to_nhwc_ = parse_layout(to, fn);
+    const Dtype dt = py_checks::dtype_of(x, fn, "x");
+    if (py_checks::dtype_of(out, fn, "out") != dt)
+        throw py::type_error(std::string(fn) + ": out has dtype " + py_checks::dtype_name(py_checks::dtype_of(out, fn, "out")) +
+                             " but x is " + py_checks::dtype_name(dt) + "; outputs are never cast");
+    require_4d(x, fn, "x", !to_nhwc_);
+    require_4d(out, fn, "out", to_nhwc_);
+    // Logical (n, c, h, w) of x in its own layout, and the shape out must have.
+    const bool x_nhwc = !to_nhwc_;
+    const dim_t n = x.shape(0), c = x.shape(x_nhwc ? 3 : 1), h = x.shape(x_nhwc ? 1 : 2), w = x.shape(x_nhwc ? 2 : 3);
+    const std::array<dim_t, 4> want = to_nhwc_ ? std::array<dim_t, 4>{n, h, w, c} : std::array<dim_t, 4>{n, c, h, w};
+    for (int d = 0; d < 4; ++d)
+        if (out.shape(d) != want[static_cast<std::size_t>(d)])
+            fail(fn, "out has shape " + py_checks::shape_str(out) + " but x " + py_checks::shape_str(x) + " needs (" +
+                         std::to_string(want[0]) + ", " + std::to_string(want[1]) + ", " + std::to_string(want[2]) + ", " +
+                         std::to_string(want[3]) + ")");
+    if (!(out.flags() & py::array::c_style)) fail(fn, "out must be C-contiguous (it is written row by row)");
+    py_checks::require_writable_output(out, fn, "out");
+    py_checks::require_no_overlap(out, x, fn, "out", "x");
+    const py::array xa = py_checks::aligned_input(x);
+    inc_t st[4];
+    py_checks::element_strides(xa, st, fn, "x");
+    const inc_t s[4] = {st[0], x_nhwc ? st[3] : st[1], x_nhwc ? st[1] : st[2], x_nhwc ? st[2] : st[3]};
+    const int nt = num_threads();
+    auto run = [&](auto tag) {
+        using T = decltype(tag);
+        const T* xp = static_cast<const T*>(xa.data());
+        T* yp = static_cast<T*>(const_cast<void*>(out.data()));
+        py::gil_scoped_release nogil;
+        if (to_nhwc_) to_nhwc<T>(xp, s, n, c, h, w, yp, nt);
+        else to_nchw<T>(xp, s, n, c, h, w, yp, nt);
+    };
+    if (dt == Dtype::f32) run(float{});
+    else run(double{});
+}
+
 }  // namespace
 
 void register_pool(py::module_& m) {
+    m.def("relayout", &relayout_entry, py::arg("x").noconvert(), py::arg("out").noconvert(), py::arg("to"),
+          "x NCHW -> out NHWC (to='NHWC') or x NHWC -> out NCHW (to='NCHW'); out C-contiguous");
     m.def("max_pool2d", &max_pool2d_entry, py::arg("x").noconvert(), py::arg("out").noconvert(), py::arg("kernel"),
           py::arg("stride"), py::arg("padding"), py::arg("dilation"), py::arg("layout"),
           "MaxPool into out (its spatial size chosen by the caller); padding (top, bottom, left, right)");

@@ -267,3 +267,34 @@ def test_misaligned_input_is_copied_and_misaligned_output_rejected(layout):
     g = np.empty(_to(layout, np.empty((1, 5, 1, 1))).shape, np.float32)
     _cpu.global_avg_pool(_misaligned(x), g, layout)
     np.testing.assert_allclose(_from(layout, g), _from(layout, x).astype(np.float64).mean(axis=(2, 3), keepdims=True), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 3, 224, 224), (2, 35, 5, 17), (1, 1, 1, 1), (3, 16, 2, 33), (1, 0, 4, 4)])
+def test_relayout_is_the_transpose(dtype, shape):
+    """_cpu.relayout: NCHW -> NHWC and back, exact, for channel counts off the 16 x 16 tiles, from
+    strided views; out untouched outside (it is exactly out)."""
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((shape[0], shape[1], shape[2], 2 * shape[3] + 1)).astype(dtype)
+    x = base[..., 1::2][..., : shape[3]]  # a view with a non-unit W stride
+    out = np.full((shape[0], shape[2], shape[3], shape[1]), np.nan, dtype)
+    _cpu.relayout(x, out, "NHWC")
+    np.testing.assert_array_equal(out, x.transpose(0, 2, 3, 1))
+    back = np.empty(shape, dtype)
+    _cpu.relayout(out.transpose(0, 1, 2, 3)[:, ::1], back, "NCHW")
+    np.testing.assert_array_equal(back, x)
+
+
+def test_relayout_errors():
+    x = np.zeros((1, 3, 4, 5), np.float32)
+    with pytest.raises(TypeError, match="never cast"):
+        _cpu.relayout(x, np.zeros((1, 4, 5, 3), np.float64), "NHWC")
+    with pytest.raises(ValueError, match=r"needs \(1, 4, 5, 3\)"):
+        _cpu.relayout(x, np.zeros((1, 3, 4, 5), np.float32), "NHWC")
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _cpu.relayout(x, np.zeros((1, 5, 4, 3), np.float32).transpose(0, 2, 1, 3), "NHWC")
+    with pytest.raises(ValueError, match="layout must be"):
+        _cpu.relayout(x, np.zeros((1, 4, 5, 3), np.float32), "NWHC")
+    with pytest.raises(ValueError, match="overlap|shares"):
+        buf = np.zeros(60, np.float32)
+        _cpu.relayout(buf.reshape(1, 3, 4, 5), buf.reshape(1, 4, 5, 3), "NHWC")

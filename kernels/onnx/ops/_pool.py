@@ -21,6 +21,17 @@ def _engine(backend: Optional[str], x: np.ndarray):
     return cpu_extension()[0]
 
 
+def cpu_relayout(backend: Optional[str]):
+    """hpc_kernels._cpu.relayout (x, out, to) when the cpu backend runs this session's NumPy arrays
+    (backend None or "cpu" and the extension built), else None (NumPy's transposed copy)."""
+    if backend not in (None, "cpu"):
+        return None
+    from ..._extension import cpu_extension
+
+    ext = cpu_extension()[0]
+    return getattr(ext, "relayout", None) if ext is not None else None
+
+
 def output_size(n: int, k: int, s: int, d: int, begin: int, end: int, ceil_mode: bool) -> int:
     """Output extent along one axis: ONNX's floor/ceil formula; with ceil_mode a last window that
     would start beyond the input and its leading padding is dropped (onnxruntime and PyTorch do).
