@@ -20,9 +20,22 @@ namespace {
 
 constexpr dim_t kTile = 16;
 
+// Three unit-stride planes (an RGB input) into one interleaved row: with the channel count known
+// GCC vectorises the interleaving store (the tiled loop below ran 1.4x slower than NumPy here).
+template <typename T>
+KERNELS_CLONES void rgb_to_interleaved(const T* KERNELS_RESTRICT r, const T* KERNELS_RESTRICT g,
+                                       const T* KERNELS_RESTRICT b, dim_t w, T* KERNELS_RESTRICT dst) {
+    for (dim_t p = 0; p < w; ++p) {
+        dst[3 * p] = r[p];
+        dst[3 * p + 1] = g[p];
+        dst[3 * p + 2] = b[p];
+    }
+}
+
 // dst[p*C + c] = src[c*cs + p*ps] for p in [0, w), c in [0, C).
 template <typename T>
 KERNELS_CLONES void row_to_interleaved(const T* src, inc_t cs, inc_t ps, dim_t channels, dim_t w, T* dst) {
+    if (channels == 3 && ps == 1) return rgb_to_interleaved(src, src + cs, src + 2 * cs, w, dst);
     for (dim_t pb = 0; pb < w; pb += kTile) {
         const dim_t pe = std::min(pb + kTile, w);
         for (dim_t cb = 0; cb < channels; cb += kTile) {
