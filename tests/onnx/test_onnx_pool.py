@@ -277,9 +277,10 @@ def test_relayout_is_the_transpose(dtype, shape):
     rng = np.random.default_rng(0)
     base = rng.standard_normal((shape[0], shape[1], shape[2], 2 * shape[3] + 1)).astype(dtype)
     x = base[..., 1::2][..., : shape[3]]  # a view with a non-unit W stride
-    out = np.full((shape[0], shape[2], shape[3], shape[1]), np.nan, dtype)
-    _cpu.relayout(x, out, "NHWC")
-    np.testing.assert_array_equal(out, x.transpose(0, 2, 3, 1))
+    for src in (x, np.ascontiguousarray(x)):  # (contiguous RGB planes take their own loop)
+        out = np.full((shape[0], shape[2], shape[3], shape[1]), np.nan, dtype)
+        _cpu.relayout(src, out, "NHWC")
+        np.testing.assert_array_equal(out, x.transpose(0, 2, 3, 1))
     back = np.empty(shape, dtype)
     _cpu.relayout(out.transpose(0, 1, 2, 3)[:, ::1], back, "NCHW")
     np.testing.assert_array_equal(back, x)
