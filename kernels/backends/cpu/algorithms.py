@@ -3,8 +3,8 @@ this engine; see the comments).
 
 "auto" picks, in order (heuristic_choice): the direct kernel for depthwise layers, Winograd
 F(2x2, 3x3) for 3x3 stride-1 undilated single-group layers with >= 64 input and output channels and
->= 16 output pixels (either layout), the direct kernel for every other
-NHWC layer (the batch-reduce kernel reads the image in place: no im2col block and no packed image;
+>= 16 output pixels (either layout), a plain GEMM for NHWC 1x1 stride-1 unpadded layers with
+<= 32 input channels per group, the direct kernel for every other NHWC layer (the batch-reduce kernel reads the image in place: no im2col block and no packed image;
 measured faster than every other algorithm on each ResNet-50 layer), a plain GEMM for 1x1
 stride-1 unpadded layers, the direct kernel for NCHW layers with taps and >= 16 channels per group
 (planes above 64x64 through NHWC copies, csrc/conv/nchw_reorder.hpp); then a measured choice from the tuning store (kernels/_tuning.py, filled
@@ -34,7 +34,7 @@ IMPLEMENTED: Dict[str, str] = {
                 "dilation 1, groups=1; NCHW through NHWC copies)",
 }
 AUTO = ("depthwise -> direct, 3x3 s1 d1 g1 with >= 64 channels in and out and >= 16 output pixels -> winograd, "
-        "NHWC -> direct, 1x1 s1 p0 -> gemm, NCHW with taps and >= 16 channels per group -> direct "
+        "NHWC 1x1 s1 p0 with <= 32 channels per group -> gemm, NHWC -> direct, 1x1 s1 p0 -> gemm, NCHW with taps and >= 16 channels per group -> direct "
         "(planes above 64x64 through NHWC copies); then the tuning store, NCHW with <= 64 output pixels -> im2col, "
         "else convgemm")
 
@@ -56,6 +56,13 @@ _DIRECT_MIN_CHANNELS = 16
 # (64-512 channels, planes 7x7 to 224x224); 1.0x with 32 channels, 1.2-1.6x with 16-24; a
 # 2x2 output (one tile) 1.9x, where both are bound by streaming the weights.
 _WINOGRAD_MIN_CHANNELS = 64
+# NHWC 1x1 stride-1 layers with at most this many input channels per group run as a plain GEMM on x
+# as it lies: with k this short, the direct kernel's per-tile tap table (one pointer per pixel) is
+# a large part of each tile, which the GEMM's unpacked path does not build. Measured (Zen 5, 1
+# thread, plans, relu6 epilogue): MobileNetV2's 32->16 @112 0.87x direct's time, 16->96 @112 0.88x,
+# 24->144 @56 0.98x, 32->192 @28 0.97x; from 64 channels even (0.97-1.03x), and 1.13-1.20x behind
+# with many channels in and few out (144->24, 192->32, 256->64), where direct stays.
+_POINTWISE_GEMM_MAX_CHANNELS = 32
 _WINOGRAD_MIN_PIXELS = 16
 
 
@@ -81,6 +88,8 @@ def heuristic_choice(shape: ConvShape, spec: ConvSpec) -> Optional[str]:
     if winograd_pays(shape, spec):
         return "winograd"
     if spec.layout == "NHWC":
+        if pointwise(shape, spec) and shape.c // spec.groups <= _POINTWISE_GEMM_MAX_CHANNELS:
+            return "gemm"
         return "direct"
     if pointwise(shape, spec):
         return "gemm"
