@@ -30,12 +30,36 @@ class KernelCacheLocator(caching.UserProvidedCacheLocator):
         self._lineno = py_func.__code__.co_firstlineno
         self._cache_path = os.path.join(CACHE_DIR, self.get_suitable_cache_subpath(py_file))
 
+    def get_source_stamp(self):
+        # One stamp for the whole package: numba's is the function's own file, but our kernels
+        # inline functions of the package's other modules (gemm.py's epilogue into direct.py's and
+        # depthwise.py's kernels), so a change there left a stale kernel on disk that still
+        # matched its own file's stamp and ran the old epilogue (seen: a residual never added).
+        return _package_stamp()
+
     @classmethod
     def from_function(cls, py_func, py_file):
         if not (getattr(py_func, "__module__", None) or "").startswith(_PACKAGE):
             return None  # not ours: numba's own locators decide
         # Skip UserProvidedCacheLocator.from_function: it declines when numba.config.CACHE_DIR is unset.
         return super(caching.UserProvidedCacheLocator, cls).from_function(py_func, py_file)
+
+
+_STAMP = None
+
+
+def _package_stamp():
+    """(file name, mtime, size) of every module of this package, computed once per process."""
+    global _STAMP
+    if _STAMP is None:
+        here = os.path.dirname(os.path.abspath(__file__))
+        entries = []
+        for name in sorted(os.listdir(here)):
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(here, name))
+                entries.append((name, st.st_mtime, st.st_size))
+        _STAMP = tuple(entries)
+    return _STAMP
 
 
 def install() -> None:

@@ -79,12 +79,17 @@ def prepare(w, bias, scale, shift, spec, own: bool = False) -> Weights:
 
 
 def conv2d(wts: Weights, x, spec, shape, algorithm: str, out, residual=None):
-    if residual is not None:
-        return _with_residual(wts, x, spec, shape, algorithm, out, residual)
     x = input_array(np.asarray(x))
     dt = x.dtype
     if out is None:  # a given out was checked by the front end (kernels/_api/conv.py)
         out = np.empty(shape.out_shape(spec.layout), dt)
+    res_at = 0
+    if residual is not None:
+        # In the kernels' epilogue when it lies as out does (the usual case: a skip tensor of the
+        # output's shape and layout); otherwise one NumPy pass after the kernels.
+        res_at = ops.residual_address(np.asarray(residual), out) if shape.c else 0
+        if not res_at:
+            return _with_residual(wts, x, spec, shape, algorithm, out, residual)
     if out.size == 0:
         return out
     if shape.c == 0:  # no input channels: every output is the epilogue of an empty sum
@@ -93,7 +98,7 @@ def conv2d(wts: Weights, x, spec, shape, algorithm: str, out, residual=None):
     nhwc = spec.layout == "NHWC"
     if algorithm == "direct" and depthwise_layer:
         axis = EPI_COLS if nhwc else EPI_ROWS
-        ed = ops.epilogue(wts.bias, wts.scale, wts.shift, spec.activation, axis, 0)
+        ed = ops.epilogue(wts.bias, wts.scale, wts.shift, spec.activation, axis, 0, res_at)
         depthwise(shape.n, shape.c, shape.ho, ops.conv_input(x, spec, shape), wts.taps,
                   ops.conv_input(out, spec, shape), ed, nhwc)
         return out
@@ -105,7 +110,7 @@ def conv2d(wts: Weights, x, spec, shape, algorithm: str, out, residual=None):
         # rows: output pixels, columns: output channels, in either layout
         yd = ops.output(y3, 1, 2, (0, None)) if nhwc else ops.output(y3, 2, 1, (0, None))
         yd[D_STEP2] = kg * yd[ops.D_KS]
-        ed = ops.epilogue(wts.bias, wts.scale, wts.shift, spec.activation, EPI_COLS, kg)
+        ed = ops.epilogue(wts.bias, wts.scale, wts.shift, spec.activation, EPI_COLS, kg, res_at)
         threads = numba.get_num_threads()
         packed = wts.own  # a plan keeps its panels, packed once; a one-shot call's threads pack what they use
         # 1-D either way: one compiled signature for plans and one-shot calls
@@ -127,16 +132,16 @@ def conv2d(wts: Weights, x, spec, shape, algorithm: str, out, residual=None):
         cd[D_STEP2] = kg * cd[ops.D_RS]
         m, n, wd, axis = kg, p, ad, EPI_ROWS
     wd[D_STEP1], wd[D_STEP2] = 0, kg * wd[ops.D_RS]  # the weights: same for every image, per group
-    ed = ops.epilogue(wts.bias, wts.scale, wts.shift, spec.activation, axis, kg)
+    ed = ops.epilogue(wts.bias, wts.scale, wts.shift, spec.activation, axis, kg, res_at)
     run(m, n, red, 1.0, 0.0, ad, bd, cd, dt, (shape.n, g), ed, explicit_rows=p if algorithm == "im2col" else 0)
     return out
 
 
 def _with_residual(wts: Weights, x, spec, shape, algorithm: str, out, residual):
-    """y = act(scale*(conv + bias) + shift + residual): the kernels run the epilogue without its
-    activation, then one pass over y adds the residual and applies it (the JIT kernels' epilogue
-    descriptors carry per-channel vectors only). A residual that is out itself is copied first:
-    the kernels write y before that pass reads it."""
+    """y = act(scale*(conv + bias) + shift + residual) for a residual the epilogue cannot read at the
+    output's offsets (another layout or strides, a broadcast, out itself): the kernels run the
+    epilogue without its activation, then one pass over y adds the residual and applies it. A
+    residual that is out itself is copied first: the kernels write y before that pass reads it."""
     if out is not None and np.may_share_memory(out, residual):
         residual = residual.copy()  # the front end allowed only residual=out (the same view)
     y = conv2d(wts, x, spec._replace(activation=""), shape, algorithm, out)

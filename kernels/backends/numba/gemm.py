@@ -46,9 +46,11 @@ def blocks(dtype) -> tuple:
 
 
 # Epilogue descriptor (int64 array): where the per-channel vectors apply and which are present.
-E_AXIS, E_ACT, E_BIAS, E_SCALE, E_SHIFT, E_STEP2 = range(6)  # addresses at E_BIAS.. (0: absent)
+# E_RES: the lowest address of a residual laid out exactly as the output (same shape and strides),
+# so that the output's element offsets address it too (0: none).
+E_AXIS, E_ACT, E_BIAS, E_SCALE, E_SHIFT, E_STEP2, E_RES = range(7)  # addresses at E_BIAS.. (0: absent)
 EPI_NONE, EPI_ROWS, EPI_COLS = 0, 1, 2
-EPI_LEN = 6
+EPI_LEN = 7
 
 
 def nr_of(dtype) -> int:
@@ -150,12 +152,14 @@ def _vector(address, like, n):
 
 @njit(cache=True, fastmath=FASTMATH)
 def epilogue(c, c0, rs, cs, mr, nr, ed, v0_rows, v0_cols, like):
-    """y = act(scale * (y + bias) + shift) on an mr x nr tile; the vectors are indexed by the
-    tile's row (EPI_ROWS: NCHW output channels) or column (EPI_COLS: NHWC)."""
+    """y = act(scale * (y + bias) + shift + residual) on an mr x nr tile; the vectors are indexed by
+    the tile's row (EPI_ROWS: NCHW output channels) or column (EPI_COLS: NHWC); the residual at the
+    output's own offsets (E_RES)."""
     n_vec = v0_rows + mr if ed[E_AXIS] == EPI_ROWS else v0_cols + nr
     bias = _vector(ed[E_BIAS], like, n_vec)
     scale = _vector(ed[E_SCALE], like, n_vec)
     shift = _vector(ed[E_SHIFT], like, n_vec)
+    res = _vector(ed[E_RES], like, c.shape[0] if ed[E_RES] != 0 else 0)
     act = ed[E_ACT]
     rows = ed[E_AXIS] == EPI_ROWS
     for i in range(mr):
@@ -169,6 +173,8 @@ def epilogue(c, c0, rs, cs, mr, nr, ed, v0_rows, v0_cols, like):
                 y = y * scale[ch]
             if ed[E_SHIFT] != 0:
                 y = y + shift[ch]
+            if ed[E_RES] != 0:
+                y = y + res[row + j * cs]
             if act != 0:
                 if y < 0:  # NaN stays NaN (comparisons with NaN are false)
                     y = 0

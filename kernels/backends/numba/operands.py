@@ -6,7 +6,7 @@ from typing import Sequence, Tuple
 
 import numpy as np
 
-from .gemm import E_ACT, E_AXIS, E_BIAS, E_SCALE, E_SHIFT, E_STEP2, EPI_LEN
+from .gemm import E_ACT, E_AXIS, E_BIAS, E_RES, E_SCALE, E_SHIFT, E_STEP2, EPI_LEN
 from .pack import (CONV_CRS, CONV_RSC, D_ADDR, D_CG, D_DILH, D_DILW, D_H, D_KIND, D_KS, D_OFF, D_PADL, D_PADT, D_R,
                    D_RS, D_S, D_SC, D_SH, D_SPAN, D_STEP1, D_STEP2, D_STRH, D_STRW, D_SW, D_W, D_WO, DESC_LEN, STRIDED)
 
@@ -68,16 +68,27 @@ def conv_input(x: np.ndarray, spec, shape) -> np.ndarray:
     return d
 
 
+def residual_address(residual: np.ndarray, out: np.ndarray) -> int:
+    """The residual's lowest address when the epilogue can read it at the output's own element
+    offsets (same shape and strides, no overlap with out), else 0 (the caller adds it itself)."""
+    same = residual.shape == out.shape and residual.dtype == out.dtype and all(
+        a == b for a, b, n in zip(residual.strides, out.strides, out.shape) if n > 1)
+    if not same or not out.size or np.may_share_memory(residual, out):
+        return 0
+    return _extent(residual)[0]
+
+
 NO_EPILOGUE = np.zeros(EPI_LEN, np.int64)
 _ACT = {"": 0, "relu": 1, "relu6": 2}
 
 
-def epilogue(bias, scale, shift, activation: str, axis: int, group_step: int) -> np.ndarray:
-    """Per-channel vectors (contiguous (K,) arrays or None) and activation of a convolution."""
+def epilogue(bias, scale, shift, activation: str, axis: int, group_step: int, residual_address: int = 0) -> np.ndarray:
+    """Per-channel vectors (contiguous (K,) arrays or None), activation and residual (the lowest
+    address of an array laid out as the output, see residual_address(); 0: none) of a convolution."""
     e = np.zeros(EPI_LEN, np.int64)
-    if bias is None and scale is None and shift is None and not activation:
+    if bias is None and scale is None and shift is None and not activation and not residual_address:
         return e  # no pass over the output at all
-    e[E_AXIS], e[E_ACT], e[E_STEP2] = axis, _ACT[activation], group_step
+    e[E_AXIS], e[E_ACT], e[E_STEP2], e[E_RES] = axis, _ACT[activation], group_step, residual_address
     for field, v in ((E_BIAS, bias), (E_SCALE, scale), (E_SHIFT, shift)):
         e[field] = 0 if v is None else v.ctypes.data
     return e

@@ -109,3 +109,17 @@ def test_the_notice_listens_to_numbas_compile_events():
     from hpc_kernels.backends.numba import compile_notice as cn
 
     assert cn._listener in event._registered["numba:compile"]
+
+
+def test_cached_kernels_carry_one_stamp_for_the_whole_package():
+    """Kernels inline functions of the package's other modules (gemm.py's epilogue into direct.py's
+    kernels): each cached kernel's source stamp covers every module of the package, so a change
+    to any of them invalidates every kernel on disk, not only those defined in the changed file."""
+    from hpc_kernels.backends.numba import cache, depthwise, direct, gemm
+
+    locs = [cache.KernelCacheLocator.from_function(f.py_func, f.py_func.__code__.co_filename)
+            for f in (gemm.epilogue, direct.direct, depthwise.depthwise)]
+    stamps = {loc.get_source_stamp() for loc in locs}
+    assert len(stamps) == 1
+    names = [e[0] for e in stamps.pop()]
+    assert {"gemm.py", "direct.py", "depthwise.py", "conv.py"} <= set(names)
