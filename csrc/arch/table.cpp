@@ -135,11 +135,10 @@ constexpr const IsaBuild* kAvx512 = nullptr;
 #endif
 
 #ifdef KERNELS_HAVE_RVV
-// No helpers (row gather, weight packer, depthwise row: the portable loops run) and no FMA probe
-// (its accumulator arrays cannot hold sizeless RVV types; best_fma_peak then answers < 0).
+// No FMA probe (its accumulator arrays cannot hold sizeless RVV types; best_fma_peak then answers < 0).
 constexpr IsaBuild kRvvBuild = {
-    {{&ukr_f32_rvv_m2x8}, nullptr, nullptr, nullptr},
-    {{&ukr_f64_rvv_m2x8}, nullptr, nullptr, nullptr},
+    {{&ukr_f32_rvv_m2x8}, &rvv::gather_row<float>, &rvv::pack_weight_chunk<float>, &rvv::depthwise_row<float>},
+    {{&ukr_f64_rvv_m2x8}, &rvv::gather_row<double>, &rvv::pack_weight_chunk<double>, &rvv::depthwise_row<double>},
     nullptr,
 };
 constexpr const IsaBuild* kRvv = &kRvvBuild;

@@ -30,7 +30,8 @@ struct Layer {
 // Each line reaches a different path: the plain GEMM (pointwise), convGemm's gathers and the
 // batch-reduce kernel (taps, strides, asymmetric padding, dilation, groups), the stem's row runs
 // (7x7, 3 channels), several K panels with a team of threads (40 -> 70 channels), the depthwise
-// kernels (equal strides: padded planes; unequal: the general loop), a channel multiplier (groups
+// kernels (equal strides: padded planes; unequal: the general loop; NHWC: an ISA's row kernel, C
+// off the vector length), a channel multiplier (groups
 // = C, K = 2C: not depthwise), an empty reduction (C = 0: y = epilogue(0)), a 1x1 output, and two
 // layers for the residual (below).
 const Layer kLayers[] = {
@@ -44,6 +45,9 @@ const Layer kLayers[] = {
     {"depthwise-3x3", 2, 16, 9, 9, 16, 3, 3, 16, 1, 1, 1, 1, 1, 1, 1, 1},
     {"depthwise-5x3-s21-dil", 1, 12, 11, 13, 12, 5, 3, 12, 2, 1, 2, 2, 1, 1, 1, 2},
     {"depthwise-s2", 1, 20, 14, 14, 20, 3, 3, 20, 2, 2, 0, 1, 0, 1, 1, 1},
+    // Channels off every vector length (37: tails of 5 at 8 and 32 lanes, a lone tail at 64), a
+    // 5x5 dilated stride-2 window, Wo = 5 (a block of four pixels and one more).
+    {"depthwise-c37-5x5-s2-dil", 1, 37, 9, 13, 37, 5, 5, 37, 2, 2, 2, 1, 3, 2, 1, 2},
     {"multiplier-2", 1, 8, 7, 7, 16, 3, 3, 8, 1, 1, 1, 1, 1, 1, 1, 1},
     {"empty-reduction", 1, 0, 4, 4, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {"1x1-output", 3, 7, 3, 3, 5, 3, 3, 1, 1, 1, 0, 0, 0, 0, 1, 1},

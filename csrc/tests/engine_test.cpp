@@ -87,6 +87,12 @@ void isa_groups(const kernels::IsaRow& row, const kernels::Engine<T>* default_en
     run(n, plain, [&](kt::Group& g) { kt::conv_cases<T>(g, default_engine, seed_of(n)); });
     n = "conv2d " + isa + " " + t + " tiny blocks";
     run(n, tiny, [&](kt::Group& g) { kt::conv_cases<T>(g, default_engine, seed_of(n)); });
+    // The row's convolution helpers against the portable loops (only where it has any).
+    const kernels::IsaKernels<T>& h = kernels::isa_kernels<T>(cap);
+    if (h.row_gather || h.weight_pack || h.depthwise_row) {
+        n = "helpers " + isa + " " + t;
+        run(n, plain, [&](kt::Group& g) { kt::helper_cases<T>(g, cap, seed_of(n)); });
+    }
 }
 
 template <typename T>

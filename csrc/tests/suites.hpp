@@ -35,4 +35,12 @@ void gemm_small_block_cases(Group& grp, const kernels::Ukernel<T>& u, std::uint6
 template <typename T>
 void conv_cases(Group& grp, const kernels::Engine<T>* other, std::uint64_t seed);
 
+// The convolution helpers of ISA `isa`'s table row (row gather, weight packer, depthwise row;
+// those it has) against the portable loops on the same inputs, at lengths and channel counts
+// around its vector length: the copies bit for bit (output guards untouched), depthwise bit for
+// bit on exact data and within the K-scaled bound (of the portable result and the reference)
+// otherwise, NaN reaching the same outputs.
+template <typename T>
+void helper_cases(Group& grp, kernels::Isa isa, std::uint64_t seed);
+
 }  // namespace kernels_test

@@ -22,6 +22,15 @@ std::size_t vlenb();
 // MR of the LMUL = 2 kernels for a given vlenb: 2 * VLEN / SEW.
 constexpr dim_t mr_f32(std::size_t vlenb) { return static_cast<dim_t>(2 * vlenb / sizeof(float)); }
 constexpr dim_t mr_f64(std::size_t vlenb) { return static_cast<dim_t>(2 * vlenb / sizeof(double)); }
+
+// The convolution helpers, each instantiated for float and double in its own file; their contracts
+// are the function types of table.hpp, their portable forms the loops they replace.
+template <typename T>  // row_gather_fn (gather_row.cpp)
+void gather_row(T* d, const T* row, dim_t first, dim_t step, dim_t len, dim_t size);
+template <typename T>  // weight_pack_fn (weight_pack.cpp)
+void pack_weight_chunk(const T* w, const ConvGeom& g, dim_t mr, dim_t i0, dim_t mc, dim_t c0, dim_t kc, T* dst);
+template <typename T>  // depthwise_pick_fn (depthwise_row.cpp)
+depthwise_row_fn<T> depthwise_row(const ConvGeom& g);
 }  // namespace rvv
 
 }  // namespace kernels

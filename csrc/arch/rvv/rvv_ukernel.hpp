@@ -1,4 +1,4 @@
-// RVV micro-kernels (packed and batch-reduce) and the A packer, vector-length agnostic: the tile is
+// RVV micro-kernels (packed, unpacked and batch-reduce) and the A packer, vector-length agnostic: the tile is
 // MR x NR with MR = one LMUL = 2 register group (LMUL * VLEN / SEW lanes, read at run time) and
 // NR = 8 columns of broadcast B values (vfmacc.vf takes B straight from a scalar register).
 #pragma once
@@ -109,6 +109,29 @@ void rvv_ukr_taps(dim_t ntaps, dim_t kc, const typename V::T* a, const dim_t* a_
     KERNELS_RVV_COLUMNS(KERNELS_RVV_STORE)
 }
 
+// direct_fn (arch/ukernel.hpp): the packed kernel's loop on the caller's arrays, unpacked: A(i, p)
+// at a[i + p*lda] (unit stride along the rows: one vle per k step at vl = m, as the packed panel),
+// B(p, j) at b[p*rs_b + j*cs_b] broadcast from scalar registers. Columns past n read column n - 1
+// (memory the caller owns) into accumulators that are never stored, so no column is tested in the
+// loop. The same instructions per k step as the packed kernel, plus the strides' address arithmetic.
+template <class V>
+void rvv_direct(dim_t k, typename V::T alpha, const typename V::T* a, inc_t lda, const typename V::T* b,
+                inc_t rs_b, inc_t cs_b, typename V::T beta, typename V::T* c, inc_t rs_c, inc_t cs_c, dim_t m,
+                dim_t n, const Epilogue<typename V::T>* ep) {
+    using T = typename V::T;
+    using R = typename V::R;
+    const std::size_t vl = V::setvl(static_cast<std::size_t>(m));
+    KERNELS_RVV_COLUMNS(KERNELS_RVV_ZERO)
+#define KERNELS_RVV_BCOL(j) const T* b##j = b + std::min<dim_t>(j, n - 1) * cs_b;
+    KERNELS_RVV_COLUMNS(KERNELS_RVV_BCOL)
+    for (dim_t p = 0; p < k; ++p, a += lda) {
+        const R av = V::load(a, vl);
+        const dim_t q = p * rs_b;
+        KERNELS_RVV_COLUMNS(KERNELS_RVV_TAP_FMA)
+    }
+    KERNELS_RVV_COLUMNS(KERNELS_RVV_STORE)
+}
+
 // pack_a_fn: mc x kc of A (element (i, p) at a[i*rs + p*cs]) into MR-row micro-panels, MR read at
 // run time as in the kernel. A short last panel is loaded with vl = its rows into a zero vector
 // (tail undisturbed) and stored whole, so its padding rows are zeros. Unit-stride rows load
@@ -132,6 +155,7 @@ void rvv_pack_a(dim_t mc, dim_t kc, const typename V::T* a, inc_t rs, inc_t cs, 
 #undef KERNELS_RVV_FMA
 #undef KERNELS_RVV_BROW
 #undef KERNELS_RVV_TAP_FMA
+#undef KERNELS_RVV_BCOL
 #undef KERNELS_RVV_STORE
 #undef KERNELS_RVV_COLUMNS
 

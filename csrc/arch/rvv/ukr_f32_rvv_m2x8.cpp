@@ -4,9 +4,9 @@
 #include "rvv_ukernel.hpp"
 
 namespace kernels {
-// No half-height or unpacked (direct) variants (nullptr, as the table allows): the kernel computes
-// a short edge tile at vl = its rows already, and small products take the packed path.
+// No half-height variants (nullptr, as the table allows): each kernel computes a short edge tile at
+// vl = its rows already, which is what a half-height kernel buys on fixed-width ISAs.
 Ukernel<float> ukr_f32_rvv_m2x8 = {"ukr_f32_rvv_m2x8", Isa::rvv, rvv::mr_f32(16), kRvvNr, 0.8,
                                    &rvv_ukr<RvvF32>, &rvv_pack_a<RvvF32>, &pack_b<float, kRvvNr>,
-                                   nullptr, nullptr, nullptr, &rvv_ukr_taps<RvvF32>, nullptr};
+                                   &rvv_direct<RvvF32>, nullptr, nullptr, &rvv_ukr_taps<RvvF32>, nullptr};
 }  // namespace kernels

@@ -4,9 +4,9 @@
 #include "rvv_ukernel.hpp"
 
 namespace kernels {
-// No half-height or unpacked (direct) variants (nullptr, as the table allows): the kernel computes
-// a short edge tile at vl = its rows already, and small products take the packed path.
+// No half-height variants (nullptr, as the table allows): each kernel computes a short edge tile at
+// vl = its rows already, which is what a half-height kernel buys on fixed-width ISAs.
 Ukernel<double> ukr_f64_rvv_m2x8 = {"ukr_f64_rvv_m2x8", Isa::rvv, rvv::mr_f64(16), kRvvNr, 0.8,
                                    &rvv_ukr<RvvF64>, &rvv_pack_a<RvvF64>, &pack_b<double, kRvvNr>,
-                                   nullptr, nullptr, nullptr, &rvv_ukr_taps<RvvF64>, nullptr};
+                                   &rvv_direct<RvvF64>, nullptr, nullptr, &rvv_ukr_taps<RvvF64>, nullptr};
 }  // namespace kernels

@@ -10,6 +10,7 @@
 #include <riscv_vector.h>
 
 #include <cstddef>
+#include <type_traits>
 
 #include "../../core/common.hpp"
 
@@ -37,6 +38,7 @@ struct RvvF32 {
         __riscv_vsse32_v_f32m2(p, static_cast<std::ptrdiff_t>(inc * sizeof(T)), v, vl);
     }
     static KERNELS_INLINE R fmacc(R acc, T x, R v, std::size_t vl) { return __riscv_vfmacc_vf_f32m2(acc, x, v, vl); }
+    static KERNELS_INLINE R fmacc(R acc, R w, R v, std::size_t vl) { return __riscv_vfmacc_vv_f32m2(acc, w, v, vl); }
     static KERNELS_INLINE R mul(R v, T x, std::size_t vl) { return __riscv_vfmul_vf_f32m2(v, x, vl); }
     static KERNELS_INLINE R mul(R v, R w, std::size_t vl) { return __riscv_vfmul_vv_f32m2(v, w, vl); }
     static KERNELS_INLINE R add(R v, T x, std::size_t vl) { return __riscv_vfadd_vf_f32m2(v, x, vl); }
@@ -67,6 +69,7 @@ struct RvvF64 {
         __riscv_vsse64_v_f64m2(p, static_cast<std::ptrdiff_t>(inc * sizeof(T)), v, vl);
     }
     static KERNELS_INLINE R fmacc(R acc, T x, R v, std::size_t vl) { return __riscv_vfmacc_vf_f64m2(acc, x, v, vl); }
+    static KERNELS_INLINE R fmacc(R acc, R w, R v, std::size_t vl) { return __riscv_vfmacc_vv_f64m2(acc, w, v, vl); }
     static KERNELS_INLINE R mul(R v, T x, std::size_t vl) { return __riscv_vfmul_vf_f64m2(v, x, vl); }
     static KERNELS_INLINE R mul(R v, R w, std::size_t vl) { return __riscv_vfmul_vv_f64m2(v, w, vl); }
     static KERNELS_INLINE R add(R v, T x, std::size_t vl) { return __riscv_vfadd_vf_f64m2(v, x, vl); }
@@ -75,6 +78,10 @@ struct RvvF64 {
     static KERNELS_INLINE M gt(R v, T x, std::size_t vl) { return __riscv_vmfgt_vf_f64m2_b32(v, x, vl); }
     static KERNELS_INLINE R merge(R v, T x, M m, std::size_t vl) { return __riscv_vfmerge_vfm_f64m2(v, x, m, vl); }
 };
+
+// The traits of element type T (the convolution helpers are templates on T, as their table types are).
+template <typename T>
+using RvvVec = std::conditional_t<sizeof(T) == sizeof(float), RvvF32, RvvF64>;
 
 }  // namespace
 }  // namespace kernels
