@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "../arch/qukernel.hpp"
 #include "../arch/ukernel.hpp"
 #include "../core/engine.hpp"
 #include "check.hpp"
@@ -42,5 +43,10 @@ void conv_cases(Group& grp, const kernels::Engine<T>* other, std::uint64_t seed)
 // otherwise, NaN reaching the same outputs.
 template <typename T>
 void helper_cases(Group& grp, kernels::Isa isa, std::uint64_t seed);
+
+// One int8 micro-kernel through kernels::qgemm: exact against int64 sums (int32 output) and bit
+// for bit against the portable kernel (every output mode) on every edge tile (m mod MR, n mod NR,
+// k mod 4, k = 0), s8 activations, u8 weights, per-channel zero points, tiny blocks, threads.
+void qgemm_cases(Group& grp, const kernels::QUkernel& u, std::uint64_t seed);
 
 }  // namespace kernels_test

@@ -10,6 +10,7 @@ from ..._extension import cpu_extension
 from ..._validation import as_input
 from ..base import Backend, promote_matmul
 from . import algorithms as _algorithms
+from . import quantized as _quantized
 
 _cpu, _reason = cpu_extension()  # loaded (and configured) by the first use of this backend, not by `import hpc_kernels`
 _ndarray = np.ndarray
@@ -18,7 +19,8 @@ _ndarray = np.ndarray
 class CpuBackend(Backend):
     name = "cpu"
     extra = None
-    ops = frozenset({"gemm", "matmul", "conv2d", "im2col", "pack_conv2d", "conv2d_packed"})
+    ops = frozenset({"gemm", "matmul", "conv2d", "im2col", "pack_conv2d", "conv2d_packed", "qgemm",
+                     "qconv2d", "pack_qconv2d", "qconv2d_packed"})
     available = _cpu is not None
     reason = _reason
     algorithms = _algorithms.IMPLEMENTED
@@ -60,6 +62,21 @@ class CpuBackend(Backend):
             out = np.empty(shape.out_shape(spec.layout), x.dtype)
         _cpu.conv2d_packed(packed, x, out, spec.stride, shape.padding, spec.dilation, algorithm, residual)
         return out
+
+    # int8 (kernels/_api/quantized.py checks every argument and allocates out): the C++ int8 engine.
+    def qgemm(self, a, b, q, residual, out):
+        return _quantized.qgemm(_cpu, a, b, q, residual, out)
+
+    def qconv2d(self, x, w, q, spec, shape, algorithm, out, residual=None):
+        return _quantized.qconv2d(_cpu, x, w, q, spec, shape, algorithm, out, residual)
+
+    def pack_qconv2d(self, w, w_zero_point, spec):
+        """The weights packed once for the int8 kernel with their column sums (C++ QConvWeights)."""
+        # NHWC inputs are lowered in (r, s, c) order: their weights are packed in that order.
+        return _cpu.QConvWeights(np.ascontiguousarray(w), spec.groups, spec.layout == "NHWC")
+
+    def qconv2d_packed(self, packed, x, q, spec, shape, algorithm, out, residual=None):
+        return _quantized.qconv2d(_cpu, x, None, q, spec, shape, algorithm, out, residual, packed)
 
     def conv2d_workspace(self, x_shape, w_shape, spec, shape, dtype: np.dtype, threads: Optional[int]) -> Dict[str, int]:
         """Extra bytes each algorithm that applies to the layer allocates besides its output."""

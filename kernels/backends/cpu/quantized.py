@@ -1,0 +1,64 @@
+"""The cpu backend's int8 operations: the C++ int8 engine (csrc/gemm/qgemm.cpp) through
+hpc_kernels._cpu. Arguments arrive checked (kernels/_api/quantized.py); here they are put in the
+engine's form: operands broadcast to one batch shape (views), the per-column vectors and the
+epilogue's float32 constants exactly as quant_args.finish computes them."""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import numpy as np
+
+from ..._api.quant_args import QuantParams
+
+
+def epilogue_args(q: QuantParams) -> Tuple[Optional[np.ndarray], float, float]:
+    """(multiplier per column or None, float32(1/out_scale), relu6's bound in output units)."""
+    if q.mode == "int32":
+        return None, 1.0, 6.0
+    mult = np.ascontiguousarray(q.multiplier(), np.float32)
+    if q.mode == "float":
+        return mult, 1.0, 6.0
+    inv = np.float32(np.float32(1) / q.out_scale)
+    hi = np.float32(np.float32(6) / q.out_scale)
+    return mult, float(inv), float(hi)
+
+
+def qgemm(cpu, a: np.ndarray, b: np.ndarray, q: QuantParams, residual: Optional[np.ndarray], out: np.ndarray):
+    batch = out.shape[:-2]
+    a3 = np.broadcast_to(a, batch + a.shape[-2:])
+    b3 = np.broadcast_to(b, batch + b.shape[-2:])
+    mult, inv, hi = epilogue_args(q)
+    cpu.qgemm(a3, b3, out, q.a_zero_point, q.b_zero_point, q.bias, q.mode, mult, inv, hi, q.activation,
+              q.out_zero_point, residual)
+    return out
+
+
+# conv2d algorithm names the int8 convolution answers to: "im2col" (the lowered u8 matrix; a
+# pointwise layer reads the image in place) and "gemm" (pointwise layers only).
+ALGORITHMS = ("im2col", "gemm")
+
+
+def check_algorithm(spec, shape, algorithm: str) -> None:
+    if algorithm not in ("auto",) + ALGORITHMS:
+        raise ValueError(f"qconv2d: the cpu backend's int8 convolution implements 'auto', 'im2col' and 'gemm', "
+                         f"got {algorithm!r}")
+    if algorithm == "gemm" and not (shape.r == shape.s == 1 and spec.stride == (1, 1) and shape.padding == (0, 0, 0, 0)):
+        raise ValueError("qconv2d: algorithm 'gemm' needs a 1x1 kernel, stride 1 and no padding")
+
+
+def _nchw(a: Optional[np.ndarray], layout: str) -> Optional[np.ndarray]:
+    """An (n, c, h, w) view of an array of either layout (zero-copy)."""
+    return a if a is None or layout == "NCHW" else a.transpose(0, 3, 1, 2)
+
+
+def qconv2d(cpu, x, w, q: QuantParams, spec, shape, algorithm: str, out, residual, packed=None):
+    check_algorithm(spec, shape, algorithm)
+    r = _nchw(residual, spec.layout)
+    if r is not None and shape.ho > 1 and r.strides[2] != shape.wo * r.strides[3]:
+        r = np.ascontiguousarray(r)  # (a broadcast residual whose pixels are not one stride: an input, copied)
+    mult, inv, hi = epilogue_args(q)
+    wc = packed.weights if packed is not None else np.ascontiguousarray(w)
+    cpu.qconv2d(_nchw(x, spec.layout), wc, _nchw(out, spec.layout), spec.stride, shape.padding, spec.dilation,
+                spec.groups, q.a_zero_point, q.b_zero_point, q.bias, q.mode, mult, inv, hi, q.activation,
+                q.out_zero_point, r, packed)
+    return out
