@@ -2,6 +2,8 @@
 
 `compile_graph(graph, backend=..., layout=...)` runs, in this order (each pass keeps the graph's
 semantics and needs the previous one's result):
+  0. fuse_qdq: DQ -> Conv/MatMul/Gemm [-> Add] [-> Relu] [-> Q] -> QConv/QGemm (integer kernels),
+     then the remaining DequantizeLinear of constants folded (the loader's folding leaves them);
   1. fold_batchnorm: Conv -> BatchNormalization folded into the conv's weights and bias;
   2. fuse_conv: Conv (+ Add residual) (+ Relu / Clip(0,6)) -> FusedConv (HPC_DOMAIN);
      fuse_gemm: Gemm with constant B (+ Relu) -> FusedGemm (B stored once as the engine reads it);
@@ -19,11 +21,12 @@ from .._ir import Graph
 from .fold_batchnorm import fold_batchnorm
 from .fuse_conv import fuse_conv
 from .fuse_gemm import fuse_gemm
+from .fuse_qdq import fuse_qdq
 from .layout_nhwc import layout_nhwc
 
 LAYOUTS = ("auto", "NCHW", "NHWC")
 
-__all__ = ["LAYOUTS", "compile_graph", "fold_batchnorm", "fuse_conv", "fuse_gemm", "layout_nhwc"]
+__all__ = ["LAYOUTS", "compile_graph", "fold_batchnorm", "fuse_conv", "fuse_gemm", "fuse_qdq", "layout_nhwc"]
 
 
 def _cpu(backend: Optional[str]) -> bool:
@@ -51,8 +54,9 @@ def compile_graph(graph: Graph, *, backend: Optional[str] = None, layout: str = 
         raise ValueError(f"layout must be one of {', '.join(map(repr, LAYOUTS))}, got {layout!r}")
     # The kernels of the ops these passes create register on import (whoever creates the ops
     # makes sure they can be built).
-    from ..ops import fused, nhwc  # noqa: F401
+    from ..ops import fused, nhwc, qlinear  # noqa: F401
 
+    graph = fuse_qdq(graph)
     graph = fold_batchnorm(graph)
     graph = fuse_conv(graph)
     graph = fuse_gemm(graph)
