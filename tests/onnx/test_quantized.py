@@ -1,0 +1,151 @@
+"""Quantized ONNX models on hpc_kernels.onnx against onnxruntime: a small ResNet-like model quantized
+by onnxruntime.quantization (quantize_static in QDQ format, per tensor and per channel;
+quantize_dynamic), the QDQ pass's patterns and preconditions, and Q/DQ rounding and saturation.
+
+Bounds. QDQ models: the output is DequantizeLinear of an int8/uint8 tensor, so the difference is
+counted in output quantization steps (|ours - onnxruntime| / logits_scale). Both runtimes compute
+every fused conv/GEMM in integers with the same requantization (float32(acc) * float32(x_s * w_s /
+y_s), round half to even), and the ops left in float (the residual Add, GlobalAveragePool between Q
+and DQ) round the same float32 values; measured: 0 steps (bit-identical) over 3 seeds x 4 inputs
+at batch 2, both quantizations. The bound allows 1 step, for a float op summing in another order
+that lands one intermediate on the other side of a rounding tie. Dynamic quantization (float
+output): measured max |ours - ort| = 2.3e-7 * max |ort| (onnxruntime fuses ConvInteger/MatMulInteger
+with the Cast/Mul that follow, so the scales multiply in another order); bound 1e-4 * max |ort|,
+still 40x smaller than one step of the last DynamicQuantizeLinear (range / 255)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxruntime.quantization")
+
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+import _quant_models as M  # noqa: E402
+from hpc_kernels.onnx import InferenceSession, UnsupportedModelError  # noqa: E402
+
+QDQ_STEPS = 1
+DYNAMIC_RTOL = 1e-4
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("quant"))
+
+
+def _both(path_or_model, feed):
+    data = path_or_model if isinstance(path_or_model, str) else path_or_model.SerializeToString()
+    ours = InferenceSession(data)
+    ref = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    return ours, ours.run(None, feed), ref.run(None, feed)
+
+
+def _initializer(path, name):
+    return next(numpy_helper.to_array(t) for t in onnx.load(path).graph.initializer if t.name == name)
+
+
+@pytest.mark.parametrize("kind", ["qdq_u8", "qdq_s8_pc"])
+def test_qdq_model_matches_onnxruntime(folder, kind):
+    path = M.quantized(folder, kind)
+    step = float(_initializer(path, "logits_scale"))
+    ours = InferenceSession(path)
+    ref = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    for x in M.inputs(2, seed=7, batch=2):
+        (got,), (want,) = ours.run(None, {"x": x}), ref.run(None, {"x": x})
+        assert got.shape == want.shape == (2, 10)
+        assert np.abs(got - want).max() / step <= QDQ_STEPS
+
+
+def test_qdq_pass_makes_every_conv_and_gemm_integer(folder):
+    graph = InferenceSession(M.quantized(folder, "qdq_s8_pc")).graph
+    ops = [n.op_type for n in graph.nodes]
+    assert ops.count("QConv") == 6 and ops.count("QGemm") == 1
+    assert not {"Conv", "FusedConv", "Gemm", "FusedGemm"} & set(ops)
+    # The weights stay int8 (no DequantizeLinear of a weight survives as a float copy).
+    conv = next(n for n in graph.nodes if n.op_type == "QConv")
+    assert graph.initializers.get(conv.inputs[3], np.zeros(0, np.int8)).dtype == np.int8
+
+
+def test_dynamic_model_matches_onnxruntime(folder):
+    path = M.quantized(folder, "dynamic")
+    ours, (got,), (want,) = _both(path, {"x": M.inputs(1, seed=9, batch=2)[0]})
+    assert "ConvInteger" in [n.op_type for n in ours.graph.nodes]
+    assert np.abs(got - want).max() <= DYNAMIC_RTOL * np.abs(want).max()
+
+
+def _block_feed(seed=1):
+    rng = np.random.default_rng(seed)
+    return {"x": rng.integers(0, 256, (2, 4, 6, 7)).astype(np.uint8),
+            "skip": rng.integers(0, 256, (2, 4, 6, 7)).astype(np.uint8)}
+
+
+@pytest.mark.parametrize("act", ["Relu", ""])
+def test_residual_block_becomes_one_integer_conv(act):
+    """DQ -> Conv -> Add(DQ(skip)) [-> Relu] -> Q: one QConv with the float residual and the activation."""
+    ours, (got,), (want,) = _both(M.qdq_residual_block(act=act), _block_feed())
+    fused = [n for n in ours.graph.nodes if n.op_type == "QConv"]
+    assert len(fused) == 1 and fused[0].attrs["activation"] == ("relu" if act else "")
+    assert fused[0].inputs[9] == "sf"  # the residual: DQ(skip)'s float32 output
+    assert got.dtype == np.uint8
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= QDQ_STEPS
+
+
+@pytest.mark.parametrize("kw", [{"bias_scale_factor": 1.01}, {"w_axis": 1}])
+def test_pass_leaves_unmatched_patterns_and_they_still_run(kw):
+    """A bias whose scale is not x_scale * w_scale, weight scales on the input-channel axis: no
+    integer conv (it would not be exact); the float ops between Q and DQ give onnxruntime's answer."""
+    ours, (got,), (want,) = _both(M.qdq_residual_block(**kw), _block_feed())
+    assert "QConv" not in [n.op_type for n in ours.graph.nodes]
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= QDQ_STEPS
+
+
+def _q_model(op, x_type, shape, inits, out_type, opset=21, **attrs):
+    names = ["x"] + [t.name for t in inits]
+    node = helper.make_node(op, names, ["y"], name="q0", **attrs)
+    y = helper.make_tensor_value_info("y", out_type, shape) if out_type else helper.make_empty_tensor_value_info("y")
+    g = helper.make_graph([node], "q", [helper.make_tensor_value_info("x", x_type, shape)], [y], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+
+
+@pytest.mark.parametrize("zp_dtype", [np.uint8, np.int8])
+def test_quantize_rounds_half_to_even_and_saturates(zp_dtype):
+    x = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 1000.0, -1000.0, 3.49], np.float32)
+    zp = np.array(0, zp_dtype)
+    m = _q_model("QuantizeLinear", TensorProto.FLOAT, [9], [numpy_helper.from_array(np.float32(1.0), "s"),
+                                                           numpy_helper.from_array(zp, "zp")],
+                 helper.np_dtype_to_tensor_dtype(zp.dtype))
+    (y,) = InferenceSession(m).run(None, {"x": x})
+    info = np.iinfo(zp_dtype)
+    want = np.clip([0, 2, 2, 0, -2, -2, 1000, -1000, 3], info.min, info.max).astype(zp_dtype)
+    np.testing.assert_array_equal(y, want)
+
+
+def test_per_axis_quantize_dequantize_match_the_onnx_reference():
+    from onnx.reference import ReferenceEvaluator
+
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((2, 5, 3, 4)) * 4).astype(np.float32)
+    s = (rng.random(5) * 0.1 + 0.01).astype(np.float32)
+    zp = rng.integers(-20, 20, 5).astype(np.int8)
+    inits = [numpy_helper.from_array(s, "s"), numpy_helper.from_array(zp, "zp")]
+    qm = _q_model("QuantizeLinear", TensorProto.FLOAT, [2, 5, 3, 4], inits, TensorProto.INT8, axis=1)
+    (q,) = InferenceSession(qm).run(None, {"x": x})
+    np.testing.assert_array_equal(q, ReferenceEvaluator(qm).run(None, {"x": x})[0])
+    dm = _q_model("DequantizeLinear", TensorProto.INT8, [2, 5, 3, 4], inits, TensorProto.FLOAT, axis=1)
+    (d,) = InferenceSession(dm).run(None, {"x": q})
+    np.testing.assert_array_equal(d, ReferenceEvaluator(dm).run(None, {"x": q})[0])
+
+
+def test_unsupported_quantization_fails_at_load_naming_node_op_and_attribute():
+    m = _q_model("QuantizeLinear", TensorProto.FLOAT, [4], [numpy_helper.from_array(np.float32(0.1), "s")],
+                 None, output_dtype=TensorProto.INT4)  # the output's type left to inference
+    with pytest.raises(UnsupportedModelError, match=r"node 'q0' \(QuantizeLinear.*output_dtype"):
+        InferenceSession(m)
+    w = numpy_helper.from_array(np.ones((2, 1, 3, 3, 3), np.int8), "w")
+    g = helper.make_graph([helper.make_node("ConvInteger", ["x", "w"], ["y"], name="ci")], "c",
+                          [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 1, 5, 5, 5])],
+                          [helper.make_tensor_value_info("y", TensorProto.INT32, None)], [w])
+    with pytest.raises(UnsupportedModelError, match=r"node 'ci' \(ConvInteger.*3-D convolution"):
+        InferenceSession(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
