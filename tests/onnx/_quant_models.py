@@ -73,7 +73,9 @@ def _reader(samples):
 
 def quantized(folder: str, kind: str, seed: int = 0) -> str:
     """The path of resnet_like(seed) quantized as `kind`: "qdq_u8" (uint8 activations, int8
-    weights per tensor), "qdq_s8_pc" (int8 activations, int8 weights per channel) or "dynamic"."""
+    weights per tensor), "qdq_s8_pc" (int8 activations, int8 weights per channel), "qop_conv_pc"
+    (operator format, the convolutions only, as ai.onnx QLinearConv with per-channel weights; the
+    other ops stay float: quantizing them too writes com.microsoft contrib ops) or "dynamic"."""
     import onnxruntime.quantization as oq
 
     fp = os.path.join(folder, f"float_{seed}.onnx")
@@ -84,6 +86,9 @@ def quantized(folder: str, kind: str, seed: int = 0) -> str:
         return out
     if kind == "dynamic":
         oq.quantize_dynamic(fp, out, weight_type=oq.QuantType.QUInt8)
+    elif kind == "qop_conv_pc":
+        oq.quantize_static(fp, out, _reader(inputs(8, seed + 100)), quant_format=oq.QuantFormat.QOperator,
+                           op_types_to_quantize=["Conv"], per_channel=True)
     else:
         act = oq.QuantType.QUInt8 if kind == "qdq_u8" else oq.QuantType.QInt8
         oq.quantize_static(fp, out, _reader(inputs(8, seed + 100)), quant_format=oq.QuantFormat.QDQ, activation_type=act,
@@ -91,12 +96,14 @@ def quantized(folder: str, kind: str, seed: int = 0) -> str:
     return out
 
 
-def qdq_residual_block(seed: int = 0, act: str = "Relu", bias_scale_factor: float = 1.0, w_axis: int = 0) -> onnx.ModelProto:
+def qdq_residual_block(seed: int = 0, act: str = "Relu", bias_scale_factor: float = 1.0, w_axis: int = 0,
+                       q: bool = True) -> onnx.ModelProto:
     """A hand-written QDQ residual block (the Q/DQ placement of tools that quantize only the conv
     inputs and the block output): x (uint8) and skip (uint8) feeds;
     DQ(x), DQ(W per channel), DQ(B) -> Conv 3x3 -> Add(DQ(skip)) -> act -> Q (uint8) = "y".
     bias_scale_factor != 1 gives B a scale other than x_scale * w_scale (the pass must refuse it);
-    w_axis 1 puts the weight scales on the input-channel axis (likewise refused)."""
+    w_axis 1 puts the weight scales on the input-channel axis (likewise refused); q=False ends the
+    block without the Q (a float32 output "y")."""
     rng = np.random.default_rng(seed)
     c, k = 4, 4
     xs, ys, ss = np.float32(0.02), np.float32(0.05), np.float32(0.03)
@@ -117,8 +124,12 @@ def qdq_residual_block(seed: int = 0, act: str = "Relu", bias_scale_factor: floa
     if act:
         nodes.append(helper.make_node(act, ["af"], ["rf"], name="act"))
         last = "rf"
-    nodes.append(helper.make_node("QuantizeLinear", [last, "ys", "yz"], ["y"], name="q_y"))
+    if q:
+        nodes.append(helper.make_node("QuantizeLinear", [last, "ys", "yz"], ["y"], name="q_y"))
+    else:
+        nodes[-1].output[0] = "y"
     graph = helper.make_graph(nodes, "qdq_block", [helper.make_tensor_value_info("x", TensorProto.UINT8, ["N", c, 6, 7]),
                                                   helper.make_tensor_value_info("skip", TensorProto.UINT8, ["N", k, 6, 7])],
-                              [helper.make_tensor_value_info("y", TensorProto.UINT8, ["N", k, 6, 7])], inits)
+                              [helper.make_tensor_value_info("y", TensorProto.UINT8 if q else TensorProto.FLOAT, ["N", k, 6, 7])],
+                              inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])

@@ -10,8 +10,9 @@ and DQ) round the same float32 values; measured: 0 steps (bit-identical) over 3 
 at batch 2, both quantizations. The bound allows 1 step, for a float op summing in another order
 that lands one intermediate on the other side of a rounding tie. Dynamic quantization (float
 output): measured max |ours - ort| = 2.3e-7 * max |ort| (onnxruntime fuses ConvInteger/MatMulInteger
-with the Cast/Mul that follow, so the scales multiply in another order); bound 1e-4 * max |ort|,
-still 40x smaller than one step of the last DynamicQuantizeLinear (range / 255)."""
+with the Cast/Mul that follow, so the scales multiply in another order); the operator format with
+QLinearConv and a float tail: 1.0e-7 * max |ort|; bound 1e-4 * max |ort|, still 40x smaller than
+one step of the last DynamicQuantizeLinear (range / 255)."""
 from __future__ import annotations
 
 import numpy as np
@@ -68,10 +69,13 @@ def test_qdq_pass_makes_every_conv_and_gemm_integer(folder):
     assert graph.initializers.get(conv.inputs[3], np.zeros(0, np.int8)).dtype == np.int8
 
 
-def test_dynamic_model_matches_onnxruntime(folder):
-    path = M.quantized(folder, "dynamic")
+@pytest.mark.parametrize("kind, op", [("dynamic", "ConvInteger"), ("qop_conv_pc", "QLinearConv")])
+def test_float_output_models_match_onnxruntime(folder, kind, op):
+    """quantize_dynamic, and the operator format with QLinearConv (its weights packed in a QConv2d
+    plan at load) followed by float ops: float outputs, compared relative to their size."""
+    path = M.quantized(folder, kind)
     ours, (got,), (want,) = _both(path, {"x": M.inputs(1, seed=9, batch=2)[0]})
-    assert "ConvInteger" in [n.op_type for n in ours.graph.nodes]
+    assert op in [n.op_type for n in ours.graph.nodes]
     assert np.abs(got - want).max() <= DYNAMIC_RTOL * np.abs(want).max()
 
 
@@ -90,6 +94,15 @@ def test_residual_block_becomes_one_integer_conv(act):
     assert fused[0].inputs[9] == "sf"  # the residual: DQ(skip)'s float32 output
     assert got.dtype == np.uint8
     assert np.abs(got.astype(int) - want.astype(int)).max() <= QDQ_STEPS
+
+
+def test_residual_block_without_q_has_a_float_output():
+    """No Q after the pattern: the integer conv's "float" mode (acc * x_scale * w_scale + residual,
+    relu), against onnxruntime's float conv of the dequantized values: float rounding apart."""
+    ours, (got,), (want,) = _both(M.qdq_residual_block(q=False), _block_feed())
+    assert [n.op_type for n in ours.graph.nodes].count("QConv") == 1
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
 
 
 @pytest.mark.parametrize("kw", [{"bias_scale_factor": 1.01}, {"w_axis": 1}])
