@@ -15,6 +15,7 @@ openmp_defaults()  # before anything loads libgomp (the extension, numba, on the
 
 from ._api.conv import Conv2d, conv2d, conv2d_workspace, im2col  # noqa: E402
 from ._api.linalg import gemm, matmul  # noqa: E402
+from ._api.quantized import QConv2d, qconv2d, qgemm  # noqa: E402
 from ._dispatch import backend_names, configure_logging, get_backend, use_backend  # noqa: E402
 from ._errors import BackendNotAvailable, UnsupportedOperation  # noqa: E402
 from ._threads import get_num_threads, num_threads, set_num_threads  # noqa: E402
@@ -25,6 +26,7 @@ from .info import info, show_config  # noqa: E402
 __all__ = [
     "BackendNotAvailable",
     "Conv2d",
+    "QConv2d",
     "UnsupportedOperation",
     "__version__",
     "backend_names",
@@ -38,6 +40,8 @@ __all__ = [
     "info",
     "matmul",
     "num_threads",
+    "qconv2d",
+    "qgemm",
     "set_num_threads",
     "show_config",
     "use_backend",

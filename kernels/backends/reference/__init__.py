@@ -7,12 +7,14 @@ from ... import _validation as v
 from ..base import Backend, promote_matmul
 from . import algorithms as _algorithms
 from . import conv as _conv_numpy
+from . import quantized as _quantized
 
 
 class ReferenceBackend(Backend):
     name = "reference"
     extra = None
-    ops = frozenset({"gemm", "matmul", "conv2d", "im2col", "pack_conv2d", "conv2d_packed"})
+    ops = frozenset({"gemm", "matmul", "conv2d", "im2col", "pack_conv2d", "conv2d_packed",
+                     "qgemm", "qconv2d", "pack_qconv2d", "qconv2d_packed"})
     algorithms = _algorithms.IMPLEMENTED
     auto = _algorithms.AUTO
 
@@ -63,6 +65,20 @@ class ReferenceBackend(Backend):
 
     def conv2d_packed(self, packed, x, spec, shape, algorithm, out, residual=None):
         return self.conv2d(x, *packed, spec, shape, algorithm, out, residual)
+
+    # int8 (kernels/_api/quantized.py checks every argument and allocates out): exact int64 NumPy.
+    def qgemm(self, a, b, q, residual, out):
+        return _quantized.qgemm(a, b, q, residual, out)
+
+    def qconv2d(self, x, w, q, spec, shape, algorithm, out, residual=None):
+        self.check_algorithm("qconv2d", algorithm)
+        return _quantized.qconv2d(x, w, q, spec, shape, out, residual)
+
+    def pack_qconv2d(self, w, w_zero_point, spec):
+        return w.copy()
+
+    def qconv2d_packed(self, packed, x, q, spec, shape, algorithm, out, residual=None):
+        return self.qconv2d(x, packed, q, spec, shape, algorithm, out, residual)
 
 
 backend = ReferenceBackend()

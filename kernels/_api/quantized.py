@@ -1,0 +1,198 @@
+"""Public int8 API: qgemm, qconv2d and QConv2d (u8/s8 x s8/u8 -> s32, then the int32 / float /
+requantized epilogue of kernels/_api/quant_args.py). Arguments are checked here once for every
+backend, the output allocated here, then the chosen backend runs the call (ops "qgemm", "qconv2d",
+"pack_qconv2d", "qconv2d_packed")."""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+
+from .._arrays import result
+from .._dispatch import operand, pick
+from .._validation import as_input, check_output, shape_str
+from . import conv_args as A
+from .quant_args import QuantParams, make_qparams
+
+# qconv2d's names of the quantization options that quant_args calls a_/b_ (its messages name them).
+_CONV_NAMES = (("a_zero_point", "x_zero_point"), ("b_zero_point", "w_zero_point"), ("a_scale", "x_scale"),
+               ("b_scale", "w_scale"))
+
+
+def _conv_qparams(fn: str, x_dtype, w_dtype, k: int, opts: Dict[str, Any], residual: bool) -> QuantParams:
+    """make_qparams with qconv2d's argument names (x_*, w_*) in its messages."""
+    try:
+        return make_qparams(fn, x_dtype, w_dtype, k, a_zero_point=opts["x_zero_point"],
+                            b_zero_point=opts["w_zero_point"], a_scale=opts["x_scale"], b_scale=opts["w_scale"],
+                            out_scale=opts["out_scale"], out_zero_point=opts["out_zero_point"],
+                            out_dtype=opts["out_dtype"], bias=opts["bias"], activation=opts["activation"],
+                            residual=residual)
+    except (TypeError, ValueError) as exc:
+        msg = str(exc)
+        for old, new in _CONV_NAMES:
+            msg = msg.replace(old, new)
+        raise type(exc)(msg.replace("the activation must", "x must").replace("the weights must", "w must")) from None
+
+
+def _residual(fn: str, residual: Any, mode: str, shape: Tuple[int, ...], out: Any) -> Optional[np.ndarray]:
+    """A float32 residual broadcastable to the output shape, as a (zero-copy) view of that shape;
+    out itself (the same view) sums in place, any other overlap with out is an error."""
+    if residual is None:
+        return None
+    r = as_input(operand(fn, "residual", residual))
+    if r.dtype != np.float32:
+        raise TypeError(f"{fn}: residual must be float32, got {r.dtype}")
+    try:
+        view = np.broadcast_to(r, shape)
+    except ValueError:
+        raise ValueError(f"{fn}: residual of shape {shape_str(r.shape)} does not broadcast to the output shape "
+                         f"{shape_str(shape)}") from None
+    if out is not None and out.size and not A.same_view(r, out) and np.may_share_memory(out, r):
+        raise ValueError(f"{fn}: residual and out share memory without being the same array view; pass "
+                         "residual=out for an in-place sum, or arrays that do not overlap")
+    return view
+
+
+def _rank(fn: str, name: str, x: np.ndarray, lo: int) -> None:
+    if x.ndim < lo:
+        raise ValueError(f"{fn}: {name} must be at least {lo}-D, got shape {shape_str(x.shape)}")
+
+
+def qgemm(a: Any, b: Any, *, a_zero_point: Any = 0, b_zero_point: Any = 0, a_scale: Any = None,
+          b_scale: Any = None, out_scale: Any = None, out_zero_point: Any = None, out_dtype: Any = None,
+          bias: Any = None, activation: Optional[str] = None, residual: Any = None, out: Any = None,
+          backend: Optional[str] = None) -> Any:
+    """Quantized matmul: ``acc = (a - a_zero_point) @ (b - b_zero_point) + bias`` in int32, then
+    the output mode of hpc_kernels/_api/quant_args.py: int32 (no scales), float32 (a_scale and
+    b_scale: ``acc * a_scale * b_scale + residual``, then the activation) or requantized uint8/int8
+    (out_scale too). a: (..., M, K) uint8 or int8; b: (K, N) or (..., K, N) int8 or uint8, batch
+    dimensions broadcast as np.matmul; any strides. b_zero_point, b_scale: scalar or per column
+    (N,). bias: int32 (N,). residual: float32 broadcastable to the output. out: a writable array
+    of the result's dtype and shape, never copied or cast."""
+    a0 = a
+    a, b = as_input(operand("qgemm", "a", a)), as_input(operand("qgemm", "b", b))
+    out = operand("qgemm", "out", out)
+    fn = pick("qgemm", backend, a)
+    if out is not None and not isinstance(out, np.ndarray):
+        raise TypeError(f"qgemm: out must be a numpy.ndarray, got {type(out).__name__}")
+    _rank("qgemm", "a", a, 2)
+    _rank("qgemm", "b", b, 2)
+    n = b.shape[-1]
+    q = make_qparams("qgemm", a.dtype, b.dtype, n, a_zero_point=a_zero_point, b_zero_point=b_zero_point,
+                     a_scale=a_scale, b_scale=b_scale, out_scale=out_scale, out_zero_point=out_zero_point,
+                     out_dtype=out_dtype, bias=bias, activation=activation, residual=residual is not None)
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"qgemm: shapes {shape_str(a.shape)} and {shape_str(b.shape)} do not agree: a has "
+                         f"{a.shape[-1]} columns, b has {b.shape[-2]} rows")
+    try:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(f"qgemm: batch dimensions of shapes {shape_str(a.shape)} and {shape_str(b.shape)} cannot "
+                         "be broadcast together") from None
+    shape = tuple(batch) + (a.shape[-2], n)
+    if out is not None:
+        check_output("qgemm", "out", out, q.out_dtype, shape, (("a", a), ("b", b)))
+    r = _residual("qgemm", residual, q.mode, shape, out)
+    target = np.empty(shape, q.out_dtype) if out is None else out
+    fn(a, b, q, r, target)
+    return out if out is not None else result(a0, target)
+
+
+def _conv_setup(fn: str, x: np.ndarray, w_shape, spec: A.ConvSpec) -> A.ConvShape:
+    return A.shape_of(fn, x.shape, tuple(w_shape), spec)
+
+
+def qconv2d(x: Any, w: Any, *, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1,
+            layout: str = "NCHW", x_zero_point: Any = 0, w_zero_point: Any = 0, x_scale: Any = None,
+            w_scale: Any = None, out_scale: Any = None, out_zero_point: Any = None, out_dtype: Any = None,
+            bias: Any = None, activation: Optional[str] = None, residual: Any = None, algorithm: str = "auto",
+            out: Any = None, backend: Optional[str] = None) -> Any:
+    """Quantized 2-D convolution (cross-correlation; ONNX ConvInteger / QLinearConv semantics):
+    ``acc = conv(x - x_zero_point, w - w_zero_point) + bias`` in int32, then the output mode of
+    qgemm (int32, float32 or requantized uint8/int8). x: NCHW or NHWC uint8/int8; w: (K, C/groups,
+    R, S) int8 or uint8; w_zero_point, w_scale: per tensor or per output channel (K,); padding
+    pixels hold x_zero_point (they contribute 0). stride, padding, dilation, groups, layout as
+    conv2d takes them. residual: float32 broadcastable to the output (its layout). algorithm:
+    "auto" or a conv2d algorithm name the backend runs for int8."""
+    x0 = x
+    x, wv = as_input(operand("qconv2d", "x", x)), as_input(operand("qconv2d", "w", w))
+    out = operand("qconv2d", "out", out)
+    fn = pick("qconv2d", backend, x)
+    spec = A.make_spec("qconv2d", stride, padding, dilation, groups, layout, activation)
+    A.check_algorithm("qconv2d", algorithm)
+    shape = _conv_setup("qconv2d", x, wv.shape, spec)
+    opts = dict(x_zero_point=x_zero_point, w_zero_point=w_zero_point, x_scale=x_scale, w_scale=w_scale,
+                out_scale=out_scale, out_zero_point=out_zero_point, out_dtype=out_dtype, bias=bias,
+                activation=activation)
+    q = _conv_qparams("qconv2d", x.dtype, wv.dtype, shape.k, opts, residual is not None)
+    oshape = shape.out_shape(spec.layout)
+    if out is not None:
+        A.check_out("qconv2d", out, q.out_dtype, shape, spec.layout, (("x", x), ("w", wv)))
+    r = _residual("qconv2d", residual, q.mode, oshape, out)
+    target = np.empty(oshape, q.out_dtype) if out is None else out
+    fn(x, wv, q, spec, shape, algorithm, target, r)
+    return out if out is not None else result(x0, target)
+
+
+class QConv2d:
+    """An int8 inference plan: checks the weights and options and packs the weights with their
+    zero-point compensation (column sums) once; ``plan(x, out=None, residual=None,
+    x_zero_point=None, x_scale=None)`` runs qconv2d with them (the last two override the
+    construction's values: dynamic quantization gives each call its own activation scale and
+    zero point). Safe to call from several threads."""
+
+    def __init__(self, w: Any, *, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1,
+                 layout: str = "NCHW", x_zero_point: Any = 0, w_zero_point: Any = 0, x_scale: Any = None,
+                 w_scale: Any = None, out_scale: Any = None, out_zero_point: Any = None, out_dtype: Any = None,
+                 bias: Any = None, activation: Optional[str] = None, residual: Any = None,
+                 algorithm: str = "auto", backend: Optional[str] = None) -> None:
+        w = as_input(operand("QConv2d", "w", w))
+        self._run = pick("qconv2d_packed", backend, w)
+        self.spec = A.make_spec("QConv2d", stride, padding, dilation, groups, layout, activation)
+        self.algorithm = A.check_algorithm("QConv2d", algorithm)
+        if w.ndim != 4:
+            raise ValueError(f"QConv2d: w must be 4-D (K, C/groups, R, S), got shape {w.shape}")
+        k = w.shape[0]
+        if k % self.spec.groups:
+            raise ValueError(f"QConv2d: groups={self.spec.groups} must divide the output channels ({k})")
+        self._opts = dict(x_zero_point=x_zero_point, w_zero_point=w_zero_point, x_scale=x_scale, w_scale=w_scale,
+                          out_scale=out_scale, out_zero_point=out_zero_point, out_dtype=out_dtype, bias=bias,
+                          activation=activation)
+        # The activation's dtype is known per call only: the options must suit uint8 or int8 x.
+        q = self._check_options(w.dtype, k, residual is not None)
+        self.weight_shape = tuple(w.shape)
+        self.dtype = w.dtype
+        self.residual = residual
+        self._packed = pick("pack_qconv2d", backend, w)(w, q.b_zero_point, self.spec)
+
+    def _check_options(self, w_dtype, k: int, residual: bool) -> QuantParams:
+        first = None
+        for x_dtype in (np.uint8, np.int8):
+            try:
+                return _conv_qparams("QConv2d", x_dtype, w_dtype, k, self._opts, residual)
+            except (TypeError, ValueError) as exc:
+                first = first or exc
+        raise first  # type: ignore[misc]
+
+    def __call__(self, x: Any, out: Any = None, residual: Any = None, x_zero_point: Any = None,
+                 x_scale: Any = None) -> Any:
+        x0 = x
+        x, out = as_input(operand("QConv2d", "x", x)), operand("QConv2d", "out", out)
+        residual = self.residual if residual is None else residual
+        shape = A.shape_of("QConv2d", x.shape, self.weight_shape, self.spec)
+        opts = dict(self._opts)
+        if x_zero_point is not None:
+            opts["x_zero_point"] = x_zero_point
+        if x_scale is not None:
+            opts["x_scale"] = x_scale
+        q = _conv_qparams("QConv2d", x.dtype, self.dtype, shape.k, opts, residual is not None)
+        oshape = shape.out_shape(self.spec.layout)
+        if out is not None:
+            A.check_out("QConv2d", out, q.out_dtype, shape, self.spec.layout, (("x", x),))
+        r = _residual("QConv2d", residual, q.mode, oshape, out)
+        target = np.empty(oshape, q.out_dtype) if out is None else out
+        self._run(self._packed, x, q, self.spec, shape, self.algorithm, target, r)
+        return out if out is not None else result(x0, target)
+
+    def __repr__(self) -> str:
+        return f"QConv2d(w={self.weight_shape}, {self.spec}, algorithm={self.algorithm!r}, dtype={self.dtype})"

@@ -1,0 +1,23 @@
+"""Engines of the int8 tests: the reference backend and the cpu backend at every ISA cap this
+machine runs (default and tiny blocks), once the cpu backend implements qgemm."""
+from __future__ import annotations
+
+import pytest
+
+from _helpers import ISAS
+from hpc_kernels._dispatch import _load
+
+_CPU = _load("cpu")
+_CPU_INT8 = _CPU.available and "qgemm" in _CPU.ops
+QENGINES = ["reference"] + ([f"cpu-{isa}" for isa in ISAS] + [f"cpu-{isa}-small" for isa in ISAS] if _CPU_INT8 else [])
+SMALL = dict(mc=40, kc=13, nc=30)
+
+
+@pytest.fixture(params=QENGINES)
+def qengine(request, cpu_config) -> str:
+    """Configures the engine named by the param (ISA cap, block sizes) and returns backend=."""
+    if request.param == "reference":
+        return "reference"
+    parts = request.param.split("-")
+    cpu_config(parts[1], **(SMALL if len(parts) == 3 else {}))
+    return "cpu"
