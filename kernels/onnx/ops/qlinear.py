@@ -166,7 +166,7 @@ def _conv_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
         res = vals.get("residual") if has_res else None
         extra = {}
         if res is not None:
-            extra["residual"] = np.ascontiguousarray(np.broadcast_to(res, shape), dtype=np.float32)
+            extra["residual"] = np.asarray(res, np.float32)  # broadcast by the kernel call, as Add would
         if use_plan:
             return [plan_for(pads, x)(x, out=out, **extra)]
         opts = options({r: (fixed[r] if fixed.get(r) is not None else vals.get(r)) for r in fixed_roles}, x.dtype)
