@@ -59,6 +59,17 @@ def test_qdq_model_matches_onnxruntime(folder, kind):
         assert np.abs(got - want).max() / step <= QDQ_STEPS
 
 
+@pytest.mark.parametrize("backend", ["cpu", "numba", "reference"])
+def test_qdq_model_runs_on_every_host_backend(folder, backend):
+    """The integer nodes run on the session's backend where it has integer kernels, else on the
+    usual choice: the same integers whichever runs them."""
+    path = M.quantized(folder, "qdq_u8")
+    x = M.inputs(1, seed=3)[0]
+    (want,) = InferenceSession(path).run(None, {"x": x})
+    (got,) = InferenceSession(path, backend=backend).run(None, {"x": x})
+    np.testing.assert_array_equal(got, want)
+
+
 def test_qdq_pass_makes_every_conv_and_gemm_integer(folder):
     graph = InferenceSession(M.quantized(folder, "qdq_s8_pc")).graph
     ops = [n.op_type for n in graph.nodes]

@@ -26,7 +26,7 @@ import hpc_kernels
 
 from .._ir import HPC_DOMAIN, Node
 from .._registry import BuildContext, Kernel, register, unsupported
-from ._common import check_attrs, kernel_kwargs
+from ._common import check_attrs
 from .conv import conv_pads
 from .gemm import matmul_shape
 
@@ -53,6 +53,19 @@ def _check_int8(node: Node, opset: int, ctx: BuildContext, names: Sequence[str],
         dt = ctx.dtype(n)
         if dt is not None and dt not in _INT8:
             raise unsupported(node, opset, f"{what} {n!r} of type {dt}", "uint8, int8")
+
+
+def int_kwargs(ctx: BuildContext, op: str) -> Dict[str, Any]:
+    """backend= for the integer kernels: the session's backend where it implements `op`, else the
+    usual choice (not every backend has integer kernels; the model still runs, those nodes elsewhere)."""
+    if not ctx.backend:
+        return {}
+    from ..._dispatch import get_backend
+
+    try:
+        return {"backend": ctx.backend} if op in get_backend(ctx.backend).ops else {}
+    except Exception:  # not available here: the float kernels' calls report it
+        return {}
 
 
 def _activation(node: Node, opset: int) -> str:
@@ -90,7 +103,7 @@ def _conv_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
             raise unsupported(node, opset, f"{a}={v}", "2 values (2-D)")
     st, dil = tuple(node.attr("strides", [1, 1])), tuple(node.attr("dilations", [1, 1]))
     groups = int(node.attr("group", 1))
-    kw = kernel_kwargs(ctx)
+    kw = int_kwargs(ctx, "qconv2d")
     has_res = bool(names.get("residual"))
     # Everything but x (and its scale/zero point) fixed at load: a QConv2d plan per padding.
     fixed_roles = ["w", "w_zp", "w_scale", "y_scale", "y_zp", "bias"]
@@ -215,7 +228,7 @@ def _gemm_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
         raise unsupported(node, opset, f"a_scale of shape {a_s.shape} (per row)", "a scalar a_scale")
     if quant and a_zp is not None and a_zp.size != 1:
         raise unsupported(node, opset, f"a_zero_point of shape {a_zp.shape} (per row)", "a scalar a_zero_point")
-    kw = kernel_kwargs(ctx)
+    kw = int_kwargs(ctx, "qgemm")
     y_zp_dt = ctx.dtype(names.get("y_zp", ""))
 
     def run(inputs, ws):
