@@ -173,3 +173,27 @@ def test_unsupported_quantization_fails_at_load_naming_node_op_and_attribute():
                           [helper.make_tensor_value_info("y", TensorProto.INT32, None)], [w])
     with pytest.raises(UnsupportedModelError, match=r"node 'ci' \(ConvInteger.*3-D convolution"):
         InferenceSession(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def test_qlinearconv_plan_takes_the_activation_scale_of_each_run():
+    """Constant weights with x_scale/x_zero_point fed at run time: one QConv2d plan, packed at load,
+    called with each run's activation parameters (what a dynamically quantized model needs)."""
+    rng = np.random.default_rng(4)
+    t = numpy_helper.from_array
+    inits = [t(rng.integers(-127, 128, (6, 3, 3, 3)).astype(np.int8), "w"), t((rng.random(6) * 0.01 + 0.002).astype(np.float32), "ws"),
+             t(np.zeros(6, np.int8), "wz"), t(np.float32(0.05), "ys"), t(np.uint8(128), "yz"),
+             t(rng.integers(-300, 300, 6).astype(np.int32), "b")]
+    node = helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], ["y"], name="qc",
+                            pads=[1, 1, 1, 1], strides=[2, 2])
+    g = helper.make_graph([node], "qc", [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 3, 9, 8]),
+                                         helper.make_tensor_value_info("xs", TensorProto.FLOAT, []),
+                                         helper.make_tensor_value_info("xz", TensorProto.UINT8, [])],
+                          [helper.make_tensor_value_info("y", TensorProto.UINT8, [1, 6, 5, 4])], inits)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    ours = InferenceSession(model)
+    assert "w" not in ours.graph.initializers  # packed into the plan at load; the session dropped its copy
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for scale, zp in ((0.02, 100), (0.007, 3)):
+        feed = {"x": rng.integers(0, 256, (1, 3, 9, 8)).astype(np.uint8), "xs": np.array(scale, np.float32),
+                "xz": np.array(zp, np.uint8)}
+        np.testing.assert_array_equal(ours.run(None, feed)[0], ref.run(None, feed)[0])

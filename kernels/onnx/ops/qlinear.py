@@ -127,47 +127,57 @@ def _conv_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
                 o["activation"] = act
         return o
 
-    def x_options(vals: Dict[str, Any], x: np.ndarray) -> Dict[str, Any]:
-        zp = vals.get("x_zp")
-        o: Dict[str, Any] = dict(x_zero_point=_scalar(zp) if zp is not None else np.zeros((), x.dtype))
+    def x_options(vals: Dict[str, Any], x_dtype: np.dtype) -> Dict[str, Any]:
+        zp, scale = vals.get("x_zp"), vals.get("x_scale")
+        o: Dict[str, Any] = dict(x_zero_point=_scalar(zp) if zp is not None else np.zeros((), x_dtype))
         if quant:
-            o["x_scale"] = _scale(vals["x_scale"])
+            # 1.0 stands for a scale given at run time: the plan is then called with each run's own.
+            o["x_scale"] = _scale(scale) if scale is not None else np.float32(1)
         return o
 
     plans: Dict[tuple, Any] = {}
     lock = threading.Lock()
-    x_dtype0 = ctx.dtype(names["x"])
+    x_zp0 = x_fixed["x_zp"]
+    x_dtype0 = ctx.dtype(names["x"]) or (x_zp0.dtype if x_zp0 is not None else np.dtype(np.uint8))
+    # The weights: kept for plans made at run time (SAME padding of another input size) and for
+    # the calls without a plan; dropped once the only plan holds them packed.
+    source = {"w": w}
 
-    def plan_for(pads: tuple, x: np.ndarray) -> Any:
+    def plan_for(pads: tuple) -> Any:
         p = plans.get(pads)
         if p is None:
             with lock:
                 p = plans.get(pads)
                 if p is None:
-                    opts = options(fixed, x.dtype)
-                    opts.update(x_options(x_fixed, x))
+                    opts = options(fixed, x_dtype0)
+                    opts.update(x_options(x_fixed, x_dtype0))
                     try:
-                        p = plans[pads] = hpc_kernels.QConv2d(fixed["w"], stride=st, padding=pads, dilation=dil,
+                        p = plans[pads] = hpc_kernels.QConv2d(source["w"], stride=st, padding=pads, dilation=dil,
                                                               groups=groups, **opts, **kw)
                     except (TypeError, ValueError) as exc:
                         raise unsupported(node, opset, str(exc), "what hpc_kernels.QConv2d accepts") from None
         return p
 
-    use_plan = const and x_const and w is not None
-    if use_plan and auto in ("NOTSET", "VALID") and x_dtype0 is not None:
-        plan_for(conv_pads(node, 0, 0, w.shape[2], w.shape[3]), np.zeros(0, x_dtype0))  # packed once, at load
+    # A plan whenever all but x's own parameters are constants: x_scale/x_zero_point computed at run
+    # time (dynamic quantization) are given to each call.
+    use_plan = const and w is not None
+    w_shape = None if w is None else w.shape
+    if use_plan and auto in ("NOTSET", "VALID"):
+        plan_for(conv_pads(node, 0, 0, w.shape[2], w.shape[3]))  # packed once, at load
+        source["w"] = None
         ctx.consume(names["w"])
+    del w
 
     def run(inputs, ws):
         x = inputs[slots["x"]]
         if x.ndim != 4:
             raise ValueError(f"{node.describe()}: input of shape {x.shape}; supported: 4-D")
         x = np.ascontiguousarray(x)
-        wt = w if w is not None else inputs[slots["w"]]
-        pads = conv_pads(node, x.shape[2], x.shape[3], wt.shape[2], wt.shape[3])
-        ho = (x.shape[2] + pads[0] + pads[1] - dil[0] * (wt.shape[2] - 1) - 1) // st[0] + 1
-        wo = (x.shape[3] + pads[2] + pads[3] - dil[1] * (wt.shape[3] - 1) - 1) // st[1] + 1
-        shape = (x.shape[0], wt.shape[0], ho, wo)
+        wshape = w_shape if w_shape is not None else inputs[slots["w"]].shape
+        pads = conv_pads(node, x.shape[2], x.shape[3], wshape[2], wshape[3])
+        ho = (x.shape[2] + pads[0] + pads[1] - dil[0] * (wshape[2] - 1) - 1) // st[0] + 1
+        wo = (x.shape[3] + pads[2] + pads[3] - dil[1] * (wshape[3] - 1) - 1) // st[1] + 1
+        shape = (x.shape[0], wshape[0], ho, wo)
         vals = {r: _input(inputs, i) for r, i in slots.items()}
         if not quant:
             dt = np.dtype(np.int32)
@@ -181,9 +191,12 @@ def _conv_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
         if res is not None:
             extra["residual"] = np.asarray(res, np.float32)  # broadcast by the kernel call, as Add would
         if use_plan:
-            return [plan_for(pads, x)(x, out=out, **extra)]
+            if not x_const:
+                extra.update(x_options(vals, x.dtype))
+            return [plan_for(pads)(x, out=out, **extra)]
+        wt = source["w"] if source["w"] is not None else inputs[slots["w"]]
         opts = options({r: (fixed[r] if fixed.get(r) is not None else vals.get(r)) for r in fixed_roles}, x.dtype)
-        opts.update(x_options(vals, x))
+        opts.update(x_options(vals, x.dtype))
         return [hpc_kernels.qconv2d(x, np.ascontiguousarray(wt), stride=st, padding=pads, dilation=dil, groups=groups,
                                     out=out, **opts, **extra, **kw)]
 
