@@ -3,6 +3,7 @@
 `compile_graph(graph, backend=..., layout=...)` runs, in this order (each pass keeps the graph's
 semantics and needs the previous one's result):
   0. fuse_qdq: DQ -> Conv/MatMul/Gemm [-> Add] [-> Relu] [-> Q] -> QConv/QGemm (integer kernels),
+     DQ + DQ -> Add -> Q -> QAdd,
      then the remaining DequantizeLinear of constants folded (the loader's folding leaves them);
   1. fold_batchnorm: Conv -> BatchNormalization folded into the conv's weights and bias;
   2. fuse_conv: Conv (+ Add residual) (+ Relu / Clip(0,6)) -> FusedConv (HPC_DOMAIN);
@@ -54,7 +55,7 @@ def compile_graph(graph: Graph, *, backend: Optional[str] = None, layout: str = 
         raise ValueError(f"layout must be one of {', '.join(map(repr, LAYOUTS))}, got {layout!r}")
     # The kernels of the ops these passes create register on import (whoever creates the ops
     # makes sure they can be built).
-    from ..ops import fused, nhwc, qlinear  # noqa: F401
+    from ..ops import fused, nhwc, qadd, qlinear  # noqa: F401
 
     graph = fuse_qdq(graph)
     graph = fold_batchnorm(graph)

@@ -9,6 +9,7 @@ for this runtime, with quant_args' arithmetic (onnxruntime's requantization).
 Patterns (domain ai.onnx; every value inside a pattern has no reader outside it, none is a graph output):
   DQ(x), DQ(W) [, DQ(B)] -> Conv [-> Add(residual)] [-> Relu | Clip(0, 6) | Clip(0, inf)] [-> Q]  => QConv
   DQ(A), DQ(B) -> MatMul | Gemm(C = DQ(bias)) [-> Relu | Clip] [-> Q]                            => QGemm
+  DQ(a), DQ(b) -> Add -> Q (one 8-bit type)                                                      => QAdd
 With the Q the output is requantized (the Q's type); without it it is float32 ("float" mode). The
 residual is the other operand of the Add, a float32 value as the graph computes it (typically the
 DequantizeLinear op's (q - zp) * scale of the skip connection, run in float32 by that DQ node); the
@@ -63,6 +64,8 @@ class _Fuser:
                 self.conv(n)
             elif n.op_type in ("MatMul", "Gemm"):
                 self.gemm(n)
+            elif n.op_type == "Add":
+                self.add(n)
         if self.replace:
             g = self.g
             g.nodes = [self.replace.get(id(n), n) for n in g.nodes if self.replace.get(id(n), n) is not None]
@@ -228,6 +231,24 @@ class _Fuser:
             bias = self.producers[n.inputs[2]].inputs[0]
         chain, _, act, q = self.tail(n.outputs[0], residual_ok=False)
         self.emit(n, chain, q, "QGemm", x, w, ws, wzp, bias, "", act, {}, "b")
+
+    def add(self, n: Node) -> None:
+        """DQ(a) + DQ(b) -> Q: one QAdd (onnxruntime's QLinearAdd arithmetic) when a, b and the Q
+        have one 8-bit type."""
+        if len(n.inputs) != 2 or len(n.outputs) != 1 or n.attrs:
+            return
+        a, b = self.activation_in(n.inputs[0]), self.activation_in(n.inputs[1])
+        q = self.output_q(n.outputs[0])
+        if a is None or b is None or q is None or len(q.inputs) < 3 or not q.inputs[2]:
+            return
+        dts = {constant(self.g, v[2]).dtype for v in (a, b)} | {constant(self.g, q.inputs[2]).dtype}
+        if len(dts) != 1:
+            return
+        c = (self.scalar(q.inputs[1], constant(self.g, q.inputs[1])), self.scalar(q.inputs[2], constant(self.g, q.inputs[2])))
+        node = Node("QAdd", list(a) + list(b) + list(c), [q.outputs[0]], name=n.name or q.outputs[0], domain=HPC_DOMAIN)
+        last = max((n, q), key=lambda m: self.position[id(m)])
+        for m in (n, q):
+            self.replace[id(m)] = node if m is last else None
 
     def emit(self, first: Node, chain: List[Node], q: Optional[Node], op: str, x, w, ws, wzp, bias: str, residual: str,
              act: str, attrs: dict, wname: str) -> None:
