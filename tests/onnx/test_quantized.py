@@ -11,13 +11,15 @@ measured: 0 steps (bit-identical) over 3 seeds x 4 inputs at batch 2, both quant
 allows 1 step, for a float op summing in another order that lands one intermediate on the other
 side of a rounding tie. (onnxruntime chooses per layer whether it fuses: on this machine it leaves
 11 of ResNet-18's 20 convs and its Adds in float for int8 activations with per-channel weights; the
-zoo's ResNet-18 then differs by up to 2 steps in 12-22% of the outputs of one input in three, and is
-bit-identical with uint8 activations. Not a CI test: it needs torch.) Dynamic quantization (float
+zoo's ResNet-18 at 64x64 then differs by up to 2 steps (in 12-22% of the outputs of 2 inputs of 3),
+and is bit-identical with uint8 activations: test_zoo_resnet18_qdq, with KERNELS_ONNX_ZOO=full.) Dynamic quantization (float
 output): measured max |ours - ort| = 2.3e-7 * max |ort| (onnxruntime fuses ConvInteger/MatMulInteger
 with the Cast/Mul that follow, so the scales multiply in another order); the operator format with
 QLinearConv and a float tail: 1.0e-7 * max |ort|; bound 1e-4 * max |ort|, still 40x smaller than
 one step of the last DynamicQuantizeLinear (range / 255)."""
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
@@ -226,3 +228,37 @@ def test_qadd_is_onnxruntimes_qlinearadd(dtype):
         ours, (got,), (want,) = _both(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), feed)
         assert [n.op_type for n in ours.graph.nodes] == ["QAdd"]
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.skipif(os.environ.get("KERNELS_ONNX_ZOO") != "full", reason="KERNELS_ONNX_ZOO=full: exports and calibrates a zoo model")
+def test_zoo_resnet18_qdq(tmp_path):
+    """The zoo's ResNet-18 (torch export, onnxruntime's pre-processing, quantize_static QDQ with uint8
+    activations and int8 weights) at 64x64, batch 2: bit-identical to onnxruntime."""
+    pytest.importorskip("torch")
+    import onnxruntime.quantization as oq
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from hpc_kernels.onnx import zoo
+
+    fp, pre, qp = (str(tmp_path / n) for n in ("r18.onnx", "r18_pre.onnx", "r18_qdq.onnx"))
+    zoo.export("resnet18", fp, batch=1, height=64, width=64)
+    quant_pre_process(fp, pre)
+    rng = np.random.default_rng(0)
+    samples = [{"input": rng.standard_normal((1, 3, 64, 64)).astype(np.float32)} for _ in range(4)]
+
+    class Reader(oq.CalibrationDataReader):
+        def __init__(self):
+            self.it = iter(samples)
+
+        def get_next(self):
+            return next(self.it, None)
+
+    oq.quantize_static(pre, qp, Reader(), quant_format=oq.QuantFormat.QDQ, activation_type=oq.QuantType.QUInt8,
+                       weight_type=oq.QuantType.QInt8)
+    ours = InferenceSession(qp)
+    ops = [n.op_type for n in ours.graph.nodes]
+    assert ops.count("QConv") == 20 and ops.count("QAdd") == 8 and ops.count("QGemm") == 1
+    ref = ort.InferenceSession(qp, providers=["CPUExecutionProvider"])
+    for i in range(3):
+        x = np.random.default_rng(10 + i).standard_normal((2, 3, 64, 64)).astype(np.float32)
+        np.testing.assert_array_equal(ours.run(None, {"input": x})[0], ref.run(None, {"input": x})[0])
