@@ -133,3 +133,40 @@ def qdq_residual_block(seed: int = 0, act: str = "Relu", bias_scale_factor: floa
                               [helper.make_tensor_value_info("y", TensorProto.UINT8 if q else TensorProto.FLOAT, ["N", k, 6, 7])],
                               inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def mlp(seed: int = 0) -> onnx.ModelProto:
+    """x [N, 5, 16] -> MatMul (16x8) -> Add bias -> Relu -> MatMul (8x4) = "y": MatMul on 3-D
+    activations, as in a transformer's projections."""
+    rng = np.random.default_rng(seed)
+
+    def t(name, *shape, std=0.3):
+        return numpy_helper.from_array((rng.standard_normal(shape) * std).astype(np.float32), name)
+
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"], name="mm1"), helper.make_node("Add", ["h", "b1"], ["hb"], name="bias"),
+             helper.make_node("Relu", ["hb"], ["r"], name="relu"), helper.make_node("MatMul", ["r", "w2"], ["y"], name="mm2")]
+    graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 5, 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5, 4])],
+                              [t("w1", 16, 8), t("b1", 8, std=0.1), t("w2", 8, 4)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def quantized_mlp(folder: str, per_channel: bool) -> str:
+    """mlp() through quantize_static (QDQ) with random calibration inputs."""
+    import onnxruntime.quantization as oq
+    from onnxruntime.quantization import CalibrationDataReader
+
+    fp, out = os.path.join(folder, "mlp.onnx"), os.path.join(folder, f"mlp_qdq_{int(per_channel)}.onnx")
+    onnx.save(mlp(), fp)
+    rng = np.random.default_rng(1)
+    samples = [{"x": rng.standard_normal((2, 5, 16)).astype(np.float32)} for _ in range(4)]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.it = iter(samples)
+
+        def get_next(self):
+            return next(self.it, None)
+
+    oq.quantize_static(fp, out, Reader(), quant_format=oq.QuantFormat.QDQ, per_channel=per_channel)
+    return out

@@ -65,6 +65,17 @@ def test_qdq_model_matches_onnxruntime(folder, kind):
         assert np.abs(got - want).max() / step <= QDQ_STEPS
 
 
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_qdq_matmul_on_3d_activations_matches_onnxruntime(folder, per_channel):
+    """MatMul -> Add(bias) -> Relu -> MatMul quantized QDQ: QGemm on (N, 5, K) activations, the bias
+    Add a QAdd of a constant; bit-identical."""
+    path = M.quantized_mlp(folder, per_channel)
+    x = np.random.default_rng(2).standard_normal((3, 5, 16)).astype(np.float32)
+    ours, (got,), (want,) = _both(path, {"x": x})
+    assert [n.op_type for n in ours.graph.nodes] == ["QuantizeLinear", "QGemm", "QAdd", "QGemm", "DequantizeLinear"]
+    assert np.abs(got - want).max() / float(_initializer(path, "y_scale")) <= QDQ_STEPS
+
+
 @pytest.mark.parametrize("backend", ["cpu", "numba", "reference"])
 def test_qdq_model_runs_on_every_host_backend(folder, backend):
     """The integer nodes run on the session's backend where it has integer kernels, else on the
