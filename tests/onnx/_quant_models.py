@@ -97,24 +97,28 @@ def quantized(folder: str, kind: str, seed: int = 0) -> str:
 
 
 def qdq_residual_block(seed: int = 0, act: str = "Relu", bias_scale_factor: float = 1.0, w_axis: int = 0,
-                       q: bool = True) -> onnx.ModelProto:
+                       q: bool = True, x_per_axis: bool = False, y_scale_fed: bool = False) -> onnx.ModelProto:
     """A hand-written QDQ residual block (the Q/DQ placement of tools that quantize only the conv
     inputs and the block output): x (uint8) and skip (uint8) feeds;
     DQ(x), DQ(W per channel), DQ(B) -> Conv 3x3 -> Add(DQ(skip)) -> act -> Q (uint8) = "y".
     bias_scale_factor != 1 gives B a scale other than x_scale * w_scale (the pass must refuse it);
     w_axis 1 puts the weight scales on the input-channel axis (likewise refused); q=False ends the
-    block without the Q (a float32 output "y")."""
+    block without the Q (a float32 output "y"); x_per_axis gives DQ(x) a per-channel scale (not a
+    scalar: refused); y_scale_fed makes the Q's scale a graph input "ys" (not a constant)."""
     rng = np.random.default_rng(seed)
     c, k = 4, 4
     xs, ys, ss = np.float32(0.02), np.float32(0.05), np.float32(0.03)
     wsc = (rng.random(k if w_axis == 0 else c) * 0.01 + 0.005).astype(np.float32)
     per_k = wsc if w_axis == 0 else np.full(k, wsc[0], np.float32)
     t = numpy_helper.from_array
-    inits = [t(xs, "xs"), t(np.uint8(100), "xz"), t(ss, "ss"), t(np.uint8(90), "sz"), t(ys, "ys"), t(np.uint8(3), "yz"),
+    xs_init = np.full(c, xs, np.float32) * np.float32(1.5) ** np.arange(c, dtype=np.float32) if x_per_axis else xs
+    inits = [t(xs_init, "xs"), t(np.full(c, 100, np.uint8) if x_per_axis else np.uint8(100), "xz"), t(ss, "ss"), t(np.uint8(90), "sz"), t(ys, "ys"), t(np.uint8(3), "yz"),
              t(rng.integers(-127, 128, (k, c, 3, 3)).astype(np.int8), "wq"), t(wsc, "ws"),
              t(np.zeros(wsc.shape, np.int8), "wz"), t(rng.integers(-500, 500, k).astype(np.int32), "bq"),
              t((xs * per_k * np.float32(bias_scale_factor)).astype(np.float32), "bs"), t(np.zeros(k, np.int32), "bz")]
-    nodes = [helper.make_node("DequantizeLinear", ["x", "xs", "xz"], ["xf"], name="dq_x"),
+    if y_scale_fed:
+        inits = [i for i in inits if i.name != "ys"]
+    nodes = [helper.make_node("DequantizeLinear", ["x", "xs", "xz"], ["xf"], name="dq_x", axis=1),
              helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wf"], name="dq_w", axis=w_axis),
              helper.make_node("DequantizeLinear", ["bq", "bs", "bz"], ["bf"], name="dq_b", axis=0),
              helper.make_node("DequantizeLinear", ["skip", "ss", "sz"], ["sf"], name="dq_skip"),
@@ -128,8 +132,11 @@ def qdq_residual_block(seed: int = 0, act: str = "Relu", bias_scale_factor: floa
         nodes.append(helper.make_node("QuantizeLinear", [last, "ys", "yz"], ["y"], name="q_y"))
     else:
         nodes[-1].output[0] = "y"
-    graph = helper.make_graph(nodes, "qdq_block", [helper.make_tensor_value_info("x", TensorProto.UINT8, ["N", c, 6, 7]),
-                                                  helper.make_tensor_value_info("skip", TensorProto.UINT8, ["N", k, 6, 7])],
+    feeds = [helper.make_tensor_value_info("x", TensorProto.UINT8, ["N", c, 6, 7]),
+             helper.make_tensor_value_info("skip", TensorProto.UINT8, ["N", k, 6, 7])]
+    if y_scale_fed:
+        feeds.append(helper.make_tensor_value_info("ys", TensorProto.FLOAT, []))
+    graph = helper.make_graph(nodes, "qdq_block", feeds,
                               [helper.make_tensor_value_info("y", TensorProto.UINT8 if q else TensorProto.FLOAT, ["N", k, 6, 7])],
                               inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])

@@ -133,12 +133,22 @@ def test_residual_block_without_q_has_a_float_output():
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
 
 
-@pytest.mark.parametrize("kw", [{"bias_scale_factor": 1.01}, {"w_axis": 1}])
+@pytest.mark.parametrize("kw", [{"bias_scale_factor": 1.01}, {"w_axis": 1}, {"x_per_axis": True}])
 def test_pass_leaves_unmatched_patterns_and_they_still_run(kw):
-    """A bias whose scale is not x_scale * w_scale, weight scales on the input-channel axis: no
-    integer conv (it would not be exact); the float ops between Q and DQ give onnxruntime's answer."""
+    """A bias whose scale is not x_scale * w_scale, weight scales on the input-channel axis, a
+    per-channel activation scale: no integer conv (it would not be exact, or the kernels take a
+    scalar); the Q/DQ and float ops give onnxruntime's answer."""
     ours, (got,), (want,) = _both(M.qdq_residual_block(**kw), _block_feed())
     assert "QConv" not in [n.op_type for n in ours.graph.nodes]
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= QDQ_STEPS
+
+
+def test_q_with_a_run_time_scale_stays_an_op():
+    """The Q's scale fed at run time: the conv still runs on the integer kernels, with a float32
+    output (acc * x_scale * w_scale + residual, relu), and the Q runs as an op after it."""
+    feed = dict(_block_feed(), ys=np.array(0.05, np.float32))
+    ours, (got,), (want,) = _both(M.qdq_residual_block(y_scale_fed=True), feed)
+    assert [n.op_type for n in ours.graph.nodes if n.op_type != "DequantizeLinear"] == ["QConv", "QuantizeLinear"]
     assert np.abs(got.astype(int) - want.astype(int)).max() <= QDQ_STEPS
 
 
