@@ -87,6 +87,17 @@ def test_qdq_model_runs_on_every_host_backend(folder, backend):
     np.testing.assert_array_equal(got, want)
 
 
+def test_qdq_model_in_both_layouts(folder):
+    """layout="NHWC": the integer convs, Q/DQ and QAdd run in NHWC between one ToNHWC (of the
+    quantized input) and one ToNCHW (before Flatten); the same integers as in NCHW."""
+    path = M.quantized(folder, "qdq_s8_pc")
+    x = M.inputs(1, seed=5, batch=2)[0]
+    nchw, nhwc = InferenceSession(path, layout="NCHW"), InferenceSession(path, layout="NHWC")
+    assert {n.layout for n in nhwc.graph.nodes if n.op_type == "QConv"} == {"NHWC"}
+    assert [n.op_type for n in nhwc.graph.nodes].count("ToNHWC") == 1
+    np.testing.assert_array_equal(nhwc.run(None, {"x": x})[0], nchw.run(None, {"x": x})[0])
+
+
 def test_qdq_pass_makes_every_conv_and_gemm_integer(folder):
     graph = InferenceSession(M.quantized(folder, "qdq_s8_pc")).graph
     ops = [n.op_type for n in graph.nodes]
@@ -119,7 +130,7 @@ def test_residual_block_becomes_one_integer_conv(act):
     ours, (got,), (want,) = _both(M.qdq_residual_block(act=act), _block_feed())
     fused = [n for n in ours.graph.nodes if n.op_type == "QConv"]
     assert len(fused) == 1 and fused[0].attrs["activation"] == ("relu" if act else "")
-    assert fused[0].inputs[9] == "sf"  # the residual: DQ(skip)'s float32 output
+    assert fused[0].inputs[9] in ("sf", "sf_nhwc")  # the residual: DQ(skip)'s float32 output (maybe in NHWC)
     assert got.dtype == np.uint8
     assert np.abs(got.astype(int) - want.astype(int)).max() <= QDQ_STEPS
 
@@ -148,7 +159,8 @@ def test_q_with_a_run_time_scale_stays_an_op():
     output (acc * x_scale * w_scale + residual, relu), and the Q runs as an op after it."""
     feed = dict(_block_feed(), ys=np.array(0.05, np.float32))
     ours, (got,), (want,) = _both(M.qdq_residual_block(y_scale_fed=True), feed)
-    assert [n.op_type for n in ours.graph.nodes if n.op_type != "DequantizeLinear"] == ["QConv", "QuantizeLinear"]
+    ops = [n.op_type for n in ours.graph.nodes if n.op_type not in ("DequantizeLinear", "ToNHWC", "ToNCHW")]
+    assert ops == ["QConv", "QuantizeLinear"]
     assert np.abs(got.astype(int) - want.astype(int)).max() <= QDQ_STEPS
 
 

@@ -104,6 +104,10 @@ def _conv_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
     st, dil = tuple(node.attr("strides", [1, 1])), tuple(node.attr("dilations", [1, 1]))
     groups = int(node.attr("group", 1))
     kw = int_kwargs(ctx, "qconv2d")
+    layout = node.layout or "NCHW"  # QConv: NHWC from the layout pass
+    if layout not in ("NCHW", "NHWC"):
+        raise unsupported(node, opset, f"layout {layout!r}", "'NCHW', 'NHWC'")
+    hax = (2, 3) if layout == "NCHW" else (1, 2)
     has_res = bool(names.get("residual"))
     # Everything but x (and its scale/zero point) fixed at load: a QConv2d plan per padding.
     fixed_roles = ["w", "w_zp", "w_scale", "y_scale", "y_zp", "bias"]
@@ -153,7 +157,7 @@ def _conv_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
                     opts.update(x_options(x_fixed, x_dtype0))
                     try:
                         p = plans[pads] = hpc_kernels.QConv2d(source["w"], stride=st, padding=pads, dilation=dil,
-                                                              groups=groups, **opts, **kw)
+                                                              groups=groups, layout=layout, **opts, **kw)
                     except (TypeError, ValueError) as exc:
                         raise unsupported(node, opset, str(exc), "what hpc_kernels.QConv2d accepts") from None
         return p
@@ -174,10 +178,11 @@ def _conv_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
             raise ValueError(f"{node.describe()}: input of shape {x.shape}; supported: 4-D")
         x = np.ascontiguousarray(x)
         wshape = w_shape if w_shape is not None else inputs[slots["w"]].shape
-        pads = conv_pads(node, x.shape[2], x.shape[3], wshape[2], wshape[3])
-        ho = (x.shape[2] + pads[0] + pads[1] - dil[0] * (wshape[2] - 1) - 1) // st[0] + 1
-        wo = (x.shape[3] + pads[2] + pads[3] - dil[1] * (wshape[3] - 1) - 1) // st[1] + 1
-        shape = (x.shape[0], wshape[0], ho, wo)
+        h, wd = x.shape[hax[0]], x.shape[hax[1]]
+        pads = conv_pads(node, h, wd, wshape[2], wshape[3])
+        ho = (h + pads[0] + pads[1] - dil[0] * (wshape[2] - 1) - 1) // st[0] + 1
+        wo = (wd + pads[2] + pads[3] - dil[1] * (wshape[3] - 1) - 1) // st[1] + 1
+        shape = (x.shape[0], wshape[0], ho, wo) if layout == "NCHW" else (x.shape[0], ho, wo, wshape[0])
         vals = {r: _input(inputs, i) for r, i in slots.items()}
         if not quant:
             dt = np.dtype(np.int32)
@@ -198,7 +203,7 @@ def _conv_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
         opts = options({r: (fixed[r] if fixed.get(r) is not None else vals.get(r)) for r in fixed_roles}, x.dtype)
         opts.update(x_options(vals, x.dtype))
         return [hpc_kernels.qconv2d(x, np.ascontiguousarray(wt), stride=st, padding=pads, dilation=dil, groups=groups,
-                                    out=out, **opts, **extra, **kw)]
+                                    layout=layout, out=out, **opts, **extra, **kw)]
 
     return run
 
