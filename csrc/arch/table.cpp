@@ -108,6 +108,7 @@ constexpr IsaBuild kGeneric = {
     {{&ukr_f32_generic_8x4}, nullptr, nullptr, nullptr},
     {{&ukr_f64_generic_4x4}, nullptr, nullptr, nullptr},
     nullptr,
+    &ukr_s8_generic_8x4,
 };
 
 #ifdef KERNELS_HAVE_AVX2
@@ -115,6 +116,7 @@ constexpr IsaBuild kAvx2Build = {
     {{&ukr_f32_avx2_16x6}, nullptr, nullptr, nullptr},
     {{&ukr_f64_avx2_8x6}, nullptr, nullptr, nullptr},
     &avx2::fma_peak,
+    &ukr_s8_avx2_8x6,
 };
 constexpr const IsaBuild* kAvx2 = &kAvx2Build;
 #else
@@ -128,6 +130,8 @@ constexpr IsaBuild kAvx512Build = {
     {{&ukr_f64_avx512_32x6, &ukr_f64_avx512_16x12}, &avx512::gather_row<double>,
      &avx512::pack_weight_chunk<double>, &avx512::depthwise_row<double>},
     &avx512::fma_peak,
+    &ukr_s8_avx512vnni_32x12,  // only where the CPU has AVX512-VNNI (its own check), else avx2's
+    &avx512::int8_peak,
 };
 constexpr const IsaBuild* kAvx512 = &kAvx512Build;
 #else
@@ -245,6 +249,13 @@ std::vector<const Ukernel<T>*> select_ukernels(Isa cap) {
 }
 template std::vector<const Ukernel<float>*> select_ukernels<float>(Isa);
 template std::vector<const Ukernel<double>*> select_ukernels<double>(Isa);
+
+double best_int8_peak(double seconds) {
+    for (const IsaRow& r : kTable)
+        if (r.build && r.build->int8_peak && r.build->s8 && r.cpu_runs() && (!r.build->s8->cpu_runs || r.build->s8->cpu_runs()))
+            return r.build->int8_peak(seconds);
+    return -1.0;
+}
 
 double best_fma_peak(bool f64, double seconds) {
     for (const IsaRow& r : kTable)

@@ -9,6 +9,7 @@
 #include "../conv/conv_geometry.hpp"
 #include "../core/blocking.hpp"
 #include "../core/common.hpp"
+#include "qukernel.hpp"
 #include "ukernel.hpp"
 
 namespace kernels {
@@ -61,6 +62,10 @@ struct IsaBuild {
     IsaKernels<float> f32;
     IsaKernels<double> f64;
     fma_peak_fn fma_peak;  // nullptr: no probe
+    // The int8 (u8 x s8 -> s32) micro-kernel (nullptr: none; the next row's runs) and its
+    // single-thread peak probe in GOP/s (a multiply and an add per u8 x s8 product; nullptr: none).
+    const QUkernel* s8 = nullptr;
+    double (*int8_peak)(double seconds) = nullptr;
 };
 
 template <typename T>
@@ -111,5 +116,8 @@ std::vector<const Ukernel<T>*> select_ukernels(Isa cap);
 
 // The FMA peak with the best built ISA the CPU runs that has a probe; < 0 when none has.
 double best_fma_peak(bool f64, double seconds);
+// Single-thread int8 multiply-add throughput (GOP/s, 2 per u8 x s8 product) of the best ISA whose
+// int8 kernel runs here and that has a probe (AVX512-VNNI: vpdpbusd); < 0 when none has.
+double best_int8_peak(double seconds);
 
 }  // namespace kernels

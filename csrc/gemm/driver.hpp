@@ -9,6 +9,12 @@
 // N is split, where each thread packs the B panels it uses into a region of its own, and none when
 // B is prepacked; one at the end (core/team_barrier.hpp: spin, then yield, never sleep).
 //
+// Element types (the traits parameter Tr of run_blocked_t): Tr::PA / Tr::PB are the packed A and
+// B elements, Tr::Tiles the C side (output type, accumulator, epilogue), Tr::Cand the chosen
+// kernel and blocks, Tr::kpad(kc) the packed length of kc k steps (int8 packs k in quads), and
+// Tr::tile runs one micro-tile. FloatTraits<T> is the float/double GEMM (everything T), run by
+// run_blocked exactly as before; the int8 engine (gemm/qgemm.cpp) brings its own.
+//
 // Operand sources (duck-typed, resolved at compile time so the GEMM path pays nothing):
 //   static constexpr bool prepacked;
 //   prepacked:  const T* panel(dim_t first_row_or_col, dim_t p0) const, inc_t panel_stride() const
@@ -112,10 +118,11 @@ struct BlockPlan {
     std::size_t total_bytes(int nt) const { return b_bytes + a_bytes * static_cast<std::size_t>(nt); }
 };
 
-template <typename T>
-BlockPlan plan_blocks(dim_t m, dim_t n, dim_t k, const Candidate<T>& cand, int nt, bool a_prepacked,
-                      bool b_prepacked) {
-    const Ukernel<T>& u = *cand.ukr;
+// PA, PB: the packed A and B elements (the float engine: T both; int8: 1 byte); KU: the unit k is
+// packed in (int8: quads), so a block of KC steps takes round_up(KC, KU) packed steps.
+template <typename PA, typename PB, int KU = 1, class Cand>
+BlockPlan plan_blocks_t(dim_t m, dim_t n, dim_t k, const Cand& cand, int nt, bool a_prepacked, bool b_prepacked) {
+    const auto& u = *cand.ukr;
     BlockPlan p{};
     p.MR = u.mr, p.NR = u.nr;
     p.KC = std::min(cand.blk.kc, k);
@@ -130,34 +137,65 @@ BlockPlan plan_blocks(dim_t m, dim_t n, dim_t k, const Candidate<T>& cand, int n
     // own, and never waits for another (packing, memory bound, overlaps the other's FMAs).
     p.shared_b = p.grid.tm > 1;
     const dim_t own_panels = ceil_div(ceil_div(p.NC, p.NR), p.grid.tn);  // most panels a thread owns
-    p.own_b_elems = round_up(own_panels * p.NR * p.KC, static_cast<dim_t>(kAlign / sizeof(T)));
-    const std::size_t b_elems = static_cast<std::size_t>(p.shared_b ? p.KC * p.NC : p.own_b_elems * nt);
-    p.b_bytes = b_prepacked ? 0 : round_up(b_elems * sizeof(T), kAlign);
-    p.a_bytes = a_prepacked ? 0 : round_up(static_cast<std::size_t>(p.KC * p.MC) * sizeof(T), kAlign);
+    const dim_t kcp = round_up(p.KC, KU);
+    p.own_b_elems = round_up(own_panels * p.NR * kcp, static_cast<dim_t>(kAlign / sizeof(PB)));
+    const std::size_t b_elems = static_cast<std::size_t>(p.shared_b ? kcp * p.NC : p.own_b_elems * nt);
+    p.b_bytes = b_prepacked ? 0 : round_up(b_elems * sizeof(PB), kAlign);
+    p.a_bytes = a_prepacked ? 0 : round_up(static_cast<std::size_t>(kcp * p.MC) * sizeof(PA), kAlign);
     return p;
 }
 
-template <typename T, class ASrc, class BSrc>
-void run_blocked(const Tiles<T>& g, const ASrc& A, const BSrc& B, const Candidate<T>& cand, int nt) {
+template <typename T>
+BlockPlan plan_blocks(dim_t m, dim_t n, dim_t k, const Candidate<T>& cand, int nt, bool a_prepacked,
+                      bool b_prepacked) {
+    return plan_blocks_t<T, T>(m, n, k, cand, nt, a_prepacked, b_prepacked);
+}
+
+// The float/double GEMM's element types and micro-tile: beta on the first k block, the epilogue
+// on the last, the half-height kernel for short remainders.
+template <typename T>
+struct FloatTraits {
+    using PA = T;
+    using PB = T;
+    using Cand = Candidate<T>;
+    using Tiles = kernels::Tiles<T>;
+    static constexpr int kUnit = 1;
+    static constexpr dim_t kpad(dim_t kc) { return kc; }
+    static KERNELS_INLINE void tile(const Tiles& g, const Ukernel<T>& u, dim_t kc, const T* a, const T* b,
+                                    bool first_k, bool last_k, dim_t i, dim_t j, dim_t mr, dim_t nr) {
+        // Only the first k block applies the caller's beta; later ones accumulate, and only the
+        // last one runs the epilogue.
+        const T beta = first_k ? g.beta : T(1);
+        const auto kern = mr <= u.mr / 2 && u.kernel_half ? u.kernel_half : u.kernel;
+        Epilogue<T> et;
+        const Epilogue<T>* ep = nullptr;
+        if (last_k && g.ep.active()) et = g.ep.at(i, j), ep = &et;
+        kern(kc, g.alpha, a, b, beta, g.c + j * g.cs_c + i * g.rs_c, g.rs_c, g.cs_c, mr, nr, ep);
+    }
+};
+
+template <class Tr, class ASrc, class BSrc>
+void run_blocked_t(const typename Tr::Tiles& g, const ASrc& A, const BSrc& B, const typename Tr::Cand& cand, int nt) {
+    using PA = typename Tr::PA;
+    using PB = typename Tr::PB;
     // Barriers only inside our own team: a serial call may run inside an enclosing parallel
     // region (batched matmul), where an orphaned barrier would bind to that outer team.
     const bool team = nt > 1;
-    const Ukernel<T>& u = *cand.ukr;
-    const BlockPlan P = plan_blocks<T>(g.m, g.n, g.k, cand, nt, ASrc::prepacked, BSrc::prepacked);
+    const auto& u = *cand.ukr;
+    const BlockPlan P = plan_blocks_t<PA, PB, Tr::kUnit>(g.m, g.n, g.k, cand, nt, ASrc::prepacked, BSrc::prepacked);
     const dim_t MR = P.MR, NR = P.NR, MC = P.MC, KC = P.KC, NC = P.NC;
     const Grid grid = P.grid;
     const bool shared_b = P.shared_b;
     const bool b_barriers = team && shared_b && !BSrc::prepacked;
     char* ws = static_cast<char*>(workspace(P.total_bytes(nt)));
-    T* const bufb = reinterpret_cast<T*>(ws);
-    const bool epilogue = g.ep.active();
+    PB* const bufb = reinterpret_cast<PB*>(ws);
     // Our own barrier, not `omp barrier`: libgomp's sleeps after GOMP_SPINCOUNT spins, which
     // hpc_kernels keeps short for idle teams (core/team_barrier.hpp says what that cost here).
     TeamBarrier barrier(nt);
 
     auto body = [&](int tid) {
         bool sense = false;  // this thread's barrier sense
-        T* const bufa = reinterpret_cast<T*>(ws + P.b_bytes + P.a_bytes * tid);
+        PA* const bufa = reinterpret_cast<PA*>(ws + P.b_bytes + P.a_bytes * tid);
         const int ti = tid % grid.tm, tj = tid / grid.tm;
         dim_t mp0, mp1;
         split(ceil_div(g.m, MR), grid.tm, ti, &mp0, &mp1);
@@ -171,12 +209,13 @@ void run_blocked(const Tiles<T>& g, const ASrc& A, const BSrc& B, const Candidat
             dim_t bp0 = np0, bp1 = np1;  // the B panels this thread packs
             if (shared_b) split(n_panels, nt, tid, &bp0, &bp1);
             // Panel p of this block is at packed_b + (p - first) * b_stride.
-            T* const own_b = shared_b ? bufb : bufb + P.own_b_elems * tid;
+            PB* const own_b = shared_b ? bufb : bufb + P.own_b_elems * tid;
             const dim_t first = shared_b ? 0 : np0;
 
             for (dim_t pc = 0; pc < g.k; pc += KC) {
                 const dim_t kc = std::min(KC, g.k - pc);
-                const T* packed_b;
+                const dim_t kp = Tr::kpad(kc);  // packed length of the block's k steps
+                const PB* packed_b;
                 inc_t b_stride;
                 if constexpr (BSrc::prepacked) {
                     packed_b = B.panel(jc + np0 * NR, pc) - (np0 - first) * B.panel_stride();
@@ -184,19 +223,16 @@ void run_blocked(const Tiles<T>& g, const ASrc& A, const BSrc& B, const Candidat
                 } else {
                     if (bp1 > bp0) {
                         const dim_t j0 = bp0 * NR, j1 = std::min(nc, bp1 * NR);
-                        B.pack(u, jc + j0, j1 - j0, pc, kc, own_b + (bp0 - first) * NR * kc);
+                        B.pack(u, jc + j0, j1 - j0, pc, kc, own_b + (bp0 - first) * NR * kp);
                     }
                     packed_b = own_b;
-                    b_stride = NR * kc;
+                    b_stride = NR * kp;
                 }
                 if (b_barriers) barrier.wait(sense);
-                // Only the first k block applies the caller's beta; later ones accumulate, and
-                // only the last one runs the epilogue.
-                const T beta = pc == 0 ? g.beta : T(1);
-                const bool last_k = pc + kc == g.k;
+                const bool first_k = pc == 0, last_k = pc + kc == g.k;
                 for (dim_t ic = m0; ic < m1; ic += MC) {
                     const dim_t mc = std::min(MC, m1 - ic);
-                    const T* packed_a;
+                    const PA* packed_a;
                     inc_t a_stride;
                     if constexpr (ASrc::prepacked) {
                         packed_a = A.panel(ic, pc);
@@ -204,21 +240,16 @@ void run_blocked(const Tiles<T>& g, const ASrc& A, const BSrc& B, const Candidat
                     } else {
                         A.pack(u, ic, mc, pc, kc, bufa);
                         packed_a = bufa;
-                        a_stride = MR * kc;
+                        a_stride = MR * kp;
                     }
                     for (dim_t jp = np0; jp < np1; ++jp) {
                         const dim_t jr = jp * NR;
                         const dim_t nr = std::min(NR, nc - jr);
-                        const T* bp = packed_b + (jp - first) * b_stride;
-                        T* cj = g.c + (jc + jr) * g.cs_c + ic * g.rs_c;
+                        const PB* bp = packed_b + (jp - first) * b_stride;
                         for (dim_t ir = 0; ir < mc; ir += MR) {
                             const dim_t mr = std::min(MR, mc - ir);
-                            const auto kern = mr <= MR / 2 && u.kernel_half ? u.kernel_half : u.kernel;
-                            Epilogue<T> et;
-                            const Epilogue<T>* ep = nullptr;
-                            if (epilogue && last_k) et = g.ep.at(ic + ir, jc + jr), ep = &et;
-                            kern(kc, g.alpha, packed_a + (ir / MR) * a_stride, bp, beta,
-                                 cj + ir * g.rs_c, g.rs_c, g.cs_c, mr, nr, ep);
+                            Tr::tile(g, u, kc, packed_a + (ir / MR) * a_stride, bp, first_k, last_k, ic + ir, jc + jr,
+                                     mr, nr);
                         }
                     }
                 }
@@ -244,11 +275,16 @@ void run_blocked(const Tiles<T>& g, const ASrc& A, const BSrc& B, const Candidat
             else if (omp_get_thread_num() == 0)
                 short_team = true;
         }
-        if (short_team) run_blocked(g, A, B, cand, 1);
+        if (short_team) run_blocked_t<Tr>(g, A, B, cand, 1);
         return;
     }
 #endif
     body(0);
+}
+
+template <typename T, class ASrc, class BSrc>
+void run_blocked(const Tiles<T>& g, const ASrc& A, const BSrc& B, const Candidate<T>& cand, int nt) {
+    run_blocked_t<FloatTraits<T>>(g, A, B, cand, nt);
 }
 
 }  // namespace kernels

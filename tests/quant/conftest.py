@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from _helpers import ISAS
+from hpc_kernels import _cpu
 from hpc_kernels._dispatch import _load
 
 _CPU = _load("cpu")
@@ -20,4 +21,8 @@ def qengine(request, cpu_config) -> str:
         return "reference"
     parts = request.param.split("-")
     cpu_config(parts[1], **(SMALL if len(parts) == 3 else {}))
+    info = _cpu.qinfo()
+    assert info["isa"] == parts[1], f"configure({parts[1]!r}) selected {info['ukernel']}"
+    if len(parts) == 3:  # tiny blocks: several k blocks (int32 partial sums), many M and N blocks
+        assert info["kc"] == 16 and info["nc"] <= 30
     return "cpu"

@@ -75,8 +75,8 @@ def test_quant_mode(qengine, act, odt, adt, rng):
     sb = rng.uniform(1e-3, 3e-2, n).astype(np.float32)
     zo = 7 if odt == np.uint8 else -9
     res = rng.standard_normal((1, n)).astype(np.float32)  # broadcast along the rows
-    kw = dict(a_scale=0.05, b_scale=sb, out_scale=0.37, out_zp=zo, out_dtype=odt, activation=act)
-    got = hpc_kernels.qgemm(a, b, a_zero_point=1, a_scale=0.05, b_scale=sb, out_scale=0.37,
+    kw = dict(a_scale=0.05, b_scale=sb, out_scale=0.1, out_zp=zo, out_dtype=odt, activation=act)
+    got = hpc_kernels.qgemm(a, b, a_zero_point=1, a_scale=0.05, b_scale=sb, out_scale=0.1,
                             out_zero_point=odt(zo), activation=act, residual=res, backend=qengine)
     assert got.dtype == odt
     want = expect(a, b, 1, residual=res, **kw)

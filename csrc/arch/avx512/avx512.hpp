@@ -9,6 +9,7 @@ namespace kernels {
 
 extern const Ukernel<float> ukr_f32_avx512_64x6, ukr_f32_avx512_32x12;
 extern const Ukernel<double> ukr_f64_avx512_32x6, ukr_f64_avx512_16x12;
+extern const QUkernel ukr_s8_avx512vnni_32x12;
 
 // The helpers, each instantiated for float and double in its own file; their contracts are the
 // function types of table.hpp.
@@ -20,6 +21,7 @@ void pack_weight_chunk(const T* w, const ConvGeom& g, dim_t mr, dim_t i0, dim_t 
 template <typename T>  // depthwise_pick_fn (depthwise_row.cpp)
 depthwise_row_fn<T> depthwise_row(const ConvGeom& g);
 double fma_peak(bool f64, double seconds);  // fma_peak_fn (fma_peak.cpp)
+double int8_peak(double seconds);  // vpdpbusd throughput, GOP/s (int8_peak.cpp)
 }  // namespace avx512
 
 }  // namespace kernels

@@ -10,6 +10,7 @@ from ..._extension import cpu_extension
 from ..._validation import as_input
 from ..base import Backend, promote_matmul
 from . import algorithms as _algorithms
+from . import quantized as _quantized
 
 _cpu, _reason = cpu_extension()  # loaded (and configured) by the first use of this backend, not by `import hpc_kernels`
 _ndarray = np.ndarray
@@ -18,7 +19,7 @@ _ndarray = np.ndarray
 class CpuBackend(Backend):
     name = "cpu"
     extra = None
-    ops = frozenset({"gemm", "matmul", "conv2d", "im2col", "pack_conv2d", "conv2d_packed"})
+    ops = frozenset({"gemm", "matmul", "conv2d", "im2col", "pack_conv2d", "conv2d_packed", "qgemm"})
     available = _cpu is not None
     reason = _reason
     algorithms = _algorithms.IMPLEMENTED
@@ -60,6 +61,10 @@ class CpuBackend(Backend):
             out = np.empty(shape.out_shape(spec.layout), x.dtype)
         _cpu.conv2d_packed(packed, x, out, spec.stride, shape.padding, spec.dilation, algorithm, residual)
         return out
+
+    # int8 (kernels/_api/quantized.py checks every argument and allocates out): the C++ int8 engine.
+    def qgemm(self, a, b, q, residual, out):
+        return _quantized.qgemm(_cpu, a, b, q, residual, out)
 
     def conv2d_workspace(self, x_shape, w_shape, spec, shape, dtype: np.dtype, threads: Optional[int]) -> Dict[str, int]:
         """Extra bytes each algorithm that applies to the layer allocates besides its output."""

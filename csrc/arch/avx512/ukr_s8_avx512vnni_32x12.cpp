@@ -1,0 +1,107 @@
+// int8 micro-kernel for AVX512-VNNI (u8 x s8 -> s32): 32x12 tile, 2 vectors of 16 output channels
+// x 12 broadcast pixels, one vpdpbusd per vector and pixel per k quad (24 accumulators, 2 weight
+// vectors, 1 broadcast: 27 of 32 registers). The epilogue (compensation, float or requantized
+// output) runs on the accumulators in registers; edge tiles and strides other than unit along the
+// channels go through the scalar store (arch/qtile_store.hpp), which computes the same values.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "avx512.hpp"
+#include "../qtile_store.hpp"
+#include "../../gemm/qpacking.hpp"
+
+// VNNI beyond the folder's -mavx512f: only this kernel needs it, and it runs only where the
+// table's check (cpu_runs below) saw avx512vnni.
+#define KERNELS_VNNI __attribute__((target("avx512f,avx512vnni")))
+
+namespace kernels {
+namespace {
+
+constexpr int kNR = 12;
+
+KERNELS_VNNI KERNELS_INLINE void finish_vec(__m512i acc, const QEpilogue& e, int h, dim_t j, void* c) {
+    acc = _mm512_add_epi32(acc, _mm512_loadu_si512(e.row_add + 16 * h));
+    if (e.row_zw)
+        acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(_mm512_loadu_si512(e.row_zw + 16 * h), _mm512_set1_epi32(e.col_sum[j])));
+    if (e.mode == QMode::i32) {
+        _mm512_storeu_si512(c, acc);
+        return;
+    }
+    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(e.mult + 16 * h));
+    const float* r = e.res ? e.res + 16 * h + j * e.cs_r : nullptr;
+    if (e.mode == QMode::f32) {
+        if (r) v = _mm512_add_ps(v, _mm512_loadu_ps(r));
+        // max(0, v) / min(6, v): the second operand comes back when one is NaN, so NaN stays NaN.
+        if (e.act != Act::none) v = _mm512_max_ps(_mm512_setzero_ps(), v);
+        if (e.act == Act::relu6) v = _mm512_min_ps(_mm512_set1_ps(6.0f), v);
+        _mm512_storeu_ps(c, v);
+        return;
+    }
+    if (r) v = _mm512_add_ps(v, _mm512_mul_ps(_mm512_loadu_ps(r), _mm512_set1_ps(e.inv_out_scale)));
+    if (e.act != Act::none) v = _mm512_max_ps(_mm512_setzero_ps(), v);
+    if (e.act == Act::relu6) v = _mm512_min_ps(_mm512_set1_ps(e.hi), v);
+    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-65536.0f)), _mm512_set1_ps(65536.0f));
+    __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(e.out_zp));  // round half to even
+    const bool u8 = e.mode == QMode::u8;
+    q = _mm512_max_epi32(q, _mm512_set1_epi32(u8 ? 0 : -128));
+    q = _mm512_min_epi32(q, _mm512_set1_epi32(u8 ? 255 : 127));
+    _mm_storeu_si128(static_cast<__m128i*>(c), _mm512_cvtepi32_epi8(q));
+}
+
+KERNELS_VNNI void ukr(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std::uint8_t* KERNELS_RESTRICT b,
+                      const std::int32_t* acc_in, inc_t rs_in, inc_t cs_in, void* c, inc_t rs_c, inc_t cs_c, dim_t m,
+                      dim_t n, const QEpilogue* ep) {
+    __m512i c0[kNR], c1[kNR];
+#pragma GCC unroll 12
+    for (int j = 0; j < kNR; ++j) c0[j] = _mm512_setzero_si512(), c1[j] = _mm512_setzero_si512();
+    for (dim_t q = 0; q < kq; ++q) {
+        const __m512i w0 = _mm512_loadu_si512(a), w1 = _mm512_loadu_si512(a + 64);
+#pragma GCC unroll 12
+        for (int j = 0; j < kNR; ++j) {
+            std::int32_t quad;
+            std::memcpy(&quad, b + 4 * j, 4);
+            const __m512i bj = _mm512_set1_epi32(quad);
+            c0[j] = _mm512_dpbusd_epi32(c0[j], bj, w0);
+            c1[j] = _mm512_dpbusd_epi32(c1[j], bj, w1);
+        }
+        a += 128;
+        b += 4 * kNR;
+    }
+    const bool vec = m == 32 && rs_c == 1 && (!acc_in || rs_in == 1) && (!ep || !ep->res || ep->rs_r == 1);
+    if (!vec) {
+        alignas(64) std::int32_t tile[kNR * 32];
+        for (int j = 0; j < kNR; ++j) {
+            _mm512_store_si512(tile + 32 * j, c0[j]);
+            _mm512_store_si512(tile + 32 * j + 16, c1[j]);
+        }
+        qstore_tile<32>(tile, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
+        return;
+    }
+    const dim_t es = ep ? qelem_size(ep->mode) : 4;
+    char* cb = static_cast<char*>(c);
+    for (int j = 0; j < kNR; ++j) {
+        if (j >= n) break;
+        __m512i v0 = c0[j], v1 = c1[j];
+        if (acc_in) {
+            v0 = _mm512_add_epi32(v0, _mm512_loadu_si512(acc_in + j * cs_in));
+            v1 = _mm512_add_epi32(v1, _mm512_loadu_si512(acc_in + j * cs_in + 16));
+        }
+        char* cj = cb + j * cs_c * es;
+        if (!ep) {
+            _mm512_storeu_si512(cj, v0);
+            _mm512_storeu_si512(cj + 64, v1);
+        } else {
+            finish_vec(v0, *ep, 0, j, cj);
+            finish_vec(v1, *ep, 1, j, cj + 16 * es);
+        }
+    }
+}
+
+bool runs_vnni() { return __builtin_cpu_supports("avx512vnni"); }
+
+}  // namespace
+
+const QUkernel ukr_s8_avx512vnni_32x12 = {"ukr_s8_avx512vnni_32x12", Isa::avx512, 32, kNR, &ukr, &qpack_a<32>,
+                                          &qpack_b<kNR>, &runs_vnni};
+}  // namespace kernels

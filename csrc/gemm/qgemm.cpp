@@ -1,0 +1,220 @@
+// The int8 GEMM: zero-point compensation vectors, the kernel choice and the five-loop driver with
+// int8 traits (packed s8 weights and u8 activations, int32 accumulation, the output mode's store).
+//
+// Compensation (all int32, wrapping like ONNX's accumulator): with the shifted operands
+// a' = a ^ 0x80 for s8 activations (a + 128, zero point + 128) and w' = w ^ 0x80 for u8 weights
+// (w - 128, zero point - 128), the kernels compute S = sum a'*w' (vpdpbusd wants u8 x s8) and
+//     sum (a' - za')(w' - zw') = S - za'*colsum(w') - zw'*rowsum(a') + k*za'*zw',
+// the per-channel terms folded with the bias into row_add, the per-pixel rowsum (needed only
+// when some zw' != 0) into col_sum.
+#include "qgemm.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "../arch/qtile_store.hpp"
+#include "../arch/table.hpp"
+#include "../arch/uarch.hpp"
+#include "../core/cpu_info.hpp"
+#include "../core/engine.hpp"
+#include "../core/workspace.hpp"
+#include "driver.hpp"
+
+namespace kernels {
+
+namespace {
+
+// The C side of one int8 product: the output, the int32 partial sums of earlier k blocks (part:
+// c itself for int32 output, else a buffer; only when k spans several blocks), the epilogue.
+struct QTiles {
+    dim_t m, n, k;
+    char* c;
+    inc_t rs_c, cs_c;
+    dim_t es;  // bytes of an output element
+    std::int32_t* part;
+    inc_t rs_p, cs_p;
+    QEpilogue ep;
+};
+
+struct S8Traits {
+    using PA = std::int8_t;
+    using PB = std::uint8_t;
+    using Cand = QCandidate;
+    using Tiles = QTiles;
+    static constexpr int kUnit = 4;
+    static dim_t kpad(dim_t kc) { return round_up(kc, 4); }
+    static KERNELS_INLINE void tile(const QTiles& g, const QUkernel& u, dim_t kc, const std::int8_t* a,
+                                    const std::uint8_t* b, bool first_k, bool last_k, dim_t i, dim_t j, dim_t mr,
+                                    dim_t nr) {
+        std::int32_t* part = g.part ? g.part + i * g.rs_p + j * g.cs_p : nullptr;
+        const std::int32_t* in = first_k ? nullptr : part;
+        if (last_k) {
+            const QEpilogue e = g.ep.at(i, j);
+            u.kernel(kc / 4 + (kc % 4 != 0), a, b, in, g.rs_p, g.cs_p, g.c + (i * g.rs_c + j * g.cs_c) * g.es, g.rs_c,
+                     g.cs_c, mr, nr, &e);
+        } else {
+            u.kernel(kc / 4 + (kc % 4 != 0), a, b, in, g.rs_p, g.cs_p, part, g.rs_p, g.cs_p, mr, nr, nullptr);
+        }
+    }
+};
+
+struct StridedQA {
+    static constexpr bool prepacked = false;
+    const std::int8_t* a;
+    inc_t rs, cs;
+    std::uint8_t flip;
+    void pack(const QUkernel& u, dim_t i0, dim_t mc, dim_t p0, dim_t kc, std::int8_t* dst) const {
+        u.pack_a(mc, kc, a + i0 * rs + p0 * cs, rs, cs, flip, dst);
+    }
+};
+
+struct StridedQB {
+    static constexpr bool prepacked = false;
+    const std::uint8_t* b;
+    inc_t rs, cs;
+    std::uint8_t flip;
+    void pack(const QUkernel& u, dim_t j0, dim_t nc, dim_t p0, dim_t kc, std::uint8_t* dst) const {
+        u.pack_b(kc, nc, b + p0 * rs + j0 * cs, rs, cs, flip, dst);
+    }
+};
+
+// Weights packed whole by pack_qweights: panel q of MR channels holds round_up(k, 4) * MR bytes;
+// a k offset p0 (a multiple of KC, so of 4) starts p0 * MR bytes into it.
+struct PrepackedQA {
+    static constexpr bool prepacked = true;
+    const std::int8_t* base;
+    dim_t w, kp;
+    const std::int8_t* panel(dim_t first, dim_t p0) const { return base + (first / w) * w * kp + p0 * w; }
+    inc_t panel_stride() const { return w * kp; }
+};
+
+// int8 blocks: the x86 rule's cache shares with 1-byte elements; KC up to 4096 k steps (a 12-pixel
+// panel of 48 KiB then fills L1's share), so that common reductions (k <= 4096) finish in one block
+// and the output is written once, with no int32 partial sums.
+constexpr BlockRule kBlocksS8 = {/*kc_l1_div*/ 2, /*mc_l2_div*/ 4, /*nc_l3_div*/ 4, /*kc_min*/ 256,
+                                 /*kc_max*/ 4096, /*mc_max*/ 1024, /*nc_min*/ 512, /*nc_max*/ 4096};
+
+int useful_qthreads(dim_t m, dim_t n, dim_t k, const QUkernel& u, int nthreads) {
+#ifndef _OPENMP
+    (void)m, (void)n, (void)k, (void)u, (void)nthreads;
+    return 1;
+#else
+    if (nthreads <= 1) return 1;
+    // ~4x the float engine's work per thread (2e5 FMAs): a vpdpbusd does 4 multiply-adds per lane.
+    const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+    const double tiles = static_cast<double>(ceil_div(m, u.mr) * ceil_div(n, u.nr));
+    const double cap = std::min(macs / 8.0e5, tiles);
+    return cap < 2.0 ? 1 : static_cast<int>(std::min<double>(cap, nthreads));
+#endif
+}
+
+}  // namespace
+
+QCandidate qcandidate() {
+    const Isa cap = isa_cap();
+    const QUkernel* u = nullptr;
+    for (const IsaRow& r : isa_table()) {
+        if (static_cast<int>(r.isa) > static_cast<int>(cap) || !r.build || !r.build->s8 || !r.cpu_runs()) continue;
+        if (r.build->s8->cpu_runs && !r.build->s8->cpu_runs()) continue;
+        u = r.build->s8;
+        break;
+    }
+    Blocking blk = derive_blocking(u->mr, u->nr, 1, cache_sizes(), kBlocksS8);
+    // Block overrides of the engine (tests' tiny blocks, a user's configure) apply to int8 too.
+    const Engine<float>& e = engine<float>();
+    const Blocking& f = e.cands.front().blk;
+    if (e.origin.mc != "derived") blk.mc = std::max(u->mr, f.mc / u->mr * u->mr);
+    if (e.origin.kc != "derived") blk.kc = round_up(f.kc, 4);
+    if (e.origin.nc != "derived") blk.nc = std::max(u->nr, f.nc / u->nr * u->nr);
+    blk.kc = round_up(blk.kc, 4);
+    return {u, blk, host_uarch().grid_stream_weight};
+}
+
+void qweight_sums(dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs, bool a_unsigned, std::int32_t* out) {
+    const std::uint8_t flip = a_unsigned ? 0x80 : 0;
+    for (dim_t i = 0; i < m; ++i) {
+        std::int32_t s = 0;  // |sum| <= 128 * k: exact for any k below 2^24
+        for (dim_t p = 0; p < k; ++p) s += static_cast<std::int8_t>(static_cast<std::uint8_t>(a[i * rs + p * cs]) ^ flip);
+        out[i] = s;
+    }
+}
+
+std::vector<std::int8_t> pack_qweights(const QUkernel& u, dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs,
+                                       bool a_unsigned) {
+    std::vector<std::int8_t> out(static_cast<std::size_t>(round_up(m, u.mr) * round_up(std::max<dim_t>(k, 1), 4)));
+    if (m > 0 && k > 0) u.pack_a(m, k, a, rs, cs, a_unsigned ? 0x80 : 0, out.data());
+    return out;
+}
+
+void qgemm(const QGemmArgs& g, const QCandidate& cand, int nthreads) {
+    if (g.m <= 0 || g.n <= 0) return;
+    const QUkernel& u = *cand.ukr;
+    const std::uint32_t za = static_cast<std::uint32_t>(g.x_zp + (g.b_signed ? 128 : 0));
+    // Per-channel vectors, padded to whole kernel tiles (the vector epilogue reads MR lanes).
+    const dim_t mp = round_up(g.m, u.mr);
+    std::vector<std::int32_t> zw(mp, 0), row_add(mp, 0), colsum(mp, 0);
+    bool any_zw = false;
+    for (dim_t i = 0; i < g.m; ++i) {
+        zw[i] = g.w_zp[i] - (g.a_unsigned ? 128 : 0);
+        any_zw = any_zw || zw[i] != 0;
+    }
+    if (g.colsum) std::copy(g.colsum, g.colsum + g.m, colsum.begin());
+    else qweight_sums(g.m, g.k, g.a, g.rs_a, g.cs_a, g.a_unsigned, colsum.data());
+    for (dim_t i = 0; i < g.m; ++i) {
+        std::uint32_t v = g.bias ? static_cast<std::uint32_t>(g.bias[i]) : 0u;
+        v -= za * static_cast<std::uint32_t>(colsum[i]);
+        v += static_cast<std::uint32_t>(g.k) * za * static_cast<std::uint32_t>(zw[i]);
+        row_add[i] = static_cast<std::int32_t>(v);
+    }
+    std::vector<float> mult;
+    if (g.mode != QMode::i32) {
+        mult.assign(mp, 0.0f);
+        std::copy(g.mult, g.mult + g.m, mult.begin());
+    }
+    // Pixel sums of the shifted activations: needed only for nonzero weight zero points.
+    std::vector<std::int32_t> col_sum;
+    if (any_zw) {
+        col_sum.assign(round_up(g.n, u.nr), 0);
+        const std::uint8_t flip = g.b_signed ? 0x80 : 0;
+        for (dim_t j = 0; j < g.n; ++j) {
+            std::uint32_t s = 0;
+            for (dim_t p = 0; p < g.k; ++p) s += static_cast<std::uint8_t>(g.b[p * g.rs_b + j * g.cs_b] ^ flip);
+            col_sum[j] = -static_cast<std::int32_t>(s);
+        }
+    }
+    QEpilogue ep;
+    ep.mode = g.mode;
+    ep.row_add = row_add.data();
+    ep.row_zw = any_zw ? zw.data() : nullptr;
+    ep.col_sum = any_zw ? col_sum.data() : nullptr;
+    ep.mult = mult.empty() ? nullptr : mult.data();
+    ep.res = g.res, ep.rs_r = g.rs_r, ep.cs_r = g.cs_r;
+    ep.inv_out_scale = g.inv_out_scale, ep.act = g.act, ep.hi = g.hi, ep.out_zp = g.out_zp;
+    const dim_t es = qelem_size(g.mode);
+    char* c = static_cast<char*>(g.c);
+    if (g.k <= 0) {  // no products: the bias and the epilogue alone
+        for (dim_t j = 0; j < g.n; ++j)
+            for (dim_t i = 0; i < g.m; ++i)
+                qstore_one(row_add[i], ep, i, g.res ? g.res + i * g.rs_r + j * g.cs_r : nullptr,
+                           c + (i * g.rs_c + j * g.cs_c) * es);
+        return;
+    }
+    QTiles t{g.m, g.n, g.k, c, g.rs_c, g.cs_c, es, nullptr, 0, 0, ep};
+    if (g.k > cand.blk.kc) {  // several k blocks: int32 partial sums between them
+        if (g.mode == QMode::i32) {
+            t.part = static_cast<std::int32_t*>(g.c), t.rs_p = g.rs_c, t.cs_p = g.cs_c;
+        } else {
+            t.part = static_cast<std::int32_t*>(workspace(static_cast<std::size_t>(g.m * g.n) * 4, Slot::reorder));
+            t.rs_p = 1, t.cs_p = g.m;
+        }
+    }
+    const int nt = useful_qthreads(g.m, g.n, g.k, u, nthreads);
+    const StridedQB B{g.b, g.rs_b, g.cs_b, static_cast<std::uint8_t>(g.b_signed ? 0x80 : 0)};
+    if (g.a_packed && g.a_packed_mr == u.mr)
+        run_blocked_t<S8Traits>(t, PrepackedQA{g.a_packed, u.mr, round_up(g.k, 4)}, B, cand, nt);
+    else
+        run_blocked_t<S8Traits>(t, StridedQA{g.a, g.rs_a, g.cs_a, static_cast<std::uint8_t>(g.a_unsigned ? 0x80 : 0)}, B,
+                                cand, nt);
+}
+
+}  // namespace kernels

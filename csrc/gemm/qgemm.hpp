@@ -1,0 +1,62 @@
+// The int8 GEMM (u8 x s8 -> s32, then arch/qukernel.hpp's epilogue) on the five-loop driver:
+// qgemm and the quantized convolutions (conv/qconv.cpp) run through it.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "../arch/qukernel.hpp"
+#include "../core/blocking.hpp"
+#include "../core/common.hpp"
+
+namespace kernels {
+
+// One product in kernel orientation: C(i, j) for i < m output channels, j < n pixels (rows of
+// qgemm's a), reducing over k.
+struct QGemmArgs {
+    dim_t m = 0, n = 0, k = 0;
+    const std::int8_t* a = nullptr;  // weights W(i, p) at a[i*rs_a + p*cs_a] (u8 bytes when a_unsigned)
+    inc_t rs_a = 0, cs_a = 0;
+    bool a_unsigned = false;
+    const std::uint8_t* b = nullptr;  // activations X(p, j) at b[p*rs_b + j*cs_b] (s8 bytes when b_signed)
+    inc_t rs_b = 0, cs_b = 0;
+    bool b_signed = false;
+    // Prepacked weights (pack_qweights, for this kernel's MR) instead of a; nullptr: packed here.
+    const std::int8_t* a_packed = nullptr;
+    dim_t a_packed_mr = 0;
+    std::int32_t x_zp = 0;               // the activations' zero point (raw, as given)
+    const std::int32_t* w_zp = nullptr;  // per channel (raw), m values
+    const std::int32_t* bias = nullptr;  // per channel or nullptr
+    const std::int32_t* colsum = nullptr;  // sum_p W'(i, p) of the shifted weights; nullptr: computed here
+    QMode mode = QMode::i32;
+    const float* mult = nullptr;  // per channel (f32, u8, s8)
+    float inv_out_scale = 1.0f, hi = 6.0f;
+    Act act = Act::none;
+    std::int32_t out_zp = 0;
+    const float* res = nullptr;  // residual R(i, j) at res[i*rs_r + j*cs_r]
+    inc_t rs_r = 0, cs_r = 0;
+    void* c = nullptr;  // C(i, j) at c[i*rs_c + j*cs_c], elements of the mode's type
+    inc_t rs_c = 0, cs_c = 0;
+};
+
+struct QCandidate {
+    const QUkernel* ukr;
+    Blocking blk;  // kc a multiple of 4
+    int grid_stream_weight;
+};
+
+// The int8 kernel of the best ISA <= the engine's cap this CPU runs (generic always qualifies),
+// with blocks from its ISA's rule or the float engine's overrides (configure(mc=, kc=, nc=)).
+QCandidate qcandidate();
+
+// Column sums of the shifted weights: sum_p (W(i, p) ^ flip) as s8, i < m.
+void qweight_sums(dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs, bool a_unsigned, std::int32_t* out);
+
+// All k of the weights packed for kernel u (ceil(m/MR) panels of round_up(k, 4) * MR bytes).
+std::vector<std::int8_t> pack_qweights(const QUkernel& u, dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs,
+                                       bool a_unsigned);
+
+// Runs one product with at most nthreads threads.
+void qgemm(const QGemmArgs& g, const QCandidate& cand, int nthreads);
+
+}  // namespace kernels
