@@ -57,7 +57,13 @@ def compile_graph(graph: Graph, *, backend: Optional[str] = None, layout: str = 
     # makes sure they can be built).
     from ..ops import fused, nhwc, qadd, qlinear  # noqa: F401
 
-    graph = fuse_qdq(graph)
+    if any(n.op_type == "DequantizeLinear" and n.domain == "" for n in graph.nodes):
+        graph = fuse_qdq(graph)
+        # The DQs of constants the pass folded may feed more constant work (DQ(W) -> Transpose ->
+        # MatMul, as some exporters write): the loader's folding, once more.
+        from .._fold import fold_constants
+
+        graph = fold_constants(graph, backend=backend)
     graph = fold_batchnorm(graph)
     graph = fuse_conv(graph)
     graph = fuse_gemm(graph)
