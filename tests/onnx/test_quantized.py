@@ -295,3 +295,21 @@ def test_zoo_resnet18_qdq(tmp_path):
     for i in range(3):
         x = np.random.default_rng(10 + i).standard_normal((2, 3, 64, 64)).astype(np.float32)
         np.testing.assert_array_equal(ours.run(None, {"input": x})[0], ref.run(None, {"input": x})[0])
+
+
+def test_dq_of_a_constant_is_folded_with_what_follows_it():
+    """DQ(W) -> Transpose -> MatMul (no quantized activation: no pattern): the DQ and then the
+    Transpose fold into one float constant at load. (onnxruntime turns this graph into
+    MatMulNBits, which rounds differently: compared with NumPy here.)"""
+    rng = np.random.default_rng(0)
+    w = rng.integers(-127, 128, (4, 16)).astype(np.int8)
+    nodes = [helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wf"]),
+             helper.make_node("Transpose", ["wf"], ["wt"], perm=[1, 0]), helper.make_node("MatMul", ["x", "wt"], ["y"])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 4])],
+                          [numpy_helper.from_array(w, "wq"), numpy_helper.from_array(np.float32(0.01), "ws"),
+                           numpy_helper.from_array(np.int8(0), "wz")])
+    sess = InferenceSession(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+    assert [n.op_type for n in sess.graph.nodes] == ["MatMul"]
+    x = rng.standard_normal((3, 16)).astype(np.float32)
+    np.testing.assert_allclose(sess.run(None, {"x": x})[0], x @ (w.astype(np.float32) * np.float32(0.01)).T, rtol=1e-6, atol=1e-6)
