@@ -19,7 +19,8 @@ _ndarray = np.ndarray
 class CpuBackend(Backend):
     name = "cpu"
     extra = None
-    ops = frozenset({"gemm", "matmul", "conv2d", "im2col", "pack_conv2d", "conv2d_packed", "qgemm"})
+    ops = frozenset({"gemm", "matmul", "conv2d", "im2col", "pack_conv2d", "conv2d_packed", "qgemm",
+                     "qconv2d", "pack_qconv2d", "qconv2d_packed"})
     available = _cpu is not None
     reason = _reason
     algorithms = _algorithms.IMPLEMENTED
@@ -65,6 +66,16 @@ class CpuBackend(Backend):
     # int8 (kernels/_api/quantized.py checks every argument and allocates out): the C++ int8 engine.
     def qgemm(self, a, b, q, residual, out):
         return _quantized.qgemm(_cpu, a, b, q, residual, out)
+
+    def qconv2d(self, x, w, q, spec, shape, algorithm, out, residual=None):
+        return _quantized.qconv2d(_cpu, x, w, q, spec, shape, algorithm, out, residual)
+
+    def pack_qconv2d(self, w, w_zero_point, spec):
+        """The weights packed once for the int8 kernel with their column sums (C++ QConvWeights)."""
+        return _cpu.QConvWeights(np.ascontiguousarray(w), spec.groups)
+
+    def qconv2d_packed(self, packed, x, q, spec, shape, algorithm, out, residual=None):
+        return _quantized.qconv2d(_cpu, x, None, q, spec, shape, algorithm, out, residual, packed)
 
     def conv2d_workspace(self, x_shape, w_shape, spec, shape, dtype: np.dtype, threads: Optional[int]) -> Dict[str, int]:
         """Extra bytes each algorithm that applies to the layer allocates besides its output."""
