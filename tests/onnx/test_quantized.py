@@ -313,3 +313,27 @@ def test_dq_of_a_constant_is_folded_with_what_follows_it():
     assert [n.op_type for n in sess.graph.nodes] == ["MatMul"]
     x = rng.standard_normal((3, 16)).astype(np.float32)
     np.testing.assert_allclose(sess.run(None, {"x": x})[0], x @ (w.astype(np.float32) * np.float32(0.01)).T, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_qglobal_average_pool_is_onnxruntimes(layout):
+    """DQ -> GlobalAveragePool -> Q becomes one QGlobalAveragePool (integer sum, onnxruntime's
+    requantization); onnxruntime fuses the same into QLinearGlobalAveragePool: bit-identical. (The
+    float pooling's rounding differed in 22-28 of MobileNetV2's 2560 pooled values.)"""
+    rng = np.random.default_rng(8)
+    t = numpy_helper.from_array
+    shape = [2, 1280, 3, 5]
+    for trial in range(3):
+        sx = np.float32(rng.random() * 0.1 + 0.01)
+        sy = np.float32(sx * (rng.random() * 0.4 + 0.1))
+        nodes = [helper.make_node("DequantizeLinear", ["x", "sx", "zx"], ["xf"]),
+                 helper.make_node("GlobalAveragePool", ["xf"], ["gf"]), helper.make_node("QuantizeLinear", ["gf", "sy", "zy"], ["y"])]
+        g = helper.make_graph(nodes, "gap", [helper.make_tensor_value_info("x", TensorProto.UINT8, shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.UINT8, shape[:2] + [1, 1])],
+                              [t(sx, "sx"), t(np.uint8(rng.integers(0, 256)), "zx"), t(sy, "sy"), t(np.uint8(rng.integers(0, 40)), "zy")])
+        model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+        x = rng.integers(0, 256, shape).astype(np.uint8)
+        ours = InferenceSession(model, layout=layout)
+        assert "QGlobalAveragePool" in [n.op_type for n in ours.graph.nodes]
+        want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+        np.testing.assert_array_equal(ours.run(None, {"x": x})[0], want)

@@ -10,6 +10,7 @@ Patterns (domain ai.onnx; every value inside a pattern has no reader outside it,
   DQ(x), DQ(W) [, DQ(B)] -> Conv [-> Add(residual)] [-> Relu | Clip(0, 6) | Clip(0, inf)] [-> Q]  => QConv
   DQ(A), DQ(B) -> MatMul | Gemm(C = DQ(bias)) [-> Relu | Clip] [-> Q]                            => QGemm
   DQ(a), DQ(b) -> Add -> Q (one 8-bit type)                                                      => QAdd
+  DQ(x) -> GlobalAveragePool -> Q (one 8-bit type, 4-D)                                         => QGlobalAveragePool
 With the Q the output is requantized (the Q's type); without it it is float32 ("float" mode). The
 residual is the other operand of the Add, a float32 value as the graph computes it (typically the
 DequantizeLinear op's (q - zp) * scale of the skip connection, run in float32 by that DQ node); the
@@ -66,6 +67,8 @@ class _Fuser:
                 self.gemm(n)
             elif n.op_type == "Add":
                 self.add(n)
+            elif n.op_type == "GlobalAveragePool":
+                self.global_average_pool(n)
         if self.replace:
             g = self.g
             g.nodes = [self.replace.get(id(n), n) for n in g.nodes if self.replace.get(id(n), n) is not None]
@@ -249,6 +252,24 @@ class _Fuser:
         last = max((n, q), key=lambda m: self.position[id(m)])
         for m in (n, q):
             self.replace[id(m)] = node if m is last else None
+
+    def global_average_pool(self, n: Node) -> None:
+        """DQ(x) -> GlobalAveragePool -> Q of one 8-bit type: one QGlobalAveragePool (integer sum,
+        onnxruntime's QLinearGlobalAveragePool requantization)."""
+        if len(n.outputs) != 1 or n.attrs:
+            return
+        x = self.activation_in(n.inputs[0])
+        q = self.output_q(n.outputs[0])
+        if x is None or q is None or len(q.inputs) < 3 or not q.inputs[2]:
+            return
+        if constant(self.g, x[2]).dtype != constant(self.g, q.inputs[2]).dtype:
+            return
+        vi = self.g.value_info.get(n.inputs[0])
+        if vi is None or vi.shape is None or len(vi.shape) != 4:
+            return  # the kernel pools 4-D inputs (known from shape inference)
+        c = (self.scalar(q.inputs[1], constant(self.g, q.inputs[1])), self.scalar(q.inputs[2], constant(self.g, q.inputs[2])))
+        node = Node("QGlobalAveragePool", list(x) + list(c), [q.outputs[0]], name=n.name or q.outputs[0], domain=HPC_DOMAIN)
+        self.replace[id(n)], self.replace[id(q)] = None, node
 
     def emit(self, first: Node, chain: List[Node], q: Optional[Node], op: str, x, w, ws, wzp, bias: str, residual: str,
              act: str, attrs: dict, wname: str) -> None:

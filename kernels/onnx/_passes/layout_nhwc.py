@@ -16,6 +16,7 @@ input then is used directly (the pair cancels: TF-exported models start with one
 NHWC forms (node.layout = "NHWC"):
   FusedConv, QConv                   layout set (their kernels pack their weights for NHWC)
   QAdd, Quantize/DequantizeLinear    unchanged (elementwise; Q/DQ only with scalar scale and zero point)
+  QGlobalAveragePool                 layout set
   MaxPool/AveragePool (2-D kernel),  HPC_DOMAIN ops of the same name, kernels in ops/nhwc.py
   GlobalAveragePool/GlobalMaxPool    (the C++ pooling of csrc/ops/pool.cpp)
   BatchNormalization (inference,     HPC_DOMAIN `ChannelAffine` (y = x*scale + shift per
@@ -165,6 +166,8 @@ class _Rewriter:
             return lambda n: self.fused_conv(n, residual_index=9)
         if d == HPC_DOMAIN and op == "QAdd" and self.want_nhwc:
             return self.qadd
+        if d == HPC_DOMAIN and op == "QGlobalAveragePool" and self.want_nhwc:
+            return self.qpool
         if d != "":
             return None
         if op in _POOLS:
@@ -268,6 +271,16 @@ class _Rewriter:
             if not (self.resident(v) or v in self.known4d or (c is not None and c.ndim <= 4)):
                 return False  # unknown rank: transposing it could be wrong
         node.inputs[0], node.inputs[3] = self.as_nhwc(a), self.as_nhwc(b)
+        self.make_resident(node)
+        self.emit(node)
+        return True
+
+    def qpool(self, node: Node) -> bool:
+        """QGlobalAveragePool (4-D by construction): pools in NHWC when its input is there."""
+        if not self.resident(node.inputs[0]):
+            return False
+        node.inputs[0] = self.as_nhwc(node.inputs[0])
+        node.layout = "NHWC"
         self.make_resident(node)
         self.emit(node)
         return True

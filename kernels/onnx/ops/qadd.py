@@ -1,5 +1,6 @@
-"""QAdd (HPC_DOMAIN): DQ(a) + DQ(b) -> Q as one integer node (kernels/onnx/_passes/fuse_qdq.py
-makes it), with onnxruntime's QLinearAdd arithmetic, the residual Add of a QDQ ResNet.
+"""QAdd and QGlobalAveragePool (HPC_DOMAIN): DQ(a) + DQ(b) -> Q and DQ -> GlobalAveragePool -> Q as
+integer nodes (kernels/onnx/_passes/fuse_qdq.py makes them) with onnxruntime's arithmetic for
+QLinearAdd and QLinearGlobalAveragePool: the residual Add and the final pooling of a QDQ CNN.
 
 Inputs [a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point] (scalar scales
 and zero points, a, b and c of one 8-bit type). onnxruntime fuses the same pattern into QLinearAdd,
@@ -76,6 +77,32 @@ def qadd(node: Node, opset: int, ctx: BuildContext) -> Kernel:
         np.bitwise_or(idx, b.view(np.uint8), out=idx)
         out = ws.output(0, shape, dt)
         np.take(table, idx, out=out)
+        return [out]
+
+    return run
+
+
+@register("QGlobalAveragePool", since=1, domain=HPC_DOMAIN)
+def qglobal_average_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
+    """DQ -> GlobalAveragePool -> Q (fuse_qdq.py) as onnxruntime's QLinearGlobalAveragePool computes
+    it (MLAS qlgavgpool.cpp, x86): acc = sum(x) - x_zp * n in int32 over the n pixels, then
+    saturate(round_half_even(float32(acc) * s) + y_zp) with s = float32(x_scale / float32(y_scale * n)).
+    Inputs [x, x_scale, x_zero_point, y_scale, y_zero_point]; node.layout NCHW or NHWC (4-D)."""
+    check_attrs(node, opset, ())
+    layout = node.layout or "NCHW"
+
+    def run(inputs, ws):
+        x, sx, zx, sy, zy = inputs
+        if x.ndim != 4:
+            raise ValueError(f"{node.describe()}: expects a 4-D input, got shape {x.shape}")
+        axes = (2, 3) if layout == "NCHW" else (1, 2)
+        n = x.shape[axes[0]] * x.shape[axes[1]]
+        acc = x.sum(axis=axes, keepdims=True, dtype=np.int64) - int(zx) * n
+        s = _F32(_F32(sx) / _F32(_F32(sy) * _F32(n)))
+        u = np.rint(acc.astype(_F32) * s) + _F32(int(zy))
+        info = np.iinfo(zy.dtype)
+        out = ws.output(0, acc.shape, zy.dtype)
+        np.copyto(out, np.clip(u, info.min, info.max), casting="unsafe")
         return [out]
 
     return run
