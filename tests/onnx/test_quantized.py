@@ -6,7 +6,7 @@ Bounds. QDQ models: the output is DequantizeLinear of an int8/uint8 tensor, so t
 counted in output quantization steps (|ours - onnxruntime| / logits_scale). Both runtimes compute
 every fused conv/GEMM in integers with the same requantization (float32(acc) * float32(x_s * w_s /
 y_s), round half to even), the residual Add and the global pooling with onnxruntime's QLinearAdd
-and QLinearGlobalAveragePool arithmetic (ops/qadd.py), and the ops left in float round the same
+and QLinearGlobalAveragePool arithmetic (ops/qadd_pool.py), and the ops left in float round the same
 float32 values;
 measured: 0 steps (bit-identical) over 3 seeds x 4 inputs at batch 2, both quantizations. The bound
 allows 1 step, for a float op summing in another order that lands one intermediate on the other

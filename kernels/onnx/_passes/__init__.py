@@ -55,7 +55,7 @@ def compile_graph(graph: Graph, *, backend: Optional[str] = None, layout: str = 
         raise ValueError(f"layout must be one of {', '.join(map(repr, LAYOUTS))}, got {layout!r}")
     # The kernels of the ops these passes create register on import (whoever creates the ops
     # makes sure they can be built).
-    from ..ops import fused, nhwc, qadd, qlinear  # noqa: F401
+    from ..ops import fused, nhwc, qadd_pool, qlinear  # noqa: F401
 
     if any(n.op_type == "DequantizeLinear" and n.domain == "" for n in graph.nodes):
         graph = fuse_qdq(graph)
