@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "../arch/qukernel.hpp"
 #include "../arch/ukernel.hpp"
 #include "../core/engine.hpp"
 #include "check.hpp"
@@ -34,5 +35,10 @@ void gemm_small_block_cases(Group& grp, const kernels::Ukernel<T>& u, std::uint6
 // by pack_weights (for this engine, and for `other`, a different engine: packed per call then).
 template <typename T>
 void conv_cases(Group& grp, const kernels::Engine<T>* other, std::uint64_t seed);
+
+// One int8 micro-kernel through kernels::qgemm: exact against int64 sums (int32 output) and bit
+// for bit against the portable kernel (every output mode) on every edge tile (m mod MR, n mod NR,
+// k mod 4, k = 0), s8 activations, u8 weights, per-channel zero points, tiny blocks, threads.
+void qgemm_cases(Group& grp, const kernels::QUkernel& u, std::uint64_t seed);
 
 }  // namespace kernels_test
