@@ -20,8 +20,8 @@ float ops, still correctly): DQ(x) with a constant scalar float32 scale and scal
 point; W a constant int8/uint8 tensor (4-D; 2-D for GEMM) with a scalar or per-output-channel scale
 and zero point (DQ axis 0 for Conv and Gemm with transB, axis 1 for MatMul), no block_size; B a
 constant int32 DQ with zero point 0 and scale x_scale * w_scale (to 2**-20 relative: the quantizer
-writes exactly that product); the Q's scale and zero point constant scalars; Gemm with alpha 1,
-transA 0 and beta 1 (or no C).
+writes exactly that product); Gemm with alpha 1, transA 0 and beta 1 (or no C). A Q whose scale
+or zero point is not a constant scalar is not absorbed: it stays an op after a float-output node.
 Finally, DQ nodes no one reads any more are dropped, and DQs of constants become constants (the
 loader's folding leaves DQ to this pass, so that it sees the quantized weights).
 """
