@@ -3,7 +3,8 @@
 `compile_graph(graph, backend=..., layout=...)` runs, in this order (each pass keeps the graph's
 semantics and needs the previous one's result):
   0. fuse_qdq: DQ -> Conv/MatMul/Gemm [-> Add] [-> Relu] [-> Q] -> QConv/QGemm (integer kernels),
-     DQ + DQ -> Add -> Q -> QAdd,
+     DQ + DQ -> Add -> Q -> QAdd, DQ -> GlobalAveragePool -> Q -> QGlobalAveragePool, quantize_dynamic's
+     ConvInteger/MatMulInteger -> Cast -> Mul [-> Add] [-> Relu] -> a float-output QConv/QGemm,
      then the remaining DequantizeLinear of constants folded (the loader's folding leaves them);
   1. fold_batchnorm: Conv -> BatchNormalization folded into the conv's weights and bias;
   2. fuse_conv: Conv (+ Add residual) (+ Relu / Clip(0,6)) -> FusedConv (HPC_DOMAIN);
@@ -57,7 +58,7 @@ def compile_graph(graph: Graph, *, backend: Optional[str] = None, layout: str = 
     # makes sure they can be built).
     from ..ops import fused, nhwc, qadd_pool, qlinear  # noqa: F401
 
-    if any(n.op_type == "DequantizeLinear" and n.domain == "" for n in graph.nodes):
+    if any(n.op_type in ("DequantizeLinear", "DynamicQuantizeLinear") and n.domain == "" for n in graph.nodes):
         graph = fuse_qdq(graph)
         # The DQs of constants the pass folded may feed more constant work (DQ(W) -> Transpose ->
         # MatMul, as some exporters write): the loader's folding, once more.

@@ -11,6 +11,8 @@ Patterns (domain ai.onnx; every value inside a pattern has no reader outside it,
   DQ(A), DQ(B) -> MatMul | Gemm(C = DQ(bias)) [-> Relu | Clip] [-> Q]                            => QGemm
   DQ(a), DQ(b) -> Add -> Q (one 8-bit type)                                                      => QAdd
   DQ(x) -> GlobalAveragePool -> Q (one 8-bit type, 4-D)                                         => QGlobalAveragePool
+  DynamicQuantizeLinear -> ConvInteger | MatMulInteger -> Cast -> Mul(x_scale * w_scale)
+    [-> Add(bias)] [-> Relu]  (quantize_dynamic's form)                                          => QConv | QGemm (float)
 With the Q the output is requantized (the Q's type); without it it is float32 ("float" mode). The
 residual is the other operand of the Add, a float32 value as the graph computes it (typically the
 DequantizeLinear op's (q - zp) * scale of the skip connection, run in float32 by that DQ node); the
@@ -69,6 +71,8 @@ class _Fuser:
                 self.add(n)
             elif n.op_type == "GlobalAveragePool":
                 self.global_average_pool(n)
+            elif n.op_type in ("ConvInteger", "MatMulInteger"):
+                self.dynamic(n)
         if self.replace:
             g = self.g
             g.nodes = [self.replace.get(id(n), n) for n in g.nodes if self.replace.get(id(n), n) is not None]
@@ -271,6 +275,67 @@ class _Fuser:
         node = Node("QGlobalAveragePool", list(x) + list(c), [q.outputs[0]], name=n.name or q.outputs[0], domain=HPC_DOMAIN)
         self.replace[id(n)], self.replace[id(q)] = None, node
 
+    def dynamic(self, n: Node) -> None:
+        """quantize_dynamic's DynamicQuantizeLinear -> ConvInteger | MatMulInteger -> Cast(float) ->
+        Mul(x_scale * w_scale) [-> Add(constant bias)] [-> Relu]: one float-output QConv/QGemm with
+        the run-time x_scale/x_zero_point, the bias as its residual. The same float32 operations in
+        the same order (float32(acc) * float32(x_scale * w_scale), + bias, relu): bit-identical."""
+        conv = n.op_type == "ConvInteger"
+        if len(n.outputs) != 1 or len(n.inputs) < 3 or (n.attrs and not (conv and set(n.attrs) <= _CONV_ATTRS)):
+            return
+        dql = self.producers.get(n.inputs[0])
+        if dql is None or dql.op_type != "DynamicQuantizeLinear" or dql.domain != "" or len(dql.outputs) != 3 \
+                or dql.outputs[0] != n.inputs[0] or dql.outputs[2] != n.inputs[2]:
+            return  # x and its zero point from one DynamicQuantizeLinear: its scale is then a scalar
+        w = constant(self.g, n.inputs[1])
+        if w is None or w.ndim != (4 if conv else 2) or w.dtype not in _INT8:
+            return
+        ncol = w.shape[0] if conv else w.shape[1]
+        wzp_name = n.inputs[3] if len(n.inputs) > 3 else ""
+        wzp = constant(self.g, wzp_name) if wzp_name else np.zeros((), w.dtype)
+        if wzp is None or wzp.dtype != w.dtype or wzp.size not in (1, ncol):
+            return
+        cast = self.next(n.outputs[0])
+        if cast is None or cast.op_type != "Cast" or int(cast.attrs.get("to", 0)) != 1:
+            return
+        mul = self.next(cast.outputs[0])
+        if mul is None or mul.op_type != "Mul" or len(mul.inputs) != 2:
+            return
+        prod_name = mul.inputs[1] if mul.inputs[0] == cast.outputs[0] else mul.inputs[0]
+        prod = self.producers.get(prod_name)
+        if prod is None or prod.op_type != "Mul" or prod.domain != "" or dql.outputs[1] not in prod.inputs:
+            return
+        ws_name = prod.inputs[1] if prod.inputs[0] == dql.outputs[1] else prod.inputs[0]
+        ws = constant(self.g, ws_name)
+        if ws is None or ws.dtype != _F32 or not _per_column(ws, ncol, conv):
+            return
+        chain, out, residual, act = [cast, mul], mul.outputs[0], "", ""
+        nxt = self.next(out)
+        if nxt is not None and nxt.op_type == "Add" and len(nxt.inputs) == 2:
+            b = constant(self.g, nxt.inputs[1] if nxt.inputs[0] == out else nxt.inputs[0])
+            if b is not None and b.dtype == _F32 and _per_column(b, ncol, conv):
+                residual = nxt.inputs[1] if nxt.inputs[0] == out else nxt.inputs[0]
+                chain.append(nxt)
+                out = nxt.outputs[0]
+                nxt = self.next(out)
+        if nxt is not None and _activation(self.g, nxt) is not None:
+            act = _activation(self.g, nxt)
+            chain.append(nxt)
+            out = nxt.outputs[0]
+        if self.counts.get(prod_name, 0) == 1:
+            chain.append(prod)  # the scale product: only this Mul read it
+        base = n.name or out
+        wn = self.new_const(f"{base}_w_q", w)
+        wsn = self.new_const(f"{base}_w_scale", ws.reshape(-1) if ws.size > 1 else ws.reshape(()))
+        wzn = self.new_const(f"{base}_w_zero_point", wzp.reshape(-1) if wzp.size > 1 else wzp.reshape(()))
+        inputs = [n.inputs[0], dql.outputs[1], dql.outputs[2], wn, wsn, wzn, "", "", "", residual]
+        attrs = dict(n.attrs) if conv else {}
+        attrs["activation"] = act
+        node = Node("QConv" if conv else "QGemm", inputs, [out], attrs, name=base, domain=HPC_DOMAIN)
+        last = max([n] + chain, key=lambda m: self.position[id(m)])
+        for m in [n] + chain:
+            self.replace[id(m)] = node if m is last else None
+
     def emit(self, first: Node, chain: List[Node], q: Optional[Node], op: str, x, w, ws, wzp, bias: str, residual: str,
              act: str, attrs: dict, wname: str) -> None:
         last = chain[-1] if chain else first
@@ -298,6 +363,15 @@ class _Fuser:
         last_node = max(absorbed, key=lambda m: self.position[id(m)])
         for m in absorbed:
             self.replace[id(m)] = node if m is last_node else None
+
+
+def _per_column(v: np.ndarray, n: int, conv: bool) -> bool:
+    """v is a scalar or one value per output column: (n,) for a matrix product, (n, 1, 1) or
+    (1, n, 1, 1) (or (n,)) along the channels of a convolution's NCHW output."""
+    if v.size == 1:
+        return v.ndim <= (4 if conv else 2)
+    shapes = [(n,)] + ([(n, 1, 1), (1, n, 1, 1)] if conv else [(1, n)])
+    return v.shape in shapes
 
 
 def _drop_dead_dq(graph: Graph) -> None:

@@ -17,6 +17,7 @@ NHWC forms (node.layout = "NHWC"):
   FusedConv, QConv                   layout set (their kernels pack their weights for NHWC)
   QAdd, Quantize/DequantizeLinear    unchanged (elementwise; Q/DQ only with scalar scale and zero point)
   QGlobalAveragePool                 layout set
+  DynamicQuantizeLinear              its y (the scale and zero point are scalars)
   MaxPool/AveragePool (2-D kernel),  HPC_DOMAIN ops of the same name, kernels in ops/nhwc.py
   GlobalAveragePool/GlobalMaxPool    (the C++ pooling of csrc/ops/pool.cpp)
   BatchNormalization (inference,     HPC_DOMAIN `ChannelAffine` (y = x*scale + shift per
@@ -176,6 +177,8 @@ class _Rewriter:
             return None
         if op in ("QuantizeLinear", "DequantizeLinear"):
             return self.qdq
+        if op == "DynamicQuantizeLinear":
+            return self.dynamic_quantize
         if op in _UNARY or op in _UNARY_FIRST_ONLY:
             return self.unary
         if op in _BINARY:
@@ -260,6 +263,17 @@ class _Rewriter:
             if c is None or c.size != 1:
                 return False
         return self.unary(node)
+
+    def dynamic_quantize(self, node: Node) -> bool:
+        """DynamicQuantizeLinear: y in x's layout (the range is over the whole tensor); its scale
+        and zero point are scalars."""
+        if not self.resident(node.inputs[0]):
+            return False
+        node.inputs[0] = self.as_nhwc(node.inputs[0])
+        self.make_resident(node, indices={0})
+        self.nchw_ready.update(o for o in node.outputs[1:] if o)
+        self.emit(node)
+        return True
 
     def qadd(self, node: Node) -> bool:
         """QAdd (the QDQ pass's integer Add): inputs 0 and 3 are the operands, the rest scalars."""

@@ -11,7 +11,8 @@ QConv: inputs [x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale or ""
 B (int32) or "", residual (float32) or ""], Conv's attributes and `activation` ("", "relu",
 "relu6"): QLinearConv plus the epilogue's residual and activation; without y_scale the output is
 float32 (quant_args' "float" mode). QGemm: inputs [a, a_scale, a_zero_point, b (K, N), b_scale,
-b_zero_point, y_scale or "", y_zero_point or "", bias (int32, N) or ""] and `activation`.
+b_zero_point, y_scale or "", y_zero_point or "", bias (int32, N) or "", residual (float32) or ""] and
+`activation`.
 Not supported: per-row a_scale/a_zero_point of QLinearMatMul (the kernels take a scalar; MatMulInteger's
 per-row zero point runs in NumPy), float8 types, 1-D/3-D convolutions.
 """
@@ -262,6 +263,8 @@ def _gemm_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
             opts["b_zero_point"] = _scalar(v["b_zp"])
         if v.get("bias") is not None:
             opts["bias"] = v["bias"]
+        if v.get("residual") is not None:
+            opts["residual"] = np.asarray(v["residual"], np.float32)  # broadcast by qgemm, as Add would
         if quant:
             opts.update(a_scale=_scale(v["a_scale"]), b_scale=_scale(v["b_scale"]))
             if v.get("y_scale") is not None:
@@ -308,7 +311,7 @@ def qlinear_matmul(node: Node, opset: int, ctx: BuildContext) -> Kernel:
 
 @register("QGemm", since=1, domain=HPC_DOMAIN)
 def qgemm(node: Node, opset: int, ctx: BuildContext) -> Kernel:
-    return _gemm_builder(node, opset, ctx, slots=dict(_QMATMUL, bias=8), quant=True, fused=True)
+    return _gemm_builder(node, opset, ctx, slots=dict(_QMATMUL, bias=8, residual=9), quant=True, fused=True)
 
 
 __all__: List[str] = []
