@@ -340,3 +340,16 @@ def test_qglobal_average_pool_is_onnxruntimes(layout):
         assert "QGlobalAveragePool" in [n.op_type for n in ours.graph.nodes]
         want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
         np.testing.assert_array_equal(ours.run(None, {"x": x})[0], want)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_int8_maxpool_with_padding(layout):
+    """An int8 MaxPool (the operator format pools quantized tensors directly) with padding: the pad
+    is the type's lowest value, never 0 (a window of negative values used to pool to 0)."""
+    g = helper.make_graph([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])],
+                          "mp", [helper.make_tensor_value_info("x", TensorProto.INT8, [1, 4, 8, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.INT8, [1, 4, 4, 4])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    x = np.random.default_rng(0).integers(-128, -100, (1, 4, 8, 8)).astype(np.int8)
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(InferenceSession(model, layout=layout).run(None, {"x": x})[0], want)
