@@ -11,6 +11,9 @@ from ._registry import BuildContext, lookup
 
 # Ops never folded: their output is not a function of the input values alone.
 _NEVER = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
+# Ops left to a compile pass: DequantizeLinear of a constant is a quantized weight, which the QDQ
+# pass (_passes/fuse_qdq.py) reads as it is (integers, scales) and then folds what it did not take.
+_LEFT_TO_PASSES = {"DequantizeLinear"}
 
 
 class _FreshWorkspace:
@@ -59,7 +62,7 @@ def fold_constants(graph: Graph, *, backend: Optional[str] = None, threads: Opti
     ws = _FreshWorkspace()
     outputs = set(graph.output_names())
     for node in graph.nodes:
-        foldable = node.op_type not in _NEVER and node.domain == ""
+        foldable = node.op_type not in _NEVER and node.op_type not in _LEFT_TO_PASSES and node.domain == ""
         if foldable and node.op_type == "Shape" and node.inputs[0] not in consts:
             shape = _static_shape(graph, node.inputs[0], inputs)
             if shape is not None:

@@ -2,6 +2,10 @@
 
 `compile_graph(graph, backend=..., layout=...)` runs, in this order (each pass keeps the graph's
 semantics and needs the previous one's result):
+  0. fuse_qdq: DQ -> Conv/MatMul/Gemm [-> Add] [-> Relu] [-> Q] -> QConv/QGemm (integer kernels),
+     DQ + DQ -> Add -> Q -> QAdd, DQ -> GlobalAveragePool -> Q -> QGlobalAveragePool, quantize_dynamic's
+     ConvInteger/MatMulInteger -> Cast -> Mul [-> Add] [-> Relu] -> a float-output QConv/QGemm,
+     then the remaining DequantizeLinear of constants folded (the loader's folding leaves them);
   1. fold_batchnorm: Conv -> BatchNormalization folded into the conv's weights and bias;
   2. fuse_conv: Conv (+ Add residual) (+ Relu / Clip(0,6)) -> FusedConv (HPC_DOMAIN);
      fuse_gemm: Gemm with constant B (+ Relu) -> FusedGemm (B stored once as the engine reads it);
@@ -25,11 +29,13 @@ from .fold_batchnorm import fold_batchnorm
 from .fuse_pool_flatten import fuse_pool_flatten
 from .fuse_conv import fuse_conv
 from .fuse_gemm import fuse_gemm
+from .fuse_qdq import fuse_qdq
 from .layout_nhwc import layout_nhwc
 
 LAYOUTS = ("auto", "NCHW", "NHWC")
 
-__all__ = ["LAYOUTS", "chain_convs", "compile_graph", "fuse_pool_flatten", "runs_on_cpu", "fold_batchnorm", "fuse_conv", "fuse_gemm", "layout_nhwc"]
+__all__ = ["LAYOUTS", "chain_convs", "compile_graph", "fold_batchnorm", "fuse_conv", "fuse_gemm", "fuse_pool_flatten", "fuse_qdq",
+           "layout_nhwc", "runs_on_cpu"]
 
 
 def runs_on_cpu(backend: Optional[str]) -> bool:
@@ -57,8 +63,15 @@ def compile_graph(graph: Graph, *, backend: Optional[str] = None, layout: str = 
         raise ValueError(f"layout must be one of {', '.join(map(repr, LAYOUTS))}, got {layout!r}")
     # The kernels of the ops these passes create register on import (whoever creates the ops
     # makes sure they can be built).
-    from ..ops import fused, nhwc  # noqa: F401
+    from ..ops import fused, nhwc, qadd_pool, qlinear  # noqa: F401
 
+    if any(n.op_type in ("DequantizeLinear", "DynamicQuantizeLinear") and n.domain == "" for n in graph.nodes):
+        graph = fuse_qdq(graph)
+        # The DQs of constants the pass folded may feed more constant work (DQ(W) -> Transpose ->
+        # MatMul, as some exporters write): the loader's folding, once more.
+        from .._fold import fold_constants
+
+        graph = fold_constants(graph, backend=backend)
     graph = fold_batchnorm(graph)
     graph = fuse_conv(graph)
     graph = fuse_gemm(graph)

@@ -14,7 +14,10 @@ NCHW op) gets one `ToNHWC`, unless it is itself `Transpose(perm=(0,3,1,2))` of s
 input then is used directly (the pair cancels: TF-exported models start with one).
 
 NHWC forms (node.layout = "NHWC"):
-  FusedConv                          layout set (its kernel packs its weights for NHWC)
+  FusedConv, QConv                   layout set (their kernels pack their weights for NHWC)
+  QAdd, Quantize/DequantizeLinear    unchanged (elementwise; Q/DQ only with scalar scale and zero point)
+  QGlobalAveragePool                 layout set
+  DynamicQuantizeLinear              its y (the scale and zero point are scalars)
   MaxPool/AveragePool (2-D kernel),  HPC_DOMAIN ops of the same name, kernels in ops/nhwc.py
   GlobalAveragePool/GlobalMaxPool    (the C++ pooling of csrc/ops/pool.cpp)
   BatchNormalization (inference,     HPC_DOMAIN `ChannelAffine` (y = x*scale + shift per
@@ -160,12 +163,22 @@ class _Rewriter:
         op, d = node.op_type, node.domain
         if d == HPC_DOMAIN and op == "FusedConv":
             return self.fused_conv
+        if d == HPC_DOMAIN and op == "QConv":
+            return lambda n: self.fused_conv(n, residual_index=9)
+        if d == HPC_DOMAIN and op == "QAdd" and self.want_nhwc:
+            return self.qadd
+        if d == HPC_DOMAIN and op == "QGlobalAveragePool" and self.want_nhwc:
+            return self.qpool
         if d != "":
             return None
         if op in _POOLS:
             return self.pool
         if not self.want_nhwc:
             return None
+        if op in ("QuantizeLinear", "DequantizeLinear"):
+            return self.qdq
+        if op == "DynamicQuantizeLinear":
+            return self.dynamic_quantize
         if op in _UNARY or op in _UNARY_FIRST_ONLY:
             return self.unary
         if op in _BINARY:
@@ -176,19 +189,20 @@ class _Rewriter:
             "Resize": self.resize, "Pad": self.pad, "Transpose": self.transpose,
         }.get(op, self.reduce if op in _REDUCE else None)
 
-    def fused_conv(self, node: Node) -> bool:
+    def fused_conv(self, node: Node, residual_index: int = 3) -> bool:
+        """FusedConv (residual input 3) and QConv (the QDQ pass's integer conv, residual input 9)."""
         if not self.want_nhwc:
             node.layout = "NCHW"
             self.known4d.update(node.outputs)  # 4-D weights: a 4-D output (a pool after it is 2-D)
             return False
-        res = node.inputs[3] if len(node.inputs) > 3 else ""
+        res = node.inputs[residual_index] if len(node.inputs) > residual_index else ""
         rc = constant(self.g, res)
         if res and not (self.resident(res) or res in self.known4d or (rc is not None and rc.ndim <= 4)):
             node.layout = "NCHW"  # a residual of unknown rank cannot be transposed safely
             return False
         node.inputs[0] = self.as_nhwc(node.inputs[0])  # X is 4-D: W is
         if res:
-            node.inputs[3] = self.as_nhwc(res)
+            node.inputs[residual_index] = self.as_nhwc(res)
         node.layout = "NHWC"
         self.make_resident(node)
         self.emit(node)
@@ -235,6 +249,52 @@ class _Rewriter:
             if not (self.resident(i) or i in self.known4d or (c is not None and c.ndim <= 4)):
                 return False  # unknown rank: transposing it could be wrong
         node.inputs = [self.as_nhwc(i) if i else i for i in node.inputs]
+        self.make_resident(node)
+        self.emit(node)
+        return True
+
+    def qdq(self, node: Node) -> bool:
+        """QuantizeLinear/DequantizeLinear with a constant scalar scale and zero point: elementwise
+        (per-axis and blocked ones name an NCHW axis: they read NCHW)."""
+        if not self.resident(node.inputs[0]) or int(node.attr("block_size", 0)):
+            return False
+        for name in node.inputs[1:3]:
+            c = constant(self.g, name) if name else np.zeros(())
+            if c is None or c.size != 1:
+                return False
+        return self.unary(node)
+
+    def dynamic_quantize(self, node: Node) -> bool:
+        """DynamicQuantizeLinear: y in x's layout (the range is over the whole tensor); its scale
+        and zero point are scalars."""
+        if not self.resident(node.inputs[0]):
+            return False
+        node.inputs[0] = self.as_nhwc(node.inputs[0])
+        self.make_resident(node, indices={0})
+        self.nchw_ready.update(o for o in node.outputs[1:] if o)
+        self.emit(node)
+        return True
+
+    def qadd(self, node: Node) -> bool:
+        """QAdd (the QDQ pass's integer Add): inputs 0 and 3 are the operands, the rest scalars."""
+        a, b = node.inputs[0], node.inputs[3]
+        if not (self.resident(a) or self.resident(b)):
+            return False
+        for v in (a, b):
+            c = constant(self.g, v)
+            if not (self.resident(v) or v in self.known4d or (c is not None and c.ndim <= 4)):
+                return False  # unknown rank: transposing it could be wrong
+        node.inputs[0], node.inputs[3] = self.as_nhwc(a), self.as_nhwc(b)
+        self.make_resident(node)
+        self.emit(node)
+        return True
+
+    def qpool(self, node: Node) -> bool:
+        """QGlobalAveragePool (4-D by construction): pools in NHWC when its input is there."""
+        if not self.resident(node.inputs[0]):
+            return False
+        node.inputs[0] = self.as_nhwc(node.inputs[0])
+        node.layout = "NHWC"
         self.make_resident(node)
         self.emit(node)
         return True

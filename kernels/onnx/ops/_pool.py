@@ -99,7 +99,10 @@ def _window_numpy(x, y, kernel, stride, pads, dilation, kind: str, count_include
     # Enough trailing padding for every window the output asks for (ceil_mode goes past pb/pr).
     eh = max((ho - 1) * sh + dh * (kh - 1) + 1 - h - pt, 0)
     ew = max((wo - 1) * sw + dw * (kw - 1) + 1 - w - pl, 0)
-    fill = -np.inf if kind == "max" else 0.0
+    # Max pooling pads with the type's lowest value: -inf does not exist in an integer type (cast, it
+    # became 0, and an int8 window of negative values pooled to 0).
+    low = -np.inf if np.issubdtype(x.dtype, np.floating) else np.iinfo(x.dtype).min
+    fill = low if kind == "max" else 0
     xp = np.full((n, c, pt + h + eh, pl + w + ew), fill, dtype=x.dtype)
     xp[:, :, pt:pt + h, pl:pl + w] = x
     acc = np.full((n, c, ho, wo), fill, dtype=x.dtype)
