@@ -8,10 +8,12 @@
 #include <pybind11/stl.h>
 
 #include <array>
+#include <utility>
 #include <string>
 
 #include "../core/threads.hpp"
 #include "../ops/layout.hpp"
+#include "../ops/lookup.hpp"
 #include "../ops/pool.hpp"
 #include "array_checks.hpp"
 
@@ -197,9 +199,41 @@ void relayout_entry(const py::array& x, const py::array& out, const std::string&
     else run(double{});
 }
 
+// a, b, out: one-byte arrays (uint8 or int8) of one shape, C-contiguous, out writable and apart from
+// both; table: 65536 bytes of out's dtype, C-contiguous.
+void lookup_pairs_entry(const py::array& a, const py::array& b, const py::array& table, const py::array& out) {
+    constexpr const char* fn = "lookup_pairs";
+    for (const auto& [arr, name] : {std::pair<const py::array&, const char*>{a, "a"}, {b, "b"}, {table, "table"}, {out, "out"}}) {
+        if (arr.itemsize() != 1 || arr.dtype().kind() == 'b' || (arr.dtype().kind() != 'u' && arr.dtype().kind() != 'i'))
+            throw py::type_error(std::string(fn) + ": " + name + " must be uint8 or int8");
+        if (!(arr.flags() & py::array::c_style)) fail(fn, std::string(name) + " must be C-contiguous");
+    }
+    if (!out.dtype().is(table.dtype()))
+        throw py::type_error(std::string(fn) + ": out and table must have one dtype; outputs are never cast");
+    if (table.size() != 65536) fail(fn, "table must hold 65536 entries, got " + std::to_string(table.size()));
+    if (a.ndim() != out.ndim() || b.ndim() != out.ndim()) fail(fn, "a, b and out must have one shape");
+    for (py::ssize_t d = 0; d < out.ndim(); ++d)
+        if (a.shape(d) != out.shape(d) || b.shape(d) != out.shape(d)) fail(fn, "a, b and out must have one shape");
+    py_checks::require_writable_output(out, fn, "out");
+    py_checks::require_no_overlap(out, a, fn, "out", "a");
+    py_checks::require_no_overlap(out, b, fn, "out", "b");
+    py_checks::require_no_overlap(out, table, fn, "out", "table");
+    const auto* ap = static_cast<const std::uint8_t*>(a.data());
+    const auto* bp = static_cast<const std::uint8_t*>(b.data());
+    const auto* tp = static_cast<const std::uint8_t*>(table.data());
+    auto* op = static_cast<std::uint8_t*>(const_cast<void*>(out.data()));
+    const dim_t n = static_cast<dim_t>(out.size());
+    const int nt = num_threads();
+    py::gil_scoped_release nogil;
+    lookup_pairs(ap, bp, tp, op, n, nt);
+}
+
 }  // namespace
 
 void register_pool(py::module_& m) {
+    m.def("lookup_pairs", &lookup_pairs_entry, py::arg("a").noconvert(), py::arg("b").noconvert(),
+          py::arg("table").noconvert(), py::arg("out").noconvert(),
+          "out[i] = table[(a[i] << 8) | b[i]] over one-byte arrays of one shape (the ONNX runtime's QAdd)");
     m.def("relayout", &relayout_entry, py::arg("x").noconvert(), py::arg("out").noconvert(), py::arg("to"),
           "x NCHW -> out NHWC (to='NHWC') or x NHWC -> out NCHW (to='NCHW'); out C-contiguous");
     m.def("max_pool2d", &max_pool2d_entry, py::arg("x").noconvert(), py::arg("out").noconvert(), py::arg("kernel"),

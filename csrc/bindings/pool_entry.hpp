@@ -7,7 +7,7 @@ namespace kernels {
 
 namespace py = pybind11;
 
-// Registers max_pool2d, avg_pool2d, global_avg_pool and relayout (NCHW <-> NHWC) on the module (private: the ONNX ops'
+// Registers max_pool2d, avg_pool2d, global_avg_pool, relayout (NCHW <-> NHWC) and lookup_pairs on the module (private: the ONNX ops'
 // kernels/onnx/ops/_pool.py calls them).
 void register_pool(py::module_& m);
 

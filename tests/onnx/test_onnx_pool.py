@@ -299,3 +299,31 @@ def test_relayout_errors():
     with pytest.raises(ValueError, match="overlap|shares"):
         buf = np.zeros(60, np.float32)
         _cpu.relayout(buf.reshape(1, 3, 4, 5), buf.reshape(1, 4, 5, 3), "NHWC")
+
+
+def test_lookup_pairs_is_the_table_lookup():
+    """_cpu.lookup_pairs (the QAdd kernel): out[i] = table[(a[i] << 8) | b[i]] over uint8 and int8
+    bytes; mismatched shapes, dtypes and overlaps are errors, never a cast or a write elsewhere."""
+    rng = np.random.default_rng(0)
+    for dt in (np.uint8, np.int8):
+        t = rng.integers(0, 256, 65536, dtype=np.uint8).view(dt)
+        a = rng.integers(0, 256, (3, 70, 71), dtype=np.uint8).view(dt)
+        b = rng.integers(0, 256, (3, 70, 71), dtype=np.uint8).view(dt)
+        out = np.empty_like(a)
+        _cpu.lookup_pairs(a, b, t, out)
+        idx = (a.view(np.uint8).astype(np.uint16) << 8) | b.view(np.uint8)
+        np.testing.assert_array_equal(out, t[idx])
+    t = np.zeros(65536, np.uint8)
+    a = np.zeros((4, 4), np.uint8)
+    with pytest.raises(TypeError, match="one dtype"):
+        _cpu.lookup_pairs(a, a, t, np.zeros((4, 4), np.int8))
+    with pytest.raises(ValueError, match="one shape"):
+        _cpu.lookup_pairs(a, np.zeros((4, 5), np.uint8), t, np.zeros((4, 4), np.uint8))
+    with pytest.raises(ValueError, match="65536"):
+        _cpu.lookup_pairs(a, a, t[:100], np.zeros((4, 4), np.uint8))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _cpu.lookup_pairs(np.zeros((4, 8), np.uint8)[:, ::2], a, t, np.zeros((4, 4), np.uint8))
+    with pytest.raises(TypeError, match="uint8 or int8"):
+        _cpu.lookup_pairs(a.astype(np.float32), a, t, np.zeros((4, 4), np.uint8))
+    with pytest.raises(ValueError, match="overlap|shares"):
+        _cpu.lookup_pairs(a, a, t, a)

@@ -25,6 +25,17 @@ from ._common import check_attrs
 _F32 = np.float32
 
 
+def _cpu_lookup(backend):
+    """hpc_kernels._cpu.lookup_pairs when the cpu extension runs this session (backend None or
+    "cpu"), else None (NumPy's shift, or, take)."""
+    if backend not in (None, "cpu"):
+        return None
+    from ..._extension import cpu_extension
+
+    ext = cpu_extension()[0]
+    return getattr(ext, "lookup_pairs", None) if ext is not None else None
+
+
 def qadd_params(sa, za, sb, zb, sc, zc):
     """(ra, rb, k) of the formula above, as onnxruntime's kernel computes them."""
     ra, rb = _F32(_F32(sa) / _F32(sc)), _F32(_F32(sb) / _F32(sc))
@@ -65,6 +76,8 @@ def qadd(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     if all(p is not None for p in params):
         table_of(params)  # built at load
 
+    lookup = _cpu_lookup(ctx.backend)
+
     def run(inputs, ws):
         a, sa, za, b, sb, zb, sc, zc = inputs
         dt = zc.dtype
@@ -72,6 +85,10 @@ def qadd(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             raise TypeError(f"{node.describe()}: a {a.dtype}, b {b.dtype} and c {dt} must have one type")
         table = table_of([sa, za, sb, zb, sc, zc])
         shape = np.broadcast_shapes(a.shape, b.shape)
+        if lookup is not None and a.shape == b.shape == shape and a.flags.c_contiguous and b.flags.c_contiguous:
+            out = ws.output(0, shape, dt)
+            lookup(a, b, table, out)  # one pass in C++ (csrc/ops/lookup.cpp)
+            return [out]
         idx = ws.scratch(shape, np.uint16)
         np.left_shift(a.view(np.uint8), 8, out=idx, dtype=np.uint16)
         np.bitwise_or(idx, b.view(np.uint8), out=idx)
