@@ -10,6 +10,7 @@ from ..._extension import cpu_extension
 from ..._validation import as_input
 from ..base import Backend, promote_matmul
 from . import algorithms as _algorithms
+from . import bf16 as _bf16
 from . import quantized as _quantized
 
 _cpu, _reason = cpu_extension()  # loaded (and configured) by the first use of this backend, not by `import hpc_kernels`
@@ -65,6 +66,19 @@ class CpuBackend(Backend):
     # int8 (kernels/_api/quantized.py checks every argument and allocates out): the C++ int8 engine.
     def qgemm(self, a, b, q, residual, out):
         return _quantized.qgemm(_cpu, a, b, q, residual, out)
+
+    # bfloat16 (kernels/_api/bf16.py checks every argument and allocates the output): the C++ bf16
+    # engine; conv2d by explicit im2col (the only bf16 algorithm here).
+    def gemm_bf16(self, a, b, source, alpha, beta, target):
+        return _bf16.gemm(_cpu, a, b, source, alpha, beta, target)
+
+    def matmul_bf16(self, a, b, out):
+        return _bf16.matmul(_cpu, a, b, out)
+
+    def conv2d_bf16(self, x, w, bias, scale, shift, spec, shape, algorithm, out, residual=None):
+        if algorithm not in ("auto", "im2col"):
+            raise ValueError(f"conv2d: bfloat16 runs algorithm 'im2col' on the cpu backend (asked for {algorithm!r})")
+        return _bf16.conv2d(_cpu, x, w, bias, scale, shift, spec, shape, out, residual)
 
     def conv2d_workspace(self, x_shape, w_shape, spec, shape, dtype: np.dtype, threads: Optional[int]) -> Dict[str, int]:
         """Extra bytes each algorithm that applies to the layer allocates besides its output."""

@@ -1,0 +1,145 @@
+// Python entry points of the bf16 engine in hpc_kernels._cpu: bgemm (batched, one batch shape),
+// binfo (the bf16 kernel and blocks in use) and bf16_peak. bf16 arrays arrive as their uint16
+// views (the extension needs no ml_dtypes); the Python front end (kernels/_api/bf16.py) has checked
+// every argument; the checks here keep a direct call from reading or writing outside its arrays.
+#include "bgemm_entry.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../arch/table.hpp"
+#include "../core/threads.hpp"
+#include "../gemm/bgemm.hpp"
+#include "array_checks.hpp"
+
+namespace kernels {
+
+namespace {
+
+using namespace py_checks;
+
+std::vector<inc_t> strides_of(const py::array& x) {
+    std::vector<inc_t> s(static_cast<std::size_t>(x.ndim()));
+    for (py::ssize_t d = 0; d < x.ndim(); ++d) s[d] = x.strides(d) / static_cast<inc_t>(x.itemsize());
+    return s;
+}
+
+bool is_u16(const py::array& x) { return x.dtype().is(py::dtype::of<std::uint16_t>()); }
+bool is_f32(const py::array& x) { return x.dtype().is(py::dtype::of<float>()); }
+
+py::array f32_vector(const py::object& v, py::ssize_t len, const char* name) {
+    py::array x = py::array::ensure(v);
+    if (!x || !is_f32(x) || x.ndim() != 1 || x.shape(0) != len)
+        throw py::value_error(std::string("bgemm: ") + name + " must be a float32 vector of the channel count");
+    return aligned_input(x, true);
+}
+
+// a (B..., M, K) and b (B..., K, N) bf16 bits; out (B..., M, N) bf16 bits or float32, also C for
+// beta != 0; scale/shift per channel (axis channel_axis of out's last two: 0 rows, 1 columns);
+// residual float32 of out's shape.
+py::array bgemm_entry(py::array a, py::array b, py::array out, double alpha, double beta, const py::object& scale,
+                      const py::object& shift, const std::string& act, const py::object& residual, int channel_axis) {
+    const py::ssize_t nd = out.ndim();
+    if (nd < 2 || a.ndim() != nd || b.ndim() != nd) throw py::value_error("bgemm: a, b and out need the same rank >= 2");
+    if (!is_u16(a) || !is_u16(b)) throw py::type_error("bgemm: a and b must be bfloat16 arrays viewed as uint16");
+    const bool out_bf16 = is_u16(out);
+    if (!out_bf16 && !is_f32(out)) throw py::type_error("bgemm: out must be bfloat16 (as uint16) or float32");
+    const py::ssize_t M = out.shape(nd - 2), N = out.shape(nd - 1), K = a.shape(nd - 1);
+    if (a.shape(nd - 2) != M || b.shape(nd - 2) != K || b.shape(nd - 1) != N)
+        throw py::value_error("bgemm: shapes of a, b and out do not agree");
+    for (py::ssize_t d = 0; d < nd - 2; ++d)
+        if (a.shape(d) != out.shape(d) || b.shape(d) != out.shape(d))
+            throw py::value_error("bgemm: a, b and out must have the same batch shape");
+    require_writable_output(out, "bgemm", "out");
+    inc_t dummy[64];
+    element_strides(out, dummy, "bgemm", "out");
+    if (self_overlapping(out, "bgemm", "out")) throw py::value_error("bgemm: out has overlapping elements");
+    require_no_overlap(out, a, "bgemm", "out", "a");
+    require_no_overlap(out, b, "bgemm", "out", "b");
+    a = aligned_input(a), b = aligned_input(b);
+    const py::ssize_t channels = channel_axis == 0 ? M : N;
+    std::optional<py::array> sc, sh, res;
+    if (!scale.is_none()) sc = f32_vector(scale, channels, "scale");
+    if (!shift.is_none()) sh = f32_vector(shift, channels, "shift");
+    if (!residual.is_none()) {
+        res = aligned_input(py::array::ensure(residual));
+        if (!is_f32(*res) || res->ndim() != nd)
+            throw py::value_error("bgemm: residual must be float32 of out's shape");
+        for (py::ssize_t d = 0; d < nd; ++d)
+            if (res->shape(d) != out.shape(d)) throw py::value_error("bgemm: residual must be float32 of out's shape");
+    }
+    Act ac = Act::none;
+    if (act == "relu") ac = Act::relu;
+    else if (act == "relu6") ac = Act::relu6;
+    else if (act != "none" && !act.empty()) throw py::value_error("bgemm: act must be none, relu or relu6");
+    const std::vector<inc_t> sa = strides_of(a), sb = strides_of(b), so = strides_of(out);
+    const std::vector<inc_t> sr = res ? strides_of(*res) : std::vector<inc_t>{};
+    dim_t count = 1;
+    for (py::ssize_t d = 0; d < nd - 2; ++d) count *= out.shape(d);
+    BGemmArgs g;
+    g.m = M, g.n = N, g.k = K;
+    g.rs_a = sa[nd - 2], g.cs_a = sa[nd - 1];
+    g.rs_b = sb[nd - 2], g.cs_b = sb[nd - 1];
+    g.rs_c = so[nd - 2], g.cs_c = so[nd - 1];
+    g.alpha = static_cast<float>(alpha), g.beta = static_cast<float>(beta);
+    g.c_bf16 = out_bf16;
+    g.ep.scale = sc ? static_cast<const float*>(sc->data()) : nullptr;
+    g.ep.shift = sh ? static_cast<const float*>(sh->data()) : nullptr;
+    g.ep.act = ac;
+    g.ep.along_rows = channel_axis == 0;
+    if (res) g.ep.rs_r = sr[nd - 2], g.ep.cs_r = sr[nd - 1];
+    const auto* pa = static_cast<const std::uint16_t*>(a.data());
+    const auto* pb = static_cast<const std::uint16_t*>(b.data());
+    const float* pr = res ? static_cast<const float*>(res->data()) : nullptr;
+    char* po = static_cast<char*>(out.mutable_data());
+    const inc_t es = static_cast<inc_t>(out.itemsize());
+    const int nt = num_threads();
+    {
+        py::gil_scoped_release nogil;
+        const BCandidate cand = bcandidate();
+        for (dim_t idx = 0; idx < count; ++idx) {
+            inc_t oa = 0, ob = 0, oo = 0, orr = 0;
+            dim_t rem = idx;
+            for (py::ssize_t d = nd - 3; d >= 0; --d) {
+                const dim_t i = rem % out.shape(d);
+                rem /= out.shape(d);
+                oa += i * sa[d], ob += i * sb[d], oo += i * so[d];
+                if (res) orr += i * sr[d];
+            }
+            g.a = pa + oa, g.b = pb + ob, g.c = po + oo * es;
+            g.ep.res = pr ? pr + orr : nullptr;
+            bgemm(g, cand, nt);
+        }
+    }
+    return out;
+}
+
+py::dict binfo() {
+    const BCandidate c = bcandidate();
+    py::dict d;
+    d["ukernel"] = c.ukr->name;
+    d["isa"] = isa_name(c.ukr->isa);
+    d["mr"] = c.ukr->mr;
+    d["nr"] = c.ukr->nr;
+    d["kunit"] = c.ukr->kunit;
+    d["mc"] = c.blk.mc;
+    d["kc"] = c.blk.kc;
+    d["nc"] = c.blk.nc;
+    return d;
+}
+
+}  // namespace
+
+void def_bgemm(py::module_& m) {
+    m.def("bgemm", &bgemm_entry, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("alpha") = 1.0,
+          py::arg("beta") = 0.0, py::arg("scale") = py::none(), py::arg("shift") = py::none(), py::arg("act") = "none",
+          py::arg("residual") = py::none(), py::arg("channel_axis") = 1,
+          "bf16 matmul into out, fp32 accumulation (kernels/_api/bf16.py checks the arguments; see bgemm_entry.cpp)");
+    m.def("binfo", &binfo, "The bf16 micro-kernel and blocks the engine uses under the current ISA cap.");
+    m.def("bf16_peak", [](double seconds) { return best_bf16_peak(seconds); }, py::arg("seconds") = 0.2,
+          "Single-thread bf16 dot-product peak in GFLOP/s (vdpbf16ps), or < 0 without a probe.");
+}
+
+}  // namespace kernels
