@@ -44,16 +44,23 @@ def operands(fn: str, a: Any, b: Any, names: Tuple[str, str] = ("a", "b")) -> np
     return a.dtype
 
 
-def result_dtype(fn: str, in_dtype: np.dtype, out_dtype: Any) -> np.dtype:
-    """out_dtype: None (the inputs' dtype) or np.float32 for bf16 inputs; float inputs accept only their own."""
+def host_bf16(*xs: Any) -> bool:
+    """Some operand is a bf16 NumPy array: the bf16 entry points take the call. Device arrays (a
+    CuPy bf16 array on the cuda backend, which has its own bf16 GEMM) keep the float path."""
+    return any(isinstance(x, np.ndarray) and is_bf16(x) for x in xs)
+
+
+def result_dtype(fn: str, in_dtype: np.dtype, out_dtype: Any, widen: bool = True) -> np.dtype:
+    """out_dtype: None (the inputs' dtype) or, for bf16 inputs of the bf16 entry points (widen),
+    np.float32; any other call accepts only the inputs' own dtype."""
     if out_dtype is None:
         return in_dtype
     dt = np.dtype(out_dtype)
     if dt == in_dtype:
         return dt
-    if in_dtype.name == "bfloat16" and dt == _F32:
+    if widen and in_dtype.name == "bfloat16" and dt == _F32:
         return dt
-    allowed = "None, bfloat16 or float32" if in_dtype.name == "bfloat16" else f"None or {in_dtype}"
+    allowed = "None, bfloat16 or float32" if widen and in_dtype.name == "bfloat16" else f"None or {in_dtype}"
     raise TypeError(f"{fn}: out_dtype {dt} is not allowed for {in_dtype} inputs; allowed: {allowed}")
 
 

@@ -134,7 +134,7 @@ def conv2d(
             r = _conv2d_bf16("conv2d", be, x, w, (bias, scale, shift), spec, shape, algorithm, out, residual, out_dtype)
             return out0 if out0 is not None and r is out else result(x0, r)
     if out_dtype is not None:
-        _bf16.result_dtype("conv2d", x.dtype, out_dtype)  # float inputs: their own dtype only
+        _bf16.result_dtype("conv2d", x.dtype, out_dtype, widen=False)  # other calls: their own dtype only
     dt = _float_dtype("conv2d", x, w, _allowed(fn))
     vec = [_vector(fn, "conv2d", name, v, shape.k, dt) for name, v in (("bias", bias), ("scale", scale), ("shift", shift))]
     algo = _algorithm("conv2d", fn, algorithm, shape, spec, dt)
@@ -306,7 +306,7 @@ class Conv2d:
                              out_dtype)
             return out0 if out0 is not None and r is out else result(x0, r)
         if out_dtype is not None:
-            _bf16.result_dtype("Conv2d", self.dtype, out_dtype)
+            _bf16.result_dtype("Conv2d", self.dtype, out_dtype, widen=False)
         if x.dtype != self.dtype:
             raise TypeError(f"Conv2d: x has dtype {x.dtype} but the plan's weights are {self.dtype}")
         algo = _algorithm("Conv2d", self._run, self.algorithm, shape, self.spec, self.dtype)

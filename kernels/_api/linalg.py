@@ -45,10 +45,10 @@ def gemm(
         with _precision.use("gemm", precision):
             return gemm(a, b, c, alpha=alpha, beta=beta, trans_a=trans_a, trans_b=trans_b, out=out, backend=backend,
                         out_dtype=out_dtype)
-    if out_dtype is not None or _bf16.is_bf16(a) or _bf16.is_bf16(b):
-        if _bf16.is_bf16(a) or _bf16.is_bf16(b):
+    if out_dtype is not None or _bf16.host_bf16(a, b):
+        if _bf16.host_bf16(a, b):
             return _bf16.gemm(a, b, c, alpha, beta, trans_a, trans_b, out, out_dtype, backend)
-        _bf16.result_dtype("gemm", getattr(a, "dtype", np.dtype(np.float64)), out_dtype)  # only its own dtype
+        _bf16.result_dtype("gemm", getattr(a, "dtype", np.dtype(np.float64)), out_dtype, widen=False)
     if type(a) is _ndarray and type(b) is _ndarray and (c is None or type(c) is _ndarray) and (out is None or type(out) is _ndarray):
         return pick("gemm", backend, a)(a, b, c, alpha, beta, trans_a, trans_b, out)  # the common path: NumPy as it is
     ha, hc, ho = operand("gemm", "a", a), operand("gemm", "c", c), operand("gemm", "out", out)
@@ -65,10 +65,10 @@ def matmul(a: Any, b: Any, *, out: Any = None, backend: Optional[str] = None, pr
     if precision is not None:
         with _precision.use("matmul", precision):
             return matmul(a, b, out=out, backend=backend, out_dtype=out_dtype)
-    if out_dtype is not None or _bf16.is_bf16(a) or _bf16.is_bf16(b):
-        if _bf16.is_bf16(a) or _bf16.is_bf16(b):
+    if out_dtype is not None or _bf16.host_bf16(a, b):
+        if _bf16.host_bf16(a, b):
             return _bf16.matmul(a, b, out, out_dtype, backend)
-        _bf16.result_dtype("matmul", getattr(a, "dtype", np.dtype(np.float64)), out_dtype)
+        _bf16.result_dtype("matmul", getattr(a, "dtype", np.dtype(np.float64)), out_dtype, widen=False)
     if type(a) is _ndarray and type(b) is _ndarray and (out is None or type(out) is _ndarray):
         return pick("matmul", backend, a)(a, b, out)
     ha, ho = operand("matmul", "a", a), operand("matmul", "out", out)
