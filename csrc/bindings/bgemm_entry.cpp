@@ -96,9 +96,9 @@ py::array bgemm_entry(py::array a, py::array b, py::array out, double alpha, dou
     char* po = static_cast<char*>(out.mutable_data());
     const inc_t es = static_cast<inc_t>(out.itemsize());
     const int nt = num_threads();
+    const BCandidate cand = bcandidate();  // under the GIL, as configure() changes the engine under it
     {
         py::gil_scoped_release nogil;
-        const BCandidate cand = bcandidate();
         for (dim_t idx = 0; idx < count; ++idx) {
             inc_t oa = 0, ob = 0, oo = 0, orr = 0;
             dim_t rem = idx;

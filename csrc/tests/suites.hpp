@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "../arch/bukernel.hpp"
 #include "../arch/ukernel.hpp"
 #include "../core/engine.hpp"
 #include "check.hpp"
@@ -34,5 +35,10 @@ void gemm_small_block_cases(Group& grp, const kernels::Ukernel<T>& u, std::uint6
 // by pack_weights (for this engine, and for `other`, a different engine: packed per call then).
 template <typename T>
 void conv_cases(Group& grp, const kernels::Engine<T>* other, std::uint64_t seed);
+
+// One bf16 micro-kernel through kernels::bgemm (default blocks, or tiny ones: MC = 2 MR, KC = 14,
+// NC = 2 NR), every edge tile, odd k, both C orientations and output types, against the portable
+// kernel and the float64 product (bf16_cases.cpp).
+void bf16_ukernel_cases(Group& grp, const kernels::BUkernel& u, bool tiny, std::uint64_t seed);
 
 }  // namespace kernels_test
