@@ -151,6 +151,7 @@ PYBIND11_MODULE(_cpu, m) {
           py::arg("out") = py::none(), "batched matmul of >= 2-D arrays");
     def_qgemm(m);  // the int8 engine: qgemm, qinfo, int8_peak (qgemm_entry.cpp)
     def_bgemm(m);  // the bf16 engine: bgemm, binfo, bf16_peak (bgemm_entry.cpp)
+    def_qconv(m);  // qconv2d, QConvWeights (qconv_entry.cpp)
     m.def("select_uarch", &select_uarch_entry, py::arg("name"),
           "use this microarchitecture row's defaults ('auto': the detected CPU's) from the next configure()");
     m.def("configure", &configure_entry, py::arg("isa") = "avx512", py::arg("mc") = 0,

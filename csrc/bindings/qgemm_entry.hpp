@@ -10,5 +10,7 @@ namespace py = pybind11;
 
 // Registers qgemm, qinfo and int8_peak on the module.
 void def_qgemm(py::module_& m);
+// Registers qconv2d and QConvWeights (qconv_entry.cpp).
+void def_qconv(py::module_& m);
 
 }  // namespace kernels

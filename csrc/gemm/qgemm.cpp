@@ -10,6 +10,7 @@
 #include "qgemm.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "../arch/qtile_store.hpp"
@@ -130,14 +131,43 @@ QCandidate qcandidate() {
     return {u, blk, host_uarch().grid_stream_weight};
 }
 
-void qweight_sums(dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs, bool a_unsigned, std::int32_t* out) {
-    const std::uint8_t flip = a_unsigned ? 0x80 : 0;
+namespace {
+
+// sum_p (v(i, p) ^ flip) for i < m, v(i, p) at x[i*rs + p*cs] read as E, in the memory order of x
+// (the inner loop along the smaller stride: qgemm's b has the channels contiguous, a conv's
+// weights the reduction), wrapping like int32.
+template <typename E>
+void sums(dim_t m, dim_t k, const E* x, inc_t rs, inc_t cs, std::uint8_t flip, std::int32_t* out) {
+    if (std::llabs(rs) <= std::llabs(cs)) {
+        std::vector<std::uint32_t> acc(static_cast<std::size_t>(m), 0u);
+        for (dim_t p = 0; p < k; ++p) {
+            const E* row = x + p * cs;
+            for (dim_t i = 0; i < m; ++i)
+                acc[i] += static_cast<std::uint32_t>(static_cast<E>(static_cast<std::uint8_t>(row[i * rs]) ^ flip));
+        }
+        for (dim_t i = 0; i < m; ++i) out[i] = static_cast<std::int32_t>(acc[i]);
+        return;
+    }
     for (dim_t i = 0; i < m; ++i) {
-        std::int32_t s = 0;  // |sum| <= 128 * k: exact for any k below 2^24
-        for (dim_t p = 0; p < k; ++p) s += static_cast<std::int8_t>(static_cast<std::uint8_t>(a[i * rs + p * cs]) ^ flip);
-        out[i] = s;
+        std::uint32_t s = 0;
+        for (dim_t p = 0; p < k; ++p) s += static_cast<std::uint32_t>(static_cast<E>(static_cast<std::uint8_t>(x[i * rs + p * cs]) ^ flip));
+        out[i] = static_cast<std::int32_t>(s);
     }
 }
+
+}  // namespace
+
+void qweight_sums(dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs, bool a_unsigned, std::int32_t* out) {
+    sums<std::int8_t>(m, k, a, rs, cs, a_unsigned ? 0x80 : 0, out);
+}
+
+namespace {
+// Pixel sums of the shifted activations (u8), negated: X(p, j) at b[p*rs + j*cs].
+void pixel_sums(dim_t n, dim_t k, const std::uint8_t* b, inc_t rs, inc_t cs, bool b_signed, std::int32_t* out) {
+    sums<std::uint8_t>(n, k, b, cs, rs, b_signed ? 0x80 : 0, out);
+    for (dim_t j = 0; j < n; ++j) out[j] = static_cast<std::int32_t>(0u - static_cast<std::uint32_t>(out[j]));
+}
+}  // namespace
 
 std::vector<std::int8_t> pack_qweights(const QUkernel& u, dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs,
                                        bool a_unsigned) {
@@ -175,12 +205,7 @@ void qgemm(const QGemmArgs& g, const QCandidate& cand, int nthreads) {
     std::vector<std::int32_t> col_sum;
     if (any_zw) {
         col_sum.assign(round_up(g.n, u.nr), 0);
-        const std::uint8_t flip = g.b_signed ? 0x80 : 0;
-        for (dim_t j = 0; j < g.n; ++j) {
-            std::uint32_t s = 0;
-            for (dim_t p = 0; p < g.k; ++p) s += static_cast<std::uint8_t>(g.b[p * g.rs_b + j * g.cs_b] ^ flip);
-            col_sum[j] = -static_cast<std::int32_t>(s);
-        }
+        pixel_sums(g.n, g.k, g.b, g.rs_b, g.cs_b, g.b_signed, col_sum.data());
     }
     QEpilogue ep;
     ep.mode = g.mode;

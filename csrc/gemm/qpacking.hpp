@@ -26,6 +26,14 @@ KERNELS_INLINE void qpack_panel(dim_t len, dim_t w, const E* src, inc_t step, in
             }
             dst += 4 * W;
         }
+    } else if (w == W && inc == 1) {  // lanes contiguous (row-major weights): 4 rows interleaved byte-wise
+        for (dim_t p = 0; p < full; p += 4) {
+            const E* s0 = src + p * step;
+            for (int t = 0; t < W; ++t)
+#pragma GCC unroll 4
+                for (int q = 0; q < 4; ++q) dst[t * 4 + q] = static_cast<E>(s0[q * step + t] ^ flip);
+            dst += 4 * W;
+        }
     } else {
         for (dim_t p = 0; p < full; p += 4) {
             for (int t = 0; t < W; ++t)

@@ -223,6 +223,13 @@ int main() {
         }
     }
     kernels::configure(kernels::best_isa(), 0, 0, 0);
+    // The int8 kernels, each alone against the portable one (qgemm_cases.cpp).
+    for (const kernels::IsaRow& row : kernels::isa_table()) {
+        const kernels::QUkernel* u = row.build ? row.build->s8 : nullptr;
+        if (!u || !isa_selected(row.name) || !row.cpu_runs() || (u->cpu_runs && !u->cpu_runs())) continue;
+        const std::string n = std::string("qgemm ") + u->name;
+        run(n, [] {}, [&](kt::Group& g) { kt::qgemm_cases(g, *u, seed_of(n)); });
+    }
 
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("%s: %ld groups, %ld cases, %ld failed group(s) (%.1f s)\n", g_failed_groups ? "FAILED" : "OK", g_groups,

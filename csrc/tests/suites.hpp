@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "../arch/bukernel.hpp"
+#include "../arch/qukernel.hpp"
 #include "../arch/ukernel.hpp"
 #include "../core/engine.hpp"
 #include "check.hpp"
@@ -40,5 +41,10 @@ void conv_cases(Group& grp, const kernels::Engine<T>* other, std::uint64_t seed)
 // NC = 2 NR), every edge tile, odd k, both C orientations and output types, against the portable
 // kernel and the float64 product (bf16_cases.cpp).
 void bf16_ukernel_cases(Group& grp, const kernels::BUkernel& u, bool tiny, std::uint64_t seed);
+
+// One int8 micro-kernel through kernels::qgemm: exact against int64 sums (int32 output) and bit
+// for bit against the portable kernel (every output mode) on every edge tile (m mod MR, n mod NR,
+// k mod 4, k = 0), s8 activations, u8 weights, per-channel zero points, tiny blocks, threads.
+void qgemm_cases(Group& grp, const kernels::QUkernel& u, std::uint64_t seed);
 
 }  // namespace kernels_test

@@ -6,11 +6,10 @@ import pytest
 
 from _helpers import ISAS
 from hpc_kernels import _cpu
-from hpc_kernels._dispatch import _load
 
-_CPU = _load("cpu")
-_CPU_INT8 = _CPU.available and "qgemm" in _CPU.ops
-QENGINES = ["reference"] + ([f"cpu-{isa}" for isa in ISAS] + [f"cpu-{isa}-small" for isa in ISAS] if _CPU_INT8 else [])
+from _qcpu import CPU_INT8
+
+QENGINES = ["reference"] + ([f"cpu-{isa}" for isa in ISAS] + [f"cpu-{isa}-small" for isa in ISAS] if CPU_INT8 else [])
 SMALL = dict(mc=40, kc=13, nc=30)
 
 

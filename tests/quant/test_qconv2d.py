@@ -8,6 +8,7 @@ import pytest
 
 import hpc_kernels
 
+from _qcpu import CPU_INT8
 from _qref import conv_acc, epilogue
 from hpc_kernels._api.conv_args import make_spec, shape_of
 
@@ -128,3 +129,15 @@ def test_plan_overrides(qengine, layout, rng):
     x8 = x.view(np.int8)
     ep8 = dict(ep, out_dtype=np.int8)
     np.testing.assert_array_equal(plan(x8, x_zero_point=-1), expect(x8, w, opts, geo, -1, wzp, a_scale=0.1, **ep8))
+
+
+@pytest.mark.skipif(not CPU_INT8, reason="the cpu backend has no int8 engine in this build")
+def test_plan_packed_for_another_kernel(cpu_config, rng):
+    """A QConv2d packed under one ISA cap and called under another (other MR) uses its weights as
+    they are, and gives the same bits."""
+    x, w, opts, geo = layer(rng, LAYERS[1], "NHWC")
+    plan = hpc_kernels.QConv2d(w, x_zero_point=9, w_zero_point=1, backend="cpu", **opts)
+    want = expect(x, w, opts, geo, 9, 1)
+    np.testing.assert_array_equal(plan(x), want)
+    cpu_config("generic")
+    np.testing.assert_array_equal(plan(x), want)

@@ -1,9 +1,10 @@
 // int8 peak probe for AVX512-VNNI: the single-thread vpdpbusd throughput (the roofline ceiling of
 // the int8 GEMM), as fma_peak.cpp measures the FMA peak. Each vpdpbusd on a zmm does 64 u8 x s8
-// products and their sums: 128 integer operations.
+// products and their sums: 128 integer operations. Timed in the thread's CPU time, not wall time:
+// on a shared machine (this one runs other jobs) wall time counts the slices others ran.
 #include <immintrin.h>
 
-#include <chrono>
+#include <ctime>
 
 #include "avx512.hpp"
 
@@ -17,7 +18,12 @@ __attribute__((target("avx512f,avx512vnni"))) double int8_peak(double seconds) {
     for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_epi32(i);
     const __m512i x = _mm512_set1_epi32(0x01020304), y = _mm512_set1_epi32(0x01FF7F80);
     long iters = 0;
-    const auto t0 = std::chrono::steady_clock::now();
+    const auto now = [] {
+        timespec t;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+        return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+    };
+    const double t0 = now();
     double elapsed = 0.0;
     do {
         for (int rep = 0; rep < 4096; ++rep) {
@@ -27,7 +33,7 @@ __attribute__((target("avx512f,avx512vnni"))) double int8_peak(double seconds) {
             __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[1]), "+v"(acc[2]), "+v"(acc[3]));
         }
         iters += 4096;
-        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        elapsed = now() - t0;
     } while (elapsed < seconds);
     __m512i sum = acc[0];
     for (int i = 1; i < kChains; ++i) sum = _mm512_add_epi32(sum, acc[i]);

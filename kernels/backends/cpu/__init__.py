@@ -20,7 +20,8 @@ _ndarray = np.ndarray
 class CpuBackend(Backend):
     name = "cpu"
     extra = None
-    ops = frozenset({"gemm", "matmul", "conv2d", "im2col", "pack_conv2d", "conv2d_packed", "qgemm"})
+    ops = frozenset({"gemm", "matmul", "conv2d", "im2col", "pack_conv2d", "conv2d_packed", "qgemm",
+                     "qconv2d", "pack_qconv2d", "qconv2d_packed"})
     available = _cpu is not None
     reason = _reason
     algorithms = _algorithms.IMPLEMENTED
@@ -79,6 +80,16 @@ class CpuBackend(Backend):
         if algorithm not in ("auto", "im2col"):
             raise ValueError(f"conv2d: bfloat16 runs algorithm 'im2col' on the cpu backend (asked for {algorithm!r})")
         return _bf16.conv2d(_cpu, x, w, bias, scale, shift, spec, shape, out, residual)
+
+    def qconv2d(self, x, w, q, spec, shape, algorithm, out, residual=None):
+        return _quantized.qconv2d(_cpu, x, w, q, spec, shape, algorithm, out, residual)
+
+    def pack_qconv2d(self, w, w_zero_point, spec):
+        """The weights packed once for the int8 kernel with their column sums (C++ QConvWeights)."""
+        return _cpu.QConvWeights(np.ascontiguousarray(w), spec.groups)
+
+    def qconv2d_packed(self, packed, x, q, spec, shape, algorithm, out, residual=None):
+        return _quantized.qconv2d(_cpu, x, None, q, spec, shape, algorithm, out, residual, packed)
 
     def conv2d_workspace(self, x_shape, w_shape, spec, shape, dtype: np.dtype, threads: Optional[int]) -> Dict[str, int]:
         """Extra bytes each algorithm that applies to the layer allocates besides its output."""

@@ -31,3 +31,34 @@ def qgemm(cpu, a: np.ndarray, b: np.ndarray, q: QuantParams, residual: Optional[
     cpu.qgemm(a3, b3, out, q.a_zero_point, q.b_zero_point, q.bias, q.mode, mult, inv, hi, q.activation,
               q.out_zero_point, residual)
     return out
+
+
+# conv2d algorithm names the int8 convolution answers to: "im2col" (the lowered u8 matrix; a
+# pointwise layer reads the image in place) and "gemm" (pointwise layers only).
+ALGORITHMS = ("im2col", "gemm")
+
+
+def check_algorithm(spec, shape, algorithm: str) -> None:
+    if algorithm not in ("auto",) + ALGORITHMS:
+        raise ValueError(f"qconv2d: the cpu backend's int8 convolution implements 'auto', 'im2col' and 'gemm', "
+                         f"got {algorithm!r}")
+    if algorithm == "gemm" and not (shape.r == shape.s == 1 and spec.stride == (1, 1) and shape.padding == (0, 0, 0, 0)):
+        raise ValueError("qconv2d: algorithm 'gemm' needs a 1x1 kernel, stride 1 and no padding")
+
+
+def _nchw(a: Optional[np.ndarray], layout: str) -> Optional[np.ndarray]:
+    """An (n, c, h, w) view of an array of either layout (zero-copy)."""
+    return a if a is None or layout == "NCHW" else a.transpose(0, 3, 1, 2)
+
+
+def qconv2d(cpu, x, w, q: QuantParams, spec, shape, algorithm: str, out, residual, packed=None):
+    check_algorithm(spec, shape, algorithm)
+    r = _nchw(residual, spec.layout)
+    if r is not None and shape.ho > 1 and r.strides[2] != shape.wo * r.strides[3]:
+        r = np.ascontiguousarray(r)  # (a broadcast residual whose pixels are not one stride: an input, copied)
+    mult, inv, hi = epilogue_args(q)
+    wc = packed.weights if packed is not None else np.ascontiguousarray(w)
+    cpu.qconv2d(_nchw(x, spec.layout), wc, _nchw(out, spec.layout), spec.stride, shape.padding, spec.dilation,
+                spec.groups, q.a_zero_point, q.b_zero_point, q.bias, q.mode, mult, inv, hi, q.activation,
+                q.out_zero_point, r, packed)
+    return out

@@ -1,0 +1,103 @@
+// Python entry points of the int8 convolution in hpc_kernels._cpu: qconv2d and QConvWeights (the
+// packed weights of QConv2d). x, out and residual arrive as (n, c, h, w) views whatever their
+// layout (kernels/backends/cpu/quantized.py transposes NHWC views, zero-copy); the Python front
+// end has checked every argument, the checks here keep a direct call inside its arrays.
+#include <pybind11/stl.h>
+
+#include <array>
+#include <memory>
+#include <string>
+
+#include "../conv/qconv.hpp"
+#include "../core/threads.hpp"
+#include "qentry_common.hpp"
+#include "qgemm_entry.hpp"
+
+namespace kernels {
+
+namespace {
+
+Strides4 strides4(const py::array& x, const char* fn, const char* name) {
+    if (x.ndim() != 4) throw py::value_error(std::string(fn) + ": " + name + " must be 4-D (n, c, h, w)");
+    const std::vector<inc_t> s = strides_of(x);
+    return {s[0], s[1], s[2], s[3]};
+}
+
+// The packed weights of a QConv2d, with the array they came from (the fallback when the int8
+// kernel changed since: another ISA cap).
+struct QConvWeightsPy {
+    py::array w;
+    dim_t groups;
+    bool w_unsigned;
+    QConvWeights packed;
+};
+
+py::array qconv2d_entry(const py::array& x, const py::array& w, const py::array& out, std::array<dim_t, 2> stride,
+                        std::array<dim_t, 4> padding, std::array<dim_t, 2> dilation, dim_t groups, int x_zp,
+                        const py::array& w_zp, const py::object& bias, const std::string& mode, const py::object& mult,
+                        float inv_out_scale, float hi, const std::string& act, int out_zp, const py::object& residual,
+                        const py::object& packed_obj) {
+    const char* fn = "qconv2d";
+    const QOperand X = q_operand(x, fn, "x"), W = q_operand(w, fn, "w");
+    if (w.ndim() != 4 || !(w.flags() & py::array::c_style)) throw py::value_error("qconv2d: w must be 4-D and C-contiguous");
+    QConvArgs a;
+    ConvGeom& g = a.g;
+    g.n = x.shape(0), g.c = x.shape(1), g.h = x.shape(2), g.w = x.shape(3);
+    g.k = w.shape(0), g.r = w.shape(2), g.s = w.shape(3), g.groups = groups;
+    g.sh = stride[0], g.sw = stride[1], g.pt = padding[0], g.pb = padding[1], g.pl = padding[2], g.pr = padding[3];
+    g.dh = dilation[0], g.dw = dilation[1], g.nhwc = false;
+    check_geometry(g, 4, fn);
+    if (w.shape(1) * groups != g.c) throw py::value_error("qconv2d: w's channels do not match x and groups");
+    if (out.ndim() != 4 || out.shape(0) != g.n || out.shape(1) != g.k || out.shape(2) != g.ho() || out.shape(3) != g.wo())
+        throw py::value_error("qconv2d: out has the wrong shape");
+    const QOut O = q_output(out, mode, fn);
+    QVectors V = q_vectors(g.k, w_zp, bias, mult, fn);
+    a.x = reinterpret_cast<const std::uint8_t*>(X.p), a.xs = strides4(x, fn, "x"), a.x_signed = X.is_signed;
+    a.w = W.p, a.w_unsigned = W.is_unsigned;
+    a.y = O.p, a.ys = strides4(out, fn, "out"), a.mode = O.mode;
+    if (g.ho() > 1 && a.ys.h != g.wo() * a.ys.w) throw py::value_error("qconv2d: out's H and W must form one stride");
+    std::optional<py::array> res;
+    if (!residual.is_none()) {
+        res = q_residual(residual, out, fn);
+        a.res = static_cast<const float*>(res->data()), a.rs = strides4(*res, fn, "residual");
+        if (g.ho() > 1 && a.rs.h != g.wo() * a.rs.w) throw py::value_error("qconv2d: residual's H and W must form one stride");
+    }
+    a.x_zp = x_zp, a.w_zp = V.zp, a.bias = V.bias, a.mult = V.mult;
+    a.inv_out_scale = inv_out_scale, a.hi = hi, a.act = q_act(act, fn), a.out_zp = out_zp;
+    if (!packed_obj.is_none()) {
+        const QConvWeightsPy& p = packed_obj.cast<const QConvWeightsPy&>();
+        if (p.groups != groups || !p.w.is(w)) throw py::value_error("qconv2d: packed weights of another layer");
+        a.packed = &p.packed.packed, a.packed_mr = p.packed.mr, a.colsum = p.packed.colsum.data();
+    }
+    const int nt = num_threads();
+    const QCandidate cand = qcandidate();
+    py::gil_scoped_release nogil;
+    qconv2d(a, cand, nt);
+    return out;
+}
+
+}  // namespace
+
+void def_qconv(py::module_& m) {
+    m.def("qconv2d", &qconv2d_entry, py::arg("x"), py::arg("w"), py::arg("out"), py::arg("stride"), py::arg("padding"),
+          py::arg("dilation"), py::arg("groups"), py::arg("x_zp"), py::arg("w_zp"), py::arg("bias"), py::arg("mode"),
+          py::arg("mult"), py::arg("inv_out_scale"), py::arg("hi"), py::arg("act"), py::arg("out_zp"),
+          py::arg("residual"), py::arg("packed") = py::none(),
+          "int8 convolution into out ((n, c, h, w) views; see qconv_entry.cpp)");
+    py::class_<QConvWeightsPy, std::shared_ptr<QConvWeightsPy>>(m, "QConvWeights",
+                                                                 "QConv2d's weights packed once, with their column sums")
+        .def(py::init([](const py::array& w, dim_t groups) {
+                 const QOperand W = q_operand(w, "QConvWeights", "w");
+                 if (w.ndim() != 4 || !(w.flags() & py::array::c_style) || groups < 1 || w.shape(0) % groups)
+                     throw py::value_error("QConvWeights: w must be a C-contiguous (K, C/groups, R, S) array, groups | K");
+                 auto p = std::make_shared<QConvWeightsPy>();
+                 p->w = w, p->groups = groups, p->w_unsigned = W.is_unsigned;
+                 const dim_t kd = w.shape(1) * w.shape(2) * w.shape(3);
+                 p->packed = pack_qconv_weights(W.p, w.shape(0), kd, groups, W.is_unsigned);
+                 return p;
+             }),
+             py::arg("w"), py::arg("groups"))
+        .def_property_readonly("weights", [](const QConvWeightsPy& p) { return p.w; });
+}
+
+}  // namespace kernels

@@ -1,0 +1,52 @@
+// int8 convolution (u8/s8 x s8/u8 -> s32, then the int8 epilogue) on the int8 GEMM: explicit
+// im2col into u8 with padding pixels holding the activations' zero point, or the image itself
+// for pointwise layers; groups (depthwise included) as one GEMM per group.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "../gemm/qgemm.hpp"
+#include "conv_geometry.hpp"
+
+namespace kernels {
+
+// A convolution's tensors in logical (n, c, h, w) element strides (either layout) and its
+// quantization: the QGemmArgs fields of the epilogue, per output channel (K values).
+struct QConvArgs {
+    ConvGeom g;
+    const std::uint8_t* x = nullptr;  // raw bytes (s8 when x_signed)
+    Strides4 xs{};
+    bool x_signed = false;
+    const std::int8_t* w = nullptr;  // contiguous K x C/groups x R x S (u8 bytes when w_unsigned)
+    bool w_unsigned = false;
+    // Weights packed per group by QConvWeights for a kernel of MR rows (nullptr: packed per call).
+    const std::vector<std::vector<std::int8_t>>* packed = nullptr;
+    dim_t packed_mr = 0;
+    const std::int32_t* colsum = nullptr;  // per output channel, or nullptr: computed per call
+    std::int32_t x_zp = 0;
+    const std::int32_t* w_zp = nullptr;
+    const std::int32_t* bias = nullptr;
+    QMode mode = QMode::i32;
+    const float* mult = nullptr;
+    float inv_out_scale = 1.0f, hi = 6.0f;
+    Act act = Act::none;
+    std::int32_t out_zp = 0;
+    const float* res = nullptr;  // the output's shape; H and W form one stride (ho*rs.h == ... see qconv.cpp)
+    Strides4 rs{};
+    void* y = nullptr;  // output elements of the mode's type
+    Strides4 ys{};
+};
+
+void qconv2d(const QConvArgs& a, const QCandidate& cand, int nthreads);
+
+// Weights packed once (QConv2d): per group, all k of the group's K/groups channels packed for the
+// int8 kernel chosen at construction, and the column sums of the shifted weights.
+struct QConvWeights {
+    std::vector<std::vector<std::int8_t>> packed;  // per group
+    dim_t mr = 0;
+    std::vector<std::int32_t> colsum;  // per output channel
+};
+QConvWeights pack_qconv_weights(const std::int8_t* w, dim_t k, dim_t kd, dim_t groups, bool w_unsigned);
+
+}  // namespace kernels
