@@ -41,6 +41,7 @@ void qconv2d(const QConvArgs& a, const QCandidate& cand, int nthreads) {
     const ConvGeom& g = a.g;
     const dim_t P = g.pixels(), kd = g.kd(), kg = g.kg(), cg = g.cg();
     if (g.n == 0 || g.k == 0 || P == 0) return;
+    if (g.depthwise()) return qconv2d_depthwise(a, nthreads);
     const bool direct = g.pointwise() && (P == 1 || a.xs.h == g.w * a.xs.w);  // the image is the GEMM's B
     std::uint8_t* L = direct ? nullptr : static_cast<std::uint8_t*>(workspace(static_cast<std::size_t>(P * kd), Slot::scratch));
     const std::uint8_t pad = static_cast<std::uint8_t>(a.x_zp);  // the raw byte (s8 zero points wrap as the data do)

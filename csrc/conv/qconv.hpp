@@ -1,6 +1,6 @@
 // int8 convolution (u8/s8 x s8/u8 -> s32, then the int8 epilogue) on the int8 GEMM: explicit
 // im2col into u8 with padding pixels holding the activations' zero point, or the image itself
-// for pointwise layers; groups (depthwise included) as one GEMM per group.
+// for pointwise layers; groups as one GEMM per group; depthwise layers (groups == C == K) direct.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +38,10 @@ struct QConvArgs {
     Strides4 ys{};
 };
 
+// Runs the layer: depthwise layers (groups == C == K) on the direct kernel (qconv_depthwise.cpp),
+// every other on the int8 GEMM.
 void qconv2d(const QConvArgs& a, const QCandidate& cand, int nthreads);
+void qconv2d_depthwise(const QConvArgs& a, int nthreads);
 
 // Weights packed once (QConv2d): per group, all k of the group's K/groups channels packed for the
 // int8 kernel chosen at construction, and the column sums of the shifted weights.

@@ -25,6 +25,7 @@ void ukr(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std::uint8_t* KE
          const std::int32_t* acc_in, inc_t rs_in, inc_t cs_in, void* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n,
          const QEpilogue* ep) {
     __m256i lo[kNR], hi[kNR];  // channels 0-3 and 4-7, two partial sums each
+#pragma GCC unroll 6
     for (int j = 0; j < kNR; ++j) lo[j] = _mm256_setzero_si256(), hi[j] = _mm256_setzero_si256();
     for (dim_t q = 0; q < kq; ++q) {
         const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a)));
@@ -41,6 +42,7 @@ void ukr(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std::uint8_t* KE
         b += 4 * kNR;
     }
     alignas(32) std::int32_t tile[kNR * 8];
+#pragma GCC unroll 6
     for (int j = 0; j < kNR; ++j) {
         // hadd: [c0 c1 c4 c5 | c2 c3 c6 c7]; the 64-bit permute puts the channels in order.
         const __m256i s = _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo[j], hi[j]), 0xD8);
