@@ -29,11 +29,20 @@ std::vector<inc_t> strides_of(const py::array& x) {
 bool is_u16(const py::array& x) { return x.dtype().is(py::dtype::of<std::uint16_t>()); }
 bool is_f32(const py::array& x) { return x.dtype().is(py::dtype::of<float>()); }
 
-py::array f32_vector(const py::object& v, py::ssize_t len, const char* name) {
+// scale/shift: float32, (channels,) shared by every batch entry, or (B..., channels) with out's
+// batch shape (the groups of a convolution batched into one call: each group its own channels);
+// contiguous along the channels, any batch strides.
+py::array f32_vector(const py::object& v, py::ssize_t len, const py::array& out, const char* name) {
     py::array x = py::array::ensure(v);
-    if (!x || !is_f32(x) || x.ndim() != 1 || x.shape(0) != len)
-        throw py::value_error(std::string("bgemm: ") + name + " must be a float32 vector of the channel count");
-    return aligned_input(x, true);
+    const py::ssize_t nd = out.ndim();
+    bool ok = x && is_f32(x) && (x.ndim() == 1 || x.ndim() == nd - 1) && x.shape(x.ndim() - 1) == len;
+    if (ok && x.ndim() == nd - 1)
+        for (py::ssize_t d = 0; d < nd - 2; ++d) ok = ok && x.shape(d) == out.shape(d);
+    if (!ok)
+        throw py::value_error(std::string("bgemm: ") + name + " must be float32 of shape (channels,) or out's batch shape + (channels,)");
+    if (len > 1 && x.strides(x.ndim() - 1) != static_cast<py::ssize_t>(sizeof(float)))
+        x = py::array::ensure(x, py::array::c_style);
+    return aligned_input(x);
 }
 
 // a (B..., M, K) and b (B..., K, N) bf16 bits; out (B..., M, N) bf16 bits or float32, also C for
@@ -61,8 +70,12 @@ py::array bgemm_entry(py::array a, py::array b, py::array out, double alpha, dou
     a = aligned_input(a), b = aligned_input(b);
     const py::ssize_t channels = channel_axis == 0 ? M : N;
     std::optional<py::array> sc, sh, res;
-    if (!scale.is_none()) sc = f32_vector(scale, channels, "scale");
-    if (!shift.is_none()) sh = f32_vector(shift, channels, "shift");
+    if (!scale.is_none()) sc = f32_vector(scale, channels, out, "scale");
+    if (!shift.is_none()) sh = f32_vector(shift, channels, out, "shift");
+    // Batch strides (elements) of per-batch vectors; 0 for shared ones.
+    std::vector<inc_t> ssc(nd, 0), ssh(nd, 0);
+    if (sc && sc->ndim() == nd - 1) ssc = strides_of(*sc);
+    if (sh && sh->ndim() == nd - 1) ssh = strides_of(*sh);
     if (!residual.is_none()) {
         res = aligned_input(py::array::ensure(residual));
         if (!is_f32(*res) || res->ndim() != nd)
@@ -85,8 +98,8 @@ py::array bgemm_entry(py::array a, py::array b, py::array out, double alpha, dou
     g.rs_c = so[nd - 2], g.cs_c = so[nd - 1];
     g.alpha = static_cast<float>(alpha), g.beta = static_cast<float>(beta);
     g.c_bf16 = out_bf16;
-    g.ep.scale = sc ? static_cast<const float*>(sc->data()) : nullptr;
-    g.ep.shift = sh ? static_cast<const float*>(sh->data()) : nullptr;
+    const float* psc = sc ? static_cast<const float*>(sc->data()) : nullptr;
+    const float* psh = sh ? static_cast<const float*>(sh->data()) : nullptr;
     g.ep.act = ac;
     g.ep.along_rows = channel_axis == 0;
     if (res) g.ep.rs_r = sr[nd - 2], g.ep.cs_r = sr[nd - 1];
@@ -100,16 +113,19 @@ py::array bgemm_entry(py::array a, py::array b, py::array out, double alpha, dou
     {
         py::gil_scoped_release nogil;
         for (dim_t idx = 0; idx < count; ++idx) {
-            inc_t oa = 0, ob = 0, oo = 0, orr = 0;
+            inc_t oa = 0, ob = 0, oo = 0, orr = 0, osc = 0, osh = 0;
             dim_t rem = idx;
             for (py::ssize_t d = nd - 3; d >= 0; --d) {
                 const dim_t i = rem % out.shape(d);
                 rem /= out.shape(d);
                 oa += i * sa[d], ob += i * sb[d], oo += i * so[d];
                 if (res) orr += i * sr[d];
+                osc += i * ssc[d], osh += i * ssh[d];
             }
             g.a = pa + oa, g.b = pb + ob, g.c = po + oo * es;
             g.ep.res = pr ? pr + orr : nullptr;
+            g.ep.scale = psc ? psc + osc : nullptr;
+            g.ep.shift = psh ? psh + osh : nullptr;
             bgemm(g, cand, nt);
         }
     }

@@ -109,8 +109,11 @@ void bgemm(const BGemmArgs& in, const BCandidate& cand, int nthreads) {
     BGemmArgs g = in;
     if (g.m <= 0 || g.n <= 0) return;
     if (g.k <= 0 || g.alpha == 0.0f) return scale_only(g);  // BLAS: A and B are not referenced
-    // Unit-stride C along the kernels' i: for row-major C compute C^T = B^T A^T (no copy).
-    if (std::llabs(g.cs_c) < std::llabs(g.rs_c)) {
+    // Unit-stride C along the kernels' i: for row-major C compute C^T = B^T A^T (no copy). A
+    // single row or column of C (a depthwise group's output channel) instead puts its long side
+    // along i, whatever the strides: i is what the kernels vectorise (MR = 32 lanes, NR = 12).
+    const bool swap = g.m == 1 ? g.n > 1 : g.n != 1 && std::llabs(g.cs_c) < std::llabs(g.rs_c);
+    if (swap) {
         std::swap(g.m, g.n);
         std::swap(g.a, g.b);
         const inc_t ra = g.rs_a, ca = g.cs_a;

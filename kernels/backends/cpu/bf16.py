@@ -1,8 +1,8 @@
 """The cpu backend's bfloat16 gemm/matmul/conv2d on the C++ bf16 engine (_cpu.bgemm: bf16 arrays
 passed as their uint16 views, fp32 accumulation, the fp32 epilogue and one rounding in C++).
-conv2d lowers explicitly (im2col on the bf16 bits, NumPy strided copies) into the bf16 GEMM, one
-call per group, the channel epilogue (bias folded into shift) and the residual fused in its store;
-depthwise layers take the same path (groups of one channel: no direct bf16 kernel yet)."""
+conv2d lowers explicitly (im2col on the bf16 bits, NumPy strided copies) into the bf16 GEMM, all
+groups batched into one call, the channel epilogue (bias folded into shift) and the residual fused
+in its store; depthwise layers take the same path (groups of one channel: no direct bf16 kernel)."""
 from __future__ import annotations
 
 import numpy as np
@@ -60,24 +60,26 @@ def conv2d(cpu, x, w, bias, scale, shift, spec, shape, out, residual=None):
     yb = bits(y)
     g = spec.groups
     cg, kg = shape.c // g, shape.k // g
-    p = shape.ho * shape.wo
+    n, p, rsc = shape.n, shape.ho * shape.wo, shape.r * shape.s * cg
     wb = bits(w)
-    for gi in range(g):
-        cs, ks = slice(gi * cg, (gi + 1) * cg), slice(gi * kg, (gi + 1) * kg)
-        sc = None if scale is None else np.ascontiguousarray(scale[ks])
-        sh = None if eff_shift is None else np.ascontiguousarray(eff_shift[ks])
-        if nchw:  # per image: out (Kg, P) = W_g (Kg, Cg*R*S) @ cols (Cg*R*S, P)
-            cols = np.ascontiguousarray(win[:, cs]).reshape(shape.n, cg * shape.r * shape.s, p)
-            wg = np.broadcast_to(wb[ks].reshape(kg, -1), (shape.n, kg, cg * shape.r * shape.s))
-            o = yb.reshape(shape.n, shape.k, p)[:, ks]
-            r = None if res is None else res.reshape(shape.n, shape.k, p)[:, ks]
-            cpu.bgemm(wg, cols, o, 1.0, 0.0, sc, sh, act, r, 0)
-        else:  # all pixels: out (N*P, Kg) = cols (N*P, R*S*Cg) @ W_g (R*S*Cg, Kg)
-            cols = np.ascontiguousarray(win[..., cs]).reshape(shape.n * p, shape.r * shape.s * cg)
-            wg = np.ascontiguousarray(wb[ks].transpose(2, 3, 1, 0)).reshape(shape.r * shape.s * cg, kg)
-            o = yb.reshape(shape.n * p, shape.k)[:, ks]
-            r = None if res is None else res.reshape(shape.n * p, shape.k)[:, ks]
-            cpu.bgemm(cols, wg, o, 1.0, 0.0, sc, sh, act, r, 1)
+    # Every group in one bgemm call: the groups are a batch dimension of the lowered operands, of
+    # the output view and of the channel vectors ((G, Kg): each group its own channels).
+    sc = None if scale is None else scale.reshape(g, kg)
+    sh = None if eff_shift is None else eff_shift.reshape(g, kg)
+    if nchw:  # per image and group: out (Kg, P) = W_g (Kg, Cg*R*S) @ cols (Cg*R*S, P)
+        cols = np.ascontiguousarray(win).reshape(n, g, rsc, p)
+        wg = np.broadcast_to(wb.reshape(g, kg, rsc), (n, g, kg, rsc))
+        o = yb.reshape(n, g, kg, p)
+        r = None if res is None else res.reshape(n, g, kg, p)
+        vecs = [None if v is None else np.broadcast_to(v, (n, g, kg)) for v in (sc, sh)]
+        cpu.bgemm(wg, cols, o, 1.0, 0.0, vecs[0], vecs[1], act, r, 0)
+    else:  # per group, all pixels: out (N*P, Kg) = cols (N*P, R*S*Cg) @ W_g (R*S*Cg, Kg)
+        win7 = win.reshape(n, shape.ho, shape.wo, shape.r, shape.s, g, cg)
+        cols = np.ascontiguousarray(win7.transpose(5, 0, 1, 2, 3, 4, 6)).reshape(g, n * p, rsc)
+        wg = np.ascontiguousarray(wb.reshape(g, kg, cg, shape.r, shape.s).transpose(0, 3, 4, 2, 1)).reshape(g, rsc, kg)
+        o = yb.reshape(n * p, g, kg).transpose(1, 0, 2)
+        r = None if res is None else res.reshape(n * p, g, kg).transpose(1, 0, 2)
+        cpu.bgemm(cols, wg, o, 1.0, 0.0, sc, sh, act, r, 1)
     if y is not out:
         out[...] = y
     return out
