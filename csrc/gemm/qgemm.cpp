@@ -6,7 +6,7 @@
 // (w - 128, zero point - 128), the kernels compute S = sum a'*w' (vpdpbusd wants u8 x s8) and
 //     sum (a' - za')(w' - zw') = S - za'*colsum(w') - zw'*rowsum(a') + k*za'*zw',
 // the per-channel terms folded with the bias into row_add, the per-pixel rowsum (needed only
-// when some zw' != 0) into col_sum.
+// when some zw' != 0, summed from the packed panels while packing) into col_sum.
 #include "qgemm.hpp"
 
 #include <algorithm>
@@ -69,13 +69,31 @@ struct StridedQA {
     }
 };
 
+// The activations, packed per (jc, pc) block. With `sums`, packing also accumulates each pixel's
+// negated sum of its shifted activations (the compensation of nonzero weight zero points) from the
+// panels it has just written, still in L1: every column is packed by one thread once per k block,
+// before any thread's last-k epilogue reads it (after the driver's barrier, or by the same thread).
 struct StridedQB {
     static constexpr bool prepacked = false;
     const std::uint8_t* b;
     inc_t rs, cs;
     std::uint8_t flip;
+    std::int32_t* sums;  // per pixel, or nullptr
     void pack(const QUkernel& u, dim_t j0, dim_t nc, dim_t p0, dim_t kc, std::uint8_t* dst) const {
         u.pack_b(kc, nc, b + p0 * rs + j0 * cs, rs, cs, flip, dst);
+        if (!sums) return;
+        const dim_t NR = u.nr, quads = (kc + 3) / 4;
+        for (dim_t j = 0; j < nc; j += NR) {
+            const std::uint8_t* panel = dst + (j / NR) * quads * 4 * NR;
+            const dim_t w = std::min(NR, nc - j);
+            for (dim_t t = 0; t < w; ++t) {
+                std::uint32_t s = 0;  // (zero padding past k adds nothing)
+                for (dim_t q = 0; q < quads; ++q)
+                    for (int x = 0; x < 4; ++x) s += panel[q * 4 * NR + t * 4 + x];
+                std::int32_t& out = sums[j0 + j + t];
+                out = static_cast<std::int32_t>((p0 == 0 ? 0u : static_cast<std::uint32_t>(out)) - s);
+            }
+        }
     }
 };
 
@@ -135,7 +153,7 @@ namespace {
 
 // sum_p (v(i, p) ^ flip) for i < m, v(i, p) at x[i*rs + p*cs] read as E, in the memory order of x
 // (the inner loop along the smaller stride: qgemm's b has the channels contiguous, a conv's
-// weights the reduction), wrapping like int32.
+// weights the reduction), wrapping like int32: the weights' column sums.
 template <typename E>
 void sums(dim_t m, dim_t k, const E* x, inc_t rs, inc_t cs, std::uint8_t flip, std::int32_t* out) {
     if (std::llabs(rs) <= std::llabs(cs)) {
@@ -161,13 +179,6 @@ void qweight_sums(dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs, bo
     sums<std::int8_t>(m, k, a, rs, cs, a_unsigned ? 0x80 : 0, out);
 }
 
-namespace {
-// Pixel sums of the shifted activations (u8), negated: X(p, j) at b[p*rs + j*cs].
-void pixel_sums(dim_t n, dim_t k, const std::uint8_t* b, inc_t rs, inc_t cs, bool b_signed, std::int32_t* out) {
-    sums<std::uint8_t>(n, k, b, cs, rs, b_signed ? 0x80 : 0, out);
-    for (dim_t j = 0; j < n; ++j) out[j] = static_cast<std::int32_t>(0u - static_cast<std::uint32_t>(out[j]));
-}
-}  // namespace
 
 std::vector<std::int8_t> pack_qweights(const QUkernel& u, dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs,
                                        bool a_unsigned) {
@@ -204,8 +215,7 @@ void qgemm(const QGemmArgs& g, const QCandidate& cand, int nthreads) {
     // Pixel sums of the shifted activations: needed only for nonzero weight zero points.
     std::vector<std::int32_t> col_sum;
     if (any_zw) {
-        col_sum.assign(round_up(g.n, u.nr), 0);
-        pixel_sums(g.n, g.k, g.b, g.rs_b, g.cs_b, g.b_signed, col_sum.data());
+        col_sum.assign(round_up(g.n, u.nr), 0);  // filled while the activations are packed (StridedQB)
     }
     QEpilogue ep;
     ep.mode = g.mode;
@@ -234,7 +244,8 @@ void qgemm(const QGemmArgs& g, const QCandidate& cand, int nthreads) {
         }
     }
     const int nt = useful_qthreads(g.m, g.n, g.k, u, nthreads);
-    const StridedQB B{g.b, g.rs_b, g.cs_b, static_cast<std::uint8_t>(g.b_signed ? 0x80 : 0)};
+    const StridedQB B{g.b, g.rs_b, g.cs_b, static_cast<std::uint8_t>(g.b_signed ? 0x80 : 0),
+                      any_zw ? col_sum.data() : nullptr};
     if (g.a_packed && g.a_packed_mr == u.mr)
         run_blocked_t<S8Traits>(t, PrepackedQA{g.a_packed, u.mr, round_up(g.k, 4)}, B, cand, nt);
     else

@@ -141,3 +141,24 @@ def test_plan_packed_for_another_kernel(cpu_config, rng):
     np.testing.assert_array_equal(plan(x), want)
     cpu_config("generic")
     np.testing.assert_array_equal(plan(x), want)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("mode", ["int32", "float", "u8", "s8"])
+def test_full_channel_tiles(qengine, layout, mode, rng):
+    """K = 72 (whole 32-channel tiles and an edge) over 42 pixels, without a residual: the AVX-512
+    kernel's vector epilogue, for NCHW through its L1 tile and per-channel copies."""
+    case = (2, 8, 6, 7, 72, 3, 3, 1, 1, 1, 1)
+    x, w, opts, geo = layer(rng, case, layout)
+    ws = rng.uniform(0.002, 0.02, 72).astype(np.float32)
+    bias = rng.integers(-3000, 3000, 72, dtype=np.int32)
+    ep, kw = dict(bias=bias), dict(bias=bias)
+    if mode != "int32":
+        ep.update(a_scale=0.03, b_scale=ws, activation="relu")
+        kw.update(x_scale=0.03, w_scale=ws, activation="relu")
+    if mode in ("u8", "s8"):
+        odt = np.uint8 if mode == "u8" else np.int8
+        ep.update(out_scale=0.4, out_zp=-3 if mode == "s8" else 3, out_dtype=odt)
+        kw.update(out_scale=0.4, out_zero_point=odt(-3 if mode == "s8" else 3))
+    got = hpc_kernels.qconv2d(x, w, x_zero_point=100, w_zero_point=2, backend=qengine, **kw, **opts)
+    np.testing.assert_array_equal(got, expect(x, w, opts, geo, 100, 2, **ep))

@@ -78,12 +78,31 @@ KERNELS_VNNI void ukr(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std
         _mm512_store_si512(tile + 32 * j + 16, c1[j]);
     }
     const bool vec = m == 32 && rs_c == 1 && (!acc_in || rs_in == 1) && (!ep || !ep->res || ep->rs_r == 1);
+    const dim_t es = ep ? qelem_size(ep->mode) : 4;
+    char* cb = static_cast<char*>(c);
+    // Pixels contiguous instead (NCHW convolution output): the epilogue still runs on vectors of
+    // channels, into an L1 tile, then each channel's pixels are copied out (a residual must have
+    // unit channel stride here too; NCHW's goes through the scalar store).
+    const bool tvec = !vec && ep && m == 32 && cs_c == 1 && (!acc_in || rs_in == 1) && (!ep->res || ep->rs_r == 1);
+    if (tvec) {
+        alignas(64) unsigned char fin[kNR * 32 * 4];
+        for (dim_t j = 0; j < n; ++j) {
+            __m512i v0 = _mm512_load_si512(tile + 32 * j), v1 = _mm512_load_si512(tile + 32 * j + 16);
+            if (acc_in) {
+                v0 = _mm512_add_epi32(v0, _mm512_loadu_si512(acc_in + j * cs_in));
+                v1 = _mm512_add_epi32(v1, _mm512_loadu_si512(acc_in + j * cs_in + 16));
+            }
+            finish_vec(v0, *ep, 0, j, fin + 32 * j * es);
+            finish_vec(v1, *ep, 1, j, fin + (32 * j + 16) * es);
+        }
+        for (dim_t i = 0; i < 32; ++i)
+            for (dim_t j = 0; j < n; ++j) std::memcpy(cb + (i * rs_c + j) * es, fin + (32 * j + i) * es, static_cast<std::size_t>(es));
+        return;
+    }
     if (!vec) {
         qstore_tile<32>(tile, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
         return;
     }
-    const dim_t es = ep ? qelem_size(ep->mode) : 4;
-    char* cb = static_cast<char*>(c);
     for (dim_t j = 0; j < n; ++j) {
         __m512i v0 = _mm512_load_si512(tile + 32 * j), v1 = _mm512_load_si512(tile + 32 * j + 16);
         if (acc_in) {
