@@ -19,19 +19,26 @@ void lower(const QConvArgs& a, dim_t img, dim_t grp, std::uint8_t pad, std::uint
     const ConvGeom& g = a.g;
     const dim_t wo = g.wo(), P = g.pixels(), kd = g.kd(), cg = g.cg();
     const std::uint8_t* xi = a.x + img * a.xs.n + grp * cg * a.xs.c;
+    const dim_t RS = g.r * g.s;
 #pragma omp parallel for schedule(static) if (P * kd > (1 << 16))
     for (dim_t j = 0; j < P; ++j) {
         const dim_t oh = j / wo, ow = j % wo;
         std::uint8_t* row = L + j * kd;
-        for (dim_t c = 0; c < cg; ++c)
-            for (dim_t r = 0; r < g.r; ++r) {
-                const dim_t ih = oh * g.sh - g.pt + r * g.dh;
-                for (dim_t s = 0; s < g.s; ++s) {
-                    const dim_t iw = ow * g.sw - g.pl + s * g.dw;
-                    const bool in = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
-                    *row++ = in ? xi[c * a.xs.c + ih * a.xs.h + iw * a.xs.w] : pad;
+        // Tap by tap: one bounds check per tap, and the tap's channels read along x's channel
+        // stride (contiguous in NHWC), written RS apart into the row (L1-resident).
+        for (dim_t r = 0; r < g.r; ++r) {
+            const dim_t ih = oh * g.sh - g.pt + r * g.dh;
+            for (dim_t s = 0; s < g.s; ++s) {
+                const dim_t iw = ow * g.sw - g.pl + s * g.dw;
+                std::uint8_t* d = row + r * g.s + s;
+                if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) {
+                    for (dim_t c = 0; c < cg; ++c) d[c * RS] = pad;
+                } else {
+                    const std::uint8_t* px = xi + ih * a.xs.h + iw * a.xs.w;
+                    for (dim_t c = 0; c < cg; ++c) d[c * RS] = px[c * a.xs.c];
                 }
             }
+        }
     }
 }
 
