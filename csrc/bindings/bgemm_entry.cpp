@@ -11,6 +11,7 @@
 
 #include "../arch/table.hpp"
 #include "../core/threads.hpp"
+#include "../conv/bdepthwise.hpp"
 #include "../gemm/bgemm.hpp"
 #include "array_checks.hpp"
 
@@ -132,6 +133,65 @@ py::array bgemm_entry(py::array a, py::array b, py::array out, double alpha, dou
     return out;
 }
 
+// Depthwise bf16 convolution: x (N, C, H, W) or, nhwc, (N, H, W, C) as uint16; taps (C, R, S)
+// uint16 contiguous; out bf16 bits or float32 of the output shape in x's layout; scale/shift
+// float32 (C,) or None; residual float32 of out's shape or None. kernels/_api checked the layer.
+py::array bdepthwise_entry(py::array x, py::array taps, py::array out, std::pair<dim_t, dim_t> stride,
+                           std::pair<dim_t, dim_t> top_left, std::pair<dim_t, dim_t> dilation, const py::object& scale,
+                           const py::object& shift, const std::string& act, const py::object& residual, bool nhwc) {
+    if (x.ndim() != 4 || out.ndim() != 4 || taps.ndim() != 3) throw py::value_error("bdepthwise: x, out 4-D, taps 3-D");
+    if (!is_u16(x) || !is_u16(taps)) throw py::type_error("bdepthwise: x and taps must be bfloat16 viewed as uint16");
+    const bool out_bf16 = is_u16(out);
+    if (!out_bf16 && !is_f32(out)) throw py::type_error("bdepthwise: out must be bfloat16 (as uint16) or float32");
+    // logical (n, c, h, w) axes of the arrays
+    const int ax[4] = {0, nhwc ? 3 : 1, nhwc ? 1 : 2, nhwc ? 2 : 3};
+    const dim_t C = x.shape(ax[1]);
+    if (out.shape(0) != x.shape(0) || out.shape(ax[1]) != C || taps.shape(0) != C)
+        throw py::value_error("bdepthwise: x, taps and out disagree on N or C");
+    require_writable_output(out, "bdepthwise", "out");
+    inc_t dummy[8];
+    element_strides(out, dummy, "bdepthwise", "out");
+    require_no_overlap(out, x, "bdepthwise", "out", "x");
+    x = aligned_input(x), taps = aligned_input(taps, true);
+    std::optional<py::array> sc, sh, res;
+    if (!scale.is_none()) sc = f32_vector(scale, C, out, "scale");
+    if (!shift.is_none()) sh = f32_vector(shift, C, out, "shift");
+    if ((sc && sc->ndim() != 1) || (sh && sh->ndim() != 1)) throw py::value_error("bdepthwise: scale/shift must be (C,)");
+    if (!residual.is_none()) {
+        res = aligned_input(py::array::ensure(residual));
+        if (!is_f32(*res) || res->ndim() != 4) throw py::value_error("bdepthwise: residual must be float32 of out's shape");
+        for (int d = 0; d < 4; ++d)
+            if (res->shape(d) != out.shape(d)) throw py::value_error("bdepthwise: residual must be float32 of out's shape");
+    }
+    Act ac = Act::none;
+    if (act == "relu") ac = Act::relu;
+    else if (act == "relu6") ac = Act::relu6;
+    else if (act != "none" && !act.empty()) throw py::value_error("bdepthwise: act must be none, relu or relu6");
+    const std::vector<inc_t> sx = strides_of(x), so = strides_of(out);
+    const std::vector<inc_t> sr = res ? strides_of(*res) : std::vector<inc_t>(4, 0);
+    BDepthwiseArgs a{};
+    a.n = x.shape(0), a.c = C, a.h = x.shape(ax[2]), a.w = x.shape(ax[3]);
+    a.r = taps.shape(1), a.s = taps.shape(2), a.ho = out.shape(ax[2]), a.wo = out.shape(ax[3]);
+    a.sh = stride.first, a.sw = stride.second, a.top = top_left.first, a.left = top_left.second;
+    a.dh = dilation.first, a.dw = dilation.second;
+    a.x = static_cast<const std::uint16_t*>(x.data());
+    a.xn = sx[ax[0]], a.xc = sx[ax[1]], a.xh = sx[ax[2]], a.xw = sx[ax[3]];
+    a.taps = static_cast<const std::uint16_t*>(taps.data());
+    a.y = out.mutable_data(), a.y_bf16 = out_bf16;
+    a.yn = so[ax[0]], a.yc = so[ax[1]], a.yh = so[ax[2]], a.yw = so[ax[3]];
+    a.scale = sc ? static_cast<const float*>(sc->data()) : nullptr;
+    a.shift = sh ? static_cast<const float*>(sh->data()) : nullptr;
+    a.act = ac;
+    a.res = res ? static_cast<const float*>(res->data()) : nullptr;
+    a.rn = sr[ax[0]], a.rc = sr[ax[1]], a.rh = sr[ax[2]], a.rw = sr[ax[3]];
+    const int nt = num_threads();
+    {
+        py::gil_scoped_release nogil;
+        bf16_depthwise(a, nhwc, nt);
+    }
+    return out;
+}
+
 py::dict binfo() {
     const BCandidate c = bcandidate();
     py::dict d;
@@ -153,6 +213,10 @@ void def_bgemm(py::module_& m) {
           py::arg("beta") = 0.0, py::arg("scale") = py::none(), py::arg("shift") = py::none(), py::arg("act") = "none",
           py::arg("residual") = py::none(), py::arg("channel_axis") = 1,
           "bf16 matmul into out, fp32 accumulation (kernels/_api/bf16.py checks the arguments; see bgemm_entry.cpp)");
+    m.def("bdepthwise", &bdepthwise_entry, py::arg("x"), py::arg("taps"), py::arg("out"), py::arg("stride"),
+          py::arg("top_left"), py::arg("dilation"), py::arg("scale"), py::arg("shift"), py::arg("act"),
+          py::arg("residual"), py::arg("nhwc"),
+          "Direct bf16 depthwise convolution (groups == C == K), fp32 sums and epilogue, one rounding.");
     m.def("binfo", &binfo, "The bf16 micro-kernel and blocks the engine uses under the current ISA cap.");
     m.def("bf16_peak", [](double seconds) { return best_bf16_peak(seconds); }, py::arg("seconds") = 0.2,
           "Single-thread bf16 dot-product peak in GFLOP/s (vdpbf16ps), or < 0 without a probe.");

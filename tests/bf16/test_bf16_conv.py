@@ -16,6 +16,7 @@ from hpc_kernels.backends.reference import conv as npconv
 
 LAYERS = [  # n, c, h, w, k, r, s, stride, padding, dilation, groups
     (2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1),
+    (2, 5, 9, 8, 5, 3, 3, 2, (2, 1, 0, 3), (1, 2), 5),  # depthwise, stride 2, uneven padding, dilation
     (1, 8, 9, 9, 6, 3, 2, 2, (1, 0, 2, 1), 1, 2),
     (2, 6, 8, 7, 6, 3, 3, 1, 2, 2, 6),  # depthwise
     (1, 4, 5, 5, 8, 1, 1, 1, 0, 1, 4),  # depthwise, channel multiplier 2
@@ -36,9 +37,10 @@ def _nhwc(x):
     return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
 
 
+@pytest.mark.parametrize("algorithm", ["auto", "im2col"])  # depthwise: the direct kernel, then im2col
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 @pytest.mark.parametrize("layer", LAYERS, ids=lambda l: "x".join(map(str, l[:7])) + f"-g{l[-1]}")
-def test_conv2d_exact_small_integers(bengine, rng, layer, layout):
+def test_conv2d_exact_small_integers(bengine, rng, layer, layout, algorithm):
     n, c, h, w_, k, r, s, stride, padding, dilation, groups = layer
     x = ints(rng, (n, c, h, w_), -3, 3)
     x = _nhwc(x) if layout == "NHWC" else x
@@ -48,7 +50,7 @@ def test_conv2d_exact_small_integers(bengine, rng, layer, layout):
     shift = rng.integers(-3, 4, k).astype(F32)
     for odt, act in ((BF16, "relu"), (F32, None)):
         got = hk.conv2d(x, w, bias, stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout,
-                        activation=act, scale=scale, shift=shift, backend=bengine,
+                        activation=act, scale=scale, shift=shift, backend=bengine, algorithm=algorithm,
                         out_dtype=None if odt == BF16 else np.float32)
         want = _ref(x, w, bias, scale, shift, layout, stride, padding, dilation, groups, act, None, odt)
         assert got.dtype == odt
@@ -79,6 +81,23 @@ def test_conv2d_random_within_bound(bengine, rng, layout):
                1, 1, None, None, F64)
     kk = 16 * 9
     assert (np.abs(got - ref) <= 2.0 ** -24 * np.abs(ref) + (kk + 2) * 2.0 ** -24 * mag).all()
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_depthwise_residual_views(bengine, rng, layout):
+    """The direct depthwise kernel through strided x and out views and a residual (read in place)."""
+    xb = ints(rng, (2, 8, 9, 11), -3, 3)
+    xb = _nhwc(xb) if layout == "NHWC" else xb
+    x = xb[:, :, :, ::2] if layout == "NCHW" else xb[:, :, ::2, :]  # W 11 -> 6, strided
+    w = ints(rng, (8, 1, 3, 3), -2, 2)
+    oshape = (2, 8, 9, 6) if layout == "NCHW" else (2, 9, 6, 8)
+    res = ints(rng, oshape, -4, 4)
+    big = np.zeros((3,) + oshape[1:], BF16)
+    out = big[1:]
+    hk.conv2d(x, w, padding=1, groups=8, layout=layout, residual=res, out=out, activation="relu", backend=bengine)
+    want = _ref(x, w, None, None, None, layout, 1, 1, 1, 8, "relu", res, BF16)
+    np.testing.assert_array_equal(out.astype(F64), want.astype(F64))
+    assert (big[0].astype(F64) == 0).all()
 
 
 def test_conv2d_plan_bf16_and_pickle(bengine, rng):

@@ -69,7 +69,7 @@ class CpuBackend(Backend):
         return _quantized.qgemm(_cpu, a, b, q, residual, out)
 
     # bfloat16 (kernels/_api/bf16.py checks every argument and allocates the output): the C++ bf16
-    # engine; conv2d by explicit im2col (the only bf16 algorithm here).
+    # engine; conv2d by explicit im2col, depthwise layers by their direct kernel ("auto"/"direct").
     def gemm_bf16(self, a, b, source, alpha, beta, target):
         return _bf16.gemm(_cpu, a, b, source, alpha, beta, target)
 
@@ -77,9 +77,12 @@ class CpuBackend(Backend):
         return _bf16.matmul(_cpu, a, b, out)
 
     def conv2d_bf16(self, x, w, bias, scale, shift, spec, shape, algorithm, out, residual=None):
-        if algorithm not in ("auto", "im2col"):
-            raise ValueError(f"conv2d: bfloat16 runs algorithm 'im2col' on the cpu backend (asked for {algorithm!r})")
-        return _bf16.conv2d(_cpu, x, w, bias, scale, shift, spec, shape, out, residual)
+        depthwise = spec.groups == shape.c == shape.k
+        if algorithm not in ("auto", "im2col") and not (algorithm == "direct" and depthwise):
+            raise ValueError(f"conv2d: bfloat16 runs algorithm 'im2col' on the cpu backend, and 'direct' for depthwise "
+                             f"layers (asked for {algorithm!r})")
+        direct = depthwise and algorithm != "im2col"
+        return _bf16.conv2d(_cpu, x, w, bias, scale, shift, spec, shape, out, residual, direct)
 
     def qconv2d(self, x, w, q, spec, shape, algorithm, out, residual=None):
         return _quantized.qconv2d(_cpu, x, w, q, spec, shape, algorithm, out, residual)

@@ -2,7 +2,9 @@
 passed as their uint16 views, fp32 accumulation, the fp32 epilogue and one rounding in C++).
 conv2d lowers explicitly (im2col on the bf16 bits, NumPy strided copies) into the bf16 GEMM, all
 groups batched into one call, the channel epilogue (bias folded into shift) and the residual fused
-in its store; depthwise layers take the same path (groups of one channel: no direct bf16 kernel)."""
+in its store. Depthwise layers (groups == C == K) run a direct kernel (csrc/conv/bdepthwise.cpp)
+instead: one-channel GEMMs would use one of the micro-kernel's 12 columns; channel multipliers > 1
+take the GEMM path."""
 from __future__ import annotations
 
 import numpy as np
@@ -42,7 +44,7 @@ def _windows(xp: np.ndarray, spec, shape, layout: str) -> np.ndarray:
         writeable=False)
 
 
-def conv2d(cpu, x, w, bias, scale, shift, spec, shape, out, residual=None):
+def conv2d(cpu, x, w, bias, scale, shift, spec, shape, out, residual=None, direct=False):
     top, bottom, left, right = shape.padding
     nchw = spec.layout == "NCHW"
     xb = bits(x)
@@ -56,6 +58,12 @@ def conv2d(cpu, x, w, bias, scale, shift, spec, shape, out, residual=None):
         eff_shift = eff_shift.astype(_F32)
     act = spec.activation or "none"
     res = None if residual is None else residual.astype(_F32)  # read before out is written (it may be out)
+    if direct:  # depthwise (groups == C == K): the direct kernel reads x in place (no lowering)
+        top, _, left, _ = shape.padding
+        taps = np.ascontiguousarray(bits(w)).reshape(shape.k, shape.r, shape.s)
+        cpu.bdepthwise(bits(x), taps, bits(out), spec.stride, (top, left), spec.dilation, scale, eff_shift, act, res,
+                       not nchw)
+        return out
     y = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
     yb = bits(y)
     g = spec.groups
