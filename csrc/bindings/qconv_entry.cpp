@@ -67,7 +67,8 @@ py::array qconv2d_entry(const py::array& x, const py::array& w, const py::array&
     if (!packed_obj.is_none()) {
         const QConvWeightsPy& p = packed_obj.cast<const QConvWeightsPy&>();
         if (p.groups != groups || !p.w.is(w)) throw py::value_error("qconv2d: packed weights of another layer");
-        a.packed = &p.packed.packed, a.packed_mr = p.packed.mr, a.colsum = p.packed.colsum.data();
+        a.packed = &p.packed.packed, a.packed_mr = p.packed.mr, a.packed_rsc = p.packed.rsc;
+        a.colsum = p.packed.colsum.data();
     }
     const int nt = num_threads();
     const QCandidate cand = qcandidate();
@@ -86,17 +87,17 @@ void def_qconv(py::module_& m) {
           "int8 convolution into out ((n, c, h, w) views; see qconv_entry.cpp)");
     py::class_<QConvWeightsPy, std::shared_ptr<QConvWeightsPy>>(m, "QConvWeights",
                                                                  "QConv2d's weights packed once, with their column sums")
-        .def(py::init([](const py::array& w, dim_t groups) {
+        .def(py::init([](const py::array& w, dim_t groups, bool rsc) {
                  const QOperand W = q_operand(w, "QConvWeights", "w");
                  if (w.ndim() != 4 || !(w.flags() & py::array::c_style) || groups < 1 || w.shape(0) % groups)
                      throw py::value_error("QConvWeights: w must be a C-contiguous (K, C/groups, R, S) array, groups | K");
                  auto p = std::make_shared<QConvWeightsPy>();
                  p->w = w, p->groups = groups, p->w_unsigned = W.is_unsigned;
                  const dim_t kd = w.shape(1) * w.shape(2) * w.shape(3);
-                 p->packed = pack_qconv_weights(W.p, w.shape(0), kd, groups, W.is_unsigned);
+                 p->packed = pack_qconv_weights(W.p, w.shape(0), kd, w.shape(2) * w.shape(3), groups, W.is_unsigned, rsc);
                  return p;
              }),
-             py::arg("w"), py::arg("groups"))
+             py::arg("w"), py::arg("groups"), py::arg("rsc") = false)
         .def_property_readonly("weights", [](const QConvWeightsPy& p) { return p.w; });
 }
 

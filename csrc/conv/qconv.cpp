@@ -5,6 +5,7 @@
 #include "qconv.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "../arch/qtile_store.hpp"
 #include "../core/workspace.hpp"
@@ -13,33 +14,45 @@ namespace kernels {
 
 namespace {
 
-// Lowered matrix of group g of image img: L[j * kd + (c*R + r)*S + s] for pixel j, the weights'
-// own order (so a row of w is a contiguous row of the GEMM's A).
-void lower(const QConvArgs& a, dim_t img, dim_t grp, std::uint8_t pad, std::uint8_t* L) {
+// Lowered matrix of group grp of image img, one row of kd bytes per pixel j. rsc (x with unit
+// channel stride: NHWC): L[j*kd + (r*S + s)*cg + c], each tap one copy of cg contiguous bytes;
+// else L[j*kd + (c*R + r)*S + s], the weights' own order, each tap's channels read along x's
+// channel stride and written RS apart (the row is L1-resident). One bounds check per tap.
+void lower(const QConvArgs& a, dim_t img, dim_t grp, std::uint8_t pad, bool rsc, std::uint8_t* L) {
     const ConvGeom& g = a.g;
     const dim_t wo = g.wo(), P = g.pixels(), kd = g.kd(), cg = g.cg();
     const std::uint8_t* xi = a.x + img * a.xs.n + grp * cg * a.xs.c;
     const dim_t RS = g.r * g.s;
+    const dim_t tap_step = rsc ? cg : 1, chan_step = rsc ? 1 : RS;
 #pragma omp parallel for schedule(static) if (P * kd > (1 << 16))
     for (dim_t j = 0; j < P; ++j) {
         const dim_t oh = j / wo, ow = j % wo;
         std::uint8_t* row = L + j * kd;
-        // Tap by tap: one bounds check per tap, and the tap's channels read along x's channel
-        // stride (contiguous in NHWC), written RS apart into the row (L1-resident).
         for (dim_t r = 0; r < g.r; ++r) {
             const dim_t ih = oh * g.sh - g.pt + r * g.dh;
             for (dim_t s = 0; s < g.s; ++s) {
                 const dim_t iw = ow * g.sw - g.pl + s * g.dw;
-                std::uint8_t* d = row + r * g.s + s;
-                if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) {
-                    for (dim_t c = 0; c < cg; ++c) d[c * RS] = pad;
+                std::uint8_t* d = row + (r * g.s + s) * tap_step;
+                const bool in = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
+                const std::uint8_t* px = in ? xi + ih * a.xs.h + iw * a.xs.w : nullptr;
+                if (rsc) {
+                    if (in) std::memcpy(d, px, static_cast<std::size_t>(cg));
+                    else std::memset(d, pad, static_cast<std::size_t>(cg));
+                } else if (in) {
+                    for (dim_t c = 0; c < cg; ++c) d[c * chan_step] = px[c * a.xs.c];
                 } else {
-                    const std::uint8_t* px = xi + ih * a.xs.h + iw * a.xs.w;
-                    for (dim_t c = 0; c < cg; ++c) d[c * RS] = px[c * a.xs.c];
+                    for (dim_t c = 0; c < cg; ++c) d[c * chan_step] = pad;
                 }
             }
         }
     }
+}
+
+// The weights of k channels in (r, s, c) reduction order: out[i*kd + t*cg + c] = w[i*kd + c*RS + t].
+void weights_rsc(const std::int8_t* w, dim_t k, dim_t cg, dim_t rs, std::int8_t* out) {
+    for (dim_t i = 0; i < k; ++i)
+        for (dim_t c = 0; c < cg; ++c)
+            for (dim_t t = 0; t < rs; ++t) out[i * cg * rs + t * cg + c] = w[i * cg * rs + c * rs + t];
 }
 
 }  // namespace
@@ -50,6 +63,17 @@ void qconv2d(const QConvArgs& a, const QCandidate& cand, int nthreads) {
     if (g.n == 0 || g.k == 0 || P == 0) return;
     if (g.depthwise()) return qconv2d_depthwise(a, nthreads);
     const bool direct = g.pointwise() && (P == 1 || a.xs.h == g.w * a.xs.w);  // the image is the GEMM's B
+    // NHWC inputs are lowered in (r, s, c) order (whole-tap copies); the weights then in that
+    // order too: packed so (QConvWeights for NHWC), else reordered here (K x kd bytes, small).
+    const dim_t RS = g.r * g.s;
+    const bool rsc = !direct && a.xs.c == 1 && RS > 1 && cg > 1;
+    const bool use_packed = a.packed && static_cast<dim_t>(a.packed->size()) == g.groups && a.packed_rsc == rsc;
+    std::vector<std::int8_t> w_rsc;  // (also what qgemm falls back to when the packed MR is another kernel's)
+    if (rsc) {
+        w_rsc.resize(static_cast<std::size_t>(g.k * kd));
+        weights_rsc(a.w, g.k, cg, RS, w_rsc.data());
+    }
+    const std::int8_t* wbase = rsc ? w_rsc.data() : a.w;
     std::uint8_t* L = direct ? nullptr : static_cast<std::uint8_t*>(workspace(static_cast<std::size_t>(P * kd), Slot::scratch));
     const std::uint8_t pad = static_cast<std::uint8_t>(a.x_zp);  // the raw byte (s8 zero points wrap as the data do)
     const dim_t es = qelem_size(a.mode);
@@ -57,13 +81,12 @@ void qconv2d(const QConvArgs& a, const QCandidate& cand, int nthreads) {
         for (dim_t grp = 0; grp < g.groups; ++grp) {
             QGemmArgs q;
             q.m = kg, q.n = P, q.k = kd;
-            q.a = a.w + grp * kg * kd, q.rs_a = kd, q.cs_a = 1, q.a_unsigned = a.w_unsigned;
-            if (a.packed && static_cast<dim_t>(a.packed->size()) == g.groups)
-                q.a_packed = (*a.packed)[grp].data(), q.a_packed_mr = a.packed_mr;
+            q.a = wbase + grp * kg * kd, q.rs_a = kd, q.cs_a = 1, q.a_unsigned = a.w_unsigned;
+            if (use_packed) q.a_packed = (*a.packed)[grp].data(), q.a_packed_mr = a.packed_mr;
             if (direct) {
                 q.b = a.x + img * a.xs.n + grp * cg * a.xs.c, q.rs_b = a.xs.c, q.cs_b = a.xs.w;
             } else {
-                lower(a, img, grp, pad, L);
+                lower(a, img, grp, pad, rsc, L);
                 q.b = L, q.rs_b = 1, q.cs_b = kd;
             }
             q.b_signed = a.x_signed;
@@ -78,13 +101,22 @@ void qconv2d(const QConvArgs& a, const QCandidate& cand, int nthreads) {
         }
 }
 
-QConvWeights pack_qconv_weights(const std::int8_t* w, dim_t k, dim_t kd, dim_t groups, bool w_unsigned) {
+QConvWeights pack_qconv_weights(const std::int8_t* w, dim_t k, dim_t kd, dim_t rs, dim_t groups, bool w_unsigned,
+                                bool rsc) {
     QConvWeights out;
     const QCandidate cand = qcandidate();
     const dim_t kg = k / groups;
     out.mr = cand.ukr->mr;
+    rsc = rsc && rs > 1 && kd / rs > 1;  // (one tap or one channel: both orders are one; qconv2d's rule)
+    out.rsc = rsc;
     out.colsum.assign(static_cast<std::size_t>(k), 0);
-    qweight_sums(k, kd, w, kd, 1, w_unsigned, out.colsum.data());
+    qweight_sums(k, kd, w, kd, 1, w_unsigned, out.colsum.data());  // (the same in either order)
+    std::vector<std::int8_t> reordered;
+    if (rsc) {
+        reordered.resize(static_cast<std::size_t>(k * kd));
+        weights_rsc(w, k, kd / rs, rs, reordered.data());
+        w = reordered.data();
+    }
     for (dim_t grp = 0; grp < groups; ++grp)
         out.packed.push_back(pack_qweights(*cand.ukr, kg, kd, w + grp * kg * kd, kd, 1, w_unsigned));
     return out;

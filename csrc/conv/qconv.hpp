@@ -23,6 +23,7 @@ struct QConvArgs {
     // Weights packed per group by QConvWeights for a kernel of MR rows (nullptr: packed per call).
     const std::vector<std::vector<std::int8_t>>* packed = nullptr;
     dim_t packed_mr = 0;
+    bool packed_rsc = false;  // packed in (r, s, c) reduction order (for unit channel stride x), else (c, r, s)
     const std::int32_t* colsum = nullptr;  // per output channel, or nullptr: computed per call
     std::int32_t x_zp = 0;
     const std::int32_t* w_zp = nullptr;
@@ -48,8 +49,11 @@ void qconv2d_depthwise(const QConvArgs& a, int nthreads);
 struct QConvWeights {
     std::vector<std::vector<std::int8_t>> packed;  // per group
     dim_t mr = 0;
+    bool rsc = false;  // reduction order (r, s, c), what NHWC inputs are lowered in; else (c, r, s)
     std::vector<std::int32_t> colsum;  // per output channel
 };
-QConvWeights pack_qconv_weights(const std::int8_t* w, dim_t k, dim_t kd, dim_t groups, bool w_unsigned);
+// rsc: pack for the (r, s, c) reduction order of inputs with unit channel stride (NHWC); rs = R*S.
+QConvWeights pack_qconv_weights(const std::int8_t* w, dim_t k, dim_t kd, dim_t rs, dim_t groups, bool w_unsigned,
+                                bool rsc);
 
 }  // namespace kernels

@@ -162,3 +162,14 @@ def test_full_channel_tiles(qengine, layout, mode, rng):
         kw.update(out_scale=0.4, out_zero_point=odt(-3 if mode == "s8" else 3))
     got = hpc_kernels.qconv2d(x, w, x_zero_point=100, w_zero_point=2, backend=qengine, **kw, **opts)
     np.testing.assert_array_equal(got, expect(x, w, opts, geo, 100, 2, **ep))
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("case", [LAYERS[3], LAYERS[2], LAYERS[7]], ids=["groups3", "pointwise", "c33"])
+def test_plan_layers(qengine, case, layout, rng):
+    """QConv2d's packed weights (NHWC plans pack them in the (r, s, c) order their inputs are
+    lowered in) on grouped, pointwise and odd-channel layers."""
+    x, w, opts, geo = layer(rng, case, layout)
+    wzp = rng.integers(-2, 3, w.shape[0]).astype(np.int8)
+    plan = hpc_kernels.QConv2d(w, x_zero_point=17, w_zero_point=wzp, backend=qengine, **opts)
+    np.testing.assert_array_equal(plan(x), expect(x, w, opts, geo, 17, wzp))

@@ -89,7 +89,8 @@ class CpuBackend(Backend):
 
     def pack_qconv2d(self, w, w_zero_point, spec):
         """The weights packed once for the int8 kernel with their column sums (C++ QConvWeights)."""
-        return _cpu.QConvWeights(np.ascontiguousarray(w), spec.groups)
+        # NHWC inputs are lowered in (r, s, c) order: their weights are packed in that order.
+        return _cpu.QConvWeights(np.ascontiguousarray(w), spec.groups, spec.layout == "NHWC")
 
     def qconv2d_packed(self, packed, x, q, spec, shape, algorithm, out, residual=None):
         return _quantized.qconv2d(_cpu, x, None, q, spec, shape, algorithm, out, residual, packed)
