@@ -139,6 +139,19 @@ def pick(op: str, backend: Optional[str], x: Any):
     return getattr(_named(op, _ENV_BACKEND, "KERNELS_BACKEND"), op)
 
 
+def backend_of(op: str, backend: Optional[str], x: Any):
+    """The backend object that runs `op` on first operand `x`, by pick's precedence (the bf16 entry
+    points, kernels/_api/bf16.py, call the backend's own bf16 method)."""
+    if backend is not None:
+        return _named(op, backend, "backend= argument")
+    name = _context.get()
+    if name is not None:
+        return _named(op, name, "use_backend() context")
+    if _ENV_BACKEND is not None:
+        return _named(op, _ENV_BACKEND, "KERNELS_BACKEND")
+    return _by_array_type(op, x)
+
+
 @contextlib.contextmanager
 def use_backend(name: str) -> Iterator[None]:
     """Run the calls inside the block on backend `name` (per thread / async task: a context variable)."""

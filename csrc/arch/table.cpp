@@ -109,6 +109,8 @@ constexpr IsaBuild kGeneric = {
     {{&ukr_f64_generic_4x4}, nullptr, nullptr, nullptr},
     nullptr,
     &ukr_s8_generic_8x4,
+    nullptr,
+    &ukr_bf16_generic_8x4,
 };
 
 #ifdef KERNELS_HAVE_AVX2
@@ -117,6 +119,8 @@ constexpr IsaBuild kAvx2Build = {
     {{&ukr_f64_avx2_8x6}, nullptr, nullptr, nullptr},
     &avx2::fma_peak,
     &ukr_s8_avx2_8x6,
+    nullptr,
+    &ukr_bf16_avx2_16x6,  // widened to fp32 while packing, then the fp32 kernel
 };
 constexpr const IsaBuild* kAvx2 = &kAvx2Build;
 #else
@@ -132,6 +136,8 @@ constexpr IsaBuild kAvx512Build = {
     &avx512::fma_peak,
     &ukr_s8_avx512vnni_32x12,  // only where the CPU has AVX512-VNNI (its own check), else avx2's
     &avx512::int8_peak,
+    &ukr_bf16_avx512bf16_32x12,  // only where the CPU has AVX512-BF16 (its own check), else avx2's
+    &avx512::bf16_peak,
 };
 constexpr const IsaBuild* kAvx512 = &kAvx512Build;
 #else
@@ -254,6 +260,22 @@ double best_int8_peak(double seconds) {
         if (r.build && r.build->int8_peak && r.build->s8 && r.cpu_runs() && (!r.build->s8->cpu_runs || r.build->s8->cpu_runs()))
             return r.build->int8_peak(seconds);
     return -1.0;
+}
+
+double best_bf16_peak(double seconds) {
+    for (const IsaRow& r : kTable)
+        if (r.build && r.build->bf16_peak && r.build->bf16 && r.cpu_runs() && (!r.build->bf16->cpu_runs || r.build->bf16->cpu_runs()))
+            return r.build->bf16_peak(seconds);
+    return -1.0;
+}
+
+const BUkernel& select_bukernel(Isa cap) {
+    for (const IsaRow& r : kTable) {
+        if (static_cast<int>(r.isa) > static_cast<int>(cap) || !r.build || !r.build->bf16 || !r.cpu_runs()) continue;
+        if (r.build->bf16->cpu_runs && !r.build->bf16->cpu_runs()) continue;
+        return *r.build->bf16;
+    }
+    return ukr_bf16_generic_8x4;  // unreachable: generic has one and always runs
 }
 
 double best_fma_peak(bool f64, double seconds) {

@@ -9,6 +9,7 @@
 #include "../conv/conv_geometry.hpp"
 #include "../core/blocking.hpp"
 #include "../core/common.hpp"
+#include "bukernel.hpp"
 #include "qukernel.hpp"
 #include "ukernel.hpp"
 
@@ -66,6 +67,10 @@ struct IsaBuild {
     // single-thread peak probe in GOP/s (a multiply and an add per u8 x s8 product; nullptr: none).
     const QUkernel* s8 = nullptr;
     double (*int8_peak)(double seconds) = nullptr;
+    // The bf16 micro-kernel (bf16 x bf16 -> fp32; nullptr: none, the next row's runs) and its
+    // single-thread peak probe in GFLOP/s (nullptr: none).
+    const BUkernel* bf16 = nullptr;
+    double (*bf16_peak)(double seconds) = nullptr;
 };
 
 template <typename T>
@@ -119,5 +124,10 @@ double best_fma_peak(bool f64, double seconds);
 // Single-thread int8 multiply-add throughput (GOP/s, 2 per u8 x s8 product) of the best ISA whose
 // int8 kernel runs here and that has a probe (AVX512-VNNI: vpdpbusd); < 0 when none has.
 double best_int8_peak(double seconds);
+// Single-thread bf16 dot-product throughput (GFLOP/s) of the best ISA whose bf16 kernel runs here
+// and that has a probe (AVX512-BF16: vdpbf16ps); < 0 when none has.
+double best_bf16_peak(double seconds);
+// The bf16 kernel of the best ISA <= cap that this CPU runs (generic always qualifies).
+const BUkernel& select_bukernel(Isa cap);
 
 }  // namespace kernels

@@ -12,6 +12,7 @@
 #include "conv_entry.hpp"
 #include "gemm_entry.hpp"
 #include "pool_entry.hpp"
+#include "bgemm_entry.hpp"
 #include "qgemm_entry.hpp"
 #include "ukernel_entry.hpp"
 
@@ -149,6 +150,7 @@ PYBIND11_MODULE(_cpu, m) {
     m.def("matmul", &matmul_entry, py::arg("a").noconvert(), py::arg("b").noconvert(),
           py::arg("out") = py::none(), "batched matmul of >= 2-D arrays");
     def_qgemm(m);  // the int8 engine: qgemm, qinfo, int8_peak (qgemm_entry.cpp)
+    def_bgemm(m);  // the bf16 engine: bgemm, binfo, bf16_peak (bgemm_entry.cpp)
     def_qconv(m);  // qconv2d, QConvWeights (qconv_entry.cpp)
     m.def("select_uarch", &select_uarch_entry, py::arg("name"),
           "use this microarchitecture row's defaults ('auto': the detected CPU's) from the next configure()");

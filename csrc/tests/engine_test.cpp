@@ -5,6 +5,7 @@
 // Plain C++17, no ISA code of its own: the same driver runs natively and under emulation (qemu
 // for RISC-V, .ci/riscv.sh). Environment (both optional, for the slow emulated runs):
 //   KERNELS_TEST_ISAS=rvv,generic  run only the groups of these ISAs (rows and micro-kernels);
+//   KERNELS_TEST_GROUPS=bf16       run only the groups whose names start with these prefixes;
 //   KERNELS_TEST_FORCE_ISA=rvv     first call each built micro-kernel of that ISA once on a 1-step
 //                                  tile, bypassing the CPU check: on a CPU without the ISA this
 //                                  must die (SIGILL), the negative control of an emulated run. Build: cmake -S . -B build/native -DKERNELS_BUILD_PYTHON=OFF -DKERNELS_BUILD_TESTS=ON;
@@ -38,7 +39,19 @@ namespace {
 long g_groups = 0, g_cases = 0, g_failed_groups = 0;
 
 // Runs one group (under the engine configuration `setup` makes) and prints its line.
+// KERNELS_TEST_GROUPS=bf16,int8: only the groups whose names start with one of these prefixes
+// (a shared or emulated machine can check one engine without the hours of the others).
+bool group_selected(const std::string& name) {
+    const char* env = std::getenv("KERNELS_TEST_GROUPS");
+    if (env == nullptr || *env == '\0') return true;
+    std::string list = std::string(env) + ",";
+    for (std::size_t p = 0, q; (q = list.find(',', p)) != std::string::npos; p = q + 1)
+        if (q > p && name.compare(0, q - p, list, p, q - p) == 0) return true;
+    return false;
+}
+
 void run(const std::string& name, const std::function<void()>& setup, const std::function<void(kt::Group&)>& body) {
+    if (!group_selected(name)) return;
     kt::Group grp(name);
     const auto t0 = std::chrono::steady_clock::now();
     try {
@@ -219,6 +232,15 @@ int main() {
         if (kernels::cpu_supports(u->isa) && isa_selected(kernels::isa_name(u->isa))) ukernel_groups<float>(*u);
     for (const kernels::Ukernel<double>* u : kernels::built_ukernels<double>())
         if (kernels::cpu_supports(u->isa) && isa_selected(kernels::isa_name(u->isa))) ukernel_groups<double>(*u);
+    // bf16: each row's kernel the CPU runs (its own check too: AVX512-BF16), default and tiny blocks.
+    for (const kernels::IsaRow& row : kernels::isa_table()) {
+        const kernels::BUkernel* u = row.build ? row.build->bf16 : nullptr;
+        if (!u || !row.cpu_runs() || (u->cpu_runs && !u->cpu_runs()) || !isa_selected(row.name)) continue;
+        for (const bool tiny : {false, true}) {
+            const std::string n = std::string("bf16 ") + u->name + (tiny ? " tiny blocks" : "");
+            run(n, [] {}, [&](kt::Group& g) { kt::bf16_ukernel_cases(g, *u, tiny, seed_of(n)); });
+        }
+    }
     kernels::configure(kernels::best_isa(), 0, 0, 0);
     // The int8 kernels, each alone against the portable one (qgemm_cases.cpp).
     for (const kernels::IsaRow& row : kernels::isa_table()) {

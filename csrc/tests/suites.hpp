@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "../arch/bukernel.hpp"
 #include "../arch/qukernel.hpp"
 #include "../arch/ukernel.hpp"
 #include "../core/engine.hpp"
@@ -43,6 +44,11 @@ void conv_cases(Group& grp, const kernels::Engine<T>* other, std::uint64_t seed)
 // otherwise, NaN reaching the same outputs.
 template <typename T>
 void helper_cases(Group& grp, kernels::Isa isa, std::uint64_t seed);
+
+// One bf16 micro-kernel through kernels::bgemm (default blocks, or tiny ones: MC = 2 MR, KC = 14,
+// NC = 2 NR), every edge tile, odd k, both C orientations and output types, against the portable
+// kernel and the float64 product (bf16_cases.cpp).
+void bf16_ukernel_cases(Group& grp, const kernels::BUkernel& u, bool tiny, std::uint64_t seed);
 
 // One int8 micro-kernel through kernels::qgemm: exact against int64 sums (int32 output) and bit
 // for bit against the portable kernel (every output mode) on every edge tile (m mod MR, n mod NR,

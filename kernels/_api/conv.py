@@ -16,6 +16,7 @@ from .. import _dispatch, _precision
 from .._arrays import result
 from .._dispatch import logger, operand, pick
 from .._threads import get_num_threads
+from . import bf16 as _bf16
 from . import conv_args as A
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -89,6 +90,7 @@ def conv2d(
     backend: Optional[str] = None,
     precision: Optional[str] = None,
     residual: Any = None,
+    out_dtype: Any = None,
 ) -> Any:
     """2-D convolution (cross-correlation, PyTorch semantics) with a fused per-channel epilogue:
     ``y = activation(scale * (conv2d(x, w) + bias) + shift + residual)``.
@@ -109,12 +111,14 @@ def conv2d(
     and out is a ValueError. float32 and float64 (and float16 on
     the cuda backend). precision: "exact" (default) or "tf32" (float32 on TF32 tensor cores
     where a backend has them).
+    bfloat16 x and w (cpu: explicit im2col into the bf16 GEMM; reference): bias, scale and shift
+    fp32, fp32 accumulation and epilogue, the result bf16 or, with ``out_dtype=np.float32``, fp32.
     """
     if precision is not None:
         with _precision.use("conv2d", precision):
             return conv2d(x, w, bias, stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout,
                           activation=activation, scale=scale, shift=shift, algorithm=algorithm, out=out, backend=backend,
-                          residual=residual)
+                          residual=residual, out_dtype=out_dtype)
     x0, out0 = x, out
     x, out = operand("conv2d", "x", x), operand("conv2d", "out", out)
     residual = None if residual is None else operand("conv2d", "residual", residual)
@@ -124,6 +128,13 @@ def conv2d(
     spec = A.make_spec("conv2d", stride, padding, dilation, groups, layout, activation)
     A.check_algorithm("conv2d", algorithm)
     shape = A.shape_of("conv2d", x.shape, w.shape, spec)
+    if _bf16.is_bf16(x) or _bf16.is_bf16(w):
+        be = getattr(fn, "__self__", None)
+        if hasattr(be, "conv2d_bf16"):
+            r = _conv2d_bf16("conv2d", be, x, w, (bias, scale, shift), spec, shape, algorithm, out, residual, out_dtype)
+            return out0 if out0 is not None and r is out else result(x0, r)
+    if out_dtype is not None:
+        _bf16.result_dtype("conv2d", x.dtype, out_dtype, widen=False)  # other calls: their own dtype only
     dt = _float_dtype("conv2d", x, w, _allowed(fn))
     vec = [_vector(fn, "conv2d", name, v, shape.k, dt) for name, v in (("bias", bias), ("scale", scale), ("shift", shift))]
     algo = _algorithm("conv2d", fn, algorithm, shape, spec, dt)
@@ -137,6 +148,23 @@ def conv2d(
         A.check_residual("conv2d", residual, dt, shape, spec.layout, out)
         r = fn(x, w, *vec, spec, shape, algo, out, residual)
     return out0 if out0 is not None and r is out else result(x0, r)
+
+
+def _conv2d_bf16(fn: str, be: Any, x: Any, w: Any, vectors, spec, shape, algorithm, out, residual, out_dtype):
+    """A bf16 convolution's checks (both bf16, fp32 vectors, the output dtype), then the backend's conv2d_bf16."""
+    _bf16.check_conv_operands(fn, x, w)
+    dt = _bf16.result_dtype(fn, x.dtype, out_dtype)
+    vec = _bf16.conv_vectors(fn, shape.k, vectors)
+    if out is not None:
+        A.check_out(fn, out, dt, shape, spec.layout, (("x", x), ("w", w)))
+    if residual is not None:
+        residual = _as_array(operand(fn, "residual", residual))
+        A.check_residual(fn, residual, dt, shape, spec.layout, out)
+    if out is None:
+        out = np.empty(shape.out_shape(spec.layout), dt)
+    if logger.isEnabledFor(10):
+        logger.debug("%s: bfloat16 on backend %r (asked for algorithm %r)", fn, be.name, algorithm)
+    return be.conv2d_bf16(x, w, *vec, spec, shape, algorithm, out, residual)
 
 
 def im2col(
@@ -225,6 +253,21 @@ class Conv2d:
         self._run.__self__.check_algorithm("Conv2d", algorithm)  # the plan's backend implements it
         if w.ndim != 4:
             raise ValueError(f"Conv2d: w must be 4-D (K, C/groups, R, S), got shape {w.shape}")
+        # bfloat16 weights on a backend with bf16 convolutions: the plan keeps a copy of w and the
+        # fp32 vectors, each call runs conv2d_bf16 (no prepacked bf16 weights yet).
+        self._bf16 = _bf16.is_bf16(w) and hasattr(self._run.__self__, "conv2d_bf16")
+        if self._bf16:
+            k = w.shape[0]
+            if k % self.spec.groups:
+                raise ValueError(f"Conv2d: groups={self.spec.groups} must divide the output channels ({k})")
+            self.weight_shape, self.dtype = tuple(w.shape), w.dtype
+            self._check_fixed_algorithm(w.shape[2], w.shape[3])
+            vec = _bf16.conv_vectors("Conv2d", k, (bias, scale, shift))
+            self._packed = (w.copy(), *vec)
+            self._arguments = ((self._packed[0], *(_copy(v) for v in vec)),
+                               dict(stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout,
+                                    activation=activation, algorithm=algorithm, backend=backend))
+            return
         if w.dtype not in _allowed(self._run):
             raise TypeError(f"Conv2d: w has dtype {w.dtype}; supported: {', '.join(d.name for d in _allowed(self._run))}")
         k = w.shape[0]
@@ -253,10 +296,17 @@ class Conv2d:
         if self.algorithm == "gemm" and not (r == s == 1 and sp.stride == (1, 1) and sp.padding in ((0, 0, 0, 0), "same")):
             raise ValueError("Conv2d: algorithm 'gemm' needs a 1x1 kernel, stride 1 and no padding")
 
-    def __call__(self, x: Any, out: Any = None, residual: Any = None) -> Any:
+    def __call__(self, x: Any, out: Any = None, residual: Any = None, out_dtype: Any = None) -> Any:
         x0, out0 = x, out
         x, out = _as_array(operand("Conv2d", "x", x), self._run), operand("Conv2d", "out", out)
         shape = A.shape_of("Conv2d", x.shape, self.weight_shape, self.spec)
+        if self._bf16:
+            w, *vec = self._packed
+            r = _conv2d_bf16("Conv2d", self._run.__self__, x, w, vec, self.spec, shape, self.algorithm, out, residual,
+                             out_dtype)
+            return out0 if out0 is not None and r is out else result(x0, r)
+        if out_dtype is not None:
+            _bf16.result_dtype("Conv2d", self.dtype, out_dtype, widen=False)
         if x.dtype != self.dtype:
             raise TypeError(f"Conv2d: x has dtype {x.dtype} but the plan's weights are {self.dtype}")
         algo = _algorithm("Conv2d", self._run, self.algorithm, shape, self.spec, self.dtype)

@@ -10,6 +10,7 @@ namespace kernels {
 extern const Ukernel<float> ukr_f32_avx2_16x6;
 extern const Ukernel<double> ukr_f64_avx2_8x6;
 extern const QUkernel ukr_s8_avx2_8x6;
+extern const BUkernel ukr_bf16_avx2_16x6;
 
 namespace avx2 {
 double fma_peak(bool f64, double seconds);  // fma_peak_fn (table.hpp)

@@ -10,6 +10,7 @@ namespace kernels {
 extern const Ukernel<float> ukr_f32_avx512_64x6, ukr_f32_avx512_32x12;
 extern const Ukernel<double> ukr_f64_avx512_32x6, ukr_f64_avx512_16x12;
 extern const QUkernel ukr_s8_avx512vnni_32x12;
+extern const BUkernel ukr_bf16_avx512bf16_32x12;
 
 // The helpers, each instantiated for float and double in its own file; their contracts are the
 // function types of table.hpp.
@@ -22,6 +23,7 @@ template <typename T>  // depthwise_pick_fn (depthwise_row.cpp)
 depthwise_row_fn<T> depthwise_row(const ConvGeom& g);
 double fma_peak(bool f64, double seconds);  // fma_peak_fn (fma_peak.cpp)
 double int8_peak(double seconds);  // vpdpbusd throughput, GOP/s (int8_peak.cpp)
+double bf16_peak(double seconds);  // vdpbf16ps throughput, GFLOP/s (ukr_bf16_avx512bf16_32x12.cpp)
 }  // namespace avx512
 
 }  // namespace kernels

@@ -10,6 +10,7 @@ from ..._extension import cpu_extension
 from ..._validation import as_input
 from ..base import Backend, promote_matmul
 from . import algorithms as _algorithms
+from . import bf16 as _bf16
 from . import quantized as _quantized
 
 _cpu, _reason = cpu_extension()  # loaded (and configured) by the first use of this backend, not by `import hpc_kernels`
@@ -66,6 +67,22 @@ class CpuBackend(Backend):
     # int8 (kernels/_api/quantized.py checks every argument and allocates out): the C++ int8 engine.
     def qgemm(self, a, b, q, residual, out):
         return _quantized.qgemm(_cpu, a, b, q, residual, out)
+
+    # bfloat16 (kernels/_api/bf16.py checks every argument and allocates the output): the C++ bf16
+    # engine; conv2d by explicit im2col, depthwise layers by their direct kernel ("auto"/"direct").
+    def gemm_bf16(self, a, b, source, alpha, beta, target):
+        return _bf16.gemm(_cpu, a, b, source, alpha, beta, target)
+
+    def matmul_bf16(self, a, b, out):
+        return _bf16.matmul(_cpu, a, b, out)
+
+    def conv2d_bf16(self, x, w, bias, scale, shift, spec, shape, algorithm, out, residual=None):
+        depthwise = spec.groups == shape.c == shape.k
+        if algorithm not in ("auto", "im2col") and not (algorithm == "direct" and depthwise):
+            raise ValueError(f"conv2d: bfloat16 runs algorithm 'im2col' on the cpu backend, and 'direct' for depthwise "
+                             f"layers (asked for {algorithm!r})")
+        direct = depthwise and algorithm != "im2col"
+        return _bf16.conv2d(_cpu, x, w, bias, scale, shift, spec, shape, out, residual, direct)
 
     def qconv2d(self, x, w, q, spec, shape, algorithm, out, residual=None):
         return _quantized.qconv2d(_cpu, x, w, q, spec, shape, algorithm, out, residual)

@@ -6,6 +6,7 @@ import numpy as np
 from ... import _validation as v
 from ..base import Backend, promote_matmul
 from . import algorithms as _algorithms
+from . import bf16 as _bf16
 from . import conv as _conv_numpy
 from . import quantized as _quantized
 
@@ -65,6 +66,17 @@ class ReferenceBackend(Backend):
 
     def conv2d_packed(self, packed, x, spec, shape, algorithm, out, residual=None):
         return self.conv2d(x, *packed, spec, shape, algorithm, out, residual)
+
+    # bfloat16 (kernels/_api/bf16.py checks every argument): float64 products, one final rounding.
+    def gemm_bf16(self, a, b, source, alpha, beta, target):
+        return _bf16.gemm(a, b, source, alpha, beta, target)
+
+    def matmul_bf16(self, a, b, out):
+        return _bf16.matmul(a, b, out)
+
+    def conv2d_bf16(self, x, w, bias, scale, shift, spec, shape, algorithm, out, residual=None):
+        self.check_algorithm("conv2d", algorithm)
+        return _bf16.conv2d(x, w, bias, scale, shift, spec, shape, out, residual)
 
     # int8 (kernels/_api/quantized.py checks every argument and allocates out): exact int64 NumPy.
     def qgemm(self, a, b, q, residual, out):

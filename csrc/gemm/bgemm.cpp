@@ -1,0 +1,136 @@
+// The bf16 GEMM: orientation, kernel choice, blocks and the five-loop driver with bf16 traits (bf16
+// pairs or fp32-widened panels, fp32 partial sums between k blocks, the bf16 store's epilogue).
+#include "bgemm.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "../arch/table.hpp"
+#include "../arch/uarch.hpp"
+#include "../core/cpu_info.hpp"
+#include "../core/engine.hpp"
+#include "../core/workspace.hpp"
+#include "driver.hpp"
+
+namespace kernels {
+
+namespace {
+
+// E: the packed element, uint16_t (bf16 pairs, kunit 2) or float (widened, kunit 1).
+template <typename E>
+struct BTraits {
+    using PA = E;
+    using PB = E;
+    using Cand = BCandidate;
+    using Tiles = BTiles;
+    static constexpr int kUnit = sizeof(E) == 2 ? 2 : 1;
+    static dim_t kpad(dim_t kc) { return round_up(kc, kUnit); }
+    static KERNELS_INLINE void tile(const BTiles& g, const BUkernel& u, dim_t kc, const E* a, const E* b, bool first_k,
+                                    bool last_k, dim_t i, dim_t j, dim_t mr, dim_t nr) {
+        u.kernel(kpad(kc) / kUnit, a, b, g, i, j, mr, nr, first_k, last_k);
+    }
+};
+
+template <typename E>
+struct StridedBfA {
+    static constexpr bool prepacked = false;
+    const std::uint16_t* a;
+    inc_t rs, cs;
+    void pack(const BUkernel& u, dim_t i0, dim_t mc, dim_t p0, dim_t kc, E* dst) const {
+        u.pack_a(mc, kc, a + i0 * rs + p0 * cs, rs, cs, dst);
+    }
+};
+template <typename E>
+struct StridedBfB {
+    static constexpr bool prepacked = false;
+    const std::uint16_t* b;
+    inc_t rs, cs;
+    void pack(const BUkernel& u, dim_t j0, dim_t nc, dim_t p0, dim_t kc, E* dst) const {
+        u.pack_b(kc, nc, b + p0 * rs + j0 * cs, rs, cs, dst);
+    }
+};
+
+// bf16 blocks: the x86 rule's cache shares with 2-byte elements (4 when widened: derive_blocking
+// gets the packed size); KC up to 2048 k steps so that reductions up to 2048 finish in one block
+// and write C once, without fp32 partial sums.
+constexpr BlockRule kBlocksBf16 = {/*kc_l1_div*/ 2, /*mc_l2_div*/ 4, /*nc_l3_div*/ 4, /*kc_min*/ 128,
+                                   /*kc_max*/ 2048, /*mc_max*/ 1024, /*nc_min*/ 512, /*nc_max*/ 4096};
+
+int useful_bthreads(dim_t m, dim_t n, dim_t k, const BUkernel& u, int nthreads) {
+#ifndef _OPENMP
+    (void)m, (void)n, (void)k, (void)u, (void)nthreads;
+    return 1;
+#else
+    if (nthreads <= 1) return 1;
+    // ~2x the float engine's work per thread (2e5 FMAs): a vdpbf16ps lane does 2 products.
+    const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+    const double tiles = static_cast<double>(ceil_div(m, u.mr) * ceil_div(n, u.nr));
+    const double cap = std::min(macs / 4.0e5, tiles);
+    return cap < 2.0 ? 1 : static_cast<int>(std::min<double>(cap, nthreads));
+#endif
+}
+
+// C := ep(beta * C) when A and B take no part (k == 0 or alpha == 0), rounded once.
+void scale_only(const BGemmArgs& g) {
+    const bool epi = g.ep.active();
+    for (dim_t j = 0; j < g.n; ++j)
+        for (dim_t i = 0; i < g.m; ++i) {
+            const inc_t off = i * g.rs_c + j * g.cs_c;
+            float v = 0.0f;
+            if (g.beta != 0.0f)
+                v = g.beta * (g.c_bf16 ? bf16_to_f32(static_cast<std::uint16_t*>(g.c)[off]) : static_cast<float*>(g.c)[off]);
+            if (epi) v = g.ep.apply(v, i, j);
+            if (g.c_bf16) static_cast<std::uint16_t*>(g.c)[off] = f32_to_bf16(v);
+            else static_cast<float*>(g.c)[off] = v;
+        }
+}
+
+template <typename E>
+void run(const BTiles& t, const BGemmArgs& g, const BCandidate& cand, int nt) {
+    run_blocked_t<BTraits<E>>(t, StridedBfA<E>{g.a, g.rs_a, g.cs_a}, StridedBfB<E>{g.b, g.rs_b, g.cs_b}, cand, nt);
+}
+
+}  // namespace
+
+BCandidate bcandidate() {
+    const BUkernel& u = select_bukernel(isa_cap());
+    const dim_t es = u.kunit == 2 ? 2 : 4;
+    Blocking blk = derive_blocking(u.mr, u.nr, es, cache_sizes(), kBlocksBf16);
+    const Engine<float>& e = engine<float>();
+    const Blocking& f = e.cands.front().blk;
+    if (e.origin.mc != "derived") blk.mc = std::max(u.mr, f.mc / u.mr * u.mr);
+    if (e.origin.kc != "derived") blk.kc = f.kc;
+    if (e.origin.nc != "derived") blk.nc = std::max(u.nr, f.nc / u.nr * u.nr);
+    blk.kc = std::max<dim_t>(2, round_up(blk.kc, 2));  // whole pairs in every block but the last
+    return {&u, blk, host_uarch().grid_stream_weight};
+}
+
+void bgemm(const BGemmArgs& in, const BCandidate& cand, int nthreads) {
+    BGemmArgs g = in;
+    if (g.m <= 0 || g.n <= 0) return;
+    if (g.k <= 0 || g.alpha == 0.0f) return scale_only(g);  // BLAS: A and B are not referenced
+    // Unit-stride C along the kernels' i: for row-major C compute C^T = B^T A^T (no copy). A
+    // single row or column of C (a depthwise group's output channel) instead puts its long side
+    // along i, whatever the strides: i is what the kernels vectorise (MR = 32 lanes, NR = 12).
+    const bool swap = g.m == 1 ? g.n > 1 : g.n != 1 && std::llabs(g.cs_c) < std::llabs(g.rs_c);
+    if (swap) {
+        std::swap(g.m, g.n);
+        std::swap(g.a, g.b);
+        const inc_t ra = g.rs_a, ca = g.cs_a;
+        g.rs_a = g.cs_b, g.cs_a = g.rs_b;
+        g.rs_b = ca, g.cs_b = ra;
+        std::swap(g.rs_c, g.cs_c);
+        g.ep = g.ep.transposed();
+    }
+    const BUkernel& u = *cand.ukr;
+    BTiles t{g.m, g.n, g.k, g.alpha, g.beta, g.c, g.rs_c, g.cs_c, g.c_bf16, nullptr, 0, g.ep};
+    if (g.k > cand.blk.kc) {  // several k blocks: fp32 partial sums between them
+        t.part = static_cast<float*>(workspace(static_cast<std::size_t>(g.m * g.n) * sizeof(float), Slot::reorder));
+        t.ld_p = g.m;
+    }
+    const int nt = useful_bthreads(g.m, g.n, g.k, u, nthreads);
+    if (u.kunit == 2) run<std::uint16_t>(t, g, cand, nt);
+    else run<float>(t, g, cand, nt);
+}
+
+}  // namespace kernels

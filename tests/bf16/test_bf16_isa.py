@@ -1,0 +1,40 @@
+"""KERNELS_CPU_ISA caps select the bf16 kernel of that ISA (a fresh process each: the variable is
+read at import), and each computes an exact small-integer product; the default picks vdpbf16ps
+exactly where the CPU reports AVX512-BF16 (/proc/cpuinfo's avx512_bf16)."""
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from _helpers import ISAS, python_code
+
+CODE = (
+    "import numpy as np, ml_dtypes, hpc_kernels as hk\n"
+    "from hpc_kernels import _cpu\n"
+    "bf = ml_dtypes.bfloat16\n"
+    "a = (np.arange(35 * 19) % 7 - 3).reshape(35, 19).astype(bf)\n"
+    "b = (np.arange(19 * 14) % 5 - 2).reshape(19, 14).astype(bf)\n"
+    "r = hk.gemm(a, b, out_dtype=np.float32)\n"
+    "assert (r == a.astype(np.float64) @ b.astype(np.float64)).all()\n"
+    "print(_cpu.binfo()['ukernel'])\n"
+)
+KERNEL = {"avx2": "ukr_bf16_avx2_16x6", "generic": "ukr_bf16_generic_8x4"}
+
+
+@pytest.mark.parametrize("isa", [i for i in ISAS if i in KERNEL])
+def test_isa_cap_selects_its_bf16_kernel(isa):
+    r = python_code(CODE, {"KERNELS_CPU_ISA": isa})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == KERNEL[isa]
+
+
+def test_default_uses_vdpbf16ps_where_the_cpu_has_it():
+    if "avx512" not in ISAS:
+        pytest.skip("no AVX-512 here")
+    cpuinfo = pathlib.Path("/proc/cpuinfo")
+    flags = cpuinfo.read_text() if cpuinfo.exists() else ""
+    r = python_code(CODE)
+    assert r.returncode == 0, r.stderr
+    want = "ukr_bf16_avx512bf16_32x12" if " avx512_bf16" in flags else "ukr_bf16_avx2_16x6"
+    assert r.stdout.strip().splitlines()[-1] == want
