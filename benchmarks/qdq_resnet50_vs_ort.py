@@ -21,7 +21,14 @@ import numpy as np
 
 
 def _quantize(fp32_path: str, qdq_path: str, samples: int, seed: int) -> None:
+    """onnxruntime's recommended flow: quant_pre_process (shape inference, BatchNormalization folded
+    into the convolutions by its graph optimizer), then quantize_static in the QDQ format."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    pre = qdq_path + ".pre.onnx"
+    quant_pre_process(fp32_path, pre)
+    fp32_path = pre
 
     class Reader(CalibrationDataReader):
         def __init__(self):
