@@ -51,6 +51,8 @@ py::array qconv2d_entry(const py::array& x, const py::array& w, const py::array&
     if (out.ndim() != 4 || out.shape(0) != g.n || out.shape(1) != g.k || out.shape(2) != g.ho() || out.shape(3) != g.wo())
         throw py::value_error("qconv2d: out has the wrong shape");
     const QOut O = q_output(out, mode, fn);
+    py_checks::require_no_overlap(out, x, fn, "out", "x");
+    py_checks::require_no_overlap(out, w, fn, "out", "w");
     QVectors V = q_vectors(g.k, w_zp, bias, mult, fn);
     a.x = reinterpret_cast<const std::uint8_t*>(X.p), a.xs = strides4(x, fn, "x"), a.x_signed = X.is_signed;
     a.w = W.p, a.w_unsigned = W.is_unsigned;

@@ -46,6 +46,8 @@ inline QOut q_output(const py::array& out, const std::string& mode, const char* 
     else if (mode == "quant" && kind == 'i' && sz == 1) m = QMode::s8;
     else throw py::type_error(std::string(fn) + ": out's dtype does not match the output mode '" + mode + "'");
     py_checks::require_writable_output(out, fn, "out");
+    // As every entry: no element of out twice (a broadcast view would race and drop results).
+    if (py_checks::self_overlapping(out, fn, "out")) throw py::value_error(std::string(fn) + ": out has overlapping elements");
     return {static_cast<char*>(const_cast<void*>(out.data())), m, static_cast<dim_t>(sz)};
 }
 

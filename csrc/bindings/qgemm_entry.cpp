@@ -37,6 +37,8 @@ py::array qgemm_entry(const py::array& a, const py::array& b, const py::array& o
             throw py::value_error("qgemm: a, b and out must have the same batch shape");
     const QOperand A = q_operand(a, fn, "a"), B = q_operand(b, fn, "b");
     QOut O = q_output(out, mode, fn);
+    py_checks::require_no_overlap(out, a, fn, "out", "a");
+    py_checks::require_no_overlap(out, b, fn, "out", "b");
     QVectors V = q_vectors(N, b_zp, bias, mult, fn);
     std::optional<py::array> res;
     std::vector<inc_t> rst;

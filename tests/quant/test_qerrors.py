@@ -115,3 +115,27 @@ def test_plan_errors(qengine):
         plan(X.astype(np.float32))
     with pytest.raises(ValueError, match="QConv2d: give both x_scale and w_scale"):
         plan(X, x_scale=0.1)  # a scale for x alone: the plan has no w_scale
+
+
+def test_cpu_entries_recheck_the_output():
+    """The C++ entries re-check out themselves (a direct hpc_kernels._cpu call skips the Python
+    checks): out overlapping an input, or itself, is a ValueError, never a silent race."""
+    from hpc_kernels._extension import cpu_extension
+
+    cpu = cpu_extension()[0]
+    if cpu is None:
+        pytest.skip("the cpu backend is not built")
+    zp = np.zeros(4, np.int32)
+    buf = np.zeros(64, np.int32)
+    a = buf.view(np.uint8)[:16].reshape(4, 4)
+    b = np.zeros((4, 4), np.int8)
+    with pytest.raises(ValueError, match="share|overlap"):
+        cpu.qgemm(a, b, buf[:16].reshape(4, 4), 0, zp, None, "int32", None, 1.0, 0.0, "", 0, None)
+    with pytest.raises(ValueError, match="overlapping"):
+        cpu.qgemm(np.zeros((4, 4), np.uint8), b, np.lib.stride_tricks.as_strided(np.zeros(4, np.int32), (4, 4), (0, 4)), 0, zp, None,
+                  "int32", None, 1.0, 0.0, "", 0, None)
+    x = np.zeros((1, 4, 3, 3), np.uint8)
+    w = np.zeros((4, 4, 1, 1), np.int8)
+    with pytest.raises(ValueError, match="share|overlap"):
+        cpu.qconv2d(x, w, x.view(np.uint8), (1, 1), (0, 0, 0, 0), (1, 1), 1, 0, zp, None, "quant",
+                    np.ones(4, np.float32), 1.0, 255.0, "", 0, None)
