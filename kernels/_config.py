@@ -20,6 +20,7 @@ ENV_VARS = {
     "KERNELS_CACHE_DIR": "directory of the tuning store (tuning.json) and numba's kernel cache; default: the platform's user cache dir",
     "KERNELS_OPENCL_DEVICE": "opencl device: 'platform:device' indices or a name substring; default PYOPENCL_CTX, else the first GPU/accelerator, else a CPU, that builds a probe program",
     "KERNELS_OPENCL_BINARY": "opencl: load the FPGA-form program from this precompiled binary (clCreateProgramWithBinary) instead of source",
+    "KERNELS_CONV_BAND_BYTES": "per-thread budget in bytes of the row bands in which an hpc_kernels.onnx conv chain runs consecutive NHWC layers whose intermediates outgrow it (0: never banded); default half the L2",
     "KERNELS_ONNX_CHAIN": "0 runs each convolution of an hpc_kernels.onnx session as its own node (default 1: consecutive ones as one C++ call, FusedConvChain)",
     "KERNELS_TASK_CUS": "computing units the PyCOMPSs task versions (hpc_kernels.workflow.compss) ask for; default 1",
 }
@@ -52,6 +53,7 @@ class Config:
     opencl_device: Optional[str]
     opencl_binary: Optional[str]
     task_cus: int
+    conv_band_bytes: Optional[int]
 
 
 def read() -> Config:
@@ -68,6 +70,7 @@ def read() -> Config:
         opencl_device=os.environ.get("KERNELS_OPENCL_DEVICE", "").strip() or None,
         opencl_binary=os.environ.get("KERNELS_OPENCL_BINARY", "").strip() or None,
         task_cus=_int("KERNELS_TASK_CUS") or 1,
+        conv_band_bytes=_int("KERNELS_CONV_BAND_BYTES"),
     )
 
 

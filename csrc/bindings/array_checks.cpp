@@ -139,11 +139,15 @@ void require_writable_output(const py::array& out, const char* fn, const char* a
                               "pass an array where every element has its own memory");
 }
 
+bool extents_overlap(const py::array& a, const py::array& b) {
+    const auto [a0, a1] = extent(a);
+    const auto [b0, b1] = extent(b);
+    return a0 < b1 && b0 < a1;
+}
+
 void require_no_overlap(const py::array& out, const py::array& other, const char* fn,
                         const char* out_name, const char* other_name) {
-    const auto [o0, o1] = extent(out);
-    const auto [x0, x1] = extent(other);
-    if (o0 < x1 && x0 < o1)
+    if (extents_overlap(out, other))
         throw py::value_error(std::string(fn) + ": " + out_name + " shares memory with " +
                               other_name + "; the output must not overlap an input");
 }

@@ -34,6 +34,8 @@ void require_writable_output(const py::array& out, const char* fn, const char* a
 // (at most 2^22 elements) the sorted byte offsets; larger arrays that fail the cheap test raise
 // ValueError. The Python backends' check (kernels/_validation.py) applies the same rule.
 bool self_overlapping(const py::array& x, const char* fn, const char* arg);
+// The byte ranges spanned by a and b intersect (what require_no_overlap refuses).
+bool extents_overlap(const py::array& a, const py::array& b);
 void require_no_overlap(const py::array& out, const py::array& other, const char* fn,
                         const char* out_name, const char* other_name);
 std::string shape_str(const py::array& x);

@@ -8,7 +8,6 @@
 #include <pybind11/stl.h>
 
 #include <array>
-#include <chrono>
 #include <limits>
 #include <memory>
 #include <stdexcept>
@@ -23,8 +22,16 @@
 #include "../core/engine.hpp"
 #include "../core/threads.hpp"
 #include "array_checks.hpp"
+#include "conv_plan.hpp"
 
 namespace kernels {
+
+// Logical (n, c, h, w) element strides of a 4-D array in the given layout.
+Strides4 strides4(const py::array& a, bool nhwc, const char* name) {
+    inc_t st[4];
+    py_checks::element_strides(a, st, "conv2d", name);
+    return nhwc ? Strides4{st[0], st[3], st[1], st[2]} : Strides4{st[0], st[1], st[2], st[3]};
+}
 
 namespace {
 
@@ -87,13 +94,6 @@ bool parse_layout(const std::string& s) {
     if (s == "NCHW") return false;
     if (s == "NHWC") return true;
     fail("layout must be 'NCHW' or 'NHWC', got '" + s + "'");
-}
-
-// Logical (n, c, h, w) element strides of a 4-D array in the given layout.
-Strides4 strides4(const py::array& a, bool nhwc, const char* name) {
-    inc_t st[4];
-    py_checks::element_strides(a, st, "conv2d", name);
-    return nhwc ? Strides4{st[0], st[3], st[1], st[2]} : Strides4{st[0], st[1], st[2], st[3]};
 }
 
 void require_4d(const py::array& a, const char* name, const char* what) {
@@ -256,16 +256,6 @@ ConvAlgo effective_algo(ConvAlgo algo, const ConvGeom& g, const Strides4& xs) {
     return algo;
 }
 
-// A Conv2d plan's weights: a contiguous copy, the folded epilogue, and the packed panels.
-struct ConvWeights {
-    Dtype dt;
-    py::array w;  // owned, contiguous K x Cg x R x S
-    dim_t k, cg, r, s, groups;
-    bool nhwc;
-    std::shared_ptr<const void> folded;  // FoldedEpilogue<T>
-    std::shared_ptr<const void> packed;  // PackedWeights<T>, looked up by micro-kernel at each call
-};
-
 template <typename T>
 void run(const ConvGeom& g, const py::array& x, const T* w, const Epilogue<T>& ep, const py::array& out,
          const py::object& residual, ConvAlgo algo, const PackedWeights<T>* pw) {
@@ -353,64 +343,18 @@ ConvWeights make_weights(const py::array& w, const py::object& bias, const py::o
 }
 
 template <typename T>
-void run_packed(const ConvWeights& cw, const ConvGeom& g, const py::array& x, const py::array& out,
-                const py::object& residual, ConvAlgo algo) {
+void run_packed(const ConvWeights& cw, const PackedCall& c) {
     const auto* f = static_cast<const FoldedEpilogue<T>*>(cw.folded.get());
     // Panels depend only on the micro-kernel, so they stay valid across hpc_kernels.configure(): a
     // kernel configured since the plan was built gets its own panels on first use (PackedWeights::find).
     const auto* pw = static_cast<const PackedWeights<T>*>(cw.packed.get());
-    run<T>(g, x, static_cast<const T*>(cw.w.data()), f->view(), out, residual, algo, pw);
+    run<T>(c.g, c.x, static_cast<const T*>(cw.w.data()), f->view(), c.out, c.residual, c.algo, pw);
 }
 
 void conv2d_packed_entry(const ConvWeights& cw, const py::array& x, const py::array& out, const py::object& stride_obj,
                          const py::object& pad_obj, const py::object& dil_obj, const std::string& algorithm,
                          const py::object& residual) {
-    const ConvAlgo algo = parse_algo(algorithm);
-    const Pair stride = ints_arg<2>(stride_obj, "conv2d", "stride"), dil = ints_arg<2>(dil_obj, "conv2d", "dilation");
-    const Quad pad = ints_arg<4>(pad_obj, "conv2d", "padding");
-    const Dtype dt = py_checks::dtype_of(x, "conv2d", "x");
-    py_checks::require_same_dtype(dt, cw.dt, "conv2d", "x", "the plan's weights");
-    const ConvGeom g = make_geom(x, cw.k, cw.cg, cw.r, cw.s, cw.groups, cw.nhwc, stride, pad, dil, "conv2d");
-    check_out(out, dt, g, algo, x);
-    const py::array x2 = py_checks::aligned_input(x);
-    const py::object r = residual_input(residual, dt, g, algo, out);
-    if (dt == Dtype::f32) run_packed<float>(cw, g, x2, out, r, algo);
-    else run_packed<double>(cw, g, x2, out, r, algo);
-}
-
-// A sequence of packed convolutions in one call (the ONNX runtime's chains of FusedConv nodes):
-// step i is the tuple (weights, x index, out index, residual index or -1, stride, padding,
-// dilation, algorithm) into `arrays`. Each step is exactly conv2d_packed (every array re-checked);
-// what the chain saves is the Python between the steps, whose code and objects the convolutions
-// evict from the caches (measured 20-50 us per small op inside MobileNetV2, 2.5 us alone).
-// Returns each step's seconds (steady clock), for the session's profile.
-std::vector<double> conv2d_chain_entry(const py::list& steps, const py::list& arrays) {
-    std::vector<double> seconds;
-    seconds.reserve(steps.size());
-    const auto n_arrays = static_cast<py::ssize_t>(arrays.size());
-    // Never converted (a converted out would be a temporary copy): NumPy arrays only, as noconvert().
-    auto array_at = [&](const py::handle& index, const char* what) -> py::array {
-        const auto i = index.cast<py::ssize_t>();
-        if (i < 0 || i >= n_arrays)
-            throw py::value_error(std::string("conv2d_chain: ") + what + " index " + std::to_string(i) + " is not in [0, " +
-                                  std::to_string(n_arrays) + ")");
-        const py::handle a = arrays[static_cast<std::size_t>(i)];
-        if (!py::isinstance<py::array>(a))
-            throw py::type_error(std::string("conv2d_chain: ") + what + " must be a NumPy array, got " +
-                                 std::string(py::str(py::type::handle_of(a).attr("__name__"))));
-        return py::reinterpret_borrow<py::array>(a);
-    };
-    for (const py::handle step : steps) {
-        const auto t = py::reinterpret_borrow<py::tuple>(step);
-        if (t.size() != 8) throw py::value_error("conv2d_chain: each step is (weights, x, out, residual, stride, padding, dilation, algorithm)");
-        const auto& cw = t[0].cast<const ConvWeights&>();
-        const py::array x = array_at(t[1], "x"), out = array_at(t[2], "out");
-        const py::object res = t[3].cast<py::ssize_t>() < 0 ? py::object(py::none()) : py::object(array_at(t[3], "residual"));
-        const auto t0 = std::chrono::steady_clock::now();
-        conv2d_packed_entry(cw, x, out, t[4], t[5], t[6], t[7].cast<std::string>(), res);
-        seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    return seconds;
+    run_packed_call(cw, check_packed_call(cw, x, out, stride_obj, pad_obj, dil_obj, algorithm, residual));
 }
 
 template <typename T>
@@ -488,6 +432,46 @@ std::size_t packed_bytes(const ConvWeights& cw) {
 
 }  // namespace
 
+PackedCall check_packed_call(const ConvWeights& cw, const py::array& x, const py::array& out, const py::object& stride_obj,
+                             const py::object& pad_obj, const py::object& dil_obj, const std::string& algorithm,
+                             const py::object& residual) {
+    ConvAlgo algo = parse_algo(algorithm);
+    const Pair stride = ints_arg<2>(stride_obj, "conv2d", "stride"), dil = ints_arg<2>(dil_obj, "conv2d", "dilation");
+    const Quad pad = ints_arg<4>(pad_obj, "conv2d", "padding");
+    const Dtype dt = py_checks::dtype_of(x, "conv2d", "x");
+    py_checks::require_same_dtype(dt, cw.dt, "conv2d", "x", "the plan's weights");
+    const ConvGeom g = make_geom(x, cw.k, cw.cg, cw.r, cw.s, cw.groups, cw.nhwc, stride, pad, dil, "conv2d");
+    check_out(out, dt, g, algo, x);
+    const py::array x2 = py_checks::aligned_input(x);
+    const py::object r = residual_input(residual, dt, g, algo, out);
+    algo = effective_algo(algo, g, strides4(x2, g.nhwc, "x"));
+    return PackedCall{g, algo, x2, out, r};
+}
+
+void run_packed_call(const ConvWeights& cw, const PackedCall& call) {
+    if (cw.dt == Dtype::f32) run_packed<float>(cw, call);
+    else run_packed<double>(cw, call);
+}
+
+template <typename T>
+BandStep<T> band_step(const ConvWeights& cw, const PackedCall& c) {
+    BandStep<T> st{};
+    st.g = c.g;
+    st.algo = c.algo;
+    st.w = static_cast<const T*>(cw.w.data());
+    st.pw = static_cast<const PackedWeights<T>*>(cw.packed.get());
+    st.ep = static_cast<const FoldedEpilogue<T>*>(cw.folded.get())->view();
+    if (!c.residual.is_none()) {
+        const auto r = py::reinterpret_borrow<py::array>(c.residual);
+        st.r = static_cast<const T*>(r.data());
+        st.rs = strides4(r, c.g.nhwc, "residual");
+    }
+    return st;
+}
+
+template BandStep<float> band_step<float>(const ConvWeights&, const PackedCall&);
+template BandStep<double> band_step<double>(const ConvWeights&, const PackedCall&);
+
 void register_conv(py::module_& m) {
     py::class_<ConvWeights>(m, "ConvWeights", "Conv2d weights: a private copy, packed for the engine's micro-kernels")
         .def(py::init(&make_weights), py::arg("w").noconvert(), py::arg("bias"), py::arg("scale"),
@@ -510,9 +494,6 @@ void register_conv(py::module_& m) {
           py::arg("out").noconvert(), py::arg("stride"), py::arg("padding"), py::arg("dilation"),
           py::arg("algorithm"), py::arg("residual") = py::none(),
           "conv2d with a ConvWeights plan's packed weights and epilogue (and a residual)");
-    m.def("conv2d_chain", &conv2d_chain_entry, py::arg("steps"), py::arg("arrays"),
-          "conv2d_packed for each step (weights, x, out, residual or -1, stride, padding, dilation, algorithm) "
-          "into arrays; returns each step's seconds");
     m.def("im2col", &im2col_entry, py::arg("x").noconvert(), py::arg("kernel_size"), py::arg("stride"),
           py::arg("padding"), py::arg("dilation"), py::arg("layout"));
     m.def("conv2d_workspace", &workspace_entry, py::arg("x_shape"), py::arg("w_shape"), py::arg("stride"),

@@ -170,6 +170,7 @@ PYBIND11_MODULE(_cpu, m) {
     m.def("fma_peak", &fma_peak_entry, py::arg("dtype") = "float32", py::arg("seconds") = 0.2,
           "single-thread FMA throughput in GFLOP/s (the roofline ceiling per core)");
     register_conv(m);
+    register_conv_chain(m);
     register_pool(m);
     m.def("ukernels", &list_ukernels);
     m.def("run_ukernel", &run_ukernel, py::arg("name"), py::arg("k"), py::arg("alpha"),

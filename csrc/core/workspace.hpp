@@ -8,9 +8,10 @@ namespace kernels {
 // Independent per-thread buffers: packing (the blocked driver), scratch (the im2col lowered
 // matrix, depthwise padded planes, direct convolution's tap tables) and reorder (NCHW layers run
 // in NHWC: the reordered input and output, conv/nchw_reorder.hpp) and residual (a convolution's
-// residual copied when it is y itself, conv/conv.cpp), which are alive at the same time.
-enum class Slot : int { packing = 0, scratch = 1, reorder = 2, residual = 3 };
-constexpr int kSlots = 4;
+// residual copied when it is y itself, conv/conv.cpp), which are alive at the same time, and band
+// (the intermediate rows of banded layers, conv/conv_band.hpp, alive around the others' calls).
+enum class Slot : int { packing = 0, scratch = 1, reorder = 2, residual = 3, band = 4 };
+constexpr int kSlots = 5;
 
 // A buffer of at least `bytes`, valid until the next call for the same slot from the same thread.
 // Reused across calls so mid-size products do not pay mmap + page faults every time.

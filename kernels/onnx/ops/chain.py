@@ -13,6 +13,11 @@ is reused once its last reader has run, never by a step that still reads it. Eac
 kernel is the FusedConv kernel (kernels/onnx/ops/fused.py); where one of them cannot be a C++
 step for the shapes met (another dtype, a broadcasting residual), the chain runs them one by one
 in Python with the same buffers.
+
+In C++, consecutive NHWC steps that each read only the step before (expand, depthwise, project)
+run in row bands when an intermediate of one image is larger than KERNELS_CONV_BAND_BYTES (default
+half the L2): csrc/conv/conv_band.hpp. Their intermediates are then never written whole, and the
+profile gives the banded run's time under its last node (the others show 0).
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ... import _config
 from .._ir import HPC_DOMAIN, Node
 from .._registry import BuildContext, Kernel, register, unsupported
 from .fused import fused_conv
@@ -151,7 +157,8 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
         if p.steps is not None and all(type(a) is np.ndarray for a in inputs):
             from ...backends.cpu import _cpu
 
-            ws.sub_times = list(zip(names, _cpu.conv2d_chain(p.steps, operands)))
+            band = _config.config.conv_band_bytes
+            ws.sub_times = list(zip(names, _cpu.conv2d_chain(p.steps, operands, -1 if band is None else band)))
         else:
             for j, (x, r) in enumerate(refs):
                 args = [operands[x], None, None, operands[r] if r >= 0 else None]

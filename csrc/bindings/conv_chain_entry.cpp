@@ -1,0 +1,156 @@
+// hpc_kernels._cpu.conv2d_chain: a sequence of packed convolutions in one call (the ONNX runtime's
+// chains of FusedConv nodes), runs of them banded where their intermediates outgrow L2.
+//
+// Step i is the tuple (weights, x index, out index, residual index or -1, stride, padding,
+// dilation, algorithm) into `arrays`. Each step is checked exactly as conv2d_packed checks it, just
+// before it runs (its x may be an earlier step's out). What a chain saves is the Python between the
+// steps, whose code and objects the convolutions evict from the caches (measured 20-50 us per small
+// op inside MobileNetV2, 2.5 us alone). Where consecutive NHWC steps each read only the step before
+// (an inverted-residual block: expand, depthwise, project) and an intermediate of one image is
+// larger than the band budget (band_bytes; KERNELS_CONV_BAND_BYTES through the Python layer), they
+// run banded (conv/conv_band.hpp): their intermediate arrays are then not written at all (no other
+// step reads them).
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "../core/cpu_info.hpp"
+#include "../core/engine.hpp"
+#include "../core/threads.hpp"
+#include "conv_entry.hpp"
+#include "conv_plan.hpp"
+
+namespace kernels {
+
+namespace {
+
+struct StepRefs {
+    const ConvWeights* cw;
+    py::tuple args;              // stride, padding, dilation, algorithm at 4..7
+    py::ssize_t xi, oi, ri;      // indices into arrays (ri < 0: no residual)
+};
+
+// Band budget per thread in bytes: the caller's (0: never band), or when negative half the core's
+// L2, where a band's intermediates stay while the next layer reads them.
+std::size_t band_budget(long long requested) {
+    if (requested >= 0) return static_cast<std::size_t>(requested);
+    const std::size_t l2 = cache_sizes().l2;
+    return (l2 ? l2 : (1u << 20)) / 2;
+}
+
+// Runs steps [j, k] banded (validated calls `calls`, all of dtype T).
+template <typename T>
+void run_banded(const std::vector<const ConvWeights*>& cws, const std::vector<PackedCall>& calls, std::size_t budget) {
+    std::vector<BandStep<T>> steps;
+    steps.reserve(calls.size());
+    for (std::size_t i = 0; i < calls.size(); ++i) steps.push_back(band_step<T>(*cws[i], calls[i]));
+    const PackedCall& first = calls.front();
+    const PackedCall& last = calls.back();
+    const T* x = static_cast<const T*>(first.x.data());
+    const Strides4 xs = strides4(first.x, true, "x");
+    T* y = static_cast<T*>(const_cast<void*>(last.out.data()));
+    const Strides4 ys = strides4(last.out, true, "out");
+    const int nt = num_threads();  // the calling thread's ICV
+    const Engine<T>& e = engine<T>();
+    py::gil_scoped_release nogil;
+    conv_band_chain<T>(steps, x, xs, y, ys, e, nt, budget);
+}
+
+std::vector<double> conv2d_chain_entry(const py::list& steps_obj, const py::list& arrays, long long band_bytes) {
+    const auto n_arrays = static_cast<py::ssize_t>(arrays.size());
+    // Never converted (a converted out would be a temporary copy): NumPy arrays only, as noconvert().
+    auto array_at = [&](py::ssize_t i, const char* what) -> py::array {
+        if (i < 0 || i >= n_arrays)
+            throw py::value_error(std::string("conv2d_chain: ") + what + " index " + std::to_string(i) + " is not in [0, " +
+                                  std::to_string(n_arrays) + ")");
+        const py::handle a = arrays[static_cast<std::size_t>(i)];
+        if (!py::isinstance<py::array>(a))
+            throw py::type_error(std::string("conv2d_chain: ") + what + " must be a NumPy array, got " +
+                                 std::string(py::str(py::type::handle_of(a).attr("__name__"))));
+        return py::reinterpret_borrow<py::array>(a);
+    };
+    std::vector<StepRefs> refs;
+    refs.reserve(steps_obj.size());
+    for (const py::handle step : steps_obj) {
+        const auto t = py::reinterpret_borrow<py::tuple>(step);
+        if (t.size() != 8) throw py::value_error("conv2d_chain: each step is (weights, x, out, residual, stride, padding, dilation, algorithm)");
+        refs.push_back(StepRefs{&t[0].cast<const ConvWeights&>(), t, t[1].cast<py::ssize_t>(), t[2].cast<py::ssize_t>(),
+                                t[3].cast<py::ssize_t>()});
+    }
+    const std::size_t n = refs.size();
+    // How many steps read each array (as x or residual): an intermediate read once is private to
+    // the step after it.
+    std::vector<int> reads(static_cast<std::size_t>(std::max<py::ssize_t>(n_arrays, 0)), 0);
+    for (const StepRefs& s : refs)
+        for (const py::ssize_t i : {s.xi, s.ri})
+            if (i >= 0 && i < n_arrays) ++reads[static_cast<std::size_t>(i)];
+    auto check = [&](std::size_t i) {
+        const StepRefs& s = refs[i];
+        const py::object res = s.ri < 0 ? py::object(py::none()) : py::object(array_at(s.ri, "residual"));
+        return check_packed_call(*s.cw, array_at(s.xi, "x"), array_at(s.oi, "out"), s.args[4], s.args[5], s.args[6],
+                                 s.args[7].cast<std::string>(), res);
+    };
+    const std::size_t budget = band_budget(band_bytes);
+    std::vector<double> seconds(n, 0.0);
+    for (std::size_t j = 0; j < n;) {
+        const auto t0 = std::chrono::steady_clock::now();
+        std::vector<PackedCall> calls{check(j)};
+        std::vector<const ConvWeights*> cws{refs[j].cw};
+        // Extend a banded run while the next step reads only this one's output, which nothing
+        // else reads, and every step is a band layer of one dtype.
+        std::size_t largest = 0;  // bytes of the largest intermediate of one image
+        if (budget > 0 && band_step_ok(calls[0].g, calls[0].algo)) {
+            for (std::size_t k = j + 1; k < n; ++k) {
+                const StepRefs& prev = refs[k - 1];
+                const StepRefs& s = refs[k];
+                if (s.xi != prev.oi || reads[static_cast<std::size_t>(prev.oi)] != 1 || s.cw->dt != refs[j].cw->dt) break;
+                bool inside = false;  // a residual made inside the run is never materialised
+                for (std::size_t q = j; q < k; ++q) inside = inside || refs[q].oi == s.ri;
+                if (inside) break;
+                PackedCall c = check(k);
+                if (!band_step_ok(c.g, c.algo)) break;
+                const std::size_t elem = s.cw->dt == py_checks::Dtype::f32 ? sizeof(float) : sizeof(double);
+                largest = std::max(largest, static_cast<std::size_t>(c.g.c * c.g.h * c.g.w) * elem);
+                calls.push_back(std::move(c));
+                cws.push_back(s.cw);
+            }
+        }
+        // The run's output must not overlap what it reads while it writes (its first input and the
+        // residuals): run step by step, each step's reads are done before the next one writes.
+        bool banded = calls.size() > 1 && largest > budget;
+        for (std::size_t q = 0; banded && q < calls.size(); ++q) {
+            const py::array& out = calls.back().out;
+            if (q == 0 && py_checks::extents_overlap(out, calls[0].x)) banded = false;
+            if (!calls[q].residual.is_none() &&
+                py_checks::extents_overlap(out, py::reinterpret_borrow<py::array>(calls[q].residual)))
+                banded = false;
+        }
+        if (banded) {
+            if (refs[j].cw->dt == py_checks::Dtype::f32) run_banded<float>(cws, calls, budget);
+            else run_banded<double>(cws, calls, budget);
+            // The run's time is reported under its last step (its intermediates ran inside it).
+            j += calls.size();
+            seconds[j - 1] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            continue;
+        }
+        run_packed_call(*refs[j].cw, calls[0]);
+        seconds[j] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        ++j;
+    }
+    return seconds;
+}
+
+}  // namespace
+
+void register_conv_chain(py::module_& m) {
+    m.def("conv2d_chain", &conv2d_chain_entry, py::arg("steps"), py::arg("arrays"), py::arg("band_bytes") = -1,
+          "conv2d_packed for each step (weights, x, out, residual or -1, stride, padding, dilation, algorithm) "
+          "into arrays; runs of NHWC steps, each reading only the previous step's output, banded where an "
+          "intermediate of one image outgrows band_bytes (< 0: half the L2; 0: never), their intermediates "
+          "then not written; returns each step's seconds (a banded run's under its last step)");
+}
+
+}  // namespace kernels
