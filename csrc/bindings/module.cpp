@@ -12,6 +12,7 @@
 #include "conv_entry.hpp"
 #include "gemm_entry.hpp"
 #include "pool_entry.hpp"
+#include "qops_entry.hpp"
 #include "bgemm_entry.hpp"
 #include "qgemm_entry.hpp"
 #include "ukernel_entry.hpp"
@@ -171,6 +172,7 @@ PYBIND11_MODULE(_cpu, m) {
           "single-thread FMA throughput in GFLOP/s (the roofline ceiling per core)");
     register_conv(m);
     register_pool(m);
+    register_qops(m);
     m.def("ukernels", &list_ukernels);
     m.def("run_ukernel", &run_ukernel, py::arg("name"), py::arg("k"), py::arg("alpha"),
           py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("beta"),
