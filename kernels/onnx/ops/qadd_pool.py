@@ -140,7 +140,14 @@ def qglobal_average_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             raise ValueError(f"{node.describe()}: expects a 4-D input, got shape {x.shape}")
         axes = (2, 3) if layout == "NCHW" else (1, 2)
         n = x.shape[axes[0]] * x.shape[axes[1]]
-        acc = x.sum(axis=axes, keepdims=True, dtype=np.int64) - int(zx) * n
+        # int32 sums while 8-bit values cannot overflow them (half the time of int64's); NHWC as
+        # one reduction over the pixel axis of an (N, H*W, C) view.
+        acc_dt = np.int32 if n < 2 ** 23 else np.int64
+        if layout == "NHWC" and x.flags.c_contiguous:
+            acc = x.reshape(x.shape[0], n, x.shape[3]).sum(axis=1, dtype=acc_dt).reshape(x.shape[0], 1, 1, x.shape[3])
+        else:
+            acc = x.sum(axis=axes, keepdims=True, dtype=acc_dt)
+        acc = acc.astype(np.int64) - int(zx) * n
         s = _F32(_F32(sx) / _F32(_F32(sy) * _F32(n)))
         u = np.rint(acc.astype(_F32) * s) + _F32(int(zy))
         info = np.iinfo(zy.dtype)
