@@ -13,6 +13,7 @@
 #include "gemm_entry.hpp"
 #include "pool_entry.hpp"
 #include "qops_entry.hpp"
+#include "bf16_lower_entry.hpp"
 #include "bgemm_entry.hpp"
 #include "qgemm_entry.hpp"
 #include "ukernel_entry.hpp"
@@ -173,6 +174,7 @@ PYBIND11_MODULE(_cpu, m) {
     register_conv(m);
     register_pool(m);
     register_qops(m);
+    register_bf16_lower(m);
     m.def("ukernels", &list_ukernels);
     m.def("run_ukernel", &run_ukernel, py::arg("name"), py::arg("k"), py::arg("alpha"),
           py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("beta"),

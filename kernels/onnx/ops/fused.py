@@ -47,6 +47,7 @@ def fused_conv(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     bf16 = _bf16_type() if ctx.precision == "bf16" and w.dtype == np.float32 else None
     if bf16 is not None:
         w = w.astype(bf16)
+        to_bf16 = _rounder(ctx.backend, bf16)
     bias_name = node.inputs[2] if len(node.inputs) > 2 else ""
     b = ctx.constant(bias_name)
     if bias_name and b is None:
@@ -134,7 +135,7 @@ def fused_conv(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             raise TypeError(f"{node.describe()}: X must be float32 (the bf16 session's activations), got {x.dtype}")
         pad, shape = geometry(x.shape)
         res = inputs[3] if has_res else None
-        xb = x.astype(bf16)
+        xb = to_bf16(x, ws)
         if res is None or (_EPILOGUE_RESIDUAL and tuple(res.shape) == shape and res.dtype == np.float32):
             out = ws.output(0, shape, np.float32)
             plan_for(pad, epilogue_act)(xb, out=out, residual=res, out_dtype=np.float32)
@@ -253,19 +254,39 @@ def _bf16_type() -> np.dtype:
     return bf16_dtype()
 
 
+def _rounder(backend, bf16: np.dtype):
+    """to_bf16(x, ws): float32 x rounded to bf16 (nearest, ties to even), in a scratch buffer of the
+    run. The cpu backend's C++ pass (_cpu.round_bf16: 56x56x64, 0.15 -> 0.04 ms against ml_dtypes' astype), else astype."""
+    ext = None
+    if backend in (None, "cpu"):
+        from ..._extension import cpu_extension
+
+        ext = getattr(cpu_extension()[0], "round_bf16", None)
+
+    def to_bf16(x: np.ndarray, ws) -> np.ndarray:
+        if ext is None or type(x) is not np.ndarray:
+            return x.astype(bf16)
+        x = np.ascontiguousarray(x)
+        bits = ws.scratch(x.shape, np.uint16)
+        ext(x, bits)
+        return bits.view(bf16)
+
+    return to_bf16
+
+
 def _gemm_bf16(node: Node, bkn, bias, alpha: float, ta: bool, act: str, backend) -> Kernel:
     """FusedGemm with precision="bf16": B (K, N) already bf16; A rounded to bf16 per call; the product
     accumulated and written in fp32, then C and Relu in fp32 as the fp32 kernel adds them."""
     import hpc_kernels
 
     kdim, n = bkn.shape
-    bf16 = bkn.dtype
+    to_bf16 = _rounder(backend, bkn.dtype)
 
     def run(inputs, ws):
         a = inputs[0]
         if a.dtype != np.float32 or a.ndim != 2:
             raise ValueError(f"{node.describe()}: A must be a 2-D float32 array, got {a.dtype} {a.shape}")
-        a = (a.T if ta else a).astype(bf16)
+        a = to_bf16(a.T if ta else a, ws)
         if a.shape[1] != kdim:
             raise ValueError(f"{node.describe()}: A has {a.shape[1]} columns (after transA) but B has {kdim} rows")
         out = ws.output(0, (a.shape[0], n), np.float32)
