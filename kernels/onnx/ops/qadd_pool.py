@@ -70,7 +70,8 @@ def qadd_table(sa, za, sb, zb, sc, zc, dtype) -> np.ndarray:
 @register("QAdd", since=1, domain=HPC_DOMAIN)
 def qadd(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     """On the cpu backend, operands of one shape: _cpu.qadd, the formula in float32 vectors (one
-    pass, ~0.1 ns per element against the table lookup's ~2.6). Otherwise the two 8-bit operands
+    pass; 56x56x256 uint8, 1 thread, warm: 0.048 ms against the table lookup's 0.164; QDQ
+    ResNet-50's 16 Adds: 2.3-2.8 -> ~0.8 ms per run in the session profile). Otherwise the two 8-bit operands
     take 65536 values at most: the formula is evaluated once per parameter set into a table and
     each run looks the pairs up: 4 integer passes instead of 10 float64 ones."""
     check_attrs(node, opset, ())
