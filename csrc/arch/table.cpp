@@ -121,6 +121,8 @@ constexpr IsaBuild kAvx2Build = {
     &ukr_s8_avx2_8x6,
     nullptr,
     &ukr_bf16_avx2_16x6,  // widened to fp32 while packing, then the fp32 kernel
+    nullptr,
+    &avx2::qadd,
 };
 constexpr const IsaBuild* kAvx2 = &kAvx2Build;
 #else
@@ -138,6 +140,7 @@ constexpr IsaBuild kAvx512Build = {
     &avx512::int8_peak,
     &ukr_bf16_avx512bf16_32x12,  // only where the CPU has AVX512-BF16 (its own check), else avx2's
     &avx512::bf16_peak,
+    &avx512::qadd,
 };
 constexpr const IsaBuild* kAvx512 = &kAvx512Build;
 #else
@@ -276,6 +279,16 @@ const BUkernel& select_bukernel(Isa cap) {
         return *r.build->bf16;
     }
     return ukr_bf16_generic_8x4;  // unreachable: generic has one and always runs
+}
+
+qadd_fn select_qadd(Isa cap, Isa* isa) {
+    for (const IsaRow& r : kTable) {
+        if (static_cast<int>(r.isa) > static_cast<int>(cap) || !r.build || !r.build->qadd || !r.cpu_runs()) continue;
+        *isa = r.isa;
+        return r.build->qadd;
+    }
+    *isa = Isa::generic;
+    return nullptr;
 }
 
 double best_fma_peak(bool f64, double seconds) {

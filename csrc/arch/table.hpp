@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,12 @@ using depthwise_row_fn = void (*)(const ConvGeom& g, const ConvIO<T>& io, const 
 template <typename T>
 using depthwise_pick_fn = depthwise_row_fn<T> (*)(const ConvGeom& g);
 
+// The QAdd formula (onnxruntime's QLinearAdd, ops/qadd.hpp) over n byte pairs: out[i] =
+// saturate(round_half_even(fma(a[i], ra, fma(b[i], rb, k)))), the bytes read as int8 (is_signed)
+// or uint8. Every ISA's helper gives the portable loop's bytes exactly (the same float32 FMAs).
+using qadd_fn = void (*)(const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* out, dim_t n, bool is_signed,
+                         float ra, float rb, float k);
+
 // Single-thread FMA throughput in GFLOP/s with the ISA's vectors, measured for about `seconds`.
 using fma_peak_fn = double (*)(bool f64, double seconds);
 
@@ -71,6 +78,7 @@ struct IsaBuild {
     // single-thread peak probe in GFLOP/s (nullptr: none).
     const BUkernel* bf16 = nullptr;
     double (*bf16_peak)(double seconds) = nullptr;
+    qadd_fn qadd = nullptr;  // nullptr: the next row's (the portable loop at the end)
 };
 
 template <typename T>
@@ -129,5 +137,8 @@ double best_int8_peak(double seconds);
 double best_bf16_peak(double seconds);
 // The bf16 kernel of the best ISA <= cap that this CPU runs (generic always qualifies).
 const BUkernel& select_bukernel(Isa cap);
+// The QAdd helper of the best ISA <= cap that this CPU runs and that has one, and that ISA; nullptr
+// (and *isa = generic) where none has: the caller runs its portable loop.
+qadd_fn select_qadd(Isa cap, Isa* isa);
 
 }  // namespace kernels

@@ -12,6 +12,8 @@
 #include "conv_entry.hpp"
 #include "gemm_entry.hpp"
 #include "pool_entry.hpp"
+#include "qops_entry.hpp"
+#include "bf16_lower_entry.hpp"
 #include "bgemm_entry.hpp"
 #include "qgemm_entry.hpp"
 #include "ukernel_entry.hpp"
@@ -172,6 +174,8 @@ PYBIND11_MODULE(_cpu, m) {
     register_conv(m);
     register_conv_chain(m);
     register_pool(m);
+    register_qops(m);
+    register_bf16_lower(m);
     m.def("ukernels", &list_ukernels);
     m.def("run_ukernel", &run_ukernel, py::arg("name"), py::arg("k"), py::arg("alpha"),
           py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("beta"),

@@ -8,6 +8,7 @@
 #include <pybind11/stl.h>
 
 #include <array>
+#include <cstdint>
 #include <utility>
 #include <string>
 
@@ -54,21 +55,37 @@ void require_range(const char* fn, const char* name, dim_t v, dim_t lo) {
 
 // x, out: dtypes equal, 4-D, out writable and apart from x; (N, C) and, for windows, Ho/Wo
 // checked against the geometry (at most ceil mode's size). Returns x's (possibly copied) array.
+// The element types of the pooling entries: float32/float64, and for max_pool2d and relayout the
+// one-byte integers (quantized tensors).
+enum class PoolDt { f32, f64, u8, i8 };
+
+PoolDt pool_dtype(const py::array& x, const char* fn, const char* name, bool bytes_ok) {
+    const char kind = x.dtype().kind();
+    if (bytes_ok && x.itemsize() == 1 && (kind == 'u' || kind == 'i')) return kind == 'u' ? PoolDt::u8 : PoolDt::i8;
+    try {
+        return py_checks::dtype_of(x, fn, name) == Dtype::f32 ? PoolDt::f32 : PoolDt::f64;
+    } catch (const py::type_error&) {
+        if (!bytes_ok) throw;
+        throw py::type_error(std::string(fn) + ": " + name + " must have dtype float32, float64, uint8 or int8, got " +
+                             std::string(py::str(x.dtype())));
+    }
+}
+
 struct Checked {
     py::array x;
-    Dtype dt;
+    PoolDt dt;
     bool nhwc;
     dim_t n, c, h, w, ho, wo;
 };
 
-Checked check_arrays(const py::array& x, const py::array& out, const std::string& layout, const char* fn) {
+Checked check_arrays(const py::array& x, const py::array& out, const std::string& layout, const char* fn,
+                     bool bytes_ok = false) {
     Checked k{};
     k.nhwc = parse_layout(layout, fn);
-    k.dt = py_checks::dtype_of(x, fn, "x");
-    const Dtype dout = py_checks::dtype_of(out, fn, "out");
-    if (dout != k.dt)
-        throw py::type_error(std::string(fn) + ": out has dtype " + py_checks::dtype_name(dout) + " but x is " +
-                             py_checks::dtype_name(k.dt) + "; outputs are never cast");
+    k.dt = pool_dtype(x, fn, "x", bytes_ok);
+    if (pool_dtype(out, fn, "out", bytes_ok) != k.dt)
+        throw py::type_error(std::string(fn) + ": out has dtype " + std::string(py::str(out.dtype())) + " but x is " +
+                             std::string(py::str(x.dtype())) + "; outputs are never cast");
     require_4d(x, fn, "x", k.nhwc);
     require_4d(out, fn, "out", k.nhwc);
     const int ca = k.nhwc ? 3 : 1, ha = k.nhwc ? 1 : 2, wa = k.nhwc ? 2 : 3;
@@ -120,10 +137,16 @@ void run_pool(const Checked& k, const py::array& out, PoolKind kind, const Pair&
 void max_pool2d_entry(const py::array& x, const py::array& out, const Pair& ks, const Pair& st, const Quad& pad,
                       const Pair& dil, const std::string& layout) {
     constexpr const char* fn = "max_pool2d";
-    const Checked k = check_arrays(x, out, layout, fn);
+    const Checked k = check_arrays(x, out, layout, fn, /*bytes_ok*/ true);
     check_window(fn, k, ks, st, pad, dil);
-    if (k.dt == Dtype::f32) run_pool<float>(k, out, PoolKind::max, ks, st, pad, dil, fn);
-    else run_pool<double>(k, out, PoolKind::max, ks, st, pad, dil, fn);
+    // Windows never read padding (an all-padding window gives the type's lowest value), so for the
+    // integer types padding acts as their minimum, as onnxruntime's uint8/int8 MaxPool pads.
+    switch (k.dt) {
+        case PoolDt::f32: run_pool<float>(k, out, PoolKind::max, ks, st, pad, dil, fn); break;
+        case PoolDt::f64: run_pool<double>(k, out, PoolKind::max, ks, st, pad, dil, fn); break;
+        case PoolDt::u8: run_pool<std::uint8_t>(k, out, PoolKind::max, ks, st, pad, dil, fn); break;
+        case PoolDt::i8: run_pool<std::int8_t>(k, out, PoolKind::max, ks, st, pad, dil, fn); break;
+    }
 }
 
 void avg_pool2d_entry(const py::array& x, const py::array& out, const Pair& ks, const Pair& st, const Quad& pad,
@@ -137,7 +160,7 @@ void avg_pool2d_entry(const py::array& x, const py::array& out, const Pair& ks, 
     if (pad[0] >= ks[0] || pad[1] >= ks[0] || pad[2] >= ks[1] || pad[3] >= ks[1])
         fail(fn, "padding must be smaller than the kernel");
     const PoolKind kind = count_include_pad ? PoolKind::avg_include_pad : PoolKind::avg;
-    if (k.dt == Dtype::f32) run_pool<float>(k, out, kind, ks, st, pad, dil, fn);
+    if (k.dt == PoolDt::f32) run_pool<float>(k, out, kind, ks, st, pad, dil, fn);
     else run_pool<double>(k, out, kind, ks, st, pad, dil, fn);
 }
 
@@ -156,7 +179,7 @@ void global_avg_pool_entry(const py::array& x, const py::array& out, const std::
     constexpr const char* fn = "global_avg_pool";
     const Checked k = check_arrays(x, out, layout, fn);
     if (k.ho != 1 || k.wo != 1) fail(fn, "out must be 1x1 spatially, got shape " + py_checks::shape_str(out));
-    if (k.dt == Dtype::f32) run_global<float>(k, out);
+    if (k.dt == PoolDt::f32) run_global<float>(k, out);
     else run_global<double>(k, out);
 }
 
@@ -164,10 +187,10 @@ void global_avg_pool_entry(const py::array& x, const py::array& out, const std::
 void relayout_entry(const py::array& x, const py::array& out, const std::string& to) {
     constexpr const char* fn = "relayout";
     const bool to_nhwc_ = parse_layout(to, fn);
-    const Dtype dt = py_checks::dtype_of(x, fn, "x");
-    if (py_checks::dtype_of(out, fn, "out") != dt)
-        throw py::type_error(std::string(fn) + ": out has dtype " + py_checks::dtype_name(py_checks::dtype_of(out, fn, "out")) +
-                             " but x is " + py_checks::dtype_name(dt) + "; outputs are never cast");
+    const PoolDt dt = pool_dtype(x, fn, "x", /*bytes_ok*/ true);
+    if (pool_dtype(out, fn, "out", true) != dt)
+        throw py::type_error(std::string(fn) + ": out has dtype " + std::string(py::str(out.dtype())) + " but x is " +
+                             std::string(py::str(x.dtype())) + "; outputs are never cast");
     require_4d(x, fn, "x", !to_nhwc_);
     require_4d(out, fn, "out", to_nhwc_);
     // Logical (n, c, h, w) of x in its own layout, and the shape out must have.
@@ -195,8 +218,9 @@ void relayout_entry(const py::array& x, const py::array& out, const std::string&
         if (to_nhwc_) to_nhwc<T>(xp, s, n, c, h, w, yp, nt);
         else to_nchw<T>(xp, s, n, c, h, w, yp, nt);
     };
-    if (dt == Dtype::f32) run(float{});
-    else run(double{});
+    if (dt == PoolDt::f32) run(float{});
+    else if (dt == PoolDt::f64) run(double{});
+    else run(std::uint8_t{});  // uint8 and int8: byte copies
 }
 
 // a, b, out: one-byte arrays (uint8 or int8) of one shape, C-contiguous, out writable and apart from
@@ -238,7 +262,8 @@ void register_pool(py::module_& m) {
           "x NCHW -> out NHWC (to='NHWC') or x NHWC -> out NCHW (to='NCHW'); out C-contiguous");
     m.def("max_pool2d", &max_pool2d_entry, py::arg("x").noconvert(), py::arg("out").noconvert(), py::arg("kernel"),
           py::arg("stride"), py::arg("padding"), py::arg("dilation"), py::arg("layout"),
-          "MaxPool into out (its spatial size chosen by the caller); padding (top, bottom, left, right)");
+          "MaxPool into out (its spatial size chosen by the caller); padding (top, bottom, left, right); float32, "
+          "float64, uint8 or int8");
     m.def("avg_pool2d", &avg_pool2d_entry, py::arg("x").noconvert(), py::arg("out").noconvert(), py::arg("kernel"),
           py::arg("stride"), py::arg("padding"), py::arg("count_include_pad"), py::arg("layout"),
           "AveragePool into out; count_include_pad as onnxruntime (the window clipped to the padded input)");

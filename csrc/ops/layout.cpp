@@ -6,6 +6,8 @@
 // tiled copy reads and writes each line once.
 #include "layout.hpp"
 
+#include <cstdint>
+
 #include <algorithm>
 
 #include "../arch/clones.hpp"
@@ -95,5 +97,10 @@ template void to_nhwc<float>(const float*, const inc_t (&)[4], dim_t, dim_t, dim
 template void to_nhwc<double>(const double*, const inc_t (&)[4], dim_t, dim_t, dim_t, dim_t, double*, int);
 template void to_nchw<float>(const float*, const inc_t (&)[4], dim_t, dim_t, dim_t, dim_t, float*, int);
 template void to_nchw<double>(const double*, const inc_t (&)[4], dim_t, dim_t, dim_t, dim_t, double*, int);
+// One-byte elements (uint8 and int8 alike: a copy moves bytes): a QDQ model's quantized input.
+template void to_nhwc<std::uint8_t>(const std::uint8_t*, const inc_t (&)[4], dim_t, dim_t, dim_t, dim_t, std::uint8_t*,
+                                    int);
+template void to_nchw<std::uint8_t>(const std::uint8_t*, const inc_t (&)[4], dim_t, dim_t, dim_t, dim_t, std::uint8_t*,
+                                    int);
 
 }  // namespace kernels

@@ -10,7 +10,9 @@
 #include "pool.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "../arch/clones.hpp"
@@ -92,7 +94,8 @@ KERNELS_CLONES void channel_row(const PoolGeom& g, PoolKind kind, const T* xn, c
                 if (is_max) max_into(y, xp, g.c);
                 else add_into(y, xp, g.c);
             }
-        if (!is_max) scale(y, g.c, T(1) / static_cast<T>(ch * avg_count(ws, g.kw, g.w, g.pr, inc)));
+        if constexpr (std::is_floating_point_v<T>)  // the integer types pool max only
+            if (!is_max) scale(y, g.c, T(1) / static_cast<T>(ch * avg_count(ws, g.kw, g.w, g.pr, inc)));
     }
 }
 
@@ -127,7 +130,8 @@ KERNELS_CLONES void channel_row_separable(const PoolGeom& g, PoolKind kind, cons
             if (is_max) max_into(y, tp, g.c);
             else add_into(y, tp, g.c);
         }
-        if (!is_max) scale(y, g.c, T(1) / static_cast<T>(ch * avg_count(ws, g.kw, g.w, g.pr, inc)));
+        if constexpr (std::is_floating_point_v<T>)  // the integer types pool max only
+            if (!is_max) scale(y, g.c, T(1) / static_cast<T>(ch * avg_count(ws, g.kw, g.w, g.pr, inc)));
     }
 }
 
@@ -333,6 +337,11 @@ void global_avg_pool(dim_t n, dim_t c, dim_t h, dim_t w, const T* x, const PoolS
 
 template void pool2d<float>(const PoolGeom&, PoolKind, const float*, const PoolStrides&, float*, const PoolStrides&, int);
 template void pool2d<double>(const PoolGeom&, PoolKind, const double*, const PoolStrides&, double*, const PoolStrides&, int);
+// MaxPool of quantized tensors (the QDQ pass's DQ -> MaxPool -> Q with one scale and zero point).
+template void pool2d<std::uint8_t>(const PoolGeom&, PoolKind, const std::uint8_t*, const PoolStrides&, std::uint8_t*,
+                                   const PoolStrides&, int);
+template void pool2d<std::int8_t>(const PoolGeom&, PoolKind, const std::int8_t*, const PoolStrides&, std::int8_t*,
+                                  const PoolStrides&, int);
 template void global_avg_pool<float>(dim_t, dim_t, dim_t, dim_t, const float*, const PoolStrides&, float*,
                                      const PoolStrides&, int);
 template void global_avg_pool<double>(dim_t, dim_t, dim_t, dim_t, const double*, const PoolStrides&, double*,

@@ -26,6 +26,7 @@ enum class PoolKind {
     avg_include_pad,  // sum / the window clipped to the padded input (onnxruntime's count_include_pad)
 };
 
+// T: float, double; uint8_t and int8_t for PoolKind::max only.
 template <typename T>
 void pool2d(const PoolGeom& g, PoolKind kind, const T* x, const PoolStrides& xs, T* y, const PoolStrides& ys, int nt);
 

@@ -263,7 +263,13 @@ class Conv2d:
             self.weight_shape, self.dtype = tuple(w.shape), w.dtype
             self._check_fixed_algorithm(w.shape[2], w.shape[3])
             vec = _bf16.conv_vectors("Conv2d", k, (bias, scale, shift))
-            self._packed = (w.copy(), *vec)
+            if self.spec.layout == "NHWC" and self.spec.groups == 1:
+                # Kept (K, C, R, S) as a view of (R, S, C, K) memory: the GEMM's B for NHWC lowering,
+                # which the backend then reads without transposing the weights on every call.
+                wk = np.ascontiguousarray(w.transpose(2, 3, 1, 0)).transpose(3, 2, 0, 1)
+            else:
+                wk = w.copy()
+            self._packed = (wk, *vec)
             self._arguments = ((self._packed[0], *(_copy(v) for v in vec)),
                                dict(stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout,
                                     activation=activation, algorithm=algorithm, backend=backend))

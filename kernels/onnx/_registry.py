@@ -59,6 +59,9 @@ class BuildContext:
     # Constant inputs the node being built has taken into forms of its own (packed weights): its
     # kernel gets None for them, and the session frees a constant no kernel reads at run time.
     consumed: Set[str] = field(default_factory=set)
+    # The session's precision option: "fp32", or "bf16" (FusedConv/FusedGemm with float32 weights
+    # run on the bf16 kernels: weights rounded once here, activations at each call; fp32 outputs).
+    precision: str = "fp32"
 
     def consume(self, *names: str) -> None:
         """Declares that the kernel being built never reads these constant inputs at run time."""

@@ -14,6 +14,7 @@ from ._fold import fold_constants
 from ._ir import Graph, ValueInfo
 from ._load import load_proto, to_graph
 from ._memory import Arena, Liveness, Workspace, _root
+from ._precision import check_precision
 from ._passes import chain_convs, compile_graph, fuse_pool_flatten, runs_on_cpu
 from ._registry import BuildContext, lookup
 from ._reports import ModelMetadata, NodeArg, Profile, type_string
@@ -29,11 +30,13 @@ def _dims_match(declared: Optional[tuple], actual: tuple) -> bool:
 
 
 class InferenceSession:
-    """``InferenceSession(model, backend=None, threads=None, layout="auto")``: model is a path,
-    bytes or an onnx.ModelProto. ``run(output_names, input_feed)`` as onnxruntime's."""
+    """``InferenceSession(model, backend=None, threads=None, layout="auto", precision="fp32")``:
+    model is a path, bytes or an onnx.ModelProto. ``run(output_names, input_feed)`` as
+    onnxruntime's. precision="bf16" runs the convolutions and GEMMs of a float32 model on the
+    bfloat16 kernels (cpu and reference backends; kernels/onnx/_precision.py)."""
 
     def __init__(self, model: Any, *, backend: Optional[str] = None, threads: Optional[int] = None,
-                 layout: str = "auto", providers: Any = None, sess_options: Any = None) -> None:
+                 layout: str = "auto", precision: str = "fp32", providers: Any = None, sess_options: Any = None) -> None:
         if backend is not None and backend not in _BACKENDS:
             raise ValueError(f"backend must be None or one of {', '.join(_BACKENDS)}, got {backend!r}")
         if layout not in _LAYOUTS:
@@ -43,6 +46,7 @@ class InferenceSession:
 
             if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= max_threads():
                 raise ValueError(f"threads must be None or an integer in [1, {max_threads()}], got {threads!r}")
+        self._precision = check_precision(precision, backend)
         self._backend, self._threads = backend, threads
         proto = load_proto(model)
         # Only the metadata is kept: the proto holds every weight, which the kernels own in their
@@ -54,7 +58,9 @@ class InferenceSession:
         del proto
         graph = fold_constants(graph, backend=backend, threads=threads)
         graph = compile_graph(graph, backend=backend, layout=layout)
-        if os.environ.get("KERNELS_ONNX_CHAIN", "1") != "0" and (runs_on_cpu(backend) or backend in ("opencl", "cuda")):
+        # (Not in bf16: a chain is one fp32 C++ call; each bf16 FusedConv runs its own bf16 plan.)
+        if os.environ.get("KERNELS_ONNX_CHAIN", "1") != "0" and self._precision == "fp32" and (
+                runs_on_cpu(backend) or backend in ("opencl", "cuda")):
             # cpu: one C++ call per chain of convolutions; opencl/cuda: the values between them
             # stay on the device (_passes/chain_convs.py, ops/chain.py)
             graph = chain_convs(graph)
@@ -63,7 +69,7 @@ class InferenceSession:
         self._graph: Graph = graph
         known = dict(graph.value_info)
         known.update({v.name: v for v in graph.inputs})
-        ctx = BuildContext(backend, threads, dict(graph.initializers), graph.opset, known)
+        ctx = BuildContext(backend, threads, dict(graph.initializers), graph.opset, known, precision=self._precision)
         self._kernels = []
         # Per node, the inputs its kernel reads at run time (None: a constant it took into a form
         # of its own at build, such as a convolution's packed weights).

@@ -14,6 +14,8 @@ extern const BUkernel ukr_bf16_avx2_16x6;
 
 namespace avx2 {
 double fma_peak(bool f64, double seconds);  // fma_peak_fn (table.hpp)
+void qadd(const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* out, dim_t n, bool is_signed, float ra, float rb,
+          float k);  // qadd_fn (qadd.cpp)
 }  // namespace avx2
 
 }  // namespace kernels

@@ -24,6 +24,8 @@ depthwise_row_fn<T> depthwise_row(const ConvGeom& g);
 double fma_peak(bool f64, double seconds);  // fma_peak_fn (fma_peak.cpp)
 double int8_peak(double seconds);  // vpdpbusd throughput, GOP/s (int8_peak.cpp)
 double bf16_peak(double seconds);  // vdpbf16ps throughput, GFLOP/s (ukr_bf16_avx512bf16_32x12.cpp)
+void qadd(const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* out, dim_t n, bool is_signed, float ra, float rb,
+          float k);  // qadd_fn (qadd.cpp)
 }  // namespace avx512
 
 }  // namespace kernels

@@ -11,6 +11,8 @@ Patterns (domain ai.onnx; every value inside a pattern has no reader outside it,
   DQ(A), DQ(B) -> MatMul | Gemm(C = DQ(bias)) [-> Relu | Clip] [-> Q]                            => QGemm
   DQ(a), DQ(b) -> Add -> Q (one 8-bit type)                                                      => QAdd
   DQ(x) -> GlobalAveragePool -> Q (one 8-bit type, 4-D)                                         => QGlobalAveragePool
+  DQ(x) -> MaxPool | Flatten | Reshape | Squeeze | Unsqueeze | Transpose -> Q, the Q with the DQ's
+    scale (> 0) and zero point                                                                  => that op on x
   DynamicQuantizeLinear -> ConvInteger | MatMulInteger -> Cast -> Mul(x_scale * w_scale)
     [-> Add(bias)] [-> Relu]  (quantize_dynamic's form)                                          => QConv | QGemm (float)
 With the Q the output is requantized (the Q's type); without it it is float32 ("float" mode). The
@@ -40,6 +42,8 @@ from .fuse_conv import _activation
 _CONV_ATTRS = {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"}
 _INT8 = (np.dtype(np.uint8), np.dtype(np.int8))
 _F32 = np.dtype(np.float32)
+# Ops that commute with a positive-scale DQ/Q pair: max (monotonic) and pure data movement.
+_PASS_THROUGH = {"MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose"}
 
 
 def fuse_qdq(graph: Graph) -> Graph:
@@ -71,6 +75,8 @@ class _Fuser:
                 self.add(n)
             elif n.op_type == "GlobalAveragePool":
                 self.global_average_pool(n)
+            elif n.op_type in _PASS_THROUGH:
+                self.pass_through(n)
             elif n.op_type in ("ConvInteger", "MatMulInteger"):
                 self.dynamic(n)
         if self.replace:
@@ -274,6 +280,29 @@ class _Fuser:
         c = (self.scalar(q.inputs[1], constant(self.g, q.inputs[1])), self.scalar(q.inputs[2], constant(self.g, q.inputs[2])))
         node = Node("QGlobalAveragePool", list(x) + list(c), [q.outputs[0]], name=n.name or q.outputs[0], domain=HPC_DOMAIN)
         self.replace[id(n)], self.replace[id(q)] = None, node
+
+    def pass_through(self, n: Node) -> None:
+        """DQ(x) -> op -> Q with the DQ's scale and zero point (equal values, one 8-bit type): the op
+        on x itself. Exact: Q(DQ(v)) == v for every 8-bit v (|v - zp| * s / s rounds back to v - zp),
+        data movement keeps the values, and with s > 0 DQ is increasing, so a max of dequantized
+        values is the dequantized max; MaxPool's padding is never read (the integer pool's empty
+        window gives the type's lowest value, the float one's saturates to it). onnxruntime's QDQ
+        transformer drops the same pairs. Only MaxPool's Y (no Indices output)."""
+        if len(n.outputs) != 1 or not n.inputs or not n.inputs[0]:
+            return
+        x = self.activation_in(n.inputs[0])
+        q = self.output_q(n.outputs[0])
+        if x is None or q is None or len(q.inputs) < 3 or not q.inputs[2]:
+            return
+        s_in, z_in = constant(self.g, x[1]), constant(self.g, x[2])
+        s_out, z_out = constant(self.g, q.inputs[1]), constant(self.g, q.inputs[2])
+        if z_in.dtype != z_out.dtype or int(z_in.reshape(())) != int(z_out.reshape(())):
+            return
+        s = np.float32(s_in.reshape(()))
+        if s != np.float32(s_out.reshape(())) or not (np.isfinite(s) and s > 0):
+            return
+        node = Node(n.op_type, [x[0]] + list(n.inputs[1:]), [q.outputs[0]], dict(n.attrs), name=n.name or q.outputs[0])
+        self.replace[id(n)], self.replace[id(q)] = None, node  # at the Q's place: every input is ready there
 
     def dynamic(self, n: Node) -> None:
         """quantize_dynamic's DynamicQuantizeLinear -> ConvInteger | MatMulInteger -> Cast(float) ->

@@ -10,11 +10,12 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_BYTES = (np.dtype(np.uint8), np.dtype(np.int8))  # MaxPool only (quantized tensors)
 
 
-def _engine(backend: Optional[str], x: np.ndarray):
+def _engine(backend: Optional[str], x: np.ndarray, dtypes: Tuple[np.dtype, ...] = _FLOATS):
     """hpc_kernels._cpu when the cpu backend runs these arrays, else None (NumPy)."""
-    if backend not in (None, "cpu") or type(x) is not np.ndarray or x.dtype not in _FLOATS:
+    if backend not in (None, "cpu") or type(x) is not np.ndarray or x.dtype not in dtypes:
         return None
     from ..._extension import cpu_extension
 
@@ -62,7 +63,7 @@ def _nchw_view(a: np.ndarray, layout: str) -> np.ndarray:
 
 def max_pool2d(x: np.ndarray, out: np.ndarray, kernel: Sequence[int], stride: Sequence[int], pads: Sequence[int],
                dilation: Sequence[int], layout: str, backend: Optional[str] = None) -> np.ndarray:
-    cpu = _engine(backend, x)
+    cpu = _engine(backend, x, _FLOATS + _BYTES)
     if cpu is not None:
         cpu.max_pool2d(x, out, tuple(kernel), tuple(stride), tuple(pads), tuple(dilation), layout)
         return out

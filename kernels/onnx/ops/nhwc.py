@@ -18,6 +18,10 @@ _TO_NHWC, _TO_NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
 _WINDOW_ATTRS = ("auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "strides")
 
 
+# What _cpu.relayout copies: the float types and the bytes of quantized tensors (a QDQ model's input).
+_RELAYOUT = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.uint8), np.dtype(np.int8))
+
+
 def _transpose(node: Node, opset: int, perm: Tuple[int, ...], backend) -> Kernel:
     check_attrs(node, opset, ())
     to = "NHWC" if perm == _TO_NHWC else "NCHW"
@@ -29,7 +33,7 @@ def _transpose(node: Node, opset: int, perm: Tuple[int, ...], backend) -> Kernel
             raise ValueError(f"{node.describe()}: expects a 4-D tensor, got shape {x.shape}")
         v = x.transpose(perm)
         out = ws.output(0, v.shape, x.dtype)  # contiguous: the next op (a conv) reads it densely
-        if relayout is not None and type(x) is np.ndarray and x.dtype in (np.float32, np.float64):
+        if relayout is not None and type(x) is np.ndarray and x.dtype in _RELAYOUT:
             relayout(x, out, to)
         else:
             np.copyto(out, v)
