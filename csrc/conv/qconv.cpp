@@ -86,8 +86,12 @@ void qconv2d(const QConvArgs& a, const QCandidate& cand, int nthreads) {
     const dim_t RS = g.r * g.s;
     const bool rsc = !direct && a.xs.c == 1 && RS > 1 && cg > 1;
     const bool use_packed = a.packed && static_cast<dim_t>(a.packed->size()) == g.groups && a.packed_rsc == rsc;
+    // Reordered only without usable packed weights: qgemm reads the packed panels alone then (the
+    // reorder of K x kd bytes per call, a strided byte loop, cost more than the layer-4 3x3's GEMM:
+    // 2.4 MB for 512->512).
+    const bool need_w = !(use_packed && a.packed_mr == cand.ukr->mr);
     std::vector<std::int8_t> w_rsc;  // (also what qgemm falls back to when the packed MR is another kernel's)
-    if (rsc) {
+    if (rsc && need_w) {
         w_rsc.resize(static_cast<std::size_t>(g.k * kd));
         weights_rsc(a.w, g.k, cg, RS, w_rsc.data());
     }
