@@ -28,7 +28,7 @@ inline void copy_bytes(std::uint8_t* d, const std::uint8_t* s, dim_t n) {
     }
 }
 
-void lower(const QConvArgs& a, dim_t img, dim_t grp, std::uint8_t pad, bool rsc, std::uint8_t* L) {
+void lower(const QConvArgs& a, dim_t img, dim_t grp, std::uint8_t pad, bool rsc, dim_t ld, std::uint8_t* L) {
     const ConvGeom& g = a.g;
     const dim_t wo = g.wo(), P = g.pixels(), kd = g.kd(), cg = g.cg();
     const std::uint8_t* xi = a.x + img * a.xs.n + grp * cg * a.xs.c;
@@ -37,10 +37,11 @@ void lower(const QConvArgs& a, dim_t img, dim_t grp, std::uint8_t pad, bool rsc,
     // Dense NHWC pixels (their cg channels back to back, one group, no column dilation): the S taps
     // of a kernel row inside the image are one run of S*cg bytes, copied at once.
     const bool row_runs = rsc && a.xs.w == cg && g.dw == 1;
-#pragma omp parallel for schedule(static) if (P * kd > (1 << 16))
+#pragma omp parallel for schedule(static) if (P * ld > (1 << 16))
     for (dim_t j = 0; j < P; ++j) {
         const dim_t oh = j / wo, ow = j % wo;
-        std::uint8_t* row = L + j * kd;
+        std::uint8_t* row = L + j * ld;
+        for (dim_t p = kd; p < ld; ++p) row[p] = 0;  // (the quad padding: it meets zero weights)
         for (dim_t r = 0; r < g.r; ++r) {
             const dim_t ih = oh * g.sh - g.pt + r * g.dh;
             const dim_t iw0 = ow * g.sw - g.pl;
@@ -96,7 +97,10 @@ void qconv2d(const QConvArgs& a, const QCandidate& cand, int nthreads) {
         weights_rsc(a.w, g.k, cg, RS, w_rsc.data());
     }
     const std::int8_t* wbase = rsc ? w_rsc.data() : a.w;
-    std::uint8_t* L = direct ? nullptr : static_cast<std::uint8_t*>(workspace(static_cast<std::size_t>(P * kd), Slot::scratch));
+    // Lowered rows padded to whole quads (the stem's 147 bytes to 148): the int8 kernel then reads
+    // them in place, unpacked (gemm/qgemm.cpp), its last quad included.
+    const dim_t ld = round_up(kd, 4);
+    std::uint8_t* L = direct ? nullptr : static_cast<std::uint8_t*>(workspace(static_cast<std::size_t>(P * ld), Slot::scratch));
     const std::uint8_t pad = static_cast<std::uint8_t>(a.x_zp);  // the raw byte (s8 zero points wrap as the data do)
     const dim_t es = qelem_size(a.mode);
     for (dim_t img = 0; img < g.n; ++img)
@@ -108,8 +112,8 @@ void qconv2d(const QConvArgs& a, const QCandidate& cand, int nthreads) {
             if (direct) {
                 q.b = a.x + img * a.xs.n + grp * cg * a.xs.c, q.rs_b = a.xs.c, q.cs_b = a.xs.w;
             } else {
-                lower(a, img, grp, pad, rsc, L);
-                q.b = L, q.rs_b = 1, q.cs_b = kd;
+                lower(a, img, grp, pad, rsc, ld, L);
+                q.b = L, q.rs_b = 1, q.cs_b = ld, q.b_quads_readable = true;
             }
             q.b_signed = a.x_signed;
             const dim_t k0 = grp * kg;

@@ -49,24 +49,52 @@ KERNELS_VNNI KERNELS_INLINE void finish_vec(__m512i acc, const QEpilogue& e, int
     _mm_storeu_si128(static_cast<__m128i*>(c), _mm512_cvtepi32_epi8(q));
 }
 
-KERNELS_VNNI void ukr(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std::uint8_t* KERNELS_RESTRICT b,
-                      const std::int32_t* acc_in, inc_t rs_in, inc_t cs_in, void* c, inc_t rs_c, inc_t cs_c, dim_t m,
-                      dim_t n, const QEpilogue* ep) {
+// Rows = false: b is a packed micro-panel (quad q of pixel j at b[48q + 4j]). Rows = true: b is
+// pixel 0's unpacked row of activations (NHWC pixels, an im2col row), pixel j's at b + j*ldb, its
+// quad q at 4q: the GEMM then needs no B packing at all (a broadcast load reads 4 bytes from any
+// address, so the packed layout buys nothing here but its cost: a second pass over every
+// activation byte per call, which cost more than the products for the 1x1 layers of small k).
+// Twelve row pointers, each advancing 4 bytes per quad: 12 sequential streams the L1 prefetcher
+// follows. Columns past n re-read pixel 0's row (it exists; their sums are never stored), so the
+// kernel reads no byte outside the n rows it is given.
+template <bool Rows>
+KERNELS_VNNI KERNELS_INLINE void ukr_t(dim_t kq, const std::int8_t* KERNELS_RESTRICT a,
+                                       const std::uint8_t* KERNELS_RESTRICT b, inc_t ldb, const std::int32_t* acc_in,
+                                       inc_t rs_in, inc_t cs_in, void* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n,
+                                       const QEpilogue* ep) {
     __m512i c0[kNR], c1[kNR];
 #pragma GCC unroll 12
     for (int j = 0; j < kNR; ++j) c0[j] = _mm512_setzero_si512(), c1[j] = _mm512_setzero_si512();
-    for (dim_t q = 0; q < kq; ++q) {
-        const __m512i w0 = _mm512_loadu_si512(a), w1 = _mm512_loadu_si512(a + 64);
+    if constexpr (Rows) {
+        const std::uint8_t* p[kNR];
 #pragma GCC unroll 12
-        for (int j = 0; j < kNR; ++j) {
-            std::int32_t quad;
-            std::memcpy(&quad, b + 4 * j, 4);
-            const __m512i bj = _mm512_set1_epi32(quad);
-            c0[j] = _mm512_dpbusd_epi32(c0[j], bj, w0);
-            c1[j] = _mm512_dpbusd_epi32(c1[j], bj, w1);
+        for (int j = 0; j < kNR; ++j) p[j] = b + (j < n ? j : 0) * ldb;
+        for (dim_t q = 0; q < kq; ++q) {
+            const __m512i w0 = _mm512_loadu_si512(a), w1 = _mm512_loadu_si512(a + 64);
+#pragma GCC unroll 12
+            for (int j = 0; j < kNR; ++j) {
+                std::int32_t quad;
+                std::memcpy(&quad, p[j] + 4 * q, 4);
+                const __m512i bj = _mm512_set1_epi32(quad);
+                c0[j] = _mm512_dpbusd_epi32(c0[j], bj, w0);
+                c1[j] = _mm512_dpbusd_epi32(c1[j], bj, w1);
+            }
+            a += 128;
         }
-        a += 128;
-        b += 4 * kNR;
+    } else {
+        for (dim_t q = 0; q < kq; ++q) {
+            const __m512i w0 = _mm512_loadu_si512(a), w1 = _mm512_loadu_si512(a + 64);
+#pragma GCC unroll 12
+            for (int j = 0; j < kNR; ++j) {
+                std::int32_t quad;
+                std::memcpy(&quad, b + 4 * j, 4);
+                const __m512i bj = _mm512_set1_epi32(quad);
+                c0[j] = _mm512_dpbusd_epi32(c0[j], bj, w0);
+                c1[j] = _mm512_dpbusd_epi32(c1[j], bj, w1);
+            }
+            a += 128;
+            b += 4 * kNR;
+        }
     }
     // The accumulators go through an L1 tile once, every index a constant: with the epilogue
     // reading c0[j] / c1[j] under a run-time bound, GCC kept the arrays in memory and stored all 24
@@ -120,10 +148,22 @@ KERNELS_VNNI void ukr(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std
     }
 }
 
+KERNELS_VNNI void ukr(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std::uint8_t* KERNELS_RESTRICT b,
+                      const std::int32_t* acc_in, inc_t rs_in, inc_t cs_in, void* c, inc_t rs_c, inc_t cs_c, dim_t m,
+                      dim_t n, const QEpilogue* ep) {
+    ukr_t<false>(kq, a, b, 0, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
+}
+
+KERNELS_VNNI void ukr_rows(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std::uint8_t* KERNELS_RESTRICT b,
+                           inc_t ldb, const std::int32_t* acc_in, inc_t rs_in, inc_t cs_in, void* c, inc_t rs_c,
+                           inc_t cs_c, dim_t m, dim_t n, const QEpilogue* ep) {
+    ukr_t<true>(kq, a, b, ldb, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
+}
+
 bool runs_vnni() { return __builtin_cpu_supports("avx512vnni"); }
 
 }  // namespace
 
 const QUkernel ukr_s8_avx512vnni_32x12 = {"ukr_s8_avx512vnni_32x12", Isa::avx512, 32, kNR, &ukr, &qpack_a<32>,
-                                          &qpack_b<kNR>, &runs_vnni};
+                                          &qpack_b<kNR>, &runs_vnni, &ukr_rows};
 }  // namespace kernels
