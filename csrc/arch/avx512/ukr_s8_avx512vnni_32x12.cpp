@@ -20,15 +20,28 @@ namespace {
 
 constexpr int kNR = 12;
 
-KERNELS_VNNI KERNELS_INLINE void finish_vec(__m512i acc, const QEpilogue& e, int h, dim_t j, void* c) {
-    acc = _mm512_add_epi32(acc, _mm512_loadu_si512(e.row_add + 16 * h));
+// The per-channel vectors of one 16-channel half, loaded once per tile (not once per pixel: the
+// loop's stores through c, a char*, may alias anything, so GCC reloaded them for every pixel).
+struct HalfVecs {
+    __m512i row_add;
+    __m512 mult;
+};
+
+KERNELS_VNNI KERNELS_INLINE HalfVecs half_vecs(const QEpilogue& e, int h) {
+    return {_mm512_loadu_si512(e.row_add + 16 * h),
+            e.mult ? _mm512_loadu_ps(e.mult + 16 * h) : _mm512_setzero_ps()};
+}
+
+KERNELS_VNNI KERNELS_INLINE void finish_vec(__m512i acc, const HalfVecs& hv, const QEpilogue& e, int h, dim_t j,
+                                            void* c) {
+    acc = _mm512_add_epi32(acc, hv.row_add);
     if (e.row_zw)
         acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(_mm512_loadu_si512(e.row_zw + 16 * h), _mm512_set1_epi32(e.col_sum[j])));
     if (e.mode == QMode::i32) {
         _mm512_storeu_si512(c, acc);
         return;
     }
-    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(e.mult + 16 * h));
+    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), hv.mult);
     const float* r = e.res ? e.res + 16 * h + j * e.cs_r : nullptr;
     if (e.mode == QMode::f32) {
         if (r) v = _mm512_add_ps(v, _mm512_loadu_ps(r));
@@ -43,10 +56,12 @@ KERNELS_VNNI KERNELS_INLINE void finish_vec(__m512i acc, const QEpilogue& e, int
     if (e.act == Act::relu6) v = _mm512_min_ps(_mm512_set1_ps(e.hi), v);
     v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-65536.0f)), _mm512_set1_ps(65536.0f));
     __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(e.out_zp));  // round half to even
-    const bool u8 = e.mode == QMode::u8;
-    q = _mm512_max_epi32(q, _mm512_set1_epi32(u8 ? 0 : -128));
-    q = _mm512_min_epi32(q, _mm512_set1_epi32(u8 ? 255 : 127));
-    _mm_storeu_si128(static_cast<__m128i*>(c), _mm512_cvtepi32_epi8(q));
+    // Saturation by the narrowing stores themselves (vpmovsdb: int32 to [-128, 127]; vpmovusdb:
+    // unsigned to [0, 255], after max(q, 0)): the same clamp in one or two fewer instructions.
+    if (e.mode == QMode::u8)
+        _mm_storeu_si128(static_cast<__m128i*>(c), _mm512_cvtusepi32_epi8(_mm512_max_epi32(q, _mm512_setzero_si512())));
+    else
+        _mm_storeu_si128(static_cast<__m128i*>(c), _mm512_cvtsepi32_epi8(q));
 }
 
 // Rows = false: b is a packed micro-panel (quad q of pixel j at b[48q + 4j]). Rows = true: b is
@@ -112,7 +127,11 @@ KERNELS_VNNI KERNELS_INLINE void ukr_t(dim_t kq, const std::int8_t* KERNELS_REST
     // channels, into an L1 tile, then each channel's pixels are copied out (a residual must have
     // unit channel stride here too; NCHW's goes through the scalar store).
     const bool tvec = !vec && ep && m == 32 && cs_c == 1 && (!acc_in || rs_in == 1) && (!ep->res || ep->rs_r == 1);
+    // A local copy of the epilogue: its fields cannot alias the output either, so they stay in
+    // registers across the pixel loop.
+    const QEpilogue e = ep ? *ep : QEpilogue{};
     if (tvec) {
+        const HalfVecs h0 = half_vecs(e, 0), h1 = half_vecs(e, 1);
         alignas(64) unsigned char fin[kNR * 32 * 4];
         for (dim_t j = 0; j < n; ++j) {
             __m512i v0 = _mm512_load_si512(tile + 32 * j), v1 = _mm512_load_si512(tile + 32 * j + 16);
@@ -120,8 +139,8 @@ KERNELS_VNNI KERNELS_INLINE void ukr_t(dim_t kq, const std::int8_t* KERNELS_REST
                 v0 = _mm512_add_epi32(v0, _mm512_loadu_si512(acc_in + j * cs_in));
                 v1 = _mm512_add_epi32(v1, _mm512_loadu_si512(acc_in + j * cs_in + 16));
             }
-            finish_vec(v0, *ep, 0, j, fin + 32 * j * es);
-            finish_vec(v1, *ep, 1, j, fin + (32 * j + 16) * es);
+            finish_vec(v0, h0, e, 0, j, fin + 32 * j * es);
+            finish_vec(v1, h1, e, 1, j, fin + (32 * j + 16) * es);
         }
         for (dim_t i = 0; i < 32; ++i)
             for (dim_t j = 0; j < n; ++j) std::memcpy(cb + (i * rs_c + j) * es, fin + (32 * j + i) * es, static_cast<std::size_t>(es));
@@ -131,6 +150,7 @@ KERNELS_VNNI KERNELS_INLINE void ukr_t(dim_t kq, const std::int8_t* KERNELS_REST
         qstore_tile<32>(tile, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
         return;
     }
+    const HalfVecs h0 = ep ? half_vecs(e, 0) : HalfVecs{}, h1 = ep ? half_vecs(e, 1) : HalfVecs{};
     for (dim_t j = 0; j < n; ++j) {
         __m512i v0 = _mm512_load_si512(tile + 32 * j), v1 = _mm512_load_si512(tile + 32 * j + 16);
         if (acc_in) {
@@ -142,8 +162,8 @@ KERNELS_VNNI KERNELS_INLINE void ukr_t(dim_t kq, const std::int8_t* KERNELS_REST
             _mm512_storeu_si512(cj, v0);
             _mm512_storeu_si512(cj + 64, v1);
         } else {
-            finish_vec(v0, *ep, 0, j, cj);
-            finish_vec(v1, *ep, 1, j, cj + 16 * es);
+            finish_vec(v0, h0, e, 0, j, cj);
+            finish_vec(v1, h1, e, 1, j, cj + 16 * es);
         }
     }
 }
