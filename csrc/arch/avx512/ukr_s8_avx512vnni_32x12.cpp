@@ -72,22 +72,25 @@ KERNELS_VNNI KERNELS_INLINE void finish_vec(__m512i acc, const HalfVecs& hv, con
 // Twelve row pointers, each advancing 4 bytes per quad: 12 sequential streams the L1 prefetcher
 // follows. Columns past n re-read pixel 0's row (it exists; their sums are never stored), so the
 // kernel reads no byte outside the n rows it is given.
-template <bool Rows>
+// W: the columns computed, 12 or, for the last tile of a row of pixels, 8 or 4 (n <= W): a tile
+// of 1 pixel (49 = 4*12 + 1, the 7x7 layers) cost a whole 12-column tile's products; with W = 4 a
+// third. The packed panel stays 12 wide (its quad stride 48 bytes).
+template <bool Rows, int W>
 KERNELS_VNNI KERNELS_INLINE void ukr_t(dim_t kq, const std::int8_t* KERNELS_RESTRICT a,
                                        const std::uint8_t* KERNELS_RESTRICT b, inc_t ldb, const std::int32_t* acc_in,
                                        inc_t rs_in, inc_t cs_in, void* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n,
                                        const QEpilogue* ep) {
-    __m512i c0[kNR], c1[kNR];
+    __m512i c0[W], c1[W];
 #pragma GCC unroll 12
-    for (int j = 0; j < kNR; ++j) c0[j] = _mm512_setzero_si512(), c1[j] = _mm512_setzero_si512();
+    for (int j = 0; j < W; ++j) c0[j] = _mm512_setzero_si512(), c1[j] = _mm512_setzero_si512();
     if constexpr (Rows) {
-        const std::uint8_t* p[kNR];
+        const std::uint8_t* p[W];
 #pragma GCC unroll 12
-        for (int j = 0; j < kNR; ++j) p[j] = b + (j < n ? j : 0) * ldb;
+        for (int j = 0; j < W; ++j) p[j] = b + (j < n ? j : 0) * ldb;
         for (dim_t q = 0; q < kq; ++q) {
             const __m512i w0 = _mm512_loadu_si512(a), w1 = _mm512_loadu_si512(a + 64);
 #pragma GCC unroll 12
-            for (int j = 0; j < kNR; ++j) {
+            for (int j = 0; j < W; ++j) {
                 std::int32_t quad;
                 std::memcpy(&quad, p[j] + 4 * q, 4);
                 const __m512i bj = _mm512_set1_epi32(quad);
@@ -100,7 +103,7 @@ KERNELS_VNNI KERNELS_INLINE void ukr_t(dim_t kq, const std::int8_t* KERNELS_REST
         for (dim_t q = 0; q < kq; ++q) {
             const __m512i w0 = _mm512_loadu_si512(a), w1 = _mm512_loadu_si512(a + 64);
 #pragma GCC unroll 12
-            for (int j = 0; j < kNR; ++j) {
+            for (int j = 0; j < W; ++j) {
                 std::int32_t quad;
                 std::memcpy(&quad, b + 4 * j, 4);
                 const __m512i bj = _mm512_set1_epi32(quad);
@@ -114,9 +117,9 @@ KERNELS_VNNI KERNELS_INLINE void ukr_t(dim_t kq, const std::int8_t* KERNELS_REST
     // The accumulators go through an L1 tile once, every index a constant: with the epilogue
     // reading c0[j] / c1[j] under a run-time bound, GCC kept the arrays in memory and stored all 24
     // accumulators on every k quad (measured: half the speed).
-    alignas(64) std::int32_t tile[kNR * 32];
+    alignas(64) std::int32_t tile[W * 32];
 #pragma GCC unroll 12
-    for (int j = 0; j < kNR; ++j) {
+    for (int j = 0; j < W; ++j) {
         _mm512_store_si512(tile + 32 * j, c0[j]);
         _mm512_store_si512(tile + 32 * j + 16, c1[j]);
     }
@@ -171,13 +174,23 @@ KERNELS_VNNI KERNELS_INLINE void ukr_t(dim_t kq, const std::int8_t* KERNELS_REST
 KERNELS_VNNI void ukr(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std::uint8_t* KERNELS_RESTRICT b,
                       const std::int32_t* acc_in, inc_t rs_in, inc_t cs_in, void* c, inc_t rs_c, inc_t cs_c, dim_t m,
                       dim_t n, const QEpilogue* ep) {
-    ukr_t<false>(kq, a, b, 0, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
+    if (n <= 4)
+        ukr_t<false, 4>(kq, a, b, 0, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
+    else if (n <= 8)
+        ukr_t<false, 8>(kq, a, b, 0, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
+    else
+        ukr_t<false, kNR>(kq, a, b, 0, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
 }
 
 KERNELS_VNNI void ukr_rows(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std::uint8_t* KERNELS_RESTRICT b,
                            inc_t ldb, const std::int32_t* acc_in, inc_t rs_in, inc_t cs_in, void* c, inc_t rs_c,
                            inc_t cs_c, dim_t m, dim_t n, const QEpilogue* ep) {
-    ukr_t<true>(kq, a, b, ldb, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
+    if (n <= 4)
+        ukr_t<true, 4>(kq, a, b, ldb, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
+    else if (n <= 8)
+        ukr_t<true, 8>(kq, a, b, ldb, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
+    else
+        ukr_t<true, kNR>(kq, a, b, ldb, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
 }
 
 bool runs_vnni() { return __builtin_cpu_supports("avx512vnni"); }
