@@ -114,6 +114,24 @@ KERNELS_VNNI KERNELS_INLINE void ukr_t(dim_t kq, const std::int8_t* KERNELS_REST
             b += 4 * kNR;
         }
     }
+    // The common last tile (channel vectors stored whole, no earlier partial sum): the epilogue
+    // straight from the registers, the pixel loop unrolled so every index is a constant (the
+    // 24 stores and loads of the L1 tile below cost ~10% of a k = 64 layer's tile).
+    if (ep && !acc_in && m == 32 && rs_c == 1 && (!ep->res || ep->rs_r == 1)) {
+        const QEpilogue e = *ep;
+        const HalfVecs h0 = half_vecs(e, 0), h1 = half_vecs(e, 1);
+        const dim_t es = qelem_size(e.mode);
+        char* cb = static_cast<char*>(c);
+#pragma GCC unroll 12
+        for (int j = 0; j < W; ++j) {
+            if (j < n) {
+                char* cj = cb + j * cs_c * es;
+                finish_vec(c0[j], h0, e, 0, j, cj);
+                finish_vec(c1[j], h1, e, 1, j, cj + 16 * es);
+            }
+        }
+        return;
+    }
     // The accumulators go through an L1 tile once, every index a constant: with the epilogue
     // reading c0[j] / c1[j] under a run-time bound, GCC kept the arrays in memory and stored all 24
     // accumulators on every k quad (measured: half the speed).
