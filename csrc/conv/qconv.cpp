@@ -57,6 +57,11 @@ void lower(const QConvArgs& a, dim_t img, dim_t grp, std::uint8_t pad, bool rsc,
                 if (rsc) {
                     if (in) copy_bytes(d, px, cg);
                     else std::memset(d, pad, static_cast<std::size_t>(cg));
+                } else if (in && chan_step == 1 && a.xs.c == 1) {
+                    // One tap (strided 1x1 layers: the (c, r, s) order is the channels' own) of an
+                    // NHWC pixel: one copy, not a strided byte loop (0.1 of the 0.4 ms of ResNet-50's
+                    // 256->512 stride-2 downsample).
+                    copy_bytes(d, px, cg);
                 } else if (in) {
                     for (dim_t c = 0; c < cg; ++c) d[c * chan_step] = px[c * a.xs.c];
                 } else {
