@@ -68,6 +68,13 @@ using qpack_a_fn = void (*)(dim_t mc, dim_t kc, const std::int8_t* a, inc_t rs, 
 using qpack_b_fn = void (*)(dim_t kc, dim_t nc, const std::uint8_t* b, inc_t rs, inc_t cs, std::uint8_t flip,
                             std::uint8_t* dst);
 
+// The same tile with the activations unpacked: pixel j's k values at b[j*ldb + p] (4*kq readable
+// bytes per pixel, pixels j < n only), u8 as they are (no flip). What the GEMM runs instead of
+// packing B when the activations are rows of bytes already (NHWC images, im2col rows).
+using qukr_rows_fn = void (*)(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std::uint8_t* KERNELS_RESTRICT b,
+                              inc_t ldb, const std::int32_t* acc_in, inc_t rs_in, inc_t cs_in, void* c, inc_t rs_c,
+                              inc_t cs_c, dim_t m, dim_t n, const QEpilogue* ep);
+
 struct QUkernel {
     const char* name;  // e.g. "ukr_s8_avx512vnni_32x12"
     Isa isa;
@@ -76,6 +83,7 @@ struct QUkernel {
     qpack_a_fn pack_a;
     qpack_b_fn pack_b;
     bool (*cpu_runs)();  // beyond the ISA row's check (VNNI on an AVX-512 CPU); nullptr: none
+    qukr_rows_fn kernel_rows = nullptr;  // nullptr: B is always packed
 };
 
 }  // namespace kernels

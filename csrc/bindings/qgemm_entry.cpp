@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -99,6 +100,7 @@ py::dict qinfo() {
     d["mc"] = c.blk.mc;
     d["kc"] = c.blk.kc;
     d["nc"] = c.blk.nc;
+    d["unpacked_b"] = c.ukr->kernel_rows != nullptr && int8_unpacked_b();
     return d;
 }
 
@@ -110,6 +112,14 @@ void def_qgemm(py::module_& m) {
           py::arg("out_zp"), py::arg("residual"),
           "int8 matmul into out (kernels/_api/quantized.py checks the arguments; see qgemm_entry.cpp)");
     m.def("qinfo", &qinfo, "The int8 micro-kernel and blocks the engine uses under the current ISA cap.");
+    m.def(
+        "int8_unpacked_b",
+        [](std::optional<bool> on) {
+            if (on) set_int8_unpacked_b(*on);
+            return int8_unpacked_b();
+        },
+        py::arg("on") = py::none(),
+        "Whether int8 products read u8 activation rows unpacked (set it with on=True/False); returns the state.");
     m.def("int8_peak", [](double seconds) { return best_int8_peak(seconds); }, py::arg("seconds") = 0.2,
           "Single-thread int8 multiply-add peak in GOP/s (vpdpbusd), or < 0 without a probe.");
 }

@@ -28,7 +28,7 @@ inline void copy_bytes(std::uint8_t* d, const std::uint8_t* s, dim_t n) {
     }
 }
 
-void lower(const QConvArgs& a, dim_t img, dim_t grp, std::uint8_t pad, bool rsc, std::uint8_t* L) {
+void lower(const QConvArgs& a, dim_t img, dim_t grp, std::uint8_t pad, bool rsc, dim_t ld, std::uint8_t* L) {
     const ConvGeom& g = a.g;
     const dim_t wo = g.wo(), P = g.pixels(), kd = g.kd(), cg = g.cg();
     const std::uint8_t* xi = a.x + img * a.xs.n + grp * cg * a.xs.c;
@@ -37,10 +37,11 @@ void lower(const QConvArgs& a, dim_t img, dim_t grp, std::uint8_t pad, bool rsc,
     // Dense NHWC pixels (their cg channels back to back, one group, no column dilation): the S taps
     // of a kernel row inside the image are one run of S*cg bytes, copied at once.
     const bool row_runs = rsc && a.xs.w == cg && g.dw == 1;
-#pragma omp parallel for schedule(static) if (P * kd > (1 << 16))
+#pragma omp parallel for schedule(static) if (P * ld > (1 << 16))
     for (dim_t j = 0; j < P; ++j) {
         const dim_t oh = j / wo, ow = j % wo;
-        std::uint8_t* row = L + j * kd;
+        std::uint8_t* row = L + j * ld;
+        for (dim_t p = kd; p < ld; ++p) row[p] = 0;  // (the quad padding: it meets zero weights)
         for (dim_t r = 0; r < g.r; ++r) {
             const dim_t ih = oh * g.sh - g.pt + r * g.dh;
             const dim_t iw0 = ow * g.sw - g.pl;
@@ -56,6 +57,11 @@ void lower(const QConvArgs& a, dim_t img, dim_t grp, std::uint8_t pad, bool rsc,
                 if (rsc) {
                     if (in) copy_bytes(d, px, cg);
                     else std::memset(d, pad, static_cast<std::size_t>(cg));
+                } else if (in && chan_step == 1 && a.xs.c == 1) {
+                    // One tap (strided 1x1 layers: the (c, r, s) order is the channels' own) of an
+                    // NHWC pixel: one copy, not a strided byte loop (0.1 of the 0.4 ms of ResNet-50's
+                    // 256->512 stride-2 downsample).
+                    copy_bytes(d, px, cg);
                 } else if (in) {
                     for (dim_t c = 0; c < cg; ++c) d[c * chan_step] = px[c * a.xs.c];
                 } else {
@@ -86,13 +92,20 @@ void qconv2d(const QConvArgs& a, const QCandidate& cand, int nthreads) {
     const dim_t RS = g.r * g.s;
     const bool rsc = !direct && a.xs.c == 1 && RS > 1 && cg > 1;
     const bool use_packed = a.packed && static_cast<dim_t>(a.packed->size()) == g.groups && a.packed_rsc == rsc;
+    // Reordered only without usable packed weights: qgemm reads the packed panels alone then (the
+    // reorder of K x kd bytes per call, a strided byte loop, cost more than the layer-4 3x3's GEMM:
+    // 2.4 MB for 512->512).
+    const bool need_w = !(use_packed && a.packed_mr == cand.ukr->mr);
     std::vector<std::int8_t> w_rsc;  // (also what qgemm falls back to when the packed MR is another kernel's)
-    if (rsc) {
+    if (rsc && need_w) {
         w_rsc.resize(static_cast<std::size_t>(g.k * kd));
         weights_rsc(a.w, g.k, cg, RS, w_rsc.data());
     }
     const std::int8_t* wbase = rsc ? w_rsc.data() : a.w;
-    std::uint8_t* L = direct ? nullptr : static_cast<std::uint8_t*>(workspace(static_cast<std::size_t>(P * kd), Slot::scratch));
+    // Lowered rows padded to whole quads (the stem's 147 bytes to 148): the int8 kernel then reads
+    // them in place, unpacked (gemm/qgemm.cpp), its last quad included.
+    const dim_t ld = round_up(kd, 4);
+    std::uint8_t* L = direct ? nullptr : static_cast<std::uint8_t*>(workspace(static_cast<std::size_t>(P * ld), Slot::scratch));
     const std::uint8_t pad = static_cast<std::uint8_t>(a.x_zp);  // the raw byte (s8 zero points wrap as the data do)
     const dim_t es = qelem_size(a.mode);
     for (dim_t img = 0; img < g.n; ++img)
@@ -104,8 +117,8 @@ void qconv2d(const QConvArgs& a, const QCandidate& cand, int nthreads) {
             if (direct) {
                 q.b = a.x + img * a.xs.n + grp * cg * a.xs.c, q.rs_b = a.xs.c, q.cs_b = a.xs.w;
             } else {
-                lower(a, img, grp, pad, rsc, L);
-                q.b = L, q.rs_b = 1, q.cs_b = kd;
+                lower(a, img, grp, pad, rsc, ld, L);
+                q.b = L, q.rs_b = 1, q.cs_b = ld, q.b_quads_readable = true;
             }
             q.b_signed = a.x_signed;
             const dim_t k0 = grp * kg;

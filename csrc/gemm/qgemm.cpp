@@ -10,6 +10,7 @@
 #include "qgemm.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -35,6 +36,7 @@ struct QTiles {
     std::int32_t* part;
     inc_t rs_p, cs_p;
     QEpilogue ep;
+    inc_t ldb = 0;  // the unpacked activations' pixel stride (S8RowsTraits)
 };
 
 struct S8Traits {
@@ -57,6 +59,36 @@ struct S8Traits {
             u.kernel(kc / 4 + (kc % 4 != 0), a, b, in, g.rs_p, g.cs_p, part, g.rs_p, g.cs_p, mr, nr, nullptr);
         }
     }
+};
+
+// The same tiles on unpacked activations (QUkernel::kernel_rows): b is pixel j's row at k offset
+// p0, whatever block it is in (RowsQB below hands the driver such pointers as "prepacked" panels).
+struct S8RowsTraits : S8Traits {
+    static KERNELS_INLINE void tile(const QTiles& g, const QUkernel& u, dim_t kc, const std::int8_t* a,
+                                    const std::uint8_t* b, bool first_k, bool last_k, dim_t i, dim_t j, dim_t mr,
+                                    dim_t nr) {
+        std::int32_t* part = g.part ? g.part + i * g.rs_p + j * g.cs_p : nullptr;
+        const std::int32_t* in = first_k ? nullptr : part;
+        const dim_t kq = kc / 4 + (kc % 4 != 0);
+        if (last_k) {
+            const QEpilogue e = g.ep.at(i, j);
+            u.kernel_rows(kq, a, b, g.ldb, in, g.rs_p, g.cs_p, g.c + (i * g.rs_c + j * g.cs_c) * g.es, g.rs_c, g.cs_c,
+                          mr, nr, &e);
+        } else {
+            u.kernel_rows(kq, a, b, g.ldb, in, g.rs_p, g.cs_p, part, g.rs_p, g.cs_p, mr, nr, nullptr);
+        }
+    }
+};
+
+// Activations read in place, pixel j's k values at b[j*ldb + p]: to the driver a prepacked operand
+// whose "panel" of pixels [first, first + NR) at k offset p0 is the first pixel's row pointer.
+struct RowsQB {
+    static constexpr bool prepacked = true;
+    const std::uint8_t* b;
+    inc_t ldb;
+    dim_t nr;
+    const std::uint8_t* panel(dim_t first, dim_t p0) const { return b + first * ldb + p0; }
+    inc_t panel_stride() const { return nr * ldb; }
 };
 
 struct StridedQA {
@@ -113,6 +145,8 @@ struct PrepackedQA {
 constexpr BlockRule kBlocksS8 = {/*kc_l1_div*/ 2, /*mc_l2_div*/ 4, /*nc_l3_div*/ 4, /*kc_min*/ 256,
                                  /*kc_max*/ 4096, /*mc_max*/ 1024, /*nc_min*/ 512, /*nc_max*/ 4096};
 
+std::atomic<bool> g_unpacked_b{true};
+
 int useful_qthreads(dim_t m, dim_t n, dim_t k, const QUkernel& u, int nthreads) {
 #ifndef _OPENMP
     (void)m, (void)n, (void)k, (void)u, (void)nthreads;
@@ -128,6 +162,9 @@ int useful_qthreads(dim_t m, dim_t n, dim_t k, const QUkernel& u, int nthreads) 
 }
 
 }  // namespace
+
+void set_int8_unpacked_b(bool on) { g_unpacked_b.store(on, std::memory_order_relaxed); }
+bool int8_unpacked_b() { return g_unpacked_b.load(std::memory_order_relaxed); }
 
 QCandidate qcandidate() {
     const Isa cap = isa_cap();
@@ -244,6 +281,20 @@ void qgemm(const QGemmArgs& g, const QCandidate& cand, int nthreads) {
         }
     }
     const int nt = useful_qthreads(g.m, g.n, g.k, u, nthreads);
+    // Unpacked activations where the kernel can read them as they are: rows of u8 bytes (unit k
+    // stride), whole quads readable, and no per-pixel sums wanted (packing computes those).
+    const bool rows = u.kernel_rows && g.rs_b == 1 && !g.b_signed && !any_zw && (g.k % 4 == 0 || g.b_quads_readable) &&
+                      g_unpacked_b.load(std::memory_order_relaxed);
+    if (rows) {
+        t.ldb = g.cs_b;
+        const RowsQB B{g.b, g.cs_b, u.nr};
+        if (g.a_packed && g.a_packed_mr == u.mr)
+            run_blocked_t<S8RowsTraits>(t, PrepackedQA{g.a_packed, u.mr, round_up(g.k, 4)}, B, cand, nt);
+        else
+            run_blocked_t<S8RowsTraits>(
+                t, StridedQA{g.a, g.rs_a, g.cs_a, static_cast<std::uint8_t>(g.a_unsigned ? 0x80 : 0)}, B, cand, nt);
+        return;
+    }
     const StridedQB B{g.b, g.rs_b, g.cs_b, static_cast<std::uint8_t>(g.b_signed ? 0x80 : 0),
                       any_zw ? col_sum.data() : nullptr};
     if (g.a_packed && g.a_packed_mr == u.mr)

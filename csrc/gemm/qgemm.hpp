@@ -21,6 +21,9 @@ struct QGemmArgs {
     const std::uint8_t* b = nullptr;  // activations X(p, j) at b[p*rs_b + j*cs_b] (s8 bytes when b_signed)
     inc_t rs_b = 0, cs_b = 0;
     bool b_signed = false;
+    // Each pixel's row (rs_b == 1) holds round_up(k, 4) readable bytes (an im2col buffer with its
+    // rows padded): the unpacked path may read whole quads past k (they meet zero weights).
+    bool b_quads_readable = false;
     // Prepacked weights (pack_qweights, for this kernel's MR) instead of a; nullptr: packed here.
     const std::int8_t* a_packed = nullptr;
     dim_t a_packed_mr = 0;
@@ -38,6 +41,12 @@ struct QGemmArgs {
     void* c = nullptr;  // C(i, j) at c[i*rs_c + j*cs_c], elements of the mode's type
     inc_t rs_c = 0, cs_c = 0;
 };
+
+// Whether products whose activations are rows of u8 bytes read them unpacked (QUkernel::
+// kernel_rows; on by default). Off: B is packed as for any other product (the tests' way to run
+// both paths on one machine).
+void set_int8_unpacked_b(bool on);
+bool int8_unpacked_b();
 
 struct QCandidate {
     const QUkernel* ukr;

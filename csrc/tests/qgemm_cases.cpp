@@ -2,7 +2,9 @@
 // exactly against an int64 reference (int32 output) and against the portable kernel (every
 // output mode, which must agree bit for bit), on every edge tile: m mod MR, n mod NR, k mod 4,
 // k = 0; s8 activations and u8 weights (the +-128 shifts), per-channel weight zero points, the
-// int32 partial sums of several k blocks (tiny KC), strided C, 1 and several threads.
+// int32 partial sums of several k blocks (tiny KC), strided C, 1 and several threads; symmetric
+// weights (zero points 0) on u8 pixel rows, which kernels with kernel_rows read unpacked, the
+// rows k bytes apart or padded to whole quads (b_quads_readable).
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -22,6 +24,8 @@ struct QCase {
     dim_t m, n, k;
     bool x_signed, w_unsigned;
     kernels::QMode mode;
+    dim_t ldx;        // the pixel rows' stride (>= k)
+    bool symmetric;   // weight zero points all 0
 };
 
 // The product through candidate `cand`; C column-major with leading dimension m + 3 (a gap the
@@ -35,7 +39,8 @@ std::vector<std::uint8_t> run(const QCase& c, const std::vector<std::uint8_t>& x
     kernels::QGemmArgs g;
     g.m = c.m, g.n = c.n, g.k = c.k;
     g.a = w.data(), g.rs_a = c.k, g.cs_a = 1, g.a_unsigned = c.w_unsigned;  // W(i, p) row-major
-    g.b = x.data(), g.rs_b = 1, g.cs_b = c.k, g.b_signed = c.x_signed;     // X(p, j): pixel rows
+    g.b = x.data(), g.rs_b = 1, g.cs_b = c.ldx, g.b_signed = c.x_signed;   // X(p, j): pixel rows
+    g.b_quads_readable = c.ldx >= (c.k + 3) / 4 * 4;
     g.x_zp = zx, g.w_zp = zw.data(), g.bias = bias.data();
     g.mode = c.mode, g.mult = mult.data(), g.inv_out_scale = 0.5f, g.hi = 40.0f, g.act = kernels::Act::relu6;
     g.out_zp = 3;
@@ -59,18 +64,22 @@ void qgemm_cases(Group& grp, const kernels::QUkernel& u, std::uint64_t seed) {
         for (const dim_t m : {dim_t{1}, MR / 2, MR - 1, MR, MR + 1, 2 * MR + 3})
             for (const dim_t n : {dim_t{1}, NR - 1, NR, NR + 1, 3 * NR + 2})
                 for (const dim_t k : {dim_t{0}, dim_t{1}, dim_t{3}, dim_t{4}, dim_t{5}, dim_t{38}, dim_t{67}})
-                    for (const int variant : {0, 1, 2, 3}) {
+                    for (const int variant : {0, 1, 2, 3, 4, 5}) {
                         if (m < 1 || n < 1) continue;
-                        const QCase c{m, n, k, variant == 1 || variant == 3, variant >= 2,
-                                      static_cast<kernels::QMode>((m + n + k + variant) % 4)};
-                        std::vector<std::uint8_t> x(static_cast<std::size_t>(n * k));
+                        // 4, 5: u8 x s8, symmetric weights, rows k apart / padded to whole quads
+                        const bool sym = variant >= 4;
+                        const QCase c{m, n, k, variant == 1 || variant == 3, variant == 2 || variant == 3,
+                                      static_cast<kernels::QMode>((m + n + k + variant) % 4),
+                                      variant == 5 ? (k + 3) / 4 * 4 : k, sym};
+                        const dim_t ldx = c.ldx;
+                        std::vector<std::uint8_t> x(static_cast<std::size_t>(n * ldx));
                         std::vector<std::int8_t> w(static_cast<std::size_t>(m * k));
                         for (auto& v : x) v = static_cast<std::uint8_t>(rng.integer(0, 255));
                         for (auto& v : w) v = static_cast<std::int8_t>(rng.integer(-128, 127));
                         std::vector<std::int32_t> zw(m), bias(m);
                         std::vector<float> mult(m), res(static_cast<std::size_t>(m * n));
                         for (dim_t i = 0; i < m; ++i) {
-                            zw[i] = c.w_unsigned ? rng.integer(120, 135) : rng.integer(-3, 3);
+                            zw[i] = c.symmetric ? 0 : c.w_unsigned ? rng.integer(120, 135) : rng.integer(-3, 3);
                             bias[i] = rng.integer(-5000, 5000);
                             mult[i] = static_cast<float>(rng.integer(1, 64)) / 4096.0f;
                         }
@@ -90,7 +99,8 @@ void qgemm_cases(Group& grp, const kernels::QUkernel& u, std::uint64_t seed) {
                                 for (dim_t i = 0; i < m; ++i) {
                                     std::int64_t s = bias[i];
                                     for (dim_t p = 0; p < k; ++p) {
-                                        const std::int64_t xv = c.x_signed ? static_cast<std::int8_t>(x[j * k + p]) : x[j * k + p];
+                                        const std::uint8_t xb = x[j * ldx + p];
+                                        const std::int64_t xv = c.x_signed ? static_cast<std::int8_t>(xb) : xb;
                                         const std::int64_t wv = c.w_unsigned ? static_cast<std::uint8_t>(w[i * k + p]) : w[i * k + p];
                                         s += (xv - zx) * (wv - zw[i]);
                                     }

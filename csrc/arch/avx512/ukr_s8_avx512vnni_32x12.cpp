@@ -20,15 +20,28 @@ namespace {
 
 constexpr int kNR = 12;
 
-KERNELS_VNNI KERNELS_INLINE void finish_vec(__m512i acc, const QEpilogue& e, int h, dim_t j, void* c) {
-    acc = _mm512_add_epi32(acc, _mm512_loadu_si512(e.row_add + 16 * h));
+// The per-channel vectors of one 16-channel half, loaded once per tile (not once per pixel: the
+// loop's stores through c, a char*, may alias anything, so GCC reloaded them for every pixel).
+struct HalfVecs {
+    __m512i row_add;
+    __m512 mult;
+};
+
+KERNELS_VNNI KERNELS_INLINE HalfVecs half_vecs(const QEpilogue& e, int h) {
+    return {_mm512_loadu_si512(e.row_add + 16 * h),
+            e.mult ? _mm512_loadu_ps(e.mult + 16 * h) : _mm512_setzero_ps()};
+}
+
+KERNELS_VNNI KERNELS_INLINE void finish_vec(__m512i acc, const HalfVecs& hv, const QEpilogue& e, int h, dim_t j,
+                                            void* c) {
+    acc = _mm512_add_epi32(acc, hv.row_add);
     if (e.row_zw)
         acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(_mm512_loadu_si512(e.row_zw + 16 * h), _mm512_set1_epi32(e.col_sum[j])));
     if (e.mode == QMode::i32) {
         _mm512_storeu_si512(c, acc);
         return;
     }
-    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(e.mult + 16 * h));
+    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), hv.mult);
     const float* r = e.res ? e.res + 16 * h + j * e.cs_r : nullptr;
     if (e.mode == QMode::f32) {
         if (r) v = _mm512_add_ps(v, _mm512_loadu_ps(r));
@@ -43,37 +56,88 @@ KERNELS_VNNI KERNELS_INLINE void finish_vec(__m512i acc, const QEpilogue& e, int
     if (e.act == Act::relu6) v = _mm512_min_ps(_mm512_set1_ps(e.hi), v);
     v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-65536.0f)), _mm512_set1_ps(65536.0f));
     __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(e.out_zp));  // round half to even
-    const bool u8 = e.mode == QMode::u8;
-    q = _mm512_max_epi32(q, _mm512_set1_epi32(u8 ? 0 : -128));
-    q = _mm512_min_epi32(q, _mm512_set1_epi32(u8 ? 255 : 127));
-    _mm_storeu_si128(static_cast<__m128i*>(c), _mm512_cvtepi32_epi8(q));
+    // Saturation by the narrowing stores themselves (vpmovsdb: int32 to [-128, 127]; vpmovusdb:
+    // unsigned to [0, 255], after max(q, 0)): the same clamp in one or two fewer instructions.
+    if (e.mode == QMode::u8)
+        _mm_storeu_si128(static_cast<__m128i*>(c), _mm512_cvtusepi32_epi8(_mm512_max_epi32(q, _mm512_setzero_si512())));
+    else
+        _mm_storeu_si128(static_cast<__m128i*>(c), _mm512_cvtsepi32_epi8(q));
 }
 
-KERNELS_VNNI void ukr(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std::uint8_t* KERNELS_RESTRICT b,
-                      const std::int32_t* acc_in, inc_t rs_in, inc_t cs_in, void* c, inc_t rs_c, inc_t cs_c, dim_t m,
-                      dim_t n, const QEpilogue* ep) {
-    __m512i c0[kNR], c1[kNR];
+// Rows = false: b is a packed micro-panel (quad q of pixel j at b[48q + 4j]). Rows = true: b is
+// pixel 0's unpacked row of activations (NHWC pixels, an im2col row), pixel j's at b + j*ldb, its
+// quad q at 4q: the GEMM then needs no B packing at all (a broadcast load reads 4 bytes from any
+// address, so the packed layout buys nothing here but its cost: a second pass over every
+// activation byte per call, which cost more than the products for the 1x1 layers of small k).
+// Twelve row pointers, each advancing 4 bytes per quad: 12 sequential streams the L1 prefetcher
+// follows. Columns past n re-read pixel 0's row (it exists; their sums are never stored), so the
+// kernel reads no byte outside the n rows it is given.
+// W: the columns computed, 12 or, for the last tile of a row of pixels, 8 or 4 (n <= W): a tile
+// of 1 pixel (49 = 4*12 + 1, the 7x7 layers) cost a whole 12-column tile's products; with W = 4 a
+// third. The packed panel stays 12 wide (its quad stride 48 bytes).
+template <bool Rows, int W>
+KERNELS_VNNI KERNELS_INLINE void ukr_t(dim_t kq, const std::int8_t* KERNELS_RESTRICT a,
+                                       const std::uint8_t* KERNELS_RESTRICT b, inc_t ldb, const std::int32_t* acc_in,
+                                       inc_t rs_in, inc_t cs_in, void* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n,
+                                       const QEpilogue* ep) {
+    __m512i c0[W], c1[W];
 #pragma GCC unroll 12
-    for (int j = 0; j < kNR; ++j) c0[j] = _mm512_setzero_si512(), c1[j] = _mm512_setzero_si512();
-    for (dim_t q = 0; q < kq; ++q) {
-        const __m512i w0 = _mm512_loadu_si512(a), w1 = _mm512_loadu_si512(a + 64);
+    for (int j = 0; j < W; ++j) c0[j] = _mm512_setzero_si512(), c1[j] = _mm512_setzero_si512();
+    if constexpr (Rows) {
+        const std::uint8_t* p[W];
 #pragma GCC unroll 12
-        for (int j = 0; j < kNR; ++j) {
-            std::int32_t quad;
-            std::memcpy(&quad, b + 4 * j, 4);
-            const __m512i bj = _mm512_set1_epi32(quad);
-            c0[j] = _mm512_dpbusd_epi32(c0[j], bj, w0);
-            c1[j] = _mm512_dpbusd_epi32(c1[j], bj, w1);
+        for (int j = 0; j < W; ++j) p[j] = b + (j < n ? j : 0) * ldb;
+        for (dim_t q = 0; q < kq; ++q) {
+            const __m512i w0 = _mm512_loadu_si512(a), w1 = _mm512_loadu_si512(a + 64);
+#pragma GCC unroll 12
+            for (int j = 0; j < W; ++j) {
+                std::int32_t quad;
+                std::memcpy(&quad, p[j] + 4 * q, 4);
+                const __m512i bj = _mm512_set1_epi32(quad);
+                c0[j] = _mm512_dpbusd_epi32(c0[j], bj, w0);
+                c1[j] = _mm512_dpbusd_epi32(c1[j], bj, w1);
+            }
+            a += 128;
         }
-        a += 128;
-        b += 4 * kNR;
+    } else {
+        for (dim_t q = 0; q < kq; ++q) {
+            const __m512i w0 = _mm512_loadu_si512(a), w1 = _mm512_loadu_si512(a + 64);
+#pragma GCC unroll 12
+            for (int j = 0; j < W; ++j) {
+                std::int32_t quad;
+                std::memcpy(&quad, b + 4 * j, 4);
+                const __m512i bj = _mm512_set1_epi32(quad);
+                c0[j] = _mm512_dpbusd_epi32(c0[j], bj, w0);
+                c1[j] = _mm512_dpbusd_epi32(c1[j], bj, w1);
+            }
+            a += 128;
+            b += 4 * kNR;
+        }
+    }
+    // The common last tile (channel vectors stored whole, no earlier partial sum): the epilogue
+    // straight from the registers, the pixel loop unrolled so every index is a constant (the
+    // 24 stores and loads of the L1 tile below cost ~10% of a k = 64 layer's tile).
+    if (ep && !acc_in && m == 32 && rs_c == 1 && (!ep->res || ep->rs_r == 1)) {
+        const QEpilogue e = *ep;
+        const HalfVecs h0 = half_vecs(e, 0), h1 = half_vecs(e, 1);
+        const dim_t es = qelem_size(e.mode);
+        char* cb = static_cast<char*>(c);
+#pragma GCC unroll 12
+        for (int j = 0; j < W; ++j) {
+            if (j < n) {
+                char* cj = cb + j * cs_c * es;
+                finish_vec(c0[j], h0, e, 0, j, cj);
+                finish_vec(c1[j], h1, e, 1, j, cj + 16 * es);
+            }
+        }
+        return;
     }
     // The accumulators go through an L1 tile once, every index a constant: with the epilogue
     // reading c0[j] / c1[j] under a run-time bound, GCC kept the arrays in memory and stored all 24
     // accumulators on every k quad (measured: half the speed).
-    alignas(64) std::int32_t tile[kNR * 32];
+    alignas(64) std::int32_t tile[W * 32];
 #pragma GCC unroll 12
-    for (int j = 0; j < kNR; ++j) {
+    for (int j = 0; j < W; ++j) {
         _mm512_store_si512(tile + 32 * j, c0[j]);
         _mm512_store_si512(tile + 32 * j + 16, c1[j]);
     }
@@ -84,7 +148,11 @@ KERNELS_VNNI void ukr(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std
     // channels, into an L1 tile, then each channel's pixels are copied out (a residual must have
     // unit channel stride here too; NCHW's goes through the scalar store).
     const bool tvec = !vec && ep && m == 32 && cs_c == 1 && (!acc_in || rs_in == 1) && (!ep->res || ep->rs_r == 1);
+    // A local copy of the epilogue: its fields cannot alias the output either, so they stay in
+    // registers across the pixel loop.
+    const QEpilogue e = ep ? *ep : QEpilogue{};
     if (tvec) {
+        const HalfVecs h0 = half_vecs(e, 0), h1 = half_vecs(e, 1);
         alignas(64) unsigned char fin[kNR * 32 * 4];
         for (dim_t j = 0; j < n; ++j) {
             __m512i v0 = _mm512_load_si512(tile + 32 * j), v1 = _mm512_load_si512(tile + 32 * j + 16);
@@ -92,8 +160,8 @@ KERNELS_VNNI void ukr(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std
                 v0 = _mm512_add_epi32(v0, _mm512_loadu_si512(acc_in + j * cs_in));
                 v1 = _mm512_add_epi32(v1, _mm512_loadu_si512(acc_in + j * cs_in + 16));
             }
-            finish_vec(v0, *ep, 0, j, fin + 32 * j * es);
-            finish_vec(v1, *ep, 1, j, fin + (32 * j + 16) * es);
+            finish_vec(v0, h0, e, 0, j, fin + 32 * j * es);
+            finish_vec(v1, h1, e, 1, j, fin + (32 * j + 16) * es);
         }
         for (dim_t i = 0; i < 32; ++i)
             for (dim_t j = 0; j < n; ++j) std::memcpy(cb + (i * rs_c + j) * es, fin + (32 * j + i) * es, static_cast<std::size_t>(es));
@@ -103,6 +171,7 @@ KERNELS_VNNI void ukr(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std
         qstore_tile<32>(tile, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
         return;
     }
+    const HalfVecs h0 = ep ? half_vecs(e, 0) : HalfVecs{}, h1 = ep ? half_vecs(e, 1) : HalfVecs{};
     for (dim_t j = 0; j < n; ++j) {
         __m512i v0 = _mm512_load_si512(tile + 32 * j), v1 = _mm512_load_si512(tile + 32 * j + 16);
         if (acc_in) {
@@ -114,10 +183,32 @@ KERNELS_VNNI void ukr(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std
             _mm512_storeu_si512(cj, v0);
             _mm512_storeu_si512(cj + 64, v1);
         } else {
-            finish_vec(v0, *ep, 0, j, cj);
-            finish_vec(v1, *ep, 1, j, cj + 16 * es);
+            finish_vec(v0, h0, e, 0, j, cj);
+            finish_vec(v1, h1, e, 1, j, cj + 16 * es);
         }
     }
+}
+
+KERNELS_VNNI void ukr(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std::uint8_t* KERNELS_RESTRICT b,
+                      const std::int32_t* acc_in, inc_t rs_in, inc_t cs_in, void* c, inc_t rs_c, inc_t cs_c, dim_t m,
+                      dim_t n, const QEpilogue* ep) {
+    if (n <= 4)
+        ukr_t<false, 4>(kq, a, b, 0, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
+    else if (n <= 8)
+        ukr_t<false, 8>(kq, a, b, 0, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
+    else
+        ukr_t<false, kNR>(kq, a, b, 0, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
+}
+
+KERNELS_VNNI void ukr_rows(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std::uint8_t* KERNELS_RESTRICT b,
+                           inc_t ldb, const std::int32_t* acc_in, inc_t rs_in, inc_t cs_in, void* c, inc_t rs_c,
+                           inc_t cs_c, dim_t m, dim_t n, const QEpilogue* ep) {
+    if (n <= 4)
+        ukr_t<true, 4>(kq, a, b, ldb, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
+    else if (n <= 8)
+        ukr_t<true, 8>(kq, a, b, ldb, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
+    else
+        ukr_t<true, kNR>(kq, a, b, ldb, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
 }
 
 bool runs_vnni() { return __builtin_cpu_supports("avx512vnni"); }
@@ -125,5 +216,5 @@ bool runs_vnni() { return __builtin_cpu_supports("avx512vnni"); }
 }  // namespace
 
 const QUkernel ukr_s8_avx512vnni_32x12 = {"ukr_s8_avx512vnni_32x12", Isa::avx512, 32, kNR, &ukr, &qpack_a<32>,
-                                          &qpack_b<kNR>, &runs_vnni};
+                                          &qpack_b<kNR>, &runs_vnni, &ukr_rows};
 }  // namespace kernels

@@ -4,15 +4,31 @@ engine's form: operands broadcast to one batch shape (views), the per-column vec
 epilogue's float32 constants exactly as quant_args.finish computes them."""
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
 from ..._api.quant_args import QuantParams
 
 
+# epilogue_args per QuantParams object (a QConv2d plan reuses its own for every call): the entry
+# holds q, so its id cannot be reused by another object while it is here.
+_EPILOGUES: Dict[int, Tuple[QuantParams, Tuple[Optional[np.ndarray], float, float]]] = {}
+
+
 def epilogue_args(q: QuantParams) -> Tuple[Optional[np.ndarray], float, float]:
     """(multiplier per column or None, float32(1/out_scale), relu6's bound in output units)."""
+    hit = _EPILOGUES.get(id(q))
+    if hit is not None and hit[0] is q:
+        return hit[1]
+    args = _epilogue_args(q)
+    if len(_EPILOGUES) >= 256:  # per-call params (qconv2d, qgemm) pass through; plans' stay
+        _EPILOGUES.clear()
+    _EPILOGUES[id(q)] = (q, args)
+    return args
+
+
+def _epilogue_args(q: QuantParams) -> Tuple[Optional[np.ndarray], float, float]:
     if q.mode == "int32":
         return None, 1.0, 6.0
     mult = np.ascontiguousarray(q.multiplier(), np.float32)
