@@ -97,25 +97,36 @@ std::vector<double> conv2d_chain_entry(const py::list& steps_obj, const py::list
     std::vector<double> seconds(n, 0.0);
     for (std::size_t j = 0; j < n;) {
         const auto t0 = std::chrono::steady_clock::now();
+        // The longest run from j by the indices alone (a step reading only the previous step's
+        // output, which nothing else reads; one dtype; no residual made inside the run), and its
+        // largest intermediate per image from the arrays' sizes: checking the steps of a run that
+        // will not be banded would check them twice.
+        std::size_t end = j + 1, largest = 0;
+        for (std::size_t k = j + 1; budget > 0 && k < n; ++k) {
+            const StepRefs& prev = refs[k - 1];
+            const StepRefs& s = refs[k];
+            if (s.xi != prev.oi || prev.oi < 0 || prev.oi >= n_arrays || reads[static_cast<std::size_t>(prev.oi)] != 1 ||
+                s.cw->dt != refs[j].cw->dt)
+                break;
+            bool inside = false;
+            for (std::size_t q = j; q < k; ++q) inside = inside || refs[q].oi == s.ri;
+            if (inside) break;
+            const py::array mid = array_at(prev.oi, "out");
+            if (mid.ndim() != 4 || mid.shape(0) < 1) break;
+            largest = std::max(largest, static_cast<std::size_t>(mid.nbytes() / mid.shape(0)));
+            end = k + 1;
+        }
         std::vector<PackedCall> calls{check(j)};
         std::vector<const ConvWeights*> cws{refs[j].cw};
-        // Extend a banded run while the next step reads only this one's output, which nothing
-        // else reads, and every step is a band layer of one dtype.
-        std::size_t largest = 0;  // bytes of the largest intermediate of one image
-        if (budget > 0 && band_step_ok(calls[0].g, calls[0].algo)) {
-            for (std::size_t k = j + 1; k < n; ++k) {
-                const StepRefs& prev = refs[k - 1];
-                const StepRefs& s = refs[k];
-                if (s.xi != prev.oi || reads[static_cast<std::size_t>(prev.oi)] != 1 || s.cw->dt != refs[j].cw->dt) break;
-                bool inside = false;  // a residual made inside the run is never materialised
-                for (std::size_t q = j; q < k; ++q) inside = inside || refs[q].oi == s.ri;
-                if (inside) break;
+        if (end > j + 1 && largest > budget && band_step_ok(calls[0].g, calls[0].algo)) {
+            largest = 0;  // again, over the steps checked (a step that is no band layer ends the run)
+            for (std::size_t k = j + 1; k < end; ++k) {
                 PackedCall c = check(k);
                 if (!band_step_ok(c.g, c.algo)) break;
-                const std::size_t elem = s.cw->dt == py_checks::Dtype::f32 ? sizeof(float) : sizeof(double);
+                const std::size_t elem = refs[k].cw->dt == py_checks::Dtype::f32 ? sizeof(float) : sizeof(double);
                 largest = std::max(largest, static_cast<std::size_t>(c.g.c * c.g.h * c.g.w) * elem);
                 calls.push_back(std::move(c));
-                cws.push_back(s.cw);
+                cws.push_back(refs[k].cw);
             }
         }
         // The run's output must not overlap what it reads while it writes (its first input and the
