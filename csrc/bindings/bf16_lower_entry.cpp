@@ -9,6 +9,7 @@
 #include <string>
 
 #include "../conv/bf16_lower.hpp"
+#include "../conv/conv_geometry.hpp"
 #include "../core/threads.hpp"
 #include "array_checks.hpp"
 
@@ -18,8 +19,6 @@ namespace py = pybind11;
 
 namespace {
 
-constexpr dim_t kMaxDim = 2147483647;
-
 [[noreturn]] void fail(const char* fn, const std::string& msg) { throw py::value_error(std::string(fn) + ": " + msg); }
 
 void require_u16(const py::array& a, const char* fn, const char* name) {
@@ -27,10 +26,6 @@ void require_u16(const py::array& a, const char* fn, const char* name) {
         throw py::type_error(std::string(fn) + ": " + name + " must be uint16 (bf16 bit patterns), got " +
                              std::string(py::str(a.dtype())));
     if (!(a.flags() & py::array::c_style)) fail(fn, std::string(name) + " must be C-contiguous");
-}
-
-void check_range(const char* fn, const char* what, dim_t v, dim_t lo) {
-    if (v < lo || v > kMaxDim) fail(fn, std::string(what) + " must be in [" + std::to_string(lo) + ", 2**31 - 1], got " + std::to_string(v));
 }
 
 // x (N, C, H, W) or (N, H, W, C) uint16; cols uint16 of shape (N*Ho*Wo, R*S*C) (NHWC) or
@@ -44,19 +39,20 @@ void bf16_im2col_entry(const py::array& x, const py::array& cols, const std::arr
     require_u16(x, fn, "x");
     require_u16(cols, fn, "cols");
     if (x.ndim() != 4) fail(fn, "x must be 4-D, got shape " + py_checks::shape_str(x));
-    for (int i = 0; i < 2; ++i) {
-        check_range(fn, "kernel", kernel[i], 1), check_range(fn, "stride", stride[i], 1);
-        check_range(fn, "dilation", dilation[i], 1);
-    }
-    for (dim_t p : padding) check_range(fn, "padding", p, 0);
+    // The shared geometry checks of every convolution entry (conv_geometry.hpp: values in range,
+    // a kernel that fits the padded input, x and the output sizes without overflow), then the
+    // lowered matrix's size (R*S copies of every pixel), as im2col_entry checks it.
+    ConvGeom cg{};
+    cg.n = x.shape(0), cg.c = x.shape(nhwc ? 3 : 1), cg.h = x.shape(nhwc ? 1 : 2), cg.w = x.shape(nhwc ? 2 : 3);
+    cg.k = cg.c, cg.groups = 1, cg.nhwc = nhwc;
+    cg.r = kernel[0], cg.s = kernel[1], cg.sh = stride[0], cg.sw = stride[1], cg.dh = dilation[0], cg.dw = dilation[1];
+    cg.pt = padding[0], cg.pb = padding[1], cg.pl = padding[2], cg.pr = padding[3];
+    check_geometry(cg, sizeof(std::uint16_t), fn);
+    check_bytes(std::string(fn) + ": the lowered matrix (N, C, R, S, Ho, Wo)", {cg.n, cg.c, cg.r, cg.s, cg.ho(), cg.wo()},
+                sizeof(std::uint16_t));
     Bf16LowerGeom g{};
-    g.n = x.shape(0), g.c = x.shape(nhwc ? 3 : 1), g.h = x.shape(nhwc ? 1 : 2), g.w = x.shape(nhwc ? 2 : 3);
-    g.r = kernel[0], g.s = kernel[1], g.sh = stride[0], g.sw = stride[1], g.dh = dilation[0], g.dw = dilation[1];
-    g.pt = padding[0], g.pl = padding[2];
-    const dim_t eh = g.dh * (g.r - 1) + 1, ew = g.dw * (g.s - 1) + 1;
-    const dim_t spanh = g.h + padding[0] + padding[1] - eh, spanw = g.w + padding[2] + padding[3] - ew;
-    if (spanh < 0 || spanw < 0) fail(fn, "the kernel (with dilation) is larger than the padded input");
-    g.ho = spanh / g.sh + 1, g.wo = spanw / g.sw + 1;
+    g.n = cg.n, g.c = cg.c, g.h = cg.h, g.w = cg.w, g.ho = cg.ho(), g.wo = cg.wo();
+    g.r = cg.r, g.s = cg.s, g.sh = cg.sh, g.sw = cg.sw, g.dh = cg.dh, g.dw = cg.dw, g.pt = cg.pt, g.pl = cg.pl;
     const dim_t p = g.ho * g.wo, rsc = g.r * g.s * g.c;
     const bool ok = nhwc ? (cols.ndim() == 2 && cols.shape(0) == g.n * p && cols.shape(1) == rsc)
                          : (cols.ndim() == 3 && cols.shape(0) == g.n && cols.shape(1) == rsc && cols.shape(2) == p);
