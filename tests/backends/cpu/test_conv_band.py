@@ -191,3 +191,25 @@ def test_bad_step_in_a_run_raises_before_writing():
     with pytest.raises(ValueError, match="out"):
         _cpu.conv2d_chain(steps, arrays, 1)
     assert (arrays[-1] == 7.0).all()
+
+
+# The fuzzer's reach into the banded runs: random blocks, images, batches, band budgets and thread
+# counts, each banded result bit for bit the step-by-step chain's.
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 3), h=st.integers(1, 24), w=st.integers(1, 13), c=st.integers(1, 6), t=st.integers(1, 4),
+       r=st.sampled_from([1, 3, 5]), stride=st.integers(1, 2), dilation=st.integers(1, 2),
+       band_bytes=st.integers(1, 40000), threads=st.integers(1, 2), seed=st.integers(0, 2**16))
+def test_fuzz_banded_block_is_the_step_by_step_block(n, h, w, c, t, r, stride, dilation, band_bytes, threads, seed):
+    rng = np.random.default_rng(seed)
+    layers, res = _block(rng, c, t, c, r=r, stride=stride, dilation=dilation)
+    if (h + 2 * (dilation * (r - 1) // 2) - dilation * (r - 1) - 1) < 0 or \
+            (w + 2 * (dilation * (r - 1) // 2) - dilation * (r - 1) - 1) < 0:
+        return  # (the kernel does not fit: the plan refuses it, tested elsewhere)
+    x = rng.standard_normal((n, h, w, c)).astype(np.float32)
+    with hpc_kernels.num_threads(threads):
+        plain, _ = _run(layers, x, res, 0)
+        banded, _ = _run(layers, x, res, band_bytes)
+    np.testing.assert_array_equal(banded, plain)
