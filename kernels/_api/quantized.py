@@ -203,5 +203,43 @@ class QConv2d:
         self._run(self._packed, x, q, self.spec, shape, self.algorithm, target, r)
         return out if out is not None else result(x0, target)
 
+    def bind(self, x_shape: Tuple[int, ...], x_dtype: Any, residual: bool = False):
+        """This plan for activations of one shape and dtype, every argument but the arrays checked
+        and prepared once: ``f(x, out, residual=None)`` writes out and returns it. Meant for callers
+        that run one layer shape many times with outputs they allocate themselves (an ONNX session):
+        ``out`` must be a NumPy array of ``out_shape(x_shape)`` and the dtype ``out_dtype(x_dtype)``
+        gives, and ``residual`` (given exactly when bound with residual=True) a float32 array of the
+        output's shape. Arrays that do not match what was bound, or an overlapping output, take the
+        checked path of ``__call__`` (its errors); the backend's entry checks them again (on cpu,
+        the C++ entry checks geometry, dtypes, strides and overlap of every call)."""
+        x_dtype = np.dtype(x_dtype)
+        shape = A.shape_of("QConv2d", tuple(x_shape), self.weight_shape, self.spec)
+        key = (x_dtype, bool(residual))
+        q = self._q.get(key)
+        if q is None:
+            q = self._q[key] = _conv_qparams("QConv2d", x_dtype, self.dtype, shape.k, self._opts, key[1])
+        oshape, odt, x_shape = shape.out_shape(self.spec.layout), q.out_dtype, tuple(x_shape)
+        if residual and self.residual is not None:
+            raise ValueError("QConv2d.bind: this plan holds its own residual; bind with residual=False")
+        backend = getattr(self._run, "__self__", None)
+        bind = getattr(backend, "qconv2d_bind", None)
+        # A plan with its own residual keeps the checked path (the bound call takes residuals per call).
+        fast = bind(self._packed, q, self.spec, shape, self.algorithm) if bind and self.residual is None else None
+        ndarray, f32 = np.ndarray, np.dtype(np.float32)
+
+        def call(x, out, residual=None):
+            ok = (fast is not None and type(x) is ndarray and type(out) is ndarray and x.shape == x_shape
+                  and x.dtype == x_dtype and out.shape == oshape and out.dtype == odt and out.flags.c_contiguous
+                  and x.flags.c_contiguous and out.flags.writeable and not np.may_share_memory(out, x))
+            if ok and residual is not None:
+                ok = (type(residual) is ndarray and residual.shape == oshape and residual.dtype == f32
+                      and residual.flags.c_contiguous and not np.may_share_memory(out, residual))
+            if ok and (residual is not None) == key[1]:
+                return fast(x, out, residual)
+            return self(x, out=out, residual=residual)
+
+        call.out_shape, call.out_dtype = oshape, odt
+        return call
+
     def __repr__(self) -> str:
         return f"QConv2d(w={self.weight_shape}, {self.spec}, algorithm={self.algorithm!r}, dtype={self.dtype})"

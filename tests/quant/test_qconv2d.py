@@ -173,3 +173,35 @@ def test_plan_layers(qengine, case, layout, rng):
     wzp = rng.integers(-2, 3, w.shape[0]).astype(np.int8)
     plan = hpc_kernels.QConv2d(w, x_zero_point=17, w_zero_point=wzp, backend=qengine, **opts)
     np.testing.assert_array_equal(plan(x), expect(x, w, opts, geo, 17, wzp))
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("case", [LAYERS[0], LAYERS[1], LAYERS[4]], ids=["3x3", "stride2", "depthwise"])
+def test_plan_bind(qengine, case, layout, rng):
+    """QConv2d.bind: the bound call writes what the plan's own call writes (requantized output with
+    a float32 residual, relu), and arrays other than the bound ones take the checked path: a
+    different shape or dtype gets __call__'s error, never a write outside out."""
+    x, w, opts, geo = layer(rng, case, layout)
+    kw = dict(x_zero_point=7, w_zero_point=1, x_scale=0.05, w_scale=0.02, out_scale=0.3,
+              out_zero_point=np.uint8(4), activation="relu")
+    plan = hpc_kernels.QConv2d(w, backend=qengine, **kw, **opts)
+    f = plan.bind(x.shape, x.dtype, residual=True)
+    res = rng.standard_normal(f.out_shape).astype(np.float32)
+    out = np.empty(f.out_shape, f.out_dtype)
+    assert f(x, out, res) is out
+    np.testing.assert_array_equal(out, plan(x, residual=res))
+    g = plan.bind(x.shape, x.dtype)
+    np.testing.assert_array_equal(g(x, np.empty(g.out_shape, g.out_dtype)), plan(x))
+    # Not what was bound: the checked path decides (here its errors).
+    with pytest.raises(TypeError, match="out"):
+        g(x, np.empty(g.out_shape, np.int8))
+    with pytest.raises(ValueError):
+        g(x[:, :-1] if layout == "NCHW" else x[..., :-1], out)
+    big = np.zeros(out.size + 8, out.dtype)
+    with pytest.raises(ValueError):
+        g(x, big[:-8][: out.size - 1].reshape(-1))
+    assert not big[-8:].any()
+    # A residual view that is not C-contiguous runs the checked path, with the same result.
+    wide = np.zeros(f.out_shape[:-1] + (2 * f.out_shape[-1],), np.float32)
+    wide[..., ::2] = res
+    np.testing.assert_array_equal(f(x, np.empty_like(out), wide[..., ::2]), out)

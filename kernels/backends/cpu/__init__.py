@@ -21,7 +21,7 @@ class CpuBackend(Backend):
     name = "cpu"
     extra = None
     ops = frozenset({"gemm", "matmul", "conv2d", "im2col", "pack_conv2d", "conv2d_packed", "qgemm",
-                     "qconv2d", "pack_qconv2d", "qconv2d_packed"})
+                     "qconv2d", "pack_qconv2d", "qconv2d_packed", "qconv2d_bind"})
     available = _cpu is not None
     reason = _reason
     algorithms = _algorithms.IMPLEMENTED
@@ -94,6 +94,10 @@ class CpuBackend(Backend):
 
     def qconv2d_packed(self, packed, x, q, spec, shape, algorithm, out, residual=None):
         return _quantized.qconv2d(_cpu, x, None, q, spec, shape, algorithm, out, residual, packed)
+
+    def qconv2d_bind(self, packed, q, spec, shape, algorithm):
+        """qconv2d_packed for one activation shape, its arguments prepared once (QConv2d.bind)."""
+        return _quantized.bind_qconv2d(_cpu, packed, q, spec, shape, algorithm)
 
     def conv2d_workspace(self, x_shape, w_shape, spec, shape, dtype: np.dtype, threads: Optional[int]) -> Dict[str, int]:
         """Extra bytes each algorithm that applies to the layer allocates besides its output."""

@@ -67,6 +67,31 @@ def _nchw(a: Optional[np.ndarray], layout: str) -> Optional[np.ndarray]:
     return a if a is None or layout == "NCHW" else a.transpose(0, 3, 1, 2)
 
 
+def bind_qconv2d(cpu, packed, q: QuantParams, spec, shape, algorithm: str):
+    """qconv2d_packed for one activation shape with every other argument put in the entry's form
+    once: f(x, out, residual) makes the one C++ call (which checks x, out and residual against the
+    geometry itself). What an ONNX session calls per QConv node: the ~20 us of per-call Python of
+    QConv2d.__call__ was 10% of a QDQ ResNet-50 at 1 thread, and on 2 threads it let the OpenMP team
+    fall asleep between nodes (GOMP_SPINCOUNT)."""
+    check_algorithm(spec, shape, algorithm)
+    mult, inv, hi = epilogue_args(q)
+    head = (packed.weights,)
+    tail = (spec.stride, shape.padding, spec.dilation, spec.groups, q.a_zero_point, q.b_zero_point, q.bias, q.mode,
+            mult, inv, hi, q.activation, q.out_zero_point)
+    run, nhwc = cpu.qconv2d, spec.layout == "NHWC"
+
+    def call(x, out, residual=None):
+        if nhwc:  # the entry takes (n, c, h, w) views whatever the layout
+            if residual is not None:
+                residual = residual.transpose(0, 3, 1, 2)
+            run(x.transpose(0, 3, 1, 2), *head, out.transpose(0, 3, 1, 2), *tail, residual, packed)
+        else:
+            run(x, *head, out, *tail, residual, packed)
+        return out
+
+    return call
+
+
 def qconv2d(cpu, x, w, q: QuantParams, spec, shape, algorithm: str, out, residual, packed=None):
     check_algorithm(spec, shape, algorithm)
     r = _nchw(residual, spec.layout)
