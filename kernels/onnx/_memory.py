@@ -102,6 +102,18 @@ class Workspace:
 
     def end(self, index: int, outputs: Sequence[str], results: Sequence[Optional[np.ndarray]]) -> None:
         """Records where the node's results live, returns unused buffers and dead values' buffers."""
+        given = self._given
+        if len(given) == 1 and len(results) == 1 and not self._scratch and outputs[0]:
+            # The common node: one result, the buffer ws.output gave it (fresh from the arena, so
+            # not yet in use by another value).
+            buf = given.get(0)
+            if buf is not None and results[0] is buf:
+                rid = id(buf)
+                self.buffers[rid], self.refs[rid], self.owner[outputs[0]] = buf, 1, rid
+                self._given = {}
+                for v in self.liveness.dies_after[index]:
+                    self.release(v)
+                return
         used = set()
         for name, r in zip(outputs, results):
             if not name or r is None:
