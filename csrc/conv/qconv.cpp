@@ -7,8 +7,15 @@
 #include <algorithm>
 #include <cstring>
 
+#include "../arch/clones.hpp"
 #include "../arch/qtile_store.hpp"
+#include "../core/cpu_info.hpp"
 #include "../core/workspace.hpp"
+#include "../gemm/driver.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace kernels {
 
@@ -18,29 +25,44 @@ namespace {
 // channel stride: NHWC): L[j*kd + (r*S + s)*cg + c], each tap one copy of cg contiguous bytes;
 // else L[j*kd + (c*R + r)*S + s], the weights' own order, each tap's channels read along x's
 // channel stride and written RS apart (the row is L1-resident). One bounds check per tap.
-// n bytes: an inline loop for the short copies of few-channel layers (a memcpy call per 3-byte tap
-// of an RGB stem cost more than the GEMM after it: 1.45 of its 1.83 ms), memcpy beyond.
-inline void copy_bytes(std::uint8_t* d, const std::uint8_t* s, dim_t n) {
-    if (n <= 64) {
-        for (dim_t i = 0; i < n; ++i) d[i] = s[i];
-    } else {
-        std::memcpy(d, s, static_cast<std::size_t>(n));
-    }
+//
+// n bytes copied inline, in 64- and 16-byte moves of constant size (vector loads and stores in
+// each clone: zmm in the AVX-512 one) and a byte tail, never a memcpy call: the short copies of
+// few-channel layers cost more as calls than the GEMM after them (an RGB stem's 3-byte taps: 1.45
+// of its 1.83 ms), and so did the 192-byte kernel rows of a 64-channel 3x3 layer (three calls a
+// pixel, 0.041 of the 0.291 ms of ResNet-50's 56x56 3x3 layer on Zen 5, the GEMM alone 0.250).
+KERNELS_INLINE void copy_bytes(std::uint8_t* KERNELS_RESTRICT d, const std::uint8_t* KERNELS_RESTRICT s, dim_t n) {
+    dim_t i = 0;
+    for (; i + 64 <= n; i += 64) std::memcpy(d + i, s + i, 64);
+    for (; i + 16 <= n; i += 16) std::memcpy(d + i, s + i, 16);
+    for (; i < n; ++i) d[i] = s[i];
 }
 
-void lower(const QConvArgs& a, dim_t img, dim_t grp, std::uint8_t pad, bool rsc, dim_t ld, std::uint8_t* L) {
+struct LowerArgs {
+    const QConvArgs* a;
+    const std::uint8_t* xi;  // the image's group: channel 0 of pixel (0, 0)
+    std::uint8_t pad;
+    bool rsc;
+    dim_t ld;
+    std::uint8_t* L;
+    dim_t j0;  // the chunk's first pixel: row j - j0 of L
+};
+
+// Pixels [jb, je) of the chunk: one call per thread, compiled per clone target (the copies above
+// inline into its loops).
+KERNELS_CLONES void lower_pixels(const LowerArgs& l, dim_t jb, dim_t je) {
+    const QConvArgs& a = *l.a;
     const ConvGeom& g = a.g;
-    const dim_t wo = g.wo(), P = g.pixels(), kd = g.kd(), cg = g.cg();
-    const std::uint8_t* xi = a.x + img * a.xs.n + grp * cg * a.xs.c;
-    const dim_t RS = g.r * g.s;
+    const dim_t wo = g.wo(), kd = g.kd(), cg = g.cg(), RS = g.r * g.s, ld = l.ld;
+    const bool rsc = l.rsc;
     const dim_t tap_step = rsc ? cg : 1, chan_step = rsc ? 1 : RS;
     // Dense NHWC pixels (their cg channels back to back, one group, no column dilation): the S taps
     // of a kernel row inside the image are one run of S*cg bytes, copied at once.
     const bool row_runs = rsc && a.xs.w == cg && g.dw == 1;
-#pragma omp parallel for schedule(static) if (P * ld > (1 << 16))
-    for (dim_t j = 0; j < P; ++j) {
+    const std::uint8_t* xi = l.xi;
+    for (dim_t j = jb; j < je; ++j) {
         const dim_t oh = j / wo, ow = j % wo;
-        std::uint8_t* row = L + j * ld;
+        std::uint8_t* row = l.L + (j - l.j0) * ld;
         for (dim_t p = kd; p < ld; ++p) row[p] = 0;  // (the quad padding: it meets zero weights)
         for (dim_t r = 0; r < g.r; ++r) {
             const dim_t ih = oh * g.sh - g.pt + r * g.dh;
@@ -56,7 +78,7 @@ void lower(const QConvArgs& a, dim_t img, dim_t grp, std::uint8_t pad, bool rsc,
                 const std::uint8_t* px = in ? xi + ih * a.xs.h + iw * a.xs.w : nullptr;
                 if (rsc) {
                     if (in) copy_bytes(d, px, cg);
-                    else std::memset(d, pad, static_cast<std::size_t>(cg));
+                    else std::memset(d, l.pad, static_cast<std::size_t>(cg));
                 } else if (in && chan_step == 1 && a.xs.c == 1) {
                     // One tap (strided 1x1 layers: the (c, r, s) order is the channels' own) of an
                     // NHWC pixel: one copy, not a strided byte loop (0.1 of the 0.4 ms of ResNet-50's
@@ -65,11 +87,29 @@ void lower(const QConvArgs& a, dim_t img, dim_t grp, std::uint8_t pad, bool rsc,
                 } else if (in) {
                     for (dim_t c = 0; c < cg; ++c) d[c * chan_step] = px[c * a.xs.c];
                 } else {
-                    for (dim_t c = 0; c < cg; ++c) d[c * chan_step] = pad;
+                    for (dim_t c = 0; c < cg; ++c) d[c * chan_step] = l.pad;
                 }
             }
         }
     }
+}
+
+// Pixels [j0, j1) of the image, row j - j0 of L; threads take equal ranges of pixels.
+void lower(const QConvArgs& a, dim_t img, dim_t grp, std::uint8_t pad, bool rsc, dim_t ld, std::uint8_t* L, dim_t j0,
+           dim_t j1) {
+    const LowerArgs l{&a, a.x + img * a.xs.n + grp * a.g.cg() * a.xs.c, pad, rsc, ld, L, j0};
+#ifdef _OPENMP
+    if ((j1 - j0) * ld > (1 << 16) && omp_get_max_threads() > 1) {
+#pragma omp parallel
+        {
+            dim_t b, e;
+            split(j1 - j0, omp_get_num_threads(), omp_get_thread_num(), &b, &e);
+            lower_pixels(l, j0 + b, j0 + e);
+        }
+        return;
+    }
+#endif
+    lower_pixels(l, j0, j1);
 }
 
 // The weights of k channels in (r, s, c) reduction order: out[i*kd + t*cg + c] = w[i*kd + c*RS + t].
@@ -105,31 +145,41 @@ void qconv2d(const QConvArgs& a, const QCandidate& cand, int nthreads) {
     // Lowered rows padded to whole quads (the stem's 147 bytes to 148): the int8 kernel then reads
     // them in place, unpacked (gemm/qgemm.cpp), its last quad included.
     const dim_t ld = round_up(kd, 4);
-    std::uint8_t* L = direct ? nullptr : static_cast<std::uint8_t*>(workspace(static_cast<std::size_t>(P * ld), Slot::scratch));
+    // Lowered in chunks of pixels whose rows fit half the L2 (a multiple of the kernel's NR): each
+    // chunk is written and then read by its GEMM while it is still in L2. The whole image lowered
+    // at once (1.8 MB for ResNet-50's 56x56 3x3 layer) went out to L3 and came back.
+    const dim_t nr = cand.ukr->nr;
+    const dim_t chunk = direct ? P : std::min(P, std::max(nr, static_cast<dim_t>(cache_sizes().l2 / 2) / ld / nr * nr));
+    std::uint8_t* L = direct ? nullptr : static_cast<std::uint8_t*>(workspace(static_cast<std::size_t>(chunk * ld), Slot::scratch));
     const std::uint8_t pad = static_cast<std::uint8_t>(a.x_zp);  // the raw byte (s8 zero points wrap as the data do)
     const dim_t es = qelem_size(a.mode);
     for (dim_t img = 0; img < g.n; ++img)
-        for (dim_t grp = 0; grp < g.groups; ++grp) {
-            QGemmArgs q;
-            q.m = kg, q.n = P, q.k = kd;
-            q.a = wbase + grp * kg * kd, q.rs_a = kd, q.cs_a = 1, q.a_unsigned = a.w_unsigned;
-            if (use_packed) q.a_packed = (*a.packed)[grp].data(), q.a_packed_mr = a.packed_mr;
-            if (direct) {
-                q.b = a.x + img * a.xs.n + grp * cg * a.xs.c, q.rs_b = a.xs.c, q.cs_b = a.xs.w;
-            } else {
-                lower(a, img, grp, pad, rsc, ld, L);
-                q.b = L, q.rs_b = 1, q.cs_b = ld, q.b_quads_readable = true;
+        for (dim_t grp = 0; grp < g.groups; ++grp)
+            for (dim_t j0 = 0; j0 < P; j0 += chunk) {
+                const dim_t j1 = std::min(P, j0 + chunk);
+                QGemmArgs q;
+                q.m = kg, q.n = j1 - j0, q.k = kd;
+                q.a = wbase + grp * kg * kd, q.rs_a = kd, q.cs_a = 1, q.a_unsigned = a.w_unsigned;
+                if (use_packed) q.a_packed = (*a.packed)[grp].data(), q.a_packed_mr = a.packed_mr;
+                if (direct) {
+                    q.b = a.x + img * a.xs.n + grp * cg * a.xs.c, q.rs_b = a.xs.c, q.cs_b = a.xs.w;
+                } else {
+                    lower(a, img, grp, pad, rsc, ld, L, j0, j1);
+                    q.b = L, q.rs_b = 1, q.cs_b = ld, q.b_quads_readable = true;
+                }
+                q.b_signed = a.x_signed;
+                const dim_t k0 = grp * kg;
+                q.x_zp = a.x_zp, q.w_zp = a.w_zp + k0, q.bias = a.bias ? a.bias + k0 : nullptr;
+                q.colsum = a.colsum ? a.colsum + k0 : nullptr;
+                q.mode = a.mode, q.mult = a.mult ? a.mult + k0 : nullptr;
+                q.inv_out_scale = a.inv_out_scale, q.hi = a.hi, q.act = a.act, q.out_zp = a.out_zp;
+                // Pixel j at j * (W stride): the entry requires the output's (and residual's) H and W
+                // to form one stride, so a chunk starts j0 pixels in.
+                if (a.res) q.res = a.res + img * a.rs.n + k0 * a.rs.c + j0 * a.rs.w, q.rs_r = a.rs.c, q.cs_r = a.rs.w;
+                q.c = static_cast<char*>(a.y) + (img * a.ys.n + k0 * a.ys.c + j0 * a.ys.w) * es, q.rs_c = a.ys.c,
+                q.cs_c = a.ys.w;
+                qgemm(q, cand, nthreads);
             }
-            q.b_signed = a.x_signed;
-            const dim_t k0 = grp * kg;
-            q.x_zp = a.x_zp, q.w_zp = a.w_zp + k0, q.bias = a.bias ? a.bias + k0 : nullptr;
-            q.colsum = a.colsum ? a.colsum + k0 : nullptr;
-            q.mode = a.mode, q.mult = a.mult ? a.mult + k0 : nullptr;
-            q.inv_out_scale = a.inv_out_scale, q.hi = a.hi, q.act = a.act, q.out_zp = a.out_zp;
-            if (a.res) q.res = a.res + img * a.rs.n + k0 * a.rs.c, q.rs_r = a.rs.c, q.cs_r = a.rs.w;
-            q.c = static_cast<char*>(a.y) + (img * a.ys.n + k0 * a.ys.c) * es, q.rs_c = a.ys.c, q.cs_c = a.ys.w;
-            qgemm(q, cand, nthreads);
-        }
 }
 
 QConvWeights pack_qconv_weights(const std::int8_t* w, dim_t k, dim_t kd, dim_t rs, dim_t groups, bool w_unsigned,

@@ -205,3 +205,27 @@ def test_plan_bind(qengine, case, layout, rng):
     wide = np.zeros(f.out_shape[:-1] + (2 * f.out_shape[-1],), np.float32)
     wide[..., ::2] = res
     np.testing.assert_array_equal(f(x, np.empty_like(out), wide[..., ::2]), out)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("mode", ["int32", "float", "u8"])
+def test_lowered_in_chunks(qengine, layout, mode, rng):
+    """A lowered matrix larger than half the L2 is lowered and multiplied chunk by chunk of pixels
+    (csrc/conv/qconv.cpp): 48x48 pixels of 576 bytes (1.3 MB) are 2-3 chunks on a 1-2 MiB L2, the
+    last one partial; every pixel's output and residual at its own offset, padding at the edges,
+    equal to the oracle bit for bit."""
+    case = (1, 64, 48, 48, 16, 3, 3, 1, 1, 1, 1)
+    x, w, opts, geo = layer(rng, case, layout)
+    res = rng.standard_normal(geo[1].out_shape(layout)).astype(np.float32)
+    if mode == "int32":
+        got = hpc_kernels.qconv2d(x, w, x_zero_point=120, w_zero_point=1, backend=qengine, **opts)
+        np.testing.assert_array_equal(got, expect(x, w, opts, geo, 120, 1))
+        return
+    ws = rng.uniform(0.002, 0.02, w.shape[0]).astype(np.float32)
+    ep = dict(a_scale=0.03, b_scale=ws, activation="relu")
+    kw = dict(x_scale=0.03, w_scale=ws, activation="relu")
+    if mode == "u8":
+        ep.update(out_scale=0.05, out_zp=3, out_dtype=np.uint8)
+        kw.update(out_scale=0.05, out_zero_point=3, out_dtype=np.uint8)
+    got = hpc_kernels.qconv2d(x, w, x_zero_point=120, residual=res, backend=qengine, **kw, **opts)
+    np.testing.assert_array_equal(got, expect(x, w, opts, geo, 120, residual=res, **ep))
