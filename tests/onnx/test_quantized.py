@@ -241,6 +241,35 @@ def test_qlinearconv_plan_takes_the_activation_scale_of_each_run():
         np.testing.assert_array_equal(ours.run(None, feed)[0], ref.run(None, feed)[0])
 
 
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_qlinearconv_same_padding_plans_per_input_size(layout):
+    """Constant parameters and auto_pad SAME_UPPER: the plan of each input size's padding is made at
+    its first run and bound to that shape (QConv2d.bind); sizes alternate, each run equal to
+    onnxruntime's, and a thread of its own gets the same."""
+    rng = np.random.default_rng(6)
+    t = numpy_helper.from_array
+    inits = [t(rng.integers(-127, 128, (5, 4, 3, 3)).astype(np.int8), "w"), t(np.float32(0.01), "ws"),
+             t(np.int8(0), "wz"), t(np.float32(0.05), "ys"), t(np.uint8(7), "yz"), t(np.float32(0.02), "xs"),
+             t(np.uint8(100), "xz")]
+    node = helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"], ["y"], name="qc",
+                            auto_pad="SAME_UPPER", strides=[2, 2])
+    g = helper.make_graph([node], "qc", [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 4, "h", "w"])],
+                          [helper.make_tensor_value_info("y", TensorProto.UINT8, None)], inits)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    ours = InferenceSession(model, layout=layout)
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = [{"x": rng.integers(0, 256, (1, 4, h, w)).astype(np.uint8)} for h, w in ((9, 8), (10, 7), (9, 8), (6, 6))]
+    for feed in feeds:
+        np.testing.assert_array_equal(ours.run(None, feed)[0], ref.run(None, feed)[0])
+    import threading
+    got = []
+    th = threading.Thread(target=lambda: got.append(ours.run(None, feeds[1])[0]))
+    th.start()
+    th.join(timeout=60)
+    assert got, "the run in another thread did not finish"
+    np.testing.assert_array_equal(got[0], ref.run(None, feeds[1])[0])
+
+
 @pytest.mark.skipif(__import__("platform").machine().lower() not in ("x86_64", "amd64"),
                     reason="QAdd reproduces onnxruntime's x86 QLinearAdd kernel (ARM's is fixed-point)")
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8])

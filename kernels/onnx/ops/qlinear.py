@@ -191,9 +191,12 @@ def _conv_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
             key = (x.shape, x.dtype, res is not None)
             f = bound.get(key, False)
             if f is False and x.ndim == 4 and len(bound) < 16:
+                f = bind(x, res is not None)  # (not under `lock`: plan_for takes it)
                 with lock:
-                    f = bound[key] = bind(x, res is not None)
+                    f = bound.setdefault(key, f)
             if f:
+                if res is not None and res.dtype != np.float32:
+                    res = np.asarray(res, np.float32)  # as the checked path below takes it
                 return [f(x, ws.output(0, f.out_shape, f.out_dtype), res)]
         if x.ndim != 4:
             raise ValueError(f"{node.describe()}: input of shape {x.shape}; supported: 4-D")
