@@ -94,13 +94,13 @@ KERNELS_CLONES void lower_pixels(const LowerArgs& l, dim_t jb, dim_t je) {
     }
 }
 
-// Pixels [j0, j1) of the image, row j - j0 of L; threads take equal ranges of pixels.
+// Pixels [j0, j1) of the image, row j - j0 of L; the call's threads take equal ranges of pixels.
 void lower(const QConvArgs& a, dim_t img, dim_t grp, std::uint8_t pad, bool rsc, dim_t ld, std::uint8_t* L, dim_t j0,
-           dim_t j1) {
+           dim_t j1, int nthreads) {
     const LowerArgs l{&a, a.x + img * a.xs.n + grp * a.g.cg() * a.xs.c, pad, rsc, ld, L, j0};
 #ifdef _OPENMP
-    if ((j1 - j0) * ld > (1 << 16) && omp_get_max_threads() > 1) {
-#pragma omp parallel
+    if ((j1 - j0) * ld > (1 << 16) && nthreads > 1) {
+#pragma omp parallel num_threads(nthreads)
         {
             dim_t b, e;
             split(j1 - j0, omp_get_num_threads(), omp_get_thread_num(), &b, &e);
@@ -109,6 +109,7 @@ void lower(const QConvArgs& a, dim_t img, dim_t grp, std::uint8_t pad, bool rsc,
         return;
     }
 #endif
+    (void)nthreads;
     lower_pixels(l, j0, j1);
 }
 
@@ -164,7 +165,7 @@ void qconv2d(const QConvArgs& a, const QCandidate& cand, int nthreads) {
                 if (direct) {
                     q.b = a.x + img * a.xs.n + grp * cg * a.xs.c, q.rs_b = a.xs.c, q.cs_b = a.xs.w;
                 } else {
-                    lower(a, img, grp, pad, rsc, ld, L, j0, j1);
+                    lower(a, img, grp, pad, rsc, ld, L, j0, j1, nthreads);
                     q.b = L, q.rs_b = 1, q.cs_b = ld, q.b_quads_readable = true;
                 }
                 q.b_signed = a.x_signed;
