@@ -1,5 +1,5 @@
 """Type stubs of the C++ extension hpc_kernels._cpu (csrc/bindings/module.cpp)."""
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -58,7 +58,8 @@ def qconv2d(
     x: np.ndarray, w: np.ndarray, out: np.ndarray, stride: Any, padding: Any, dilation: Any, groups: int,
     x_zp: int, w_zp: np.ndarray, bias: Optional[np.ndarray], mode: str, mult: Optional[np.ndarray],
     inv_out_scale: float, hi: float, act: str, out_zp: int, residual: Optional[np.ndarray],
-    packed: Optional["QConvWeights"] = None,
+    packed: Optional["QConvWeights"] = None, skip: Optional[np.ndarray] = None,
+    add: Tuple[float, float, float] = (0.0, 0.0, 0.0),
 ) -> np.ndarray: ...
 class QConvWeights:
     def __init__(self, w: np.ndarray, groups: int, rsc: bool = False) -> None: ...

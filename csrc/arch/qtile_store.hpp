@@ -12,9 +12,20 @@
 namespace kernels {
 namespace {
 
+// The 8-bit value q (in the type's range) added to the skip element s (QEpilogue's QLinearAdd):
+// std::fma rounds once, as vfmadd does; the clamp before rounding equals the one after (integer bounds).
+KERNELS_INLINE std::int32_t qadd_one(std::int32_t q, const QEpilogue& e, const std::uint8_t* s, bool is_signed) {
+    const float sv = is_signed ? static_cast<float>(static_cast<std::int8_t>(*s)) : static_cast<float>(*s);
+    float u = std::fma(static_cast<float>(q), e.add_ra, std::fma(sv, e.add_rb, e.add_k));
+    const float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f;
+    u = u < lo ? lo : (u > hi ? hi : u);
+    return static_cast<std::int32_t>(std::nearbyint(u));
+}
+
 // The finished value of one accumulator (bias and compensation already added) for channel i,
-// residual element r (nullptr: none), stored at c.
-KERNELS_INLINE void qstore_one(std::int32_t acc, const QEpilogue& e, dim_t i, const float* r, void* c) {
+// residual element r and skip element s (nullptr: none), stored at c.
+KERNELS_INLINE void qstore_one(std::int32_t acc, const QEpilogue& e, dim_t i, const float* r, const std::uint8_t* s,
+                               void* c) {
     if (e.mode == QMode::i32) {
         *static_cast<std::int32_t*>(c) = acc;
         return;
@@ -34,8 +45,11 @@ KERNELS_INLINE void qstore_one(std::int32_t acc, const QEpilogue& e, dim_t i, co
     // anyway, and the sum with out_zp then stays far inside int32.
     v = v < -65536.0f ? -65536.0f : (v > 65536.0f ? 65536.0f : v);
     std::int32_t q = static_cast<std::int32_t>(std::nearbyint(v)) + e.out_zp;  // half to even (default mode)
-    if (e.mode == QMode::u8) *static_cast<std::uint8_t*>(c) = static_cast<std::uint8_t>(q < 0 ? 0 : (q > 255 ? 255 : q));
-    else *static_cast<std::int8_t*>(c) = static_cast<std::int8_t>(q < -128 ? -128 : (q > 127 ? 127 : q));
+    if (e.mode == QMode::u8) q = q < 0 ? 0 : (q > 255 ? 255 : q);
+    else q = q < -128 ? -128 : (q > 127 ? 127 : q);
+    if (s) q = qadd_one(q, e, s, e.mode == QMode::s8);
+    if (e.mode == QMode::u8) *static_cast<std::uint8_t*>(c) = static_cast<std::uint8_t>(q);
+    else *static_cast<std::int8_t*>(c) = static_cast<std::int8_t>(q);
 }
 
 KERNELS_INLINE dim_t qelem_size(QMode m) { return m == QMode::i32 || m == QMode::f32 ? 4 : 1; }
@@ -57,7 +71,8 @@ KERNELS_INLINE void qstore_tile(const std::int32_t* tile, const std::int32_t* ac
             }
             v += static_cast<std::uint32_t>(ep->row_add[i]);
             if (ep->row_zw) v += static_cast<std::uint32_t>(ep->row_zw[i]) * static_cast<std::uint32_t>(ep->col_sum[j]);
-            qstore_one(static_cast<std::int32_t>(v), *ep, i, ep->res ? ep->res + i * ep->rs_r + j * ep->cs_r : nullptr, dst);
+            qstore_one(static_cast<std::int32_t>(v), *ep, i, ep->res ? ep->res + i * ep->rs_r + j * ep->cs_r : nullptr,
+                       ep->skip ? ep->skip + i * ep->rs_s + j * ep->cs_s : nullptr, dst);
         }
 }
 

@@ -26,6 +26,11 @@ enum class QMode : int { i32 = 0, f32 = 1, u8 = 2, s8 = 3 };
 // compute u = float(acc)*mult[i] (+ res*inv_out_scale), activated (relu6 at hi), and store
 // saturate(rint(u) + out_zp). Every float step is one rounded float32 operation in this order
 // (the int8 sources are compiled with -ffp-contract=off: no fused multiply-add).
+// With `skip` (u8/s8 modes only) that 8-bit value q then goes through onnxruntime's QLinearAdd
+// with the skip tensor's element s of the same type (a residual connection added after the
+// requantization, as a QDQ model states it):
+//     store saturate(rint(fma(q, add_ra, fma(s, add_rb, add_k))))
+// two fused multiply-adds in this order (std::fma / vfmadd: the only fused operations here).
 struct QEpilogue {
     QMode mode = QMode::i32;
     const std::int32_t* row_add = nullptr;  // per i, always given
@@ -38,9 +43,13 @@ struct QEpilogue {
     Act act = Act::none;
     float hi = 6.0f;                        // relu6's bound in output units: 6 or float32(6/out_scale)
     std::int32_t out_zp = 0;
+    const std::uint8_t* skip = nullptr;     // S(i, j) at skip[i*rs_s + j*cs_s] (raw bytes), or nullptr
+    inc_t rs_s = 0, cs_s = 0;
+    float add_ra = 0.0f, add_rb = 0.0f, add_k = 0.0f;
 
     QEpilogue at(dim_t i, dim_t j) const {
         QEpilogue e = *this;
+        if (e.skip) e.skip += i * rs_s + j * cs_s;
         e.row_add += i;
         if (e.row_zw) e.row_zw += i, e.col_sum += j;
         if (e.mult) e.mult += i;

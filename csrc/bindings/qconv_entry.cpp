@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include <array>
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -36,7 +37,7 @@ py::array qconv2d_entry(const py::array& x, const py::array& w, const py::array&
                         std::array<dim_t, 4> padding, std::array<dim_t, 2> dilation, dim_t groups, int x_zp,
                         const py::array& w_zp, const py::object& bias, const std::string& mode, const py::object& mult,
                         float inv_out_scale, float hi, const std::string& act, int out_zp, const py::object& residual,
-                        const py::object& packed_obj) {
+                        const py::object& packed_obj, const py::object& skip, std::array<float, 3> add) {
     const char* fn = "qconv2d";
     const QOperand X = q_operand(x, fn, "x"), W = q_operand(w, fn, "w");
     if (w.ndim() != 4 || !(w.flags() & py::array::c_style)) throw py::value_error("qconv2d: w must be 4-D and C-contiguous");
@@ -64,6 +65,23 @@ py::array qconv2d_entry(const py::array& x, const py::array& w, const py::array&
         a.res = static_cast<const float*>(res->data()), a.rs = strides4(*res, fn, "residual");
         if (g.ho() > 1 && a.rs.h != g.wo() * a.rs.w) throw py::value_error("qconv2d: residual's H and W must form one stride");
     }
+    if (!skip.is_none()) {
+        // The 8-bit skip tensor of the QLinearAdd epilogue: out's type and shape, read in place (no
+        // copy: a view of any strides whose H and W form one stride), never overlapping out.
+        if (!py::isinstance<py::array>(skip)) throw py::type_error("qconv2d: skip must be a numpy.ndarray");
+        const py::array s = py::reinterpret_borrow<py::array>(skip);
+        if (O.mode != QMode::u8 && O.mode != QMode::s8) throw py::value_error("qconv2d: skip needs a requantized (8-bit) output");
+        if (s.itemsize() != 1 || s.dtype().kind() != out.dtype().kind()) throw py::type_error("qconv2d: skip must have out's dtype");
+        bool same = s.ndim() == 4;
+        for (py::ssize_t d = 0; same && d < 4; ++d) same = s.shape(d) == out.shape(d);
+        if (!same) throw py::value_error("qconv2d: skip must have the output's shape");
+        py_checks::require_no_overlap(out, s, fn, "out", "skip");
+        a.skip = static_cast<const std::uint8_t*>(s.data()), a.ss = strides4(s, fn, "skip");
+        if (g.ho() > 1 && a.ss.h != g.wo() * a.ss.w) throw py::value_error("qconv2d: skip's H and W must form one stride");
+        for (float v : add)
+            if (!std::isfinite(v)) throw py::value_error("qconv2d: the skip addition's parameters must be finite");
+        a.add_ra = add[0], a.add_rb = add[1], a.add_k = add[2];
+    }
     a.x_zp = x_zp, a.w_zp = V.zp, a.bias = V.bias, a.mult = V.mult;
     a.inv_out_scale = inv_out_scale, a.hi = hi, a.act = q_act(act, fn), a.out_zp = out_zp;
     if (!packed_obj.is_none()) {
@@ -85,7 +103,8 @@ void def_qconv(py::module_& m) {
     m.def("qconv2d", &qconv2d_entry, py::arg("x"), py::arg("w"), py::arg("out"), py::arg("stride"), py::arg("padding"),
           py::arg("dilation"), py::arg("groups"), py::arg("x_zp"), py::arg("w_zp"), py::arg("bias"), py::arg("mode"),
           py::arg("mult"), py::arg("inv_out_scale"), py::arg("hi"), py::arg("act"), py::arg("out_zp"),
-          py::arg("residual"), py::arg("packed") = py::none(),
+          py::arg("residual"), py::arg("packed") = py::none(), py::arg("skip") = py::none(),
+          py::arg("add") = std::array<float, 3>{0.0f, 0.0f, 0.0f},
           "int8 convolution into out ((n, c, h, w) views; see qconv_entry.cpp)");
     py::class_<QConvWeightsPy, std::shared_ptr<QConvWeightsPy>>(m, "QConvWeights",
                                                                  "QConv2d's weights packed once, with their column sums")

@@ -177,6 +177,8 @@ void qconv2d(const QConvArgs& a, const QCandidate& cand, int nthreads) {
                 // Pixel j at j * (W stride): the entry requires the output's (and residual's) H and W
                 // to form one stride, so a chunk starts j0 pixels in.
                 if (a.res) q.res = a.res + img * a.rs.n + k0 * a.rs.c + j0 * a.rs.w, q.rs_r = a.rs.c, q.cs_r = a.rs.w;
+                if (a.skip) q.skip = a.skip + img * a.ss.n + k0 * a.ss.c + j0 * a.ss.w, q.rs_s = a.ss.c, q.cs_s = a.ss.w;
+                q.add_ra = a.add_ra, q.add_rb = a.add_rb, q.add_k = a.add_k;
                 q.c = static_cast<char*>(a.y) + (img * a.ys.n + k0 * a.ys.c + j0 * a.ys.w) * es, q.rs_c = a.ys.c,
                 q.cs_c = a.ys.w;
                 qgemm(q, cand, nthreads);

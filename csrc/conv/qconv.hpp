@@ -35,6 +35,9 @@ struct QConvArgs {
     std::int32_t out_zp = 0;
     const float* res = nullptr;  // the output's shape; H and W form one stride (ho*rs.h == ... see qconv.cpp)
     Strides4 rs{};
+    const std::uint8_t* skip = nullptr;  // 8-bit, the output's shape and type, H and W one stride as res
+    Strides4 ss{};
+    float add_ra = 0.0f, add_rb = 0.0f, add_k = 0.0f;  // QEpilogue's QLinearAdd of skip
     void* y = nullptr;  // output elements of the mode's type
     Strides4 ys{};
 };

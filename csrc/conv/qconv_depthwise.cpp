@@ -27,7 +27,7 @@ void qconv2d_depthwise(const QConvArgs& a, [[maybe_unused]] int nthreads) {
         }
     QEpilogue ep;
     ep.mode = a.mode, ep.mult = a.mult, ep.inv_out_scale = a.inv_out_scale, ep.act = a.act, ep.hi = a.hi;
-    ep.out_zp = a.out_zp;
+    ep.out_zp = a.out_zp, ep.add_ra = a.add_ra, ep.add_rb = a.add_rb, ep.add_k = a.add_k;
     const dim_t es = qelem_size(a.mode);
     const std::int32_t zx = a.x_zp;
     const dim_t rows = g.n * ho;
@@ -58,8 +58,10 @@ void qconv2d_depthwise(const QConvArgs& a, [[maybe_unused]] int nthreads) {
                 const dim_t pix = oh * wo + ow;
                 char* y = static_cast<char*>(a.y) + (img * a.ys.n + pix * a.ys.w) * es;
                 const float* res = a.res ? a.res + img * a.rs.n + pix * a.rs.w : nullptr;
+                const std::uint8_t* skip = a.skip ? a.skip + img * a.ss.n + pix * a.ss.w : nullptr;
                 for (dim_t c = 0; c < C; ++c)
                     qstore_one(static_cast<std::int32_t>(acc[c]), ep, c, res ? res + c * a.rs.c : nullptr,
+                               skip ? skip + c * a.ss.c : nullptr,
                                y + c * a.ys.c * es);
             }
         }

@@ -262,12 +262,14 @@ void qgemm(const QGemmArgs& g, const QCandidate& cand, int nthreads) {
     ep.mult = mult.empty() ? nullptr : mult.data();
     ep.res = g.res, ep.rs_r = g.rs_r, ep.cs_r = g.cs_r;
     ep.inv_out_scale = g.inv_out_scale, ep.act = g.act, ep.hi = g.hi, ep.out_zp = g.out_zp;
+    ep.skip = g.skip, ep.rs_s = g.rs_s, ep.cs_s = g.cs_s, ep.add_ra = g.add_ra, ep.add_rb = g.add_rb, ep.add_k = g.add_k;
     const dim_t es = qelem_size(g.mode);
     char* c = static_cast<char*>(g.c);
     if (g.k <= 0) {  // no products: the bias and the epilogue alone
         for (dim_t j = 0; j < g.n; ++j)
             for (dim_t i = 0; i < g.m; ++i)
                 qstore_one(row_add[i], ep, i, g.res ? g.res + i * g.rs_r + j * g.cs_r : nullptr,
+                           g.skip ? g.skip + i * g.rs_s + j * g.cs_s : nullptr,
                            c + (i * g.rs_c + j * g.cs_c) * es);
         return;
     }

@@ -38,6 +38,9 @@ struct QGemmArgs {
     std::int32_t out_zp = 0;
     const float* res = nullptr;  // residual R(i, j) at res[i*rs_r + j*cs_r]
     inc_t rs_r = 0, cs_r = 0;
+    const std::uint8_t* skip = nullptr;  // 8-bit skip S(i, j) at skip[i*rs_s + j*cs_s] (QEpilogue's QLinearAdd)
+    inc_t rs_s = 0, cs_s = 0;
+    float add_ra = 0.0f, add_rb = 0.0f, add_k = 0.0f;
     void* c = nullptr;  // C(i, j) at c[i*rs_c + j*cs_c], elements of the mode's type
     inc_t rs_c = 0, cs_c = 0;
 };

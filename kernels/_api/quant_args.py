@@ -21,10 +21,20 @@ three output modes, chosen by which scales are given:
            q = saturate(round_half_to_even(u) + out_zp) in out_dtype (uint8 or int8).
 
 Round half to even is what vcvtps2dq does under the default MXCSR and what np.rint does.
+
+A skip addition (qconv2d's skip, "quant" mode only) then adds an 8-bit tensor s of the output's
+type to that q as onnxruntime's QLinearAdd does (a = q with out_scale and out_zero_point, b = s
+with skip_scale and skip_zero_point, result with sum_scale and sum_zero_point), in float32 with
+fused multiply-adds (MLAS qladd):
+    ra = out_scale / sum_scale, rb = skip_scale / sum_scale,
+    k = sum_zp - fma(ra, out_zp, rb * skip_zp)
+    result = saturate(round_half_to_even(fma(q, ra, fma(s, rb, k))))
+the residual connection of a QDQ model (Conv -> Q -> DQ, DQ(skip) -> Add -> Q) in the
+convolution's epilogue: the conv's 8-bit output is never stored.
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -48,6 +58,7 @@ class QuantParams(NamedTuple):
     bias: Optional[np.ndarray]  # int32, shape (n,): added to the accumulator
     activation: str  # "" for none
     mode: str  # one of OUTPUT_MODES
+    skip: Optional[Tuple[np.float32, np.float32, np.float32]] = None  # (ra, rb, k) of the skip addition
 
     def multiplier(self) -> np.ndarray:
         """m[j] ("float") or r[j] ("quant") as float32, shape (n,); the kernels' per-column scale."""
@@ -86,10 +97,40 @@ def _scale(fn: str, name: str, v: Any, n: Optional[int]) -> np.ndarray:
     return arr
 
 
+# |ra|, |rb|, |k| below this: fma(a, ra, fma(b, rb, k)) stays finite for 8-bit a, b (no inf - inf).
+_ADD_LIMIT = 2.0 ** 96
+
+
+def qadd_params(sa, za, sb, zb, sc, zc, fn: str = "QAdd") -> Tuple[np.float32, np.float32, np.float32]:
+    """(ra, rb, k) of QLinearAdd's formula (module docstring) as onnxruntime's kernel computes them.
+    ValueError for scales whose ratios are not finite (a zero or non-finite scale) or beyond 2**96."""
+    f32 = np.float32
+    with np.errstate(all="ignore"):
+        ra, rb = f32(f32(sa) / f32(sc)), f32(f32(sb) / f32(sc))
+        pb = f32(rb * f32(zb))
+        k = f32(f32(zc) - f32(np.float64(ra) * np.float64(za) + np.float64(pb)))
+    for name, v in (("a_scale / c_scale", ra), ("b_scale / c_scale", rb), ("the zero-point term", k)):
+        if not np.isfinite(v) or abs(float(v)) >= _ADD_LIMIT:
+            raise ValueError(f"{fn}: {name} is {float(v)} (scales a {float(sa)}, b {float(sb)}, c {float(sc)}): "
+                             "it must be finite and below 2**96 in magnitude")
+    return ra, rb, k
+
+
+def qadd_formula(a: np.ndarray, b: np.ndarray, ra, rb, k, dtype) -> np.ndarray:
+    """saturate(rint(fma(a, ra, fma(b, rb, k)))) in dtype for 8-bit values a, b (broadcasting). An fma
+    is emulated in float64: the 8-bit-by-float32 product is exact there, and so is its sum with a
+    float32 unless the exponents lie more than 29 bits apart (then at most a double rounding)."""
+    t = (np.asarray(b, np.float64) * np.float64(rb) + np.float64(k)).astype(np.float32)
+    u = (np.asarray(a, np.float64) * np.float64(ra) + t.astype(np.float64)).astype(np.float32)
+    info = np.iinfo(dtype)
+    return np.clip(np.rint(u), info.min, info.max).astype(dtype)
+
+
 def make_qparams(fn: str, a_dtype: np.dtype, b_dtype: np.dtype, n: int, *, a_zero_point: Any = 0,
                  b_zero_point: Any = 0, a_scale: Any = None, b_scale: Any = None, out_scale: Any = None,
                  out_zero_point: Any = None, out_dtype: Any = None, bias: Any = None,
-                 activation: Optional[str] = None, residual: bool = False) -> QuantParams:
+                 activation: Optional[str] = None, residual: bool = False, skip_scale: Any = None,
+                 skip_zero_point: Any = None, sum_scale: Any = None, sum_zero_point: Any = None) -> QuantParams:
     """Checks every quantization option of a call with n output columns; raises TypeError or
     ValueError naming the argument and what is allowed."""
     a_dtype, b_dtype = np.dtype(a_dtype), np.dtype(b_dtype)
@@ -134,12 +175,27 @@ def make_qparams(fn: str, a_dtype: np.dtype, b_dtype: np.dtype, n: int, *, a_zer
         if b.shape != (n,):
             raise ValueError(f"{fn}: bias must have shape ({n},), got {b.shape}")
         b = np.ascontiguousarray(b)
-    return QuantParams(int(za), zb, sa, sb, so, zo, odt, b, activation or "", mode)
+    skip = None
+    if skip_scale is not None or sum_scale is not None:
+        if skip_scale is None or sum_scale is None:
+            raise ValueError(f"{fn}: a skip addition needs both skip_scale and sum_scale")
+        if mode != "quant":
+            raise ValueError(f"{fn}: skip_scale/sum_scale need a requantized output (out_scale)")
+        zs = int(_zero_point(fn, "skip_zero_point", skip_zero_point, odt, None))
+        zsum = int(_zero_point(fn, "sum_zero_point", sum_zero_point, odt, None))
+        ss = np.float32(_scale(fn, "skip_scale", skip_scale, None))
+        ssum = np.float32(_scale(fn, "sum_scale", sum_scale, None))
+        skip = qadd_params(so, zo, ss, zs, ssum, zsum, fn)
+    elif skip_zero_point is not None or sum_zero_point is not None:
+        raise ValueError(f"{fn}: skip_zero_point/sum_zero_point need skip_scale and sum_scale")
+    return QuantParams(int(za), zb, sa, sb, so, zo, odt, b, activation or "", mode, skip)
 
 
-def finish(acc: np.ndarray, q: QuantParams, residual: Optional[np.ndarray] = None) -> np.ndarray:
+def finish(acc: np.ndarray, q: QuantParams, residual: Optional[np.ndarray] = None,
+           skip: Optional[np.ndarray] = None) -> np.ndarray:
     """The epilogue model: acc is int64 (..., n) (bias not yet added); returns out_dtype. The
-    definition above, written in NumPy float32 arithmetic step by step."""
+    definition above, written in NumPy float32 arithmetic step by step; skip (the output's shape
+    and type) is given exactly when q.skip is set."""
     if q.bias is not None:
         acc = acc + q.bias
     acc32 = acc.astype(np.int64).astype(np.uint64).astype(np.uint32).view(np.int32)  # int32 wrap
@@ -163,4 +219,5 @@ def finish(acc: np.ndarray, q: QuantParams, residual: Optional[np.ndarray] = Non
         v = np.minimum(v, np.float32(np.float32(6) / q.out_scale))
     info = np.iinfo(q.out_dtype)
     v = np.clip(v, np.float32(-2.0**31), np.float32(2.0**31))  # saturates before the integer cast
-    return np.clip(np.rint(v).astype(np.int64) + q.out_zero_point, info.min, info.max).astype(q.out_dtype)
+    c = np.clip(np.rint(v).astype(np.int64) + q.out_zero_point, info.min, info.max).astype(q.out_dtype)
+    return c if q.skip is None else qadd_formula(c, skip, *q.skip, q.out_dtype)

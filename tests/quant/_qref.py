@@ -76,3 +76,16 @@ def conv_acc(x, w, x_zp, w_zp, stride, padding, dilation, groups, layout) -> np.
                 tap = xp[:, g * cg:(g + 1) * cg, i * dh:i * dh + (ho - 1) * sh + 1:sh, j * dw:j * dw + (wo - 1) * sw + 1:sw]
                 acc[..., g * kg:(g + 1) * kg] += np.einsum("nchw,kc->nhwk", tap, ws[g * kg:(g + 1) * kg, :, i, j])
     return acc
+
+
+def qlinear_add(a, b, sa, za, sb, zb, sc, zc, dtype) -> np.ndarray:
+    """onnxruntime's QLinearAdd of 8-bit a and b: ra = sa/sc, rb = sb/sc (float32), k = zc -
+    fma(ra, za, rb*zb), then saturate(rint(fma(a, ra, fma(b, rb, k)))); each fma one rounding
+    (float64 holds the 8-bit-by-float32 products exactly)."""
+    f32, f64 = np.float32, np.float64
+    ra, rb = f32(f32(sa) / f32(sc)), f32(f32(sb) / f32(sc))
+    k = f32(f32(zc) - f32(f64(ra) * f64(za) + f64(f32(rb * f32(zb)))))
+    t = (b.astype(f64) * f64(rb) + f64(k)).astype(f32)
+    u = (a.astype(f64) * f64(ra) + t.astype(f64)).astype(f32)
+    info = np.iinfo(dtype)
+    return np.clip(np.rint(u), info.min, info.max).astype(dtype)

@@ -1,8 +1,9 @@
 // int8 micro-kernel for AVX512-VNNI (u8 x s8 -> s32): 32x12 tile, 2 vectors of 16 output channels
 // x 12 broadcast pixels, one vpdpbusd per vector and pixel per k quad (24 accumulators, 2 weight
 // vectors, 1 broadcast: 27 of 32 registers). The epilogue (compensation, float or requantized
-// output) runs on the accumulators in registers; edge tiles and strides other than unit along the
-// channels go through the scalar store (arch/qtile_store.hpp), which computes the same values.
+// output, the QLinearAdd of a skip tensor) runs on the accumulators in registers; edge tiles and
+// strides other than unit along the channels go through the scalar store (arch/qtile_store.hpp),
+// which computes the same values.
 #include <immintrin.h>
 
 #include <cstring>
@@ -56,6 +57,18 @@ KERNELS_VNNI KERNELS_INLINE void finish_vec(__m512i acc, const HalfVecs& hv, con
     if (e.act == Act::relu6) v = _mm512_min_ps(_mm512_set1_ps(e.hi), v);
     v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-65536.0f)), _mm512_set1_ps(65536.0f));
     __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(e.out_zp));  // round half to even
+    if (e.skip) {  // QLinearAdd with the skip tensor (qukernel.hpp): the saturated q, two FMAs, clamp, round
+        const bool s8 = e.mode == QMode::s8;
+        q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(s8 ? -128 : 0)), _mm512_set1_epi32(s8 ? 127 : 255));
+        const __m128i sb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(e.skip + 16 * h + j * e.cs_s));
+        const __m512 sv = _mm512_cvtepi32_ps(s8 ? _mm512_cvtepi8_epi32(sb) : _mm512_cvtepu8_epi32(sb));
+        __m512 u = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(e.add_ra),
+                                   _mm512_fmadd_ps(sv, _mm512_set1_ps(e.add_rb), _mm512_set1_ps(e.add_k)));
+        u = _mm512_min_ps(_mm512_max_ps(u, _mm512_set1_ps(s8 ? -128.0f : 0.0f)), _mm512_set1_ps(s8 ? 127.0f : 255.0f));
+        q = _mm512_cvt_roundps_epi32(u, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm_storeu_si128(static_cast<__m128i*>(c), _mm512_cvtepi32_epi8(q));  // in range: truncation is exact
+        return;
+    }
     // Saturation by the narrowing stores themselves (vpmovsdb: int32 to [-128, 127]; vpmovusdb:
     // unsigned to [0, 255], after max(q, 0)): the same clamp in one or two fewer instructions.
     if (e.mode == QMode::u8)
@@ -117,7 +130,7 @@ KERNELS_VNNI KERNELS_INLINE void ukr_t(dim_t kq, const std::int8_t* KERNELS_REST
     // The common last tile (channel vectors stored whole, no earlier partial sum): the epilogue
     // straight from the registers, the pixel loop unrolled so every index is a constant (the
     // 24 stores and loads of the L1 tile below cost ~10% of a k = 64 layer's tile).
-    if (ep && !acc_in && m == 32 && rs_c == 1 && (!ep->res || ep->rs_r == 1)) {
+    if (ep && !acc_in && m == 32 && rs_c == 1 && (!ep->res || ep->rs_r == 1) && (!ep->skip || ep->rs_s == 1)) {
         const QEpilogue e = *ep;
         const HalfVecs h0 = half_vecs(e, 0), h1 = half_vecs(e, 1);
         const dim_t es = qelem_size(e.mode);
@@ -141,13 +154,15 @@ KERNELS_VNNI KERNELS_INLINE void ukr_t(dim_t kq, const std::int8_t* KERNELS_REST
         _mm512_store_si512(tile + 32 * j, c0[j]);
         _mm512_store_si512(tile + 32 * j + 16, c1[j]);
     }
-    const bool vec = m == 32 && rs_c == 1 && (!acc_in || rs_in == 1) && (!ep || !ep->res || ep->rs_r == 1);
+    const bool vec = m == 32 && rs_c == 1 && (!acc_in || rs_in == 1) && (!ep || !ep->res || ep->rs_r == 1) &&
+                     (!ep || !ep->skip || ep->rs_s == 1);
     const dim_t es = ep ? qelem_size(ep->mode) : 4;
     char* cb = static_cast<char*>(c);
     // Pixels contiguous instead (NCHW convolution output): the epilogue still runs on vectors of
     // channels, into an L1 tile, then each channel's pixels are copied out (a residual must have
     // unit channel stride here too; NCHW's goes through the scalar store).
-    const bool tvec = !vec && ep && m == 32 && cs_c == 1 && (!acc_in || rs_in == 1) && (!ep->res || ep->rs_r == 1);
+    const bool tvec = !vec && ep && m == 32 && cs_c == 1 && (!acc_in || rs_in == 1) && (!ep->res || ep->rs_r == 1) &&
+                      (!ep->skip || ep->rs_s == 1);
     // A local copy of the epilogue: its fields cannot alias the output either, so they stay in
     // registers across the pixel loop.
     const QEpilogue e = ep ? *ep : QEpilogue{};

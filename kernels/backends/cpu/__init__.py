@@ -84,16 +84,16 @@ class CpuBackend(Backend):
         direct = depthwise and algorithm != "im2col"
         return _bf16.conv2d(_cpu, x, w, bias, scale, shift, spec, shape, out, residual, direct)
 
-    def qconv2d(self, x, w, q, spec, shape, algorithm, out, residual=None):
-        return _quantized.qconv2d(_cpu, x, w, q, spec, shape, algorithm, out, residual)
+    def qconv2d(self, x, w, q, spec, shape, algorithm, out, residual=None, skip=None):
+        return _quantized.qconv2d(_cpu, x, w, q, spec, shape, algorithm, out, residual, skip=skip)
 
     def pack_qconv2d(self, w, w_zero_point, spec):
         """The weights packed once for the int8 kernel with their column sums (C++ QConvWeights)."""
         # NHWC inputs are lowered in (r, s, c) order: their weights are packed in that order.
         return _cpu.QConvWeights(np.ascontiguousarray(w), spec.groups, spec.layout == "NHWC")
 
-    def qconv2d_packed(self, packed, x, q, spec, shape, algorithm, out, residual=None):
-        return _quantized.qconv2d(_cpu, x, None, q, spec, shape, algorithm, out, residual, packed)
+    def qconv2d_packed(self, packed, x, q, spec, shape, algorithm, out, residual=None, skip=None):
+        return _quantized.qconv2d(_cpu, x, None, q, spec, shape, algorithm, out, residual, packed, skip)
 
     def qconv2d_bind(self, packed, q, spec, shape, algorithm):
         """qconv2d_packed for one activation shape, its arguments prepared once (QConv2d.bind)."""

@@ -79,27 +79,34 @@ def bind_qconv2d(cpu, packed, q: QuantParams, spec, shape, algorithm: str):
     tail = (spec.stride, shape.padding, spec.dilation, spec.groups, q.a_zero_point, q.b_zero_point, q.bias, q.mode,
             mult, inv, hi, q.activation, q.out_zero_point)
     run, nhwc = cpu.qconv2d, spec.layout == "NHWC"
+    add = tuple(float(v) for v in q.skip) if q.skip is not None else (0.0, 0.0, 0.0)
 
-    def call(x, out, residual=None):
+    def call(x, out, residual=None, skip=None):
         if nhwc:  # the entry takes (n, c, h, w) views whatever the layout
             if residual is not None:
                 residual = residual.transpose(0, 3, 1, 2)
-            run(x.transpose(0, 3, 1, 2), *head, out.transpose(0, 3, 1, 2), *tail, residual, packed)
+            if skip is not None:
+                skip = skip.transpose(0, 3, 1, 2)
+            run(x.transpose(0, 3, 1, 2), *head, out.transpose(0, 3, 1, 2), *tail, residual, packed, skip, add)
         else:
-            run(x, *head, out, *tail, residual, packed)
+            run(x, *head, out, *tail, residual, packed, skip, add)
         return out
 
     return call
 
 
-def qconv2d(cpu, x, w, q: QuantParams, spec, shape, algorithm: str, out, residual, packed=None):
+def qconv2d(cpu, x, w, q: QuantParams, spec, shape, algorithm: str, out, residual, packed=None, skip=None):
     check_algorithm(spec, shape, algorithm)
     r = _nchw(residual, spec.layout)
     if r is not None and shape.ho > 1 and r.strides[2] != shape.wo * r.strides[3]:
         r = np.ascontiguousarray(r)  # (a broadcast residual whose pixels are not one stride: an input, copied)
+    s = _nchw(skip, spec.layout)
+    if s is not None and shape.ho > 1 and s.strides[2] != shape.wo * s.strides[3]:
+        s = np.ascontiguousarray(s)  # (the same for the skip tensor: an input)
+    add = tuple(float(v) for v in q.skip) if q.skip is not None else (0.0, 0.0, 0.0)
     mult, inv, hi = epilogue_args(q)
     wc = packed.weights if packed is not None else np.ascontiguousarray(w)
     cpu.qconv2d(_nchw(x, spec.layout), wc, _nchw(out, spec.layout), spec.stride, shape.padding, spec.dilation,
                 spec.groups, q.a_zero_point, q.b_zero_point, q.bias, q.mode, mult, inv, hi, q.activation,
-                q.out_zero_point, r, packed)
+                q.out_zero_point, r, packed, s, add)
     return out

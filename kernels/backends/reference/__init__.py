@@ -82,15 +82,15 @@ class ReferenceBackend(Backend):
     def qgemm(self, a, b, q, residual, out):
         return _quantized.qgemm(a, b, q, residual, out)
 
-    def qconv2d(self, x, w, q, spec, shape, algorithm, out, residual=None):
+    def qconv2d(self, x, w, q, spec, shape, algorithm, out, residual=None, skip=None):
         self.check_algorithm("qconv2d", algorithm)
-        return _quantized.qconv2d(x, w, q, spec, shape, out, residual)
+        return _quantized.qconv2d(x, w, q, spec, shape, out, residual, skip)
 
     def pack_qconv2d(self, w, w_zero_point, spec):
         return w.copy()
 
-    def qconv2d_packed(self, packed, x, q, spec, shape, algorithm, out, residual=None):
-        return self.qconv2d(x, packed, q, spec, shape, algorithm, out, residual)
+    def qconv2d_packed(self, packed, x, q, spec, shape, algorithm, out, residual=None, skip=None):
+        return self.qconv2d(x, packed, q, spec, shape, algorithm, out, residual, skip)
 
 
 backend = ReferenceBackend()

@@ -22,13 +22,13 @@ def _nhwc(y: np.ndarray, layout: str) -> np.ndarray:
 
 
 def qconv2d(x: np.ndarray, w: np.ndarray, q: QuantParams, spec, shape, out: np.ndarray,
-            residual: Optional[np.ndarray]) -> np.ndarray:
+            residual: Optional[np.ndarray], skip: Optional[np.ndarray] = None) -> np.ndarray:
     """The NumPy convolution of x - x_zp (zero padding: a padded pixel is x_zp) and w - w_zp[k] in
     int64, the epilogue with the channel last (finish's per-column vectors), back in spec's layout."""
     xs = x.astype(np.int64) - q.a_zero_point
     ws = w.astype(np.int64) - q.b_zero_point.astype(np.int64).reshape(-1, 1, 1, 1)
     acc = _conv_numpy.convolve(xs, ws, spec, shape, np.int64).transpose(0, 2, 3, 1)  # (N, Ho, Wo, K)
     r = None if residual is None else _nhwc(residual, spec.layout)
-    y = finish(acc, q, r)
+    y = finish(acc, q, r, None if skip is None else _nhwc(skip, spec.layout))
     out[...] = y if spec.layout == "NHWC" else y.transpose(0, 3, 1, 2)
     return out

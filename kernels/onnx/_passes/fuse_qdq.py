@@ -10,6 +10,7 @@ Patterns (domain ai.onnx; every value inside a pattern has no reader outside it,
   DQ(x), DQ(W) [, DQ(B)] -> Conv [-> Add(residual)] [-> Relu | Clip(0, 6) | Clip(0, inf)] [-> Q]  => QConv
   DQ(A), DQ(B) -> MatMul | Gemm(C = DQ(bias)) [-> Relu | Clip] [-> Q]                            => QGemm
   DQ(a), DQ(b) -> Add -> Q (one 8-bit type)                                                      => QAdd
+  then QConv (8-bit output) -> QAdd (as its operand a)                => QConv with the skip addition
   DQ(x) -> GlobalAveragePool -> Q (one 8-bit type, 4-D)                                         => QGlobalAveragePool
   DQ(x) -> MaxPool | Flatten | Reshape | Squeeze | Unsqueeze | Transpose -> Q, the Q with the DQ's
     scale (> 0) and zero point                                                                  => that op on x
@@ -49,6 +50,7 @@ _PASS_THROUGH = {"MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Trans
 def fuse_qdq(graph: Graph) -> Graph:
     _Fuser(graph).run()
     _drop_dead_dq(graph)
+    _fuse_conv_add(graph)
     _fold_constant_dq(graph)
     drop_unused_initializers(graph)
     return graph
@@ -401,6 +403,50 @@ def _per_column(v: np.ndarray, n: int, conv: bool) -> bool:
         return v.ndim <= (4 if conv else 2)
     shapes = [(n,)] + ([(n, 1, 1), (1, n, 1, 1)] if conv else [(1, n)])
     return v.shape in shapes
+
+
+def _same_constant(graph: Graph, a: str, b: str) -> bool:
+    """Two inputs naming the same constant scalar value (and dtype)."""
+    if a == b:
+        return True
+    va, vb = constant(graph, a), constant(graph, b)
+    return va is not None and vb is not None and va.dtype == vb.dtype and va.shape == vb.shape and bool(np.all(va == vb))
+
+
+def _fuse_conv_add(graph: Graph) -> None:
+    """QConv (8-bit output) -> QAdd as its first operand => one QConv whose epilogue adds the skip
+    tensor (qconv2d's skip addition: the same QLinearAdd arithmetic, bit for bit, the conv's 8-bit
+    output never stored: a QDQ ResNet's 16 residual Adds, each a pass over its tensor and a node).
+    Only as operand a: QLinearAdd's formula fma(a, ra, fma(b, rb, k)) is not symmetric in its
+    rounding. The QAdd's a scale and zero point must be the conv's output ones, its parameters
+    constant scalars, and the conv's output read by nothing else. The fused node runs where the
+    QAdd ran: the skip tensor exists there."""
+    counts, consumers, producers = use_counts(graph), graph.consumers(), graph.producers()
+    replace: Dict[int, Optional[Node]] = {}
+    for add in graph.nodes:
+        if add.op_type != "QAdd" or add.domain != HPC_DOMAIN or len(add.inputs) != 8:
+            continue
+        conv = producers.get(add.inputs[0])
+        if (conv is None or conv.op_type != "QConv" or conv.domain != HPC_DOMAIN or id(conv) in replace
+                or len(conv.inputs) > 10 or len(conv.inputs) < 8 or not conv.inputs[6]
+                or single_consumer(graph, add.inputs[0], counts, consumers) is not add):
+            continue
+        if not (_same_constant(graph, add.inputs[1], conv.inputs[6]) and _same_constant(graph, add.inputs[2], conv.inputs[7])):
+            continue
+        params = [constant(graph, add.inputs[i]) for i in (4, 5, 6, 7)]
+        if any(v is None or v.size != 1 for v in params) or params[1].dtype != params[3].dtype:
+            continue
+        yzp = constant(graph, conv.inputs[7])
+        if yzp is None or yzp.dtype != params[3].dtype:
+            continue
+        residual = conv.inputs[9] if len(conv.inputs) > 9 else ""
+        inputs = list(conv.inputs[:9]) + [residual] + [add.inputs[i] for i in (3, 4, 5, 6, 7)]
+        fused = Node("QConv", inputs, list(add.outputs), dict(conv.attrs), name=conv.name, domain=HPC_DOMAIN)
+        fused.layout = conv.layout
+        replace[id(conv)] = None
+        replace[id(add)] = fused
+    if replace:
+        graph.nodes = [replace.get(id(n), n) for n in graph.nodes if replace.get(id(n), n) is not None]
 
 
 def _drop_dead_dq(graph: Graph) -> None:

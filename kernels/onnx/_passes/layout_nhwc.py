@@ -190,19 +190,23 @@ class _Rewriter:
         }.get(op, self.reduce if op in _REDUCE else None)
 
     def fused_conv(self, node: Node, residual_index: int = 3) -> bool:
-        """FusedConv (residual input 3) and QConv (the QDQ pass's integer conv, residual input 9)."""
+        """FusedConv (residual input 3) and QConv (the QDQ pass's integer conv, residual input 9,
+        the skip tensor of a fused QAdd input 10): the residual and skip take the output's layout."""
         if not self.want_nhwc:
             node.layout = "NCHW"
             self.known4d.update(node.outputs)  # 4-D weights: a 4-D output (a pool after it is 2-D)
             return False
-        res = node.inputs[residual_index] if len(node.inputs) > residual_index else ""
-        rc = constant(self.g, res)
-        if res and not (self.resident(res) or res in self.known4d or (rc is not None and rc.ndim <= 4)):
-            node.layout = "NCHW"  # a residual of unknown rank cannot be transposed safely
-            return False
+        extra = [residual_index] + ([10] if node.op_type == "QConv" else [])
+        for i in extra:
+            res = node.inputs[i] if len(node.inputs) > i else ""
+            rc = constant(self.g, res)
+            if res and not (self.resident(res) or res in self.known4d or (rc is not None and rc.ndim <= 4)):
+                node.layout = "NCHW"  # a residual of unknown rank cannot be transposed safely
+                return False
         node.inputs[0] = self.as_nhwc(node.inputs[0])  # X is 4-D: W is
-        if res:
-            node.inputs[residual_index] = self.as_nhwc(res)
+        for i in extra:
+            if len(node.inputs) > i and node.inputs[i]:
+                node.inputs[i] = self.as_nhwc(node.inputs[i])
         node.layout = "NHWC"
         self.make_resident(node)
         self.emit(node)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._api.quant_args import qadd_formula, qadd_params
 from .._ir import HPC_DOMAIN, Node
 from .._registry import BuildContext, Kernel, register, unsupported
 from ._common import check_attrs
@@ -38,33 +39,12 @@ def _cpu_qadd(backend):
     return getattr(ext, "qadd", None) if ext is not None else None
 
 
-# |ra|, |rb|, |k| below this: fma(a, ra, fma(b, rb, k)) stays finite for 8-bit a, b (no inf - inf).
-_PARAM_LIMIT = 2.0 ** 96
-
-
-def qadd_params(sa, za, sb, zb, sc, zc):
-    """(ra, rb, k) of the formula above, as onnxruntime's kernel computes them. ValueError for
-    scales whose ratios are not finite (a zero or non-finite scale) or beyond 2**96."""
-    with np.errstate(all="ignore"):
-        ra, rb = _F32(_F32(sa) / _F32(sc)), _F32(_F32(sb) / _F32(sc))
-        pb = _F32(rb * _F32(zb))
-        k = _F32(_F32(zc) - _F32(np.float64(ra) * np.float64(za) + np.float64(pb)))
-    for name, v in (("a_scale / c_scale", ra), ("b_scale / c_scale", rb), ("the zero-point term", k)):
-        if not np.isfinite(v) or abs(float(v)) >= _PARAM_LIMIT:
-            raise ValueError(f"QAdd: {name} is {float(v)} (scales a {float(sa)}, b {float(sb)}, c {float(sc)}): "
-                             "it must be finite and below 2**96 in magnitude")
-    return ra, rb, k
-
-
 def qadd_table(sa, za, sb, zb, sc, zc, dtype) -> np.ndarray:
     """The result for every pair of 8-bit inputs: table[(a_byte << 8) | b_byte] (raw bytes, so int8
-    indexes as its two's complement), by the formula above."""
+    indexes as its two's complement), by the formula above (quant_args.qadd_formula)."""
     ra, rb, k = qadd_params(sa, za, sb, zb, sc, zc)
-    codes = np.arange(256, dtype=np.uint8).view(dtype).astype(np.float64)  # the value of each byte
-    t = (codes * np.float64(rb) + np.float64(k)).astype(_F32)  # fma(b, rb, k), per b
-    u = (codes[:, None] * np.float64(ra) + t[None, :].astype(np.float64)).astype(_F32)  # fma(a, ra, t)
-    info = np.iinfo(dtype)
-    return np.clip(np.rint(u), info.min, info.max).astype(dtype).reshape(-1)
+    codes = np.arange(256, dtype=np.uint8).view(dtype)  # the value of each byte
+    return qadd_formula(codes[:, None], codes[None, :], ra, rb, k, dtype).reshape(-1)
 
 
 @register("QAdd", since=1, domain=HPC_DOMAIN)

@@ -110,6 +110,15 @@ def _conv_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
         raise unsupported(node, opset, f"layout {layout!r}", "'NCHW', 'NHWC'")
     hax = (2, 3) if layout == "NCHW" else (1, 2)
     has_res = bool(names.get("residual"))
+    # QConv fused with the QAdd after it (fuse_qdq.py): the skip tensor and the addition's options,
+    # constants (the pass fuses only those) applied in the plan's epilogue per binding.
+    skip_add: Optional[Dict[str, Any]] = None
+    if names.get("skip"):
+        add_vals = [ctx.constant(names.get(r, "")) for r in ("skip_scale", "skip_zp", "sum_scale", "sum_zp")]
+        if any(v is None for v in add_vals):
+            raise unsupported(node, opset, "a skip addition with non-constant scales", "constant scales and zero points")
+        skip_add = dict(skip_scale=_scale(add_vals[0]), skip_zero_point=_scalar(add_vals[1]),
+                        sum_scale=_scale(add_vals[2]), sum_zero_point=_scalar(add_vals[3]))
     # Everything but x (and its scale/zero point) fixed at load: a QConv2d plan per padding.
     fixed_roles = ["w", "w_zp", "w_scale", "y_scale", "y_zp", "bias"]
     fixed = {r: ctx.constant(names.get(r, "")) for r in fixed_roles}
@@ -180,7 +189,7 @@ def _conv_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
 
     def bind(x: np.ndarray, with_res: bool):
         pads = conv_pads(node, x.shape[hax[0]], x.shape[hax[1]], w_shape[2], w_shape[3])
-        f = plan_for(pads).bind(x.shape, x.dtype, residual=with_res)
+        f = plan_for(pads).bind(x.shape, x.dtype, residual=with_res, skip_add=skip_add)
         want = np.dtype(np.float32) if not names.get("y_scale") else (y_zp_dt or x.dtype)
         return f if f.out_dtype == want else None
 
@@ -194,10 +203,12 @@ def _conv_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
                 f = bind(x, res is not None)  # (not under `lock`: plan_for takes it)
                 with lock:
                     f = bound.setdefault(key, f)
-            if f:
+            skip = inputs[slots["skip"]] if skip_add is not None else None
+            if f and (skip is None or (type(skip) is np.ndarray and skip.shape == f.out_shape
+                                       and skip.dtype == f.out_dtype)):
                 if res is not None and res.dtype != np.float32:
                     res = np.asarray(res, np.float32)  # as the checked path below takes it
-                return [f(x, ws.output(0, f.out_shape, f.out_dtype), res)]
+                return [f(x, ws.output(0, f.out_shape, f.out_dtype), res, skip)]
         if x.ndim != 4:
             raise ValueError(f"{node.describe()}: input of shape {x.shape}; supported: 4-D")
         x = np.ascontiguousarray(x)
@@ -214,22 +225,50 @@ def _conv_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
             dt = np.dtype(np.float32)
         else:
             dt = vals["y_zp"].dtype if vals.get("y_zp") is not None else (y_zp_dt or x.dtype)
-        out = ws.output(0, shape, dt)
+        skip = vals.get("skip") if skip_add is not None else None
+        # A skip tensor of another shape or type (Add's broadcasting): the conv's 8-bit output
+        # into scratch, then the QAdd with broadcasting (_add_unfused).
+        fused_skip = skip is not None and skip.shape == shape and skip.dtype == dt
+        out = ws.output(0, shape, dt) if skip is None or fused_skip else ws.scratch(shape, dt)
         res = vals.get("residual") if has_res else None
-        extra = {}
+        extra: Dict[str, Any] = dict(skip=skip, **skip_add) if fused_skip else {}
         if res is not None:
             extra["residual"] = np.asarray(res, np.float32)  # broadcast by the kernel call, as Add would
+        if skip is not None and not fused_skip:
+            y = _conv_checked(x, out, pads, vals, extra)
+            return [_add_unfused(node, y, vals, skip_add, ws)]
+        return [_conv_checked(x, out, pads, vals, extra)]
+
+    def _conv_checked(x, out, pads, vals, extra):
         if use_plan:
             if not x_const:
                 extra.update(x_options(vals, x.dtype))
-            return [plan_for(pads)(x, out=out, **extra)]
-        wt = source["w"] if source["w"] is not None else inputs[slots["w"]]
+            return plan_for(pads)(x, out=out, **extra)
+        wt = source["w"] if source["w"] is not None else vals["w"]
         opts = options({r: (fixed[r] if fixed.get(r) is not None else vals.get(r)) for r in fixed_roles}, x.dtype)
         opts.update(x_options(vals, x.dtype))
-        return [hpc_kernels.qconv2d(x, np.ascontiguousarray(wt), stride=st, padding=pads, dilation=dil, groups=groups,
-                                    layout=layout, out=out, **opts, **extra, **kw)]
+        return hpc_kernels.qconv2d(x, np.ascontiguousarray(wt), stride=st, padding=pads, dilation=dil, groups=groups,
+                                   layout=layout, out=out, **opts, **extra, **kw)
 
     return run
+
+
+def _add_unfused(node: Node, y: np.ndarray, vals: Dict[str, Any], skip_add: Dict[str, Any], ws) -> np.ndarray:
+    """The QAdd a QConv absorbed, for a skip tensor that broadcasts against the conv's output:
+    QLinearAdd's formula tabulated over the byte pairs (ops/qadd_pool.py) and looked up."""
+    from .qadd_pool import qadd_table
+
+    skip = vals["skip"]
+    if skip.dtype != y.dtype:
+        raise TypeError(f"{node.describe()}: the skip tensor is {skip.dtype}, the output {y.dtype}: one type")
+    yzp = vals.get("y_zp")
+    table = qadd_table(vals["y_scale"], yzp if yzp is not None else 0, skip_add["skip_scale"], skip_add["skip_zero_point"],
+                       skip_add["sum_scale"], skip_add["sum_zero_point"], y.dtype)
+    shape = np.broadcast_shapes(y.shape, skip.shape)
+    idx = np.left_shift(y.view(np.uint8), 8, dtype=np.uint16) | skip.view(np.uint8)
+    out = ws.output(0, shape, y.dtype)
+    np.take(table, np.broadcast_to(idx, shape), out=out)
+    return out
 
 
 _QLINEAR = dict(x=0, x_scale=1, x_zp=2, w=3, w_scale=4, w_zp=5, y_scale=6, y_zp=7, bias=8)
@@ -245,9 +284,14 @@ def qlinear_conv(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     return _conv_builder(node, opset, ctx, slots=_QLINEAR, quant=True, fused=False)
 
 
+# QConv's inputs past QLinearConv's: the float residual, then the skip addition of a fused QAdd
+# (fuse_qdq.py: the skip tensor, its scale and zero point, the sum's scale and zero point).
+_QCONV = dict(_QLINEAR, residual=9, skip=10, skip_scale=11, skip_zp=12, sum_scale=13, sum_zp=14)
+
+
 @register("QConv", since=1, domain=HPC_DOMAIN)
 def qconv(node: Node, opset: int, ctx: BuildContext) -> Kernel:
-    return _conv_builder(node, opset, ctx, slots=dict(_QLINEAR, residual=9), quant=True, fused=True)
+    return _conv_builder(node, opset, ctx, slots=_QCONV, quant=True, fused=True)
 
 
 # -- matrix products ---------------------------------------------------------------------------
