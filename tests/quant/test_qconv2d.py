@@ -229,3 +229,23 @@ def test_lowered_in_chunks(qengine, layout, mode, rng):
         kw.update(out_scale=0.05, out_zero_point=3, out_dtype=np.uint8)
     got = hpc_kernels.qconv2d(x, w, x_zero_point=120, residual=res, backend=qengine, **kw, **opts)
     np.testing.assert_array_equal(got, expect(x, w, opts, geo, 120, residual=res, **ep))
+
+
+@pytest.mark.parametrize("act", [None, "relu", "relu6"])
+@pytest.mark.parametrize("odt,zp", [(np.uint8, 0), (np.uint8, 37), (np.uint8, 255), (np.int8, -128), (np.int8, 5),
+                                    (np.int8, 127)])
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_requantize_clamp_bounds(qengine, act, odt, zp, layout, rng):
+    """The requantized output's one clamp (activation and type range folded, in output units):
+    relu6's 6/out_scale below and above the type's top, zero points at both ends of the type, 64
+    channels (whole register tiles) and an edge tile, sums reaching both saturation ends."""
+    case = (1, 40, 6, 7, 72, 1, 1, 1, 0, 1, 1)
+    x, w, opts, geo = layer(rng, case, layout)
+    k = w.shape[0]
+    ws = (rng.random(k) * 0.004 + 0.001).astype(np.float32)
+    for out_scale in (0.05, 0.5):  # 6 / out_scale = 120 (inside the type's range) and 12
+        ep = dict(x_scale=0.03, w_scale=ws, out_scale=out_scale, out_zero_point=odt(zp), activation=act)
+        got = hpc_kernels.qconv2d(x, w, x_zero_point=9, backend=qengine, **opts, **ep)
+        want = expect(x, w, opts, geo, 9, 0, a_scale=0.03, b_scale=ws, out_scale=out_scale, out_zp=zp,
+                      out_dtype=odt, activation=act)
+        np.testing.assert_array_equal(got, want)

@@ -33,9 +33,12 @@ KERNELS_VNNI KERNELS_INLINE HalfVecs half_vecs(const QEpilogue& e, int h) {
             e.mult ? _mm512_loadu_ps(e.mult + 16 * h) : _mm512_setzero_ps()};
 }
 
+// AddRow = false: the accumulators started from row_add (the register epilogue's tiles), so the
+// int32 sum already holds it (wrapping addition is associative: the same bits).
+template <bool AddRow = true>
 KERNELS_VNNI KERNELS_INLINE void finish_vec(__m512i acc, const HalfVecs& hv, const QEpilogue& e, int h, dim_t j,
                                             void* c) {
-    acc = _mm512_add_epi32(acc, hv.row_add);
+    if constexpr (AddRow) acc = _mm512_add_epi32(acc, hv.row_add);
     if (e.row_zw)
         acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(_mm512_loadu_si512(e.row_zw + 16 * h), _mm512_set1_epi32(e.col_sum[j])));
     if (e.mode == QMode::i32) {
@@ -52,13 +55,27 @@ KERNELS_VNNI KERNELS_INLINE void finish_vec(__m512i acc, const HalfVecs& hv, con
         _mm512_storeu_ps(c, v);
         return;
     }
+    const bool s8 = e.mode == QMode::s8;
+    if (!r && !e.skip) {
+        // No residual: v = float(acc) * mult is finite or +-inf, never NaN, so the activation and
+        // the type's saturation fold into one clamp to [lo, hi] in output units before rounding
+        // (onnxruntime's order): rint(clamp(v)) == clamp(rint(v)) for integer bounds, and relu6's
+        // bound only lowers hi. Then the sum with out_zp is in range and vpmovdb's truncation
+        // exact: 5 instructions instead of 9 (relu, the +-2^16 clamp, max 0, vpmovusdb's two).
+        float lo = static_cast<float>((s8 ? -128 : 0) - e.out_zp), hi = static_cast<float>((s8 ? 127 : 255) - e.out_zp);
+        if (e.act != Act::none) lo = lo > 0.0f ? lo : 0.0f;
+        if (e.act == Act::relu6) hi = hi < e.hi ? hi : e.hi;
+        v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(lo)), _mm512_set1_ps(hi));
+        const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(e.out_zp));  // half to even
+        _mm_storeu_si128(static_cast<__m128i*>(c), _mm512_cvtepi32_epi8(q));
+        return;
+    }
     if (r) v = _mm512_add_ps(v, _mm512_mul_ps(_mm512_loadu_ps(r), _mm512_set1_ps(e.inv_out_scale)));
     if (e.act != Act::none) v = _mm512_max_ps(_mm512_setzero_ps(), v);
     if (e.act == Act::relu6) v = _mm512_min_ps(_mm512_set1_ps(e.hi), v);
     v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-65536.0f)), _mm512_set1_ps(65536.0f));
     __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(e.out_zp));  // round half to even
     if (e.skip) {  // QLinearAdd with the skip tensor (qukernel.hpp): the saturated q, two FMAs, clamp, round
-        const bool s8 = e.mode == QMode::s8;
         q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(s8 ? -128 : 0)), _mm512_set1_epi32(s8 ? 127 : 255));
         const __m128i sb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(e.skip + 16 * h + j * e.cs_s));
         const __m512 sv = _mm512_cvtepi32_ps(s8 ? _mm512_cvtepi8_epi32(sb) : _mm512_cvtepu8_epi32(sb));
@@ -93,9 +110,16 @@ KERNELS_VNNI KERNELS_INLINE void ukr_t(dim_t kq, const std::int8_t* KERNELS_REST
                                        const std::uint8_t* KERNELS_RESTRICT b, inc_t ldb, const std::int32_t* acc_in,
                                        inc_t rs_in, inc_t cs_in, void* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n,
                                        const QEpilogue* ep) {
+    // The common last tile (channel vectors stored whole, no earlier partial sum) takes its
+    // epilogue straight from the registers (below); its accumulators start from row_add (bias and
+    // compensation), one addition per vector fewer in the epilogue.
+    const bool in_regs = ep && !acc_in && m == 32 && rs_c == 1 && (!ep->res || ep->rs_r == 1) &&
+                         (!ep->skip || ep->rs_s == 1);
+    const __m512i init0 = in_regs ? _mm512_loadu_si512(ep->row_add) : _mm512_setzero_si512();
+    const __m512i init1 = in_regs ? _mm512_loadu_si512(ep->row_add + 16) : _mm512_setzero_si512();
     __m512i c0[W], c1[W];
 #pragma GCC unroll 12
-    for (int j = 0; j < W; ++j) c0[j] = _mm512_setzero_si512(), c1[j] = _mm512_setzero_si512();
+    for (int j = 0; j < W; ++j) c0[j] = init0, c1[j] = init1;
     if constexpr (Rows) {
         const std::uint8_t* p[W];
 #pragma GCC unroll 12
@@ -127,10 +151,9 @@ KERNELS_VNNI KERNELS_INLINE void ukr_t(dim_t kq, const std::int8_t* KERNELS_REST
             b += 4 * kNR;
         }
     }
-    // The common last tile (channel vectors stored whole, no earlier partial sum): the epilogue
-    // straight from the registers, the pixel loop unrolled so every index is a constant (the
-    // 24 stores and loads of the L1 tile below cost ~10% of a k = 64 layer's tile).
-    if (ep && !acc_in && m == 32 && rs_c == 1 && (!ep->res || ep->rs_r == 1) && (!ep->skip || ep->rs_s == 1)) {
+    // The register epilogue: the pixel loop unrolled so every index is a constant (the 24 stores
+    // and loads of the L1 tile below cost ~10% of a k = 64 layer's tile).
+    if (in_regs) {
         const QEpilogue e = *ep;
         const HalfVecs h0 = half_vecs(e, 0), h1 = half_vecs(e, 1);
         const dim_t es = qelem_size(e.mode);
@@ -139,8 +162,8 @@ KERNELS_VNNI KERNELS_INLINE void ukr_t(dim_t kq, const std::int8_t* KERNELS_REST
         for (int j = 0; j < W; ++j) {
             if (j < n) {
                 char* cj = cb + j * cs_c * es;
-                finish_vec(c0[j], h0, e, 0, j, cj);
-                finish_vec(c1[j], h1, e, 1, j, cj + 16 * es);
+                finish_vec<false>(c0[j], h0, e, 0, j, cj);
+                finish_vec<false>(c1[j], h1, e, 1, j, cj + 16 * es);
             }
         }
         return;
