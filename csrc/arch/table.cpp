@@ -258,6 +258,16 @@ std::vector<const Ukernel<T>*> select_ukernels(Isa cap) {
 template std::vector<const Ukernel<float>*> select_ukernels<float>(Isa);
 template std::vector<const Ukernel<double>*> select_ukernels<double>(Isa);
 
+bool int8_amx(int set) {
+#ifdef KERNELS_HAVE_AVX512
+    if (set >= 0) set_int8_amx(set != 0);
+    return int8_amx_enabled();
+#else
+    (void)set;
+    return false;
+#endif
+}
+
 double best_int8_peak(double seconds) {
     for (const IsaRow& r : kTable)
         if (r.build && r.build->int8_peak && r.build->s8 && r.cpu_runs() && (!r.build->s8->cpu_runs || r.build->s8->cpu_runs()))

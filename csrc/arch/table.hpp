@@ -132,6 +132,9 @@ double best_fma_peak(bool f64, double seconds);
 // Single-thread int8 multiply-add throughput (GOP/s, 2 per u8 x s8 product) of the best ISA whose
 // int8 kernel runs here and that has a probe (AVX512-VNNI: vpdpbusd); < 0 when none has.
 double best_int8_peak(double seconds);
+// Whether the AVX512-VNNI int8 kernel runs its unpacked-row products on AMX tiles (the CPU has
+// AMX-INT8 and the OS granted the tile state, and not switched off); set >= 0 switches it first.
+bool int8_amx(int set = -1);
 // Single-thread bf16 dot-product throughput (GFLOP/s) of the best ISA whose bf16 kernel runs here
 // and that has a probe (AVX512-BF16: vdpbf16ps); < 0 when none has.
 double best_bf16_peak(double seconds);

@@ -101,6 +101,7 @@ py::dict qinfo() {
     d["kc"] = c.blk.kc;
     d["nc"] = c.blk.nc;
     d["unpacked_b"] = c.ukr->kernel_rows != nullptr && int8_unpacked_b();
+    d["amx"] = c.ukr->kernel_rows != nullptr && int8_unpacked_b() && int8_amx();
     return d;
 }
 
@@ -120,6 +121,10 @@ void def_qgemm(py::module_& m) {
         },
         py::arg("on") = py::none(),
         "Whether int8 products read u8 activation rows unpacked (set it with on=True/False); returns the state.");
+    m.def(
+        "int8_amx", [](std::optional<bool> on) { return int8_amx(on ? (*on ? 1 : 0) : -1); }, py::arg("on") = py::none(),
+        "Whether the VNNI kernel's unpacked-row products run on AMX tiles (where the CPU and OS allow; set it with "
+        "on=True/False); returns the state.");
     m.def("int8_peak", [](double seconds) { return best_int8_peak(seconds); }, py::arg("seconds") = 0.2,
           "Single-thread int8 multiply-add peak in GOP/s (vpdpbusd), or < 0 without a probe.");
 }

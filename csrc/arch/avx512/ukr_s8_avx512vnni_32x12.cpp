@@ -4,8 +4,13 @@
 // output, the QLinearAdd of a skip tensor) runs on the accumulators in registers; edge tiles and
 // strides other than unit along the channels go through the scalar store (arch/qtile_store.hpp),
 // which computes the same values.
+#include <cpuid.h>
 #include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <cstdint>
 #include <cstring>
 
 #include "avx512.hpp"
@@ -94,6 +99,62 @@ KERNELS_VNNI KERNELS_INLINE void finish_vec(__m512i acc, const HalfVecs& hv, con
         _mm_storeu_si128(static_cast<__m128i*>(c), _mm512_cvtsepi32_epi8(q));
 }
 
+// A finished tile's raw sums in L1 (pixel j's 32 channels at tile + 32j, j < n <= 12) through the
+// epilogue: earlier k blocks' partial sums (acc_in) added, then vectors of channels where the
+// output's channels are contiguous, else the channel-contiguous L1 tile or the scalar store.
+KERNELS_VNNI void finish_tile(const std::int32_t* tile, const std::int32_t* acc_in, inc_t rs_in, inc_t cs_in, void* c,
+                              inc_t rs_c, inc_t cs_c, dim_t m, dim_t n, const QEpilogue* ep) {
+    const bool vec = m == 32 && rs_c == 1 && (!acc_in || rs_in == 1) && (!ep || !ep->res || ep->rs_r == 1) &&
+                     (!ep || !ep->skip || ep->rs_s == 1);
+    const dim_t es = ep ? qelem_size(ep->mode) : 4;
+    char* cb = static_cast<char*>(c);
+    // Pixels contiguous instead (NCHW convolution output): the epilogue still runs on vectors of
+    // channels, into an L1 tile, then each channel's pixels are copied out (a residual must have
+    // unit channel stride here too; NCHW's goes through the scalar store).
+    const bool tvec = !vec && ep && m == 32 && cs_c == 1 && (!acc_in || rs_in == 1) && (!ep->res || ep->rs_r == 1) &&
+                      (!ep->skip || ep->rs_s == 1);
+    // A local copy of the epilogue: its fields cannot alias the output either, so they stay in
+    // registers across the pixel loop.
+    const QEpilogue e = ep ? *ep : QEpilogue{};
+    if (tvec) {
+        const HalfVecs h0 = half_vecs(e, 0), h1 = half_vecs(e, 1);
+        alignas(64) unsigned char fin[kNR * 32 * 4];
+        for (dim_t j = 0; j < n; ++j) {
+            __m512i v0 = _mm512_load_si512(tile + 32 * j), v1 = _mm512_load_si512(tile + 32 * j + 16);
+            if (acc_in) {
+                v0 = _mm512_add_epi32(v0, _mm512_loadu_si512(acc_in + j * cs_in));
+                v1 = _mm512_add_epi32(v1, _mm512_loadu_si512(acc_in + j * cs_in + 16));
+            }
+            finish_vec(v0, h0, e, 0, j, fin + 32 * j * es);
+            finish_vec(v1, h1, e, 1, j, fin + (32 * j + 16) * es);
+        }
+        for (dim_t i = 0; i < 32; ++i)
+            for (dim_t j = 0; j < n; ++j) std::memcpy(cb + (i * rs_c + j) * es, fin + (32 * j + i) * es, static_cast<std::size_t>(es));
+        return;
+    }
+    if (!vec) {
+        qstore_tile<32>(tile, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
+        return;
+    }
+    const HalfVecs h0 = ep ? half_vecs(e, 0) : HalfVecs{}, h1 = ep ? half_vecs(e, 1) : HalfVecs{};
+    for (dim_t j = 0; j < n; ++j) {
+        __m512i v0 = _mm512_load_si512(tile + 32 * j), v1 = _mm512_load_si512(tile + 32 * j + 16);
+        if (acc_in) {
+            v0 = _mm512_add_epi32(v0, _mm512_loadu_si512(acc_in + j * cs_in));
+            v1 = _mm512_add_epi32(v1, _mm512_loadu_si512(acc_in + j * cs_in + 16));
+        }
+        char* cj = cb + j * cs_c * es;
+        if (!ep) {
+            _mm512_storeu_si512(cj, v0);
+            _mm512_storeu_si512(cj + 64, v1);
+        } else {
+            finish_vec(v0, h0, e, 0, j, cj);
+            finish_vec(v1, h1, e, 1, j, cj + 16 * es);
+        }
+    }
+}
+
+
 // Rows = false: b is a packed micro-panel (quad q of pixel j at b[48q + 4j]). Rows = true: b is
 // pixel 0's unpacked row of activations (NHWC pixels, an im2col row), pixel j's at b + j*ldb, its
 // quad q at 4q: the GEMM then needs no B packing at all (a broadcast load reads 4 bytes from any
@@ -177,54 +238,7 @@ KERNELS_VNNI KERNELS_INLINE void ukr_t(dim_t kq, const std::int8_t* KERNELS_REST
         _mm512_store_si512(tile + 32 * j, c0[j]);
         _mm512_store_si512(tile + 32 * j + 16, c1[j]);
     }
-    const bool vec = m == 32 && rs_c == 1 && (!acc_in || rs_in == 1) && (!ep || !ep->res || ep->rs_r == 1) &&
-                     (!ep || !ep->skip || ep->rs_s == 1);
-    const dim_t es = ep ? qelem_size(ep->mode) : 4;
-    char* cb = static_cast<char*>(c);
-    // Pixels contiguous instead (NCHW convolution output): the epilogue still runs on vectors of
-    // channels, into an L1 tile, then each channel's pixels are copied out (a residual must have
-    // unit channel stride here too; NCHW's goes through the scalar store).
-    const bool tvec = !vec && ep && m == 32 && cs_c == 1 && (!acc_in || rs_in == 1) && (!ep->res || ep->rs_r == 1) &&
-                      (!ep->skip || ep->rs_s == 1);
-    // A local copy of the epilogue: its fields cannot alias the output either, so they stay in
-    // registers across the pixel loop.
-    const QEpilogue e = ep ? *ep : QEpilogue{};
-    if (tvec) {
-        const HalfVecs h0 = half_vecs(e, 0), h1 = half_vecs(e, 1);
-        alignas(64) unsigned char fin[kNR * 32 * 4];
-        for (dim_t j = 0; j < n; ++j) {
-            __m512i v0 = _mm512_load_si512(tile + 32 * j), v1 = _mm512_load_si512(tile + 32 * j + 16);
-            if (acc_in) {
-                v0 = _mm512_add_epi32(v0, _mm512_loadu_si512(acc_in + j * cs_in));
-                v1 = _mm512_add_epi32(v1, _mm512_loadu_si512(acc_in + j * cs_in + 16));
-            }
-            finish_vec(v0, h0, e, 0, j, fin + 32 * j * es);
-            finish_vec(v1, h1, e, 1, j, fin + (32 * j + 16) * es);
-        }
-        for (dim_t i = 0; i < 32; ++i)
-            for (dim_t j = 0; j < n; ++j) std::memcpy(cb + (i * rs_c + j) * es, fin + (32 * j + i) * es, static_cast<std::size_t>(es));
-        return;
-    }
-    if (!vec) {
-        qstore_tile<32>(tile, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
-        return;
-    }
-    const HalfVecs h0 = ep ? half_vecs(e, 0) : HalfVecs{}, h1 = ep ? half_vecs(e, 1) : HalfVecs{};
-    for (dim_t j = 0; j < n; ++j) {
-        __m512i v0 = _mm512_load_si512(tile + 32 * j), v1 = _mm512_load_si512(tile + 32 * j + 16);
-        if (acc_in) {
-            v0 = _mm512_add_epi32(v0, _mm512_loadu_si512(acc_in + j * cs_in));
-            v1 = _mm512_add_epi32(v1, _mm512_loadu_si512(acc_in + j * cs_in + 16));
-        }
-        char* cj = cb + j * cs_c * es;
-        if (!ep) {
-            _mm512_storeu_si512(cj, v0);
-            _mm512_storeu_si512(cj + 64, v1);
-        } else {
-            finish_vec(v0, h0, e, 0, j, cj);
-            finish_vec(v1, h1, e, 1, j, cj + 16 * es);
-        }
-    }
+    finish_tile(tile, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
 }
 
 KERNELS_VNNI void ukr(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std::uint8_t* KERNELS_RESTRICT b,
@@ -238,9 +252,112 @@ KERNELS_VNNI void ukr(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std
         ukr_t<false, kNR>(kq, a, b, 0, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
 }
 
+// -- AMX (Sapphire Rapids and later): the same 32x12 tile's products on the tile unit -----------
+// Where the CPU has AMX-INT8 and the OS grants the tile state, the unpacked-row products run as
+// TDPBUSD: the activation rows are the A tile as they lie (n pixels x 64 bytes of k, stride ldb:
+// no packing, the VNNI kernel's rows), the packed weight panel is the B tile as it lies (quad q of
+// the 32 channels at a + 128q: channels 0-15 at +0 and 16-31 at +64, stride 128 = the VNNI layout
+// TDPBUSD wants), C = two n x 16 int32 tiles (pixels x channels). One TDPBUSD pair per 16 quads
+// replaces 384 vpdpbusd. The sums then go through the same L1-tile epilogue (finish_tile).
+#define KERNELS_AMX __attribute__((target("avx512f,avx512vnni,amx-tile,amx-int8")))
+
+// AMX-TILE and AMX-INT8 (CPUID.(7,0):EDX bits 24, 25), the tile state enabled in XCR0 (bits 17,
+// 18) and this process allowed to use it (Linux: arch_prctl(ARCH_REQ_XCOMP_PERM, XTILEDATA)).
+bool amx_usable() {
+    static const bool ok = [] {
+        if (!__builtin_cpu_supports("avx512vnni")) return false;
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        return __get_cpuid_count(7, 0, &a, &b, &c, &d) && ((d >> 24) & 1u) && ((d >> 25) & 1u);
+    }();
+    return ok;
+}
+
+bool amx_permitted() {
+    static const bool ok = [] {
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        if (!__get_cpuid(1, &a, &b, &c, &d) || !((c >> 27) & 1u)) return false;  // OSXSAVE: xgetbv allowed
+        unsigned lo = 0, hi = 0;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        if ((lo & (3u << 17)) != (3u << 17)) return false;
+        constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+        return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+    }();
+    return ok;
+}
+
+std::atomic<bool> g_amx_on{true};
+
+// The palette-1 tile configuration (64 bytes): tiles 0, 1 = C (n rows x 64 bytes), 2 = A (n x 64),
+// 3, 4 = B (16 quads x 64), and for a k tail of rem quads 5 = A (n x 4*rem), 6, 7 = B (rem x 64).
+struct alignas(64) TileConfig {
+    std::uint8_t palette = 1, start_row = 0, reserved[14] = {};
+    std::uint16_t colsb[16] = {};
+    std::uint8_t rows[16] = {};
+};
+
+// Products with at least this many k quads (k >= 256) run on AMX. Each tile's sums leave the tile
+// unit through an L1 tile where the VNNI kernel finishes in registers, a fixed cost that shorter
+// products do not repay. Measured per layer (1 thread, Emerald Rapids, QConv2d NHWC u8, AMX / VNNI
+// time): k = 64 1.06x, 128 1.10x, 256 0.97-1.01x, 512 0.92-0.94x, 576 (3x3x64) 0.71x, 1152 0.64x,
+// 2304 0.52x; the 1024^3 qgemm 1544 against 751 GOP/s.
+constexpr dim_t kAmxMinQuads = 64;
+
+// The configuration this thread loaded, for which product and k tail: reloaded once per product
+// (another library on the thread, onnxruntime's or oneDNN's AMX kernels, may have loaded its own
+// between two of ours; a stale one would compute wrong sums) and when the tail changes.
+thread_local std::uint64_t t_amx_generation = ~std::uint64_t{0};
+thread_local dim_t t_amx_rem = -1;
+
+KERNELS_AMX void amx_configure(dim_t rem) {
+    const std::uint64_t gen = g_qproduct_generation.load(std::memory_order_relaxed);
+    if (gen == t_amx_generation && rem == t_amx_rem) return;
+    TileConfig cfg;
+    cfg.rows[0] = cfg.rows[1] = cfg.rows[2] = kNR;  // full 12-pixel tiles only (ukr_rows)
+    cfg.colsb[0] = cfg.colsb[1] = cfg.colsb[2] = 64;
+    cfg.rows[3] = cfg.rows[4] = 16;
+    cfg.colsb[3] = cfg.colsb[4] = 64;
+    if (rem) {
+        cfg.rows[5] = kNR, cfg.colsb[5] = static_cast<std::uint16_t>(4 * rem);
+        cfg.rows[6] = cfg.rows[7] = static_cast<std::uint8_t>(rem);
+        cfg.colsb[6] = cfg.colsb[7] = 64;
+    }
+    _tile_loadconfig(&cfg);
+    t_amx_generation = gen, t_amx_rem = rem;
+}
+
+// The raw sums of 12 pixels x 32 channels into tile (pixel j's channels at tile + 32j).
+KERNELS_AMX void amx_rows_sums(dim_t kq, const std::int8_t* a, const std::uint8_t* b, inc_t ldb, std::int32_t* tile) {
+    const dim_t full = kq / 16, rem = kq % 16;
+    amx_configure(rem);
+    _tile_zero(0);
+    _tile_zero(1);
+    for (dim_t q = 0; q < full; ++q) {
+        _tile_loadd(2, b + 64 * q, ldb);
+        _tile_loadd(3, a + 2048 * q, 128);
+        _tile_loadd(4, a + 2048 * q + 64, 128);
+        _tile_dpbusd(0, 2, 3);
+        _tile_dpbusd(1, 2, 4);
+    }
+    if (rem) {
+        _tile_loadd(5, b + 64 * full, ldb);
+        _tile_loadd(6, a + 2048 * full, 128);
+        _tile_loadd(7, a + 2048 * full + 64, 128);
+        _tile_dpbusd(0, 5, 6);
+        _tile_dpbusd(1, 5, 7);
+    }
+    _tile_stored(0, tile, 128);
+    _tile_stored(1, tile + 16, 128);
+}
+
 KERNELS_VNNI void ukr_rows(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std::uint8_t* KERNELS_RESTRICT b,
                            inc_t ldb, const std::int32_t* acc_in, inc_t rs_in, inc_t cs_in, void* c, inc_t rs_c,
                            inc_t cs_c, dim_t m, dim_t n, const QEpilogue* ep) {
+    if (n == kNR && kq >= kAmxMinQuads && amx_usable() && g_amx_on.load(std::memory_order_relaxed) && amx_permitted()) {
+        alignas(64) std::int32_t tile[kNR * 32];
+        amx_rows_sums(kq, a, b, ldb, tile);
+        finish_tile(tile, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
+        return;
+    }
     if (n <= 4)
         ukr_t<true, 4>(kq, a, b, ldb, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
     else if (n <= 8)
@@ -252,6 +369,10 @@ KERNELS_VNNI void ukr_rows(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, cons
 bool runs_vnni() { return __builtin_cpu_supports("avx512vnni"); }
 
 }  // namespace
+
+bool int8_amx_available() { return amx_usable() && amx_permitted(); }
+bool set_int8_amx(bool on) { return g_amx_on.exchange(on); }
+bool int8_amx_enabled() { return g_amx_on.load() && int8_amx_available(); }
 
 const QUkernel ukr_s8_avx512vnni_32x12 = {"ukr_s8_avx512vnni_32x12", Isa::avx512, 32, kNR, &ukr, &qpack_a<32>,
                                           &qpack_b<kNR>, &runs_vnni, &ukr_rows};
