@@ -157,6 +157,16 @@ def make_qparams(fn: str, a_dtype: np.dtype, b_dtype: np.dtype, n: int, *, a_zer
     sa = None if a_scale is None else np.float32(_scale(fn, "a_scale", a_scale, None))
     sb = None if b_scale is None else np.broadcast_to(_scale(fn, "b_scale", b_scale, n), (n,)).copy()
     so = None if out_scale is None else np.float32(_scale(fn, "out_scale", out_scale, None))
+    if sa is not None:
+        # The kernels' per-column multiplier must be finite: an infinite one times a zero accumulator
+        # is NaN, whose rounding the paths would not agree on (0 * inf has no integer to round to).
+        with np.errstate(all="ignore"):
+            mult = (sa * sb).astype(np.float32)
+            if so is not None:
+                mult = (mult / so).astype(np.float32)
+        if not np.all(np.isfinite(mult)):
+            what = "a_scale * b_scale" + (" / out_scale" if so is not None else "")
+            raise ValueError(f"{fn}: {what} must be finite in float32, got {mult[~np.isfinite(mult)][0]}")
     natural = {"int32": np.dtype(np.int32), "float": np.dtype(np.float32)}.get(mode)
     if mode == "quant":
         zo_dtype = np.asarray(out_zero_point).dtype if out_zero_point is not None else None

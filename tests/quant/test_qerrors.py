@@ -30,6 +30,8 @@ QGEMM_ERRORS = [
     (dict(a_scale=0.1, b_scale=-1.0), ValueError, "qgemm: b_scale must be finite and > 0"),
     (dict(a_scale=0.1, b_scale=[0.1, 0.2]), ValueError, "qgemm: b_scale must be a scalar or a vector of 5"),
     (dict(a_scale="x", b_scale=0.1), TypeError, "qgemm: a_scale must be a float"),
+    (dict(a_scale=1e30, b_scale=1e30), ValueError, "qgemm: a_scale \\* b_scale must be finite"),
+    (dict(a_scale=1.0, b_scale=1e30, out_scale=1e-30), ValueError, "qgemm: a_scale \\* b_scale / out_scale must be finite"),
     (dict(out_scale=0.1), ValueError, "qgemm: out_scale/out_zero_point need a_scale and b_scale"),
     (dict(out_zero_point=1, **F), ValueError, "qgemm: out_zero_point needs out_scale"),
     (dict(activation="relu"), ValueError, "qgemm: activation and residual need a_scale and b_scale"),
