@@ -24,6 +24,18 @@ Strides4 strides4(const py::array& x, const char* fn, const char* name) {
     return {s[0], s[1], s[2], s[3]};
 }
 
+// The kernels address output pixel j (j < ho*wo) at j * (W stride): H and W must form one stride.
+// With one output column the W stride is never used on its own, and NumPy gives size-1 axes any
+// stride (0 in a broadcast view, which it still calls contiguous): pixel j is then row j, at j * (H
+// stride), so W takes H's stride before the check.
+Strides4 pixel_strides(const py::array& x, const ConvGeom& g, const char* fn, const char* name) {
+    Strides4 s = strides4(x, fn, name);
+    if (g.wo() == 1) s.w = s.h;
+    if (g.ho() > 1 && s.h != g.wo() * s.w)
+        throw py::value_error(std::string(fn) + ": " + name + "'s H and W must form one stride");
+    return s;
+}
+
 // The packed weights of a QConv2d, with the array they came from (the fallback when the int8
 // kernel changed since: another ISA cap).
 struct QConvWeightsPy {
@@ -57,13 +69,11 @@ py::array qconv2d_entry(const py::array& x, const py::array& w, const py::array&
     QVectors V = q_vectors(g.k, w_zp, bias, mult, fn);
     a.x = reinterpret_cast<const std::uint8_t*>(X.p), a.xs = strides4(x, fn, "x"), a.x_signed = X.is_signed;
     a.w = W.p, a.w_unsigned = W.is_unsigned;
-    a.y = O.p, a.ys = strides4(out, fn, "out"), a.mode = O.mode;
-    if (g.ho() > 1 && a.ys.h != g.wo() * a.ys.w) throw py::value_error("qconv2d: out's H and W must form one stride");
+    a.y = O.p, a.ys = pixel_strides(out, g, fn, "out"), a.mode = O.mode;
     std::optional<py::array> res;
     if (!residual.is_none()) {
         res = q_residual(residual, out, fn);
-        a.res = static_cast<const float*>(res->data()), a.rs = strides4(*res, fn, "residual");
-        if (g.ho() > 1 && a.rs.h != g.wo() * a.rs.w) throw py::value_error("qconv2d: residual's H and W must form one stride");
+        a.res = static_cast<const float*>(res->data()), a.rs = pixel_strides(*res, g, fn, "residual");
     }
     if (!skip.is_none()) {
         // The 8-bit skip tensor of the QLinearAdd epilogue: out's type and shape, read in place (no
@@ -76,8 +86,7 @@ py::array qconv2d_entry(const py::array& x, const py::array& w, const py::array&
         for (py::ssize_t d = 0; same && d < 4; ++d) same = s.shape(d) == out.shape(d);
         if (!same) throw py::value_error("qconv2d: skip must have the output's shape");
         py_checks::require_no_overlap(out, s, fn, "out", "skip");
-        a.skip = static_cast<const std::uint8_t*>(s.data()), a.ss = strides4(s, fn, "skip");
-        if (g.ho() > 1 && a.ss.h != g.wo() * a.ss.w) throw py::value_error("qconv2d: skip's H and W must form one stride");
+        a.skip = static_cast<const std::uint8_t*>(s.data()), a.ss = pixel_strides(s, g, fn, "skip");
         for (float v : add)
             if (!std::isfinite(v)) throw py::value_error("qconv2d: the skip addition's parameters must be finite");
         a.add_ra = add[0], a.add_rb = add[1], a.add_k = add[2];
