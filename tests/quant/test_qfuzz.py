@@ -1,0 +1,71 @@
+"""Property-based fuzzing (hypothesis, the profiles tests/conftest.py registers) of the int8
+convolution: random layers, layouts, activation/weight types, zero points, output modes, float
+residuals and the skip addition, run by the cpu backend (every path: pointwise rows, lowered rows,
+packed, depthwise, grouped, the register and L1-tile epilogues, AMX where the CPU has it, with
+reductions up to 2304 so that it runs) must equal the reference backend bit for bit, and write
+nothing outside the output."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("hypothesis")
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import hpc_kernels  # noqa: E402
+from _qcpu import CPU_INT8  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not CPU_INT8, reason="the cpu backend has no int8 engine in this build")
+
+
+@st.composite
+def layers(draw):
+    r = draw(st.sampled_from([1, 3]))
+    depthwise = draw(st.booleans()) and r == 3
+    c = draw(st.sampled_from([1, 3, 8, 17, 40, 64, 256] if not depthwise else [1, 8, 33]))
+    groups = c if depthwise else draw(st.sampled_from([g for g in (1, 2) if c % g == 0]))
+    k = c if depthwise else groups * draw(st.integers(1, 40))
+    h, w = draw(st.integers(1, 13)), draw(st.integers(1, 13))
+    stride = draw(st.sampled_from([1, 2]))
+    pad = draw(st.integers(0, r // 2))
+    return dict(n=draw(st.integers(1, 2)), c=c, k=k, h=h, w=w, r=r, groups=groups, stride=stride, padding=pad,
+                layout=draw(st.sampled_from(["NCHW", "NHWC"])), xdt=draw(st.sampled_from([np.uint8, np.int8])),
+                wdt=draw(st.sampled_from([np.int8, np.uint8])), mode=draw(st.sampled_from(["int32", "float", "quant"])),
+                act=draw(st.sampled_from([None, "relu", "relu6"])), residual=draw(st.booleans()),
+                skip=draw(st.booleans()), wzp=draw(st.booleans()), seed=draw(st.integers(0, 2**31 - 1)))
+
+
+@given(layers())
+def test_qconv2d_cpu_equals_reference(p):
+    rng = np.random.default_rng(p["seed"])
+    n, c, k, h, w, r = p["n"], p["c"], p["k"], p["h"], p["w"], p["r"]
+    if h + 2 * p["padding"] < r or w + 2 * p["padding"] < r:
+        return
+    xi, wi = np.iinfo(p["xdt"]), np.iinfo(p["wdt"])
+    x = rng.integers(xi.min, xi.max + 1, (n, c, h, w) if p["layout"] == "NCHW" else (n, h, w, c), dtype=p["xdt"])
+    wt = rng.integers(wi.min, wi.max + 1, (k, c // p["groups"], r, r), dtype=p["wdt"])
+    kw = dict(stride=p["stride"], padding=p["padding"], groups=p["groups"], layout=p["layout"],
+              x_zero_point=p["xdt"](rng.integers(xi.min, xi.max + 1)),
+              w_zero_point=(rng.integers(-3, 4, k).astype(p["wdt"]) if p["wzp"] and p["wdt"] == np.int8 else 0))
+    if p["mode"] != "int32":
+        kw.update(x_scale=0.02, w_scale=(rng.random(k) * 0.01 + 1e-3).astype(np.float32), activation=p["act"])
+    if p["mode"] == "quant":
+        kw.update(out_scale=0.3, out_zero_point=p["xdt"](rng.integers(xi.min, xi.max + 1)))
+    ref = hpc_kernels.qconv2d(x, wt, backend="reference", **kw)  # the output's shape and dtype
+    if p["residual"] and p["mode"] != "int32":
+        kw["residual"] = rng.standard_normal(ref.shape).astype(np.float32) * 4
+    if p["skip"] and p["mode"] == "quant":
+        kw.update(skip=rng.integers(xi.min, xi.max + 1, ref.shape, dtype=ref.dtype), skip_scale=0.25,
+                  skip_zero_point=p["xdt"](3), sum_scale=0.2, sum_zero_point=p["xdt"](-5 if p["xdt"] == np.int8 else 7))
+    want = hpc_kernels.qconv2d(x, wt, backend="reference", **kw)
+    # out inside a larger buffer of a sentinel value: nothing outside it may change
+    buf = np.full(ref.size + 32, 90, want.dtype)
+    out = buf[16:16 + ref.size].reshape(ref.shape)
+    before = buf.copy()
+    got = hpc_kernels.qconv2d(x, wt, backend="cpu", out=out, **kw)
+    assert got is out
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(buf[:16], before[:16])
+    np.testing.assert_array_equal(buf[16 + ref.size:], before[16 + ref.size:])
