@@ -59,7 +59,7 @@ def qconv2d(
     x_zp: int, w_zp: np.ndarray, bias: Optional[np.ndarray], mode: str, mult: Optional[np.ndarray],
     inv_out_scale: float, hi: float, act: str, out_zp: int, residual: Optional[np.ndarray],
     packed: Optional["QConvWeights"] = None, skip: Optional[np.ndarray] = None,
-    add: Tuple[float, float, float] = (0.0, 0.0, 0.0),
+    add: Optional[Tuple[float, float, float]] = None,
 ) -> np.ndarray: ...
 class QConvWeights:
     def __init__(self, w: np.ndarray, groups: int, rsc: bool = False) -> None: ...

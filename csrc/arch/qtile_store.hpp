@@ -7,19 +7,16 @@
 #include <cmath>
 #include <cstdint>
 
+#include "../core/qlinear_add.hpp"
 #include "qukernel.hpp"
 
 namespace kernels {
 namespace {
 
-// The 8-bit value q (in the type's range) added to the skip element s (QEpilogue's QLinearAdd):
-// std::fma rounds once, as vfmadd does; the clamp before rounding equals the one after (integer bounds).
+// The 8-bit value q (in the type's range) added to the skip element s (QEpilogue's QLinearAdd).
 KERNELS_INLINE std::int32_t qadd_one(std::int32_t q, const QEpilogue& e, const std::uint8_t* s, bool is_signed) {
     const float sv = is_signed ? static_cast<float>(static_cast<std::int8_t>(*s)) : static_cast<float>(*s);
-    float u = std::fma(static_cast<float>(q), e.add_ra, std::fma(sv, e.add_rb, e.add_k));
-    const float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f;
-    u = u < lo ? lo : (u > hi ? hi : u);
-    return static_cast<std::int32_t>(std::nearbyint(u));
+    return qlinear_add(static_cast<float>(q), sv, e.add_ra, e.add_rb, e.add_k, is_signed);
 }
 
 // The finished value of one accumulator (bias and compensation already added) for channel i,

@@ -49,7 +49,7 @@ py::array qconv2d_entry(const py::array& x, const py::array& w, const py::array&
                         std::array<dim_t, 4> padding, std::array<dim_t, 2> dilation, dim_t groups, int x_zp,
                         const py::array& w_zp, const py::object& bias, const std::string& mode, const py::object& mult,
                         float inv_out_scale, float hi, const std::string& act, int out_zp, const py::object& residual,
-                        const py::object& packed_obj, const py::object& skip, std::array<float, 3> add) {
+                        const py::object& packed_obj, const py::object& skip, const py::object& add_obj) {
     const char* fn = "qconv2d";
     const QOperand X = q_operand(x, fn, "x"), W = q_operand(w, fn, "w");
     if (w.ndim() != 4 || !(w.flags() & py::array::c_style)) throw py::value_error("qconv2d: w must be 4-D and C-contiguous");
@@ -87,6 +87,9 @@ py::array qconv2d_entry(const py::array& x, const py::array& w, const py::array&
         if (!same) throw py::value_error("qconv2d: skip must have the output's shape");
         py_checks::require_no_overlap(out, s, fn, "out", "skip");
         a.skip = static_cast<const std::uint8_t*>(s.data()), a.ss = pixel_strides(s, g, fn, "skip");
+        // No default for the formula's parameters: a skip without them would silently add nothing.
+        if (add_obj.is_none()) throw py::value_error("qconv2d: skip needs add = (ra, rb, k), the QLinearAdd's parameters");
+        const auto add = add_obj.cast<std::array<float, 3>>();
         for (float v : add)
             if (!std::isfinite(v)) throw py::value_error("qconv2d: the skip addition's parameters must be finite");
         a.add_ra = add[0], a.add_rb = add[1], a.add_k = add[2];
@@ -113,7 +116,7 @@ void def_qconv(py::module_& m) {
           py::arg("dilation"), py::arg("groups"), py::arg("x_zp"), py::arg("w_zp"), py::arg("bias"), py::arg("mode"),
           py::arg("mult"), py::arg("inv_out_scale"), py::arg("hi"), py::arg("act"), py::arg("out_zp"),
           py::arg("residual"), py::arg("packed") = py::none(), py::arg("skip") = py::none(),
-          py::arg("add") = std::array<float, 3>{0.0f, 0.0f, 0.0f},
+          py::arg("add") = py::none(),
           "int8 convolution into out ((n, c, h, w) views; see qconv_entry.cpp)");
     py::class_<QConvWeightsPy, std::shared_ptr<QConvWeightsPy>>(m, "QConvWeights",
                                                                  "QConv2d's weights packed once, with their column sums")

@@ -6,22 +6,20 @@
 #include <cmath>
 
 #include "../arch/table.hpp"
+#include "../core/qlinear_add.hpp"
 #include "../core/engine.hpp"
 
 namespace kernels {
 
 namespace {
 
-// std::fma rounds once, as vfmadd does; std::nearbyint rounds half to even in the default mode.
-// Clamping before rounding equals clamping after it: the bounds are integers.
+// The scalar definition (core/qlinear_add.hpp) pair by pair.
 void qadd_portable(const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* out, dim_t n, bool is_signed, float ra,
                    float rb, float k) {
-    const float lo = is_signed ? -128.f : 0.f, hi = is_signed ? 127.f : 255.f;
     for (dim_t i = 0; i < n; ++i) {
         const float av = is_signed ? static_cast<float>(static_cast<std::int8_t>(a[i])) : static_cast<float>(a[i]);
         const float bv = is_signed ? static_cast<float>(static_cast<std::int8_t>(b[i])) : static_cast<float>(b[i]);
-        const float u = std::min(std::max(std::fma(av, ra, std::fma(bv, rb, k)), lo), hi);
-        out[i] = static_cast<std::uint8_t>(static_cast<int>(std::nearbyint(u)));  // int8: two's complement byte
+        out[i] = static_cast<std::uint8_t>(qlinear_add(av, bv, ra, rb, k, is_signed));  // int8: two's complement byte
     }
 }
 

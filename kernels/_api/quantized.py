@@ -263,7 +263,8 @@ class QConv2d:
         gives, and ``residual`` (given exactly when bound with residual=True) a float32 array of the
         output's shape; ``f(x, out, residual, skip)`` takes the skip tensor of a plan with a skip
         addition (the output's dtype and shape). skip_add: the skip addition's options for this
-        binding (skip_scale, skip_zero_point, sum_scale, sum_zero_point), as a call may give them. Arrays that do not match what was bound, or an overlapping output, take the
+        binding (skip_scale, skip_zero_point, sum_scale, sum_zero_point), as a call may give them.
+        Arrays that do not match what was bound, or an overlapping output, take the
         checked path of ``__call__`` (its errors); the backend's entry checks them again (on cpu,
         the C++ entry checks geometry, dtypes, strides and overlap of every call)."""
         x_dtype = np.dtype(x_dtype)
@@ -284,7 +285,6 @@ class QConv2d:
         # A plan with its own residual keeps the checked path (the bound call takes residuals per call).
         fast = bind(self._packed, q, self.spec, shape, self.algorithm) if bind and self.residual is None else None
         ndarray, f32 = np.ndarray, np.dtype(np.float32)
-
         want_skip = q.skip is not None
 
         def call(x, out, residual=None, skip=None):

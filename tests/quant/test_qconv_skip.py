@@ -132,3 +132,19 @@ def test_skip_options_per_call_and_per_binding(backend, rng):
     np.testing.assert_array_equal(plan(x), plain)
     with pytest.raises(TypeError, match="unexpected keyword"):
         plan(x, skip=skip, sum_scal=0.1)
+
+
+@pytest.mark.skipif(not CPU_INT8, reason="the cpu backend has no int8 engine in this build")
+def test_entry_refuses_a_skip_without_its_parameters(rng):
+    """A direct call of the C++ entry with a skip tensor and no (ra, rb, k) would add nothing: refused."""
+    from hpc_kernels import _cpu
+
+    x = rng.integers(0, 256, (1, 8, 4, 4), dtype=np.uint8)
+    w = rng.integers(-128, 128, (16, 8, 1, 1), dtype=np.int8)
+    out = np.empty((1, 16, 4, 4), np.uint8)
+    skip = np.zeros_like(out)
+    args = (x, w, out, (1, 1), (0, 0, 0, 0), (1, 1), 1, 0, np.zeros(16, np.int32), None, "quant",
+            np.full(16, 0.01, np.float32), 1.0, 6.0, "", 0, None)
+    with pytest.raises(ValueError, match="skip needs add"):
+        _cpu.qconv2d(*args, skip=skip)
+    _cpu.qconv2d(*args, skip=skip, add=(1.0, 1.0, 0.0))

@@ -62,6 +62,11 @@ def check_algorithm(spec, shape, algorithm: str) -> None:
         raise ValueError("qconv2d: algorithm 'gemm' needs a 1x1 kernel, stride 1 and no padding")
 
 
+def _add_args(q: QuantParams):
+    """The skip addition's (ra, rb, k) as the entry takes them, or None."""
+    return None if q.skip is None else tuple(float(v) for v in q.skip)
+
+
 def _nchw(a: Optional[np.ndarray], layout: str) -> Optional[np.ndarray]:
     """An (n, c, h, w) view of an array of either layout (zero-copy)."""
     return a if a is None or layout == "NCHW" else a.transpose(0, 3, 1, 2)
@@ -79,7 +84,7 @@ def bind_qconv2d(cpu, packed, q: QuantParams, spec, shape, algorithm: str):
     tail = (spec.stride, shape.padding, spec.dilation, spec.groups, q.a_zero_point, q.b_zero_point, q.bias, q.mode,
             mult, inv, hi, q.activation, q.out_zero_point)
     run, nhwc = cpu.qconv2d, spec.layout == "NHWC"
-    add = tuple(float(v) for v in q.skip) if q.skip is not None else (0.0, 0.0, 0.0)
+    add = _add_args(q)
 
     def call(x, out, residual=None, skip=None):
         if nhwc:  # the entry takes (n, c, h, w) views whatever the layout
@@ -103,7 +108,7 @@ def qconv2d(cpu, x, w, q: QuantParams, spec, shape, algorithm: str, out, residua
     s = _nchw(skip, spec.layout)
     if s is not None and shape.ho > 1 and s.strides[2] != shape.wo * s.strides[3]:
         s = np.ascontiguousarray(s)  # (the same for the skip tensor: an input)
-    add = tuple(float(v) for v in q.skip) if q.skip is not None else (0.0, 0.0, 0.0)
+    add = _add_args(q)
     mult, inv, hi = epilogue_args(q)
     wc = packed.weights if packed is not None else np.ascontiguousarray(w)
     cpu.qconv2d(_nchw(x, spec.layout), wc, _nchw(out, spec.layout), spec.stride, shape.padding, spec.dilation,
