@@ -1,5 +1,6 @@
 """bf16 GEMM speed in one run: hpc_kernels (cpu, bgemm) vs torch.matmul on bfloat16 tensors (oneDNN),
-with the bf16 peak of this CPU (vdpbf16ps throughput, _cpu.bf16_peak) as the ceiling.
+with the bf16 peak of the kernel in use as the ceiling: the AMX tile unit's (TDPBF16PS throughput,
+_cpu.amx_peak) where the AMX kernel runs, else vdpbf16ps throughput (_cpu.bf16_peak).
 
     python benchmarks/bf16_gemm_vs_torch.py                       # n = 1024 2048 4096, 1 and 2 threads
     python benchmarks/bf16_gemm_vs_torch.py --sizes 1024 --threads 1 --rounds 7
@@ -42,8 +43,10 @@ def main() -> None:
     args = p.parse_args()
     import torch
 
-    peak = _cpu.bf16_peak(0.5)
-    print(f"bf16 kernel: {_cpu.binfo()['ukernel']}; single-thread vdpbf16ps peak {peak:.1f} GFLOP/s; torch {torch.__version__}")
+    info = _cpu.binfo()
+    peak = _cpu.amx_peak("bfloat16", 0.5) if info["amx"] else _cpu.bf16_peak(0.5)
+    unit = "TDPBF16PS (AMX)" if info["amx"] else "vdpbf16ps"
+    print(f"bf16 kernel: {info['ukernel']}; single-thread {unit} peak {peak:.1f} GFLOP/s; torch {torch.__version__}")
     rng = np.random.default_rng(0)
     print(f"{'n':>5} {'thr':>3} | {'ours wall':>10} {'torch wall':>10} {'ratio':>6} | {'ours cpu':>9} {'torch cpu':>9} "
           f"{'ratio':>6} | {'ours GF/s/thr':>13} {'% peak':>6} | spread ours/torch (max/min wall)")

@@ -2,13 +2,15 @@
 // it writes (fp32 partial sums between k blocks, then alpha/beta, the fp32 epilogue and one final
 // rounding to bf16 or a plain fp32 store) and the descriptor the ISA table keeps.
 //
-// Kernel orientation as for float: the kernels vectorise along i (rows of the kernel's C). Two
+// Kernel orientation as for float: the kernels vectorise along i (rows of the kernel's C). Three
 // packed forms exist, told apart by BUkernel::kunit:
 //   kunit 2: bf16 kept, k packed in pairs: a micro-panel holds ceil(k/2) pairs, each of MR (A) or
 //            NR (B) lanes of 2 consecutive k values (one 32-bit lane per pair: vdpbf16ps's operand
 //            layout, B broadcast as one 32-bit pair); zero past k, m, n.
 //   kunit 1: bf16 widened to fp32 while packing, the float engine's panel layout (k steps of MR /
 //            NR floats), so that ISAs without bf16 arithmetic reuse their fp32 micro-kernels.
+//   kunit 32: AMX tiles (arch/avx512/ukr_bf16_amx_32x32.cpp): k padded with zeros to steps of 32 in
+//            both panels, A as the pairs above, B as one [NR][32] block per step (k contiguous).
 #pragma once
 
 #include <cstdint>
@@ -27,12 +29,12 @@ struct BTiles {
     inc_t rs_c, cs_c;
     bool c_bf16;
     float* part;        // fp32 partial sums of earlier k blocks (nullptr: one k block), P(i, j) at part[i + j*ld_p]
-    inc_t ld_p;
+    inc_t ld_p;         // (kunit 32: MR x NR tiles, tile (i/MR, j/NR) at part + MR*NR*(i/MR + j/NR*ld_p))
     Epilogue<float> ep;  // applied in fp32 before the final rounding; inactive for plain GEMM
 };
 
 // Accumulates the tile C[i0:i0+m, j0:j0+n] (m <= MR, n <= NR) over `steps` packed k steps (pairs
-// for kunit 2, single k for kunit 1) of the micro-panels a and b; then, by the block's place in k:
+// for kunit 2, single k for kunit 1, 32 k for kunit 32) of the micro-panels a and b; then, by the block's place in k:
 // not last: stores the fp32 sum (plus the earlier blocks' on later blocks) to g.part; last: adds
 // the earlier blocks' sum, applies alpha, beta * C, the epilogue, and stores C in its type.
 using bukr_fn = void (*)(dim_t steps, const void* KERNELS_RESTRICT a, const void* KERNELS_RESTRICT b,
@@ -47,7 +49,7 @@ struct BUkernel {
     const char* name;  // e.g. "ukr_bf16_avx512bf16_32x12"
     Isa isa;
     dim_t mr, nr;
-    int kunit;       // 2: bf16 pairs; 1: widened to fp32
+    int kunit;       // 2: bf16 pairs; 1: widened to fp32; 32: AMX k steps
     bukr_fn kernel;
     bpack_a_fn pack_a;
     bpack_b_fn pack_b;

@@ -8,7 +8,6 @@
 // (A) or NR (B) groups of 4 consecutive k values, zero padded past k and past m / n.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 
 #include "../core/common.hpp"
@@ -84,11 +83,6 @@ using qpack_b_fn = void (*)(dim_t kc, dim_t nc, const std::uint8_t* b, inc_t rs,
 using qukr_rows_fn = void (*)(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std::uint8_t* KERNELS_RESTRICT b,
                               inc_t ldb, const std::int32_t* acc_in, inc_t rs_in, inc_t cs_in, void* c, inc_t rs_c,
                               inc_t cs_c, dim_t m, dim_t n, const QEpilogue* ep);
-
-// Counts the int8 products (gemm/qgemm.cpp increments it before each product's tiles run): a
-// kernel that keeps per-thread state loaded across its calls (AMX's tile configuration) reloads it
-// once per product, so no other library's state loaded on the thread between two products is used.
-extern std::atomic<std::uint64_t> g_qproduct_generation;
 
 struct QUkernel {
     const char* name;  // e.g. "ukr_s8_avx512vnni_32x12"

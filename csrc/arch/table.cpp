@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "product_generation.hpp"
+
 #if defined(__riscv) && defined(__linux__)
 #include <csetjmp>
 #include <csignal>
@@ -21,6 +23,7 @@
 #include "avx2/avx2.hpp"
 #endif
 #ifdef KERNELS_HAVE_AVX512
+#include "avx512/amx.hpp"
 #include "avx512/avx512.hpp"
 #endif
 #ifdef KERNELS_HAVE_RVV
@@ -28,6 +31,8 @@
 #endif
 
 namespace kernels {
+
+std::atomic<std::uint64_t> g_product_generation{0};
 
 namespace {
 
@@ -110,7 +115,7 @@ constexpr IsaBuild kGeneric = {
     nullptr,
     &ukr_s8_generic_8x4,
     nullptr,
-    &ukr_bf16_generic_8x4,
+    {&ukr_bf16_generic_8x4},
 };
 
 #ifdef KERNELS_HAVE_AVX2
@@ -120,7 +125,7 @@ constexpr IsaBuild kAvx2Build = {
     &avx2::fma_peak,
     &ukr_s8_avx2_8x6,
     nullptr,
-    &ukr_bf16_avx2_16x6,  // widened to fp32 while packing, then the fp32 kernel
+    {&ukr_bf16_avx2_16x6},  // widened to fp32 while packing, then the fp32 kernel
     nullptr,
     &avx2::qadd,
 };
@@ -138,7 +143,8 @@ constexpr IsaBuild kAvx512Build = {
     &avx512::fma_peak,
     &ukr_s8_avx512vnni_32x12,  // only where the CPU has AVX512-VNNI (its own check), else avx2's
     &avx512::int8_peak,
-    &ukr_bf16_avx512bf16_32x12,  // only where the CPU has AVX512-BF16 (its own check), else avx2's
+    // AMX tiles where the CPU has AMX-BF16 and the OS grants them, else AVX512-BF16, else avx2's
+    {&ukr_bf16_amx_32x32, &ukr_bf16_avx512bf16_32x12},
     &avx512::bf16_peak,
     &avx512::qadd,
 };
@@ -268,6 +274,26 @@ bool int8_amx(int set) {
 #endif
 }
 
+double amx_peak(bool int8, double seconds) {
+#ifdef KERNELS_HAVE_AVX512
+    if (!cpu_supports(Isa::avx512)) return -1.0;
+    return int8 ? amx::int8_peak(seconds) : amx::bf16_peak(seconds);
+#else
+    (void)int8, (void)seconds;
+    return -1.0;
+#endif
+}
+
+bool bf16_amx(int set) {
+#ifdef KERNELS_HAVE_AVX512
+    if (set >= 0) set_bf16_amx(set != 0);
+    return &select_bukernel(Isa::avx512) == &ukr_bf16_amx_32x32;
+#else
+    (void)set;
+    return false;
+#endif
+}
+
 double best_int8_peak(double seconds) {
     for (const IsaRow& r : kTable)
         if (r.build && r.build->int8_peak && r.build->s8 && r.cpu_runs() && (!r.build->s8->cpu_runs || r.build->s8->cpu_runs()))
@@ -275,18 +301,22 @@ double best_int8_peak(double seconds) {
     return -1.0;
 }
 
+const BUkernel* runnable_bukernel(const IsaBuild& b) {
+    for (const BUkernel* u : b.bf16)
+        if (u && (!u->cpu_runs || u->cpu_runs())) return u;
+    return nullptr;
+}
+
 double best_bf16_peak(double seconds) {
     for (const IsaRow& r : kTable)
-        if (r.build && r.build->bf16_peak && r.build->bf16 && r.cpu_runs() && (!r.build->bf16->cpu_runs || r.build->bf16->cpu_runs()))
-            return r.build->bf16_peak(seconds);
+        if (r.build && r.build->bf16_peak && r.cpu_runs() && runnable_bukernel(*r.build)) return r.build->bf16_peak(seconds);
     return -1.0;
 }
 
 const BUkernel& select_bukernel(Isa cap) {
     for (const IsaRow& r : kTable) {
-        if (static_cast<int>(r.isa) > static_cast<int>(cap) || !r.build || !r.build->bf16 || !r.cpu_runs()) continue;
-        if (r.build->bf16->cpu_runs && !r.build->bf16->cpu_runs()) continue;
-        return *r.build->bf16;
+        if (static_cast<int>(r.isa) > static_cast<int>(cap) || !r.build || !r.cpu_runs()) continue;
+        if (const BUkernel* u = runnable_bukernel(*r.build)) return *u;
     }
     return ukr_bf16_generic_8x4;  // unreachable: generic has one and always runs
 }

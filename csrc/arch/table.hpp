@@ -74,9 +74,10 @@ struct IsaBuild {
     // single-thread peak probe in GOP/s (a multiply and an add per u8 x s8 product; nullptr: none).
     const QUkernel* s8 = nullptr;
     double (*int8_peak)(double seconds) = nullptr;
-    // The bf16 micro-kernel (bf16 x bf16 -> fp32; nullptr: none, the next row's runs) and its
-    // single-thread peak probe in GFLOP/s (nullptr: none).
-    const BUkernel* bf16 = nullptr;
+    // The bf16 micro-kernels (bf16 x bf16 -> fp32), preferred first, nullptr-padded: the first whose
+    // own check passes runs (none: the next row's); and the single-thread peak probe of the row's
+    // vector bf16 instructions in GFLOP/s (nullptr: none).
+    const BUkernel* bf16[2] = {};
     double (*bf16_peak)(double seconds) = nullptr;
     qadd_fn qadd = nullptr;  // nullptr: the next row's (the portable loop at the end)
 };
@@ -138,8 +139,17 @@ bool int8_amx(int set = -1);
 // Single-thread bf16 dot-product throughput (GFLOP/s) of the best ISA whose bf16 kernel runs here
 // and that has a probe (AVX512-BF16: vdpbf16ps); < 0 when none has.
 double best_bf16_peak(double seconds);
-// The bf16 kernel of the best ISA <= cap that this CPU runs (generic always qualifies).
+// Single-thread AMX tile throughput (bf16 GFLOP/s or int8 GOP/s) where the CPU has AMX-BF16 /
+// AMX-INT8 and the OS grants the tiles (whether or not the kernels are switched to them); < 0 elsewhere.
+double amx_peak(bool int8, double seconds);
+// The bf16 kernel of the best ISA <= cap that this CPU runs (generic always qualifies): the row's
+// first whose own check passes.
 const BUkernel& select_bukernel(Isa cap);
+// The row's first bf16 kernel that this CPU runs (nullptr: none; the row's own check not included).
+const BUkernel* runnable_bukernel(const IsaBuild& b);
+// Whether the bf16 engine's AMX kernel runs where the CPU has AMX-BF16 and the OS granted the tile
+// state; set >= 0 switches it first (off: the AVX512-BF16 kernel).
+bool bf16_amx(int set = -1);
 // The QAdd helper of the best ISA <= cap that this CPU runs and that has one, and that ISA; nullptr
 // (and *isa = generic) where none has: the caller runs its portable loop.
 qadd_fn select_qadd(Isa cap, Isa* isa);

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <pybind11/stl.h>
+
 #include "../arch/table.hpp"
 #include "../core/threads.hpp"
 #include "../conv/bdepthwise.hpp"
@@ -200,6 +202,7 @@ py::dict binfo() {
     d["mr"] = c.ukr->mr;
     d["nr"] = c.ukr->nr;
     d["kunit"] = c.ukr->kunit;
+    d["amx"] = c.ukr->kunit == 32;
     d["mc"] = c.blk.mc;
     d["kc"] = c.blk.kc;
     d["nc"] = c.blk.nc;
@@ -218,6 +221,17 @@ void def_bgemm(py::module_& m) {
           py::arg("residual"), py::arg("nhwc"),
           "Direct bf16 depthwise convolution (groups == C == K), fp32 sums and epilogue, one rounding.");
     m.def("binfo", &binfo, "The bf16 micro-kernel and blocks the engine uses under the current ISA cap.");
+    m.def(
+        "bf16_amx", [](std::optional<bool> on) { return bf16_amx(on ? (*on ? 1 : 0) : -1); }, py::arg("on") = py::none(),
+        "Whether bf16 products run on AMX tiles (where the CPU and OS allow; set it with on=True/False: off runs "
+        "the AVX512-BF16 kernel); returns the state.");
+    m.def(
+        "amx_peak", [](const std::string& dtype, double seconds) {
+            if (dtype != "bfloat16" && dtype != "int8") throw py::value_error("amx_peak: dtype must be 'bfloat16' or 'int8', got '" + dtype + "'");
+            return amx_peak(dtype == "int8", seconds);
+        },
+        py::arg("dtype") = "bfloat16", py::arg("seconds") = 0.2,
+        "Single-thread AMX tile peak (TDPBF16PS GFLOP/s or TDPBUSD GOP/s), or < 0 where the CPU or OS has no AMX.");
     m.def("bf16_peak", [](double seconds) { return best_bf16_peak(seconds); }, py::arg("seconds") = 0.2,
           "Single-thread bf16 dot-product peak in GFLOP/s (vdpbf16ps), or < 0 without a probe.");
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "../arch/product_generation.hpp"
 #include "../arch/table.hpp"
 #include "../arch/uarch.hpp"
 #include "../core/cpu_info.hpp"
@@ -16,14 +17,15 @@ namespace kernels {
 
 namespace {
 
-// E: the packed element, uint16_t (bf16 pairs, kunit 2) or float (widened, kunit 1).
-template <typename E>
+// E: the packed element, uint16_t (bf16 pairs or AMX k steps) or float (widened); KU: the kernel's
+// kunit (arch/bukernel.hpp): k is packed in units of KU, the kernel counts its steps in them.
+template <typename E, int KU>
 struct BTraits {
     using PA = E;
     using PB = E;
     using Cand = BCandidate;
     using Tiles = BTiles;
-    static constexpr int kUnit = sizeof(E) == 2 ? 2 : 1;
+    static constexpr int kUnit = KU;
     static dim_t kpad(dim_t kc) { return round_up(kc, kUnit); }
     static KERNELS_INLINE void tile(const BTiles& g, const BUkernel& u, dim_t kc, const E* a, const E* b, bool first_k,
                                     bool last_k, dim_t i, dim_t j, dim_t mr, dim_t nr) {
@@ -85,28 +87,52 @@ void scale_only(const BGemmArgs& g) {
         }
 }
 
-template <typename E>
+template <typename E, int KU>
 void run(const BTiles& t, const BGemmArgs& g, const BCandidate& cand, int nt) {
-    run_blocked_t<BTraits<E>>(t, StridedBfA<E>{g.a, g.rs_a, g.cs_a}, StridedBfB<E>{g.b, g.rs_b, g.cs_b}, cand, nt);
+    run_blocked_t<BTraits<E, KU>>(t, StridedBfA<E>{g.a, g.rs_a, g.cs_a}, StridedBfB<E>{g.b, g.rs_b, g.cs_b}, cand, nt);
 }
 
 }  // namespace
 
+// AMX (kunit 32): KC up to 4096, MC a half of L2 for the product's KC (the A block with the B and C
+// it meets). One k block is what made the tile kernel fast: with KC = 384 (the vector kernels' L1
+// rule) every C tile went through fp32 partial sums in memory between blocks, and the 1024^3
+// product ran at 0.82 TFLOP/s against 0.95 with KC = 1024 (2048^3: 1.02 against 1.35 with KC =
+// 2048; 4096^3: 1.18 with KC = 4096 and MC = 128, 0.78 with MC = 256, whose A block fills L2).
+// Measured on Emerald Rapids (2 MiB L2), 1 thread. Both panels then stream from L2 (a 32-deep k
+// step loads 4 KiB for 4 TDPBF16PS).
+constexpr dim_t kAmxKcMax = 4096;
+
+dim_t amx_mc(dim_t kc, dim_t mr) {
+    const dim_t l2 = static_cast<dim_t>(cache_sizes().l2);
+    return std::clamp<dim_t>(l2 / 2 / (kc * 2) / mr * mr, mr, 1024);
+}
+
 BCandidate bcandidate() {
     const BUkernel& u = select_bukernel(isa_cap());
-    const dim_t es = u.kunit == 2 ? 2 : 4;
+    const dim_t es = u.kunit == 1 ? 4 : 2;
     Blocking blk = derive_blocking(u.mr, u.nr, es, cache_sizes(), kBlocksBf16);
+    if (u.kunit == 32) blk.kc = kAmxKcMax, blk.mc = amx_mc(blk.kc, u.mr);
     const Engine<float>& e = engine<float>();
     const Blocking& f = e.cands.front().blk;
     if (e.origin.mc != "derived") blk.mc = std::max(u.mr, f.mc / u.mr * u.mr);
     if (e.origin.kc != "derived") blk.kc = f.kc;
     if (e.origin.nc != "derived") blk.nc = std::max(u.nr, f.nc / u.nr * u.nr);
-    blk.kc = std::max<dim_t>(2, round_up(blk.kc, 2));  // whole pairs in every block but the last
-    return {&u, blk, host_uarch().grid_stream_weight};
+    // Whole packing units in every block but the last (pairs; AMX: 32-deep k steps, whose padding
+    // would otherwise cost work in every block).
+    const dim_t ku = std::max(2, u.kunit);
+    blk.kc = std::max<dim_t>(ku, round_up(blk.kc, ku));
+    const bool whole_k = u.kunit == 32 && e.origin.mc == "derived" && e.origin.kc == "derived";
+    return {&u, blk, host_uarch().grid_stream_weight, whole_k};
 }
 
-void bgemm(const BGemmArgs& in, const BCandidate& cand, int nthreads) {
+void bgemm(const BGemmArgs& in, const BCandidate& cand_in, int nthreads) {
     BGemmArgs g = in;
+    BCandidate cand = cand_in;
+    if (cand.whole_k && in.k > 0) {
+        cand.blk.kc = std::min(cand.blk.kc, round_up(in.k, cand.ukr->kunit));
+        cand.blk.mc = amx_mc(cand.blk.kc, cand.ukr->mr);
+    }
     if (g.m <= 0 || g.n <= 0) return;
     if (g.k <= 0 || g.alpha == 0.0f) return scale_only(g);  // BLAS: A and B are not referenced
     // Unit-stride C along the kernels' i: for row-major C compute C^T = B^T A^T (no copy). A
@@ -125,12 +151,18 @@ void bgemm(const BGemmArgs& in, const BCandidate& cand, int nthreads) {
     const BUkernel& u = *cand.ukr;
     BTiles t{g.m, g.n, g.k, g.alpha, g.beta, g.c, g.rs_c, g.cs_c, g.c_bf16, nullptr, 0, g.ep};
     if (g.k > cand.blk.kc) {  // several k blocks: fp32 partial sums between them
-        t.part = static_cast<float*>(workspace(static_cast<std::size_t>(g.m * g.n) * sizeof(float), Slot::reorder));
-        t.ld_p = g.m;
+        // AMX keeps them as whole MR x NR tiles, tile by tile (ld_p: tiles along i; the kernel's file
+        // says why), the other kernels in C's layout.
+        const bool tiled = u.kunit == 32;
+        const dim_t rows = tiled ? round_up(g.m, u.mr) : g.m, cols = tiled ? round_up(g.n, u.nr) : g.n;
+        t.part = static_cast<float*>(workspace(static_cast<std::size_t>(rows * cols) * sizeof(float), Slot::reorder));
+        t.ld_p = tiled ? rows / u.mr : g.m;
     }
     const int nt = useful_bthreads(g.m, g.n, g.k, u, nthreads);
-    if (u.kunit == 2) run<std::uint16_t>(t, g, cand, nt);
-    else run<float>(t, g, cand, nt);
+    begin_product();  // AMX: the tile configuration is reloaded once per product (arch/product_generation.hpp)
+    if (u.kunit == 32) run<std::uint16_t, 32>(t, g, cand, nt);
+    else if (u.kunit == 2) run<std::uint16_t, 2>(t, g, cand, nt);
+    else run<float, 1>(t, g, cand, nt);
 }
 
 }  // namespace kernels

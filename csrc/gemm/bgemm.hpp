@@ -30,6 +30,9 @@ struct BCandidate {
     const BUkernel* ukr;
     Blocking blk;  // kc a multiple of 2
     int grid_stream_weight;
+    // AMX with derived blocks: each product takes KC = its whole reduction up to blk.kc (one k
+    // block) and MC from L2 for that KC (bgemm.cpp says why).
+    bool whole_k = false;
 };
 
 // The bf16 kernel of the best ISA <= the engine's cap this CPU runs, with its ISA's blocks or the

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "../arch/product_generation.hpp"
 #include "../arch/qtile_store.hpp"
 #include "../arch/table.hpp"
 #include "../arch/uarch.hpp"
@@ -23,8 +24,6 @@
 #include "driver.hpp"
 
 namespace kernels {
-
-std::atomic<std::uint64_t> g_qproduct_generation{0};
 
 namespace {
 
@@ -285,7 +284,7 @@ void qgemm(const QGemmArgs& g, const QCandidate& cand, int nthreads) {
         }
     }
     const int nt = useful_qthreads(g.m, g.n, g.k, u, nthreads);
-    g_qproduct_generation.fetch_add(1, std::memory_order_relaxed);  // (qukernel.hpp)
+    begin_product();  // AMX configurations are reloaded once per product (arch/product_generation.hpp)
     // Unpacked activations where the kernel can read them as they are: rows of u8 bytes (unit k
     // stride), whole quads readable, and no per-pixel sums wanted (packing computes those).
     const bool rows = u.kernel_rows && g.rs_b == 1 && !g.b_signed && !any_zw && (g.k % 4 == 0 || g.b_quads_readable) &&

@@ -72,7 +72,7 @@ void bf16_ukernel_cases(Group& grp, const kernels::BUkernel& u, bool tiny, std::
     const kernels::BCandidate cand = cand_of(u), ref_cand = cand_of(oracle);
     const dim_t ms[] = {1, u.mr - 1, u.mr, u.mr + 1, 2 * u.mr + 3};
     const dim_t ns[] = {1, u.nr - 1, u.nr, u.nr + 1, 2 * u.nr + 1};
-    const dim_t ks[] = {1, 2, 3, 15, 40, 41};
+    const dim_t ks[] = {1, 2, 3, 15, 40, 41, 97};  // 97: 4 AMX k steps, the last one padded
     for (const dim_t m : ms)
         for (const dim_t n : ns)
             for (const dim_t k : ks)

@@ -232,13 +232,16 @@ int main() {
         if (kernels::cpu_supports(u->isa) && isa_selected(kernels::isa_name(u->isa))) ukernel_groups<float>(*u);
     for (const kernels::Ukernel<double>* u : kernels::built_ukernels<double>())
         if (kernels::cpu_supports(u->isa) && isa_selected(kernels::isa_name(u->isa))) ukernel_groups<double>(*u);
-    // bf16: each row's kernel the CPU runs (its own check too: AVX512-BF16), default and tiny blocks.
+    // bf16: each row's kernels the CPU runs (their own checks too: AMX-BF16, AVX512-BF16), default
+    // and tiny blocks.
     for (const kernels::IsaRow& row : kernels::isa_table()) {
-        const kernels::BUkernel* u = row.build ? row.build->bf16 : nullptr;
-        if (!u || !row.cpu_runs() || (u->cpu_runs && !u->cpu_runs()) || !isa_selected(row.name)) continue;
-        for (const bool tiny : {false, true}) {
-            const std::string n = std::string("bf16 ") + u->name + (tiny ? " tiny blocks" : "");
-            run(n, [] {}, [&](kt::Group& g) { kt::bf16_ukernel_cases(g, *u, tiny, seed_of(n)); });
+        if (!row.build || !row.cpu_runs() || !isa_selected(row.name)) continue;
+        for (const kernels::BUkernel* u : row.build->bf16) {
+            if (!u || (u->cpu_runs && !u->cpu_runs())) continue;
+            for (const bool tiny : {false, true}) {
+                const std::string n = std::string("bf16 ") + u->name + (tiny ? " tiny blocks" : "");
+                run(n, [] {}, [&](kt::Group& g) { kt::bf16_ukernel_cases(g, *u, tiny, seed_of(n)); });
+            }
         }
     }
     kernels::configure(kernels::best_isa(), 0, 0, 0);

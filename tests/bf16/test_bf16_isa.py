@@ -1,6 +1,7 @@
 """KERNELS_CPU_ISA caps select the bf16 kernel of that ISA (a fresh process each: the variable is
 read at import), and each computes an exact small-integer product; the default picks vdpbf16ps
-exactly where the CPU reports AVX512-BF16 (/proc/cpuinfo's avx512_bf16)."""
+exactly where the CPU reports AVX512-BF16 (/proc/cpuinfo's avx512_bf16), and AMX tiles where it
+also reports amx_bf16 and amx_tile (the OS grants them to every process on Linux >= 5.16)."""
 from __future__ import annotations
 
 import pathlib
@@ -29,12 +30,27 @@ def test_isa_cap_selects_its_bf16_kernel(isa):
     assert r.stdout.strip().splitlines()[-1] == KERNEL[isa]
 
 
-def test_default_uses_vdpbf16ps_where_the_cpu_has_it():
+def _flags() -> str:
+    cpuinfo = pathlib.Path("/proc/cpuinfo")
+    return cpuinfo.read_text() if cpuinfo.exists() else ""
+
+
+def test_default_uses_amx_or_vdpbf16ps_where_the_cpu_has_them():
     if "avx512" not in ISAS:
         pytest.skip("no AVX-512 here")
-    cpuinfo = pathlib.Path("/proc/cpuinfo")
-    flags = cpuinfo.read_text() if cpuinfo.exists() else ""
+    flags = _flags()
     r = python_code(CODE)
     assert r.returncode == 0, r.stderr
-    want = "ukr_bf16_avx512bf16_32x12" if " avx512_bf16" in flags else "ukr_bf16_avx2_16x6"
+    if " amx_bf16" in flags and " amx_tile" in flags:
+        want = "ukr_bf16_amx_32x32"
+    else:
+        want = "ukr_bf16_avx512bf16_32x12" if " avx512_bf16" in flags else "ukr_bf16_avx2_16x6"
     assert r.stdout.strip().splitlines()[-1] == want
+
+
+def test_amx_switched_off_runs_vdpbf16ps():
+    if "avx512" not in ISAS or " avx512_bf16" not in _flags():
+        pytest.skip("no AVX512-BF16 here")
+    r = python_code("from hpc_kernels import _cpu\n_cpu.bf16_amx(False)\n" + CODE)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "ukr_bf16_avx512bf16_32x12"

@@ -16,6 +16,11 @@ bool int8_amx_available();
 bool set_int8_amx(bool on);
 bool int8_amx_enabled();
 extern const BUkernel ukr_bf16_avx512bf16_32x12;
+// bf16 on AMX tiles (ukr_bf16_amx_32x32.cpp), preferred where its check passes: the CPU has
+// AMX-BF16, the OS grants the tile state, and set_bf16_amx(false) was not called (returns the old value).
+extern const BUkernel ukr_bf16_amx_32x32;
+bool bf16_amx_available();
+bool set_bf16_amx(bool on);
 
 // The helpers, each instantiated for float and double in its own file; their contracts are the
 // function types of table.hpp.

@@ -4,15 +4,13 @@
 // output, the QLinearAdd of a skip tensor) runs on the accumulators in registers; edge tiles and
 // strides other than unit along the channels go through the scalar store (arch/qtile_store.hpp),
 // which computes the same values.
-#include <cpuid.h>
 #include <immintrin.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
 #include <cstring>
 
+#include "amx.hpp"
 #include "avx512.hpp"
 #include "../qtile_store.hpp"
 #include "../../gemm/qpacking.hpp"
@@ -261,39 +259,7 @@ KERNELS_VNNI void ukr(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std
 // replaces 384 vpdpbusd. The sums then go through the same L1-tile epilogue (finish_tile).
 #define KERNELS_AMX __attribute__((target("avx512f,avx512vnni,amx-tile,amx-int8")))
 
-// AMX-TILE and AMX-INT8 (CPUID.(7,0):EDX bits 24, 25), the tile state enabled in XCR0 (bits 17,
-// 18) and this process allowed to use it (Linux: arch_prctl(ARCH_REQ_XCOMP_PERM, XTILEDATA)).
-bool amx_usable() {
-    static const bool ok = [] {
-        if (!__builtin_cpu_supports("avx512vnni")) return false;
-        unsigned a = 0, b = 0, c = 0, d = 0;
-        return __get_cpuid_count(7, 0, &a, &b, &c, &d) && ((d >> 24) & 1u) && ((d >> 25) & 1u);
-    }();
-    return ok;
-}
-
-bool amx_permitted() {
-    static const bool ok = [] {
-        unsigned a = 0, b = 0, c = 0, d = 0;
-        if (!__get_cpuid(1, &a, &b, &c, &d) || !((c >> 27) & 1u)) return false;  // OSXSAVE: xgetbv allowed
-        unsigned lo = 0, hi = 0;
-        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-        if ((lo & (3u << 17)) != (3u << 17)) return false;
-        constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
-        return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
-    }();
-    return ok;
-}
-
 std::atomic<bool> g_amx_on{true};
-
-// The palette-1 tile configuration (64 bytes): tiles 0, 1 = C (n rows x 64 bytes), 2 = A (n x 64),
-// 3, 4 = B (16 quads x 64), and for a k tail of rem quads 5 = A (n x 4*rem), 6, 7 = B (rem x 64).
-struct alignas(64) TileConfig {
-    std::uint8_t palette = 1, start_row = 0, reserved[14] = {};
-    std::uint16_t colsb[16] = {};
-    std::uint8_t rows[16] = {};
-};
 
 // Products with at least this many k quads (k >= 256) run on AMX. Each tile's sums leave the tile
 // unit through an L1 tile where the VNNI kernel finishes in registers, a fixed cost that shorter
@@ -302,16 +268,12 @@ struct alignas(64) TileConfig {
 // 2304 0.52x; the 1024^3 qgemm 1544 against 751 GOP/s.
 constexpr dim_t kAmxMinQuads = 64;
 
-// The configuration this thread loaded, for which product and k tail: reloaded once per product
-// (another library on the thread, onnxruntime's or oneDNN's AMX kernels, may have loaded its own
-// between two of ours; a stale one would compute wrong sums) and when the tail changes.
-thread_local std::uint64_t t_amx_generation = ~std::uint64_t{0};
-thread_local dim_t t_amx_rem = -1;
-
-KERNELS_AMX void amx_configure(dim_t rem) {
-    const std::uint64_t gen = g_qproduct_generation.load(std::memory_order_relaxed);
-    if (gen == t_amx_generation && rem == t_amx_rem) return;
-    TileConfig cfg;
+// The tiles: 0, 1 = C (12 pixels x 16 int32), 2 = A (12 pixels x 64 bytes), 3, 4 = B (16 quads x
+// 64), and for a k tail of rem quads 5 = A (12 x 4*rem), 6, 7 = B (rem x 64). Loaded once per
+// product and tail on each thread (amx::configure: another library's AMX kernels, onnxruntime's or
+// oneDNN's, may have loaded their own on the thread between two of our products).
+void amx_configure(dim_t rem) {
+    amx::TileConfig cfg;
     cfg.rows[0] = cfg.rows[1] = cfg.rows[2] = kNR;  // full 12-pixel tiles only (ukr_rows)
     cfg.colsb[0] = cfg.colsb[1] = cfg.colsb[2] = 64;
     cfg.rows[3] = cfg.rows[4] = 16;
@@ -321,8 +283,7 @@ KERNELS_AMX void amx_configure(dim_t rem) {
         cfg.rows[6] = cfg.rows[7] = static_cast<std::uint8_t>(rem);
         cfg.colsb[6] = cfg.colsb[7] = 64;
     }
-    _tile_loadconfig(&cfg);
-    t_amx_generation = gen, t_amx_rem = rem;
+    amx::configure(cfg, static_cast<unsigned>(rem));  // keys 0..15: this kernel's
 }
 
 // The raw sums of 12 pixels x 32 channels into tile (pixel j's channels at tile + 32j).
@@ -352,7 +313,7 @@ KERNELS_AMX void amx_rows_sums(dim_t kq, const std::int8_t* a, const std::uint8_
 KERNELS_VNNI void ukr_rows(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std::uint8_t* KERNELS_RESTRICT b,
                            inc_t ldb, const std::int32_t* acc_in, inc_t rs_in, inc_t cs_in, void* c, inc_t rs_c,
                            inc_t cs_c, dim_t m, dim_t n, const QEpilogue* ep) {
-    if (n == kNR && kq >= kAmxMinQuads && amx_usable() && g_amx_on.load(std::memory_order_relaxed) && amx_permitted()) {
+    if (n == kNR && kq >= kAmxMinQuads && g_amx_on.load(std::memory_order_relaxed) && int8_amx_available()) {
         alignas(64) std::int32_t tile[kNR * 32];
         amx_rows_sums(kq, a, b, ldb, tile);
         finish_tile(tile, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
@@ -370,7 +331,10 @@ bool runs_vnni() { return __builtin_cpu_supports("avx512vnni"); }
 
 }  // namespace
 
-bool int8_amx_available() { return amx_usable() && amx_permitted(); }
+bool int8_amx_available() {
+    static const bool ok = __builtin_cpu_supports("avx512vnni") && amx::usable(amx::kInt8);
+    return ok;
+}
 bool set_int8_amx(bool on) { return g_amx_on.exchange(on); }
 bool int8_amx_enabled() { return g_amx_on.load() && int8_amx_available(); }
 

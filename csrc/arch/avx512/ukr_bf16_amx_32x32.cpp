@@ -1,0 +1,169 @@
+// bf16 micro-kernel on AMX tiles (Sapphire Rapids and later): a 32x32 fp32 tile as 2x2 TDPBF16PS
+// tiles of 16x16, k in steps of 32 (one tile's depth). Per step 4 tile loads feed 4 TDPBF16PS
+// (each 16 x 16 x 32 products, 16 cycles on the tile unit): every loaded A and B tile is used
+// twice, the blocking oneDNN's and MLAS's AMX kernels use (8 tile registers: 4 C, 2 A, 2 B).
+//
+// Packed forms (BUkernel kunit 32: k padded with zeros to a multiple of 32 in both panels):
+//   A (MR = 32 lanes i): the pairs layout of the AVX512-BF16 kernel, pair q of lane t at
+//     a[64q + 2t]: 16 pairs of lanes 0-15 are TDPBF16PS's B operand as they lie (16 rows of 64
+//     bytes, stride 128), lanes 16-31 the same at +64 bytes.
+//   B (NR = 32 columns j): per k step of 32 a [32 j][32 k] block of 2 KiB: its two halves are
+//     TDPBF16PS's A operand (16 rows of 32 k values, stride 64 bytes), contiguous 1 KiB tiles.
+// C tiles hold 16 columns j x 16 lanes i (rows j): stored with a row stride of 32 floats they are
+// the acc[i + 32j] tile the bf16 store (arch/btile_store.hpp) finishes. Between k blocks the fp32
+// partial sums go straight from and to the tiles, in a buffer of 32x32 tiles (not C's layout).
+#include <immintrin.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "amx.hpp"
+#include "avx512.hpp"
+#include "../btile_store.hpp"
+#include "../../gemm/bpacking.hpp"
+
+// AVX512-BW/VL beside the tile instructions (every AMX CPU has them): the bf16 store and the packers
+// compiled into these functions then narrow and interleave 16-bit lanes in zmm registers (with
+// -mavx512f alone GCC used ymm and vpackusdw: the store took 11% of a 1024^3 product).
+#define KERNELS_AMX_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,amx-tile,amx-bf16")))
+
+namespace kernels {
+namespace {
+
+constexpr int kMR = 32, kNR = 32, kKStep = 32;
+constexpr unsigned kConfigKey = 0x100;  // amx::configure's name for this kernel's configuration
+
+std::atomic<bool> g_amx_on{true};
+
+void configure_tiles() {
+    amx::TileConfig cfg;
+    for (int t = 0; t < 8; ++t) cfg.rows[t] = 16, cfg.colsb[t] = 64;  // every tile 16 rows x 64 bytes
+    amx::configure(cfg, kConfigKey);
+}
+
+// Tiles: C 0 = (j 0-15, i 0-15), 1 = (j 0-15, i 16-31), 2 = (j 16-31, i 0-15), 3 = (j 16-31, i 16-31);
+// B panel halves 4 (j 0-15), 5 (j 16-31); A panel halves 6 (i 0-15), 7 (i 16-31). TwoI / TwoJ
+// false: the tile's second half of lanes / columns is beyond m / n and is not computed.
+template <bool TwoI, bool TwoJ>
+KERNELS_AMX_BF16 KERNELS_INLINE void run_steps(dim_t steps, const std::uint16_t* a, const std::uint16_t* b) {
+    for (dim_t s = 0; s < steps; ++s, a += kKStep * kMR, b += kKStep * kNR) {
+        _tile_loadd(4, b, 64);
+        _tile_loadd(6, a, 128);
+        if constexpr (TwoI) _tile_loadd(7, a + 32, 128);
+        _tile_dpbf16ps(0, 4, 6);
+        if constexpr (TwoI) _tile_dpbf16ps(1, 4, 7);
+        if constexpr (TwoJ) {
+            _tile_loadd(5, b + 16 * kKStep, 64);
+            _tile_dpbf16ps(2, 5, 6);
+            if constexpr (TwoI) _tile_dpbf16ps(3, 5, 7);
+        }
+    }
+}
+
+// The C tiles from / to fp32 sums laid out as P(i, j) = p[i + 32j] (32 x 32, 4 KiB contiguous: the
+// acc tile, and one tile's partial sums between k blocks). Halves beyond m / n are not moved.
+template <bool TwoI, bool TwoJ>
+KERNELS_AMX_BF16 KERNELS_INLINE void load_c(const float* p) {
+    _tile_loadd(0, p, 128);
+    if constexpr (TwoI) _tile_loadd(1, p + 16, 128);
+    if constexpr (TwoJ) _tile_loadd(2, p + 16 * 32, 128);
+    if constexpr (TwoI && TwoJ) _tile_loadd(3, p + 16 * 32 + 16, 128);
+}
+template <bool TwoI, bool TwoJ>
+KERNELS_AMX_BF16 KERNELS_INLINE void store_c(float* p) {
+    _tile_stored(0, p, 128);
+    if constexpr (TwoI) _tile_stored(1, p + 16, 128);
+    if constexpr (TwoJ) _tile_stored(2, p + 16 * 32, 128);
+    if constexpr (TwoI && TwoJ) _tile_stored(3, p + 16 * 32 + 16, 128);
+}
+
+// One k block of the tile: starts from zero (first block) or from the earlier blocks' sums in
+// part; ends by storing the sums to part (not the last block: returns false) or to acc (true).
+template <bool TwoI, bool TwoJ>
+KERNELS_AMX_BF16 bool block(dim_t steps, const std::uint16_t* a, const std::uint16_t* b, float* part, bool first_k,
+                            bool last_k, float* acc) {
+    if (first_k) {
+        _tile_zero(0);
+        if constexpr (TwoI) _tile_zero(1);
+        if constexpr (TwoJ) _tile_zero(2);
+        if constexpr (TwoI && TwoJ) _tile_zero(3);
+    } else {
+        load_c<TwoI, TwoJ>(part);
+    }
+    run_steps<TwoI, TwoJ>(steps, a, b);
+    store_c<TwoI, TwoJ>(last_k ? acc : part);
+    return last_k;
+}
+
+// Partial sums between k blocks stay in the tile's own layout: tile (i0/32, j0/32) at g.part + 1024 *
+// (i0/32 + j0/32 * g.ld_p), g.ld_p = tiles along i (bgemm.cpp sizes it so). In C's layout the 16
+// rows of a C tile were 4 KiB apart for n = 1024 (one L1 set: 12 ways for 16 rows): loading and
+// storing them took a fifth of the time of the 1024^3 product.
+KERNELS_AMX_BF16 void amx_bukr(dim_t steps, const void* KERNELS_RESTRICT av, const void* KERNELS_RESTRICT bv,
+                               const BTiles& g, dim_t i0, dim_t j0, dim_t m, dim_t n, bool first_k, bool last_k) {
+    const auto* a = static_cast<const std::uint16_t*>(av);
+    const auto* b = static_cast<const std::uint16_t*>(bv);
+    configure_tiles();
+    float* part = g.part ? g.part + 1024 * (i0 / kMR + (j0 / kNR) * g.ld_p) : nullptr;
+    alignas(64) float acc[kMR * kNR];
+    // Edge tiles: only the halves that hold lanes / columns are computed; the store reads acc for
+    // i < m, j < n only.
+    const bool two_i = m > 16, two_j = n > 16;
+    bool done;
+    if (two_i && two_j) done = block<true, true>(steps, a, b, part, first_k, last_k, acc);
+    else if (two_i) done = block<true, false>(steps, a, b, part, first_k, last_k, acc);
+    else if (two_j) done = block<false, true>(steps, a, b, part, first_k, last_k, acc);
+    else done = block<false, false>(steps, a, b, part, first_k, last_k, acc);
+    if (done) bstore_tile<kMR>(acc, g, i0, j0, m, n, /*first_k*/ true, true);  // acc holds every block's sum
+}
+
+// A: 32-lane pair panels (bpacking.hpp), zero pairs up to the padded k.
+KERNELS_AMX_BF16 void pack_a(dim_t mc, dim_t kc, const std::uint16_t* a, inc_t rs, inc_t cs, void* dst) {
+    auto* d = static_cast<std::uint16_t*>(dst);
+    const dim_t kp = round_up(kc, kKStep), used = round_up(kc, 2);
+    for (dim_t i = 0; i < mc; i += kMR, d += kp * kMR) {
+        bpack_pairs_panel<kMR>(kc, mc - i < kMR ? mc - i : kMR, a + i * rs, cs, rs, d);
+        std::memset(d + used * kMR, 0, static_cast<std::size_t>((kp - used) * kMR) * 2);
+    }
+}
+
+// B: per k step a [32 j][32 k] block; zero past kc and past nc.
+KERNELS_AMX_BF16 void pack_b(dim_t kc, dim_t nc, const std::uint16_t* b, inc_t rs, inc_t cs, void* dst) {
+    auto* d = static_cast<std::uint16_t*>(dst);
+    const dim_t kp = round_up(kc, kKStep);
+    for (dim_t j0 = 0; j0 < nc; j0 += kNR, d += kp * kNR) {
+        const dim_t w = nc - j0 < kNR ? nc - j0 : kNR;
+        if (w < kNR || kc < kp) std::memset(d, 0, static_cast<std::size_t>(kp * kNR) * 2);
+        const std::uint16_t* src = b + j0 * cs;
+        if (rs == 1) {  // each column's k values contiguous: 64-byte copies (memcpy ran rep movsq, ~30 cycles each)
+            for (dim_t s = 0; s * kKStep < kc; ++s) {
+                const dim_t len = kc - s * kKStep < kKStep ? kc - s * kKStep : kKStep;
+                const __mmask32 mask = len == kKStep ? ~__mmask32{0} : (__mmask32{1} << len) - 1;
+                for (dim_t j = 0; j < w; ++j)
+                    _mm512_storeu_si512(d + s * kKStep * kNR + j * kKStep,
+                                        _mm512_maskz_loadu_epi16(mask, src + j * cs + s * kKStep));
+            }
+        } else {  // columns contiguous (or neither): read along j, write 32 scattered streams
+            for (dim_t p = 0; p < kc; ++p) {
+                std::uint16_t* dp = d + (p / kKStep) * kKStep * kNR + p % kKStep;
+                const std::uint16_t* sp = src + p * rs;
+                for (dim_t j = 0; j < w; ++j) dp[j * kKStep] = sp[j * cs];
+            }
+        }
+    }
+}
+
+bool runs_amx_bf16() {
+    static const bool ok = amx::usable(amx::kBf16);
+    return ok && g_amx_on.load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+bool bf16_amx_available() { return amx::usable(amx::kBf16); }
+bool set_bf16_amx(bool on) { return g_amx_on.exchange(on); }
+
+const BUkernel ukr_bf16_amx_32x32 = {"ukr_bf16_amx_32x32", Isa::avx512, kMR, kNR, kKStep, &amx_bukr, &pack_a, &pack_b,
+                                     &runs_amx_bf16};
+
+}  // namespace kernels
