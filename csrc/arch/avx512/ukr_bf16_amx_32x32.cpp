@@ -117,12 +117,31 @@ KERNELS_AMX_BF16 void amx_bukr(dim_t steps, const void* KERNELS_RESTRICT av, con
     if (done) bstore_tile<kMR>(acc, g, i0, j0, m, n, /*first_k*/ true, true);  // acc holds every block's sum
 }
 
-// A: 32-lane pair panels (bpacking.hpp), zero pairs up to the padded k.
+// One pair of a full panel with contiguous lanes: rows s0 (k = 2q) and s1 (k = 2q+1) of 32 lanes
+// interleaved into 64 values (lane t at 2t, 2t+1). vpunpck{l,h}wd interleave within 128-bit lanes
+// (lo: lanes 0-3, 8-11, 16-19, 24-27; hi: 4-7, ...), one vpermt2q per half puts them in order.
+KERNELS_AMX_BF16 KERNELS_INLINE void interleave_pair(const std::uint16_t* s0, const std::uint16_t* s1, std::uint16_t* d) {
+    const __m512i x = _mm512_loadu_si512(s0), y = _mm512_loadu_si512(s1);
+    const __m512i lo = _mm512_unpacklo_epi16(x, y), hi = _mm512_unpackhi_epi16(x, y);
+    _mm512_storeu_si512(d, _mm512_permutex2var_epi64(lo, _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), hi));
+    _mm512_storeu_si512(d + 32, _mm512_permutex2var_epi64(lo, _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15), hi));
+}
+
+// A: 32-lane pair panels (bpacking.hpp's layout), zero pairs up to the padded k. Full panels with
+// contiguous lanes (A from a row-major B: the usual case) interleave in zmm registers (the portable
+// loop, compiled to ymm code, took 0.6 cycles per element: a tenth of a 1024^3 product).
 KERNELS_AMX_BF16 void pack_a(dim_t mc, dim_t kc, const std::uint16_t* a, inc_t rs, inc_t cs, void* dst) {
     auto* d = static_cast<std::uint16_t*>(dst);
     const dim_t kp = round_up(kc, kKStep), used = round_up(kc, 2);
     for (dim_t i = 0; i < mc; i += kMR, d += kp * kMR) {
-        bpack_pairs_panel<kMR>(kc, mc - i < kMR ? mc - i : kMR, a + i * rs, cs, rs, d);
+        const dim_t w = mc - i < kMR ? mc - i : kMR;
+        if (w == kMR && rs == 1) {
+            const std::uint16_t* s = a + i;
+            for (dim_t p = 0; p + 1 < kc; p += 2) interleave_pair(s + p * cs, s + (p + 1) * cs, d + p * kMR);
+            if (kc % 2) bpack_pairs_panel<kMR>(1, kMR, s + (kc - 1) * cs, cs, 1, d + (kc - 1) * kMR);
+        } else {
+            bpack_pairs_panel<kMR>(kc, w, a + i * rs, cs, rs, d);
+        }
         std::memset(d + used * kMR, 0, static_cast<std::size_t>((kp - used) * kMR) * 2);
     }
 }
