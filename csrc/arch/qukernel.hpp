@@ -93,6 +93,11 @@ struct QUkernel {
     qpack_b_fn pack_b;
     bool (*cpu_runs)();  // beyond the ISA row's check (VNNI on an AVX-512 CPU); nullptr: none
     qukr_rows_fn kernel_rows = nullptr;  // nullptr: B is always packed
+    // The kernel that unpacked-row products with k >= wide_min_k run on instead, where its cpu_runs
+    // passes (nullptr: none): the same MR and weight packing, wider pixel tiles (AMX: 32, 2x2 tiles).
+    // It has kernel_rows only (its kernel is nullptr: it never sees packed activations).
+    const QUkernel* wide_rows = nullptr;
+    dim_t wide_min_k = 0;
 };
 
 }  // namespace kernels

@@ -64,22 +64,26 @@ struct S8Traits {
 
 // The same tiles on unpacked activations (QUkernel::kernel_rows): b is pixel j's row at k offset
 // p0, whatever block it is in (RowsQB below hands the driver such pointers as "prepacked" panels).
-struct S8RowsTraits : S8Traits {
+// Copied = true: the rows were copied per block into packed panels of whole quads (CopiedRowsQB).
+template <bool Copied>
+struct S8RowsTraitsT : S8Traits {
     static KERNELS_INLINE void tile(const QTiles& g, const QUkernel& u, dim_t kc, const std::int8_t* a,
                                     const std::uint8_t* b, bool first_k, bool last_k, dim_t i, dim_t j, dim_t mr,
                                     dim_t nr) {
         std::int32_t* part = g.part ? g.part + i * g.rs_p + j * g.cs_p : nullptr;
         const std::int32_t* in = first_k ? nullptr : part;
         const dim_t kq = kc / 4 + (kc % 4 != 0);
+        const inc_t ldb = Copied ? 4 * kq : g.ldb;
         if (last_k) {
             const QEpilogue e = g.ep.at(i, j);
-            u.kernel_rows(kq, a, b, g.ldb, in, g.rs_p, g.cs_p, g.c + (i * g.rs_c + j * g.cs_c) * g.es, g.rs_c, g.cs_c,
+            u.kernel_rows(kq, a, b, ldb, in, g.rs_p, g.cs_p, g.c + (i * g.rs_c + j * g.cs_c) * g.es, g.rs_c, g.cs_c,
                           mr, nr, &e);
         } else {
-            u.kernel_rows(kq, a, b, g.ldb, in, g.rs_p, g.cs_p, part, g.rs_p, g.cs_p, mr, nr, nullptr);
+            u.kernel_rows(kq, a, b, ldb, in, g.rs_p, g.cs_p, part, g.rs_p, g.cs_p, mr, nr, nullptr);
         }
     }
 };
+using S8RowsTraits = S8RowsTraitsT<false>;
 
 // Activations read in place, pixel j's k values at b[j*ldb + p]: to the driver a prepacked operand
 // whose "panel" of pixels [first, first + NR) at k offset p0 is the first pixel's row pointer.
@@ -90,6 +94,23 @@ struct RowsQB {
     dim_t nr;
     const std::uint8_t* panel(dim_t first, dim_t p0) const { return b + first * ldb + p0; }
     inc_t panel_stride() const { return nr * ldb; }
+};
+
+// The rows copied per (jc, pc) block, pixel j's kc values at dst + j * round_up(kc, 4) (zero to the
+// quad): for the AMX tiles when the rows are not 64-byte aligned. A NumPy array's data starts 16
+// bytes into its allocation, and a tile row straddling two cache lines costs two L1 accesses: the
+// copy, once per block and reused by every weight panel, is cheaper.
+struct CopiedRowsQB {
+    static constexpr bool prepacked = false;
+    const std::uint8_t* b;
+    inc_t ldb;
+    void pack(const QUkernel&, dim_t j0, dim_t nc, dim_t p0, dim_t kc, std::uint8_t* dst) const {
+        const dim_t kp = round_up(kc, 4);
+        for (dim_t j = 0; j < nc; ++j) {
+            std::memcpy(dst + j * kp, b + (j0 + j) * ldb + p0, static_cast<std::size_t>(kc));
+            std::memset(dst + j * kp + kc, 0, static_cast<std::size_t>(kp - kc));
+        }
+    }
 };
 
 struct StridedQA {
@@ -184,7 +205,7 @@ QCandidate qcandidate() {
     if (e.origin.kc != "derived") blk.kc = round_up(f.kc, 4);
     if (e.origin.nc != "derived") blk.nc = std::max(u->nr, f.nc / u->nr * u->nr);
     blk.kc = round_up(blk.kc, 4);
-    return {u, blk, host_uarch().grid_stream_weight};
+    return {u, blk, host_uarch().grid_stream_weight, e.origin.mc == "derived"};
 }
 
 namespace {
@@ -283,22 +304,44 @@ void qgemm(const QGemmArgs& g, const QCandidate& cand, int nthreads) {
             t.rs_p = 1, t.cs_p = g.m;
         }
     }
-    const int nt = useful_qthreads(g.m, g.n, g.k, u, nthreads);
     begin_product();  // AMX configurations are reloaded once per product (arch/product_generation.hpp)
     // Unpacked activations where the kernel can read them as they are: rows of u8 bytes (unit k
     // stride), whole quads readable, and no per-pixel sums wanted (packing computes those).
     const bool rows = u.kernel_rows && g.rs_b == 1 && !g.b_signed && !any_zw && (g.k % 4 == 0 || g.b_quads_readable) &&
                       g_unpacked_b.load(std::memory_order_relaxed);
     if (rows) {
+        // Long reductions on the wide-tile variant where it runs (AMX: 2x2 tiles of 32 pixels x 32
+        // channels); same MR and packed weights, so prepacked weights serve both.
+        QCandidate rc = cand;
+        const QUkernel* w = u.wide_rows;
+        if (w && g.k >= u.wide_min_k && (!w->cpu_runs || w->cpu_runs())) {
+            rc.ukr = w;
+            // Its A block (MC channels x KC) in half of L2, not a quarter: the tiles stream both
+            // operands from L2 and each weight panel is reused across more pixel tiles (1024^3 on
+            // Emerald Rapids: MC 256 1464 GOP/s, 512 1559, 1024 1584, with KC = k).
+            if (rc.mc_derived) {
+                const dim_t kc = std::min(rc.blk.kc, round_up(g.k, 4));
+                const dim_t l2 = static_cast<dim_t>(cache_sizes().l2);
+                rc.blk.mc = std::clamp<dim_t>(l2 / 2 / kc / w->mr * w->mr, w->mr, 1024);
+            }
+        }
+        const QUkernel& ru = *rc.ukr;
+        const int nt = useful_qthreads(g.m, g.n, g.k, ru, nthreads);
         t.ldb = g.cs_b;
-        const RowsQB B{g.b, g.cs_b, u.nr};
-        if (g.a_packed && g.a_packed_mr == u.mr)
-            run_blocked_t<S8RowsTraits>(t, PrepackedQA{g.a_packed, u.mr, round_up(g.k, 4)}, B, cand, nt);
-        else
-            run_blocked_t<S8RowsTraits>(
-                t, StridedQA{g.a, g.rs_a, g.cs_a, static_cast<std::uint8_t>(g.a_unsigned ? 0x80 : 0)}, B, cand, nt);
+        const bool aligned = (reinterpret_cast<std::uintptr_t>(g.b) % 64 == 0 && g.cs_b % 64 == 0);
+        auto run_rows = [&](auto traits, const auto& B) {
+            using Tr = decltype(traits);
+            if (g.a_packed && g.a_packed_mr == ru.mr)
+                run_blocked_t<Tr>(t, PrepackedQA{g.a_packed, ru.mr, round_up(g.k, 4)}, B, rc, nt);
+            else
+                run_blocked_t<Tr>(t, StridedQA{g.a, g.rs_a, g.cs_a, static_cast<std::uint8_t>(g.a_unsigned ? 0x80 : 0)},
+                                  B, rc, nt);
+        };
+        if (rc.ukr != &u && !aligned) run_rows(S8RowsTraitsT<true>{}, CopiedRowsQB{g.b, g.cs_b});
+        else run_rows(S8RowsTraits{}, RowsQB{g.b, g.cs_b, ru.nr});
         return;
     }
+    const int nt = useful_qthreads(g.m, g.n, g.k, u, nthreads);
     const StridedQB B{g.b, g.rs_b, g.cs_b, static_cast<std::uint8_t>(g.b_signed ? 0x80 : 0),
                       any_zw ? col_sum.data() : nullptr};
     if (g.a_packed && g.a_packed_mr == u.mr)

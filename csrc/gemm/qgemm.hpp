@@ -55,6 +55,7 @@ struct QCandidate {
     const QUkernel* ukr;
     Blocking blk;  // kc a multiple of 4
     int grid_stream_weight;
+    bool mc_derived = true;  // blk.mc from the cache rule, not configure(mc=): the wide variant resizes it
 };
 
 // The int8 kernel of the best ISA <= the engine's cap this CPU runs (generic always qualifies),

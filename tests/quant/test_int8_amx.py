@@ -1,9 +1,11 @@
-"""The AVX512-VNNI kernel's AMX path (its unpacked-row products with k >= 256 on AMX tiles, where
-the CPU has AMX-INT8 and the OS grants the tile state): bit-identical to the same products on
-vpdpbusd and to the int64 oracle, with k tails of every quad count, several k blocks (int32
-partial sums between them), pixel tails (which stay on vpdpbusd), every output mode, qgemm and
-NHWC convolutions (image rows in place and padded im2col rows), 1 and 2 threads. Skipped where
-the machine has no AMX (the other int8 tests cover the kernel there)."""
+"""The int8 AMX paths (unpacked-row products with k >= 256 on AMX tiles, where the CPU has AMX-INT8
+and the OS grants the tile state: 2x2 tiles of 32 pixels x 32 channels, ukr_s8_amx_32x32, and the
+12-pixel tiles of the VNNI kernel for pixel tails): bit-identical to the same products on vpdpbusd
+and to the int64 oracle, with k tails of every quad count (vpdpbusd on top of the tile sums),
+several k blocks (int32 partial sums between them), pixel tails, every output mode, rows 64-byte
+aligned (read in place) or not (copied per block), qgemm and NHWC convolutions (image rows in place
+and padded im2col rows), 1 and 2 threads. Skipped where the machine has no AMX (the other int8
+tests cover the kernels there)."""
 from __future__ import annotations
 
 import numpy as np
@@ -74,6 +76,43 @@ def test_nhwc_conv_amx_equals_vnni(both_paths, c, r, h, rng):
     np.testing.assert_array_equal(on, off)
     ref = hpc_kernels.qconv2d(x, w, backend="reference", **kw)
     np.testing.assert_array_equal(on, ref)
+
+
+def _rows_at(buf_offset: int, m: int, k: int, ldb: int, rng) -> np.ndarray:
+    """An (m, k) uint8 view whose rows are ldb bytes apart and whose data starts buf_offset bytes
+    past a 64-byte boundary."""
+    raw = np.zeros(m * ldb + 128, np.uint8)
+    start = (-raw.ctypes.data) % 64 + buf_offset
+    view = np.lib.stride_tricks.as_strided(raw[start:], shape=(m, k), strides=(ldb, 1))
+    view[...] = rng.integers(0, 256, (m, k), dtype=np.uint8)
+    return view
+
+
+@pytest.mark.parametrize("offset,ldb", [(0, 384), (0, 320), (16, 384), (4, 336)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_wide_tiles_aligned_and_copied_rows(both_paths, offset, ldb, threads, rng):
+    """Rows in place (64-byte aligned data and stride) and copied (any other): pixel counts with two
+    full 32-pixel tiles and a tail, channels with a tail, k = 320 (5 tiles of 64 k, no tail)."""
+    m, k, n = 77, 320, 70
+    a = _rows_at(offset, m, k, ldb, rng)
+    b = rng.integers(-128, 128, (k, n), dtype=np.int8)
+    want = matmul_acc(a, b, 5, 0)
+    with hpc_kernels.num_threads(threads):
+        on, off = both_paths(lambda: hpc_kernels.qgemm(a, b, a_zero_point=5))
+    np.testing.assert_array_equal(on, epilogue(want))
+    np.testing.assert_array_equal(off, epilogue(want))
+
+
+def test_wide_tiles_with_skip_addition(both_paths, rng):
+    """The requantized output and QLinearAdd's skip tensor through the wide tiles' chunked epilogue."""
+    x = rng.integers(0, 256, (1, 9, 8, 256), dtype=np.uint8)
+    w = rng.integers(-128, 128, (40, 256, 1, 1), dtype=np.int8)
+    skip = rng.integers(0, 256, (1, 9, 8, 40), dtype=np.uint8)
+    kw = dict(layout="NHWC", x_zero_point=3, x_scale=0.02, w_scale=0.003, out_scale=0.3, out_zero_point=np.uint8(9),
+              skip_scale=0.25, skip_zero_point=np.uint8(100), sum_scale=0.5, sum_zero_point=np.uint8(7))
+    on, off = both_paths(lambda: hpc_kernels.qconv2d(x, w, skip=skip, **kw))
+    np.testing.assert_array_equal(on, off)
+    np.testing.assert_array_equal(on, hpc_kernels.qconv2d(x, w, skip=skip, backend="reference", **kw))
 
 
 def test_another_librarys_tiles_between_products(rng):

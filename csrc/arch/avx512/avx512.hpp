@@ -10,6 +10,7 @@ namespace kernels {
 extern const Ukernel<float> ukr_f32_avx512_64x6, ukr_f32_avx512_32x12;
 extern const Ukernel<double> ukr_f64_avx512_32x6, ukr_f64_avx512_16x12;
 extern const QUkernel ukr_s8_avx512vnni_32x12;
+extern const QUkernel ukr_s8_amx_32x32;  // its wide_rows variant (AMX, 32 pixels x 32 channels)
 // The VNNI kernel's unpacked-row products on AMX tiles where the CPU and OS allow them
 // (ukr_s8_avx512vnni_32x12.cpp); set_int8_amx(false) keeps them on vpdpbusd (returns the old value).
 bool int8_amx_available();

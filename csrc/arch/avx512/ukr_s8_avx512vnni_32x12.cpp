@@ -6,6 +6,7 @@
 // which computes the same values.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -327,7 +328,92 @@ KERNELS_VNNI void ukr_rows(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, cons
         ukr_t<true, kNR>(kq, a, b, ldb, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
 }
 
+// -- AMX, 2x2 tiles: 32 pixels x 32 channels per call (the wide_rows variant) -------------------
+// C tiles 0 = (pixels 0-15, channels 0-15), 1 = (0-15, 16-31), 2 = (16-31, 0-15), 3 = (16-31,
+// 16-31); A tiles 4, 5 = pixel rows 0-15 / 16-31 (64 k each, stride ldb); B tiles 6, 7 = the
+// weight panel's channels 0-15 / 16-31 (16 quads, stride 128). Per 64 k, 4 tile loads feed 4
+// TDPBUSD: each loaded tile serves two products, where the 12-pixel tiles above load 3 tiles for
+// 2 products, the weights once per 12 pixels, with 12 of a tile's 16 rows used. All 8 tiles are
+// taken, so a k tail (kq % 16 quads) cannot have tiles of its own shape: it runs on vpdpbusd
+// (ukr_t) on top of the tile sums, which that kernel takes as its acc_in (integer sums: exact in
+// any order).
+constexpr unsigned kWideKey = 0x200;  // amx::configure's name for this configuration
+
+void amx_wide_configure() {
+    amx::TileConfig cfg;
+    for (int t = 0; t < 8; ++t) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+    amx::configure(cfg, kWideKey);
+}
+
+// The raw sums of 32 pixels x 32 channels over 16 * full quads into tile (pixel j at tile + 32j).
+KERNELS_AMX void amx_wide_sums(dim_t full, const std::int8_t* a, const std::uint8_t* b, inc_t ldb, std::int32_t* tile) {
+    amx_wide_configure();
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    const std::uint8_t* b1 = b + 16 * ldb;
+    for (dim_t q = 0; q < full; ++q) {
+        _tile_loadd(4, b + 64 * q, ldb);
+        _tile_loadd(6, a + 2048 * q, 128);
+        _tile_dpbusd(0, 4, 6);
+        _tile_loadd(7, a + 2048 * q + 64, 128);
+        _tile_dpbusd(1, 4, 7);
+        _tile_loadd(5, b1 + 64 * q, ldb);
+        _tile_dpbusd(2, 5, 6);
+        _tile_dpbusd(3, 5, 7);
+    }
+    _tile_stored(0, tile, 128);
+    _tile_stored(1, tile + 16, 128);
+    _tile_stored(2, tile + 16 * 32, 128);
+    _tile_stored(3, tile + 16 * 32 + 16, 128);
+}
+
+// The 12-pixel kernel on pixels [j0, j0 + n) of a wide tile (edge tiles, short reductions).
+KERNELS_VNNI void rows_chunk(dim_t kq, const std::int8_t* a, const std::uint8_t* b, inc_t ldb, const std::int32_t* acc_in,
+                             inc_t rs_in, inc_t cs_in, char* c, inc_t rs_c, inc_t cs_c, dim_t es, dim_t m, dim_t j0,
+                             dim_t n, const QEpilogue* ep) {
+    const QEpilogue e = ep ? ep->at(0, j0) : QEpilogue{};
+    ukr_rows(kq, a, b + j0 * ldb, ldb, acc_in ? acc_in + j0 * cs_in : nullptr, rs_in, cs_in, c + j0 * cs_c * es, rs_c,
+             cs_c, m, n, ep ? &e : nullptr);
+}
+
+KERNELS_VNNI void wide_rows(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std::uint8_t* KERNELS_RESTRICT b,
+                            inc_t ldb, const std::int32_t* acc_in, inc_t rs_in, inc_t cs_in, void* cv, inc_t rs_c,
+                            inc_t cs_c, dim_t m, dim_t n, const QEpilogue* ep) {
+    char* c = static_cast<char*>(cv);
+    const dim_t es = ep ? qelem_size(ep->mode) : 4;
+    const dim_t full = kq / 16, rem = kq % 16;
+    if (n < 32 || full == 0) {  // pixels past n are not there to load: 12-pixel chunks
+        for (dim_t j0 = 0; j0 < n; j0 += kNR)
+            rows_chunk(kq, a, b, ldb, acc_in, rs_in, cs_in, c, rs_c, cs_c, es, m, j0, std::min<dim_t>(kNR, n - j0), ep);
+        return;
+    }
+    alignas(64) std::int32_t tile[32 * 32];
+    amx_wide_sums(full, a, b, ldb, tile);
+    if (acc_in)  // an earlier k block's sums first (acc_in may be c: read all before writing any)
+        for (dim_t j = 0; j < 32; ++j)
+            for (dim_t i = 0; i < m; ++i) tile[32 * j + i] += acc_in[i * rs_in + j * cs_in];
+    // Per 12-pixel chunk (finish_tile and ukr_t take at most 12): the tail's quads on vpdpbusd with
+    // the tile sums as acc_in, else the sums straight through the epilogue.
+    for (dim_t j0 = 0; j0 < 32; j0 += kNR) {
+        const dim_t w = std::min<dim_t>(kNR, 32 - j0);
+        const QEpilogue e = ep ? ep->at(0, j0) : QEpilogue{};
+        char* cj = c + j0 * cs_c * es;
+        if (rem == 0) {
+            finish_tile(tile + 32 * j0, nullptr, 0, 0, cj, rs_c, cs_c, m, w, ep ? &e : nullptr);
+        } else if (w == kNR) {
+            ukr_t<true, kNR>(rem, a + 2048 * full, b + j0 * ldb + 64 * full, ldb, tile + 32 * j0, 1, 32, cj, rs_c, cs_c, m,
+                             w, ep ? &e : nullptr);
+        } else {
+            ukr_t<true, 8>(rem, a + 2048 * full, b + j0 * ldb + 64 * full, ldb, tile + 32 * j0, 1, 32, cj, rs_c, cs_c, m,
+                           w, ep ? &e : nullptr);
+        }
+    }
+}
+
 bool runs_vnni() { return __builtin_cpu_supports("avx512vnni"); }
+bool runs_amx_wide() { return g_amx_on.load(std::memory_order_relaxed) && int8_amx_available(); }
 
 }  // namespace
 
@@ -338,6 +424,9 @@ bool int8_amx_available() {
 bool set_int8_amx(bool on) { return g_amx_on.exchange(on); }
 bool int8_amx_enabled() { return g_amx_on.load() && int8_amx_available(); }
 
+// Products with k >= 256 (64 quads: the 12-pixel AMX path's threshold, kAmxMinQuads) on 2x2 tiles.
+const QUkernel ukr_s8_amx_32x32 = {"ukr_s8_amx_32x32", Isa::avx512, 32, 32, nullptr, &qpack_a<32>, nullptr,
+                                   &runs_amx_wide, &wide_rows};
 const QUkernel ukr_s8_avx512vnni_32x12 = {"ukr_s8_avx512vnni_32x12", Isa::avx512, 32, kNR, &ukr, &qpack_a<32>,
-                                          &qpack_b<kNR>, &runs_vnni, &ukr_rows};
+                                          &qpack_b<kNR>, &runs_vnni, &ukr_rows, &ukr_s8_amx_32x32, 4 * kAmxMinQuads};
 }  // namespace kernels
