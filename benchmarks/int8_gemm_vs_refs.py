@@ -1,5 +1,6 @@
 """int8 GEMM speed (u8 x s8 -> s32) against onnxruntime's MatMulInteger and torch's fbgemm
-quantized linear, in one run, and as a fraction of this CPU's int8 peak (vpdpbusd throughput).
+quantized linear, in one run, and as a fraction of this CPU's int8 peak (the AMX tile unit's TDPBUSD
+throughput where our AMX kernels run, else vpdpbusd throughput).
 
     python benchmarks/int8_gemm_vs_refs.py                 # n = 1024, 1 thread, 15 rounds
     python benchmarks/int8_gemm_vs_refs.py --sizes 512 1024 2048 --rounds 25 --json out.json
@@ -13,6 +14,8 @@ rounds is printed beside it. The peak is hpc_kernels._cpu.int8_peak (its own CPU
 measured in the same run. What each library computes:
   ours int32: hpc_kernels.qgemm(a, b, a_zero_point=zp) -> int32       (MatMulInteger's semantics)
   ours u8:    hpc_kernels.qgemm(..., a_scale, b_scale, out_scale)      (requantized, torch's linear)
+  ours int32 prepacked: hpc_kernels.QConv2d 1x1 NHWC plan (weights packed once, as onnxruntime
+              packs its constant B and torch its linear_prepack), x = a as (1, 1, n, k) -> int32
   ort:        onnxruntime MatMulInteger, a u8 (zero point), b s8 -> int32
   torch:      torch.ops.quantized.linear (fbgemm), quint8 x qint8 (prepacked) -> quint8
 """
@@ -90,15 +93,20 @@ def main() -> None:
     args = p.parse_args()
     hpc_kernels.set_num_threads(1)
     rng = np.random.default_rng(0)
-    peak = _cpu.int8_peak(0.5)
-    print(f"int8 kernel: {_cpu.qinfo()['ukernel']}; int8 peak (1 thread, vpdpbusd, CPU time): {peak:.0f} GOP/s")
+    amx = _cpu.qinfo()["amx"]
+    peak = _cpu.amx_peak("int8", 0.5) if amx else _cpu.int8_peak(0.5)
+    unit = "TDPBUSD (AMX)" if amx else "vpdpbusd"
+    print(f"int8 kernel: {_cpu.qinfo()['ukernel']}; int8 peak (1 thread, {unit}, CPU time): {peak:.0f} GOP/s")
     results = []
     for n in args.sizes:
         a = rng.integers(0, 256, (n, n), dtype=np.uint8)
         b = rng.integers(-128, 128, (n, n), dtype=np.int8)
         o32, o8 = np.empty((n, n), np.int32), np.empty((n, n), np.uint8)
+        plan = hpc_kernels.QConv2d(np.ascontiguousarray(b.T).reshape(n, n, 1, 1), layout="NHWC", x_zero_point=3)
+        x4, p32 = a.reshape(1, 1, n, n), o32.reshape(1, 1, n, n)
         fns: Dict[str, Callable[[], object]] = {
             "ours int32": lambda: hpc_kernels.qgemm(a, b, a_zero_point=3, out=o32),
+            "ours int32 prepacked": lambda: plan(x4, out=p32),
             "ours u8": lambda: hpc_kernels.qgemm(a, b, a_zero_point=3, a_scale=0.02, b_scale=0.01, out_scale=4.0, out=o8),
         }
         versions = {}
@@ -119,10 +127,11 @@ def main() -> None:
             row = dict(n=n, lib=name, seconds=med, gops=gops, spread=max(s) / min(s), peak_fraction=gops / peak)
             results.append(row)
             print(f"  {name:24s} {gops:8.1f} GOP/s  {100 * gops / peak:5.1f}% of peak  spread {row['spread']:.2f}x")
-        base = statistics.median(t["ours int32"])
-        for name in t:
-            if not name.startswith("ours"):
-                print(f"  {name} / ours int32 time: {statistics.median(t[name]) / base:.2f}")
+        for ours in ("ours int32", "ours int32 prepacked"):
+            base = statistics.median(t[ours])
+            for name in t:
+                if not name.startswith("ours"):
+                    print(f"  {name} / {ours} time: {statistics.median(t[name]) / base:.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(peak_gops=peak, versions=versions, results=results), f, indent=1)

@@ -92,6 +92,10 @@ def main() -> None:
         for r in range(args.rounds):
             order = [("hpc_kernels", ours), ("onnxruntime", theirs)][:: 1 if r % 2 == 0 else -1]
             for label, s in order:
+                # A pause before each runtime's batch: onnxruntime's pool threads spin for a while
+                # after a run and slowed whichever runtime came next (measured: ours 12.5 against
+                # 9.3 ms at 2 threads right after onnxruntime's batch, the same model and session).
+                time.sleep(0.1)
                 t0 = time.perf_counter()
                 for _ in range(args.runs):
                     s.run(None, {name: x})
