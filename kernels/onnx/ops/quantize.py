@@ -5,7 +5,10 @@ Semantics (ONNX, and onnxruntime's MLAS kernels): QuantizeLinear divides (x / sc
 reciprocal), rounds half to even (np.rint, what vcvtps2dq does) and saturates to the output type
 after adding the zero point; DequantizeLinear is (x - zero_point) * scale in float32, cast to the
 scale's type (or opset 23's output_dtype). They stay at the edges of a quantized graph (the QDQ
-pass turns the interior into integer nodes), so NumPy is fast enough for them.
+pass turns the interior into integer nodes), so NumPy is fast enough for them, but for the graph
+input's QuantizeLinear (float32, one scale, 8-bit: hpc_kernels._cpu.quantize_linear on the cpu
+backend, 0.2 ms in NumPy for a 224x224 image, a tenth of that in C++; NaN gives the type's minimum
+there, as in onnxruntime).
 Not supported (load-time errors): float8/int4/int2/float4 element types (no NumPy dtype).
 """
 from __future__ import annotations
@@ -139,13 +142,32 @@ def quantize_linear(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     if xdt is not None and xdt not in _FLOATS + (np.dtype(np.int32),):
         raise unsupported(node, opset, f"input of type {xdt}", "float32, float16, float64, int32")
 
+    fast = _cpu_quantize(ctx.backend) if block == 0 and precision in (None, np.dtype(np.float32)) else None
+
     def run(inputs, ws):
         x, s = inputs[0], inputs[1]
         zp = inputs[2] if len(inputs) > 2 else None
         dt = zp.dtype if zp is not None else (out_dt or np.dtype(np.uint8))
-        return [quantize(x, s, zp, dt, axis, block, precision, out=ws.output(0, x.shape, dt))]
+        out = ws.output(0, x.shape, dt)
+        if (fast is not None and x.dtype == np.float32 and x.flags.c_contiguous and s.size == 1
+                and s.dtype == np.float32 and dt.itemsize == 1 and (zp is None or zp.size == 1)):
+            scale = float(s.reshape(()))
+            if np.isfinite(scale) and scale != 0.0 and np.isfinite(np.float32(1.0) / np.float32(scale)):
+                fast(x, out, scale, int(zp.reshape(())) if zp is not None else 0)
+                return [out]
+        return [quantize(x, s, zp, dt, axis, block, precision, out=out)]
 
     return run
+
+
+def _cpu_quantize(backend):
+    """hpc_kernels._cpu.quantize_linear when the cpu extension runs this session, else None."""
+    if backend not in (None, "cpu"):
+        return None
+    from ..._extension import cpu_extension
+
+    ext = cpu_extension()[0]
+    return getattr(ext, "quantize_linear", None) if ext is not None else None
 
 
 @register("DequantizeLinear", since=10)
