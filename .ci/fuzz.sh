@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The long fuzz run: every property-based fuzz test of tests/api/test_fuzz.py in its own process
+# The long fuzz run: every property-based fuzz test of tests/api/test_fuzz.py, and the int8
+# convolution's (tests/quant/test_qfuzz.py), in its own process
 # (`python -X faulthandler -m pytest tests/api/test_fuzz.py::<test> --hypothesis-profile=ci
 # --hypothesis-seed=<seed>`), so that a crash (a signal) cannot lose the run: it is reported as a
 # failure with the example that caused it (the tests log each call to FUZZ_LOG before making it),
@@ -28,7 +29,9 @@ import collections, json, os, re, signal, subprocess, sys, tempfile, time
 
 profile = os.environ.get("FUZZ_PROFILE", "ci")
 seed = os.environ.get("FUZZ_SEED", "20251204")
-tests = os.environ.get("FUZZ_TESTS", "test_fuzz_seed_cases test_fuzz_gemm test_fuzz_gemm_opencl_device test_fuzz_matmul test_fuzz_conv2d test_fuzz_conv2d_plan test_fuzz_im2col test_fuzz_array_likes").split()
+# A name with "::" is a pytest node id of its own (its calls are not logged: a crash there is
+# reported without the call it was making); a bare name is one of tests/api/test_fuzz.py's.
+tests = os.environ.get("FUZZ_TESTS", "test_fuzz_seed_cases test_fuzz_gemm test_fuzz_gemm_opencl_device test_fuzz_matmul test_fuzz_conv2d test_fuzz_conv2d_plan test_fuzz_im2col test_fuzz_array_likes tests/quant/test_qfuzz.py::test_qconv2d_cpu_equals_reference").split()
 timeout = float(os.environ.get("FUZZ_TIMEOUT", "1800"))
 max_crashes = int(os.environ.get("FUZZ_MAX_CRASHES", "5"))
 survey = os.environ.get("FUZZ_SURVEY", "") not in ("", "0")
@@ -49,19 +52,24 @@ def last_call(log):
 
 results, crashes = {}, []
 t_all = time.perf_counter()
+def tag(test):
+    """The test's name for its log files."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", test)
+
+
 for test in tests:
-    crashers = os.path.join(out_dir, f"{test}.crashers")
+    crashers = os.path.join(out_dir, f"{tag(test)}.crashers")
     open(crashers, "w").close()
-    survey_file = os.path.join(out_dir, f"{test}.survey.jsonl")
+    survey_file = os.path.join(out_dir, f"{tag(test)}.survey.jsonl")
     open(survey_file, "w").close()
     for attempt in range(max_crashes + 1):
-        log, out = os.path.join(out_dir, f"{test}.log"), os.path.join(out_dir, f"{test}.out")
+        log, out = os.path.join(out_dir, f"{tag(test)}.log"), os.path.join(out_dir, f"{tag(test)}.out")
         open(log, "w").close()
         env = dict(os.environ, FUZZ_LOG=log, FUZZ_CRASHERS=crashers)
         env.pop("FUZZ_SURVEY", None)
         if survey:
             env["FUZZ_SURVEY"] = survey_file
-        cmd = [sys.executable, "-X", "faulthandler", "-m", "pytest", f"tests/api/test_fuzz.py::{test}", "-q", "-p", "no:cacheprovider",
+        cmd = [sys.executable, "-X", "faulthandler", "-m", "pytest", test if "::" in test else f"tests/api/test_fuzz.py::{test}", "-q", "-p", "no:cacheprovider",
                f"--hypothesis-profile={profile}", f"--hypothesis-seed={seed}", "--hypothesis-show-statistics"]
         t0 = time.perf_counter()
         with open(out, "w") as f:
@@ -106,7 +114,7 @@ for test, why, call in crashes:
 found = collections.defaultdict(list)
 if survey:
     for test in tests:
-        with open(os.path.join(out_dir, f"{test}.survey.jsonl")) as f:
+        with open(os.path.join(out_dir, f"{tag(test)}.survey.jsonl")) as f:
             for line in f:
                 r = json.loads(line)
                 # one group per operation, failure kind and message with its numbers blanked
