@@ -108,3 +108,19 @@ def test_threads_agree(rng):
     with hk.num_threads(2):
         two = hk.gemm(a, b, out_dtype=np.float32)
     np.testing.assert_array_equal(one, two)  # each element is summed by one thread in one order
+
+
+@pytest.mark.parametrize("m,n,k", [(64, 96, 70), (33, 65, 40), (128, 32, 1)])
+def test_bf16_output_is_the_fp32_output_rounded_once(bengine, rng, m, n, k):
+    """The bf16 result equals the same engine's float32 result rounded to nearest even (one rounding,
+    whichever store writes it: the AMX kernel's vector store of full tiles, the general store of
+    edge tiles), with overflow to infinity, infinities and NaN (quiet) among the sums."""
+    a, b = rand(rng, (m, k)), rand(rng, (k, n))
+    a[0, 0], a[1, 0], b[0, 2] = np.inf, np.nan, 3e38  # row 0: inf; row 1: NaN; column 2 huge
+    a[2, :] = BF16.type(3e38)  # row 2 overflows to inf or -inf in fp32 where its products add up
+    f32 = hk.matmul(a, b, out_dtype=np.float32, backend=bengine)
+    got = hk.matmul(a, b, backend=bengine)
+    want = f32.astype(BF16)
+    nan = np.isnan(f32)
+    np.testing.assert_array_equal(np.isnan(got.astype(F32)), nan)
+    np.testing.assert_array_equal(got.view(np.uint16)[~nan], want.view(np.uint16)[~nan])
