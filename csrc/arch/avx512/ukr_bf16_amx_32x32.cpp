@@ -22,9 +22,9 @@
 #include "../btile_store.hpp"
 #include "../../gemm/bpacking.hpp"
 
-// AVX512-BW/VL beside the tile instructions (every AMX CPU has them): the bf16 store and the packers
-// compiled into these functions then narrow and interleave 16-bit lanes in zmm registers (with
-// -mavx512f alone GCC used ymm and vpackusdw: the store took 11% of a 1024^3 product).
+// AVX512-BW/VL beside the tile instructions (every AMX CPU has them): the packers and stores of
+// 16-bit lanes written or inlined here use zmm registers (with the folder's -mavx512f alone GCC
+// compiled the inlined portable store to ymm code and vpackusdw).
 #define KERNELS_AMX_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,amx-tile,amx-bf16")))
 
 namespace kernels {
