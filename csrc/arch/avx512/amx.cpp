@@ -52,6 +52,17 @@ __attribute__((target("amx-tile"))) void configure(const TileConfig& cfg, unsign
     t_generation = gen, t_key = key;
 }
 
+TileConfig full_tiles() {
+    TileConfig cfg;
+    for (int t = 0; t < 8; ++t) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+    return cfg;
+}
+
+void configure_full_tiles() {
+    static const TileConfig cfg = full_tiles();
+    configure(cfg, 0x100);  // (the 12-pixel int8 kernel's keys are 0..15)
+}
+
 // Tile-unit throughput: TDPBF16PS / TDPBUSD on tiles in registers (no loads), 4 independent C tiles
 // (the kernels' 2x2 blocking), timed in this thread's CPU time as the vector probes are.
 namespace {
@@ -62,8 +73,7 @@ double thread_seconds() {
 }
 template <bool Int8>
 __attribute__((target("amx-tile,amx-bf16,amx-int8"))) double tile_peak(double seconds) {
-    TileConfig cfg;
-    for (int t = 0; t < 8; ++t) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+    const TileConfig cfg = full_tiles();
     _tile_loadconfig(&cfg);
     alignas(64) static const std::uint8_t zeros[1024] = {};  // A and B tiles: exact, no special values
     _tile_loadd(4, zeros, 64);

@@ -29,6 +29,11 @@ struct alignas(64) TileConfig {
 // caller's name for cfg, unique per shape) during the current product.
 void configure(const TileConfig& cfg, unsigned key);
 
+// Every tile 16 rows x 64 bytes: the palette of the 2x2-tile kernels (bf16 and int8 share it, and
+// its key, so a thread running both does not reload it), and of the peak probes.
+TileConfig full_tiles();
+void configure_full_tiles();
+
 // Single-thread tile-unit throughput for about `seconds` (GFLOP/s for bf16, GOP/s for int8: a
 // multiply and an add per product); < 0 where usable() is false for that extension.
 double bf16_peak(double seconds);

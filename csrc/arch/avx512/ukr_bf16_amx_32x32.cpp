@@ -31,15 +31,8 @@ namespace kernels {
 namespace {
 
 constexpr int kMR = 32, kNR = 32, kKStep = 32;
-constexpr unsigned kConfigKey = 0x100;  // amx::configure's name for this kernel's configuration
 
 std::atomic<bool> g_amx_on{true};
-
-void configure_tiles() {
-    amx::TileConfig cfg;
-    for (int t = 0; t < 8; ++t) cfg.rows[t] = 16, cfg.colsb[t] = 64;  // every tile 16 rows x 64 bytes
-    amx::configure(cfg, kConfigKey);
-}
 
 // Tiles: C 0 = (j 0-15, i 0-15), 1 = (j 0-15, i 16-31), 2 = (j 16-31, i 0-15), 3 = (j 16-31, i 16-31);
 // B panel halves 4 (j 0-15), 5 (j 16-31); A panel halves 6 (i 0-15), 7 (i 16-31). TwoI / TwoJ
@@ -126,7 +119,7 @@ KERNELS_AMX_BF16 void amx_bukr(dim_t steps, const void* KERNELS_RESTRICT av, con
                                const BTiles& g, dim_t i0, dim_t j0, dim_t m, dim_t n, bool first_k, bool last_k) {
     const auto* a = static_cast<const std::uint16_t*>(av);
     const auto* b = static_cast<const std::uint16_t*>(bv);
-    configure_tiles();
+    amx::configure_full_tiles();
     float* part = g.part ? g.part + 1024 * (i0 / kMR + (j0 / kNR) * g.ld_p) : nullptr;
     alignas(64) float acc[kMR * kNR];
     // Edge tiles: only the halves that hold lanes / columns are computed; the store reads acc for

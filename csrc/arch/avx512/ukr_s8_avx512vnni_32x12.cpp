@@ -314,7 +314,7 @@ KERNELS_AMX void amx_rows_sums(dim_t kq, const std::int8_t* a, const std::uint8_
 KERNELS_VNNI void ukr_rows(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, const std::uint8_t* KERNELS_RESTRICT b,
                            inc_t ldb, const std::int32_t* acc_in, inc_t rs_in, inc_t cs_in, void* c, inc_t rs_c,
                            inc_t cs_c, dim_t m, dim_t n, const QEpilogue* ep) {
-    if (n == kNR && kq >= kAmxMinQuads && g_amx_on.load(std::memory_order_relaxed) && int8_amx_available()) {
+    if (n == kNR && kq >= kAmxMinQuads && int8_amx_enabled()) {
         alignas(64) std::int32_t tile[kNR * 32];
         amx_rows_sums(kq, a, b, ldb, tile);
         finish_tile(tile, acc_in, rs_in, cs_in, c, rs_c, cs_c, m, n, ep);
@@ -337,17 +337,9 @@ KERNELS_VNNI void ukr_rows(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, cons
 // taken, so a k tail (kq % 16 quads) cannot have tiles of its own shape: it runs on vpdpbusd
 // (ukr_t) on top of the tile sums, which that kernel takes as its acc_in (integer sums: exact in
 // any order).
-constexpr unsigned kWideKey = 0x200;  // amx::configure's name for this configuration
-
-void amx_wide_configure() {
-    amx::TileConfig cfg;
-    for (int t = 0; t < 8; ++t) cfg.rows[t] = 16, cfg.colsb[t] = 64;
-    amx::configure(cfg, kWideKey);
-}
-
 // The raw sums of 32 pixels x 32 channels over 16 * full quads into tile (pixel j at tile + 32j).
 KERNELS_AMX void amx_wide_sums(dim_t full, const std::int8_t* a, const std::uint8_t* b, inc_t ldb, std::int32_t* tile) {
-    amx_wide_configure();
+    amx::configure_full_tiles();
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
@@ -413,7 +405,6 @@ KERNELS_VNNI void wide_rows(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, con
 }
 
 bool runs_vnni() { return __builtin_cpu_supports("avx512vnni"); }
-bool runs_amx_wide() { return g_amx_on.load(std::memory_order_relaxed) && int8_amx_available(); }
 
 }  // namespace
 
@@ -422,14 +413,14 @@ bool int8_amx_available() {
     return ok;
 }
 bool set_int8_amx(bool on) { return g_amx_on.exchange(on); }
-bool int8_amx_enabled() { return g_amx_on.load() && int8_amx_available(); }
+bool int8_amx_enabled() { return g_amx_on.load(std::memory_order_relaxed) && int8_amx_available(); }
 
 // Products with k >= 64 on 2x2 tiles: unlike the 12-pixel tiles (kAmxMinQuads) they repay their
 // way out through memory from k = 64 on. ResNet-50's 1x1 layers, 1 thread, Emerald Rapids, wide /
 // VNNI time: k = 64 (3136 pixels, 64 -> 256 channels) 0.90x, 64 -> 64 1.0x, k = 128 (784 pixels,
 // 128 -> 512) 0.70x.
 const QUkernel ukr_s8_amx_32x32 = {"ukr_s8_amx_32x32", Isa::avx512, 32, 32, nullptr, &qpack_a<32>, nullptr,
-                                   &runs_amx_wide, &wide_rows};
+                                   &int8_amx_enabled, &wide_rows};
 const QUkernel ukr_s8_avx512vnni_32x12 = {"ukr_s8_avx512vnni_32x12", Isa::avx512, 32, kNR, &ukr, &qpack_a<32>,
                                           &qpack_b<kNR>, &runs_vnni, &ukr_rows, &ukr_s8_amx_32x32, 64};
 }  // namespace kernels
