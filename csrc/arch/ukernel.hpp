@@ -29,10 +29,17 @@ using direct_fn = void (*)(dim_t k, T alpha, const T* a, inc_t lda, const T* b, 
 //        tap t), and B_t(p, j) at b[t*NR + j][p * rs_b] (the channels of output pixel j's input
 //        pixel under tap t; a pixel in the zero padding points at zeros).
 // B is read in place, never packed: each element is broadcast, so any address works.
+// pf: memory the kernel warms into L2 while it computes (the caller's next weights), `lines`
+// cache lines from `at`, spread evenly over its k steps; lines == 0: none. Only a hint: kernels
+// without a prefetch instruction ignore it.
+struct L2Prefetch {
+    const char* at = nullptr;
+    dim_t lines = 0;
+};
 template <typename T>
 using taps_fn = void (*)(dim_t ntaps, dim_t kc, const T* a, const dim_t* a_off, const T* const* b,
                          inc_t rs_b, T beta, T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n,
-                         const Epilogue<T>* ep);
+                         const Epilogue<T>* ep, L2Prefetch pf);
 
 // Packs op(A)[0:mc, 0:kc] (element (i, p) at a[i*rs + p*cs]) into ceil(mc/MR) micro-panels.
 template <typename T>

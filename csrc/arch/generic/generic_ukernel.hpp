@@ -27,7 +27,8 @@ void generic_ukr(dim_t k, T alpha, const T* KERNELS_RESTRICT a, const T* KERNELS
 // Batch-reduce kernel of direct convolution (see taps_fn), portable form.
 template <typename T, int MR, int NR>
 void generic_ukr_taps(dim_t ntaps, dim_t kc, const T* a, const dim_t* a_off, const T* const* b, inc_t rs_b,
-                      T beta, T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n, const Epilogue<T>* ep) {
+                      T beta, T* c, inc_t rs_c, inc_t cs_c, dim_t m, dim_t n, const Epilogue<T>* ep,
+                      L2Prefetch) {
     alignas(kAlign) T acc[NR * MR] = {};
     for (dim_t t = 0; t < ntaps; ++t) {
         const T* ap = a + a_off[t];

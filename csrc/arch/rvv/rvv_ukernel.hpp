@@ -88,7 +88,7 @@ void rvv_ukr(dim_t k, typename V::T alpha, const typename V::T* KERNELS_RESTRICT
 template <class V>
 void rvv_ukr_taps(dim_t ntaps, dim_t kc, const typename V::T* a, const dim_t* a_off,
                   const typename V::T* const* b, inc_t rs_b, typename V::T beta, typename V::T* c, inc_t rs_c,
-                  inc_t cs_c, dim_t m, dim_t n, const Epilogue<typename V::T>* ep) {
+                  inc_t cs_c, dim_t m, dim_t n, const Epilogue<typename V::T>* ep, L2Prefetch) {
     using T = typename V::T;
     using R = typename V::R;
     const std::size_t mr = V::vlmax(), vl = V::setvl(static_cast<std::size_t>(m));
