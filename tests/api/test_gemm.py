@@ -366,12 +366,15 @@ def test_gemm_thread_counts(threads, rng):
 @pytest.mark.parametrize("trans_b", [False, True], ids=["B(K,N)", "B(N,K).T"])
 def test_gemv_forms(dtype, threads, trans_b, rng):
     """x @ W and W.T @ x: both storage orders of W (axpy and dot forms), lengths around the
-    vector/block sizes (tails of 1..127 rows and k not a multiple of 32), alpha and beta, x and C
-    strided, beta == 0 with NaN in C (not read); within the K-scaled bound."""
+    vector/block sizes (tails of 1..127 rows and k not a multiple of 32), the streamed axpy form
+    (>= 256 rows: k split across threads up to 2048 rows, passes of 2048 rows beyond, k < 4 per
+    thread), alpha and beta, x and C strided, beta == 0 with NaN in C (not read); within the
+    K-scaled bound."""
     old = hpc_kernels.get_num_threads()
     hpc_kernels.set_num_threads(threads)
     try:
-        for length, k in ((1, 1), (15, 3), (16, 33), (129, 64), (300, 95), (1000, 1280)):
+        for length, k in ((1, 1), (15, 3), (16, 33), (129, 64), (257, 2), (300, 95), (1000, 1280), (2049, 7),
+                          (4111, 9)):
             w, _ = layout_of(rng, (length, k) if trans_b else (k, length), dtype, "C")
             x, _ = in_layout(rng.standard_normal((1, k)).astype(dtype), "strided")
             for alpha, beta in ((1.0, 0.0), (-0.7, 1.0), (0.5, -2.0)):
@@ -389,11 +392,14 @@ def test_gemv_forms(dtype, threads, trans_b, rng):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dt_id)
 def test_gemv_exact_integers(dtype, rng):
-    """Integer-valued data: every GEMV form is exact (sums far below 2^24)."""
-    k, length = 517, 203
-    w = small_ints(rng, (k, length), dtype)
-    x = small_ints(rng, (1, k), dtype)
-    ref = (x.astype(np.int64) @ w.astype(np.int64)).astype(dtype)
-    np.testing.assert_array_equal(hpc_kernels.gemm(x, w), ref)
-    np.testing.assert_array_equal(hpc_kernels.gemm(x, np.ascontiguousarray(w.T), trans_b=True), ref)
-    np.testing.assert_array_equal(hpc_kernels.gemm(w, x, trans_a=True, trans_b=True), ref.T)
+    """Integer-valued data: every GEMV form is exact (sums far below 2^24), the streamed axpy form
+    (1000 and 2500 rows) at 1 and 2 threads included."""
+    for k, length in ((517, 203), (450, 1000), (200, 2500)):
+        w = small_ints(rng, (k, length), dtype)
+        x = small_ints(rng, (1, k), dtype)
+        ref = (x.astype(np.int64) @ w.astype(np.int64)).astype(dtype)
+        for threads in (1, 2):
+            with hpc_kernels.num_threads(threads):
+                np.testing.assert_array_equal(hpc_kernels.gemm(x, w), ref)
+                np.testing.assert_array_equal(hpc_kernels.gemm(x, np.ascontiguousarray(w.T), trans_b=True), ref)
+                np.testing.assert_array_equal(hpc_kernels.gemm(w, x, trans_a=True, trans_b=True), ref.T)
