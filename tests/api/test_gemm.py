@@ -403,3 +403,29 @@ def test_gemv_exact_integers(dtype, rng):
                 np.testing.assert_array_equal(hpc_kernels.gemm(x, w), ref)
                 np.testing.assert_array_equal(hpc_kernels.gemm(x, np.ascontiguousarray(w.T), trans_b=True), ref)
                 np.testing.assert_array_equal(hpc_kernels.gemm(w, x, trans_a=True, trans_b=True), ref.T)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dt_id)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_gemv_equal_columns_give_equal_outputs(dtype, threads, rng):
+    """W with equal columns: every output of x @ W is the same number, bit for bit (each one is
+    computed by the same operations in the same order, the partial last vector included). The ONNX
+    suite's light ResNet-50 has constant weights and a Softmax over outputs near 1e19, where one ulp
+    between two outputs turns its uniform 0.001 into a one-hot vector."""
+    for k, length in ((2047, 1000), (1030, 300), (9, 4111)):
+        w = np.repeat(rng.standard_normal((k, 1)).astype(dtype), length, axis=1)
+        x = rng.standard_normal((1, k)).astype(dtype)
+        with hpc_kernels.num_threads(threads):
+            y = hpc_kernels.gemm(x, w)
+        assert np.all(y == y[0, 0]), f"{k}x{length}: {np.unique(y).size} distinct outputs"
+
+
+def test_gemv_infinite_weight_in_the_k_tail_is_not_nan():
+    """The last k % 4 rows of W (x @ W) are added one at a time: an infinite weight there gives an
+    infinite output, not the NaN of a zero-padded term (0 * inf)."""
+    k, length = 1030, 600
+    w = np.ones((k, length), np.float32)
+    w[k - 1, :] = np.inf
+    x = np.ones((1, k), np.float32)
+    y = hpc_kernels.gemm(x, w)
+    assert np.all(np.isposinf(y))
