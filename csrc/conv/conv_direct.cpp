@@ -106,7 +106,7 @@ DirectPlan<T> plan_direct(const ConvGeom& g, const Strides4& xs, const Strides4&
     const Ukernel<T>& u = *p.cand->ukr;
     p.mr = u.mr, p.nr = u.nr, p.taps = g.r * g.s, p.kd = g.kd();
     p.nt = useful_threads(kg, p.npix, p.kd, e, nthreads);
-    p.grid = choose_grid(p.nt, kg, p.npix, p.mr, p.nr, p.cand->grid_stream_weight);
+    p.grid = choose_grid(p.nt, kg, p.npix, p.mr, p.nr, p.cand->grid_stream_weight, u.taps_half != nullptr);
     p.wb = weight_block(cg, p.taps, p.mr, ceil_div(ceil_div(kg, p.mr), p.grid.tm), *p.cand);
     // Sizes checked: a workspace query's taps (R*S) need not be backed by any array.
     const dim_t chunk = checked_mul(checked_mul(p.wb.panels * p.mr, p.taps, kWhat), p.wb.kc, kWhat);

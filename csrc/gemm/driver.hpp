@@ -82,29 +82,47 @@ struct Grid {
     int tm, tn;
 };
 
+// [lo, hi) of `count` items for part `i` of `parts`, as even as possible.
+inline void split(dim_t count, int parts, int i, dim_t* lo, dim_t* hi) {
+    *lo = count * i / parts;
+    *hi = count * (i + 1) / parts;
+}
+
+// Rows of C that the busiest of tm threads computes when the ceil(m/mr) row panels are split as
+// split() splits them; with half_rows a last panel of <= mr/2 rows costs mr/2 (half-height kernel).
+inline dim_t busiest_rows(dim_t m, dim_t mr, int tm, bool half_rows) {
+    const dim_t panels = ceil_div(m, mr), rem = m % mr;
+    const dim_t last = rem == 0 || !half_rows || rem > mr / 2 ? mr : mr / 2;
+    dim_t most = 0;
+    for (int i = 0; i < tm; ++i) {
+        dim_t lo, hi;
+        split(panels, tm, i, &lo, &hi);
+        const dim_t rows = (hi - lo) * mr - (hi == panels && hi > lo ? mr - last : 0);
+        most = std::max(most, rows);
+    }
+    return most;
+}
+
 // Factor nt = tm * tn to minimise each thread's work per k step: its FMA lanes (tiles x MR x NR)
 // plus what it streams, weighted: its share of A rows and of the packed B columns (splitting M
 // makes every thread read the whole B block, splitting N the whole A block). A streamed element
 // costs about 4 FMA lanes (an L2/L3 line shared by 8-16 elements vs 32 lanes per cycle); the
 // term matters only for short, wide C such as 49 x 512, where splitting N avoids sharing B.
 // The weight comes from the microarchitecture table (arch/uarch.cpp; 4 measured on Sapphire Rapids).
-inline Grid choose_grid(int nt, dim_t m, dim_t nc, dim_t mr, dim_t nr, dim_t kStreamWeight) {
+// half_rows: the kernel has a half-height variant, so a last row panel of <= mr/2 rows costs
+// half a panel (the direct convolution's 96-channel layers: a 64-row and a 32-row panel, which
+// split over 2 threads left one thread a third of the work; the pixels split evenly instead).
+inline Grid choose_grid(int nt, dim_t m, dim_t nc, dim_t mr, dim_t nr, dim_t kStreamWeight, bool half_rows = false) {
     Grid best{nt, 1};
     dim_t best_cost = -1;
     for (int tm = nt; tm >= 1; --tm) {
         if (nt % tm) continue;
         const int tn = nt / tm;
-        const dim_t tiles = ceil_div(ceil_div(m, mr), tm) * ceil_div(ceil_div(nc, nr), tn);
-        const dim_t cost = tiles * mr * nr + kStreamWeight * (ceil_div(m, tm) + ceil_div(nc, tn));
+        const dim_t lanes = busiest_rows(m, mr, tm, half_rows) * ceil_div(ceil_div(nc, nr), tn) * nr;
+        const dim_t cost = lanes + kStreamWeight * (ceil_div(m, tm) + ceil_div(nc, tn));
         if (best_cost < 0 || cost < best_cost) best = {tm, tn}, best_cost = cost;
     }
     return best;
-}
-
-// [lo, hi) of `count` items for part `i` of `parts`, as even as possible.
-inline void split(dim_t count, int parts, int i, dim_t* lo, dim_t* hi) {
-    *lo = count * i / parts;
-    *hi = count * (i + 1) / parts;
 }
 
 // Block sizes, thread grid and packing-buffer layout of one blocked product.
