@@ -47,13 +47,16 @@ namespace {
 
 constexpr dim_t kMaxNr = 16;  // widest micro-tile of the ISA table (12 today)
 constexpr const char* kWhat = "conv2d: the direct kernel's workspace";
-// Weight blocks per thread at least (when its panels allow): the first block cannot be prefetched
-// (next_block warms only the blocks after it), so a layer whose weights fit one L2 block would
-// read them all on demand. Quarter blocks leave a quarter to demand reads; the pixel data they
-// re-read per block is in L2. Measured (1 thread, weights from memory): MobileNetV2's 960->160
-// at 7x7 0.151-0.159 -> 0.120-0.128 ms, 576->96 at 14x14 0.155 -> 0.120-0.134; the whole model
-// 1.08-1.17x -> 1.04x onnxruntime's time (interleaved A/B).
+// Weight blocks per thread at least (when its panels allow), on layers with few pixel tiles per
+// thread: the first block cannot be prefetched (next_block warms only the blocks after it), so a
+// layer whose weights fit one L2 block would read them all on demand, a stall that few tiles do not
+// amortise. Quarter blocks leave a quarter to demand reads; the pixel data they re-read per block
+// is in L2. Measured (1 thread, weights from memory): MobileNetV2's 960->160 at 7x7 0.151-0.159 ->
+// 0.120-0.128 ms, 576->96 at 14x14 0.155 -> 0.120-0.134; the whole model 1.08-1.17x -> 1.04x
+// onnxruntime's time (interleaved A/B). With many tiles the extra blocks only repeat the per-tile
+// work (tap tables, short k loops): ResNet-50's 64->256 at 56x56 (523 tiles) 0.55 -> 0.71 ms.
 constexpr dim_t kMinBlocks = 4;
+constexpr dim_t kFewTiles = 64;
 
 // K panels x input channels of the weight block kept in L2 (see weight_block).
 struct WeightBlock {
@@ -84,11 +87,13 @@ struct DirectPlan {
 // written once, with its epilogue, straight from registers; only a panel that alone exceeds the
 // budget (3x3 layers with >= 256 channels) is cut into channel chunks, whose partial sums go
 // through C. Pixel data need no such care: a tile's NR broadcast streams cost ~2 bytes per cycle
-// from L2 against the A panel's ~21. At most a kMinBlocks-th of the thread's panels per block.
+// from L2 against the A panel's ~21. With few pixel tiles, at most a kMinBlocks-th of the thread's
+// panels per block.
 template <typename T>
-WeightBlock weight_block(dim_t cg, dim_t taps, dim_t mr, dim_t own_panels, const Candidate<T>& c) {
+WeightBlock weight_block(dim_t cg, dim_t taps, dim_t mr, dim_t own_panels, dim_t own_tiles, const Candidate<T>& c) {
     const dim_t budget = c.blk.mc * c.blk.kc, panel = checked_mul(checked_mul(mr, taps, kWhat), cg, kWhat);
-    if (panel <= budget) return {std::clamp<dim_t>(budget / panel, 1, ceil_div(own_panels, kMinBlocks)), cg};
+    const dim_t most = own_tiles < kFewTiles ? ceil_div(own_panels, kMinBlocks) : own_panels;
+    if (panel <= budget) return {std::clamp<dim_t>(budget / panel, 1, most), cg};
     const dim_t fit = std::max<dim_t>(budget / (mr * taps), 16);
     const dim_t chunks = ceil_div(cg, fit);
     return {1, std::min(cg, round_up(ceil_div(cg, chunks), 16))};
@@ -107,7 +112,8 @@ DirectPlan<T> plan_direct(const ConvGeom& g, const Strides4& xs, const Strides4&
     p.mr = u.mr, p.nr = u.nr, p.taps = g.r * g.s, p.kd = g.kd();
     p.nt = useful_threads(kg, p.npix, p.kd, e, nthreads);
     p.grid = choose_grid(p.nt, kg, p.npix, p.mr, p.nr, p.cand->grid_stream_weight, u.taps_half != nullptr);
-    p.wb = weight_block(cg, p.taps, p.mr, ceil_div(ceil_div(kg, p.mr), p.grid.tm), *p.cand);
+    p.wb = weight_block(cg, p.taps, p.mr, ceil_div(ceil_div(kg, p.mr), p.grid.tm),
+                        ceil_div(ceil_div(p.npix, p.nr), p.grid.tn), *p.cand);
     // Sizes checked: a workspace query's taps (R*S) need not be backed by any array.
     const dim_t chunk = checked_mul(checked_mul(p.wb.panels * p.mr, p.taps, kWhat), p.wb.kc, kWhat);
     p.chunk_elems = static_cast<std::size_t>(checked_round_up(chunk, kAlign / sizeof(T), kWhat));
