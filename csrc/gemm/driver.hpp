@@ -88,6 +88,22 @@ inline void split(dim_t count, int parts, int i, dim_t* lo, dim_t* hi) {
     *hi = count * (i + 1) / parts;
 }
 
+// body(part, parts) for every part of an OpenMP team of `nt` threads, or body(0, 1) when nt <= 1
+// or without OpenMP: the split of independent parts that needs no barrier (each part finds its
+// range with split()). A smaller team than asked (OMP_THREAD_LIMIT, nesting) gets fewer parts.
+template <class Body>
+void run_parts(int nt, const Body& body) {
+#ifdef _OPENMP
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        body(omp_get_thread_num(), omp_get_num_threads());
+        return;
+    }
+#endif
+    (void)nt;
+    body(0, 1);
+}
+
 // Rows of C that the busiest of tm threads computes when the ceil(m/mr) row panels are split as
 // split() splits them; with half_rows a last panel of <= mr/2 rows costs mr/2 (half-height kernel).
 inline dim_t busiest_rows(dim_t m, dim_t mr, int tm, bool half_rows) {

@@ -47,7 +47,7 @@ bool direct_suits(const GemmArgs<T>& g, const Ukernel<T>& u, std::size_t l2_byte
 
 // Tiles are independent: threads split the jr loop, no packing, no barriers.
 template <typename T>
-void run_direct(const GemmArgs<T>& g, const Ukernel<T>& u, [[maybe_unused]] int nt) {
+void run_direct(const GemmArgs<T>& g, const Ukernel<T>& u, int nt) {
     const dim_t n_tiles = ceil_div(g.n, u.nr);
     const bool epilogue = g.ep.active();
     auto body = [&](int tid, int parts) {
@@ -66,14 +66,7 @@ void run_direct(const GemmArgs<T>& g, const Ukernel<T>& u, [[maybe_unused]] int 
             }
         }
     };
-#ifdef _OPENMP
-    if (nt > 1) {
-#pragma omp parallel num_threads(nt)
-        body(omp_get_thread_num(), omp_get_num_threads());
-        return;
-    }
-#endif
-    body(0, 1);
+    run_parts(nt, body);
 }
 
 }  // namespace

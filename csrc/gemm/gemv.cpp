@@ -47,48 +47,53 @@ KERNELS_CLONES void axpy_block(dim_t k, const T* a, inc_t lda, const T* x, T* y)
 // in one contiguous run. The register-blocked axpy_block reads 128 floats of a row and jumps 4 KB
 // to the next one (N = 1000): per 4 KB page a short run, which the L2 streamer does not follow
 // (ResNet-50's classifier, K = 2048, N = 1000, W from L3: 0.46 ms against NumPy's 0.25).
-template <typename T>
-KERNELS_CLONES void axpy_stream(dim_t k, const T* a, inc_t lda, const T* x, dim_t len, T* KERNELS_RESTRICT y) {
+// One pass of axpy_stream: y[0:len] += sum over the N columns c of col[c][0:len] * x[c], added in
+// column order. The last partial vector goes through zero-padded copies with the same vector
+// expression, so that every row is computed by the same operations in the same order: a model
+// whose outputs are all equal (the ONNX suite's light models, constant weights) gets equal
+// outputs, which a Softmax of values near 1e19 needs to stay uniform.
+template <typename T, int N>
+KERNELS_INLINE typename CloneVec<T>::type add_columns(typename CloneVec<T>::type acc, const T* const (&col)[N],
+                                                     dim_t i, const T (&x)[N]) {
+    for (int c = 0; c < N; ++c) acc = acc + CloneVec<T>::load(col[c] + i) * x[c];
+    return acc;
+}
+
+template <typename T, int N>
+KERNELS_INLINE void column_pass(const T* const (&col)[N], const T (&x)[N], dim_t len, T* KERNELS_RESTRICT y) {
     using V = CloneVec<T>;
     constexpr dim_t L = V::lanes;
     const dim_t vec = len - len % L, tail = len - vec;
-    // The last partial vector goes through zero-padded copies with the same vector expression, so
-    // that every row is computed by the same operations in the same order: a model whose outputs
-    // are all equal (the ONNX suite's light models, constant weights) gets equal outputs, which a
-    // Softmax of values near 1e19 needs to stay uniform.
-    alignas(64) T pad[5][L] = {};
+    for (dim_t i = 0; i < vec; i += L) V::store(y + i, add_columns<T, N>(V::load(y + i), col, i, x));
+    if (tail == 0) return;
+    alignas(64) T pad[N + 1][L] = {};
+    const T* padded[N];
+    for (int c = 0; c < N; ++c) {
+        for (dim_t i = 0; i < tail; ++i) pad[c][i] = col[c][vec + i];
+        padded[c] = pad[c];
+    }
+    for (dim_t i = 0; i < tail; ++i) pad[N][i] = y[vec + i];
+    V::store(pad[N], add_columns<T, N>(V::load(pad[N]), padded, 0, x));
+    for (dim_t i = 0; i < tail; ++i) y[vec + i] = pad[N][i];
+}
+
+// Axpy form over a long run of rows, A(i, p) at a[i + p*lda]: y[0:len] = sum_p A(:, p) x[p] with y
+// in L1 (len <= kStreamRows) and A read column by column, 4 columns per pass over y. For x @ W with
+// W stored (K, N) each column of A is a row of W, so W streams once from start to end, each row
+// in one contiguous run. The register-blocked axpy_block reads 128 floats of a row and jumps 4 KB
+// to the next one (N = 1000): per 4 KB page a short run, which the L2 streamer does not follow
+// (ResNet-50's classifier, K = 2048, N = 1000, W from L3: 0.46 ms against NumPy's 0.25).
+template <typename T>
+KERNELS_CLONES void axpy_stream(dim_t k, const T* a, inc_t lda, const T* x, dim_t len, T* KERNELS_RESTRICT y) {
     for (dim_t i = 0; i < len; ++i) y[i] = T(0);
-    auto step = [&](const T* a0, const T* a1, const T* a2, const T* a3, T x0, T x1, T x2, T x3) {
-        for (dim_t i = 0; i < vec; i += L)
-            V::store(y + i, V::load(y + i) + V::load(a0 + i) * x0 + V::load(a1 + i) * x1 + V::load(a2 + i) * x2 +
-                                V::load(a3 + i) * x3);
-        if (tail) {
-            const T* src[4] = {a0, a1, a2, a3};
-            for (int r = 0; r < 4; ++r)
-                for (dim_t i = 0; i < tail; ++i) pad[r][i] = src[r][vec + i];
-            for (dim_t i = 0; i < tail; ++i) pad[4][i] = y[vec + i];
-            V::store(pad[4], V::load(pad[4]) + V::load(pad[0]) * x0 + V::load(pad[1]) * x1 + V::load(pad[2]) * x2 +
-                                 V::load(pad[3]) * x3);
-            for (dim_t i = 0; i < tail; ++i) y[vec + i] = pad[4][i];
-        }
-    };
     dim_t p = 0;
     for (; p + 4 <= k; p += 4) {
         const T* a0 = a + p * lda;
-        step(a0, a0 + lda, a0 + 2 * lda, a0 + 3 * lda, x[p], x[p + 1], x[p + 2], x[p + 3]);
+        column_pass<T, 4>({a0, a0 + lda, a0 + 2 * lda, a0 + 3 * lda}, {x[p], x[p + 1], x[p + 2], x[p + 3]}, len, y);
     }
     // The last k % 4 columns one at a time (the same sequence for every row again). Not as a
-    // 4-column step with zero x: a zero times an infinite weight would be NaN.
-    for (; p < k; ++p) {
-        const T* ap = a + p * lda;
-        const T xp = x[p];
-        for (dim_t i = 0; i < vec; i += L) V::store(y + i, V::load(y + i) + V::load(ap + i) * xp);
-        if (tail) {
-            for (dim_t i = 0; i < tail; ++i) pad[0][i] = ap[vec + i], pad[4][i] = y[vec + i];
-            V::store(pad[4], V::load(pad[4]) + V::load(pad[0]) * xp);
-            for (dim_t i = 0; i < tail; ++i) y[vec + i] = pad[4][i];
-        }
-    }
+    // 4-column pass with zero x: a zero times an infinite weight would be NaN.
+    for (; p < k; ++p) column_pass<T, 1>({a + p * lda}, {x[p]}, len, y);
 }
 
 // Axpy form for the last rows (fewer than one vector): a scalar loop over k per row.
@@ -206,25 +211,17 @@ void gemv(const GemmArgs<T>& g, int nt) {
         // The threads split the rows in whole vectors, each part streams its columns of A in
         // passes of up to kStreamRows rows.
         const dim_t vectors = ceil_div(g.m, lanes);
-        auto stream = [&](int tid, int parts) {
+        run_parts(nt, [&](int tid, int parts) {
             dim_t v0, v1;
             split(vectors, parts, tid, &v0, &v1);
             const dim_t r0 = v0 * lanes, r1 = std::min(g.m, v1 * lanes);
-            std::vector<T> y(static_cast<std::size_t>(std::min(kStreamRows, std::max<dim_t>(r1 - r0, 0))));
+            std::vector<T> y(static_cast<std::size_t>(std::min(kStreamRows, r1 - r0)));
             for (dim_t i0 = r0; i0 < r1; i0 += kStreamRows) {
                 const dim_t i1 = std::min(r1, i0 + kStreamRows);
                 axpy_stream(g.k, g.a + i0, g.cs_a, x, i1 - i0, y.data());
                 write_rows(g, y.data(), i0, i1);
             }
-        };
-#ifdef _OPENMP
-        if (nt > 1) {
-#pragma omp parallel num_threads(nt)
-            stream(omp_get_thread_num(), omp_get_num_threads());
-            return;
-        }
-#endif
-        stream(0, 1);
+        });
         return;
     }
     // Threads split the rows in whole blocks (one block of results per part fits a stack array).
@@ -240,15 +237,7 @@ void gemv(const GemmArgs<T>& g, int nt) {
             write_rows(g, y, i0, i1);
         }
     };
-#ifdef _OPENMP
-    if (nt > 1 && blocks > 1) {
-#pragma omp parallel num_threads(static_cast<int>(std::min<dim_t>(nt, blocks)))
-        body(omp_get_thread_num(), omp_get_num_threads());
-        return;
-    }
-#endif
-    (void)nt;
-    body(0, 1);
+    run_parts(static_cast<int>(std::min<dim_t>(nt, blocks)), body);
 }
 
 template bool gemv_suits<float>(const GemmArgs<float>&);
