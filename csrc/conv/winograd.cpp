@@ -393,8 +393,9 @@ void conv_winograd(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T
                                         : c0 + P.kc < C    ? Ue + (kp0 * C + c0 + P.kc) * MR
                                         : ei + 1 < 16      ? Ue + u_e + kp0 * C * MR
                                                            : nullptr;
-                        const dim_t next_kc = kp + 1 < kp1 ? kc : c0 + P.kc < C ? std::min(P.kc, C - c0 - P.kc) : std::min(P.kc, C);
-                        const dim_t lines = next ? ceil_div(next_kc * MR * static_cast<dim_t>(sizeof(T)), 64) : 0;
+                        // (Sized as this chunk: where the next is shorter, the extra lines are the
+                        // chunk after it, and a prefetch past U's end never faults.)
+                        const dim_t lines = next ? ceil_div(kc * MR * static_cast<dim_t>(sizeof(T)), 64) : 0;
                         const dim_t per_call = ceil_div(lines, calls);
                         for (dim_t j0 = 0; j0 < tb; j0 += NR) {
                             const dim_t nr = std::min(NR, tb - j0);
