@@ -33,10 +33,11 @@ template <typename T>
 using weight_pack_fn = void (*)(const T* w, const ConvGeom& g, dim_t mr, dim_t i0, dim_t mc, dim_t c0, dim_t kc,
                                 T* dst);
 
-// One output row (image img, output row ho) of a depthwise layer whose x and y have unit channel
-// stride, taps as R x S x C (conv/depthwise.hpp).
+// Channels [cb, ce) of one output row (image img, output row ho) of a depthwise layer whose x and y
+// have unit channel stride, taps as R x S x C (conv/depthwise.hpp). cb is a multiple of 16.
 template <typename T>
-using depthwise_row_fn = void (*)(const ConvGeom& g, const ConvIO<T>& io, const T* taps, dim_t img, dim_t ho);
+using depthwise_row_fn = void (*)(const ConvGeom& g, const ConvIO<T>& io, const T* taps, dim_t img, dim_t ho,
+                                  dim_t cb, dim_t ce);
 // The ISA's row kernel suited to layer g, asked once per call (it may specialise on R, S, strides).
 template <typename T>
 using depthwise_pick_fn = depthwise_row_fn<T> (*)(const ConvGeom& g);

@@ -1,11 +1,13 @@
 // hpc_kernels._cpu.conv2d_chain: a sequence of packed convolutions in one call (the ONNX runtime's
-// chains of FusedConv nodes), runs of them banded where their intermediates outgrow L2.
+// chains of FusedConv nodes, with the relayout, pooling and GEMM steps around them: chain_ops.hpp),
+// runs of convolutions banded where their intermediates outgrow L2.
 //
 // Step i is the tuple (weights, x index, out index, residual index or -1, stride, padding,
-// dilation, algorithm) into `arrays`. Each step is checked exactly as conv2d_packed checks it, just
-// before it runs (its x may be an earlier step's out). What a chain saves is the Python between the
-// steps, whose code and objects the convolutions evict from the caches (measured 20-50 us per small
-// op inside MobileNetV2, 2.5 us alone). Where consecutive NHWC steps each read only the step before
+// dilation, algorithm) into `arrays`, or an op step (kind, x index, out index, parameters...). Each
+// step is checked exactly as conv2d_packed (or the op's entry) checks it, just before it runs (its
+// x may be an earlier step's out). What a chain saves is the Python between the steps, whose code
+// and objects the convolutions evict from the caches (measured 20-50 us per small op inside
+// MobileNetV2, 2.5 us alone). Where consecutive NHWC steps each read only the step before
 // (an inverted-residual block: expand, depthwise, project) and an intermediate of one image is
 // larger than the band budget (band_bytes; KERNELS_CONV_BAND_BYTES through the Python layer), they
 // run banded (conv/conv_band.hpp): their intermediate arrays are then not written at all (no other
@@ -20,6 +22,7 @@
 #include "../core/cpu_info.hpp"
 #include "../core/engine.hpp"
 #include "../core/threads.hpp"
+#include "chain_ops.hpp"
 #include "conv_entry.hpp"
 #include "conv_plan.hpp"
 
@@ -28,8 +31,8 @@ namespace kernels {
 namespace {
 
 struct StepRefs {
-    const ConvWeights* cw;
-    py::tuple args;              // stride, padding, dilation, algorithm at 4..7
+    const ConvWeights* cw;       // nullptr: an op step (chain_ops.hpp)
+    py::tuple args;              // a conv's stride, padding, dilation, algorithm at 4..7; an op's whole tuple
     py::ssize_t xi, oi, ri;      // indices into arrays (ri < 0: no residual)
 };
 
@@ -76,6 +79,10 @@ std::vector<double> conv2d_chain_entry(const py::list& steps_obj, const py::list
     refs.reserve(steps_obj.size());
     for (const py::handle step : steps_obj) {
         const auto t = py::reinterpret_borrow<py::tuple>(step);
+        if (is_op_step(t)) {
+            refs.push_back(StepRefs{nullptr, t, t[1].cast<py::ssize_t>(), t[2].cast<py::ssize_t>(), -1});
+            continue;
+        }
         if (t.size() != 8) throw py::value_error("conv2d_chain: each step is (weights, x, out, residual, stride, padding, dilation, algorithm)");
         refs.push_back(StepRefs{&t[0].cast<const ConvWeights&>(), t, t[1].cast<py::ssize_t>(), t[2].cast<py::ssize_t>(),
                                 t[3].cast<py::ssize_t>()});
@@ -97,6 +104,12 @@ std::vector<double> conv2d_chain_entry(const py::list& steps_obj, const py::list
     std::vector<double> seconds(n, 0.0);
     for (std::size_t j = 0; j < n;) {
         const auto t0 = std::chrono::steady_clock::now();
+        if (refs[j].cw == nullptr) {
+            run_op_step(refs[j].args, array_at(refs[j].xi, "x"), array_at(refs[j].oi, "out"));
+            seconds[j] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            ++j;
+            continue;
+        }
         // The longest run from j by the indices alone (a step reading only the previous step's
         // output, which nothing else reads; one dtype; no residual made inside the run), and its
         // largest intermediate per image from the arrays' sizes: checking the steps of a run that
@@ -105,7 +118,7 @@ std::vector<double> conv2d_chain_entry(const py::list& steps_obj, const py::list
         for (std::size_t k = j + 1; budget > 0 && k < n; ++k) {
             const StepRefs& prev = refs[k - 1];
             const StepRefs& s = refs[k];
-            if (s.xi != prev.oi || prev.oi < 0 || prev.oi >= n_arrays || reads[static_cast<std::size_t>(prev.oi)] != 1 ||
+            if (s.cw == nullptr || s.xi != prev.oi || prev.oi < 0 || prev.oi >= n_arrays || reads[static_cast<std::size_t>(prev.oi)] != 1 ||
                 s.cw->dt != refs[j].cw->dt)
                 break;
             bool inside = false;
@@ -159,7 +172,7 @@ std::vector<double> conv2d_chain_entry(const py::list& steps_obj, const py::list
 void register_conv_chain(py::module_& m) {
     m.def("conv2d_chain", &conv2d_chain_entry, py::arg("steps"), py::arg("arrays"), py::arg("band_bytes") = -1,
           "conv2d_packed for each step (weights, x, out, residual or -1, stride, padding, dilation, algorithm) "
-          "into arrays; runs of NHWC steps, each reading only the previous step's output, banded where an "
+          "into arrays, or the op of an op step (kind, x, out, parameters...: chain_ops.hpp); runs of NHWC steps, each reading only the previous step's output, banded where an "
           "intermediate of one image outgrows band_bytes (< 0: half the L2; 0: never), their intermediates "
           "then not written; returns each step's seconds (a banded run's under its last step)");
 }

@@ -23,8 +23,8 @@ namespace kernels {
 namespace {
 
 using py_checks::Dtype;
-using Pair = std::array<dim_t, 2>;
-using Quad = std::array<dim_t, 4>;
+using Pair = PoolPair;
+using Quad = PoolQuad;
 constexpr dim_t kIntMax = 2147483647;  // as conv2d's options: products of three stay in 64 bits
 
 [[noreturn]] void fail(const char* fn, const std::string& msg) { throw py::value_error(std::string(fn) + ": " + msg); }
@@ -134,6 +134,19 @@ void run_pool(const Checked& k, const py::array& out, PoolKind kind, const Pair&
     pool2d<T>(g, kind, xp, xs, yp, ys, nt);
 }
 
+template <typename T>
+void run_global(const Checked& k, const py::array& out) {
+    const PoolStrides xs = strides_of(k.x, k.nhwc, "global_avg_pool", "x"),
+                      ys = strides_of(out, k.nhwc, "global_avg_pool", "out");
+    const T* xp = static_cast<const T*>(k.x.data());
+    T* yp = static_cast<T*>(const_cast<void*>(out.data()));
+    const int nt = num_threads();
+    py::gil_scoped_release nogil;
+    global_avg_pool<T>(k.n, k.c, k.h, k.w, xp, xs, yp, ys, nt);
+}
+
+}  // namespace
+
 void max_pool2d_entry(const py::array& x, const py::array& out, const Pair& ks, const Pair& st, const Quad& pad,
                       const Pair& dil, const std::string& layout) {
     constexpr const char* fn = "max_pool2d";
@@ -162,17 +175,6 @@ void avg_pool2d_entry(const py::array& x, const py::array& out, const Pair& ks, 
     const PoolKind kind = count_include_pad ? PoolKind::avg_include_pad : PoolKind::avg;
     if (k.dt == PoolDt::f32) run_pool<float>(k, out, kind, ks, st, pad, dil, fn);
     else run_pool<double>(k, out, kind, ks, st, pad, dil, fn);
-}
-
-template <typename T>
-void run_global(const Checked& k, const py::array& out) {
-    const PoolStrides xs = strides_of(k.x, k.nhwc, "global_avg_pool", "x"),
-                      ys = strides_of(out, k.nhwc, "global_avg_pool", "out");
-    const T* xp = static_cast<const T*>(k.x.data());
-    T* yp = static_cast<T*>(const_cast<void*>(out.data()));
-    const int nt = num_threads();
-    py::gil_scoped_release nogil;
-    global_avg_pool<T>(k.n, k.c, k.h, k.w, xp, xs, yp, ys, nt);
 }
 
 void global_avg_pool_entry(const py::array& x, const py::array& out, const std::string& layout) {
@@ -222,6 +224,8 @@ void relayout_entry(const py::array& x, const py::array& out, const std::string&
     else if (dt == PoolDt::f64) run(double{});
     else run(std::uint8_t{});  // uint8 and int8: byte copies
 }
+
+namespace {
 
 // a, b, out: one-byte arrays (uint8 or int8) of one shape, C-contiguous, out writable and apart from
 // both; table: 65536 bytes of out's dtype, C-contiguous.

@@ -59,13 +59,13 @@ class InferenceSession:
         graph = fold_constants(graph, backend=backend, threads=threads)
         graph = compile_graph(graph, backend=backend, layout=layout)
         # (Not in bf16: a chain is one fp32 C++ call; each bf16 FusedConv runs its own bf16 plan.)
-        if os.environ.get("KERNELS_ONNX_CHAIN", "1") != "0" and self._precision == "fp32" and (
-                runs_on_cpu(backend) or backend in ("opencl", "cuda")):
-            # cpu: one C++ call per chain of convolutions; opencl/cuda: the values between them
-            # stay on the device (_passes/chain_convs.py, ops/chain.py)
-            graph = chain_convs(graph)
         if runs_on_cpu(backend):
             graph = fuse_pool_flatten(graph)
+        if os.environ.get("KERNELS_ONNX_CHAIN", "1") != "0" and self._precision == "fp32" and (
+                runs_on_cpu(backend) or backend in ("opencl", "cuda")):
+            # cpu: one C++ call per chain of convolutions and the ops around them; opencl/cuda: the
+            # values between convolutions stay on the device (_passes/chain_convs.py, ops/chain.py)
+            graph = chain_convs(graph, ops=runs_on_cpu(backend))
         self._graph: Graph = graph
         known = dict(graph.value_info)
         known.update({v.name: v for v in graph.inputs})
@@ -133,7 +133,7 @@ class InferenceSession:
         ws = Workspace(self._arena(), self._liveness)
         ws.wanted = set(wanted)
         times = [0.0] * len(self._kernels)
-        subs: Dict[int, List[Tuple[str, float]]] = {}
+        subs: Dict[int, List[Tuple[str, str, float]]] = {}
         threads = self._threads
         clock = time.perf_counter
         try:
@@ -213,7 +213,7 @@ class InferenceSession:
         shape = "unknown rank" if v.shape is None else "[" + ", ".join("?" if d is None else str(d) for d in v.shape) + "]"
         return f"{v.name} {type_string(v.dtype)} {shape}"
 
-    def _record(self, times: List[float], subs: Dict[int, List[Tuple[str, float]]]) -> None:
+    def _record(self, times: List[float], subs: Dict[int, List[Tuple[str, str, float]]]) -> None:
         with self._lock:
             p = self._profile
             p.runs += 1
@@ -221,10 +221,9 @@ class InferenceSession:
                 p.total_s += t
                 parts = subs.get(i)
                 if parts:  # a chain: each sub-node's own time under its name, the rest under the chain's
-                    sub_op = node.attrs["nodes"][0].op_type
-                    for sub_name, st in parts:
+                    for sub_name, sub_op, st in parts:
                         p.by_op[sub_op] = p.by_op.get(sub_op, 0.0) + st
                         p.by_node[sub_name] = p.by_node.get(sub_name, 0.0) + st
-                    t = max(0.0, t - sum(st for _, st in parts))
+                    t = max(0.0, t - sum(st for _, _, st in parts))
                 p.by_op[node.op_type] = p.by_op.get(node.op_type, 0.0) + t
                 p.by_node[name] = p.by_node.get(name, 0.0) + t

@@ -400,6 +400,28 @@ def test_thread_counts(layout, algorithm, rng):
             assert np.array_equal(run_conv(layer, ints, algorithm, layout, None), iref), f"{n} threads"
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=dt_id)
+@pytest.mark.parametrize("stride", [1, 2])
+def test_depthwise_channel_chunks_split_over_threads(stride, dtype, rng):
+    """NHWC depthwise layers whose plane fits L2 run channel chunk by chunk (200 channels of a
+    28-wide plane: chunks of 64 floats, the last 8 channels masked); 2 and 3 threads split the
+    (row, chunk) items mid-row. Exact on integer data with the whole epilogue and a residual."""
+    layer = Layer("dw-chunks", 1, 200, 9, 28, 200, (3, 3), stride=stride, padding=1, groups=200)
+    ops = int_operands(rng, layer.x_shape("NHWC"), layer.w_shape, dtype, bias=True, scale=True, shift=True)
+    ref = conv2d_ref(ops["x"], ops["w"], ops["bias"], scale=ops["scale"], shift=ops["shift"], activation="relu6",
+                     **layer.geo("NHWC"))
+    res = np.round(rng.standard_normal(ref.shape) * 4).astype(dtype)
+    for n in (1, 2, 3):
+        with hpc_kernels.num_threads(n):
+            got = run_conv(layer, ops, "auto", "NHWC", "relu6")
+            assert np.array_equal(got, ref), f"{n} threads: {int((got != ref).sum())} elements differ"
+            out = hpc_kernels.conv2d(ops["x"], ops["w"], bias=ops["bias"], scale=ops["scale"], shift=ops["shift"],
+                                     stride=stride, padding=1, groups=200, layout="NHWC", residual=res)
+            want = conv2d_ref(ops["x"], ops["w"], ops["bias"], scale=ops["scale"], shift=ops["shift"],
+                              **layer.geo("NHWC")) + res
+            assert np.array_equal(out, want), f"{n} threads, residual"
+
+
 # --------------------------------------------------------------------------------------------
 # Every cpu engine: ISAs, tiny blocks (the MC/KC/NC loops run many times), forced micro-kernels
 # --------------------------------------------------------------------------------------------

@@ -74,13 +74,21 @@ def _chains(sess):
 
 
 def test_chain_cuts_where_values_escape():
-    # block: the stem (its Relu fused) and the whole block are one chain, the skip read inside it.
-    assert _chains(InferenceSession(_model("block"), backend="cpu")) == [["stem", "expand", "dw", "project", "down"]]
-    # escape: a_out is read by a Sigmoid and b_out is a graph output: chains end at a and at b.
-    assert _chains(InferenceSession(_model("escape"), backend="cpu")) == [["stem", "a"]]
+    # block: the stem (its Relu fused) and the whole block are one chain, the skip read inside it;
+    # in NHWC the input's and the output's relayouts are steps of it too.
+    assert _chains(InferenceSession(_model("block"), backend="cpu")) == [
+        ["x_to_nhwc", "stem", "expand", "dw", "project", "down", "y_to_nchw"]]
+    assert _chains(InferenceSession(_model("block"), backend="cpu", layout="NCHW")) == [
+        ["stem", "expand", "dw", "project", "down"]]
+    # escape: a_out is read by a Sigmoid and b_out is a graph output: chains end at a and at b
+    # (b alone, then c with the output's relayout).
+    assert _chains(InferenceSession(_model("escape"), backend="cpu")) == [["x_to_nhwc", "stem", "a"], ["c", "y_to_nchw"]]
+    assert _chains(InferenceSession(_model("escape"), backend="cpu", layout="NCHW")) == [["stem", "a"]]
     # broadcast: the residual Add fused into b; in NHWC the bias's ToNHWC, placed between a and b,
-    # cuts the run (b + c then run the chain's Python path: b's residual broadcasts); in NCHW one chain.
-    assert _chains(InferenceSession(_model("broadcast"), backend="cpu")) == [["stem", "a"], ["b", "c"]]
+    # joins the chain (its input, the graph's bias, becomes a chain input; b + c then run the
+    # chain's Python path: b's residual broadcasts); in NCHW one chain of the convolutions.
+    assert _chains(InferenceSession(_model("broadcast"), backend="cpu")) == [
+        ["x_to_nhwc", "stem", "a", "bias_to_nhwc", "b", "c", "y_to_nchw"]]
     assert _chains(InferenceSession(_model("broadcast"), backend="cpu", layout="NCHW")) == [["stem", "a", "b", "c"]]
 
 

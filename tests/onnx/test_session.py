@@ -104,6 +104,11 @@ def test_static_dims_are_enforced_dynamic_ones_are_not():
         sess.run(None, {"x": _x(1, 8, 8)})
 
 
+def _nodes_run(sess):
+    """The session's nodes with each chain replaced by its steps (kernels/onnx/_passes/chain_convs.py)."""
+    return [m for n in sess.graph.nodes for m in (n.attrs["nodes"] if n.op_type == "FusedConvChain" else [n])]
+
+
 def test_profile_times_op_types_and_nodes():
     sess = InferenceSession(small_cnn())
     for _ in range(3):
@@ -111,8 +116,9 @@ def test_profile_times_op_types_and_nodes():
     p = sess.profile()
     assert p.runs == 3
     # The profile names the nodes the session runs: the compiled graph's (Conv + Relu fused into
-    # FusedConv, Gemm into FusedGemm, layout changes at the edges), keeping the model's node names.
-    assert set(p.by_op) == {n.op_type for n in sess.graph.nodes}
+    # FusedConv, Gemm into FusedGemm, layout changes at the edges; a chain's steps under their own
+    # op types and names), keeping the model's node names.
+    assert set(p.by_op) == {n.op_type for n in _nodes_run(sess) + sess.graph.nodes}
     assert {"FusedConv", "MaxPool", "FusedGemm", "GlobalAveragePool"} <= set(p.by_op)
     assert {"conv1", "conv2", "fc"} <= set(p.by_node)
     assert all(t >= 0 for t in p.by_node.values()) and p.total_s == pytest.approx(sum(p.by_op.values()))
@@ -317,10 +323,11 @@ def test_pool_writes_the_classifier_matrix_directly(layout):
 
     model = small_cnn()
     sess = InferenceSession(model, backend="cpu", layout=layout)
-    ops = [n.op_type for n in sess.graph.nodes]
-    gap = next(n for n in sess.graph.nodes if n.op_type == "GlobalAveragePool")
-    assert "Flatten" not in ops and not any(gap.outputs[0] in n.inputs for n in sess.graph.nodes if n.op_type == "ToNCHW")
-    assert [n.attrs.get("flatten") for n in sess.graph.nodes if n.op_type == "GlobalAveragePool"] == [1]
+    nodes = _nodes_run(sess)
+    ops = [n.op_type for n in nodes]
+    gap = next(n for n in nodes if n.op_type == "GlobalAveragePool")
+    assert "Flatten" not in ops and not any(gap.outputs[0] in n.inputs for n in nodes if n.op_type == "ToNCHW")
+    assert [n.attrs.get("flatten") for n in nodes if n.op_type == "GlobalAveragePool"] == [1]
     x = _x(2, 11, 9)
     ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
     for a, r in zip(sess.run(None, {"x": x}), ref):

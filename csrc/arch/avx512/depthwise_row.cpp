@@ -1,5 +1,5 @@
 // AVX-512 depthwise kernel for channels-contiguous images (NHWC, or any x/y with unit channel
-// stride): one output row per call; the avx512 row's depthwise_row (arch/table.cpp).
+// stride): a channel range of one output row per call; the avx512 row's depthwise_row (arch/table.cpp).
 //
 // Channels are the vector lanes (masked at the tail, so C needs no multiple of 16). Several output
 // pixels are computed together: each tap's weight vector is loaded once and feeds one independent
@@ -123,7 +123,7 @@ KERNELS_INLINE void pixels3x3(const RowCtx<T>& k, const T* const (&rows)[3], T* 
 
 // One output row of a 3x3 layer, column stride SW, undilated columns.
 template <typename T, int SW>
-void row3x3_avx512(const ConvGeom& g, const ConvIO<T>& io, const T* taps, dim_t img, dim_t ho) {
+void row3x3_avx512(const ConvGeom& g, const ConvIO<T>& io, const T* taps, dim_t img, dim_t ho, dim_t cb, dim_t ce) {
     using Z = Avx512<T>;
     constexpr int P = 8;
     const RowCtx<T> k{g, io, taps, row_residual(io, img, ho)};
@@ -139,9 +139,9 @@ void row3x3_avx512(const ConvGeom& g, const ConvIO<T>& io, const T* taps, dim_t 
     const dim_t lo = std::min(wo_n, ceil_div(g.pl, SW));
     const dim_t hi = std::max(lo, std::min(wo_n, g.w - 3 + g.pl >= 0 ? (g.w - 3 + g.pl) / SW + 1 : 0));
     auto each_block = [&](auto run) {
-        dim_t c0 = 0;
-        for (; c0 + Z::W <= g.c; c0 += Z::W) run(c0, Z::kAll, std::true_type{});
-        if (c0 < g.c) run(c0, lane_range(0, g.c - c0) & Z::kAll, std::false_type{});
+        dim_t c0 = cb;
+        for (; c0 + Z::W <= ce; c0 += Z::W) run(c0, Z::kAll, std::true_type{});
+        if (c0 < ce) run(c0, lane_range(0, ce - c0) & Z::kAll, std::false_type{});
     };
     for (dim_t wo = 0; wo < lo; ++wo)
         each_block([&](dim_t c0, unsigned m, auto) { pixels<T, 1>(k, x, y, ho, wo, c0, m); });
@@ -169,14 +169,14 @@ void row3x3_avx512(const ConvGeom& g, const ConvIO<T>& io, const T* taps, dim_t 
 }
 
 template <typename T>
-void row_avx512(const ConvGeom& g, const ConvIO<T>& io, const T* taps, dim_t img, dim_t ho) {
+void row_avx512(const ConvGeom& g, const ConvIO<T>& io, const T* taps, dim_t img, dim_t ho, dim_t cb, dim_t ce) {
     using Z = Avx512<T>;
     const RowCtx<T> k{g, io, taps, row_residual(io, img, ho)};
     const T* x = io.x + img * io.xs.n;
     T* y = io.y + img * io.ys.n + ho * io.ys.h;
     const dim_t wo_n = g.wo();
-    for (dim_t c0 = 0; c0 < g.c; c0 += Z::W) {
-        const unsigned m = lane_range(0, g.c - c0) & Z::kAll;
+    for (dim_t c0 = cb; c0 < ce; c0 += Z::W) {
+        const unsigned m = lane_range(0, ce - c0) & Z::kAll;
         dim_t wo = 0;
         for (; wo + 4 <= wo_n; wo += 4) pixels<T, 4>(k, x, y, ho, wo, c0, m);
         for (; wo < wo_n; ++wo) pixels<T, 1>(k, x, y, ho, wo, c0, m);

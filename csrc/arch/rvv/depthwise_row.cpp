@@ -1,6 +1,6 @@
 // RVV depthwise kernel for channels-contiguous images (NHWC, or any x/y with unit channel stride):
-// one output row per call; the rvv row's depthwise_row (arch/table.cpp; portable form nhwc_pixel in
-// conv/depthwise.cpp).
+// a channel range of one output row per call; the rvv row's depthwise_row (arch/table.cpp;
+// portable form nhwc_pixel in conv/depthwise.cpp).
 //
 // Channels are the vector lanes, strip-mined by vsetvl (vector-length agnostic: C needs no
 // multiple of the vector length, and one strip covers all of C where C <= VLMAX, as on long-vector
@@ -100,7 +100,8 @@ void interior4(const RowCtx<typename V::T>& k, dim_t ho, dim_t wo, dim_t c0, std
 }
 
 template <class V>
-void row_rvv(const ConvGeom& g, const ConvIO<typename V::T>& io, const typename V::T* taps, dim_t img, dim_t ho) {
+void row_rvv(const ConvGeom& g, const ConvIO<typename V::T>& io, const typename V::T* taps, dim_t img, dim_t ho,
+             dim_t cb, dim_t ce) {
     using T = typename V::T;
     const RowCtx<T> k{g, io, taps, io.x + img * io.xs.n, io.y + img * io.ys.n + ho * io.ys.h,
                       io.r ? io.r + img * io.rs.n + ho * io.rs.h : nullptr};
@@ -108,8 +109,8 @@ void row_rvv(const ConvGeom& g, const ConvIO<typename V::T>& io, const typename 
     const dim_t wo_n = g.wo(), lo = std::min(wo_n, ceil_div(g.pl, g.sw));
     const dim_t last = g.w - 1 + g.pl - (g.s - 1) * g.dw;
     const dim_t hi = last < 0 ? lo : std::max(lo, std::min(wo_n, last / g.sw + 1));
-    for (dim_t c0 = 0; c0 < g.c;) {
-        const std::size_t vl = V::setvl(static_cast<std::size_t>(g.c - c0));
+    for (dim_t c0 = cb; c0 < ce;) {
+        const std::size_t vl = V::setvl(static_cast<std::size_t>(ce - c0));
         const typename V::R sc = io.ep.scale ? V::load(io.ep.scale + c0, vl) : V::set1(T(1), vl);
         const typename V::R sf = io.ep.shift ? V::load(io.ep.shift + c0, vl) : V::set1(T(0), vl);
         dim_t wo = 0;

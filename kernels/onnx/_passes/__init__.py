@@ -12,9 +12,10 @@ semantics and needs the previous one's result):
   3. layout_nhwc: on the cpu backend with layout "NHWC" or "auto", 4-D activations in NHWC
      between the graph's edges; with "NCHW" on the cpu backend only the pools move to the
      HPC_DOMAIN forms (the C++ pooling, kernels/onnx/ops/nhwc.py).
-The session then, on the cpu backend, chains consecutive FusedConv nodes (chain_convs: one C++ call
-per chain; also on opencl/cuda, where the chain keeps its values on the device) and pools straight
-into the classifier's matrix (fuse_pool_flatten); not part of compile_graph, whose result the
+The session then, on the cpu backend, pools straight into the classifier's matrix
+(fuse_pool_flatten) and chains consecutive FusedConv nodes with the relayouts, pools and FusedGemm
+around them (chain_convs: one C++ call per chain, a whole CNN being one; on opencl/cuda chains of
+FusedConv only, whose values stay on the device); not part of compile_graph, whose result the
 pass tests read node by node.
 Folding first: the fusion must see the conv's final weights; the layout pass last: it needs to
 know which convs became FusedConv (those are the ops that want NHWC).

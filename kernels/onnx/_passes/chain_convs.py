@@ -1,4 +1,5 @@
-"""Chains of FusedConv nodes run as one node (FusedConvChain, HPC_DOMAIN), on the cpu backend.
+"""Chains of FusedConv nodes run as one node (FusedConvChain, HPC_DOMAIN), on the cpu backend with
+the pools, relayouts and classifier GEMM around them (CHAINABLE_OPS).
 
 Why: between two convolutions the session runs Python (the node's kernel wrapper, the memory
 plan's bookkeeping), and the convolution just run has evicted that code and its objects from the
@@ -54,8 +55,22 @@ def _split(run: List[Node], consumers, outputs) -> List[List[Node]]:
     return chains
 
 
-def chain_convs(graph: Graph) -> Graph:
-    """The graph with each chain of two or more FusedConv nodes replaced by one node."""
+# The ops (HPC domain, one output, run-time input X only) a cpu chain runs as C++ steps besides its
+# convolutions (csrc/bindings/chain_ops.hpp): the input's relayout before a network's first
+# convolution, its pools, its classifier.
+CHAINABLE_OPS = ("FusedConv", "ToNHWC", "ToNCHW", "MaxPool", "AveragePool", "GlobalAveragePool", "FusedGemm")
+
+
+def chainable(n: Node, ops: bool) -> bool:
+    """Whether node n can be a step of a chain: a FusedConv, or with ops one of CHAINABLE_OPS."""
+    if n.domain != HPC_DOMAIN or len(n.outputs) != 1 or not n.outputs[0]:
+        return False
+    return n.op_type == "FusedConv" or (ops and n.op_type in CHAINABLE_OPS)
+
+
+def chain_convs(graph: Graph, ops: bool = False) -> Graph:
+    """The graph with each chain of two or more FusedConv nodes replaced by one node; with ops (the
+    cpu backend) the chains take the nodes of CHAINABLE_OPS too."""
     consumers = graph.consumers()
     outputs = set(graph.output_names())
     nodes: List[Node] = []
@@ -67,7 +82,7 @@ def chain_convs(graph: Graph) -> Graph:
         run.clear()
 
     for n in graph.nodes:
-        if n.op_type == "FusedConv" and n.domain == HPC_DOMAIN and len(n.outputs) == 1:
+        if chainable(n, ops):
             run.append(n)
         else:
             flush()

@@ -22,6 +22,17 @@ def _engine(backend: Optional[str], x: np.ndarray, dtypes: Tuple[np.dtype, ...] 
     return cpu_extension()[0]
 
 
+def runs_in_engine(backend: Optional[str], dtype: np.dtype, bytes_too: bool = False) -> bool:
+    """Whether the C++ engine runs an op (a pool, the classifier's GEMM) for NumPy arrays of dtype,
+    as _engine decides per call (bytes_too: max pooling, which also takes the one-byte types): what
+    a conv chain's op step (kernels/onnx/ops/chain.py) needs."""
+    if backend not in (None, "cpu") or np.dtype(dtype) not in (_FLOATS + _BYTES if bytes_too else _FLOATS):
+        return False
+    from ..._extension import cpu_extension
+
+    return cpu_extension()[0] is not None
+
+
 def cpu_relayout(backend: Optional[str]):
     """hpc_kernels._cpu.relayout (x, out, to) when the cpu backend runs this session's NumPy arrays
     (backend None or "cpu" and the extension built), else None (NumPy's transposed copy)."""

@@ -27,8 +27,13 @@ import numpy as np
 
 from ... import _config
 from .._ir import HPC_DOMAIN, Node
-from .._registry import BuildContext, Kernel, register, unsupported
-from .fused import fused_conv
+from .._passes.chain_convs import CHAINABLE_OPS, chainable
+from .._registry import BuildContext, Kernel, lookup, register, unsupported
+
+def _residual(n: Node) -> bool:
+    """Whether sub-node n reads a residual (a FusedConv's fourth input) besides its X."""
+    return n.op_type == "FusedConv" and len(n.inputs) > 3 and bool(n.inputs[3])
+
 
 _CACHE_LIMIT = 16  # prepared forms kept per chain (input shapes x buffer sets of the threads)
 
@@ -62,21 +67,24 @@ class _Outputs:
 @register("FusedConvChain", since=1, domain=HPC_DOMAIN)
 def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     subs: List[Node] = node.attrs.get("nodes") or []
-    if len(subs) < 2 or any(n.op_type != "FusedConv" for n in subs):
-        raise unsupported(node, opset, "a chain without two or more FusedConv nodes", "FusedConv nodes")
-    kernels = [fused_conv(n, opset, ctx) for n in subs]
+    if len(subs) < 2 or not all(chainable(n, ops=True) for n in subs):
+        raise unsupported(node, opset, "a chain of fewer than two nodes, or of a node no chain runs",
+                          f"two or more of {', '.join(CHAINABLE_OPS)} (HPC domain)")
+    kernels = [lookup(n, opset)(n, opset, ctx) for n in subs]
+    convs_only = all(n.op_type == "FusedConv" for n in subs)
     e = len(node.inputs)
     index = {v: i for i, v in enumerate(node.inputs)}  # value -> position in `arrays`
     for j, n in enumerate(subs):
         index[n.outputs[0]] = e + j
     # Per sub-node: positions of its X and residual (-1: none) in `arrays` = inputs + sub outputs.
-    refs = [(index[n.inputs[0]], index[n.inputs[3]] if len(n.inputs) > 3 and n.inputs[3] else -1) for n in subs]
+    refs = [(index[n.inputs[0]], index[n.inputs[3]] if _residual(n) else -1) for n in subs]
     last_read = [0] * len(subs)  # step after which intermediate j is dead
     for i, (x, r) in enumerate(refs):
         for v in (x, r):
             if v >= e:
                 last_read[v - e] = max(last_read[v - e], i)
     names = [n.name or n.outputs[0] for n in subs]
+    op_types = [n.op_type for n in subs]
     prepared: Dict[tuple, _Prepared] = {}
     arrays = None  # a device backend's arrays (kernels/backends/device.py), else None
     if ctx.backend is not None:
@@ -111,9 +119,11 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             shapes.append(out_shape)
             if step is None:
                 steps = None
-            elif steps is not None:
+            elif steps is not None and subs[j].op_type == "FusedConv":
                 w, stride, pad, dil, algo = step
                 steps.append((w, x, e + j, r, stride, pad, dil, algo))
+            elif steps is not None:  # an op step: (kind, x, out, parameters...)
+                steps.append((step[0], x, e + j) + tuple(step[1:]))
         # Slots for the intermediates (the last output is the node's own ws.output).
         slot_of, slot_bytes, free = [-1] * len(subs), [], []
         for j in range(len(subs) - 1):
@@ -127,12 +137,16 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             slot_bytes[s] = max(slot_bytes[s], need)
             slot_of[j] = s
             # Slots whose value step j read for the last time are free for step j + 1's output
-            # (not for j's own: a step never writes a buffer it reads).
-            free.extend(slot_of[i] for i in range(j + 1) if last_read[i] == j and i != len(subs) - 1 and slot_of[i] >= 0)
+            # (not for j's own: a step never writes a buffer it reads). An op step's output keeps
+            # its slot: it may be the x of a banded run of convolutions, which reads x while it
+            # writes its last step's output, so C++ runs the steps unbanded where the two overlap
+            # (MobileNetV2's stem lost its band to the relayout's slot: 1.17 -> 1.23 ms).
+            free.extend(slot_of[i] for i in range(j + 1) if last_read[i] == j and i != len(subs) - 1 and slot_of[i] >= 0
+                        and subs[i].op_type == "FusedConv")
         return _Prepared(shapes, slot_of, slot_bytes, steps)
 
     def run(inputs, ws):
-        if arrays is not None and all(isinstance(a, np.ndarray) for a in inputs):
+        if arrays is not None and convs_only and all(isinstance(a, np.ndarray) for a in inputs):
             done = run_device(inputs, ws)
             if done is not None:
                 return done
@@ -158,10 +172,12 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             from ...backends.cpu import _cpu
 
             band = _config.config.conv_band_bytes
-            ws.sub_times = list(zip(names, _cpu.conv2d_chain(p.steps, operands, -1 if band is None else band)))
+            ws.sub_times = list(zip(names, op_types, _cpu.conv2d_chain(p.steps, operands, -1 if band is None else band)))
         else:
             for j, (x, r) in enumerate(refs):
-                args = [operands[x], None, None, operands[r] if r >= 0 else None]
+                args = [operands[x]] + [None] * (len(subs[j].inputs) - 1)  # the other inputs: constants it holds
+                if r >= 0:
+                    args[3] = operands[r]
                 kernels[j](args, _Outputs(operands[e + j], subs[j]))
         return [out]
 

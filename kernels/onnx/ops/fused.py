@@ -18,7 +18,7 @@ from ..._api.conv import Conv2d
 from .._ir import HPC_DOMAIN, Node
 from .._registry import BuildContext, Kernel, register, unsupported
 from ._common import check_attrs
-from ._pool import same_padding
+from ._pool import runs_in_engine, same_padding
 
 # Conv2d.__call__(x, out=None, residual=None) (the `residual` branch, merged here) adds the
 # residual in the GEMM epilogue before the activation. Checked rather than assumed so that this
@@ -245,6 +245,23 @@ def fused_gemm(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             np.maximum(out, 0, out=out)
         return [out]
 
+    # As a conv chain's op step (kernels/onnx/ops/chain.py, csrc/bindings/chain_ops.hpp): the same
+    # operations in the same order, a C that is one row as the (N,) vector added to every row.
+    bias_row = None
+    if bias is not None and bias.ndim <= 2 and bias.size in (1, n) and (bias.ndim < 2 or bias.shape[0] == 1):
+        bias_row = np.ascontiguousarray(np.broadcast_to(bias, (1, n)).reshape(n))
+    engine = runs_in_engine(backend, bkn.dtype)
+
+    def step(xs: Tuple[int, ...], dtype: np.dtype, res_shape):
+        if len(xs) != 2 or np.dtype(dtype) != bkn.dtype:
+            raise ValueError(f"{node.describe()}: A must be a 2-D {bkn.dtype} array, got {np.dtype(dtype)} {tuple(xs)}")
+        rows, cols = (xs[1], xs[0]) if ta else (xs[0], xs[1])
+        if cols != kdim:
+            raise ValueError(f"{node.describe()}: A has {cols} columns (after transA) but B has {kdim} rows")
+        ok = engine and (bias is None or bias_row is not None)
+        return (rows, n), ("gemm", bkn, bias_row, alpha, ta, bool(act)) if ok else None
+
+    run.step = step
     return run
 
 

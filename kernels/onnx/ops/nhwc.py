@@ -39,6 +39,14 @@ def _transpose(node: Node, opset: int, perm: Tuple[int, ...], backend) -> Kernel
             np.copyto(out, v)
         return [out]
 
+    def step(xs: Tuple[int, ...], dtype: np.dtype, res_shape):
+        """(output shape, the conv chain's op step or None): see kernels/onnx/ops/chain.py."""
+        if len(xs) != 4:
+            raise ValueError(f"{node.describe()}: expects a 4-D tensor, got shape {xs}")
+        shape = tuple(xs[p] for p in perm)
+        return shape, ("relayout", to) if relayout is not None and np.dtype(dtype) in _RELAYOUT else None
+
+    run.step = step
     return run
 
 
@@ -102,18 +110,23 @@ def _window_geometry(node: Node, opset: int, dilations_allowed: bool):
 
 def _hw(x: np.ndarray, layout: str, node: Node) -> Tuple[int, int, int, int]:
     """(N, C, H, W) of a 4-D input in either layout."""
-    if x.ndim != 4:
-        raise ValueError(f"{node.describe()}: expects a 4-D input, got shape {x.shape}")
-    return (x.shape[0], x.shape[1], x.shape[2], x.shape[3]) if layout == "NCHW" else (x.shape[0], x.shape[3], x.shape[1], x.shape[2])
+    return _hw_of(tuple(x.shape), layout, node)
+
+
+def _hw_of(s: Tuple[int, ...], layout: str, node: Node) -> Tuple[int, int, int, int]:
+    """(N, C, H, W) of a 4-D input's shape in either layout."""
+    if len(s) != 4:
+        raise ValueError(f"{node.describe()}: expects a 4-D input, got shape {s}")
+    return (s[0], s[1], s[2], s[3]) if layout == "NCHW" else (s[0], s[3], s[1], s[2])
 
 
 def _shape(n: int, c: int, h: int, w: int, layout: str) -> Tuple[int, int, int, int]:
     return (n, c, h, w) if layout == "NCHW" else (n, h, w, c)
 
 
-def _window_kernel(node: Node, layout: str, geometry, pool) -> Kernel:
+def _window_kernel(node: Node, layout: str, geometry, pool, op_step) -> Kernel:
     """The run of a windowed pool: this input's output size and padding (geometry), the session's
-    buffer, then pool(x, out, pads) fills it."""
+    buffer, then pool(x, out, pads) fills it. op_step(dtype, pads): the conv chain's step, or None."""
 
     def run(inputs, ws):
         x = inputs[0]
@@ -121,6 +134,13 @@ def _window_kernel(node: Node, layout: str, geometry, pool) -> Kernel:
         ho, wo, pads = geometry(h, w)
         return [pool(x, ws.output(0, _shape(n, c, ho, wo, layout), x.dtype), pads)]
 
+    def step(xs: Tuple[int, ...], dtype: np.dtype, res_shape):
+        """(output shape, the conv chain's op step or None): see kernels/onnx/ops/chain.py."""
+        n, c, h, w = _hw_of(tuple(xs), layout, node)
+        ho, wo, pads = geometry(h, w)
+        return _shape(n, c, ho, wo, layout), op_step(dtype, tuple(pads))
+
+    run.step = step
     return run
 
 
@@ -133,7 +153,9 @@ def max_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     k, s, d, geometry = _window_geometry(node, opset, dilations_allowed=True)
     backend = ctx.backend
     return _window_kernel(node, layout, geometry,
-                          lambda x, out, pads: _pool.max_pool2d(x, out, k, s, pads, d, layout, backend))
+                          lambda x, out, pads: _pool.max_pool2d(x, out, k, s, pads, d, layout, backend),
+                          lambda dtype, pads: ("max_pool2d", tuple(k), tuple(s), pads, tuple(d), layout)
+                          if _pool.runs_in_engine(backend, dtype, bytes_too=True) else None)
 
 
 @register("AveragePool", since=1, domain=HPC_DOMAIN)
@@ -144,7 +166,9 @@ def average_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     include = bool(node.attr("count_include_pad", 0))
     backend = ctx.backend
     return _window_kernel(node, layout, geometry,
-                          lambda x, out, pads: _pool.avg_pool2d(x, out, k, s, pads, include, layout, backend))
+                          lambda x, out, pads: _pool.avg_pool2d(x, out, k, s, pads, include, layout, backend),
+                          lambda dtype, pads: ("avg_pool2d", tuple(k), tuple(s), pads, include, layout)
+                          if _pool.runs_in_engine(backend, dtype) else None)
 
 
 @register("GlobalAveragePool", since=1, domain=HPC_DOMAIN)
@@ -164,6 +188,13 @@ def global_average_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
         out = ws.output(0, _shape(n, c, 1, 1, layout), x.dtype)
         return [_pool.global_avg_pool(x, out, layout, backend)]
 
+    def step(xs: Tuple[int, ...], dtype: np.dtype, res_shape):
+        """(output shape, the conv chain's op step or None): see kernels/onnx/ops/chain.py."""
+        n, c, _, _ = _hw_of(tuple(xs), layout, node)
+        shape = (n, c) if flatten else _shape(n, c, 1, 1, layout)
+        return shape, ("global_avg_pool", layout) if _pool.runs_in_engine(backend, dtype) else None
+
+    run.step = step
     return run
 
 
