@@ -24,6 +24,7 @@
 #include "../core/checked.hpp"
 #include "../core/cpu_info.hpp"
 #include "../core/workspace.hpp"
+#include "../gemm/driver.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -270,20 +271,14 @@ void depthwise_conv(const ConvGeom& g, const ConvIO<T>& io, const T* w_rsc, Isa 
             // its L2) and a 7-row plane still splits evenly over 2 threads (rows alone went 4/3);
             // each thread then runs its items chunk by chunk (channel_chunk).
             const dim_t chunk = channel_chunk(g, sizeof(T)), chunks = ceil_div(g.c, chunk), items = chunks * rows;
-#pragma omp parallel num_threads(nt) if (nt > 1)
-            {
-#ifdef _OPENMP
-                const dim_t t = omp_get_thread_num(), team = omp_get_num_threads();
-#else
-                const dim_t t = 0, team = 1;
-#endif
+            run_parts(nt, [&](dim_t t, dim_t team) {
                 const dim_t i0 = items * t / team, i1 = items * (t + 1) / team;
                 for (dim_t ch = 0; ch < chunks; ++ch) {
                     const dim_t cb = ch * chunk, ce = std::min(g.c, cb + chunk);
                     for (dim_t row = i0 > ch ? ceil_div(i0 - ch, chunks) : 0; row * chunks + ch < i1; ++row)
                         fast(g, io, w_rsc, row / ho_n, row % ho_n, cb, ce);
                 }
-            }
+            });
             return;
         }
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)

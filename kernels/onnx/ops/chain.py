@@ -30,6 +30,7 @@ from .._ir import HPC_DOMAIN, Node
 from .._passes.chain_convs import CHAINABLE_OPS, chainable
 from .._registry import BuildContext, Kernel, lookup, register, unsupported
 
+
 def _residual(n: Node) -> bool:
     """Whether sub-node n reads a residual (a FusedConv's fourth input) besides its X."""
     return n.op_type == "FusedConv" and len(n.inputs) > 3 and bool(n.inputs[3])
