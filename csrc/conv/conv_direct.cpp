@@ -33,6 +33,7 @@
 #include <algorithm>
 
 #include "../core/checked.hpp"
+#include "../core/cpu_info.hpp"
 #include "../gemm/driver.hpp"
 #include "../gemm/gemm.hpp"
 #include "../core/workspace.hpp"
@@ -99,6 +100,26 @@ WeightBlock weight_block(dim_t cg, dim_t taps, dim_t mr, dim_t own_panels, dim_t
     return {1, std::min(cg, round_up(ceil_div(cg, chunks), 16))};
 }
 
+// The thread grid: choose_grid's (the GEMM's cost model), except that layers whose weights take at
+// most a quarter of L2 split the pixels (every thread reads all the weights, from its L2) unless
+// that leaves a thread over an eighth more lanes than the model's grid. The model splits the
+// output channels of such layers where its lane count is a little lower, and each thread then
+// runs every pixel tile with half the panels: 2 threads, Emerald Rapids, interleaved medians,
+// pixels against channels split: 64->384 1x1 @14x14 (98 KB of weights) 42-43 vs 55-61 us,
+// 96->576 @14x14 76-82 vs 91-100, 128->512 @28x28 286-301 vs 335-342, 3x3 64->64 @56x56
+// 401-406 vs 420-423; with larger weights the channel split stays ahead (512->2048 @7x7, 4 MB:
+// 324-333 vs 379-392; 256->1024 @14x14 even; 160->960 @7x7, 614 KB, even).
+template <typename T>
+Grid direct_grid(int nt, dim_t kg, dim_t npix, dim_t kd, dim_t mr, dim_t nr, const Candidate<T>& c, bool half_rows,
+                 std::size_t elem) {
+    const Grid model = choose_grid(nt, kg, npix, mr, nr, c.grid_stream_weight, half_rows);
+    const std::size_t weights = static_cast<std::size_t>(kg) * static_cast<std::size_t>(kd) * elem;
+    if (model.tn == nt || weights > cache_sizes().l2 / 4) return model;
+    auto lanes = [&](Grid g) { return busiest_rows(kg, mr, g.tm, half_rows) * ceil_div(ceil_div(npix, nr), g.tn); };
+    const Grid pixels{1, nt};
+    return lanes(pixels) * 8 <= lanes(model) * 9 ? pixels : model;
+}
+
 template <typename T>
 DirectPlan<T> plan_direct(const ConvGeom& g, const Strides4& xs, const Strides4& ys, const Engine<T>& e, int nthreads,
                           bool residual_merges = true) {
@@ -111,7 +132,7 @@ DirectPlan<T> plan_direct(const ConvGeom& g, const Strides4& xs, const Strides4&
     const Ukernel<T>& u = *p.cand->ukr;
     p.mr = u.mr, p.nr = u.nr, p.taps = g.r * g.s, p.kd = g.kd();
     p.nt = useful_threads(kg, p.npix, p.kd, e, nthreads);
-    p.grid = choose_grid(p.nt, kg, p.npix, p.mr, p.nr, p.cand->grid_stream_weight, u.taps_half != nullptr);
+    p.grid = direct_grid(p.nt, kg, p.npix, p.kd, p.mr, p.nr, *p.cand, u.taps_half != nullptr, sizeof(T));
     p.wb = weight_block(cg, p.taps, p.mr, ceil_div(ceil_div(kg, p.mr), p.grid.tm),
                         ceil_div(ceil_div(p.npix, p.nr), p.grid.tn), *p.cand);
     // Sizes checked: a workspace query's taps (R*S) need not be backed by any array.
