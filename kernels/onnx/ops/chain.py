@@ -39,16 +39,26 @@ def _residual(n: Node) -> bool:
 _CACHE_LIMIT = 16  # prepared forms kept per chain (input shapes x buffer sets of the threads)
 
 
+_SLOT_ALIGN = 64  # bytes: each slot starts on a cache line of the one scratch buffer
+
+
 class _Prepared:
     """What one input shape needs: each value's shape, the buffer slot of each intermediate,
-    the slots' sizes in bytes and the C++ steps (None: the Python path)."""
+    the slots' byte offsets in one scratch buffer of `total` bytes and the C++ steps (None: the
+    Python path). One buffer, not one per slot: the Python of a run is what a chain saves, and a
+    scratch buffer per slot cost its own arena bookkeeping, run after run."""
 
     def __init__(self, shapes, slot_of, slot_bytes, steps) -> None:
         self.shapes: List[Tuple[int, ...]] = shapes
         self.slot_of: List[int] = slot_of
-        self.slot_bytes: List[int] = slot_bytes
+        self.offsets: List[int] = []
+        total = 0
+        for n in slot_bytes:
+            self.offsets.append(total)
+            total += -(-n // _SLOT_ALIGN) * _SLOT_ALIGN
+        self.total = total
         self.steps: Optional[list] = steps
-        self.views: Dict[tuple, list] = {}  # ids of the slot buffers -> views of the intermediates
+        self.views: Dict[int, list] = {}  # id of the scratch buffer -> views of the intermediates
 
 
 class _Outputs:
@@ -159,14 +169,16 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             if key is not None and len(prepared) < _CACHE_LIMIT:
                 prepared[key] = p
         dtype = np.asarray(inputs[0]).dtype
-        slots = [ws.scratch((n,), np.uint8) for n in p.slot_bytes]
-        vkey = tuple(id(s) for s in slots)
-        views = p.views.get(vkey)
+        buf = ws.scratch((p.total + _SLOT_ALIGN,), np.uint8)
+        views = p.views.get(id(buf))
         if views is None:
-            views = [slots[p.slot_of[j]][: int(np.prod(p.shapes[e + j])) * dtype.itemsize].view(dtype).reshape(p.shapes[e + j])
-                     for j in range(len(subs) - 1)]
+            base = (-buf.ctypes.data) % _SLOT_ALIGN  # slot offsets count from a cache line
+            views = []
+            for j in range(len(subs) - 1):
+                start = base + p.offsets[p.slot_of[j]]
+                views.append(buf[start: start + int(np.prod(p.shapes[e + j])) * dtype.itemsize].view(dtype).reshape(p.shapes[e + j]))
             if len(p.views) < _CACHE_LIMIT:
-                p.views[vkey] = views
+                p.views[id(buf)] = views
         out = ws.output(0, p.shapes[-1], dtype)
         operands = list(inputs) + views + [out]
         if p.steps is not None and all(type(a) is np.ndarray for a in inputs):
