@@ -74,9 +74,9 @@ class Workspace:
         self._given: Dict[int, np.ndarray] = {}
         self._scratch: List[np.ndarray] = []
         self.wanted: Optional[set] = None  # graph outputs the caller asked for (None: all)
-        # Set by a kernel that ran several graph nodes (FusedConvChain): [(node name, op type,
-        # seconds)], which the session's profile records under those names and op types.
-        self.sub_times: Optional[List[Tuple[str, str, float]]] = None
+        # Set by a kernel that ran several graph nodes (FusedConvChain): the seconds of each of its
+        # steps (attrs["nodes"] order), which the session's profile reports under their names.
+        self.sub_times: Optional[List[float]] = None
 
     # -- the kernel's side --------------------------------------------------------------------
     def output(self, index: int, shape: Tuple[int, ...], dtype) -> np.ndarray:

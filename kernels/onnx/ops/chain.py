@@ -94,8 +94,6 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
         for v in (x, r):
             if v >= e:
                 last_read[v - e] = max(last_read[v - e], i)
-    names = [n.name or n.outputs[0] for n in subs]
-    op_types = [n.op_type for n in subs]
     prepared: Dict[tuple, _Prepared] = {}
     arrays = None  # a device backend's arrays (kernels/backends/device.py), else None
     if ctx.backend is not None:
@@ -185,7 +183,7 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             from ...backends.cpu import _cpu
 
             band = _config.config.conv_band_bytes
-            ws.sub_times = list(zip(names, op_types, _cpu.conv2d_chain(p.steps, operands, -1 if band is None else band)))
+            ws.sub_times = _cpu.conv2d_chain(p.steps, operands, -1 if band is None else band)
         else:
             for j, (x, r) in enumerate(refs):
                 args = [operands[x]] + [None] * (len(subs[j].inputs) - 1)  # the other inputs: constants it holds
