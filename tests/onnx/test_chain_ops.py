@@ -156,3 +156,61 @@ def test_op_step_refuses_an_out_overlapping_x():
     x = np.zeros((1, 2, 3, 3), np.float32)
     with pytest.raises(ValueError, match="overlap"):
         _cpu.conv2d_chain([("relayout", 0, 1, "NHWC")], [x, x.reshape(1, 3, 3, 2)])
+
+
+# -- fuzzed: random shapes, strides, flags; values against NumPy, nothing outside out written ------
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+
+def _framed(shape, dtype, pad_rows: int, pad: int = 7):
+    """A NaN-filled frame around an out of `shape` (rows `pad_rows` elements apart when 2-D, else
+    C-contiguous), and the out view."""
+    if len(shape) == 2 and pad_rows:
+        frame = np.full((shape[0] + 2, shape[1] + pad_rows + 2 * pad), np.nan, dtype)
+        return frame, frame[1:-1, pad: pad + shape[1]]
+    size = int(np.prod(shape))
+    frame = np.full(size + 2 * pad, np.nan, dtype)
+    return frame, frame[pad: pad + size].reshape(shape)
+
+
+def _outside_untouched(frame, out):
+    """Whether the frame around out still holds only NaN (out itself is overwritten here)."""
+    out[...] = np.nan
+    return np.isnan(frame).all()
+
+
+@hypothesis.given(n=st.integers(1, 3), c=st.integers(1, 40), h=st.integers(1, 9), w=st.integers(1, 9),
+                  layout=st.sampled_from(["NCHW", "NHWC"]), dtype=st.sampled_from([np.float32, np.float64]),
+                  pad_rows=st.integers(0, 5), seed=st.integers(0, 2**31 - 1))
+def test_fuzz_pool_and_relayout_steps(n, c, h, w, layout, dtype, pad_rows, seed):
+    rng = np.random.default_rng(seed)
+    xn = rng.standard_normal((n, c, h, w)).astype(dtype)
+    x = np.ascontiguousarray(xn.transpose(0, 2, 3, 1)) if layout == "NHWC" else xn
+    frame, out = _framed((n, c), dtype, pad_rows)
+    _cpu.conv2d_chain([("global_avg_pool", 0, 1, layout)], [x, out])
+    np.testing.assert_allclose(out, xn.mean(axis=(2, 3)), rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+    assert _outside_untouched(frame, out)
+    to = "NCHW" if layout == "NHWC" else "NHWC"
+    want = xn if to == "NCHW" else xn.transpose(0, 2, 3, 1)
+    frame, out = _framed(want.shape, dtype, 0)
+    _cpu.conv2d_chain([("relayout", 0, 1, to)], [x, out])
+    np.testing.assert_array_equal(out, want)
+    assert _outside_untouched(frame, out)
+
+
+@hypothesis.given(m=st.integers(1, 5), k=st.integers(1, 300), n=st.integers(1, 300), bias=st.booleans(),
+                  relu=st.booleans(), trans_a=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]),
+                  pad_rows=st.integers(0, 5), seed=st.integers(0, 2**31 - 1))
+def test_fuzz_gemm_step(m, k, n, bias, relu, trans_a, dtype, pad_rows, seed):
+    rng = np.random.default_rng(seed)
+    a = np.round(rng.standard_normal((m, k)) * 4).astype(dtype)  # integers: every sum exact
+    b = np.round(rng.standard_normal((k, n)) * 4).astype(dtype)
+    vec = np.round(rng.standard_normal(n) * 4).astype(dtype) if bias else None
+    frame, out = _framed((m, n), dtype, pad_rows)
+    x = np.ascontiguousarray(a.T) if trans_a else a
+    _cpu.conv2d_chain([("gemm", 0, 1, b, vec, 0.5, trans_a, relu)], [x, out])
+    want = 0.5 * (a.astype(np.float64) @ b.astype(np.float64)) + (vec if bias else 0)
+    np.testing.assert_array_equal(out, np.maximum(want, 0) if relu else want)
+    assert _outside_untouched(frame, out)
