@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import List
 
 from .._ir import HPC_DOMAIN, Graph, Node
+from ..ops.chain import CHAINABLE_OPS, chainable
 
 
 def _run_to_node(run: List[Node]) -> Node:
@@ -53,19 +54,6 @@ def _split(run: List[Node], consumers, outputs) -> List[List[Node]]:
         chains.append(run[start:best + 1])
         start = best + 1
     return chains
-
-
-# The ops (HPC domain, one output, run-time input X only) a cpu chain runs as C++ steps besides its
-# convolutions (csrc/bindings/chain_ops.hpp): the input's relayout before a network's first
-# convolution, its pools, its classifier.
-CHAINABLE_OPS = ("FusedConv", "ToNHWC", "ToNCHW", "MaxPool", "AveragePool", "GlobalAveragePool", "FusedGemm")
-
-
-def chainable(n: Node, ops: bool) -> bool:
-    """Whether node n can be a step of a chain: a FusedConv, or with ops one of CHAINABLE_OPS."""
-    if n.domain != HPC_DOMAIN or len(n.outputs) != 1 or not n.outputs[0]:
-        return False
-    return n.op_type == "FusedConv" or (ops and n.op_type in CHAINABLE_OPS)
 
 
 def chain_convs(graph: Graph, ops: bool = False) -> Graph:

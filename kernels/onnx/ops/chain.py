@@ -27,8 +27,20 @@ import numpy as np
 
 from ... import _config
 from .._ir import HPC_DOMAIN, Node
-from .._passes.chain_convs import CHAINABLE_OPS, chainable
 from .._registry import BuildContext, Kernel, lookup, register, unsupported
+
+
+# The ops (HPC domain, one output, run-time input X only) a cpu chain runs as C++ steps besides its
+# convolutions (csrc/bindings/chain_ops.hpp): the input's relayout before a network's first
+# convolution, its pools, its classifier.
+CHAINABLE_OPS = ("FusedConv", "ToNHWC", "ToNCHW", "MaxPool", "AveragePool", "GlobalAveragePool", "FusedGemm")
+
+
+def chainable(n: Node, ops: bool) -> bool:
+    """Whether node n can be a step of a chain: a FusedConv, or with ops one of CHAINABLE_OPS."""
+    if n.domain != HPC_DOMAIN or len(n.outputs) != 1 or not n.outputs[0]:
+        return False
+    return n.op_type == "FusedConv" or (ops and n.op_type in CHAINABLE_OPS)
 
 
 def _residual(n: Node) -> bool:
