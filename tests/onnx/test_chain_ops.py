@@ -214,3 +214,16 @@ def test_fuzz_gemm_step(m, k, n, bias, relu, trans_a, dtype, pad_rows, seed):
     want = 0.5 * (a.astype(np.float64) @ b.astype(np.float64)) + (vec if bias else 0)
     np.testing.assert_array_equal(out, np.maximum(want, 0) if relu else want)
     assert _outside_untouched(frame, out)
+
+
+def test_strided_and_fortran_inputs_give_the_contiguous_result():
+    """The chain's first step reads the caller's array as it is (the relayout step takes any
+    strides): a sliced, a Fortran-ordered and a reversed input give the contiguous input's outputs."""
+    model = _model()
+    sess = InferenceSession(model, backend="cpu")
+    base = _x(2, 26, 22, seed=5)
+    want = sess.run(None, {"x": np.ascontiguousarray(base[:, :, ::2, ::2])})[0]
+    for x in (base[:, :, ::2, ::2], np.asfortranarray(base[:, :, ::2, ::2])):
+        np.testing.assert_array_equal(sess.run(None, {"x": x})[0], want)
+    rev = np.ascontiguousarray(base[:, :, ::-1])[:, :, ::-1]  # negative strides, same values as base
+    np.testing.assert_array_equal(sess.run(None, {"x": rev})[0], sess.run(None, {"x": base})[0])
