@@ -46,6 +46,7 @@ void bias_relu(const py::array& out, const py::object& bias_obj, bool relu) {
         if (b.ndim() != 1 || b.shape(0) != n || !b.dtype().is(out.dtype()) || !(b.flags() & py::array::c_style))
             fail("a gemm step's bias must be a C-contiguous (" + std::to_string(n) + ",) vector of out's dtype, got " +
                  std::string(py::str(b.dtype())) + " of shape " + py_checks::shape_str(b));
+        py_checks::require_no_overlap(out, b, "conv2d_chain", "out", "a gemm step's bias");  // read while out is written
         bias = static_cast<const T*>(b.data());
     }
     T* y = static_cast<T*>(const_cast<void*>(out.data()));

@@ -172,9 +172,10 @@ std::vector<double> conv2d_chain_entry(const py::list& steps_obj, const py::list
 void register_conv_chain(py::module_& m) {
     m.def("conv2d_chain", &conv2d_chain_entry, py::arg("steps"), py::arg("arrays"), py::arg("band_bytes") = -1,
           "conv2d_packed for each step (weights, x, out, residual or -1, stride, padding, dilation, algorithm) "
-          "into arrays, or the op of an op step (kind, x, out, parameters...: chain_ops.hpp); runs of NHWC steps, each reading only the previous step's output, banded where an "
-          "intermediate of one image outgrows band_bytes (< 0: half the L2; 0: never), their intermediates "
-          "then not written; returns each step's seconds (a banded run's under its last step)");
+          "into arrays, or the op of an op step (kind, x, out, parameters...: chain_ops.hpp); runs of NHWC "
+          "steps, each reading only the previous step's output, banded where an intermediate of one image "
+          "outgrows band_bytes (< 0: half the L2; 0: never), their intermediates then not written; returns "
+          "each step's seconds (a banded run's under its last step)");
 }
 
 }  // namespace kernels

@@ -152,6 +152,13 @@ def test_op_step_errors_name_what_is_wrong(step, arrays, match):
         _cpu.conv2d_chain([step], arrays())
 
 
+def test_op_step_gemm_refuses_a_bias_inside_out():
+    frame = np.zeros((2, 8), np.float32)
+    with pytest.raises(ValueError, match="overlap"):
+        _cpu.conv2d_chain([("gemm", 0, 1, np.ones((3, 8), np.float32), frame[1], 1.0, False, False)],
+                          [np.ones((2, 3), np.float32), frame])
+
+
 def test_op_step_refuses_an_out_overlapping_x():
     x = np.zeros((1, 2, 3, 3), np.float32)
     with pytest.raises(ValueError, match="overlap"):
