@@ -174,7 +174,7 @@ def bench_models(models: Sequence[str], threads: Sequence[int], batch: int, size
 def run(args: argparse.Namespace) -> int:
     from .._threads import cores
 
-    threads = args.threads or [cores()]
+    threads = args.threads or sorted({1, cores()})  # one thread and every core, as the help says
     rounds = args.rounds or (3 if args.quick else 5)
     repeat = args.repeat or (3 if args.quick else 10)
     log = (lambda line: print(line, file=sys.stderr, flush=True))

@@ -74,6 +74,8 @@ class Workspace:
         self._given: Dict[int, np.ndarray] = {}
         self._scratch: List[np.ndarray] = []
         self.wanted: Optional[set] = None  # graph outputs the caller asked for (None: all)
+        # The arrays output() made for the caller (held, so identity checks stay valid).
+        self.fresh: List[np.ndarray] = []
         # Set by a kernel that ran several graph nodes (FusedConvChain): the seconds of each of its
         # steps (attrs["nodes"] order), which the session's profile reports under their names.
         self.sub_times: Optional[List[float]] = None
@@ -83,7 +85,9 @@ class Workspace:
         shape, dtype = tuple(int(d) for d in shape), np.dtype(dtype)
         name = self._outputs[index] if index < len(self._outputs) else ""
         if name in self.liveness.graph_outputs and (self.wanted is None or name in self.wanted):
-            return np.empty(shape, dtype)  # handed to the caller: a fresh array, never reused
+            fresh = np.empty(shape, dtype)  # handed to the caller: a fresh array, never reused
+            self.fresh.append(fresh)
+            return fresh
         buf = self.arena.take(shape, dtype)
         self._given[index] = buf
         return buf
@@ -156,3 +160,4 @@ class Workspace:
         self.buffers.clear()
         self.refs.clear()
         self.owner.clear()
+        self.fresh.clear()

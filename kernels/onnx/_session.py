@@ -18,7 +18,7 @@ from ._precision import check_precision
 from ._passes import chain_convs, compile_graph, fuse_pool_flatten, runs_on_cpu
 from ._registry import BuildContext, lookup
 from ._reports import ModelMetadata, NodeArg, Profile, type_string
-from ._thread_count import thread_count as _thread_count
+from . import _thread_count
 
 _BACKENDS = ("cpu", "numba", "reference", "opencl", "cuda")
 _LAYOUTS = ("auto", "NCHW", "NHWC")
@@ -99,6 +99,8 @@ class InferenceSession:
         self._node_s = np.zeros(len(self._kernels))
         self._sub_s: Dict[int, np.ndarray] = {}
         self._inputs = {v.name: v for v in graph.inputs}
+        self._output_names = tuple(graph.output_names())
+        self._output_set = frozenset(self._output_names)
         self._const_ids = {id(_root(a)) for a in graph.initializers.values()}
 
     # -- onnxruntime's interface ----------------------------------------------------------------
@@ -143,22 +145,25 @@ class InferenceSession:
 
     def run(self, output_names: Optional[Sequence[str]], input_feed: Dict[str, Any], run_options: Any = None) -> List[np.ndarray]:
         """The requested outputs (all when output_names is None) as new arrays, in that order."""
-        wanted = self._graph.output_names() if output_names is None else list(output_names)
-        known = set(self._graph.output_names())
-        for n in wanted:
-            if n not in known:
-                raise ValueError(f"unknown output {n!r}; the model's outputs: {', '.join(sorted(known))}")
+        if output_names is None:
+            wanted, wanted_set = self._output_names, self._output_set
+        else:
+            wanted = list(output_names)
+            for n in wanted:
+                if n not in self._output_set:
+                    raise ValueError(f"unknown output {n!r}; the model's outputs: {', '.join(sorted(self._output_set))}")
+            wanted_set = set(wanted)
         feeds = self._check_feeds(input_feed)
         values: Dict[str, Any] = dict(self._graph.initializers)
         values.update(feeds)
         ws = Workspace(self._arena(), self._liveness)
-        ws.wanted = set(wanted)
+        ws.wanted = wanted_set
         times = [0.0] * len(self._kernels)
         subs: Dict[int, List[float]] = {}
-        threads = self._threads
         clock = time.perf_counter
         try:
-            with _thread_count(threads):
+            token = _thread_count.enter(self._threads)
+            try:
                 for i, outputs, kernel, reads, dies in self._steps:
                     args = [values[v] if v else None for v in reads]
                     ws.begin(outputs)
@@ -178,6 +183,8 @@ class InferenceSession:
                             values[name] = r
                     for v in dies:
                         values.pop(v, None)
+            finally:
+                _thread_count.leave(token)
             out: List[np.ndarray] = []
             for n in wanted:
                 a = self._fresh(values[n], ws, feeds)
@@ -200,6 +207,8 @@ class InferenceSession:
 
     def _fresh(self, a: Any, ws: Workspace, feeds: Dict[str, np.ndarray]) -> np.ndarray:
         """The caller's own array: a copy when `a` lies in a reused buffer, a feed or an initializer."""
+        if any(a is f for f in ws.fresh):  # made for the caller by ws.output (the common case)
+            return a
         a = np.asarray(a)
         root = _root(a)
         if ws.is_buffer(a) or id(root) in self._const_ids or any(np.may_share_memory(a, f) for f in feeds.values()):

@@ -2,27 +2,26 @@
 own count, so that concurrent sessions with different counts each run with theirs."""
 from __future__ import annotations
 
-import contextlib
-from typing import Optional
+from typing import Optional, Tuple
+
+from .. import _threads
 
 
-@contextlib.contextmanager
-def thread_count(n: Optional[int]):
-    """Within the block, cpu-backend calls made from this thread use n threads (None: the process's
+def enter(n: Optional[int]) -> Tuple[object, int]:
+    """Until `leave`, cpu-backend calls made from this thread use n threads (None: the process's
     setting); other threads and the process-wide count (hpc_kernels.set_num_threads) are left as
     they are. The count lives in the calling thread's OpenMP ICV (hpc_kernels._cpu
-    set_calling_thread_threads); a process-wide change made during the block applies from then on."""
-    if n is None:
-        yield
-        return
-    from .. import _threads
+    set_calling_thread_threads); a process-wide change made meanwhile applies from then on. A pair of
+    calls rather than a context manager: run() pays for every line it runs after a network, whose
+    convolutions have evicted the interpreter's code and objects from the caches."""
+    pool = _threads._pool if n is not None else None
+    if pool is None:  # no count asked, or no cpu extension loaded: no cpu-backend call can run
+        return None, 0
+    return pool, pool.set_calling_thread_threads(n)
 
-    pool = _threads._pool
-    if pool is None:  # no cpu extension loaded: no cpu-backend call can run in the block
-        yield
-        return
-    before = pool.set_calling_thread_threads(n)
-    try:
-        yield
-    finally:
+
+def leave(token: Tuple[object, int]) -> None:
+    """Restores what `enter` changed."""
+    pool, before = token
+    if pool is not None:
         pool.set_calling_thread_threads(before)

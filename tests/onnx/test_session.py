@@ -288,17 +288,20 @@ def test_thread_counts_of_concurrent_runs_are_their_own():
     """The session's count is the running thread's own (its OpenMP ICV): two threads inside runs of
     counts 1 and 2 at the same moment each see theirs, and the process-wide count is untouched."""
     from hpc_kernels.backends.cpu import _cpu
-    from hpc_kernels.onnx._thread_count import thread_count
+    from hpc_kernels.onnx import _thread_count
 
     before = hpc_kernels.get_num_threads()
     both_in = threading.Barrier(2)
     seen = {}
 
     def work(n):
-        with thread_count(n):
+        token = _thread_count.enter(n)
+        try:
             both_in.wait()
             seen[n] = _cpu.get_num_threads()
             both_in.wait()
+        finally:
+            _thread_count.leave(token)
         seen[-n] = _cpu.get_num_threads()
 
     ts = [threading.Thread(target=work, args=(n,)) for n in (1, 2)]

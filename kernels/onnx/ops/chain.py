@@ -107,6 +107,7 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             if v >= e:
                 last_read[v - e] = max(last_read[v - e], i)
     prepared: Dict[tuple, _Prepared] = {}
+    cpu_chain: list = []  # hpc_kernels._cpu.conv2d_chain once a run needs it
     arrays = None  # a device backend's arrays (kernels/backends/device.py), else None
     if ctx.backend is not None:
         from ... import _dispatch
@@ -192,10 +193,12 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
         out = ws.output(0, p.shapes[-1], dtype)
         operands = list(inputs) + views + [out]
         if p.steps is not None and all(type(a) is np.ndarray for a in inputs):
-            from ...backends.cpu import _cpu
+            if not cpu_chain:  # looked up once (an import statement per run costs as much as a step)
+                from ...backends.cpu import _cpu
 
+                cpu_chain.append(_cpu.conv2d_chain)
             band = _config.config.conv_band_bytes
-            ws.sub_times = _cpu.conv2d_chain(p.steps, operands, -1 if band is None else band)
+            ws.sub_times = cpu_chain[0](p.steps, operands, -1 if band is None else band)
         else:
             for j, (x, r) in enumerate(refs):
                 args = [operands[x]] + [None] * (len(subs[j].inputs) - 1)  # the other inputs: constants it holds
