@@ -21,7 +21,7 @@ struct QConvArgs {
     const std::int8_t* w = nullptr;  // contiguous K x C/groups x R x S (u8 bytes when w_unsigned)
     bool w_unsigned = false;
     // Weights packed per group by QConvWeights for a kernel of MR rows (nullptr: packed per call).
-    const std::vector<std::vector<std::int8_t>>* packed = nullptr;
+    const std::vector<AlignedVector<std::int8_t>>* packed = nullptr;
     dim_t packed_mr = 0;
     bool packed_rsc = false;  // packed in (r, s, c) reduction order (for unit channel stride x), else (c, r, s)
     const std::int32_t* colsum = nullptr;  // per output channel, or nullptr: computed per call
@@ -50,7 +50,7 @@ void qconv2d_depthwise(const QConvArgs& a, int nthreads);
 // Weights packed once (QConv2d): per group, all k of the group's K/groups channels packed for the
 // int8 kernel chosen at construction, and the column sums of the shifted weights.
 struct QConvWeights {
-    std::vector<std::vector<std::int8_t>> packed;  // per group
+    std::vector<AlignedVector<std::int8_t>> packed;  // per group (64-byte aligned: AMX tile rows)
     dim_t mr = 0;
     bool rsc = false;  // reduction order (r, s, c), what NHWC inputs are lowered in; else (c, r, s)
     std::vector<std::int32_t> colsum;  // per output channel

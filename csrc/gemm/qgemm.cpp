@@ -239,9 +239,9 @@ void qweight_sums(dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs, bo
 }
 
 
-std::vector<std::int8_t> pack_qweights(const QUkernel& u, dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs,
+AlignedVector<std::int8_t> pack_qweights(const QUkernel& u, dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs,
                                        bool a_unsigned) {
-    std::vector<std::int8_t> out(static_cast<std::size_t>(round_up(m, u.mr) * round_up(std::max<dim_t>(k, 1), 4)));
+    AlignedVector<std::int8_t> out(static_cast<std::size_t>(round_up(m, u.mr) * round_up(std::max<dim_t>(k, 1), 4)));
     if (m > 0 && k > 0) u.pack_a(m, k, a, rs, cs, a_unsigned ? 0x80 : 0, out.data());
     return out;
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../arch/qukernel.hpp"
+#include "../core/aligned_vector.hpp"
 #include "../core/blocking.hpp"
 #include "../core/common.hpp"
 
@@ -66,7 +67,7 @@ QCandidate qcandidate();
 void qweight_sums(dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs, bool a_unsigned, std::int32_t* out);
 
 // All k of the weights packed for kernel u (ceil(m/MR) panels of round_up(k, 4) * MR bytes).
-std::vector<std::int8_t> pack_qweights(const QUkernel& u, dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs,
+AlignedVector<std::int8_t> pack_qweights(const QUkernel& u, dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs,
                                        bool a_unsigned);
 
 // Runs one product with at most nthreads threads.
