@@ -143,3 +143,30 @@ def test_another_librarys_tiles_between_products(rng):
             np.testing.assert_array_equal(sess.run(None, {"a": a, "b": b})[0], want)
             np.testing.assert_array_equal(hpc_kernels.qgemm(a, b), want)
             np.testing.assert_array_equal(hpc_kernels.qgemm(a2, b2), want2)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_wide_tiles_int32_straight_to_c(both_paths, threads, rng):
+    """int32 output with the channels contiguous: the 2x2 tiles start from the per-channel term and
+    are stored straight into C with its pixel stride (an out that is a column slice of a wider
+    array here); the columns around the slice are never written. Weight zero points (a per-pixel
+    term) and a k tail keep the general path: both compared with the oracle."""
+    m, n = 70, 72
+    for k, w_zp in ((192, 0), (192, 3), (200, 0)):
+        a = rng.integers(0, 256, (m, k), dtype=np.uint8)
+        b = rng.integers(-128, 128, (k, n), dtype=np.int8)
+        want = matmul_acc(a, b, 9, w_zp)
+        wide = np.full((m, n + 30), -7, np.int32)
+        out = wide[:, 10:10 + n]
+        kw = dict(a_zero_point=9, b_zero_point=np.int8(w_zp), out=out) if w_zp else dict(a_zero_point=9, out=out)
+
+        def run():
+            wide[...] = -7
+            hpc_kernels.qgemm(a, b, **kw)
+            return wide.copy()
+
+        with hpc_kernels.num_threads(threads):
+            on, off = both_paths(run)
+        for got in (on, off):
+            np.testing.assert_array_equal(got[:, 10:10 + n], epilogue(want))
+            assert (got[:, :10] == -7).all() and (got[:, 10 + n:] == -7).all()
