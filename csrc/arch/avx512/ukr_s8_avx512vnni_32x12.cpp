@@ -293,7 +293,7 @@ KERNELS_AMX void amx_rows_sums(dim_t kq, const std::int8_t* a, const std::uint8_
     amx_configure(rem);
     _tile_zero(0);
     _tile_zero(1);
-    for (dim_t q = 0; q < full; ++q) {  // (weights streamed: see amx_wide_sums)
+    for (dim_t q = 0; q < full; ++q) {  // (weights streamed: see amx_wide)
         _tile_loadd(2, b + 64 * q, ldb);
         _tile_stream_loadd(3, a + 2048 * q, 128);
         _tile_stream_loadd(4, a + 2048 * q + 64, 128);
@@ -343,13 +343,27 @@ KERNELS_VNNI void ukr_rows(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, cons
 // tile. With plain loads the two evicted each other (64 KiB a call against L1's 48) and both came
 // from L2. Emerald Rapids, 1 thread, 1024^3 qgemm, processes alternating: 1.65-1.69 -> 1.41-1.50
 // ms; streaming the pixel rows instead: 1.57-4.06 ms.
-// The raw sums of 32 pixels x 32 channels over 16 * full quads into tile (pixel j at tile + 32j).
-KERNELS_AMX void amx_wide_sums(dim_t full, const std::int8_t* a, const std::uint8_t* b, inc_t ldb, std::int32_t* tile) {
+// 32 pixels x 32 channels over 16 * full quads, pixel j's channels stored at dst + j * ld (int32
+// elements), each tile starting from zero (row == nullptr: the raw sums, into the L1 tile the
+// epilogue finishes) or from the per-channel vector row (the int32 output's whole epilogue,
+// stored straight into C: a stride-0 tile load repeats its 16 channels down the 16 pixel rows).
+// The second form skips the L1 tile's read-back, which waits for the tile stores to complete
+// (vector loads get nothing forwarded from tile stores): 1024^3 int32 on Emerald Rapids, 1
+// thread, 1.21-1.23 -> 1.16-1.19 ms.
+KERNELS_AMX void amx_wide(dim_t full, const std::int8_t* a, const std::uint8_t* b, inc_t ldb, const std::int32_t* row,
+                          std::int32_t* dst, inc_t ld) {
     amx::configure_full_tiles();
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
+    if (row) {
+        _tile_loadd(0, row, 0);
+        _tile_loadd(1, row + 16, 0);
+        _tile_loadd(2, row, 0);
+        _tile_loadd(3, row + 16, 0);
+    } else {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+    }
     const std::uint8_t* b1 = b + 16 * ldb;
     for (dim_t q = 0; q < full; ++q) {
         _tile_loadd(4, b + 64 * q, ldb);
@@ -361,41 +375,11 @@ KERNELS_AMX void amx_wide_sums(dim_t full, const std::int8_t* a, const std::uint
         _tile_dpbusd(2, 5, 6);
         _tile_dpbusd(3, 5, 7);
     }
-    _tile_stored(0, tile, 128);
-    _tile_stored(1, tile + 16, 128);
-    _tile_stored(2, tile + 16 * 32, 128);
-    _tile_stored(3, tile + 16 * 32 + 16, 128);
-}
-
-// The same tile written straight to an int32 C whose channels are contiguous (i32 output with no
-// pixel term: MatMulInteger, ConvInteger, QConv2d int32): the C tiles start from the per-channel
-// term row_add (a stride-0 tile load repeats its 16 channels down the 16 pixel rows) and are
-// stored with C's pixel stride. The general path stores the tiles to L1 and reads them back into
-// the epilogue at once, which waits for the tile stores to complete (vector loads get nothing
-// forwarded from tile stores): 1024^3 on Emerald Rapids, 1 thread, lost 27% there.
-KERNELS_AMX void amx_wide_i32(dim_t full, const std::int8_t* a, const std::uint8_t* b, inc_t ldb,
-                              const std::int32_t* row_add, std::int32_t* c, inc_t cs_c) {
-    amx::configure_full_tiles();
-    _tile_loadd(0, row_add, 0);
-    _tile_loadd(1, row_add + 16, 0);
-    _tile_loadd(2, row_add, 0);
-    _tile_loadd(3, row_add + 16, 0);
-    const std::uint8_t* b1 = b + 16 * ldb;
-    for (dim_t q = 0; q < full; ++q) {
-        _tile_loadd(4, b + 64 * q, ldb);
-        _tile_stream_loadd(6, a + 2048 * q, 128);
-        _tile_dpbusd(0, 4, 6);
-        _tile_stream_loadd(7, a + 2048 * q + 64, 128);
-        _tile_dpbusd(1, 4, 7);
-        _tile_loadd(5, b1 + 64 * q, ldb);
-        _tile_dpbusd(2, 5, 6);
-        _tile_dpbusd(3, 5, 7);
-    }
-    const inc_t row = cs_c * static_cast<inc_t>(sizeof(std::int32_t));
-    _tile_stored(0, c, row);
-    _tile_stored(1, c + 16, row);
-    _tile_stored(2, c + 16 * cs_c, row);
-    _tile_stored(3, c + 16 * cs_c + 16, row);
+    const inc_t bytes = ld * static_cast<inc_t>(sizeof(std::int32_t));
+    _tile_stored(0, dst, bytes);
+    _tile_stored(1, dst + 16, bytes);
+    _tile_stored(2, dst + 16 * ld, bytes);
+    _tile_stored(3, dst + 16 * ld + 16, bytes);
 }
 
 // The 12-pixel kernel on pixels [j0, j0 + n) of a wide tile (edge tiles, short reductions).
@@ -419,11 +403,11 @@ KERNELS_VNNI void wide_rows(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, con
         return;
     }
     if (ep && ep->mode == QMode::i32 && !ep->row_zw && !acc_in && rem == 0 && m == 32 && rs_c == 1) {
-        amx_wide_i32(full, a, b, ldb, ep->row_add, static_cast<std::int32_t*>(cv), cs_c);
+        amx_wide(full, a, b, ldb, ep->row_add, static_cast<std::int32_t*>(cv), cs_c);
         return;
     }
     alignas(64) std::int32_t tile[32 * 32];
-    amx_wide_sums(full, a, b, ldb, tile);
+    amx_wide(full, a, b, ldb, nullptr, tile, 32);
     if (acc_in)  // an earlier k block's sums first (acc_in may be c: read all before writing any)
         for (dim_t j = 0; j < 32; ++j)
             for (dim_t i = 0; i < m; ++i) tile[32 * j + i] += acc_in[i * rs_in + j * cs_in];
