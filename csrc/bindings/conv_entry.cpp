@@ -49,20 +49,18 @@ using Quad = std::array<dim_t, 4>;
 dim_t int_arg(py::handle v, const char* fn, const char* name) {
     auto what = [&] { return std::string(fn) + ": " + name; };
     if (PyBool_Check(v.ptr())) throw py::type_error(what() + " must be an integer, got bool");
-    if (PyLong_CheckExact(v.ptr())) {  // the common case: no __index__ object to make
-        int overflow = 0;
-        const long long x = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
-        if (overflow) throw std::overflow_error(what() + " is out of range: it must fit in a signed 64-bit integer");
-        if (x == -1 && PyErr_Occurred()) throw py::error_already_set();
-        return static_cast<dim_t>(x);
-    }
-    const auto idx = py::reinterpret_steal<py::object>(PyNumber_Index(v.ptr()));
-    if (!idx) {
-        PyErr_Clear();
-        throw py::type_error(what() + " must be an integer, got " + Py_TYPE(v.ptr())->tp_name);
+    PyObject* num = v.ptr();
+    py::object idx;  // __index__'s int where v is not one already (an exact int needs none made)
+    if (!PyLong_CheckExact(num)) {
+        idx = py::reinterpret_steal<py::object>(PyNumber_Index(num));
+        if (!idx) {
+            PyErr_Clear();
+            throw py::type_error(what() + " must be an integer, got " + Py_TYPE(num)->tp_name);
+        }
+        num = idx.ptr();
     }
     int overflow = 0;
-    const long long x = PyLong_AsLongLongAndOverflow(idx.ptr(), &overflow);
+    const long long x = PyLong_AsLongLongAndOverflow(num, &overflow);
     if (overflow) throw std::overflow_error(what() + " is out of range: it must fit in a signed 64-bit integer");
     if (x == -1 && PyErr_Occurred()) throw py::error_already_set();
     return static_cast<dim_t>(x);
