@@ -26,7 +26,9 @@ def layers(draw):
     depthwise = draw(st.booleans()) and r == 3
     c = draw(st.sampled_from([1, 3, 8, 17, 40, 64, 256] if not depthwise else [1, 8, 33]))
     groups = c if depthwise else draw(st.sampled_from([g for g in (1, 2) if c % g == 0]))
-    k = c if depthwise else groups * draw(st.integers(1, 40))
+    # Whole 32-channel panels (32, 64) often, with the 64/256-channel 1x1 and 3x3 layers (k a
+    # multiple of 64): the AMX tiles' int32 output stored straight into C needs both.
+    k = c if depthwise else groups * draw(st.one_of(st.integers(1, 40), st.sampled_from([32, 64])))
     h, w = draw(st.integers(1, 13)), draw(st.integers(1, 13))
     stride = draw(st.sampled_from([1, 2]))
     pad = draw(st.integers(0, r // 2))
