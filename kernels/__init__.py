@@ -13,6 +13,7 @@ from ._config import openmp_defaults
 
 openmp_defaults()  # before anything loads libgomp (the extension, numba, on their first use): it reads the env once
 
+from ._aligned import empty_aligned  # noqa: E402
 from ._api.conv import Conv2d, conv2d, conv2d_workspace, im2col  # noqa: E402
 from ._api.linalg import gemm, matmul  # noqa: E402
 from ._api.quantized import QConv2d, qconv2d, qgemm  # noqa: E402
@@ -33,6 +34,7 @@ __all__ = [
     "blas_library",
     "conv2d",
     "conv2d_workspace",
+    "empty_aligned",
     "gemm",
     "get_backend",
     "im2col",

@@ -31,6 +31,10 @@ struct BTiles {
     float* part;        // fp32 partial sums of earlier k blocks (nullptr: one k block), P(i, j) at part[i + j*ld_p]
     inc_t ld_p;         // (kunit 32: MR x NR tiles, tile (i/MR, j/NR) at part + MR*NR*(i/MR + j/NR*ld_p))
     Epilogue<float> ep;  // applied in fp32 before the final rounding; inactive for plain GEMM
+    // kunit 32 only: 0, B packed; else B read in place, column j's k values contiguous and the
+    // next column ld_b elements on (bgemm.cpp's direct_b says when: whole 32-deep k steps and
+    // 32-column panels, 64-byte-aligned columns).
+    inc_t ld_b = 0;
 };
 
 // Accumulates the tile C[i0:i0+m, j0:j0+n] (m <= MR, n <= NR) over `steps` packed k steps (pairs

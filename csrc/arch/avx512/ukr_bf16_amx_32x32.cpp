@@ -9,6 +9,7 @@
 //     bytes, stride 128), lanes 16-31 the same at +64 bytes.
 //   B (NR = 32 columns j): per k step of 32 a [32 j][32 k] block of 2 KiB: its two halves are
 //     TDPBF16PS's A operand (16 rows of 32 k values, stride 64 bytes), contiguous 1 KiB tiles.
+//     Or B in place (BTiles::ld_b): the same tiles loaded from B's columns at their stride.
 // C tiles hold 16 columns j x 16 lanes i (rows j): stored with a row stride of 32 floats they are
 // the acc[i + 32j] tile the bf16 store (arch/btile_store.hpp) finishes. Between k blocks the fp32
 // partial sums go straight from and to the tiles, in a buffer of 32x32 tiles (not C's layout).
@@ -35,6 +36,16 @@ constexpr int kMR = 32, kNR = 32, kKStep = 32;
 
 std::atomic<bool> g_amx_on{true};
 
+// Where B's tiles lie: packed, a 2 KiB [32 j][32 k] block per k step (rows of 64 bytes); or in
+// place (BTiles::ld_b), column j's k values at b + j*ld_b, a k step 32 values on.
+struct BStride {
+    dim_t step, half;  // elements to the next k step, and to columns 16-31
+    long row_bytes;    // between a tile's rows (columns j)
+    explicit BStride(inc_t ld_b)
+        : step(ld_b ? kKStep : kKStep * kNR), half(ld_b ? 16 * ld_b : 16 * kKStep), row_bytes(ld_b ? ld_b * 2 : 64) {}
+    dim_t panel(dim_t steps) const { return step == kKStep ? 2 * half : steps * kKStep * kNR; }  // to the next 32 columns
+};
+
 // Tiles: C 0 = (j 0-15, i 0-15), 1 = (j 0-15, i 16-31), 2 = (j 16-31, i 0-15), 3 = (j 16-31, i 16-31);
 // B panel halves 4 (j 0-15), 5 (j 16-31); A panel halves 6 (i 0-15), 7 (i 16-31). TwoI / TwoJ
 // false: the tile's second half of lanes / columns is beyond m / n and is not computed.
@@ -46,16 +57,17 @@ std::atomic<bool> g_amx_on{true};
 // In a 1 thread loop over a 1 MiB A block and 2 MiB of B panels (k = 1024, Emerald Rapids): plain
 // loads 1.96 TFLOP/s, the hint 2.01, the prefetch 2.02, both 2.05.
 template <bool TwoI, bool TwoJ>
-KERNELS_AMX_BF16 KERNELS_INLINE void run_steps(dim_t steps, const std::uint16_t* a, const std::uint16_t* b, const char* pf) {
-    for (dim_t s = 0; s < steps; ++s, a += kKStep * kMR, b += kKStep * kNR) {
+KERNELS_AMX_BF16 KERNELS_INLINE void run_steps(dim_t steps, const std::uint16_t* a, const std::uint16_t* b, const char* pf,
+                                                const BStride& bs) {
+    for (dim_t s = 0; s < steps; ++s, a += kKStep * kMR, b += bs.step) {
         if (pf) _mm_prefetch(pf, _MM_HINT_T1), _mm_prefetch(pf + 64, _MM_HINT_T1), pf += 128;
-        _tile_loadd(4, b, 64);
+        _tile_loadd(4, b, bs.row_bytes);
         _tile_stream_loadd(6, a, 128);
         if constexpr (TwoI) _tile_stream_loadd(7, a + 32, 128);
         _tile_dpbf16ps(0, 4, 6);
         if constexpr (TwoI) _tile_dpbf16ps(1, 4, 7);
         if constexpr (TwoJ) {
-            _tile_loadd(5, b + 16 * kKStep, 64);
+            _tile_loadd(5, b + bs.half, bs.row_bytes);
             _tile_dpbf16ps(2, 5, 6);
             if constexpr (TwoI) _tile_dpbf16ps(3, 5, 7);
         }
@@ -82,8 +94,8 @@ KERNELS_AMX_BF16 KERNELS_INLINE void store_c(float* p) {
 // One k block of the tile: starts from zero (first block) or from the earlier blocks' sums in
 // part; ends by storing the sums to part (not the last block: returns false) or to acc (true).
 template <bool TwoI, bool TwoJ>
-KERNELS_AMX_BF16 bool block(dim_t steps, const std::uint16_t* a, const std::uint16_t* b, const char* pf, float* part,
-                            bool first_k, bool last_k, float* acc) {
+KERNELS_AMX_BF16 bool block(dim_t steps, const std::uint16_t* a, const std::uint16_t* b, const BStride& bs, const char* pf,
+                            float* part, bool first_k, bool last_k, float* acc) {
     if (first_k) {
         _tile_zero(0);
         if constexpr (TwoI) _tile_zero(1);
@@ -92,7 +104,7 @@ KERNELS_AMX_BF16 bool block(dim_t steps, const std::uint16_t* a, const std::uint
     } else {
         load_c<TwoI, TwoJ>(part);
     }
-    run_steps<TwoI, TwoJ>(steps, a, b, pf);
+    run_steps<TwoI, TwoJ>(steps, a, b, pf, bs);
     store_c<TwoI, TwoJ>(last_k ? acc : part);
     return last_k;
 }
@@ -130,18 +142,20 @@ KERNELS_AMX_BF16 void amx_bukr(dim_t steps, const void* KERNELS_RESTRICT av, con
     const auto* b = static_cast<const std::uint16_t*>(bv);
     amx::configure_full_tiles();
     float* part = g.part ? g.part + 1024 * (i0 / kMR + (j0 / kNR) * g.ld_p) : nullptr;
-    // The next B panel (packed right after this one) in 16 parts, one per A panel of the column
-    // (an MC of 512 rows; fewer panels leave a part cold, more prefetch a part twice: harmless).
-    const char* pf = reinterpret_cast<const char*>(b + steps * kKStep * kNR) + ((i0 / kMR) % 16) * steps * 128;
+    const BStride bs(g.ld_b);
+    // The next B panel (packed right after this one, or 32 columns on) in 16 parts, one per A panel
+    // of the column (an MC of 512 rows; fewer panels leave a part cold, more prefetch a part twice:
+    // harmless).
+    const char* pf = reinterpret_cast<const char*>(b + bs.panel(steps)) + ((i0 / kMR) % 16) * steps * 128;
     alignas(64) float acc[kMR * kNR];
     // Edge tiles: only the halves that hold lanes / columns are computed; the store reads acc for
     // i < m, j < n only.
     const bool two_i = m > 16, two_j = n > 16;
     bool done;
-    if (two_i && two_j) done = block<true, true>(steps, a, b, pf, part, first_k, last_k, acc);
-    else if (two_i) done = block<true, false>(steps, a, b, nullptr, part, first_k, last_k, acc);
-    else if (two_j) done = block<false, true>(steps, a, b, nullptr, part, first_k, last_k, acc);
-    else done = block<false, false>(steps, a, b, nullptr, part, first_k, last_k, acc);
+    if (two_i && two_j) done = block<true, true>(steps, a, b, bs, pf, part, first_k, last_k, acc);
+    else if (two_i) done = block<true, false>(steps, a, b, bs, nullptr, part, first_k, last_k, acc);
+    else if (two_j) done = block<false, true>(steps, a, b, bs, nullptr, part, first_k, last_k, acc);
+    else done = block<false, false>(steps, a, b, bs, nullptr, part, first_k, last_k, acc);
     if (!done) return;
     if (m == kMR && n == kNR && plain_bf16_store(acc, g, i0, j0)) return;
     bstore_tile<kMR>(acc, g, i0, j0, m, n, /*first_k*/ true, true);  // acc holds every block's sum
