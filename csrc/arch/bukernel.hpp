@@ -35,6 +35,9 @@ struct BTiles {
     // next column ld_b elements on (bgemm.cpp's direct_b says when: whole 32-deep k steps and
     // 32-column panels, 64-byte-aligned columns).
     inc_t ld_b = 0;
+    // kunit 32 only: A panels per column of tiles (MC / MR of the thread's block), over which the
+    // kernel splits its prefetch of the next B panel.
+    dim_t a_panels = 16;
 };
 
 // Accumulates the tile C[i0:i0+m, j0:j0+n] (m <= MR, n <= NR) over `steps` packed k steps (pairs

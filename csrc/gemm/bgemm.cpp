@@ -175,6 +175,9 @@ void bgemm(const BGemmArgs& in, const BCandidate& cand_in, int nthreads) {
     const BUkernel& u = *cand.ukr;
     BTiles t{g.m, g.n, g.k, g.alpha, g.beta, g.c, g.rs_c, g.cs_c, g.c_bf16, nullptr, 0, g.ep};
     if (direct_b(g, u)) t.ld_b = g.cs_b;
+    const int nt = useful_bthreads(g.m, g.n, g.k, u, nthreads);
+    // (as if M were split over the threads: a thread with more panels fetches a part twice)
+    t.a_panels = ceil_div(std::min(cand.blk.mc, ceil_div(g.m, nt)), u.mr);
     if (g.k > cand.blk.kc) {  // several k blocks: fp32 partial sums between them
         // AMX keeps them as whole MR x NR tiles, tile by tile (ld_p: tiles along i; the kernel's file
         // says why), the other kernels in C's layout.
@@ -183,7 +186,6 @@ void bgemm(const BGemmArgs& in, const BCandidate& cand_in, int nthreads) {
         t.part = static_cast<float*>(workspace(static_cast<std::size_t>(rows * cols) * sizeof(float), Slot::reorder));
         t.ld_p = tiled ? rows / u.mr : g.m;
     }
-    const int nt = useful_bthreads(g.m, g.n, g.k, u, nthreads);
     begin_product();  // AMX: the tile configuration is reloaded once per product (arch/product_generation.hpp)
     if (u.kunit == 32) run<std::uint16_t, 32>(t, g, cand, nt);
     else if (u.kunit == 2) run<std::uint16_t, 2>(t, g, cand, nt);
