@@ -212,15 +212,34 @@ namespace {
 
 // sum_p (v(i, p) ^ flip) for i < m, v(i, p) at x[i*rs + p*cs] read as E, in the memory order of x
 // (the inner loop along the smaller stride: qgemm's b has the channels contiguous, a conv's
-// weights the reduction), wrapping like int32: the weights' column sums.
+// weights the reduction), wrapping like int32: the weights' column sums. qgemm computes them on
+// every call that packs its weights: rows in order are summed in int16 over 128 rows at a time
+// (|v| <= 255, 128 * 255 < 2^15) and widened once per block, so that the vector loop adds 32 bytes
+// per instruction, compiled per target below (x86-64-v4: AVX512-BW for 16-bit lanes in zmm).
+// 1024^3 qgemm, 1 thread, Emerald Rapids: the baseline build's SSE2 int32 loop took 0.1 ms of 1.07.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define KERNELS_SUMS_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define KERNELS_SUMS_CLONES
+#endif
 template <typename E>
-void sums(dim_t m, dim_t k, const E* x, inc_t rs, inc_t cs, std::uint8_t flip, std::int32_t* out) {
+KERNELS_SUMS_CLONES void sums(dim_t m, dim_t k, const E* x, inc_t rs, inc_t cs, std::uint8_t flip, std::int32_t* out) {
     if (std::llabs(rs) <= std::llabs(cs)) {
         std::vector<std::uint32_t> acc(static_cast<std::size_t>(m), 0u);
-        for (dim_t p = 0; p < k; ++p) {
-            const E* row = x + p * cs;
-            for (dim_t i = 0; i < m; ++i)
-                acc[i] += static_cast<std::uint32_t>(static_cast<E>(static_cast<std::uint8_t>(row[i * rs]) ^ flip));
+        std::vector<std::int16_t> part(static_cast<std::size_t>(m));
+        for (dim_t p0 = 0; p0 < k; p0 += 128) {
+            std::fill(part.begin(), part.end(), std::int16_t{0});
+            for (dim_t p = p0; p < std::min(k, p0 + 128); ++p) {
+                const E* row = x + p * cs;
+                if (rs == 1) {
+                    for (dim_t i = 0; i < m; ++i)
+                        part[i] = static_cast<std::int16_t>(part[i] + static_cast<E>(static_cast<std::uint8_t>(row[i]) ^ flip));
+                } else {
+                    for (dim_t i = 0; i < m; ++i)
+                        part[i] = static_cast<std::int16_t>(part[i] + static_cast<E>(static_cast<std::uint8_t>(row[i * rs]) ^ flip));
+                }
+            }
+            for (dim_t i = 0; i < m; ++i) acc[i] += static_cast<std::uint32_t>(static_cast<std::int32_t>(part[i]));
         }
         for (dim_t i = 0; i < m; ++i) out[i] = static_cast<std::int32_t>(acc[i]);
         return;

@@ -444,8 +444,8 @@ bool int8_amx_enabled() { return g_amx_on.load(std::memory_order_relaxed) && int
 // way out through memory from k = 64 on. ResNet-50's 1x1 layers, 1 thread, Emerald Rapids, wide /
 // VNNI time: k = 64 (3136 pixels, 64 -> 256 channels) 0.90x, 64 -> 64 1.0x, k = 128 (784 pixels,
 // 128 -> 512) 0.70x.
-const QUkernel ukr_s8_amx_32x32 = {"ukr_s8_amx_32x32", Isa::avx512, 32, 32, nullptr, &qpack_a<32>, nullptr,
+const QUkernel ukr_s8_amx_32x32 = {"ukr_s8_amx_32x32", Isa::avx512, 32, 32, nullptr, &avx512::qpack_a32, nullptr,
                                    &int8_amx_enabled, &wide_rows};
-const QUkernel ukr_s8_avx512vnni_32x12 = {"ukr_s8_avx512vnni_32x12", Isa::avx512, 32, kNR, &ukr, &qpack_a<32>,
+const QUkernel ukr_s8_avx512vnni_32x12 = {"ukr_s8_avx512vnni_32x12", Isa::avx512, 32, kNR, &ukr, &avx512::qpack_a32,
                                           &qpack_b<kNR>, &runs_vnni, &ukr_rows, &ukr_s8_amx_32x32, 64};
 }  // namespace kernels
