@@ -4,6 +4,12 @@ throughput where our AMX kernels run, else vpdpbusd throughput).
 
     python benchmarks/int8_gemm_vs_refs.py                 # n = 1024, 1 thread, 15 rounds
     python benchmarks/int8_gemm_vs_refs.py --sizes 512 1024 2048 --rounds 25 --json out.json
+    python benchmarks/int8_gemm_vs_refs.py --shapes resnet50 --rounds 7   # ResNet-50's im2col GEMMs
+
+A shape (m, k, n) is an activation matrix a (m x k, u8: im2col rows, one per output pixel) times
+weights b (k x n, s8: n output channels); the square sizes are m = k = n. With --shapes, the
+figures of every layer are followed by the totals over the network (each layer's time times its
+count in the shapes file).
 
 One thread everywhere (onnxruntime intra_op_num_threads=1, torch.set_num_threads(1),
 hpc_kernels.num_threads(1)), each of which runs on the calling thread, so every sample is the
@@ -84,13 +90,28 @@ def torch_linear(a: np.ndarray, b: np.ndarray, a_zp: int, sa: float, sb: float, 
     return lambda: torch.ops.quantized.linear(xq, packed, so, 0), torch.__version__
 
 
+def shape_cases(args) -> List[tuple]:
+    """(label, m, k, n, count) per case: the square sizes, then the shapes files' layers."""
+    cases = [(f"n = {n}", n, n, n, 1) for n in (args.sizes or [])]
+    for name in args.shapes or []:
+        if name != "resnet50":
+            raise SystemExit(f"--shapes: unknown shapes {name!r}; known: resnet50")
+        from hpc_kernels.bench.cases import resnet50_layers
+
+        cases += [(f"{name} {lay['name']}", lay["N"], lay["K"], lay["M"], lay.get("count", 1)) for lay in resnet50_layers()]
+    return cases
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sizes", type=int, nargs="+", default=[1024])
+    p.add_argument("--sizes", type=int, nargs="*", default=None, help="square sizes (default 1024 without --shapes)")
+    p.add_argument("--shapes", nargs="*", choices=["resnet50"], help="im2col GEMM shapes (hpc_kernels.bench)")
     p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--sample", type=float, default=0.1, help="seconds per sample (back-to-back calls)")
     p.add_argument("--json", help="write the figures here")
     args = p.parse_args()
+    if args.sizes is None and not args.shapes:
+        args.sizes = [1024]
     hpc_kernels.set_num_threads(1)
     rng = np.random.default_rng(0)
     amx = _cpu.qinfo()["amx"]
@@ -98,18 +119,19 @@ def main() -> None:
     unit = "TDPBUSD (AMX)" if amx else "vpdpbusd"
     print(f"int8 kernel: {_cpu.qinfo()['ukernel']}; int8 peak (1 thread, {unit}, CPU time): {peak:.0f} GOP/s")
     results = []
-    for n in args.sizes:
-        a = rng.integers(0, 256, (n, n), dtype=np.uint8)
-        b = rng.integers(-128, 128, (n, n), dtype=np.int8)
-        o32, o8 = np.empty((n, n), np.int32), np.empty((n, n), np.uint8)
-        plan = hpc_kernels.QConv2d(np.ascontiguousarray(b.T).reshape(n, n, 1, 1), layout="NHWC", x_zero_point=3)
-        x4, p32 = a.reshape(1, 1, n, n), o32.reshape(1, 1, n, n)
+    versions: Dict[str, str] = {}
+    totals: Dict[str, float] = {}
+    for label, m, k, n, count in shape_cases(args):
+        a = rng.integers(0, 256, (m, k), dtype=np.uint8)
+        b = rng.integers(-128, 128, (k, n), dtype=np.int8)
+        o32, o8 = np.empty((m, n), np.int32), np.empty((m, n), np.uint8)
+        plan = hpc_kernels.QConv2d(np.ascontiguousarray(b.T).reshape(n, k, 1, 1), layout="NHWC", x_zero_point=3)
+        x4, p32 = a.reshape(1, 1, m, k), o32.reshape(1, 1, m, n)
         fns: Dict[str, Callable[[], object]] = {
             "ours int32": lambda: hpc_kernels.qgemm(a, b, a_zero_point=3, out=o32),
             "ours int32 prepacked": lambda: plan(x4, out=p32),
             "ours u8": lambda: hpc_kernels.qgemm(a, b, a_zero_point=3, a_scale=0.02, b_scale=0.01, out_scale=4.0, out=o8),
         }
-        versions = {}
         try:
             fns["ort MatMulInteger"], versions["onnxruntime"] = ort_matmul_integer(a, b, 3)
         except ImportError as exc:
@@ -119,12 +141,14 @@ def main() -> None:
         except (ImportError, RuntimeError) as exc:
             print(f"torch skipped: {exc}")
         t = timed(fns, args.rounds, args.sample)
-        ops = 2.0 * n ** 3
-        print(f"\nn = {n} (1 thread, {args.rounds} rounds; GOP/s = 2 n^3 / thread CPU time)")
+        ops = 2.0 * m * k * n
+        print(f"\n{label}: m {m}, k {k}, n {n} (1 thread, {args.rounds} rounds; GOP/s = 2 m k n / thread CPU time)")
         for name, s in t.items():
             med = statistics.median(s)
+            totals[name] = totals.get(name, 0.0) + count * med
             gops = ops / med * 1e-9
-            row = dict(n=n, lib=name, seconds=med, gops=gops, spread=max(s) / min(s), peak_fraction=gops / peak)
+            row = dict(case=label, m=m, k=k, n=n, count=count, lib=name, seconds=med, gops=gops,
+                       spread=max(s) / min(s), peak_fraction=gops / peak)
             results.append(row)
             print(f"  {name:24s} {gops:8.1f} GOP/s  {100 * gops / peak:5.1f}% of peak  spread {row['spread']:.2f}x")
         for ours in ("ours int32", "ours int32 prepacked"):
@@ -132,6 +156,14 @@ def main() -> None:
             for name in t:
                 if not name.startswith("ours"):
                     print(f"  {name} / {ours} time: {statistics.median(t[name]) / base:.2f}")
+    if args.shapes:
+        print(f"\ntotal over {' '.join(args.shapes)} (each layer's median time x its count):")
+        for name, sec in totals.items():
+            print(f"  {name:24s} {sec * 1e3:9.3f} ms")
+        for ours in ("ours int32", "ours int32 prepacked"):
+            for name in totals:
+                if not name.startswith("ours"):
+                    print(f"  {name} / {ours} total time: {totals[name] / totals[ours]:.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(peak_gops=peak, versions=versions, results=results), f, indent=1)

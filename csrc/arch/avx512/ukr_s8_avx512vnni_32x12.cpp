@@ -382,6 +382,46 @@ KERNELS_AMX void amx_wide(dim_t full, const std::int8_t* a, const std::uint8_t* 
     _tile_stored(3, dst + 16 * ld + 16, bytes);
 }
 
+// The same tiles for an edge of n < 32 pixels (the 7x7 layers' 49 = 32 + 17, 14x14's 196 = 6*32 + 4):
+// the pixel tiles and their C tiles get n rows (pixels 0-15) and n - 16 (16-31; none for n <= 16)
+// in a configuration of their own, so the loads read no row past the n given, and the raw sums go
+// to dst (ld 32). The 12-pixel chunks ran such edges on 12-pixel AMX tiles and the rest (5 of 49,
+// 4 of 196) on vpdpbusd, whose 4-pixel tile took as long as a 32-pixel AMX tile.
+KERNELS_AMX void amx_wide_edge(dim_t full, const std::int8_t* a, const std::uint8_t* b, inc_t ldb, std::int32_t* dst,
+                               dim_t n) {
+    const auto lo = static_cast<std::uint8_t>(std::min<dim_t>(n, 16)), hi = static_cast<std::uint8_t>(n - lo);
+    amx::TileConfig cfg = amx::full_tiles();
+    cfg.rows[0] = cfg.rows[1] = cfg.rows[4] = lo;
+    cfg.rows[2] = cfg.rows[3] = cfg.rows[5] = hi;
+    if (!hi) cfg.colsb[2] = cfg.colsb[3] = cfg.colsb[5] = 0;  // (an unused tile: no rows, no bytes)
+    amx::configure(cfg, 0x200 + static_cast<unsigned>(n));
+    _tile_zero(0);
+    _tile_zero(1);
+    if (hi) {
+        _tile_zero(2);
+        _tile_zero(3);
+    }
+    const std::uint8_t* b1 = b + 16 * ldb;
+    for (dim_t q = 0; q < full; ++q) {
+        _tile_loadd(4, b + 64 * q, ldb);
+        _tile_stream_loadd(6, a + 2048 * q, 128);
+        _tile_dpbusd(0, 4, 6);
+        _tile_stream_loadd(7, a + 2048 * q + 64, 128);
+        _tile_dpbusd(1, 4, 7);
+        if (hi) {
+            _tile_loadd(5, b1 + 64 * q, ldb);
+            _tile_dpbusd(2, 5, 6);
+            _tile_dpbusd(3, 5, 7);
+        }
+    }
+    _tile_stored(0, dst, 128);
+    _tile_stored(1, dst + 16, 128);
+    if (hi) {
+        _tile_stored(2, dst + 16 * 32, 128);
+        _tile_stored(3, dst + 16 * 32 + 16, 128);
+    }
+}
+
 // The 12-pixel kernel on pixels [j0, j0 + n) of a wide tile (edge tiles, short reductions).
 KERNELS_VNNI void rows_chunk(dim_t kq, const std::int8_t* a, const std::uint8_t* b, inc_t ldb, const std::int32_t* acc_in,
                              inc_t rs_in, inc_t cs_in, char* c, inc_t rs_c, inc_t cs_c, dim_t es, dim_t m, dim_t j0,
@@ -397,35 +437,34 @@ KERNELS_VNNI void wide_rows(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, con
     char* c = static_cast<char*>(cv);
     const dim_t es = ep ? qelem_size(ep->mode) : 4;
     const dim_t full = kq / 16, rem = kq % 16;
-    if (n < 32 || full == 0) {  // pixels past n are not there to load: 12-pixel chunks
+    if (full == 0) {  // no whole 64-byte k step: 12-pixel chunks
         for (dim_t j0 = 0; j0 < n; j0 += kNR)
             rows_chunk(kq, a, b, ldb, acc_in, rs_in, cs_in, c, rs_c, cs_c, es, m, j0, std::min<dim_t>(kNR, n - j0), ep);
         return;
     }
-    if (ep && ep->mode == QMode::i32 && !ep->row_zw && !acc_in && rem == 0 && m == 32 && rs_c == 1) {
+    if (n == 32 && ep && ep->mode == QMode::i32 && !ep->row_zw && !acc_in && rem == 0 && m == 32 && rs_c == 1) {
         amx_wide(full, a, b, ldb, ep->row_add, static_cast<std::int32_t*>(cv), cs_c);
         return;
     }
     alignas(64) std::int32_t tile[32 * 32];
-    amx_wide(full, a, b, ldb, nullptr, tile, 32);
+    if (n == 32) amx_wide(full, a, b, ldb, nullptr, tile, 32);
+    else amx_wide_edge(full, a, b, ldb, tile, n);
     if (acc_in)  // an earlier k block's sums first (acc_in may be c: read all before writing any)
-        for (dim_t j = 0; j < 32; ++j)
+        for (dim_t j = 0; j < n; ++j)
             for (dim_t i = 0; i < m; ++i) tile[32 * j + i] += acc_in[i * rs_in + j * cs_in];
     // Per 12-pixel chunk (finish_tile and ukr_t take at most 12): the tail's quads on vpdpbusd with
     // the tile sums as acc_in, else the sums straight through the epilogue.
-    for (dim_t j0 = 0; j0 < 32; j0 += kNR) {
-        const dim_t w = std::min<dim_t>(kNR, 32 - j0);
+    for (dim_t j0 = 0; j0 < n; j0 += kNR) {
+        const dim_t w = std::min<dim_t>(kNR, n - j0);
         const QEpilogue e = ep ? ep->at(0, j0) : QEpilogue{};
         char* cj = c + j0 * cs_c * es;
-        if (rem == 0) {
-            finish_tile(tile + 32 * j0, nullptr, 0, 0, cj, rs_c, cs_c, m, w, ep ? &e : nullptr);
-        } else if (w == kNR) {
-            ukr_t<true, kNR>(rem, a + 2048 * full, b + j0 * ldb + 64 * full, ldb, tile + 32 * j0, 1, 32, cj, rs_c, cs_c, m,
-                             w, ep ? &e : nullptr);
-        } else {
-            ukr_t<true, 8>(rem, a + 2048 * full, b + j0 * ldb + 64 * full, ldb, tile + 32 * j0, 1, 32, cj, rs_c, cs_c, m,
-                           w, ep ? &e : nullptr);
-        }
+        const std::int32_t* tj = tile + 32 * j0;
+        const std::int8_t* at = a + 2048 * full;
+        const std::uint8_t* bt = b + j0 * ldb + 64 * full;
+        if (rem == 0) finish_tile(tj, nullptr, 0, 0, cj, rs_c, cs_c, m, w, ep ? &e : nullptr);
+        else if (w > 8) ukr_t<true, kNR>(rem, at, bt, ldb, tj, 1, 32, cj, rs_c, cs_c, m, w, ep ? &e : nullptr);
+        else if (w > 4) ukr_t<true, 8>(rem, at, bt, ldb, tj, 1, 32, cj, rs_c, cs_c, m, w, ep ? &e : nullptr);
+        else ukr_t<true, 4>(rem, at, bt, ldb, tj, 1, 32, cj, rs_c, cs_c, m, w, ep ? &e : nullptr);
     }
 }
 
