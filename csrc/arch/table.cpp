@@ -274,6 +274,12 @@ bool int8_amx(int set) {
 #endif
 }
 
+void end_product_on_thread() {
+#ifdef KERNELS_HAVE_AVX512
+    amx::restore();  // (nothing to do, no tile instruction, where this thread configured no tiles)
+#endif
+}
+
 double amx_peak(bool int8, double seconds) {
 #ifdef KERNELS_HAVE_AVX512
     if (!cpu_supports(Isa::avx512)) return -1.0;

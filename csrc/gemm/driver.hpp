@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "../arch/product_generation.hpp"
 #include "../core/engine.hpp"
 #include "../core/epilogue.hpp"
 #include "../core/team_barrier.hpp"
@@ -290,6 +291,7 @@ void run_blocked_t(const typename Tr::Tiles& g, const ASrc& A, const BSrc& B, co
                 if (b_barriers) barrier.wait(sense);
             }
         }
+        end_product_on_thread();  // (AMX: the thread's tile configuration as it was before the product)
         // Meet here, spinning, rather than at the region's implicit barrier, where the thread that
         // finishes first would fall asleep after libgomp's short spin and need waking.
         if (team) barrier.wait(sense);

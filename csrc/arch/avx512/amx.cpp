@@ -45,11 +45,31 @@ bool usable(unsigned features) {
     return (cpuid7_edx() & need) == need && os_grants_tiles();
 }
 
+// The configuration this thread had before our first load in the current product (t_saved_for:
+// which product; ~0: nothing to restore). Other libraries' AMX kernels on the same thread
+// (onnxruntime's MLAS, ggml) load theirs once per thread and assume it stays: left with ours
+// (an edge tile's 5 pixel rows, say), their next TDPBUSD raised #UD in onnxruntime's QGemm, and a
+// configuration of the same tile shapes with fewer rows would have given them wrong sums silently.
+thread_local TileConfig t_saved;
+thread_local std::uint64_t t_saved_for = ~std::uint64_t{0};
+
 __attribute__((target("amx-tile"))) void configure(const TileConfig& cfg, unsigned key) {
     const std::uint64_t gen = g_product_generation.load(std::memory_order_relaxed);
     if (gen == t_generation && key == t_key) return;
+    if (t_saved_for != gen) {
+        _tile_storeconfig(&t_saved);  // (all zero when no configuration is loaded)
+        t_saved_for = gen;
+    }
     _tile_loadconfig(&cfg);
     t_generation = gen, t_key = key;
+}
+
+__attribute__((target("amx-tile"))) void restore() {
+    if (t_saved_for == ~std::uint64_t{0}) return;
+    t_saved_for = ~std::uint64_t{0};
+    t_generation = ~std::uint64_t{0}, t_key = ~0u;  // what is loaded now is not ours
+    if (t_saved.palette == 0) _tile_release();  // none was loaded: back to the initial state
+    else _tile_loadconfig(&t_saved);
 }
 
 TileConfig full_tiles() {
@@ -73,6 +93,8 @@ double thread_seconds() {
 }
 template <bool Int8>
 __attribute__((target("amx-tile,amx-bf16,amx-int8"))) double tile_peak(double seconds) {
+    TileConfig saved;  // the caller's, loaded again at the end (configure() says why)
+    _tile_storeconfig(&saved);
     const TileConfig cfg = full_tiles();
     _tile_loadconfig(&cfg);
     alignas(64) static const std::uint8_t zeros[1024] = {};  // A and B tiles: exact, no special values
@@ -105,7 +127,8 @@ __attribute__((target("amx-tile,amx-bf16,amx-int8"))) double tile_peak(double se
         iters += 1024;
         elapsed = thread_seconds() - t0;
     } while (elapsed < seconds);
-    _tile_release();
+    if (saved.palette == 0) _tile_release();
+    else _tile_loadconfig(&saved);
     // Each instruction: 16 x 16 outputs x (32 bf16 or 64 int8 products) x 2 operations.
     const double ops = 4.0 * static_cast<double>(iters) * 16 * 16 * (Int8 ? 64 : 32) * 2;
     return ops / elapsed * 1e-9;

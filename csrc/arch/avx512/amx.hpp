@@ -28,6 +28,9 @@ struct alignas(64) TileConfig {
 // Loads cfg on this thread unless this thread already loaded the configuration named `key` (the
 // caller's name for cfg, unique per shape) during the current product.
 void configure(const TileConfig& cfg, unsigned key);
+// At the end of a thread's part of a product: the configuration the thread had before our first
+// configure() of the product is loaded again (or the tiles released, where it had none).
+void restore();
 
 // Every tile 16 rows x 64 bytes: the palette of the 2x2-tile kernels (bf16 and int8 share it, and
 // its key, so a thread running both does not reload it), and of the peak probes.
