@@ -48,7 +48,7 @@ bool usable(unsigned features) {
 // The configuration this thread had before our first load in the current product (t_saved_for:
 // which product; ~0: nothing to restore). Other libraries' AMX kernels on the same thread
 // (onnxruntime's MLAS, ggml) load theirs once per thread and assume it stays: left with ours
-// (an edge tile's 5 pixel rows, say), their next TDPBUSD raised #UD in onnxruntime's QGemm, and a
+// (an edge tile's 17-31 pixel rows), their next TDPBUSD raised #UD in onnxruntime's QGemm, and a
 // configuration of the same tile shapes with fewer rows would have given them wrong sums silently.
 thread_local TileConfig t_saved;
 thread_local std::uint64_t t_saved_for = ~std::uint64_t{0};

@@ -66,8 +66,8 @@ struct Prefetch {
 //
 // Both panels come from L2 (at KC = 1024 each is 64 KiB, more than L1): per step the A tiles load
 // with the streaming hint (TILELOADDT1), so that they do not evict the B panel's lines, which the
-// tiles of the next A panels load again; and the step's line of some columns of the next B panel
-// (Prefetch) is fetched into L2, so that the first tile of the next column does not wait on L3.
+// tiles of the next A panels load again; and this tile's share of the next B panel (Prefetch) is
+// fetched into L2, so that the first tile of the next column does not wait on L3.
 // In a 1 thread loop over a 1 MiB A block and 2 MiB of B panels (k = 1024, Emerald Rapids): plain
 // loads 1.96 TFLOP/s, the hint 2.01, the prefetch 2.02, both 2.05.
 template <bool TwoI, bool TwoJ>
