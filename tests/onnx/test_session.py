@@ -172,6 +172,18 @@ def test_steady_state_run_allocates_no_large_arrays():
     assert second < first / 4, (first, second)
 
 
+def test_arena_buffers_start_on_cache_lines():
+    # (the int8 AMX tiles read activation rows in place only from 64-byte-aligned rows)
+    from hpc_kernels.onnx._memory import Arena
+
+    arena = Arena()
+    for shape, dt in [((1, 56, 56, 64), np.uint8), ((3, 5), np.float32), ((7,), np.int8)]:
+        buf = arena.take(shape, np.dtype(dt))
+        assert buf.ctypes.data % 64 == 0 and buf.shape == shape and buf.dtype == dt and buf.flags.c_contiguous
+        arena.give(buf)
+        assert arena.take(shape, np.dtype(dt)) is buf
+
+
 def test_outputs_are_fresh_arrays_the_next_run_does_not_overwrite():
     sess = InferenceSession(small_cnn())
     a = sess.run(None, {"x": _x(seed=1)})
