@@ -22,6 +22,9 @@ LAYERS = [
     (1, 8, 9, 9, 8, 5, 5, 2, 2, 1, 8),  # depthwise, stride 2
     (1, 4, 5, 5, 8, 3, 3, 1, "same", 1, 2),
     (1, 33, 6, 5, 17, 3, 1, 1, (1, 1, 0, 0), 1, 1),  # C*R*S not a multiple of 4
+    # an RGB stem: C*R*S = 147 (lowered rows padded to 192 where the AMX tiles run, a 19-byte k
+    # tail past the two 64-byte tile steps), 132 pixels (four 32-pixel tiles and an edge of 4)
+    (1, 3, 23, 21, 40, 7, 7, 2, 3, 1, 1),
 ]
 
 
