@@ -14,8 +14,8 @@ import numpy as np
 
 
 def empty_aligned(shape: Any, dtype: Any = np.float32, *, align: int = 64) -> np.ndarray:
-    """An uninitialised C-contiguous array like ``np.empty(shape, dtype)`` whose data address is a
-    multiple of ``align`` bytes (a power of two, at least the dtype's alignment). Rows of a 2-D
+    """A C-contiguous, writable array of ``shape`` and ``dtype`` (zero-filled) whose data address is
+    a multiple of ``align`` bytes (a power of two, at least the dtype's alignment). Rows of a 2-D
     array whose row length in bytes is a multiple of ``align`` then all start aligned. (An array of
     size 0 has no data to align.)"""
     dt = np.dtype(dtype)
@@ -28,6 +28,10 @@ def empty_aligned(shape: Any, dtype: Any = np.float32, *, align: int = 64) -> np
     if any(s < 0 for s in shape):
         raise ValueError(f"empty_aligned: negative dimensions are not allowed, got shape {shape}")
     nbytes = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
-    raw = np.empty(nbytes + align, dtype=np.uint8)
-    start = -raw.ctypes.data % align
-    return raw[start : start + nbytes].view(dt).reshape(shape)
+    # A bytearray owns the memory, not an ndarray: the array is then its own root (its base is no
+    # ndarray), as np.empty's arrays are, which code that follows `.base` to the buffer an array
+    # lives in relies on (hpc_kernels.onnx's memory plan took a view of a uint8 array for another
+    # buffer and reused it while still live).
+    raw = bytearray(nbytes + align)
+    start = -np.frombuffer(raw, np.uint8).ctypes.data % align
+    return np.ndarray(shape, dtype=dt, buffer=raw, offset=start)

@@ -18,6 +18,7 @@ def test_aligned_contiguous_writable(shape, dtype, align):
     assert x.flags.c_contiguous and x.flags.writeable
     x[...] = 1
     assert (x == 1).all()
+    assert not isinstance(x.base, np.ndarray)  # its own root, as np.empty's arrays are
 
 
 def test_bf16_dtype():
