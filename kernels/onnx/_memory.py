@@ -50,7 +50,7 @@ class Arena:
             return lst.pop()
         # On a cache line: the int8 AMX tiles read activation rows in place only from aligned
         # rows (NumPy's start 16 bytes into a line; unaligned rows are copied per block): the QDQ
-        # ResNet-50 ran 0.92x the time at 2 threads, 0.98x at 1 (alternating processes, 6 each).
+        # ResNet-50 ran 0.91x the time at 2 threads, 0.97x at 1 (alternating processes, 5 each).
         buf = empty_aligned(shape, dtype)
         self.allocated_bytes += buf.nbytes
         return buf
