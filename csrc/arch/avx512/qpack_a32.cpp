@@ -44,8 +44,7 @@ KERNELS_INLINE void quad_rows(const std::int8_t* s, inc_t step, __m256i flip, st
 
 namespace avx512 {
 
-void qpack_a32(dim_t mc, dim_t kc, const std::int8_t* a, inc_t rs, inc_t cs, std::uint8_t flip,
-                                std::int8_t* dst) {
+void qpack_a32(dim_t mc, dim_t kc, const std::int8_t* a, inc_t rs, inc_t cs, std::uint8_t flip, std::int8_t* dst) {
     const dim_t quads = (kc + 3) / 4, whole_k = kc / 4 * 4;
     const dim_t full = rs == 1 ? mc / kMR * kMR : 0;  // channels in full panels packed here
     const __m256i f = _mm256_set1_epi8(static_cast<char>(flip));

@@ -343,63 +343,44 @@ KERNELS_VNNI void ukr_rows(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, cons
 // tile. With plain loads the two evicted each other (64 KiB a call against L1's 48) and both came
 // from L2. Emerald Rapids, 1 thread, 1024^3 qgemm, processes alternating: 1.65-1.69 -> 1.41-1.50
 // ms; streaming the pixel rows instead: 1.57-4.06 ms.
-// 32 pixels x 32 channels over 16 * full quads, pixel j's channels stored at dst + j * ld (int32
-// elements), each tile starting from zero (row == nullptr: the raw sums, into the L1 tile the
+// n <= 32 pixels x 32 channels over 16 * full quads, pixel j's channels stored at dst + j * ld
+// (int32 elements), each tile starting from zero (row == nullptr: the raw sums, into the L1 tile the
 // epilogue finishes) or from the per-channel vector row (the int32 output's whole epilogue,
 // stored straight into C: a stride-0 tile load repeats its 16 channels down the 16 pixel rows).
 // The second form skips the L1 tile's read-back, which waits for the tile stores to complete
 // (vector loads get nothing forwarded from tile stores): 1024^3 int32 on Emerald Rapids, 1
 // thread, 1.21-1.23 -> 1.16-1.19 ms.
+// An edge of n < 32 pixels (the 7x7 layers' 49 = 32 + 17, 14x14's 196 = 6*32 + 4) has its pixel
+// tiles and their C tiles configured with n rows (pixels 0-15) and n - 16 (16-31; none for
+// n <= 16), so the loads read no row past the n given. On 12-pixel AMX tiles plus vpdpbusd for the
+// last 1-11 pixels, a 4-pixel VNNI tile took as long as a 32-pixel AMX tile (49 x 2048 x 512
+// prepacked: 81 -> 58 us).
 KERNELS_AMX void amx_wide(dim_t full, const std::int8_t* a, const std::uint8_t* b, inc_t ldb, const std::int32_t* row,
-                          std::int32_t* dst, inc_t ld) {
-    amx::configure_full_tiles();
+                          std::int32_t* dst, inc_t ld, dim_t n) {
+    const bool hi = n > 16;  // pixels 16-31 are there
+    if (n == 32) {
+        amx::configure_full_tiles();
+    } else {
+        amx::TileConfig cfg = amx::full_tiles();
+        cfg.rows[0] = cfg.rows[1] = cfg.rows[4] = static_cast<std::uint8_t>(std::min<dim_t>(n, 16));
+        cfg.rows[2] = cfg.rows[3] = cfg.rows[5] = static_cast<std::uint8_t>(hi ? n - 16 : 0);
+        if (!hi) cfg.colsb[2] = cfg.colsb[3] = cfg.colsb[5] = 0;  // (an unused tile: no rows, no bytes)
+        amx::configure(cfg, 0x200 + static_cast<unsigned>(n));
+    }
     if (row) {
         _tile_loadd(0, row, 0);
         _tile_loadd(1, row + 16, 0);
-        _tile_loadd(2, row, 0);
-        _tile_loadd(3, row + 16, 0);
+        if (hi) {
+            _tile_loadd(2, row, 0);
+            _tile_loadd(3, row + 16, 0);
+        }
     } else {
         _tile_zero(0);
         _tile_zero(1);
-        _tile_zero(2);
-        _tile_zero(3);
-    }
-    const std::uint8_t* b1 = b + 16 * ldb;
-    for (dim_t q = 0; q < full; ++q) {
-        _tile_loadd(4, b + 64 * q, ldb);
-        _tile_stream_loadd(6, a + 2048 * q, 128);
-        _tile_dpbusd(0, 4, 6);
-        _tile_stream_loadd(7, a + 2048 * q + 64, 128);
-        _tile_dpbusd(1, 4, 7);
-        _tile_loadd(5, b1 + 64 * q, ldb);
-        _tile_dpbusd(2, 5, 6);
-        _tile_dpbusd(3, 5, 7);
-    }
-    const inc_t bytes = ld * static_cast<inc_t>(sizeof(std::int32_t));
-    _tile_stored(0, dst, bytes);
-    _tile_stored(1, dst + 16, bytes);
-    _tile_stored(2, dst + 16 * ld, bytes);
-    _tile_stored(3, dst + 16 * ld + 16, bytes);
-}
-
-// The same tiles for an edge of n < 32 pixels (the 7x7 layers' 49 = 32 + 17, 14x14's 196 = 6*32 + 4):
-// the pixel tiles and their C tiles get n rows (pixels 0-15) and n - 16 (16-31; none for n <= 16)
-// in a configuration of their own, so the loads read no row past the n given, and the raw sums go
-// to dst (ld 32). The 12-pixel chunks ran such edges on 12-pixel AMX tiles and the rest (5 of 49,
-// 4 of 196) on vpdpbusd, whose 4-pixel tile took as long as a 32-pixel AMX tile.
-KERNELS_AMX void amx_wide_edge(dim_t full, const std::int8_t* a, const std::uint8_t* b, inc_t ldb, std::int32_t* dst,
-                               dim_t n) {
-    const auto lo = static_cast<std::uint8_t>(std::min<dim_t>(n, 16)), hi = static_cast<std::uint8_t>(n - lo);
-    amx::TileConfig cfg = amx::full_tiles();
-    cfg.rows[0] = cfg.rows[1] = cfg.rows[4] = lo;
-    cfg.rows[2] = cfg.rows[3] = cfg.rows[5] = hi;
-    if (!hi) cfg.colsb[2] = cfg.colsb[3] = cfg.colsb[5] = 0;  // (an unused tile: no rows, no bytes)
-    amx::configure(cfg, 0x200 + static_cast<unsigned>(n));
-    _tile_zero(0);
-    _tile_zero(1);
-    if (hi) {
-        _tile_zero(2);
-        _tile_zero(3);
+        if (hi) {
+            _tile_zero(2);
+            _tile_zero(3);
+        }
     }
     const std::uint8_t* b1 = b + 16 * ldb;
     for (dim_t q = 0; q < full; ++q) {
@@ -414,11 +395,12 @@ KERNELS_AMX void amx_wide_edge(dim_t full, const std::int8_t* a, const std::uint
             _tile_dpbusd(3, 5, 7);
         }
     }
-    _tile_stored(0, dst, 128);
-    _tile_stored(1, dst + 16, 128);
+    const inc_t bytes = ld * static_cast<inc_t>(sizeof(std::int32_t));
+    _tile_stored(0, dst, bytes);
+    _tile_stored(1, dst + 16, bytes);
     if (hi) {
-        _tile_stored(2, dst + 16 * 32, 128);
-        _tile_stored(3, dst + 16 * 32 + 16, 128);
+        _tile_stored(2, dst + 16 * ld, bytes);
+        _tile_stored(3, dst + 16 * ld + 16, bytes);
     }
 }
 
@@ -443,12 +425,11 @@ KERNELS_VNNI void wide_rows(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, con
         return;
     }
     if (n == 32 && ep && ep->mode == QMode::i32 && !ep->row_zw && !acc_in && rem == 0 && m == 32 && rs_c == 1) {
-        amx_wide(full, a, b, ldb, ep->row_add, static_cast<std::int32_t*>(cv), cs_c);
+        amx_wide(full, a, b, ldb, ep->row_add, static_cast<std::int32_t*>(cv), cs_c, 32);
         return;
     }
     alignas(64) std::int32_t tile[32 * 32];
-    if (n == 32) amx_wide(full, a, b, ldb, nullptr, tile, 32);
-    else amx_wide_edge(full, a, b, ldb, tile, n);
+    amx_wide(full, a, b, ldb, nullptr, tile, 32, n);
     if (acc_in)  // an earlier k block's sums first (acc_in may be c: read all before writing any)
         for (dim_t j = 0; j < n; ++j)
             for (dim_t i = 0; i < m; ++i) tile[32 * j + i] += acc_in[i * rs_in + j * cs_in];
