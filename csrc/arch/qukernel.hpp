@@ -98,6 +98,13 @@ struct QUkernel {
     // It has kernel_rows only (its kernel is nullptr: it never sees packed activations).
     const QUkernel* wide_rows = nullptr;
     dim_t wide_min_k = 0;
+    // kernel_rows' k granule in quads: a product whose kq is not a whole number of granules runs
+    // its tail on a slower path (AMX: vpdpbusd, the 8 tiles all taken by the 2x2 products). Where
+    // each row's bytes past k are zeros up to the next granule, the GEMM hands it kq rounded up
+    // instead: the zeros add nothing, and the weights it then reads past the panel's quads (up to
+    // granule - 1 quads: in the panel's next k block, the next panel, or the kPackedReadSlack bytes
+    // (gemm/driver.hpp) past the last panel) meet them. Needs (k_granule - 1) * 4 * mr <= that.
+    dim_t k_granule = 1;
 };
 
 }  // namespace kernels

@@ -64,7 +64,7 @@ KERNELS_CLONES void lower_pixels(const LowerArgs& l, dim_t jb, dim_t je) {
     for (dim_t j = jb; j < je; ++j) {
         const dim_t oh = j / wo, ow = j % wo;
         std::uint8_t* row = l.L + (j - l.j0) * ld;
-        std::memset(row + kd, 0, static_cast<std::size_t>(ld - kd));  // (the quad padding: it meets zero weights)
+        std::memset(row + kd, 0, static_cast<std::size_t>(ld - kd));  // (zeros: qgemm's b_zero_to)
         for (dim_t r = 0; r < g.r; ++r) {
             const dim_t ih = oh * g.sh - g.pt + r * g.dh;
             const dim_t iw0 = ow * g.sw - g.pl;
@@ -148,7 +148,8 @@ void qconv2d(const QConvArgs& a, const QCandidate& cand, int nthreads) {
     // them in place, unpacked (gemm/qgemm.cpp), its last quad included. Where the AMX tiles run
     // (k >= 64), to whole cache lines (148 to 192): the tiles read rows in place only from aligned
     // rows, and copied the stem's 12544 rows of 148 bytes per block instead (a memcpy call per row,
-    // a fifth of the layer's time); the bytes past the last quad are never read.
+    // a fifth of the layer's time); the zeros past kd make the AMX kernel's last tile step whole
+    // (b_zero_to; the stem's 5-quad tail ran on vpdpbusd).
     const dim_t ld = round_up(kd, kd >= 64 && int8_amx() ? 64 : 4);
     // Lowered in chunks of pixels whose rows fit half the L2 (a multiple of the kernel's NR): each
     // chunk is written and then read by its GEMM while it is still in L2. The whole image lowered
@@ -170,7 +171,7 @@ void qconv2d(const QConvArgs& a, const QCandidate& cand, int nthreads) {
                     q.b = a.x + img * a.xs.n + grp * cg * a.xs.c, q.rs_b = a.xs.c, q.cs_b = a.xs.w;
                 } else {
                     lower(a, img, grp, pad, rsc, ld, L, j0, j1, nthreads);
-                    q.b = L, q.rs_b = 1, q.cs_b = ld, q.b_quads_readable = true;
+                    q.b = L, q.rs_b = 1, q.cs_b = ld, q.b_quads_readable = true, q.b_zero_to = ld;
                 }
                 q.b_signed = a.x_signed;
                 const dim_t k0 = grp * kg;

@@ -142,6 +142,12 @@ inline Grid choose_grid(int nt, dim_t m, dim_t nc, dim_t mr, dim_t nr, dim_t kSt
     return best;
 }
 
+// Bytes a micro-kernel may read past the last packed A panel of a block (or of prepacked weights):
+// the int8 AMX kernel rounds a k tail up to its whole 16-quad step where the activation rows hold
+// zeros there (arch/qukernel.hpp, k_granule), reading up to 15 quads x 32 channels x 4 bytes of
+// weights past the panel. Allocated, never written: what is there meets zero activations.
+constexpr std::size_t kPackedReadSlack = 2048;
+
 // Block sizes, thread grid and packing-buffer layout of one blocked product.
 struct BlockPlan {
     dim_t MR, NR, MC, KC, NC;
@@ -149,7 +155,7 @@ struct BlockPlan {
     bool shared_b;          // M split: one B block packed by all threads
     dim_t own_b_elems;      // N split: elements of each thread's private B region
     std::size_t b_bytes;    // packed B (0 when prepacked)
-    std::size_t a_bytes;    // one thread's packed A block (0 when prepacked)
+    std::size_t a_bytes;    // one thread's packed A block and kPackedReadSlack (0 when prepacked)
     std::size_t total_bytes(int nt) const { return b_bytes + a_bytes * static_cast<std::size_t>(nt); }
 };
 
@@ -176,7 +182,7 @@ BlockPlan plan_blocks_t(dim_t m, dim_t n, dim_t k, const Cand& cand, int nt, boo
     p.own_b_elems = round_up(own_panels * p.NR * kcp, static_cast<dim_t>(kAlign / sizeof(PB)));
     const std::size_t b_elems = static_cast<std::size_t>(p.shared_b ? kcp * p.NC : p.own_b_elems * nt);
     p.b_bytes = b_prepacked ? 0 : round_up(b_elems * sizeof(PB), kAlign);
-    p.a_bytes = a_prepacked ? 0 : round_up(static_cast<std::size_t>(kcp * p.MC) * sizeof(PA), kAlign);
+    p.a_bytes = a_prepacked ? 0 : round_up(static_cast<std::size_t>(kcp * p.MC) * sizeof(PA) + kPackedReadSlack, kAlign);
     return p;
 }
 

@@ -38,6 +38,7 @@ struct QTiles {
     inc_t rs_p, cs_p;
     QEpilogue ep;
     inc_t ldb = 0;  // the unpacked activations' pixel stride (S8RowsTraits)
+    dim_t zero_to = 0;  // the rows' readable bytes, zeros past k (QGemmArgs::b_zero_to)
 };
 
 struct S8Traits {
@@ -64,26 +65,28 @@ struct S8Traits {
 
 // The same tiles on unpacked activations (QUkernel::kernel_rows): b is pixel j's row at k offset
 // p0, whatever block it is in (RowsQB below hands the driver such pointers as "prepacked" panels).
-// Copied = true: the rows were copied per block into packed panels of whole quads (CopiedRowsQB).
-template <bool Copied>
-struct S8RowsTraitsT : S8Traits {
+// Where the rows hold zeros past k up to a whole k granule of the kernel (b_zero_to: the
+// convolution's lowered rows), the last block's kernel gets its granules whole: the AMX kernel's
+// tail of 1-15 quads, else on vpdpbusd beside the tiles, takes one more tile step instead (the
+// stem's k = 147: 37 quads, 2 tile steps and 5 quads on vpdpbusd, which cost more than the tiles).
+struct S8RowsTraits : S8Traits {
     static KERNELS_INLINE void tile(const QTiles& g, const QUkernel& u, dim_t kc, const std::int8_t* a,
                                     const std::uint8_t* b, bool first_k, bool last_k, dim_t i, dim_t j, dim_t mr,
                                     dim_t nr) {
         std::int32_t* part = g.part ? g.part + i * g.rs_p + j * g.cs_p : nullptr;
         const std::int32_t* in = first_k ? nullptr : part;
-        const dim_t kq = kc / 4 + (kc % 4 != 0);
-        const inc_t ldb = Copied ? 4 * kq : g.ldb;
+        dim_t kq = kc / 4 + (kc % 4 != 0);
+        const dim_t whole = round_up(kq, u.k_granule);
+        if (last_k && g.k - kc + 4 * whole <= g.zero_to) kq = whole;  // (the last block starts at k - kc)
         if (last_k) {
             const QEpilogue e = g.ep.at(i, j);
-            u.kernel_rows(kq, a, b, ldb, in, g.rs_p, g.cs_p, g.c + (i * g.rs_c + j * g.cs_c) * g.es, g.rs_c, g.cs_c,
-                          mr, nr, &e);
+            u.kernel_rows(kq, a, b, g.ldb, in, g.rs_p, g.cs_p, g.c + (i * g.rs_c + j * g.cs_c) * g.es, g.rs_c,
+                          g.cs_c, mr, nr, &e);
         } else {
-            u.kernel_rows(kq, a, b, ldb, in, g.rs_p, g.cs_p, part, g.rs_p, g.cs_p, mr, nr, nullptr);
+            u.kernel_rows(kq, a, b, g.ldb, in, g.rs_p, g.cs_p, part, g.rs_p, g.cs_p, mr, nr, nullptr);
         }
     }
 };
-using S8RowsTraits = S8RowsTraitsT<false>;
 
 // Activations read in place, pixel j's k values at b[j*ldb + p]: to the driver a prepacked operand
 // whose "panel" of pixels [first, first + NR) at k offset p0 is the first pixel's row pointer.
@@ -94,23 +97,6 @@ struct RowsQB {
     dim_t nr;
     const std::uint8_t* panel(dim_t first, dim_t p0) const { return b + first * ldb + p0; }
     inc_t panel_stride() const { return nr * ldb; }
-};
-
-// The rows copied per (jc, pc) block, pixel j's kc values at dst + j * round_up(kc, 4) (zero to the
-// quad): for the AMX tiles when the rows are not 64-byte aligned. A NumPy array's data starts 16
-// bytes into its allocation, and a tile row straddling two cache lines costs two L1 accesses: the
-// copy, once per block and reused by every weight panel, is cheaper.
-struct CopiedRowsQB {
-    static constexpr bool prepacked = false;
-    const std::uint8_t* b;
-    inc_t ldb;
-    void pack(const QUkernel&, dim_t j0, dim_t nc, dim_t p0, dim_t kc, std::uint8_t* dst) const {
-        const dim_t kp = round_up(kc, 4);
-        for (dim_t j = 0; j < nc; ++j) {
-            std::memcpy(dst + j * kp, b + (j0 + j) * ldb + p0, static_cast<std::size_t>(kc));
-            std::memset(dst + j * kp + kc, 0, static_cast<std::size_t>(kp - kc));
-        }
-    }
 };
 
 struct StridedQA {
@@ -205,7 +191,7 @@ QCandidate qcandidate() {
     if (e.origin.kc != "derived") blk.kc = round_up(f.kc, 4);
     if (e.origin.nc != "derived") blk.nc = std::max(u->nr, f.nc / u->nr * u->nr);
     blk.kc = round_up(blk.kc, 4);
-    return {u, blk, host_uarch().grid_stream_weight, e.origin.mc == "derived"};
+    return {u, blk, host_uarch().grid_stream_weight, e.origin.mc == "derived", e.origin.kc == "derived"};
 }
 
 namespace {
@@ -260,7 +246,9 @@ void qweight_sums(dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs, bo
 
 AlignedVector<std::int8_t> pack_qweights(const QUkernel& u, dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs,
                                        bool a_unsigned) {
-    AlignedVector<std::int8_t> out(static_cast<std::size_t>(round_up(m, u.mr) * round_up(std::max<dim_t>(k, 1), 4)));
+    // (+ kPackedReadSlack, zeros: what a kernel with a k granule reads past the last panel)
+    AlignedVector<std::int8_t> out(static_cast<std::size_t>(round_up(m, u.mr) * round_up(std::max<dim_t>(k, 1), 4)) +
+                                   kPackedReadSlack);
     if (m > 0 && k > 0) u.pack_a(m, k, a, rs, cs, a_unsigned ? 0x80 : 0, out.data());
     return out;
 }
@@ -341,6 +329,11 @@ void qgemm(const QGemmArgs& g, const QCandidate& cand, int nthreads) {
             // the channels split each thread read every row. 2 threads, Emerald Rapids, ResNet-50's
             // 28x28 3x3 layer: 0.138 -> 0.078 ms; 28x28 1x1 512->128: 0.071 -> 0.049.
             rc.grid_stream_weight = 64;
+            // KC the rule's largest (4096), not L1's share for the 12-pixel panels (2048): the tiles
+            // stream both operands from L2 anyway, and a second k block stores and reloads every
+            // C tile. 1 thread, Emerald Rapids, aligned rows, prepacked: ResNet-50's 14x14 3x3
+            // (k = 2304) 94-98 -> 83-86 us, 7x7 3x3 (k = 4608) 158 -> 153 us; 1024^3 unchanged.
+            if (rc.kc_derived) rc.blk.kc = kBlocksS8.kc_max;
             // Its A block (MC channels x KC) in half of L2, not a quarter: the tiles stream both
             // operands from L2 and each weight panel is reused across more pixel tiles (1024^3 on
             // Emerald Rapids: MC 256 1464 GOP/s, 512 1559, 1024 1584, with KC = k).
@@ -353,17 +346,18 @@ void qgemm(const QGemmArgs& g, const QCandidate& cand, int nthreads) {
         const QUkernel& ru = *rc.ukr;
         const int nt = useful_qthreads(g.m, g.n, g.k, ru, nthreads);
         t.ldb = g.cs_b;
-        const bool aligned = (reinterpret_cast<std::uintptr_t>(g.b) % 64 == 0 && g.cs_b % 64 == 0);
-        auto run_rows = [&](auto traits, const auto& B) {
-            using Tr = decltype(traits);
-            if (g.a_packed && g.a_packed_mr == ru.mr)
-                run_blocked_t<Tr>(t, PrepackedQA{g.a_packed, ru.mr, round_up(g.k, 4)}, B, rc, nt);
-            else
-                run_blocked_t<Tr>(t, StridedQA{g.a, g.rs_a, g.cs_a, static_cast<std::uint8_t>(g.a_unsigned ? 0x80 : 0)},
-                                  B, rc, nt);
-        };
-        if (rc.ukr != &u && !aligned) run_rows(S8RowsTraitsT<true>{}, CopiedRowsQB{g.b, g.cs_b});
-        else run_rows(S8RowsTraits{}, RowsQB{g.b, g.cs_b, ru.nr});
+        t.zero_to = g.b_zero_to;
+        // Rows read in place even where they are not 64-byte aligned (a NumPy array's data starts 16
+        // bytes into a cache line, so each tile row then spans two): copying them per block into
+        // whole lines cost more than the split loads save. 1 thread, Emerald Rapids, prepacked,
+        // copied / in place: 3136 x 576 x 64 206 / 158 us, 196 x 2304 x 256 108 / 99, 1024^3 815 / 773.
+        if (g.a_packed && g.a_packed_mr == ru.mr)
+            run_blocked_t<S8RowsTraits>(t, PrepackedQA{g.a_packed, ru.mr, round_up(g.k, 4)}, RowsQB{g.b, g.cs_b, ru.nr},
+                                        rc, nt);
+        else
+            run_blocked_t<S8RowsTraits>(
+                t, StridedQA{g.a, g.rs_a, g.cs_a, static_cast<std::uint8_t>(g.a_unsigned ? 0x80 : 0)},
+                RowsQB{g.b, g.cs_b, ru.nr}, rc, nt);
         return;
     }
     const int nt = useful_qthreads(g.m, g.n, g.k, u, nthreads);

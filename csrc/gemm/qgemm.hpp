@@ -25,6 +25,10 @@ struct QGemmArgs {
     // Each pixel's row (rs_b == 1) holds round_up(k, 4) readable bytes (an im2col buffer with its
     // rows padded): the unpacked path may read whole quads past k (they meet zero weights).
     bool b_quads_readable = false;
+    // Each pixel's row (rs_b == 1) holds b_zero_to >= k readable bytes, zeros past k (the
+    // convolution's lowered rows, padded to whole cache lines): a kernel with a k granule reads the
+    // zeros as whole granules instead of finishing a tail its slower way. 0: nothing known.
+    dim_t b_zero_to = 0;
     // Prepacked weights (pack_qweights, for this kernel's MR) instead of a; nullptr: packed here.
     const std::int8_t* a_packed = nullptr;
     dim_t a_packed_mr = 0;
@@ -57,6 +61,7 @@ struct QCandidate {
     Blocking blk;  // kc a multiple of 4
     int grid_stream_weight;
     bool mc_derived = true;  // blk.mc from the cache rule, not configure(mc=): the wide variant resizes it
+    bool kc_derived = true;  // the same for blk.kc
 };
 
 // The int8 kernel of the best ISA <= the engine's cap this CPU runs (generic always qualifies),

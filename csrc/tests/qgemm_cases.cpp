@@ -4,7 +4,8 @@
 // k = 0; s8 activations and u8 weights (the +-128 shifts), per-channel weight zero points, the
 // int32 partial sums of several k blocks (tiny KC), strided C, 1 and several threads; symmetric
 // weights (zero points 0) on u8 pixel rows, which kernels with kernel_rows read unpacked, the
-// rows k bytes apart or padded to whole quads (b_quads_readable).
+// rows k bytes apart, padded to whole quads (b_quads_readable) or to whole lines with zeros
+// (b_zero_to: the AMX kernel's k tail as one more tile step).
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -26,6 +27,7 @@ struct QCase {
     kernels::QMode mode;
     dim_t ldx;        // the pixel rows' stride (>= k)
     bool symmetric;   // weight zero points all 0
+    bool zero_rows;   // the rows' bytes past k zeros (b_zero_to = ldx)
 };
 
 // The product through candidate `cand`; C column-major with leading dimension m + 3 (a gap the
@@ -41,6 +43,7 @@ std::vector<std::uint8_t> run(const QCase& c, const std::vector<std::uint8_t>& x
     g.a = w.data(), g.rs_a = c.k, g.cs_a = 1, g.a_unsigned = c.w_unsigned;  // W(i, p) row-major
     g.b = x.data(), g.rs_b = 1, g.cs_b = c.ldx, g.b_signed = c.x_signed;   // X(p, j): pixel rows
     g.b_quads_readable = c.ldx >= (c.k + 3) / 4 * 4;
+    if (c.zero_rows) g.b_zero_to = c.ldx;
     g.x_zp = zx, g.w_zp = zw.data(), g.bias = bias.data();
     g.mode = c.mode, g.mult = mult.data(), g.inv_out_scale = 0.5f, g.hi = 40.0f, g.act = kernels::Act::relu6;
     g.out_zp = 3;
@@ -57,24 +60,31 @@ void qgemm_cases(Group& grp, const kernels::QUkernel& u, std::uint64_t seed) {
     const dim_t MR = u.mr, NR = u.nr;
     const kernels::QCandidate base = kernels::qcandidate();
     const kernels::QCandidate oracle{&kernels::ukr_s8_generic_8x4, base.blk, base.grid_stream_weight};
-    for (const bool tiny : {false, true}) {
+    for (const dim_t tiny : {dim_t{0}, dim_t{16}, dim_t{64}}) {
         kernels::QCandidate cand{&u, base.blk, base.grid_stream_weight};
         kernels::QCandidate ref = oracle;
-        if (tiny) cand.blk = ref.blk = {2 * MR, 16, 2 * NR};  // several MC, KC (partial sums) and NC blocks
+        if (tiny) {  // several MC, KC = tiny (partial sums; 64: whole AMX steps) and NC blocks, kept by the wide variant too
+            cand.blk = ref.blk = {2 * MR, tiny, 2 * NR};
+            cand.mc_derived = cand.kc_derived = false;
+        }
         for (const dim_t m : {dim_t{1}, MR / 2, MR - 1, MR, MR + 1, 2 * MR + 3})
             for (const dim_t n : {dim_t{1}, NR - 1, NR, NR + 1, 3 * NR + 2})
-                for (const dim_t k : {dim_t{0}, dim_t{1}, dim_t{3}, dim_t{4}, dim_t{5}, dim_t{38}, dim_t{67}})
-                    for (const int variant : {0, 1, 2, 3, 4, 5}) {
+                for (const dim_t k : {dim_t{0}, dim_t{1}, dim_t{3}, dim_t{4}, dim_t{5}, dim_t{38}, dim_t{67}, dim_t{130},
+                                      dim_t{200}})
+                    for (const int variant : {0, 1, 2, 3, 4, 5, 6}) {
                         if (m < 1 || n < 1) continue;
                         // 4, 5: u8 x s8, symmetric weights, rows k apart / padded to whole quads
+                        // (any bytes); 6: padded to whole 64-byte lines with zeros (b_zero_to)
                         const bool sym = variant >= 4;
                         const QCase c{m, n, k, variant == 1 || variant == 3, variant == 2 || variant == 3,
                                       static_cast<kernels::QMode>((m + n + k + variant) % 4),
-                                      variant == 5 ? (k + 3) / 4 * 4 : k, sym};
+                                      variant == 5 ? (k + 3) / 4 * 4 : variant == 6 ? (k + 63) / 64 * 64 : k, sym,
+                                      variant == 6};
                         const dim_t ldx = c.ldx;
                         std::vector<std::uint8_t> x(static_cast<std::size_t>(n * ldx));
                         std::vector<std::int8_t> w(static_cast<std::size_t>(m * k));
-                        for (auto& v : x) v = static_cast<std::uint8_t>(rng.integer(0, 255));
+                        for (dim_t t = 0; t < static_cast<dim_t>(x.size()); ++t)
+                            x[t] = c.zero_rows && t % ldx >= k ? 0 : static_cast<std::uint8_t>(rng.integer(0, 255));
                         for (auto& v : w) v = static_cast<std::int8_t>(rng.integer(-128, 127));
                         std::vector<std::int32_t> zw(m), bias(m);
                         std::vector<float> mult(m), res(static_cast<std::size_t>(m * n));
@@ -85,7 +95,7 @@ void qgemm_cases(Group& grp, const kernels::QUkernel& u, std::uint64_t seed) {
                         }
                         for (auto& v : res) v = static_cast<float>(rng.integer(-40, 40)) * 0.25f;
                         const std::int32_t zx = c.x_signed ? rng.integer(-128, 127) : rng.integer(0, 255);
-                        const std::string desc = std::string(u.name) + (tiny ? " tiny" : "") + " m=" + std::to_string(m) +
+                        const std::string desc = std::string(u.name) + (tiny ? " kc=" + std::to_string(tiny) : "") + " m=" + std::to_string(m) +
                                                  " n=" + std::to_string(n) + " k=" + std::to_string(k) + " variant " +
                                                  std::to_string(variant) + " mode " + std::to_string(static_cast<int>(c.mode));
                         const int threads = kThreads[(m + n + k) % 4];

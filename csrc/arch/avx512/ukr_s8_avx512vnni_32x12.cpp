@@ -344,19 +344,19 @@ KERNELS_VNNI void ukr_rows(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, cons
 // from L2. Emerald Rapids, 1 thread, 1024^3 qgemm, processes alternating: 1.65-1.69 -> 1.41-1.50
 // ms; streaming the pixel rows instead: 1.57-4.06 ms.
 // n <= 32 pixels x 32 channels over 16 * full quads, pixel j's channels stored at dst + j * ld
-// (int32 elements), each tile starting from zero (row == nullptr: the raw sums, into the L1 tile the
-// epilogue finishes) or from the per-channel vector row (the int32 output's whole epilogue,
-// stored straight into C: a stride-0 tile load repeats its 16 channels down the 16 pixel rows).
-// The second form skips the L1 tile's read-back, which waits for the tile stores to complete
-// (vector loads get nothing forwarded from tile stores): 1024^3 int32 on Emerald Rapids, 1
-// thread, 1.21-1.23 -> 1.16-1.19 ms.
+// (int32 elements), each tile starting from zero (init == nullptr: the raw sums, into the L1 tile
+// the epilogue finishes), from the per-channel vector init (init_ld 0: the int32 output's whole
+// epilogue, stored straight into C: a stride-0 tile load repeats its 16 channels down the 16 pixel
+// rows) or from an earlier k block's sums, pixel j's at init + j * init_ld. The direct forms skip
+// the L1 tile's read-back, which waits for the tile stores to complete (vector loads get nothing
+// forwarded from tile stores): 1024^3 int32 on Emerald Rapids, 1 thread, 1.21-1.23 -> 1.16-1.19 ms.
 // An edge of n < 32 pixels (the 7x7 layers' 49 = 32 + 17, 14x14's 196 = 6*32 + 4) has its pixel
 // tiles and their C tiles configured with n rows (pixels 0-15) and n - 16 (16-31; none for
 // n <= 16), so the loads read no row past the n given. On 12-pixel AMX tiles plus vpdpbusd for the
 // last 1-11 pixels, a 4-pixel VNNI tile took as long as a 32-pixel AMX tile (49 x 2048 x 512
 // prepacked: 81 -> 58 us).
-KERNELS_AMX void amx_wide(dim_t full, const std::int8_t* a, const std::uint8_t* b, inc_t ldb, const std::int32_t* row,
-                          std::int32_t* dst, inc_t ld, dim_t n) {
+KERNELS_AMX void amx_wide(dim_t full, const std::int8_t* a, const std::uint8_t* b, inc_t ldb, const std::int32_t* init,
+                          inc_t init_ld, std::int32_t* dst, inc_t ld, dim_t n) {
     const bool hi = n > 16;  // pixels 16-31 are there
     if (n == 32) {
         amx::configure_full_tiles();
@@ -367,12 +367,13 @@ KERNELS_AMX void amx_wide(dim_t full, const std::int8_t* a, const std::uint8_t* 
         if (!hi) cfg.colsb[2] = cfg.colsb[3] = cfg.colsb[5] = 0;  // (an unused tile: no rows, no bytes)
         amx::configure(cfg, 0x200 + static_cast<unsigned>(n));
     }
-    if (row) {
-        _tile_loadd(0, row, 0);
-        _tile_loadd(1, row + 16, 0);
+    if (init) {
+        const inc_t ib = init_ld * static_cast<inc_t>(sizeof(std::int32_t));
+        _tile_loadd(0, init, ib);
+        _tile_loadd(1, init + 16, ib);
         if (hi) {
-            _tile_loadd(2, row, 0);
-            _tile_loadd(3, row + 16, 0);
+            _tile_loadd(2, init + 16 * init_ld, ib);
+            _tile_loadd(3, init + 16 * init_ld + 16, ib);
         }
     } else {
         _tile_zero(0);
@@ -424,13 +425,25 @@ KERNELS_VNNI void wide_rows(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, con
             rows_chunk(kq, a, b, ldb, acc_in, rs_in, cs_in, c, rs_c, cs_c, es, m, j0, std::min<dim_t>(kNR, n - j0), ep);
         return;
     }
-    if (n == 32 && ep && ep->mode == QMode::i32 && !ep->row_zw && !acc_in && rem == 0 && m == 32 && rs_c == 1) {
-        amx_wide(full, a, b, ldb, ep->row_add, static_cast<std::int32_t*>(cv), cs_c, 32);
-        return;
+    // An earlier k block's sums with the channels contiguous (the int32 output, or the partial-sum
+    // buffer) are the tiles' start: tile loads, where an element loop after the tiles took longer
+    // than a 256-deep block's products (ResNet-50's 14x14 3x3 layer: k = 2304 in blocks of 2048 and
+    // 256). acc_in may be c: the tiles load it all before they store.
+    const bool tiles_in = acc_in && rs_in == 1 && m == 32;
+    auto* c32 = static_cast<std::int32_t*>(cv);
+    if (rem == 0 && m == 32 && rs_c == 1) {
+        if (!ep && (!acc_in || tiles_in)) {  // a k block's raw partial sums
+            amx_wide(full, a, b, ldb, acc_in, cs_in, c32, cs_c, n);
+            return;
+        }
+        if (ep && ep->mode == QMode::i32 && !ep->row_zw && !acc_in) {
+            amx_wide(full, a, b, ldb, ep->row_add, 0, c32, cs_c, n);
+            return;
+        }
     }
     alignas(64) std::int32_t tile[32 * 32];
-    amx_wide(full, a, b, ldb, nullptr, tile, 32, n);
-    if (acc_in)  // an earlier k block's sums first (acc_in may be c: read all before writing any)
+    amx_wide(full, a, b, ldb, tiles_in ? acc_in : nullptr, cs_in, tile, 32, n);
+    if (acc_in && !tiles_in)  // an earlier k block's sums first (acc_in may be c: read all before writing any)
         for (dim_t j = 0; j < n; ++j)
             for (dim_t i = 0; i < m; ++i) tile[32 * j + i] += acc_in[i * rs_in + j * cs_in];
     // Per 12-pixel chunk (finish_tile and ukr_t take at most 12): the tail's quads on vpdpbusd with
@@ -464,8 +477,9 @@ bool int8_amx_enabled() { return g_amx_on.load(std::memory_order_relaxed) && int
 // way out through memory from k = 64 on. ResNet-50's 1x1 layers, 1 thread, Emerald Rapids, wide /
 // VNNI time: k = 64 (3136 pixels, 64 -> 256 channels) 0.90x, 64 -> 64 1.0x, k = 128 (784 pixels,
 // 128 -> 512) 0.70x.
+// k granule 16 quads: a tile step (kq rounded up where the rows hold zeros past k: gemm/qgemm.cpp).
 const QUkernel ukr_s8_amx_32x32 = {"ukr_s8_amx_32x32", Isa::avx512, 32, 32, nullptr, &avx512::qpack_a32, nullptr,
-                                   &int8_amx_enabled, &wide_rows};
+                                   &int8_amx_enabled, &wide_rows, nullptr, 0, 16};
 const QUkernel ukr_s8_avx512vnni_32x12 = {"ukr_s8_avx512vnni_32x12", Isa::avx512, 32, kNR, &ukr, &avx512::qpack_a32,
                                           &qpack_b<kNR>, &runs_vnni, &ukr_rows, &ukr_s8_amx_32x32, 64};
 }  // namespace kernels
