@@ -83,6 +83,9 @@ def self_overlapping(x) -> bool:
     overlapping (the caller says so)."""
     if x.size == 0:  # nothing to write (NumPy gives fresh empty arrays zero strides)
         return False
+    flags = getattr(x, "flags", None)
+    if flags is not None and (flags.c_contiguous or flags.f_contiguous):  # dense: the common case, ~2 us less
+        return False
     dims = sorted((abs(s), n) for s, n in zip(x.strides, x.shape) if n > 1)
     extent = x.dtype.itemsize
     for stride, n in dims:
@@ -121,6 +124,8 @@ def check_output_aligned(fn: str, name: str, out: np.ndarray) -> None:
     """Outputs are written where they lie: their first element and strides must be whole elements
     (the kernels store vectors of elements; inputs that are not get an aligned copy instead)."""
     item = out.itemsize
+    if out.flags.aligned and out.dtype.alignment == item:  # NumPy's own test, the same here (no ctypes object)
+        return
     if out.size and (out.ctypes.data % item or any(s % item for s, n in zip(out.strides, out.shape) if n > 1)):
         raise ValueError(
             f"{fn}: {name} is not aligned to its {item}-byte elements (address {out.ctypes.data:#x}, strides "

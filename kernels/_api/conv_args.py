@@ -11,6 +11,8 @@ from typing import Any, NamedTuple, Optional, Tuple
 
 import numpy as np
 
+from .._validation import check_output
+
 LAYOUTS = ("NCHW", "NHWC")
 ACTIVATIONS = (None, "relu", "relu6")
 # Every conv2d algorithm name: the union of what the backends implement (the `algorithms` of each
@@ -213,8 +215,6 @@ def check_out(fn: str, out: Any, dtype: np.dtype, shape: ConvShape, layout: str,
     plus H and W forming one stride (stride_H == Wo * stride_W): the kernels address an image's
     output pixels as one index. Slices along N, C or with a step along W qualify; nothing is
     ever copied or cast. inputs: (name, array) pairs, None entries skipped."""
-    from .._validation import check_output
-
     check_output(fn, "out", out, dtype, shape.out_shape(layout), [(n, a) for n, a in inputs if a is not None])
     check_hw_stride(fn, out, shape, layout)
 
