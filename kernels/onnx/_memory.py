@@ -48,9 +48,10 @@ class Arena:
         lst = self.free.get((shape, dtype.str))
         if lst:
             return lst.pop()
-        # On a cache line: the int8 AMX tiles read activation rows in place only from aligned
-        # rows (NumPy's start 16 bytes into a line; unaligned rows are copied per block): the QDQ
-        # ResNet-50 ran 0.91x the time at 2 threads, 0.97x at 1 (alternating processes, 5 each).
+        # On a cache line: the int8 AMX tiles load a row of an aligned buffer as one line (NumPy's
+        # start 16 bytes into a line, so each 64-byte tile row spans two): the QDQ ResNet-50 ran
+        # 0.91x the time at 2 threads, 0.97x at 1 (alternating processes, 5 each), when unaligned
+        # rows were still copied per block.
         buf = empty_aligned(shape, dtype)
         self.allocated_bytes += buf.nbytes
         return buf

@@ -3,7 +3,8 @@ grants the tile state: 2x2 tiles of 32 pixels x 32 channels for k >= 64, ukr_s8_
 12-pixel tiles of the VNNI kernel for pixel tails with k >= 256): bit-identical to the same products on vpdpbusd
 and to the int64 oracle, with k tails of every quad count (vpdpbusd on top of the tile sums),
 several k blocks (int32 partial sums between them), pixel tails, every output mode, rows 64-byte
-aligned (read in place) or not (copied per block), qgemm and NHWC convolutions (image rows in place
+aligned or not (both read in place), rows zero-padded to whole lines (the tail as one more tile
+step), qgemm and NHWC convolutions (image rows in place
 and padded im2col rows), 1 and 2 threads. Skipped where the machine has no AMX (the other int8
 tests cover the kernels there)."""
 from __future__ import annotations
@@ -43,7 +44,8 @@ def both_paths(cpu_config):
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("m,k,n", [(12, 256, 32), (36, 260, 40), (25, 300, 33), (48, 1028, 64), (24, 2052, 32),
-                                   (60, 4100, 31), (40, 64, 33), (70, 100, 20), (64, 128, 64)])
+                                   (60, 4100, 31), (40, 64, 33), (70, 100, 20), (64, 128, 64),
+                                   (70, 4160, 64), (40, 8200, 32)])  # (2-3 k blocks on whole channel panels: sums reloaded as tiles)
 def test_qgemm_amx_equals_vnni_and_oracle(both_paths, m, k, n, threads, rng):
     a = rng.integers(0, 256, (m, k), dtype=np.uint8)
     b = rng.integers(-128, 128, (k, n), dtype=np.int8)
