@@ -28,15 +28,60 @@ namespace {
 // channel stride and written RS apart (the row is L1-resident). One bounds check per tap.
 //
 // n bytes copied inline, in 64- and 16-byte moves of constant size (vector loads and stores in
-// each clone: zmm in the AVX-512 one) and a byte tail, never a memcpy call: the short copies of
-// few-channel layers cost more as calls than the GEMM after them (an RGB stem's 3-byte taps: 1.45
-// of its 1.83 ms), and so did the 192-byte kernel rows of a 64-channel 3x3 layer (three calls a
-// pixel, 0.041 of the 0.291 ms of ResNet-50's 56x56 3x3 layer on Zen 5, the GEMM alone 0.250).
+// each clone: zmm in the AVX-512 one) and a last move that overlaps the one before, never a call:
+// the short copies of few-channel layers cost more as calls than the GEMM after them (an RGB stem's
+// 3-byte taps: 1.45 of its 1.83 ms), and so did the 192-byte kernel rows of a 64-channel 3x3 layer
+// (three calls a pixel, 0.041 of the 0.291 ms of ResNet-50's 56x56 3x3 layer on Zen 5, the GEMM
+// alone 0.250). Below 16 bytes, two overlapping moves of 8, 4 or 2: a byte loop for the tail,
+// as before, GCC turned into a memcpy call of the variable length (the stem's 21-byte kernel rows:
+// 87808 calls for 5 bytes each, with the row's zero padding a third of the layer's time).
+// (The empty asm makes the loop counter opaque to the optimizer: GCC's loop distribution turns a
+// loop of constant-size moves back into one memcpy call of the variable length otherwise.)
+#define KERNELS_OPAQUE(x) __asm__("" : "+r"(x))
+
 KERNELS_INLINE void copy_bytes(std::uint8_t* KERNELS_RESTRICT d, const std::uint8_t* KERNELS_RESTRICT s, dim_t n) {
-    dim_t i = 0;
-    for (; i + 64 <= n; i += 64) std::memcpy(d + i, s + i, 64);
-    for (; i + 16 <= n; i += 16) std::memcpy(d + i, s + i, 16);
-    for (; i < n; ++i) d[i] = s[i];
+    if (n >= 16) {
+        dim_t i = 0;
+        for (; i + 64 <= n; i += 64) {
+            std::memcpy(d + i, s + i, 64);
+            KERNELS_OPAQUE(i);
+        }
+        for (; i + 16 <= n; i += 16) {
+            std::memcpy(d + i, s + i, 16);
+            KERNELS_OPAQUE(i);
+        }
+        if (i < n) std::memcpy(d + n - 16, s + n - 16, 16);
+    } else if (n >= 8) {
+        std::memcpy(d, s, 8), std::memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        std::memcpy(d, s, 4), std::memcpy(d + n - 4, s + n - 4, 4);
+    } else if (n >= 2) {
+        std::memcpy(d, s, 2), std::memcpy(d + n - 2, s + n - 2, 2);
+    } else if (n == 1) {
+        d[0] = s[0];
+    }
+}
+
+// n bytes of value v, the same way (the taps outside the image, the rows' zero padding).
+KERNELS_INLINE void fill_bytes(std::uint8_t* d, std::uint8_t v, dim_t n) {
+    std::uint8_t block[16];
+    std::memset(block, v, 16);  // (constant size: a vector register)
+    if (n >= 16) {
+        dim_t i = 0;
+        for (; i + 16 <= n; i += 16) {
+            std::memcpy(d + i, block, 16);
+            KERNELS_OPAQUE(i);
+        }
+        if (i < n) std::memcpy(d + n - 16, block, 16);
+    } else if (n >= 8) {
+        std::memcpy(d, block, 8), std::memcpy(d + n - 8, block, 8);
+    } else if (n >= 4) {
+        std::memcpy(d, block, 4), std::memcpy(d + n - 4, block, 4);
+    } else if (n >= 2) {
+        std::memcpy(d, block, 2), std::memcpy(d + n - 2, block, 2);
+    } else if (n == 1) {
+        d[0] = v;
+    }
 }
 
 struct LowerArgs {
@@ -64,7 +109,7 @@ KERNELS_CLONES void lower_pixels(const LowerArgs& l, dim_t jb, dim_t je) {
     for (dim_t j = jb; j < je; ++j) {
         const dim_t oh = j / wo, ow = j % wo;
         std::uint8_t* row = l.L + (j - l.j0) * ld;
-        std::memset(row + kd, 0, static_cast<std::size_t>(ld - kd));  // (zeros: qgemm's b_zero_to)
+        fill_bytes(row + kd, 0, ld - kd);  // (zeros: qgemm's b_zero_to)
         for (dim_t r = 0; r < g.r; ++r) {
             const dim_t ih = oh * g.sh - g.pt + r * g.dh;
             const dim_t iw0 = ow * g.sw - g.pl;
@@ -79,7 +124,7 @@ KERNELS_CLONES void lower_pixels(const LowerArgs& l, dim_t jb, dim_t je) {
                 const std::uint8_t* px = in ? xi + ih * a.xs.h + iw * a.xs.w : nullptr;
                 if (rsc) {
                     if (in) copy_bytes(d, px, cg);
-                    else std::memset(d, l.pad, static_cast<std::size_t>(cg));
+                    else fill_bytes(d, l.pad, cg);
                 } else if (in && chan_step == 1 && a.xs.c == 1) {
                     // One tap (strided 1x1 layers: the (c, r, s) order is the channels' own) of an
                     // NHWC pixel: one copy, not a strided byte loop (0.1 of the 0.4 ms of ResNet-50's
