@@ -91,8 +91,9 @@ def torch_linear(a: np.ndarray, b: np.ndarray, a_zp: int, sa: float, sb: float, 
 
 
 def shape_cases(args) -> List[tuple]:
-    """(label, m, k, n, count) per case: the square sizes, then the shapes files' layers."""
-    cases = [(f"n = {n}", n, n, n, 1) for n in (args.sizes or [])]
+    """(label, m, k, n, count) per case: the square sizes (count 0: not in the network totals),
+    then the shapes files' layers."""
+    cases = [(f"n = {n}", n, n, n, 0) for n in (args.sizes or [])]
     for name in args.shapes or []:
         if name != "resnet50":
             raise SystemExit(f"--shapes: unknown shapes {name!r}; known: resnet50")
