@@ -8,10 +8,9 @@ backend reads the same count.
 """
 from __future__ import annotations
 
-import contextlib
 import operator
 import os
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from ._config import config
 
@@ -93,15 +92,27 @@ def get_num_threads() -> int:
     return _requested if _requested is not None else _openmp_default()
 
 
-@contextlib.contextmanager
-def num_threads(n: int) -> Iterator[None]:
-    """``with hpc_kernels.num_threads(n):`` sets the count for the block and restores it after."""
-    old = get_num_threads()
-    set_num_threads(n)
-    try:
-        yield
-    finally:
-        _set(old)  # what was in effect, even if the CPUs changed since (the bound moved)
+class _ThreadCountScope:
+    """What num_threads returns: the count is set when it is made; leaving a ``with`` block puts
+    back the count that was in effect before."""
+
+    def __init__(self, n: int) -> None:
+        self._old = get_num_threads()
+        set_num_threads(n)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        _set(self._old)  # what was in effect, even if the CPUs changed since (the bound moved)
+
+
+def num_threads(n: int) -> _ThreadCountScope:
+    """``with hpc_kernels.num_threads(n):`` sets the count for the block and restores it after.
+    The count takes effect at the call, as threadpoolctl's ``threadpool_limits`` does: called on
+    its own, ``hpc_kernels.num_threads(n)`` sets it like ``set_num_threads(n)`` (before, such a
+    call silently changed nothing, and a benchmark written so ran on every core)."""
+    return _ThreadCountScope(n)
 
 
 def attach(pool: Any) -> None:

@@ -37,6 +37,25 @@ def test_num_threads_context_manager_restores():
     assert hpc_kernels.get_num_threads() == old
 
 
+def test_num_threads_called_alone_sets_the_count():
+    # Not only a context manager: a bare call takes effect (as threadpoolctl's threadpool_limits
+    # does), where it used to change nothing; a bad count fails at the call.
+    old = hpc_kernels.get_num_threads()
+    try:
+        hpc_kernels.num_threads(1)
+        assert hpc_kernels.get_num_threads() == 1
+        scope = hpc_kernels.num_threads(2)
+        assert hpc_kernels.get_num_threads() == 2
+        with scope:
+            assert hpc_kernels.get_num_threads() == 2
+        assert hpc_kernels.get_num_threads() == 1  # the count before the scope was made
+        with pytest.raises(ValueError):
+            hpc_kernels.num_threads(0)
+        assert hpc_kernels.get_num_threads() == 1
+    finally:
+        hpc_kernels.set_num_threads(old)
+
+
 def test_set_num_threads_is_process_wide():
     """A count set in one thread applies to calls from every thread (including new ones)."""
     old = hpc_kernels.get_num_threads()
