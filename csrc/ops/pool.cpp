@@ -222,6 +222,7 @@ void pool2d(const PoolGeom& g, PoolKind kind, const T* x, const PoolStrides& xs,
     if (g.n == 0 || g.c == 0 || g.ho == 0 || g.wo == 0) return;
     const dim_t work = g.n * g.c * g.ho * g.wo * g.kh * g.kw;
     if (work < kParallelWork) nt = 1;
+    (void)nt;  // (read only by the OpenMP pragmas: a build without OpenMP warned it set but unused)
     if (xs.c == 1 && ys.c == 1 && g.c > 1) {
         // NHWC: threads over (image, output row); each output pixel is one channel vector.
         const dim_t rows = g.n * g.ho;
@@ -307,6 +308,7 @@ void global_avg_pool(dim_t n, dim_t c, dim_t h, dim_t w, const T* x, const PoolS
     if (n == 0 || c == 0) return;
     const T inv = T(1) / static_cast<T>(h * w);  // h*w == 0: 0 * inf = NaN, the mean of nothing
     if (n * c * h * w < kParallelGlobal) nt = 1;
+    (void)nt;  // (read only by the OpenMP pragmas)
     if (xs.c == 1 && c > 1) {
         // NHWC: each task sums a block of channels over every pixel (vector lanes over channels).
         const dim_t blocks = (c + kBlock - 1) / kBlock, tasks = n * blocks;
