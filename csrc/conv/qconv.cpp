@@ -39,50 +39,42 @@ namespace {
 // loop of constant-size moves back into one memcpy call of the variable length otherwise.)
 #define KERNELS_OPAQUE(x) __asm__("" : "+r"(x))
 
-KERNELS_INLINE void copy_bytes(std::uint8_t* KERNELS_RESTRICT d, const std::uint8_t* KERNELS_RESTRICT s, dim_t n) {
+// Fill = false: copy n bytes from s; true: n bytes of the value s points to (taps outside the
+// image, the rows' zero padding), from a 64-byte block of it, so both take the same moves.
+template <bool Fill>
+KERNELS_INLINE void put_bytes(std::uint8_t* KERNELS_RESTRICT d, const std::uint8_t* KERNELS_RESTRICT s, dim_t n) {
+    std::uint8_t block[Fill ? 64 : 1];
+    if constexpr (Fill) {
+        std::memset(block, *s, 64);  // (constant size: a vector register)
+        s = block;
+    }
+    auto src = [&](dim_t i) { return Fill ? s : s + i; };
     if (n >= 16) {
         dim_t i = 0;
         for (; i + 64 <= n; i += 64) {
-            std::memcpy(d + i, s + i, 64);
+            std::memcpy(d + i, src(i), 64);
             KERNELS_OPAQUE(i);
         }
         for (; i + 16 <= n; i += 16) {
-            std::memcpy(d + i, s + i, 16);
+            std::memcpy(d + i, src(i), 16);
             KERNELS_OPAQUE(i);
         }
-        if (i < n) std::memcpy(d + n - 16, s + n - 16, 16);
+        if (i < n) std::memcpy(d + n - 16, src(n - 16), 16);
     } else if (n >= 8) {
-        std::memcpy(d, s, 8), std::memcpy(d + n - 8, s + n - 8, 8);
+        std::memcpy(d, src(0), 8), std::memcpy(d + n - 8, src(n - 8), 8);
     } else if (n >= 4) {
-        std::memcpy(d, s, 4), std::memcpy(d + n - 4, s + n - 4, 4);
+        std::memcpy(d, src(0), 4), std::memcpy(d + n - 4, src(n - 4), 4);
     } else if (n >= 2) {
-        std::memcpy(d, s, 2), std::memcpy(d + n - 2, s + n - 2, 2);
+        std::memcpy(d, src(0), 2), std::memcpy(d + n - 2, src(n - 2), 2);
     } else if (n == 1) {
-        d[0] = s[0];
+        d[0] = *s;
     }
 }
 
-// n bytes of value v, the same way (the taps outside the image, the rows' zero padding).
-KERNELS_INLINE void fill_bytes(std::uint8_t* d, std::uint8_t v, dim_t n) {
-    std::uint8_t block[16];
-    std::memset(block, v, 16);  // (constant size: a vector register)
-    if (n >= 16) {
-        dim_t i = 0;
-        for (; i + 16 <= n; i += 16) {
-            std::memcpy(d + i, block, 16);
-            KERNELS_OPAQUE(i);
-        }
-        if (i < n) std::memcpy(d + n - 16, block, 16);
-    } else if (n >= 8) {
-        std::memcpy(d, block, 8), std::memcpy(d + n - 8, block, 8);
-    } else if (n >= 4) {
-        std::memcpy(d, block, 4), std::memcpy(d + n - 4, block, 4);
-    } else if (n >= 2) {
-        std::memcpy(d, block, 2), std::memcpy(d + n - 2, block, 2);
-    } else if (n == 1) {
-        d[0] = v;
-    }
+KERNELS_INLINE void copy_bytes(std::uint8_t* KERNELS_RESTRICT d, const std::uint8_t* KERNELS_RESTRICT s, dim_t n) {
+    put_bytes<false>(d, s, n);
 }
+KERNELS_INLINE void fill_bytes(std::uint8_t* d, std::uint8_t v, dim_t n) { put_bytes<true>(d, &v, n); }
 
 struct LowerArgs {
     const QConvArgs* a;
