@@ -47,6 +47,24 @@ struct BTiles {
 using bukr_fn = void (*)(dim_t steps, const void* KERNELS_RESTRICT a, const void* KERNELS_RESTRICT b,
                          const BTiles& g, dim_t i0, dim_t j0, dim_t m, dim_t n, bool first_k, bool last_k);
 
+// kunit 32 only: B packed by the tiles as they run (bgemm.cpp: the first A block's tiles each copy
+// a share of the next panel, so that the copy overlaps the tile unit's work instead of preceding
+// it). The packed form is B in place's (BTiles::ld_b): column j's k values contiguous, padded with
+// zeros to ld (a whole number of 32-deep steps), the next column ld on. A fill copies columns
+// [c0, c0 + cols) of the panel at `panel`, whose kc k values start at src, the next column cs on;
+// columns from c0 + real on lie beyond n and are written as zeros.
+struct BPanelFill {
+    const std::uint16_t* src;
+    inc_t cs;
+    dim_t c0, cols, real, kc;
+    std::uint16_t* panel;
+    inc_t ld;
+};
+using bukr_fill_fn = void (*)(dim_t steps, const void* KERNELS_RESTRICT a, const void* KERNELS_RESTRICT b,
+                              const BTiles& g, dim_t i0, dim_t j0, dim_t m, dim_t n, bool first_k, bool last_k,
+                              const BPanelFill& fill);
+using bfill_fn = void (*)(dim_t steps, const BPanelFill& fill);  // the same copy without tiles
+
 // Packs A(i, p) = a[i*rs + p*cs] (i < mc, p < kc; bf16 bits) into ceil(mc/MR) micro-panels.
 using bpack_a_fn = void (*)(dim_t mc, dim_t kc, const std::uint16_t* a, inc_t rs, inc_t cs, void* dst);
 // Packs B(p, j) = b[p*rs + j*cs] (p < kc, j < nc) into ceil(nc/NR) micro-panels.
@@ -61,6 +79,8 @@ struct BUkernel {
     bpack_a_fn pack_a;
     bpack_b_fn pack_b;
     bool (*cpu_runs)();  // beyond the ISA row's check (AVX512-BF16 on an AVX-512 CPU); nullptr: none
+    bukr_fill_fn kernel_filling = nullptr;  // kernel, also copying a BPanelFill (kunit 32); nullptr: none
+    bfill_fn fill = nullptr;                 // (with kernel_filling)
 };
 
 // bf16 <-> fp32. bf16 is the top half of an fp32: widening is exact; narrowing rounds to nearest

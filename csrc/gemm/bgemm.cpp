@@ -32,6 +32,10 @@ struct BTraits {
                                     bool last_k, dim_t i, dim_t j, dim_t mr, dim_t nr) {
         u.kernel(kpad(kc) / kUnit, a, b, g, i, j, mr, nr, first_k, last_k);
     }
+    static KERNELS_INLINE void tile_filling(const BTiles& g, const BUkernel& u, dim_t kc, const E* a, const E* b, bool first_k,
+                                            bool last_k, dim_t i, dim_t j, dim_t mr, dim_t nr, const BPanelFill& f) {
+        u.kernel_filling(kpad(kc) / kUnit, a, b, g, i, j, mr, nr, first_k, last_k, f);
+    }
 };
 
 template <typename E>
@@ -50,6 +54,31 @@ struct StridedBfB {
     inc_t rs, cs;
     void pack(const BUkernel& u, dim_t j0, dim_t nc, dim_t p0, dim_t kc, E* dst) const {
         u.pack_b(kc, nc, b + p0 * rs + j0 * cs, rs, cs, dst);
+    }
+};
+
+// B packed by the AMX kernel's tiles (driver.hpp: `fills`), panel by panel, in B in place's layout
+// (each column's k values contiguous, BTiles::ld_b = the padded k): the packing of B, a copy at
+// memory speed, then runs beside the tile unit's work. Needs rs 1 (a row-major A of the caller,
+// or any B^T) and one k block (ld_b is one stride for the product). 1024^3 on NumPy arrays (not
+// aligned for the in-place read), Emerald Rapids, 1 thread: docs/results.md.
+struct FillingBfB {
+    static constexpr bool prepacked = false;
+    static constexpr bool fills = true;
+    const std::uint16_t* b;
+    inc_t cs;
+    static bool fills_with(const BUkernel& u) { return u.kernel_filling != nullptr; }
+    // Columns [c0, c1) of the panel of `width` columns starting at column j0, into `panel`.
+    BPanelFill fill(const BUkernel&, std::uint16_t* panel, dim_t j0, dim_t width, dim_t c0, dim_t c1, dim_t p0,
+                    dim_t kc) const {
+        const dim_t real = std::clamp<dim_t>(width - c0, 0, c1 - c0);
+        return {b + p0 + (j0 + c0) * cs, cs, c0, c1 - c0, real, kc, panel, round_up(kc, 32)};
+    }
+    // Whole panels packed ahead (the first of each thread's block).
+    void pack(const BUkernel& u, dim_t j0, dim_t nc, dim_t p0, dim_t kc, std::uint16_t* dst) const {
+        const dim_t kp = round_up(kc, 32);
+        for (dim_t j = 0; j < nc; j += 32, dst += 32 * kp)
+            u.fill(kp / 32, fill(u, dst, j0 + j, std::min<dim_t>(32, nc - j), 0, 32, p0, kc));
     }
 };
 
@@ -112,6 +141,11 @@ template <typename E, int KU>
 void run(const BTiles& t, const BGemmArgs& g, const BCandidate& cand, int nt) {
     if constexpr (KU == 32) {
         if (t.ld_b) return run_blocked_t<BTraits<E, KU>>(t, StridedBfA<E>{g.a, g.rs_a, g.cs_a}, DirectBfB{g.b, g.cs_b}, cand, nt);
+        if (g.rs_b == 1 && cand.ukr->kernel_filling && g.k <= cand.blk.kc) {
+            BTiles tf = t;
+            tf.ld_b = round_up(g.k, 32);
+            return run_blocked_t<BTraits<E, KU>>(tf, StridedBfA<E>{g.a, g.rs_a, g.cs_a}, FillingBfB{g.b, g.cs_b}, cand, nt);
+        }
     }
     run_blocked_t<BTraits<E, KU>>(t, StridedBfA<E>{g.a, g.rs_a, g.cs_a}, StridedBfB<E>{g.b, g.rs_b, g.cs_b}, cand, nt);
 }

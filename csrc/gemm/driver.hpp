@@ -21,10 +21,16 @@
 //               (panels of MR rows / NR columns, k-major: k step stride MR / NR, as packed)
 //   otherwise:  void pack(const Ukernel<T>& u, dim_t i0, dim_t count, dim_t p0, dim_t kc, T* dst) const
 //               (rows [i0, i0+count) of A or columns of B, k range [p0, p0+kc), into micro-panels)
+//   a B source may also declare `static constexpr bool fills = true` (bf16 AMX, gemm/bgemm.cpp):
+//               then, where a thread packs its own B panels (N split or one thread), only its first
+//               panel is packed ahead; the tiles of the first A block copy the next panel, each its
+//               share (Tr::tile_filling with B.fill(u, panel, first_col, width, c0, c1, p0, kc)),
+//               so that the copy overlaps the micro-kernel's work instead of preceding it.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
+#include <type_traits>
 
 #include "../arch/product_generation.hpp"
 #include "../core/engine.hpp"
@@ -78,6 +84,12 @@ struct PrepackedPanels {
     const T* panel(dim_t first, dim_t p0) const { return base + (first / w) * w * k + p0 * w; }
     inc_t panel_stride() const { return w * k; }
 };
+
+// Whether a B source packs its panels inside the tiles (see the top of the file).
+template <class S, class = void>
+struct FillsPanels : std::false_type {};
+template <class S>
+struct FillsPanels<S, std::void_t<decltype(S::fills)>> : std::bool_constant<S::fills> {};
 
 struct Grid {
     int tm, tn;
@@ -252,6 +264,8 @@ void run_blocked_t(const typename Tr::Tiles& g, const ASrc& A, const BSrc& B, co
             // Panel p of this block is at packed_b + (p - first) * b_stride.
             PB* const own_b = shared_b ? bufb : bufb + P.own_b_elems * tid;
             const dim_t first = shared_b ? 0 : np0;
+            bool filling = false;  // B's panels after the first packed by the first A block's tiles
+            if constexpr (FillsPanels<BSrc>::value) filling = !shared_b && B.fills_with(u) && m1 > m0;
 
             for (dim_t pc = 0; pc < g.k; pc += KC) {
                 const dim_t kc = std::min(KC, g.k - pc);
@@ -262,8 +276,8 @@ void run_blocked_t(const typename Tr::Tiles& g, const ASrc& A, const BSrc& B, co
                     packed_b = B.panel(jc + np0 * NR, pc) - (np0 - first) * B.panel_stride();
                     b_stride = B.panel_stride();
                 } else {
-                    if (bp1 > bp0) {
-                        const dim_t j0 = bp0 * NR, j1 = std::min(nc, bp1 * NR);
+                    if (bp1 > bp0) {  // (filling: the first panel; the tiles pack the rest)
+                        const dim_t j0 = bp0 * NR, j1 = std::min(nc, (filling ? bp0 + 1 : bp1) * NR);
                         B.pack(u, jc + j0, j1 - j0, pc, kc, own_b + (bp0 - first) * NR * kp);
                     }
                     packed_b = own_b;
@@ -289,6 +303,17 @@ void run_blocked_t(const typename Tr::Tiles& g, const ASrc& A, const BSrc& B, co
                         const PB* bp = packed_b + (jp - first) * b_stride;
                         for (dim_t ir = 0; ir < mc; ir += MR) {
                             const dim_t mr = std::min(MR, mc - ir);
+                            if constexpr (FillsPanels<BSrc>::value) {
+                                if (filling && ic == m0 && jp + 1 < np1) {  // this tile's share of panel jp + 1
+                                    dim_t c0, c1;
+                                    split(NR, static_cast<int>(ceil_div(mc, MR)), static_cast<int>(ir / MR), &c0, &c1);
+                                    const dim_t jn = jr + NR;
+                                    Tr::tile_filling(g, u, kc, packed_a + (ir / MR) * a_stride, bp, first_k, last_k, ic + ir,
+                                                     jc + jr, mr, nr,
+                                                     B.fill(u, own_b + (jp + 1 - first) * b_stride, jc + jn, std::min(NR, nc - jn), c0, c1, pc, kc));
+                                    continue;
+                                }
+                            }
                             Tr::tile(g, u, kc, packed_a + (ir / MR) * a_stride, bp, first_k, last_k, ic + ir, jc + jr,
                                      mr, nr);
                         }

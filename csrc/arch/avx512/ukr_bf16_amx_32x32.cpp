@@ -60,6 +60,29 @@ struct Prefetch {
     }
 };
 
+// The share of the next B panel this tile packs (BPanelFill), one line of each of its columns per
+// k step: column c's 32 k values of the step, masked past kc, to its row of the panel (B in
+// place's layout, ld apart). Each column is read in order (a stream the hardware prefetcher
+// follows), and the loads and stores go to the core's ports while TDPBF16PS runs on the tile
+// unit: at 1024^3 the copy is 2 lines per 64-cycle step. The panel it writes is the next
+// column's, which no tile reads yet.
+struct Fill {
+    const std::uint16_t* src;
+    inc_t cs;
+    dim_t cols, real, left;  // left: k values from this step on
+    std::uint16_t* dst;
+    inc_t ld;
+    explicit Fill(const BPanelFill& f)
+        : src(f.src), cs(f.cs), cols(f.cols), real(f.real), left(f.kc), dst(f.panel + f.c0 * f.ld), ld(f.ld) {}
+    KERNELS_AMX_BF16 KERNELS_INLINE void step() {
+        const __mmask32 mask = left >= kKStep ? ~__mmask32{0} : left > 0 ? (__mmask32{1} << left) - 1 : 0;
+        dim_t c = 0;
+        for (; c < real; ++c) _mm512_store_si512(dst + c * ld, _mm512_maskz_loadu_epi16(mask, src + c * cs));
+        for (; c < cols; ++c) _mm512_store_si512(dst + c * ld, _mm512_setzero_si512());
+        src += kKStep, dst += kKStep, left -= kKStep;
+    }
+};
+
 // Tiles: C 0 = (j 0-15, i 0-15), 1 = (j 0-15, i 16-31), 2 = (j 16-31, i 0-15), 3 = (j 16-31, i 16-31);
 // B panel halves 4 (j 0-15), 5 (j 16-31); A panel halves 6 (i 0-15), 7 (i 16-31). TwoI / TwoJ
 // false: the tile's second half of lanes / columns is beyond m / n and is not computed.
@@ -70,11 +93,12 @@ struct Prefetch {
 // fetched into L2, so that the first tile of the next column does not wait on L3.
 // In a 1 thread loop over a 1 MiB A block and 2 MiB of B panels (k = 1024, Emerald Rapids): plain
 // loads 1.96 TFLOP/s, the hint 2.01, the prefetch 2.02, both 2.05.
-template <bool TwoI, bool TwoJ>
-KERNELS_AMX_BF16 KERNELS_INLINE void run_steps(dim_t steps, const std::uint16_t* a, const std::uint16_t* b, Prefetch pf,
+// Side: what the step does beside the tiles (Prefetch, or Fill).
+template <bool TwoI, bool TwoJ, class Side>
+KERNELS_AMX_BF16 KERNELS_INLINE void run_steps(dim_t steps, const std::uint16_t* a, const std::uint16_t* b, Side side,
                                                 const BStride& bs) {
     for (dim_t s = 0; s < steps; ++s, a += kKStep * kMR, b += bs.step) {
-        pf.step();
+        side.step();
         _tile_loadd(4, b, bs.row_bytes);
         _tile_stream_loadd(6, a, 128);
         if constexpr (TwoI) _tile_stream_loadd(7, a + 32, 128);
@@ -107,8 +131,8 @@ KERNELS_AMX_BF16 KERNELS_INLINE void store_c(float* p) {
 
 // One k block of the tile: starts from zero (first block) or from the earlier blocks' sums in
 // part; ends by storing the sums to part (not the last block: returns false) or to acc (true).
-template <bool TwoI, bool TwoJ>
-KERNELS_AMX_BF16 bool block(dim_t steps, const std::uint16_t* a, const std::uint16_t* b, const BStride& bs, const Prefetch& pf,
+template <bool TwoI, bool TwoJ, class Side>
+KERNELS_AMX_BF16 bool block(dim_t steps, const std::uint16_t* a, const std::uint16_t* b, const BStride& bs, const Side& side,
                             float* part, bool first_k, bool last_k, float* acc) {
     if (first_k) {
         _tile_zero(0);
@@ -118,7 +142,7 @@ KERNELS_AMX_BF16 bool block(dim_t steps, const std::uint16_t* a, const std::uint
     } else {
         load_c<TwoI, TwoJ>(part);
     }
-    run_steps<TwoI, TwoJ>(steps, a, b, pf, bs);
+    run_steps<TwoI, TwoJ>(steps, a, b, side, bs);
     store_c<TwoI, TwoJ>(last_k ? acc : part);
     return last_k;
 }
@@ -150,29 +174,47 @@ KERNELS_AMX_BF16 KERNELS_INLINE bool plain_bf16_store(const float* acc, const BT
 // (i0/32 + j0/32 * g.ld_p), g.ld_p = tiles along i (bgemm.cpp sizes it so). In C's layout the 16
 // rows of a C tile were 4 KiB apart for n = 1024 (one L1 set: 12 ways for 16 rows): loading and
 // storing them took a fifth of the time of the 1024^3 product.
-KERNELS_AMX_BF16 void amx_bukr(dim_t steps, const void* KERNELS_RESTRICT av, const void* KERNELS_RESTRICT bv,
-                               const BTiles& g, dim_t i0, dim_t j0, dim_t m, dim_t n, bool first_k, bool last_k) {
-    const auto* a = static_cast<const std::uint16_t*>(av);
-    const auto* b = static_cast<const std::uint16_t*>(bv);
+// full: the side work of a tile with both halves; edge: of the others (prefetch: none, they are
+// the column's last or a thin product's; a fill must run in every tile).
+template <class Side>
+KERNELS_AMX_BF16 KERNELS_INLINE void amx_tile(dim_t steps, const std::uint16_t* a, const std::uint16_t* b, const BTiles& g,
+                                              dim_t i0, dim_t j0, dim_t m, dim_t n, bool first_k, bool last_k,
+                                              const Side& full, const Side& edge) {
     amx::configure_full_tiles();
     float* part = g.part ? g.part + 1024 * (i0 / kMR + (j0 / kNR) * g.ld_p) : nullptr;
     const BStride bs(g.ld_b);
-    // The next B panel: packed right after this one, or 32 columns on (kNR * steps lines).
-    const dim_t parts = std::clamp<dim_t>(g.a_panels, 1, kNR), lines = kNR / parts;
-    const Prefetch pf{reinterpret_cast<const char*>(b + bs.panel(steps)) + (i0 / kMR) % parts * lines * steps * 64, lines};
-    const Prefetch none{nullptr, 0};
     alignas(64) float acc[kMR * kNR];
     // Edge tiles: only the halves that hold lanes / columns are computed; the store reads acc for
     // i < m, j < n only.
     const bool two_i = m > 16, two_j = n > 16;
     bool done;
-    if (two_i && two_j) done = block<true, true>(steps, a, b, bs, pf, part, first_k, last_k, acc);
-    else if (two_i) done = block<true, false>(steps, a, b, bs, none, part, first_k, last_k, acc);
-    else if (two_j) done = block<false, true>(steps, a, b, bs, none, part, first_k, last_k, acc);
-    else done = block<false, false>(steps, a, b, bs, none, part, first_k, last_k, acc);
+    if (two_i && two_j) done = block<true, true>(steps, a, b, bs, full, part, first_k, last_k, acc);
+    else if (two_i) done = block<true, false>(steps, a, b, bs, edge, part, first_k, last_k, acc);
+    else if (two_j) done = block<false, true>(steps, a, b, bs, edge, part, first_k, last_k, acc);
+    else done = block<false, false>(steps, a, b, bs, edge, part, first_k, last_k, acc);
     if (!done) return;
     if (m == kMR && n == kNR && plain_bf16_store(acc, g, i0, j0)) return;
     bstore_tile<kMR>(acc, g, i0, j0, m, n, /*first_k*/ true, true);  // acc holds every block's sum
+}
+
+KERNELS_AMX_BF16 void amx_bukr(dim_t steps, const void* KERNELS_RESTRICT av, const void* KERNELS_RESTRICT bv,
+                               const BTiles& g, dim_t i0, dim_t j0, dim_t m, dim_t n, bool first_k, bool last_k) {
+    const auto* a = static_cast<const std::uint16_t*>(av);
+    const auto* b = static_cast<const std::uint16_t*>(bv);
+    // The next B panel: packed right after this one, or 32 columns on (kNR * steps lines).
+    const BStride bs(g.ld_b);
+    const dim_t parts = std::clamp<dim_t>(g.a_panels, 1, kNR), lines = kNR / parts;
+    const Prefetch pf{reinterpret_cast<const char*>(b + bs.panel(steps)) + (i0 / kMR) % parts * lines * steps * 64, lines};
+    amx_tile(steps, a, b, g, i0, j0, m, n, first_k, last_k, pf, Prefetch{nullptr, 0});
+}
+
+// The tile that also packs its share of the next B panel (no prefetch: that panel is being written).
+KERNELS_AMX_BF16 void amx_bukr_filling(dim_t steps, const void* KERNELS_RESTRICT av, const void* KERNELS_RESTRICT bv,
+                                       const BTiles& g, dim_t i0, dim_t j0, dim_t m, dim_t n, bool first_k, bool last_k,
+                                       const BPanelFill& f) {
+    const Fill fill(f);
+    amx_tile(steps, static_cast<const std::uint16_t*>(av), static_cast<const std::uint16_t*>(bv), g, i0, j0, m, n, first_k,
+             last_k, fill, fill);
 }
 
 // One pair of a full panel with contiguous lanes: rows s0 (k = 2q) and s1 (k = 2q+1) of 32 lanes
@@ -206,6 +248,11 @@ KERNELS_AMX_BF16 void pack_a(dim_t mc, dim_t kc, const std::uint16_t* a, inc_t r
         }
         std::memset(di + used * kMR, 0, static_cast<std::size_t>((kp - used) * kMR) * 2);
     }
+}
+
+KERNELS_AMX_BF16 void fill_panel(dim_t steps, const BPanelFill& f) {
+    Fill fill(f);
+    for (dim_t s = 0; s < steps; ++s) fill.step();
 }
 
 // B: per k step a [32 j][32 k] block; zero past kc and past nc.
@@ -245,6 +292,6 @@ bool bf16_amx_available() { return amx::usable(amx::kBf16); }
 bool set_bf16_amx(bool on) { return g_amx_on.exchange(on); }
 
 const BUkernel ukr_bf16_amx_32x32 = {"ukr_bf16_amx_32x32", Isa::avx512, kMR, kNR, kKStep, &amx_bukr, &pack_a, &pack_b,
-                                     &runs_amx_bf16};
+                                     &runs_amx_bf16, &amx_bukr_filling, &fill_panel};
 
 }  // namespace kernels
