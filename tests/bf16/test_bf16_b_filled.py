@@ -4,7 +4,8 @@ aligned, or k not in whole 32-deep steps) and fits one k block is packed panel b
 first A block's tiles, each tile its share of the next panel. The shapes give several B panels
 (a's rows, 32 a panel, the last one part empty), one to many A panels (b's columns: each tile's
 share from 32 columns down to one), k tails inside a step, and a's rows slices of a wider matrix
-whose columns past k hold NaN (the masked copy must not read them). Exact small integers, the
+whose columns past k hold NaN (the masked copy must not read them); b wider than one A block (MC
+lanes: the later blocks read the panels the first one's tiles packed). Exact small integers, the
 K-scaled bound, and 1 and 2 threads bit for bit."""
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ SHAPES = [  # m (B columns), n (A lanes), k
     (96, 1100, 40),  # 32 A panels in the first block (one column each), a second block
     (33, 64, 1000),  # a last panel of one column; a k tail of 8
     (160, 96, 4096),  # the longest single k block
+    (64, 300, 2001),  # A in two blocks (MC 256 at this k), odd k
+    (70, 100, 20),  # (small blocks: A blocks of 32 lanes)
 ]
 
 
@@ -56,7 +59,7 @@ def test_filled_reads_nothing_past_k(bengine, rng, k):
     np.testing.assert_array_equal(got, (a.astype(F64) @ b.astype(F64)).astype(F32))
 
 
-@pytest.mark.parametrize("m,n,k", [(256, 200, 320), (96, 1024, 100), (1024, 64, 64)])
+@pytest.mark.parametrize("m,n,k", [(256, 200, 320), (96, 1024, 100), (1024, 64, 64), (64, 600, 2001)])
 def test_filled_threads_agree(rng, m, n, k):
     # 2 threads split M (B shared: packed ahead) or N (each thread fills its own panels)
     a, b = unaligned(rand(rng, (m, k))), rand(rng, (k, n))
