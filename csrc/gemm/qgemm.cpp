@@ -255,6 +255,21 @@ AlignedVector<std::int8_t> pack_qweights(const QUkernel& u, dim_t m, dim_t k, co
 
 void qgemm(const QGemmArgs& g, const QCandidate& cand, int nthreads) {
     if (g.m <= 0 || g.n <= 0) return;
+    if (g.rs_b == 1 && g.k % 4 && !g.b_quads_readable && !g.b_signed && g.cs_b >= g.k && g.n > 1) {
+        // Pixel rows with k not whole quads (the stem's 147 channels as a bare GEMM or a 1x1 layer
+        // on NHWC): every row but the last may be read to its whole last quad, whose bytes past k
+        // lie inside the matrix's span (up to the next row's start) and meet the zero weights past
+        // k. The unpacked (AMX) path then runs them; before, every row was packed for the
+        // vpdpbusd kernel (12544x147x64 as a prepacked 1x1 layer: 34% of its time in the packing).
+        QGemmArgs head = g, last = g;
+        head.n = g.n - 1, head.b_quads_readable = true;
+        qgemm(head, cand, nthreads);
+        last.n = 1, last.b += head.n * g.cs_b;
+        last.c = static_cast<char*>(g.c) + head.n * g.cs_c * qelem_size(g.mode);
+        if (last.res) last.res += head.n * g.cs_r;
+        if (last.skip) last.skip += head.n * g.cs_s;
+        return qgemm(last, cand, nthreads);
+    }
     const QUkernel& u = *cand.ukr;
     const std::uint32_t za = static_cast<std::uint32_t>(g.x_zp + (g.b_signed ? 128 : 0));
     // Per-channel vectors, padded to whole kernel tiles (the vector epilogue reads MR lanes).

@@ -25,7 +25,8 @@ CASES = [(1, 16, 1, n, 40, 1, 1, 1, 0, 1, 1) for n in range(1, 14)] + [
     (2, 12, 6, 7, 64, 3, 3, 2, (1, 0, 2, 1), 1, 1),
     (1, 6, 5, 5, 8, 3, 3, 1, 1, 1, 2),  # groups: k = 27 per group
     (1, 20, 4, 4, 24, 1, 1, 2, 0, 1, 1),  # strided pointwise: lowered
-    (1, 10, 5, 4, 36, 1, 1, 1, 0, 1, 1),  # C = 10: no whole quads, packed
+    (1, 10, 5, 4, 36, 1, 1, 1, 0, 1, 1),  # C = 10: rows read to whole quads but the last (packed)
+    (1, 147, 7, 9, 64, 1, 1, 1, 0, 1, 1),  # the stem's 147 channels pointwise: AMX tiles and a 5-quad tail
     (1, 8, 7, 7, 16, 3, 3, 1, 2, 2, 1),  # dilation
 ]
 
@@ -75,7 +76,8 @@ def test_qconv_residual(qengine, unpacked, threads, rng):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("m,k,n", [(1, 64, 40), (13, 32, 33), (25, 8, 64), (7, 12, 1), (50, 260, 70), (12, 9, 5)])
+@pytest.mark.parametrize("m,k,n", [(1, 64, 40), (13, 32, 33), (25, 8, 64), (7, 12, 1), (50, 260, 70), (12, 9, 5),
+                                   (200, 147, 64), (45, 147, 33), (2, 99, 70)])
 def test_qgemm_symmetric(qengine, unpacked, m, k, n, threads, rng):
     """qgemm's a (u8, m x k, row-major) is the kernel's B: unpacked where k is whole quads."""
     hpc_kernels.set_num_threads(threads)
@@ -88,6 +90,23 @@ def test_qgemm_symmetric(qengine, unpacked, m, k, n, threads, rng):
                             backend=qengine)
     want = epilogue(matmul_acc(a, b, 9, 0), bias=bias, a_scale=0.02, b_scale=np.float32(0.01), out_scale=0.3,
                     out_dtype=np.uint8)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("m,k,width", [(70, 147, 160), (33, 9, 12), (50, 147, 147)])
+def test_qgemm_rows_to_whole_quads(qengine, unpacked, m, k, width, rng):
+    """k not whole quads: every row but the last is read to its last whole quad (gemm/qgemm.cpp),
+    the bytes past k being the next row's (or, in a column slice, the wider matrix's other
+    columns, here 255 to show they never count); the last row goes the packed way."""
+    wide = np.full((m, width), 255, np.uint8)
+    wide[:, :k] = rng.integers(0, 256, (m, k), dtype=np.uint8)
+    a = wide[:, :k]
+    b = rng.integers(-128, 128, (k, 40), dtype=np.int8)
+    np.testing.assert_array_equal(hpc_kernels.qgemm(a, b, a_zero_point=np.uint8(5), backend=qengine),
+                                  matmul_acc(a, b, 5, 0))
+    res = rng.standard_normal((m, 40)).astype(np.float32)
+    got = hpc_kernels.qgemm(a, b, a_zero_point=np.uint8(5), a_scale=0.02, b_scale=0.01, residual=res, backend=qengine)
+    want = epilogue(matmul_acc(a, b, 5, 0), a_scale=0.02, b_scale=np.float32(0.01), residual=res)
     np.testing.assert_array_equal(got, want)
 
 
