@@ -99,7 +99,7 @@ py::array qconv2d_entry(const py::array& x, const py::array& w, const py::array&
     if (!packed_obj.is_none()) {
         const QConvWeightsPy& p = packed_obj.cast<const QConvWeightsPy&>();
         if (p.groups != groups || !p.w.is(w)) throw py::value_error("qconv2d: packed weights of another layer");
-        a.packed = &p.packed.packed, a.packed_mr = p.packed.mr, a.packed_rsc = p.packed.rsc;
+        a.packed = &p.packed.packed, a.packed_mr = p.packed.mr, a.packed_k = p.packed.k_len, a.packed_rsc = p.packed.rsc;
         a.colsum = p.packed.colsum.data();
     }
     const int nt = num_threads();

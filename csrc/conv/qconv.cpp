@@ -203,12 +203,12 @@ void qconv2d(const QConvArgs& a, const QCandidate& cand, int nthreads) {
                 QGemmArgs q;
                 q.m = kg, q.n = j1 - j0, q.k = kd;
                 q.a = wbase + grp * kg * kd, q.rs_a = kd, q.cs_a = 1, q.a_unsigned = a.w_unsigned;
-                if (use_packed) q.a_packed = (*a.packed)[grp].data(), q.a_packed_mr = a.packed_mr;
+                if (use_packed) q.a_packed = (*a.packed)[grp].data(), q.a_packed_mr = a.packed_mr, q.a_packed_k = a.packed_k;
                 if (direct) {
                     q.b = a.x + img * a.xs.n + grp * cg * a.xs.c, q.rs_b = a.xs.c, q.cs_b = a.xs.w;
                 } else {
                     lower(a, img, grp, pad, rsc, ld, L, j0, j1, nthreads);
-                    q.b = L, q.rs_b = 1, q.cs_b = ld, q.b_quads_readable = true, q.b_zero_to = ld;
+                    q.b = L, q.rs_b = 1, q.cs_b = ld, q.b_quads_readable = true, q.b_zero_to = ld, q.b_readable = ld;
                 }
                 q.b_signed = a.x_signed;
                 const dim_t k0 = grp * kg;
@@ -245,6 +245,7 @@ QConvWeights pack_qconv_weights(const std::int8_t* w, dim_t k, dim_t kd, dim_t r
     }
     for (dim_t grp = 0; grp < groups; ++grp)
         out.packed.push_back(pack_qweights(*cand.ukr, kg, kd, w + grp * kg * kd, kd, 1, w_unsigned));
+    out.k_len = packed_qweights_k(*cand.ukr, kd);
     return out;
 }
 

@@ -23,6 +23,7 @@ struct QConvArgs {
     // Weights packed per group by QConvWeights for a kernel of MR rows (nullptr: packed per call).
     const std::vector<AlignedVector<std::int8_t>>* packed = nullptr;
     dim_t packed_mr = 0;
+    dim_t packed_k = 0;  // (QConvWeights::k_len)
     bool packed_rsc = false;  // packed in (r, s, c) reduction order (for unit channel stride x), else (c, r, s)
     const std::int32_t* colsum = nullptr;  // per output channel, or nullptr: computed per call
     std::int32_t x_zp = 0;
@@ -52,6 +53,7 @@ void qconv2d_depthwise(const QConvArgs& a, int nthreads);
 struct QConvWeights {
     std::vector<AlignedVector<std::int8_t>> packed;  // per group (64-byte aligned: AMX tile rows)
     dim_t mr = 0;
+    dim_t k_len = 0;   // each panel's k length (packed_qweights_k)
     bool rsc = false;  // reduction order (r, s, c), what NHWC inputs are lowered in; else (c, r, s)
     std::vector<std::int32_t> colsum;  // per output channel
 };

@@ -39,6 +39,8 @@ struct QTiles {
     QEpilogue ep;
     inc_t ldb = 0;  // the unpacked activations' pixel stride (S8RowsTraits)
     dim_t zero_to = 0;  // the rows' readable bytes, zeros past k (QGemmArgs::b_zero_to)
+    dim_t readable = 0;  // the rows' readable bytes (QGemmArgs::b_readable)
+    dim_t a_zero_to = 0;  // the weight panels' k length, zeros past k (prepacked: QGemmArgs::a_packed_k)
 };
 
 struct S8Traits {
@@ -66,9 +68,11 @@ struct S8Traits {
 // The same tiles on unpacked activations (QUkernel::kernel_rows): b is pixel j's row at k offset
 // p0, whatever block it is in (RowsQB below hands the driver such pointers as "prepacked" panels).
 // Where the rows hold zeros past k up to a whole k granule of the kernel (b_zero_to: the
-// convolution's lowered rows), the last block's kernel gets its granules whole: the AMX kernel's
-// tail of 1-15 quads, else on vpdpbusd beside the tiles, takes one more tile step instead (the
-// stem's k = 147: 37 quads, 2 tile steps and 5 quads on vpdpbusd, which cost more than the tiles).
+// convolution's lowered rows), or hold readable bytes that far and the weights hold zeros
+// (b_readable and prepacked weights: a matrix's rows read in place), the last block's kernel gets
+// its granules whole: the AMX kernel's tail of 1-15 quads, else on vpdpbusd beside the tiles,
+// takes one more tile step instead (the stem's k = 147: 37 quads, 2 tile steps and 5 quads on
+// vpdpbusd, which cost more than the tiles; as a bare GEMM on NumPy rows, 12544x147x64, ...).
 struct S8RowsTraits : S8Traits {
     static KERNELS_INLINE void tile(const QTiles& g, const QUkernel& u, dim_t kc, const std::int8_t* a,
                                     const std::uint8_t* b, bool first_k, bool last_k, dim_t i, dim_t j, dim_t mr,
@@ -77,7 +81,8 @@ struct S8RowsTraits : S8Traits {
         const std::int32_t* in = first_k ? nullptr : part;
         dim_t kq = kc / 4 + (kc % 4 != 0);
         const dim_t whole = round_up(kq, u.k_granule);
-        if (last_k && g.k - kc + 4 * whole <= g.zero_to) kq = whole;  // (the last block starts at k - kc)
+        const dim_t end = g.k - kc + 4 * whole;  // (the last block starts at k - kc)
+        if (last_k && (end <= g.zero_to || (end <= g.readable && end <= g.a_zero_to))) kq = whole;
         if (last_k) {
             const QEpilogue e = g.ep.at(i, j);
             u.kernel_rows(kq, a, b, g.ldb, in, g.rs_p, g.cs_p, g.c + (i * g.rs_c + j * g.cs_c) * g.es, g.rs_c,
@@ -137,7 +142,8 @@ struct StridedQB {
     }
 };
 
-// Weights packed whole by pack_qweights: panel q of MR channels holds round_up(k, 4) * MR bytes;
+// Weights packed whole by pack_qweights: panel q of MR channels holds kp * MR bytes (kp:
+// packed_qweights_k, QGemmArgs::a_packed_k);
 // a k offset p0 (a multiple of KC, so of 4) starts p0 * MR bytes into it.
 struct PrepackedQA {
     static constexpr bool prepacked = true;
@@ -244,12 +250,19 @@ void qweight_sums(dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs, bo
 }
 
 
+dim_t packed_qweights_k(const QUkernel& u, dim_t k) {
+    const dim_t granule = u.wide_rows ? std::max(u.k_granule, u.wide_rows->k_granule) : u.k_granule;
+    return round_up(std::max<dim_t>(k, 1), 4 * granule);
+}
+
 AlignedVector<std::int8_t> pack_qweights(const QUkernel& u, dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs,
                                        bool a_unsigned) {
-    // (+ kPackedReadSlack, zeros: what a kernel with a k granule reads past the last panel)
-    AlignedVector<std::int8_t> out(static_cast<std::size_t>(round_up(m, u.mr) * round_up(std::max<dim_t>(k, 1), 4)) +
-                                   kPackedReadSlack);
-    if (m > 0 && k > 0) u.pack_a(m, k, a, rs, cs, a_unsigned ? 0x80 : 0, out.data());
+    // Panel by panel at the padded length; the vector's zeros stay past k (and in the
+    // kPackedReadSlack bytes: what a kernel with a k granule reads past the last panel).
+    const dim_t kp = packed_qweights_k(u, k);
+    AlignedVector<std::int8_t> out(static_cast<std::size_t>(round_up(m, u.mr) * kp) + kPackedReadSlack);
+    for (dim_t i = 0; i < m && k > 0; i += u.mr)
+        u.pack_a(std::min(u.mr, m - i), k, a + i * rs, rs, cs, a_unsigned ? 0x80 : 0, out.data() + i * kp);
     return out;
 }
 
@@ -262,7 +275,7 @@ void qgemm(const QGemmArgs& g, const QCandidate& cand, int nthreads) {
         // k. The unpacked (AMX) path then runs them; before, every row was packed for the
         // vpdpbusd kernel (12544x147x64 as a prepacked 1x1 layer: 34% of its time in the packing).
         QGemmArgs head = g, last = g;
-        head.n = g.n - 1, head.b_quads_readable = true;
+        head.n = g.n - 1, head.b_quads_readable = true, head.b_readable = g.cs_b + g.k;
         qgemm(head, cand, nthreads);
         last.n = 1, last.b += head.n * g.cs_b;
         last.c = static_cast<char*>(g.c) + head.n * g.cs_c * qelem_size(g.mode);
@@ -362,12 +375,14 @@ void qgemm(const QGemmArgs& g, const QCandidate& cand, int nthreads) {
         const int nt = useful_qthreads(g.m, g.n, g.k, ru, nthreads);
         t.ldb = g.cs_b;
         t.zero_to = g.b_zero_to;
+        t.readable = g.b_readable;
+        if (g.a_packed && g.a_packed_mr == ru.mr) t.a_zero_to = g.a_packed_k;
         // Rows read in place even where they are not 64-byte aligned (a NumPy array's data starts 16
         // bytes into a cache line, so each tile row then spans two): copying them per block into
         // whole lines cost more than the split loads save. 1 thread, Emerald Rapids, prepacked,
         // copied / in place: 3136 x 576 x 64 206 / 158 us, 196 x 2304 x 256 108 / 99, 1024^3 815 / 773.
         if (g.a_packed && g.a_packed_mr == ru.mr)
-            run_blocked_t<S8RowsTraits>(t, PrepackedQA{g.a_packed, ru.mr, round_up(g.k, 4)}, RowsQB{g.b, g.cs_b, ru.nr},
+            run_blocked_t<S8RowsTraits>(t, PrepackedQA{g.a_packed, ru.mr, g.a_packed_k}, RowsQB{g.b, g.cs_b, ru.nr},
                                         rc, nt);
         else
             run_blocked_t<S8RowsTraits>(
@@ -379,7 +394,7 @@ void qgemm(const QGemmArgs& g, const QCandidate& cand, int nthreads) {
     const StridedQB B{g.b, g.rs_b, g.cs_b, static_cast<std::uint8_t>(g.b_signed ? 0x80 : 0),
                       any_zw ? col_sum.data() : nullptr};
     if (g.a_packed && g.a_packed_mr == u.mr)
-        run_blocked_t<S8Traits>(t, PrepackedQA{g.a_packed, u.mr, round_up(g.k, 4)}, B, cand, nt);
+        run_blocked_t<S8Traits>(t, PrepackedQA{g.a_packed, u.mr, g.a_packed_k}, B, cand, nt);
     else
         run_blocked_t<S8Traits>(t, StridedQA{g.a, g.rs_a, g.cs_a, static_cast<std::uint8_t>(g.a_unsigned ? 0x80 : 0)}, B,
                                 cand, nt);

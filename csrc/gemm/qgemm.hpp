@@ -29,9 +29,15 @@ struct QGemmArgs {
     // convolution's lowered rows, padded to whole cache lines): a kernel with a k granule reads the
     // zeros as whole granules instead of finishing a tail its slower way. 0: nothing known.
     dim_t b_zero_to = 0;
+    // Each pixel's row (rs_b == 1) holds b_readable >= k readable bytes, whatever they are (rows of a
+    // matrix read in place, all but the last: up to the next row's k bytes). Where the weights are
+    // packed with zeros past k to the kernel's k granule (a_packed_k), a kernel with a granule reads
+    // the rows' tail as whole granules: what lies past k meets zero weights. 0: k.
+    dim_t b_readable = 0;
     // Prepacked weights (pack_qweights, for this kernel's MR) instead of a; nullptr: packed here.
     const std::int8_t* a_packed = nullptr;
     dim_t a_packed_mr = 0;
+    dim_t a_packed_k = 0;  // the k length of its panels (packed_qweights_k), zeros past k
     std::int32_t x_zp = 0;               // the activations' zero point (raw, as given)
     const std::int32_t* w_zp = nullptr;  // per channel (raw), m values
     const std::int32_t* bias = nullptr;  // per channel or nullptr
@@ -72,6 +78,10 @@ QCandidate qcandidate();
 void qweight_sums(dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs, bool a_unsigned, std::int32_t* out);
 
 // All k of the weights packed for kernel u (ceil(m/MR) panels of round_up(k, 4) * MR bytes).
+// The k length pack_qweights gives each panel of MR channels: k rounded up to whole quads, and to
+// whole k granules of the kernel's AMX variant where it has one (zeros past k: that kernel then
+// runs a k tail on rows read in place as one more tile step, QGemmArgs::b_readable).
+dim_t packed_qweights_k(const QUkernel& u, dim_t k);
 AlignedVector<std::int8_t> pack_qweights(const QUkernel& u, dim_t m, dim_t k, const std::int8_t* a, inc_t rs, inc_t cs,
                                        bool a_unsigned);
 

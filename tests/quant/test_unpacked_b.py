@@ -26,7 +26,7 @@ CASES = [(1, 16, 1, n, 40, 1, 1, 1, 0, 1, 1) for n in range(1, 14)] + [
     (1, 6, 5, 5, 8, 3, 3, 1, 1, 1, 2),  # groups: k = 27 per group
     (1, 20, 4, 4, 24, 1, 1, 2, 0, 1, 1),  # strided pointwise: lowered
     (1, 10, 5, 4, 36, 1, 1, 1, 0, 1, 1),  # C = 10: rows read to whole quads but the last (packed)
-    (1, 147, 7, 9, 64, 1, 1, 1, 0, 1, 1),  # the stem's 147 channels pointwise: AMX tiles and a 5-quad tail
+    (1, 147, 7, 9, 64, 1, 1, 1, 0, 1, 1),  # the stem's 147 channels pointwise: AMX, the 5-quad tail a tile step (plan)
     (1, 8, 7, 7, 16, 3, 3, 1, 2, 2, 1),  # dilation
 ]
 
