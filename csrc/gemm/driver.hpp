@@ -308,9 +308,10 @@ void run_blocked_t(const typename Tr::Tiles& g, const ASrc& A, const BSrc& B, co
                                     dim_t c0, c1;
                                     split(NR, static_cast<int>(ceil_div(mc, MR)), static_cast<int>(ir / MR), &c0, &c1);
                                     const dim_t jn = jr + NR;
+                                    const auto share = B.fill(u, own_b + (jp + 1 - first) * b_stride, jc + jn,
+                                                              std::min(NR, nc - jn), c0, c1, pc, kc);
                                     Tr::tile_filling(g, u, kc, packed_a + (ir / MR) * a_stride, bp, first_k, last_k, ic + ir,
-                                                     jc + jr, mr, nr,
-                                                     B.fill(u, own_b + (jp + 1 - first) * b_stride, jc + jn, std::min(NR, nc - jn), c0, c1, pc, kc));
+                                                     jc + jr, mr, nr, share);
                                     continue;
                                 }
                             }

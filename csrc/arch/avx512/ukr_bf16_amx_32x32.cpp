@@ -9,7 +9,8 @@
 //     bytes, stride 128), lanes 16-31 the same at +64 bytes.
 //   B (NR = 32 columns j): per k step of 32 a [32 j][32 k] block of 2 KiB: its two halves are
 //     TDPBF16PS's A operand (16 rows of 32 k values, stride 64 bytes), contiguous 1 KiB tiles.
-//     Or B in place (BTiles::ld_b): the same tiles loaded from B's columns at their stride.
+//     Or B in place (BTiles::ld_b): the same tiles loaded from B's columns at their stride; or B
+//     packed in that layout (columns ld_b apart) by the tiles themselves (Fill, amx_bukr_filling).
 // C tiles hold 16 columns j x 16 lanes i (rows j): stored with a row stride of 32 floats they are
 // the acc[i + 32j] tile the bf16 store (arch/btile_store.hpp) finishes. Between k blocks the fp32
 // partial sums go straight from and to the tiles, in a buffer of 32x32 tiles (not C's layout).
