@@ -5,7 +5,9 @@ _cpu.amx_peak) where the AMX kernel runs, else vdpbf16ps throughput (_cpu.bf16_p
     python benchmarks/bf16_gemm_vs_torch.py                       # n = 1024 2048 4096, 1 and 2 threads
     python benchmarks/bf16_gemm_vs_torch.py --sizes 1024 --threads 1 --rounds 7
 
-Both libraries are timed interleaved, round by round (a noisy neighbour slows both alike), with
+Both libraries are timed interleaved, round by round (a noisy neighbour slows both alike; the
+order rotates each round, so that each call follows each of the others equally often: a call
+finds the caches as the one before it left them), with
 CPU time of the process (time.process_time: all threads' time, so on a shared machine it does not
 count time our threads spent descheduled) and wall time; the figures are medians over rounds with
 the spread (max/min over rounds). GFLOP/s = 2 n^3 / time; for CPU time with t threads the rate per
@@ -71,8 +73,9 @@ def main() -> None:
                 theirs = lambda: torch.matmul(ta, tb, out=tout)  # noqa: E731
                 ours(), ours64(), theirs()  # warm: packing buffers, thread teams, oneDNN's kernel choice
                 ow, oc, aw, ac, tw, tc = [], [], [], [], [], []
-                for _ in range(args.rounds):  # interleaved rounds
-                    for fn, wall, cpu in ((ours, ow, oc), (ours64, aw, ac), (theirs, tw, tc)):
+                runs = [(ours, ow, oc), (ours64, aw, ac), (theirs, tw, tc)]
+                for r in range(args.rounds):  # interleaved rounds, the order rotated: each runs after each
+                    for fn, wall, cpu in runs[r % 3:] + runs[: r % 3]:
                         w, c = _time(fn, 1)
                         wall += w
                         cpu += c
