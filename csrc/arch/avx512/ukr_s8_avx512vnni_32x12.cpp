@@ -473,8 +473,10 @@ KERNELS_VNNI void wide_rows(dim_t kq, const std::int8_t* KERNELS_RESTRICT a, con
     alignas(64) std::int32_t tile[32 * 32];
     amx_wide(full, a, b, ldb, tiles_in ? acc_in : nullptr, cs_in, tile, 32, n);
     if (acc_in && !tiles_in)  // an earlier k block's sums first (acc_in may be c: read all before writing any)
-        for (dim_t j = 0; j < n; ++j)
-            for (dim_t i = 0; i < m; ++i) tile[32 * j + i] += acc_in[i * rs_in + j * cs_in];
+        for (dim_t j = 0; j < n; ++j)  // (int32 sums wrap, as the tiles' and the vectors' do: added unsigned)
+            for (dim_t i = 0; i < m; ++i)
+                tile[32 * j + i] = static_cast<std::int32_t>(static_cast<std::uint32_t>(tile[32 * j + i]) +
+                                                             static_cast<std::uint32_t>(acc_in[i * rs_in + j * cs_in]));
     // Per 12-pixel chunk (finish_tile and ukr_t take at most 12): the tail's quads on vpdpbusd with
     // the tile sums as acc_in, else the sums straight through the epilogue.
     for (dim_t j0 = 0; j0 < n; j0 += kNR) {
