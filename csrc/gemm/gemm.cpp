@@ -28,6 +28,13 @@ void scale_c(dim_t m, dim_t n, T beta, T* c, inc_t rs, inc_t cs, const Epilogue<
 // Limits of the unpacked path; see direct_suits.
 constexpr double kDirectMaxFmas = 160.0 * 160.0 * 160.0;
 constexpr dim_t kDirectMaxRows = 64;
+// The unpacked A (k x m, every tile of C reads all of it) must stay in L2: up to the whole L2, at
+// most 1 MiB. With half the L2 as the bound, ResNet-50's layer-4 3x3 convolution as a row-major
+// GEMM, (512 x 4608) @ (4608 x 49) (A: 49 x 4608 floats, 903 KB), took the packed path on a 1 MiB-L2
+// Zen 4 and ran 3.27-3.38 ms at 1 thread (0.85x OpenBLAS's 2.81) and 1.58-1.68 at 2 (0.85x); direct,
+// 2.74-2.78 and 1.38-1.40 ms. On a 2 MiB L2 (Sapphire Rapids, where the half was measured) the
+// bound stays 1 MiB.
+constexpr std::size_t kDirectMaxA = std::size_t(1) << 20;
 
 // When to skip packing and run every tile straight from the caller's arrays (the "direct" kernel):
 //  - small products (m*n*k <= 160^3, operands in L1/L2): the copies and, with threads, the two
@@ -41,7 +48,7 @@ template <typename T>
 bool direct_suits(const GemmArgs<T>& g, const Ukernel<T>& u, std::size_t l2_bytes) {
     if (u.direct == nullptr || g.rs_a != 1) return false;
     const double mnk = static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
-    const bool a_in_l2 = static_cast<double>(g.m) * static_cast<double>(g.k) * sizeof(T) <= l2_bytes / 2;
+    const bool a_in_l2 = static_cast<double>(g.m) * static_cast<double>(g.k) * sizeof(T) <= std::min(l2_bytes, kDirectMaxA);
     return mnk <= kDirectMaxFmas || (g.m <= kDirectMaxRows && a_in_l2);
 }
 

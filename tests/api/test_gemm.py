@@ -175,6 +175,28 @@ def test_gemm_small_problems_edge_tiles(cpu_engine, dtype, threads, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dt_id)
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("mnk", [(512, 49, 4608), (96, 60, 2600), (200, 7, 9000)], ids=lambda s: "x".join(map(str, s)))
+def test_gemm_late_layer_rectangles(cpu_engine, dtype, threads, mnk, rng):
+    """Row-major products with few columns and a long k, the late CNN layers as im2col GEMMs: their
+    unpacked operand (k x n, up to 1 MiB) takes the path without packing where it fits L2 and the
+    packed one where it does not (float64, or a smaller L2). Integer data: exact results; the
+    elements of C's base outside the view stay untouched; beta == 0 reads no C."""
+    m, n, k = mnk
+    a, b = small_ints(rng, (m, k), dtype, -2, 2), small_ints(rng, (k, n), dtype, -2, 2)
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    with hpc_kernels.num_threads(threads):
+        c0 = small_ints(rng, (m, n), dtype)
+        c, base = in_layout(c0, "sub", fill=np.nan)
+        got = hpc_kernels.gemm(a, b, c, alpha=-1.0, beta=2.0, backend=cpu_engine)
+        np.testing.assert_array_equal(got, -ref + 2.0 * c0)
+        _, mask = in_layout(np.ones((m, n), bool), "sub", fill=False)
+        assert np.isnan(base[~mask]).all()
+        out = np.full((m, n), np.nan, dtype)
+        np.testing.assert_array_equal(hpc_kernels.gemm(a, b, out=out, backend=cpu_engine), ref)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dt_id)
 def test_gemm_exact_integer_data(engine, dtype, rng):
     """Integer-valued data with alpha, beta in {1, -1, 2, 0.5, 0}: every operation is exact, so
     the result must equal NumPy's exactly (K up to 300, all transposes, views)."""
