@@ -109,9 +109,9 @@ class Search:
 
 def confirm_rounds(rounds: int) -> int:
     """Rounds of the final timing against the default, which decides what is stored: three times the
-    search's, at least 9. With the search's 3 rounds (--quick) on a 2-vCPU Zen 4 VM whose 2-thread
-    samples spread by 1.1-1.3x, a kernel that an interleaved 9-round A/B later found within 1-3 % of
-    the default (1024^3 10.84 against 11.24 ms) passed the confirmation at x1.08 and was stored."""
+    search's, at least 9 (a few seconds more). The search's steps may take 3 rounds (--quick) to
+    rank candidates; the one choice that is kept should rest on more, where 2-thread samples spread
+    by 1.1-1.3x (a shared 2-vCPU Zen 4 VM)."""
     return max(3 * rounds, 9)
 
 
