@@ -64,6 +64,17 @@ KERNELS_VNNI KERNELS_INLINE FinishConsts finish_consts(const QEpilogue& e) {
             _mm512_set1_ps(s8 ? -128.0f : 0.0f), _mm512_set1_ps(s8 ? 127.0f : 255.0f)};
 }
 
+// QLinearAdd with the skip tensor (qukernel.hpp) of the saturated 8-bit values qf (as floats):
+// the skip bytes of pixel j, two FMAs, clamp, round; stored as bytes (in range: truncation exact).
+KERNELS_VNNI KERNELS_INLINE void store_skip_sum(__m512 qf, const FinishConsts& f, const QEpilogue& e, int h, dim_t j,
+                                                void* c) {
+    const __m128i sb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(e.skip + 16 * h + j * e.cs_s));
+    const __m512 sv = _mm512_cvtepi32_ps(e.mode == QMode::s8 ? _mm512_cvtepi8_epi32(sb) : _mm512_cvtepu8_epi32(sb));
+    const __m512 u = _mm512_min_ps(_mm512_max_ps(_mm512_fmadd_ps(qf, f.ra, _mm512_fmadd_ps(sv, f.rb, f.k)), f.slo), f.shi);
+    const __m512i q = _mm512_cvt_roundps_epi32(u, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm_storeu_si128(static_cast<__m128i*>(c), _mm512_cvtepi32_epi8(q));
+}
+
 // AddRow = false: the accumulators started from row_add (the register epilogue's tiles), so the
 // int32 sum already holds it (wrapping addition is associative: the same bits).
 template <bool AddRow = true>
@@ -99,14 +110,8 @@ KERNELS_VNNI KERNELS_INLINE void finish_vec(__m512i acc, const HalfVecs& hv, con
             _mm_storeu_si128(static_cast<__m128i*>(c), _mm512_cvtepi32_epi8(q));
             return;
         }
-        // QLinearAdd with the skip tensor (qukernel.hpp): the saturated q as a float, rint(v) + zp
-        // (exact: small integers), two FMAs, clamp, round.
-        const __m512 qf = _mm512_add_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), f.zp_f);
-        const __m128i sb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(e.skip + 16 * h + j * e.cs_s));
-        const __m512 sv = _mm512_cvtepi32_ps(s8 ? _mm512_cvtepi8_epi32(sb) : _mm512_cvtepu8_epi32(sb));
-        const __m512 u = _mm512_min_ps(_mm512_max_ps(_mm512_fmadd_ps(qf, f.ra, _mm512_fmadd_ps(sv, f.rb, f.k)), f.slo), f.shi);
-        const __m512i q = _mm512_cvt_roundps_epi32(u, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        _mm_storeu_si128(static_cast<__m128i*>(c), _mm512_cvtepi32_epi8(q));  // in range: truncation is exact
+        // The skip sum: the saturated q as a float, rint(v) + zp (exact: small integers).
+        store_skip_sum(_mm512_add_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), f.zp_f), f, e, h, j, c);
         return;
     }
     // A float residual: v may be NaN (inf - inf, a NaN residual), which the clamp above would turn
@@ -118,11 +123,7 @@ KERNELS_VNNI KERNELS_INLINE void finish_vec(__m512i acc, const HalfVecs& hv, con
     __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), f.zp);  // round half to even
     if (e.skip) {
         q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(s8 ? -128 : 0)), _mm512_set1_epi32(s8 ? 127 : 255));
-        const __m128i sb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(e.skip + 16 * h + j * e.cs_s));
-        const __m512 sv = _mm512_cvtepi32_ps(s8 ? _mm512_cvtepi8_epi32(sb) : _mm512_cvtepu8_epi32(sb));
-        const __m512 u = _mm512_min_ps(_mm512_max_ps(_mm512_fmadd_ps(_mm512_cvtepi32_ps(q), f.ra, _mm512_fmadd_ps(sv, f.rb, f.k)), f.slo), f.shi);
-        q = _mm512_cvt_roundps_epi32(u, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        _mm_storeu_si128(static_cast<__m128i*>(c), _mm512_cvtepi32_epi8(q));
+        store_skip_sum(_mm512_cvtepi32_ps(q), f, e, h, j, c);
         return;
     }
     // Saturation by the narrowing stores themselves (vpmovsdb: int32 to [-128, 127]; vpmovusdb:
@@ -139,17 +140,12 @@ KERNELS_VNNI KERNELS_INLINE void finish_vec(__m512i acc, const HalfVecs& hv, con
 // layer (k = 64: 4 TDPBUSD a tile, then this) spent 54% of its time in the general loop, about 8
 // cycles a vector. The same arithmetic, bit for bit.
 KERNELS_VNNI void requant_tile(const std::int32_t* tile, char* c, inc_t cs_c, dim_t n, const QEpilogue& e) {
-    const bool s8 = e.mode == QMode::s8;
-    float lo = static_cast<float>((s8 ? -128 : 0) - e.out_zp), hi = static_cast<float>((s8 ? 127 : 255) - e.out_zp);
-    if (e.act != Act::none) lo = lo > 0.0f ? lo : 0.0f;
-    if (e.act == Act::relu6) hi = hi < e.hi ? hi : e.hi;
-    const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
-    const __m512i zp = _mm512_set1_epi32(e.out_zp);
+    const FinishConsts f = finish_consts(e);
     const __m512i r0 = _mm512_loadu_si512(e.row_add), r1 = _mm512_loadu_si512(e.row_add + 16);
     const __m512 m0 = _mm512_loadu_ps(e.mult), m1 = _mm512_loadu_ps(e.mult + 16);
     auto one = [&](__m512i acc, __m512i r, __m512 m) {
-        const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc, r)), m), vlo), vhi);
-        return _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zp));
+        const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc, r)), m), f.lo), f.hi);
+        return _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), f.zp));
     };
     for (dim_t j = 0; j < n; ++j) {
         char* cj = c + j * cs_c;
