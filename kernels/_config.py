@@ -16,6 +16,7 @@ ENV_VARS = {
     "KERNELS_CPU_MC": "cpu GEMM block size MC (rows of the packed A block); default from the L2 size",
     "KERNELS_CPU_KC": "cpu GEMM block size KC (depth of packed panels); default from the L1 size",
     "KERNELS_CPU_NC": "cpu GEMM block size NC (columns of the packed B block); default from the L3 size and the microarchitecture's B-block budget",
+    "KERNELS_CPU_SCHEDULE": "how the threads of one cpu product share its work: dynamic (units taken from a shared counter, so a core slowed by another tenant or process does less; the default) or static (a split fixed in advance)",
     "KERNELS_VERBOSE": "1 logs every dispatch decision (logger 'hpc_kernels') to stderr",
     "KERNELS_CACHE_DIR": "directory of the tuning store (tuning.json) and numba's kernel cache; default: the platform's user cache dir",
     "KERNELS_OPENCL_DEVICE": "opencl device: 'platform:device' indices or a name substring; default PYOPENCL_CTX, else the first GPU/accelerator, else a CPU, that builds a probe program",
@@ -48,6 +49,7 @@ class Config:
     cpu_mc: int
     cpu_kc: int
     cpu_nc: int
+    cpu_schedule: Optional[str]
     verbose: bool
     cache_dir: Optional[str]
     opencl_device: Optional[str]
@@ -65,6 +67,7 @@ def read() -> Config:
         cpu_mc=_int("KERNELS_CPU_MC") or 0,
         cpu_kc=_int("KERNELS_CPU_KC") or 0,
         cpu_nc=_int("KERNELS_CPU_NC") or 0,
+        cpu_schedule=os.environ.get("KERNELS_CPU_SCHEDULE", "").strip().lower() or None,
         verbose=os.environ.get("KERNELS_VERBOSE", "").strip().lower() in ("1", "true", "yes", "on"),
         cache_dir=os.environ.get("KERNELS_CACHE_DIR", "").strip() or None,
         opencl_device=os.environ.get("KERNELS_OPENCL_DEVICE", "").strip() or None,

@@ -107,6 +107,11 @@ def cpu_extension() -> Tuple[Optional[ModuleType], str]:
                         module.configure(config.cpu_isa or "avx512", config.cpu_mc, config.cpu_kc, config.cpu_nc, source="env")
                     except ValueError as exc:
                         raise ValueError(f"KERNELS_CPU_ISA / KERNELS_CPU_MC,KC,NC: {exc}") from None
+                    try:
+                        if config.cpu_schedule:
+                            module.set_schedule(config.cpu_schedule)
+                    except ValueError as exc:
+                        raise ValueError(f"KERNELS_CPU_SCHEDULE: {exc}") from None
                     for hook in _load_hooks:
                         hook(module)
                     _threads.attach(module)

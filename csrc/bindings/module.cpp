@@ -3,11 +3,13 @@
 #include <pybind11/stl.h>
 
 #include <stdexcept>
+#include <string>
 
 #include "../arch/table.hpp"
 #include "../arch/uarch.hpp"
 #include "../core/cpu_info.hpp"
 #include "../core/engine.hpp"
+#include "../core/schedule.hpp"
 #include "../core/threads.hpp"
 #include "conv_entry.hpp"
 #include "gemm_entry.hpp"
@@ -168,6 +170,19 @@ PYBIND11_MODULE(_cpu, m) {
     m.def("get_num_threads", &kernels::num_threads);
     m.def("set_calling_thread_threads", &kernels::set_calling_thread_threads, py::arg("n"),
           "this thread's count alone (its OpenMP ICV); returns the count it had");
+    m.def(
+        "set_schedule",
+        [](const std::string& name) {
+            if (name == "dynamic")
+                kernels::set_schedule(kernels::Schedule::Dynamic);
+            else if (name == "static")
+                kernels::set_schedule(kernels::Schedule::Static);
+            else
+                throw std::invalid_argument("schedule '" + name + "' is not one of: dynamic, static");
+        },
+        py::arg("name"), "how a product's threads share its work: 'dynamic' (the default) or 'static'");
+    m.def("get_schedule",
+          [] { return std::string(kernels::schedule() == kernels::Schedule::Dynamic ? "dynamic" : "static"); });
     m.def("info", &info);
     m.def("fma_peak", &fma_peak_entry, py::arg("dtype") = "float32", py::arg("seconds") = 0.2,
           "single-thread FMA throughput in GFLOP/s (the roofline ceiling per core)");

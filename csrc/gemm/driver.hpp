@@ -31,10 +31,12 @@
 #include <algorithm>
 #include <cstddef>
 #include <type_traits>
+#include <utility>
 
 #include "../arch/product_generation.hpp"
 #include "../core/engine.hpp"
 #include "../core/epilogue.hpp"
+#include "../core/schedule.hpp"
 #include "../core/team_barrier.hpp"
 #include "../core/workspace.hpp"
 
@@ -246,81 +248,160 @@ void run_blocked_t(const typename Tr::Tiles& g, const ASrc& A, const BSrc& B, co
     // hpc_kernels keeps short for idle teams (core/team_barrier.hpp says what that cost here).
     TeamBarrier barrier(nt);
 
+    // Work shared by the team (core/schedule.hpp): with the dynamic schedule and a grid that splits
+    // only N, the units are chunks of each jc block's B panels, each run through all of K by the
+    // thread that takes it (it packs their B into its own region); with one that splits only M,
+    // chunks of rows, taken afresh in every (jc, pc) block after the shared B block is packed (or,
+    // with B prepacked, run through all of N and K). Mixed grids (4+ threads) keep the static split.
+    const bool dynamic = team && schedule() == Schedule::Dynamic;
+    const bool dyn_cols = dynamic && grid.tm == 1;
+    const bool dyn_rows = dynamic && grid.tn == 1 && !dyn_cols;
+    // Column chunks of at least kMinUnitPanels panels: a chunk re-reads the A block (m x kc) for
+    // its columns, which costs little next to 2 x 8 x NR flops per A element; about four per
+    // thread where the block has that many, never more panels than the planned B region holds.
+    constexpr dim_t kMinUnitPanels = 8;
+    const dim_t block_panels = ceil_div(NC, NR), own_panels = ceil_div(block_panels, grid.tn);
+    const dim_t unit_panels = std::min(own_panels, std::max(kMinUnitPanels, ceil_div(block_panels, 4 * nt)));
+    const dim_t units_per_block = ceil_div(block_panels, unit_panels);
+    // Row chunks: MC rows, or fewer where that leaves under three units per thread.
+    const dim_t unit_rows = ceil_div(g.m, MC) >= 3 * nt ? MC : std::max(MR, round_up(ceil_div(g.m, 3 * nt), MR));
+    WorkCounter counters[2];  // dyn_rows with barriers: one per (jc, pc) block, alternating; else [0]
+
+    // Rows [r0, r1) (MC at a time) times panels [np0, np1) of the jc block at jc, k block pc.
+    // Panel p is at packed_b + (p - first) * b_stride; `filling`: B's panels after np0's are
+    // packed by the first A block's tiles (FillsPanels), each tile its share of the next panel.
+    auto rows_times_panels = [&](PA* bufa, dim_t r0, dim_t r1, dim_t jc, dim_t nc, dim_t np0, dim_t np1, dim_t first,
+                                 const PB* packed_b, inc_t b_stride, PB* own_b, bool filling, dim_t pc, dim_t kc) {
+        const dim_t kp = Tr::kpad(kc);
+        const bool first_k = pc == 0, last_k = pc + kc == g.k;
+        for (dim_t ic = r0; ic < r1; ic += MC) {
+            const dim_t mc = std::min(MC, r1 - ic);
+            const PA* packed_a;
+            inc_t a_stride;
+            if constexpr (ASrc::prepacked) {
+                packed_a = A.panel(ic, pc);
+                a_stride = A.panel_stride();
+            } else {
+                A.pack(u, ic, mc, pc, kc, bufa);
+                packed_a = bufa;
+                a_stride = MR * kp;
+            }
+            for (dim_t jp = np0; jp < np1; ++jp) {
+                const dim_t jr = jp * NR;
+                const dim_t nr = std::min(NR, nc - jr);
+                const PB* bp = packed_b + (jp - first) * b_stride;
+                for (dim_t ir = 0; ir < mc; ir += MR) {
+                    const dim_t mr = std::min(MR, mc - ir);
+                    if constexpr (FillsPanels<BSrc>::value) {
+                        if (filling && ic == r0 && jp + 1 < np1) {  // this tile's share of panel jp + 1
+                            dim_t c0, c1;
+                            split(NR, static_cast<int>(ceil_div(mc, MR)), static_cast<int>(ir / MR), &c0, &c1);
+                            const dim_t jn = jr + NR;
+                            const auto share = B.fill(u, own_b + (jp + 1 - first) * b_stride, jc + jn,
+                                                      std::min(NR, nc - jn), c0, c1, pc, kc);
+                            Tr::tile_filling(g, u, kc, packed_a + (ir / MR) * a_stride, bp, first_k, last_k, ic + ir,
+                                             jc + jr, mr, nr, share);
+                            continue;
+                        }
+                    }
+                    (void)own_b, (void)filling;
+                    Tr::tile(g, u, kc, packed_a + (ir / MR) * a_stride, bp, first_k, last_k, ic + ir, jc + jr, mr, nr);
+                }
+            }
+        }
+    };
+
+    // B's panels [bp0, bp1) of the jc block at jc, k block pc, packed at own_b as panel `first`
+    // onwards (filling: only bp0; the tiles pack the rest); or where the prepacked B has them.
+    // Returns the block's first panel's address and the panel stride.
+    auto b_panels = [&](dim_t jc, dim_t nc, dim_t np0, dim_t bp0, dim_t bp1, dim_t first, PB* own_b, bool filling,
+                        dim_t pc, dim_t kc) -> std::pair<const PB*, inc_t> {
+        if constexpr (BSrc::prepacked) {
+            (void)nc, (void)bp0, (void)bp1, (void)own_b, (void)filling, (void)kc;
+            return {B.panel(jc + np0 * NR, pc) - (np0 - first) * B.panel_stride(), B.panel_stride()};
+        } else {
+            (void)np0;
+            const dim_t kp = Tr::kpad(kc);
+            if (bp1 > bp0) {
+                const dim_t j0 = bp0 * NR, j1 = std::min(nc, (filling ? bp0 + 1 : bp1) * NR);
+                B.pack(u, jc + j0, j1 - j0, pc, kc, own_b + (bp0 - first) * NR * kp);
+            }
+            return {own_b, NR * kp};
+        }
+    };
+
+    // Whether the tiles of panels [np0, np1) pack B's panels after the first themselves.
+    auto fills = [&](dim_t r0, dim_t r1) {
+        if constexpr (FillsPanels<BSrc>::value) return !shared_b && B.fills_with(u) && r1 > r0;
+        (void)r0, (void)r1;
+        return false;
+    };
+
     auto body = [&](int tid) {
         bool sense = false;  // this thread's barrier sense
         PA* const bufa = reinterpret_cast<PA*>(ws + P.b_bytes + P.a_bytes * tid);
-        const int ti = tid % grid.tm, tj = tid / grid.tm;
-        dim_t mp0, mp1;
-        split(ceil_div(g.m, MR), grid.tm, ti, &mp0, &mp1);
-        const dim_t m0 = mp0 * MR, m1 = std::min(g.m, mp1 * MR);
+        PB* const own_b = shared_b ? bufb : bufb + P.own_b_elems * tid;
 
-        for (dim_t jc = 0; jc < g.n; jc += NC) {
-            const dim_t nc = std::min(NC, g.n - jc);
-            const dim_t n_panels = ceil_div(nc, NR);
-            dim_t np0, np1;  // this thread's share of the jr loop
-            split(n_panels, grid.tn, tj, &np0, &np1);
-            dim_t bp0 = np0, bp1 = np1;  // the B panels this thread packs
-            if (shared_b) split(n_panels, nt, tid, &bp0, &bp1);
-            // Panel p of this block is at packed_b + (p - first) * b_stride.
-            PB* const own_b = shared_b ? bufb : bufb + P.own_b_elems * tid;
-            const dim_t first = shared_b ? 0 : np0;
-            bool filling = false;  // B's panels after the first packed by the first A block's tiles
-            if constexpr (FillsPanels<BSrc>::value) filling = !shared_b && B.fills_with(u) && m1 > m0;
-
-            for (dim_t pc = 0; pc < g.k; pc += KC) {
-                const dim_t kc = std::min(KC, g.k - pc);
-                const dim_t kp = Tr::kpad(kc);  // packed length of the block's k steps
-                const PB* packed_b;
-                inc_t b_stride;
-                if constexpr (BSrc::prepacked) {
-                    packed_b = B.panel(jc + np0 * NR, pc) - (np0 - first) * B.panel_stride();
-                    b_stride = B.panel_stride();
-                } else {
-                    if (bp1 > bp0) {  // (filling: the first panel; the tiles pack the rest)
-                        const dim_t j0 = bp0 * NR, j1 = std::min(nc, (filling ? bp0 + 1 : bp1) * NR);
-                        B.pack(u, jc + j0, j1 - j0, pc, kc, own_b + (bp0 - first) * NR * kp);
-                    }
-                    packed_b = own_b;
-                    b_stride = NR * kp;
+        if (dyn_cols) {  // chunks of B panels, each through all of K (no barriers: B is per thread)
+            const dim_t units = ceil_div(g.n, NC) * units_per_block;
+            for (dim_t unit = counters[0].next(); unit < units; unit = counters[0].next()) {
+                const dim_t jc = unit / units_per_block * NC, nc = std::min(NC, g.n - jc);
+                const dim_t np0 = unit % units_per_block * unit_panels, np1 = std::min(np0 + unit_panels, ceil_div(nc, NR));
+                if (np0 >= np1) continue;  // (the last jc block has fewer panels)
+                const bool filling = fills(0, g.m);
+                for (dim_t pc = 0; pc < g.k; pc += KC) {
+                    const dim_t kc = std::min(KC, g.k - pc);
+                    const auto [pb, bs] = b_panels(jc, nc, np0, np0, np1, np0, own_b, filling, pc, kc);
+                    rows_times_panels(bufa, 0, g.m, jc, nc, np0, np1, np0, pb, bs, own_b, filling, pc, kc);
                 }
-                if (b_barriers) barrier.wait(sense);
-                const bool first_k = pc == 0, last_k = pc + kc == g.k;
-                for (dim_t ic = m0; ic < m1; ic += MC) {
-                    const dim_t mc = std::min(MC, m1 - ic);
-                    const PA* packed_a;
-                    inc_t a_stride;
-                    if constexpr (ASrc::prepacked) {
-                        packed_a = A.panel(ic, pc);
-                        a_stride = A.panel_stride();
+            }
+        } else if (dyn_rows && !b_barriers) {  // B prepacked: chunks of rows, each through all of N and K
+            const dim_t units = ceil_div(g.m, unit_rows);
+            for (dim_t unit = counters[0].next(); unit < units; unit = counters[0].next()) {
+                const dim_t r0 = unit * unit_rows, r1 = std::min(g.m, r0 + unit_rows);
+                for (dim_t jc = 0; jc < g.n; jc += NC) {
+                    const dim_t nc = std::min(NC, g.n - jc), n_panels = ceil_div(nc, NR);
+                    for (dim_t pc = 0; pc < g.k; pc += KC) {
+                        const dim_t kc = std::min(KC, g.k - pc);
+                        const auto [pb, bs] = b_panels(jc, nc, 0, 0, 0, 0, own_b, false, pc, kc);
+                        rows_times_panels(bufa, r0, r1, jc, nc, 0, n_panels, 0, pb, bs, own_b, false, pc, kc);
+                    }
+                }
+            }
+        } else {  // the static split, or dyn_rows over a shared B block packed between barriers
+            const int ti = tid % grid.tm, tj = tid / grid.tm;
+            dim_t mp0, mp1;
+            split(ceil_div(g.m, MR), grid.tm, ti, &mp0, &mp1);
+            const dim_t m0 = mp0 * MR, m1 = std::min(g.m, mp1 * MR);
+            unsigned block = 0;  // (jc, pc) blocks so far: dyn_rows takes counters[block % 2]
+            for (dim_t jc = 0; jc < g.n; jc += NC) {
+                const dim_t nc = std::min(NC, g.n - jc);
+                const dim_t n_panels = ceil_div(nc, NR);
+                dim_t np0, np1;  // this thread's share of the jr loop
+                split(n_panels, grid.tn, tj, &np0, &np1);
+                dim_t bp0 = np0, bp1 = np1;  // the B panels this thread packs
+                if (shared_b) split(n_panels, nt, tid, &bp0, &bp1);
+                const dim_t first = shared_b ? 0 : np0;
+                const bool filling = fills(m0, m1);
+                for (dim_t pc = 0; pc < g.k; pc += KC, ++block) {
+                    const dim_t kc = std::min(KC, g.k - pc);
+                    const auto [pb, bs] = b_panels(jc, nc, np0, bp0, bp1, first, own_b, filling, pc, kc);
+                    if (b_barriers) barrier.wait(sense);
+                    if (dyn_rows) {
+                        WorkCounter& counter = counters[block % 2];
+                        const dim_t units = ceil_div(g.m, unit_rows);
+                        for (dim_t unit = counter.next(); unit < units; unit = counter.next())
+                            rows_times_panels(bufa, unit * unit_rows, std::min(g.m, (unit + 1) * unit_rows), jc, nc,
+                                              np0, np1, first, pb, bs, own_b, false, pc, kc);
                     } else {
-                        A.pack(u, ic, mc, pc, kc, bufa);
-                        packed_a = bufa;
-                        a_stride = MR * kp;
+                        rows_times_panels(bufa, m0, m1, jc, nc, np0, np1, first, pb, bs, own_b, filling, pc, kc);
                     }
-                    for (dim_t jp = np0; jp < np1; ++jp) {
-                        const dim_t jr = jp * NR;
-                        const dim_t nr = std::min(NR, nc - jr);
-                        const PB* bp = packed_b + (jp - first) * b_stride;
-                        for (dim_t ir = 0; ir < mc; ir += MR) {
-                            const dim_t mr = std::min(MR, mc - ir);
-                            if constexpr (FillsPanels<BSrc>::value) {
-                                if (filling && ic == m0 && jp + 1 < np1) {  // this tile's share of panel jp + 1
-                                    dim_t c0, c1;
-                                    split(NR, static_cast<int>(ceil_div(mc, MR)), static_cast<int>(ir / MR), &c0, &c1);
-                                    const dim_t jn = jr + NR;
-                                    const auto share = B.fill(u, own_b + (jp + 1 - first) * b_stride, jc + jn,
-                                                              std::min(NR, nc - jn), c0, c1, pc, kc);
-                                    Tr::tile_filling(g, u, kc, packed_a + (ir / MR) * a_stride, bp, first_k, last_k, ic + ir,
-                                                     jc + jr, mr, nr, share);
-                                    continue;
-                                }
-                            }
-                            Tr::tile(g, u, kc, packed_a + (ir / MR) * a_stride, bp, first_k, last_k, ic + ir, jc + jr,
-                                     mr, nr);
-                        }
-                    }
+                    if (b_barriers) barrier.wait(sense);
+                    // Every thread has left this block's counter (all passed the barrier), and none
+                    // takes from it again before the block after next, behind this thread's next
+                    // barrier: thread 0 resets it here.
+                    if (dyn_rows && tid == 0) counters[block % 2].reset();
                 }
-                if (b_barriers) barrier.wait(sense);
             }
         }
         end_product_on_thread();  // (AMX: the thread's tile configuration as it was before the product)
