@@ -3,7 +3,8 @@
 // runs of convolutions banded where their intermediates outgrow L2.
 //
 // Step i is the tuple (weights, x index, out index, residual index or -1, stride, padding,
-// dilation, algorithm) into `arrays`, or an op step (kind, x index, out index, parameters...). Each
+// dilation, algorithm) into `arrays`, or an op step (kind, x index, out index, parameters...), or
+// an int8 convolution ("qconv", x index, out index, skip index or -1, parameters: qconv_entry.hpp). Each
 // step is checked exactly as conv2d_packed (or the op's entry) checks it, just before it runs (its
 // x may be an earlier step's out). What a chain saves is the Python between the steps, whose code
 // and objects the convolutions evict from the caches (measured 20-50 us per small op inside
@@ -25,6 +26,7 @@
 #include "chain_ops.hpp"
 #include "conv_entry.hpp"
 #include "conv_plan.hpp"
+#include "qconv_entry.hpp"
 
 namespace kernels {
 
@@ -79,8 +81,10 @@ std::vector<double> conv2d_chain_entry(const py::list& steps_obj, const py::list
     refs.reserve(steps_obj.size());
     for (const py::handle step : steps_obj) {
         const auto t = py::reinterpret_borrow<py::tuple>(step);
-        if (is_op_step(t)) {
-            refs.push_back(StepRefs{nullptr, t, t[1].cast<py::ssize_t>(), t[2].cast<py::ssize_t>(), -1});
+        if (is_op_step(t)) {  // (a qconv step's fourth item is its skip tensor's index, read like a residual)
+            const bool qconv = t[0].cast<std::string>() == "qconv" && t.size() > 3;
+            refs.push_back(StepRefs{nullptr, t, t[1].cast<py::ssize_t>(), t[2].cast<py::ssize_t>(),
+                                    qconv ? t[3].cast<py::ssize_t>() : -1});
             continue;
         }
         if (t.size() != 8) throw py::value_error("conv2d_chain: each step is (weights, x, out, residual, stride, padding, dilation, algorithm)");
@@ -105,7 +109,12 @@ std::vector<double> conv2d_chain_entry(const py::list& steps_obj, const py::list
     for (std::size_t j = 0; j < n;) {
         const auto t0 = std::chrono::steady_clock::now();
         if (refs[j].cw == nullptr) {
-            run_op_step(refs[j].args, array_at(refs[j].xi, "x"), array_at(refs[j].oi, "out"));
+            const StepRefs& r = refs[j];
+            if (r.args[0].cast<std::string>() == "qconv")
+                run_qconv_step(r.args, array_at(r.xi, "x"), array_at(r.oi, "out"),
+                               r.ri < 0 ? py::object(py::none()) : py::object(array_at(r.ri, "skip")));
+            else
+                run_op_step(r.args, array_at(r.xi, "x"), array_at(r.oi, "out"));
             seconds[j] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             ++j;
             continue;
@@ -172,7 +181,8 @@ std::vector<double> conv2d_chain_entry(const py::list& steps_obj, const py::list
 void register_conv_chain(py::module_& m) {
     m.def("conv2d_chain", &conv2d_chain_entry, py::arg("steps"), py::arg("arrays"), py::arg("band_bytes") = -1,
           "conv2d_packed for each step (weights, x, out, residual or -1, stride, padding, dilation, algorithm) "
-          "into arrays, or the op of an op step (kind, x, out, parameters...: chain_ops.hpp); runs of NHWC "
+          "into arrays, or the op of an op step (kind, x, out, parameters...: chain_ops.hpp), or an int8 "
+          "convolution (\"qconv\", x, out, skip or -1, parameters...: qconv_entry.hpp); runs of NHWC "
           "steps, each reading only the previous step's output, banded where an intermediate of one image "
           "outgrows band_bytes (< 0: half the L2; 0: never), their intermediates then not written; returns "
           "each step's seconds (a banded run's under its last step)");

@@ -11,6 +11,7 @@
 
 #include "../conv/qconv.hpp"
 #include "../core/threads.hpp"
+#include "qconv_entry.hpp"
 #include "qentry_common.hpp"
 #include "qgemm_entry.hpp"
 
@@ -109,7 +110,31 @@ py::array qconv2d_entry(const py::array& x, const py::array& w, const py::array&
     return out;
 }
 
+// An NHWC array as its (n, c, h, w) view (the entry's form), zero-copy; NCHW arrays as they are.
+py::array nchw_view(const py::array& a, bool nhwc) {
+    if (!nhwc) return a;
+    if (a.ndim() != 4) throw py::value_error("conv2d_chain: a qconv step's arrays must be 4-D");
+    return py::array(a.dtype(), std::vector<py::ssize_t>{a.shape(0), a.shape(3), a.shape(1), a.shape(2)},
+                     std::vector<py::ssize_t>{a.strides(0), a.strides(3), a.strides(1), a.strides(2)}, a.data(), a);
+}
+
 }  // namespace
+
+void run_qconv_step(const py::tuple& t, const py::array& x, const py::array& out, const py::object& skip) {
+    if (t.size() != kQConvStepItems)
+        throw py::value_error("conv2d_chain: a qconv step has " + std::to_string(kQConvStepItems) + " items, got " +
+                              std::to_string(t.size()));
+    const bool nhwc = t[4].cast<bool>();
+    // A plan bound with a skip addition has its parameters (add) and must get the tensor: without
+    // it the entry would write the convolution alone.
+    if (skip.is_none() && !t[20].is_none()) throw py::value_error("conv2d_chain: a qconv step with a skip addition needs its skip tensor");
+    // The writable view of out: a view's writeable flag follows its base, which out is.
+    const py::object s = skip.is_none() ? skip : py::object(nchw_view(py::reinterpret_borrow<py::array>(skip), nhwc));
+    qconv2d_entry(nchw_view(x, nhwc), t[5].cast<py::array>(), nchw_view(out, nhwc), t[6].cast<std::array<dim_t, 2>>(),
+                  t[7].cast<std::array<dim_t, 4>>(), t[8].cast<std::array<dim_t, 2>>(), t[9].cast<dim_t>(), t[10].cast<int>(),
+                  t[11].cast<py::array>(), t[12], t[13].cast<std::string>(), t[14], t[15].cast<float>(), t[16].cast<float>(),
+                  t[17].cast<std::string>(), t[18].cast<int>(), py::none(), t[19], s, t[20]);
+}
 
 void def_qconv(py::module_& m) {
     m.def("qconv2d", &qconv2d_entry, py::arg("x"), py::arg("w"), py::arg("out"), py::arg("stride"), py::arg("padding"),

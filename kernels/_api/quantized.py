@@ -302,6 +302,9 @@ class QConv2d:
             return self(x, out=out, residual=residual, skip=skip, **skip_add)
 
         call.out_shape, call.out_dtype = oshape, odt
+        # What a backend's conv chain needs to run this call itself (the cpu backend: the
+        # parameters of a "qconv" step of hpc_kernels._cpu.conv2d_chain), or None.
+        call.chain_params = getattr(fast, "chain_params", None)
         return call
 
     def __repr__(self) -> str:

@@ -97,6 +97,9 @@ def bind_qconv2d(cpu, packed, q: QuantParams, spec, shape, algorithm: str):
             run(x, *head, out, *tail, residual, packed, skip, add)
         return out
 
+    # The same call as a step of the conv chain (csrc/bindings/qconv_entry.hpp): its parameters
+    # after ("qconv", x, out, skip), the arrays' (n, c, h, w) views made there.
+    call.chain_params = (nhwc,) + head + tail + (packed, add)
     return call
 
 

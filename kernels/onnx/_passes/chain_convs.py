@@ -17,14 +17,14 @@ from __future__ import annotations
 from typing import List
 
 from .._ir import HPC_DOMAIN, Graph, Node
-from ..ops.chain import CHAINABLE_OPS, chainable
+from ..ops.chain import CHAINABLE_OPS, chainable, second_input
 
 
 def _run_to_node(run: List[Node]) -> Node:
     produced = {n.outputs[0] for n in run}
     inputs: List[str] = []
     for n in run:
-        for v in (n.inputs[0], n.inputs[3] if len(n.inputs) > 3 else ""):
+        for v in (n.inputs[0], second_input(n)):
             if v and v not in produced and v not in inputs:
                 inputs.append(v)
     return Node("FusedConvChain", inputs, [run[-1].outputs[0]], {"nodes": list(run)},
@@ -69,8 +69,9 @@ def chain_convs(graph: Graph, ops: bool = False) -> Graph:
             nodes.extend(chain if len(chain) < 2 else [_run_to_node(chain)])
         run.clear()
 
+    constants = set(graph.initializers)
     for n in graph.nodes:
-        if chainable(n, ops):
+        if chainable(n, ops, constants):
             run.append(n)
         else:
             flush()

@@ -33,19 +33,35 @@ from .._registry import BuildContext, Kernel, lookup, register, unsupported
 # The ops (HPC domain, one output, run-time input X only) a cpu chain runs as C++ steps besides its
 # convolutions (csrc/bindings/chain_ops.hpp): the input's relayout before a network's first
 # convolution, its pools, its classifier.
-CHAINABLE_OPS = ("FusedConv", "ToNHWC", "ToNCHW", "MaxPool", "AveragePool", "GlobalAveragePool", "FusedGemm")
+# QConv (the int8 convolution of a quantized model, kernels/onnx/ops/qlinear.py) runs as a "qconv"
+# step: a QDQ ResNet-50's 53 of them as one call saved the ~15 us of Python around each, and on two
+# threads the OpenMP team no longer falls asleep between them (GOMP_SPINCOUNT).
+CHAINABLE_OPS = ("FusedConv", "ToNHWC", "ToNCHW", "MaxPool", "AveragePool", "GlobalAveragePool", "FusedGemm", "QConv")
+
+# Per op type, the input position of the second run-time value a step reads besides its X: a
+# FusedConv's residual, a QConv's skip tensor (its fused QAdd's other operand).
+_SECOND_INPUT = {"FusedConv": 3, "QConv": 10}
+_QCONV_FLOAT_RESIDUAL = 9  # a QConv's float residual: such a node is no chain step
 
 
-def chainable(n: Node, ops: bool) -> bool:
-    """Whether node n can be a step of a chain: a FusedConv, or with ops one of CHAINABLE_OPS."""
+def chainable(n: Node, ops: bool, constants=None) -> bool:
+    """Whether node n can be a step of a chain: a FusedConv, or with ops one of CHAINABLE_OPS; a
+    QConv only where every input but its X and skip tensor is among `constants` (names) and it has
+    no float residual: the chain gives a step only those two (static quantization's QConv)."""
     if n.domain != HPC_DOMAIN or len(n.outputs) != 1 or not n.outputs[0]:
         return False
+    if n.op_type == "QConv":
+        if not ops or constants is None:
+            return False
+        return all(not v or i in (0, _SECOND_INPUT["QConv"]) or (v in constants and i != _QCONV_FLOAT_RESIDUAL)
+                   for i, v in enumerate(n.inputs))
     return n.op_type == "FusedConv" or (ops and n.op_type in CHAINABLE_OPS)
 
 
-def _residual(n: Node) -> bool:
-    """Whether sub-node n reads a residual (a FusedConv's fourth input) besides its X."""
-    return n.op_type == "FusedConv" and len(n.inputs) > 3 and bool(n.inputs[3])
+def second_input(n: Node) -> str:
+    """The name of the second run-time value sub-node n reads besides its X, or ""."""
+    i = _SECOND_INPUT.get(n.op_type)
+    return n.inputs[i] if i is not None and len(n.inputs) > i else ""
 
 
 _CACHE_LIMIT = 16  # prepared forms kept per chain (input shapes x buffer sets of the threads)
@@ -60,8 +76,9 @@ class _Prepared:
     Python path). One buffer, not one per slot: the Python of a run is what a chain saves, and a
     scratch buffer per slot cost its own arena bookkeeping, run after run."""
 
-    def __init__(self, shapes, slot_of, slot_bytes, steps) -> None:
+    def __init__(self, shapes, dtypes, slot_of, slot_bytes, steps) -> None:
         self.shapes: List[Tuple[int, ...]] = shapes
+        self.dtypes: List[np.dtype] = dtypes
         self.slot_of: List[int] = slot_of
         self.offsets: List[int] = []
         total = 0
@@ -90,7 +107,7 @@ class _Outputs:
 @register("FusedConvChain", since=1, domain=HPC_DOMAIN)
 def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     subs: List[Node] = node.attrs.get("nodes") or []
-    if len(subs) < 2 or not all(chainable(n, ops=True) for n in subs):
+    if len(subs) < 2 or not all(chainable(n, ops=True, constants=ctx.constants) for n in subs):
         raise unsupported(node, opset, "a chain of fewer than two nodes, or of a node no chain runs",
                           f"two or more of {', '.join(CHAINABLE_OPS)} (HPC domain)")
     kernels = [lookup(n, opset)(n, opset, ctx) for n in subs]
@@ -99,8 +116,9 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     index = {v: i for i, v in enumerate(node.inputs)}  # value -> position in `arrays`
     for j, n in enumerate(subs):
         index[n.outputs[0]] = e + j
-    # Per sub-node: positions of its X and residual (-1: none) in `arrays` = inputs + sub outputs.
-    refs = [(index[n.inputs[0]], index[n.inputs[3]] if _residual(n) else -1) for n in subs]
+    # Per sub-node: positions of its X and second input (a residual or skip tensor; -1: none) in
+    # `arrays` = inputs + sub outputs.
+    refs = [(index[n.inputs[0]], index[second_input(n)] if second_input(n) else -1) for n in subs]
     last_read = [0] * len(subs)  # step after which intermediate j is dead
     for i, (x, r) in enumerate(refs):
         for v in (x, r):
@@ -134,22 +152,27 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
 
     def prepare(inputs) -> _Prepared:
         shapes = [tuple(a.shape) for a in inputs]
-        dtype = inputs[0].dtype
+        dtypes = [a.dtype for a in inputs]
         steps: Optional[list] = []
         for j, (x, r) in enumerate(refs):
-            out_shape, step = kernels[j].step(shapes[x], dtype, shapes[r] if r >= 0 else None)
+            # A step gives (out shape, step) with its X's dtype out, or (out shape, step, out dtype).
+            made = kernels[j].step(shapes[x], dtypes[x], shapes[r] if r >= 0 else None)
+            out_shape, step = made[0], made[1]
             shapes.append(out_shape)
+            dtypes.append(np.dtype(made[2]) if len(made) > 2 else dtypes[x])
             if step is None:
                 steps = None
             elif steps is not None and subs[j].op_type == "FusedConv":
                 w, stride, pad, dil, algo = step
                 steps.append((w, x, e + j, r, stride, pad, dil, algo))
+            elif steps is not None and step[0] == "qconv":  # ("qconv", x, out, skip, parameters...)
+                steps.append((step[0], x, e + j, r) + tuple(step[1:]))
             elif steps is not None:  # an op step: (kind, x, out, parameters...)
                 steps.append((step[0], x, e + j) + tuple(step[1:]))
         # Slots for the intermediates (the last output is the node's own ws.output).
         slot_of, slot_bytes, free = [-1] * len(subs), [], []
         for j in range(len(subs) - 1):
-            need = int(np.prod(shapes[e + j])) * dtype.itemsize
+            need = int(np.prod(shapes[e + j])) * dtypes[e + j].itemsize
             s = next((s for s in free if slot_bytes[s] >= need), free[0] if free else None)
             if s is None:
                 s = len(slot_bytes)
@@ -165,7 +188,7 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             # (MobileNetV2's stem lost its band to the relayout's slot: 1.17 -> 1.23 ms).
             free.extend(slot_of[i] for i in range(j + 1) if last_read[i] == j and i != len(subs) - 1 and slot_of[i] >= 0
                         and subs[i].op_type == "FusedConv")
-        return _Prepared(shapes, slot_of, slot_bytes, steps)
+        return _Prepared(shapes, dtypes, slot_of, slot_bytes, steps)
 
     def run(inputs, ws):
         if arrays is not None and convs_only and all(isinstance(a, np.ndarray) for a in inputs):
@@ -179,18 +202,17 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             p = prepare(arrs)
             if key is not None and len(prepared) < _CACHE_LIMIT:
                 prepared[key] = p
-        dtype = np.asarray(inputs[0]).dtype
         buf = ws.scratch((p.total + _SLOT_ALIGN,), np.uint8)
         views = p.views.get(id(buf))
         if views is None:
             base = (-buf.ctypes.data) % _SLOT_ALIGN  # slot offsets count from a cache line
             views = []
             for j in range(len(subs) - 1):
-                start = base + p.offsets[p.slot_of[j]]
-                views.append(buf[start: start + int(np.prod(p.shapes[e + j])) * dtype.itemsize].view(dtype).reshape(p.shapes[e + j]))
+                start, dt = base + p.offsets[p.slot_of[j]], p.dtypes[e + j]
+                views.append(buf[start: start + int(np.prod(p.shapes[e + j])) * dt.itemsize].view(dt).reshape(p.shapes[e + j]))
             if len(p.views) < _CACHE_LIMIT:
                 p.views[id(buf)] = views
-        out = ws.output(0, p.shapes[-1], dtype)
+        out = ws.output(0, p.shapes[-1], p.dtypes[-1])
         operands = list(inputs) + views + [out]
         if p.steps is not None and all(type(a) is np.ndarray for a in inputs):
             if not cpu_chain:  # looked up once (an import statement per run costs as much as a step)
@@ -203,7 +225,7 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             for j, (x, r) in enumerate(refs):
                 args = [operands[x]] + [None] * (len(subs[j].inputs) - 1)  # the other inputs: constants it holds
                 if r >= 0:
-                    args[3] = operands[r]
+                    args[_SECOND_INPUT[subs[j].op_type]] = operands[r]
                 kernels[j](args, _Outputs(operands[e + j], subs[j]))
         return [out]
 

@@ -19,7 +19,7 @@ per-row zero point runs in NumPy), float8 types, 1-D/3-D convolutions.
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -193,6 +193,33 @@ def _conv_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
         want = np.dtype(np.float32) if not names.get("y_scale") else (y_zp_dt or x.dtype)
         return f if f.out_dtype == want else None
 
+    def geometry(xs: tuple, wshape: tuple):
+        """(pads, output shape) for an input of shape xs (4-D) and weights of shape wshape."""
+        h, wd = xs[hax[0]], xs[hax[1]]
+        pads = conv_pads(node, h, wd, wshape[2], wshape[3])
+        ho = (h + pads[0] + pads[1] - dil[0] * (wshape[2] - 1) - 1) // st[0] + 1
+        wo = (wd + pads[2] + pads[3] - dil[1] * (wshape[3] - 1) - 1) // st[1] + 1
+        return pads, ((xs[0], wshape[0], ho, wo) if layout == "NCHW" else (xs[0], ho, wo, wshape[0]))
+
+    def step(xs: Tuple[int, ...], dtype: np.dtype, skip_shape):
+        """(output shape, the conv chain's "qconv" step or None, output dtype) for an input of
+        shape xs: a step where a run takes the bound plan (its parameters constants, no float
+        residual, a skip tensor of the output's shape exactly when the node has one); None where
+        it takes the Python path (kernels/onnx/ops/chain.py)."""
+        if len(xs) != 4:
+            raise ValueError(f"{node.describe()}: input of shape {tuple(xs)}; supported: 4-D")
+        dtype = np.dtype(dtype)
+        want = np.dtype(np.float32) if not names.get("y_scale") else (y_zp_dt or dtype)
+        if w_shape is None:  # (the chain pass takes only QConv nodes with constant weights)
+            raise ValueError(f"{node.describe()}: weights computed at run time cannot be a chain step")
+        if not (use_plan and x_const) or has_res:
+            return geometry(tuple(xs), w_shape)[1], None, want
+        pads = geometry(tuple(xs), w_shape)[0]
+        f = plan_for(pads).bind(tuple(xs), dtype, residual=False, skip_add=skip_add)
+        ok = (f.out_dtype == want and f.chain_params is not None and (skip_shape is not None) == (skip_add is not None)
+              and (skip_shape is None or tuple(skip_shape) == f.out_shape))
+        return f.out_shape, (("qconv",) + f.chain_params if ok else None), want
+
     def run(inputs, ws):
         x = inputs[slots["x"]]
         if use_plan and x_const and type(x) is np.ndarray:
@@ -212,12 +239,7 @@ def _conv_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
         if x.ndim != 4:
             raise ValueError(f"{node.describe()}: input of shape {x.shape}; supported: 4-D")
         x = np.ascontiguousarray(x)
-        wshape = w_shape if w_shape is not None else inputs[slots["w"]].shape
-        h, wd = x.shape[hax[0]], x.shape[hax[1]]
-        pads = conv_pads(node, h, wd, wshape[2], wshape[3])
-        ho = (h + pads[0] + pads[1] - dil[0] * (wshape[2] - 1) - 1) // st[0] + 1
-        wo = (wd + pads[2] + pads[3] - dil[1] * (wshape[3] - 1) - 1) // st[1] + 1
-        shape = (x.shape[0], wshape[0], ho, wo) if layout == "NCHW" else (x.shape[0], ho, wo, wshape[0])
+        pads, shape = geometry(x.shape, w_shape if w_shape is not None else inputs[slots["w"]].shape)
         vals = {r: _input(inputs, i) for r, i in slots.items()}
         if not quant:
             dt = np.dtype(np.int32)
@@ -250,6 +272,7 @@ def _conv_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
         return hpc_kernels.qconv2d(x, np.ascontiguousarray(wt), stride=st, padding=pads, dilation=dil, groups=groups,
                                    layout=layout, out=out, **opts, **extra, **kw)
 
+    run.step = step  # for FusedConvChain (kernels/onnx/ops/chain.py)
     return run
 
 

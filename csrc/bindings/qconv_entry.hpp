@@ -1,0 +1,20 @@
+// The int8 convolution as a step of hpc_kernels._cpu.conv2d_chain (conv_chain_entry.cpp): a
+// quantized CNN's QConv nodes run back to back in one call, as the float chain's convolutions do.
+#pragma once
+
+#include <pybind11/numpy.h>
+
+namespace kernels {
+
+namespace py = pybind11;
+
+// Items of a "qconv" step after (kind, x index, out index, skip index): nhwc, then qconv2d's
+// arguments from w to add without x, out, residual and skip (w, stride, padding, dilation, groups,
+// x_zp, w_zp, bias, mode, mult, inv_out_scale, hi, act, out_zp, packed, add).
+constexpr std::size_t kQConvStepItems = 4 + 17;
+
+// Runs the qconv step t reading x (and the skip tensor, or None) into out, all in the step's
+// layout (NHWC ones as (n, c, h, w) views, zero-copy), through qconv2d's entry and its checks.
+void run_qconv_step(const py::tuple& t, const py::array& x, const py::array& out, const py::object& skip);
+
+}  // namespace kernels
