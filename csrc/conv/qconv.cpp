@@ -199,7 +199,7 @@ void qconv2d(const QConvArgs& a, const QCandidate& cand, int nthreads) {
         q.a = wbase + grp * kg * kd, q.rs_a = kd, q.cs_a = 1, q.a_unsigned = a.w_unsigned;
         if (use_packed) q.a_packed = (*a.packed)[grp].data(), q.a_packed_mr = a.packed_mr, q.a_packed_k = a.packed_k;
         if (direct) {
-            q.b = a.x + img * a.xs.n + grp * cg * a.xs.c, q.rs_b = a.xs.c, q.cs_b = a.xs.w;
+            q.b = a.x + img * a.xs.n + grp * cg * a.xs.c + j0 * a.xs.w, q.rs_b = a.xs.c, q.cs_b = a.xs.w;
         } else {
             q.b = L, q.rs_b = 1, q.cs_b = ld, q.b_quads_readable = true, q.b_zero_to = ld, q.b_readable = ld;
         }
@@ -228,17 +228,21 @@ void qconv2d(const QConvArgs& a, const QCandidate& cand, int nthreads) {
     // below (threads sharing each chunk's lowering, then its GEMM), 2 threads on Zen 4 lost to
     // onnxruntime's indirect convolution by 1.25-1.4x on ResNet-50's 56x56 and 28x28 3x3 layers
     // (0.37-0.40 against 0.29 ms), twice the fork and join per chunk and the rows crossing cores.
+    // As units (2 threads, Zen 4, medians of 200 calls): 56x56 64->64 3x3 0.40-0.45 -> 0.30-0.34 ms,
+    // 28x28 128 3x3 0.33-0.49 -> 0.32, the 7x7/2 RGB stem 0.73-0.79 -> 0.49-0.50.
+    // (Pointwise layers read in place keep the chunk below: as units, 2 threads, their times were
+    // equal or up to 10% longer, ResNet-50's 28x28 128->512 with its skip 0.174 -> 0.187 ms.)
     const dim_t unit = std::min(std::max(nr, l2 / 4 / ld / nr * nr), round_up(ceil_div(P, 4 * nthreads), nr));
     if (!direct && nthreads > 1 && kg * kd <= l2 / 4 && P >= 4 * nthreads * nr) {
         const dim_t per_image = ceil_div(P, unit), units = g.n * g.groups * per_image;
         WorkCounter counter;
 #pragma omp parallel num_threads(nthreads)
         {
-            auto* Lt = static_cast<std::uint8_t*>(workspace(static_cast<std::size_t>(unit * ld), Slot::scratch));
+            auto* Lt = direct ? nullptr : static_cast<std::uint8_t*>(workspace(static_cast<std::size_t>(unit * ld), Slot::scratch));
             for (dim_t u = counter.next(); u < units; u = counter.next()) {
                 const dim_t img = u / (g.groups * per_image), grp = u / per_image % g.groups;
                 const dim_t j0 = u % per_image * unit, j1 = std::min(P, j0 + unit);
-                lower(a, img, grp, pad, rsc, ld, Lt, j0, j1, 1);
+                if (!direct) lower(a, img, grp, pad, rsc, ld, Lt, j0, j1, 1);
                 qgemm(gemm_args(img, grp, j0, j1, Lt), cand, 1);
             }
         }

@@ -198,3 +198,9 @@ class ModelBuilder:
 
 def ops_of(graph: Graph) -> List[str]:
     return [n.op_type for n in graph.nodes]
+
+
+def flat_nodes(graph: Graph) -> List[Node]:
+    """A session's graph nodes with each conv chain's sub-nodes in its place (on the cpu backend
+    QConv and FusedConv nodes run inside FusedConvChain nodes)."""
+    return [sub for n in graph.nodes for sub in (n.attrs["nodes"] if n.op_type == "FusedConvChain" else [n])]

@@ -13,6 +13,7 @@ ort = pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
+from _passes_helpers import flat_nodes  # noqa: E402
 from hpc_kernels.onnx import InferenceSession  # noqa: E402
 
 _ELEM = {np.dtype(np.uint8): TensorProto.UINT8, np.dtype(np.int8): TensorProto.INT8}
@@ -68,8 +69,8 @@ def _ort(m, feed):
 def test_conv_then_add_is_one_node_equal_to_onnxruntime(dtype, layout, backend):
     m, feed = _model(dtype)
     s = InferenceSession(m.SerializeToString(), backend=backend, layout=layout)
-    ops = [n.op_type for n in s.graph.nodes]
-    assert "QAdd" not in ops and [len(n.inputs) for n in s.graph.nodes if n.op_type == "QConv"] == [15]
+    nodes = flat_nodes(s.graph)
+    assert "QAdd" not in [n.op_type for n in nodes] and [len(n.inputs) for n in nodes if n.op_type == "QConv"] == [15]
     want = _ort(m, feed)
     got = s.run(None, feed)[0]
     np.testing.assert_array_equal(got, want)

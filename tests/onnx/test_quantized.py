@@ -32,6 +32,7 @@ pytest.importorskip("onnxruntime.quantization")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 import _quant_models as M  # noqa: E402
+from _passes_helpers import flat_nodes  # noqa: E402
 from hpc_kernels.onnx import InferenceSession, UnsupportedModelError  # noqa: E402
 
 QDQ_STEPS = 1
@@ -94,20 +95,21 @@ def test_qdq_model_in_both_layouts(folder):
     path = M.quantized(folder, "qdq_s8_pc")
     x = M.inputs(1, seed=5, batch=2)[0]
     nchw, nhwc = InferenceSession(path, layout="NCHW"), InferenceSession(path, layout="NHWC")
-    assert {n.layout for n in nhwc.graph.nodes if n.op_type == "QConv"} == {"NHWC"}
-    assert [n.op_type for n in nhwc.graph.nodes].count("ToNHWC") == 1
+    assert {n.layout for n in flat_nodes(nhwc.graph) if n.op_type == "QConv"} == {"NHWC"}
+    assert [n.op_type for n in flat_nodes(nhwc.graph)].count("ToNHWC") == 1
     np.testing.assert_array_equal(nhwc.run(None, {"x": x})[0], nchw.run(None, {"x": x})[0])
 
 
 def test_qdq_pass_makes_every_conv_and_gemm_integer(folder):
     graph = InferenceSession(M.quantized(folder, "qdq_s8_pc")).graph
-    ops = [n.op_type for n in graph.nodes]
+    nodes = flat_nodes(graph)
+    ops = [n.op_type for n in nodes]
     assert ops.count("QConv") == 6 and ops.count("QGemm") == 1
     # Both residual Adds (DQ + DQ -> Add -> Q) went into the conv before them: its skip addition.
-    assert ops.count("QAdd") == 0 and sum(len(n.inputs) == 15 for n in graph.nodes if n.op_type == "QConv") == 2
+    assert ops.count("QAdd") == 0 and sum(len(n.inputs) == 15 for n in nodes if n.op_type == "QConv") == 2
     assert not {"Conv", "FusedConv", "Gemm", "FusedGemm", "Add"} & set(ops)
     # The weights stay int8 (no DequantizeLinear of a weight survives as a float copy).
-    conv = next(n for n in graph.nodes if n.op_type == "QConv")
+    conv = next(n for n in nodes if n.op_type == "QConv")
     assert graph.initializers.get(conv.inputs[3], np.zeros(0, np.int8)).dtype == np.int8
 
 
@@ -384,3 +386,36 @@ def test_int8_maxpool_with_padding(layout):
     x = np.random.default_rng(0).integers(-128, -100, (1, 4, 8, 8)).astype(np.int8)
     want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     np.testing.assert_array_equal(InferenceSession(model, layout=layout).run(None, {"x": x})[0], want)
+
+
+def _chained_qconvs(sess) -> int:
+    """How many QConv nodes the session runs as steps of conv chains."""
+    return sum(sub.op_type == "QConv" for n in sess._graph.nodes if n.op_type == "FusedConvChain"
+               for sub in n.attrs["nodes"])
+
+
+@pytest.mark.parametrize("kind", ["qdq_u8", "qdq_s8_pc"])
+@pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
+def test_qconv_chain_equals_unchained_nodes(folder, kind, layout, monkeypatch):
+    """Static quantization's QConv nodes run as "qconv" steps of one C++ chain call (ops/chain.py):
+    the outputs are the node-by-node session's bit for bit, at two batch sizes (each prepared once),
+    and the profile keeps every QConv under its own name."""
+    path = M.quantized(folder, kind)
+    chained = InferenceSession(path, backend="cpu", layout=layout)
+    monkeypatch.setenv("KERNELS_ONNX_CHAIN", "0")
+    plain = InferenceSession(path, backend="cpu", layout=layout)
+    assert _chained_qconvs(chained) >= 3 and _chained_qconvs(plain) == 0
+    for batch in (2, 1, 2):
+        for x in M.inputs(2, seed=batch, batch=batch):
+            for a, b in zip(chained.run(None, {"x": x}), plain.run(None, {"x": x})):
+                np.testing.assert_array_equal(a, b)
+    qconvs = [n.name or n.outputs[0] for n in plain._graph.nodes if n.op_type == "QConv"]
+    assert set(qconvs) <= set(chained.profile().by_node)
+
+
+def test_dynamic_quantization_qconv_is_no_chain_step(folder):
+    """A QConv whose activation scale is computed at run time (quantize_dynamic) keeps its own node:
+    a chain step gets only its X and skip tensor."""
+    sess = InferenceSession(M.quantized(folder, "dynamic"), backend="cpu")
+    assert any(n.op_type == "QConv" for n in sess._graph.nodes)
+    assert _chained_qconvs(sess) == 0

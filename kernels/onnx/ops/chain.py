@@ -91,10 +91,14 @@ class _Prepared:
 
 
 class _Outputs:
-    """The ws.output of one sub-node on the Python path: its planned buffer."""
+    """The ws of one sub-node on the Python path: output is its planned buffer, scratch the
+    session's (a QConv whose skip tensor broadcasts writes the conv into scratch first)."""
 
-    def __init__(self, arr: np.ndarray, node: Node) -> None:
-        self.arr, self.node = arr, node
+    def __init__(self, arr: np.ndarray, node: Node, ws) -> None:
+        self.arr, self.node, self._ws = arr, node, ws
+
+    def scratch(self, shape, dtype) -> np.ndarray:
+        return self._ws.scratch(shape, dtype)
 
     def output(self, index: int, shape, dtype) -> np.ndarray:
         if index != 0 or tuple(shape) != self.arr.shape or np.dtype(dtype) != self.arr.dtype:
@@ -226,7 +230,7 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
                 args = [operands[x]] + [None] * (len(subs[j].inputs) - 1)  # the other inputs: constants it holds
                 if r >= 0:
                     args[_SECOND_INPUT[subs[j].op_type]] = operands[r]
-                kernels[j](args, _Outputs(operands[e + j], subs[j]))
+                kernels[j](args, _Outputs(operands[e + j], subs[j], ws))
         return [out]
 
     return run

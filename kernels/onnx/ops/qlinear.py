@@ -258,7 +258,10 @@ def _conv_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
             extra["residual"] = np.asarray(res, np.float32)  # broadcast by the kernel call, as Add would
         if skip is not None and not fused_skip:
             y = _conv_checked(x, out, pads, vals, extra)
-            return [_add_unfused(node, y, vals, skip_add, ws)]
+            # (The output's scale and zero point from the constants: a conv chain's Python path
+            # gives a step only its X and skip tensor.)
+            outq = {r: fixed[r] if fixed.get(r) is not None else vals.get(r) for r in ("y_scale", "y_zp")}
+            return [_add_unfused(node, y, dict(vals, **outq), skip_add, ws)]
         return [_conv_checked(x, out, pads, vals, extra)]
 
     def _conv_checked(x, out, pads, vals, extra):
