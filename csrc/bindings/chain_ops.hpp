@@ -19,6 +19,7 @@ bool is_op_step(const py::tuple& step);
 //        out := alpha * op(x) @ b, then + bias (None, or a (N,) vector of out's dtype added to every
 //        row), then max(out, 0) with relu: FusedGemm's order of operations, so results are the
 //        Python path's bit for bit.
+//   ("qglobal_avg_pool", x, out, layout, x_zp, y_zp, scale)   8-bit (qops_entry.hpp)
 void run_op_step(const py::tuple& step, const py::array& x, const py::array& out);
 
 }  // namespace kernels

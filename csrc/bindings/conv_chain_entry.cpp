@@ -110,9 +110,12 @@ std::vector<double> conv2d_chain_entry(const py::list& steps_obj, const py::list
         const auto t0 = std::chrono::steady_clock::now();
         if (refs[j].cw == nullptr) {
             const StepRefs& r = refs[j];
-            if (r.args[0].cast<std::string>() == "qconv")
+            const std::string kind = r.args[0].cast<std::string>();
+            if (kind == "qconv")
                 run_qconv_step(r.args, array_at(r.xi, "x"), array_at(r.oi, "out"),
                                r.ri < 0 ? py::object(py::none()) : py::object(array_at(r.ri, "skip")));
+            else if (kind == "qgemm")
+                run_qgemm_step(r.args, array_at(r.xi, "x"), array_at(r.oi, "out"));
             else
                 run_op_step(r.args, array_at(r.xi, "x"), array_at(r.oi, "out"));
             seconds[j] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

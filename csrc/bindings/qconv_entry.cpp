@@ -136,6 +136,18 @@ void run_qconv_step(const py::tuple& t, const py::array& x, const py::array& out
                   t[17].cast<std::string>(), t[18].cast<int>(), py::none(), t[19], s, t[20]);
 }
 
+void run_qgemm_step(const py::tuple& t, const py::array& a, const py::array& out) {
+    // (M, K) and (M, N) as the (M, 1, 1, K) and (M, 1, 1, N) NHWC images of the 1x1 plan.
+    auto image = [](const py::array& m, const char* name) {
+        if (m.ndim() != 2) throw py::value_error(std::string("conv2d_chain: a qgemm step's ") + name + " must be 2-D");
+        const py::ssize_t r = m.shape(0), c = m.shape(1), sr = m.strides(0), sc = m.strides(1);
+        return py::array(m.dtype(), std::vector<py::ssize_t>{r, 1, 1, c}, std::vector<py::ssize_t>{sr, sr, sr, sc}, m.data(), m);
+    };
+    if (t.size() != kQConvStepItems || !t[4].cast<bool>())
+        throw py::value_error("conv2d_chain: a qgemm step is an NHWC qconv step of " + std::to_string(kQConvStepItems) + " items");
+    run_qconv_step(t, image(a, "a"), image(out, "out"), py::none());
+}
+
 void def_qconv(py::module_& m) {
     m.def("qconv2d", &qconv2d_entry, py::arg("x"), py::arg("w"), py::arg("out"), py::arg("stride"), py::arg("padding"),
           py::arg("dilation"), py::arg("groups"), py::arg("x_zp"), py::arg("w_zp"), py::arg("bias"), py::arg("mode"),

@@ -17,4 +17,8 @@ constexpr std::size_t kQConvStepItems = 4 + 17;
 // layout (NHWC ones as (n, c, h, w) views, zero-copy), through qconv2d's entry and its checks.
 void run_qconv_step(const py::tuple& t, const py::array& x, const py::array& out, const py::object& skip);
 
+// A quantized GEMM (QGemm: its plan a 1x1 NHWC QConv2d over (M, 1, 1, K)) as a "qgemm" step: the
+// qconv step's items, a (M, K) and out (M, N) viewed as those images.
+void run_qgemm_step(const py::tuple& t, const py::array& a, const py::array& out);
+
 }  // namespace kernels

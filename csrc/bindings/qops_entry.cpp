@@ -3,9 +3,13 @@
 // an out-of-range float.
 #include "qops_entry.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "../arch/table.hpp"
 #include "../core/threads.hpp"
@@ -82,9 +86,89 @@ void quantize_linear_entry(const py::array& x, const py::array& out, float scale
     quantize_linear(xp, op, n, scale, zero_point, is_signed, nt);
 }
 
+template <typename Q>
+void qgap_run(const py::array& x, const py::array& out, bool nhwc, int x_zp, int y_zp, float scale) {
+    inc_t xs[4];
+    py_checks::element_strides(x, xs, "qglobal_avg_pool", "x");
+    const dim_t n = x.shape(0), c = x.shape(nhwc ? 3 : 1), h = x.shape(nhwc ? 1 : 2), w = x.shape(nhwc ? 2 : 3);
+    const inc_t sn = xs[0], sc = xs[nhwc ? 3 : 1], sh = xs[nhwc ? 1 : 2], sw = xs[nhwc ? 2 : 3];
+    // out as (N, C) whatever its rank: element (i, j) at i * on + j * oc.
+    inc_t os[4];
+    py_checks::element_strides(out, os, "qglobal_avg_pool", "out");
+    const inc_t on = os[0], oc = out.ndim() == 2 ? os[1] : os[nhwc ? 3 : 1];
+    const Q* xp = static_cast<const Q*>(x.data());
+    Q* op = static_cast<Q*>(const_cast<void*>(out.data()));
+    const float lo = static_cast<float>(std::numeric_limits<Q>::min()), hi = static_cast<float>(std::numeric_limits<Q>::max());
+    const std::int64_t pixels = static_cast<std::int64_t>(h) * w;
+    py::gil_scoped_release nogil;
+    std::vector<std::int64_t> acc(static_cast<std::size_t>(c));
+    for (dim_t i = 0; i < n; ++i) {
+        std::fill(acc.begin(), acc.end(), 0);
+        if (nhwc) {  // channels innermost: one vector add per pixel row of C bytes
+            for (dim_t y = 0; y < h; ++y)
+                for (dim_t z = 0; z < w; ++z) {
+                    const Q* px = xp + i * sn + y * sh + z * sw;
+                    for (dim_t j = 0; j < c; ++j) acc[static_cast<std::size_t>(j)] += px[j * sc];
+                }
+        } else {
+            for (dim_t j = 0; j < c; ++j) {
+                std::int64_t t = 0;
+                for (dim_t y = 0; y < h; ++y)
+                    for (dim_t z = 0; z < w; ++z) t += xp[i * sn + j * sc + y * sh + z * sw];
+                acc[static_cast<std::size_t>(j)] = t;
+            }
+        }
+        for (dim_t j = 0; j < c; ++j) {
+            // onnxruntime's order: the int sum less the zero points, float32 times the one scale,
+            // rounded half to even (nearbyint under the default mode), plus the output zero point.
+            const float a = static_cast<float>(acc[static_cast<std::size_t>(j)] - static_cast<std::int64_t>(x_zp) * pixels);
+            const float v = std::nearbyint(a * scale) + static_cast<float>(y_zp);
+            op[i * on + j * oc] = static_cast<Q>(std::min(hi, std::max(lo, v)));
+        }
+    }
+}
+
 }  // namespace
 
+void qglobal_avg_pool_entry(const py::array& x, const py::array& out, const std::string& layout, int x_zp, int y_zp,
+                            float scale) {
+    constexpr const char* fn = "qglobal_avg_pool";
+    if (!is_byte(x) || !is_byte(out)) throw py::type_error(std::string(fn) + ": x and out must be uint8 or int8");
+    if (!x.dtype().is(out.dtype()))
+        throw py::type_error(std::string(fn) + ": out has dtype " + std::string(py::str(out.dtype())) + " but x is " +
+                             std::string(py::str(x.dtype())) + "; outputs are never cast");
+    if (layout != "NCHW" && layout != "NHWC") throw py::value_error(std::string(fn) + ": layout must be 'NCHW' or 'NHWC'");
+    const bool nhwc = layout == "NHWC";
+    if (x.ndim() != 4 || (nhwc ? x.shape(1) * x.shape(2) : x.shape(2) * x.shape(3)) == 0)
+        throw py::value_error(std::string(fn) + ": x must be 4-D with at least one pixel, got shape " + py_checks::shape_str(x));
+    const py::ssize_t n = x.shape(0), c = x.shape(nhwc ? 3 : 1);
+    const bool flat = out.ndim() == 2 && out.shape(0) == n && out.shape(1) == c;
+    const bool pooled = out.ndim() == 4 && out.shape(0) == n &&
+                        (nhwc ? out.shape(1) == 1 && out.shape(2) == 1 && out.shape(3) == c
+                              : out.shape(1) == c && out.shape(2) == 1 && out.shape(3) == 1);
+    if (!flat && !pooled)
+        throw py::value_error(std::string(fn) + ": out must have shape (N, C), or (N, 1, 1, C) for NHWC / (N, C, 1, 1) for "
+                              "NCHW, with x's N and C; got " + py_checks::shape_str(out));
+    const bool is_signed = out.dtype().kind() == 'i';
+    const int lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
+    for (const auto& [zp, name] : {std::pair<int, const char*>{x_zp, "x_zero_point"}, {y_zp, "y_zero_point"}})
+        if (zp < lo || zp > hi)
+            throw py::value_error(std::string(fn) + ": " + name + " must be in [" + std::to_string(lo) + ", " +
+                                  std::to_string(hi) + "], got " + std::to_string(zp));
+    if (!std::isfinite(scale) || !(scale > 0.0f))
+        throw py::value_error(std::string(fn) + ": scale must be finite and positive, got " + std::to_string(scale));
+    py_checks::require_writable_output(out, fn, "out");
+    py_checks::require_no_overlap(out, x, fn, "out", "x");
+    if (is_signed) qgap_run<std::int8_t>(x, out, nhwc, x_zp, y_zp, scale);
+    else qgap_run<std::uint8_t>(x, out, nhwc, x_zp, y_zp, scale);
+}
+
 void register_qops(py::module_& m) {
+    m.def("qglobal_avg_pool", &qglobal_avg_pool_entry, py::arg("x").noconvert(), py::arg("out").noconvert(),
+          py::arg("layout"), py::arg("x_zero_point"), py::arg("y_zero_point"), py::arg("scale"),
+          "out = saturate(round_half_even(float32(sum(x) - x_zero_point * pixels) * scale) + y_zero_point) per image "
+          "and channel of a uint8/int8 4-D x (onnxruntime's QLinearGlobalAveragePool; scale = x_scale / (y_scale * "
+          "pixels)); out (N, C) or the pooled 4-D shape, x's dtype");
     m.def("quantize_linear", &quantize_linear_entry, py::arg("x").noconvert(), py::arg("out").noconvert(),
           py::arg("scale"), py::arg("zero_point"),
           "out = saturate(round_half_even(x / scale) + zero_point) over a float32 array into uint8/int8 of its shape "

@@ -3,11 +3,19 @@
 
 #include <pybind11/numpy.h>
 
+#include <string>
+
 namespace kernels {
 
 namespace py = pybind11;
 
-// Registers qadd and qadd_isa on the module (private: kernels/onnx/ops/qadd_pool.py calls them).
+// Registers qadd, qadd_isa, quantize_linear and qglobal_avg_pool on the module (private: the ONNX
+// runtime's ops call them, kernels/onnx/ops/qadd_pool.py and quantize.py).
 void register_qops(py::module_& m);
+
+// onnxruntime's QLinearGlobalAveragePool of 8-bit x into out ((N, C) or the pooled 4-D shape), every
+// argument checked (qops_entry.cpp); also a conv chain's "qglobal_avg_pool" step (chain_ops.cpp).
+void qglobal_avg_pool_entry(const py::array& x, const py::array& out, const std::string& layout, int x_zp, int y_zp,
+                            float scale);
 
 }  // namespace kernels

@@ -405,6 +405,9 @@ def test_qconv_chain_equals_unchained_nodes(folder, kind, layout, monkeypatch):
     monkeypatch.setenv("KERNELS_ONNX_CHAIN", "0")
     plain = InferenceSession(path, backend="cpu", layout=layout)
     assert _chained_qconvs(chained) >= 3 and _chained_qconvs(plain) == 0
+    # The tail too: the 8-bit pool (writing the classifier's matrix) and the classifier.
+    subs = [sub.op_type for n in chained._graph.nodes if n.op_type == "FusedConvChain" for sub in n.attrs["nodes"]]
+    assert {"QGlobalAveragePool", "QGemm"} <= set(subs)
     for batch in (2, 1, 2):
         for x in M.inputs(2, seed=batch, batch=batch):
             for a, b in zip(chained.run(None, {"x": x}), plain.run(None, {"x": x})):

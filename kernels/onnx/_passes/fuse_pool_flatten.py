@@ -1,4 +1,4 @@
-"""GlobalAveragePool [-> ToNCHW] -> Flatten(axis=1) as one node: the pool writes the (N, C) matrix the
+"""GlobalAveragePool or QGlobalAveragePool [-> ToNCHW] -> Flatten(axis=1) as one node: the pool writes the (N, C) matrix the
 classifier reads (a 1x1 map is the same memory in NCHW and NHWC, so neither the transpose nor the
 reshape moves data). Why a pass: the two nodes cost only Python, but Python that runs right after
 the convolutions finds its code evicted from the caches (70 us of MobileNetV2's tail, against 9 us
@@ -9,6 +9,11 @@ from __future__ import annotations
 from typing import List
 
 from .._ir import HPC_DOMAIN, Graph, Node
+
+
+# The pools that write their (N, C) matrix with flatten=1: the float one (ops/nhwc.py) and the
+# 8-bit one of a quantized model (ops/qadd_pool.py).
+_POOLS = ("GlobalAveragePool", "QGlobalAveragePool")
 
 
 def fuse_pool_flatten(graph: Graph) -> Graph:
@@ -26,7 +31,7 @@ def fuse_pool_flatten(graph: Graph) -> Graph:
     for n in graph.nodes:
         if id(n) in gone:
             continue
-        if n.op_type == "GlobalAveragePool" and n.domain == HPC_DOMAIN and not n.attrs.get("flatten"):
+        if n.op_type in _POOLS and n.domain == HPC_DOMAIN and not n.attrs.get("flatten"):
             to_nchw = only_reader(n.outputs[0], "ToNCHW", HPC_DOMAIN)
             flat = only_reader((to_nchw or n).outputs[0], "Flatten", "")
             if flat is not None and int(flat.attr("axis", 1)) == 1:

@@ -33,27 +33,31 @@ from .._registry import BuildContext, Kernel, lookup, register, unsupported
 # The ops (HPC domain, one output, run-time input X only) a cpu chain runs as C++ steps besides its
 # convolutions (csrc/bindings/chain_ops.hpp): the input's relayout before a network's first
 # convolution, its pools, its classifier.
-# QConv (the int8 convolution of a quantized model, kernels/onnx/ops/qlinear.py) runs as a "qconv"
-# step: a QDQ ResNet-50's 53 of them as one call saved the ~15 us of Python around each, and on two
-# threads the OpenMP team no longer falls asleep between them (GOMP_SPINCOUNT).
-CHAINABLE_OPS = ("FusedConv", "ToNHWC", "ToNCHW", "MaxPool", "AveragePool", "GlobalAveragePool", "FusedGemm", "QConv")
+# A quantized model's ops (kernels/onnx/ops/qlinear.py, qadd_pool.py) run as steps too: QConv as a
+# "qconv" step, QGemm as a "qgemm" one (its plan a 1x1 QConv2d), QGlobalAveragePool as an op step,
+# so a QDQ ResNet-50 runs from its input's relayout to its classifier in one call, without the
+# Python around each of its 53 convolutions and 2 tail ops.
+CHAINABLE_OPS = ("FusedConv", "ToNHWC", "ToNCHW", "MaxPool", "AveragePool", "GlobalAveragePool", "FusedGemm", "QConv",
+                 "QGlobalAveragePool", "QGemm")
 
 # Per op type, the input position of the second run-time value a step reads besides its X: a
 # FusedConv's residual, a QConv's skip tensor (its fused QAdd's other operand).
 _SECOND_INPUT = {"FusedConv": 3, "QConv": 10}
-_QCONV_FLOAT_RESIDUAL = 9  # a QConv's float residual: such a node is no chain step
+# The 8-bit ops, chain steps only where every input but X (and QConv's skip tensor) is a constant,
+# with the position of a float residual that keeps a node out of chains (-1: none).
+_QUANTIZED_OPS = {"QConv": 9, "QGemm": 9, "QGlobalAveragePool": -1}
 
 
 def chainable(n: Node, ops: bool, constants=None) -> bool:
-    """Whether node n can be a step of a chain: a FusedConv, or with ops one of CHAINABLE_OPS; a
-    QConv only where every input but its X and skip tensor is among `constants` (names) and it has
-    no float residual: the chain gives a step only those two (static quantization's QConv)."""
+    """Whether node n can be a step of a chain: a FusedConv, or with ops one of CHAINABLE_OPS; an
+    8-bit op only where every input but its X (and a QConv's skip tensor) is among `constants`
+    (names) and it has no float residual: the chain gives a step only those (static quantization)."""
     if n.domain != HPC_DOMAIN or len(n.outputs) != 1 or not n.outputs[0]:
         return False
-    if n.op_type == "QConv":
+    if n.op_type in _QUANTIZED_OPS:
         if not ops or constants is None:
             return False
-        return all(not v or i in (0, _SECOND_INPUT["QConv"]) or (v in constants and i != _QCONV_FLOAT_RESIDUAL)
+        return all(not v or i in (0, _SECOND_INPUT.get(n.op_type)) or (v in constants and i != _QUANTIZED_OPS[n.op_type])
                    for i, v in enumerate(n.inputs))
     return n.op_type == "FusedConv" or (ops and n.op_type in CHAINABLE_OPS)
 
@@ -169,7 +173,7 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             elif steps is not None and subs[j].op_type == "FusedConv":
                 w, stride, pad, dil, algo = step
                 steps.append((w, x, e + j, r, stride, pad, dil, algo))
-            elif steps is not None and step[0] == "qconv":  # ("qconv", x, out, skip, parameters...)
+            elif steps is not None and step[0] in ("qconv", "qgemm"):  # (kind, x, out, skip or -1, parameters...)
                 steps.append((step[0], x, e + j, r) + tuple(step[1:]))
             elif steps is not None:  # an op step: (kind, x, out, parameters...)
                 steps.append((step[0], x, e + j) + tuple(step[1:]))

@@ -18,6 +18,8 @@ operands, it is tabulated over the 256 x 256 input pairs (see qadd) and looked u
 """
 from __future__ import annotations
 
+from typing import Tuple
+
 import numpy as np
 
 from ..._api.quant_args import qadd_formula, qadd_params
@@ -28,15 +30,15 @@ from ._common import check_attrs
 _F32 = np.float32
 
 
-def _cpu_qadd(backend):
-    """hpc_kernels._cpu.qadd when the cpu extension runs this session (backend None or "cpu"),
-    else None (the table and NumPy's shift, or, take)."""
+def _cpu_op(backend, name: str):
+    """hpc_kernels._cpu.<name> when the cpu extension runs this session (backend None or "cpu"),
+    else None (the NumPy forms)."""
     if backend not in (None, "cpu"):
         return None
     from ..._extension import cpu_extension
 
     ext = cpu_extension()[0]
-    return getattr(ext, "qadd", None) if ext is not None else None
+    return getattr(ext, name, None) if ext is not None else None
 
 
 def qadd_table(sa, za, sb, zb, sc, zc, dtype) -> np.ndarray:
@@ -78,7 +80,7 @@ def qadd(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             t = tables.setdefault(key, qadd_table(*key[:6], vals[-1].dtype))
         return t
 
-    vector = _cpu_qadd(ctx.backend)
+    vector = _cpu_op(ctx.backend, "qadd")
     if all(p is not None for p in params):
         params_of(params)  # checked at load
         if vector is None:
@@ -111,29 +113,64 @@ def qglobal_average_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     """DQ -> GlobalAveragePool -> Q (fuse_qdq.py) as onnxruntime's QLinearGlobalAveragePool computes
     it (MLAS qlgavgpool.cpp, x86): acc = sum(x) - x_zp * n in int32 over the n pixels, then
     saturate(round_half_even(float32(acc) * s) + y_zp) with s = float32(x_scale / float32(y_scale * n)).
-    Inputs [x, x_scale, x_zero_point, y_scale, y_zero_point]; node.layout NCHW or NHWC (4-D)."""
-    check_attrs(node, opset, ())
+    Inputs [x, x_scale, x_zero_point, y_scale, y_zero_point]; node.layout NCHW or NHWC (4-D);
+    attribute flatten=1 (fuse_pool_flatten.py): the output is the (N, C) matrix. On the cpu backend
+    hpc_kernels._cpu.qglobal_avg_pool, also as a conv chain's step (ops/chain.py); else NumPy."""
+    check_attrs(node, opset, ("flatten",))
     layout = node.layout or "NCHW"
+    flatten = bool(node.attr("flatten", 0))
+    # The scales and zero points from the constants where they are (what a chain step is given),
+    # else from each run's inputs.
+    consts = [ctx.constant(v) for v in node.inputs[1:5]] + [None] * (5 - len(node.inputs))
+    cpu_pool = _cpu_op(ctx.backend, "qglobal_avg_pool")
+
+    def params(x_shape, inputs):
+        sx, zx, sy, zy = (c if c is not None else (inputs[i + 1] if len(inputs) > i + 1 else None)
+                          for i, c in enumerate(consts[:4]))
+        if sx is None or sy is None or zy is None:
+            raise ValueError(f"{node.describe()}: needs x_scale, y_scale and y_zero_point")
+        axes = (2, 3) if layout == "NCHW" else (1, 2)
+        n = x_shape[axes[0]] * x_shape[axes[1]]
+        zx = zx if zx is not None else np.zeros((), zy.dtype)
+        s = _F32(_F32(sx) / _F32(_F32(sy) * _F32(n)))
+        return axes, n, zx, zy, s
+
+    def out_shape(xs):
+        c = xs[1] if layout == "NCHW" else xs[3]
+        if flatten:
+            return (xs[0], c)
+        return (xs[0], c, 1, 1) if layout == "NCHW" else (xs[0], 1, 1, c)
 
     def run(inputs, ws):
-        x, sx, zx, sy, zy = inputs
+        x = inputs[0]
         if x.ndim != 4:
             raise ValueError(f"{node.describe()}: expects a 4-D input, got shape {x.shape}")
-        axes = (2, 3) if layout == "NCHW" else (1, 2)
-        n = x.shape[axes[0]] * x.shape[axes[1]]
+        axes, n, zx, zy, s = params(x.shape, inputs)
+        out = ws.output(0, out_shape(x.shape), zy.dtype)
+        if cpu_pool is not None and type(x) is np.ndarray and x.dtype == zy.dtype and n > 0:
+            cpu_pool(x, out, layout, int(zx), int(zy), float(s))
+            return [out]
         # int32 sums while 8-bit values cannot overflow them (half the time of int64's); NHWC as
         # one reduction over the pixel axis of an (N, H*W, C) view.
         acc_dt = np.int32 if n < 2 ** 23 else np.int64
         if layout == "NHWC" and x.flags.c_contiguous:
-            acc = x.reshape(x.shape[0], n, x.shape[3]).sum(axis=1, dtype=acc_dt).reshape(x.shape[0], 1, 1, x.shape[3])
+            acc = x.reshape(x.shape[0], n, x.shape[3]).sum(axis=1, dtype=acc_dt)
         else:
-            acc = x.sum(axis=axes, keepdims=True, dtype=acc_dt)
+            acc = x.sum(axis=axes, dtype=acc_dt)
         acc = acc.astype(np.int64) - int(zx) * n
-        s = _F32(_F32(sx) / _F32(_F32(sy) * _F32(n)))
         u = np.rint(acc.astype(_F32) * s) + _F32(int(zy))
         info = np.iinfo(zy.dtype)
-        out = ws.output(0, acc.shape, zy.dtype)
-        np.copyto(out, np.clip(u, info.min, info.max), casting="unsafe")
+        np.copyto(out, np.clip(u, info.min, info.max).reshape(out.shape), casting="unsafe")
         return [out]
 
+    def step(xs: Tuple[int, ...], dtype: np.dtype, _second):
+        """(output shape, the conv chain's "qglobal_avg_pool" step or None, output dtype)."""
+        if len(xs) != 4:
+            raise ValueError(f"{node.describe()}: expects a 4-D input, got shape {tuple(xs)}")
+        _, n, zx, zy, s = params(tuple(xs), [])
+        ok = cpu_pool is not None and np.dtype(dtype) == zy.dtype and n > 0
+        return out_shape(tuple(xs)), (("qglobal_avg_pool", layout, int(zx), int(zy), float(s)) if ok else None), zy.dtype
+
+    if all(c is not None for c in (consts[0], consts[2], consts[3])):
+        run.step = step  # (a chain step only with constant scales: the chain gives it only x)
     return run

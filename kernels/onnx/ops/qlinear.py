@@ -343,9 +343,33 @@ def _gemm_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
     kw = int_kwargs(ctx, "qgemm")
     y_zp_dt = ctx.dtype(names.get("y_zp", ""))
     plan = _gemm_plan(node, opset, ctx, names, act) if quant else None
+    # Each input's constant where it has one: a run's own input where given, else this (a conv
+    # chain's Python path gives a QGemm step only its A).
+    consts = {r: ctx.constant(names.get(r, "")) for r in slots}
+
+    def step(xs: Tuple[int, ...], dtype: np.dtype, _second):
+        """(output shape, the conv chain's "qgemm" step or None, output dtype) for an A of shape xs:
+        a step where a run takes the plan (2-D A of the planned dtype): the plan is a 1x1 NHWC
+        QConv2d over (M, 1, 1, K), run as a qconv step on those views of A and the output."""
+        a_shape, dtype = tuple(xs), np.dtype(dtype)
+        if plan is not None and len(a_shape) == 2 and dtype == plan[1]:
+            f = plan[0].bind((a_shape[0], 1, 1, a_shape[1]), dtype)
+            if f.chain_params is not None and f.out_dtype == plan[3]:
+                return (a_shape[0], plan[2]), ("qgemm",) + f.chain_params, plan[3]
+        b = consts["b"]
+        if b is None:
+            raise ValueError(f"{node.describe()}: B computed at run time cannot be a chain step")
+        if not quant:
+            dt = np.dtype(np.int32)
+        elif consts.get("y_scale") is None:
+            dt = np.dtype(np.float32)
+        else:
+            yzp = consts.get("y_zp")
+            dt = yzp.dtype if yzp is not None else (y_zp_dt or dtype)
+        return matmul_shape(a_shape, b.shape), None, dt
 
     def run(inputs, ws):
-        v = {r: _input(inputs, i) for r, i in slots.items()}
+        v = {r: consts[r] if _input(inputs, i) is None else _input(inputs, i) for r, i in slots.items()}
         a, b = v["a"], v["b"]
         if plan is not None and a.ndim == 2 and a.dtype == plan[1]:
             out = ws.output(0, (a.shape[0], plan[2]), plan[3])
@@ -384,6 +408,7 @@ def _gemm_builder(node: Node, opset: int, ctx: BuildContext, *, slots: Dict[str,
         out[...] = r
         return [out]
 
+    run.step = step  # for FusedConvChain (kernels/onnx/ops/chain.py)
     return run
 
 
