@@ -91,12 +91,18 @@ void run_op_step(const py::tuple& t, const py::array& x, const py::array& out) {
         if (t[4].is_none() && !relu) return;
         if (out.dtype().is(py::dtype::of<float>())) bias_relu<float>(out, t[4], relu);
         else bias_relu<double>(out, t[4], relu);  // gemm accepted out: float32 or float64
+    } else if (kind == "quantize_linear") {
+        need(5);
+        quantize_linear_entry(x, out, t[3].cast<float>(), t[4].cast<int>());
+    } else if (kind == "dequantize_linear") {
+        need(5);
+        dequantize_linear_entry(x, out, t[3].cast<float>(), t[4].cast<int>());
     } else if (kind == "qglobal_avg_pool") {
         need(7);
         qglobal_avg_pool_entry(x, out, t[3].cast<std::string>(), t[4].cast<int>(), t[5].cast<int>(), t[6].cast<float>());
     } else {
         fail("unknown step kind '" + kind + "' (relayout, max_pool2d, avg_pool2d, global_avg_pool, gemm, "
-             "qglobal_avg_pool; qconv and qgemm: qconv_entry.hpp)");
+             "quantize_linear, dequantize_linear, qglobal_avg_pool; qconv and qgemm: qconv_entry.hpp)");
     }
 }
 

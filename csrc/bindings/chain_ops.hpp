@@ -20,6 +20,7 @@ bool is_op_step(const py::tuple& step);
 //        row), then max(out, 0) with relu: FusedGemm's order of operations, so results are the
 //        Python path's bit for bit.
 //   ("qglobal_avg_pool", x, out, layout, x_zp, y_zp, scale)   8-bit (qops_entry.hpp)
+//   ("quantize_linear", x, out, scale, zp), ("dequantize_linear", x, out, scale, zp)   per tensor
 void run_op_step(const py::tuple& step, const py::array& x, const py::array& out);
 
 }  // namespace kernels

@@ -56,6 +56,8 @@ void qadd_entry(const py::array& a, const py::array& b, const py::array& out, fl
     qadd(ap, bp, op, n, is_signed, ra, rb, k, nt);
 }
 
+}  // namespace
+
 // x: float32, C-contiguous; out: uint8 or int8 of x's shape, C-contiguous, writable, apart from x;
 // scale finite, positive or negative but not zero (its reciprocal finite too); zero_point in out's range.
 void quantize_linear_entry(const py::array& x, const py::array& out, float scale, int zero_point) {
@@ -85,6 +87,41 @@ void quantize_linear_entry(const py::array& x, const py::array& out, float scale
     py::gil_scoped_release nogil;
     quantize_linear(xp, op, n, scale, zero_point, is_signed, nt);
 }
+
+// x: uint8 or int8, C-contiguous; out: float32 of x's shape, C-contiguous, writable, apart from x;
+// scale finite; zero_point in x's range.
+void dequantize_linear_entry(const py::array& x, const py::array& out, float scale, int zero_point) {
+    constexpr const char* fn = "dequantize_linear";
+    if (!is_byte(x)) throw py::type_error(std::string(fn) + ": x must be uint8 or int8");
+    if (out.dtype().kind() != 'f' || out.itemsize() != 4) throw py::type_error(std::string(fn) + ": out must be float32");
+    for (const auto& [arr, name] : {std::pair<const py::array&, const char*>{x, "x"}, {out, "out"}})
+        if (!(arr.flags() & py::array::c_style)) throw py::value_error(std::string(fn) + ": " + name + " must be C-contiguous");
+    bool same = x.ndim() == out.ndim();
+    for (py::ssize_t d = 0; same && d < out.ndim(); ++d) same = x.shape(d) == out.shape(d);
+    if (!same) throw py::value_error(std::string(fn) + ": x and out must have one shape");
+    if (!std::isfinite(scale)) throw py::value_error(std::string(fn) + ": scale must be finite, got " + std::to_string(scale));
+    const bool is_signed = x.dtype().kind() == 'i';
+    const int lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
+    if (zero_point < lo || zero_point > hi)
+        throw py::value_error(std::string(fn) + ": zero_point must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                              "], got " + std::to_string(zero_point));
+    py_checks::require_writable_output(out, fn, "out");
+    py_checks::require_no_overlap(out, x, fn, "out", "x");
+    auto* op = static_cast<float*>(const_cast<void*>(out.data()));
+    const auto n = static_cast<dim_t>(out.size());
+    const float zp = static_cast<float>(zero_point);
+    py::gil_scoped_release nogil;
+    // (x - zp) in float32 is exact (an 8-bit difference), then one rounding: NumPy's dequantize.
+    if (is_signed) {
+        const auto* xp = static_cast<const std::int8_t*>(x.data());
+        for (dim_t i = 0; i < n; ++i) op[i] = (static_cast<float>(xp[i]) - zp) * scale;
+    } else {
+        const auto* xp = static_cast<const std::uint8_t*>(x.data());
+        for (dim_t i = 0; i < n; ++i) op[i] = (static_cast<float>(xp[i]) - zp) * scale;
+    }
+}
+
+namespace {
 
 template <typename Q>
 void qgap_run(const py::array& x, const py::array& out, bool nhwc, int x_zp, int y_zp, float scale) {
@@ -173,6 +210,10 @@ void register_qops(py::module_& m) {
           py::arg("scale"), py::arg("zero_point"),
           "out = saturate(round_half_even(x / scale) + zero_point) over a float32 array into uint8/int8 of its shape "
           "(QuantizeLinear per tensor; NaN gives the type's minimum)");
+    m.def("dequantize_linear", &dequantize_linear_entry, py::arg("x").noconvert(), py::arg("out").noconvert(),
+          py::arg("scale"), py::arg("zero_point"),
+          "out = (float32(x) - zero_point) * scale over a uint8/int8 array into float32 of its shape (DequantizeLinear "
+          "per tensor: NumPy's float32 arithmetic, one rounding)");
     m.def("qadd", &qadd_entry, py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("out").noconvert(),
           py::arg("ra"), py::arg("rb"), py::arg("k"),
           "out = saturate(round_half_even(fma(a, ra, fma(b, rb, k)))) in float32 over uint8/int8 arrays of one "

@@ -1,5 +1,5 @@
 """Helpers the op builders share: the attribute check, axis normalisation, the dtypes the GEMM/conv
-kernels run, and the kernel call's backend argument."""
+kernels run, the kernel call's backend argument and the cpu extension's private entries."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -29,3 +29,14 @@ def kernel_kwargs(ctx: BuildContext) -> dict:
 
 
 __all__ = ["KERNEL_FLOATS", "axis", "check_attrs", "kernel_kwargs", "unsupported"]
+
+
+def cpu_op(backend, name: str):
+    """hpc_kernels._cpu.<name> when the cpu extension runs this session (backend None or "cpu"),
+    else None (the op's NumPy form)."""
+    if backend not in (None, "cpu"):
+        return None
+    from ..._extension import cpu_extension
+
+    ext = cpu_extension()[0]
+    return getattr(ext, name, None) if ext is not None else None

@@ -33,10 +33,11 @@ from .._registry import BuildContext, Kernel, lookup, register, unsupported
 # The ops (HPC domain, one output, run-time input X only) a cpu chain runs as C++ steps besides its
 # convolutions (csrc/bindings/chain_ops.hpp): the input's relayout before a network's first
 # convolution, its pools, its classifier.
-# A quantized model's ops (kernels/onnx/ops/qlinear.py, qadd_pool.py) run as steps too: QConv as a
-# "qconv" step, QGemm as a "qgemm" one (its plan a 1x1 QConv2d), QGlobalAveragePool as an op step,
-# so a QDQ ResNet-50 runs from its input's relayout to its classifier in one call, without the
-# Python around each of its 53 convolutions and 2 tail ops.
+# A quantized model's ops (kernels/onnx/ops/qlinear.py, qadd_pool.py, quantize.py) run as steps too:
+# QConv as a "qconv" step, QGemm as a "qgemm" one (its plan a 1x1 QConv2d), QGlobalAveragePool,
+# QuantizeLinear and DequantizeLinear as op steps, so a QDQ ResNet-50 runs from its input's
+# quantization to its output's dequantization in one call, without the Python around each of its
+# 53 convolutions and 4 other ops.
 CHAINABLE_OPS = ("FusedConv", "ToNHWC", "ToNCHW", "MaxPool", "AveragePool", "GlobalAveragePool", "FusedGemm", "QConv",
                  "QGlobalAveragePool", "QGemm")
 
@@ -46,13 +47,20 @@ _SECOND_INPUT = {"FusedConv": 3, "QConv": 10}
 # The 8-bit ops, chain steps only where every input but X (and QConv's skip tensor) is a constant,
 # with the position of a float residual that keeps a node out of chains (-1: none).
 _QUANTIZED_OPS = {"QConv": 9, "QGemm": 9, "QGlobalAveragePool": -1}
+# ai.onnx ops a cpu chain runs with constant scales and zero points: a QDQ model's input
+# quantization and its output's dequantization (ops/quantize.py).
+_QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 
 
 def chainable(n: Node, ops: bool, constants=None) -> bool:
     """Whether node n can be a step of a chain: a FusedConv, or with ops one of CHAINABLE_OPS; an
     8-bit op only where every input but its X (and a QConv's skip tensor) is among `constants`
     (names) and it has no float residual: the chain gives a step only those (static quantization)."""
-    if n.domain != HPC_DOMAIN or len(n.outputs) != 1 or not n.outputs[0]:
+    if len(n.outputs) != 1 or not n.outputs[0]:
+        return False
+    if n.domain == "" and n.op_type in _QDQ_OPS:  # ai.onnx QuantizeLinear / DequantizeLinear
+        return ops and constants is not None and all(v in constants for v in n.inputs[1:] if v)
+    if n.domain != HPC_DOMAIN:
         return False
     if n.op_type in _QUANTIZED_OPS:
         if not ops or constants is None:
@@ -117,7 +125,7 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     subs: List[Node] = node.attrs.get("nodes") or []
     if len(subs) < 2 or not all(chainable(n, ops=True, constants=ctx.constants) for n in subs):
         raise unsupported(node, opset, "a chain of fewer than two nodes, or of a node no chain runs",
-                          f"two or more of {', '.join(CHAINABLE_OPS)} (HPC domain)")
+                          f"two or more of {', '.join(CHAINABLE_OPS)} (HPC domain), QuantizeLinear, DequantizeLinear")
     kernels = [lookup(n, opset)(n, opset, ctx) for n in subs]
     convs_only = all(n.op_type == "FusedConv" for n in subs)
     e = len(node.inputs)
@@ -203,6 +211,9 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             done = run_device(inputs, ws)
             if done is not None:
                 return done
+        # External inputs C-contiguous (a copy only of a strided feed): every step's entry takes
+        # those, some (quantize_linear) only those.
+        inputs = [a if not isinstance(a, np.ndarray) or a.flags.c_contiguous else np.ascontiguousarray(a) for a in inputs]
         key = tuple((a.shape, a.dtype.str) for a in inputs) if all(isinstance(a, np.ndarray) for a in inputs) else None
         p = prepared.get(key) if key is not None else None
         if p is None:

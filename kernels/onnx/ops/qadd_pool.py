@@ -25,20 +25,9 @@ import numpy as np
 from ..._api.quant_args import qadd_formula, qadd_params
 from .._ir import HPC_DOMAIN, Node
 from .._registry import BuildContext, Kernel, register, unsupported
-from ._common import check_attrs
+from ._common import check_attrs, cpu_op
 
 _F32 = np.float32
-
-
-def _cpu_op(backend, name: str):
-    """hpc_kernels._cpu.<name> when the cpu extension runs this session (backend None or "cpu"),
-    else None (the NumPy forms)."""
-    if backend not in (None, "cpu"):
-        return None
-    from ..._extension import cpu_extension
-
-    ext = cpu_extension()[0]
-    return getattr(ext, name, None) if ext is not None else None
 
 
 def qadd_table(sa, za, sb, zb, sc, zc, dtype) -> np.ndarray:
@@ -80,7 +69,7 @@ def qadd(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             t = tables.setdefault(key, qadd_table(*key[:6], vals[-1].dtype))
         return t
 
-    vector = _cpu_op(ctx.backend, "qadd")
+    vector = cpu_op(ctx.backend, "qadd")
     if all(p is not None for p in params):
         params_of(params)  # checked at load
         if vector is None:
@@ -122,7 +111,7 @@ def qglobal_average_pool(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     # The scales and zero points from the constants where they are (what a chain step is given),
     # else from each run's inputs.
     consts = [ctx.constant(v) for v in node.inputs[1:5]] + [None] * (5 - len(node.inputs))
-    cpu_pool = _cpu_op(ctx.backend, "qglobal_avg_pool")
+    cpu_pool = cpu_op(ctx.backend, "qglobal_avg_pool")
 
     def params(x_shape, inputs):
         sx, zx, sy, zy = (c if c is not None else (inputs[i + 1] if len(inputs) > i + 1 else None)

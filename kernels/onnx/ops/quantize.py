@@ -19,7 +19,7 @@ import numpy as np
 
 from .._ir import Node
 from .._registry import BuildContext, Kernel, register, unsupported
-from ._common import check_attrs
+from ._common import check_attrs, cpu_op
 
 # The integer types Q/DQ run here: what ONNX allows up to opset 21 that NumPy has a dtype for.
 QUANT_TYPES = (np.dtype(np.uint8), np.dtype(np.int8), np.dtype(np.uint16), np.dtype(np.int16))
@@ -142,11 +142,20 @@ def quantize_linear(node: Node, opset: int, ctx: BuildContext) -> Kernel:
     if xdt is not None and xdt not in _FLOATS + (np.dtype(np.int32),):
         raise unsupported(node, opset, f"input of type {xdt}", "float32, float16, float64, int32")
 
-    fast = _cpu_quantize(ctx.backend) if block == 0 and precision in (None, np.dtype(np.float32)) else None
+    fast = cpu_op(ctx.backend, "quantize_linear") if block == 0 and precision in (None, np.dtype(np.float32)) else None
+    consts = _constants(node, ctx)
+
+    def step(xs: Tuple[int, ...], dtype: np.dtype, _second):
+        """(output shape, the conv chain's "quantize_linear" step or None, output dtype)."""
+        s, zp = consts
+        dt = zp.dtype if zp is not None else (out_dt or np.dtype(np.uint8))
+        scale = _one_scale(s)
+        ok = (fast is not None and np.dtype(dtype) == np.float32 and dt.itemsize == 1 and (zp is None or zp.size == 1)
+              and scale is not None and scale != 0.0 and np.isfinite(np.float32(1.0) / np.float32(scale)))
+        return tuple(xs), (("quantize_linear", scale, int(zp.reshape(())) if zp is not None else 0) if ok else None), dt
 
     def run(inputs, ws):
-        x, s = inputs[0], inputs[1]
-        zp = inputs[2] if len(inputs) > 2 else None
+        x, s, zp = _inputs(inputs, consts)
         dt = zp.dtype if zp is not None else (out_dt or np.dtype(np.uint8))
         out = ws.output(0, x.shape, dt)
         if (fast is not None and x.dtype == np.float32 and x.flags.c_contiguous and s.size == 1
@@ -157,17 +166,31 @@ def quantize_linear(node: Node, opset: int, ctx: BuildContext) -> Kernel:
                 return [out]
         return [quantize(x, s, zp, dt, axis, block, precision, out=out)]
 
+    if all(c is not None or not v for c, v in zip(consts, node.inputs[1:3])) and consts[0] is not None:
+        run.step = step  # (a chain step only with constant parameters: the chain gives it only x)
     return run
 
 
-def _cpu_quantize(backend):
-    """hpc_kernels._cpu.quantize_linear when the cpu extension runs this session, else None."""
-    if backend not in (None, "cpu"):
-        return None
-    from ..._extension import cpu_extension
+def _constants(node: Node, ctx: BuildContext) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+    """A Q/DQ node's scale and zero point where they are constants (else None each)."""
+    names = list(node.inputs[1:3]) + [""] * (3 - len(node.inputs))
+    return ctx.constant(names[0]), ctx.constant(names[1])
 
-    ext = cpu_extension()[0]
-    return getattr(ext, "quantize_linear", None) if ext is not None else None
+
+def _inputs(inputs, consts):
+    """(x, scale, zero point) of a run: its own inputs, the constants where it was given none (a
+    conv chain's Python path gives a step only its x)."""
+    s = inputs[1] if len(inputs) > 1 and inputs[1] is not None else consts[0]
+    zp = inputs[2] if len(inputs) > 2 and inputs[2] is not None else consts[1]
+    return inputs[0], s, zp
+
+
+def _one_scale(s: Optional[np.ndarray]) -> Optional[float]:
+    """A per-tensor float32 scale's finite value, else None."""
+    if s is None or s.size != 1 or s.dtype != np.float32:
+        return None
+    v = float(s.reshape(()))
+    return v if np.isfinite(v) else None
 
 
 @register("DequantizeLinear", since=10)
@@ -179,14 +202,27 @@ def dequantize_linear(node: Node, opset: int, ctx: BuildContext) -> Kernel:
         raise unsupported(node, opset, f"input of type {xdt}", "uint8, int8, uint16, int16, int32")
     _param_check(node, opset, ctx, node.inputs[1], "x_scale", block)
 
+    consts = _constants(node, ctx)
+    fast = cpu_op(ctx.backend, "dequantize_linear") if block == 0 else None
+
+    def step(xs: Tuple[int, ...], dtype: np.dtype, _second):
+        """(output shape, the conv chain's "dequantize_linear" step or None, output dtype)."""
+        s, zp = consts
+        dt = np.dtype(out_dt or s.dtype)
+        scale = _one_scale(s)
+        ok = (fast is not None and np.dtype(dtype).itemsize == 1 and np.dtype(dtype).kind in "iu" and dt == np.float32
+              and scale is not None and (zp is None or (zp.size == 1 and zp.dtype == np.dtype(dtype))))
+        return tuple(xs), (("dequantize_linear", scale, int(zp.reshape(())) if zp is not None else 0) if ok else None), dt
+
     def run(inputs, ws):
-        x, s = inputs[0], inputs[1]
-        zp = inputs[2] if len(inputs) > 2 else None
+        x, s, zp = _inputs(inputs, consts)
         if zp is not None and zp.dtype != x.dtype:
             raise TypeError(f"{node.describe()}: x is {x.dtype} but its zero point is {zp.dtype}")
         dt = out_dt or s.dtype
         return [dequantize(x, s, zp, axis, block, dt, out=ws.output(0, x.shape, dt))]
 
+    if all(c is not None or not v for c, v in zip(consts, node.inputs[1:3])) and consts[0] is not None:
+        run.step = step
     return run
 
 
