@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import hpc_kernels
-from hpc_kernels.onnx.ops.quantize import quantize
+from hpc_kernels.onnx.ops.quantize import dequantize, quantize
 
 _cpu = pytest.importorskip("hpc_kernels._cpu")
 
@@ -104,3 +104,38 @@ def test_node_equals_onnxruntime(dtype):
     want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     got = hpc_kernels.onnx.InferenceSession(m, backend="cpu").run(None, {"x": x})[0]
     np.testing.assert_array_equal(got, want)
+
+
+# -- DequantizeLinear's cpu path (_cpu.dequantize_linear, also the conv chain's step) -------------
+
+@pytest.mark.parametrize("dtype,zp", [(np.uint8, 0), (np.uint8, 131), (np.uint8, 255), (np.int8, -128), (np.int8, 5),
+                                      (np.int8, 127)])
+@pytest.mark.parametrize("scale", [0.37, 1.0, -0.5, 3e-3, 1e30])
+def test_dequantize_equals_the_numpy_definition(dtype, zp, scale):
+    info = np.iinfo(dtype)
+    x = np.arange(info.min, int(info.max) + 1, dtype=np.int64).astype(dtype)
+    x = np.concatenate([x, x[::-1], x[:71]]).reshape(1, 11, 53)  # every byte, twice; an odd length (a vector tail)
+    out = np.full(x.shape, np.nan, np.float32)
+    _cpu.dequantize_linear(x, out, scale, zp)
+    want = dequantize(x, np.asarray(np.float32(scale)), np.asarray(zp, dtype))
+    np.testing.assert_array_equal(out, want)
+
+
+def test_dequantize_errors_name_what_was_wrong():
+    x = np.zeros((4, 8), np.uint8)
+    with pytest.raises(TypeError, match="x must be uint8 or int8"):
+        _cpu.dequantize_linear(x.astype(np.int16), np.zeros((4, 8), np.float32), 0.1, 0)
+    with pytest.raises(TypeError, match="out must be float32"):
+        _cpu.dequantize_linear(x, np.zeros((4, 8), np.float64), 0.1, 0)
+    with pytest.raises(ValueError, match="one shape"):
+        _cpu.dequantize_linear(x, np.zeros((8, 4), np.float32), 0.1, 0)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _cpu.dequantize_linear(x, np.zeros((8, 8), np.float32)[::2], 0.1, 0)
+    with pytest.raises(ValueError, match="finite"):
+        _cpu.dequantize_linear(x, np.zeros((4, 8), np.float32), float("inf"), 0)
+    with pytest.raises(ValueError, match=r"zero_point must be in \[-128, 127\]"):
+        _cpu.dequantize_linear(x.view(np.int8), np.zeros((4, 8), np.float32), 0.1, 200)
+    ro = np.zeros((4, 8), np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError):
+        _cpu.dequantize_linear(x, ro, 0.1, 0)
