@@ -32,10 +32,15 @@ namespace kernels {
 
 namespace {
 
+// What a step is: a float convolution, an int8 one or a quantized GEMM (qconv_entry.hpp), or
+// another op (chain_ops.hpp).
+enum class StepKind { conv, qconv, qgemm, op };
+
 struct StepRefs {
-    const ConvWeights* cw;       // nullptr: an op step (chain_ops.hpp)
+    const ConvWeights* cw;       // nullptr: not a float convolution
     py::tuple args;              // a conv's stride, padding, dilation, algorithm at 4..7; an op's whole tuple
-    py::ssize_t xi, oi, ri;      // indices into arrays (ri < 0: no residual)
+    py::ssize_t xi, oi, ri;      // indices into arrays (ri < 0: no residual / skip tensor)
+    StepKind kind;
 };
 
 // Band budget per thread in bytes: the caller's (0: never band), or when negative half the core's
@@ -82,14 +87,15 @@ std::vector<double> conv2d_chain_entry(const py::list& steps_obj, const py::list
     for (const py::handle step : steps_obj) {
         const auto t = py::reinterpret_borrow<py::tuple>(step);
         if (is_op_step(t)) {  // (a qconv step's fourth item is its skip tensor's index, read like a residual)
-            const bool qconv = t[0].cast<std::string>() == "qconv" && t.size() > 3;
+            const std::string name = t[0].cast<std::string>();
+            const StepKind kind = name == "qconv" ? StepKind::qconv : name == "qgemm" ? StepKind::qgemm : StepKind::op;
             refs.push_back(StepRefs{nullptr, t, t[1].cast<py::ssize_t>(), t[2].cast<py::ssize_t>(),
-                                    qconv ? t[3].cast<py::ssize_t>() : -1});
+                                    kind == StepKind::qconv && t.size() > 3 ? t[3].cast<py::ssize_t>() : -1, kind});
             continue;
         }
         if (t.size() != 8) throw py::value_error("conv2d_chain: each step is (weights, x, out, residual, stride, padding, dilation, algorithm)");
         refs.push_back(StepRefs{&t[0].cast<const ConvWeights&>(), t, t[1].cast<py::ssize_t>(), t[2].cast<py::ssize_t>(),
-                                t[3].cast<py::ssize_t>()});
+                                t[3].cast<py::ssize_t>(), StepKind::conv});
     }
     const std::size_t n = refs.size();
     // How many steps read each array (as x or residual): an intermediate read once is private to
@@ -110,11 +116,10 @@ std::vector<double> conv2d_chain_entry(const py::list& steps_obj, const py::list
         const auto t0 = std::chrono::steady_clock::now();
         if (refs[j].cw == nullptr) {
             const StepRefs& r = refs[j];
-            const std::string kind = r.args[0].cast<std::string>();
-            if (kind == "qconv")
+            if (r.kind == StepKind::qconv)
                 run_qconv_step(r.args, array_at(r.xi, "x"), array_at(r.oi, "out"),
                                r.ri < 0 ? py::object(py::none()) : py::object(array_at(r.ri, "skip")));
-            else if (kind == "qgemm")
+            else if (r.kind == StepKind::qgemm)
                 run_qgemm_step(r.args, array_at(r.xi, "x"), array_at(r.oi, "out"));
             else
                 run_op_step(r.args, array_at(r.xi, "x"), array_at(r.oi, "out"));

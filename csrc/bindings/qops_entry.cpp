@@ -26,6 +26,23 @@ bool is_byte(const py::array& x) {
     return x.itemsize() == 1 && (kind == 'u' || kind == 'i');
 }
 
+// x and out C-contiguous and of one shape (the elementwise entries: quantize, dequantize).
+void require_same_contiguous(const py::array& x, const py::array& out, const char* fn) {
+    for (const auto& [arr, name] : {std::pair<const py::array&, const char*>{x, "x"}, {out, "out"}})
+        if (!(arr.flags() & py::array::c_style)) throw py::value_error(std::string(fn) + ": " + name + " must be C-contiguous");
+    bool same = x.ndim() == out.ndim();
+    for (py::ssize_t d = 0; same && d < out.ndim(); ++d) same = x.shape(d) == out.shape(d);
+    if (!same) throw py::value_error(std::string(fn) + ": x and out must have one shape");
+}
+
+// An 8-bit zero point in its type's range.
+void require_zero_point(int zp, bool is_signed, const char* fn, const char* name) {
+    const int lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
+    if (zp < lo || zp > hi)
+        throw py::value_error(std::string(fn) + ": " + name + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                              "] for " + (is_signed ? "int8" : "uint8") + ", got " + std::to_string(zp));
+}
+
 // a, b, out: uint8 or int8 arrays of one dtype and one shape, C-contiguous, out writable and apart
 // from both; ra, rb, k finite with magnitudes below 2^96 (then no float sum can overflow).
 void qadd_entry(const py::array& a, const py::array& b, const py::array& out, float ra, float rb, float k) {
@@ -64,20 +81,12 @@ void quantize_linear_entry(const py::array& x, const py::array& out, float scale
     constexpr const char* fn = "quantize_linear";
     if (x.dtype().kind() != 'f' || x.itemsize() != 4) throw py::type_error(std::string(fn) + ": x must be float32");
     if (!is_byte(out)) throw py::type_error(std::string(fn) + ": out must be uint8 or int8");
-    for (const auto& [arr, name] : {std::pair<const py::array&, const char*>{x, "x"}, {out, "out"}})
-        if (!(arr.flags() & py::array::c_style)) throw py::value_error(std::string(fn) + ": " + name + " must be C-contiguous");
-    bool same = x.ndim() == out.ndim();
-    for (py::ssize_t d = 0; same && d < out.ndim(); ++d) same = x.shape(d) == out.shape(d);
-    if (!same) throw py::value_error(std::string(fn) + ": x and out must have one shape");
+    require_same_contiguous(x, out, fn);
     if (!std::isfinite(scale) || scale == 0.0f || !std::isfinite(1.0f / scale))
         throw py::value_error(std::string(fn) + ": scale must be finite and nonzero (with a finite reciprocal), got " +
                               std::to_string(scale));
     const bool is_signed = out.dtype().kind() == 'i';
-    const int lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
-    if (zero_point < lo || zero_point > hi)
-        throw py::value_error(std::string(fn) + ": zero_point must be in [" + std::to_string(lo) + ", " +
-                              std::to_string(hi) + "] for " + (is_signed ? "int8" : "uint8") + ", got " +
-                              std::to_string(zero_point));
+    require_zero_point(zero_point, is_signed, fn, "zero_point");
     py_checks::require_writable_output(out, fn, "out");
     py_checks::require_no_overlap(out, x, fn, "out", "x");
     const auto* xp = static_cast<const float*>(x.data());
@@ -94,17 +103,10 @@ void dequantize_linear_entry(const py::array& x, const py::array& out, float sca
     constexpr const char* fn = "dequantize_linear";
     if (!is_byte(x)) throw py::type_error(std::string(fn) + ": x must be uint8 or int8");
     if (out.dtype().kind() != 'f' || out.itemsize() != 4) throw py::type_error(std::string(fn) + ": out must be float32");
-    for (const auto& [arr, name] : {std::pair<const py::array&, const char*>{x, "x"}, {out, "out"}})
-        if (!(arr.flags() & py::array::c_style)) throw py::value_error(std::string(fn) + ": " + name + " must be C-contiguous");
-    bool same = x.ndim() == out.ndim();
-    for (py::ssize_t d = 0; same && d < out.ndim(); ++d) same = x.shape(d) == out.shape(d);
-    if (!same) throw py::value_error(std::string(fn) + ": x and out must have one shape");
+    require_same_contiguous(x, out, fn);
     if (!std::isfinite(scale)) throw py::value_error(std::string(fn) + ": scale must be finite, got " + std::to_string(scale));
     const bool is_signed = x.dtype().kind() == 'i';
-    const int lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
-    if (zero_point < lo || zero_point > hi)
-        throw py::value_error(std::string(fn) + ": zero_point must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                              "], got " + std::to_string(zero_point));
+    require_zero_point(zero_point, is_signed, fn, "zero_point");
     py_checks::require_writable_output(out, fn, "out");
     py_checks::require_no_overlap(out, x, fn, "out", "x");
     auto* op = static_cast<float*>(const_cast<void*>(out.data()));
@@ -187,11 +189,8 @@ void qglobal_avg_pool_entry(const py::array& x, const py::array& out, const std:
         throw py::value_error(std::string(fn) + ": out must have shape (N, C), or (N, 1, 1, C) for NHWC / (N, C, 1, 1) for "
                               "NCHW, with x's N and C; got " + py_checks::shape_str(out));
     const bool is_signed = out.dtype().kind() == 'i';
-    const int lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
-    for (const auto& [zp, name] : {std::pair<int, const char*>{x_zp, "x_zero_point"}, {y_zp, "y_zero_point"}})
-        if (zp < lo || zp > hi)
-            throw py::value_error(std::string(fn) + ": " + name + " must be in [" + std::to_string(lo) + ", " +
-                                  std::to_string(hi) + "], got " + std::to_string(zp));
+    require_zero_point(x_zp, is_signed, fn, "x_zero_point");
+    require_zero_point(y_zp, is_signed, fn, "y_zero_point");
     if (!std::isfinite(scale) || !(scale > 0.0f))
         throw py::value_error(std::string(fn) + ": scale must be finite and positive, got " + std::to_string(scale));
     py_checks::require_writable_output(out, fn, "out");

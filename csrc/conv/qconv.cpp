@@ -238,11 +238,11 @@ void qconv2d(const QConvArgs& a, const QCandidate& cand, int nthreads) {
         WorkCounter counter;
 #pragma omp parallel num_threads(nthreads)
         {
-            auto* Lt = direct ? nullptr : static_cast<std::uint8_t*>(workspace(static_cast<std::size_t>(unit * ld), Slot::scratch));
+            auto* Lt = static_cast<std::uint8_t*>(workspace(static_cast<std::size_t>(unit * ld), Slot::scratch));
             for (dim_t u = counter.next(); u < units; u = counter.next()) {
                 const dim_t img = u / (g.groups * per_image), grp = u / per_image % g.groups;
                 const dim_t j0 = u % per_image * unit, j1 = std::min(P, j0 + unit);
-                if (!direct) lower(a, img, grp, pad, rsc, ld, Lt, j0, j1, 1);
+                lower(a, img, grp, pad, rsc, ld, Lt, j0, j1, 1);
                 qgemm(gemm_args(img, grp, j0, j1, Lt), cand, 1);
             }
         }
