@@ -2,7 +2,7 @@
 convolution: random layers, layouts, activation/weight types, zero points, output modes, float
 residuals and the skip addition, run by the cpu backend (every path: pointwise rows, lowered rows,
 packed, depthwise, grouped, the register and L1-tile epilogues, AMX where the CPU has it, with
-reductions up to 2304 so that it runs) must equal the reference backend bit for bit, and write
+reductions up to 2304 so that it runs; on 1 to 3 threads, so the per-thread pixel units run too) must equal the reference backend bit for bit, and write
 nothing outside the output."""
 from __future__ import annotations
 
@@ -29,14 +29,18 @@ def layers(draw):
     # Whole 32-channel panels (32, 64) often, with the 64/256-channel 1x1 and 3x3 layers (k a
     # multiple of 64): the AMX tiles' int32 output stored straight into C needs both.
     k = c if depthwise else groups * draw(st.one_of(st.integers(1, 40), st.sampled_from([32, 64])))
-    h, w = draw(st.integers(1, 13)), draw(st.integers(1, 13))
+    # Images up to 24x24 half the time: with 2 or 3 threads, lowered layers of that many pixels take
+    # the per-thread units of pixels (csrc/conv/qconv.cpp), smaller ones the shared chunks.
+    side = st.one_of(st.integers(1, 13), st.integers(12, 24))
+    h, w = draw(side), draw(side)
     stride = draw(st.sampled_from([1, 2]))
     pad = draw(st.integers(0, r // 2))
     return dict(n=draw(st.integers(1, 2)), c=c, k=k, h=h, w=w, r=r, groups=groups, stride=stride, padding=pad,
                 layout=draw(st.sampled_from(["NCHW", "NHWC"])), xdt=draw(st.sampled_from([np.uint8, np.int8])),
                 wdt=draw(st.sampled_from([np.int8, np.uint8])), mode=draw(st.sampled_from(["int32", "float", "quant"])),
                 act=draw(st.sampled_from([None, "relu", "relu6"])), residual=draw(st.booleans()),
-                skip=draw(st.booleans()), wzp=draw(st.booleans()), seed=draw(st.integers(0, 2**31 - 1)))
+                skip=draw(st.booleans()), wzp=draw(st.booleans()), threads=draw(st.sampled_from([1, 2, 3])),
+                seed=draw(st.integers(0, 2**31 - 1)))
 
 
 @given(layers())
@@ -66,7 +70,8 @@ def test_qconv2d_cpu_equals_reference(p):
     buf = np.full(ref.size + 32, 90, want.dtype)
     out = buf[16:16 + ref.size].reshape(ref.shape)
     before = buf.copy()
-    got = hpc_kernels.qconv2d(x, wt, backend="cpu", out=out, **kw)
+    with hpc_kernels.num_threads(p["threads"]):
+        got = hpc_kernels.qconv2d(x, wt, backend="cpu", out=out, **kw)
     assert got is out
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(buf[:16], before[:16])
