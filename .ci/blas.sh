@@ -28,7 +28,7 @@ fi
 (cd "$work" && { apt-get download libblas-test libblas3 >/dev/null 2>&1 \
   || { apt-get update -qq && apt-get download libblas-test libblas3; }; })
 for deb in "$work"/*.deb; do dpkg -x "$deb" "$work/root"; done
-blasdir="$(dirname "$(find "$work/root" -name xblat3d -type f | head -1)")"
+blasdir="$(dirname "$(find "$work/root" -name xblat3d -type f -print -quit)")"
 [ -x "$blasdir/xblat3d" ] || { echo "blas.sh: the unpacked libblas-test has no xblat3d"; exit 1; }
 cc -shared -fPIC -O2 -o "$work/wrong_gemm_shim.so" tests/blas/wrong_gemm_shim.c -ldl
 
@@ -115,7 +115,8 @@ grep -q "libkernels_blas.so" <<<"$bind" || { echo "blas.sh: through the alternat
 # A Fortran program linked with the library alone (no other BLAS on its link line).
 libdir="$(dirname "$lib")"
 gfortran -O1 tests/blas/dgemm_caller.f90 -o "$work/dgemm_caller" -L"$libdir" -Wl,-rpath,"$libdir" -lkernels_blas
-ldd "$work/dgemm_caller" | grep -q "libkernels_blas.so" || { echo "blas.sh: dgemm_caller is not linked with libkernels_blas.so"; fail=1; }
+# (ldd's output is captured first: under pipefail `ldd | grep -q` fails when grep exits before ldd has written all.)
+grep -q "libkernels_blas.so" <<<"$(ldd "$work/dgemm_caller")" || { echo "blas.sh: dgemm_caller is not linked with libkernels_blas.so"; fail=1; }
 for threads in 1 2; do
   KERNELS_NUM_THREADS=$threads "$work/dgemm_caller" || { echo "blas.sh: the Fortran program failed ($threads threads)"; fail=1; }
 done
