@@ -46,15 +46,28 @@ struct QConvWeightsPy {
     QConvWeights packed;
 };
 
-py::array qconv2d_entry(const py::array& x, const py::array& w, const py::array& out, std::array<dim_t, 2> stride,
-                        std::array<dim_t, 4> padding, std::array<dim_t, 2> dilation, dim_t groups, int x_zp,
-                        const py::array& w_zp, const py::object& bias, const std::string& mode, const py::object& mult,
-                        float inv_out_scale, float hi, const std::string& act, int out_zp, const py::object& residual,
-                        const py::object& packed_obj, const py::object& skip, const py::object& add_obj) {
+}  // namespace
+
+// qconv2d's arguments after every check: the engine's arguments and the arrays they point into
+// (the zero points, bias and multipliers as int32/float32 vectors, the float residual).
+struct QConvCall {
+    QConvArgs a;
+    QVectors v;
+    std::optional<py::array> res;
+};
+
+namespace {
+
+QConvCall check_qconv(const py::array& x, const py::array& w, const py::array& out, std::array<dim_t, 2> stride,
+                      std::array<dim_t, 4> padding, std::array<dim_t, 2> dilation, dim_t groups, int x_zp,
+                      const py::array& w_zp, const py::object& bias, const std::string& mode, const py::object& mult,
+                      float inv_out_scale, float hi, const std::string& act, int out_zp, const py::object& residual,
+                      const py::object& packed_obj, const py::object& skip, const py::object& add_obj) {
     const char* fn = "qconv2d";
     const QOperand X = q_operand(x, fn, "x"), W = q_operand(w, fn, "w");
     if (w.ndim() != 4 || !(w.flags() & py::array::c_style)) throw py::value_error("qconv2d: w must be 4-D and C-contiguous");
-    QConvArgs a;
+    QConvCall call;
+    QConvArgs& a = call.a;
     ConvGeom& g = a.g;
     g.n = x.shape(0), g.c = x.shape(1), g.h = x.shape(2), g.w = x.shape(3);
     g.k = w.shape(0), g.r = w.shape(2), g.s = w.shape(3), g.groups = groups;
@@ -67,14 +80,14 @@ py::array qconv2d_entry(const py::array& x, const py::array& w, const py::array&
     const QOut O = q_output(out, mode, fn);
     py_checks::require_no_overlap(out, x, fn, "out", "x");
     py_checks::require_no_overlap(out, w, fn, "out", "w");
-    QVectors V = q_vectors(g.k, w_zp, bias, mult, fn);
+    call.v = q_vectors(g.k, w_zp, bias, mult, fn);
+    const QVectors& V = call.v;
     a.x = reinterpret_cast<const std::uint8_t*>(X.p), a.xs = strides4(x, fn, "x"), a.x_signed = X.is_signed;
     a.w = W.p, a.w_unsigned = W.is_unsigned;
     a.y = O.p, a.ys = pixel_strides(out, g, fn, "out"), a.mode = O.mode;
-    std::optional<py::array> res;
     if (!residual.is_none()) {
-        res = q_residual(residual, out, fn);
-        a.res = static_cast<const float*>(res->data()), a.rs = pixel_strides(*res, g, fn, "residual");
+        call.res = q_residual(residual, out, fn);
+        a.res = static_cast<const float*>(call.res->data()), a.rs = pixel_strides(*call.res, g, fn, "residual");
     }
     if (!skip.is_none()) {
         // The 8-bit skip tensor of the QLinearAdd epilogue: out's type and shape, read in place (no
@@ -103,10 +116,27 @@ py::array qconv2d_entry(const py::array& x, const py::array& w, const py::array&
         a.packed = &p.packed.packed, a.packed_mr = p.packed.mr, a.packed_k = p.packed.k_len, a.packed_rsc = p.packed.rsc;
         a.colsum = p.packed.colsum.data();
     }
+    return call;
+}
+
+}  // namespace
+
+void run_qconv_call(const QConvCall& call) {
     const int nt = num_threads();
     const QCandidate cand = qcandidate();
     py::gil_scoped_release nogil;
-    qconv2d(a, cand, nt);
+    qconv2d(call.a, cand, nt);
+}
+
+namespace {
+
+py::array qconv2d_entry(const py::array& x, const py::array& w, const py::array& out, std::array<dim_t, 2> stride,
+                        std::array<dim_t, 4> padding, std::array<dim_t, 2> dilation, dim_t groups, int x_zp,
+                        const py::array& w_zp, const py::object& bias, const std::string& mode, const py::object& mult,
+                        float inv_out_scale, float hi, const std::string& act, int out_zp, const py::object& residual,
+                        const py::object& packed_obj, const py::object& skip, const py::object& add_obj) {
+    run_qconv_call(check_qconv(x, w, out, stride, padding, dilation, groups, x_zp, w_zp, bias, mode, mult, inv_out_scale,
+                                hi, act, out_zp, residual, packed_obj, skip, add_obj));
     return out;
 }
 
@@ -120,7 +150,8 @@ py::array nchw_view(const py::array& a, bool nhwc) {
 
 }  // namespace
 
-void run_qconv_step(const py::tuple& t, const py::array& x, const py::array& out, const py::object& skip) {
+std::shared_ptr<const QConvCall> check_qconv_step(const py::tuple& t, const py::array& x, const py::array& out,
+                                                  const py::object& skip) {
     if (t.size() != kQConvStepItems)
         throw py::value_error("conv2d_chain: a qconv step has " + std::to_string(kQConvStepItems) + " items, got " +
                               std::to_string(t.size()));
@@ -130,13 +161,14 @@ void run_qconv_step(const py::tuple& t, const py::array& x, const py::array& out
     if (skip.is_none() && !t[20].is_none()) throw py::value_error("conv2d_chain: a qconv step with a skip addition needs its skip tensor");
     // The writable view of out: a view's writeable flag follows its base, which out is.
     const py::object s = skip.is_none() ? skip : py::object(nchw_view(py::reinterpret_borrow<py::array>(skip), nhwc));
-    qconv2d_entry(nchw_view(x, nhwc), t[5].cast<py::array>(), nchw_view(out, nhwc), t[6].cast<std::array<dim_t, 2>>(),
-                  t[7].cast<std::array<dim_t, 4>>(), t[8].cast<std::array<dim_t, 2>>(), t[9].cast<dim_t>(), t[10].cast<int>(),
-                  t[11].cast<py::array>(), t[12], t[13].cast<std::string>(), t[14], t[15].cast<float>(), t[16].cast<float>(),
-                  t[17].cast<std::string>(), t[18].cast<int>(), py::none(), t[19], s, t[20]);
+    return std::make_shared<const QConvCall>(check_qconv(
+        nchw_view(x, nhwc), t[5].cast<py::array>(), nchw_view(out, nhwc), t[6].cast<std::array<dim_t, 2>>(),
+        t[7].cast<std::array<dim_t, 4>>(), t[8].cast<std::array<dim_t, 2>>(), t[9].cast<dim_t>(), t[10].cast<int>(),
+        t[11].cast<py::array>(), t[12], t[13].cast<std::string>(), t[14], t[15].cast<float>(), t[16].cast<float>(),
+        t[17].cast<std::string>(), t[18].cast<int>(), py::none(), t[19], s, t[20]));
 }
 
-void run_qgemm_step(const py::tuple& t, const py::array& a, const py::array& out) {
+std::shared_ptr<const QConvCall> check_qgemm_step(const py::tuple& t, const py::array& a, const py::array& out) {
     // (M, K) and (M, N) as the (M, 1, 1, K) and (M, 1, 1, N) NHWC images of the 1x1 plan.
     auto image = [](const py::array& m, const char* name) {
         if (m.ndim() != 2) throw py::value_error(std::string("conv2d_chain: a qgemm step's ") + name + " must be 2-D");
@@ -145,7 +177,7 @@ void run_qgemm_step(const py::tuple& t, const py::array& a, const py::array& out
     };
     if (t.size() != kQConvStepItems || !t[4].cast<bool>())
         throw py::value_error("conv2d_chain: a qgemm step is an NHWC qconv step of " + std::to_string(kQConvStepItems) + " items");
-    run_qconv_step(t, image(a, "a"), image(out, "out"), py::none());
+    return check_qconv_step(t, image(a, "a"), image(out, "out"), py::none());
 }
 
 void def_qconv(py::module_& m) {

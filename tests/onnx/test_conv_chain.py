@@ -145,6 +145,46 @@ def test_chain_runs_concurrently_from_threads():
         np.testing.assert_array_equal(a, b)
 
 
+def test_direct_run_gives_the_workspace_runs_outputs():
+    """A graph that is one chain runs on the chain's own buffers (InferenceSession.run's direct
+    path): the outputs are the general path's bit for bit, and each run's output is a new array."""
+    sess = InferenceSession(_model("block"), backend="cpu")
+    assert sess._direct is not None
+    outs = []
+    for seed in (1, 2, 1):
+        outs.append(sess.run(None, _feeds("block", seed=seed))[0])
+    direct, sess._direct = sess._direct, None
+    try:
+        expect = [sess.run(None, _feeds("block", seed=seed))[0] for seed in (1, 2)]
+    finally:
+        sess._direct = direct
+    np.testing.assert_array_equal(outs[0], expect[0])
+    np.testing.assert_array_equal(outs[1], expect[1])
+    np.testing.assert_array_equal(outs[2], expect[0])
+    assert not any(np.may_share_memory(a, b) for i, a in enumerate(outs) for b in outs[i + 1:])
+
+
+def test_direct_runs_of_one_shape_from_threads():
+    """Threads running one input shape at once: one runs on the chain's buffers, the others take
+    the Workspace path; every output is right."""
+    sess = InferenceSession(_model("block"), backend="cpu")
+    feeds = [_feeds("block", seed=i) for i in range(4)]
+    expect = [sess.run(None, f)[0] for f in feeds]
+    bad = []
+
+    def work(i):
+        for _ in range(10):
+            if not np.array_equal(sess.run(None, feeds[i])[0], expect[i]):
+                bad.append(i)
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not bad
+
+
 def _opencl_or_skip():
     from hpc_kernels import _dispatch
 

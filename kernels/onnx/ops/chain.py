@@ -1,5 +1,5 @@
 """Kernel of FusedConvChain (HPC_DOMAIN, made by kernels/onnx/_passes/chain_convs.py): a chain of
-FusedConv nodes run by one C++ call (hpc_kernels._cpu.conv2d_chain) with the steps and the buffers
+FusedConv nodes run by one C++ call (hpc_kernels._cpu.ChainProgram: conv2d_chain with the steps parsed once) with the steps and the buffers
 of their intermediate values prepared once per input shape.
 
 On a device backend (opencl, cuda) the values stay on the device between the steps: the chain's
@@ -21,6 +21,7 @@ profile gives the banded run's time under its last node (the others show 0).
 """
 from __future__ import annotations
 
+import threading
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -101,7 +102,11 @@ class _Prepared:
             total += -(-n // _SLOT_ALIGN) * _SLOT_ALIGN
         self.total = total
         self.steps: Optional[list] = steps
+        self.program = None  # hpc_kernels._cpu.ChainProgram of the steps, made at the first cpu run
         self.views: Dict[int, list] = {}  # id of the scratch buffer -> views of the intermediates
+        # The direct path's own scratch buffer (allocated at its first run) and its user.
+        self.own: Optional[np.ndarray] = None
+        self.lock = threading.Lock()
 
 
 class _Outputs:
@@ -143,7 +148,6 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
             if v >= e:
                 last_read[v - e] = max(last_read[v - e], i)
     prepared: Dict[tuple, _Prepared] = {}
-    cpu_chain: list = []  # hpc_kernels._cpu.conv2d_chain once a run needs it
     arrays = None  # a device backend's arrays (kernels/backends/device.py), else None
     if ctx.backend is not None:
         from ... import _dispatch
@@ -210,22 +214,17 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
                         and subs[i].op_type in _FREED_SLOTS)
         return _Prepared(shapes, dtypes, slot_of, slot_bytes, steps)
 
-    def run(inputs, ws):
-        if arrays is not None and convs_only and all(isinstance(a, np.ndarray) for a in inputs):
-            done = run_device(inputs, ws)
-            if done is not None:
-                return done
-        # External inputs C-contiguous (a copy only of a strided feed): every step's entry takes
-        # those, some (quantize_linear) only those.
-        inputs = [a if not isinstance(a, np.ndarray) or a.flags.c_contiguous else np.ascontiguousarray(a) for a in inputs]
+    def prepared_for(inputs) -> _Prepared:
         key = tuple((a.shape, a.dtype.str) for a in inputs) if all(isinstance(a, np.ndarray) for a in inputs) else None
         p = prepared.get(key) if key is not None else None
         if p is None:
-            arrs = [np.asarray(a) for a in inputs]
-            p = prepare(arrs)
+            p = prepare([np.asarray(a) for a in inputs])
             if key is not None and len(prepared) < _CACHE_LIMIT:
                 prepared[key] = p
-        buf = ws.scratch((p.total + _SLOT_ALIGN,), np.uint8)
+        return p
+
+    def views_in(p: _Prepared, buf: np.ndarray) -> list:
+        """The intermediates' arrays in the scratch buffer buf (cached per buffer)."""
         views = p.views.get(id(buf))
         if views is None:
             base = (-buf.ctypes.data) % _SLOT_ALIGN  # slot offsets count from a cache line
@@ -235,15 +234,48 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
                 views.append(buf[start: start + int(np.prod(p.shapes[e + j])) * dt.itemsize].view(dt).reshape(p.shapes[e + j]))
             if len(p.views) < _CACHE_LIMIT:
                 p.views[id(buf)] = views
+        return views
+
+    def run_cpu(p: _Prepared, operands: list) -> List[float]:
+        if p.program is None:  # the steps parsed once; each step's checks kept while its arrays are the same
+            from ...backends.cpu import _cpu
+
+            p.program = _cpu.ChainProgram(p.steps)
+        band = _config.config.conv_band_bytes
+        return p.program.run(operands, -1 if band is None else band)
+
+    def direct(inputs):
+        """(output, seconds per step) of a cpu chain run on its own scratch buffer, for a session
+        whose graph is this one node (InferenceSession.run's direct path: no Workspace, no arena);
+        None where that does not apply (a device backend, the Python path, strided inputs, or
+        another thread running the chain: that run takes the general path)."""
+        if arrays is not None or not all(type(a) is np.ndarray and a.flags.c_contiguous for a in inputs):
+            return None
+        p = prepared_for(inputs)
+        if p.steps is None or not p.lock.acquire(blocking=False):
+            return None
+        try:
+            if p.own is None:
+                p.own = np.empty(p.total + _SLOT_ALIGN, np.uint8)
+            out = np.empty(p.shapes[-1], p.dtypes[-1])
+            return out, run_cpu(p, inputs + views_in(p, p.own) + [out])
+        finally:
+            p.lock.release()
+
+    def run(inputs, ws):
+        if arrays is not None and convs_only and all(isinstance(a, np.ndarray) for a in inputs):
+            done = run_device(inputs, ws)
+            if done is not None:
+                return done
+        # External inputs C-contiguous (a copy only of a strided feed): every step's entry takes
+        # those, some (quantize_linear) only those.
+        inputs = [a if not isinstance(a, np.ndarray) or a.flags.c_contiguous else np.ascontiguousarray(a) for a in inputs]
+        p = prepared_for(inputs)
+        views = views_in(p, ws.scratch((p.total + _SLOT_ALIGN,), np.uint8))
         out = ws.output(0, p.shapes[-1], p.dtypes[-1])
         operands = list(inputs) + views + [out]
         if p.steps is not None and all(type(a) is np.ndarray for a in inputs):
-            if not cpu_chain:  # looked up once (an import statement per run costs as much as a step)
-                from ...backends.cpu import _cpu
-
-                cpu_chain.append(_cpu.conv2d_chain)
-            band = _config.config.conv_band_bytes
-            ws.sub_times = cpu_chain[0](p.steps, operands, -1 if band is None else band)
+            ws.sub_times = run_cpu(p, operands)
         else:
             for j, (x, r) in enumerate(refs):
                 args = [operands[x]] + [None] * (len(subs[j].inputs) - 1)  # the other inputs: constants it holds
@@ -252,4 +284,5 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
                 kernels[j](args, _Outputs(operands[e + j], subs[j], ws))
         return [out]
 
+    run.direct = direct
     return run

@@ -1,0 +1,137 @@
+"""hpc_kernels._cpu.ChainProgram (csrc/bindings/conv_chain_entry.cpp): conv2d_chain with the steps
+parsed once and each step's checks kept while its arrays are the same memory in the same shapes.
+Whatever changes between runs (new input or output arrays, another buffer, a misaligned input
+that is copied, a read-only or overlapping output, another shape, another thread) the program
+gives conv2d_chain's results bit for bit and raises what conv2d_chain raises: a kept check is
+never applied to arrays it was not made for."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import hpc_kernels
+from hpc_kernels.backends.cpu import _cpu
+from hpc_kernels.onnx.ops.fused import _cpu_step
+
+
+def _chain(rng, c=8, e=24, h=9, w=7):
+    """expand 1x1 -> depthwise 3x3 -> project 1x1 + the input (a residual read from arrays[0]),
+    NHWC; returns (steps, fresh arrays for an input of shape (1, h, w, c))."""
+    plans = []
+    for cin, k, r, g, act in ((c, e, 1, 1, "relu6"), (e, e, 3, e, "relu6"), (e, c, 1, 1, None)):
+        wt = (rng.standard_normal((k, cin // g, r, r)) / np.sqrt(cin // g * r * r)).astype(np.float32)
+        plans.append(hpc_kernels.Conv2d(wt, bias=(rng.standard_normal(k) * 0.1).astype(np.float32), padding=r // 2,
+                                        groups=g, layout="NHWC", activation=act, backend="cpu"))
+    steps, shape = [], (1, h, w, c)
+    for j, plan in enumerate(plans):
+        packed, stride, pad, dil, algo = _cpu_step(plan, shape, np.dtype(np.float32))
+        steps.append((packed, j, j + 1, 0 if j == 2 else -1, stride, pad, dil, algo))
+        shape = shape[:3] + (plan.weight_shape[0],)
+
+    def arrays(x):
+        n, hh, ww, _ = x.shape
+        return [x, np.empty((n, hh, ww, e), np.float32), np.empty((n, hh, ww, e), np.float32), np.empty((n, hh, ww, c), np.float32)]
+
+    return steps, arrays
+
+
+def _x(seed, h=9, w=7, c=8):
+    return np.random.default_rng(seed).standard_normal((1, h, w, c)).astype(np.float32)
+
+
+def _expected(steps, arrays, x):
+    a = arrays(x.copy())
+    _cpu.conv2d_chain(steps, a, 0)
+    return a[-1]
+
+
+@pytest.mark.parametrize("band", [0, 1, -1])
+def test_program_equals_conv2d_chain_run_after_run(band):
+    """Same intermediates every run (the memo's case), new inputs and outputs each run."""
+    steps, arrays = _chain(np.random.default_rng(0))
+    prog = _cpu.ChainProgram(steps)
+    a = arrays(_x(1))
+    for seed in (1, 2, 3, 2):
+        x = _x(seed)
+        a[0], a[-1] = x, np.empty_like(a[-1])
+        seconds = prog.run(a, band)
+        assert len(seconds) == 3
+        np.testing.assert_array_equal(a[-1], _expected(steps, arrays, x))
+
+
+def test_program_follows_new_buffers_and_shapes():
+    steps, arrays = _chain(np.random.default_rng(0))
+    prog = _cpu.ChainProgram(steps)
+    for h, w in ((9, 7), (9, 7), (5, 11), (9, 7)):
+        x = _x(h * w, h, w)
+        a = arrays(x)  # new intermediates too
+        prog.run(a, 0)
+        np.testing.assert_array_equal(a[-1], _expected(steps, arrays, x))
+
+
+def test_program_copies_a_misaligned_input_every_run():
+    """x not element-aligned: checked calls hold an aligned copy of this run's x, which no later
+    run may reuse (the data changes between runs, the address does not)."""
+    steps, arrays = _chain(np.random.default_rng(0))
+    prog = _cpu.ChainProgram(steps)
+    raw = np.zeros(9 * 7 * 8 * 4 + 1, np.uint8)
+    x = np.frombuffer(raw.data, dtype=np.float32, count=9 * 7 * 8, offset=1).reshape(1, 9, 7, 8)
+    assert x.ctypes.data % 4
+    a = arrays(_x(0))
+    for seed in (4, 5):
+        x[...] = _x(seed)
+        a[0] = x
+        prog.run(a, 0)
+        np.testing.assert_array_equal(a[-1], _expected(steps, arrays, _x(seed)))
+
+
+def test_program_checks_what_changed():
+    """A kept check does not cover an output made read-only, an output overlapping the input, a
+    wrong shape or a non-array: each raises as conv2d_chain does."""
+    steps, arrays = _chain(np.random.default_rng(0))
+    prog = _cpu.ChainProgram(steps)
+    a = arrays(_x(0))
+    prog.run(a, 0)
+    a[-1].flags.writeable = False
+    with pytest.raises(ValueError, match="writ"):
+        prog.run(a, 0)
+    a[-1] = a[2][..., :8]  # overlaps the project step's own input
+    with pytest.raises(ValueError, match="overlap"):
+        prog.run(a, 0)
+    a = arrays(_x(0))
+    a[2] = np.empty((1, 9, 7, 23), np.float32)
+    with pytest.raises(ValueError):
+        prog.run(a, 0)
+    a = arrays(_x(0))
+    a[1] = list(a[1])
+    with pytest.raises(TypeError, match="NumPy array"):
+        prog.run(a, 0)
+    a = arrays(_x(6))
+    prog.run(a, 0)  # and it still runs once the arrays are right
+    np.testing.assert_array_equal(a[-1], _expected(steps, arrays, _x(6)))
+
+
+def test_program_runs_from_threads():
+    """Threads running one program at once: one keeps its checks, the others check every step."""
+    steps, arrays = _chain(np.random.default_rng(0))
+    prog = _cpu.ChainProgram(steps)
+    xs = [_x(10 + i) for i in range(4)]
+    expect = [_expected(steps, arrays, x) for x in xs]
+    bad = []
+
+    def work(i):
+        a = arrays(xs[i])
+        for _ in range(20):
+            a[-1] = np.empty_like(a[-1])
+            prog.run(a, 0)
+            if not np.array_equal(a[-1], expect[i]):
+                bad.append(i)
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not bad
