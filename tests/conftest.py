@@ -115,7 +115,8 @@ def _engine_and_threads_restored():
 # (so the MC/KC/NC loops run many times on small matrices), and the NumPy reference backend.
 SMALL_BLOCKS = dict(mc=40, kc=13, nc=30)  # rounded down per kernel to multiples of MR / NR
 # ISAs with several micro-kernels (the driver picks one per shape) also get each kernel forced.
-_SHARED_ISA = [u for u in RUNNABLE_UKERNELS if not u["name"].endswith("_half") and sum(v["isa"] == u["isa"] and v["dtype"] == u["dtype"] and not v["name"].endswith("_half") for v in RUNNABLE_UKERNELS) > 1]
+_EDGE_VARIANT = ("_half", "_narrow")  # edge kernels of a listed kernel, never the engine's own choice
+_SHARED_ISA = [u for u in RUNNABLE_UKERNELS if not u["name"].endswith(_EDGE_VARIANT) and sum(v["isa"] == u["isa"] and v["dtype"] == u["dtype"] and not v["name"].endswith(_EDGE_VARIANT) for v in RUNNABLE_UKERNELS) > 1]
 FORCED = [f"cpu-kernel-{u['name']}" for u in _SHARED_ISA]
 ENGINES = [f"cpu-{isa}" for isa in ISAS] + [f"cpu-{isa}-small" for isa in ISAS] + FORCED + ["reference"]
 

@@ -145,10 +145,11 @@ KERNELS_INLINE void rank1_packed_a(typename V::R (&acc)[NR][MV], const typename 
     }
 }
 
-// Packed operands: A micro-panel (AS elements per k, aligned), B micro-panel (NR per k).
+// Packed operands: A micro-panel (AS elements per k, aligned), B micro-panel (BS per k).
 // AS > MV*W makes the half-height edge kernel: it reads the first MV vectors of a taller panel,
-// so the last rows of a block (m <= MR/2) cost half the FMAs of a full tile.
-template <class V, int MV, int NR, int AS = MV * V::W>
+// so the last rows of a block (m <= MR/2) cost half the FMAs of a full tile. BS > NR makes the
+// narrow one: the first NR columns of a wider panel, for the last columns of a block.
+template <class V, int MV, int NR, int AS = MV * V::W, int BS = NR>
 void simd_ukr(dim_t k, typename V::T alpha, const typename V::T* KERNELS_RESTRICT a,
               const typename V::T* KERNELS_RESTRICT b, typename V::T beta, typename V::T* c,
               inc_t rs_c, inc_t cs_c, dim_t m, dim_t n, const Epilogue<typename V::T>* ep) {
@@ -163,7 +164,7 @@ void simd_ukr(dim_t k, typename V::T alpha, const typename V::T* KERNELS_RESTRIC
     for (dim_t p = 0; p < k; ++p) {
         rank1_packed_a<V, MV, NR>(acc, a, [b](int j) { return b + j; });
         a += AS;
-        b += NR;
+        b += BS;
     }
     store_acc<V, MV, NR>(acc, alpha, beta, c, rs_c, cs_c, m, n, ep);
 }
@@ -224,7 +225,7 @@ void simd_ukr_direct(dim_t k, typename V::T alpha, const typename V::T* a, inc_t
 // hundreds would stall the loads behind it). The prefetch sits between plain k loops of `seg`
 // steps, so the FMA loop is the one without prefetch (a test per k step spilled registers and
 // cost 6% on L2-resident weights).
-template <class V, int MV, int NR, int AS = MV * V::W>
+template <class V, int MV, int NR, int AS = MV * V::W, int BS = NR>
 void simd_ukr_taps(dim_t ntaps, dim_t kc, const typename V::T* a, const dim_t* a_off,
                    const typename V::T* const* b, inc_t rs_b, typename V::T beta, typename V::T* c,
                    inc_t rs_c, inc_t cs_c, dim_t m, dim_t n, const Epilogue<typename V::T>* ep, L2Prefetch pf) {
@@ -249,7 +250,7 @@ void simd_ukr_taps(dim_t ntaps, dim_t kc, const typename V::T* a, const dim_t* a
             const T* ap = a + a_off[t];
             const T* bj[NR];
 #pragma GCC unroll 16
-            for (int j = 0; j < NR; ++j) bj[j] = b[t * NR + j];
+            for (int j = 0; j < NR; ++j) bj[j] = b[t * BS + j];
             for (dim_t p0 = 0; p0 < kc; p0 += seg) {
                 for (dim_t l = 0; l < burst && pf_at < pf_end; ++l, pf_at += 64) __builtin_prefetch(pf_at, 0, 2);
                 const dim_t p1 = std::min(kc, p0 + seg);

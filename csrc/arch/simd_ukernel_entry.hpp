@@ -1,7 +1,9 @@
 // The Ukernel descriptor of a SIMD micro-kernel: its tile, packing, unpacked, batch-reduce (direct
-// convolution) and half-height variants,
+// convolution), half-height and narrow variants,
 // all instantiated in the including TU (compiled with that ISA's flags).
 #pragma once
+
+#include <algorithm>
 
 #include "../gemm/packing.hpp"
 #include "ukernel.hpp"
@@ -23,9 +25,13 @@ constexpr Ukernel<typename V::T> simd_ukernel(const char* name, Isa isa, double 
         direct = &simd_ukr_direct<V, MV, NR>;
         direct_half = &simd_ukr_direct<V, MV / 2, NR>;
     }
+    // The narrow edge kernel: the fewest columns that still keep 8 FMA chains in flight (two FMA
+    // pipes x 4 cycles of latency), so its columns run at about the full tile's rate.
+    constexpr int kNarrow = std::min(NR - 1, (8 + MV - 1) / MV);
     return {name,       isa,    MR,     NR, efficiency, &simd_ukr<V, MV, NR>, &pack_a<T, MR>,
             pack_b,     direct, &simd_ukr<V, MV / 2, NR, MR>, direct_half,
-            &simd_ukr_taps<V, MV, NR>, &simd_ukr_taps<V, MV / 2, NR, MR>};
+            &simd_ukr_taps<V, MV, NR>, &simd_ukr_taps<V, MV / 2, NR, MR>, &simd_ukr<V, MV, kNarrow, MR, NR>, kNarrow,
+            &simd_ukr_taps<V, MV, kNarrow, MR, NR>};
 }
 
 }  // namespace

@@ -12,13 +12,14 @@ namespace kernels {
 
 namespace {
 
-// A runnable micro-kernel entry point: every kernel, and "<name>_half" for its half-height edge
-// variant (MR/2 rows, reading panels packed for the full MR).
+// A runnable micro-kernel entry point: every kernel, "<name>_half" for its half-height edge
+// variant (MR/2 rows, reading panels packed for the full MR) and "<name>_narrow" for its narrow
+// one (narrow_nr columns, reading panels packed for the full NR).
 template <typename T>
 struct Variant {
     std::string name;
     const Ukernel<T>* u;
-    dim_t mr;
+    dim_t mr, nr;
     ukr_fn<T> fn;
 };
 
@@ -26,8 +27,9 @@ template <typename T>
 std::vector<Variant<T>> variants() {
     std::vector<Variant<T>> out;
     for (const Ukernel<T>* u : built_ukernels<T>()) {
-        out.push_back({u->name, u, u->mr, u->kernel});
-        if (u->kernel_half) out.push_back({std::string(u->name) + "_half", u, u->mr / 2, u->kernel_half});
+        out.push_back({u->name, u, u->mr, u->nr, u->kernel});
+        if (u->kernel_half) out.push_back({std::string(u->name) + "_half", u, u->mr / 2, u->nr, u->kernel_half});
+        if (u->kernel_narrow) out.push_back({std::string(u->name) + "_narrow", u, u->mr, u->narrow_nr, u->kernel_narrow});
     }
     return out;
 }
@@ -38,10 +40,10 @@ void run_typed(const Variant<T>& v, py::ssize_t k, double alpha, const py::array
     const Ukernel<T>& u = *v.u;
     if (!cpu_supports(u.isa))
         throw py::value_error(v.name + " cannot run on this CPU");
-    if (m < 0 || n < 0 || m > v.mr || n > u.nr || k < 0)
+    if (m < 0 || n < 0 || m > v.mr || n > v.nr || k < 0)
         throw py::value_error("run_ukernel: need 0 <= m <= MR, 0 <= n <= NR, k >= 0");
     // (k compared by division: k * MR of a huge k would wrap and pass, then overrun the copies.)
-    if (a.ndim() != 1 || k > a.size() / v.mr || b.ndim() != 1 || k > b.size() / u.nr ||
+    if (a.ndim() != 1 || k > a.size() / v.mr || b.ndim() != 1 || k > b.size() / v.nr ||
         !(a.flags() & py::array::c_style) || !(b.flags() & py::array::c_style))
         throw py::value_error("run_ukernel: a and b must be contiguous 1-D packed panels of k*MR and k*NR");
     if (c.ndim() != 2 || c.shape(0) < m || c.shape(1) < n)
@@ -61,7 +63,8 @@ void run_typed(const Variant<T>& v, py::ssize_t k, double alpha, const py::array
     const py::array a2 = py_checks::aligned_input(a), b2 = py_checks::aligned_input(b);  // misaligned: a copy
     const T* as = static_cast<const T*>(a2.data());
     for (py::ssize_t p = 0; p < k; ++p) std::copy_n(as + p * v.mr, v.mr, ap + p * u.mr);  // full-MR stride
-    std::copy_n(static_cast<const T*>(b2.data()), k * u.nr, bp);
+    const T* bs = static_cast<const T*>(b2.data());
+    for (py::ssize_t p = 0; p < k; ++p) std::copy_n(bs + p * v.nr, v.nr, bp + p * u.nr);  // full-NR stride
     v.fn(k, static_cast<T>(alpha), ap, bp, static_cast<T>(beta),
              static_cast<T*>(const_cast<void*>(c.data())), st[0], st[1], m, n, nullptr);
 }
@@ -74,7 +77,7 @@ void list_into(py::list& out, const char* dtype) {
         d["isa"] = isa_name(v.u->isa);
         d["dtype"] = dtype;
         d["mr"] = v.mr;
-        d["nr"] = v.u->nr;
+        d["nr"] = v.nr;
         d["runnable"] = cpu_supports(v.u->isa);
         out.append(d);
     }

@@ -321,7 +321,9 @@ void conv_direct(const ConvGeom& g, const ConvIO<T>& io, const PackedWeights<T>*
                                 fill_taps(src, q0, nr, NR, c0, kc, P.row_runs, tap_step, c_step, a_off, bptr);
                             for (dim_t kp = g0; kp < g1; ++kp) {
                                 const dim_t i0 = kp * MR, mr = std::min(MR, kg - i0);
-                                const auto kern = mr <= MR / 2 && u.taps_half ? u.taps_half : u.taps;
+                                const auto kern = nr <= u.narrow_nr && u.taps_narrow ? u.taps_narrow
+                                                  : mr <= MR / 2 && u.taps_half          ? u.taps_half
+                                                                                         : u.taps;
                                 Epilogue<T> et;
                                 const Epilogue<T>* ep = nullptr;
                                 if (epilogue && last) et = gep.at(i0, q0), ep = &et;

@@ -31,13 +31,13 @@ struct Engine {
 
     // The kernel that needs the least time for an m x n C (in kernel orientation): padded tile
     // area over the kernel's efficiency. A tall tile is faster per FMA but pads small m more
-    // (its half-height edge kernel recovers part of that).
+    // (its half-height and narrow edge kernels recover part of that).
     const Candidate<T>& pick(dim_t m, dim_t n) const {
         const Candidate<T>* best = &cands.front();
         double best_cost = -1.0;
         for (const Candidate<T>& c : cands) {
             const double cost = static_cast<double>(c.ukr->padded_rows(m)) *
-                                static_cast<double>(round_up(n, c.ukr->nr)) / c.efficiency;
+                                static_cast<double>(c.ukr->padded_cols(n)) / c.efficiency;
             if (best_cost < 0.0 || cost < best_cost) best = &c, best_cost = cost;
         }
         return *best;

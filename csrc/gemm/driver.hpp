@@ -207,7 +207,7 @@ BlockPlan plan_blocks(dim_t m, dim_t n, dim_t k, const Candidate<T>& cand, int n
 }
 
 // The float/double GEMM's element types and micro-tile: beta on the first k block, the epilogue
-// on the last, the half-height kernel for short remainders.
+// on the last, the half-height and narrow kernels for short remainders.
 template <typename T>
 struct FloatTraits {
     using PA = T;
@@ -221,7 +221,11 @@ struct FloatTraits {
         // Only the first k block applies the caller's beta; later ones accumulate, and only the
         // last one runs the epilogue.
         const T beta = first_k ? g.beta : T(1);
-        const auto kern = mr <= u.mr / 2 && u.kernel_half ? u.kernel_half : u.kernel;
+        // A short last column panel takes the narrow kernel (full height: at a corner tile it does
+        // fewer FMAs than the half-height kernel's full width).
+        const auto kern = nr <= u.narrow_nr && u.kernel_narrow ? u.kernel_narrow
+                          : mr <= u.mr / 2 && u.kernel_half    ? u.kernel_half
+                                                               : u.kernel;
         Epilogue<T> et;
         const Epilogue<T>* ep = nullptr;
         if (last_k && g.ep.active()) et = g.ep.at(i, j), ep = &et;

@@ -93,6 +93,10 @@ def test_ukernel_list_is_complete():
         if u["name"].endswith("_half"):  # half-height edge variant of a listed kernel
             full = u["name"][: -len("_half")]
             assert full in names and f"{2 * u['mr']}x{u['nr']}" in full
+        elif u["name"].endswith("_narrow"):  # narrow edge variant: fewer columns, the same height
+            full = u["name"][: -len("_narrow")]
+            wide = next(v for v in UKERNELS if v["name"] == full)
+            assert f"{u['mr']}x{wide['nr']}" in full and 1 <= u["nr"] < wide["nr"]
         else:
             assert u["isa"] in u["name"] and f"{u['mr']}x{u['nr']}" in u["name"]
         if u["isa"] == "generic":

@@ -24,7 +24,7 @@ ENV_BLOCKS = bool(config.cpu_mc or config.cpu_kc or config.cpu_nc)
 
 def _kernels(dtype: str, isa: str = ""):
     """The full-height kernels of a dtype this CPU runs (of one ISA when given), best ISA first."""
-    return [u for u in RUNNABLE_UKERNELS if u["dtype"] == dtype and not u["name"].endswith("_half") and (not isa or u["isa"] == isa)]
+    return [u for u in RUNNABLE_UKERNELS if u["dtype"] == dtype and not u["name"].endswith(("_half", "_narrow")) and (not isa or u["isa"] == isa)]
 
 
 def _info(dtype: str) -> dict:
@@ -57,10 +57,10 @@ def test_configure_gemm_refuses_the_other_dtypes_kernel_and_half_variants(cpu_co
     f64 = _kernels("float64")[0]["name"]
     with pytest.raises(ValueError, match=f"{f64} is a float64 kernel; allowed float32 kernels: ''"):
         _cpu.configure_gemm("float32", f64)
-    halves = [u["name"] for u in RUNNABLE_UKERNELS if u["name"].endswith("_half") and u["dtype"] == "float32"]
-    if halves:  # a half-height variant is part of its kernel, never chosen alone
+    edges = [u["name"] for u in RUNNABLE_UKERNELS if u["name"].endswith(("_half", "_narrow")) and u["dtype"] == "float32"]
+    for name in edges[:2]:  # a half-height or narrow variant is part of its kernel, never chosen alone
         with pytest.raises(ValueError, match="no micro-kernel named"):
-            _cpu.configure_gemm("float32", halves[0])
+            _cpu.configure_gemm("float32", name)
     with pytest.raises(ValueError, match="source must be a label"):
         _cpu.configure_gemm("float32", source="")
 
