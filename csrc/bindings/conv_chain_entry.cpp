@@ -148,10 +148,126 @@ public:
         return run_steps(arrays, band_bytes, own.owns_lock());
     }
 
+    // The program's own arrays for direct runs: `arrays` as run() takes them, whose inputs (the
+    // first n_inputs) and output (the last) give only the shapes and dtypes a direct run accepts
+    // and makes (broadcast views will do); the intermediates between are the program's, used by one
+    // direct run at a time.
+    // Returns false (nothing bound) while another thread runs the program.
+    bool bind(const py::list& arrays, py::ssize_t n_inputs, long long band_bytes) {
+        const auto n = static_cast<py::ssize_t>(arrays.size());
+        if (n_inputs < 1 || n_inputs >= n) throw py::value_error("ChainProgram.bind: need 1 <= n_inputs < len(arrays)");
+        std::vector<py::array> like;
+        for (py::ssize_t i = 0; i < n; ++i) {
+            if (!py::isinstance<py::array>(arrays[static_cast<std::size_t>(i)]))
+                throw py::type_error("ChainProgram.bind: arrays must be NumPy arrays");
+            like.push_back(py::reinterpret_borrow<py::array>(arrays[static_cast<std::size_t>(i)]));
+        }
+        // (Never waits: a running thread needs the GIL this one holds to finish.)
+        std::unique_lock<std::mutex> own(mutex_, std::try_to_lock);
+        if (!own.owns_lock()) return false;
+        bound_ = py::list(n);  // inputs and output None until a run puts its own there
+        for (py::ssize_t i = n_inputs; i < n - 1; ++i) bound_[static_cast<std::size_t>(i)] = like[static_cast<std::size_t>(i)];
+        in_like_.assign(like.begin(), like.begin() + n_inputs);
+        n_inputs_ = n_inputs, band_bytes_ = band_bytes;
+        const py::array& out = like.back();
+        out_dtype_ = out.dtype();
+        out_shape_.assign(out.shape(), out.shape() + out.ndim());
+        return true;
+    }
+
+    // A direct run: `inputs` (the bound inputs' shapes and dtypes, C-contiguous NumPy arrays) into a
+    // new output, on the bound intermediates, with `threads` threads (0: the calling thread's
+    // count). Returns (output, seconds per step), or None where it does not apply: no binding,
+    // other inputs, or another thread running the program (the caller then runs it on arrays of
+    // its own).
+    py::object run_direct(const py::list& inputs, int threads) {
+        if (static_cast<py::ssize_t>(inputs.size()) != n_inputs_) return py::none();
+        for (py::ssize_t i = 0; i < n_inputs_; ++i)
+            if (!accepts(i, inputs[static_cast<std::size_t>(i)])) return py::none();
+        std::unique_lock<std::mutex> own(mutex_, std::try_to_lock);
+        if (!own.owns_lock()) return py::none();
+        for (py::ssize_t i = 0; i < n_inputs_; ++i) bound_[static_cast<std::size_t>(i)] = inputs[static_cast<std::size_t>(i)];
+        auto [out, seconds] = run_bound(threads);
+        return py::make_tuple(out, py::cast(seconds));
+    }
+
+    // The same for an InferenceSession's feed: {name: array}, the program's one input, run with
+    // `threads` (0: the calling thread's count). Returns the output, or None where a direct run
+    // does not apply (anything else in the feed included: the session's own path then checks it
+    // and says what is wrong). The run's seconds are added into stats().
+    py::object run_feed(const py::handle feed, const py::handle name, int threads) {
+        if (n_inputs_ != 1 || !PyDict_CheckExact(feed.ptr()) || PyDict_Size(feed.ptr()) != 1) return py::none();
+        PyObject* x = PyDict_GetItemWithError(feed.ptr(), name.ptr());  // borrowed
+        if (x == nullptr) {
+            PyErr_Clear();
+            return py::none();
+        }
+        if (!accepts(0, x)) return py::none();
+        std::unique_lock<std::mutex> own(mutex_, std::try_to_lock);
+        if (!own.owns_lock()) return py::none();
+        const auto t0 = std::chrono::steady_clock::now();
+        bound_[0] = py::reinterpret_borrow<py::object>(x);
+        auto [out, seconds] = run_bound(threads);
+        const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::lock_guard<std::mutex> s(stats_mutex_);
+        ++runs_, total_s_ += total;
+        step_s_.resize(seconds.size(), 0.0);
+        for (std::size_t i = 0; i < seconds.size(); ++i) step_s_[i] += seconds[i];
+        return out;
+    }
+
+    // (runs, seconds, seconds per step) of the run_feed calls so far.
+    py::tuple stats() {
+        std::lock_guard<std::mutex> s(stats_mutex_);
+        return py::make_tuple(runs_, total_s_, py::cast(step_s_));
+    }
+
 private:
     std::vector<StepRefs> refs_;
     std::vector<Memo> memo_;
-    std::mutex mutex_;
+    std::mutex mutex_;  // held by the run that keeps checks and by a direct run (its intermediates)
+    // Direct runs: the arrays (inputs and output replaced per run), the output's form, the band.
+    py::list bound_;
+    std::vector<py::array> in_like_;  // the inputs' shapes and dtypes
+    py::ssize_t n_inputs_ = 0;
+    long long band_bytes_ = -1;
+    py::dtype out_dtype_;
+    std::vector<py::ssize_t> out_shape_;
+    std::mutex stats_mutex_;
+    long long runs_ = 0;
+    double total_s_ = 0.0;
+    std::vector<double> step_s_;
+
+    // x is a C-contiguous NumPy array (not a subclass) of bound input i's shape and dtype.
+    bool accepts(py::ssize_t i, const py::handle x) const {
+        if (Py_TYPE(x.ptr()) != py::detail::npy_api::get().PyArray_Type_) return false;
+        const auto a = py::reinterpret_borrow<py::array>(x);
+        const py::array& like = in_like_[static_cast<std::size_t>(i)];
+        if (!(a.flags() & py::array::c_style) || a.ndim() != like.ndim() || a.dtype().num() != like.dtype().num() ||
+            a.dtype().byteorder() != like.dtype().byteorder())
+            return false;
+        for (py::ssize_t d = 0; d < a.ndim(); ++d)
+            if (a.shape(d) != like.shape(d)) return false;
+        return true;
+    }
+
+    // Runs on bound_ (inputs already in place; the caller holds mutex_) into a new output.
+    std::pair<py::array, std::vector<double>> run_bound(int threads) {
+        py::array out(out_dtype_, out_shape_);
+        const std::size_t last = bound_.size() - 1;
+        bound_[last] = out;
+        struct Restore {  // the inputs and output released, the thread count restored, whatever happens
+            py::list& arrays;
+            std::size_t n_inputs;
+            int threads_before;
+            ~Restore() {
+                for (std::size_t i = 0; i < n_inputs; ++i) arrays[i] = py::none();
+                arrays[arrays.size() - 1] = py::none();
+                if (threads_before > 0) set_calling_thread_threads(threads_before);
+            }
+        } restore{bound_, static_cast<std::size_t>(n_inputs_), threads > 0 ? set_calling_thread_threads(threads) : 0};
+        return {out, run_steps(bound_, band_bytes_, true)};
+    }
 
     std::vector<double> run_steps(const py::list& arrays, long long band_bytes, bool keep) {
         const auto n_arrays = static_cast<py::ssize_t>(arrays.size());
@@ -298,7 +414,15 @@ void register_conv_chain(py::module_& m) {
                              "conv2d_chain's steps parsed once; run(arrays, band_bytes=-1) as conv2d_chain(steps, arrays, "
                              "band_bytes), each step's checks kept while its arrays are the same memory in the same shapes")
         .def(py::init<const py::list&>(), py::arg("steps"))
-        .def("run", &ChainProgram::run, py::arg("arrays"), py::arg("band_bytes") = -1);
+        .def("run", &ChainProgram::run, py::arg("arrays"), py::arg("band_bytes") = -1)
+        .def("bind", &ChainProgram::bind, py::arg("arrays"), py::arg("n_inputs"), py::arg("band_bytes") = -1,
+             "the program's own arrays for run_direct / run_feed: arrays as run() takes them, whose inputs "
+             "and output give only their shapes and dtypes; False (nothing bound) while another thread runs it")
+        .def("run_direct", &ChainProgram::run_direct, py::arg("inputs"), py::arg("threads") = 0,
+             "(output, seconds per step) of a run on the bound arrays, or None where that does not apply")
+        .def("run_feed", &ChainProgram::run_feed, py::arg("feed"), py::arg("name"), py::arg("threads") = 0,
+             "the output of a direct run of an InferenceSession feed {name: x}, or None; counted in stats()")
+        .def("stats", &ChainProgram::stats, "(runs, seconds, seconds per step) of the run_feed calls");
 }
 
 }  // namespace kernels

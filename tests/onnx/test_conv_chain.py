@@ -153,15 +153,49 @@ def test_direct_run_gives_the_workspace_runs_outputs():
     outs = []
     for seed in (1, 2, 1):
         outs.append(sess.run(None, _feeds("block", seed=seed))[0])
-    direct, sess._direct = sess._direct, None
+    direct, name = sess._direct, sess._feed_name
+    sess._direct = sess._feed_name = None
     try:
         expect = [sess.run(None, _feeds("block", seed=seed))[0] for seed in (1, 2)]
     finally:
-        sess._direct = direct
+        sess._direct, sess._feed_name = direct, name
     np.testing.assert_array_equal(outs[0], expect[0])
     np.testing.assert_array_equal(outs[1], expect[1])
     np.testing.assert_array_equal(outs[2], expect[0])
     assert not any(np.may_share_memory(a, b) for i, a in enumerate(outs) for b in outs[i + 1:])
+
+
+def test_feed_goes_to_the_chain_program_only_when_it_is_the_steady_state():
+    """After a direct run, a feed of the one input goes to the chain's C++ program (run_feed),
+    which declines anything but a C-contiguous float32 ndarray of the prepared shape alone in a
+    dict: those take the general path, which raises what it raises for bad feeds. The profile
+    counts every run, and each output is a new array."""
+    sess = InferenceSession(_model("block"), backend="cpu")
+    f = _feeds("block")
+    first = sess.run(None, f)[0]
+    program = sess._direct[0].bound
+    assert program is not None
+    x = f["x"]
+    assert program.run_feed({"x": x}, "x") is not None
+    for feed in ({"x": x, "y": x}, {"y": x}, {"x": x.astype(np.float64)}, {"x": x[:, :, :8]},
+                 {"x": np.asfortranarray(x)}, {"x": x.view(np.recarray)}, [("x", x)], {"x": x.astype(">f4")}):
+        assert program.run_feed(feed, "x") is None
+    with pytest.raises(TypeError, match="dtype float64"):
+        sess.run(None, {"x": x.astype(np.float64)})
+    with pytest.raises(ValueError, match="unknown input"):
+        sess.run(None, {"x": x, "y": x})
+    np.testing.assert_array_equal(sess.run(None, {"x": np.asfortranarray(x)})[0], first)
+    np.testing.assert_array_equal(sess.run(None, {"x": x[:, :, :8]})[0],
+                                  InferenceSession(_model("block"), backend="cpu").run(None, {"x": x[:, :, :8].copy()})[0])
+    outs = [sess.run(None, f)[0] for _ in range(3)]
+    for o in outs:
+        np.testing.assert_array_equal(o, first)
+    assert not any(np.may_share_memory(a, b) for i, a in enumerate(outs) for b in outs[i + 1:])
+    before = sess.profile().runs
+    sess.run(None, f)
+    p = sess.profile()
+    assert p.runs == before + 1 and p.by_node["project"] > 0
+    assert p.total_s == pytest.approx(sum(p.by_op.values()))
 
 
 def test_direct_runs_of_one_shape_from_threads():

@@ -21,7 +21,6 @@ profile gives the banded run's time under its last node (the others show 0).
 """
 from __future__ import annotations
 
-import threading
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -104,9 +103,7 @@ class _Prepared:
         self.steps: Optional[list] = steps
         self.program = None  # hpc_kernels._cpu.ChainProgram of the steps, made at the first cpu run
         self.views: Dict[int, list] = {}  # id of the scratch buffer -> views of the intermediates
-        # The direct path's own scratch buffer (allocated at its first run) and its user.
-        self.own: Optional[np.ndarray] = None
-        self.lock = threading.Lock()
+        self.bound = False  # whether the program holds intermediates of its own (direct runs)
 
 
 class _Outputs:
@@ -236,31 +233,53 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
                 p.views[id(buf)] = views
         return views
 
-    def run_cpu(p: _Prepared, operands: list) -> List[float]:
-        if p.program is None:  # the steps parsed once; each step's checks kept while its arrays are the same
+    def program_of(p: _Prepared):
+        """p's steps as a hpc_kernels._cpu.ChainProgram (parsed once; each step's checks kept while its
+        arrays are the same)."""
+        if p.program is None:
             from ...backends.cpu import _cpu
 
             p.program = _cpu.ChainProgram(p.steps)
+        return p.program
+
+    def band_bytes() -> int:
         band = _config.config.conv_band_bytes
-        return p.program.run(operands, -1 if band is None else band)
+        return -1 if band is None else band
+
+    def run_cpu(p: _Prepared, operands: list) -> List[float]:
+        return program_of(p).run(operands, band_bytes())
 
     def direct(inputs):
-        """(output, seconds per step) of a cpu chain run on its own scratch buffer, for a session
-        whose graph is this one node (InferenceSession.run's direct path: no Workspace, no arena);
-        None where that does not apply (a device backend, the Python path, strided inputs, or
-        another thread running the chain: that run takes the general path)."""
+        """(output, seconds per step) of a cpu chain run on the program's own intermediates, for a
+        session whose graph is this one node (InferenceSession.run's direct path: no Workspace, no
+        arena); None where that does not apply (a device backend, the Python path, strided inputs,
+        or another thread running the program: that run takes the general path). Once it ran,
+        direct.bound is the program, whose run_feed the session calls with its feed alone."""
         if arrays is not None or not all(type(a) is np.ndarray and a.flags.c_contiguous for a in inputs):
             return None
         p = prepared_for(inputs)
-        if p.steps is None or not p.lock.acquire(blocking=False):
+        if p.steps is None:
             return None
-        try:
-            if p.own is None:
-                p.own = np.empty(p.total + _SLOT_ALIGN, np.uint8)
-            out = np.empty(p.shapes[-1], p.dtypes[-1])
-            return out, run_cpu(p, inputs + views_in(p, p.own) + [out])
-        finally:
-            p.lock.release()
+        prog = program_of(p)
+        if not p.bound:
+            # Only the shapes and dtypes of the inputs and the output are bound: broadcast views.
+            like = [np.broadcast_to(np.empty((), a.dtype), a.shape) for a in inputs]
+            out_like = np.broadcast_to(np.empty((), p.dtypes[-1]), p.shapes[-1])
+            own = np.empty(p.total + _SLOT_ALIGN, np.uint8)
+            if not prog.bind(like + views_in(p, own) + [out_like], len(inputs), band_bytes()):
+                return None
+            p.bound = True
+        done = prog.run_direct(inputs)
+        if done is not None:
+            direct.bound = prog
+        return done
+
+    def programs() -> list:
+        """The programs made so far (one per input shape), for the session's profile."""
+        return [p.program for p in list(prepared.values()) if p.program is not None]
+
+    direct.bound = None
+    direct.programs = programs
 
     def run(inputs, ws):
         if arrays is not None and convs_only and all(isinstance(a, np.ndarray) for a in inputs):

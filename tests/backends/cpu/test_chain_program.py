@@ -135,3 +135,30 @@ def test_program_runs_from_threads():
     for t in ts:
         t.join()
     assert not bad
+
+
+def test_bound_program_runs_inputs_into_new_outputs():
+    """bind: the program's own intermediates, and the input and output shapes and dtypes (broadcast
+    views); run_direct and run_feed accept only those inputs (None otherwise) and give a new output
+    each run, conv2d_chain's bit for bit; run_feed's runs are counted in stats()."""
+    steps, arrays = _chain(np.random.default_rng(0))
+    prog = _cpu.ChainProgram(steps)
+    assert prog.run_direct([_x(1)]) is None and prog.run_feed({"x": _x(1)}, "x") is None  # nothing bound
+    a = arrays(_x(0))
+    like = [np.broadcast_to(np.empty((), np.float32), a[0].shape)] + a[1:-1] + [np.broadcast_to(np.empty((), np.float32), a[-1].shape)]
+    assert prog.bind(like, 1)
+    outs = []
+    for seed in (1, 2):
+        out, seconds = prog.run_direct([_x(seed)])
+        assert len(seconds) == 3
+        np.testing.assert_array_equal(out, _expected(steps, arrays, _x(seed)))
+        outs.append(out)
+    out = prog.run_feed({"x": _x(3)}, "x")
+    np.testing.assert_array_equal(out, _expected(steps, arrays, _x(3)))
+    assert not np.may_share_memory(outs[0], outs[1]) and not np.may_share_memory(out, outs[1])
+    runs, total, per_step = prog.stats()
+    assert runs == 1 and total >= sum(per_step) > 0 and len(per_step) == 3
+    for bad in ([_x(1, 9, 8)], [_x(1).astype(np.float64)], [np.asfortranarray(_x(1))], [_x(1), _x(2)], [[0.0]]):
+        assert prog.run_direct(bad) is None
+    assert prog.run_feed({"y": _x(1)}, "x") is None and prog.run_feed({"x": _x(1), "y": _x(1)}, "x") is None
+    assert prog.stats()[0] == 1
