@@ -121,7 +121,11 @@ void run_banded(const std::vector<const ConvWeights*>& cws, const std::vector<Pa
 
 class ChainProgram {
 public:
-    explicit ChainProgram(const py::list& steps_obj) {
+    // n_inputs: the chain's external inputs, the first arrays of each run. A step that reads them
+    // or writes the last array (the chain's output) keeps no checks: kept checks hold the arrays
+    // they were made with, and those are the caller's (its last input and output would stay alive
+    // until the next run); a chain's first and last steps are one op or convolution each.
+    explicit ChainProgram(const py::list& steps_obj, py::ssize_t n_inputs = 0) : n_external_(n_inputs) {
         refs_.reserve(steps_obj.size());
         for (const py::handle step : steps_obj) {
             if (!py::isinstance<py::tuple>(step)) throw py::type_error("conv2d_chain: each step must be a tuple");
@@ -225,6 +229,7 @@ public:
 private:
     std::vector<StepRefs> refs_;
     std::vector<Memo> memo_;
+    py::ssize_t n_external_;
     std::mutex mutex_;  // held by the run that keeps checks and by a direct run (its intermediates)
     // Direct runs: the arrays (inputs and output replaced per run), the output's form, the band.
     py::list bound_;
@@ -306,8 +311,10 @@ private:
             return nullptr;  // (a key kNotKept leaves the memo invalid: see keeps)
         };
         auto keeps = [&](std::size_t i) {
-            return keep && std::none_of(memo_[i].keys.begin(), memo_[i].keys.end(),
-                                        [](const ArrayKey& k) { return k.ndim == kNotKept; });
+            const StepRefs& s = refs_[i];
+            const auto external = [&](py::ssize_t a) { return a >= 0 && (a < n_external_ || a == n_arrays - 1); };
+            return keep && !external(s.xi) && !external(s.oi) && !external(s.ri) &&
+                   std::none_of(memo_[i].keys.begin(), memo_[i].keys.end(), [](const ArrayKey& k) { return k.ndim == kNotKept; });
         };
         auto check = [&](std::size_t i) -> PackedCall {
             const StepRefs& s = refs_[i];
@@ -412,8 +419,9 @@ void register_conv_chain(py::module_& m) {
         "each step's seconds (a banded run's under its last step)");
     py::class_<ChainProgram>(m, "ChainProgram",
                              "conv2d_chain's steps parsed once; run(arrays, band_bytes=-1) as conv2d_chain(steps, arrays, "
-                             "band_bytes), each step's checks kept while its arrays are the same memory in the same shapes")
-        .def(py::init<const py::list&>(), py::arg("steps"))
+                             "band_bytes), each step's checks kept while its arrays are the same memory in the same shapes "
+                             "(not those of steps reading the first n_inputs arrays or writing the last)")
+        .def(py::init<const py::list&, py::ssize_t>(), py::arg("steps"), py::arg("n_inputs") = 0)
         .def("run", &ChainProgram::run, py::arg("arrays"), py::arg("band_bytes") = -1)
         .def("bind", &ChainProgram::bind, py::arg("arrays"), py::arg("n_inputs"), py::arg("band_bytes") = -1,
              "the program's own arrays for run_direct / run_feed: arrays as run() takes them, whose inputs "

@@ -239,7 +239,7 @@ def conv_chain(node: Node, opset: int, ctx: BuildContext) -> Kernel:
         if p.program is None:
             from ...backends.cpu import _cpu
 
-            p.program = _cpu.ChainProgram(p.steps)
+            p.program = _cpu.ChainProgram(p.steps, e)
         return p.program
 
     def band_bytes() -> int:

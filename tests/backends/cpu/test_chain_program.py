@@ -162,3 +162,32 @@ def test_bound_program_runs_inputs_into_new_outputs():
         assert prog.run_direct(bad) is None
     assert prog.run_feed({"y": _x(1)}, "x") is None and prog.run_feed({"x": _x(1), "y": _x(1)}, "x") is None
     assert prog.stats()[0] == 1
+
+
+def test_program_keeps_no_reference_to_the_callers_arrays():
+    """With n_inputs given, the steps that read the inputs or write the output keep no checks (which
+    hold their arrays), and a direct run lets go of its input and output: after a run, the caller's
+    arrays are freed as soon as the caller drops them."""
+    import gc
+    import weakref
+
+    steps, arrays = _chain(np.random.default_rng(0))
+    prog = _cpu.ChainProgram(steps, 1)
+    a = arrays(_x(0))
+    x, out = _x(1), np.empty_like(a[-1])
+    a[0], a[-1] = x, out
+    prog.run(a, 0)
+    refs = [weakref.ref(x), weakref.ref(out)]
+    a[0] = a[-1] = None
+    del x, out
+    gc.collect()
+    assert all(r() is None for r in refs)
+    like = [np.broadcast_to(np.empty((), np.float32), (1, 9, 7, 8))] + a[1:-1] + [np.broadcast_to(np.empty((), np.float32), (1, 9, 7, 8))]
+    assert prog.bind(like, 1)
+    x = _x(2)
+    out, _ = prog.run_direct([x])
+    np.testing.assert_array_equal(out, _expected(steps, arrays, _x(2)))
+    refs = [weakref.ref(x), weakref.ref(out)]
+    del x, out
+    gc.collect()
+    assert all(r() is None for r in refs)
