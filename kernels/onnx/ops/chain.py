@@ -1,6 +1,8 @@
 """Kernel of FusedConvChain (HPC_DOMAIN, made by kernels/onnx/_passes/chain_convs.py): a chain of
-FusedConv nodes run by one C++ call (hpc_kernels._cpu.ChainProgram: conv2d_chain with the steps parsed once) with the steps and the buffers
-of their intermediate values prepared once per input shape.
+FusedConv nodes run by one C++ call (hpc_kernels._cpu.ChainProgram: conv2d_chain with the steps
+parsed once) with the steps and the buffers of their intermediate values prepared once per input
+shape. A session whose graph is this one node runs it on the program's own intermediates (direct
+below; InferenceSession.run's direct path).
 
 On a device backend (opencl, cuda) the values stay on the device between the steps: the chain's
 inputs are uploaded once, each step's result is a device array, and only the last is copied back
