@@ -7,5 +7,5 @@
 namespace kernels {
 const Ukernel<float> ukr_f32_generic_8x4 = {"ukr_f32_generic_8x4", Isa::generic, 8, 4, 0.5, &generic_ukr<float, 8, 4>,
                                 &pack_a<float, 8>, &pack_b<float, 4>, nullptr, nullptr, nullptr,
-                                &generic_ukr_taps<float, 8, 4>, nullptr};
+                                &generic_ukr_taps<float, 8, 4>, nullptr, nullptr, 0, nullptr};
 }  // namespace kernels

@@ -8,5 +8,5 @@ namespace kernels {
 // vl = its rows already, which is what a half-height kernel buys on fixed-width ISAs.
 Ukernel<double> ukr_f64_rvv_m2x8 = {"ukr_f64_rvv_m2x8", Isa::rvv, rvv::mr_f64(16), kRvvNr, 0.8,
                                    &rvv_ukr<RvvF64>, &rvv_pack_a<RvvF64>, &pack_b<double, kRvvNr>,
-                                   &rvv_direct<RvvF64>, nullptr, nullptr, &rvv_ukr_taps<RvvF64>, nullptr};
+                                   &rvv_direct<RvvF64>, nullptr, nullptr, &rvv_ukr_taps<RvvF64>, nullptr, nullptr, 0, nullptr};
 }  // namespace kernels
