@@ -133,7 +133,7 @@ FILES=(tests/api/test_gemm.py tests/api/test_matmul.py tests/api/test_conv2d.py 
        tests/csrc/test_ukernels.py tests/api/test_im2col.py tests/api/test_conv2d_broadcast_batch.py
        tests/quant/test_qgemm.py tests/quant/test_qconv2d.py tests/quant/test_qconv_skip.py tests/quant/test_unpacked_b.py tests/quant/test_int8_amx.py
        tests/bf16/test_bf16_gemm.py tests/bf16/test_bf16_conv.py tests/bf16/test_bf16_lower.py tests/bf16/test_bf16_b_filled.py
-       tests/backends/cpu/test_conv_band.py)
+       tests/backends/cpu/test_conv_band.py tests/backends/cpu/test_chain_program.py)
 CAP_FILES=(tests/api/test_conv2d.py tests/api/test_conv2d_plan.py tests/api/test_im2col.py tests/api/test_conv2d_broadcast_batch.py)
 CAPS=()
 for cap in avx512 avx2 generic; do
