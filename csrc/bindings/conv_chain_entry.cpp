@@ -27,6 +27,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -185,14 +186,9 @@ public:
     // other inputs, or another thread running the program (the caller then runs it on arrays of
     // its own).
     py::object run_direct(const py::list& inputs, int threads) {
-        if (static_cast<py::ssize_t>(inputs.size()) != n_inputs_) return py::none();
-        for (py::ssize_t i = 0; i < n_inputs_; ++i)
-            if (!accepts(i, inputs[static_cast<std::size_t>(i)])) return py::none();
-        std::unique_lock<std::mutex> own(mutex_, std::try_to_lock);
-        if (!own.owns_lock()) return py::none();
-        for (py::ssize_t i = 0; i < n_inputs_; ++i) bound_[static_cast<std::size_t>(i)] = inputs[static_cast<std::size_t>(i)];
-        auto [out, seconds] = run_bound(threads);
-        return py::make_tuple(out, py::cast(seconds));
+        auto done = try_run(std::vector<py::handle>(inputs.begin(), inputs.end()), threads);
+        if (!done) return py::none();
+        return py::make_tuple(done->first, py::cast(done->second));
     }
 
     // The same for an InferenceSession's feed: {name: array}, the program's one input, run with
@@ -206,13 +202,11 @@ public:
             PyErr_Clear();
             return py::none();
         }
-        if (!accepts(0, x)) return py::none();
-        std::unique_lock<std::mutex> own(mutex_, std::try_to_lock);
-        if (!own.owns_lock()) return py::none();
         const auto t0 = std::chrono::steady_clock::now();
-        bound_[0] = py::reinterpret_borrow<py::object>(x);
-        auto [out, seconds] = run_bound(threads);
+        auto done = try_run({py::handle(x)}, threads);
+        if (!done) return py::none();
         const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        auto& [out, seconds] = *done;
         std::lock_guard<std::mutex> s(stats_mutex_);
         ++runs_, total_s_ += total;
         step_s_.resize(seconds.size(), 0.0);
@@ -256,8 +250,17 @@ private:
         return true;
     }
 
-    // Runs on bound_ (inputs already in place; the caller holds mutex_) into a new output.
-    std::pair<py::array, std::vector<double>> run_bound(int threads) {
+    // A direct run of `inputs` on bound_ into a new output: (output, seconds per step), or nothing
+    // where nothing is bound, the inputs are not the bound ones' kind or another thread runs the
+    // program.
+    std::optional<std::pair<py::array, std::vector<double>>> try_run(const std::vector<py::handle>& inputs, int threads) {
+        if (n_inputs_ == 0 || static_cast<py::ssize_t>(inputs.size()) != n_inputs_) return std::nullopt;
+        for (py::ssize_t i = 0; i < n_inputs_; ++i)
+            if (!accepts(i, inputs[static_cast<std::size_t>(i)])) return std::nullopt;
+        std::unique_lock<std::mutex> own(mutex_, std::try_to_lock);
+        if (!own.owns_lock()) return std::nullopt;
+        for (py::ssize_t i = 0; i < n_inputs_; ++i)
+            bound_[static_cast<std::size_t>(i)] = py::reinterpret_borrow<py::object>(inputs[static_cast<std::size_t>(i)]);
         py::array out(out_dtype_, out_shape_);
         const std::size_t last = bound_.size() - 1;
         bound_[last] = out;
@@ -271,7 +274,7 @@ private:
                 if (threads_before > 0) set_calling_thread_threads(threads_before);
             }
         } restore{bound_, static_cast<std::size_t>(n_inputs_), threads > 0 ? set_calling_thread_threads(threads) : 0};
-        return {out, run_steps(bound_, band_bytes_, true)};
+        return std::make_pair(out, run_steps(bound_, band_bytes_, true));
     }
 
     std::vector<double> run_steps(const py::list& arrays, long long band_bytes, bool keep) {
