@@ -164,3 +164,25 @@ def run_python(args: List[str], env_extra: Optional[Dict[str, str]] = None, env_
 def python_code(code: str, env_extra: Optional[Dict[str, str]] = None, **kw):
     return run_python(["-c", code], env_extra, **kw)
 
+
+
+def run_in_threads(work, n: int) -> None:
+    """Runs work(i) for i in range(n) on n threads at once and re-raises the first exception one of
+    them raised (a thread's exception would otherwise only be printed, and the test pass)."""
+    import threading
+
+    errors: List[BaseException] = []
+
+    def guarded(i: int) -> None:
+        try:
+            work(i)
+        except BaseException as exc:  # noqa: BLE001 (re-raised in the calling thread)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]

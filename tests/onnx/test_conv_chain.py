@@ -3,8 +3,6 @@ them, and that a chained session gives the unchained session's outputs bit for b
 onnxruntime's within the bound, and the profile under the sub-nodes' names."""
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import onnx
 import pytest
@@ -13,6 +11,7 @@ from onnx import TensorProto, helper, numpy_helper
 from hpc_kernels.onnx import InferenceSession
 from hpc_kernels.onnx._passes import chain_convs
 
+from _helpers import run_in_threads
 from _passes_helpers import run_onnxruntime
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -136,11 +135,7 @@ def test_chain_runs_concurrently_from_threads():
         for _ in range(5):
             got[i] = sess.run(None, feeds[i])[0]
 
-    ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    run_in_threads(work, 4)
     for a, b in zip(got, expect):
         np.testing.assert_array_equal(a, b)
 
@@ -211,11 +206,7 @@ def test_direct_runs_of_one_shape_from_threads():
             if not np.array_equal(sess.run(None, feeds[i])[0], expect[i]):
                 bad.append(i)
 
-    ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    run_in_threads(work, 4)
     assert not bad
 
 

@@ -10,6 +10,7 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 
+from _helpers import run_in_threads  # noqa: E402
 from _onnx_models import one_node, small_cnn  # noqa: E402
 from onnx import TensorProto, helper  # noqa: E402
 
@@ -131,21 +132,12 @@ def test_concurrent_runs_from_four_threads_give_each_its_own_result():
     xs = [_x(2, 10 + i, 9, seed=i) for i in range(4)]
     want = [sess.run(None, {"x": x}) for x in xs]
     got = [[] for _ in xs]
-    errors = []
 
     def work(i):
-        try:
-            for _ in range(10):
-                got[i].append(sess.run(None, {"x": xs[i]}))
-        except Exception as exc:  # reported below: a thread's exception would otherwise vanish
-            errors.append(exc)
+        for _ in range(10):
+            got[i].append(sess.run(None, {"x": xs[i]}))
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    run_in_threads(work, 4)
     for i in range(4):
         for outs in got[i]:
             for g, w in zip(outs, want[i]):

@@ -6,14 +6,14 @@ gives conv2d_chain's results bit for bit and raises what conv2d_chain raises: a 
 never applied to arrays it was not made for."""
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 
 import hpc_kernels
 from hpc_kernels.backends.cpu import _cpu
 from hpc_kernels.onnx.ops.fused import _cpu_step
+
+from _helpers import run_in_threads
 
 
 def _chain(rng, c=8, e=24, h=9, w=7):
@@ -129,11 +129,7 @@ def test_program_runs_from_threads():
             if not np.array_equal(a[-1], expect[i]):
                 bad.append(i)
 
-    ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    run_in_threads(work, 4)
     assert not bad
 
 
