@@ -2,8 +2,8 @@
 convolution: random layers, layouts, activation/weight types, zero points, output modes, float
 residuals and the skip addition, run by the cpu backend (every path: pointwise rows, lowered rows,
 packed, depthwise, grouped, the register and L1-tile epilogues, AMX where the CPU has it, with
-reductions up to 2304 so that it runs; on 1 to 3 threads, so the per-thread pixel units run too) must equal the reference backend bit for bit, and write
-nothing outside the output."""
+reductions up to 2304 so that it runs; on 1 to 3 threads, so the per-thread pixel units run too)
+must equal the reference backend bit for bit, and write nothing outside the output."""
 from __future__ import annotations
 
 import numpy as np

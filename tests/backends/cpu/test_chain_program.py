@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import hpc_kernels
 from hpc_kernels.backends.cpu import _cpu
@@ -189,3 +191,39 @@ def test_program_keeps_no_reference_to_the_callers_arrays():
     del x, out
     gc.collect()
     assert all(r() is None for r in refs)
+
+
+_PROGRAM = {}
+
+
+def _shared_program():
+    """One program and its steps for every fuzz example (its kept checks carry over between them)."""
+    if not _PROGRAM:
+        steps, arrays = _chain(np.random.default_rng(0))
+        _PROGRAM.update(steps=steps, arrays=arrays, prog=_cpu.ChainProgram(steps, 1), a={})
+    return _PROGRAM
+
+
+def _misaligned(x):
+    raw = np.zeros(x.nbytes + 1, np.uint8)
+    v = np.frombuffer(raw.data, dtype=x.dtype, count=x.size, offset=1).reshape(x.shape)
+    v[...] = x
+    return v
+
+
+@settings(deadline=None)
+@given(runs=st.lists(st.tuples(st.sampled_from([(9, 7), (5, 11), (1, 1)]), st.booleans(), st.booleans(),
+                               st.sampled_from([0, 1, -1]), st.integers(0, 2**16)), min_size=1, max_size=4))
+def test_fuzz_program_runs_equal_conv2d_chain(runs):
+    """Runs of one program (kept checks carried across examples) with shapes, buffers, input
+    alignment and band budgets changing between them: every output is conv2d_chain's bit for bit."""
+    p = _shared_program()
+    for (h, w), fresh, misaligned, band, seed in runs:
+        x = _x(seed, h, w)
+        a = p["a"].get((h, w))
+        if a is None or fresh:
+            a = p["a"][(h, w)] = p["arrays"](x)
+        a[0] = _misaligned(x) if misaligned else x
+        a[-1] = np.empty_like(a[-1])
+        p["prog"].run(a, band)
+        np.testing.assert_array_equal(a[-1], _expected(p["steps"], p["arrays"], x))
