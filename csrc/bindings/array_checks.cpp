@@ -66,12 +66,20 @@ void require_same_dtype(Dtype da, Dtype db, const char* fn,
 void element_strides(const py::array& x, inc_t* out, const char* fn, const char* arg) {
     // (np.ascontiguousarray would not help: it returns a contiguous misaligned array unchanged.)
     static const char* advice = "; allocate the output with np.empty(...)/np.zeros(...) (NumPy aligns new arrays)";
+    // As NumPy's `aligned` flag and the Python backends' check: an array of no elements has no
+    // address to align, and a dimension of one element never applies its stride (a (1, 1) view of
+    // odd strides is a valid output; its stride is passed as 0).
     const auto item = static_cast<inc_t>(x.itemsize());
-    if (reinterpret_cast<std::uintptr_t>(x.data()) % static_cast<std::uintptr_t>(item) != 0)
+    const bool empty = x.size() == 0;
+    if (!empty && reinterpret_cast<std::uintptr_t>(x.data()) % static_cast<std::uintptr_t>(item) != 0)
         throw py::value_error(std::string(fn) + ": " + arg + " is not aligned to its " + std::to_string(item) +
                               "-byte elements" + advice);
     for (py::ssize_t d = 0; d < x.ndim(); ++d) {
         const auto s = static_cast<inc_t>(x.strides(d));
+        if (s % item != 0 && (empty || x.shape(d) <= 1)) {
+            out[d] = 0;
+            continue;
+        }
         if (s % item != 0)
             throw py::value_error(std::string(fn) + ": " + arg + " has a stride of " + std::to_string(s) +
                                   " bytes, not a multiple of its " + std::to_string(item) + "-byte elements" + advice);
@@ -81,9 +89,10 @@ void element_strides(const py::array& x, inc_t* out, const char* fn, const char*
 
 bool element_aligned(const py::array& x) {
     const auto item = static_cast<py::ssize_t>(x.itemsize());
+    if (x.size() == 0) return true;
     if (reinterpret_cast<std::uintptr_t>(x.data()) % static_cast<std::uintptr_t>(item) != 0) return false;
     for (py::ssize_t d = 0; d < x.ndim(); ++d)
-        if (x.strides(d) % item != 0) return false;
+        if (x.shape(d) > 1 && x.strides(d) % item != 0) return false;
     return true;
 }
 
@@ -140,6 +149,7 @@ void require_writable_output(const py::array& out, const char* fn, const char* a
 }
 
 bool extents_overlap(const py::array& a, const py::array& b) {
+    if (a.size() == 0 || b.size() == 0) return false;  // no elements, no memory (its address may lie inside the other's)
     const auto [a0, a1] = extent(a);
     const auto [b0, b1] = extent(b);
     return a0 < b1 && b0 < a1;

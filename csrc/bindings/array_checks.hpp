@@ -20,10 +20,12 @@ const char* dtype_name(Dtype d);
 void require_same_dtype(Dtype da, Dtype db, const char* fn,
                         const char* an, const char* bn);
 // Element strides of an OUTPUT x (byte strides divided by the item size); ValueError when the data
-// pointer or a stride is not a multiple of the item size (inputs go through aligned_input first).
+// pointer or a stride is not a multiple of the item size (inputs go through aligned_input first);
+// an empty array's address and a one-element dimension's stride are not used and not checked.
 void element_strides(const py::array& x, inc_t* out, const char* fn, const char* arg);
 // Data pointer and every stride multiples of the item size (what element-stride arithmetic and
-// the kernels' T loads need; NumPy aligns the arrays it allocates).
+// the kernels' T loads need; NumPy aligns the arrays it allocates); as element_strides, an empty
+// array's address and a one-element dimension's stride do not count.
 bool element_aligned(const py::array& x);
 // An INPUT the engine reads: x itself, or when not element_aligned (or, with `contiguous`, not
 // C-contiguous) a C-contiguous aligned copy. Inputs may be copied; outputs never are.

@@ -62,6 +62,12 @@ SEED_CASES = {
     # IEEE arithmetic, not a wrong answer (check_values' reach); any finite result is still checked
     "gemm-partial-sum-overflows": GemmCase(A((97, 2), "float32", perm=(1, 0), skew=1), A((2, 1), "float32", values="ints"),
                                            c=A((97, 1), "float32"), alpha=-0.25),
+    # an empty array has no address and a one-element axis never applies its stride: neither
+    # overlaps nor misaligns anything (as NumPy's flags and the Python backends' checks say)
+    "gemm-1x1-out-odd-strides": GemmCase(A((1, 1)), A((1, 1)), c=A((1, 1)), out=A((1, 1), skew=1)),
+    "matmul-empty-a-inside-out": MatmulCase(A((1, 0)), A((0, 2)), out=A((1, 2), near=("a", -1))),
+    # C == 0 (an empty reduction): the epilogue of a zero sum stored into the output on every backend
+    "conv2d-no-input-channels": ConvCase(A((1, 0, 1, 1)), A((1, 0, 1, 1))),
     "device-zero-stride-out": GemmCase(A((3, 4)), A((4, 5)), out=A((3, 5), strides=(0, 1))),
     "device-misaligned": GemmCase(A((3, 4), misalign=4), A((4, 5))),
     "matmul-zero-stride-out": MatmulCase(A((2, 3, 4)), A((4,)), out=A((2, 3), strides=(0, 1))),

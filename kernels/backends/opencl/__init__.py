@@ -131,7 +131,10 @@ class _Arrays(device.Arrays):
         return rt.cla.empty(place.queue, shape, dtype)
 
     def fill(self, place, y, values) -> None:
-        y.setitem(Ellipsis, rt.cla.to_device(place.queue, np.ascontiguousarray(values)))
+        # pyopencl assigns only between arrays of equal strides (and np.ascontiguousarray keeps a
+        # broadcast's zero strides on length-1 axes): a fresh C-order copy, stored element by element.
+        src = rt.cla.to_device(place.queue, np.array(values, dtype=y.dtype, order="C"))
+        L.scatter(place, y.dtype, src, L.Operand.of(y), y.shape)
 
 
 _ARRAYS = _Arrays()

@@ -53,6 +53,17 @@ def pack(dev, dtype, src: Operand, rows: int, depth: int, rs: int, cs: int, pw: 
     return dst
 
 
+def scatter(dev, dtype, src, dst: Operand, shape: Tuple[int, int, int, int]) -> None:
+    """dst (a 4-D strided view, as an Operand) = src (the same shape, contiguous on the device),
+    element by element (scatter.cl): no byte between dst's elements is written."""
+    n0, n1, n2, n3 = shape
+    if n0 * n1 * n2 * n3 == 0:
+        return
+    kern = rt.kernel(dev, "scatter", _real(dtype), "scatter4")
+    kern(dev.queue, (n3, n2, n0 * n1), None, src.base_data, dst.buf, _i64(dst.off), *(_i64(s) for s in dst.strides),
+         _i32(n1), _i32(n2), _i32(n3))
+
+
 def _grid(t: dict, mblk: int, nblk: int, batch: int = 1):
     if t["M_FIRST"]:
         return (mblk, nblk, batch), (t["WGM"], t["WGN"], 1)

@@ -28,6 +28,7 @@ except ImportError as exc:  # the backend reports itself unavailable with this r
 # so a program binary or an offline FPGA compile needs one self-contained file, see `source`).
 PROGRAMS: Dict[str, Tuple[str, ...]] = {
     "pack": ("prelude.cl", "pack.cl"),
+    "scatter": ("prelude.cl", "scatter.cl"),
     "gemm": ("prelude.cl", "block.cl", "gemm_ndrange.cl"),
     "conv": ("prelude.cl", "block.cl", "conv_gather.cl", "conv_ndrange.cl"),
     "fpga": ("prelude.cl", "conv_gather.cl", "fpga.cl"),

@@ -93,6 +93,35 @@ def test_device_arrays_and_channel_slice_out(kform, alg, layout, rng):
         assert np.all(host[rest] == -5.0)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_no_input_channels_into_a_channel_slice(layout):
+    """C == 0: the output is the epilogue of a zero sum (relu(scale * bias + shift)), stored into a
+    strided device view element by element (scatter.cl) with nothing around it written; a 1x1
+    output of a broadcast value too (pyopencl's assignment refused both)."""
+    n, k, h, w = 2, 5, 3, 4
+    x_shape = (n, 0, h, w) if layout == "NCHW" else (n, h, w, 0)
+    x, wt = to_dev(np.zeros(x_shape, np.float32)), to_dev(np.zeros((k, 0, 1, 1), np.float32))
+    bias, scale = np.arange(-2, 3, dtype=np.float32), np.full(k, 2.0, np.float32)
+    per_k = np.maximum(2.0 * bias + 1.0, 0.0)
+    ref = np.broadcast_to(per_k[:, None, None] if layout == "NCHW" else per_k, (n, k, h, w) if layout == "NCHW" else (n, h, w, k))
+    cax = 1 if layout == "NCHW" else 3
+    shape = list(ref.shape)
+    shape[cax] += 4
+    big = to_dev(np.full(shape, -5.0, np.float32))
+    sl = [slice(None)] * 4
+    sl[cax] = slice(2, 2 + k)
+    view = big[tuple(sl)]
+    got = hpc_kernels.conv2d(x, wt, bias, scale=scale, shift=np.ones(k, np.float32), activation="relu", layout=layout, out=view)
+    assert got is view
+    host = big.get()
+    np.testing.assert_array_equal(host[tuple(sl)], ref)
+    rest = np.ones(host.shape, bool)
+    rest[tuple(sl)] = False
+    assert np.all(host[rest] == -5.0)
+    one = hpc_kernels.conv2d(to_dev(np.zeros((1, 0, 1, 1), np.float32)), to_dev(np.zeros((1, 0, 1, 1), np.float32)))
+    np.testing.assert_array_equal(one.get(), np.zeros((1, 1, 1, 1), np.float32))
+
+
 @pytest.mark.parametrize("tiles", list(TILES), ids=list(TILES))
 @pytest.mark.parametrize("implicit", [False, True], ids=["im2col", "convgemm"])
 @pytest.mark.parametrize("layout", LAYOUTS)
