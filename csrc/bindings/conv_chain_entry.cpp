@@ -113,7 +113,7 @@ void run_banded(const std::vector<const ConvWeights*>& cws, const std::vector<Pa
     const T* x = static_cast<const T*>(first.x.data());
     const Strides4 xs = strides4(first.x, true, "x");
     T* y = static_cast<T*>(const_cast<void*>(last.out.data()));
-    const Strides4 ys = strides4(last.out, true, "out");
+    const Strides4 ys = pixel_strides4(last.out, last.g, "out");
     const int nt = num_threads();  // the calling thread's ICV
     const Engine<T>& e = engine<T>();
     py::gil_scoped_release nogil;

@@ -33,6 +33,12 @@ Strides4 strides4(const py::array& a, bool nhwc, const char* name) {
     return nhwc ? Strides4{st[0], st[3], st[1], st[2]} : Strides4{st[0], st[1], st[2], st[3]};
 }
 
+Strides4 pixel_strides4(const py::array& a, const ConvGeom& g, const char* name) {
+    Strides4 s = strides4(a, g.nhwc, name);
+    if (g.wo() == 1) s.w = s.h;
+    return s;
+}
+
 namespace {
 
 using py_checks::Dtype;
@@ -157,7 +163,7 @@ void check_out(const py::array& out, Dtype dt, const ConvGeom& g, ConvAlgo algo,
              std::to_string(want[1]) + ", " + std::to_string(want[2]) + ", " + std::to_string(want[3]) + ")");
     py_checks::require_writable_output(out, "conv2d", "out");
     py_checks::require_no_overlap(out, x, "conv2d", "out", "x");
-    const Strides4 ys = strides4(out, g.nhwc, "out");
+    const Strides4 ys = pixel_strides4(out, g, "out");
     // The GEMM paths address output pixels as one index: rows of an image must follow each other.
     if (!(algo == ConvAlgo::direct && direct_is_depthwise(g)) && g.ho() > 1 && ys.h != g.wo() * ys.w)
         fail("out must have its H and W dimensions contiguous with each other (stride of H == Wo * stride "
@@ -191,10 +197,10 @@ py::object residual_input(const py::object& res, Dtype dt, const ConvGeom& g, Co
     if (!is_out) py_checks::require_no_overlap(out, r, "conv2d", "out", "residual");
     if (is_out) return r;  // (out is aligned and its rows are one stride: check_out)
     if (!py_checks::element_aligned(r)) return py_checks::aligned_input(r, true);
-    inc_t st[4];
-    py_checks::element_strides(r, st, "conv2d", "residual");
-    const inc_t rh = g.nhwc ? st[1] : st[2], rw = g.nhwc ? st[2] : st[3];
-    if (!(algo == ConvAlgo::direct && direct_is_depthwise(g)) && g.ho() > 1 && rh != g.wo() * rw)
+    const Strides4 rs = pixel_strides4(r, g, "residual");
+    // (np.ascontiguousarray is no fix for an array NumPy calls contiguous: that takes the W == 1 case,
+    // which pixel_strides4 reads in place.)
+    if (!(algo == ConvAlgo::direct && direct_is_depthwise(g)) && g.ho() > 1 && rs.h != g.wo() * rs.w)
         return py::module_::import("numpy").attr("ascontiguousarray")(r);  // (imported here only: 1-2 us a call)
     return r;
 }
@@ -275,13 +281,13 @@ void run(const ConvGeom& g, const py::array& x, const T* w, const Epilogue<T>& e
     if (!residual.is_none()) {
         const auto r = py::reinterpret_borrow<py::array>(residual);
         io.r = static_cast<const T*>(r.data());
-        io.rs = strides4(r, g.nhwc, "residual");
+        io.rs = pixel_strides4(r, g, "residual");
     }
     io.x = static_cast<const T*>(x.data());
     io.xs = strides4(x, g.nhwc, "x");
     io.w = w;
     io.y = static_cast<T*>(const_cast<void*>(out.data()));
-    io.ys = strides4(out, g.nhwc, "out");
+    io.ys = pixel_strides4(out, g, "out");
     io.ep = ep;
     algo = effective_algo(algo, g, io.xs);
     const int nt = num_threads();  // the calling thread's ICV
@@ -476,7 +482,7 @@ BandStep<T> band_step(const ConvWeights& cw, const PackedCall& c) {
     if (!c.residual.is_none()) {
         const auto r = py::reinterpret_borrow<py::array>(c.residual);
         st.r = static_cast<const T*>(r.data());
-        st.rs = strides4(r, c.g.nhwc, "residual");
+        st.rs = pixel_strides4(r, c.g, "residual");
     }
     return st;
 }

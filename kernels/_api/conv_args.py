@@ -252,13 +252,21 @@ def check_residual(fn: str, residual: Any, dtype: np.dtype, shape: ConvShape, la
 
 
 def check_hw_stride(fn: str, out: Any, shape: ConvShape, layout: str) -> None:
-    """The output's H and W dimensions must form one stride (NumPy or a backend's device array)."""
+    """The output's H and W dimensions must form one stride (NumPy or a backend's device array). With
+    one output column W's stride is never applied (NumPy gives a size-1 axis any stride and still
+    calls the array contiguous): the backends then step pixels by H's stride (pixel_stride)."""
     hax, wax = (2, 3) if layout == "NCHW" else (1, 2)
-    if shape.ho > 1 and out.strides[hax] != shape.wo * out.strides[wax]:
+    if shape.ho > 1 and shape.wo > 1 and out.strides[hax] != shape.wo * out.strides[wax]:
         raise ValueError(
             f"{fn}: out must have its H and W dimensions contiguous with each other (stride of H == Wo * stride "
             f"of W), got strides {out.strides}; slice along N or C only"
         )
+
+
+def pixel_stride(h_stride: int, w_stride: int, wo: int) -> int:
+    """The stride of an output-shaped array's pixels as one index j = ho*Wo + wo: W's, or H's when
+    there is one output column (W's is then arbitrary: a size-1 axis)."""
+    return h_stride if wo == 1 else w_stride
 
 
 def epilogue_of_zero(bias, scale, shift, activation: str, k: int, dtype) -> np.ndarray:

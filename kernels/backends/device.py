@@ -215,7 +215,7 @@ def _residual_on_device(arrays: Arrays, place, residual, out, shape, spec):
     item = residual.dtype.itemsize
     hax, wax = (2, 3) if spec.layout == "NCHW" else (1, 2)
     copy = residual.size and (arrays.address(residual) % item or any(s % item for s in residual.strides)
-                              or (shape.ho > 1 and residual.strides[hax] != shape.wo * residual.strides[wax]))
+                              or (shape.ho > 1 and shape.wo > 1 and residual.strides[hax] != shape.wo * residual.strides[wax]))
     if out is not None and arrays.is_device(out) and residual.size and arrays.shares_memory(out, residual):
         same = arrays.address(residual) == arrays.address(out) and all(
             a == b or n <= 1 for a, b, n in zip(residual.strides, out.strides, out.shape))

@@ -188,6 +188,41 @@ def test_residual_strided_views(layout, backend, rng):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("layout", LAYOUTS)
+def test_one_output_column_any_w_stride(layout, backend, rng):
+    """With one output column (Wo == 1) the W axis of out and of the residual may carry any stride
+    (NumPy calls such an array contiguous: np.ascontiguousarray returns it unchanged); the kernels,
+    which step an image's pixels as one index, step them by H's stride then. The fuzzer found the
+    residual read at j * (W stride) instead, past the array, on cpu and opencl (a wrong answer)."""
+    layer = Layer("wo1-s3", 1, 2, 12, 4, 4, (1, 4), stride=3)  # Ho = 4, Wo = 1
+    ys = output_shape(layer.x_shape(layout), layer.w_shape, layer.stride, layer.padding, layer.dilation, layout)
+    wax = 3 if layout == "NCHW" else 2
+    item = np.dtype(np.float32).itemsize
+
+    def odd_w(a):  # the same elements, W's stride 16 elements (never applied)
+        st = list(a.strides)
+        st[wax] = 16 * item
+        return np.lib.stride_tricks.as_strided(a, a.shape, st)
+
+    guard = np.full(4 * int(np.prod(ys)) + 64, np.nan, np.float32)  # what a stray read or write would hit
+    r = odd_w(guard[: int(np.prod(ys))].reshape(ys))
+    r[...] = _residual(rng, ys, np.float32)
+    assert r.flags.c_contiguous
+    for alg in _algorithms(layer, layout, backend):
+        ops = int_operands(rng, layer.x_shape(layout), layer.w_shape, np.float32, shift=True)
+        want = _ref(layer, ops, layout, "relu", np.array(r))
+        got = _conv(layer, ops, layout, "relu", alg, backend, residual=r)
+        assert np.array_equal(got, want), f"{alg}: residual"
+        out_mem = np.full(4 * int(np.prod(ys)) + 64, -7.0, np.float32)
+        out = odd_w(out_mem[: int(np.prod(ys))].reshape(ys))
+        assert _conv(layer, ops, layout, "relu", alg, backend, residual=r, out=out) is out
+        assert np.array_equal(out, want), f"{alg}: out"
+        written = np.zeros(out_mem.shape, bool)
+        written[: int(np.prod(ys))] = True
+        assert np.all(out_mem[~written] == -7.0), f"{alg}: written outside out"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("act", ACTS)
 def test_nan_in_residual_propagates(act, layout, backend, rng):
     """NaN in the residual gives NaN in y at that element only, through relu/relu6 too."""

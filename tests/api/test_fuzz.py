@@ -68,6 +68,11 @@ SEED_CASES = {
     "matmul-empty-a-inside-out": MatmulCase(A((1, 0)), A((0, 2)), out=A((1, 2), near=("a", -1))),
     # C == 0 (an empty reduction): the epilogue of a zero sum stored into the output on every backend
     "conv2d-no-input-channels": ConvCase(A((1, 0, 1, 1)), A((1, 0, 1, 1))),
+    # one output column: the residual's W stride (16 elements, from the permutation) is never
+    # applied; the pixels are H's stride apart (read at j * 16 before: a wrong answer on cpu, opencl)
+    "conv2d-one-column-residual": ConvCase(A((1, 12, 4, 2), "float32", step=(3, 1, 1, -2), seed=1), A((4, 2, 1, 4), "float32"),
+                                           shift=A((4,), "float32", seed=1), stride=3, padding="valid", layout="NHWC",
+                                           algorithm="im2col", residual=A((1, 4, 1, 4), "float32", perm=(2, 1, 0, 3), seed=37)),
     "device-zero-stride-out": GemmCase(A((3, 4)), A((4, 5)), out=A((3, 5), strides=(0, 1))),
     "device-misaligned": GemmCase(A((3, 4), misalign=4), A((4, 5))),
     "matmul-zero-stride-out": MatmulCase(A((2, 3, 4)), A((4,)), out=A((2, 3), strides=(0, 1))),

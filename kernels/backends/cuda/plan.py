@@ -6,6 +6,7 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 
 from ... import _tuning
+from ..._api.conv_args import pixel_stride
 from . import sources as S
 
 MAX_GRID_Y = 65535  # blockIdx.y: the batch (GEMM) or the group (conv)
@@ -157,7 +158,7 @@ def out_strides(y_strides: Sequence[int], layout: str, wo: int) -> Pixels:
         yn, yk, yh, yw = y_strides
     else:
         yn, yh, yw, yk = y_strides
-    return Pixels(yn, yk, yw)
+    return Pixels(yn, yk, pixel_stride(yh, yw, wo))
 
 
 def nchw_strides(x_strides: Sequence[int], layout: str) -> Tuple[int, int, int, int]:

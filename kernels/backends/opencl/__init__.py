@@ -254,7 +254,7 @@ class OpenclBackend(Backend):
         res = None
         if r is not None:  # a device array device.conv2d prepared (aligned, H and W one stride, not y)
             rop = _operand(dev, r, "conv2d", "residual")
-            res = (rop, L.residual_strides(rop, spec.layout))
+            res = (rop, L.residual_strides(rop, spec.layout, shape.wo))
         if _form_for(dev) == "fpga":
             if algorithm == "im2col" and rt.logger.isEnabledFor(10):
                 rt.logger.debug("conv2d: the opencl FPGA form has no explicit im2col; conv_fpga gathers implicitly")

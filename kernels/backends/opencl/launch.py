@@ -5,6 +5,7 @@ from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
+from ..._api.conv_args import pixel_stride
 from . import runtime as rt
 from . import tiles
 
@@ -133,10 +134,11 @@ class ConvGeometry(NamedTuple):
         cg = shape.c // g
         if spec.layout == "NCHW":
             xn, xc, xh, xw = x.strides
-            yn, yk, _, yp = y.strides
+            yn, yk, yh, yw = y.strides
         else:
             xn, xh, xw, xc = x.strides
-            yn, _, yp, yk = y.strides
+            yn, yh, yw, yk = y.strides
+        yp = pixel_stride(yh, yw, shape.wo)
         (sh, sw), (dh, dw) = spec.stride, spec.dilation
         pt, _, pl, _ = shape.padding
         p = shape.ho * shape.wo
@@ -145,14 +147,14 @@ class ConvGeometry(NamedTuple):
         return cls(shape.n, g, shape.k // g, cg * shape.r * shape.s, p, geo, (yn, yk, yp))
 
 
-def residual_strides(r: Operand, layout: str) -> Tuple[int, int, int]:
+def residual_strides(r: Operand, layout: str, wo: int) -> Tuple[int, int, int]:
     """(image, channel, pixel) element strides of a residual in the output's layout (its H and W
-    form one stride: the caller copies one that does not)."""
+    form one stride: the caller copies one that does not; wo output columns: pixel_stride)."""
     if layout == "NCHW":
-        rn, rk, _, rp = r.strides
+        rn, rk, rh, rw = r.strides
     else:
-        rn, _, rp, rk = r.strides
-    return rn, rk, rp
+        rn, rh, rw, rk = r.strides
+    return rn, rk, pixel_stride(rh, rw, wo)
 
 
 def _residual_args(res, dtype, dev) -> tuple:
