@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The long fuzz run: every property-based fuzz test of tests/api/test_fuzz.py, the int8
-# convolution's (tests/quant/test_qfuzz.py) and the bf16 GEMM's (tests/bf16/test_bf16_fuzz.py), each in its own process
+# convolution's (tests/quant/test_qfuzz.py), the bf16 GEMM's and convolution's (tests/bf16/test_bf16_fuzz.py, test_bf16_conv_fuzz.py), each in its own process
 # (`python -X faulthandler -m pytest tests/api/test_fuzz.py::<test> --hypothesis-profile=ci
 # --hypothesis-seed=<seed>`), so that a crash (a signal) cannot lose the run: it is reported as a
 # failure with the example that caused it (the tests log each call to FUZZ_LOG before making it),
@@ -31,7 +31,7 @@ profile = os.environ.get("FUZZ_PROFILE", "ci")
 seed = os.environ.get("FUZZ_SEED", "20251204")
 # A name with "::" is a pytest node id of its own (its calls are not logged: a crash there is
 # reported without the call it was making); a bare name is one of tests/api/test_fuzz.py's.
-tests = os.environ.get("FUZZ_TESTS", "test_fuzz_seed_cases test_fuzz_gemm test_fuzz_gemm_opencl_device test_fuzz_matmul test_fuzz_conv2d test_fuzz_conv2d_plan test_fuzz_im2col test_fuzz_array_likes tests/quant/test_qfuzz.py::test_qconv2d_cpu_equals_reference tests/bf16/test_bf16_fuzz.py::test_bf16_gemm_within_bound_and_inside_out tests/onnx/test_chain_ops.py::test_fuzz_pool_and_relayout_steps tests/onnx/test_chain_ops.py::test_fuzz_gemm_step tests/backends/cpu/test_chain_program.py::test_fuzz_program_runs_equal_conv2d_chain").split()
+tests = os.environ.get("FUZZ_TESTS", "test_fuzz_seed_cases test_fuzz_gemm test_fuzz_gemm_opencl_device test_fuzz_matmul test_fuzz_conv2d test_fuzz_conv2d_plan test_fuzz_im2col test_fuzz_array_likes tests/quant/test_qfuzz.py::test_qconv2d_cpu_equals_reference tests/bf16/test_bf16_fuzz.py::test_bf16_gemm_within_bound_and_inside_out tests/bf16/test_bf16_conv_fuzz.py::test_bf16_conv2d_exact_through_views tests/onnx/test_chain_ops.py::test_fuzz_pool_and_relayout_steps tests/onnx/test_chain_ops.py::test_fuzz_gemm_step tests/backends/cpu/test_chain_program.py::test_fuzz_program_runs_equal_conv2d_chain").split()
 timeout = float(os.environ.get("FUZZ_TIMEOUT", "1800"))
 max_crashes = int(os.environ.get("FUZZ_MAX_CRASHES", "5"))
 survey = os.environ.get("FUZZ_SURVEY", "") not in ("", "0")

@@ -186,3 +186,42 @@ def run_in_threads(work, n: int) -> None:
         t.join()
     if errors:
         raise errors[0]
+
+
+# The layouts the fuzzers give x, residuals and outputs besides a fresh array (layout_view).
+VIEWS = ("contiguous", "channel-slice", "w-step", "reversed-channels", "odd-w")
+
+
+def layout_view(a: np.ndarray, kind: str, layout: str, fill):
+    """(view, memory): a view of new memory holding a's values (`fill` around them) in the layout
+    `kind` names; "odd-w" (W of one element given a stride of 7 elements) only where W is 1, else
+    contiguous."""
+    cax, wax = (1, 3) if layout == "NCHW" else (3, 2)
+    if kind == "channel-slice":
+        shape = list(a.shape)
+        shape[cax] += 5
+        mem = np.full(shape, fill, a.dtype)
+        sl = [slice(None)] * 4
+        sl[cax] = slice(2, 2 + a.shape[cax])
+        v = mem[tuple(sl)]
+    elif kind == "w-step":
+        shape = list(a.shape)
+        shape[wax] *= 2
+        mem = np.full(shape, fill, a.dtype)
+        sl = [slice(None)] * 4
+        sl[wax] = slice(None, None, 2)
+        v = mem[tuple(sl)]
+    elif kind == "reversed-channels":
+        mem = np.full(a.shape, fill, a.dtype)
+        sl = [slice(None)] * 4
+        sl[cax] = slice(None, None, -1)
+        v = mem[tuple(sl)]
+    elif kind == "odd-w" and a.shape[wax] == 1:
+        mem = np.full(a.size + 64, fill, a.dtype)
+        st = list(np.empty(a.shape, a.dtype).strides)
+        st[wax] = 7 * a.itemsize
+        v = np.lib.stride_tricks.as_strided(mem, a.shape, st)
+    else:
+        mem = v = np.full(a.shape, fill, a.dtype)
+    v[...] = a
+    return v, mem

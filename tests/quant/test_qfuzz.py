@@ -3,7 +3,9 @@ convolution: random layers, layouts, activation/weight types, zero points, outpu
 residuals and the skip addition, run by the cpu backend (every path: pointwise rows, lowered rows,
 packed, depthwise, grouped, the register and L1-tile epilogues, AMX where the CPU has it, with
 reductions up to 2304 so that it runs; on 1 to 3 threads, so the per-thread pixel units run too)
-must equal the reference backend bit for bit, and write nothing outside the output."""
+must equal the reference backend bit for bit, and write nothing outside the output. x, the
+residual, the skip tensor and out are views too (a channel slice of a wider array, a step along W,
+reversed channels, W of any stride where the output has one column), as the float fuzzer's are."""
 from __future__ import annotations
 
 import numpy as np
@@ -15,6 +17,7 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import hpc_kernels  # noqa: E402
+from _helpers import VIEWS, layout_view  # noqa: E402
 from _qcpu import CPU_INT8  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not CPU_INT8, reason="the cpu backend has no int8 engine in this build")
@@ -43,8 +46,8 @@ def layers(draw):
                 seed=draw(st.integers(0, 2**31 - 1)))
 
 
-@given(layers())
-def test_qconv2d_cpu_equals_reference(p):
+@given(layers(), st.sampled_from(VIEWS), st.sampled_from(VIEWS), st.sampled_from(VIEWS))
+def test_qconv2d_cpu_equals_reference(p, x_view, r_view, out_view):
     rng = np.random.default_rng(p["seed"])
     n, c, k, h, w, r = p["n"], p["c"], p["k"], p["h"], p["w"], p["r"]
     if h + 2 * p["padding"] < r or w + 2 * p["padding"] < r:
@@ -66,13 +69,20 @@ def test_qconv2d_cpu_equals_reference(p):
         kw.update(skip=rng.integers(xi.min, xi.max + 1, ref.shape, dtype=ref.dtype), skip_scale=0.25,
                   skip_zero_point=p["xdt"](3), sum_scale=0.2, sum_zero_point=p["xdt"](-5 if p["xdt"] == np.int8 else 7))
     want = hpc_kernels.qconv2d(x, wt, backend="reference", **kw)
+    xv = layout_view(x, x_view, p["layout"], 0)[0]
+    for key in ("residual", "skip"):
+        if key in kw:
+            kw[key] = layout_view(kw[key], r_view, p["layout"], 0)[0]
     # out inside a larger buffer of a sentinel value: nothing outside it may change
-    buf = np.full(ref.size + 32, 90, want.dtype)
-    out = buf[16:16 + ref.size].reshape(ref.shape)
+    if out_view == "contiguous":
+        buf = np.full(ref.size + 32, 90, want.dtype)
+        out = buf[16:16 + ref.size].reshape(ref.shape)
+    else:
+        out, buf = layout_view(np.full(ref.shape, 90, want.dtype), out_view, p["layout"], 90)
     before = buf.copy()
     with hpc_kernels.num_threads(p["threads"]):
-        got = hpc_kernels.qconv2d(x, wt, backend="cpu", out=out, **kw)
+        got = hpc_kernels.qconv2d(xv, wt, backend="cpu", out=out, **kw)
     assert got is out
     np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(buf[:16], before[:16])
-    np.testing.assert_array_equal(buf[16 + ref.size:], before[16 + ref.size:])
+    out[...] = 90
+    np.testing.assert_array_equal(buf, before)  # only out's elements changed
