@@ -16,7 +16,7 @@ ENV_VARS = {
     "KERNELS_CPU_MC": "cpu GEMM block size MC (rows of the packed A block); default from the L2 size",
     "KERNELS_CPU_KC": "cpu GEMM block size KC (depth of packed panels); default from the L1 size",
     "KERNELS_CPU_NC": "cpu GEMM block size NC (columns of the packed B block); default from the L3 size and the microarchitecture's B-block budget",
-    "KERNELS_CPU_SCHEDULE": "how the threads of one cpu product share its work: dynamic (units taken from a shared counter, so a core slowed by another tenant or process does less; the default) or static (a split fixed in advance)",
+    "KERNELS_CPU_SCHEDULE": "how the threads of one cpu product share its work: dynamic (units taken at run time, a thread's own rows first, so a core slowed by another tenant or process does less; the default) or static (a split fixed in advance)",
     "KERNELS_VERBOSE": "1 logs every dispatch decision (logger 'hpc_kernels') to stderr",
     "KERNELS_CACHE_DIR": "directory of the tuning store (tuning.json) and numba's kernel cache; default: the platform's user cache dir",
     "KERNELS_OPENCL_DEVICE": "opencl device: 'platform:device' indices or a name substring; default PYOPENCL_CTX, else the first GPU/accelerator, else a CPU, that builds a probe program",

@@ -269,7 +269,13 @@ void run_blocked_t(const typename Tr::Tiles& g, const ASrc& A, const BSrc& B, co
     const dim_t units_per_block = ceil_div(block_panels, unit_panels);
     // Row chunks: MC rows, or fewer where that leaves under three units per thread.
     const dim_t unit_rows = ceil_div(g.m, MC) >= 3 * nt ? MC : std::max(MR, round_up(ceil_div(g.m, 3 * nt), MR));
-    WorkCounter counters[2];  // dyn_rows with barriers: one per (jc, pc) block, alternating; else [0]
+    WorkCounter counters[2];  // dyn_cols, and dyn_rows with B prepacked: [0]
+    // dyn_rows over a shared B block: the row units of one (jc, pc) block, owned ranges with
+    // stealing (core/schedule.hpp); one set per block, alternating.
+    const dim_t row_units = ceil_div(g.m, unit_rows);
+    const bool steal = dyn_rows && b_barriers && row_units < (dim_t{1} << 31);  // (else the static split)
+    StealRanges ranges[2];
+    if (steal) ranges[0].reset(row_units, nt), ranges[1].reset(row_units, nt);
 
     // Rows [r0, r1) (MC at a time) times panels [np0, np1) of the jc block at jc, k block pc.
     // Panel p is at packed_b + (p - first) * b_stride; `filling`: B's panels after np0's are
@@ -372,12 +378,12 @@ void run_blocked_t(const typename Tr::Tiles& g, const ASrc& A, const BSrc& B, co
                     }
                 }
             }
-        } else {  // the static split, or dyn_rows over a shared B block packed between barriers
+        } else {  // the static split, or (steal) row units over a shared B block packed between barriers
             const int ti = tid % grid.tm, tj = tid / grid.tm;
             dim_t mp0, mp1;
             split(ceil_div(g.m, MR), grid.tm, ti, &mp0, &mp1);
             const dim_t m0 = mp0 * MR, m1 = std::min(g.m, mp1 * MR);
-            unsigned block = 0;  // (jc, pc) blocks so far: dyn_rows takes counters[block % 2]
+            unsigned block = 0;  // (jc, pc) blocks so far: steal takes ranges[block % 2]
             for (dim_t jc = 0; jc < g.n; jc += NC) {
                 const dim_t nc = std::min(NC, g.n - jc);
                 const dim_t n_panels = ceil_div(nc, NR);
@@ -391,20 +397,19 @@ void run_blocked_t(const typename Tr::Tiles& g, const ASrc& A, const BSrc& B, co
                     const dim_t kc = std::min(KC, g.k - pc);
                     const auto [pb, bs] = b_panels(jc, nc, np0, bp0, bp1, first, own_b, filling, pc, kc);
                     if (b_barriers) barrier.wait(sense);
-                    if (dyn_rows) {
-                        WorkCounter& counter = counters[block % 2];
-                        const dim_t units = ceil_div(g.m, unit_rows);
-                        for (dim_t unit = counter.next(); unit < units; unit = counter.next())
+                    if (steal) {
+                        StealRanges& rg = ranges[block % 2];
+                        for (dim_t unit = rg.next(tid); unit >= 0; unit = rg.next(tid))
                             rows_times_panels(bufa, unit * unit_rows, std::min(g.m, (unit + 1) * unit_rows), jc, nc,
                                               np0, np1, first, pb, bs, own_b, false, pc, kc);
                     } else {
                         rows_times_panels(bufa, m0, m1, jc, nc, np0, np1, first, pb, bs, own_b, filling, pc, kc);
                     }
                     if (b_barriers) barrier.wait(sense);
-                    // Every thread has left this block's counter (all passed the barrier), and none
-                    // takes from it again before the block after next, behind this thread's next
-                    // barrier: thread 0 resets it here.
-                    if (dyn_rows && tid == 0) counters[block % 2].reset();
+                    // Every thread has left this block's ranges (all passed the barrier), and none
+                    // takes from them again before the block after next, behind this thread's next
+                    // barrier: thread 0 resets them here.
+                    if (steal && tid == 0) ranges[block % 2].reset(row_units, nt);
                 }
             }
         }

@@ -216,6 +216,7 @@ int main() {
         std::printf("forced %s: %ld kernel(s) computed C = A*B\n", forced, ok);
     }
 
+    run("schedule", [] {}, [](kt::Group& g) { kt::schedule_cases(g); });
     for (const kernels::IsaRow& row : kernels::isa_table()) {
         if (!isa_selected(row.name)) {
             std::printf("skip %s: not in KERNELS_TEST_ISAS\n", row.name);

@@ -1,5 +1,6 @@
 """The cpu engine's work schedule (core/schedule.hpp): the dynamic one (units of rows or columns
-taken from a shared counter, the default) gives bit for bit what the static split gives, on the
+taken at run time: column chunks from a shared counter, row chunks from ranges each thread owns
+and the others steal from; the default) gives bit for bit what the static split gives, on the
 grids of every driver path (M split with a shared B block, N split with B per thread, several k
 and jc blocks, prepacked weights, int8), and within the K-scaled bound of a float64 reference."""
 from __future__ import annotations
