@@ -260,10 +260,14 @@ void run_blocked_t(const typename Tr::Tiles& g, const ASrc& A, const BSrc& B, co
     const bool dynamic = team && schedule() == Schedule::Dynamic;
     const bool dyn_cols = dynamic && grid.tm == 1;
     const bool dyn_rows = dynamic && grid.tn == 1 && !dyn_cols;
-    // Column chunks of at least kMinUnitPanels panels: a chunk re-reads the A block (m x kc) for
-    // its columns, which costs little next to 2 x 8 x NR flops per A element; about four per
-    // thread where the block has that many, never more panels than the planned B region holds.
-    constexpr dim_t kMinUnitPanels = 8;
+    // Column chunks of at least kMinUnitPanels panels: a chunk packs the whole A (m x k) again for
+    // its columns, 2 x kMinUnitPanels x NR flops per packed A element. At 8 panels (96 flops) that
+    // packing cost ResNet-50's 14x14 and 28x28 im2col GEMMs 20-30% at 2 threads on Zen 4 (the
+    // 256 x 196 x 2304 product 1.52 ms against the static split's 1.20; one process, alternating);
+    // at 32 they run as static does (1.19), a short and wide 64 x 8192 x 1024 still has units to
+    // balance (with a busy loop on one core 10.1 ms against static's 15.1). About four per thread
+    // where the block has that many, never more panels than the planned B region holds.
+    constexpr dim_t kMinUnitPanels = 32;
     const dim_t block_panels = ceil_div(NC, NR), own_panels = ceil_div(block_panels, grid.tn);
     const dim_t unit_panels = std::min(own_panels, std::max(kMinUnitPanels, ceil_div(block_panels, 4 * nt)));
     const dim_t units_per_block = ceil_div(block_panels, unit_panels);
