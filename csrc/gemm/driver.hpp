@@ -260,16 +260,18 @@ void run_blocked_t(const typename Tr::Tiles& g, const ASrc& A, const BSrc& B, co
     const bool dynamic = team && schedule() == Schedule::Dynamic;
     const bool dyn_cols = dynamic && grid.tm == 1;
     const bool dyn_rows = dynamic && grid.tn == 1 && !dyn_cols;
-    // Column chunks of at least kMinUnitPanels panels: a chunk packs the whole A (m x k) again for
-    // its columns, 2 x kMinUnitPanels x NR flops per packed A element. At 8 panels (96 flops) that
-    // packing cost ResNet-50's 14x14 and 28x28 im2col GEMMs 20-30% at 2 threads on Zen 4 (the
-    // 256 x 196 x 2304 product 1.52 ms against the static split's 1.20; one process, alternating);
-    // at 32 they run as static does (1.19), a short and wide 64 x 8192 x 1024 still has units to
-    // balance (with a busy loop on one core 10.1 ms against static's 15.1). About four per thread
-    // where the block has that many, never more panels than the planned B region holds.
-    constexpr dim_t kMinUnitPanels = 32;
+    // Column chunks of at least min_unit_panels panels, about four per thread where the block has
+    // that many, never more panels than the planned B region holds. A chunk packs the whole A again
+    // for its columns. Measured at 2 threads on Zen 4 (one process, static and dynamic alternating,
+    // 30 calls each; ResNet-50's im2col GEMMs at 14x14 and 28x28, user shapes m x n x k): where
+    // the split dimension has at most 64 panels (256 x 196 x 2304, 256 x 196 x 1024), 8-panel
+    // chunks ran 20-30% slower than the static split (1.52 against 1.21 ms, 0.67 / 0.54) and a chunk
+    // per thread as fast (1.18, 0.53); with more panels (1024 x 196 x 256, 1024 x 196 x 512) 8-panel
+    // chunks ran even (0.54 / 0.51, 1.08 / 1.07) and 32-panel ones 20-25% slower (0.63, 1.27). Not
+    // explained here; kept as measured.
     const dim_t block_panels = ceil_div(NC, NR), own_panels = ceil_div(block_panels, grid.tn);
-    const dim_t unit_panels = std::min(own_panels, std::max(kMinUnitPanels, ceil_div(block_panels, 4 * nt)));
+    const dim_t min_unit_panels = block_panels <= 64 ? 32 : 8;
+    const dim_t unit_panels = std::min(own_panels, std::max(min_unit_panels, ceil_div(block_panels, 4 * nt)));
     const dim_t units_per_block = ceil_div(block_panels, unit_panels);
     // Row chunks: MC rows, or fewer where that leaves under three units per thread.
     const dim_t unit_rows = ceil_div(g.m, MC) >= 3 * nt ? MC : std::max(MR, round_up(ceil_div(g.m, 3 * nt), MR));
