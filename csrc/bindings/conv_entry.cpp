@@ -34,9 +34,7 @@ Strides4 strides4(const py::array& a, bool nhwc, const char* name) {
 }
 
 Strides4 pixel_strides4(const py::array& a, const ConvGeom& g, const char* name) {
-    Strides4 s = strides4(a, g.nhwc, name);
-    if (g.wo() == 1) s.w = s.h;
-    return s;
+    return as_pixel_index(strides4(a, g.nhwc, name), g);
 }
 
 namespace {

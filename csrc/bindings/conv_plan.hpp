@@ -49,9 +49,8 @@ BandStep<T> band_step(const ConvWeights& cw, const PackedCall& call);
 
 // Element strides of a 4-D array by logical dimension (n, c, h, w) in the given layout.
 Strides4 strides4(const py::array& a, bool nhwc, const char* name);
-// strides4 of an array of the output's shape (out, a residual), whose pixels the kernels may address
-// as one index j = ho*Wo + wo at j * (W stride): with one output column, NumPy gives W any stride
-// (it is never applied: a size-1 axis), so W takes H's stride, which pixel j then steps by.
+// strides4 of an array of the output's shape (out, a residual), its pixels as one index
+// (as_pixel_index, conv/conv_geometry.hpp).
 Strides4 pixel_strides4(const py::array& a, const ConvGeom& g, const char* name);
 
 }  // namespace kernels

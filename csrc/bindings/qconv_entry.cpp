@@ -25,13 +25,10 @@ Strides4 strides4(const py::array& x, const char* fn, const char* name) {
     return {s[0], s[1], s[2], s[3]};
 }
 
-// The kernels address output pixel j (j < ho*wo) at j * (W stride): H and W must form one stride.
-// With one output column the W stride is never used on its own, and NumPy gives size-1 axes any
-// stride (0 in a broadcast view, which it still calls contiguous): pixel j is then row j, at j * (H
-// stride), so W takes H's stride before the check.
+// The kernels address output pixel j (j < ho*wo) at j * (W stride): H and W must form one stride
+// (after as_pixel_index, conv/conv_geometry.hpp: one output column steps by H's stride).
 Strides4 pixel_strides(const py::array& x, const ConvGeom& g, const char* fn, const char* name) {
-    Strides4 s = strides4(x, fn, name);
-    if (g.wo() == 1) s.w = s.h;
+    const Strides4 s = as_pixel_index(strides4(x, fn, name), g);
     if (g.ho() > 1 && s.h != g.wo() * s.w)
         throw py::value_error(std::string(fn) + ": " + name + "'s H and W must form one stride");
     return s;

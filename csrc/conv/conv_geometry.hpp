@@ -51,6 +51,14 @@ struct Strides4 {
     inc_t n, c, h, w;
 };
 
+// Strides of an array of the output's shape (out, a residual, a skip tensor) whose pixels the
+// kernels address as one index j = ho*Wo + wo at j * (W stride): with one output column NumPy
+// gives W any stride (a size-1 axis, never applied), so W takes H's, which pixel j steps by.
+inline Strides4 as_pixel_index(Strides4 s, const ConvGeom& g) {
+    if (g.wo() == 1) s.w = s.h;
+    return s;
+}
+
 template <typename T>
 struct ConvIO {
     const T* x;

@@ -21,8 +21,8 @@ constexpr std::uint64_t pack(dim_t front, dim_t back) {
 
 void StealRanges::reset(dim_t count, int nt) {
     if (static_cast<int>(ranges_.size()) != nt) ranges_ = std::vector<Range>(static_cast<std::size_t>(nt));
-    for (int t = 0; t < nt; ++t) {  // split()'s shares: the first count % nt ranges one unit longer
-        const dim_t q = count / nt, r = count % nt;
+    const dim_t q = count / nt, r = count % nt;  // split()'s shares: the first r ranges one unit longer
+    for (int t = 0; t < nt; ++t) {
         const dim_t lo = t * q + std::min<dim_t>(t, r), hi = lo + q + (t < r ? 1 : 0);
         ranges_[static_cast<std::size_t>(t)].fb.store(pack(lo, hi), std::memory_order_relaxed);
     }
