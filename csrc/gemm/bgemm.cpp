@@ -103,8 +103,8 @@ bool direct_b(const BGemmArgs& g, const BUkernel& u) {
 }
 
 // bf16 blocks: the x86 rule's cache shares with 2-byte elements (4 when widened: derive_blocking
-// gets the packed size); KC up to 2048 k steps so that reductions up to 2048 finish in one block
-// and write C once, without fp32 partial sums.
+// gets the packed size), for the kernel that widens to fp32 (AVX2); the pairs and AMX kernels
+// take one k block up to 4096 (below).
 constexpr BlockRule kBlocksBf16 = {/*kc_l1_div*/ 2, /*mc_l2_div*/ 4, /*nc_l3_div*/ 4, /*kc_min*/ 128,
                                    /*kc_max*/ 2048, /*mc_max*/ 1024, /*nc_min*/ 512, /*nc_max*/ 4096};
 
@@ -161,6 +161,18 @@ void run(const BTiles& t, const BGemmArgs& g, const BCandidate& cand, int nt) {
 // step loads 4 KiB for 4 TDPBF16PS).
 constexpr dim_t kAmxKcMax = 4096;
 
+// vdpbf16ps pairs (kunit 2): one k block up to 4096, MC 512 rows and NC up to 4096 columns, not
+// the cache shares of kBlocksBf16 (KC 680, MC 192 on Zen 4). The kernel needs 176 bytes (a 32-lane
+// A pair row and 12 B pairs) per 24 vdpbf16ps, 7 bytes a cycle, which L2 or L3 streams anyway;
+// what the cache rule cost was the blocks themselves: each k block past the first stores and
+// reloads every C tile as fp32 partial sums (4 bytes per element per block, 12 columns a tile
+// in 12 pages), each jc block packs A again, each ic block streams the packed B again. Zen 4,
+// 1 thread, one process alternating configurations (medians): 1024^3 11.0 -> 10.4 ms (KC 680 ->
+// 1024), 2048^3 86.6 -> 81.1 (KC 2048) -> 78.3-79.3 (MC 384-1024), 4096^3 676 -> 628 (KC 4096) ->
+// 617 (NC 4092; 641 with NC 1024): 96-97% of the vdpbf16ps peak; 2 threads 4096^3 357 -> 318 ms.
+// The largest B block, 4096 x 4096 pairs, is 32 MiB: the size of such a product's operand.
+constexpr dim_t kPairsKcMax = 4096, kPairsMc = 512, kPairsNc = 4096;
+
 dim_t amx_mc(dim_t kc, dim_t mr) {
     const dim_t l2 = static_cast<dim_t>(cache_sizes().l2);
     return std::clamp<dim_t>(l2 / 2 / (kc * 2) / mr * mr, mr, 1024);
@@ -171,6 +183,7 @@ BCandidate bcandidate() {
     const dim_t es = u.kunit == 1 ? 4 : 2;
     Blocking blk = derive_blocking(u.mr, u.nr, es, cache_sizes(), kBlocksBf16);
     if (u.kunit == 32) blk.kc = kAmxKcMax, blk.mc = amx_mc(blk.kc, u.mr);
+    if (u.kunit == 2) blk.kc = kPairsKcMax, blk.mc = kPairsMc / u.mr * u.mr, blk.nc = kPairsNc / u.nr * u.nr;
     const Engine<float>& e = engine<float>();
     const Blocking& f = e.cands.front().blk;
     if (e.origin.mc != "derived") blk.mc = std::max(u.mr, f.mc / u.mr * u.mr);

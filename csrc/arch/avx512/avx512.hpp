@@ -37,6 +37,8 @@ double int8_peak(double seconds);  // vpdpbusd throughput, GOP/s (int8_peak.cpp)
 double bf16_peak(double seconds);  // vdpbf16ps throughput, GFLOP/s (ukr_bf16_avx512bf16_32x12.cpp)
 // qpack_a_fn of both int8 kernels (MR = 32): rows interleaved in ymm registers (qpack_a32.cpp).
 void qpack_a32(dim_t mc, dim_t kc, const std::int8_t* a, inc_t rs, inc_t cs, std::uint8_t flip, std::int8_t* dst);
+// bpack_b_fn of the vdpbf16ps kernel (NR = 12): 4x4 word transposes (bpack_b_pairs12.cpp).
+void bpack_b_pairs12(dim_t kc, dim_t nc, const std::uint16_t* b, inc_t rs, inc_t cs, void* dst);
 void qadd(const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* out, dim_t n, bool is_signed, float ra, float rb,
           float k);  // qadd_fn (qadd.cpp)
 }  // namespace avx512
