@@ -9,14 +9,14 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from .. import _validation as v
+from .._validation import is_bf16_dtype
 from .._dispatch import backend_of
 
 _F32 = np.dtype(np.float32)
 
 
 def is_bf16(x: Any) -> bool:
-    dt = getattr(x, "dtype", None)
-    return isinstance(dt, np.dtype) and dt.name == "bfloat16"
+    return is_bf16_dtype(getattr(x, "dtype", None))
 
 
 def bf16_dtype() -> np.dtype:
@@ -58,9 +58,9 @@ def result_dtype(fn: str, in_dtype: np.dtype, out_dtype: Any, widen: bool = True
     dt = np.dtype(out_dtype)
     if dt == in_dtype:
         return dt
-    if widen and in_dtype.name == "bfloat16" and dt == _F32:
+    if widen and is_bf16_dtype(in_dtype) and dt == _F32:
         return dt
-    allowed = "None, bfloat16 or float32" if widen and in_dtype.name == "bfloat16" else f"None or {in_dtype}"
+    allowed = "None, bfloat16 or float32" if widen and is_bf16_dtype(in_dtype) else f"None or {in_dtype}"
     raise TypeError(f"{fn}: out_dtype {dt} is not allowed for {in_dtype} inputs; allowed: {allowed}")
 
 
@@ -109,8 +109,9 @@ def matmul(a, b, out, out_dtype, backend):
     else:
         o = np.empty(shape, dt)
     batch = shape[:-2]
-    ab = np.broadcast_to(a2, batch + a2.shape[-2:])
-    bb = np.broadcast_to(b2, batch + b2.shape[-2:])
+    # (np.broadcast_to only where a batch shape differs: it took half of a small product's call)
+    ab = a2 if a2.shape[:-2] == batch else np.broadcast_to(a2, batch + a2.shape[-2:])
+    bb = b2 if b2.shape[:-2] == batch else np.broadcast_to(b2, batch + b2.shape[-2:])
     be.matmul_bf16(ab, bb, o)
     if out is not None:
         return out

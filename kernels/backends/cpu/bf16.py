@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._validation import is_bf16_dtype
+
 _U16 = np.dtype(np.uint16)
 _F32 = np.dtype(np.float32)
 
 
 def bits(x: np.ndarray) -> np.ndarray:
     """A bf16 array's uint16 view (same memory and strides); fp32 arrays as they are."""
-    return x.view(_U16) if x.dtype.name == "bfloat16" else x
+    return x.view(_U16) if is_bf16_dtype(x.dtype) else x
 
 
 def gemm(cpu, a, b, source, alpha, beta, target):
