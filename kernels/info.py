@@ -126,6 +126,8 @@ def format_info(d: Dict[str, Any]) -> str:
                 lines.append(
                     f"{dt + ':' if i == 0 else '':<13}{k['ukernel']} (MR={k['mr']}, NR={k['nr']}, "
                     f"efficiency {k['efficiency']:.2f}) MC={k['mc']} KC={k['kc']} NC={k['nc']}"
+                    + (f"; products of both sides >= {k['large']['min_mn']}: MC={k['large']['mc']} KC={k['large']['kc']} "
+                       f"NC={k['large']['nc']}" if "large" in k else "")
                 )
             if e[dt].get("source"):
                 lines.append(f"{'':<13}{gemm_source_text(e[dt])}")

@@ -23,6 +23,13 @@ struct ModelRange {
     unsigned char lo, hi;  // display models lo..hi inclusive
 };
 
+// Blocks for large products (both sides of C at least min_mn): where streaming operands from L2 and
+// L3 costs less than the C traffic and repacking of cache-sized blocks (gemm/gemm.cpp). 0: none.
+struct LargeProductBlocks {
+    dim_t min_mn = 0;
+    dim_t mc = 0, kc = 0, nc = 0;
+};
+
 struct UarchRow {
     const char* name;         // as KERNELS_CPU_UARCH spells it: "zen4", "spr", ...
     const char* description;  // what `info` shows
@@ -36,6 +43,7 @@ struct UarchRow {
     KernelEfficiency efficiencies[kMaxTunedKernels];  // overrides of the kernels' nominal values
     int grid_stream_weight;   // choose_grid's cost of a streamed element in FMA lanes (driver.hpp)
     const char* provenance;   // how the values were obtained: measured where, or derived from what
+    LargeProductBlocks large = {};  // the float GEMM's blocks for large products (AVX-512 kernels)
 };
 
 // The row of the host CPU (detected once), or the row forced with select_uarch.

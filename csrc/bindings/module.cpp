@@ -46,8 +46,13 @@ py::dict candidate_info(const char* name, const char* isa, dim_t mr, dim_t nr, d
 template <typename T>
 py::dict engine_info() {
     py::list all;
-    for (const Candidate<T>& c : engine<T>().cands)
-        all.append(candidate_info(c.ukr->name, isa_name(c.ukr->isa), c.ukr->mr, c.ukr->nr, c.efficiency, c.blk));
+    for (const Candidate<T>& c : engine<T>().cands) {
+        py::dict d = candidate_info(c.ukr->name, isa_name(c.ukr->isa), c.ukr->mr, c.ukr->nr, c.efficiency, c.blk);
+        if (c.large_min_mn > 0)  // the blocks of products whose C has both sides >= min_mn
+            d["large"] = py::dict(py::arg("min_mn") = c.large_min_mn, py::arg("mc") = c.large.mc, py::arg("kc") = c.large.kc,
+                                  py::arg("nc") = c.large.nc);
+        all.append(d);
+    }
     py::dict d = all[0].cast<py::dict>();
     py::dict top;
     for (auto item : d) top[item.first] = item.second;

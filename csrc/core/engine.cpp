@@ -17,7 +17,15 @@ template <typename T>
 Candidate<T> candidate(const Ukernel<T>* u, dim_t mc, dim_t kc, dim_t nc) {
     // The microarchitecture's rule and efficiency where its row has them, else the ISA row's.
     const Blocking derived = derive_blocking(u->mr, u->nr, sizeof(T), cache_sizes(), block_rule_for(u->isa));
-    return {u, apply_overrides(derived, u->mr, u->nr, mc, kc, nc), efficiency_for(*u), host_uarch().grid_stream_weight};
+    Candidate<T> c{u, apply_overrides(derived, u->mr, u->nr, mc, kc, nc), efficiency_for(*u), host_uarch().grid_stream_weight};
+    // The row's large-product blocks, for its AVX-512 kernels and only where no block is given
+    // (a user's or the tuner's sizes apply to every product).
+    const LargeProductBlocks& lb = host_uarch().large;
+    if (lb.min_mn > 0 && u->isa == Isa::avx512 && mc == 0 && kc == 0 && nc == 0) {
+        c.large = apply_overrides(derived, u->mr, u->nr, lb.mc, lb.kc, lb.nc);
+        c.large_min_mn = lb.min_mn;
+    }
+    return c;
 }
 
 template <typename T>

@@ -15,6 +15,10 @@ struct Candidate {
     Blocking blk;
     double efficiency;       // the kernel's on this microarchitecture (arch/uarch.cpp), for pick()
     int grid_stream_weight;  // choose_grid's weight of a streamed element (driver.hpp), per microarchitecture
+    // Blocks for products whose C has both sides >= large_min_mn (gemm/gemm.cpp), from the
+    // microarchitecture's row where blk is derived; large_min_mn 0: none.
+    Blocking large{0, 0, 0};
+    dim_t large_min_mn = 0;
 };
 
 // Where an engine's kernel choice and block sizes came from, for info(): "derived" (every kernel of

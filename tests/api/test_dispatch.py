@@ -219,7 +219,8 @@ def test_info_keys():
     assert set(e["cache_bytes"]) == {"l1d", "l2", "l3"} and all(v > 0 for v in e["cache_bytes"].values())
     for dt, mr_max in (("float32", 64), ("float64", 32)):
         k = e[dt]
-        assert set(k) == {"ukernel", "isa", "mr", "nr", "efficiency", "mc", "kc", "nc", "candidates", "source"}
+        # ("large": the microarchitecture's blocks for large products, where its row has them)
+        assert set(k) - {"large"} == {"ukernel", "isa", "mr", "nr", "efficiency", "mc", "kc", "nc", "candidates", "source"}
         assert k["candidates"][0] == {key: v for key, v in k.items() if key not in ("candidates", "source")}
         # where the kernel choice and each block size came from (tests load the engine with an empty store)
         assert set(k["source"]) == {"ukernel", "mc", "kc", "nc"} and "tuned" not in k["source"].values()
@@ -227,6 +228,9 @@ def test_info_keys():
             assert 0 < c["mr"] <= mr_max and c["nr"] > 0 and 0 < c["efficiency"] <= 1
             assert c["mc"] % c["mr"] == 0 and c["nc"] % c["nr"] == 0 and c["kc"] > 0
             assert c["isa"] == k["isa"] and c["isa"] in e["isas_supported"]
+            if "large" in c:
+                big = c["large"]
+                assert big["min_mn"] > 0 and big["mc"] % c["mr"] == 0 and big["nc"] % c["nr"] == 0 and big["kc"] > 0
     json.dumps(d)  # serialisable (python -m hpc_kernels info --json)
 
 

@@ -28,6 +28,12 @@ for dt in ("float32", "float64"):
     a = rng.integers(-3, 4, (301, 1100)).astype(dt); b = rng.integers(-3, 4, (1100, 1700)).astype(dt)
     ref = a.astype(np.float64) @ b.astype(np.float64)   # exact: integers, |sums| < 2**24
     err[dt] = float(np.abs(hpc_kernels.gemm(a, b) - ref).max())
+    # A large product (a row's large-product blocks, where it has them): two k blocks of KC 2048,
+    # C read and scaled by beta in the first.
+    a = rng.integers(-3, 4, (1030, 2100)).astype(dt); b = rng.integers(-3, 4, (2100, 1050)).astype(dt)
+    c = rng.integers(-3, 4, (1030, 1050)).astype(dt)
+    ref = a.astype(np.float64) @ b.astype(np.float64) * 2 - c.astype(np.float64)
+    err[dt + " large"] = float(np.abs(hpc_kernels.gemm(a, b, c.copy(), alpha=2.0, beta=-1.0) - ref).max())
 print(json.dumps({"uarch": i["uarch"], "cpuid": i["cpuid"], "caches": i["cache_bytes"],
                   "f32": i["float32"]["candidates"], "f64": i["float64"]["candidates"], "err": err}))
 """
@@ -81,7 +87,7 @@ def test_detected_row_follows_the_vendor_and_family():
 def test_every_row_configures_and_computes_exactly(row):
     p = probe(row)
     assert p["uarch"]["name"] == row
-    assert p["err"] == {"float32": 0.0, "float64": 0.0}
+    assert p["err"] == {"float32": 0.0, "float64": 0.0, "float32 large": 0.0, "float64 large": 0.0}
     for cands, size in ((p["f32"], 4), (p["f64"], 8)):
         for c in cands:
             assert c["mc"] % c["mr"] == 0 and c["nc"] % c["nr"] == 0 and c["kc"] >= 1
@@ -103,6 +109,23 @@ def test_zen_rows_bound_the_packed_b_block_and_spr_does_not():
             assert c["nc"] <= 2048
             if l3 // 4 >= 2048 * c["kc"] * 8:  # a large reported L3: NC reaches its cap
                 assert c["nc"] > 2048 - c["nr"]
+
+
+@pytest.mark.skipif("avx512" not in _cpu.info()["isas_supported"], reason="the zen4 row's AVX-512 kernels")
+def test_large_product_blocks_are_the_zen4_rows_alone():
+    """Zen 4 runs products whose C has both sides >= 1024 on KC 2048, MC 128, NC 2048 (arch/uarch.cpp:
+    measured there, float64 2048^3 53.3 -> 55.0 GFLOP/s); no other row has such blocks, and blocks
+    given by configure() or the tuner apply to every product."""
+    for c in probe("zen4")["f32"] + probe("zen4")["f64"]:
+        if c["isa"] == "avx512":
+            assert c["large"] == {"min_mn": 1024, "mc": 128, "kc": 2048, "nc": 2048 // c["nr"] * c["nr"]}, c
+        else:
+            assert "large" not in c
+    for row in ("zen5", "spr", "unknown"):
+        assert all("large" not in c for c in probe(row)["f64"]), row
+    r = python_code(_PROBE, {"KERNELS_CPU_UARCH": "zen4", "KERNELS_CPU_KC": "256"})
+    assert r.returncode == 0, r.stderr
+    assert all("large" not in c for c in json.loads(r.stdout.strip().splitlines()[-1])["f64"])
 
 
 def test_unknown_row_name_is_a_clear_error():
