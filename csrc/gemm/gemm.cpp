@@ -121,12 +121,9 @@ void gemm(const GemmArgs<T>& in, const Engine<T>& e, int nthreads) {
     const Candidate<T>& chosen = e.pick(g.m, g.n);
     if (direct_suits(g, *chosen.ukr, cache_sizes().l2)) return run_direct(g, *chosen.ukr, nt);
     const Tiles<T> t{g.m, g.n, g.k, g.alpha, g.beta, g.c, g.rs_c, g.cs_c, g.ep};
-    if (chosen.large_min_mn > 0 && std::min(g.m, g.n) >= chosen.large_min_mn) {  // (arch/uarch.cpp's row says why)
-        Candidate<T> large = chosen;
-        large.blk = chosen.large;
-        return run_blocked(t, StridedA<T>{g.a, g.rs_a, g.cs_a}, StridedB<T>{g.b, g.rs_b, g.cs_b}, large, nt);
-    }
-    run_blocked(t, StridedA<T>{g.a, g.rs_a, g.cs_a}, StridedB<T>{g.b, g.rs_b, g.cs_b}, chosen, nt);
+    Candidate<T> cand = chosen;  // with the row's blocks for large products (arch/uarch.cpp says why)
+    if (cand.large_min_mn > 0 && std::min(g.m, g.n) >= cand.large_min_mn) cand.blk = cand.large;
+    run_blocked(t, StridedA<T>{g.a, g.rs_a, g.cs_a}, StridedB<T>{g.b, g.rs_b, g.cs_b}, cand, nt);
 }
 
 template void gemm<float>(const GemmArgs<float>&, const Engine<float>&, int);
