@@ -143,18 +143,62 @@ inline dim_t busiest_rows(dim_t m, dim_t mr, int tm, bool half_rows) {
 // half_rows: the kernel has a half-height variant, so a last row panel of <= mr/2 rows costs
 // half a panel (the direct convolution's 96-channel layers: a 64-row and a 32-row panel, which
 // split over 2 threads left one thread a third of the work; the pixels split evenly instead).
-inline Grid choose_grid(int nt, dim_t m, dim_t nc, dim_t mr, dim_t nr, dim_t kStreamWeight, bool half_rows = false) {
+// a_packs_n_split: how many times each thread packs the whole A block when only N is split (the
+// dynamic schedule's column units each pack it again: column_unit_panels); 1 for the static split.
+inline Grid choose_grid(int nt, dim_t m, dim_t nc, dim_t mr, dim_t nr, dim_t kStreamWeight, bool half_rows = false,
+                        dim_t a_packs_n_split = 1) {
     Grid best{nt, 1};
     dim_t best_cost = -1;
     for (int tm = nt; tm >= 1; --tm) {
         if (nt % tm) continue;
         const int tn = nt / tm;
         const dim_t lanes = busiest_rows(m, mr, tm, half_rows) * ceil_div(ceil_div(nc, nr), tn) * nr;
-        const dim_t cost = lanes + kStreamWeight * (ceil_div(m, tm) + ceil_div(nc, tn));
+        const dim_t a_rows = tm == 1 ? a_packs_n_split * m : ceil_div(m, tm);
+        const dim_t cost = lanes + kStreamWeight * (a_rows + ceil_div(nc, tn));
         if (best_cost < 0 || cost < best_cost) best = {tm, tn}, best_cost = cost;
     }
     return best;
 }
+
+// Panels of the column units the dynamic schedule hands out when only N is split: at least
+// 8 panels (32 where the block has at most 64), about four units per thread, at most a thread's
+// share. Each unit packs the whole A block again for its columns. Measured at 2 threads on Zen 4
+// (one process, static and dynamic alternating, 30 calls each; ResNet-50's im2col GEMMs at 14x14
+// and 28x28, user shapes m x n x k): where the split dimension has at most 64 panels (256 x 196 x
+// 2304, 256 x 196 x 1024), 8-panel chunks ran 20-30% slower than the static split (1.52 against
+// 1.21 ms, 0.67 / 0.54) and a chunk per thread as fast (1.18, 0.53); with more panels (1024 x 196
+// x 256, 1024 x 196 x 512) 8-panel chunks ran even (0.54 / 0.51, 1.08 / 1.07) and 32-panel ones
+// 20-25% slower (0.63, 1.27). Not explained here; kept as measured.
+inline dim_t column_unit_panels(dim_t block_panels, int nt) {
+    const dim_t own_panels = ceil_div(block_panels, nt);
+    const dim_t min_unit_panels = block_panels <= 64 ? 32 : 8;
+    return std::min(own_panels, std::max(min_unit_panels, ceil_div(block_panels, 4 * nt)));
+}
+
+// The row units the dynamic schedule hands out when only M is split: each thread's share of the
+// static split (its MR-row panels) cut into at least three nearly equal runs, none over MC rows;
+// unit u is run u % per of thread u / per's share (StealRanges gives thread t units [t*per, (t+1)*per)
+// first). Why cut the shares rather than the rows: cut from row 0 in equal units (m = 1024, 192-row
+// units at 2 threads), the units' split gave one thread 576 rows and the other 448, and the slower
+// of the two set the time.
+struct RowUnits {
+    RowUnits(dim_t m, dim_t mr, dim_t mc, int nt)
+        : m_(m), mr_(mr), panels_(ceil_div(m, mr)), nt_(nt),
+          per_(std::max<dim_t>(3, ceil_div(ceil_div(panels_, nt) * mr, mc))) {}
+    dim_t count() const { return per_ * nt_; }
+    // Rows [r0, r1) of unit `unit` (< count(); empty where a share has fewer panels than units).
+    void range(dim_t unit, dim_t* r0, dim_t* r1) const {
+        dim_t q0, q1, s0, s1;
+        split(panels_, nt_, static_cast<int>(unit / per_), &q0, &q1);
+        split(q1 - q0, static_cast<int>(per_), static_cast<int>(unit % per_), &s0, &s1);
+        *r0 = (q0 + s0) * mr_, *r1 = std::min(m_, (q0 + s1) * mr_);
+    }
+
+private:
+    dim_t m_, mr_, panels_;
+    int nt_;
+    dim_t per_;
+};
 
 // Bytes a micro-kernel may read past the last packed A panel of a block (or of prepacked weights):
 // the int8 AMX kernel rounds a k tail up to its whole 16-quad step where the activation rows hold
@@ -186,7 +230,15 @@ BlockPlan plan_blocks_t(dim_t m, dim_t n, dim_t k, const Cand& cand, int nt, boo
     const dim_t jc_blocks = ceil_div(n, std::max<dim_t>(cand.blk.nc, 1));
     p.NC = std::min(round_up(ceil_div(n, jc_blocks), p.NR), round_up(n, p.NR));
     p.MC = std::min(cand.blk.mc, round_up(m, p.MR));
-    p.grid = choose_grid(nt, m, p.NC, p.MR, p.NR, cand.grid_stream_weight);
+    // Under the dynamic schedule a column split packs A once per column unit (the driver's dyn_cols):
+    // with m = n = k = 1024 at 2 threads the bf16 pairs kernel (MR 32, NR 12) tied on FMA lanes and
+    // the stream term took the column split, whose four units per thread packed the whole 1024 x
+    // 1024 A four times (9% of each thread's time); the row split packs each A row once.
+    const dim_t block_panels = ceil_div(p.NC, p.NR);
+    const dim_t a_packs = !a_prepacked && nt > 1 && schedule() == Schedule::Dynamic
+                              ? ceil_div(ceil_div(block_panels, nt), column_unit_panels(block_panels, nt))
+                              : 1;
+    p.grid = choose_grid(nt, m, p.NC, p.MR, p.NR, cand.grid_stream_weight, false, a_packs);
     // With M split (tm > 1) the B block is shared: all threads pack it together, between
     // barriers. With only N split each thread packs just the panels it uses into a region of its
     // own, and never waits for another (packing, memory bound, overlaps the other's FMAs).
@@ -260,25 +312,15 @@ void run_blocked_t(const typename Tr::Tiles& g, const ASrc& A, const BSrc& B, co
     const bool dynamic = team && schedule() == Schedule::Dynamic;
     const bool dyn_cols = dynamic && grid.tm == 1;
     const bool dyn_rows = dynamic && grid.tn == 1 && !dyn_cols;
-    // Column chunks of at least min_unit_panels panels, about four per thread where the block has
-    // that many, never more panels than the planned B region holds. A chunk packs the whole A again
-    // for its columns. Measured at 2 threads on Zen 4 (one process, static and dynamic alternating,
-    // 30 calls each; ResNet-50's im2col GEMMs at 14x14 and 28x28, user shapes m x n x k): where
-    // the split dimension has at most 64 panels (256 x 196 x 2304, 256 x 196 x 1024), 8-panel
-    // chunks ran 20-30% slower than the static split (1.52 against 1.21 ms, 0.67 / 0.54) and a chunk
-    // per thread as fast (1.18, 0.53); with more panels (1024 x 196 x 256, 1024 x 196 x 512) 8-panel
-    // chunks ran even (0.54 / 0.51, 1.08 / 1.07) and 32-panel ones 20-25% slower (0.63, 1.27). Not
-    // explained here; kept as measured.
-    const dim_t block_panels = ceil_div(NC, NR), own_panels = ceil_div(block_panels, grid.tn);
-    const dim_t min_unit_panels = block_panels <= 64 ? 32 : 8;
-    const dim_t unit_panels = std::min(own_panels, std::max(min_unit_panels, ceil_div(block_panels, 4 * nt)));
+    // Column chunks: column_unit_panels (never more panels than the planned B region holds).
+    const dim_t block_panels = ceil_div(NC, NR);
+    const dim_t unit_panels = column_unit_panels(block_panels, nt);
     const dim_t units_per_block = ceil_div(block_panels, unit_panels);
-    // Row chunks: MC rows, or fewer where that leaves under three units per thread.
-    const dim_t unit_rows = ceil_div(g.m, MC) >= 3 * nt ? MC : std::max(MR, round_up(ceil_div(g.m, 3 * nt), MR));
+    const RowUnits unit_rows(g.m, MR, MC, nt);
     WorkCounter counters[2];  // dyn_cols, and dyn_rows with B prepacked: [0]
     // dyn_rows over a shared B block: the row units of one (jc, pc) block, owned ranges with
     // stealing (core/schedule.hpp); one set per block, alternating.
-    const dim_t row_units = ceil_div(g.m, unit_rows);
+    const dim_t row_units = unit_rows.count();
     const bool steal = dyn_rows && b_barriers && row_units < (dim_t{1} << 31);  // (else the static split)
     StealRanges ranges[2];
     if (steal) ranges[0].reset(row_units, nt), ranges[1].reset(row_units, nt);
@@ -372,9 +414,9 @@ void run_blocked_t(const typename Tr::Tiles& g, const ASrc& A, const BSrc& B, co
                 }
             }
         } else if (dyn_rows && !b_barriers) {  // B prepacked: chunks of rows, each through all of N and K
-            const dim_t units = ceil_div(g.m, unit_rows);
-            for (dim_t unit = counters[0].next(); unit < units; unit = counters[0].next()) {
-                const dim_t r0 = unit * unit_rows, r1 = std::min(g.m, r0 + unit_rows);
+            for (dim_t unit = counters[0].next(); unit < row_units; unit = counters[0].next()) {
+                dim_t r0, r1;
+                unit_rows.range(unit, &r0, &r1);
                 for (dim_t jc = 0; jc < g.n; jc += NC) {
                     const dim_t nc = std::min(NC, g.n - jc), n_panels = ceil_div(nc, NR);
                     for (dim_t pc = 0; pc < g.k; pc += KC) {
@@ -405,9 +447,11 @@ void run_blocked_t(const typename Tr::Tiles& g, const ASrc& A, const BSrc& B, co
                     if (b_barriers) barrier.wait(sense);
                     if (steal) {
                         StealRanges& rg = ranges[block % 2];
-                        for (dim_t unit = rg.next(tid); unit >= 0; unit = rg.next(tid))
-                            rows_times_panels(bufa, unit * unit_rows, std::min(g.m, (unit + 1) * unit_rows), jc, nc,
-                                              np0, np1, first, pb, bs, own_b, false, pc, kc);
+                        for (dim_t unit = rg.next(tid); unit >= 0; unit = rg.next(tid)) {
+                            dim_t r0, r1;
+                            unit_rows.range(unit, &r0, &r1);
+                            rows_times_panels(bufa, r0, r1, jc, nc, np0, np1, first, pb, bs, own_b, false, pc, kc);
+                        }
                     } else {
                         rows_times_panels(bufa, m0, m1, jc, nc, np0, np1, first, pb, bs, own_b, filling, pc, kc);
                     }

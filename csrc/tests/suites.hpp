@@ -55,7 +55,8 @@ void bf16_ukernel_cases(Group& grp, const kernels::BUkernel& u, bool tiny, std::
 // k mod 4, k = 0), s8 activations, u8 weights, per-channel zero points, tiny blocks, threads.
 void qgemm_cases(Group& grp, const kernels::QUkernel& u, std::uint64_t seed);
 
-// The work schedule's StealRanges: every unit once, own range first (schedule_cases.cpp).
+// The work schedule: StealRanges hands out every unit once, own range first; the driver's row units
+// tile each thread's share; choose_grid weighs repacked A (schedule_cases.cpp).
 void schedule_cases(Group& grp);
 
 }  // namespace kernels_test
