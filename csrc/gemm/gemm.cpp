@@ -72,6 +72,19 @@ DirectOrder direct_order(const GemmArgs<T>& g, const Ukernel<T>& u, std::size_t 
     return DirectOrder::None;
 }
 
+// The unpacked kernel on C's tile at (ir, jr), straight from the caller's arrays (the half-height
+// kernel for a last block of at most MR/2 rows).
+template <typename T>
+KERNELS_INLINE void direct_tile(const GemmArgs<T>& g, const Ukernel<T>& u, dim_t ir, dim_t jr) {
+    const dim_t mr = std::min(u.mr, g.m - ir);
+    const auto kern = mr <= u.mr / 2 && u.direct_half ? u.direct_half : u.direct;
+    Epilogue<T> et;
+    const Epilogue<T>* ep = nullptr;
+    if (g.ep.active()) et = g.ep.at(ir, jr), ep = &et;
+    kern(g.k, g.alpha, g.a + ir, g.cs_a, g.b + jr * g.cs_b, g.rs_b, g.cs_b, g.beta, g.c + ir * g.rs_c + jr * g.cs_c,
+         g.rs_c, g.cs_c, mr, std::min(u.nr, g.n - jr), ep);
+}
+
 // Row blocks of MR are independent: threads split them, no packing, no barriers. Each block first
 // prefetches the next one's A lines into L2: its k rows lie a whole row of A apart (the im2col
 // matrix's 50 KB for ResNet-50's stem), more streams than the hardware prefetchers follow. Zen 4,
@@ -81,51 +94,32 @@ DirectOrder direct_order(const GemmArgs<T>& g, const Ukernel<T>& u, std::size_t 
 template <typename T>
 void run_direct_rows(const GemmArgs<T>& g, const Ukernel<T>& u, int nt) {
     const dim_t m_tiles = ceil_div(g.m, u.mr);
-    const bool epilogue = g.ep.active();
     auto body = [&](int tid, int parts) {
         dim_t i0, i1;
         split(m_tiles, parts, tid, &i0, &i1);
         for (dim_t ip = i0; ip < i1; ++ip) {
             const dim_t ir = ip * u.mr;
-            const dim_t mr = std::min(u.mr, g.m - ir);
-            const auto kern = mr <= u.mr / 2 && u.direct_half ? u.direct_half : u.direct;
             if (ip + 1 < i1) {  // the next block's lines (never past its last row)
                 const dim_t lines = ceil_div(std::min(u.mr, g.m - ir - u.mr) * static_cast<dim_t>(sizeof(T)), dim_t{64});
                 const T* next = g.a + ir + u.mr;
                 for (dim_t p = 0; p < g.k; ++p)
                     for (dim_t l = 0; l < lines; ++l) __builtin_prefetch(next + p * g.cs_a + l * dim_t(64 / sizeof(T)), 0, 2);
             }
-            for (dim_t jr = 0; jr < g.n; jr += u.nr) {
-                Epilogue<T> et;
-                const Epilogue<T>* ep = nullptr;
-                if (epilogue) et = g.ep.at(ir, jr), ep = &et;
-                kern(g.k, g.alpha, g.a + ir, g.cs_a, g.b + jr * g.cs_b, g.rs_b, g.cs_b, g.beta,
-                     g.c + ir * g.rs_c + jr * g.cs_c, g.rs_c, g.cs_c, mr, std::min(u.nr, g.n - jr), ep);
-            }
+            for (dim_t jr = 0; jr < g.n; jr += u.nr) direct_tile(g, u, ir, jr);
         }
     };
     run_parts(nt, body);
 }
 
+// Tiles are independent: threads split the jr loop, no packing, no barriers.
 template <typename T>
 void run_direct(const GemmArgs<T>& g, const Ukernel<T>& u, int nt) {
     const dim_t n_tiles = ceil_div(g.n, u.nr);
-    const bool epilogue = g.ep.active();
     auto body = [&](int tid, int parts) {
         dim_t j0, j1;
         split(n_tiles, parts, tid, &j0, &j1);
-        for (dim_t jp = j0; jp < j1; ++jp) {
-            const dim_t jr = jp * u.nr;
-            for (dim_t ir = 0; ir < g.m; ir += u.mr) {
-                const dim_t mr = std::min(u.mr, g.m - ir);
-                const auto kern = mr <= u.mr / 2 && u.direct_half ? u.direct_half : u.direct;
-                Epilogue<T> et;
-                const Epilogue<T>* ep = nullptr;
-                if (epilogue) et = g.ep.at(ir, jr), ep = &et;
-                kern(g.k, g.alpha, g.a + ir, g.cs_a, g.b + jr * g.cs_b, g.rs_b, g.cs_b, g.beta,
-                     g.c + ir * g.rs_c + jr * g.cs_c, g.rs_c, g.cs_c, mr, std::min(u.nr, g.n - jr), ep);
-            }
-        }
+        for (dim_t jp = j0; jp < j1; ++jp)
+            for (dim_t ir = 0; ir < g.m; ir += u.mr) direct_tile(g, u, ir, jp * u.nr);
     };
     run_parts(nt, body);
 }
