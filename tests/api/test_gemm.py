@@ -174,14 +174,22 @@ def test_gemm_small_problems_edge_tiles(cpu_engine, dtype, threads, rng):
                 assert np.isnan(base[~mask]).all()
 
 
+# Row-major products m x n x k that take the unpacked paths (gemm.cpp direct_order) where they fit.
+# Few columns and a long k, the late CNN layers as im2col GEMMs: the unpacked operand (k x n, up to
+# 1 MiB) where it fits L2, packed where it does not (float64, or a smaller L2). Few rows m, the 64-
+# and 128-channel layers: C^T = X^T W^T has few columns in kernel orientation and runs unpacked row
+# block by row block, the last block partial.
+LATE_LAYERS = [(512, 49, 4608), (96, 60, 2600), (200, 7, 9000)]
+FEW_CHANNELS = [(64, 1571, 147), (128, 333, 576), (100, 2000, 40)]
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=dt_id)
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("mnk", [(512, 49, 4608), (96, 60, 2600), (200, 7, 9000)], ids=lambda s: "x".join(map(str, s)))
-def test_gemm_late_layer_rectangles(cpu_engine, dtype, threads, mnk, rng):
-    """Row-major products with few columns and a long k, the late CNN layers as im2col GEMMs: their
-    unpacked operand (k x n, up to 1 MiB) takes the path without packing where it fits L2 and the
-    packed one where it does not (float64, or a smaller L2). Integer data: exact results; the
-    elements of C's base outside the view stay untouched; beta == 0 reads no C."""
+@pytest.mark.parametrize("mnk", LATE_LAYERS + FEW_CHANNELS, ids=lambda s: "x".join(map(str, s)))
+def test_gemm_cnn_layer_rectangles(cpu_engine, dtype, threads, mnk, rng):
+    """The CNN layer shapes above. Integer data: exact results; the elements of C's base outside
+    the view stay untouched; beta == 0 reads no C; B a column slice of a wider array (row stride
+    != n) is read as it lies."""
     m, n, k = mnk
     a, b = small_ints(rng, (m, k), dtype, -2, 2), small_ints(rng, (k, n), dtype, -2, 2)
     ref = a.astype(np.float64) @ b.astype(np.float64)
@@ -194,29 +202,6 @@ def test_gemm_late_layer_rectangles(cpu_engine, dtype, threads, mnk, rng):
         assert np.isnan(base[~mask]).all()
         out = np.full((m, n), np.nan, dtype)
         np.testing.assert_array_equal(hpc_kernels.gemm(a, b, out=out, backend=cpu_engine), ref)
-
-
-@pytest.mark.parametrize("dtype", DTYPES, ids=dt_id)
-@pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("mnk", [(64, 1571, 147), (128, 333, 576), (100, 2000, 40)], ids=lambda s: "x".join(map(str, s)))
-def test_gemm_few_output_channels(cpu_engine, dtype, threads, mnk, rng):
-    """Row-major W (m x k) @ X (k x n) with few rows m (the 64- and 128-channel CNN layers as
-    im2col GEMMs): in kernel orientation C^T = X^T W^T has few columns, and the product runs
-    unpacked, row block by row block (gemm.cpp direct_order), the last block partial. Integer
-    data: exact; C's base outside the view untouched; beta == 0 reads no C."""
-    m, n, k = mnk
-    a, b = small_ints(rng, (m, k), dtype, -2, 2), small_ints(rng, (k, n), dtype, -2, 2)
-    ref = a.astype(np.float64) @ b.astype(np.float64)
-    with hpc_kernels.num_threads(threads):
-        c0 = small_ints(rng, (m, n), dtype)
-        c, base = in_layout(c0, "sub", fill=np.nan)
-        got = hpc_kernels.gemm(a, b, c, alpha=-1.0, beta=2.0, backend=cpu_engine)
-        np.testing.assert_array_equal(got, -ref + 2.0 * c0)
-        _, mask = in_layout(np.ones((m, n), bool), "sub", fill=False)
-        assert np.isnan(base[~mask]).all()
-        out = np.full((m, n), np.nan, dtype)
-        np.testing.assert_array_equal(hpc_kernels.gemm(a, b, out=out, backend=cpu_engine), ref)
-        # B a column slice of a wider array (row stride != n): the unpacked reads follow it
         wide = small_ints(rng, (k, n + 7), dtype, -2, 2)
         np.testing.assert_array_equal(hpc_kernels.gemm(a, wide[:, 3:3 + n], backend=cpu_engine),
                                       a.astype(np.float64) @ wide[:, 3:3 + n].astype(np.float64))
