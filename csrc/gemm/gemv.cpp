@@ -41,12 +41,8 @@ KERNELS_CLONES void axpy_block(dim_t k, const T* a, inc_t lda, const T* x, T* y)
     for (int v = 0; v < NV; ++v) V::store(y + v * V::lanes, acc[v]);
 }
 
-// Axpy form over a long run of rows, A(i, p) at a[i + p*lda]: y[0:len] = sum_p A(:, p) x[p] with y
-// in L1 (len <= kStreamRows) and A read column by column, 4 columns per pass over y. For x @ W with
-// W stored (K, N) each column of A is a row of W, so W streams once from start to end, each row
-// in one contiguous run. The register-blocked axpy_block reads 128 floats of a row and jumps 4 KB
-// to the next one (N = 1000): per 4 KB page a short run, which the L2 streamer does not follow
-// (ResNet-50's classifier, K = 2048, N = 1000, W from L3: 0.46 ms against NumPy's 0.25).
+constexpr int kStreamColumns = 8;  // columns of A per pass of axpy_stream (see there)
+
 // One pass of axpy_stream: y[0:len] += sum over the N columns c of col[c][0:len] * x[c], added in
 // column order. The last partial vector goes through zero-padded copies with the same vector
 // expression, so that every row is computed by the same operations in the same order: a model
@@ -78,22 +74,32 @@ KERNELS_INLINE void column_pass(const T* const (&col)[N], const T (&x)[N], dim_t
 }
 
 // Axpy form over a long run of rows, A(i, p) at a[i + p*lda]: y[0:len] = sum_p A(:, p) x[p] with y
-// in L1 (len <= kStreamRows) and A read column by column, 4 columns per pass over y. For x @ W with
-// W stored (K, N) each column of A is a row of W, so W streams once from start to end, each row
-// in one contiguous run. The register-blocked axpy_block reads 128 floats of a row and jumps 4 KB
-// to the next one (N = 1000): per 4 KB page a short run, which the L2 streamer does not follow
-// (ResNet-50's classifier, K = 2048, N = 1000, W from L3: 0.46 ms against NumPy's 0.25).
+// in L1 (len <= kStreamRows) and A read column by column, kStreamColumns columns per pass over y.
+// For x @ W with W stored (K, N) each column of A is a row of W, so W streams once from start to
+// end, each row in one contiguous run. The register-blocked axpy_block reads 128 floats of a row
+// and jumps 4 KB to the next one (N = 1000): per 4 KB page a short run, which the L2 streamer does
+// not follow (ResNet-50's classifier, K = 2048, N = 1000, W from L3: 0.46 ms against NumPy's 0.25).
+// Eight columns per pass, not four: W read from memory (after a network's other weights evicted
+// it) arrives as fast as the number of rows streamed at once lets the prefetchers run ahead. Zen 4,
+// 1 thread, W evicted, medians of 5 processes each (4 -> 8 columns): K = 1280, N = 1000 (MobileNetV2's
+// classifier) 0.423 -> 0.312 ms, NumPy/OpenBLAS 0.32; K = 2048 (ResNet-50's) 0.668 -> 0.483, NumPy
+// 0.50. Sixteen ran the same as eight and spill the column pointers.
+template <typename T, int N>
+KERNELS_INLINE void columns_pass(const T* a, inc_t lda, const T* x, dim_t len, T* KERNELS_RESTRICT y) {
+    const T* col[N];
+    T xs[N];
+    for (int c = 0; c < N; ++c) col[c] = a + c * lda, xs[c] = x[c];
+    column_pass<T, N>(col, xs, len, y);
+}
+
 template <typename T>
 KERNELS_CLONES void axpy_stream(dim_t k, const T* a, inc_t lda, const T* x, dim_t len, T* KERNELS_RESTRICT y) {
     for (dim_t i = 0; i < len; ++i) y[i] = T(0);
     dim_t p = 0;
-    for (; p + 4 <= k; p += 4) {
-        const T* a0 = a + p * lda;
-        column_pass<T, 4>({a0, a0 + lda, a0 + 2 * lda, a0 + 3 * lda}, {x[p], x[p + 1], x[p + 2], x[p + 3]}, len, y);
-    }
-    // The last k % 4 columns one at a time (the same sequence for every row again). Not as a
-    // 4-column pass with zero x: a zero times an infinite weight would be NaN.
-    for (; p < k; ++p) column_pass<T, 1>({a + p * lda}, {x[p]}, len, y);
+    for (; p + kStreamColumns <= k; p += kStreamColumns) columns_pass<T, kStreamColumns>(a + p * lda, lda, x + p, len, y);
+    // The last k % 8 columns one at a time (the same sequence for every row again). Not as a
+    // full pass with zero x: a zero times an infinite weight would be NaN.
+    for (; p < k; ++p) columns_pass<T, 1>(a + p * lda, lda, x + p, len, y);
 }
 
 // Axpy form for the last rows (fewer than one vector): a scalar loop over k per row.
@@ -183,7 +189,7 @@ void gemv(const GemmArgs<T>& g, int nt) {
     // Axpy form with long rows: one pass over A in storage order.
     const dim_t lanes = CloneVec<T>::lanes;
 #ifdef _OPENMP
-    if (g.rs_a == 1 && nt > 1 && g.m >= kStreamMinRows && g.m <= kStreamRows && g.k >= 4 * nt) {
+    if (g.rs_a == 1 && nt > 1 && g.m >= kStreamMinRows && g.m <= kStreamRows && g.k >= kStreamColumns * nt) {
         // Threads split k (whole rows of W, each thread one contiguous part of it), each into its
         // own y, summed at the end: split along the rows instead, each thread read half of every
         // row of W (2 KB runs 4 KB apart) and two threads were no faster than one.
@@ -192,8 +198,8 @@ void gemv(const GemmArgs<T>& g, int nt) {
         {
             const int tid = omp_get_thread_num(), team = omp_get_num_threads();
             dim_t p0, p1;
-            split(g.k / 4, team, tid, &p0, &p1);
-            p0 *= 4, p1 = tid == team - 1 ? g.k : p1 * 4;
+            split(g.k / kStreamColumns, team, tid, &p0, &p1);
+            p0 *= kStreamColumns, p1 = tid == team - 1 ? g.k : p1 * kStreamColumns;
             T* y = parts.data() + g.m * tid;
             axpy_stream(p1 - p0, g.a + p0 * g.cs_a, g.cs_a, x + p0, g.m, y);
 #pragma omp barrier

@@ -400,7 +400,7 @@ def test_gemm_thread_counts(threads, rng):
 def test_gemv_forms(dtype, threads, trans_b, rng):
     """x @ W and W.T @ x: both storage orders of W (axpy and dot forms), lengths around the
     vector/block sizes (tails of 1..127 rows and k not a multiple of 32), the streamed axpy form
-    (>= 256 rows: k split across threads up to 2048 rows, passes of 2048 rows beyond, k < 4 per
+    (>= 256 rows: k split across threads up to 2048 rows, passes of 2048 rows beyond, k < 8 per
     thread), alpha and beta, x and C strided, beta == 0 with NaN in C (not read); within the
     K-scaled bound."""
     old = hpc_kernels.get_num_threads()
@@ -454,7 +454,7 @@ def test_gemv_equal_columns_give_equal_outputs(dtype, threads, rng):
 
 
 def test_gemv_infinite_weight_in_the_k_tail_is_not_nan():
-    """The last k % 4 rows of W (x @ W) are added one at a time: an infinite weight there gives an
+    """The last k % 8 rows of W (x @ W) are added one at a time: an infinite weight there gives an
     infinite output, not the NaN of a zero-padded term (0 * inf)."""
     k, length = 1030, 600
     w = np.ones((k, length), np.float32)
