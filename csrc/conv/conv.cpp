@@ -145,6 +145,40 @@ void conv_pixel_rows(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, cons
         }
 }
 
+// NHWC 1x1 layers with at most two MR-row panels of prepacked weights (few output channels, e.g.
+// MobileNetV2's 32->16 and 16->96 at 112x112): each pixel's channels would be packed into a B panel
+// for at most two panels of weights to use, so the packing costs about as much as the FMAs it
+// feeds. The unpacked kernel broadcasts them from the image instead, one column tile (NR pixels)
+// at a time against every weight panel (lda = MR: a prepacked panel is an unpacked MR-row A).
+// Zen 4, 1 thread, plans, one process alternating (packed -> unpacked): 32->16 @112 0.186 ->
+// 0.153 ms, 16->96 @112 (relu6) 0.538 -> 0.506; three panels and more measured even or worse
+// (24->144 @56 0.259 -> 0.264, 32->192 @28 0.113 -> 0.111).
+template <typename T>
+bool pointwise_reads_image(const Ukernel<T>& u, dim_t kg) {
+    return u.direct != nullptr && kg <= 2 * u.mr;
+}
+
+template <typename T>
+void pointwise_unpacked_image(const Ukernel<T>& u, const Tiles<T>& t, const T* panels, const StridedB<T>& x, int nt) {
+    const dim_t n_tiles = ceil_div(t.n, u.nr);
+    run_parts(nt, [&](int tid, int parts) {
+        dim_t j0, j1;
+        split(n_tiles, parts, tid, &j0, &j1);
+        for (dim_t jp = j0; jp < j1; ++jp) {
+            const dim_t jr = jp * u.nr, nn = std::min(u.nr, t.n - jr);
+            for (dim_t ir = 0; ir < t.m; ir += u.mr) {
+                const dim_t mm = std::min(u.mr, t.m - ir);
+                const auto kern = mm <= u.mr / 2 && u.direct_half ? u.direct_half : u.direct;
+                Epilogue<T> et;
+                const Epilogue<T>* ep = nullptr;
+                if (t.ep.active()) et = t.ep.at(ir, jr), ep = &et;
+                kern(t.k, t.alpha, panels + ir * t.k, u.mr, x.b + jr * x.cs, x.rs, x.cs, t.beta,
+                     t.c + ir * t.rs_c + jr * t.cs_c, t.rs_c, t.cs_c, mm, nn, ep);
+            }
+        }
+    });
+}
+
 // NHWC: per group, C (Kg x pixels) = W (Kg x Kd, taps (r, s, c)) * im2col (Kd x pixels), with the
 // batch merged into the pixels when the output's images follow each other.
 template <typename T>
@@ -177,6 +211,10 @@ void conv_channel_rows(const ConvGeom& g, const ConvIO<T>& io, ConvAlgo algo, co
             const Tiles<T> t{kg, npix, kd, T(1), T(0), yg, io.ys.c, io.ys.w,
                              group_epilogue(io.ep, grp * kg, true, rg, io.rs.c, io.rs.w)};
             const T* packed = pw ? pw->find(cand.ukr, true, grp) : nullptr;
+            if (algo == ConvAlgo::gemm && packed && pointwise_reads_image(*cand.ukr, kg)) {
+                pointwise_unpacked_image(*cand.ukr, t, packed, StridedB<T>{xg, io.xs.c, io.xs.w}, nt);
+                continue;
+            }
             auto with_weights = [&](const auto& b) {
                 if (packed) run_blocked(t, PrepackedPanels<T>{packed, cand.ukr->mr, kd}, b, cand, nt);
                 else run_blocked(t, WeightRowsA<T>{wg, &g}, b, cand, nt);

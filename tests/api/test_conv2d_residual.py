@@ -255,11 +255,16 @@ def test_empty_reduction_and_batch_zero(layout, backend, rng):
     assert hpc_kernels.conv2d(x0, w0, padding=1, layout=layout, residual=r0, backend=backend).shape == r0.shape
 
 
+# Plans reach paths one-shot calls do not: the cpu's NHWC 1x1 layers with few channels read the
+# image unpacked against the prepacked weights (groups; two weight panels, the second a half one).
+PLAN_LAYERS = [_BY_NAME["3x3-s2-c17-k33"], _BY_NAME["1x1-g2-b3"], Layer("1x1-c24-k40-b2", 2, 24, 9, 7, 40, (1, 1))]
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_plan_with_residual(layout, backend, rng):
+@pytest.mark.parametrize("layer", PLAN_LAYERS, ids=lambda l: l.name)
+def test_plan_with_residual(layer, layout, backend, rng):
     """Conv2d(...)(x, residual=r) and (x, out=o, residual=r) and in place equal the one-shot call."""
-    layer = _BY_NAME["3x3-s2-c17-k33"]
     ops = int_operands(rng, layer.x_shape(layout), layer.w_shape, np.float32, bias=True, scale=True)
     plan = hpc_kernels.Conv2d(ops["w"], ops["bias"], scale=ops["scale"], activation="relu6", backend=backend,
                               **layer.geo(layout))
