@@ -246,9 +246,18 @@ void gemv(const GemmArgs<T>& g, int nt) {
     run_parts(static_cast<int>(std::min<dim_t>(nt, blocks)), body);
 }
 
+template <typename T>
+void dot_products(dim_t rows, dim_t k, const T* a, inc_t lda, const T* x, T* y) {
+    dim_t j = 0;
+    for (; j + kDotRows <= rows; j += kDotRows) dot_rows<T, kDotRows>(k, a + j * lda, lda, x, y + j);
+    for (; j < rows; ++j) dot_rows<T, 1>(k, a + j * lda, lda, x, y + j);
+}
+
 template bool gemv_suits<float>(const GemmArgs<float>&);
 template bool gemv_suits<double>(const GemmArgs<double>&);
 template void gemv<float>(const GemmArgs<float>&, int);
 template void gemv<double>(const GemmArgs<double>&, int);
+template void dot_products<float>(dim_t, dim_t, const float*, inc_t, const float*, float*);
+template void dot_products<double>(dim_t, dim_t, const double*, inc_t, const double*, double*);
 
 }  // namespace kernels

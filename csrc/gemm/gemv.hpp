@@ -17,4 +17,10 @@ bool gemv_suits(const GemmArgs<T>& g);
 template <typename T>
 void gemv(const GemmArgs<T>& g, int nt);
 
+// y[j] := sum_p A(j, p) x[p] for j in [0, rows), A(j, p) at a[j*lda + p] (unit stride along k), x
+// contiguous: GEMV's dot form, for the few rows of C that run_direct (gemm.cpp) computes as dot
+// products. Each y[j] is summed in the same order whatever `rows` is.
+template <typename T>
+void dot_products(dim_t rows, dim_t k, const T* a, inc_t lda, const T* x, T* y);
+
 }  // namespace kernels

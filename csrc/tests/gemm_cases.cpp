@@ -127,12 +127,12 @@ template <typename T>
 void gemm_isa_cases(Group& grp, std::uint64_t seed) {
     // Besides the trivial ones: the unpacked path (small products; m <= 64 with A in L2, also
     // with threads; row blocks outermost where n <= 128: 517 x 100 x 130 and 2003 x 67 x 41, whose
-    // last row blocks are partial), the packed path (row-major A, or large), several MC blocks and
+    // last row blocks are partial; C's last rows as dot products: 17, 33, 67 and 49 x 300 x 520), the packed path (row-major A, or large), several MC blocks and
     // every thread count on 300x257x513 (its tiles, split 2, 3 or 7 ways, are the item-1 regression).
     const Shape shapes[] = {{1, 1, 1},      {2, 3, 4},     {5, 1, 7},      {1, 9, 3},      {17, 9, 33},
                             {33, 70, 20},   {67, 45, 130}, {64, 200, 96},  {200, 64, 300}, {100, 100, 0},
                             {0, 5, 7},      {6, 0, 7},     {0, 0, 0},      {300, 257, 513}, {517, 100, 130},
-                            {2003, 67, 41}};
+                            {2003, 67, 41},  {49, 300, 520}};
     Rng rng(seed);
     long counter = 0;
     for (const bool exact : {true, false})
