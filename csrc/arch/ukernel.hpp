@@ -83,10 +83,23 @@ struct Ukernel {
     dim_t narrow_nr;
     taps_fn<T> taps_narrow;  // the batch-reduce kernel's narrow variant (B's table keeps NR per tap)
 
+    // Unpacked variant one vector short of the full height (MR - MR/MV rows, where that is more
+    // than half: the 4-vector tiles), for a last row block between MR/2 and short_rows rows:
+    // gemm.cpp's 48 of 49 rows on the 64-row tile, where B's columns alias in L1 and the 12-column
+    // kernel cannot take them. nullptr / 0: none.
+    direct_fn<T> direct_short = nullptr;
+    dim_t short_rows = 0;
+
     // Rows of C actually computed for m rows: full tiles, and a half tile for a short remainder.
     dim_t padded_rows(dim_t m) const {
         const dim_t rem = m % mr, half = mr / 2;
         return m - rem + (rem == 0 ? 0 : (kernel_half && rem <= half ? half : mr));
+    }
+    // The same for the unpacked kernels, which also have the short variant.
+    dim_t direct_padded_rows(dim_t m) const {
+        const dim_t rem = m % mr;
+        if (rem == 0 || (direct_half && rem <= mr / 2)) return padded_rows(m);
+        return m - rem + (direct_short && rem <= short_rows ? short_rows : mr);
     }
     // Columns of C computed for n columns: full tiles, and a narrow tile for a short remainder.
     dim_t padded_cols(dim_t n) const {

@@ -78,7 +78,9 @@ DirectOrder direct_order(const GemmArgs<T>& g, const Ukernel<T>& u, std::size_t 
 template <typename T>
 KERNELS_INLINE void direct_tile(const GemmArgs<T>& g, const Ukernel<T>& u, dim_t ir, dim_t jr) {
     const dim_t mr = std::min(u.mr, g.m - ir);
-    const auto kern = mr <= u.mr / 2 && u.direct_half ? u.direct_half : u.direct;
+    const auto kern = mr <= u.mr / 2 && u.direct_half ? u.direct_half
+                      : mr <= u.short_rows          ? u.direct_short
+                                                    : u.direct;
     Epilogue<T> et;
     const Epilogue<T>* ep = nullptr;
     if (g.ep.active()) et = g.ep.at(ir, jr), ep = &et;
@@ -115,39 +117,50 @@ void run_direct_rows(const GemmArgs<T>& g, const Ukernel<T>& u, int nt) {
 // Rows of C computed as dot products instead of by the kernel: a few rows past a whole number of
 // vectors, e.g. the 49 pixels of a CNN's 7x7 layers as the rows of an NCHW-ordered GEMM (C = W X,
 // row-major: in kernel orientation m = 49, n = channels). Every kernel tile covers 64 rows there (49
-// of its 64 lanes busy; OpenBLAS the same), while 48 rows fill the 2-vector kernel and its half
-// exactly and the 49th row costs one dot product per column of B, each over a contiguous column
-// (rs_b == 1) while the tile loop has it in cache. A dot row costs about kDotRowCost kernel rows:
-// two loads per FMA instead of the kernel's one per several. Zen 4, float32, one process
-// alternating (64-row tiles -> 48 rows + 1 dot row), M x N x K as in the shapes file, 1 thread:
-// 2048 x 49 x 512 1.207 -> 1.005 ms (NumPy/OpenBLAS 1.196), 512 x 49 x 4608 2.785 -> 2.299 (2.945),
-// 512 x 49 x 2056 1.191 -> 0.986; 2 threads: 0.717 -> 0.568 and 1.550 -> 1.348.
+// of its 64 lanes busy; OpenBLAS the same), while 48 rows fill the 2-vector kernel and its half, or
+// the 4-vector kernel's short variant, exactly, and the 49th row costs one dot product per column
+// of B, each over a contiguous column (rs_b == 1) while the tile loop has it in cache. A dot row
+// costs about kDotRowCost kernel rows: two loads per FMA instead of the kernel's one per several.
+// Zen 4, float32, M x N x K as in the shapes file, one process alternating (64-row tiles -> 48 rows
+// + 1 dot row), 1 thread: 2048 x 49 x 512 1.207 -> 1.005 ms on the 2-vector kernel (NumPy/OpenBLAS
+// 1.196), 512 x 49 x 4608 2.785 -> 2.299 (2.945); 2 threads 0.717 -> 0.568 and 1.550 -> 1.348.
+// Where B's columns alias in L1 (K = 1024, 2048) the short variant takes them: 512 x 49 x 2048
+// 1.21 -> 0.96 ms (NumPy 1.19), 2048 x 49 x 1024 1.95 (NumPy 2.75); 2 threads 0.71 -> 0.50.
 constexpr double kDotRowCost = 2.0;
 constexpr dim_t kMaxDotRows = 4;
 constexpr dim_t kL1Ways = 8;  // Zen 4's and Skylake-X's L1d (Sapphire Rapids: 12)
 
-// The number of C's last rows run_direct should compute as dot products (0: none), from the
-// kernels' padded tile areas as Engine::pick weighs them.
+// How run_direct splits C's rows: the last `dots` rows as dot products (0: none), the others on
+// kernel u.
 template <typename T>
-dim_t dot_tail_rows(const GemmArgs<T>& g, const Engine<T>& e) {
-    if (g.rs_b != 1) return 0;  // the dot products need B's columns contiguous
-    // B's columns a multiple of 4 KiB apart share one L1 set: a kernel broadcasting from more of
-    // them than the set has ways evicts its own lines at every k step (512 x 49 x 2048 on the 12-column
-    // kernel: 1.17 ms, where K = 2056 ran 0.99).
-    const bool aliased = (static_cast<std::size_t>(g.cs_b) * sizeof(T)) % 4096 == 0;
-    auto cost = [&](dim_t m) {
-        const Candidate<T>& c = e.pick(m, g.n);
-        return c.ukr->direct == nullptr || (aliased && c.ukr->nr > kL1Ways) ? -1.0
-                                        : static_cast<double>(c.ukr->padded_rows(m)) *
-                                              static_cast<double>(c.ukr->padded_cols(g.n)) / c.efficiency;
+struct DotSplit {
+    dim_t dots;
+    const Ukernel<T>* u;
+};
+
+// The split with the least padded tile area (Engine::pick's measure, with the unpacked kernels'
+// short variant) plus kDotRowCost rows per dot row; no split is the pick's kernel on all rows.
+template <typename T>
+DotSplit<T> dot_tail_rows(const GemmArgs<T>& g, const Engine<T>& e, const Ukernel<T>& picked) {
+    auto area = [&](const Ukernel<T>& u, double efficiency, dim_t m) {
+        return static_cast<double>(u.direct_padded_rows(m)) * static_cast<double>(u.padded_cols(g.n)) / efficiency;
     };
-    dim_t best = 0;
-    double best_cost = cost(g.m);
-    for (dim_t r = 1; r <= kMaxDotRows && r < g.m; ++r) {
-        const double kernel_rows = cost(g.m - r);
-        if (kernel_rows < 0.0) continue;
-        const double c = kernel_rows + kDotRowCost * static_cast<double>(r) * static_cast<double>(g.n);
-        if (c < best_cost) best = r, best_cost = c;
+    double picked_efficiency = 1.0;
+    for (const Candidate<T>& c : e.cands)
+        if (c.ukr == &picked) picked_efficiency = c.efficiency;
+    DotSplit<T> best{0, &picked};
+    if (g.rs_b != 1) return best;  // the dot products need B's columns contiguous
+    double best_cost = area(picked, picked_efficiency, g.m);
+    // B's columns a multiple of 4 KiB apart share one L1 set: a kernel broadcasting from more of
+    // them than the set has ways evicts its own lines at every k step (512 x 49 x 2048 on the
+    // 12-column kernel: 1.17 ms, where K = 2056 ran 0.99).
+    const bool aliased = (static_cast<std::size_t>(g.cs_b) * sizeof(T)) % 4096 == 0;
+    for (const Candidate<T>& c : e.cands) {
+        if (c.ukr->direct == nullptr || (aliased && c.ukr->nr > kL1Ways)) continue;
+        for (dim_t r = 1; r <= kMaxDotRows && r < g.m; ++r) {
+            const double cost = area(*c.ukr, c.efficiency, g.m - r) + kDotRowCost * static_cast<double>(r * g.n);
+            if (cost < best_cost) best = {r, c.ukr}, best_cost = cost;
+        }
     }
     return best;
 }
@@ -240,8 +253,8 @@ void gemm(const GemmArgs<T>& in, const Engine<T>& e, int nthreads) {
     const Candidate<T>& chosen = e.pick(g.m, g.n);
     switch (direct_order(g, *chosen.ukr, cache_sizes().l2)) {
         case DirectOrder::Columns: {
-            const dim_t dots = dot_tail_rows(g, e);
-            return run_direct(g, dots ? *e.pick(g.m - dots, g.n).ukr : *chosen.ukr, nt, dots);
+            const DotSplit<T> split = dot_tail_rows(g, e, *chosen.ukr);
+            return run_direct(g, *split.u, nt, split.dots);
         }
         case DirectOrder::Rows: return run_direct_rows(g, *chosen.ukr, nt);
         case DirectOrder::None: break;
