@@ -95,6 +95,11 @@ struct Ukernel {
         const dim_t rem = m % mr, half = mr / 2;
         return m - rem + (rem == 0 ? 0 : (kernel_half && rem <= half ? half : mr));
     }
+    // The unpacked kernel for a row block of `rows` <= MR rows: half, short or full height.
+    direct_fn<T> direct_for(dim_t rows) const {
+        if (rows <= mr / 2 && direct_half) return direct_half;
+        return rows <= short_rows ? direct_short : direct;
+    }
     // The same for the unpacked kernels, which also have the short variant.
     dim_t direct_padded_rows(dim_t m) const {
         const dim_t rem = m % mr;

@@ -168,7 +168,7 @@ void pointwise_unpacked_image(const Ukernel<T>& u, const Tiles<T>& t, const T* p
             const dim_t jr = jp * u.nr, nn = std::min(u.nr, t.n - jr);
             for (dim_t ir = 0; ir < t.m; ir += u.mr) {
                 const dim_t mm = std::min(u.mr, t.m - ir);
-                const auto kern = mm <= u.mr / 2 && u.direct_half ? u.direct_half : u.direct;
+                const auto kern = u.direct_for(mm);
                 Epilogue<T> et;
                 const Epilogue<T>* ep = nullptr;
                 if (t.ep.active()) et = t.ep.at(ir, jr), ep = &et;

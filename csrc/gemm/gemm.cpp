@@ -74,13 +74,11 @@ DirectOrder direct_order(const GemmArgs<T>& g, const Ukernel<T>& u, std::size_t 
 }
 
 // The unpacked kernel on C's tile at (ir, jr), straight from the caller's arrays (the half-height
-// kernel for a last block of at most MR/2 rows).
+// or short kernel for a last block of fewer rows: Ukernel::direct_for).
 template <typename T>
 KERNELS_INLINE void direct_tile(const GemmArgs<T>& g, const Ukernel<T>& u, dim_t ir, dim_t jr) {
     const dim_t mr = std::min(u.mr, g.m - ir);
-    const auto kern = mr <= u.mr / 2 && u.direct_half ? u.direct_half
-                      : mr <= u.short_rows          ? u.direct_short
-                                                    : u.direct;
+    const auto kern = u.direct_for(mr);
     Epilogue<T> et;
     const Epilogue<T>* ep = nullptr;
     if (g.ep.active()) et = g.ep.at(ir, jr), ep = &et;
@@ -141,16 +139,14 @@ struct DotSplit {
 // The split with the least padded tile area (Engine::pick's measure, with the unpacked kernels'
 // short variant) plus kDotRowCost rows per dot row; no split is the pick's kernel on all rows.
 template <typename T>
-DotSplit<T> dot_tail_rows(const GemmArgs<T>& g, const Engine<T>& e, const Ukernel<T>& picked) {
-    auto area = [&](const Ukernel<T>& u, double efficiency, dim_t m) {
-        return static_cast<double>(u.direct_padded_rows(m)) * static_cast<double>(u.padded_cols(g.n)) / efficiency;
+DotSplit<T> dot_tail_rows(const GemmArgs<T>& g, const Engine<T>& e, const Candidate<T>& picked) {
+    auto area = [&](const Candidate<T>& c, dim_t m) {
+        return static_cast<double>(c.ukr->direct_padded_rows(m)) * static_cast<double>(c.ukr->padded_cols(g.n)) /
+               c.efficiency;
     };
-    double picked_efficiency = 1.0;
-    for (const Candidate<T>& c : e.cands)
-        if (c.ukr == &picked) picked_efficiency = c.efficiency;
-    DotSplit<T> best{0, &picked};
+    DotSplit<T> best{0, picked.ukr};
     if (g.rs_b != 1) return best;  // the dot products need B's columns contiguous
-    double best_cost = area(picked, picked_efficiency, g.m);
+    double best_cost = area(picked, g.m);
     // B's columns a multiple of 4 KiB apart share one L1 set: a kernel broadcasting from more of
     // them than the set has ways evicts its own lines at every k step (512 x 49 x 2048 on the
     // 12-column kernel: 1.17 ms, where K = 2056 ran 0.99).
@@ -158,7 +154,7 @@ DotSplit<T> dot_tail_rows(const GemmArgs<T>& g, const Engine<T>& e, const Ukerne
     for (const Candidate<T>& c : e.cands) {
         if (c.ukr->direct == nullptr || (aliased && c.ukr->nr > kL1Ways)) continue;
         for (dim_t r = 1; r <= kMaxDotRows && r < g.m; ++r) {
-            const double cost = area(*c.ukr, c.efficiency, g.m - r) + kDotRowCost * static_cast<double>(r * g.n);
+            const double cost = area(c, g.m - r) + kDotRowCost * static_cast<double>(r * g.n);
             if (cost < best_cost) best = {r, c.ukr}, best_cost = cost;
         }
     }
@@ -253,7 +249,7 @@ void gemm(const GemmArgs<T>& in, const Engine<T>& e, int nthreads) {
     const Candidate<T>& chosen = e.pick(g.m, g.n);
     switch (direct_order(g, *chosen.ukr, cache_sizes().l2)) {
         case DirectOrder::Columns: {
-            const DotSplit<T> split = dot_tail_rows(g, e, *chosen.ukr);
+            const DotSplit<T> split = dot_tail_rows(g, e, chosen);
             return run_direct(g, *split.u, nt, split.dots);
         }
         case DirectOrder::Rows: return run_direct_rows(g, *chosen.ukr, nt);
